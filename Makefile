@@ -1,0 +1,51 @@
+# Resolver: `make run` runs the product, `make test` runs lint + the whole test suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.install-stamp
+
+.PHONY: install run worker test pytest lint format migrations-check bench clean
+
+install: $(STAMP)
+
+# Re-installs only when pyproject.toml changes. torch is installed first, alone and pinned, so
+# pip takes the CPU wheel (pip's find-links / PyTorch CPU index) instead of the CUDA build.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet "torch==2.13.0" $(TORCH_INDEX)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: install
+	$(PY) manage.py runresolver
+
+worker: install
+	$(PY) manage.py rundramatiq
+
+# Tests use their own embedded servers (var/test) unless DATABASE_URL / REDIS_URL are set.
+test: install lint
+	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
+
+pytest: install
+	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+	# Dummy URLs: the django-stubs plugin imports settings, which must not start servers.
+	DATABASE_URL=postgresql://lint@localhost/lint REDIS_URL=redis://localhost:6379/0 $(PY) -m mypy .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+migrations-check: install
+	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py makemigrations --check --dry-run
+
+bench: install
+	@echo "no benchmarks yet: later issues add scripts under bench/"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

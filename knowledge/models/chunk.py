@@ -1,0 +1,57 @@
+"""A searchable passage of a KB document, with its embedding and full-text vector."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+
+class ChunkKind(models.TextChoices):
+    CONTENT = "content", "Article text"
+    # Customer questions that led to the article: lets a message match question-to-question.
+    QUESTION = "question", "Customer question"
+
+
+class KBChunk(models.Model):
+    document = models.ForeignKey(
+        "knowledge.KBDocument", on_delete=models.CASCADE, related_name="chunks"
+    )
+    kind = models.CharField(max_length=16, choices=ChunkKind.choices, default=ChunkKind.CONTENT)
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64)
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True)
+    # Postgres keeps this in step with `text`; the GIN index below serves full-text search.
+    search_vector = models.GeneratedField(
+        expression=SearchVector("text", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        verbose_name = "KB chunk"
+        ordering = ["document", "kind", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "kind", "ordinal"], name="kbchunk_document_kind_ordinal_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=ChunkKind.values), name="kbchunk_kind_valid"
+            ),
+        ]
+        indexes = [
+            HnswIndex(
+                name="kbchunk_embedding_hnsw_idx",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            GinIndex(fields=["search_vector"], name="kbchunk_search_vector_gin_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}/{self.kind}/{self.ordinal}"

@@ -1,0 +1,72 @@
+"""A knowledge-base article: the unit admins curate and drafts cite (its id is the `kb_id`)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class DocumentSource(models.TextChoices):
+    BITEXT = "bitext", "Bitext answers"
+    POLICY = "policy", "Policy (ABCD guidelines)"
+    MARKDOWN = "markdown", "Markdown/text files"
+    JSONL = "jsonl", "JSON lines"
+    MANUAL = "manual", "Written in admin"
+
+
+class DocumentStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+
+
+class EmbeddingStatus(models.TextChoices):
+    PENDING = "pending", "Embedding pending"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class KBDocument(models.Model):
+    source = models.CharField(max_length=16, choices=DocumentSource.choices)
+    # Stable per source so re-ingesting upserts instead of duplicating.
+    external_id = models.CharField(max_length=200)
+    intent = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    title = models.CharField(max_length=300)
+    content = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.PUBLISHED
+    )
+    # sha256 of what gets embedded: unchanged text is never re-embedded.
+    content_hash = models.CharField(max_length=64, blank=True)
+    embedding_status = models.CharField(
+        max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING
+    )
+    embedded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "KB document"
+        ordering = ["title"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], name="kbdocument_source_external_id_uniq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=DocumentSource.values), name="kbdocument_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DocumentStatus.values), name="kbdocument_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(embedding_status__in=EmbeddingStatus.values),
+                name="kbdocument_embedding_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "intent"], name="kbdocument_status_intent_idx"),
+            models.Index(fields=["category"], name="kbdocument_category_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

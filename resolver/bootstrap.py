@@ -1,0 +1,32 @@
+"""First-start set-up for `make run`: roles and an admin login a new user can use at once."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.contrib.auth.models import Group, User
+
+AGENTS_GROUP = "agents"
+ADMIN_USERNAME = "admin"
+
+
+def ensure_agents_group() -> Group:
+    group, _ = Group.objects.get_or_create(name=AGENTS_GROUP)
+    return group
+
+
+def ensure_admin(data_dir: Path) -> str:
+    """Create the first superuser if there is none; returns how to log in."""
+    password_file = data_dir / "admin-password.txt"
+    if User.objects.filter(is_superuser=True).exists():
+        if password_file.exists():
+            return f"user '{ADMIN_USERNAME}', password in {password_file}"
+        return "your superuser (python manage.py createsuperuser makes another)"
+    password = secrets.token_urlsafe(12)
+    user = User.objects.create_superuser(ADMIN_USERNAME, password=password)
+    user.groups.add(ensure_agents_group())
+    data_dir.mkdir(parents=True, exist_ok=True)
+    password_file.write_text(password + "\n")
+    password_file.chmod(0o600)
+    return f"user '{ADMIN_USERNAME}', password '{password}' (also saved in {password_file})"

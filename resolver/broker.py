@@ -1,0 +1,72 @@
+"""The Dramatiq broker: a RedisBroker everywhere (embedded Redis locally, real Redis in prod)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import dramatiq
+import redis
+from django.conf import settings
+from django.db import close_old_connections, connections
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import Middleware
+
+from resolver.heartbeat import HeartbeatThread
+
+
+class DjangoDbConnections(Middleware):
+    """Drop stale DB connections around every message, as Django does around a request."""
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        close_old_connections()
+
+    def after_process_message(self, broker: Any, message: Any, **kwargs: Any) -> None:
+        close_old_connections()
+
+    def before_worker_thread_shutdown(self, broker: Any, thread: Any) -> None:
+        connections.close_all()
+
+
+class WorkerHeartbeat(Middleware):
+    """Starts the liveness heartbeat when a worker process boots; /healthz reads it."""
+
+    def __init__(self, redis_url: str, interval: int) -> None:
+        self.redis_url = redis_url
+        self.interval = interval
+        self.thread: HeartbeatThread | None = None
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        self.thread = HeartbeatThread(redis.Redis.from_url(self.redis_url), self.interval)
+        self.thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        if self.thread is not None:
+            self.thread.stop()
+
+
+def build_broker(redis_url: str) -> RedisBroker:
+    broker = RedisBroker(url=redis_url, namespace=settings.DRAMATIQ_NAMESPACE)
+    broker.add_middleware(DjangoDbConnections())
+    broker.add_middleware(WorkerHeartbeat(redis_url, settings.WORKER_HEARTBEAT_SECONDS))
+    return broker
+
+
+def setup() -> None:
+    dramatiq.set_broker(build_broker(settings.REDIS_URL))
+
+
+def worker_command(processes: int, threads: int, queues: list[str] | None = None) -> list[str]:
+    """The argv that starts Dramatiq workers for every Resolver actor module."""
+    argv = [sys.executable, "-m", "dramatiq", "resolver.worker", *settings.DRAMATIQ_ACTOR_MODULES]
+    argv += ["--processes", str(processes), "--threads", str(threads)]
+    if queues:
+        argv += ["--queues", *queues]
+    return argv
+
+
+def child_environment() -> dict[str, str]:
+    """Environment for child processes: the resolved URLs, so children reuse this process's
+    (possibly embedded) services instead of starting their own."""
+    return {**os.environ, "DATABASE_URL": settings.DATABASE_URL, "REDIS_URL": settings.REDIS_URL}

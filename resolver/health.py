@@ -1,0 +1,59 @@
+"""/healthz: one JSON entry per dependency; 503 when any is down, never a 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from resolver.heartbeat import live_workers
+from resolver.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
+
+Check = Callable[[], dict[str, Any]]
+
+
+def check_database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    if row is None:
+        return {"ok": False, "error": "pgvector extension is not installed (run migrate)"}
+    return {"ok": True, "pgvector": row[0]}
+
+
+def check_redis() -> dict[str, Any]:
+    return {"ok": bool(get_redis().ping())}
+
+
+def check_worker() -> dict[str, Any]:
+    count = live_workers(get_redis())
+    if count == 0:
+        return {"ok": False, "workers": 0, "error": "no Dramatiq worker heartbeat"}
+    return {"ok": True, "workers": count}
+
+
+CHECKS: dict[str, Check] = {"db": check_database, "redis": check_redis, "worker": check_worker}
+
+
+def run_check(name: str, check: Check) -> dict[str, Any]:
+    try:
+        return check()
+    except Exception as exc:  # a health check reports failures, it never raises
+        logger.warning("health check %s failed: %s", name, exc)
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    results = {name: run_check(name, check) for name, check in CHECKS.items()}
+    healthy = all(result["ok"] for result in results.values())
+    body = {"status": "ok" if healthy else "error", "checks": results}
+    return JsonResponse(body, status=200 if healthy else 503)

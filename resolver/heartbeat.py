@@ -1,0 +1,46 @@
+"""Worker liveness: each worker process refreshes a Redis key with a TTL; /healthz counts them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+
+import redis
+
+KEY_PREFIX = "resolver:heartbeat:worker:"
+
+
+def worker_key() -> str:
+    return f"{KEY_PREFIX}{socket.gethostname()}:{os.getpid()}"
+
+
+def beat(client: redis.Redis, ttl_seconds: int) -> None:
+    client.set(worker_key(), "1", ex=ttl_seconds)
+
+
+def live_workers(client: redis.Redis) -> int:
+    return sum(1 for _ in client.scan_iter(match=f"{KEY_PREFIX}*", count=100))
+
+
+class HeartbeatThread(threading.Thread):
+    """Refreshes this process's key every `interval` seconds until stopped."""
+
+    def __init__(self, client: redis.Redis, interval: int) -> None:
+        super().__init__(name="resolver-heartbeat", daemon=True)
+        self.client = client
+        self.interval = interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            # Redis down: /healthz already reports it; keep trying.
+            with contextlib.suppress(redis.RedisError):
+                beat(self.client, ttl_seconds=self.interval * 3)
+            self.stopped.wait(self.interval)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        with contextlib.suppress(redis.RedisError):
+            self.client.delete(worker_key())

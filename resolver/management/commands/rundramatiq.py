@@ -1,0 +1,35 @@
+"""Start Dramatiq workers for every Resolver actor (same broker settings as the web process)."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from resolver.broker import child_environment, worker_command
+from resolver.processes import raise_on_sigterm, stop_all, wait_first_exit
+
+
+class Command(BaseCommand):
+    help = "Start Dramatiq worker processes for Resolver's actors."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--processes", type=int, default=settings.WORKER_PROCESSES)
+        parser.add_argument("--threads", type=int, default=settings.WORKER_THREADS)
+        parser.add_argument("--queues", nargs="*", help="Only consume these queues.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        argv = worker_command(options["processes"], options["threads"], options["queues"])
+        # A child, not exec: this process keeps its hold on embedded services until the end.
+        worker = subprocess.Popen(argv, env=child_environment())
+        raise_on_sigterm()
+        try:
+            wait_first_exit([worker])
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop_all([worker])
+        if worker.returncode not in (0, -15):
+            raise SystemExit(worker.returncode)

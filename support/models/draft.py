@@ -1,0 +1,142 @@
+"""A draft reply for one customer message: what the agent graph proposed and what a human did."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class DraftStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SUGGESTED = "SUGGESTED", "Suggested"
+    ESCALATED = "ESCALATED", "Escalated"
+    SENT = "SENT", "Sent"
+    REJECTED = "REJECTED", "Rejected"
+
+
+class EscalationReason(models.TextChoices):
+    LOW_CONFIDENCE = "low_confidence", "Low confidence"
+    GUARD_FAILED = "guard_failed", "Guard failed"
+    REPAIR_EXHAUSTED = "repair_exhausted", "Repair exhausted"
+    FORBIDDEN_ACTION = "forbidden_action", "Forbidden action"
+    RETRIEVAL_WEAK = "retrieval_weak", "Retrieval weak"
+    CUSTOMER_REQUESTED_HUMAN = "customer_requested_human", "Customer requested a human"
+    HIGH_RISK = "high_risk", "High risk"
+
+
+class Sentiment(models.TextChoices):
+    POSITIVE = "POSITIVE", "Positive"
+    NEUTRAL = "NEUTRAL", "Neutral"
+    NEGATIVE = "NEGATIVE", "Negative"
+
+
+class Urgency(models.TextChoices):
+    LOW = "LOW", "Low"
+    NORMAL = "NORMAL", "Normal"
+    HIGH = "HIGH", "High"
+
+
+def empty_guard() -> dict[str, object]:
+    return {"grounded": False, "tone": False, "policy": False, "reasons": []}
+
+
+class Draft(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    message = models.ForeignKey("support.Message", on_delete=models.CASCADE, related_name="drafts")
+    # Denormalised from message so the review queue needs no join.
+    conversation = models.ForeignKey(
+        "support.Conversation", on_delete=models.CASCADE, related_name="drafts"
+    )
+    status = models.CharField(
+        max_length=16, choices=DraftStatus.choices, default=DraftStatus.PENDING
+    )
+    # "" when not escalated; the API shows it as null.
+    escalation_reason = models.CharField(
+        max_length=32, choices=EscalationReason.choices, blank=True
+    )
+
+    # Triage ("" until the graph has run); triage_scores holds each head's probability.
+    intent = models.CharField(max_length=64, blank=True)
+    category = models.CharField(max_length=64, blank=True)
+    sentiment = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
+    urgency = models.CharField(max_length=16, choices=Urgency.choices, blank=True)
+    triage_scores = models.JSONField(default=dict, blank=True)
+
+    # The proposal.
+    answer = models.TextField(blank=True)
+    citations = models.JSONField(default=list, blank=True)
+    suggested_action = models.CharField(max_length=200, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    guard = models.JSONField(default=empty_guard, blank=True)
+    facts = models.JSONField(default=dict, blank=True, help_text="Customer facts the draft used.")
+
+    # Cost accounting.
+    model = models.CharField(max_length=128, blank=True)
+    prompt_version = models.CharField(max_length=32, blank=True)
+    tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    trace_id = models.CharField(max_length=64, blank=True)
+
+    # Work claiming: an actor claims a PENDING draft with a conditional UPDATE on these.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    run_started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    # Human review; the learning loop reads sent_text/edit_distance/reject_reason.
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reviewed_drafts",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    sent_text = models.TextField(blank=True)
+    edit_distance = models.PositiveIntegerField(null=True, blank=True)
+    reject_reason = models.TextField(blank=True)
+    automated = models.BooleanField(default=False, help_text="Sent by the auto-send policy.")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=DraftStatus.values), name="draft_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(escalation_reason__in=[*EscalationReason.values, ""]),
+                name="draft_escalation_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(confidence__isnull=True)
+                | models.Q(confidence__gte=0.0, confidence__lte=1.0),
+                name="draft_confidence_between_0_and_1",
+            ),
+            models.CheckConstraint(condition=models.Q(cost__gte=0), name="draft_cost_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(sentiment__in=[*Sentiment.values, ""]),
+                name="draft_sentiment_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(urgency__in=[*Urgency.values, ""]), name="draft_urgency_valid"
+            ),
+            # A message has at most one draft in flight; reprocessing waits for the last run.
+            models.UniqueConstraint(
+                fields=["message"],
+                condition=models.Q(status=DraftStatus.PENDING),
+                name="draft_one_pending_per_message",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="draft_status_idx"),
+            models.Index(fields=["status", "-created_at"], name="draft_status_created_idx"),
+            models.Index(fields=["conversation", "-created_at"], name="draft_conversation_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Draft {self.id} · {self.status}"

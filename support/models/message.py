@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class MessageRole(models.TextChoices):
+    CUSTOMER = "CUSTOMER", "Customer"
+    AGENT = "AGENT", "Agent"
+    SYSTEM = "SYSTEM", "System"
+
+
+class Message(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(
+        "support.Conversation", on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=16, choices=MessageRole.choices)
+    body = models.TextField()
+    # The agent who wrote or approved an AGENT message; null for customers and automation.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    # True when an AGENT message was sent by the auto-send policy without a human.
+    automated = models.BooleanField(default=False)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=MessageRole.values), name="message_role_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(body__regex=r"\S"),
+                name="message_body_not_blank",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["conversation", "created_at"], name="message_conversation_time_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.body[:60]}"
