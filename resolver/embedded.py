@@ -191,7 +191,11 @@ class EmbeddedPostgres:
         )
 
     def _start_server(self, commands: object, user: str | None) -> None:
-        (self.pgdata / "postmaster.pid").unlink(missing_ok=True)  # stale: running() said no
+        # running() said no, so these are a crashed run's leftovers; PostgreSQL would refuse to
+        # start if their pid had been reused by another (or a zombie) process.
+        (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+        for leftover in self.socket_dir.glob(".s.PGSQL.*"):
+            leftover.unlink()
         options = f"-c listen_addresses='' -k {self.socket_dir} -c max_connections=200"
         try:
             commands.pg_ctl(  # type: ignore[attr-defined]

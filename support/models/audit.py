@@ -45,9 +45,15 @@ class AuditLog(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="audit_logs",
+        db_index=False,  # audit_conversation_idx
     )
     draft = models.ForeignKey(
-        "support.Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_logs"
+        "support.Draft",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_logs",
+        db_index=False,  # audit_draft_idx
     )
     message = models.ForeignKey(
         "support.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

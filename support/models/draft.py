@@ -46,8 +46,9 @@ class Draft(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     message = models.ForeignKey("support.Message", on_delete=models.CASCADE, related_name="drafts")
     # Denormalised from message so the review queue needs no join.
+    # Indexed by draft_conversation_idx (conversation, -created_at) below.
     conversation = models.ForeignKey(
-        "support.Conversation", on_delete=models.CASCADE, related_name="drafts"
+        "support.Conversation", on_delete=models.CASCADE, related_name="drafts", db_index=False
     )
     status = models.CharField(
         max_length=16, choices=DraftStatus.choices, default=DraftStatus.PENDING

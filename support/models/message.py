@@ -14,8 +14,9 @@ class MessageRole(models.TextChoices):
 
 class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by message_conversation_time_idx (conversation, created_at) below.
     conversation = models.ForeignKey(
-        "support.Conversation", on_delete=models.CASCADE, related_name="messages"
+        "support.Conversation", on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     role = models.CharField(max_length=16, choices=MessageRole.choices)
     body = models.TextField()

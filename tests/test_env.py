@@ -1,0 +1,109 @@
+"""Settings helpers raise one clear ConfigError on a bad value; manage.py turns it into one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resolver.database import database_config
+from resolver.env import ConfigError, env_bool, env_choice, env_int, env_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_int_reads_and_validates_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "8123")
+    assert env_int("PORT", 8000, minimum=1, maximum=65535) == 8123
+    monkeypatch.setenv("PORT", "70000")
+    with pytest.raises(ConfigError, match="PORT must be between 1 and 65535, got 70000"):
+        env_int("PORT", 8000, minimum=1, maximum=65535)
+    monkeypatch.setenv("PORT", "eighty")
+    with pytest.raises(ConfigError, match="PORT must be an integer, got 'eighty'"):
+        env_int("PORT", 8000, minimum=1, maximum=65535)
+
+
+def test_env_int_default_when_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    assert env_int("PORT", 8000) == 8000
+
+
+def test_env_bool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEBUG", "yes")
+    assert env_bool("DEBUG") is True
+    monkeypatch.setenv("DEBUG", "0")
+    assert env_bool("DEBUG") is False
+    monkeypatch.setenv("DEBUG", "maybe")
+    with pytest.raises(ConfigError, match="DEBUG must be one of"):
+        env_bool("DEBUG")
+
+
+def test_env_choice_rejects_unknown_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLM_PROVIDER", "gpt5")
+    with pytest.raises(ConfigError, match="LLM_PROVIDER must be one of extractive, ollama"):
+        env_choice("LLM_PROVIDER", "extractive", ("extractive", "ollama"))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("mysql://u@h/db", "DATABASE_URL must start with postgres://"),
+        ("postgresql://u@h:port/db", "DATABASE_URL is not a valid URL"),
+        ("postgresql:///db", "DATABASE_URL has no host"),
+    ],
+)
+def test_env_url_rejects_malformed(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", value)
+    with pytest.raises(ConfigError, match=message):
+        env_url("DATABASE_URL", ("postgres", "postgresql"))
+
+
+def test_env_url_hides_password_in_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "http://user:s3cret@host:6379")
+    with pytest.raises(ConfigError) as info:
+        env_url("REDIS_URL", ("redis", "unix"))
+    assert "s3cret" not in str(info.value)
+    assert "***" in str(info.value)
+
+
+def test_database_config_tcp_and_socket() -> None:
+    tcp = database_config("postgresql://app:p%40ss@db.internal:5433/resolver?sslmode=require")
+    assert (tcp["NAME"], tcp["USER"], tcp["PASSWORD"]) == ("resolver", "app", "p@ss")
+    assert (tcp["HOST"], tcp["PORT"]) == ("db.internal", "5433")
+    assert tcp["OPTIONS"] == {"connect_timeout": 5, "sslmode": "require"}
+    sock = database_config("postgresql://postgres@/resolver?host=/tmp/pg")
+    assert (sock["HOST"], sock["PORT"], sock["NAME"]) == ("/tmp/pg", "", "resolver")
+    with pytest.raises(ConfigError, match="no database name"):
+        database_config("postgresql://postgres@localhost:5432/")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("DATABASE_URL", "nonsense", "DATABASE_URL must start with postgres://"),
+        ("REDIS_URL", "redis://localhost:notaport/0", "REDIS_URL is not a valid URL"),
+        ("PORT", "http", "PORT must be an integer, got 'http'"),
+        ("DEBUG", "perhaps", "DEBUG must be one of"),
+    ],
+)
+def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: str) -> None:
+    env = {**os.environ, name: value}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("resolver: configuration error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr

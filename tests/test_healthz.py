@@ -1,0 +1,74 @@
+"""/healthz reports each dependency; 503 when one is down; never a 500."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.test import Client
+from django.test.utils import override_settings
+
+from resolver import redis_client
+from resolver.embedded import EmbeddedRedis
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A second, private Redis server this test can stop; healthz is pointed at it."""
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    redis_client.get_redis.cache_clear()
+    try:
+        with override_settings(REDIS_URL=server.url()):
+            yield server
+    finally:
+        server.release()
+        redis_client.get_redis.cache_clear()
+
+
+def test_healthz_ok_with_live_worker(client: Client, live_worker: subprocess.Popen) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"]["db"]["ok"] is True
+    assert body["checks"]["db"]["pgvector"].startswith("0.")
+    assert body["checks"]["redis"] == {"ok": True}
+    assert body["checks"]["worker"]["ok"] is True
+    assert body["checks"]["worker"]["workers"] >= 1
+
+
+def test_healthz_503_without_worker_heartbeat(
+    db: None, client: Client, own_redis: EmbeddedRedis
+) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["redis"] == {"ok": True}
+    assert checks["worker"] == {"ok": False, "workers": 0, "error": "no Dramatiq worker heartbeat"}
+
+
+def test_healthz_503_when_redis_is_stopped(
+    db: None, client: Client, own_redis: EmbeddedRedis
+) -> None:
+    redis.Redis.from_url(own_redis.url()).set("resolver:heartbeat:worker:fake:1", "1")
+    assert client.get("/healthz").status_code == 200  # everything up, including the "worker"
+
+    own_redis.release()  # this process is the only user: the server stops
+    assert not own_redis.running()
+
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["checks"]["db"]["ok"] is True
+    assert body["checks"]["redis"]["ok"] is False
+    assert "Connection" in body["checks"]["redis"]["error"]
+    assert body["checks"]["worker"]["ok"] is False
+
+
+def test_healthz_rejects_post(db: None, client: Client) -> None:
+    assert client.post("/healthz").status_code == 405
