@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -38,7 +39,7 @@ def chunks(db: None) -> list[KBChunk]:
     )
 
 
-def explain(sql: str, params: list[object]) -> str:
+def explain(sql: str, params: list[Any]) -> str:
     with connection.cursor() as cursor:
         # Tiny tables make a sequential scan cheapest; disabling it asks whether an index *can*
         # serve the query, which is what a missing or wrong-opclass index would fail.
