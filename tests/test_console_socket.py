@@ -1,0 +1,62 @@
+"""/ws/console/ is session-authenticated and joins the console group on the real Redis layer."""
+
+from __future__ import annotations
+
+import pytest
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from resolver.asgi import application
+from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CONSOLE_GROUP
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def session_headers(user: User) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    return [(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1")]
+
+
+async def connect(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool, int]:
+    communicator = WebsocketCommunicator(application, "/ws/console/", headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+@pytest.fixture
+def agent() -> User:
+    user = User.objects.create_user("agent1", password="x")
+    user.groups.add(Group.objects.get_or_create(name="agents")[0])
+    return user
+
+
+async def test_anonymous_is_refused() -> None:
+    _communicator, connected, code = await connect([(b"origin", b"http://127.0.0.1")])
+    assert (connected, code) == (False, CLOSE_UNAUTHENTICATED)
+
+
+async def test_non_agent_is_refused() -> None:
+    from channels.db import database_sync_to_async
+
+    user = await database_sync_to_async(User.objects.create_user)("customer", password="x")
+    headers = await database_sync_to_async(session_headers)(user)
+    _communicator, connected, code = await connect(headers)
+    assert (connected, code) == (False, CLOSE_FORBIDDEN)
+
+
+async def test_agent_joins_console_group(agent: User) -> None:
+    from channels.db import database_sync_to_async
+
+    headers = await database_sync_to_async(session_headers)(agent)
+    communicator, connected, _ = await connect(headers)
+    assert connected
+    layer = get_channel_layer()
+    assert layer is not None
+    payload = {"type": "draft.ready", "draft_id": "d1"}
+    await layer.group_send(CONSOLE_GROUP, {"type": "console.event", "payload": payload})
+    assert await communicator.receive_json_from(timeout=5) == payload
+    await communicator.disconnect()

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from django.test import Client
+
+from support.models import Conversation, Draft, DraftStatus, Message, MessageRole
+
+
+def test_metrics_exposes_drafts_by_status(db: None, client: Client) -> None:
+    conversation = Conversation.objects.create()
+    for status in (DraftStatus.SUGGESTED, DraftStatus.SUGGESTED, DraftStatus.ESCALATED):
+        message = Message.objects.create(
+            conversation=conversation, role=MessageRole.CUSTOMER, body="q"
+        )
+        Draft.objects.create(message=message, conversation=conversation, status=status)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert 'resolver_drafts{status="SUGGESTED"} 2.0' in text
+    assert 'resolver_drafts{status="ESCALATED"} 1.0' in text
+    assert "resolver_workers_alive" in text
