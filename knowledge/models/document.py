@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
+
+if TYPE_CHECKING:
+    from knowledge.search import SearchHit
 
 
 class DocumentSource(models.TextChoices):
@@ -22,6 +27,20 @@ class EmbeddingStatus(models.TextChoices):
     PENDING = "pending", "Embedding pending"
     READY = "ready", "Ready"
     FAILED = "failed", "Failed"
+
+
+class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
+    def published(self) -> KBDocumentQuerySet:
+        return self.filter(status=DocumentStatus.PUBLISHED)
+
+    def hybrid_search(
+        self, query: str, limit: int = 5, *, intent: str | None = None
+    ) -> list[SearchHit]:
+        """Published documents of this queryset that best answer `query`, best first: HNSW
+        (cosine) and full-text legs fused with reciprocal-rank fusion. See knowledge/search.py."""
+        from knowledge.search import hybrid_search
+
+        return hybrid_search(self.published(), query, limit, intent=intent)
 
 
 class KBDocument(models.Model):
@@ -44,6 +63,8 @@ class KBDocument(models.Model):
     embedded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = KBDocumentQuerySet.as_manager()
 
     class Meta:
         verbose_name = "KB document"

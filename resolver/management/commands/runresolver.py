@@ -19,6 +19,8 @@ from resolver.broker import child_environment, worker_command
 from resolver.processes import raise_on_sigterm, stop_all, wait_first_exit
 
 HOST = "127.0.0.1"
+# Exit codes of a child that stopped because of Ctrl-C / SIGTERM rather than a failure.
+STOPPED_BY_SIGNAL = (0, -2, -15, 130, 143)
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -82,6 +84,8 @@ class Command(BaseCommand):
             exited = wait_first_exit(children)
             name = "web server" if exited is children[0] else "worker"
             self.stderr.write(f"the {name} exited with code {exited.returncode}; stopping")
+            if exited.returncode not in STOPPED_BY_SIGNAL:
+                raise CommandError(f"the {name} failed")
         except KeyboardInterrupt:
             self.stderr.write("\nStopping Resolver...")
         finally:

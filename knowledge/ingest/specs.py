@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SourceError(Exception):
+    """The source cannot be read at all (unknown kind, missing or unreadable file): nothing is
+    written."""
+
+
+@dataclass(frozen=True)
+class ReadProblem:
+    """One malformed row or file, skipped while the rest is ingested."""
+
+    line: int
+    reason: str
+    where: str = ""
+
+    def __str__(self) -> str:
+        location = f"{self.where}:{self.line}" if self.where else f"line {self.line}"
+        return f"{location}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    """What a reader produces: one KB document, before it touches the database."""
+
+    source: str
+    external_id: str
+    title: str
+    content: str
+    intent: str = ""
+    category: str = ""
+    # Customer questions this article answers; indexed as their own chunks.
+    questions: tuple[str, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """Changes whenever anything that is stored or embedded changes."""
+        payload: list[Any] = [self.title, self.content, self.intent, self.category]
+        payload += [list(self.questions), self.metadata]
+        raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class IngestReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    chunks_embedded: int = 0
+    problems: list[ReadProblem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"skipped {self.skipped} ({self.chunks_embedded} chunks embedded)"
+        )

@@ -1,0 +1,185 @@
+"""Idempotent upsert of DocumentSpecs: a transaction per batch; unchanged text isn't re-embedded."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from knowledge.chunking import chunk_text
+from knowledge.embeddings import embed_documents
+from knowledge.ingest.readers import read_source
+from knowledge.ingest.specs import DocumentSpec, IngestReport, ReadProblem
+from knowledge.models import ChunkKind, EmbeddingStatus, KBChunk, KBDocument
+
+BATCH_SIZE = 32
+Progress = Callable[[int], None]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def desired_chunks(document: KBDocument) -> list[tuple[str, int, str]]:
+    """(kind, ordinal, text) for every passage of a document: its content, then its questions."""
+    content = [(ChunkKind.CONTENT.value, i, t) for i, t in enumerate(chunk_text(document.content))]
+    questions = document.metadata.get("questions") or []
+    return content + [(ChunkKind.QUESTION.value, i, q) for i, q in enumerate(questions)]
+
+
+Vectors = dict[str, Any]  # text_hash -> embedding
+
+
+def known_vectors(hashes: Iterable[str]) -> Vectors:
+    """Embeddings already stored for these texts (identical text, identical vector)."""
+    wanted = set(hashes)
+    rows = KBChunk.objects.filter(text_hash__in=wanted, embedding__isnull=False)
+    return dict(rows.values_list("text_hash", "embedding").distinct("text_hash").order_by())
+
+
+def vectors_for(texts: Iterable[str]) -> tuple[Vectors, int]:
+    """Vectors for all texts: reused where stored, the rest embedded in one batched call
+    (one large call keeps batches length-sorted, which is what makes encoding fast)."""
+    by_hash = {text_hash(text): text for text in texts}
+    vectors = known_vectors(by_hash)
+    missing = [h for h in by_hash if h not in vectors]
+    encoded = embed_documents([by_hash[h] for h in missing])
+    vectors.update(zip(missing, encoded, strict=True))
+    return vectors, len(missing)
+
+
+def rebuild_chunks(documents: Sequence[KBDocument], vectors: Vectors | None = None) -> int:
+    """Replace the documents' chunks. Vectors come from `vectors`, else from stored identical
+    text, else are embedded now. Returns how many passages this call embedded."""
+    planned = [(doc, *chunk) for doc in documents for chunk in desired_chunks(doc)]
+    vectors = dict(vectors or {})
+    missing = {row[3] for row in planned if text_hash(row[3]) not in vectors}
+    fresh, embedded = vectors_for(missing)
+    vectors.update(fresh)
+    rows = [
+        KBChunk(
+            document=doc,
+            kind=kind,
+            ordinal=ordinal,
+            text=text,
+            text_hash=text_hash(text),
+            embedding=vectors[text_hash(text)],
+        )
+        for doc, kind, ordinal, text in planned
+    ]
+    KBChunk.objects.filter(document__in=documents).delete()
+    KBChunk.objects.bulk_create(rows, batch_size=1000)
+    now = timezone.now()
+    for document in documents:
+        document.embedding_status = EmbeddingStatus.READY
+        document.embedded_at = now
+    KBDocument.objects.bulk_update(documents, ["embedding_status", "embedded_at"])
+    return embedded
+
+
+def _apply(spec: DocumentSpec, document: KBDocument) -> None:
+    document.title = spec.title
+    document.content = spec.content
+    document.intent = spec.intent
+    document.category = spec.category
+    document.metadata = {**spec.metadata, "questions": list(spec.questions)}
+    document.content_hash = spec.content_hash()
+
+
+def _upsert_batch(batch: Sequence[DocumentSpec], report: IngestReport, vectors: Vectors) -> None:
+    keys = Q()
+    for spec in batch:
+        keys |= Q(source=spec.source, external_id=spec.external_id)
+    existing = {
+        (doc.source, doc.external_id): doc
+        for doc in KBDocument.objects.select_for_update().filter(keys)
+    }
+    changed: list[KBDocument] = []
+    for spec in batch:
+        document = existing.get((spec.source, spec.external_id))
+        if document is None:
+            document = KBDocument(source=spec.source, external_id=spec.external_id)
+            report.created += 1
+        elif (
+            document.content_hash == spec.content_hash()
+            and document.embedding_status == EmbeddingStatus.READY
+        ):
+            report.unchanged += 1
+            continue
+        else:
+            report.updated += 1
+        _apply(spec, document)
+        document.embedding_status = EmbeddingStatus.PENDING
+        document.save()
+        changed.append(document)
+    if changed:
+        report.chunks_embedded += rebuild_chunks(changed, vectors)
+
+
+def _changed_texts(specs: Sequence[DocumentSpec]) -> list[str]:
+    """Passages of the documents whose stored hash differs: the ones that may need embedding.
+    Read before any write, so all new text is embedded in one call, outside the transactions."""
+    ready = KBDocument.objects.filter(
+        external_id__in={spec.external_id for spec in specs},
+        embedding_status=EmbeddingStatus.READY,
+    )
+    stored = {
+        (d.source, d.external_id): d.content_hash
+        for d in ready.only("source", "external_id", "content_hash")
+    }
+    texts: list[str] = []
+    for spec in specs:
+        if stored.get((spec.source, spec.external_id)) != spec.content_hash():
+            draft = KBDocument(content=spec.content, metadata={"questions": list(spec.questions)})
+            texts.extend(text for _, _, text in desired_chunks(draft))
+    return texts
+
+
+def _without_duplicates(
+    specs: Iterable[DocumentSpec], problems: list[ReadProblem]
+) -> list[DocumentSpec]:
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for number, spec in enumerate(specs, start=1):
+        key = (spec.source, spec.external_id)
+        if key in seen:
+            problems.append(ReadProblem(number, f"duplicate external_id {spec.external_id!r}"))
+            continue
+        seen.add(key)
+        unique.append(spec)
+    return unique
+
+
+def upsert_documents(
+    specs: Sequence[DocumentSpec],
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> IngestReport:
+    report = IngestReport()
+    unique = _without_duplicates(specs, report.problems)
+    vectors, report.chunks_embedded = vectors_for(_changed_texts(unique))
+    for start in range(0, len(unique), batch_size):
+        batch = unique[start : start + batch_size]
+        with transaction.atomic():
+            _upsert_batch(batch, report, vectors)
+        if progress is not None:
+            progress(len(batch))
+    report.skipped = len(report.problems)
+    return report
+
+
+def ingest(
+    kind: str, path: Path, progress_factory: Callable[[int], Progress] | None = None
+) -> IngestReport:
+    """Read a source and upsert it; SourceError (nothing written) if it cannot be read."""
+    specs, problems = read_source(kind, path)
+    progress = progress_factory(len(specs)) if progress_factory else None
+    report = upsert_documents(specs, progress=progress)
+    report.problems = problems + report.problems
+    report.skipped = len(report.problems)
+    return report

@@ -1,0 +1,267 @@
+"""Hybrid retrieval: an ANN leg on the HNSW index (cosine) and a full-text leg on the GIN index,
+fused per document with reciprocal-rank fusion. Used through KBDocumentQuerySet.hybrid_search."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from django.db import connection, transaction
+
+from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
+
+if TYPE_CHECKING:
+    from knowledge.models.document import KBDocumentQuerySet
+
+RRF_K = 60  # the usual constant: damps the weight of the very first ranks
+CANDIDATES = 200  # chunks fetched per leg before fusion (many chunks share a document)
+EF_SEARCH = 100  # HNSW candidate list; higher = better recall, slower
+INTENT_BOOST = 1 / (RRF_K + 1)  # as much as one extra first place
+# The full-text leg is weaker on paraphrases (no synonyms); it counts for less in the fusion
+# but still lifts exact keywords (order numbers, product names) that the vectors blur.
+TEXT_WEIGHT = 0.25
+# Near-duplicate articles of one intent say the same thing; capping them per result page leaves
+# room for the next-best intent when the first guess is wrong.
+MAX_PER_INTENT = 2
+# Lexemes in more than this share of chunks ("help", "need") carry no signal, and ranking the
+# thousands of rows they match is what makes a full-text query slow.
+COMMON_LEXEME_SHARE = 0.05
+COMMON_LEXEMES_TTL = 600.0
+SNIPPET_CHARS = 320
+
+
+# Which legs run: the product uses "hybrid"; the others are ablations for the benchmark.
+# "answers" is plain dense search over article text only (no question chunks, no full text).
+Legs = Literal["hybrid", "vector", "text", "answers"]
+ALL_KINDS = ("content", "question")
+
+
+class EmptyQueryError(ValueError):
+    """A query with no searchable text."""
+
+
+@dataclass
+class SearchHit:
+    kb_id: int
+    title: str
+    snippet: str
+    intent: str
+    category: str
+    score: float
+    similarity: float | None = None  # best cosine similarity of the document's chunks
+    vector_rank: int | None = None  # rank of the document in each leg (1 = best)
+    text_rank: int | None = None
+
+    def as_result(self) -> dict[str, Any]:
+        """The public shape (CLI, API, citations)."""
+        data = asdict(self)
+        return {
+            key: data[key] for key in ("kb_id", "title", "snippet", "intent", "category", "score")
+        }
+
+
+@dataclass
+class _Leg:
+    """Best rank per document in one leg, and the chunk that earned it."""
+
+    ranks: dict[int, int]
+    chunks: dict[int, int]
+    values: dict[int, float]
+
+
+VECTOR_SQL = """
+SELECT c.id, c.document_id, c.kind, c.embedding <=> %s::vector AS distance
+FROM knowledge_kbchunk c
+WHERE c.embedding IS NOT NULL AND c.kind = ANY(%s) AND c.document_id IN ({documents})
+ORDER BY distance
+LIMIT %s
+"""
+
+TEXT_SQL = """
+SELECT c.id, c.document_id, c.kind, ts_rank_cd(c.search_vector, q.query) AS rank
+FROM knowledge_kbchunk c, (SELECT %s::tsquery AS query) q
+WHERE c.search_vector @@ q.query AND c.document_id IN ({documents})
+ORDER BY rank DESC, c.id
+LIMIT %s
+"""
+
+_common: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+
+def common_lexemes() -> frozenset[str]:
+    """Lexemes too frequent in the KB to discriminate; recomputed every few minutes."""
+    global _common
+    computed_at, lexemes = _common
+    if time.monotonic() - computed_at < COMMON_LEXEMES_TTL:
+        return lexemes
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word FROM ts_stat('SELECT search_vector FROM knowledge_kbchunk') "
+            "WHERE ndoc > %s * (SELECT count(*) FROM knowledge_kbchunk)",
+            [COMMON_LEXEME_SHARE],
+        )
+        lexemes = frozenset(row[0] for row in cursor.fetchall())
+    _common = (time.monotonic(), lexemes)
+    return lexemes
+
+
+def text_query(text: str) -> str:
+    """websearch_to_tsquery parses the text (quotes, -negation) but ANDs every term; a customer
+    message is not a search-engine query, so its terms are ORed instead (ts_rank_cd then ranks
+    by coverage), and terms common to most of the KB are dropped. "" when nothing is left."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT websearch_to_tsquery('english', %s)::text", [text])
+        parsed = cursor.fetchone()[0]
+    common = common_lexemes()
+    operands = [op for op in parsed.split(" & ") if op and op.strip("'") not in common]
+    return " | ".join(operands)
+
+
+def _run_leg(sql: str, params: list[Any], descending: bool) -> _Leg:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    # relaxed_order iterative scans may return slightly out of order: sort again.
+    rows.sort(key=lambda row: (-row[3] if descending else row[3], row[0]))
+    leg = _Leg({}, {}, {})
+    for chunk_id, document_id, _kind, value in rows:
+        if document_id not in leg.ranks:
+            leg.ranks[document_id] = len(leg.ranks) + 1
+            leg.chunks[document_id] = chunk_id
+            leg.values[document_id] = float(value)
+    return leg
+
+
+def _documents_sql(documents: KBDocumentQuerySet) -> tuple[str, list[Any]]:
+    sql, params = documents.values("pk").query.sql_with_params()
+    return sql, list(params)
+
+
+def vector_leg(
+    documents: KBDocumentQuerySet, vector: list[float], k: int, kinds: Sequence[str]
+) -> _Leg:
+    sub_sql, sub_params = _documents_sql(documents)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+            # With a filter, keep scanning the graph until k rows pass it (pgvector >= 0.8).
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        params = [str(vector), list(kinds), *sub_params, k]
+        return _run_leg(VECTOR_SQL.format(documents=sub_sql), params, descending=False)
+
+
+def text_leg(documents: KBDocumentQuerySet, text: str, k: int) -> _Leg:
+    query = text_query(text)
+    if not query:
+        return _Leg({}, {}, {})
+    sub_sql, sub_params = _documents_sql(documents)
+    params = [query, *sub_params, k]
+    return _run_leg(TEXT_SQL.format(documents=sub_sql), params, descending=True)
+
+
+def _fuse(vector: _Leg, text: _Leg, boosted: set[int]) -> list[tuple[int, float]]:
+    scores: dict[int, float] = {}
+    for leg, weight in ((vector, 1.0), (text, TEXT_WEIGHT)):
+        for document_id, rank in leg.ranks.items():
+            scores[document_id] = scores.get(document_id, 0.0) + weight / (RRF_K + rank)
+    for document_id in boosted & scores.keys():
+        scores[document_id] += INTENT_BOOST
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _diversify(ranked: list[tuple[int, float]], intents: dict[int, str]) -> list[tuple[int, float]]:
+    """At most MAX_PER_INTENT documents per intent first; the rest keep their order after."""
+    seen: dict[str, int] = {}
+    first: list[tuple[int, float]] = []
+    rest: list[tuple[int, float]] = []
+    for item in ranked:
+        intent = intents.get(item[0], "")
+        seen[intent] = seen.get(intent, 0) + 1
+        (first if not intent or seen[intent] <= MAX_PER_INTENT else rest).append(item)
+    return first + rest
+
+
+_WORD = re.compile(r"\w+")
+
+
+def make_snippet(text: str, query: str, max_chars: int = SNIPPET_CHARS) -> str:
+    """The window of sentences that shares most words with the query, at most max_chars long."""
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    terms = {w.lower() for w in _WORD.findall(query) if len(w) > 2}
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    best, best_score = 0, -1
+    for start in range(len(sentences)):
+        window = " ".join(sentences[start : start + 3])[:max_chars]
+        score = len(terms & {w.lower() for w in _WORD.findall(window)})
+        if score > best_score:
+            best, best_score = start, score
+    window = " ".join(sentences[best:])
+    return window if len(window) <= max_chars else window[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+
+
+def clean_query(query: str) -> str:
+    text = " ".join(query.split())[:MAX_QUERY_CHARS]
+    if not text:
+        raise EmptyQueryError("the query is empty")
+    return text
+
+
+def hybrid_search(
+    documents: KBDocumentQuerySet,
+    query: str,
+    limit: int = 5,
+    *,
+    intent: str | None = None,
+    candidates: int = CANDIDATES,
+    legs: Legs = "hybrid",
+) -> list[SearchHit]:
+    """Best documents first. `intent` boosts documents of that intent (filter the queryset to
+    restrict instead)."""
+    from knowledge.models import ChunkKind, KBChunk
+
+    text = clean_query(query)
+    empty = _Leg({}, {}, {})
+    kinds = ("content",) if legs == "answers" else ALL_KINDS
+    vector = (
+        empty
+        if legs == "text"
+        else vector_leg(documents, embed_query(text).tolist(), candidates, kinds)
+    )
+    words = text_leg(documents, text, candidates) if legs in ("hybrid", "text") else empty
+    boosted = set(documents.filter(intent=intent).values_list("pk", flat=True)) if intent else set()
+    fused = _fuse(vector, words, boosted)
+    intents = dict(documents.filter(pk__in=[d for d, _ in fused]).values_list("pk", "intent"))
+    ranked = _diversify(fused, intents)[:limit]
+    ids = [document_id for document_id, _ in ranked]
+    by_id = documents.model.objects.in_bulk(ids)
+    hit_chunks = {*vector.chunks.values(), *words.chunks.values()}
+    chunks = KBChunk.objects.filter(document_id__in=ids, kind=ChunkKind.CONTENT)
+    passages: dict[int, tuple[bool, int, str]] = {}
+    for chunk in chunks.only("id", "document_id", "ordinal", "text"):
+        # Prefer the passage a leg matched, then the article's opening passage.
+        key = (chunk.id not in hit_chunks, chunk.ordinal, chunk.text)
+        passages[chunk.document_id] = min(passages.get(chunk.document_id, key), key)
+    hits = []
+    for document_id, score in ranked:
+        document = by_id[document_id]
+        passage = passages.get(document_id, (True, 0, document.content))[2]
+        similarity = vector.values.get(document_id)
+        hits.append(
+            SearchHit(
+                kb_id=document_id,
+                title=document.title,
+                snippet=make_snippet(passage, text),
+                intent=document.intent,
+                category=document.category,
+                score=round(score, 6),
+                similarity=None if similarity is None else round(1 - similarity, 4),
+                vector_rank=vector.ranks.get(document_id),
+                text_rank=words.ranks.get(document_id),
+            )
+        )
+    return hits
