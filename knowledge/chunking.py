@@ -10,14 +10,27 @@ from knowledge.embeddings import count_tokens
 CHUNK_TOKENS = 200  # under the model's 256-piece window, leaving room for special tokens
 OVERLAP_TOKENS = 40
 
-# Sentence ends, blank lines and list items are all places a passage may be cut.
-_BOUNDARY = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])|\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+# Blank lines and list items end a unit; so does a sentence end, except after a list number.
+_BLOCK = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_LIST_MARKER = re.compile(r"^\s*\d+[.)]$")
 
 Counter = Callable[[str], int]
 
 
 def split_units(text: str) -> list[str]:
-    return [unit.strip() for unit in _BOUNDARY.split(text) if unit and unit.strip()]
+    units: list[str] = []
+    for block in _BLOCK.split(text):
+        pending = ""
+        for sentence in _SENTENCE.split(block.strip()):
+            if _LIST_MARKER.match(sentence):  # "1." belongs to the item it numbers
+                pending = f"{sentence} "
+                continue
+            units.append(pending + sentence)
+            pending = ""
+        if pending:
+            units.append(pending.strip())
+    return [unit.strip() for unit in units if unit.strip()]
 
 
 def _split_long(unit: str, limit: int, count: Counter) -> list[str]:

@@ -29,6 +29,7 @@ MAX_PER_INTENT = 2
 # Lexemes in more than this share of chunks ("help", "need") carry no signal, and ranking the
 # thousands of rows they match is what makes a full-text query slow.
 COMMON_LEXEME_SHARE = 0.05
+COMMON_LEXEME_MIN_CHUNKS = 50  # a small KB has no "common" words
 COMMON_LEXEMES_TTL = 600.0
 SNIPPET_CHARS = 320
 
@@ -100,12 +101,18 @@ def common_lexemes() -> frozenset[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT word FROM ts_stat('SELECT search_vector FROM knowledge_kbchunk') "
-            "WHERE ndoc > %s * (SELECT count(*) FROM knowledge_kbchunk)",
-            [COMMON_LEXEME_SHARE],
+            "WHERE ndoc > GREATEST(%s, %s * (SELECT count(*) FROM knowledge_kbchunk))",
+            [COMMON_LEXEME_MIN_CHUNKS, COMMON_LEXEME_SHARE],
         )
         lexemes = frozenset(row[0] for row in cursor.fetchall())
     _common = (time.monotonic(), lexemes)
     return lexemes
+
+
+def forget_common_lexemes() -> None:
+    """Called when chunks change in this process; other processes refresh within the TTL."""
+    global _common
+    _common = (0.0, frozenset())
 
 
 def text_query(text: str) -> str:

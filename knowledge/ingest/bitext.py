@@ -40,6 +40,21 @@ def _cluster(matrix: np.ndarray) -> np.ndarray:
     return AgglomerativeClustering(n_clusters=k, linkage="ward").fit(matrix).labels_
 
 
+def _tfidf(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    normalised = [_SLOT.sub(" ", text.lower()) for text in texts]
+    vectorizer = TfidfVectorizer(
+        min_df=2 if len(texts) >= 4 else 1,
+        sublinear_tf=True,
+        stop_words="english",
+        token_pattern=r"(?u)\b[a-zA-Z]{2,}\b",
+    )
+    try:
+        matrix = vectorizer.fit_transform(normalised).toarray()
+    except ValueError:  # nothing but stop words or numbers: every answer is as good as another
+        return np.zeros((len(texts), 1)), np.array(["overview"])
+    return matrix, np.array(vectorizer.get_feature_names_out())
+
+
 def _canonical(responses: list[str], matrix: np.ndarray) -> int:
     """The medoid (closest to the cluster centre), preferring answers without raw values."""
     scores = matrix @ matrix.mean(axis=0)
@@ -62,12 +77,7 @@ def _unique_questions(rows: list[BitextRow]) -> tuple[str, ...]:
 
 def _intent_articles(intent: str, rows: list[BitextRow]) -> list[DocumentSpec]:
     responses = [row.response for row in rows]
-    normalised = [_SLOT.sub(" ", text.lower()) for text in responses]
-    vectorizer = TfidfVectorizer(
-        min_df=2, sublinear_tf=True, stop_words="english", token_pattern=r"(?u)\b[a-zA-Z]{2,}\b"
-    )
-    matrix = vectorizer.fit_transform(normalised).toarray()
-    terms = np.array(vectorizer.get_feature_names_out())
+    matrix, terms = _tfidf(responses)
     labels = _cluster(matrix)
     clusters = sorted(set(labels.tolist()), key=lambda c: (-int((labels == c).sum()), c))
     articles = []

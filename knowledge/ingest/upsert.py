@@ -16,6 +16,7 @@ from knowledge.embeddings import embed_documents
 from knowledge.ingest.readers import read_source
 from knowledge.ingest.specs import DocumentSpec, IngestReport, ReadProblem
 from knowledge.models import ChunkKind, EmbeddingStatus, KBChunk, KBDocument
+from knowledge.search import forget_common_lexemes
 
 BATCH_SIZE = 32
 Progress = Callable[[int], None]
@@ -74,6 +75,7 @@ def rebuild_chunks(documents: Sequence[KBDocument], vectors: Vectors | None = No
     ]
     KBChunk.objects.filter(document__in=documents).delete()
     KBChunk.objects.bulk_create(rows, batch_size=1000)
+    forget_common_lexemes()
     now = timezone.now()
     for document in documents:
         document.embedding_status = EmbeddingStatus.READY

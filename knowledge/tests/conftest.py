@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+
+from knowledge.ingest import DocumentSpec, upsert_documents
+from knowledge.models import DocumentSource, KBDocument
+
+ARTICLES = [
+    DocumentSpec(
+        source=DocumentSource.JSONL,
+        external_id="password",
+        title="Reset your password",
+        content=(
+            "To reset your password, open the login page and choose 'Forgot password'. "
+            "We e-mail you a link that is valid for 24 hours."
+        ),
+        intent="recover_password",
+        category="ACCOUNT",
+        questions=("I can't log in to my profile", "how do I change my password?"),
+    ),
+    DocumentSpec(
+        source=DocumentSource.JSONL,
+        external_id="refund",
+        title="Refund policy",
+        content=(
+            "Refunds are issued to the original payment method within 5-7 business days "
+            "after the returned item reaches our warehouse."
+        ),
+        intent="get_refund",
+        category="REFUND",
+        questions=("I want my money back",),
+    ),
+    DocumentSpec(
+        source=DocumentSource.JSONL,
+        external_id="zephyr",
+        title="Zephyr 3000 blender care",
+        content="Rinse the Zephyr 3000 jug after use. Never put the motor base in the dishwasher.",
+        intent="product_care",
+        category="PRODUCT",
+    ),
+    DocumentSpec(
+        source=DocumentSource.JSONL,
+        external_id="customs",
+        title="Delayed shipments",
+        content=(
+            "Shipment batch QX-48213 is held at customs; parcels in it will move once "
+            "cleared. Other parcels travel normally."
+        ),
+        intent="delivery_period",
+        category="DELIVERY",
+    ),
+    DocumentSpec(
+        source=DocumentSource.JSONL,
+        external_id="shipping-options",
+        title="Shipping options",
+        content="We ship with standard, express and overnight delivery to most countries.",
+        intent="delivery_options",
+        category="DELIVERY",
+        questions=("what delivery methods do you have",),
+    ),
+]
+
+
+@pytest.fixture
+def small_kb(db: None) -> dict[str, KBDocument]:
+    upsert_documents(ARTICLES)
+    return {doc.external_id: doc for doc in KBDocument.objects.all()}

@@ -1,0 +1,127 @@
+"""Hybrid search on the real database: keywords via full text, paraphrases via vectors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from knowledge.embeddings import embed_query
+from knowledge.models import DocumentStatus, KBDocument
+from knowledge.search import VECTOR_SQL, EmptyQueryError, SearchHit
+
+
+def search(query: str, **kwargs: object) -> list[SearchHit]:
+    return KBDocument.objects.hybrid_search(query, **kwargs)  # type: ignore[arg-type]
+
+
+def test_exact_keyword_is_found_by_the_full_text_leg(small_kb: dict[str, KBDocument]) -> None:
+    hits = search("any news on QX-48213?")
+    assert hits[0].kb_id == small_kb["customs"].pk
+    assert hits[0].text_rank == 1
+
+
+def test_product_term_is_found(small_kb: dict[str, KBDocument]) -> None:
+    hits = search("zephyr jug")
+    assert hits[0].kb_id == small_kb["zephyr"].pk
+    assert hits[0].text_rank == 1
+
+
+def test_paraphrase_is_found_by_the_vector_leg(small_kb: dict[str, KBDocument]) -> None:
+    # No word in common with the article or its questions: only the vectors can connect them.
+    hits = search("I am unable to sign into my account anymore")
+    assert hits[0].kb_id == small_kb["password"].pk
+    assert hits[0].vector_rank == 1
+    assert hits[0].text_rank is None
+    assert hits[0].similarity is not None and hits[0].similarity > 0.3
+
+
+def test_result_shape_and_snippet(small_kb: dict[str, KBDocument]) -> None:
+    hit = search("refund to my card", limit=1)[0]
+    assert hit.as_result() == {
+        "kb_id": small_kb["refund"].pk,
+        "title": "Refund policy",
+        "snippet": small_kb["refund"].content,
+        "intent": "get_refund",
+        "category": "REFUND",
+        "score": hit.score,
+    }
+    assert 0 < hit.score < 1
+
+
+def test_unpublished_documents_are_never_returned(small_kb: dict[str, KBDocument]) -> None:
+    KBDocument.objects.filter(external_id="customs").update(status=DocumentStatus.DRAFT)
+    hits = search("QX-48213 customs", limit=10)
+    assert small_kb["customs"].pk not in {hit.kb_id for hit in hits}
+
+
+def test_queryset_filters_restrict_results(small_kb: dict[str, KBDocument]) -> None:
+    hits = KBDocument.objects.filter(category="DELIVERY").hybrid_search("password reset", limit=10)
+    assert {hit.category for hit in hits} == {"DELIVERY"}
+
+
+def test_intent_boost_lifts_matching_documents(small_kb: dict[str, KBDocument]) -> None:
+    plain = search("shipping", limit=5)
+    boosted = search("shipping", limit=5, intent="delivery_period")
+    assert boosted[0].intent == "delivery_period"
+    assert plain[0].intent == "delivery_options"
+
+
+def test_empty_query_is_an_error(small_kb: dict[str, KBDocument]) -> None:
+    with pytest.raises(EmptyQueryError):
+        search("   \n ")
+
+
+def test_huge_query_is_truncated_not_a_crash(small_kb: dict[str, KBDocument]) -> None:
+    hits = search("refund " + "x" * 1_000_000)
+    assert hits[0].kb_id == small_kb["refund"].pk
+
+
+def test_vector_leg_uses_hnsw_index(small_kb: dict[str, KBDocument]) -> None:
+    documents = KBDocument.objects.published()
+    sub_sql, sub_params = documents.values("pk").query.sql_with_params()
+    vector = str(embed_query("refund").tolist())
+    with connection.cursor() as cursor:
+        # A tiny table makes scan+sort cheapest; forbidding both asks whether the HNSW index
+        # can serve this exact query shape (operator class, expression, filters).
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(
+            "EXPLAIN " + VECTOR_SQL.format(documents=sub_sql),
+            [vector, ["content", "question"], *sub_params, 10],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "kbchunk_embedding_hnsw_idx" in plan
+
+
+def test_kb_search_command_json(
+    small_kb: dict[str, KBDocument], capsys: pytest.CaptureFixture[str]
+) -> None:
+    call_command("kb_search", "--json", "--limit", "2", "QX-48213")
+    record = json.loads(capsys.readouterr().out)
+    assert record["id"] is None
+    assert len(record["results"]) == 2
+    assert record["results"][0]["kb_id"] == small_kb["customs"].pk
+    assert set(record["results"][0]) == {"kb_id", "title", "snippet", "intent", "category", "score"}
+
+
+def test_kb_search_command_batch_keeps_order_and_ids(
+    small_kb: dict[str, KBDocument], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "in.jsonl"
+    lines = [{"id": "a", "text": "zephyr"}, {"id": 7, "text": "  "}, {"id": "c", "text": "refund"}]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    call_command("kb_search", "--json", "--file", str(path))
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in records] == ["a", 7, "c"]
+    assert records[0]["results"][0]["kb_id"] == small_kb["zephyr"].pk
+    assert records[1] == {"id": 7, "results": [], "error": "the query is empty"}
+
+
+def test_kb_search_command_rejects_empty_query(small_kb: dict[str, KBDocument]) -> None:
+    with pytest.raises(CommandError, match="the query is empty") as info:
+        call_command("kb_search", "--json", " ")
+    assert info.value.returncode == 2
