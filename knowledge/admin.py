@@ -1,8 +1,28 @@
 from __future__ import annotations
 
-from django.contrib import admin
+import tempfile
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
 
-from knowledge.models import KBChunk, KBDocument
+from django.contrib import admin, messages
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+
+from knowledge.actors import enqueue_reindex
+from knowledge.forms import ImportForm, TestSearchForm
+from knowledge.ingest import IngestReport, SourceError, ingest
+from knowledge.models import DocumentSource, DocumentStatus, KBChunk, KBDocument
+from knowledge.search import EmptyQueryError, hybrid_search
+
+# Edits to these fields change what is chunked and embedded.
+INDEXED_FIELDS = {"content", "metadata"}
 
 
 class KBChunkInline(admin.TabularInline):
@@ -11,6 +31,32 @@ class KBChunkInline(admin.TabularInline):
     readonly_fields = ["kind", "ordinal", "text"]
     extra = 0
     can_delete = False
+
+
+def _save_upload(upload: UploadedFile, folder: Path) -> Path:
+    target = folder / Path(upload.name or "upload").name
+    with target.open("wb") as handle:
+        for part in upload.chunks():
+            handle.write(part)
+    if target.suffix.lower() != ".zip":
+        return target
+    extracted = folder / "extracted"
+    with zipfile.ZipFile(target) as archive:
+        for member in archive.infolist():
+            destination = (extracted / member.filename).resolve()
+            if extracted.resolve() not in destination.parents:  # no "../" escapes
+                raise SourceError(f"unsafe path in zip: {member.filename}")
+        archive.extractall(extracted)
+    return extracted
+
+
+def import_upload(source: str, upload: UploadedFile) -> IngestReport:
+    """Same code path as `ingest_kb`: the upload is saved to a temporary file and ingested."""
+    with tempfile.TemporaryDirectory() as folder:
+        saved = _save_upload(upload, Path(folder))
+        if source == "markdown" and saved.is_file():
+            saved = saved.parent
+        return ingest(source, saved)
 
 
 @admin.register(KBDocument)
@@ -33,7 +79,87 @@ class KBDocumentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     ]
+    actions = ["publish", "unpublish", "reembed"]
     inlines = [KBChunkInline]
+    change_list_template = "admin/knowledge/kbdocument/change_list.html"
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {"source": DocumentSource.MANUAL, "external_id": uuid.uuid4().hex[:12]}
+
+    def save_model(self, request: HttpRequest, obj: KBDocument, form: Any, change: bool) -> None:
+        reindex = not change or bool(INDEXED_FIELDS & set(form.changed_data))
+        if reindex:
+            obj.content_hash = ""  # no longer what the source said: a re-ingest will update it
+        super().save_model(request, obj, form, change)
+        if reindex:
+            enqueue_reindex([obj.pk])
+            messages.info(request, "Re-embedding in the background; the list shows progress.")
+
+    @admin.action(description="Publish selected documents")
+    def publish(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
+        count = queryset.update(status=DocumentStatus.PUBLISHED)
+        self.message_user(request, f"Published {count} document(s).")
+
+    @admin.action(description="Unpublish selected documents")
+    def unpublish(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
+        count = queryset.update(status=DocumentStatus.DRAFT)
+        self.message_user(request, f"Unpublished {count} document(s).")
+
+    @admin.action(description="Re-embed selected documents")
+    def reembed(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
+        with transaction.atomic():
+            enqueue_reindex(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {queryset.count()} document(s) for re-embedding.")
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("import/", self.admin_site.admin_view(self.import_view), name="knowledge_import"),
+            path(
+                "test-search/",
+                self.admin_site.admin_view(self.test_search_view),
+                name="knowledge_test_search",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            return HttpResponse(status=403)
+        form = ImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = import_upload(form.cleaned_data["source"], form.cleaned_data["file"])
+            except (SourceError, zipfile.BadZipFile) as exc:
+                messages.error(request, f"Nothing imported: {exc}")
+            else:
+                messages.success(request, f"Imported: {report.summary()}")
+                for problem in report.problems[:20]:
+                    messages.warning(request, f"Skipped {problem}")
+                return redirect("admin:knowledge_kbdocument_changelist")
+        context = {**self.admin_site.each_context(request), "form": form, "title": "Import"}
+        return TemplateResponse(request, "admin/knowledge/kbdocument/import.html", context)
+
+    def test_search_view(self, request: HttpRequest) -> HttpResponse:
+        form = TestSearchForm(request.GET or None)
+        hits, error = [], ""
+        if form.is_valid():
+            try:
+                hits = hybrid_search(
+                    KBDocument.objects.published(),
+                    form.cleaned_data["q"],
+                    form.cleaned_data["limit"],
+                    intent=form.cleaned_data["intent"] or None,
+                )
+            except EmptyQueryError as exc:
+                error = str(exc)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "hits": hits,
+            "error": error,
+            "title": "Test search",
+        }
+        return TemplateResponse(request, "admin/knowledge/kbdocument/test_search.html", context)
 
 
 @admin.register(KBChunk)

@@ -56,7 +56,7 @@ PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
 # Dramatiq: one RedisBroker in every environment (see resolver/broker.py).
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "resolver") or "resolver"
-DRAMATIQ_ACTOR_MODULES = ["resolver.actors"]
+DRAMATIQ_ACTOR_MODULES = ["resolver.actors", "knowledge.actors"]
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
 WORKER_HEARTBEAT_SECONDS = 10
@@ -83,6 +83,10 @@ DATABASES = {"default": database_config(DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    # First: its ready() sets the Dramatiq broker, and actors bind to the global broker when
+    # their module is imported (admin autodiscovery imports some). Otherwise dramatiq would
+    # silently create its default broker on localhost:6379.
+    "resolver.apps.ResolverConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -93,7 +97,6 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "channels",
-    "resolver.apps.ResolverConfig",
     "support",
     "knowledge",
     "agents",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import uuid
 
@@ -12,7 +13,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from resolver.actors import PING_PREFIX, ping
 from resolver.heartbeat import live_workers
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 
 def test_broker_is_redis_on_configured_url() -> None:
@@ -20,6 +21,17 @@ def test_broker_is_redis_on_configured_url() -> None:
     assert isinstance(broker, RedisBroker)
     assert broker.namespace == settings.DRAMATIQ_NAMESPACE
     assert ping.broker is broker
+
+
+def test_every_actor_uses_the_configured_broker() -> None:
+    actors = [
+        value
+        for name in settings.DRAMATIQ_ACTOR_MODULES
+        for value in vars(importlib.import_module(name)).values()
+        if isinstance(value, dramatiq.Actor)
+    ]
+    assert len(actors) >= 2
+    assert all(actor.broker is dramatiq.get_broker() for actor in actors)
 
 
 def test_worker_processes_a_message_and_beats(

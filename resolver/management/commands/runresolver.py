@@ -61,6 +61,8 @@ class Command(BaseCommand):
             raise CommandError(f"port {port} is already in use; set PORT to another one")
         self.stderr.write("Migrating the database...")
         call_command("migrate", interactive=False, verbosity=0)
+        self.stderr.write("Loading the demo knowledge base (first start only)...")
+        call_command("load_demo_kb")
         ensure_agents_group()
         login = ensure_admin(settings.RESOLVER_DATA_DIR)
         self._serve(port, options["threads"], login)

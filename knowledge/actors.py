@@ -1,0 +1,37 @@
+"""Background work on the knowledge base."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import dramatiq
+from django.db import transaction
+
+from knowledge.ingest.upsert import rebuild_chunks
+from knowledge.models import EmbeddingStatus, KBDocument
+
+logger = logging.getLogger(__name__)
+
+
+@dramatiq.actor(queue_name="knowledge", max_retries=3, time_limit=10 * 60 * 1000)
+def reindex_document(document_id: int) -> None:
+    """Re-chunk and re-embed one document after an edit. Takes an id, so a retry or a duplicate
+    message re-reads the current text; the row lock serialises concurrent runs."""
+    with transaction.atomic():
+        document = (
+            KBDocument.objects.select_for_update()
+            .filter(pk=document_id, embedding_status=EmbeddingStatus.PENDING)
+            .first()
+        )
+        if document is None:  # deleted, or another run already finished it
+            logger.info("reindex_document %s: nothing pending", document_id)
+            return
+        rebuild_chunks([document])
+
+
+def enqueue_reindex(document_ids: list[int]) -> None:
+    """Mark documents pending now; enqueue once the marking transaction has committed."""
+    KBDocument.objects.filter(pk__in=document_ids).update(embedding_status=EmbeddingStatus.PENDING)
+    for document_id in document_ids:
+        transaction.on_commit(partial(reindex_document.send, document_id))

@@ -1,0 +1,27 @@
+"""Helpers for tests that involve other processes (workers, servers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import quote
+
+from django.db import connection
+
+
+def wait_for(predicate: Callable[[], object], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def database_url_for_tests() -> str:
+    """A URL for the test database pytest-django created, for child processes such as workers."""
+    conf = connection.settings_dict
+    auth = quote(conf["USER"]) + (f":{quote(conf['PASSWORD'])}" if conf["PASSWORD"] else "")
+    if conf["HOST"].startswith("/"):
+        return f"postgresql://{auth}@/{conf['NAME']}?host={conf['HOST']}"
+    return f"postgresql://{auth}@{conf['HOST']}:{conf['PORT'] or 5432}/{conf['NAME']}"
