@@ -44,8 +44,11 @@ format: install
 migrations-check: install
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py makemigrations --check --dry-run
 
+# Benchmarks (not tests): their own embedded services under var/bench, JSON into bench/results/.
+# They read ../shared/datasets. `make bench BENCH_ARGS=--sample=1000` for a quicker retrieval run.
 bench: install
-	@echo "no benchmarks yet: later issues add scripts under bench/"
+	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) retrieval.py $(BENCH_ARGS)
+	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) search_scale.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

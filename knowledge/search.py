@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import connection, transaction
+from django.db.models import Q
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
 
@@ -26,10 +27,12 @@ TEXT_WEIGHT = 0.25
 # Near-duplicate articles of one intent say the same thing; capping them per result page leaves
 # room for the next-best intent when the first guess is wrong.
 MAX_PER_INTENT = 2
-# Lexemes in more than this share of chunks ("help", "need") carry no signal, and ranking the
-# thousands of rows they match is what makes a full-text query slow.
-COMMON_LEXEME_SHARE = 0.05
+# Lexemes in more than this share of chunks ("help", "need", "order") carry little signal (the
+# vector leg covers topics; this leg is for rare exact terms such as order numbers and product
+# names), and ranking the many rows they match is what makes a full-text query slow.
+COMMON_LEXEME_SHARE = 0.02
 COMMON_LEXEME_MIN_CHUNKS = 50  # a small KB has no "common" words
+COMMON_LEXEME_MAX_CHUNKS = 1000  # ...and in a large one, ranking more rows than this is too slow
 COMMON_LEXEMES_TTL = 600.0
 SNIPPET_CHARS = 320
 
@@ -101,8 +104,8 @@ def common_lexemes() -> frozenset[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT word FROM ts_stat('SELECT search_vector FROM knowledge_kbchunk') "
-            "WHERE ndoc > GREATEST(%s, %s * (SELECT count(*) FROM knowledge_kbchunk))",
-            [COMMON_LEXEME_MIN_CHUNKS, COMMON_LEXEME_SHARE],
+            "WHERE ndoc > GREATEST(%s, LEAST(%s, %s * (SELECT count(*) FROM knowledge_kbchunk)))",
+            [COMMON_LEXEME_MIN_CHUNKS, COMMON_LEXEME_MAX_CHUNKS, COMMON_LEXEME_SHARE],
         )
         lexemes = frozenset(row[0] for row in cursor.fetchall())
     _common = (time.monotonic(), lexemes)
@@ -143,7 +146,8 @@ def _run_leg(sql: str, params: list[Any], descending: bool) -> _Leg:
 
 
 def _documents_sql(documents: KBDocumentQuerySet) -> tuple[str, list[Any]]:
-    sql, params = documents.values("pk").query.sql_with_params()
+    # order_by(): the model's default ordering would make the planner sort and nest-loop.
+    sql, params = documents.order_by().values("pk").query.sql_with_params()
     return sql, list(params)
 
 
@@ -247,7 +251,10 @@ def hybrid_search(
     ids = [document_id for document_id, _ in ranked]
     by_id = documents.model.objects.in_bulk(ids)
     hit_chunks = {*vector.chunks.values(), *words.chunks.values()}
-    chunks = KBChunk.objects.filter(document_id__in=ids, kind=ChunkKind.CONTENT)
+    # Only the passages a leg matched and each article's opening passage are candidates.
+    chunks = KBChunk.objects.filter(
+        Q(pk__in=hit_chunks) | Q(ordinal=0), document_id__in=ids, kind=ChunkKind.CONTENT
+    )
     passages: dict[int, tuple[bool, int, str]] = {}
     for chunk in chunks.only("id", "document_id", "ordinal", "text"):
         # Prefer the passage a leg matched, then the article's opening passage.

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from knowledge.bulk import copy_chunks
 from knowledge.chunking import chunk_text
 from knowledge.embeddings import embed_documents
 from knowledge.ingest.readers import read_source
@@ -63,18 +64,11 @@ def rebuild_chunks(documents: Sequence[KBDocument], vectors: Vectors | None = No
     fresh, embedded = vectors_for(missing)
     vectors.update(fresh)
     rows = [
-        KBChunk(
-            document=doc,
-            kind=kind,
-            ordinal=ordinal,
-            text=text,
-            text_hash=text_hash(text),
-            embedding=vectors[text_hash(text)],
-        )
+        (doc.pk, kind, ordinal, text, text_hash(text), vectors[text_hash(text)])
         for doc, kind, ordinal, text in planned
     ]
     KBChunk.objects.filter(document__in=documents).delete()
-    KBChunk.objects.bulk_create(rows, batch_size=1000)
+    copy_chunks(rows)
     forget_common_lexemes()
     now = timezone.now()
     for document in documents:

@@ -6,10 +6,13 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
+from knowledge.embeddings import embed_documents
 from knowledge.ingest import SourceError, ingest, upsert_documents
+from knowledge.ingest.upsert import text_hash
 from knowledge.models import ChunkKind, DocumentSource, EmbeddingStatus, KBChunk, KBDocument
 from knowledge.tests.conftest import ARTICLES
 
@@ -170,3 +173,15 @@ def test_ingest_kb_command(db: None, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "skipped kb.jsonl:2:" in err
     with pytest.raises(CommandError, match="unknown SOURCE"):
         call_command("ingest_kb", "csv", str(path))
+
+
+def test_stored_vectors_are_the_model_vectors(db: None) -> None:
+    """Chunks go in by binary COPY: the stored vector must be exactly what the model gave."""
+    upsert_documents(ARTICLES[:1])
+    chunk = KBChunk.objects.get(kind=ChunkKind.CONTENT, document__external_id="password")
+    expected = embed_documents([chunk.text])[0]
+    assert np.allclose(np.asarray(chunk.embedding), expected, atol=1e-6)
+    assert chunk.text_hash == text_hash(chunk.text)
+    assert "'password':4" in str(
+        KBChunk.objects.filter(pk=chunk.pk).values_list("search_vector", flat=True)[0]
+    )
