@@ -37,6 +37,7 @@ def add_synthetic(total_chunks: int, noise: float, seed: int = 7) -> dict[str, f
 
     from knowledge.bulk import encode_rows
     from knowledge.models import KBChunk, KBDocument
+    from knowledge.search import forget_common_lexemes
 
     real = list(KBChunk.objects.values_list("embedding", "text")[:5000])
     if not real:
@@ -87,6 +88,7 @@ def add_synthetic(total_chunks: int, noise: float, seed: int = 7) -> dict[str, f
         # Now, not during the measurements: autovacuum would otherwise wake up after the bulk
         # load and compete for the two cores.
         cursor.execute("VACUUM ANALYZE knowledge_kbchunk")
+    forget_common_lexemes()  # as ingest does: word statistics changed
     return {
         "synthetic_chunks": len(docs) * CHUNKS_PER_DOC,
         "noise_std": noise,
@@ -99,6 +101,7 @@ def remove_synthetic() -> None:
     from django.db import connection
 
     from knowledge.models import KBDocument
+    from knowledge.search import forget_common_lexemes
 
     if not KBDocument.objects.filter(external_id__startswith=SYNTHETIC_PREFIX).exists():
         return
@@ -110,6 +113,7 @@ def remove_synthetic() -> None:
         KBDocument.objects.filter(external_id__startswith=SYNTHETIC_PREFIX).delete()
         cursor.execute("VACUUM ANALYZE knowledge_kbchunk")
         cursor.execute(index_sql)
+    forget_common_lexemes()
 
 
 def hnsw_recall(queries: np.ndarray, ef_search: int, k: int = 10) -> dict[str, float]:
