@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -18,7 +19,12 @@ def _registry() -> CollectorRegistry:
     for row in Draft.objects.values("status").annotate(n=Count("id")):
         drafts.labels(status=row["status"]).set(row["n"])
     workers = Gauge("resolver_workers_alive", "Workers with a live heartbeat", registry=registry)
-    workers.set(live_workers(get_redis()))
+    redis_up = Gauge("resolver_redis_up", "1 if Redis answered this scrape", registry=registry)
+    try:
+        workers.set(live_workers(get_redis()))
+        redis_up.set(1)
+    except redis.RedisError:  # a scrape reports Redis down instead of failing
+        redis_up.set(0)
     return registry
 
 

@@ -18,3 +18,17 @@ def test_metrics_exposes_drafts_by_status(db: None, client: Client) -> None:
     assert 'resolver_drafts{status="SUGGESTED"} 2.0' in text
     assert 'resolver_drafts{status="ESCALATED"} 1.0' in text
     assert "resolver_workers_alive" in text
+    assert "resolver_redis_up 1.0" in text
+
+
+def test_metrics_survive_redis_down(db: None, client: Client, settings: object) -> None:
+    from resolver import redis_client
+
+    settings.REDIS_URL = "unix:///nonexistent/redis.sock"  # type: ignore[attr-defined]
+    redis_client.get_redis.cache_clear()
+    try:
+        response = client.get("/metrics")
+    finally:
+        redis_client.get_redis.cache_clear()
+    assert response.status_code == 200
+    assert "resolver_redis_up 0.0" in response.content.decode()
