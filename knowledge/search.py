@@ -222,6 +222,20 @@ def clean_query(query: str) -> str:
     return text
 
 
+def _best_passages(document_ids: list[int], hit_chunks: set[int]) -> dict[int, str]:
+    """Per document, the article passage to show: the one a leg matched, else its opening one."""
+    from knowledge.models import ChunkKind, KBChunk
+
+    chunks = KBChunk.objects.filter(
+        Q(pk__in=hit_chunks) | Q(ordinal=0), document_id__in=document_ids, kind=ChunkKind.CONTENT
+    ).only("id", "document_id", "ordinal", "text")
+    best: dict[int, tuple[bool, int, str]] = {}
+    for chunk in chunks:
+        key = (chunk.id not in hit_chunks, chunk.ordinal, chunk.text)
+        best[chunk.document_id] = min(best.get(chunk.document_id, key), key)
+    return {document_id: key[2] for document_id, key in best.items()}
+
+
 def hybrid_search(
     documents: KBDocumentQuerySet,
     query: str,
@@ -233,8 +247,6 @@ def hybrid_search(
 ) -> list[SearchHit]:
     """Best documents first. `intent` boosts documents of that intent (filter the queryset to
     restrict instead)."""
-    from knowledge.models import ChunkKind, KBChunk
-
     text = clean_query(query)
     empty = _Leg({}, {}, {})
     kinds = ("content",) if legs == "answers" else ALL_KINDS
@@ -250,20 +262,11 @@ def hybrid_search(
     ranked = _diversify(fused, intents)[:limit]
     ids = [document_id for document_id, _ in ranked]
     by_id = documents.model.objects.in_bulk(ids)
-    hit_chunks = {*vector.chunks.values(), *words.chunks.values()}
-    # Only the passages a leg matched and each article's opening passage are candidates.
-    chunks = KBChunk.objects.filter(
-        Q(pk__in=hit_chunks) | Q(ordinal=0), document_id__in=ids, kind=ChunkKind.CONTENT
-    )
-    passages: dict[int, tuple[bool, int, str]] = {}
-    for chunk in chunks.only("id", "document_id", "ordinal", "text"):
-        # Prefer the passage a leg matched, then the article's opening passage.
-        key = (chunk.id not in hit_chunks, chunk.ordinal, chunk.text)
-        passages[chunk.document_id] = min(passages.get(chunk.document_id, key), key)
+    passages = _best_passages(ids, {*vector.chunks.values(), *words.chunks.values()})
     hits = []
     for document_id, score in ranked:
         document = by_id[document_id]
-        passage = passages.get(document_id, (True, 0, document.content))[2]
+        passage = passages.get(document_id, document.content)
         similarity = vector.values.get(document_id)
         hits.append(
             SearchHit(
