@@ -1,0 +1,53 @@
+"""Events of CONTRACTS.md, checked against agents/events/schema.json when made and when read."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.utils import timezone
+from jsonschema import Draft202012Validator, FormatChecker
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
+SCHEMA_VERSION = 1
+
+
+class InvalidEvent(ValueError):
+    """An event that does not match the schema; never published, never processed."""
+
+
+@cache
+def validator() -> Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FormatChecker())
+
+
+def validate_event(data: Any) -> dict[str, Any]:
+    """Returns the event if valid; raises InvalidEvent listing every problem otherwise."""
+    errors = sorted(validator().iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        problems = "; ".join(
+            f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors
+        )
+        raise InvalidEvent(problems)
+    return dict(data)
+
+
+def make_event(event_type: str, *, trace_id: str | None = None, **payload: Any) -> dict[str, Any]:
+    """A new event with the common fields filled in (event_id is the dedupe key), validated."""
+    event = {
+        "schema_version": SCHEMA_VERSION,
+        "type": event_type,
+        "event_id": str(uuid.uuid4()),
+        "occurred_at": timezone.now().isoformat(),
+        "trace_id": trace_id or uuid.uuid4().hex,
+        **{
+            key: str(value) if isinstance(value, uuid.UUID) else value
+            for key, value in payload.items()
+        },
+    }
+    return validate_event(event)
