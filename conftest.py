@@ -12,9 +12,10 @@ import redis
 
 from resolver.actors import PING_PREFIX, ping
 from resolver.broker import child_environment, worker_command
+from resolver.polling import wait_for
 from resolver.processes import stop_all
 from resolver.redis_client import get_redis
-from tests.helpers import database_url_for_tests, wait_for
+from tests.helpers import database_url_for_tests
 
 
 @pytest.fixture

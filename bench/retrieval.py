@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any, cast
 
 from _setup import (
@@ -28,26 +27,17 @@ if TYPE_CHECKING:
 
 def dev_split() -> tuple[list[tuple[str, str]], set[str]]:
     """(text, intent) of dev messages, and the normalised dev response instructions."""
-    from evals.splits import family_keys, is_dev, normalise
+    from evals.splits import dev_mask, normalise
 
     train = read_csv(DATASETS / "bitext" / "intents_train.csv")
     responses = read_csv(DATASETS / "bitext" / "responses.csv")
-    by_intent: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in train:
-        by_intent[row["intent"]].append(("train", row["text"]))
-    for row in responses:
-        by_intent[row["intent"]].append(("kb", row["instruction"]))
-    dev_messages, held_out = [], set()
-    for intent, items in by_intent.items():
-        for (kind, text), key in zip(
-            items, family_keys(intent, [t for _, t in items]), strict=True
-        ):
-            if not is_dev(key):
-                continue
-            if kind == "train":
-                dev_messages.append((text, intent))
-            else:
-                held_out.add(normalise(text))
+    # Families span both files, so a KB question and a dev message of one template agree.
+    items = [("train", r["intent"], r["text"]) for r in train]
+    items += [("kb", r["intent"], r["instruction"]) for r in responses]
+    mask = dev_mask([(intent, text) for _, intent, text in items])
+    dev = [item for item, is_dev in zip(items, mask, strict=True) if is_dev]
+    dev_messages = [(text, intent) for kind, intent, text in dev if kind == "train"]
+    held_out = {normalise(text) for kind, _, text in dev if kind == "kb"}
     return dev_messages, held_out
 
 

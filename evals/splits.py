@@ -49,6 +49,20 @@ def family_keys(intent: str, texts: Sequence[str]) -> list[str]:
     return [f"{intent}::{smallest[label]}" for label in labels]
 
 
+def dev_mask(items: Sequence[tuple[str, str]]) -> list[bool]:
+    """For (intent, text) pairs in any order: True where the text's family is in the dev split.
+    Families are found within each intent."""
+    by_intent: dict[str, list[int]] = {}
+    for index, (intent, _) in enumerate(items):
+        by_intent.setdefault(intent, []).append(index)
+    mask = [False] * len(items)
+    for intent, indexes in by_intent.items():
+        keys = family_keys(intent, [items[i][1] for i in indexes])
+        for index, key in zip(indexes, keys, strict=True):
+            mask[index] = is_dev(key)
+    return mask
+
+
 def is_dev(key: str, dev_percent: int = DEV_PERCENT) -> bool:
     digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100 < dev_percent

@@ -256,10 +256,10 @@ def hybrid_search(
         else vector_leg(documents, embed_query(text).tolist(), candidates, kinds)
     )
     words = text_leg(documents, text, candidates) if legs in ("hybrid", "text") else empty
-    boosted = set(documents.filter(intent=intent).values_list("pk", flat=True)) if intent else set()
-    fused = _fuse(vector, words, boosted)
-    intents = dict(documents.filter(pk__in=[d for d, _ in fused]).values_list("pk", "intent"))
-    ranked = _diversify(fused, intents)[:limit]
+    found = {*vector.ranks, *words.ranks}
+    intents = dict(documents.filter(pk__in=found).values_list("pk", "intent"))
+    boosted = {pk for pk, doc_intent in intents.items() if intent and doc_intent == intent}
+    ranked = _diversify(_fuse(vector, words, boosted), intents)[:limit]
     ids = [document_id for document_id, _ in ranked]
     by_id = documents.model.objects.in_bulk(ids)
     passages = _best_passages(ids, {*vector.chunks.values(), *words.chunks.values()})

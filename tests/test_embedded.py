@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from resolver.embedded import EmbeddedPostgres, EmbeddedRedis
-from tests.helpers import wait_for
+from resolver.polling import wait_for
 
 pytestmark = pytest.mark.slow
 

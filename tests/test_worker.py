@@ -13,7 +13,7 @@ from dramatiq.brokers.redis import RedisBroker
 
 from resolver.actors import PING_PREFIX, ping
 from resolver.heartbeat import live_workers
-from tests.helpers import wait_for
+from resolver.polling import wait_for
 
 
 def test_broker_is_redis_on_configured_url() -> None:

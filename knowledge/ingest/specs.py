@@ -51,9 +51,12 @@ class IngestReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    skipped: int = 0
     chunks_embedded: int = 0
     problems: list[ReadProblem] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.problems)
 
     def summary(self) -> str:
         return (

@@ -165,7 +165,6 @@ def upsert_documents(
             _upsert_batch(batch, report, vectors)
         if progress is not None:
             progress(len(batch))
-    report.skipped = len(report.problems)
     return report
 
 
@@ -177,5 +176,4 @@ def ingest(
     progress = progress_factory(len(specs)) if progress_factory else None
     report = upsert_documents(specs, progress=progress)
     report.problems = problems + report.problems
-    report.skipped = len(report.problems)
     return report

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from knowledge.models import DocumentStatus, EmbeddingStatus, KBDocument
-from tests.helpers import wait_for
+from resolver.polling import wait_for
 
 CHANGELIST = "/admin/knowledge/kbdocument/"
 

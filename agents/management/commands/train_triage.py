@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from sklearn.metrics import accuracy_score, f1_score
 
 from agents.triage.classifier import train
-from evals.splits import family_keys, is_dev
+from evals.splits import dev_mask
 
 DEFAULT_DATA = (
     Path(settings.BASE_DIR).parent / "shared" / "datasets" / "bitext" / "intents_train.csv"
@@ -30,16 +29,9 @@ def read_rows(path: Path) -> list[dict[str, str]]:
 
 def split(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Train/dev by template family (evals/splits.py), so dev measures unseen templates."""
-    by_intent: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in rows:
-        by_intent[row["intent"]].append(row)
-    train_rows: list[dict[str, str]] = []
-    dev_rows: list[dict[str, str]] = []
-    for intent, members in by_intent.items():
-        for row, key in zip(
-            members, family_keys(intent, [r["text"] for r in members]), strict=True
-        ):
-            (dev_rows if is_dev(key) else train_rows).append(row)
+    mask = dev_mask([(row["intent"], row["text"]) for row in rows])
+    train_rows = [row for row, dev in zip(rows, mask, strict=True) if not dev]
+    dev_rows = [row for row, dev in zip(rows, mask, strict=True) if dev]
     return train_rows, dev_rows
 
 
