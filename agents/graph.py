@@ -1,0 +1,85 @@
+"""The agent graph: triage → retrieve → draft → guard → decide → (repair → draft …) →
+finalize | escalate. build_graph() wires nodes to the services it is given; nothing is compiled
+or connected at import time."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from agents import nodes
+from agents.services import Services
+from agents.state import AgentState, Outcome, Turn
+
+RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
+
+
+def route_after_retrieve(state: AgentState) -> Literal["draft", "escalate"]:
+    return "escalate" if state["retrieval_weak"] else "draft"
+
+
+def route_after_decide(state: AgentState) -> Literal["finalize", "repair", "escalate"]:
+    decision = state["decision"]
+    if decision == "suggest":
+        return "finalize"
+    return "repair" if decision == "repair" else "escalate"
+
+
+def _bind(node: Callable[[AgentState, Services], dict[str, Any]], services: Services) -> Any:
+    def run(state: AgentState) -> dict[str, Any]:
+        return node(state, services)
+
+    run.__name__ = node.__name__
+    return run
+
+
+def build_graph(services: Services) -> CompiledStateGraph:
+    graph = StateGraph(AgentState)
+    graph.add_node("triage", _bind(nodes.triage_node, services))
+    graph.add_node("retrieve", _bind(nodes.retrieve_node, services))
+    graph.add_node("draft", _bind(nodes.draft_node, services))
+    graph.add_node("guard", _bind(nodes.guard_node, services))
+    graph.add_node("decide", _bind(nodes.decide_node, services))
+    graph.add_node("repair", _bind(nodes.repair_node, services))
+    graph.add_node("finalize", _bind(nodes.finalize_node, services))
+    graph.add_node("escalate", _bind(nodes.escalate_node, services))
+    graph.add_edge(START, "triage")
+    graph.add_edge("triage", "retrieve")
+    graph.add_conditional_edges("retrieve", route_after_retrieve, ["draft", "escalate"])
+    graph.add_edge("draft", "guard")
+    graph.add_edge("guard", "decide")
+    graph.add_conditional_edges("decide", route_after_decide, ["finalize", "repair", "escalate"])
+    graph.add_edge("repair", "draft")
+    graph.add_edge("finalize", END)
+    graph.add_edge("escalate", END)
+    return graph.compile()
+
+
+def initial_state(
+    message: str,
+    history: list[Turn] | None = None,
+    customer_ref: str | None = None,
+    run: dict[str, Any] | None = None,
+) -> AgentState:
+    return {
+        "message": message,
+        "history": history or [],
+        "customer_ref": customer_ref,
+        "repairs": 0,
+        "feedback": [],
+        "tokens": 0,
+        "cost": 0.0,
+        "trace": [],
+        "run": run or {},
+        "started": time.perf_counter(),
+    }
+
+
+def run_graph(graph: CompiledStateGraph, state: AgentState) -> Outcome:
+    final = graph.invoke(state, {"recursion_limit": RECURSION_LIMIT})
+    outcome: Outcome = final["outcome"]
+    return outcome

@@ -1,0 +1,39 @@
+"""The guard: judges a proposal before anyone sees it. Three checks (grounded, tone, policy),
+each a list of issues; a proposal passes when there are none. Policy issues in FORBIDDEN are
+promises or requests no repair should be trusted to fix: they escalate at once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from agents.facts import CustomerFacts
+from agents.guard.grounded import check_grounded
+from agents.guard.policy import FORBIDDEN, check_policy
+from agents.guard.tone import check_tone
+from agents.signals import MessageSignals
+from agents.state import Evidence, GuardIssue, GuardResult, Proposal
+
+__all__ = ["FORBIDDEN", "check_proposal", "is_forbidden"]
+
+
+def check_proposal(
+    proposal: Proposal,
+    evidence: Sequence[Evidence],
+    facts: CustomerFacts,
+    sentiment: str,
+    signals: MessageSignals,
+    profile_values: Sequence[str] = (),
+) -> GuardResult:
+    flags = ("prompt_injection_in_message",) if signals.injection else ()
+    if proposal.invalid:
+        return GuardResult((GuardIssue("grounded", "invalid_output", proposal.invalid),), flags)
+    issues = [
+        *check_grounded(proposal, evidence, facts, profile_values),
+        *check_tone(proposal.answer, sentiment),
+        *check_policy(proposal.answer, facts),
+    ]
+    return GuardResult(tuple(issues), flags)
+
+
+def is_forbidden(result: GuardResult) -> bool:
+    return any(issue.code in FORBIDDEN for issue in result.issues)

@@ -1,0 +1,60 @@
+"""Grounded: every factual sentence is backed by a cited article or a customer fact, and every
+citation points at an article that retrieval actually returned."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from agents.facts import CustomerFacts
+from agents.state import Evidence, GuardIssue, Proposal
+from agents.text import cited_numbers, content_stems, sentences, strip_citations
+
+# Share of a sentence's content words that must appear in its sources. Paraphrase keeps most
+# content words; an invented claim (a price, a policy, a product) brings new ones.
+MIN_SUPPORT = 0.6
+MIN_FACTUAL_WORDS = 3  # shorter sentences ("Thanks for reaching out.") state no fact
+_COURTESY = re.compile(
+    r"^(i'?m sorry|i am sorry|we'?re sorry|sorry|i apologi[sz]e|i understand|i can understand|"
+    r"thank you|thanks|let me know|feel free|if you have any (other|further|more)|"
+    r"have a (great|good|nice)|hello|hi\b|dear\b|best regards|kind regards|i hope)",
+    re.IGNORECASE,
+)
+
+
+def _sources(
+    proposal: Proposal, evidence: Sequence[Evidence], facts: CustomerFacts, extra: Sequence[str]
+) -> set[str]:
+    by_id = {item.kb_id: item for item in evidence}
+    texts = [by_id[c["kb_id"]].content for c in proposal.citations if c.get("kb_id") in by_id]
+    return content_stems(" ".join([*texts, *facts.sentences(), *extra]))
+
+
+def _citation_issues(proposal: Proposal, evidence: Sequence[Evidence]) -> Iterator[GuardIssue]:
+    known = {item.kb_id for item in evidence}
+    for citation in proposal.citations:
+        if citation.get("kb_id") not in known:
+            yield GuardIssue("grounded", "citation_not_retrieved", str(citation.get("kb_id")))
+    for number in sorted(set(cited_numbers(proposal.answer))):
+        if not 1 <= number <= len(proposal.citations):
+            yield GuardIssue("grounded", "citation_out_of_range", f"[{number}]")
+
+
+def check_grounded(
+    proposal: Proposal,
+    evidence: Sequence[Evidence],
+    facts: CustomerFacts,
+    profile_values: Sequence[str] = (),
+) -> list[GuardIssue]:
+    if not proposal.answer.strip():
+        return [GuardIssue("grounded", "empty_answer")]
+    issues = list(_citation_issues(proposal, evidence))
+    sources = _sources(proposal, evidence, facts, profile_values)
+    for sentence in sentences(strip_citations(proposal.answer)):
+        words = content_stems(sentence)
+        if len(words) < MIN_FACTUAL_WORDS or _COURTESY.match(sentence):
+            continue
+        support = len(words & sources) / len(words)
+        if support < MIN_SUPPORT:
+            issues.append(GuardIssue("grounded", "unsupported_sentence", sentence[:160]))
+    return issues

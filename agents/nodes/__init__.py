@@ -1,0 +1,22 @@
+"""Graph nodes, one job each. Each takes the state and the injected services and returns the
+keys it changes."""
+
+from agents.nodes.decide import decide_node
+from agents.nodes.draft import draft_node
+from agents.nodes.escalate import escalate_node
+from agents.nodes.finalize import finalize_node
+from agents.nodes.guard import guard_node
+from agents.nodes.repair import repair_node
+from agents.nodes.retrieve import retrieve_node
+from agents.nodes.triage import triage_node
+
+__all__ = [
+    "decide_node",
+    "draft_node",
+    "escalate_node",
+    "finalize_node",
+    "guard_node",
+    "repair_node",
+    "retrieve_node",
+    "triage_node",
+]

@@ -1,0 +1,30 @@
+"""draft: the configured provider writes a proposal from the evidence and facts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.providers.base import DraftRequest
+from agents.services import Services
+from agents.state import AgentState
+
+
+def draft_node(state: AgentState, services: Services) -> dict[str, Any]:
+    request = DraftRequest(
+        message=state["message"],
+        history=state.get("history", []),
+        triage=state["triage_result"],
+        evidence=state["evidence"],
+        facts=state["facts"],
+        entities=state["entities"],
+        profile=services.profile(),
+        retrieval_confidence=state["retrieval_confidence"],
+        feedback=tuple(state.get("feedback", [])),
+    )
+    proposal = services.drafter.draft(request)
+    return {
+        "proposal": proposal,
+        "tokens": proposal.tokens,
+        "cost": proposal.cost,
+        "trace": ["draft"],
+    }

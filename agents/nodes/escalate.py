@@ -1,0 +1,16 @@
+"""escalate: a human must handle this message; the reason says why."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.nodes.outcome import build_outcome
+from agents.services import Services
+from agents.state import AgentState
+
+
+def escalate_node(state: AgentState, services: Services) -> dict[str, Any]:
+    outcome = build_outcome(state, "ESCALATED")
+    outcome.trace.append("escalate")
+    services.persist(outcome, state.get("run", {}))
+    return {"outcome": outcome, "trace": ["escalate"]}

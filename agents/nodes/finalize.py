@@ -1,0 +1,16 @@
+"""finalize: the draft is suggested to an agent; persisted through the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.nodes.outcome import build_outcome
+from agents.services import Services
+from agents.state import AgentState
+
+
+def finalize_node(state: AgentState, services: Services) -> dict[str, Any]:
+    outcome = build_outcome(state, "SUGGESTED")
+    outcome.trace.append("finalize")
+    services.persist(outcome, state.get("run", {}))
+    return {"outcome": outcome, "trace": ["finalize"]}

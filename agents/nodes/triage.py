@@ -1,0 +1,43 @@
+"""triage: intent, category, sentiment, urgency (in the conversation's context) and the
+message-level signals (request for a human, risk topics, prompt injection)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agents.services import Services
+from agents.signals import read_signals
+from agents.state import AgentState, Turn
+
+# A short message that leans on the previous one: "and when does it arrive?", "what about
+# the other one?". It is read together with the customer's previous message.
+_FOLLOW_UP = re.compile(
+    r"^\s*(and|also|but|so|ok|okay|then|what about|how about)\b|\b(it|that|this|they|them|its|"
+    r"one)\b",
+    re.IGNORECASE,
+)
+FOLLOW_UP_MAX_WORDS = 12
+
+
+def previous_customer_turn(history: list[Turn]) -> str:
+    return next((t["body"] for t in reversed(history) if t["role"] == "CUSTOMER"), "")
+
+
+def context_text(message: str, history: list[Turn]) -> str:
+    previous = previous_customer_turn(history)
+    short = len(message.split()) <= FOLLOW_UP_MAX_WORDS
+    if previous and short and _FOLLOW_UP.search(message):
+        return f"{previous}\n{message}"
+    return message
+
+
+def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
+    text = context_text(state["message"], state.get("history", []))
+    triaged = services.triage(text)
+    return {
+        "context_text": text,
+        "triage_result": triaged,
+        "signals": read_signals(state["message"], triaged.intent),
+        "trace": ["triage"],
+    }

@@ -1,0 +1,31 @@
+"""The one interface every draft provider implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from agents.entities import Entities
+from agents.facts import CustomerFacts
+from agents.profile import Profile
+from agents.state import Evidence, GuardIssue, Proposal, Turn
+from agents.triage.service import Triage
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    message: str
+    history: list[Turn]
+    triage: Triage
+    evidence: list[Evidence]
+    facts: CustomerFacts
+    entities: Entities
+    profile: Profile
+    retrieval_confidence: float
+    feedback: tuple[GuardIssue, ...] = ()  # the guard's issues with the previous attempt
+
+
+class DraftProvider(Protocol):
+    name: str
+
+    def draft(self, request: DraftRequest) -> Proposal: ...

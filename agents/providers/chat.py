@@ -1,0 +1,149 @@
+"""Drafts written by a chat model (Ollama, any OpenAI-compatible server, llama.cpp), grounded in
+the retrieved articles and customer facts. The model must answer with JSON
+{answer, citations[], confidence}; invalid output gets one retry with the error, then the
+proposal is marked invalid and the graph escalates."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from pydantic import BaseModel, Field, ValidationError
+
+from agents import prompts
+from agents.providers.base import DraftRequest
+from agents.state import Proposal
+from agents.text import cited_numbers
+
+SOURCE_CHARS = 1800  # per article, to keep prompts small on local models
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+class DraftOutput(BaseModel):
+    answer: str = Field(min_length=1, max_length=4000)
+    citations: list[int] = Field(default_factory=list, max_length=10)
+    confidence: float = Field(ge=0.0, le=1.0)
+
+
+class InvalidOutput(ValueError):
+    pass
+
+
+def parse_output(text: str, sources: int) -> DraftOutput:
+    try:
+        data = json.loads(_FENCE.sub("", text.strip()))
+        output = DraftOutput.model_validate(data)
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise InvalidOutput(str(exc).splitlines()[0][:200]) from None
+    numbers = set(output.citations) | set(cited_numbers(output.answer))
+    if any(not 1 <= n <= sources for n in numbers):
+        raise InvalidOutput(f"citations must be source numbers between 1 and {sources}")
+    return output
+
+
+def _sources(request: DraftRequest) -> str:
+    return "\n\n".join(
+        f"[{n}] {item.title}\n{item.content[:SOURCE_CHARS]}"
+        for n, item in enumerate(request.evidence, start=1)
+    )
+
+
+def build_messages(request: DraftRequest) -> list[BaseMessage]:
+    facts = [*request.facts.sentences()] or ["(none)"]
+    history = [f"{turn['role'].lower()}: {turn['body'][:500]}" for turn in request.history[-6:]]
+    feedback = ""
+    if request.feedback:
+        reasons = "\n".join(f"- {issue}" for issue in request.feedback)
+        feedback = prompts.FEEDBACK.format(reasons=reasons)
+    values = request.profile.values
+    user = prompts.USER.format(
+        company=values.get("company_name", ""),
+        contacts=", ".join(
+            f"{k}: {values[k]}" for k in ("support_phone", "support_email", "support_hours")
+        ),
+        sources=_sources(request) or "(none)",
+        facts="\n".join(facts),
+        history="\n".join(history) or "(none)",
+        message=request.message[:4000],
+        feedback=feedback,
+    )
+    return [SystemMessage(prompts.SYSTEM), HumanMessage(user)]
+
+
+def _usage(response: BaseMessage) -> int:
+    usage = getattr(response, "usage_metadata", None) or {}
+    return int(usage.get("total_tokens") or 0)
+
+
+def _renumber(answer: str, used: list[int]) -> str:
+    """Source numbers in the text become positions in the draft's own citation list."""
+    position = {source: index for index, source in enumerate(used, start=1)}
+    return _MARKER.sub(lambda m: f"[{position[int(m.group(1))]}]", answer)
+
+
+class ChatProvider:
+    def __init__(self, model: BaseChatModel, name: str, cost_per_1k_tokens: float = 0.0):
+        self.model = model
+        self.name = name
+        self.cost_per_1k_tokens = cost_per_1k_tokens
+
+    def _model_name(self) -> str:
+        for attribute in ("model_name", "model", "model_path"):
+            value = getattr(self.model, attribute, None)
+            if isinstance(value, str) and value:
+                return f"{self.name}:{value}"
+        return self.name
+
+    def draft(self, request: DraftRequest) -> Proposal:
+        started = time.perf_counter()
+        messages = build_messages(request)
+        tokens, output, error = 0, None, ""
+        for _attempt in range(2):  # one retry on invalid output
+            response = self.model.invoke(messages)
+            tokens += _usage(response)
+            text = response.content if isinstance(response.content, str) else str(response.content)
+            try:
+                output = parse_output(text, len(request.evidence))
+                break
+            except InvalidOutput as exc:
+                error = str(exc)
+                messages = [
+                    *messages,
+                    AIMessage(text),
+                    HumanMessage(prompts.INVALID_OUTPUT.format(error=error)),
+                ]
+        return self._proposal(request, output, error, tokens, started)
+
+    def _proposal(
+        self,
+        request: DraftRequest,
+        output: DraftOutput | None,
+        error: str,
+        tokens: int,
+        started: float,
+    ) -> Proposal:
+        cost = float(Decimal(tokens) * Decimal(str(self.cost_per_1k_tokens)) / 1000)
+        common: dict[str, Any] = {
+            "model": self._model_name(),
+            "prompt_version": prompts.PROMPT_VERSION,
+            "tokens": tokens,
+            "cost": cost,
+            "latency_ms": round((time.perf_counter() - started) * 1000),
+        }
+        if output is None:
+            return Proposal(answer="", citations=[], confidence=0.0, invalid=error, **common)
+        used = sorted(set(output.citations) | set(cited_numbers(output.answer)))
+        # The model's own confidence is capped by what retrieval supports.
+        confidence = min(output.confidence, request.retrieval_confidence)
+        return Proposal(
+            answer=_renumber(output.answer.strip(), used),
+            citations=[request.evidence[n - 1].citation() for n in used],
+            confidence=round(confidence, 4),
+            **common,
+        )

@@ -1,0 +1,88 @@
+"""The default provider: offline and deterministic. It quotes the best customer-facing article,
+fills its placeholders, drops what it cannot say (unfillable slots, sentences policy forbids),
+states the customer facts it has, opens with empathy when the customer is upset, and cites [1]."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from agents import prompts
+from agents.guard.policy import check_policy
+from agents.placeholders import Filler
+from agents.providers.base import DraftRequest
+from agents.scoring import best_article
+from agents.state import Evidence, Proposal
+from agents.text import sentences
+
+_LIST_MARKER = re.compile(r"^\s*(\d{1,2}[.)]|[-*•])\s+")
+# An opener counts only if it apologises; "I understand you want to cancel" is not empathy.
+_APOLOGY = re.compile(r"\b(sorry|apologi[sz]e|apologies|regret)\b", re.IGNORECASE)
+MAX_CHARS = 1500  # agents trim long articles; a chat reply should not be a manual
+
+
+def _keep(sentence: str, request: DraftRequest, dropped: set[str]) -> bool:
+    if sentence[:160] in dropped:
+        return False
+    # Quote nothing the guard would refuse (a KB timeframe is not this order's date).
+    return not [
+        i for i in check_policy(sentence, request.facts) if i.code != "unfilled_placeholder"
+    ]
+
+
+def _quote(article: Evidence, request: DraftRequest) -> list[str]:
+    """The article's lines with placeholders filled and unusable sentences removed; numbered
+    steps are renumbered when one is dropped."""
+    filler = Filler(request.profile, request.entities)
+    dropped = {issue.detail for issue in request.feedback}
+    lines: list[str] = []
+    size, step = 0, 0
+    for line in article.content.splitlines():
+        marker = _LIST_MARKER.match(line)
+        body = line[marker.end() :] if marker else line
+        kept = []
+        for sentence in sentences(body):
+            filled = filler.fill(sentence)
+            if filled and _keep(filled, request, dropped):
+                kept.append(filled)
+        if not kept or size >= MAX_CHARS:
+            continue
+        if marker and marker.group(1)[0].isdigit():
+            step += 1
+            prefix = f"{step}. "
+        else:
+            step = 0 if not marker else step
+            prefix = "- " if marker else ""
+        lines.append(prefix + " ".join(kept))
+        size += len(lines[-1])
+    return lines
+
+
+def _suggested_action(evidence: list[Evidence]) -> str:
+    policy = next((item for item in evidence if not item.customer_facing), None)
+    return f"Follow the policy “{policy.title}” (KB {policy.kb_id})" if policy else ""
+
+
+class ExtractiveProvider:
+    name = "extractive"
+
+    def draft(self, request: DraftRequest) -> Proposal:
+        started = time.perf_counter()
+        article = best_article(request.evidence)
+        quoted = _quote(article, request) if article else []
+        lines = request.facts.sentences()
+        if quoted and article is not None:
+            quoted[-1] += " [1]"
+            lines += quoted
+        upset = request.triage.sentiment == "NEGATIVE"
+        if lines and upset and not _APOLOGY.search(" ".join(lines[:2])):
+            lines.insert(0, prompts.EMPATHY_OPENER)
+        return Proposal(
+            answer="\n".join(lines),
+            citations=[article.citation()] if quoted and article else [],
+            confidence=request.retrieval_confidence if quoted else 0.0,
+            model=self.name,
+            prompt_version=prompts.EXTRACTIVE_VERSION,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+            suggested_action=_suggested_action(request.evidence),
+        )

@@ -1,0 +1,90 @@
+"""Everything a graph run does outside pure logic: triage model, KB search, customer facts, the
+draft provider, the business profile, and persistence. build_graph() receives one Services;
+tests swap the provider for one around a fake chat model and keep the rest real."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from agents.facts import CustomerFacts, lookup_facts
+from agents.profile import Profile, load_profile
+from agents.providers.base import DraftProvider
+from agents.state import Evidence, Outcome
+from agents.triage.service import Triage, triage_text
+
+EVIDENCE_LIMIT = 5
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    confidence_threshold: float
+    max_repairs: int
+    min_similarity: float  # below it, nothing in the KB covers the message (retrieval_weak)
+    history_turns: int = 6
+
+    @classmethod
+    def from_django(cls) -> AgentSettings:
+        return cls(
+            confidence_threshold=settings.CONFIDENCE_THRESHOLD,
+            max_repairs=settings.MAX_REPAIRS,
+            min_similarity=settings.RETRIEVAL_MIN_SIMILARITY,
+        )
+
+
+def search_evidence(query: str, intent: str | None) -> list[Evidence]:
+    from knowledge.models import KBDocument
+
+    hits = KBDocument.objects.hybrid_search(query, EVIDENCE_LIMIT, intent=intent)
+    contents = dict(
+        KBDocument.objects.filter(pk__in=[hit.kb_id for hit in hits]).values_list("pk", "content")
+    )
+    return [
+        Evidence(
+            kb_id=hit.kb_id,
+            title=hit.title,
+            snippet=hit.snippet,
+            content=contents.get(hit.kb_id, hit.snippet),
+            intent=hit.intent,
+            category=hit.category,
+            score=hit.score,
+            similarity=hit.similarity or 0.0,
+        )
+        for hit in hits
+    ]
+
+
+def _no_persistence(outcome: Outcome, run: dict[str, Any]) -> None:
+    """CLI runs without --persist write nothing."""
+
+
+@dataclass
+class Services:
+    drafter: DraftProvider
+    settings: AgentSettings
+    triage: Callable[[str], Triage] = triage_text
+    search: Callable[[str, str | None], list[Evidence]] = search_evidence
+    facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
+    profile: Callable[[], Profile] = load_profile
+    persist: Callable[[Outcome, dict[str, Any]], None] = field(default=_no_persistence)
+
+
+def configured_provider() -> DraftProvider:
+    """The provider LLM_PROVIDER names."""
+    from agents.providers.extractive import ExtractiveProvider
+
+    if settings.LLM_PROVIDER == "extractive":
+        return ExtractiveProvider()
+    from agents.llm import chat_model
+    from agents.providers.chat import ChatProvider
+
+    return ChatProvider(chat_model(), settings.LLM_PROVIDER, settings.LLM_COST_PER_1K_TOKENS)
+
+
+def default_services(**overrides: Any) -> Services:
+    overrides.setdefault("drafter", configured_provider())
+    overrides.setdefault("settings", AgentSettings.from_django())
+    return Services(**overrides)

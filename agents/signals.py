@@ -1,0 +1,71 @@
+"""Message-level signals that decide escalation before any wording is judged: a request for a
+human, high-risk topics (threats, legal, medical, self-harm, fraud), and prompt injection.
+Plain patterns on purpose: every hit is explainable to the agent who reviews it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HUMAN_INTENTS = {"contact_human_agent", "complaint"}
+
+_HUMAN = re.compile(
+    r"\b(speak|talk|chat|connect|put me through|transfer me)\b[^.?!]{0,30}\b(human|person|"
+    r"agent|representative|someone|somebody|manager|supervisor|operator|real people)\b|"
+    r"\b(real|live|actual) (person|human|agent)\b|\bnot (a|another) (bot|robot|machine)\b",
+    re.IGNORECASE,
+)
+RISK_PATTERNS: dict[str, re.Pattern[str]] = {
+    "threat": re.compile(
+        r"\b(kill|hurt|shoot|stab|bomb|attack|beat up|destroy) (you|your|them|him|her|everyone)\b|"
+        r"\b(i will|i'll|gonna|going to) (find|come for|come after) you\b",
+        re.IGNORECASE,
+    ),
+    "legal": re.compile(
+        r"\b(lawyer|attorney|solicitor|lawsuit|sue|suing|legal action|court|small claims|"
+        r"class action|gdpr request|data protection authority|ombudsman)\b",
+        re.IGNORECASE,
+    ),
+    "medical": re.compile(
+        r"\b(allergic reaction|hospital|injur(y|ed|ies)|burn(ed|t)? me|poison(ed|ing)?|"
+        r"rash|choking|doctor|medical|medication|overdose)\b",
+        re.IGNORECASE,
+    ),
+    "self_harm": re.compile(
+        r"\b(kill myself|suicid(e|al)|end my life|hurt myself|self[- ]harm|want to die)\b",
+        re.IGNORECASE,
+    ),
+    "fraud": re.compile(
+        r"\b(fraud(ulent)?|scam(med)?|unauthori[sz]ed (charge|payment|transaction|purchase)s?|"
+        r"stolen (card|identity|account)|identity theft|hacked|someone (used|accessed) my)\b",
+        re.IGNORECASE,
+    ),
+}
+_INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.?!]{0,40}\b(instructions?|rules|prompts?|"
+    r"guidelines|polic(y|ies))\b|\bsystem prompt\b|\byou are now\b|\bdeveloper mode\b|"
+    r"\bjailbreak\b|\bact as (an? )?(admin|administrator|developer|system)\b|"
+    r"\b(reveal|print|show|repeat)\b[^.?!]{0,30}\b(instructions|prompt|rules)\b|"
+    r"</?(system|assistant|instructions?)>|\[\[?system\]?\]",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class MessageSignals:
+    human_requested: bool
+    risks: tuple[str, ...]  # keys of RISK_PATTERNS that matched
+    injection: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "human_requested": self.human_requested,
+            "risks": list(self.risks),
+            "injection": self.injection,
+        }
+
+
+def read_signals(text: str, intent: str) -> MessageSignals:
+    risks = tuple(name for name, pattern in RISK_PATTERNS.items() if pattern.search(text))
+    human = intent in HUMAN_INTENTS or bool(_HUMAN.search(text))
+    return MessageSignals(human, risks, bool(_INJECTION.search(text)))

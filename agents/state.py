@@ -1,0 +1,165 @@
+"""The graph's typed state. Rows in Postgres stay the source of truth: the state is built from
+them for one run and the outcome is written back through the persist service."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, TypedDict
+
+from agents.entities import Entities
+from agents.facts import CustomerFacts
+from agents.signals import MessageSignals
+from agents.triage.service import Triage
+
+Decision = Literal["suggest", "repair", "escalate"]
+
+
+class Turn(TypedDict):
+    role: str  # CUSTOMER | AGENT | SYSTEM
+    body: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One retrieved KB article: what search ranked, plus the full text drafts quote from."""
+
+    kb_id: int
+    title: str
+    snippet: str
+    content: str
+    intent: str
+    category: str
+    score: float
+    similarity: float  # best cosine similarity of its chunks (0 when only full text matched)
+
+    @property
+    def customer_facing(self) -> bool:
+        # Policy articles tell agents what to do; they are never quoted to customers.
+        return self.category != "POLICY"
+
+    def citation(self) -> dict[str, Any]:
+        return {"kb_id": self.kb_id, "title": self.title, "snippet": self.snippet}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A provider's draft reply."""
+
+    answer: str
+    citations: list[dict[str, Any]]
+    confidence: float
+    model: str
+    prompt_version: str
+    tokens: int = 0
+    cost: float = 0.0
+    latency_ms: int = 0
+    suggested_action: str = ""
+    invalid: str = ""  # why the provider's output was unusable ("" = usable)
+
+
+@dataclass(frozen=True)
+class GuardIssue:
+    check: Literal["grounded", "tone", "policy"]
+    code: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return (
+            f"{self.check}/{self.code}: {self.detail}"
+            if self.detail
+            else f"{self.check}/{self.code}"
+        )
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    issues: tuple[GuardIssue, ...] = ()
+    flags: tuple[str, ...] = ()  # noted for the reviewer, not failures (e.g. prompt injection)
+
+    def passed(self, check: str) -> bool:
+        return not any(issue.check == check for issue in self.issues)
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "grounded": self.passed("grounded"),
+            "tone": self.passed("tone"),
+            "policy": self.passed("policy"),
+            "reasons": [str(issue) for issue in self.issues] + [f"flag/{f}" for f in self.flags],
+        }
+
+
+@dataclass
+class Outcome:
+    """What a run decided; the persist service writes it to the Draft row."""
+
+    status: Literal["SUGGESTED", "ESCALATED"]
+    escalation_reason: str | None
+    triage: dict[str, Any]
+    answer: str
+    citations: list[dict[str, Any]]
+    suggested_action: str | None
+    confidence: float
+    guard: dict[str, Any]
+    facts: dict[str, Any]
+    model: str
+    prompt_version: str
+    tokens: int
+    cost: float
+    latency_ms: int
+    trace: list[str] = field(default_factory=list)
+
+    def as_draft(self) -> dict[str, Any]:
+        """The Draft object of CONTRACTS.md, minus the ids and created_at."""
+        return {
+            "status": self.status,
+            "escalation_reason": self.escalation_reason,
+            "intent": self.triage.get("intent", ""),
+            "category": self.triage.get("category", ""),
+            "sentiment": self.triage.get("sentiment", ""),
+            "urgency": self.triage.get("urgency", ""),
+            "answer": self.answer,
+            "citations": self.citations,
+            "suggested_action": self.suggested_action,
+            "confidence": self.confidence,
+            "guard": self.guard,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "tokens": self.tokens,
+            "cost": self.cost,
+            "latency_ms": self.latency_ms,
+        }
+
+
+class AgentState(TypedDict, total=False):
+    # Input.
+    message: str
+    history: list[Turn]  # earlier turns of the conversation, oldest first
+    customer_ref: str | None  # None = operator run (CLI): facts of any order may be shown
+    # Triage.
+    context_text: str  # the message, with the previous customer turn when it is a follow-up
+    triage_result: Triage
+    signals: MessageSignals
+    # Retrieval.
+    entities: Entities
+    facts: CustomerFacts
+    evidence: list[Evidence]
+    retrieval_weak: bool
+    # Drafting loop.
+    proposal: Proposal
+    retrieval_confidence: float
+    guard_result: GuardResult
+    feedback: list[GuardIssue]
+    repairs: int
+    decision: Decision
+    escalation_reason: str
+    started: float  # time.perf_counter() when the run began
+    tokens: Annotated[int, operator.add]  # summed over drafting attempts
+    cost: Annotated[float, operator.add]
+    run: dict[str, Any]  # opaque to nodes: what the persist service needs (draft id, event id)
+    outcome: Outcome
+    trace: Annotated[list[str], operator.add]  # node names, in the order they ran

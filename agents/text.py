@@ -1,0 +1,154 @@
+"""Small text helpers shared by the extractive provider and the guard."""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+_CITATION = re.compile(r"\s*\[(\d{1,2})\]")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+STOPWORDS = frozenset(
+    """
+    
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "you",
+        "your",
+        "yours",
+        "we",
+        "our",
+        "us",
+        "i",
+        "me",
+        "my",
+        "mine",
+        "he",
+        "she",
+        "they",
+        "them",
+        "their",
+        "there",
+        "here",
+        "have",
+        "has",
+        "had",
+        "do",
+        "does",
+        "did",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "may",
+        "might",
+        "must",
+        "shall",
+        "not",
+        "no",
+        "yes",
+        "please",
+        "thank",
+        "thanks",
+        "just",
+        "also",
+        "any",
+        "all",
+        "some",
+        "more",
+        "most",
+        "very",
+        "really",
+        "into",
+        "out",
+        "up",
+        "down",
+        "about",
+        "over",
+        "than",
+        "too",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "when",
+        "where",
+        "why",
+        "how",
+        "am",
+        "let",
+        "know",
+        "get",
+        "got",
+        "help",
+        "need",
+        "want",
+        "like",
+        "make",
+        "sure",
+        "able",
+        "feel",
+        "free",
+        "reach",
+        "assist",
+        "assistance",
+        "happy",
+        "glad",
+    """.split()  # noqa: SIM905
+)
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences and list items, in order, without empty pieces."""
+    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+
+
+def strip_citations(text: str) -> str:
+    return _CITATION.sub("", text)
+
+
+def cited_numbers(text: str) -> list[int]:
+    return [int(n) for n in _CITATION.findall(text)]
+
+
+def stem(word: str) -> str:
+    """A crude suffix stripper: enough to match "cancelling" with "cancel", "orders" with
+    "order" when checking that a sentence is backed by a source."""
+    for suffix in ("ations", "ation", "ings", "ing", "ied", "ies", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_stems(text: str) -> set[str]:
+    return {stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
