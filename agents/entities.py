@@ -16,8 +16,11 @@ _INVOICE = re.compile(
     r"(?P<number>#?[A-Z0-9][A-Z0-9-]{2,30})\b",
     re.IGNORECASE,
 )
-# A bare "#12345" names an order too.
-_HASHED = re.compile(r"(?<![\w&])#(?P<number>[A-Z0-9][A-Z0-9-]{2,30})\b", re.IGNORECASE)
+# A bare "#12345" or a shop-style "NW-10002" names an order too.
+_HASHED = re.compile(
+    r"(?<![\w&])#(?P<number>[A-Z0-9][A-Z0-9-]{2,30})\b|\b(?P<coded>[A-Z]{1,4}-\d{3,12})\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Entities:
 def _numbers(pattern: re.Pattern[str], text: str) -> list[str]:
     found = []
     for match in pattern.finditer(text):
-        number = match.group("number").lstrip("#").upper()
+        number = (match.group("number") or match.group("coded")).lstrip("#").upper()
         if any(ch.isdigit() for ch in number) and number not in found:
             found.append(number)
     return found

@@ -69,3 +69,12 @@ def read_signals(text: str, intent: str) -> MessageSignals:
     risks = tuple(name for name, pattern in RISK_PATTERNS.items() if pattern.search(text))
     human = intent in HUMAN_INTENTS or bool(_HUMAN.search(text))
     return MessageSignals(human, risks, bool(_INJECTION.search(text)))
+
+
+def without_injection(text: str) -> str:
+    """The text minus sentences that try to instruct the assistant: they are data, and must not
+    steer triage, retrieval or the draft. Whatever is left (or the original, if nothing is)."""
+    from agents.text import sentences
+
+    kept = [sentence for sentence in sentences(text) if not _INJECTION.search(sentence)]
+    return " ".join(kept) if kept else text

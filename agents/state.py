@@ -141,6 +141,7 @@ class AgentState(TypedDict, total=False):
     history: list[Turn]  # earlier turns of the conversation, oldest first
     customer_ref: str | None  # None = operator run (CLI): facts of any order may be shown
     # Triage.
+    clean_message: str  # the message without prompt-injection sentences
     context_text: str  # the message, with the previous customer turn when it is a follow-up
     triage_result: Triage
     signals: MessageSignals

@@ -46,10 +46,35 @@ class WorkerHeartbeat(Middleware):
             self.thread.stop()
 
 
+class DeadLetters(Middleware):
+    """A message that failed for good (retries exhausted, or an exception the actor `throws`)
+    becomes a DeadLetter row, visible and replayable in admin. Runs after Retries has decided."""
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        from agents.models import DeadLetter
+
+        DeadLetter.objects.create(
+            actor_name=message.actor_name,
+            queue_name=message.queue_name,
+            message_id=message.message_id,
+            event_id=str(message.args[1]) if len(message.args) > 1 else "",
+            args=list(message.args),
+            kwargs=dict(message.kwargs),
+            error=f"{type(exception).__name__}: {exception}"[:2000],
+            traceback=message.options.get("traceback", ""),
+            retries=message.options.get("retries", 0),
+        )
+
+
 def build_broker(redis_url: str) -> RedisBroker:
     broker = RedisBroker(url=redis_url, namespace=settings.DRAMATIQ_NAMESPACE)
     broker.add_middleware(DjangoDbConnections())
     broker.add_middleware(WorkerHeartbeat(redis_url, settings.WORKER_HEARTBEAT_SECONDS))
+    broker.add_middleware(DeadLetters())
     return broker
 
 

@@ -56,7 +56,7 @@ PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
 # Dramatiq: one RedisBroker in every environment (see resolver/broker.py).
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "resolver") or "resolver"
-DRAMATIQ_ACTOR_MODULES = ["resolver.actors", "knowledge.actors"]
+DRAMATIQ_ACTOR_MODULES = ["resolver.actors", "knowledge.actors", "agents.actors"]
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
 WORKER_HEARTBEAT_SECONDS = 10
@@ -74,7 +74,7 @@ CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maxi
 MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
 # Best article's cosine similarity below which a message counts as out of scope (retrieval_weak);
 # tuned on CLINC150 out-of-scope queries against Bitext dev messages (bench/agent.py).
-RETRIEVAL_MIN_SIMILARITY = env_float("RETRIEVAL_MIN_SIMILARITY", 0.5, minimum=0.0, maximum=1.0)
+RETRIEVAL_MIN_SIMILARITY = env_float("RETRIEVAL_MIN_SIMILARITY", 0.45, minimum=0.0, maximum=1.0)
 # Price of the LLM provider per 1,000 tokens (input + output), for the cost column; 0 = local.
 LLM_COST_PER_1K_TOKENS = env_float("LLM_COST_PER_1K_TOKENS", 0.0, minimum=0.0, maximum=1000.0)
 TRIAGE_MODEL = env_str("TRIAGE_MODEL", "triage-v1") or "triage-v1"

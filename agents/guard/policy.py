@@ -26,6 +26,8 @@ _REFUND = re.compile(
     rf"[^.!?]{{0,40}}\b{_MONEY}|"
     r"\byou\s*(will|'ll|are going to|shall)\s*(definitely\s+)?(receive|get|be (given|issued|"
     rf"refunded|credited|reimbursed|compensated))\b[^.!?]{{0,40}}\b({_MONEY}|money)|"
+    r"\b(we|i)\s*(will|'ll|shall|are going to|am going to|have|'ve)\s*(already\s+)?"
+    r"(fully\s+)?(refund|reimburse|compensate|credit)\b|"
     r"\byou\s*(will|'ll)\s*be\s*(fully\s+)?(refunded|credited|reimbursed|compensated)\b|"
     r"\b(refund|credit|compensation)\s+(is|has been|was)\s+(approved|issued|processed|"
     r"guaranteed|granted)\b|"

@@ -11,7 +11,7 @@ from agents.state import AgentState
 
 def draft_node(state: AgentState, services: Services) -> dict[str, Any]:
     request = DraftRequest(
-        message=state["message"],
+        message=state["clean_message"],
         history=state.get("history", []),
         triage=state["triage_result"],
         evidence=state["evidence"],

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from agents.services import Services
-from agents.signals import read_signals
+from agents.signals import read_signals, without_injection
 from agents.state import AgentState, Turn
 
 # A short message that leans on the previous one: "and when does it arrive?", "what about
@@ -33,9 +33,11 @@ def context_text(message: str, history: list[Turn]) -> str:
 
 
 def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
-    text = context_text(state["message"], state.get("history", []))
+    message = without_injection(state["message"])
+    text = context_text(message, state.get("history", []))
     triaged = services.triage(text)
     return {
+        "clean_message": message,
         "context_text": text,
         "triage_result": triaged,
         "signals": read_signals(state["message"], triaged.intent),

@@ -63,6 +63,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         self.stderr.write("Loading the demo knowledge base (first start only)...")
         call_command("load_demo_kb")
+        call_command("load_demo_orders")
         ensure_agents_group()
         login = ensure_admin(settings.RESOLVER_DATA_DIR)
         self._serve(port, options["threads"], login)
