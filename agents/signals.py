@@ -12,6 +12,7 @@ HUMAN_INTENTS = {"contact_human_agent", "complaint"}
 _HUMAN = re.compile(
     r"\b(speak|talk|chat|connect|put me through|transfer me)\b[^.?!]{0,30}\b(human|person|"
     r"agent|representative|someone|somebody|manager|supervisor|operator|real people)\b|"
+    r"\b(want|need|get|give me)\b[^.?!]{0,15}\b(human|real person|live agent|human agent)\b|"
     r"\b(real|live|actual) (person|human|agent)\b|\bnot (a|another) (bot|robot|machine)\b",
     re.IGNORECASE,
 )

@@ -11,7 +11,7 @@ import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, Retries
 
 from resolver.heartbeat import HeartbeatThread
 
@@ -66,7 +66,8 @@ class DeadLetters(Middleware):
             kwargs=dict(message.kwargs),
             error=f"{type(exception).__name__}: {exception}"[:2000],
             traceback=message.options.get("traceback", ""),
-            retries=message.options.get("retries", 0),
+            # Retries counts attempts that failed; the first one was not a retry.
+            retries=max(0, message.options.get("retries", 1) - 1),
         )
 
 
@@ -74,7 +75,8 @@ def build_broker(redis_url: str) -> RedisBroker:
     broker = RedisBroker(url=redis_url, namespace=settings.DRAMATIQ_NAMESPACE)
     broker.add_middleware(DjangoDbConnections())
     broker.add_middleware(WorkerHeartbeat(redis_url, settings.WORKER_HEARTBEAT_SECONDS))
-    broker.add_middleware(DeadLetters())
+    # after_* hooks run in reverse order: placed before Retries, this one sees its verdict.
+    broker.add_middleware(DeadLetters(), before=Retries)
     return broker
 
 

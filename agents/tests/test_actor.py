@@ -1,0 +1,152 @@
+"""process_message on real Postgres and Redis: in-process for idempotency and claims, and in a
+real Dramatiq worker for message in → draft out, redelivery and dead letters."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from agents.actors import process_message
+from agents.events import InvalidEvent, make_event
+from agents.models import DeadLetter, ProcessedEvent
+from agents.publish import publish_draft
+from agents.runner import claim_draft
+from knowledge.ingest import DocumentSpec, upsert_documents
+from knowledge.models import KBDocument
+from resolver.actors import PING_PREFIX, ping
+from resolver.broker import child_environment, worker_command
+from resolver.polling import wait_for
+from resolver.processes import stop_all
+from support.consumers import CONSOLE_GROUP
+from support.ingest import receive_message
+from support.models import AuditLog, Draft, DraftStatus, Message
+from tests.helpers import database_url_for_tests
+
+
+PASSWORD_ARTICLE = DocumentSpec(
+    source="manual",
+    external_id="password",
+    title="Reset your password",
+    content="Open the login page and choose Forgot password to reset it.",
+    intent="recover_password",
+    category="ACCOUNT",
+)
+
+
+def _event(message: Message) -> dict[str, object]:
+    return make_event(
+        "message.created",
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        body=message.body,
+    )
+
+
+def test_in_process_run_is_idempotent(agent_kb: dict[str, KBDocument]) -> None:
+    message, draft = receive_message("how can I cancel my order?", enqueue=False)
+    event = _event(message)
+    process_message.fn(str(message.pk), event["event_id"], event=event)
+    process_message.fn(str(message.pk), event["event_id"], event=event)  # redelivery
+    draft.refresh_from_db()
+    assert draft.status == DraftStatus.SUGGESTED
+    assert draft.intent == "cancel_order"
+    assert draft.trace_id == event["trace_id"]
+    assert Draft.objects.filter(message=message).count() == 1
+    assert ProcessedEvent.objects.filter(event_id=event["event_id"]).count() == 1
+    assert list(AuditLog.objects.filter(draft=draft).values_list("action", "actor")) == [
+        ("suggested", "agent:graph"),
+        ("created", "customer"),
+    ]
+
+
+def test_a_claimed_draft_is_not_claimed_twice(db: None) -> None:
+    message, _ = receive_message("where is my order", enqueue=False)
+    assert claim_draft(message.pk) is not None
+    assert claim_draft(message.pk) is None
+
+
+def test_invalid_event_is_refused(db: None) -> None:
+    message, _ = receive_message("where is my order", enqueue=False)
+    event = {**_event(message), "schema_version": 2}
+    with pytest.raises(InvalidEvent):
+        process_message.fn(str(message.pk), event["event_id"], event=event)
+
+
+def test_draft_event_reaches_the_console_group(agent_kb: dict[str, KBDocument]) -> None:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(CONSOLE_GROUP, channel)
+    message, draft = receive_message("what is the capital of pakistan", enqueue=False)
+    event = _event(message)
+    process_message.fn(str(message.pk), event["event_id"], event=event)
+    published = publish_draft(draft.pk)
+    received = async_to_sync(layer.receive)(channel)
+    assert received["payload"] == published
+    assert published is not None
+    assert (published["type"], published["reason"]) == ("draft.escalated", "retrieval_weak")
+
+
+@pytest.fixture
+def start_worker(
+    transactional_db: None, redis_client: redis.Redis
+) -> Iterator[Callable[..., subprocess.Popen]]:
+    started: list[subprocess.Popen] = []
+
+    def start(**env: str) -> subprocess.Popen:
+        environ = {**child_environment(), "DATABASE_URL": database_url_for_tests(), **env}
+        worker = subprocess.Popen(worker_command(processes=1, threads=2), env=environ)
+        started.append(worker)
+        token = uuid.uuid4().hex
+        ping.send(token)
+        assert wait_for(lambda: redis_client.get(f"{PING_PREFIX}{token}") is not None, 60)
+        return worker
+
+    yield start
+    stop_all(started)
+
+
+def _settled(draft: Draft) -> bool:
+    draft.refresh_from_db()
+    return draft.status != DraftStatus.PENDING
+
+
+@pytest.mark.slow
+def test_worker_drafts_once_and_dead_letters_a_failing_node(
+    start_worker: Callable[..., subprocess.Popen], redis_client: redis.Redis
+) -> None:
+    worker = start_worker()
+    message, draft = receive_message("I forgot my password")  # enqueued on commit
+    assert wait_for(lambda: _settled(draft), 60), "no draft within 60 s"
+    # The KB is empty here (transactional test): nothing covers the question.
+    assert (draft.status, draft.escalation_reason) == (DraftStatus.ESCALATED, "retrieval_weak")
+    event_id = ProcessedEvent.objects.get().event_id
+    event = {**_event(message), "event_id": event_id}
+    process_message.send(str(message.pk), event_id, event=event)  # two redeliveries
+    process_message.send(str(message.pk), event_id, event=event)
+    token = uuid.uuid4().hex
+    ping.send(token)  # queued after them: answered once they have been taken
+    assert wait_for(lambda: redis_client.get(f"{PING_PREFIX}{token}") is not None, 30)
+    stop_all([worker])  # lets in-flight messages finish
+    assert Draft.objects.filter(message=message).count() == 1
+    assert ProcessedEvent.objects.count() == 1
+
+    # A provider that cannot be reached makes the draft node fail on every retry.
+    start_worker(
+        LLM_PROVIDER="openai", LLM_BASE_URL="http://127.0.0.1:9/v1", RETRIEVAL_MIN_SIMILARITY="0"
+    )
+    upsert_documents([PASSWORD_ARTICLE])
+    failing, failing_draft = receive_message("reset my password please")
+    assert wait_for(lambda: DeadLetter.objects.exists(), 90), "no dead letter within 90 s"
+    letter = DeadLetter.objects.get()
+    assert letter.actor_name == "process_message"
+    assert letter.args[0] == str(failing.pk)
+    assert letter.retries == 3
+    failing_draft.refresh_from_db()
+    assert failing_draft.status == DraftStatus.PENDING  # kept for a reprocess, never lost
+    assert failing_draft.run_started_at is None

@@ -1,0 +1,134 @@
+"""Each node alone, with real services where it does I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents import nodes
+from agents.entities import Entities, extract_entities
+from agents.facts import CustomerFacts
+from agents.graph import initial_state, route_after_decide, route_after_retrieve
+from agents.nodes.decide import decide
+from agents.services import AgentSettings, default_services
+from agents.signals import MessageSignals
+from agents.state import AgentState, GuardIssue, GuardResult, Proposal, Turn
+from agents.tests.conftest import DELIVERY
+from knowledge.models import KBDocument
+from support.models import Order
+
+SETTINGS = AgentSettings(confidence_threshold=0.55, max_repairs=1, min_similarity=0.45)
+
+
+def test_triage_node_reads_the_previous_turn_for_a_follow_up() -> None:
+    history = [Turn(role="CUSTOMER", body="I need to track order NW-10001")]
+    state = initial_state("and when does it arrive?", history)
+    result = nodes.triage_node(state, default_services())
+    assert result["context_text"] == "I need to track order NW-10001\nand when does it arrive?"
+    assert result["triage_result"].intent in {"track_order", "delivery_period"}
+    alone = nodes.triage_node(initial_state("I forgot my password, how do I reset it?"), default_services())
+    assert alone["context_text"] == "I forgot my password, how do I reset it?"
+    assert alone["triage_result"].intent == "recover_password"
+
+
+def _triaged(text: str, **extra: Any) -> AgentState:
+    state = initial_state(text, **extra)
+    state.update(nodes.triage_node(state, default_services()))  # type: ignore[typeddict-item]
+    return state
+
+
+def test_retrieve_node_finds_evidence_and_facts(
+    agent_kb: dict[str, KBDocument], orders: dict[str, Order]
+) -> None:
+    state = _triaged("how do I cancel order NW-10001", customer_ref="alice")
+    result = nodes.retrieve_node(state, default_services())
+    assert result["evidence"][0].kb_id == agent_kb["cancel_order/0"].pk
+    assert result["retrieval_weak"] is False
+    assert result["entities"].order_numbers == ("NW-10001",)
+    assert result["facts"].orders[0].delivery_date == DELIVERY.isoformat()
+    assert route_after_retrieve({**state, **result}) == "draft"  # type: ignore[typeddict-item]
+
+
+def test_retrieve_node_marks_out_of_scope_weak(agent_kb: dict[str, KBDocument]) -> None:
+    state = _triaged("who won the chess world championship in 1972")
+    result = nodes.retrieve_node(state, default_services())
+    assert result["retrieval_weak"] is True
+    assert result["escalation_reason"] == "retrieval_weak"
+
+
+def test_draft_node_quotes_and_fills(agent_kb: dict[str, KBDocument]) -> None:
+    services = default_services()
+    state = _triaged("how do I cancel my purchase")
+    state.update(nodes.retrieve_node(state, services))  # type: ignore[typeddict-item]
+    result = nodes.draft_node(state, services)
+    proposal = result["proposal"]
+    assert proposal.citations[0]["kb_id"] == agent_kb["cancel_order/0"].pk
+    assert "{{" not in proposal.answer and proposal.answer.endswith("[1]")
+    assert result["tokens"] == 0 and proposal.model == "extractive"
+
+
+def _decided(**overrides: Any) -> AgentState:
+    base: dict[str, Any] = {
+        "signals": MessageSignals(False, (), False),
+        "guard_result": GuardResult(),
+        "proposal": Proposal("ok", [], 0.9, "m", "v"),
+        "repairs": 0,
+    }
+    return base | overrides  # type: ignore[return-value]
+
+
+def test_decide_table() -> None:
+    ungrounded = GuardResult((GuardIssue("grounded", "unsupported_sentence"),))
+    refund = GuardResult((GuardIssue("policy", "refund_promise"),))
+    cases = [
+        (_decided(), ("suggest", "")),
+        (_decided(signals=MessageSignals(True, (), False)), ("escalate", "customer_requested_human")),
+        (_decided(signals=MessageSignals(True, ("legal",), False)), ("escalate", "high_risk")),
+        (_decided(proposal=Proposal("", [], 0, "m", "v", invalid="bad")), ("escalate", "guard_failed")),
+        (_decided(guard_result=refund), ("escalate", "forbidden_action")),
+        (_decided(guard_result=ungrounded), ("repair", "")),
+        (_decided(guard_result=ungrounded, repairs=1), ("escalate", "repair_exhausted")),
+        (_decided(proposal=Proposal("ok", [], 0.2, "m", "v")), ("escalate", "low_confidence")),
+    ]
+    for state, expected in cases:
+        assert decide(state, SETTINGS) == expected
+    assert route_after_decide({"decision": "suggest"}) == "finalize"  # type: ignore[typeddict-item]
+    assert route_after_decide({"decision": "repair"}) == "repair"  # type: ignore[typeddict-item]
+    assert route_after_decide({"decision": "escalate"}) == "escalate"  # type: ignore[typeddict-item]
+
+
+def test_repair_node_feeds_back_the_issues() -> None:
+    issue = GuardIssue("grounded", "unsupported_sentence", "Free blenders for all.")
+    state: AgentState = {"guard_result": GuardResult((issue,)), "repairs": 0, "feedback": []}
+    assert nodes.repair_node(state, default_services()) == {
+        "feedback": [issue],
+        "repairs": 1,
+        "trace": ["repair"],
+    }
+
+
+def test_finalize_and_escalate_persist_through_the_service(agent_kb: dict[str, KBDocument]) -> None:
+    saved: list[tuple[str, dict[str, Any]]] = []
+    services = default_services(persist=lambda outcome, run: saved.append((outcome.status, run)))
+    state = _triaged("how do I cancel my purchase")
+    state.update(
+        {
+            "entities": Entities(),
+            "facts": CustomerFacts(),
+            "proposal": Proposal("ok", [], 0.9, "m", "v"),
+            "guard_result": GuardResult(),
+            "escalation_reason": "low_confidence",
+            "run": {"draft_id": "d1"},
+        }
+    )
+    final = nodes.finalize_node(state, services)["outcome"]
+    escalated = nodes.escalate_node(state, services)["outcome"]
+    assert (final.status, final.escalation_reason) == ("SUGGESTED", None)
+    assert (escalated.status, escalated.escalation_reason) == ("ESCALATED", "low_confidence")
+    assert saved == [("SUGGESTED", {"draft_id": "d1"}), ("ESCALATED", {"draft_id": "d1"})]
+
+
+def test_entities() -> None:
+    entities = extract_entities("Order #A12345 and invoice INV-778899, also NW-10002")
+    assert entities.order_numbers == ("A12345", "NW-10002")
+    assert entities.invoice_numbers == ("INV-778899",)
+    assert extract_entities("I ordered something").order_numbers == ()
