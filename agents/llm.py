@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from langchain_core.language_models.chat_models import BaseChatModel
+from pydantic import SecretStr
 
 DEFAULT_MODELS = {"ollama": "llama3.2", "openai": "gpt-4o-mini", "llamacpp": "model.gguf"}
 TIMEOUT_SECONDS = 60
@@ -25,7 +26,9 @@ def chat_model(provider: str | None = None, **overrides: Any) -> BaseChatModel:
         return ChatOpenAI(
             model=model,
             base_url=overrides.pop("base_url", None) or settings.LLM_BASE_URL or None,
-            api_key=overrides.pop("api_key", None) or settings.LLM_API_KEY or "not-needed",
+            api_key=SecretStr(
+                overrides.pop("api_key", None) or settings.LLM_API_KEY or "not-needed"
+            ),
             temperature=0,
             timeout=TIMEOUT_SECONDS,
             max_retries=1,

@@ -4,6 +4,7 @@ conversation's recent turns) and lets the persist service write the outcome."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Q
@@ -48,7 +49,7 @@ def claim_draft(message_id: Any) -> Draft | None:
     """The message's PENDING draft, claimed with a conditional UPDATE so that two workers given
     the same message never both run it. None when there is nothing to do."""
     now = timezone.now()
-    stale = now - timezone.timedelta(seconds=CLAIM_LEASE_SECONDS)
+    stale = now - timedelta(seconds=CLAIM_LEASE_SECONDS)
     claimable = Q(run_started_at__isnull=True) | Q(run_started_at__lt=stale)
     draft = Draft.objects.filter(message_id=message_id, status=DraftStatus.PENDING).first()
     if draft is None:

@@ -26,14 +26,18 @@ from support.models import (
 logger = logging.getLogger(__name__)
 
 
-def _conversation(conversation: Conversation | None, customer_ref: str, channel: str) -> Conversation:
+def _conversation(
+    conversation: Conversation | None, customer_ref: str, channel: str
+) -> Conversation:
     if conversation is not None:
         if conversation.status == ConversationStatus.RESOLVED:
             conversation.status = ConversationStatus.OPEN  # a new question reopens it
             conversation.resolved_at = None
         return conversation
     customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
-    return Conversation.objects.create(customer_ref=customer_ref, customer=customer, channel=channel)
+    return Conversation.objects.create(
+        customer_ref=customer_ref, customer=customer, channel=channel
+    )
 
 
 def receive_message(

@@ -20,7 +20,9 @@ def build_outcome(state: AgentState, status: Literal["SUGGESTED", "ESCALATED"]) 
     facts = state["facts"]
     return Outcome(
         status=status,
-        escalation_reason=(state.get("escalation_reason") or None) if status == "ESCALATED" else None,
+        escalation_reason=(state.get("escalation_reason") or None)
+        if status == "ESCALATED"
+        else None,
         triage=_triage(state),
         answer=proposal.answer if proposal else "",
         citations=proposal.citations if proposal else [],

@@ -62,8 +62,12 @@ def orders(db: None) -> dict[str, Order]:
     alice = Customer.objects.create(ref="alice", name="Alice")
     bob = Customer.objects.create(ref="bob", name="Bob")
     rows = [
-        Order(number="NW-10001", customer=alice, status=OrderStatus.SHIPPED, delivery_date=DELIVERY),
-        Order(number="NW-10002", customer=alice, status=OrderStatus.DELIVERED, refund_eligible=True),
+        Order(
+            number="NW-10001", customer=alice, status=OrderStatus.SHIPPED, delivery_date=DELIVERY
+        ),
+        Order(
+            number="NW-10002", customer=alice, status=OrderStatus.DELIVERED, refund_eligible=True
+        ),
         Order(number="NW-20001", customer=bob, status=OrderStatus.PROCESSING),
     ]
     Order.objects.bulk_create(rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -28,7 +29,6 @@ from support.ingest import receive_message
 from support.models import AuditLog, Draft, DraftStatus, Message
 from tests.helpers import database_url_for_tests
 
-
 PASSWORD_ARTICLE = DocumentSpec(
     source="manual",
     external_id="password",
@@ -39,7 +39,7 @@ PASSWORD_ARTICLE = DocumentSpec(
 )
 
 
-def _event(message: Message) -> dict[str, object]:
+def _event(message: Message) -> dict[str, Any]:
     return make_event(
         "message.created",
         message_id=message.pk,

@@ -129,7 +129,9 @@ def test_bad_input_has_a_safe_outcome(extractive_graph: CompiledStateGraph, text
 def test_ungrounded_llm_draft_is_repaired(
     llm_graph: Callable[..., CompiledStateGraph],
 ) -> None:
-    invented = llm_json("Cancel in the app. We also give every customer a free Zephyr blender [1].", [1])
+    invented = llm_json(
+        "Cancel in the app. We also give every customer a free Zephyr blender [1].", [1]
+    )
     graph = llm_graph(invented, llm_json(GROUNDED, [1]))
     outcome = run_graph(graph, initial_state(CANCEL))
     assert outcome.trace == [
@@ -143,7 +145,9 @@ def test_ungrounded_llm_draft_is_repaired(
 
 
 def test_repair_exhausted_escalates(llm_graph: Callable[..., CompiledStateGraph]) -> None:
-    invented = llm_json("Our blenders are made of titanium and come with lifetime warranty [1].", [1])
+    invented = llm_json(
+        "Our blenders are made of titanium and come with lifetime warranty [1].", [1]
+    )
     outcome = run_graph(llm_graph(invented, invented), initial_state(CANCEL))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "repair_exhausted")
     assert outcome.guard["grounded"] is False
@@ -153,7 +157,9 @@ def test_repair_exhausted_escalates(llm_graph: Callable[..., CompiledStateGraph]
 def test_no_repairs_allowed_escalates_guard_failed(
     llm_graph: Callable[..., CompiledStateGraph],
 ) -> None:
-    invented = llm_json("Our blenders are made of titanium and come with lifetime warranty [1].", [1])
+    invented = llm_json(
+        "Our blenders are made of titanium and come with lifetime warranty [1].", [1]
+    )
     outcome = run_graph(llm_graph(invented, max_repairs=0), initial_state(CANCEL))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "guard_failed")
 
@@ -181,12 +187,16 @@ def test_refund_is_allowed_when_the_facts_say_so(
 ) -> None:
     answer = "Order NW-10002 is currently delivered. We will refund order NW-10002 [1]."
     graph = llm_graph(llm_json(answer, [1]))
-    outcome = run_graph(graph, initial_state("refund for order NW-10002 please", customer_ref="alice"))
+    outcome = run_graph(
+        graph, initial_state("refund for order NW-10002 please", customer_ref="alice")
+    )
     assert outcome.guard["policy"] is True, outcome.guard
 
 
 def test_invalid_json_gets_one_retry(llm_graph: Callable[..., CompiledStateGraph]) -> None:
-    outcome = run_graph(llm_graph("Sure! Here is a reply", llm_json(GROUNDED, [1])), initial_state(CANCEL))
+    outcome = run_graph(
+        llm_graph("Sure! Here is a reply", llm_json(GROUNDED, [1])), initial_state(CANCEL)
+    )
     assert outcome.status == "SUGGESTED"
     assert outcome.answer == GROUNDED
 

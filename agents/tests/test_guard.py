@@ -49,7 +49,9 @@ def test_a_quoted_answer_passes() -> None:
 
 def test_invented_sentence_is_ungrounded() -> None:
     result = check_proposal(
-        proposal("Every customer receives a complimentary titanium blender with free engraving [1]."),
+        proposal(
+            "Every customer receives a complimentary titanium blender with free engraving [1]."
+        ),
         [ARTICLE],
         NO_FACTS,
         "NEUTRAL",

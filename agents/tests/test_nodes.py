@@ -25,7 +25,9 @@ def test_triage_node_reads_the_previous_turn_for_a_follow_up() -> None:
     result = nodes.triage_node(state, default_services())
     assert result["context_text"] == "I need to track order NW-10001\nand when does it arrive?"
     assert result["triage_result"].intent in {"track_order", "delivery_period"}
-    alone = nodes.triage_node(initial_state("I forgot my password, how do I reset it?"), default_services())
+    alone = nodes.triage_node(
+        initial_state("I forgot my password, how do I reset it?"), default_services()
+    )
     assert alone["context_text"] == "I forgot my password, how do I reset it?"
     assert alone["triage_result"].intent == "recover_password"
 
@@ -81,9 +83,15 @@ def test_decide_table() -> None:
     refund = GuardResult((GuardIssue("policy", "refund_promise"),))
     cases = [
         (_decided(), ("suggest", "")),
-        (_decided(signals=MessageSignals(True, (), False)), ("escalate", "customer_requested_human")),
+        (
+            _decided(signals=MessageSignals(True, (), False)),
+            ("escalate", "customer_requested_human"),
+        ),
         (_decided(signals=MessageSignals(True, ("legal",), False)), ("escalate", "high_risk")),
-        (_decided(proposal=Proposal("", [], 0, "m", "v", invalid="bad")), ("escalate", "guard_failed")),
+        (
+            _decided(proposal=Proposal("", [], 0, "m", "v", invalid="bad")),
+            ("escalate", "guard_failed"),
+        ),
         (_decided(guard_result=refund), ("escalate", "forbidden_action")),
         (_decided(guard_result=ungrounded), ("repair", "")),
         (_decided(guard_result=ungrounded, repairs=1), ("escalate", "repair_exhausted")),
@@ -91,9 +99,9 @@ def test_decide_table() -> None:
     ]
     for state, expected in cases:
         assert decide(state, SETTINGS) == expected
-    assert route_after_decide({"decision": "suggest"}) == "finalize"  # type: ignore[typeddict-item]
-    assert route_after_decide({"decision": "repair"}) == "repair"  # type: ignore[typeddict-item]
-    assert route_after_decide({"decision": "escalate"}) == "escalate"  # type: ignore[typeddict-item]
+    assert route_after_decide({"decision": "suggest"}) == "finalize"
+    assert route_after_decide({"decision": "repair"}) == "repair"
+    assert route_after_decide({"decision": "escalate"}) == "escalate"
 
 
 def test_repair_node_feeds_back_the_issues() -> None:
