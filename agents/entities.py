@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-# "order #NW-10001", "purchase number 12345", "order id: A1B2C3"; the number must hold a digit.
-_ORDER = re.compile(
-    r"\b(?:order|purchase|package|parcel|shipment)s?\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*"
-    r"(?P<number>#?[A-Z0-9][A-Z0-9-]{2,30})\b",
-    re.IGNORECASE,
-)
-_INVOICE = re.compile(
-    r"\b(?:invoice|bill|receipt)s?\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*"
-    r"(?P<number>#?[A-Z0-9][A-Z0-9-]{2,30})\b",
-    re.IGNORECASE,
-)
+
+def _numbered(nouns: str) -> re.Pattern[str]:
+    """ "<noun> [number|no.|id|#][:#] <token>", e.g. "order #NW-10001", "invoice no. 778"."""
+    return re.compile(
+        rf"\b(?:{nouns})s?\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*"
+        r"(?P<number>#?[A-Z0-9][A-Z0-9-]{2,30})\b",
+        re.IGNORECASE,
+    )
+
+
+# The number must hold a digit (checked in _numbers), so "order status" is no order number.
+_ORDER = _numbered("order|purchase|package|parcel|shipment")
+_INVOICE = _numbered("invoice|bill|receipt")
 # A bare "#12345" or a shop-style "NW-10002" names an order too.
 _HASHED = re.compile(
     r"(?<![\w&])#(?P<number>[A-Z0-9][A-Z0-9-]{2,30})\b|\b(?P<coded>[A-Z]{1,4}-\d{3,12})\b",
@@ -25,8 +27,8 @@ _HASHED = re.compile(
 
 @dataclass(frozen=True)
 class Entities:
-    order_numbers: tuple[str, ...] = field(default_factory=tuple)
-    invoice_numbers: tuple[str, ...] = field(default_factory=tuple)
+    order_numbers: tuple[str, ...] = ()
+    invoice_numbers: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, list[str]]:
         return {

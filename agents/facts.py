@@ -3,7 +3,7 @@ may state these; the guard allows a date or a refund only when a fact backs it."
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.db.models.functions import Upper
@@ -35,7 +35,6 @@ class CustomerFacts:
     # Named in the message but not found, or belonging to another customer (never revealed).
     unknown_orders: tuple[str, ...] = ()
     customer_ref: str = ""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def refund_allowed(self) -> bool:

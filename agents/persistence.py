@@ -76,19 +76,21 @@ def save_outcome(outcome: Outcome, run: dict[str, Any]) -> None:
         updated = Draft.objects.filter(pk=draft_id, status=DraftStatus.PENDING).update(**fields)
         if not updated:
             raise AlreadyProcessed(f"draft {draft_id} is no longer pending")
-        draft = Draft.objects.select_related("conversation").get(pk=draft_id)
+        conversation_id, message_id = Draft.objects.values_list(
+            "conversation_id", "message_id"
+        ).get(pk=draft_id)
         escalated = outcome.status == DraftStatus.ESCALATED
         if escalated:
-            Conversation.objects.filter(pk=draft.conversation_id).exclude(
+            Conversation.objects.filter(pk=conversation_id).exclude(
                 status=ConversationStatus.RESOLVED
             ).update(status=ConversationStatus.ESCALATED)
         AuditLog.objects.create(
             actor_type=ActorType.AGENT,
             actor=AGENT_ACTOR,
             action=AuditAction.ESCALATED if escalated else AuditAction.SUGGESTED,
-            conversation_id=draft.conversation_id,
-            draft=draft,
-            message_id=draft.message_id,
+            conversation_id=conversation_id,
+            draft_id=draft_id,
+            message_id=message_id,
             before={"status": DraftStatus.PENDING},
             after={
                 "status": outcome.status,

@@ -39,15 +39,12 @@ def search_evidence(query: str, intent: str | None) -> list[Evidence]:
     from knowledge.models import KBDocument
 
     hits = KBDocument.objects.hybrid_search(query, EVIDENCE_LIMIT, intent=intent)
-    contents = dict(
-        KBDocument.objects.filter(pk__in=[hit.kb_id for hit in hits]).values_list("pk", "content")
-    )
     return [
         Evidence(
             kb_id=hit.kb_id,
             title=hit.title,
             snippet=hit.snippet,
-            content=contents.get(hit.kb_id, hit.snippet),
+            content=hit.content,
             intent=hit.intent,
             category=hit.category,
             score=hit.score,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agents.text import sentences
+
 HUMAN_INTENTS = {"contact_human_agent", "complaint"}
 
 _HUMAN = re.compile(
@@ -75,7 +77,5 @@ def read_signals(text: str, intent: str) -> MessageSignals:
 def without_injection(text: str) -> str:
     """The text minus sentences that try to instruct the assistant: they are data, and must not
     steer triage, retrieval or the draft. Whatever is left (or the original, if nothing is)."""
-    from agents.text import sentences
-
     kept = [sentence for sentence in sentences(text) if not _INJECTION.search(sentence)]
     return " ".join(kept) if kept else text

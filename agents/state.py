@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from agents.entities import Entities
 from agents.facts import CustomerFacts
+from agents.profile import Profile
 from agents.signals import MessageSignals
 from agents.triage.service import Triage
 
@@ -148,6 +149,7 @@ class AgentState(TypedDict, total=False):
     # Retrieval.
     entities: Entities
     facts: CustomerFacts
+    profile: Profile  # the business profile, read once per run
     evidence: list[Evidence]
     retrieval_weak: bool
     # Drafting loop.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
+from knowledge.chunking import split_units
+
 _CITATION = re.compile(r"\s*\[(\d{1,2})\]")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOPWORDS = frozenset(
@@ -19,9 +20,9 @@ STOPWORDS = frozenset(
 )
 
 
-def sentences(text: str) -> list[str]:
-    """Sentences and list items, in order, without empty pieces."""
-    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+# Sentences and list items, in order: the chunker's splitter, so the guard and the drafts cut
+# text exactly where retrieval did ("1." stays with the step it numbers).
+sentences = split_units
 
 
 def strip_citations(text: str) -> str:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import time
+from functools import cache
 from typing import Any
 
 from _setup import DATASETS, latency_summary, read_csv, require_datasets, setup_django, write_result
@@ -31,15 +31,18 @@ ADVERSARIAL = [
     "can I speak to somebody in person please",
     "the product caused an allergic reaction, what medication should I take?",
 ]
-HUMAN_INTENTS = {"contact_human_agent", "complaint"}
+
+
+@cache
+def dev_split() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(train, dev) rows of intents_train.csv, split by template family (computed once)."""
+    from evals.splits import family_split
+
+    return family_split(read_csv(DATASETS / "bitext" / "intents_train.csv"))
 
 
 def dev_messages(sample: int) -> list[tuple[str, str]]:
-    from evals.splits import dev_mask
-
-    rows = read_csv(DATASETS / "bitext" / "intents_train.csv")
-    mask = dev_mask([(r["intent"], r["text"]) for r in rows])
-    dev = [(r["text"], r["intent"]) for r, is_dev in zip(rows, mask, strict=True) if is_dev]
+    dev = [(r["text"], r["intent"]) for r in dev_split()[1]]
     random.Random(7).shuffle(dev)
     return dev[:sample]
 
@@ -49,13 +52,9 @@ def triage_quality() -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, f1_score
 
     from agents.triage.classifier import train
-    from evals.splits import dev_mask
 
-    rows = read_csv(DATASETS / "bitext" / "intents_train.csv")
-    mask = dev_mask([(r["intent"], r["text"]) for r in rows])
-    fit = [r for r, is_dev in zip(rows, mask, strict=True) if not is_dev]
-    dev = [r for r, is_dev in zip(rows, mask, strict=True) if is_dev]
-    categories = {r["intent"]: r["category"] for r in rows}
+    fit, dev = dev_split()
+    categories = {r["intent"]: r["category"] for r in fit + dev}
     model = train([r["text"] for r in fit], [r["intent"] for r in fit], categories, "bench")
     predicted = [p["intent"] for p in model.predict([r["text"] for r in dev])]
     truth = [r["intent"] for r in dev]
@@ -72,16 +71,20 @@ def labelled_mix(sample: int) -> list[tuple[str, str, bool]]:
     oos = json.loads((DATASETS / "clinc150" / "oos_train_val.json").read_text())["oos_val"]
     mix = [(text, "out_of_scope", True) for text, _ in oos]
     mix += [(text, "adversarial", True) for text in ADVERSARIAL]
+    from agents.signals import HUMAN_INTENTS
+
     mix += [(text, intent, intent in HUMAN_INTENTS) for text, intent in dev_messages(sample)]
     return mix
 
 
 def escalation_quality(sample: int) -> dict[str, Any]:
+    from agents.facts import CustomerFacts
     from agents.graph import build_graph, initial_state, run_graph
     from agents.guard.policy import FORBIDDEN, check_policy
     from agents.services import default_services
 
     graph = build_graph(default_services())
+    no_facts = CustomerFacts()  # the mix names no known order
     tp = fp = fn = tn = 0
     oos_escalated = oos_total = violations = 0
     reasons: dict[str, int] = {}
@@ -103,7 +106,7 @@ def escalation_quality(sample: int) -> dict[str, Any]:
             oos_total += 1
             oos_escalated += escalated
         if not escalated:
-            broken = [i for i in check_policy(outcome.answer, _facts()) if i.code in FORBIDDEN]
+            broken = [i for i in check_policy(outcome.answer, no_facts) if i.code in FORBIDDEN]
             violations += bool(broken) or "{{" in outcome.answer
     return {
         "messages": tp + fp + fn + tn,
@@ -117,38 +120,13 @@ def escalation_quality(sample: int) -> dict[str, Any]:
     }
 
 
-def _facts() -> Any:
-    from agents.facts import CustomerFacts
-
-    return CustomerFacts()
-
-
-def _start_worker(threads: int) -> subprocess.Popen[bytes]:
-    from resolver.actors import PING_PREFIX, ping
-    from resolver.broker import child_environment, worker_command
-    from resolver.polling import wait_for
-    from resolver.redis_client import get_redis
-
-    worker = subprocess.Popen(
-        worker_command(processes=1, threads=threads),
-        env=child_environment(),
-        stderr=subprocess.DEVNULL,
-    )
-    token = f"bench-{time.time()}"
-    ping.send(token)
-    assert wait_for(lambda: get_redis().get(f"{PING_PREFIX}{token}") is not None, 120)
-    return worker
-
-
 def _wait_done(draft_ids: list[Any], timeout: float) -> None:
+    from resolver.polling import wait_for
     from support.models import Draft, DraftStatus
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not Draft.objects.filter(pk__in=draft_ids, status=DraftStatus.PENDING).exists():
-            return
-        time.sleep(0.002)
-    raise TimeoutError("drafts still pending")
+    pending = Draft.objects.filter(pk__in=draft_ids, status=DraftStatus.PENDING)
+    if not wait_for(lambda: not pending.exists(), timeout, 0.002):
+        raise TimeoutError("drafts still pending")
 
 
 def worker_speed(sequential: int, burst: int, threads: int) -> dict[str, Any]:
@@ -157,7 +135,9 @@ def worker_speed(sequential: int, burst: int, threads: int) -> dict[str, Any]:
     from support.models import Draft
 
     texts = [text for text, _ in dev_messages(sequential + burst + 20)]
-    worker = _start_worker(threads)
+    from resolver.broker import start_worker
+
+    worker = start_worker({}, threads=threads, boot_seconds=120)
     try:
         for text in texts[:20]:  # warm-up: model, classifier, connections
             _wait_done([receive_message(text)[1].pk], 60)

@@ -35,7 +35,7 @@ def _hnsw_index_sql() -> str:
 def add_synthetic(total_chunks: int, noise: float, seed: int = 7) -> dict[str, float]:
     from django.db import connection, transaction
 
-    from knowledge.bulk import encode_rows
+    from knowledge.bulk import copy_chunks
     from knowledge.models import KBChunk, KBDocument
     from knowledge.search import forget_common_lexemes
 
@@ -60,7 +60,7 @@ def add_synthetic(total_chunks: int, noise: float, seed: int = 7) -> dict[str, f
         # Building the graph once is far cheaper than inserting 200k vectors into it one by one.
         cursor.execute("DROP INDEX kbchunk_embedding_hnsw_idx")
     started = time.perf_counter()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         for doc in docs:
             # Blends of two real vectors plus noise: a continuous spread over the region real
             # embeddings occupy, without tight clumps of near-identical copies.
@@ -75,11 +75,7 @@ def add_synthetic(total_chunks: int, noise: float, seed: int = 7) -> dict[str, f
                 start = int(rng.integers(0, len(words) - 40))
                 text = " ".join(words[start : start + 40])
                 rows.append((doc.pk, "content", ordinal, text, f"s{doc.pk}-{ordinal}", vector))
-            columns = "document_id, kind, ordinal, text, text_hash, embedding"
-            with cursor.cursor.copy(
-                f"COPY knowledge_kbchunk ({columns}) FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy:
-                copy.write(encode_rows(rows))
+            copy_chunks(rows)
     load_s = time.perf_counter() - started
     started = time.perf_counter()
     with connection.cursor() as cursor:

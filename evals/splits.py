@@ -66,3 +66,14 @@ def dev_mask(items: Sequence[tuple[str, str]]) -> list[bool]:
 def is_dev(key: str, dev_percent: int = DEV_PERCENT) -> bool:
     digest = hashlib.sha256(key.encode()).digest()
     return int.from_bytes(digest[:4], "big") % 100 < dev_percent
+
+
+def family_split(
+    rows: list[dict[str, str]],
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """(train, dev) rows with "intent" and "text", split by template family, so dev measures
+    templates the model never saw."""
+    mask = dev_mask([(row["intent"], row["text"]) for row in rows])
+    train_rows = [row for row, dev in zip(rows, mask, strict=True) if not dev]
+    dev_rows = [row for row, dev in zip(rows, mask, strict=True) if dev]
+    return train_rows, dev_rows

@@ -8,7 +8,7 @@ from functools import partial
 import dramatiq
 from django.db import transaction
 
-from knowledge.ingest.upsert import rebuild_chunks
+from knowledge.ingest.upsert import desired_chunks, rebuild_chunks, vectors_for
 from knowledge.models import EmbeddingStatus, KBDocument
 
 logger = logging.getLogger(__name__)
@@ -17,17 +17,20 @@ logger = logging.getLogger(__name__)
 @dramatiq.actor(queue_name="knowledge", max_retries=3, time_limit=10 * 60 * 1000)
 def reindex_document(document_id: int) -> None:
     """Re-chunk and re-embed one document after an edit. Takes an id, so a retry or a duplicate
-    message re-reads the current text; the row lock serialises concurrent runs."""
+    message re-reads the current text. The model runs before the row lock is taken (embedding
+    is the slow part); under the lock, texts edited meanwhile are embedded by rebuild_chunks."""
+    pending = KBDocument.objects.filter(pk=document_id, embedding_status=EmbeddingStatus.PENDING)
+    document = pending.first()
+    if document is None:  # deleted, or another run already finished it
+        logger.info("reindex_document %s: nothing pending", document_id)
+        return
+    vectors, _ = vectors_for(text for _, _, text in desired_chunks(document))
     with transaction.atomic():
-        document = (
-            KBDocument.objects.select_for_update()
-            .filter(pk=document_id, embedding_status=EmbeddingStatus.PENDING)
-            .first()
-        )
-        if document is None:  # deleted, or another run already finished it
-            logger.info("reindex_document %s: nothing pending", document_id)
+        locked = pending.select_for_update().first()
+        if locked is None:
+            logger.info("reindex_document %s: finished by another run", document_id)
             return
-        rebuild_chunks([document])
+        rebuild_chunks([locked], vectors)
 
 
 def enqueue_reindex(document_ids: list[int]) -> None:

@@ -19,7 +19,7 @@ from knowledge.actors import enqueue_reindex
 from knowledge.forms import ImportForm, TestSearchForm
 from knowledge.ingest import IngestReport, SourceError, ingest
 from knowledge.models import DocumentSource, DocumentStatus, KBChunk, KBDocument
-from knowledge.search import EmptyQueryError, hybrid_search
+from knowledge.search import EmptyQueryError
 
 # Edits to these fields change what is chunked and embedded.
 INDEXED_FIELDS = {"content", "metadata"}
@@ -144,8 +144,7 @@ class KBDocumentAdmin(admin.ModelAdmin):
         hits, error = [], ""
         if form.is_valid():
             try:
-                hits = hybrid_search(
-                    KBDocument.objects.published(),
+                hits = KBDocument.objects.hybrid_search(
                     form.cleaned_data["q"],
                     form.cleaned_data["limit"],
                     intent=form.cleaned_data["intent"] or None,

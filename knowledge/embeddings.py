@@ -94,7 +94,3 @@ def count_tokens(text: str) -> int:
     """Word pieces the model would see for `text` (no special tokens)."""
     tokenizer = get_model().tokenizer
     return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
-
-
-def max_tokens() -> int:
-    return int(get_model().max_seq_length or 256)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import connection, transaction
 from django.db.models import Q
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
+from knowledge.models.chunk import ChunkKind, KBChunk
 
 if TYPE_CHECKING:
     from knowledge.models.document import KBDocumentQuerySet
@@ -40,7 +41,7 @@ SNIPPET_CHARS = 320
 # Which legs run: the product uses "hybrid"; the others are ablations for the benchmark.
 # "answers" is plain dense search over article text only (no question chunks, no full text).
 Legs = Literal["hybrid", "vector", "text", "answers"]
-ALL_KINDS = ("content", "question")
+ALL_KINDS = tuple(ChunkKind.values)
 
 
 class EmptyQueryError(ValueError):
@@ -58,13 +59,12 @@ class SearchHit:
     similarity: float | None = None  # best cosine similarity of the document's chunks
     vector_rank: int | None = None  # rank of the document in each leg (1 = best)
     text_rank: int | None = None
+    content: str = field(default="", repr=False)  # the whole article, for drafts to quote
 
     def as_result(self) -> dict[str, Any]:
         """The public shape (CLI, API, citations)."""
-        data = asdict(self)
-        return {
-            key: data[key] for key in ("kb_id", "title", "snippet", "intent", "category", "score")
-        }
+        keys = ("kb_id", "title", "snippet", "intent", "category", "score")
+        return {key: getattr(self, key) for key in keys}
 
 
 @dataclass
@@ -77,7 +77,7 @@ class _Leg:
 
 
 VECTOR_SQL = """
-SELECT c.id, c.document_id, c.kind, c.embedding <=> %s::vector AS distance
+SELECT c.id, c.document_id, c.embedding <=> %s::vector AS distance
 FROM knowledge_kbchunk c
 WHERE c.embedding IS NOT NULL AND c.kind = ANY(%s) AND c.document_id IN ({documents})
 ORDER BY distance
@@ -85,7 +85,7 @@ LIMIT %s
 """
 
 TEXT_SQL = """
-SELECT c.id, c.document_id, c.kind, ts_rank_cd(c.search_vector, q.query) AS rank
+SELECT c.id, c.document_id, ts_rank_cd(c.search_vector, q.query) AS rank
 FROM knowledge_kbchunk c, (SELECT %s::tsquery AS query) q
 WHERE c.search_vector @@ q.query AND c.document_id IN ({documents})
 ORDER BY rank DESC, c.id
@@ -135,9 +135,9 @@ def _run_leg(sql: str, params: list[Any], descending: bool) -> _Leg:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     # relaxed_order iterative scans may return slightly out of order: sort again.
-    rows.sort(key=lambda row: (-row[3] if descending else row[3], row[0]))
+    rows.sort(key=lambda row: (-row[2] if descending else row[2], row[0]))
     leg = _Leg({}, {}, {})
-    for chunk_id, document_id, _kind, value in rows:
+    for chunk_id, document_id, value in rows:
         if document_id not in leg.ranks:
             leg.ranks[document_id] = len(leg.ranks) + 1
             leg.chunks[document_id] = chunk_id
@@ -224,8 +224,6 @@ def clean_query(query: str) -> str:
 
 def _best_passages(document_ids: list[int], hit_chunks: set[int]) -> dict[int, str]:
     """Per document, the article passage to show: the one a leg matched, else its opening one."""
-    from knowledge.models import ChunkKind, KBChunk
-
     chunks = KBChunk.objects.filter(
         Q(pk__in=hit_chunks) | Q(ordinal=0), document_id__in=document_ids, kind=ChunkKind.CONTENT
     ).only("id", "document_id", "ordinal", "text")
@@ -279,6 +277,7 @@ def hybrid_search(
                 similarity=None if similarity is None else round(1 - similarity, 4),
                 vector_rank=vector.ranks.get(document_id),
                 text_rank=words.ranks.get(document_id),
+                content=document.content,
             )
         )
     return hits

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import uuid
 from typing import Any
 
 import dramatiq
-import redis
 from django.conf import settings
 from django.db import close_old_connections, connections
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, Retries
 
 from resolver.heartbeat import HeartbeatThread
+from resolver.redis_client import get_redis
 
 
 class DjangoDbConnections(Middleware):
@@ -32,13 +34,12 @@ class DjangoDbConnections(Middleware):
 class WorkerHeartbeat(Middleware):
     """Starts the liveness heartbeat when a worker process boots; /healthz reads it."""
 
-    def __init__(self, redis_url: str, interval: int) -> None:
-        self.redis_url = redis_url
+    def __init__(self, interval: int) -> None:
         self.interval = interval
         self.thread: HeartbeatThread | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        self.thread = HeartbeatThread(redis.Redis.from_url(self.redis_url), self.interval)
+        self.thread = HeartbeatThread(get_redis(), self.interval)
         self.thread.start()
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
@@ -74,7 +75,7 @@ class DeadLetters(Middleware):
 def build_broker(redis_url: str) -> RedisBroker:
     broker = RedisBroker(url=redis_url, namespace=settings.DRAMATIQ_NAMESPACE)
     broker.add_middleware(DjangoDbConnections())
-    broker.add_middleware(WorkerHeartbeat(redis_url, settings.WORKER_HEARTBEAT_SECONDS))
+    broker.add_middleware(WorkerHeartbeat(settings.WORKER_HEARTBEAT_SECONDS))
     # after_* hooks run in reverse order: placed before Retries, this one sees its verdict.
     broker.add_middleware(DeadLetters(), before=Retries)
     return broker
@@ -91,6 +92,26 @@ def worker_command(processes: int, threads: int, queues: list[str] | None = None
     if queues:
         argv += ["--queues", *queues]
     return argv
+
+
+def start_worker(
+    env: dict[str, str] | None = None, threads: int = 2, boot_seconds: float = 60
+) -> subprocess.Popen[bytes]:
+    """One Dramatiq worker process on this process's services, returned once it has answered a
+    ping (models and connections warm); `env` overrides variables for the child."""
+    from resolver.actors import PING_PREFIX, ping
+    from resolver.polling import wait_for
+    from resolver.processes import stop_all
+
+    worker = subprocess.Popen(
+        worker_command(processes=1, threads=threads), env={**child_environment(), **(env or {})}
+    )
+    token = uuid.uuid4().hex
+    ping.send(token)
+    if not wait_for(lambda: get_redis().get(f"{PING_PREFIX}{token}") is not None, boot_seconds):
+        stop_all([worker])
+        raise RuntimeError(f"the worker did not answer a ping within {boot_seconds} s")
+    return worker
 
 
 def child_environment() -> dict[str, str]:

@@ -7,6 +7,9 @@ import subprocess
 import time
 from collections.abc import Sequence
 
+# Exit codes of a child that stopped because of Ctrl-C / SIGTERM rather than a failure.
+STOPPED_BY_SIGNAL = (0, -2, -15, 130, 143)
+
 
 def stop_all(children: Sequence[subprocess.Popen[bytes]], grace_seconds: float = 10) -> None:
     """SIGTERM every child still running, then SIGKILL the ones that outlive the grace period."""

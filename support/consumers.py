@@ -6,6 +6,8 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from resolver.bootstrap import AGENTS_GROUP
+
 CONSOLE_GROUP = "console"
 # Close codes in the 4000 range are ours; 4401/4403 mirror HTTP 401/403.
 CLOSE_UNAUTHENTICATED = 4401
@@ -15,7 +17,7 @@ CLOSE_FORBIDDEN = 4403
 def may_use_console(user: Any) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
-    return bool(user.is_staff) or user.groups.filter(name="agents").exists()
+    return bool(user.is_staff) or user.groups.filter(name=AGENTS_GROUP).exists()
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):

@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from support.models import (
     ActorType,
@@ -46,7 +45,6 @@ def receive_message(
     conversation: Conversation | None = None,
     customer_ref: str = "",
     channel: str = Channel.API,
-    actor: str = "customer",
     enqueue: bool = True,
 ) -> tuple[Message, Draft]:
     with transaction.atomic():
@@ -54,12 +52,12 @@ def receive_message(
         message = Message.objects.create(
             conversation=conversation, role=MessageRole.CUSTOMER, body=body
         )
-        conversation.last_message_at = message.created_at or timezone.now()
+        conversation.last_message_at = message.created_at
         conversation.save(update_fields=["status", "resolved_at", "last_message_at", "updated_at"])
         draft = Draft.objects.create(message=message, conversation=conversation)
         AuditLog.objects.create(
             actor_type=ActorType.CUSTOMER,
-            actor=actor,
+            actor="customer",
             action=AuditAction.CREATED,
             conversation=conversation,
             message=message,

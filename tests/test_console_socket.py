@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.test import Client
 
 from resolver.asgi import application
+from resolver.bootstrap import ensure_agents_group
 from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CONSOLE_GROUP
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,7 +31,7 @@ async def connect(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunic
 @pytest.fixture
 def agent() -> User:
     user = User.objects.create_user("agent1", password="x")
-    user.groups.add(Group.objects.get_or_create(name="agents")[0])
+    user.groups.add(ensure_agents_group())
     return user
 
 

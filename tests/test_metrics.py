@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from django.test import Client
 
 from support.models import Conversation, Draft, DraftStatus, Message, MessageRole
@@ -17,7 +19,8 @@ def test_metrics_exposes_drafts_by_status(db: None, client: Client) -> None:
     text = response.content.decode()
     assert 'resolver_drafts{status="SUGGESTED"} 2.0' in text
     assert 'resolver_drafts{status="ESCALATED"} 1.0' in text
-    assert "resolver_workers_alive" in text
+    # A sample line, not just the HELP/TYPE lines that are always printed.
+    assert re.search(r"^resolver_workers_alive \d+\.0$", text, re.MULTILINE)
     assert "resolver_redis_up 1.0" in text
 
 

@@ -17,7 +17,7 @@ def draft_node(state: AgentState, services: Services) -> dict[str, Any]:
         evidence=state["evidence"],
         facts=state["facts"],
         entities=state["entities"],
-        profile=services.profile(),
+        profile=state["profile"],
         retrieval_confidence=state["retrieval_confidence"],
         feedback=tuple(state.get("feedback", [])),
     )

@@ -16,6 +16,6 @@ def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
         state["facts"],
         state["triage_result"].sentiment,
         state["signals"],
-        services.profile().texts(),
+        state["profile"].texts(),
     )
     return {"guard_result": result, "trace": ["guard"]}

@@ -1,4 +1,5 @@
-"""retrieve: KB evidence for the message in context, and the customer facts it names."""
+"""retrieve: everything a draft may state: KB evidence for the message in context, the customer
+facts it names, and the business profile."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
         "evidence": evidence,
         "entities": entities,
         "facts": services.facts(list(entities.order_numbers), state.get("customer_ref")),
+        "profile": services.profile(),
         "retrieval_weak": weak,
         "retrieval_confidence": retrieval_confidence(triaged, evidence),
         "escalation_reason": "retrieval_weak" if weak else "",

@@ -21,7 +21,7 @@ from agents.runner import claim_draft
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import KBDocument
 from resolver.actors import PING_PREFIX, ping
-from resolver.broker import child_environment, worker_command
+from resolver.broker import start_worker
 from resolver.polling import wait_for
 from resolver.processes import stop_all
 from support.consumers import CONSOLE_GROUP
@@ -93,19 +93,12 @@ def test_draft_event_reaches_the_console_group(agent_kb: dict[str, KBDocument]) 
 
 
 @pytest.fixture
-def start_worker(
-    transactional_db: None, redis_client: redis.Redis
-) -> Iterator[Callable[..., subprocess.Popen]]:
+def workers(transactional_db: None) -> Iterator[Callable[..., subprocess.Popen]]:
     started: list[subprocess.Popen] = []
 
     def start(**env: str) -> subprocess.Popen:
-        environ = {**child_environment(), "DATABASE_URL": database_url_for_tests(), **env}
-        worker = subprocess.Popen(worker_command(processes=1, threads=2), env=environ)
-        started.append(worker)
-        token = uuid.uuid4().hex
-        ping.send(token)
-        assert wait_for(lambda: redis_client.get(f"{PING_PREFIX}{token}") is not None, 60)
-        return worker
+        started.append(start_worker({"DATABASE_URL": database_url_for_tests(), **env}))
+        return started[-1]
 
     yield start
     stop_all(started)
@@ -118,9 +111,9 @@ def _settled(draft: Draft) -> bool:
 
 @pytest.mark.slow
 def test_worker_drafts_once_and_dead_letters_a_failing_node(
-    start_worker: Callable[..., subprocess.Popen], redis_client: redis.Redis
+    workers: Callable[..., subprocess.Popen], redis_client: redis.Redis
 ) -> None:
-    worker = start_worker()
+    worker = workers()
     message, draft = receive_message("I forgot my password")  # enqueued on commit
     assert wait_for(lambda: _settled(draft), 60), "no draft within 60 s"
     # The KB is empty here (transactional test): nothing covers the question.
@@ -137,7 +130,7 @@ def test_worker_drafts_once_and_dead_letters_a_failing_node(
     assert ProcessedEvent.objects.count() == 1
 
     # A provider that cannot be reached makes the draft node fail on every retry.
-    start_worker(
+    workers(
         LLM_PROVIDER="openai", LLM_BASE_URL="http://127.0.0.1:9/v1", RETRIEVAL_MIN_SIMILARITY="0"
     )
     upsert_documents([PASSWORD_ARTICLE])

@@ -11,7 +11,7 @@ from django.db import connection
 
 from knowledge.embeddings import embed_query
 from knowledge.models import DocumentStatus, KBDocument
-from knowledge.search import VECTOR_SQL, EmptyQueryError, SearchHit
+from knowledge.search import VECTOR_SQL, EmptyQueryError, SearchHit, _documents_sql
 
 
 def search(query: str, **kwargs: object) -> list[SearchHit]:
@@ -53,6 +53,7 @@ def test_result_shape_and_snippet(small_kb: dict[str, KBDocument]) -> None:
 
 
 def test_unpublished_documents_are_never_returned(small_kb: dict[str, KBDocument]) -> None:
+    assert small_kb["customs"].pk in {hit.kb_id for hit in search("QX-48213 customs", limit=10)}
     KBDocument.objects.filter(external_id="customs").update(status=DocumentStatus.DRAFT)
     hits = search("QX-48213 customs", limit=10)
     assert small_kb["customs"].pk not in {hit.kb_id for hit in hits}
@@ -82,7 +83,7 @@ def test_huge_query_is_truncated_not_a_crash(small_kb: dict[str, KBDocument]) ->
 
 def test_vector_leg_uses_hnsw_index(small_kb: dict[str, KBDocument]) -> None:
     documents = KBDocument.objects.published()
-    sub_sql, sub_params = documents.values("pk").query.sql_with_params()
+    sub_sql, sub_params = _documents_sql(documents)  # the subquery vector_leg sends
     vector = str(embed_query("refund").tolist())
     with connection.cursor() as cursor:
         # A tiny table makes scan+sort cheapest; forbidding both asks whether the HNSW index

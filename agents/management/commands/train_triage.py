@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from sklearn.metrics import accuracy_score, f1_score
 
 from agents.triage.classifier import train
-from evals.splits import dev_mask
+from evals.splits import family_split
 
 DEFAULT_DATA = (
     Path(settings.BASE_DIR).parent / "shared" / "datasets" / "bitext" / "intents_train.csv"
@@ -25,14 +25,6 @@ def read_rows(path: Path) -> list[dict[str, str]]:
             return [r for r in csv.DictReader(handle) if r.get("text") and r.get("intent")]
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc}") from None
-
-
-def split(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Train/dev by template family (evals/splits.py), so dev measures unseen templates."""
-    mask = dev_mask([(row["intent"], row["text"]) for row in rows])
-    train_rows = [row for row, dev in zip(rows, mask, strict=True) if not dev]
-    dev_rows = [row for row, dev in zip(rows, mask, strict=True) if dev]
-    return train_rows, dev_rows
 
 
 class Command(BaseCommand):
@@ -48,7 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         rows = read_rows(options["data"])
         categories = {row["intent"]: row["category"] for row in rows}
-        train_rows, dev_rows = split(rows)
+        train_rows, dev_rows = family_split(rows)
         started = time.perf_counter()
         model = train(
             [r["text"] for r in train_rows],

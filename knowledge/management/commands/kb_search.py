@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from knowledge.models import KBDocument
 from knowledge.search import EmptyQueryError, SearchHit
-from resolver.cli import BatchInputError, read_batch
+from resolver.cli import BatchCommand, BatchInputError, read_batch
 
 
-class Command(BaseCommand):
+class Command(BatchCommand):
     help = "Search the knowledge base (hybrid: vectors + full text), best first."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("text", nargs="?", help="the query")
-        parser.add_argument("--json", action="store_true", help="print JSON objects")
+        super().add_arguments(parser)
         parser.add_argument("--limit", type=int, default=5)
-        parser.add_argument(
-            "--file", type=Path, help='JSONL of {"id", "text"}; one result per line'
-        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["limit"] <= 100:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from resolver.broker import child_environment, worker_command
-from resolver.processes import raise_on_sigterm, stop_all, wait_first_exit
+from resolver.processes import STOPPED_BY_SIGNAL, raise_on_sigterm, stop_all, wait_first_exit
 
 
 class Command(BaseCommand):
@@ -31,5 +31,5 @@ class Command(BaseCommand):
             pass
         finally:
             stop_all([worker])
-        if worker.returncode not in (0, -15):
+        if worker.returncode not in STOPPED_BY_SIGNAL:
             raise SystemExit(worker.returncode)

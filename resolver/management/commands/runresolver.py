@@ -16,11 +16,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from resolver.bootstrap import ensure_admin, ensure_agents_group
 from resolver.broker import child_environment, worker_command
-from resolver.processes import raise_on_sigterm, stop_all, wait_first_exit
+from resolver.processes import STOPPED_BY_SIGNAL, raise_on_sigterm, stop_all, wait_first_exit
 
 HOST = "127.0.0.1"
-# Exit codes of a child that stopped because of Ctrl-C / SIGTERM rather than a failure.
-STOPPED_BY_SIGNAL = (0, -2, -15, 130, 143)
 
 
 def port_is_free(host: str, port: int) -> bool:
