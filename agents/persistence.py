@@ -1,19 +1,18 @@
 """The persist service of worker and `draft --persist` runs: writes an outcome to its PENDING
-draft, with the audit row and the dedupe row in the same transaction, and publishes after
-commit."""
+draft, with the audit row, the dedupe row and the webhook deliveries in the same transaction;
+the console hears of it after commit (support.announce)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import ProcessedEvent
-from agents.publish import publish_draft
 from agents.state import Outcome
+from support.announce import announce_draft
 from support.models import (
     ActorType,
     AuditAction,
@@ -76,9 +75,8 @@ def save_outcome(outcome: Outcome, run: dict[str, Any]) -> None:
         updated = Draft.objects.filter(pk=draft_id, status=DraftStatus.PENDING).update(**fields)
         if not updated:
             raise AlreadyProcessed(f"draft {draft_id} is no longer pending")
-        conversation_id, message_id = Draft.objects.values_list(
-            "conversation_id", "message_id"
-        ).get(pk=draft_id)
+        draft = Draft.objects.get(pk=draft_id)
+        conversation_id, message_id = draft.conversation_id, draft.message_id
         escalated = outcome.status == DraftStatus.ESCALATED
         if escalated:
             Conversation.objects.filter(pk=conversation_id).exclude(
@@ -99,4 +97,4 @@ def save_outcome(outcome: Outcome, run: dict[str, Any]) -> None:
                 "trace": outcome.trace,
             },
         )
-        transaction.on_commit(partial(publish_draft, draft_id))
+        announce_draft(draft)

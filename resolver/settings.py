@@ -56,7 +56,12 @@ PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
 # Dramatiq: one RedisBroker in every environment (see resolver/broker.py).
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "resolver") or "resolver"
-DRAMATIQ_ACTOR_MODULES = ["resolver.actors", "knowledge.actors", "agents.actors"]
+DRAMATIQ_ACTOR_MODULES = [
+    "resolver.actors",
+    "knowledge.actors",
+    "agents.actors",
+    "support.actors",
+]
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
 WORKER_HEARTBEAT_SECONDS = 10
@@ -78,6 +83,19 @@ RETRIEVAL_MIN_SIMILARITY = env_float("RETRIEVAL_MIN_SIMILARITY", 0.45, minimum=0
 # Price of the LLM provider per 1,000 tokens (input + output), for the cost column; 0 = local.
 LLM_COST_PER_1K_TOKENS = env_float("LLM_COST_PER_1K_TOKENS", 0.0, minimum=0.0, maximum=1000.0)
 TRIAGE_MODEL = env_str("TRIAGE_MODEL", "triage-v1") or "triage-v1"
+
+# HTTP API. A message body over API_MESSAGE_MAX_BYTES is refused with 413; any request body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE too (before it is parsed).
+API_MESSAGE_MAX_BYTES = env_int("API_MESSAGE_MAX_BYTES", 32 * 1024, minimum=1, maximum=1 << 24)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(4 * API_MESSAGE_MAX_BYTES, 256 * 1024)
+# Requests per minute per API key (or per client IP without one); 0 disables the limit.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
+
+# Outbound webhooks: attempt n waits WEBHOOK_BACKOFF_SECONDS * 2**(n-1), capped at an hour.
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=60.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 5.0, minimum=0.01, maximum=600.0)
+WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0, maximum=720)
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)
@@ -111,6 +129,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before sessions/auth: an oversized or rate-limited request costs no DB query.
+    "resolver.api.middleware.ApiLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

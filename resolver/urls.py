@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path
 
+from resolver.api import build_api
 from resolver.health import healthz
 from resolver.metrics import metrics
 
@@ -10,4 +11,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
+    path("api/v1/", build_api().urls),
 ]

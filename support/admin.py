@@ -1,18 +1,34 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from functools import partial
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from resolver.admin_mixins import ReadOnlyAdminMixin
+from support import webhooks
+from support.announce import queue_deliveries
 from support.models import (
+    ApiKey,
     AuditLog,
     BusinessProfile,
     Conversation,
     Customer,
     Draft,
+    IdempotencyRecord,
     Message,
     Order,
+    Scope,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
+from support.models.apikey import parse_scopes
+from support.models.webhook import WEBHOOK_EVENTS
 
 
 class MessageInline(admin.TabularInline):
@@ -105,3 +121,124 @@ class BusinessProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class ApiKeyForm(forms.ModelForm):
+    scope_choices = forms.MultipleChoiceField(
+        choices=Scope.choices, widget=forms.CheckboxSelectMultiple, label="Scopes"
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["scope_choices"].initial = self.instance.scopes
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Staff only (the admin site). The secret is shown once, right after it is created."""
+
+    form = ApiKeyForm
+    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        scopes = form.cleaned_data["scope_choices"]
+        if change:
+            obj.scopes = parse_scopes(",".join(scopes))
+            obj.save()
+            return
+        key, raw = ApiKey.issue(obj.name, scopes, created_by=request.user)
+        obj.pk, obj.prefix = key.pk, key.prefix
+        messages.warning(request, f"New API key (copy it now, it is not shown again): {raw}")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # revoke instead: the audit trail names keys
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.filter(revoked_at__isnull=True):
+            key.revoke()
+        self.message_user(request, "Revoked.")
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = WebhookAttempt
+    fields = ["number", "status_code", "latency_ms", "error", "response_snippet", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        choices=[(e, e) for e in WEBHOOK_EVENTS], widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "description", "events", "is_active"]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ["url", "description", "events", "is_active", "previous_secret_expires_at"]
+    list_filter = ["is_active"]
+    readonly_fields = ["secret", "previous_secret", "previous_secret_expires_at", "created_at"]
+    actions = ["rotate_secret"]
+
+    @admin.action(description="Rotate secret (old one stays valid for the overlap window)")
+    def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        for endpoint in queryset:
+            endpoint.rotate_secret()
+        self.message_user(request, f"Rotated {queryset.count()} secret(s); see each endpoint.")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event_type", "endpoint", "status", "attempts", "next_attempt_at", "created_at"]
+    list_filter = ["status", "event_type", "endpoint"]
+    search_fields = ["event_id"]
+    readonly_fields = [
+        "endpoint",
+        "event_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "claimed_at",
+        "delivered_at",
+        "created_at",
+    ]
+    inlines = [WebhookAttemptInline]
+    actions = ["replay"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Replay selected deliveries")
+    def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        for delivery in queryset:
+            webhooks.replay(delivery)
+        transaction.on_commit(partial(queue_deliveries, ids))
+        self.message_user(request, f"Queued {len(ids)} delivery(ies) again.")
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["owner", "key", "status_code", "created_at"]
+    search_fields = ["owner", "key"]

@@ -16,7 +16,6 @@ from channels.layers import get_channel_layer
 from agents.actors import process_message
 from agents.events import InvalidEvent, make_event
 from agents.models import DeadLetter, ProcessedEvent
-from agents.publish import publish_draft
 from agents.runner import claim_draft
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import KBDocument
@@ -78,18 +77,19 @@ def test_invalid_event_is_refused(db: None) -> None:
         process_message.fn(str(message.pk), event["event_id"], event=event)
 
 
-def test_draft_event_reaches_the_console_group(agent_kb: dict[str, KBDocument]) -> None:
+def test_draft_event_reaches_the_console_group_after_commit(
+    agent_kb: dict[str, KBDocument], django_capture_on_commit_callbacks: Any
+) -> None:
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(CONSOLE_GROUP, channel)
     message, draft = receive_message("what is the capital of pakistan", enqueue=False)
     event = _event(message)
-    process_message.fn(str(message.pk), event["event_id"], event=event)
-    published = publish_draft(draft.pk)
-    received = async_to_sync(layer.receive)(channel)
-    assert received["payload"] == published
-    assert published is not None
-    assert (published["type"], published["reason"]) == ("draft.escalated", "retrieval_weak")
+    with django_capture_on_commit_callbacks(execute=True):
+        process_message.fn(str(message.pk), event["event_id"], event=event)
+    received = async_to_sync(layer.receive)(channel)["payload"]
+    assert (received["type"], received["reason"]) == ("draft.escalated", "retrieval_weak")
+    assert (received["draft_id"], received["message_id"]) == (str(draft.pk), str(message.pk))
 
 
 @pytest.fixture

@@ -1,12 +1,21 @@
+from support.models.apikey import ApiKey, Scope
 from support.models.audit import ActorType, AuditAction, AuditLog
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
 from support.models.draft import Draft, DraftStatus, EscalationReason, Sentiment, Urgency
+from support.models.idempotency import IdempotencyRecord
 from support.models.message import Message, MessageRole
 from support.models.profile import BusinessProfile
+from support.models.webhook import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "ActorType",
+    "ApiKey",
     "AuditAction",
     "AuditLog",
     "BusinessProfile",
@@ -14,13 +23,19 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Customer",
+    "DeliveryStatus",
     "Draft",
     "DraftStatus",
     "EscalationReason",
+    "IdempotencyRecord",
     "Message",
     "MessageRole",
     "Order",
     "OrderStatus",
+    "Scope",
     "Sentiment",
     "Urgency",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -1,0 +1,45 @@
+"""The HTTP API (django-ninja) under /api/v1: routers live in their apps; this module wires
+them with the error handlers. Built by `build_api()` when urls.py is imported."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+
+from resolver.api.errors import error_body, install_handlers
+
+
+def build_api() -> NinjaAPI:
+    from evals.api import router as evals_router
+    from knowledge.api import router as knowledge_router
+    from support.api.conversations import router as conversations_router
+    from support.api.drafts import router as drafts_router
+    from support.api.messages import router as messages_router
+    from support.api.stats import router as stats_router
+    from support.review import ReviewError
+
+    api = NinjaAPI(
+        title="Resolver API",
+        version="1",
+        description="Customer messages in, grounded drafts out, human review. "
+        "Auth: `Authorization: Bearer <api key>` (scopes ingest, read, act) or the console "
+        "session. Errors: `{detail, code}`.",
+        urls_namespace="api-v1",
+    )
+    install_handlers(api)
+
+    def on_review_error(request: HttpRequest, exc: ReviewError) -> HttpResponse:
+        body = error_body(exc.status_code, exc.detail, exc.code)
+        return api.create_response(request, body, status=exc.status_code)
+
+    api.add_exception_handler(ReviewError, on_review_error)  # type: ignore[arg-type]
+    for router in (
+        messages_router,
+        conversations_router,
+        drafts_router,
+        knowledge_router,
+        stats_router,
+        evals_router,
+    ):
+        api.add_router("", router)
+    return api

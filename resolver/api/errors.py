@@ -1,0 +1,88 @@
+"""Every API error is JSON {"detail": str, "code": str} with a 4xx status; a bug is a logged 500
+in the same shape, never an HTML page."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+if TYPE_CHECKING:
+    from ninja import NinjaAPI
+
+logger = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+class ApiError(HttpError):
+    """An HttpError with a machine-readable code."""
+
+    def __init__(self, status_code: int, detail: str, code: str | None = None) -> None:
+        super().__init__(status_code, detail)
+        self.code = code or CODES.get(status_code, "error")
+
+
+def error_body(status: int, detail: Any, code: str | None = None) -> dict[str, Any]:
+    return {"detail": detail, "code": code or CODES.get(status, "error")}
+
+
+def _location(error: dict[str, Any]) -> str:
+    # ninja prefixes locations with the parameter source and, for bodies, the argument name.
+    loc = [str(part) for part in error.get("loc", ())]
+    if len(loc) > 2 and loc[0] == "body":
+        loc = loc[2:]
+    return ".".join(loc[1:] if len(loc) > 1 else loc) or "request"
+
+
+def describe_validation(errors: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{_location(e)}: {e.get('msg', 'invalid')}" for e in errors[:5])
+
+
+def install_handlers(api: NinjaAPI) -> None:
+    def respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+        return api.create_response(request, body, status=status)
+
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        code = getattr(exc, "code", None)
+        detail = str(exc)
+        if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
+            detail, code = "the request body is not valid JSON", "malformed_json"
+        if isinstance(exc, AuthenticationError):
+            detail = "authentication required: send 'Authorization: Bearer <api key>'"
+        return respond(request, exc.status_code, error_body(exc.status_code, detail, code))
+
+    def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        body = error_body(422, describe_validation(exc.errors))
+        body["errors"] = exc.errors
+        return respond(request, 422, body)
+
+    def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return respond(request, 404, error_body(404, "not found"))
+
+    def on_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return respond(request, 413, error_body(413, "the request body is too large"))
+
+    def on_bug(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("unhandled API error on %s %s", request.method, request.path)
+        return respond(request, 500, error_body(500, "internal error", "internal_error"))
+
+    api.add_exception_handler(Exception, on_bug)
+    api.add_exception_handler(HttpError, on_http_error)  # type: ignore[arg-type]
+    api.add_exception_handler(ValidationError, on_validation)  # type: ignore[arg-type]
+    api.add_exception_handler(Http404, on_not_found)
+    api.add_exception_handler(ObjectDoesNotExist, on_not_found)
+    api.add_exception_handler(RequestDataTooBig, on_too_big)

@@ -1,0 +1,43 @@
+"""Who did something: the principal of an API call or console action, as the audit trail and
+idempotency records name it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from support.models import ActorType, ApiKey, Scope
+
+ALL_SCOPES = frozenset(Scope.values)
+
+
+@dataclass(frozen=True)
+class Actor:
+    actor_type: str
+    label: str  # "user:alice", "key:crm", "agent:graph"
+    user: Any = None  # the Django user, for USER actors
+    api_key: ApiKey | None = None
+    scopes: frozenset[str] = field(default=ALL_SCOPES)
+
+    @classmethod
+    def for_user(cls, user: Any) -> Actor:
+        return cls(ActorType.USER, f"user:{user.get_username()}", user=user)
+
+    @classmethod
+    def for_key(cls, key: ApiKey) -> Actor:
+        return cls(ActorType.API_KEY, key.actor, api_key=key, scopes=frozenset(key.scopes))
+
+    @property
+    def owner(self) -> str:
+        """A stable id of the caller (idempotency keys are scoped to it)."""
+        if self.api_key is not None:
+            return f"key:{self.api_key.pk}"
+        if self.user is not None:
+            return f"user:{self.user.pk}"
+        return self.label
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def audit_fields(self) -> dict[str, Any]:
+        return {"actor_type": self.actor_type, "actor": self.label, "user": self.user}

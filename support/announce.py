@@ -1,0 +1,92 @@
+"""Telling the world a draft changed: the console (channel-layer group) and webhook endpoints.
+
+`announce_draft` is called inside the transaction that changed the draft. It writes the webhook
+deliveries there (an outbox: they commit or roll back with the change) and, after commit only,
+broadcasts the event and queues the deliveries. Nobody hears of a draft that could still roll
+back, and an event is not lost when Redis is briefly down (the delivery rows stay PENDING)."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from agents.events import make_event
+from support.consumers import CONSOLE_GROUP
+from support.models import Draft, DraftStatus, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPES = {
+    DraftStatus.SUGGESTED: "draft.ready",
+    DraftStatus.ESCALATED: "draft.escalated",
+    DraftStatus.SENT: "draft.sent",
+    DraftStatus.REJECTED: "draft.rejected",
+}
+
+
+def draft_event(draft: Draft) -> dict[str, Any] | None:
+    """The event for the draft's current status (None while PENDING), schema-validated."""
+    event_type = EVENT_TYPES.get(DraftStatus(draft.status))
+    if event_type is None:
+        return None
+    payload: dict[str, Any] = {
+        "draft_id": draft.pk,
+        "message_id": draft.message_id,
+        "conversation_id": draft.conversation_id,
+        "status": draft.status,
+    }
+    if draft.status == DraftStatus.ESCALATED:
+        payload["reason"] = draft.escalation_reason or None
+    return make_event(event_type, trace_id=draft.trace_id or None, **payload)
+
+
+def record_deliveries(event: dict[str, Any]) -> list[int]:
+    endpoints = WebhookEndpoint.objects.subscribed_to(event["type"])
+    deliveries = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            endpoint=endpoint, event_id=event["event_id"], event_type=event["type"], payload=event
+        )
+        for endpoint in endpoints
+    )
+    return [delivery.pk for delivery in deliveries]
+
+
+def announce_draft(draft: Draft) -> dict[str, Any] | None:
+    """Call inside the transaction that changed `draft`; returns the event (None if PENDING)."""
+    event = draft_event(draft)
+    if event is None:
+        return None
+    delivery_ids = record_deliveries(event)
+    transaction.on_commit(partial(broadcast, event))
+    if delivery_ids:
+        transaction.on_commit(partial(queue_deliveries, delivery_ids))
+    return event
+
+
+def broadcast(event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:  # pragma: no cover - CHANNEL_LAYERS is always configured
+        return
+    try:
+        async_to_sync(layer.group_send)(CONSOLE_GROUP, {"type": "console.event", "payload": event})
+    except Exception:
+        # The change is committed; a console that missed the push catches up on its next load.
+        logger.exception("could not broadcast %s", event["type"])
+        return
+    logger.info("broadcast %s for draft %s", event["type"], event.get("draft_id"))
+
+
+def queue_deliveries(delivery_ids: list[int]) -> None:
+    from support.actors import deliver_webhook
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver_webhook.send(delivery_id)
+        except Exception:
+            # The row stays PENDING with no next_attempt_at: `sweep_webhooks` picks it up.
+            logger.exception("could not queue webhook delivery %s", delivery_id)

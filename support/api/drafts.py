@@ -1,0 +1,70 @@
+"""The draft queue and what humans do with drafts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from resolver.api.auth import actor_of, scoped
+from support import review
+from support.api.cursor import after, encode
+from support.api.messages import ERRORS
+from support.api.schemas import ApproveIn, DraftOut, DraftPage, RejectIn, StatusName
+from support.models import Draft, Scope
+
+router = Router(tags=["drafts"])
+
+
+class DraftFilter(Schema):
+    status: StatusName | None = None
+    limit: int = Field(20, ge=1, le=100)
+    cursor: str | None = Field(None, max_length=200)
+
+
+@router.get("/drafts", response={200: DraftPage, **ERRORS}, auth=scoped(Scope.READ))
+def list_drafts(request: HttpRequest, filters: Query[DraftFilter]) -> dict[str, Any]:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    drafts = Draft.objects.order_by("-created_at", "-id")
+    if filters.status:
+        drafts = drafts.filter(status=filters.status)
+    if filters.cursor:
+        drafts = drafts.filter(after(filters.cursor))
+    page = list(drafts[: filters.limit + 1])
+    more = len(page) > filters.limit
+    page = page[: filters.limit]
+    return {
+        "items": [DraftOut.of(draft) for draft in page],
+        "next_cursor": encode(page[-1].created_at, page[-1].pk) if more else None,
+    }
+
+
+@router.post(
+    "/drafts/{draft_id}/approve", response={200: DraftOut, **ERRORS}, auth=scoped(Scope.ACT)
+)
+def approve(
+    request: HttpRequest, draft_id: uuid.UUID, payload: ApproveIn | None = None
+) -> dict[str, Any]:
+    """Sends the draft (or `edited`, if given) to the customer as an AGENT message."""
+    edited = payload.edited if payload else None
+    return DraftOut.of(review.approve(draft_id, actor_of(request), edited))
+
+
+@router.post(
+    "/drafts/{draft_id}/reject", response={200: DraftOut, **ERRORS}, auth=scoped(Scope.ACT)
+)
+def reject(
+    request: HttpRequest, draft_id: uuid.UUID, payload: RejectIn | None = None
+) -> dict[str, Any]:
+    reason = (payload.reason if payload else None) or ""
+    return DraftOut.of(review.reject(draft_id, actor_of(request), reason))
+
+
+@router.post(
+    "/drafts/{draft_id}/escalate", response={200: DraftOut, **ERRORS}, auth=scoped(Scope.ACT)
+)
+def escalate(request: HttpRequest, draft_id: uuid.UUID) -> dict[str, Any]:
+    return DraftOut.of(review.escalate(draft_id, actor_of(request)))

@@ -1,0 +1,82 @@
+"""POST /messages (ingest) and POST /messages/{id}/reprocess."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Header, Router, Status
+
+from resolver.api.auth import actor_of, scoped
+from resolver.api.errors import ApiError
+from support import review
+from support.api.idempotency import check_key, once
+from support.api.schemas import Accepted, Error, MessageIn
+from support.ingest import receive_message
+from support.models import Channel, Conversation, Draft, Message, Scope
+
+router = Router(tags=["messages"])
+
+ERRORS: dict[int, Any] = {code: Error for code in (400, 401, 403, 404, 409, 413, 422, 429)}
+
+
+def _conversation(payload: MessageIn) -> Conversation | None:
+    if payload.conversation_id is None:
+        return None
+    conversation = Conversation.objects.filter(pk=payload.conversation_id).first()
+    if conversation is None:
+        raise ApiError(404, "no such conversation")
+    ref = payload.customer_ref
+    if ref and conversation.customer_ref and ref != conversation.customer_ref:
+        raise ApiError(409, "the conversation belongs to another customer_ref")
+    return conversation
+
+
+def _check_size(body: str) -> None:
+    size = len(body.encode("utf-8"))
+    if size > settings.API_MESSAGE_MAX_BYTES:
+        limit = settings.API_MESSAGE_MAX_BYTES
+        raise ApiError(413, f"the message body is {size} bytes; the limit is {limit}")
+
+
+def _accepted(message: Message, draft: Draft) -> dict[str, Any]:
+    return {
+        "id": str(message.pk),
+        "conversation_id": str(message.conversation_id),
+        "status": draft.status,
+        "draft_id": str(draft.pk),
+    }
+
+
+@router.post("/messages", response={202: Accepted, **ERRORS}, auth=scoped(Scope.INGEST))
+def ingest(
+    request: HttpRequest,
+    payload: MessageIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # type: ignore[type-arg]
+) -> Status[dict[str, Any]]:
+    """Stores the message and a PENDING draft, then queues the agent run (after commit)."""
+    _check_size(payload.body)
+    key = check_key(idempotency_key) if idempotency_key else None
+
+    def create() -> tuple[int, dict[str, Any]]:
+        message, draft = receive_message(
+            payload.body,
+            conversation=_conversation(payload),
+            customer_ref=payload.customer_ref or "",
+            channel=Channel.API,
+        )
+        return 202, _accepted(message, draft)
+
+    status, body = once(actor_of(request).owner, key, payload.model_dump(mode="json"), create)
+    return Status(status, body)
+
+
+@router.post(
+    "/messages/{message_id}/reprocess", response={202: Accepted, **ERRORS}, auth=scoped(Scope.ACT)
+)
+def reprocess(request: HttpRequest, message_id: uuid.UUID) -> Status[dict[str, Any]]:
+    """Runs the agent again for a customer message; its open drafts are closed as superseded."""
+    draft = review.reprocess(message_id, actor_of(request))
+    return Status(202, _accepted(draft.message, draft))

@@ -1,0 +1,56 @@
+"""GET /stats: the dashboard figures."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from resolver.api.auth import scoped
+from support import stats
+from support.api.messages import ERRORS
+from support.models import Scope
+
+router = Router(tags=["stats"])
+
+
+class StatsQuery(Schema):
+    days: int = Field(7, ge=1, le=365, description="Window of the 'window' figures.")
+
+
+class Queue(Schema):
+    drafts_by_status: dict[str, int]
+    oldest_pending_seconds: int | None
+    conversations: dict[str, int]
+
+
+class Window(Schema):
+    drafts: int
+    sent: int
+    rejected: int
+    escalated: int
+    escalation_reasons: dict[str, int]
+    approval_rate: float | None
+    sent_unedited_rate: float | None
+    escalation_rate: float | None
+    average_confidence: float | None
+    tokens: int
+    cost: float
+    draft_latency_ms_p50: float | None
+    draft_latency_ms_p95: float | None
+    time_to_review_seconds_p50: float | None
+
+
+class StatsOut(Schema):
+    generated_at: datetime
+    window_days: int
+    queue: Queue
+    window: Window
+
+
+@router.get("/stats", response={200: StatsOut, **ERRORS}, auth=scoped(Scope.READ))
+def read_stats(request: HttpRequest, query: Query[StatsQuery]) -> dict[str, Any]:
+    return stats.dashboard(timedelta(days=query.days))

@@ -1,0 +1,38 @@
+"""Idempotency keys of POST /messages: a retried request gets the first response back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+# Long enough to cover any client's retry policy; expired rows are swept by the admin action
+# or `IdempotencyRecord.objects.expired().delete()`.
+RETENTION = timedelta(days=7)
+
+
+class IdempotencyQuerySet(models.QuerySet["IdempotencyRecord"]):
+    def expired(self) -> IdempotencyQuerySet:
+        return self.filter(created_at__lt=timezone.now() - RETENTION)
+
+
+class IdempotencyRecord(models.Model):
+    # Keys are per caller: two integrations may both send "retry-1" without colliding.
+    owner = models.CharField(max_length=120, help_text='"key:<id>" or "user:<id>"')
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    response = models.JSONField()
+    status_code = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = IdempotencyQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"

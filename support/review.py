@@ -1,0 +1,180 @@
+"""What humans do with drafts: approve (optionally edited), reject, escalate, reprocess.
+
+Each action locks the draft row (SELECT ... FOR UPDATE), checks its status, changes it, writes
+the audit rows and announces the change, all in one transaction: two agents approving the same
+draft at once get one SENT draft and one 409, never two customer replies."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from support.actor import Actor
+from support.announce import announce_draft
+from support.models import (
+    AuditAction,
+    AuditLog,
+    Conversation,
+    ConversationStatus,
+    Draft,
+    DraftStatus,
+    Message,
+    MessageRole,
+)
+
+# A human may act on a draft until it is sent or rejected; PENDING included, so nobody has to
+# wait for the agent to answer an urgent customer.
+OPEN_STATUSES = (DraftStatus.PENDING, DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
+SUPERSEDED = "superseded by a reprocess"
+
+
+class ReviewError(Exception):
+    status_code = 422
+    code = "invalid_action"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Conflict(ReviewError):
+    status_code = 409
+    code = "conflict"
+
+
+def word_edit_distance(before: str, after: str) -> int:
+    """Words inserted, deleted or replaced between the draft and what was sent (difflib's
+    opcodes: linear enough for 32 KB bodies, unlike a full Levenshtein matrix)."""
+    matcher = difflib.SequenceMatcher(None, before.split(), after.split(), autojunk=False)
+    return sum(
+        max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+    )
+
+
+def _snapshot(draft: Draft) -> dict[str, Any]:
+    return {"status": draft.status, "escalation_reason": draft.escalation_reason or None}
+
+
+def _audit(draft: Draft, actor: Actor, action: str, before: Any, after: Any, **meta: Any) -> None:
+    AuditLog.objects.create(
+        **actor.audit_fields(),
+        action=action,
+        conversation_id=draft.conversation_id,
+        draft=draft,
+        message_id=draft.message_id,
+        before=before,
+        after=after,
+        metadata=meta,
+    )
+
+
+def _lock_open(draft_id: Any) -> Draft:
+    """The draft, locked; Draft.DoesNotExist if there is none, Conflict if it is closed."""
+    draft = Draft.objects.select_for_update().get(pk=draft_id)
+    if draft.status not in OPEN_STATUSES:
+        raise Conflict(f"the draft is already {draft.status}")
+    return draft
+
+
+def _mark_reviewed(draft: Draft, actor: Actor, status: str) -> None:
+    draft.status = status
+    draft.reviewed_by = actor.user
+    draft.reviewed_at = timezone.now()
+    draft.run_started_at = None
+
+
+def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
+    with transaction.atomic():
+        draft = _lock_open(draft_id)
+        text = (edited if edited is not None else draft.answer).strip()
+        if not text:
+            raise ReviewError("there is no answer to send: pass the reply as 'edited'")
+        before = _snapshot(draft)
+        if text != draft.answer.strip():
+            _audit(draft, actor, AuditAction.EDITED, {"answer": draft.answer}, {"answer": text})
+        reply = Message.objects.create(
+            conversation_id=draft.conversation_id,
+            role=MessageRole.AGENT,
+            body=text,
+            author=actor.user,
+            metadata={"draft_id": str(draft.pk), "actor": actor.label},
+        )
+        _mark_reviewed(draft, actor, DraftStatus.SENT)
+        draft.sent_text = text
+        draft.edit_distance = word_edit_distance(draft.answer, text)
+        draft.save()
+        Conversation.objects.filter(pk=draft.conversation_id).update(
+            last_message_at=reply.created_at, updated_at=reply.created_at
+        )
+        _audit(draft, actor, AuditAction.APPROVED, before, _snapshot(draft))
+        _audit(draft, actor, AuditAction.SENT, None, {"message_id": str(reply.pk)})
+        announce_draft(draft)
+    return draft
+
+
+def reject(draft_id: Any, actor: Actor, reason: str = "") -> Draft:
+    with transaction.atomic():
+        draft = _lock_open(draft_id)
+        before = _snapshot(draft)
+        _mark_reviewed(draft, actor, DraftStatus.REJECTED)
+        draft.reject_reason = reason.strip()
+        draft.save()
+        _audit(draft, actor, AuditAction.REJECTED, before, {**_snapshot(draft), "reason": reason})
+        announce_draft(draft)
+    return draft
+
+
+def escalate(draft_id: Any, actor: Actor) -> Draft:
+    """A human hands the conversation to a specialist; the AI's reason, if any, is kept."""
+    with transaction.atomic():
+        draft = _lock_open(draft_id)
+        if draft.status == DraftStatus.ESCALATED:
+            raise Conflict("the draft is already ESCALATED")
+        before = _snapshot(draft)
+        draft.status = DraftStatus.ESCALATED
+        draft.run_started_at = None
+        draft.save()
+        Conversation.objects.filter(pk=draft.conversation_id).exclude(
+            status=ConversationStatus.RESOLVED
+        ).update(status=ConversationStatus.ESCALATED, updated_at=timezone.now())
+        _audit(draft, actor, AuditAction.ESCALATED, before, _snapshot(draft))
+        announce_draft(draft)
+    return draft
+
+
+def _supersede(draft: Draft, actor: Actor) -> None:
+    before = _snapshot(draft)
+    draft.status = DraftStatus.REJECTED
+    draft.reject_reason = SUPERSEDED
+    draft.save()
+    _audit(draft, actor, AuditAction.REJECTED, before, _snapshot(draft), superseded=True)
+    announce_draft(draft)
+
+
+def reprocess(message_id: Any, actor: Actor) -> Draft:
+    """A fresh agent run for a customer message (say, after the KB was fixed). Its open drafts
+    are closed as superseded, so the queue never shows two answers to one message."""
+    from support.ingest import enqueue_message
+
+    with transaction.atomic():
+        message = Message.objects.select_for_update().get(pk=message_id)
+        if message.role != MessageRole.CUSTOMER:
+            raise ReviewError("only customer messages can be reprocessed")
+        drafts = list(
+            Draft.objects.select_for_update().filter(message=message, status__in=OPEN_STATUSES)
+        )
+        if any(d.status == DraftStatus.PENDING for d in drafts):
+            raise Conflict("a draft for this message is already being prepared")
+        for old in drafts:
+            _supersede(old, actor)
+        try:
+            with transaction.atomic():
+                draft = Draft.objects.create(message=message, conversation=message.conversation)
+        except IntegrityError:  # draft_one_pending_per_message: a concurrent reprocess won
+            raise Conflict("a draft for this message is already being prepared") from None
+        _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
+        transaction.on_commit(lambda: enqueue_message(message))
+    return draft

@@ -1,0 +1,71 @@
+"""API test fixtures: keys per scope, an agent's console session, drafts in a given state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from resolver.bootstrap import ensure_agents_group
+from support.ingest import receive_message
+from support.models import ApiKey, Draft, DraftStatus
+
+API = "/api/v1"
+
+SUGGESTION = {
+    "status": DraftStatus.SUGGESTED,
+    "intent": "track_order",
+    "category": "ORDER",
+    "sentiment": "NEUTRAL",
+    "urgency": "NORMAL",
+    "answer": "You can track your order in Order History [1].",
+    "citations": [{"kb_id": 1, "title": "Track your order", "snippet": "Open Order History."}],
+    "confidence": 0.8,
+    "guard": {"grounded": True, "tone": True, "policy": True, "reasons": []},
+    "model": "extractive",
+    "prompt_version": "extractive-v1",
+    "latency_ms": 25,
+}
+
+
+def key_client(*scopes: str, name: str = "test") -> Client:
+    _, raw = ApiKey.issue(name, list(scopes))
+    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+
+@pytest.fixture
+def api(db: None) -> Client:
+    """A client holding a key with every scope."""
+    return key_client("ingest", "read", "act")
+
+
+@pytest.fixture
+def agent_user(db: None) -> User:
+    user = User.objects.create_user("agnes", password="pw-agnes-123")
+    user.groups.add(ensure_agents_group())
+    return user
+
+
+@pytest.fixture
+def make_draft(db: None) -> Callable[..., Draft]:
+    """A customer message with its draft, moved to `status` with a realistic suggestion."""
+
+    def make(body: str = "where is my order?", **fields: Any) -> Draft:
+        _, draft = receive_message(
+            body, customer_ref=fields.pop("customer_ref", "cust-1"), enqueue=False
+        )
+        values = {**SUGGESTION, **fields}
+        Draft.objects.filter(pk=draft.pk).update(**values)
+        draft.refresh_from_db()
+        return draft
+
+    return make
+
+
+def post_json(client: Client, path: str, data: Any = None, **extra: Any) -> Any:
+    return client.post(
+        f"{API}{path}", data if data is not None else {}, content_type="application/json", **extra
+    )

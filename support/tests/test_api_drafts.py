@@ -1,0 +1,205 @@
+"""The draft queue and human actions: approve, reject, escalate, with audit and 409s."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from support.models import (
+    AuditLog,
+    Conversation,
+    ConversationStatus,
+    Draft,
+    DraftStatus,
+    Message,
+    MessageRole,
+)
+from support.tests.conftest import API, key_client, post_json
+
+MakeDraft = Callable[..., Draft]
+
+
+def test_queue_filters_by_status_and_pages_with_a_cursor(
+    api: Client, make_draft: MakeDraft
+) -> None:
+    suggested = [make_draft(f"question {i}") for i in range(5)]
+    make_draft("an escalated one", status=DraftStatus.ESCALATED, escalation_reason="high_risk")
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"status": "SUGGESTED", "limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.get(f"{API}/drafts", params).json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [str(d.pk) for d in sorted(suggested, key=lambda d: d.created_at, reverse=True)]
+
+
+def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft(status=DraftStatus.ESCALATED, escalation_reason="low_confidence")
+    item = api.get(f"{API}/drafts").json()["items"][0]
+    contract = {
+        "id", "message_id", "conversation_id", "status", "escalation_reason", "intent",
+        "category", "sentiment", "urgency", "answer", "citations", "suggested_action",
+        "confidence", "guard", "model", "prompt_version", "tokens", "cost", "latency_ms",
+        "created_at",
+    }  # fmt: skip
+    assert contract <= set(item)
+    assert (item["id"], item["status"], item["escalation_reason"]) == (
+        str(draft.pk),
+        "ESCALATED",
+        "low_confidence",
+    )
+    assert item["citations"] == [
+        {"kb_id": 1, "title": "Track your order", "snippet": "Open Order History."}
+    ]
+    assert item["suggested_action"] is None
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"limit": 101}, 422),
+        ({"limit": 0}, 422),
+        ({"status": "DONE"}, 422),
+        ({"cursor": "%%"}, 400),
+    ],
+)
+def test_bad_queue_parameters(api: Client, params: dict[str, Any], status: int) -> None:
+    assert api.get(f"{API}/drafts", params).status_code == status
+
+
+def test_approve_as_is_sends_the_answer(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    response = post_json(api, f"/drafts/{draft.pk}/approve")
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["sent_text"]) == ("SENT", draft.answer)
+    reply = Message.objects.get(conversation=draft.conversation, role=MessageRole.AGENT)
+    assert reply.body == draft.answer
+    draft.refresh_from_db()
+    assert (draft.status, draft.edit_distance) == (DraftStatus.SENT, 0)
+    actions = AuditLog.objects.filter(draft=draft).order_by("id").values_list("action", "actor")
+    assert list(actions) == [
+        ("created", "customer"),
+        ("approved", "key:test"),
+        ("sent", "key:test"),
+    ]
+
+
+def test_approve_with_edits_records_the_edit(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    edited = "You can track your order in Order History; it shipped today."
+    response = post_json(api, f"/drafts/{draft.pk}/approve", {"edited": edited})
+    assert response.json()["sent_text"] == edited
+    draft.refresh_from_db()
+    assert draft.edit_distance == 4  # "History [1]." → "History; it shipped today."
+    edit = AuditLog.objects.get(draft=draft, action="edited")
+    assert (edit.before, edit.after) == ({"answer": draft.answer}, {"answer": edited})
+    assert Message.objects.get(role=MessageRole.AGENT).body == edited
+
+
+def test_approve_twice_is_409_and_sends_once(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    assert post_json(api, f"/drafts/{draft.pk}/approve").status_code == 200
+    again = post_json(api, f"/drafts/{draft.pk}/approve")
+    assert again.json() == {"detail": "the draft is already SENT", "code": "conflict"}
+    assert again.status_code == 409
+    assert post_json(api, f"/drafts/{draft.pk}/reject").status_code == 409
+    assert Message.objects.filter(role=MessageRole.AGENT).count() == 1
+
+
+def test_approving_a_draft_without_an_answer_needs_edited_text(
+    api: Client, make_draft: MakeDraft
+) -> None:
+    draft = make_draft(answer="", status=DraftStatus.ESCALATED, escalation_reason="high_risk")
+    assert post_json(api, f"/drafts/{draft.pk}/approve").status_code == 422
+    response = post_json(api, f"/drafts/{draft.pk}/approve", {"edited": "A human answer."})
+    assert (response.status_code, response.json()["status"]) == (200, "SENT")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_approvals_one_wins(make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    clients = [key_client("act", name=f"agent{i}") for i in range(4)]
+    statuses: list[int] = []
+    barrier = threading.Barrier(len(clients))
+
+    def approve(client: Client) -> None:
+        try:
+            barrier.wait()
+            statuses.append(post_json(client, f"/drafts/{draft.pk}/approve").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=approve, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 409, 409, 409]
+    assert Message.objects.filter(role=MessageRole.AGENT).count() == 1
+    assert AuditLog.objects.filter(draft=draft, action="sent").count() == 1
+
+
+def test_reject_keeps_the_reason(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    response = post_json(api, f"/drafts/{draft.pk}/reject", {"reason": "wrong article"})
+    assert (response.json()["status"], response.json()["reject_reason"]) == (
+        "REJECTED",
+        "wrong article",
+    )
+    audit = AuditLog.objects.get(draft=draft, action="rejected")
+    assert audit.after == {
+        "status": "REJECTED",
+        "escalation_reason": None,
+        "reason": "wrong article",
+    }
+    assert not Message.objects.filter(role=MessageRole.AGENT).exists()
+
+
+def test_reject_without_a_body(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    response = api.post(f"{API}/drafts/{draft.pk}/reject", b"", content_type="application/json")
+    assert (response.status_code, response.json()["status"]) == (200, "REJECTED")
+
+
+def test_escalate_flags_the_conversation(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    response = post_json(api, f"/drafts/{draft.pk}/escalate")
+    assert response.json()["status"] == "ESCALATED"
+    conversation = Conversation.objects.get(pk=draft.conversation_id)
+    assert conversation.status == ConversationStatus.ESCALATED
+    audit = AuditLog.objects.get(draft=draft, action="escalated")
+    assert (audit.actor, audit.before["status"], audit.after["status"]) == (
+        "key:test",
+        "SUGGESTED",
+        "ESCALATED",
+    )
+    assert post_json(api, f"/drafts/{draft.pk}/escalate").status_code == 409
+
+
+def test_unknown_draft_is_404(api: Client) -> None:
+    response = post_json(api, "/drafts/00000000-0000-0000-0000-000000000001/approve")
+    assert response.json() == {"detail": "not found", "code": "not_found"}
+
+
+def test_actions_announce_after_commit(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    draft = make_draft()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        post_json(api, f"/drafts/{draft.pk}/approve")
+    event = callbacks[0].args[0]  # functools.partial(broadcast, event)
+    assert (event["type"], event["draft_id"], event["status"]) == (
+        "draft.sent",
+        str(draft.pk),
+        "SENT",
+    )

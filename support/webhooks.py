@@ -1,0 +1,139 @@
+"""Sending one webhook delivery: signed per the Standard Webhooks spec, posted with httpx and a
+timeout, every attempt logged, failures rescheduled with exponential backoff."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from support.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+SNIPPET_CHARS = 500
+MAX_BACKOFF = timedelta(hours=1)
+# A claim older than this belongs to a worker that died mid-post.
+CLAIM_LEASE = timedelta(minutes=2)
+USER_AGENT = "Resolver-Webhooks/1"
+
+
+@dataclass(frozen=True)
+class Response:
+    status_code: int | None
+    latency_ms: int
+    snippet: str = ""
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def sign(secrets: list[str], msg_id: str, sent_at: datetime, body: str) -> str:
+    """The webhook-signature header: one "v1,<base64>" per secret, space-separated, so a
+    receiver holding either the old or the new secret verifies during a rotation."""
+    return " ".join(Webhook(secret).sign(msg_id, sent_at, body) for secret in secrets)
+
+
+def signed_headers(secrets: list[str], msg_id: str, body: str) -> dict[str, str]:
+    sent_at = timezone.now()
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": sign(secrets, msg_id, sent_at, body),
+    }
+
+
+def post(url: str, body: str, headers: dict[str, str]) -> Response:
+    started = time.perf_counter()
+    try:
+        with httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False) as c:
+            reply = c.post(url, content=body.encode(), headers=headers)
+    except httpx.HTTPError as exc:
+        elapsed = int((time.perf_counter() - started) * 1000)
+        return Response(None, elapsed, error=f"{type(exc).__name__}: {exc}"[:300])
+    elapsed = int((time.perf_counter() - started) * 1000)
+    return Response(reply.status_code, elapsed, snippet=reply.text[:SNIPPET_CHARS])
+
+
+def backoff(attempts: int) -> timedelta:
+    delay = timedelta(seconds=settings.WEBHOOK_BACKOFF_SECONDS * 2 ** (attempts - 1))
+    return min(delay, MAX_BACKOFF)
+
+
+def claim(delivery_id: int) -> WebhookDelivery | None:
+    """Claims a PENDING delivery with a conditional UPDATE: one sender per delivery at a time."""
+    now = timezone.now()
+    free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
+    claimed = WebhookDelivery.objects.filter(
+        free, pk=delivery_id, status=DeliveryStatus.PENDING
+    ).update(claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+
+
+def record(delivery: WebhookDelivery, response: Response) -> timedelta | None:
+    """Logs the attempt and moves the delivery on; returns the delay before the next try."""
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=delivery.attempt_log.count() + 1,
+        status_code=response.status_code,
+        latency_ms=response.latency_ms,
+        response_snippet=response.snippet,
+        error=response.error,
+    )
+    now = timezone.now()
+    fields: dict[str, object] = {"claimed_at": None}
+    delay = None
+    if response.ok:
+        fields |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
+    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+        fields |= {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
+    else:
+        delay = backoff(delivery.attempts)
+        fields["next_attempt_at"] = now + delay
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+    return delay
+
+
+def attempt(delivery_id: int) -> timedelta | None:
+    """One try at a delivery; returns the delay before the next try (None: done or not ours)."""
+    delivery = claim(delivery_id)
+    if delivery is None:
+        return None
+    endpoint = delivery.endpoint
+    if not endpoint.is_active:
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.FAILED, claimed_at=None
+        )
+        return None
+    body = json.dumps(delivery.payload, separators=(",", ":"))
+    headers = signed_headers(endpoint.signing_secrets(), delivery.event_id, body)
+    response = post(endpoint.url, body, headers)
+    logger.info(
+        "webhook %s %s → %s in %d ms",
+        delivery.event_type,
+        endpoint.url,
+        response.status_code or response.error,
+        response.latency_ms,
+    )
+    return record(delivery, response)
+
+
+def replay(delivery: WebhookDelivery) -> None:
+    """Sends a delivery again (same webhook-id, so receivers can dedupe), with fresh retries."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, claimed_at=None
+    )
