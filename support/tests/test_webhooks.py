@@ -1,0 +1,184 @@
+"""Signed webhook deliveries: Standard Webhooks signatures checked by the spec's own verifier,
+retries with backoff on a failing receiver, attempt log, secret rotation, replay, and the real
+worker delivering after commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client, override_settings
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from resolver.broker import start_worker
+from resolver.polling import wait_for
+from resolver.processes import stop_all
+from support import webhooks
+from support.models import DeliveryStatus, Draft, WebhookDelivery, WebhookEndpoint
+from support.tests.conftest import post_json
+from support.tests.receiver import webhook_receiver
+from tests.helpers import database_url_for_tests
+
+MakeDraft = Callable[..., Draft]
+
+
+def approve(api: Client, draft: Draft, capture: Any) -> WebhookDelivery:
+    with capture(execute=False):
+        assert post_json(api, f"/drafts/{draft.pk}/approve").status_code == 200
+    return WebhookDelivery.objects.get(event_type="draft.sent")
+
+
+def test_deliveries_are_recorded_for_subscribed_endpoints_only(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    sent_hook = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/a", events=["draft.sent"])
+    WebhookEndpoint.objects.create(url="http://127.0.0.1:9/b", events=["draft.rejected"])
+    WebhookEndpoint.objects.create(url="http://127.0.0.1:9/c", is_active=False)
+    delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+    assert WebhookDelivery.objects.count() == 1
+    assert (delivery.endpoint, delivery.status, delivery.payload["type"]) == (
+        sent_hook,
+        DeliveryStatus.PENDING,
+        "draft.sent",
+    )
+
+
+def test_delivery_is_signed_per_standard_webhooks(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    with webhook_receiver() as receiver:
+        endpoint = WebhookEndpoint.objects.create(url=receiver.url)
+        delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+        assert webhooks.attempt(delivery.pk) is None
+    headers, body = receiver.requests[0]
+    payload = Webhook(endpoint.secret).verify(body, headers)
+    assert payload == delivery.payload
+    assert headers["webhook-id"] == delivery.payload["event_id"]
+    with pytest.raises(WebhookVerificationError):
+        Webhook(WebhookEndpoint(url="x").secret).verify(body, headers)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+    log = delivery.attempt_log.get()
+    assert (log.number, log.status_code, log.response_snippet) == (1, 200, "ok")
+
+
+@override_settings(WEBHOOK_BACKOFF_SECONDS=2.0, WEBHOOK_MAX_ATTEMPTS=3)
+def test_failing_receiver_is_retried_with_backoff_then_given_up(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    with webhook_receiver(500, 503, 500) as receiver:
+        WebhookEndpoint.objects.create(url=receiver.url)
+        delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+        delays = [webhooks.attempt(delivery.pk) for _ in range(3)]
+    assert delays == [timedelta(seconds=2), timedelta(seconds=4), None]
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
+    log = list(delivery.attempt_log.values_list("number", "status_code", "response_snippet"))
+    assert log == [
+        (1, 500, "receiver is down"),
+        (2, 503, "receiver is down"),
+        (3, 500, "receiver is down"),
+    ]
+    assert len({h["webhook-id"] for h, _ in receiver.requests}) == 1  # same id on every retry
+
+
+def test_unreachable_receiver_is_logged_as_an_error(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    WebhookEndpoint.objects.create(url="http://127.0.0.1:9/nothing-listens")
+    delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+    assert webhooks.attempt(delivery.pk) is not None
+    log = delivery.attempt_log.get()
+    assert log.status_code is None
+    assert log.error.startswith("ConnectError")
+
+
+def test_replay_sends_a_failed_delivery_again(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    with webhook_receiver(500) as receiver:
+        WebhookEndpoint.objects.create(url=receiver.url)
+        delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+        assert webhooks.attempt(delivery.pk) is not None  # 500: to be retried
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
+        assert webhooks.attempt(delivery.pk) is None  # FAILED: nothing to do
+        webhooks.replay(delivery)
+        assert webhooks.attempt(delivery.pk) is None  # delivered
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+    assert list(delivery.attempt_log.values_list("number", "status_code")) == [(1, 500), (2, 200)]
+
+
+def test_rotated_secret_signs_with_both_until_the_overlap_ends(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    with webhook_receiver() as receiver:
+        endpoint = WebhookEndpoint.objects.create(url=receiver.url)
+        old_secret = endpoint.secret
+        new_secret = endpoint.rotate_secret(timedelta(hours=1))
+        delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+        webhooks.attempt(delivery.pk)
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+            previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        webhooks.replay(delivery)
+        webhooks.attempt(delivery.pk)
+    (during, body1), (after, body2) = receiver.requests
+    assert len(during["webhook-signature"].split()) == 2
+    Webhook(old_secret).verify(body1, during)
+    Webhook(new_secret).verify(body1, during)
+    Webhook(new_secret).verify(body2, after)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old_secret).verify(body2, after)
+
+
+def test_admin_can_replay_and_rotate(admin_client: Client, db: None) -> None:
+    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/x")
+    old = endpoint.secret
+    admin_client.post(
+        "/admin/support/webhookendpoint/",
+        {"action": "rotate_secret", "_selected_action": [endpoint.pk]},
+    )
+    endpoint.refresh_from_db()
+    assert (endpoint.previous_secret, endpoint.secret != old) == (old, True)
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id="e1", event_type="draft.sent", payload={},
+        status=DeliveryStatus.FAILED, attempts=8,
+    )  # fmt: skip
+    admin_client.post(
+        "/admin/support/webhookdelivery/",
+        {"action": "replay", "_selected_action": [delivery.pk]},
+    )
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
+
+
+@pytest.mark.slow
+def test_worker_delivers_after_commit_and_retries_a_500(
+    transactional_db: None, make_draft: MakeDraft
+) -> None:
+    from support.tests.conftest import key_client
+
+    api = key_client("act")
+    with webhook_receiver(500) as receiver:
+        endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["draft.rejected"])
+        worker = start_worker(
+            {"DATABASE_URL": database_url_for_tests(), "WEBHOOK_BACKOFF_SECONDS": "0.2"}
+        )
+        try:
+            draft = make_draft()
+            assert post_json(api, f"/drafts/{draft.pk}/reject", {"reason": "no"}).status_code == 200
+            done = WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED)
+            assert wait_for(done.exists, 30)
+        finally:
+            stop_all([worker])
+    delivered = done.get()
+    assert [h["webhook-id"] for h, _ in receiver.requests] == [delivered.event_id] * 2
+    payload = Webhook(endpoint.secret).verify(receiver.requests[1][1], receiver.requests[1][0])
+    assert (payload["type"], payload["draft_id"]) == ("draft.rejected", str(draft.pk))
+    assert list(delivered.attempt_log.values_list("status_code", flat=True)) == [500, 200]
+    assert json.loads(receiver.requests[1][1]) == delivered.payload
