@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install run worker test pytest lint format migrations-check bench clean
+.PHONY: install run worker test pytest lint format migrations-check fuzz bench clean
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ format: install
 
 migrations-check: install
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py makemigrations --check --dry-run
+
+# The API fuzz test with more examples per operation and mode (the suite runs 25).
+fuzz: install
+	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} \
+		$(PY) -m pytest support/tests/test_api_fuzz.py -q -s
 
 # Benchmarks (not tests): their own embedded services under var/bench, JSON into bench/results/.
 # They read ../shared/datasets. `make bench BENCH_ARGS=--sample=1000` for a quicker retrieval run.

@@ -1,0 +1,90 @@
+"""Property-based fuzzing of the whole API from its own OpenAPI spec (schemathesis): valid and
+invalid inputs for every operation, on the real database, with a key holding every scope.
+Fails on any 5xx and on any response the spec does not describe (status, content type, body).
+Bounded: FUZZ_EXAMPLES per operation and mode (default 25; `make fuzz` runs more)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from support.models import ApiKey
+from support.tests.conftest import API
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+
+def fuzz_operation(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> Counter:
+    tally: Counter = Counter()
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        response = case.call(headers=headers)
+        tally[f"{response.status_code // 100}xx"] += 1
+        case.validate_response(response, checks=CHECKS)
+
+    run()
+    return tally
+
+
+@pytest.fixture
+def keep_connection() -> Iterator[None]:
+    """Like django.test.Client: the WSGI handler must not close the test's DB connection
+    (its transaction holds the fixtures) at the end of each request."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
+@pytest.mark.slow
+@override_settings(API_RATE_LIMIT_PER_MINUTE=0)
+def test_fuzz_every_operation(
+    db: None, keep_connection: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", get_wsgi_application())
+    _, raw = ApiKey.issue("fuzz", ["ingest", "read", "act"])
+    headers = {"Authorization": f"Bearer {raw}"}
+    totals: Counter = Counter()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 10
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            totals += fuzz_operation(operation, mode, headers)
+    with capsys.disabled():
+        print(f"\nfuzz: {sum(totals.values())} requests, by class {dict(sorted(totals.items()))}")
+    assert totals["5xx"] == 0
+    assert totals["2xx"] > 0 and totals["4xx"] > 0
