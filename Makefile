@@ -55,6 +55,7 @@ bench: install
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) retrieval.py $(BENCH_ARGS)
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) search_scale.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) agent.py
+	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) ingest.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

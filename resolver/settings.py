@@ -90,6 +90,8 @@ API_MESSAGE_MAX_BYTES = env_int("API_MESSAGE_MAX_BYTES", 32 * 1024, minimum=1, m
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(4 * API_MESSAGE_MAX_BYTES, 256 * 1024)
 # Requests per minute per API key (or per client IP without one); 0 disables the limit.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
+# How long a process trusts a verified API key (a revocation reaches every process within this).
+API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 10, minimum=0, maximum=300)
 
 # Outbound webhooks: attempt n waits WEBHOOK_BACKOFF_SECONDS * 2**(n-1), capped at an hour.
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=60.0)
@@ -103,7 +105,10 @@ _redis_url = env_url("REDIS_URL", ("redis", "rediss", "unix"))
 DATABASE_URL = _database_url or embedded.start_postgres(RESOLVER_DATA_DIR)
 REDIS_URL = _redis_url or embedded.start_redis(RESOLVER_DATA_DIR)
 
-DATABASES = {"default": database_config(DATABASE_URL)}
+# A psycopg connection pool per process: under ASGI every request runs its sync view in a fresh
+# thread, so per-thread persistent connections would mean a new connection per request.
+DATABASE_POOL_SIZE = env_int("DATABASE_POOL_SIZE", 10, minimum=0, maximum=200)
+DATABASES = {"default": database_config(DATABASE_URL, pool_size=DATABASE_POOL_SIZE)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

@@ -171,7 +171,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
-    fields = ["number", "status_code", "latency_ms", "error", "response_snippet", "created_at"]
+    fields = ("number", "status_code", "latency_ms", "error", "response_snippet", "created_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -242,3 +242,10 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["owner", "key", "status_code", "created_at"]
     search_fields = ["owner", "key"]
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["delivery", "number", "status_code", "latency_ms", "error", "created_at"]
+    list_filter = ["status_code"]
+    search_fields = ["delivery__event_id", "error"]

@@ -80,9 +80,9 @@ def install_handlers(api: NinjaAPI) -> None:
         logger.exception("unhandled API error on %s %s", request.method, request.path)
         return respond(request, 500, error_body(500, "internal error", "internal_error"))
 
-    api.add_exception_handler(Exception, on_bug)
+    api.add_exception_handler(Exception, on_bug)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, on_http_error)  # type: ignore[arg-type]
     api.add_exception_handler(ValidationError, on_validation)  # type: ignore[arg-type]
-    api.add_exception_handler(Http404, on_not_found)
-    api.add_exception_handler(ObjectDoesNotExist, on_not_found)
-    api.add_exception_handler(RequestDataTooBig, on_too_big)
+    api.add_exception_handler(Http404, on_not_found)  # type: ignore[arg-type]
+    api.add_exception_handler(ObjectDoesNotExist, on_not_found)  # type: ignore[arg-type]
+    api.add_exception_handler(RequestDataTooBig, on_too_big)  # type: ignore[arg-type]

@@ -54,7 +54,7 @@ def _accepted(message: Message, draft: Draft) -> dict[str, Any]:
 def ingest(
     request: HttpRequest,
     payload: MessageIn,
-    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),  # type: ignore[type-arg]
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> Status[dict[str, Any]]:
     """Stores the message and a PENDING draft, then queues the agent run (after commit)."""
     _check_size(payload.body)

@@ -178,6 +178,7 @@ def test_escalate_flags_the_conversation(api: Client, make_draft: MakeDraft) -> 
     conversation = Conversation.objects.get(pk=draft.conversation_id)
     assert conversation.status == ConversationStatus.ESCALATED
     audit = AuditLog.objects.get(draft=draft, action="escalated")
+    assert audit.before is not None and audit.after is not None
     assert (audit.actor, audit.before["status"], audit.after["status"]) == (
         "key:test",
         "SUGGESTED",

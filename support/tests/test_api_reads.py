@@ -95,7 +95,8 @@ def tiny_kb(db: None) -> None:
 
 
 def test_kb_search(api: Client, tiny_kb: None) -> None:
-    results = api.get(f"{API}/kb/search", {"q": "how do I get my money back", "limit": 1}).json()
+    params = {"q": "how do I get my money back", "limit": "1"}
+    results = api.get(f"{API}/kb/search", params).json()
     assert [r["title"] for r in results["results"]] == ["Refund policy"]
     assert set(results["results"][0]) == {
         "kb_id",
