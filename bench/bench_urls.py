@@ -1,5 +1,6 @@
-"""The product's URLs plus /bench/noop: a django-ninja endpoint that parses the same body and
-does nothing else (no auth, no database, no queue)."""
+"""The product's URLs plus two django-ninja endpoints that parse the same body as POST /messages
+and do nothing else: /bench/noop (no auth, no database, no queue) and /api/bench/noop-auth
+(under /api/, so the same rate limiter and API-key auth as the product run first)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from django.http import HttpRequest
 from django.urls import path
 from ninja import NinjaAPI
 
+from resolver.api.auth import scoped
 from resolver.urls import urlpatterns as product_urls
 from support.api.schemas import MessageIn
+from support.models import Scope
 
 noop_api = NinjaAPI(urls_namespace="bench", docs_url=None, openapi_url=None)
 
@@ -20,4 +23,9 @@ def noop(request: HttpRequest, payload: MessageIn) -> dict[str, Any]:
     return {"ok": True}
 
 
-urlpatterns = [*product_urls, path("bench/", noop_api.urls)]
+@noop_api.post("/noop-auth", auth=scoped(Scope.INGEST))
+def noop_auth(request: HttpRequest, payload: MessageIn) -> dict[str, Any]:
+    return {"ok": True}
+
+
+urlpatterns = [*product_urls, path("bench/", noop_api.urls), path("api/bench/", noop_api.urls)]

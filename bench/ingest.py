@@ -1,8 +1,9 @@
 """Ingest throughput and latency over HTTP on loopback, side by side with a no-op django-ninja
 endpoint on the same server (uvicorn, one process, as `make run` starts it).
 
-1. Closed loop (CONCURRENCY connections, DURATION s each) against POST /bench/noop and
-   POST /api/v1/messages: maximum requests per second and latency.
+1. Closed loop (CONCURRENCY connections, DURATION s each) against POST /bench/noop, POST
+   /api/v1/messages and POST /api/bench/noop-auth (the no-op behind the product's rate limiter and
+   API-key auth): maximum requests per second and latency. The target ratio uses the bare no-op.
 2. Open loop at half of the measured ingest maximum for DURATION s: latency percentiles, timed
    from each request's scheduled send time (no coordinated omission).
 
@@ -137,12 +138,14 @@ def main() -> None:
         {"content-type": "application/json", "authorization": f"Bearer {key}"},
         202,
     )
+    noop_auth = Target("/api/bench/noop-auth", ingest.headers, 200)
     server = start_server()
     try:
         asyncio.run(closed_loop(noop, args.concurrency, 2))  # warm-up
         asyncio.run(closed_loop(ingest, args.concurrency, 2))
         noop_max = asyncio.run(closed_loop(noop, args.concurrency, args.duration))
         ingest_max = asyncio.run(closed_loop(ingest, args.concurrency, args.duration))
+        noop_auth_max = asyncio.run(closed_loop(noop_auth, args.concurrency, args.duration))
         half = asyncio.run(open_loop(ingest, ingest_max["rps"] / 2, args.duration))
         noop_half = asyncio.run(open_loop(noop, ingest_max["rps"] / 2, args.duration))
     finally:
@@ -157,6 +160,8 @@ def main() -> None:
         "noop_closed_loop": noop_max,
         "ingest_closed_loop": ingest_max,
         "ingest_over_noop_throughput": ratio,
+        "noop_with_auth_and_rate_limit_closed_loop": noop_auth_max,
+        "ingest_over_noop_with_auth_throughput": round(ingest_max["rps"] / noop_auth_max["rps"], 3),
         "ingest_at_half_max_rate": half,
         "noop_at_same_rate": noop_half,
         "targets": {
