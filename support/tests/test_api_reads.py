@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 
 from evals.models import EvalRun, EvalStatus
-from knowledge.ingest import DocumentSpec, upsert_documents
-from knowledge.models import DocumentSource
+from knowledge.ingest import upsert_documents
+from knowledge.tests.conftest import ARTICLES
 from support.models import AuditLog, Draft, DraftStatus, Message, MessageRole
 from support.tests.conftest import API, post_json
 
@@ -71,27 +71,7 @@ def test_only_customer_messages_are_reprocessed(api: Client, make_draft: MakeDra
 
 @pytest.fixture
 def tiny_kb(db: None) -> None:
-    upsert_documents(
-        [
-            DocumentSpec(
-                source=DocumentSource.JSONL,
-                external_id="refund",
-                title="Refund policy",
-                content="Refunds go to the original payment method within 5-7 business days.",
-                intent="get_refund",
-                category="REFUND",
-                questions=("I want my money back",),
-            ),
-            DocumentSpec(
-                source=DocumentSource.JSONL,
-                external_id="password",
-                title="Reset your password",
-                content="Open the login page and choose 'Forgot password'.",
-                intent="recover_password",
-                category="ACCOUNT",
-            ),
-        ]
-    )
+    upsert_documents(ARTICLES)
 
 
 def test_kb_search(api: Client, tiny_kb: None) -> None:
