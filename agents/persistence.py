@@ -12,18 +12,14 @@ from django.utils import timezone
 
 from agents.models import ProcessedEvent
 from agents.state import Outcome
+from support.actor import Actor
 from support.announce import announce_draft
 from support.models import (
-    ActorType,
     AuditAction,
-    AuditLog,
     Conversation,
-    ConversationStatus,
     Draft,
     DraftStatus,
 )
-
-AGENT_ACTOR = "agent:graph"
 
 
 class AlreadyProcessed(Exception):
@@ -79,13 +75,9 @@ def save_outcome(outcome: Outcome, run: dict[str, Any]) -> None:
         conversation_id, message_id = draft.conversation_id, draft.message_id
         escalated = outcome.status == DraftStatus.ESCALATED
         if escalated:
-            Conversation.objects.filter(pk=conversation_id).exclude(
-                status=ConversationStatus.RESOLVED
-            ).update(status=ConversationStatus.ESCALATED)
-        AuditLog.objects.create(
-            actor_type=ActorType.AGENT,
-            actor=AGENT_ACTOR,
-            action=AuditAction.ESCALATED if escalated else AuditAction.SUGGESTED,
+            Conversation.objects.escalate(conversation_id)
+        Actor.agent().record(
+            AuditAction.ESCALATED if escalated else AuditAction.SUGGESTED,
             conversation_id=conversation_id,
             draft_id=draft_id,
             message_id=message_id,

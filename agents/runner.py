@@ -4,10 +4,9 @@ conversation's recent turns) and lets the persist service write the outcome."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from langgraph.graph.state import CompiledStateGraph
 
@@ -16,10 +15,9 @@ from agents.persistence import save_outcome
 from agents.services import default_services
 from agents.state import Outcome, Turn
 from support.models import Draft, DraftStatus, Message
+from support.models.draft import DRAFT_CLAIM_LEASE
 
 HISTORY_TURNS = 6
-# A claim older than this belongs to a worker that died mid-run; another may take over.
-CLAIM_LEASE_SECONDS = 180
 
 _graph: CompiledStateGraph | None = None
 _lock = threading.Lock()
@@ -49,13 +47,13 @@ def claim_draft(message_id: Any) -> Draft | None:
     """The message's PENDING draft, claimed with a conditional UPDATE so that two workers given
     the same message never both run it. None when there is nothing to do."""
     now = timezone.now()
-    stale = now - timedelta(seconds=CLAIM_LEASE_SECONDS)
+    stale = now - DRAFT_CLAIM_LEASE
     claimable = Q(run_started_at__isnull=True) | Q(run_started_at__lt=stale)
     draft = Draft.objects.filter(message_id=message_id, status=DraftStatus.PENDING).first()
     if draft is None:
         return None
     claimed = Draft.objects.filter(claimable, pk=draft.pk, status=DraftStatus.PENDING).update(
-        run_started_at=now, attempts=draft.attempts + 1
+        run_started_at=now, attempts=F("attempts") + 1
     )
     return draft if claimed else None
 

@@ -15,6 +15,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, Retries
 
 from resolver.heartbeat import HeartbeatThread
+from resolver.periodic import Periodic
 from resolver.redis_client import get_redis
 
 
@@ -76,6 +77,7 @@ def build_broker(redis_url: str) -> RedisBroker:
     broker = RedisBroker(url=redis_url, namespace=settings.DRAMATIQ_NAMESPACE)
     broker.add_middleware(DjangoDbConnections())
     broker.add_middleware(WorkerHeartbeat(settings.WORKER_HEARTBEAT_SECONDS))
+    broker.add_middleware(Periodic(["housekeeping"], settings.HOUSEKEEPING_SECONDS))
     # after_* hooks run in reverse order: placed before Retries, this one sees its verdict.
     broker.add_middleware(DeadLetters(), before=Retries)
     return broker

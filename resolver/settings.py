@@ -65,6 +65,8 @@ DRAMATIQ_ACTOR_MODULES = [
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
 WORKER_HEARTBEAT_SECONDS = 10
+# Housekeeping (stranded webhook deliveries, expired idempotency keys) runs about this often.
+HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 60, minimum=1, maximum=3600)
 
 # Drafting and embeddings.
 LLM_PROVIDER = env_choice(

@@ -1,12 +1,12 @@
-"""Who did something: the principal of an API call or console action, as the audit trail and
-idempotency records name it."""
+"""Who did something: the principal of an API call or console action, the agent or the customer,
+as the audit trail and idempotency records name it. `Actor.record()` writes the audit row."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.models import ActorType, ApiKey, Scope
+from support.models import ActorType, ApiKey, AuditLog, Scope
 
 ALL_SCOPES = frozenset(Scope.values)
 
@@ -18,6 +18,15 @@ class Actor:
     user: Any = None  # the Django user, for USER actors
     api_key: ApiKey | None = None
     scopes: frozenset[str] = field(default=ALL_SCOPES)
+
+    @classmethod
+    def agent(cls) -> Actor:
+        """The LangGraph agent (worker or `draft --persist`)."""
+        return cls(ActorType.AGENT, "agent:graph")
+
+    @classmethod
+    def customer(cls) -> Actor:
+        return cls(ActorType.CUSTOMER, "customer")
 
     @classmethod
     def for_user(cls, user: Any) -> Actor:
@@ -39,5 +48,27 @@ class Actor:
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
 
-    def audit_fields(self) -> dict[str, Any]:
-        return {"actor_type": self.actor_type, "actor": self.label, "user": self.user}
+    def record(
+        self,
+        action: str,
+        *,
+        conversation_id: Any,
+        draft_id: Any = None,
+        message_id: Any = None,
+        before: Any = None,
+        after: Any = None,
+        **metadata: Any,
+    ) -> AuditLog:
+        """One audit row naming this actor; call it inside the transaction of the change."""
+        return AuditLog.objects.create(
+            actor_type=self.actor_type,
+            actor=self.label,
+            user=self.user,
+            action=action,
+            conversation_id=conversation_id,
+            draft_id=draft_id,
+            message_id=message_id,
+            before=before,
+            after=after,
+            metadata=metadata,
+        )

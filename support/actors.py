@@ -1,11 +1,19 @@
-"""Webhook delivery worker. Retries are scheduled by support.webhooks (persisted in the delivery
-row, visible in admin), not by Dramatiq's retry middleware, so each attempt is logged."""
+"""Webhook delivery and housekeeping. Webhook retries are scheduled by support.webhooks
+(persisted in the delivery row, visible in admin), not by Dramatiq's retry middleware, so each
+attempt is logged."""
 
 from __future__ import annotations
 
-import dramatiq
+import logging
 
+import dramatiq
+from django.conf import settings
+
+from resolver.periodic import run_once_per
+from support import housekeeping as chores
 from support import webhooks
+
+logger = logging.getLogger(__name__)
 
 QUEUE = "webhooks"
 
@@ -17,3 +25,10 @@ def deliver_webhook(delivery_id: int) -> None:
         deliver_webhook.send_with_options(
             args=(delivery_id,), delay=int(delay.total_seconds() * 1000)
         )
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=120_000)
+def housekeeping() -> None:
+    """Sent by every worker every HOUSEKEEPING_SECONDS; runs once per interval cluster-wide."""
+    if run_once_per("housekeeping", settings.HOUSEKEEPING_SECONDS):
+        logger.info("housekeeping: %s", chores.run())

@@ -231,9 +231,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay selected deliveries")
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        for delivery in queryset:
-            webhooks.replay(delivery)
+        ids = webhooks.replay(queryset)
         transaction.on_commit(partial(queue_deliveries, ids))
         self.message_user(request, f"Queued {len(ids)} delivery(ies) again.")
 

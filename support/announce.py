@@ -3,8 +3,8 @@
 `announce_draft` is called inside the transaction that changed the draft. It writes the webhook
 deliveries there (an outbox: they commit or roll back with the change) and, after commit only,
 broadcasts the event and queues the deliveries. Nobody hears of a draft that could still roll
-back, and an event is not lost when Redis is briefly down (the delivery rows stay PENDING, to be
-replayed from admin)."""
+back, and an event is not lost when Redis is briefly down (the delivery rows stay PENDING and
+housekeeping queues them again)."""
 
 from __future__ import annotations
 
@@ -89,6 +89,5 @@ def queue_deliveries(delivery_ids: list[int]) -> None:
         try:
             deliver_webhook.send(delivery_id)
         except Exception:
-            # The row stays PENDING and visible in admin, where "Replay" queues it again.
-            # (No periodic sweeper yet: a Redis outage at commit time needs that manual step.)
+            # The row stays PENDING: the `housekeeping` actor queues it again.
             logger.exception("could not queue webhook delivery %s", delivery_id)

@@ -10,13 +10,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from support.actor import Actor
 from support.models import (
-    ActorType,
     AuditAction,
-    AuditLog,
     Channel,
     Conversation,
-    ConversationStatus,
     Customer,
     Draft,
     Message,
@@ -30,9 +28,6 @@ def _conversation(
     conversation: Conversation | None, customer_ref: str, channel: str
 ) -> Conversation:
     if conversation is not None:
-        if conversation.status == ConversationStatus.RESOLVED:
-            conversation.status = ConversationStatus.OPEN  # a new question reopens it
-            conversation.resolved_at = None
         return conversation
     customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
     return Conversation(customer_ref=customer_ref, customer=customer, channel=channel)
@@ -50,28 +45,26 @@ def receive_message(
     # caller's transaction anyway, and a savepoint is two more round trips per message.
     with transaction.atomic(savepoint=False):
         conversation = _conversation(conversation, customer_ref, channel)
-        conversation.last_message_at = timezone.now()
         if conversation._state.adding:
+            conversation.last_message_at = timezone.now()
             conversation.save()
         else:
-            conversation.save(
-                update_fields=["status", "resolved_at", "last_message_at", "updated_at"]
-            )
+            Conversation.objects.touched(conversation.pk)
         message = Message.objects.create(
             conversation=conversation, role=MessageRole.CUSTOMER, body=body
         )
         draft = Draft.objects.create(message=message, conversation=conversation)
-        AuditLog.objects.create(
-            actor_type=ActorType.CUSTOMER,
-            actor="customer",
-            action=AuditAction.CREATED,
-            conversation=conversation,
-            message=message,
-            draft=draft,
+        Actor.customer().record(
+            AuditAction.CREATED,
+            conversation_id=conversation.pk,
+            message_id=message.pk,
+            draft_id=draft.pk,
             after={"message_id": str(message.pk), "draft_id": str(draft.pk)},
         )
         if enqueue:
-            transaction.on_commit(lambda: enqueue_message(message))
+            # robust: a Redis outage must not turn a committed message into a 500 (and a retried,
+            # duplicated message); the draft stays PENDING and a reprocess queues it again.
+            transaction.on_commit(lambda: enqueue_message(message), robust=True)
     return message, draft
 
 

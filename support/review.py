@@ -9,21 +9,21 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from support.actor import Actor
 from support.announce import announce_draft
+from support.ingest import enqueue_message
 from support.models import (
     AuditAction,
-    AuditLog,
     Conversation,
-    ConversationStatus,
     Draft,
     DraftStatus,
     Message,
     MessageRole,
 )
+from support.models.draft import DRAFT_CLAIM_LEASE
 
 # A human may act on a draft until it is sent or rejected; PENDING included, so nobody has to
 # wait for the agent to answer an urgent customer.
@@ -59,15 +59,14 @@ def _snapshot(draft: Draft) -> dict[str, Any]:
 
 
 def _audit(draft: Draft, actor: Actor, action: str, before: Any, after: Any, **meta: Any) -> None:
-    AuditLog.objects.create(
-        **actor.audit_fields(),
-        action=action,
+    actor.record(
+        action,
         conversation_id=draft.conversation_id,
-        draft=draft,
+        draft_id=draft.pk,
         message_id=draft.message_id,
         before=before,
         after=after,
-        metadata=meta,
+        **meta,
     )
 
 
@@ -137,9 +136,7 @@ def escalate(draft_id: Any, actor: Actor) -> Draft:
         draft.status = DraftStatus.ESCALATED
         draft.run_started_at = None
         draft.save()
-        Conversation.objects.filter(pk=draft.conversation_id).exclude(
-            status=ConversationStatus.RESOLVED
-        ).update(status=ConversationStatus.ESCALATED, updated_at=timezone.now())
+        Conversation.objects.escalate(draft.conversation_id)
         _audit(draft, actor, AuditAction.ESCALATED, before, _snapshot(draft))
         announce_draft(draft)
     return draft
@@ -154,11 +151,17 @@ def _supersede(draft: Draft, actor: Actor) -> None:
     announce_draft(draft)
 
 
+def _requeue_stuck(draft: Draft, actor: Actor) -> None:
+    """A PENDING draft nobody is working on (its enqueue failed, or it was dead-lettered, or its
+    worker died) is queued again; one a worker holds is left alone."""
+    if draft.run_started_at and draft.run_started_at > timezone.now() - DRAFT_CLAIM_LEASE:
+        raise Conflict("a draft for this message is already being prepared")
+    _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)}, requeued=True)
+
+
 def reprocess(message_id: Any, actor: Actor) -> Draft:
     """A fresh agent run for a customer message (say, after the KB was fixed). Its open drafts
     are closed as superseded, so the queue never shows two answers to one message."""
-    from support.ingest import enqueue_message
-
     with transaction.atomic():
         message = Message.objects.select_for_update().get(pk=message_id)
         if message.role != MessageRole.CUSTOMER:
@@ -166,15 +169,14 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
         drafts = list(
             Draft.objects.select_for_update().filter(message=message, status__in=OPEN_STATUSES)
         )
-        if any(d.status == DraftStatus.PENDING for d in drafts):
-            raise Conflict("a draft for this message is already being prepared")
-        for old in drafts:
-            _supersede(old, actor)
-        try:
-            with transaction.atomic():
-                draft = Draft.objects.create(message=message, conversation=message.conversation)
-        except IntegrityError:  # draft_one_pending_per_message: a concurrent reprocess won
-            raise Conflict("a draft for this message is already being prepared") from None
-        _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
-        transaction.on_commit(lambda: enqueue_message(message))
+        pending = next((d for d in drafts if d.status == DraftStatus.PENDING), None)
+        if pending is not None:
+            _requeue_stuck(pending, actor)
+            draft = pending
+        else:
+            for old in drafts:
+                _supersede(old, actor)
+            draft = Draft.objects.create(message=message, conversation_id=message.conversation_id)
+            _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
+        transaction.on_commit(lambda: enqueue_message(message), robust=True)
     return draft

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -76,8 +76,10 @@ def claim(delivery_id: int) -> WebhookDelivery | None:
     """Claims a PENDING delivery with a conditional UPDATE: one sender per delivery at a time."""
     now = timezone.now()
     free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_LEASE)
+    # A queue message may arrive a little before the row's own time: a second of slack.
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now + timedelta(seconds=1))
     claimed = WebhookDelivery.objects.filter(
-        free, pk=delivery_id, status=DeliveryStatus.PENDING
+        free, due, pk=delivery_id, status=DeliveryStatus.PENDING
     ).update(claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return None
@@ -132,8 +134,12 @@ def attempt(delivery_id: int) -> timedelta | None:
     return record(delivery, response)
 
 
-def replay(delivery: WebhookDelivery) -> None:
-    """Sends a delivery again (same webhook-id, so receivers can dedupe), with fresh retries."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, claimed_at=None
+def replay(deliveries: QuerySet[WebhookDelivery]) -> list[int]:
+    """Makes deliveries due again (same webhook-id, so receivers can dedupe), with fresh retries;
+    skips those a worker is posting right now. Returns the ids to queue."""
+    free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=timezone.now() - CLAIM_LEASE)
+    ids = list(deliveries.filter(free).values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None
     )
+    return ids

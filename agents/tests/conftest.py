@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -15,6 +16,7 @@ from agents.graph import build_graph
 from agents.providers.chat import ChatProvider
 from agents.services import default_services
 from knowledge.ingest import DocumentSpec, upsert_documents
+from knowledge.ingest.readers import read_jsonl
 from knowledge.management.commands.build_demo_kb import DEMO_KB
 from knowledge.models import KBDocument
 from support.models import Customer, Order, OrderStatus
@@ -33,22 +35,12 @@ DELIVERY = date(2031, 5, 14)
 
 
 def _specs() -> list[DocumentSpec]:
-    specs = []
-    for line in DEMO_KB.read_text().splitlines():
-        row = json.loads(line)
-        if row["external_id"] in ARTICLE_IDS:
-            specs.append(
-                DocumentSpec(
-                    source=row["source"],
-                    external_id=row["external_id"],
-                    title=row["title"],
-                    content=row["content"],
-                    intent=row["intent"],
-                    category=row["category"],
-                    questions=tuple(row.get("questions", [])[:QUESTIONS_PER_ARTICLE]),
-                )
-            )
-    return specs
+    specs, _ = read_jsonl(DEMO_KB)
+    return [
+        replace(spec, questions=spec.questions[:QUESTIONS_PER_ARTICLE])
+        for spec in specs
+        if spec.external_id in ARTICLE_IDS
+    ]
 
 
 @pytest.fixture

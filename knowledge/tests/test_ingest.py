@@ -14,7 +14,7 @@ from knowledge.embeddings import embed_documents
 from knowledge.ingest import SourceError, ingest, upsert_documents
 from knowledge.ingest.upsert import text_hash
 from knowledge.models import ChunkKind, DocumentSource, EmbeddingStatus, KBChunk, KBDocument
-from knowledge.tests.conftest import ARTICLES
+from knowledge.tests.articles import ARTICLES
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets"
 

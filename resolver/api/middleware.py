@@ -3,7 +3,6 @@ limit (429), both answered in the API's JSON error shape."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -13,37 +12,45 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from resolver.api.errors import error_body
 from resolver.redis_client import get_redis
+from support.models.apikey import hash_key
 
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 WINDOW_SECONDS = 60
 RATE_KEY = "resolver:ratelimit:"
+# Per address, this many times the per-key limit: an attacker cycling random tokens still hits
+# it, an office with several integrations behind one address does not.
+IP_FACTOR = 4
 
 
-def caller_identity(request: HttpRequest) -> str:
-    """The API key (hashed, so no DB lookup) when one is presented, else the client address."""
+def identities(request: HttpRequest) -> list[tuple[str, int]]:
+    """(bucket, limit) pairs: the client address always (with room for several keys behind one
+    address), and the presented key, hashed, so no DB lookup happens before the limit."""
+    limit = settings.API_RATE_LIMIT_PER_MINUTE
+    buckets = [("ip:" + (request.META.get("REMOTE_ADDR") or "unknown"), limit * IP_FACTOR)]
     auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer " and auth[7:].strip():
-        return "key:" + hashlib.sha256(auth[7:].strip().encode()).hexdigest()[:24]
-    return "ip:" + (request.META.get("REMOTE_ADDR") or "unknown")
+    if auth[:7].lower() == "bearer " and (token := auth[7:].strip()):
+        buckets.append(("key:" + hash_key(token)[:24], limit))
+    return buckets
 
 
-def over_limit(identity: str, limit: int) -> int:
-    """Seconds until the caller may retry, 0 when under the limit (fixed one-minute windows)."""
+def over_limit(buckets: list[tuple[str, int]]) -> int:
+    """Seconds until the caller may retry, 0 when under every limit (one-minute windows)."""
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    key = f"{RATE_KEY}{identity}:{window}"
     try:
         pipe = get_redis().pipeline()
-        pipe.incr(key)
-        pipe.expire(key, WINDOW_SECONDS + 1)
-        count = pipe.execute()[0]
+        for bucket, _ in buckets:
+            key = f"{RATE_KEY}{bucket}:{window}"
+            pipe.incr(key)
+            pipe.expire(key, WINDOW_SECONDS + 1)
+        counts = pipe.execute()[::2]
     except Exception:
         # A Redis outage must not take the API down with it; /healthz reports Redis.
         logger.warning("rate limiter unavailable", exc_info=True)
         return 0
-    if count <= limit:
+    if all(count <= limit for count, (_, limit) in zip(counts, buckets, strict=True)):
         return 0
     return max(1, int((window + 1) * WINDOW_SECONDS - now))
 
@@ -67,7 +74,7 @@ class ApiLimitsMiddleware:
             detail = f"the request body is over the {limit} byte limit"
             return JsonResponse(error_body(413, detail), status=413)
         limit = settings.API_RATE_LIMIT_PER_MINUTE
-        if limit and (retry_after := over_limit(caller_identity(request), limit)):
+        if limit and (retry_after := over_limit(identities(request))):
             detail = f"rate limit of {limit} requests per minute exceeded"
             response = JsonResponse(error_body(429, detail), status=429)
             response["Retry-After"] = str(retry_after)

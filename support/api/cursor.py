@@ -20,18 +20,23 @@ def encode(created_at: datetime, pk: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+INVALID = "the cursor is not one this API returned"
+
+
 def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, pk = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(pk)
+        created, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(created, str) or not isinstance(pk, str):
+            raise ValueError(INVALID)
+        when = datetime.fromisoformat(created)
+        if when.tzinfo is None:
+            raise ValueError(INVALID)
+        return when, uuid.UUID(pk)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise ApiError(400, "the cursor is not one this API returned", "invalid_cursor") from None
+        raise ApiError(400, INVALID, "invalid_cursor") from None
 
 
 def after(cursor: str) -> Q:
     """Rows that come after the cursor in (-created_at, -id) order."""
     created, pk = decode(cursor)
-    if created.tzinfo is None:
-        raise ApiError(400, "the cursor is not one this API returned", "invalid_cursor")
     return Q(created_at__lt=created) | Q(created_at=created, id__lt=pk)

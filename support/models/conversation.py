@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.utils import timezone
 
 
 class ConversationStatus(models.TextChoices):
@@ -16,6 +17,33 @@ class Channel(models.TextChoices):
     WIDGET = "WIDGET", "Widget"
     EMAIL = "EMAIL", "E-mail"
     CONSOLE = "CONSOLE", "Console"
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    # Conditional UPDATEs rather than save(): callers may hold a stale copy, and saving its
+    # status would undo a change another transaction committed meanwhile.
+
+    def escalate(self, pk: object) -> None:
+        """Hands the conversation to humans, unless it was resolved."""
+        self.filter(pk=pk).exclude(status=ConversationStatus.RESOLVED).update(
+            status=ConversationStatus.ESCALATED, updated_at=timezone.now()
+        )
+
+    def touched(self, pk: object) -> None:
+        """A new customer message: bump last_message_at and reopen it if it was resolved."""
+        now = timezone.now()
+        resolved = models.Q(status=ConversationStatus.RESOLVED)
+        self.filter(pk=pk).update(
+            last_message_at=now,
+            updated_at=now,
+            status=models.Case(
+                models.When(resolved, then=models.Value(ConversationStatus.OPEN)),
+                default=models.F("status"),
+            ),
+            resolved_at=models.Case(
+                models.When(resolved, then=None), default=models.F("resolved_at")
+            ),
+        )
 
 
 class Conversation(models.Model):
@@ -37,6 +65,8 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
 
     class Meta:
         ordering = ["-updated_at"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -36,6 +37,11 @@ class Urgency(models.TextChoices):
     LOW = "LOW", "Low"
     NORMAL = "NORMAL", "Normal"
     HIGH = "HIGH", "High"
+
+
+# A worker's claim on a PENDING draft older than this belongs to a worker that died mid-run;
+# another run (a redelivery or a reprocess) may take over.
+DRAFT_CLAIM_LEASE = timedelta(minutes=3)
 
 
 def empty_guard() -> dict[str, object]:

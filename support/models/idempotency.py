@@ -7,8 +7,7 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
-# Long enough to cover any client's retry policy; expired rows are swept by the admin action
-# or `IdempotencyRecord.objects.expired().delete()`.
+# Long enough to cover any client's retry policy; the `housekeeping` actor deletes older rows.
 RETENTION = timedelta(days=7)
 
 

@@ -6,14 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
-from resolver.bootstrap import ensure_agents_group
 from support.ingest import receive_message
 from support.models import ApiKey, Draft, DraftStatus
 
 API = "/api/v1"
+MakeDraft = Callable[..., Draft]
 
 SUGGESTION = {
     "status": DraftStatus.SUGGESTED,
@@ -40,13 +39,6 @@ def key_client(*scopes: str, name: str = "test") -> Client:
 def api(db: None) -> Client:
     """A client holding a key with every scope."""
     return key_client("ingest", "read", "act")
-
-
-@pytest.fixture
-def agent_user(db: None) -> User:
-    user = User.objects.create_user("agnes", password="pw-agnes-123")
-    user.groups.add(ensure_agents_group())
-    return user
 
 
 @pytest.fixture

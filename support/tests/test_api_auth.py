@@ -16,18 +16,19 @@ from support.models.apikey import hash_key
 from support.tests.conftest import API, key_client, post_json
 
 NIL = uuid.UUID(int=0)
-# (method, path, scope); ids that do not exist are fine: scopes are checked before lookups.
+# (method, path, scope, status with the scope); ids that do not exist are fine: scopes are
+# checked before lookups, which then answer 404.
 ENDPOINTS = [
-    ("post", "/messages", "ingest"),
-    ("get", f"/conversations/{NIL}", "read"),
-    ("get", "/drafts", "read"),
-    ("post", f"/drafts/{NIL}/approve", "act"),
-    ("post", f"/drafts/{NIL}/reject", "act"),
-    ("post", f"/drafts/{NIL}/escalate", "act"),
-    ("post", f"/messages/{NIL}/reprocess", "act"),
-    ("get", "/kb/search?q=refund", "read"),
-    ("get", "/stats", "read"),
-    ("get", "/evals", "read"),
+    ("post", "/messages", "ingest", 202),
+    ("get", f"/conversations/{NIL}", "read", 404),
+    ("get", "/drafts", "read", 200),
+    ("post", f"/drafts/{NIL}/approve", "act", 404),
+    ("post", f"/drafts/{NIL}/reject", "act", 404),
+    ("post", f"/drafts/{NIL}/escalate", "act", 404),
+    ("post", f"/messages/{NIL}/reprocess", "act", 404),
+    ("get", "/kb/search?q=refund", "read", 200),
+    ("get", "/stats", "read", 200),
+    ("get", "/evals", "read", 200),
 ]
 
 
@@ -37,18 +38,17 @@ def call(client: Client, method: str, path: str) -> int:
     return post_json(client, path, {"body": "hello"}).status_code
 
 
-@pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS)
-def test_scope_matrix(db: None, method: str, path: str, scope: str) -> None:
-    for held in ("ingest", "read", "act"):
-        status = call(key_client(held, name=f"k-{held}"), method, path)
-        if held == scope:
-            assert status not in (401, 403), (held, status)
-        else:
-            assert status == 403, (held, status)
+@pytest.mark.parametrize(("method", "path", "scope", "allowed"), ENDPOINTS)
+def test_scope_matrix(db: None, method: str, path: str, scope: str, allowed: int) -> None:
+    statuses = {
+        held: call(key_client(held, name=f"k-{held}"), method, path)
+        for held in ("ingest", "read", "act")
+    }
+    assert statuses == {held: allowed if held == scope else 403 for held in statuses}
 
 
-@pytest.mark.parametrize(("method", "path", "scope"), ENDPOINTS)
-def test_no_credentials_is_401(db: None, method: str, path: str, scope: str) -> None:
+@pytest.mark.parametrize(("method", "path", "scope", "allowed"), ENDPOINTS)
+def test_no_credentials_is_401(db: None, method: str, path: str, scope: str, allowed: int) -> None:
     client = Client()
     assert call(client, method, path) == 401
     assert call(Client(HTTP_AUTHORIZATION="Bearer rk_not-a-key"), method, path) == 401
@@ -104,12 +104,29 @@ def test_logged_in_user_outside_agents_is_403(db: None) -> None:
     assert client.get(f"{API}/drafts").status_code == 403
 
 
+def fresh_address() -> str:
+    """A client address no earlier test used this minute (the limiter also counts per IP)."""
+    return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+
+
 @override_settings(API_RATE_LIMIT_PER_MINUTE=3)
 def test_rate_limit_per_key(db: None, redis_client: object) -> None:
-    client = key_client("read", name=f"burst-{uuid.uuid4().hex[:6]}")
-    statuses = [client.get(f"{API}/stats").status_code for _ in range(4)]
+    address = fresh_address()
+    client = key_client("read", name="burst")
+    statuses = [client.get(f"{API}/stats", REMOTE_ADDR=address).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
-    limited = client.get(f"{API}/stats")
+    limited = client.get(f"{API}/stats", REMOTE_ADDR=address)
     assert limited.json()["code"] == "rate_limited"
     assert 1 <= int(limited["Retry-After"]) <= 60
-    assert key_client("read", name="another").get(f"{API}/stats").status_code == 200
+    another = key_client("read", name="another")
+    assert another.get(f"{API}/stats", REMOTE_ADDR=address).status_code == 200
+
+
+@override_settings(API_RATE_LIMIT_PER_MINUTE=3)
+def test_random_tokens_hit_the_per_address_limit(db: None, redis_client: object) -> None:
+    address = fresh_address()
+    statuses = [
+        Client(HTTP_AUTHORIZATION=f"Bearer rk_guess{i}").get(f"{API}/stats", REMOTE_ADDR=address)
+        for i in range(13)
+    ]
+    assert [r.status_code for r in statuses] == [401] * 12 + [429]  # 3 per minute, 4x per IP

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
 
+from support.announce import broadcast
 from support.models import (
     AuditLog,
     Conversation,
     ConversationStatus,
-    Draft,
     DraftStatus,
     Message,
     MessageRole,
 )
-from support.tests.conftest import API, key_client, post_json
-
-MakeDraft = Callable[..., Draft]
+from support.tests.conftest import API, MakeDraft, key_client, post_json
 
 
 def test_queue_filters_by_status_and_pages_with_a_cursor(
@@ -30,6 +27,7 @@ def test_queue_filters_by_status_and_pages_with_a_cursor(
     suggested = [make_draft(f"question {i}") for i in range(5)]
     make_draft("an escalated one", status=DraftStatus.ESCALATED, escalation_reason="high_risk")
     seen: list[str] = []
+    sizes: list[int] = []
     cursor = None
     while True:
         params: dict[str, Any] = {"status": "SUGGESTED", "limit": 2}
@@ -37,9 +35,11 @@ def test_queue_filters_by_status_and_pages_with_a_cursor(
             params["cursor"] = cursor
         page = api.get(f"{API}/drafts", params).json()
         seen += [item["id"] for item in page["items"]]
+        sizes.append(len(page["items"]))
         cursor = page["next_cursor"]
         if cursor is None:
             break
+    assert sizes == [2, 2, 1]
     assert seen == [str(d.pk) for d in sorted(suggested, key=lambda d: d.created_at, reverse=True)]
 
 
@@ -52,7 +52,7 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
         "confidence", "guard", "model", "prompt_version", "tokens", "cost", "latency_ms",
         "created_at",
     }  # fmt: skip
-    assert contract <= set(item)
+    assert set(item) == contract | {"reviewed_at", "sent_text", "reject_reason"}
     assert (item["id"], item["status"], item["escalation_reason"]) == (
         str(draft.pk),
         "ESCALATED",
@@ -64,6 +64,12 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
     assert item["suggested_action"] is None
 
 
+# ["2024-01-01T00:00:00", "00000000-…"]: a time without a time zone.
+NAIVE_TIME_CURSOR = (
+    "WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgIjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCJd"
+)
+
+
 @pytest.mark.parametrize(
     ("params", "status"),
     [
@@ -71,6 +77,9 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
         ({"limit": 0}, 422),
         ({"status": "DONE"}, 422),
         ({"cursor": "%%"}, 400),
+        ({"cursor": "WyIyMDI0LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgNV0"}, 400),  # id not a string
+        ({"cursor": NAIVE_TIME_CURSOR}, 400),
+        ({"cursor": "WzEsIDIsIDNd"}, 400),  # three values
     ],
 )
 def test_bad_queue_parameters(api: Client, params: dict[str, Any], status: int) -> None:
@@ -189,18 +198,35 @@ def test_escalate_flags_the_conversation(api: Client, make_draft: MakeDraft) -> 
 
 def test_unknown_draft_is_404(api: Client) -> None:
     response = post_json(api, "/drafts/00000000-0000-0000-0000-000000000001/approve")
-    assert response.json() == {"detail": "not found", "code": "not_found"}
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "not found", "code": "not_found"},
+    )
 
 
+@pytest.mark.parametrize(
+    ("action", "event_type", "status"),
+    [
+        ("approve", "draft.sent", "SENT"),
+        ("reject", "draft.rejected", "REJECTED"),
+        ("escalate", "draft.escalated", "ESCALATED"),
+    ],
+)
 def test_actions_announce_after_commit(
-    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+    api: Client,
+    make_draft: MakeDraft,
+    django_capture_on_commit_callbacks: Any,
+    action: str,
+    event_type: str,
+    status: str,
 ) -> None:
     draft = make_draft()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        post_json(api, f"/drafts/{draft.pk}/approve")
-    event = callbacks[0].args[0]  # functools.partial(broadcast, event)
+        assert post_json(api, f"/drafts/{draft.pk}/{action}").status_code == 200
+    assert [callback.func for callback in callbacks] == [broadcast]  # no webhook endpoints
+    event = callbacks[0].args[0]
     assert (event["type"], event["draft_id"], event["status"]) == (
-        "draft.sent",
+        event_type,
         str(draft.pk),
-        "SENT",
+        status,
     )

@@ -67,7 +67,9 @@ def test_unknown_conversation_is_404(api: Client) -> None:
 def test_conversation_of_another_customer_is_409(api: Client) -> None:
     first = post_json(api, "/messages", {"body": "hello", "customer_ref": "c1"}).json()
     body = {"body": "hi", "conversation_id": first["conversation_id"], "customer_ref": "c2"}
-    assert post_json(api, "/messages", body).status_code == 409
+    response = post_json(api, "/messages", body)
+    assert (response.status_code, response.json()["code"]) == (409, "conflict")
+    assert Message.objects.count() == 1
 
 
 def test_same_idempotency_key_and_body_returns_the_same_ids(api: Client) -> None:
@@ -98,9 +100,11 @@ def test_idempotency_keys_are_per_caller(api: Client) -> None:
 def test_concurrent_requests_with_one_key_make_one_message() -> None:
     client = key_client("ingest")
     results: list[Any] = []
+    barrier = threading.Barrier(4)
 
     def send() -> None:
         try:
+            barrier.wait()
             response = post_json(client, "/messages", {"body": "hi"}, HTTP_IDEMPOTENCY_KEY="race")
             results.append((response.status_code, response.json()["id"]))
         finally:

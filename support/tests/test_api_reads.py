@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -11,12 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from evals.models import EvalRun, EvalStatus
-from knowledge.ingest import upsert_documents
-from knowledge.tests.conftest import ARTICLES
 from support.models import AuditLog, Draft, DraftStatus, Message, MessageRole
-from support.tests.conftest import API, post_json
-
-MakeDraft = Callable[..., Draft]
+from support.tests.conftest import API, MakeDraft, post_json
 
 
 def test_conversation_shows_each_message_with_its_latest_draft(
@@ -58,8 +53,14 @@ def test_reprocess_supersedes_the_open_draft(
     )
     assert AuditLog.objects.get(draft=new).action == "reprocessed"
     assert len(callbacks) == 2  # the superseded draft's broadcast, then the enqueue
+    # Still PENDING and unclaimed (say, the enqueue failed): queued again, same draft.
     again = post_json(api, f"/messages/{old.message_id}/reprocess")
-    assert (again.status_code, again.json()["code"]) == (409, "conflict")
+    assert (again.status_code, again.json()["draft_id"]) == (202, str(new.pk))
+    # A worker holds it: nothing to do.
+    Draft.objects.filter(pk=new.pk).update(run_started_at=timezone.now())
+    busy = post_json(api, f"/messages/{old.message_id}/reprocess")
+    assert (busy.status_code, busy.json()["code"]) == (409, "conflict")
+    assert Draft.objects.filter(message_id=old.message_id).count() == 2
 
 
 def test_only_customer_messages_are_reprocessed(api: Client, make_draft: MakeDraft) -> None:
@@ -69,12 +70,7 @@ def test_only_customer_messages_are_reprocessed(api: Client, make_draft: MakeDra
     assert post_json(api, f"/messages/{reply.pk}/reprocess").status_code == 422
 
 
-@pytest.fixture
-def tiny_kb(db: None) -> None:
-    upsert_documents(ARTICLES)
-
-
-def test_kb_search(api: Client, tiny_kb: None) -> None:
+def test_kb_search(api: Client, small_kb: object) -> None:
     params = {"q": "how do I get my money back", "limit": "1"}
     results = api.get(f"{API}/kb/search", params).json()
     assert [r["title"] for r in results["results"]] == ["Refund policy"]

@@ -14,16 +14,21 @@ from django.test import Client, override_settings
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from resolver.broker import start_worker
 from resolver.polling import wait_for
-from resolver.processes import stop_all
-from support import webhooks
-from support.models import DeliveryStatus, Draft, WebhookDelivery, WebhookEndpoint
-from support.tests.conftest import post_json
+from support import housekeeping, webhooks
+from support.models import (
+    DeliveryStatus,
+    Draft,
+    IdempotencyRecord,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from support.tests.conftest import MakeDraft, key_client, post_json
 from support.tests.receiver import webhook_receiver
-from tests.helpers import database_url_for_tests
 
-MakeDraft = Callable[..., Draft]
+
+def elapse_backoff(delivery: WebhookDelivery) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
 
 
 def approve(api: Client, draft: Draft, capture: Any) -> WebhookDelivery:
@@ -73,7 +78,11 @@ def test_failing_receiver_is_retried_with_backoff_then_given_up(
     with webhook_receiver(500, 503, 500) as receiver:
         WebhookEndpoint.objects.create(url=receiver.url)
         delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
-        delays = [webhooks.attempt(delivery.pk) for _ in range(3)]
+        delays = [webhooks.attempt(delivery.pk)]
+        assert webhooks.attempt(delivery.pk) is None  # not due yet: the backoff holds
+        for _ in range(2):
+            elapse_backoff(delivery)
+            delays.append(webhooks.attempt(delivery.pk))
     assert delays == [timedelta(seconds=2), timedelta(seconds=4), None]
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 3)
@@ -106,7 +115,7 @@ def test_replay_sends_a_failed_delivery_again(
         assert webhooks.attempt(delivery.pk) is not None  # 500: to be retried
         WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
         assert webhooks.attempt(delivery.pk) is None  # FAILED: nothing to do
-        webhooks.replay(delivery)
+        webhooks.replay(WebhookDelivery.objects.filter(pk=delivery.pk))
         assert webhooks.attempt(delivery.pk) is None  # delivered
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
@@ -125,7 +134,7 @@ def test_rotated_secret_signs_with_both_until_the_overlap_ends(
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
             previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
         )
-        webhooks.replay(delivery)
+        webhooks.replay(WebhookDelivery.objects.filter(pk=delivery.pk))
         webhooks.attempt(delivery.pk)
     (during, body1), (after, body2) = receiver.requests
     assert len(during["webhook-signature"].split()) == 2
@@ -159,26 +168,52 @@ def test_admin_can_replay_and_rotate(admin_client: Client, db: None) -> None:
 
 @pytest.mark.slow
 def test_worker_delivers_after_commit_and_retries_a_500(
-    transactional_db: None, make_draft: MakeDraft
+    start_workers: Callable[..., Any], make_draft: MakeDraft
 ) -> None:
-    from support.tests.conftest import key_client
-
     api = key_client("act")
     with webhook_receiver(500) as receiver:
         endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["draft.rejected"])
-        worker = start_worker(
-            {"DATABASE_URL": database_url_for_tests(), "WEBHOOK_BACKOFF_SECONDS": "0.2"}
-        )
-        try:
-            draft = make_draft()
-            assert post_json(api, f"/drafts/{draft.pk}/reject", {"reason": "no"}).status_code == 200
-            done = WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED)
-            assert wait_for(done.exists, 30)
-        finally:
-            stop_all([worker])
+        start_workers(WEBHOOK_BACKOFF_SECONDS="0.2")
+        draft = make_draft()
+        assert post_json(api, f"/drafts/{draft.pk}/reject", {"reason": "no"}).status_code == 200
+        done = WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED)
+        assert wait_for(done.exists, 30)
     delivered = done.get()
     assert [h["webhook-id"] for h, _ in receiver.requests] == [delivered.event_id] * 2
     payload = Webhook(endpoint.secret).verify(receiver.requests[1][1], receiver.requests[1][0])
     assert (payload["type"], payload["draft_id"]) == ("draft.rejected", str(draft.pk))
     assert list(delivered.attempt_log.values_list("status_code", flat=True)) == [500, 200]
     assert json.loads(receiver.requests[1][1]) == delivered.payload
+
+
+def test_housekeeping_requeues_stranded_deliveries_and_drops_expired_keys(db: None) -> None:
+    endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/x")
+    made = {
+        name: WebhookDelivery.objects.create(
+            endpoint=endpoint, event_id=name, event_type="draft.sent", payload={}, **fields
+        )
+        for name, fields in {
+            "lost": {},
+            "fresh": {},
+            "overdue": {"next_attempt_at": timezone.now() - timedelta(minutes=5)},
+            "waiting": {"next_attempt_at": timezone.now() + timedelta(minutes=5)},
+            "sending": {"claimed_at": timezone.now()},
+            "delivered": {"status": DeliveryStatus.DELIVERED},
+        }.items()
+    }
+    old = timezone.now() - timedelta(minutes=2)
+    WebhookDelivery.objects.exclude(event_id="fresh").update(created_at=old)
+    IdempotencyRecord.objects.create(
+        owner="k", key="old", request_hash="", response={}, status_code=202
+    )
+    IdempotencyRecord.objects.filter(key="old").update(
+        created_at=timezone.now() - timedelta(days=8)
+    )
+    IdempotencyRecord.objects.create(
+        owner="k", key="new", request_hash="", response={}, status_code=202
+    )
+    assert sorted(housekeeping.stranded_deliveries()) == sorted(
+        [made["lost"].pk, made["overdue"].pk]
+    )
+    assert housekeeping.run() == {"requeued_deliveries": 2, "expired_idempotency_keys": 1}
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]

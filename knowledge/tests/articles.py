@@ -1,9 +1,9 @@
+"""Five short articles used across the test suite (the `small_kb` fixture, root conftest)."""
+
 from __future__ import annotations
 
-import pytest
-
-from knowledge.ingest import DocumentSpec, upsert_documents
-from knowledge.models import DocumentSource, KBDocument
+from knowledge.ingest import DocumentSpec
+from knowledge.models import DocumentSource
 
 ARTICLES = [
     DocumentSpec(
@@ -59,9 +59,3 @@ ARTICLES = [
         questions=("what delivery methods do you have",),
     ),
 ]
-
-
-@pytest.fixture
-def small_kb(db: None) -> dict[str, KBDocument]:
-    upsert_documents(ARTICLES)
-    return {doc.external_id: doc for doc in KBDocument.objects.all()}
