@@ -3,7 +3,6 @@ conversation's recent turns) and lets the persist service write the outcome."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from django.db.models import F, Q
@@ -14,22 +13,17 @@ from agents.graph import build_graph, initial_state, run_graph
 from agents.persistence import save_outcome
 from agents.services import default_services
 from agents.state import Outcome, Turn
+from resolver.once import once_per_process
 from support.models import Draft, DraftStatus, Message
 from support.models.draft import DRAFT_CLAIM_LEASE
 
 HISTORY_TURNS = 6
 
-_graph: CompiledStateGraph | None = None
-_lock = threading.Lock()
 
-
+@once_per_process
 def worker_graph() -> CompiledStateGraph:
     """One compiled graph per worker process, built on first use (never at import)."""
-    global _graph
-    with _lock:
-        if _graph is None:
-            _graph = build_graph(default_services(persist=save_outcome))
-        return _graph
+    return build_graph(default_services(persist=save_outcome))
 
 
 def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:

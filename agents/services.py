@@ -24,7 +24,6 @@ class AgentSettings:
     confidence_threshold: float
     max_repairs: int
     min_similarity: float  # below it, nothing in the KB covers the message (retrieval_weak)
-    history_turns: int = 6
 
     @classmethod
     def from_django(cls) -> AgentSettings:
@@ -82,6 +81,10 @@ def configured_provider() -> DraftProvider:
 
 
 def default_services(**overrides: Any) -> Services:
-    overrides.setdefault("drafter", configured_provider())
-    overrides.setdefault("settings", AgentSettings.from_django())
+    # Not setdefault: that would build the configured provider (an LLM client, a GGUF file)
+    # even when the caller passes its own.
+    if "drafter" not in overrides:
+        overrides["drafter"] = configured_provider()
+    if "settings" not in overrides:
+        overrides["settings"] = AgentSettings.from_django()
     return Services(**overrides)

@@ -21,6 +21,11 @@ class Turn(TypedDict):
     body: str
 
 
+def customer_turns(history: list[Turn]) -> list[str]:
+    """What the customer said earlier, latest first."""
+    return [turn["body"] for turn in reversed(history) if turn["role"] == "CUSTOMER"]
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One retrieved KB article: what search ranked, plus the full text drafts quote from."""

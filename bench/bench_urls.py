@@ -16,6 +16,7 @@ from support.api.schemas import MessageIn
 from support.models import Scope
 
 noop_api = NinjaAPI(urls_namespace="bench", docs_url=None, openapi_url=None)
+auth_api = NinjaAPI(urls_namespace="bench-auth", docs_url=None, openapi_url=None)
 
 
 @noop_api.post("/noop")
@@ -23,9 +24,9 @@ def noop(request: HttpRequest, payload: MessageIn) -> dict[str, Any]:
     return {"ok": True}
 
 
-@noop_api.post("/noop-auth", auth=scoped(Scope.INGEST))
+@auth_api.post("/noop-auth", auth=scoped(Scope.INGEST))
 def noop_auth(request: HttpRequest, payload: MessageIn) -> dict[str, Any]:
     return {"ok": True}
 
 
-urlpatterns = [*product_urls, path("bench/", noop_api.urls), path("api/bench/", noop_api.urls)]
+urlpatterns = [*product_urls, path("bench/", noop_api.urls), path("api/bench/", auth_api.urls)]

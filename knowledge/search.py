@@ -126,7 +126,12 @@ def text_query(text: str) -> str:
         cursor.execute("SELECT websearch_to_tsquery('english', %s)::text", [text])
         parsed = cursor.fetchone()[0]
     common = common_lexemes()
-    operands = [op for op in parsed.split(" & ") if op and op.strip("'") not in common]
+    # A negated term ("-blender" → !'blender') ORed in would match nearly every chunk.
+    operands = [
+        op
+        for op in parsed.split(" & ")
+        if op and not op.startswith("!") and op.strip("'") not in common
+    ]
     return " | ".join(operands)
 
 

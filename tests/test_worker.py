@@ -30,7 +30,13 @@ def test_every_actor_uses_the_configured_broker() -> None:
         for value in vars(importlib.import_module(name)).values()
         if isinstance(value, dramatiq.Actor)
     ]
-    assert len(actors) >= 2
+    assert sorted(actor.actor_name for actor in actors) == [
+        "deliver_webhook",
+        "housekeeping",
+        "ping",
+        "process_message",
+        "reindex_document",
+    ]
     assert all(actor.broker is dramatiq.get_broker() for actor in actors)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from agents.entities import extract_entities
 from agents.scoring import best_article, retrieval_confidence
 from agents.services import Services
-from agents.state import AgentState, Evidence
+from agents.state import AgentState, Evidence, customer_turns
 
 
 def is_weak(evidence: list[Evidence], min_similarity: float) -> bool:
@@ -20,8 +20,7 @@ def is_weak(evidence: list[Evidence], min_similarity: float) -> bool:
 def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     triaged = state["triage_result"]
     evidence = services.search(state["context_text"], triaged.intent)
-    earlier = [t["body"] for t in reversed(state.get("history", [])) if t["role"] == "CUSTOMER"]
-    entities = extract_entities(state["message"], *earlier)
+    entities = extract_entities(state["message"], *customer_turns(state.get("history", [])))
     weak = is_weak(evidence, services.settings.min_similarity)
     return {
         "evidence": evidence,

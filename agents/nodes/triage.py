@@ -8,7 +8,7 @@ from typing import Any
 
 from agents.services import Services
 from agents.signals import read_signals, without_injection
-from agents.state import AgentState, Turn
+from agents.state import AgentState, Turn, customer_turns
 
 # A short message that leans on the previous one: "and when does it arrive?", "what about
 # the other one?". It is read together with the customer's previous message.
@@ -21,7 +21,7 @@ FOLLOW_UP_MAX_WORDS = 12
 
 
 def previous_customer_turn(history: list[Turn]) -> str:
-    return next((t["body"] for t in reversed(history) if t["role"] == "CUSTOMER"), "")
+    return next(iter(customer_turns(history)), "")
 
 
 def context_text(message: str, history: list[Turn]) -> str:

@@ -56,7 +56,8 @@ def _sources(request: DraftRequest) -> str:
 
 def build_messages(request: DraftRequest) -> list[BaseMessage]:
     facts = [*request.facts.sentences()] or ["(none)"]
-    history = [f"{turn['role'].lower()}: {turn['body'][:500]}" for turn in request.history[-6:]]
+    # The runner passes at most runner.HISTORY_TURNS turns.
+    history = [f"{turn['role'].lower()}: {turn['body'][:500]}" for turn in request.history]
     feedback = ""
     if request.feedback:
         reasons = "\n".join(f"- {issue}" for issue in request.feedback)

@@ -21,20 +21,33 @@ _APOLOGY = re.compile(r"\b(sorry|apologi[sz]e|apologies|regret)\b", re.IGNORECAS
 MAX_CHARS = 1500  # agents trim long articles; a chat reply should not be a manual
 
 
-def _keep(sentence: str, request: DraftRequest, dropped: set[str]) -> bool:
-    if sentence[:160] in dropped:
-        return False
-    # Quote nothing the guard would refuse (a KB timeframe is not this order's date).
-    return not [
-        i for i in check_policy(sentence, request.facts) if i.code != "unfilled_placeholder"
-    ]
+DETAIL_CHARS = 160  # the guard quotes at most this much of a sentence in an issue
+
+
+def _flagged(request: DraftRequest) -> set[str]:
+    """Sentences the guard flagged last time. It saw the answer's lines with their list markers
+    ("1. Go to…"); this provider fills sentences without them, so the markers are removed."""
+    return {_LIST_MARKER.sub("", issue.detail, count=1) for issue in request.feedback}
+
+
+def _was_flagged(sentence: str, flagged: set[str]) -> bool:
+    # A detail is the whole sentence or its first DETAIL_CHARS (less a removed list marker).
+    return any(
+        sentence == detail or (len(detail) >= DETAIL_CHARS - 4 and sentence.startswith(detail))
+        for detail in flagged
+    )
+
+
+def _keep(sentence: str, request: DraftRequest, flagged: set[str]) -> bool:
+    # Quote nothing the guard refused or would refuse (a KB timeframe is not this order's date).
+    return not _was_flagged(sentence, flagged) and not check_policy(sentence, request.facts)
 
 
 def _quote(article: Evidence, request: DraftRequest) -> list[str]:
     """The article's lines with placeholders filled and unusable sentences removed; numbered
     steps are renumbered when one is dropped."""
     filler = Filler(request.profile, request.entities)
-    dropped = {issue.detail for issue in request.feedback}
+    flagged = _flagged(request)
     lines: list[str] = []
     size, step = 0, 0
     for line in article.content.splitlines():
@@ -43,7 +56,7 @@ def _quote(article: Evidence, request: DraftRequest) -> list[str]:
         kept = []
         for sentence in sentences(body):
             filled = filler.fill(sentence)
-            if filled and _keep(filled, request, dropped):
+            if filled and _keep(filled, request, flagged):
                 kept.append(filled)
         if not kept or size >= MAX_CHARS:
             continue

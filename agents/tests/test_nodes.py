@@ -140,3 +140,16 @@ def test_entities() -> None:
     assert entities.order_numbers == ("A12345", "NW-10002")
     assert entities.invoice_numbers == ("INV-778899",)
     assert extract_entities("I ordered something").order_numbers == ()
+
+
+def test_repair_drops_a_flagged_numbered_step(agent_kb: dict[str, KBDocument]) -> None:
+    services = default_services()
+    state = _triaged("how do I cancel my purchase")
+    state.update(nodes.retrieve_node(state, services))  # type: ignore[typeddict-item]
+    first = nodes.draft_node(state, services)["proposal"].answer
+    step = next(line for line in first.splitlines() if line.startswith("2. "))
+    # The guard quotes the line as it saw it, list marker included.
+    issue = GuardIssue("grounded", "unsupported_sentence", step[:160])
+    repaired = nodes.draft_node({**state, "feedback": [issue]}, services)["proposal"].answer
+    assert step[3:] not in repaired
+    assert len(repaired.splitlines()) == len(first.splitlines()) - 1

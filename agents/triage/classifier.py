@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from django.conf import settings
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
+
+from resolver.once import once_per_process
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 MAX_CHARS = 2000  # longer messages are cut: the opening states the request
@@ -91,7 +92,7 @@ def artifact_path() -> Path:
     return ARTIFACTS / f"{settings.TRIAGE_MODEL}.joblib"
 
 
-@lru_cache(maxsize=1)
+@once_per_process
 def load_classifier() -> IntentClassifier:
     """The configured artifact, loaded once per process."""
     data = joblib.load(artifact_path())

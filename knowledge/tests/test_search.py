@@ -11,7 +11,7 @@ from django.db import connection
 
 from knowledge.embeddings import embed_query
 from knowledge.models import DocumentStatus, KBDocument
-from knowledge.search import VECTOR_SQL, EmptyQueryError, SearchHit, _documents_sql
+from knowledge.search import VECTOR_SQL, EmptyQueryError, SearchHit, _documents_sql, text_query
 
 
 def search(query: str, **kwargs: object) -> list[SearchHit]:
@@ -22,6 +22,10 @@ def test_exact_keyword_is_found_by_the_full_text_leg(small_kb: dict[str, KBDocum
     hits = search("any news on QX-48213?")
     assert hits[0].kb_id == small_kb["customs"].pk
     assert hits[0].text_rank == 1
+
+
+def test_negated_terms_are_left_out_of_the_text_query(small_kb: dict[str, KBDocument]) -> None:
+    assert text_query("zephyr jug -dishwasher") == "'zephyr' | 'jug'"
 
 
 def test_product_term_is_found(small_kb: dict[str, KBDocument]) -> None:

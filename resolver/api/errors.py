@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
+from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 if TYPE_CHECKING:
@@ -26,6 +27,17 @@ CODES = {
     422: "validation_error",
     429: "rate_limited",
 }
+
+
+class Error(Schema):
+    """The body of every error response."""
+
+    detail: Any
+    code: str
+
+
+# The error statuses every operation may answer, for the OpenAPI document.
+ERRORS: dict[int, Any] = {code: Error for code in (400, 401, 403, 404, 409, 413, 422, 429)}
 
 
 class ApiError(HttpError):
@@ -73,9 +85,6 @@ def install_handlers(api: NinjaAPI) -> None:
     def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
         return respond(request, 404, error_body(404, "not found"))
 
-    def on_too_big(request: HttpRequest, exc: Exception) -> HttpResponse:
-        return respond(request, 413, error_body(413, "the request body is too large"))
-
     def on_bug(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled API error on %s %s", request.method, request.path)
         return respond(request, 500, error_body(500, "internal error", "internal_error"))
@@ -85,4 +94,3 @@ def install_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ValidationError, on_validation)  # type: ignore[arg-type]
     api.add_exception_handler(Http404, on_not_found)  # type: ignore[arg-type]
     api.add_exception_handler(ObjectDoesNotExist, on_not_found)  # type: ignore[arg-type]
-    api.add_exception_handler(RequestDataTooBig, on_too_big)  # type: ignore[arg-type]

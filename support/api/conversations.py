@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from resolver.api.auth import scoped
-from support.api.messages import ERRORS
+from resolver.api.errors import ERRORS
 from support.api.schemas import ConversationOut, DraftOut
 from support.models import Conversation, Draft, Message, Scope
 

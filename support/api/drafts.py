@@ -10,9 +10,9 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from resolver.api.auth import actor_of, scoped
+from resolver.api.errors import ERRORS
 from support import review
 from support.api.cursor import after, encode
-from support.api.messages import ERRORS
 from support.api.schemas import ApproveIn, DraftOut, DraftPage, RejectIn, StatusName
 from support.models import Draft, Scope
 

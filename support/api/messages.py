@@ -10,16 +10,14 @@ from django.http import HttpRequest
 from ninja import Header, Router, Status
 
 from resolver.api.auth import actor_of, scoped
-from resolver.api.errors import ApiError
+from resolver.api.errors import ERRORS, ApiError
 from support import review
 from support.api.idempotency import check_key, once
-from support.api.schemas import Accepted, Error, MessageIn
+from support.api.schemas import Accepted, MessageIn
 from support.ingest import receive_message
 from support.models import Channel, Conversation, Draft, Message, Scope
 
 router = Router(tags=["messages"])
-
-ERRORS: dict[int, Any] = {code: Error for code in (400, 401, 403, 404, 409, 413, 422, 429)}
 
 
 def _conversation(payload: MessageIn) -> Conversation | None:

@@ -45,11 +45,6 @@ ReasonName = Literal[
 ]
 
 
-class Error(Schema):
-    detail: Any
-    code: str
-
-
 class MessageIn(Schema):
     conversation_id: uuid.UUID | None = None
     customer_ref: Ref | None = None

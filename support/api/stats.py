@@ -10,8 +10,8 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from resolver.api.auth import scoped
+from resolver.api.errors import ERRORS
 from support import stats
-from support.api.messages import ERRORS
 from support.models import Scope
 
 router = Router(tags=["stats"])

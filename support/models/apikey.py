@@ -94,15 +94,8 @@ class ApiKey(models.Model):
         return key, raw
 
     @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
-
-    @property
     def actor(self) -> str:
         return f"key:{self.name}"
-
-    def allows(self, scope: str) -> bool:
-        return scope in self.scopes
 
     def revoke(self) -> None:
         if self.revoked_at is None:

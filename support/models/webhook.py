@@ -59,7 +59,8 @@ class WebhookEndpoint(models.Model):
         return [self.secret]
 
     def rotate_secret(self, overlap: timedelta | None = None) -> str:
-        overlap = overlap or timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
+        if overlap is None:
+            overlap = timedelta(hours=settings.WEBHOOK_SECRET_OVERLAP_HOURS)
         self.previous_secret = self.secret
         self.previous_secret_expires_at = timezone.now() + overlap
         self.secret = new_secret()
@@ -127,7 +128,3 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.number} {self.status_code or self.error}"
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300

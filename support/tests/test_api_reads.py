@@ -34,7 +34,10 @@ def test_conversation_shows_each_message_with_its_latest_draft(
 
 def test_unknown_conversation_is_404(api: Client) -> None:
     response = api.get(f"{API}/conversations/00000000-0000-0000-0000-000000000002")
-    assert response.json() == {"detail": "not found", "code": "not_found"}
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "not found", "code": "not_found"},
+    )
 
 
 def test_reprocess_supersedes_the_open_draft(

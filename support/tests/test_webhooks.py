@@ -59,6 +59,7 @@ def test_delivery_is_signed_per_standard_webhooks(
         endpoint = WebhookEndpoint.objects.create(url=receiver.url)
         delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
         assert webhooks.attempt(delivery.pk) is None
+    assert len(receiver.requests) == 1
     headers, body = receiver.requests[0]
     payload = Webhook(endpoint.secret).verify(body, headers)
     assert payload == delivery.payload
@@ -100,7 +101,9 @@ def test_unreachable_receiver_is_logged_as_an_error(
 ) -> None:
     WebhookEndpoint.objects.create(url="http://127.0.0.1:9/nothing-listens")
     delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
-    assert webhooks.attempt(delivery.pk) is not None
+    assert webhooks.attempt(delivery.pk) == timedelta(seconds=5)  # WEBHOOK_BACKOFF_SECONDS
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
     log = delivery.attempt_log.get()
     assert log.status_code is None
     assert log.error.startswith("ConnectError")
@@ -112,7 +115,7 @@ def test_replay_sends_a_failed_delivery_again(
     with webhook_receiver(500) as receiver:
         WebhookEndpoint.objects.create(url=receiver.url)
         delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
-        assert webhooks.attempt(delivery.pk) is not None  # 500: to be retried
+        assert webhooks.attempt(delivery.pk) == timedelta(seconds=5)  # 500: to be retried
         WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
         assert webhooks.attempt(delivery.pk) is None  # FAILED: nothing to do
         webhooks.replay(WebhookDelivery.objects.filter(pk=delivery.pk))
@@ -130,12 +133,12 @@ def test_rotated_secret_signs_with_both_until_the_overlap_ends(
         old_secret = endpoint.secret
         new_secret = endpoint.rotate_secret(timedelta(hours=1))
         delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
-        webhooks.attempt(delivery.pk)
+        assert webhooks.attempt(delivery.pk) is None  # delivered
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
             previous_secret_expires_at=timezone.now() - timedelta(seconds=1)
         )
         webhooks.replay(WebhookDelivery.objects.filter(pk=delivery.pk))
-        webhooks.attempt(delivery.pk)
+        assert webhooks.attempt(delivery.pk) is None  # delivered
     (during, body1), (after, body2) = receiver.requests
     assert len(during["webhook-signature"].split()) == 2
     Webhook(old_secret).verify(body1, during)
@@ -188,18 +191,19 @@ def test_worker_delivers_after_commit_and_retries_a_500(
 
 def test_housekeeping_requeues_stranded_deliveries_and_drops_expired_keys(db: None) -> None:
     endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/x")
+    states: dict[str, dict[str, Any]] = {
+        "lost": {},
+        "fresh": {},
+        "overdue": {"next_attempt_at": timezone.now() - timedelta(minutes=5)},
+        "waiting": {"next_attempt_at": timezone.now() + timedelta(minutes=5)},
+        "sending": {"claimed_at": timezone.now()},
+        "delivered": {"status": DeliveryStatus.DELIVERED},
+    }
     made = {
         name: WebhookDelivery.objects.create(
             endpoint=endpoint, event_id=name, event_type="draft.sent", payload={}, **fields
         )
-        for name, fields in {
-            "lost": {},
-            "fresh": {},
-            "overdue": {"next_attempt_at": timezone.now() - timedelta(minutes=5)},
-            "waiting": {"next_attempt_at": timezone.now() + timedelta(minutes=5)},
-            "sending": {"claimed_at": timezone.now()},
-            "delivered": {"status": DeliveryStatus.DELIVERED},
-        }.items()
+        for name, fields in states.items()
     }
     old = timezone.now() - timedelta(minutes=2)
     WebhookDelivery.objects.exclude(event_id="fresh").update(created_at=old)
