@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install run worker test pytest lint format migrations-check fuzz bench clean
+.PHONY: install browser run worker test pytest lint format migrations-check fuzz bench clean
 
 install: $(STAMP)
 
@@ -18,6 +18,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
+# The browser tests and the console bench drive Debian's Chromium through Playwright (Playwright's
+# own browser download does not work here). Installed once, from Debian's packages, as root.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@test -x $(CHROMIUM) || { \
+		echo "Installing Debian's chromium for the browser tests..."; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
 run: install
 	$(PY) manage.py runresolver
 
@@ -25,10 +35,10 @@ worker: install
 	$(PY) manage.py rundramatiq
 
 # Tests use their own embedded servers (var/test) unless DATABASE_URL / REDIS_URL are set.
-test: install lint
+test: install browser lint
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
 
-pytest: install
+pytest: install browser
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -51,7 +61,7 @@ fuzz: install
 
 # Benchmarks (not tests): their own embedded services under var/bench, JSON into bench/results/.
 # They read ../shared/datasets. `make bench BENCH_ARGS=--sample=1000` for a quicker retrieval run.
-bench: install
+bench: install browser
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) retrieval.py $(BENCH_ARGS)
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) search_scale.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) agent.py

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from support.actor import Actor
+from support.announce import broadcast
 from support.models import (
     AuditAction,
     Channel,
@@ -64,7 +65,8 @@ def receive_message(
         if enqueue:
             # robust: a Redis outage must not turn a committed message into a 500 (and a retried,
             # duplicated message); the draft stays PENDING and a reprocess queues it again.
-            transaction.on_commit(lambda: enqueue_message(message), robust=True)
+            # The console hears of the new PENDING draft through the same message.created event.
+            transaction.on_commit(lambda: broadcast(enqueue_message(message)), robust=True)
     return message, draft
 
 

@@ -23,11 +23,10 @@ from support.models import (
     Message,
     MessageRole,
 )
-from support.models.draft import DRAFT_CLAIM_LEASE
+from support.models.draft import DRAFT_CLAIM_LEASE, OPEN_STATUSES
 
-# A human may act on a draft until it is sent or rejected; PENDING included, so nobody has to
-# wait for the agent to answer an urgent customer.
-OPEN_STATUSES = (DraftStatus.PENDING, DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
+# A human may act on a draft until it is sent or rejected (OPEN_STATUSES): PENDING included, so
+# nobody has to wait for the agent to answer an urgent customer.
 SUPERSEDED = "superseded by a reprocess"
 
 

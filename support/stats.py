@@ -7,23 +7,43 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Avg, Count, Min, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from support.models import Conversation, ConversationStatus, Draft, DraftStatus
 
 DEFAULT_WINDOW = timedelta(days=7)
 
+TOP = 8
+
+# Time to send: the customer's message (its draft is created with it) to the reply going out.
 PERCENTILES_SQL = """
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms),
        percentile_cont(0.5) WITHIN GROUP (
-           ORDER BY extract(epoch FROM reviewed_at - completed_at))
+           ORDER BY extract(epoch FROM reviewed_at - completed_at)),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM reviewed_at - created_at))
+           FILTER (WHERE status = 'SENT'),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM reviewed_at - created_at))
+           FILTER (WHERE status = 'SENT')
 FROM support_draft WHERE created_at >= %s
+"""
+
+# Citations are a JSON array of {kb_id, title, snippet} per draft.
+TOP_ARTICLES_SQL = """
+SELECT c->>'kb_id', max(c->>'title'), count(*)
+FROM support_draft, jsonb_array_elements(citations) AS c
+WHERE created_at >= %s AND jsonb_typeof(citations) = 'array' AND c ? 'kb_id'
+GROUP BY 1 ORDER BY 3 DESC, 1 LIMIT %s
 """
 
 
 def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
+
+
+def _round(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
 
 
 def queue(now: datetime) -> dict[str, Any]:
@@ -43,12 +63,51 @@ def queue(now: datetime) -> dict[str, Any]:
 def _latencies(since: datetime) -> dict[str, float | None]:
     with connection.cursor() as cursor:
         cursor.execute(PERCENTILES_SQL, [since])
-        p50, p95, review_p50 = cursor.fetchone()
+        p50, p95, review_p50, send_p50, send_p95 = cursor.fetchone()
     return {
         "draft_latency_ms_p50": p50,
         "draft_latency_ms_p95": p95,
         "time_to_review_seconds_p50": review_p50,
+        "time_to_send_seconds_p50": send_p50,
+        "time_to_send_seconds_p95": send_p95,
     }
+
+
+def per_day(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Drafts per day (one per customer message): how many the AI suggested or escalated."""
+    rows = (
+        Draft.objects.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            total=Count("id"),
+            suggested=Count("id", filter=Q(completed_at__isnull=False, escalation_reason="")),
+            escalated=Count("id", filter=~Q(escalation_reason="")),
+        )
+        .order_by()
+    )
+    by_day = {row["day"]: row for row in rows}
+    days = [since.date() + timedelta(days=n) for n in range((until.date() - since.date()).days + 1)]
+    empty = {"total": 0, "suggested": 0, "escalated": 0}
+    return [{**empty, **by_day.get(day, {}), "day": day} for day in days]
+
+
+def top_intents(since: datetime) -> list[dict[str, Any]]:
+    rows = (
+        Draft.objects.filter(created_at__gte=since)
+        .exclude(intent="")
+        .values_list("intent")
+        .annotate(n=Count("id"))
+        .order_by("-n", "intent")[:TOP]
+    )
+    return [{"intent": intent, "count": n} for intent, n in rows]
+
+
+def top_articles(since: datetime) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(TOP_ARTICLES_SQL, [since, TOP])
+        rows = cursor.fetchall()
+    return [{"kb_id": kb_id, "title": title, "count": n} for kb_id, title, n in rows]
 
 
 def window(since: datetime) -> dict[str, Any]:
@@ -57,6 +116,8 @@ def window(since: datetime) -> dict[str, Any]:
         total=Count("id"),
         sent=Count("id", filter=Q(status=DraftStatus.SENT)),
         sent_unedited=Count("id", filter=Q(status=DraftStatus.SENT, edit_distance=0)),
+        edit_distance=Avg("edit_distance", filter=Q(status=DraftStatus.SENT)),
+        suggested=Count("id", filter=Q(completed_at__isnull=False, escalation_reason="")),
         rejected=Count("id", filter=Q(status=DraftStatus.REJECTED)),
         escalated=Count("id", filter=~Q(escalation_reason="") | Q(status=DraftStatus.ESCALATED)),
         confidence=Avg("confidence"),
@@ -75,14 +136,19 @@ def window(since: datetime) -> dict[str, Any]:
         "sent": agg["sent"],
         "rejected": agg["rejected"],
         "escalated": agg["escalated"],
+        "suggested": agg["suggested"],
         "escalation_reasons": reasons,
         "approval_rate": _rate(agg["sent"], reviewed),
         "sent_unedited_rate": _rate(agg["sent_unedited"], agg["sent"]),
+        "edited_rate": _rate(agg["sent"] - agg["sent_unedited"], agg["sent"]),
+        "average_edit_distance": _round(agg["edit_distance"]),
         "escalation_rate": _rate(agg["escalated"], agg["total"]),
-        "average_confidence": round(agg["confidence"], 4) if agg["confidence"] else None,
+        "average_confidence": _round(agg["confidence"]),
         "tokens": agg["tokens"] or 0,
         "cost": float(agg["cost"] or 0),
         **_latencies(since),
+        "top_intents": top_intents(since),
+        "top_articles": top_articles(since),
     }
 
 
@@ -93,4 +159,5 @@ def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
         "window_days": period.days,
         "queue": queue(now),
         "window": window(now - period),
+        "per_day": per_day(now - period, now),
     }

@@ -15,7 +15,7 @@ from ninja.utils import check_csrf
 
 from resolver.api.errors import ApiError
 from support.actor import Actor
-from support.consumers import may_use_console
+from support.console.access import may_use_console
 from support.models import ApiKey
 from support.models.apikey import hash_key
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest
@@ -27,14 +27,35 @@ class Queue(Schema):
     conversations: dict[str, int]
 
 
+class IntentCount(Schema):
+    intent: str
+    count: int
+
+
+class ArticleCount(Schema):
+    kb_id: str
+    title: str | None
+    count: int
+
+
+class Day(Schema):
+    day: date
+    total: int
+    suggested: int
+    escalated: int
+
+
 class Window(Schema):
     drafts: int
     sent: int
     rejected: int
     escalated: int
+    suggested: int = Field(description="Drafts the AI suggested (not escalated).")
     escalation_reasons: dict[str, int]
     approval_rate: float | None
     sent_unedited_rate: float | None
+    edited_rate: float | None = Field(description="Share of sent drafts the agent changed.")
+    average_edit_distance: float | None = Field(description="Words changed per sent draft.")
     escalation_rate: float | None
     average_confidence: float | None
     tokens: int
@@ -42,6 +63,10 @@ class Window(Schema):
     draft_latency_ms_p50: float | None
     draft_latency_ms_p95: float | None
     time_to_review_seconds_p50: float | None
+    time_to_send_seconds_p50: float | None
+    time_to_send_seconds_p95: float | None
+    top_intents: list[IntentCount]
+    top_articles: list[ArticleCount] = Field(description="KB articles most cited by drafts.")
 
 
 class StatsOut(Schema):
@@ -49,6 +74,7 @@ class StatsOut(Schema):
     window_days: int
     queue: Queue
     window: Window
+    per_day: list[Day]
 
 
 @router.get("/stats", response={200: StatsOut, **ERRORS}, auth=scoped(Scope.READ))

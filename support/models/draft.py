@@ -44,6 +44,33 @@ class Urgency(models.TextChoices):
 DRAFT_CLAIM_LEASE = timedelta(minutes=3)
 
 
+# Statuses a human still has to act on (the console queue).
+OPEN_STATUSES = (DraftStatus.PENDING, DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
+# Queue order: drafts with an answer (to approve) or an escalation before the ones still being
+# drafted, then by urgency, then the longest waiting first.
+URGENCY_RANK = {Urgency.HIGH: 0, Urgency.NORMAL: 1, Urgency.LOW: 2}
+UNTRIAGED_RANK = 3
+
+
+class DraftQuerySet(models.QuerySet["Draft"]):
+    def needing_human(self) -> DraftQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def in_queue_order(self) -> DraftQuerySet:
+        urgency = [models.When(urgency=u, then=rank) for u, rank in URGENCY_RANK.items()]
+        return self.alias(
+            waiting_group=models.Case(models.When(status=DraftStatus.PENDING, then=1), default=0),
+            urgency_rank=models.Case(*urgency, default=UNTRIAGED_RANK),
+        ).order_by("waiting_group", "urgency_rank", "created_at", "id")
+
+    def matching(self, text: str) -> DraftQuerySet:
+        """Drafts whose customer message or customer reference contains `text` (any case)."""
+        return self.filter(
+            models.Q(message__body__icontains=text)
+            | models.Q(conversation__customer_ref__icontains=text)
+        )
+
+
 def empty_guard() -> dict[str, object]:
     return {"grounded": False, "tone": False, "policy": False, "reasons": []}
 
@@ -109,6 +136,8 @@ class Draft(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = DraftQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -147,3 +176,7 @@ class Draft(models.Model):
 
     def __str__(self) -> str:
         return f"Draft {self.id} · {self.status}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES

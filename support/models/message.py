@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+PREVIEW_CHARS = 140
+
 
 class MessageRole(models.TextChoices):
     CUSTOMER = "CUSTOMER", "Customer"
@@ -48,3 +50,9 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role}: {self.body[:60]}"
+
+    @property
+    def preview(self) -> str:
+        """The first non-blank line, for one-line lists such as the console queue."""
+        line = next((line.strip() for line in self.body.splitlines() if line.strip()), "")
+        return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"

@@ -1,0 +1,1 @@
+"""The agent console: server-rendered review screens (HTMX) kept live over /ws/console/."""

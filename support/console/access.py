@@ -1,0 +1,33 @@
+"""Who may use the console: active staff and members of the "agents" group."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from resolver.bootstrap import AGENTS_GROUP
+
+
+def may_use_console(user: Any) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return bool(user.is_staff) or user.groups.filter(name=AGENTS_GROUP).exists()
+
+
+def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anonymous users go to the login page; logged-in users outside the agents group get 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not may_use_console(request.user):
+            return render(request, "console/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper

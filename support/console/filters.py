@@ -1,0 +1,71 @@
+"""The queue's filters (status, intent, urgency, escalation reason, search), from a query string.
+
+The page and the live socket read the same parameters, so a pushed row obeys the filters the
+agent is looking at."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import QueryDict
+
+from support.models import Draft, EscalationReason, Urgency
+from support.models.draft import OPEN_STATUSES, DraftQuerySet
+
+QUEUE_PAGE_SIZE = 100
+
+
+def _choices(values: list[tuple[str, str]], everything: str) -> list[tuple[str, str]]:
+    return [("", everything), *values]
+
+
+class QueueFilter(forms.Form):
+    status = forms.ChoiceField(
+        required=False,
+        choices=_choices([(s.value, s.value) for s in OPEN_STATUSES], "All open"),
+    )
+    intent = forms.CharField(required=False, max_length=64)
+    urgency = forms.ChoiceField(required=False, choices=_choices(Urgency.choices, "Any urgency"))
+    reason = forms.ChoiceField(
+        required=False, choices=_choices(EscalationReason.choices, "Any reason")
+    )
+    q = forms.CharField(required=False, max_length=200, strip=True)
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> QueueFilter:
+        form = cls(query)
+        form.is_valid()  # invalid fields are left out of cleaned_data, so they filter nothing
+        return form
+
+    def value(self, name: str) -> str:
+        return str(self.cleaned_data.get(name) or "")
+
+    def selected(self) -> dict[str, str]:
+        """Every filter's valid value ("" when unset or invalid), for the form's fields."""
+        return {name: self.value(name) for name in self.fields}
+
+    def apply(self, drafts: DraftQuerySet) -> DraftQuerySet:
+        drafts = drafts.needing_human()
+        for field, lookup in (
+            ("status", "status"),
+            ("intent", "intent"),
+            ("urgency", "urgency"),
+            ("reason", "escalation_reason"),
+        ):
+            if value := self.value(field):
+                drafts = drafts.filter(**{lookup: value})
+        if text := self.value("q"):
+            drafts = drafts.matching(text)
+        return drafts
+
+    def drafts(self) -> DraftQuerySet:
+        return self.apply(Draft.objects.all())
+
+    def page(self) -> list[Draft]:
+        """The first QUEUE_PAGE_SIZE drafts in queue order, with what a row shows."""
+        rows = self.drafts().in_queue_order().select_related("message", "conversation")
+        return list(rows[:QUEUE_PAGE_SIZE])
+
+    def intents(self) -> list[str]:
+        """Intents of open drafts, for the intent filter's options."""
+        open_drafts = Draft.objects.needing_human().exclude(intent="")
+        return sorted(open_drafts.values_list("intent", flat=True).distinct())

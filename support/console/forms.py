@@ -1,0 +1,26 @@
+"""Bodies of the console's actions. Django's CharField refuses NUL characters (which PostgreSQL
+cannot store) and the length limits match the API's."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+REASON_MAX_LENGTH = 2000
+
+
+class ApproveForm(forms.Form):
+    # Absent = send the draft as it is; present = the agent's (possibly edited) text.
+    edited = forms.CharField(required=False, strip=False, max_length=settings.API_MESSAGE_MAX_BYTES)
+
+    def edited_text(self) -> str | None:
+        return self.cleaned_data["edited"] if "edited" in self.data else None
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH)
+
+
+def first_error(form: forms.Form) -> str:
+    field, errors = next(iter(form.errors.items()))
+    return f"{field}: {errors[0]}"

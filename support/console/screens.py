@@ -1,0 +1,120 @@
+"""What the console's screens show, gathered in a few queries: the queue and a conversation.
+
+The full pages (views.py) and the live pushes (live.py) render the same partials from these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
+from support.models import AuditLog, Conversation, Draft, Message
+from support.models.draft import DraftQuerySet
+
+ACTIVITY_ROWS = 30
+
+
+@dataclass
+class QueueScreen:
+    filters: QueueFilter
+    rows: list[Draft]
+    total: int
+
+    @classmethod
+    def load(cls, filters: QueueFilter) -> QueueScreen:
+        rows = filters.page()
+        # A short page is the whole queue; only a full one needs a COUNT.
+        total = len(rows) if len(rows) < QUEUE_PAGE_SIZE else filters.drafts().count()
+        return cls(filters, rows, total)
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "filters": self.filters,
+            "selected": self.filters.selected(),
+            "rows": self.rows,
+            "total": self.total,
+            "page_size": QUEUE_PAGE_SIZE,
+        }
+
+
+@dataclass
+class DraftCard:
+    """One draft with what its card needs beside the row: who acted last, triage scores."""
+
+    draft: Draft
+    last_action: AuditLog | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def citations(self) -> list[dict[str, Any]]:
+        return [
+            {**citation, "n": n} for n, citation in enumerate(self.draft.citations or [], start=1)
+        ]
+
+    @property
+    def orders(self) -> list[dict[str, Any]]:
+        return list((self.draft.facts or {}).get("orders") or [])
+
+    @property
+    def unknown_orders(self) -> list[str]:
+        return list((self.draft.facts or {}).get("unknown_orders") or [])
+
+
+def _cards(drafts: list[Draft], activity: list[AuditLog]) -> list[DraftCard]:
+    latest: dict[Any, AuditLog] = {}
+    for row in activity:  # newest first
+        latest.setdefault(row.draft_id, row)
+    return [DraftCard(d, latest.get(d.pk), _scores(d.triage_scores)) for d in drafts]
+
+
+def _scores(triage_scores: Any) -> dict[str, float]:
+    if not isinstance(triage_scores, dict):
+        return {}
+    return {k: float(v) for k, v in triage_scores.items() if isinstance(v, int | float)}
+
+
+def _shown_drafts(conversation: Conversation) -> list[Draft]:
+    """Every open draft, oldest first; with none open, the most recent one (read-only)."""
+    drafts = Draft.objects.filter(conversation=conversation).select_related(
+        "message", "reviewed_by"
+    )
+    open_drafts = list(drafts.needing_human().order_by("created_at"))
+    if open_drafts:
+        return open_drafts
+    return list(drafts.order_by("-created_at")[:1])
+
+
+def next_in_queue(conversation_id: Any) -> Draft | None:
+    queue: DraftQuerySet = Draft.objects.needing_human().exclude(conversation_id=conversation_id)
+    return queue.in_queue_order().only("id", "conversation_id").first()
+
+
+@dataclass
+class ConversationScreen:
+    conversation: Conversation
+    messages: list[Message]
+    cards: list[DraftCard]
+    activity: list[AuditLog]
+    next_draft: Draft | None
+
+    @classmethod
+    def load(cls, conversation_id: Any) -> ConversationScreen:
+        """Conversation.DoesNotExist if there is none."""
+        conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
+        messages = list(Message.objects.filter(conversation=conversation).select_related("author"))
+        activity = list(
+            AuditLog.objects.filter(conversation=conversation).order_by("-created_at", "-id")[
+                :ACTIVITY_ROWS
+            ]
+        )
+        cards = _cards(_shown_drafts(conversation), activity)
+        return cls(conversation, messages, cards, activity, next_in_queue(conversation.pk))
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "conversation": self.conversation,
+            "timeline": self.messages,
+            "cards": self.cards,
+            "activity": self.activity,
+            "next_draft": self.next_draft,
+        }

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from support.console import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="console/login.html", redirect_authenticated_user=True
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
+    path("conversations/<uuid:conversation_id>/", views.conversation, name="conversation"),
+    path("drafts/<uuid:draft_id>/approve/", views.approve, name="approve"),
+    path("drafts/<uuid:draft_id>/reject/", views.reject, name="reject"),
+    path("drafts/<uuid:draft_id>/escalate/", views.escalate, name="escalate"),
+    path("messages/<uuid:message_id>/reprocess/", views.reprocess, name="reprocess"),
+    path("kb/<int:kb_id>/", views.kb_document, name="kb"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+]

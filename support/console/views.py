@@ -1,0 +1,119 @@
+"""Console pages and actions. Thin: screens.py gathers, support/review.py acts, the templates'
+partials render both the full page and the htmx/WebSocket updates."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+from django_htmx.middleware import HtmxDetails
+
+from knowledge.models import KBDocument
+from support import review
+from support.actor import Actor
+from support.console import dashboard as dashboard_figures
+from support.console.access import agent_required
+from support.console.filters import QueueFilter
+from support.console.forms import ApproveForm, RejectForm, first_error
+from support.console.screens import ConversationScreen, QueueScreen
+from support.models import Conversation, Draft, Message
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+@agent_required
+def queue(request: HttpRequest) -> HttpResponse:
+    filters = QueueFilter.from_query(request.GET)
+    context = {**QueueScreen.load(filters).context(), "intents": filters.intents()}
+    return render(request, "console/queue.html", context)
+
+
+@agent_required
+def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    try:
+        screen = ConversationScreen.load(conversation_id)
+    except Conversation.DoesNotExist:
+        raise Http404("No such conversation") from None
+    return render(request, "console/conversation.html", screen.context())
+
+
+def _respond(
+    request: HtmxHttpRequest, conversation_id: Any, error: str = "", status: int = 200
+) -> HttpResponse:
+    """htmx: the conversation's live fragments (swapped out of band, like a push); otherwise
+    back to the conversation page (post/redirect/get) with the error as a flash message."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        return redirect("console:conversation", conversation_id=conversation_id)
+    context = {**ConversationScreen.load(conversation_id).context(), "oob": True, "error": error}
+    return render(request, "console/_conversation_live.html", context, status=status)
+
+
+def _act(
+    request: HtmxHttpRequest, conversation_id: Any, action: Callable[[Actor], Any]
+) -> HttpResponse:
+    try:
+        action(Actor.for_user(request.user))
+    except review.ReviewError as exc:
+        return _respond(request, conversation_id, exc.detail, exc.status_code)
+    return _respond(request, conversation_id)
+
+
+def _draft_conversation(draft_id: uuid.UUID) -> Any:
+    return get_object_or_404(Draft.objects.only("conversation_id"), pk=draft_id).conversation_id
+
+
+@require_POST
+@agent_required
+def approve(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    conversation_id = _draft_conversation(draft_id)
+    form = ApproveForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, conversation_id, first_error(form), 422)
+    edited = form.edited_text()
+    return _act(request, conversation_id, lambda actor: review.approve(draft_id, actor, edited))
+
+
+@require_POST
+@agent_required
+def reject(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    conversation_id = _draft_conversation(draft_id)
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, conversation_id, first_error(form), 422)
+    reason = form.cleaned_data["reason"]
+    return _act(request, conversation_id, lambda actor: review.reject(draft_id, actor, reason))
+
+
+@require_POST
+@agent_required
+def escalate(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    conversation_id = _draft_conversation(draft_id)
+    return _act(request, conversation_id, lambda actor: review.escalate(draft_id, actor))
+
+
+@require_POST
+@agent_required
+def reprocess(request: HtmxHttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    message = get_object_or_404(Message.objects.only("conversation_id"), pk=message_id)
+    return _act(request, message.conversation_id, lambda actor: review.reprocess(message_id, actor))
+
+
+@agent_required
+def kb_document(request: HttpRequest, kb_id: int) -> HttpResponse:
+    document = get_object_or_404(KBDocument, pk=kb_id)
+    return render(request, "console/kb_document.html", {"document": document})
+
+
+@agent_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    days = dashboard_figures.window_days(request.GET.get("days"))
+    return render(request, "console/dashboard.html", dashboard_figures.figures(days))
