@@ -3,14 +3,19 @@ Redis: the servers named by DATABASE_URL/REDIS_URL, else the embedded ones setti
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import sys
+import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from resolver.broker import start_worker
+from resolver.broker import child_environment, start_worker
+from resolver.polling import wait_for
 from resolver.processes import stop_all
 from resolver.redis_client import get_redis
 from tests.helpers import database_url_for_tests
@@ -64,3 +69,65 @@ def agent_user(db: None) -> Any:
     user = User.objects.create_user("agnes", password="pw-agnes-123")
     user.groups.add(ensure_agents_group())
     return user
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def live_server_url(transactional_db: None) -> Iterator[str]:
+    """The real ASGI server (uvicorn, as `make run` starts it: HTTP and WebSockets) on a free
+    loopback port, on the test database and Redis."""
+    port = _free_port()
+    argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application", "--host", "127.0.0.1"]
+    argv += ["--port", str(port), "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    env = {**child_environment(), "DATABASE_URL": database_url_for_tests()}
+    server = subprocess.Popen(argv, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        up = wait_for(
+            lambda: server.poll() is not None or _answers(f"{url}/api/v1/openapi.json"), 60
+        )
+        assert up and server.poll() is None, "the live server did not start"
+        yield url
+    finally:
+        stop_all([server])
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (`make browser` installs it; Playwright's own
+    browser download is never used)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in this thread, so Django would refuse the ORM
+    # calls of the tests and of the database fixtures' teardown as "async"; they are plain sync
+    # code. Set for the browser's whole life, which spans those teardowns.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def browser_env() -> Path:
+    """The folder for screenshots, kept as test artifacts (gitignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

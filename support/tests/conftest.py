@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -61,3 +62,16 @@ def post_json(client: Client, path: str, data: Any = None, **extra: Any) -> Any:
     return client.post(
         f"{API}{path}", data if data is not None else {}, content_type="application/json", **extra
     )
+
+
+@pytest.fixture
+def console(agent_user: Any) -> Client:
+    """A console session of an agent (member of "agents", not staff)."""
+    client = Client()
+    client.force_login(agent_user)
+    return client
+
+
+def row_ids(html: str) -> list[str]:
+    """Draft ids of the queue rows in page order."""
+    return re.findall(r'<tr id="row-([0-9a-f-]{36})"', html)

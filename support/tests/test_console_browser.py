@@ -1,0 +1,169 @@
+"""The console in a real browser (Debian Chromium + Playwright) against the real ASGI server,
+a real worker, PostgreSQL and Redis: live queue, review, reject, keyboard, other agents' actions.
+Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from support.models import ApiKey, Draft
+
+pytestmark = pytest.mark.django_db(transaction=True)
+QUESTION = "how do I change my password?"
+ANSWERED = re.compile(r"^(SUGGESTED|ESCALATED)$")
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        _, key = ApiKey.issue("browser-test", ["ingest", "read", "act"])
+        self.client = httpx.Client(
+            base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.client.post(path, json=body or {})
+        assert response.status_code in (200, 202), response.text
+        return response.json()
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path).json()
+
+
+@pytest.fixture
+def console_page(
+    browser: Any,
+    browser_env: Path,
+    live_server_url: str,
+    live_worker: subprocess.Popen,
+    small_kb: dict,
+    agent_user: Any,
+) -> Callable[..., Page]:
+    def open_page(width: int = 1280, height: int = 900) -> Page:
+        page: Page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(20_000)
+        # The worker's first draft loads the models: allow for it beyond expect()'s 5 s.
+        expect.set_options(timeout=20_000)
+        page.goto(f"{live_server_url}/console/")
+        page.get_by_label("Username").fill("agnes")
+        page.get_by_label("Password").fill("pw-agnes-123")
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{live_server_url}/console/")
+        return page
+
+    return open_page
+
+
+def _live(page: Page) -> None:
+    """Waits until the page's WebSocket is open (and its snapshot applied)."""
+    page.wait_for_function("document.body.dataset.live === 'open'")
+
+
+def test_ingested_message_appears_live_then_edit_and_approve(
+    console_page: Callable[..., Page], live_server_url: str, browser_env: Path
+) -> None:
+    page = console_page()
+    _live(page)
+    api = Api(live_server_url)
+    created = api.post("/messages", {"body": QUESTION, "customer_ref": "browser-1"})
+    row = page.locator(f"#row-{created['draft_id']}")
+    expect(row).to_contain_text(QUESTION)  # no reload: pushed over /ws/console/
+    expect(row.locator(".status")).to_have_text(ANSWERED)
+    page.screenshot(path=browser_env / "console-queue-1280.png", full_page=True)
+
+    row.get_by_role("link").click()
+    expect(page).to_have_url(re.compile(r"/console/conversations/"))
+    _live(page)
+    answer = page.get_by_label("Answer")
+    expect(answer).not_to_have_value("")
+    answer.fill("Open the login page and choose 'Forgot password'. We are here if it fails.")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("[data-status]")).to_have_text("SENT")
+    page.screenshot(path=browser_env / "console-conversation-1280.png", full_page=True)
+
+    conversation = api.get(f"/conversations/{created['conversation_id']}")
+    assert [m["role"] for m in conversation["messages"]] == ["CUSTOMER", "AGENT"]
+    assert conversation["messages"][0]["draft"]["status"] == "SENT"
+    assert conversation["messages"][1]["body"] == (
+        "Open the login page and choose 'Forgot password'. We are here if it fails."
+    )
+    # Gone from the queue, live.
+    page.goto(f"{live_server_url}/console/")
+    expect(page.locator(f"#row-{created['draft_id']}")).to_have_count(0)
+
+
+def test_reject_asks_for_a_reason(console_page: Callable[..., Page], live_server_url: str) -> None:
+    api = Api(live_server_url)
+    created = api.post("/messages", {"body": QUESTION, "customer_ref": "browser-2"})
+    page = console_page()
+    page.goto(f"{live_server_url}/console/conversations/{created['conversation_id']}/")
+    _live(page)
+    expect(page.locator("[data-status]")).to_have_text(ANSWERED)
+    page.get_by_role("button", name="Reject").click()
+    page.get_by_label("Reason").fill("cites the wrong article")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("[data-status]")).to_have_text("REJECTED")
+    expect(page.get_by_text("cites the wrong article").first).to_be_visible()
+    draft = Draft.objects.get(pk=created["draft_id"])
+    assert (draft.status, draft.reject_reason) == ("REJECTED", "cites the wrong article")
+
+
+def test_keyboard_flow(console_page: Callable[..., Page], live_server_url: str) -> None:
+    api = Api(live_server_url)
+    first = api.post("/messages", {"body": QUESTION, "customer_ref": "kb-1"})
+    second = api.post("/messages", {"body": "I can't log in to my profile", "customer_ref": "kb-2"})
+    page = console_page()
+    _live(page)
+    for created in (first, second):
+        expect(page.locator(f"#row-{created['draft_id']} .status")).to_have_text(ANSWERED)
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    selected = page.locator("#queue-rows tr[aria-selected=true]")
+    expect(selected).to_have_count(1)
+    expected = page.locator("#queue-rows tr.row").first.get_attribute("id")
+    assert selected.get_attribute("id") == expected
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/console/conversations/"))
+    _live(page)
+    expect(page.get_by_label("Answer")).not_to_have_value("")
+    page.keyboard.press("a")
+    expect(page.locator("[data-status]")).to_have_text("SENT")
+    page.keyboard.press("n")  # the other conversation, next in the queue
+    expect(page.locator("[data-status]")).to_have_text(ANSWERED)
+    _live(page)
+    page.keyboard.press("e")
+    expect(page.locator("[data-status]")).to_have_text("ESCALATED")
+    statuses = sorted(Draft.objects.values_list("status", flat=True))
+    assert statuses == ["ESCALATED", "SENT"]
+
+
+def test_another_agents_action_shows_live_on_a_phone(
+    console_page: Callable[..., Page], live_server_url: str, browser_env: Path
+) -> None:
+    api = Api(live_server_url)
+    created = api.post("/messages", {"body": QUESTION, "customer_ref": "phone-1"})
+    page = console_page(width=390, height=844)
+    page.goto(f"{live_server_url}/console/conversations/{created['conversation_id']}/")
+    _live(page)
+    expect(page.locator("[data-status]")).to_have_text(ANSWERED)
+    page.get_by_label("Answer").fill("my unsent edit")
+    api.post(f"/drafts/{created['draft_id']}/escalate")
+    expect(page.locator("[data-status]")).to_have_text("ESCALATED")
+    expect(page.get_by_text("Escalated by key:browser-test")).to_be_visible()
+    expect(page.get_by_label("Answer")).to_have_value("my unsent edit")  # edits survive a push
+    page.screenshot(path=browser_env / "console-conversation-390.png", full_page=True)
+    api.post(f"/drafts/{created['draft_id']}/approve")
+    expect(page.locator("[data-status]")).to_have_text("SENT")
+    page.goto(f"{live_server_url}/console/")
+    page.screenshot(path=browser_env / "console-queue-390.png", full_page=True)

@@ -1,0 +1,94 @@
+"""/console/conversations/{id}/: timeline, draft card, citations, guard, facts, who acted."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from support import review
+from support.actor import Actor
+from support.ingest import receive_message
+from support.models import Draft, DraftStatus
+from support.tests.conftest import MakeDraft
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_draft_card(console: Client, make_draft: MakeDraft, small_kb: dict) -> None:
+    doc = small_kb["refund"]
+    draft = make_draft(
+        "refund order A-1 please",
+        citations=[{"kb_id": doc.pk, "title": doc.title, "snippet": "Refunds are issued…"}],
+        guard={"grounded": True, "tone": True, "policy": False, "reasons": ["promises a refund"]},
+        facts={
+            "orders": [
+                {
+                    "number": "A-1",
+                    "status": "SHIPPED",
+                    "delivery_date": None,
+                    "refund_eligible": False,
+                }
+            ],
+            "unknown_orders": ["B-2"],
+        },
+        triage_scores={"intent": 0.91, "category": 0.95, "sentiment": 0.7, "urgency": 0.6},
+    )
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    for text in (
+        ">SUGGESTED<",
+        ">Approve</button>",
+        ">Reject</button>",
+        ">Escalate</button>",
+        ">Reprocess</button>",
+        'name="edited"',
+        "You can track your order in Order History [1].</textarea>",
+        f"<summary>[1] {doc.title}</summary><p>Refunds are issued…</p>",
+        f'<a href="/console/kb/{doc.pk}/"',
+        'value="0.800"',
+        "Policy: fail",
+        "<li>promises a refund</li>",
+        "<td>A-1</td><td>SHIPPED</td><td>unknown</td><td>no</td>",
+        "<td>B-2</td>",
+        "intent track_order · 0.91",
+        "Created by <strong>customer</strong>",  # the last action on this draft
+    ):
+        assert text in page, text
+    assert "{#" not in page and "{%" not in page
+    kb_page = console.get(f"/console/kb/{doc.pk}/").content.decode()
+    assert doc.title in kb_page and "original payment method" in kb_page
+
+
+def test_a_sent_draft_shows_the_text_and_who_sent_it(
+    console: Client, make_draft: MakeDraft, agent_user: object
+) -> None:
+    draft = make_draft()
+    review.approve(draft.pk, Actor.for_user(agent_user), "Here you go, edited")
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    assert ">SENT<" in page
+    assert ">Approve</button>" not in page
+    assert "Here you go, edited" in page
+    assert "Sent by <strong>user:agnes</strong>" in page
+    # The timeline has the customer's message and the agent's reply, by name.
+    assert page.index("where is my order?") < page.index("<strong>agnes</strong>")
+
+
+def test_open_drafts_get_cards_and_a_closed_one_is_shown_only_alone(
+    console: Client, make_draft: MakeDraft
+) -> None:
+    first = make_draft("first question")
+    _, second = receive_message("second question", conversation=first.conversation, enqueue=False)
+    Draft.objects.filter(pk=first.pk).update(status=DraftStatus.REJECTED)
+    page = console.get(f"/console/conversations/{first.conversation_id}/").content.decode()
+    assert f'id="draft-{second.pk}"' in page
+    assert f'id="draft-{first.pk}"' not in page
+    assert ">PENDING<" in page and "drafting a reply" in page
+    assert f'id="answer-{second.pk}-pending"' in page
+
+
+def test_next_in_queue_skips_this_conversation(console: Client, make_draft: MakeDraft) -> None:
+    here = make_draft("here")
+    other = make_draft("other", urgency="HIGH")
+    page = console.get(f"/console/conversations/{here.conversation_id}/").content.decode()
+    assert f'href="/console/conversations/{other.conversation_id}/" data-next' in page
+    page = console.get(f"/console/conversations/{other.conversation_id}/").content.decode()
+    assert f'href="/console/conversations/{here.conversation_id}/" data-next' in page

@@ -1,0 +1,102 @@
+"""/ws/console/ for console pages: a snapshot on connect, then HTML fragments for the events that
+concern the page (real Redis channel layer, real database)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from resolver.asgi import application
+from support.ingest import receive_message
+from support.models import Draft, DraftStatus
+from support.tests.conftest import SUGGESTION, row_ids
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _headers(user: User) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    return [(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1")]
+
+
+async def _open(user: User, query: str) -> WebsocketCommunicator:
+    headers = await database_sync_to_async(_headers)(user)
+    communicator = WebsocketCommunicator(application, f"/ws/console/?{query}", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+def _message(body: str, customer_ref: str = "cust-1", **fields: Any) -> Draft:
+    """A customer message as the API takes it: committed, then broadcast (message.created)."""
+    _, draft = receive_message(body, customer_ref=customer_ref)
+    if fields:
+        Draft.objects.filter(pk=draft.pk).update(**fields)
+    return draft
+
+
+async def test_the_queue_gets_a_snapshot_then_every_change(agent_user: User) -> None:
+    first = await database_sync_to_async(_message)("first question", **SUGGESTION)
+    socket = await _open(agent_user, "view=queue")
+    rows = await socket.receive_from(timeout=5)
+    assert rows.startswith('<tbody id="queue-rows" hx-swap-oob="true">')
+    assert row_ids(rows) == [str(first.pk)]
+    summary = await socket.receive_from(timeout=5)
+    assert '<p id="queue-summary"' in summary and "1 waiting" in summary
+
+    second = await database_sync_to_async(_message)("my parcel never came")
+    rows = await socket.receive_from(timeout=5)
+    assert row_ids(rows) == [str(first.pk), str(second.pk)]  # answered first, then PENDING
+    assert ">PENDING<" in rows and "my parcel never came" in rows
+    assert "2 waiting" in await socket.receive_from(timeout=5)
+    await socket.disconnect()
+
+
+async def test_a_filtered_queue_only_shows_matching_drafts(agent_user: User) -> None:
+    socket = await _open(agent_user, "view=queue&status=ESCALATED")
+    assert row_ids(await socket.receive_from(timeout=5)) == []
+    await socket.receive_from(timeout=5)
+    await database_sync_to_async(_message)("hello")  # PENDING: not shown
+    assert row_ids(await socket.receive_from(timeout=5)) == []
+    assert "0 waiting" in await socket.receive_from(timeout=5)
+    await socket.disconnect()
+
+
+async def test_a_conversation_page_hears_only_its_conversation(agent_user: User) -> None:
+    draft = await database_sync_to_async(_message)("where is my order?", **SUGGESTION)
+    socket = await _open(agent_user, f"conversation={draft.conversation_id}")
+    snapshot = await socket.receive_from(timeout=5)
+    for fragment in ('<ol id="timeline"', '<div id="draft-cards"', '<ol id="activity"'):
+        assert fragment in snapshot
+    assert ">SUGGESTED<" in snapshot
+
+    await database_sync_to_async(_message)("another customer", customer_ref="cust-2")
+    assert await socket.receive_nothing(timeout=0.5)
+
+    def approve() -> None:
+        from support import review
+        from support.actor import Actor
+
+        review.approve(draft.pk, Actor.for_user(agent_user), "Sent by a colleague")
+
+    await database_sync_to_async(approve)()
+    update = await socket.receive_from(timeout=5)
+    assert ">SENT<" in update and "Sent by a colleague" in update
+    assert "Sent by <strong>user:agnes</strong>" in update
+    await socket.disconnect()
+
+
+async def test_a_socket_without_a_page_still_gets_json_events(agent_user: User) -> None:
+    socket = await _open(agent_user, "")
+    draft = await database_sync_to_async(_message)("json please")
+    event = await socket.receive_json_from(timeout=5)
+    assert (event["type"], event["message_id"]) == ("message.created", str(draft.message_id))
+    assert draft.status == DraftStatus.PENDING
+    await socket.disconnect()
