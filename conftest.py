@@ -18,7 +18,7 @@ from resolver.broker import child_environment, start_worker
 from resolver.polling import wait_for
 from resolver.processes import stop_all
 from resolver.redis_client import get_redis
-from tests.helpers import database_url_for_tests
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, database_url_for_tests
 
 
 @pytest.fixture
@@ -105,8 +105,6 @@ def live_server_url(transactional_db: None) -> Iterator[str]:
         stop_all([server])
 
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"
 
 

@@ -32,19 +32,23 @@ PORT = 8765
 BASE = f"http://{HOST}:{PORT}"
 
 
-def start_server() -> subprocess.Popen[bytes]:
+def start_server(
+    settings_module: str = "bench_settings", port: int = PORT
+) -> subprocess.Popen[bytes]:
+    """uvicorn with one process, as `make run` starts it, on the bench's services."""
     from resolver.broker import child_environment
 
     env = {
         **child_environment(),
-        "DJANGO_SETTINGS_MODULE": "bench_settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)]),
     }
     argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application", "--host", HOST]
-    argv += ["--port", str(PORT), "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
+    argv += ["--port", str(port), "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
     server = subprocess.Popen(argv, env=env)
-    # No worker runs, so /healthz is 503: the API document says the server is up.
-    up = wait_for(lambda: server.poll() is not None or _answers(f"{BASE}/api/v1/openapi.json"), 60)
+    # No worker may run yet, so /healthz can be 503: the API document says the server is up.
+    base = f"http://{HOST}:{port}"
+    up = wait_for(lambda: server.poll() is not None or _answers(f"{base}/api/v1/openapi.json"), 60)
     if not up or server.poll() is not None:
         server.kill()
         server.wait()

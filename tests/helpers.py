@@ -14,3 +14,8 @@ def database_url_for_tests() -> str:
     if conf["HOST"].startswith("/"):
         return f"postgresql://{auth}@/{conf['NAME']}?host={conf['HOST']}"
     return f"postgresql://{auth}@{conf['HOST']}:{conf['PORT'] or 5432}/{conf['NAME']}"
+
+
+# Debian's Chromium (`make browser`), driven by Playwright in browser tests and benchmarks.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -105,3 +105,21 @@ def test_timeline_query_uses_conversation_time_index(db: None) -> None:
         [conversation.id],
     )
     assert "message_conversation_time_idx" in plan
+
+
+@pytest.mark.parametrize("status", [None, "ESCALATED"])
+def test_console_queue_pages_from_its_index_without_sorting(db: None, status: str | None) -> None:
+    from support.models import Draft
+
+    drafts = Draft.objects.needing_human()
+    if status:
+        drafts = drafts.filter(status=status)
+    sql, params = drafts.in_queue_order()[:50].query.sql_with_params()
+    with connection.cursor() as cursor:
+        # Can the index hand out rows in queue order? Only if its expressions are exactly the
+        # ORDER BY's: with sorting and bitmap scans off, the plan then has no Sort node.
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        plan = explain(sql, list(params))
+    assert "Index Scan using draft_queue_order_idx" in plan
+    assert "Sort" not in plan

@@ -1,0 +1,24 @@
+"""Template filters of the console. Cheap on purpose: the queue renders them for every row on
+every push."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+
+register = template.Library()
+
+
+@register.filter
+def waited(since: datetime) -> str:
+    """Compact age ("45s", "12m", "3h 5m", "2d"), as console.js keeps it up to date."""
+    seconds = max(0, int((timezone.now() - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 86400}d"
