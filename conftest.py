@@ -85,24 +85,44 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def live_server_url(transactional_db: None) -> Iterator[str]:
+class AsgiServer:
     """The real ASGI server (uvicorn, as `make run` starts it: HTTP and WebSockets) on a free
     loopback port, on the test database and Redis."""
-    port = _free_port()
-    argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application", "--host", "127.0.0.1"]
-    argv += ["--port", str(port), "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
-    env = {**child_environment(), "DATABASE_URL": database_url_for_tests()}
-    server = subprocess.Popen(argv, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        up = wait_for(
-            lambda: server.poll() is not None or _answers(f"{url}/api/v1/openapi.json"), 60
-        )
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application"]
+        argv += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
+        argv += ["--no-access-log", "--log-level", "warning"]
+        env = {**child_environment(), "DATABASE_URL": database_url_for_tests()}
+        self.process = server = subprocess.Popen(argv, env=env)
+        probe = f"{self.url}/api/v1/openapi.json"
+        up = wait_for(lambda: server.poll() is not None or _answers(probe), 60)
         assert up and server.poll() is None, "the live server did not start"
-        yield url
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_all([self.process])
+            self.process = None
+
+
+@pytest.fixture
+def asgi_server(transactional_db: None) -> Iterator[AsgiServer]:
+    server = AsgiServer()
+    server.start()
+    try:
+        yield server
     finally:
-        stop_all([server])
+        server.stop()
+
+
+@pytest.fixture
+def live_server_url(asgi_server: AsgiServer) -> str:
+    return asgi_server.url
 
 
 ARTIFACTS = Path(__file__).resolve().parent / "test-artifacts"

@@ -167,3 +167,24 @@ def test_another_agents_action_shows_live_on_a_phone(
     expect(page.locator("[data-status]")).to_have_text("SENT")
     page.goto(f"{live_server_url}/console/")
     page.screenshot(path=browser_env / "console-queue-390.png", full_page=True)
+
+
+def test_a_reconnecting_page_resyncs(
+    console_page: Callable[..., Page], asgi_server: Any, agent_user: Any
+) -> None:
+    from support import review
+    from support.actor import Actor
+
+    api = Api(asgi_server.url)
+    created = api.post("/messages", {"body": QUESTION, "customer_ref": "reconnect-1"})
+    page = console_page()
+    page.goto(f"{asgi_server.url}/console/conversations/{created['conversation_id']}/")
+    _live(page)
+    expect(page.locator("[data-status]")).to_have_text(ANSWERED)
+    asgi_server.stop()  # the socket drops; the change below is broadcast to nobody
+    expect(page.get_by_text("Reconnecting…")).to_be_visible()
+    review.approve(created["draft_id"], Actor.for_user(agent_user), "Sent while you were away")
+    asgi_server.start()  # same port: the page reconnects by itself and gets a fresh snapshot
+    expect(page.locator("[data-status]")).to_have_text("SENT")
+    expect(page.get_by_text("Sent while you were away").first).to_be_visible()
+    expect(page.get_by_text("Reconnecting…")).to_be_hidden()
