@@ -14,6 +14,7 @@ from agents.models import ProcessedEvent
 from agents.state import Outcome
 from support.actor import Actor
 from support.announce import announce_draft
+from support.autosend import auto_send_if_allowed
 from support.models import (
     AuditAction,
     Conversation,
@@ -90,3 +91,5 @@ def save_outcome(outcome: Outcome, run: dict[str, Any]) -> None:
             },
         )
         announce_draft(draft)
+        if not escalated:
+            auto_send_if_allowed(draft)

@@ -95,6 +95,14 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # How long a process trusts a verified API key (a revocation reaches every process within this).
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 10, minimum=0, maximum=300)
 
+# Chat widget: conversation tokens, message size and rate limits (per token, and per address
+# across all tokens, since anyone can start conversations with a public key).
+WIDGET_TOKEN_HOURS = env_int("WIDGET_TOKEN_HOURS", 24, minimum=1, maximum=24 * 30)
+WIDGET_TOKEN_REFRESH_DAYS = env_int("WIDGET_TOKEN_REFRESH_DAYS", 30, minimum=1, maximum=365)
+WIDGET_MESSAGE_MAX_CHARS = env_int("WIDGET_MESSAGE_MAX_CHARS", 4000, minimum=1, maximum=32768)
+WIDGET_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_RATE_LIMIT_PER_MINUTE", 30, minimum=0)
+WIDGET_IP_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_IP_RATE_LIMIT_PER_MINUTE", 120, minimum=0)
+
 # Outbound webhooks: attempt n waits WEBHOOK_BACKOFF_SECONDS * 2**(n-1), capped at an hour.
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=60.0)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
@@ -136,6 +144,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # CORS first, so that even a 413/429 reaches the widget's script on another origin.
+    "support.widget.cors.WidgetCorsMiddleware",
     # Before sessions/auth: an oversized or rate-limited request costs no DB query.
     "resolver.api.middleware.ApiLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

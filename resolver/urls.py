@@ -6,6 +6,7 @@ from django.urls import include, path
 from resolver.api import build_api
 from resolver.health import healthz
 from resolver.metrics import metrics
+from support.widget.views import demo as widget_demo
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -13,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", build_api().urls),
     path("console/", include("support.console.urls")),
+    path("widget/demo/", widget_demo, name="widget-demo"),
 ]

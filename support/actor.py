@@ -25,6 +25,11 @@ class Actor:
         return cls(ActorType.AGENT, "agent:graph")
 
     @classmethod
+    def auto_send(cls) -> Actor:
+        """The per-intent auto-send policy, sending a draft without a human."""
+        return cls(ActorType.SYSTEM, "system:auto-send")
+
+    @classmethod
     def customer(cls) -> Actor:
         return cls(ActorType.CUSTOMER, "customer")
 

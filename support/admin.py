@@ -247,3 +247,7 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["delivery", "number", "status_code", "latency_ms", "error", "created_at"]
     list_filter = ["status_code"]
     search_fields = ["delivery__event_id", "error"]
+
+
+# The widget's models have their own admin module.
+import support.widget.admin  # noqa: E402, F401

@@ -17,8 +17,8 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from agents.events import make_event
-from support.consumers import CONSOLE_GROUP
-from support.models import Draft, DraftStatus, WebhookDelivery, WebhookEndpoint
+from support.consumers import CONSOLE_GROUP, widget_group
+from support.models import Draft, DraftStatus, Message, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +80,25 @@ def broadcast(event: dict[str, Any]) -> None:
         logger.exception("could not broadcast %s", event["type"])
         return
     logger.info("broadcast %s for draft %s", event["type"], event.get("draft_id"))
+
+
+def announce_reply(message: Message) -> None:
+    """Call inside the transaction that created an AGENT message: the customer's widget gets it
+    after commit."""
+    payload = {"type": "message", "message": message.for_customer()}
+    transaction.on_commit(partial(tell_widget, message.conversation_id, payload))
+
+
+def tell_widget(conversation_id: Any, payload: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:  # pragma: no cover - CHANNEL_LAYERS is always configured
+        return
+    group = widget_group(conversation_id)
+    try:
+        async_to_sync(layer.group_send)(group, {"type": "widget.event", "payload": payload})
+    except Exception:
+        # Committed; the widget catches up from GET /widget/conversations/{id} on reconnect.
+        logger.exception("could not push %s to the widget", payload["type"])
 
 
 def queue_deliveries(delivery_ids: list[int]) -> None:

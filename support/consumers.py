@@ -3,7 +3,10 @@ relays depends on the page (support/console/live.py)."""
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -12,6 +15,8 @@ from support.console.access import may_use_console
 from support.console.live import LiveView, live_view_for
 
 CONSOLE_GROUP = "console"
+# An agent typing tells the customer's widget at most this often.
+TYPING_EVERY_SECONDS = 2.0
 # Close codes in the 4000 range are ours; 4401/4403 mirror HTTP 401/403.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -38,6 +43,22 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
 
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """{"type": "typing", "conversation_id": ...} from an agent editing a draft: the
+        customer's widget shows a typing indicator."""
+        if not isinstance(content, dict) or content.get("type") != "typing":
+            return
+        try:
+            conversation_id = uuid.UUID(str(content.get("conversation_id")))
+        except ValueError:
+            return
+        now = time.monotonic()
+        if now - getattr(self, "_typed_at", 0.0) < TYPING_EVERY_SECONDS:
+            return
+        self._typed_at = now
+        event = {"type": "widget.event", "payload": {"type": "typing"}}
+        await self.channel_layer.group_send(widget_group(conversation_id), event)
+
     async def console_event(self, event: dict[str, Any]) -> None:
         """Relays a published event ({"type": "console.event", "payload": {...}}): as HTML for a
         console page, as JSON for a plain subscriber."""
@@ -50,3 +71,49 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def _send_html(self, fragments: list[str]) -> None:
         for html in fragments:
             await self.send(text_data=html)
+
+
+def widget_group(conversation_id: Any) -> str:
+    return f"widget.{conversation_id}"
+
+
+class WidgetConsumer(AsyncJsonWebsocketConsumer):
+    """/ws/widget/{conversation_id}/?token=…: agent replies and typing, pushed to one customer.
+    Refusals are sent as close codes after accepting, so the widget can tell an expired token
+    (4401: refresh it) from a wrong conversation or origin (4403: stop)."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        code = await database_sync_to_async(self._refusal)()
+        if code:
+            await self.close(code=code)
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)
+
+    def _refusal(self) -> int:
+        from support.widget import tokens
+        from support.widget.access import allowed_socket
+
+        conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        self.group = widget_group(conversation_id)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        try:
+            grant = tokens.read((query.get("token") or [""])[0])
+        except tokens.InvalidToken:
+            return CLOSE_UNAUTHENTICATED
+        if grant.conversation_id != conversation_id or not allowed_socket(grant, self._origin()):
+            return CLOSE_FORBIDDEN
+        return 0
+
+    def _origin(self) -> str | None:
+        for name, value in self.scope.get("headers", []):
+            if name == b"origin":
+                return str(value.decode("latin-1"))
+        return None
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def widget_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from support.actor import Actor
-from support.announce import announce_draft
+from support.announce import announce_draft, announce_reply
 from support.ingest import enqueue_message
 from support.models import (
     AuditAction,
@@ -84,6 +84,28 @@ def _mark_reviewed(draft: Draft, actor: Actor, status: str) -> None:
     draft.run_started_at = None
 
 
+def _send(draft: Draft, actor: Actor, text: str, automated: bool = False) -> Message:
+    """The reply goes out: an AGENT message, the draft SENT, the widget told after commit."""
+    reply = Message.objects.create(
+        conversation_id=draft.conversation_id,
+        role=MessageRole.AGENT,
+        body=text,
+        author=actor.user,
+        automated=automated,
+        metadata={"draft_id": str(draft.pk), "actor": actor.label},
+    )
+    _mark_reviewed(draft, actor, DraftStatus.SENT)
+    draft.sent_text = text
+    draft.edit_distance = word_edit_distance(draft.answer, text)
+    draft.automated = automated
+    draft.save()
+    Conversation.objects.filter(pk=draft.conversation_id).update(
+        last_message_at=reply.created_at, updated_at=reply.created_at
+    )
+    announce_reply(reply)
+    return reply
+
+
 def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
     with transaction.atomic():
         draft = _lock_open(draft_id)
@@ -93,22 +115,24 @@ def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
         before = _snapshot(draft)
         if text != draft.answer.strip():
             _audit(draft, actor, AuditAction.EDITED, {"answer": draft.answer}, {"answer": text})
-        reply = Message.objects.create(
-            conversation_id=draft.conversation_id,
-            role=MessageRole.AGENT,
-            body=text,
-            author=actor.user,
-            metadata={"draft_id": str(draft.pk), "actor": actor.label},
-        )
-        _mark_reviewed(draft, actor, DraftStatus.SENT)
-        draft.sent_text = text
-        draft.edit_distance = word_edit_distance(draft.answer, text)
-        draft.save()
-        Conversation.objects.filter(pk=draft.conversation_id).update(
-            last_message_at=reply.created_at, updated_at=reply.created_at
-        )
+        reply = _send(draft, actor, text)
         _audit(draft, actor, AuditAction.APPROVED, before, _snapshot(draft))
         _audit(draft, actor, AuditAction.SENT, None, {"message_id": str(reply.pk)})
+        announce_draft(draft)
+    return draft
+
+
+def auto_send(draft_id: Any) -> Draft:
+    """The auto-send policy (support/autosend.py) sends a SUGGESTED draft as it is."""
+    with transaction.atomic():
+        draft = _lock_open(draft_id)
+        if draft.status != DraftStatus.SUGGESTED:
+            raise Conflict(f"only SUGGESTED drafts are sent automatically, not {draft.status}")
+        before = _snapshot(draft)
+        actor = Actor.auto_send()
+        reply = _send(draft, actor, draft.answer.strip(), automated=True)
+        after = {**_snapshot(draft), "message_id": str(reply.pk)}
+        _audit(draft, actor, AuditAction.AUTO_SENT, before, after, confidence=draft.confidence)
         announce_draft(draft)
     return draft
 

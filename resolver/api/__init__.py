@@ -16,6 +16,7 @@ def build_api() -> NinjaAPI:
     from support.api.drafts import router as drafts_router
     from support.api.messages import router as messages_router
     from support.api.stats import router as stats_router
+    from support.api.widget import router as widget_router
     from support.review import ReviewError
 
     api = NinjaAPI(
@@ -23,7 +24,8 @@ def build_api() -> NinjaAPI:
         version="1",
         description="Customer messages in, grounded drafts out, human review. "
         "Auth: `Authorization: Bearer <api key>` (scopes ingest, read, act) or the console "
-        "session. Errors: `{detail, code}`.",
+        "session; the widget endpoints take a public widget key (`X-Widget-Key`) or a "
+        "conversation token. Errors: `{detail, code}`.",
         urls_namespace="api-v1",
     )
     install_handlers(api)
@@ -40,6 +42,7 @@ def build_api() -> NinjaAPI:
         knowledge_router,
         stats_router,
         evals_router,
+        widget_router,
     ):
         api.add_router("", router)
     return api

@@ -17,6 +17,7 @@ from support.models.apikey import hash_key
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+WIDGET_PREFIX = "/api/v1/widget/"
 WINDOW_SECONDS = 60
 RATE_KEY = "resolver:ratelimit:"
 # Per address, this many times the per-key limit: an attacker cycling random tokens still hits
@@ -24,14 +25,29 @@ RATE_KEY = "resolver:ratelimit:"
 IP_FACTOR = 4
 
 
-def identities(request: HttpRequest) -> list[tuple[str, int]]:
-    """(bucket, limit) pairs: the client address always (with room for several keys behind one
-    address), and the presented key, hashed, so no DB lookup happens before the limit."""
+def _limits(request: HttpRequest) -> tuple[str, int, int]:
+    """(bucket prefix, per-credential limit, per-address limit) for this request's API."""
+    if request.path.startswith(WIDGET_PREFIX):
+        return (
+            "widget-",
+            settings.WIDGET_RATE_LIMIT_PER_MINUTE,
+            settings.WIDGET_IP_RATE_LIMIT_PER_MINUTE,
+        )
     limit = settings.API_RATE_LIMIT_PER_MINUTE
-    buckets = [("ip:" + (request.META.get("REMOTE_ADDR") or "unknown"), limit * IP_FACTOR)]
+    return "", limit, limit * IP_FACTOR
+
+
+def identities(request: HttpRequest) -> list[tuple[str, int]]:
+    """(bucket, limit) pairs: the client address, and the presented key or conversation token,
+    hashed, so no DB lookup happens before the limit. A limit of 0 is off."""
+    prefix, per_credential, per_address = _limits(request)
+    buckets = []
+    if per_address:
+        address = request.META.get("REMOTE_ADDR") or "unknown"
+        buckets.append((f"{prefix}ip:{address}", per_address))
     auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer " and (token := auth[7:].strip()):
-        buckets.append(("key:" + hash_key(token)[:24], limit))
+    if per_credential and auth[:7].lower() == "bearer " and (token := auth[7:].strip()):
+        buckets.append((f"{prefix}key:{hash_key(token)[:24]}", per_credential))
     return buckets
 
 
@@ -73,9 +89,9 @@ class ApiLimitsMiddleware:
             limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             detail = f"the request body is over the {limit} byte limit"
             return JsonResponse(error_body(413, detail), status=413)
-        limit = settings.API_RATE_LIMIT_PER_MINUTE
-        if limit and (retry_after := over_limit(identities(request))):
-            detail = f"rate limit of {limit} requests per minute exceeded"
+        buckets = [] if request.method == "OPTIONS" else identities(request)
+        if buckets and (retry_after := over_limit(buckets)):
+            detail = "too many requests: rate limit exceeded, retry later"
             response = JsonResponse(error_body(429, detail), status=429)
             response["Retry-After"] = str(retry_after)
             return response

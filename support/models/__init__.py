@@ -12,12 +12,14 @@ from support.models.webhook import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from support.models.widget import AutoSendRule, WidgetKey
 
 __all__ = [
     "ActorType",
     "ApiKey",
     "AuditAction",
     "AuditLog",
+    "AutoSendRule",
     "BusinessProfile",
     "Channel",
     "Conversation",
@@ -38,4 +40,5 @@ __all__ = [
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
+    "WidgetKey",
 ]

@@ -51,6 +51,16 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.role}: {self.body[:60]}"
 
+    def for_customer(self) -> dict[str, object]:
+        """How the chat widget shows this message (JSON-ready)."""
+        return {
+            "id": str(self.pk),
+            "role": self.role.lower(),
+            "body": self.body,
+            "created_at": self.created_at.isoformat(),
+            "automated": self.automated,
+        }
+
     @property
     def preview(self) -> str:
         """The first non-blank line, for one-line lists such as the console queue."""

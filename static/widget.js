@@ -1,0 +1,335 @@
+/* Resolver chat widget. Paste one tag into a page:
+     <script src="https://HOST/static/widget.js" data-key="pk_…" defer></script>
+   Vanilla JS, no build step, no third-party requests, no inline script on the host page. The UI
+   lives in a Shadow DOM (no CSS leaks either way). Everything a customer, an agent or the AI wrote
+   is rendered with textContent, never as HTML. */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script || !script.dataset.key || window.__resolverWidget) { return; }
+  window.__resolverWidget = true;
+
+  var KEY = script.dataset.key;
+  var BASE = new URL(script.src, document.baseURI).origin;
+  var API = BASE + "/api/v1/widget";
+  var STORE = "resolver-widget:" + KEY;
+  var MAX_BACKOFF = 30000;
+
+  var CSS = [
+    ":host{all:initial;--accent:#2f5bd3;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330}",
+    "*{box-sizing:border-box}",
+    "button{font:inherit;cursor:pointer}",
+    ".launcher{position:fixed;right:20px;bottom:20px;z-index:2147483000;border:0;border-radius:999px;padding:12px 18px;background:var(--accent);color:#fff;box-shadow:0 4px 14px rgba(0,0,0,.25)}",
+    ".launcher:focus-visible,.panel button:focus-visible,textarea:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
+    ".panel{position:fixed;right:20px;bottom:84px;z-index:2147483000;width:370px;max-width:calc(100vw - 24px);height:540px;max-height:calc(100vh - 110px);display:flex;flex-direction:column;background:#fff;border-radius:14px;box-shadow:0 10px 40px rgba(0,0,0,.25);overflow:hidden}",
+    ".panel[hidden]{display:none}",
+    "header{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--accent);color:#fff}",
+    "header h2{font-size:16px;margin:0;flex:1}",
+    "header button{background:transparent;border:1px solid rgba(255,255,255,.6);color:#fff;border-radius:6px;padding:3px 8px;font-size:13px}",
+    ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f6f7f9;margin:0;list-style:none}",
+    ".msg{max-width:85%;padding:8px 11px;border-radius:12px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".msg.customer{align-self:flex-end;background:var(--accent);color:#fff;border-bottom-right-radius:4px}",
+    ".msg.agent,.msg.greeting{align-self:flex-start;background:#fff;border:1px solid #e2e5ea;border-bottom-left-radius:4px}",
+    ".msg.sending{opacity:.6}",
+    ".msg.failed{background:#fdecea;color:#b42318;border:1px solid #f2a39c}",
+    ".meta{display:block;font-size:11px;opacity:.75;margin-top:3px}",
+    ".status{padding:6px 14px;font-size:13px;color:#667085;min-height:1.6em;background:#f6f7f9}",
+    ".typing{font-style:italic}",
+    "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e2e5ea;align-items:flex-end}",
+    "label{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
+    "textarea{flex:1;resize:none;font:inherit;padding:8px 10px;border:1px solid #cfd4dc;border-radius:10px;max-height:120px;min-height:40px}",
+    ".send{border:0;border-radius:10px;padding:9px 14px;background:var(--accent);color:#fff}",
+    ".error{color:#b42318;font-size:13px;padding:0 12px 8px}",
+    ".error:empty{display:none}",
+    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.launcher{right:12px;bottom:12px}}"
+  ].join("\n");
+
+  /* ---------- state ---------- */
+
+  var state = { session: null, config: null, socket: null, retries: 0, seen: {}, typingTimer: 0, open: false };
+
+  function load() {
+    try { return JSON.parse(window.localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
+  }
+
+  function save(session) {
+    state.session = session;
+    try {
+      if (session) { window.localStorage.setItem(STORE, JSON.stringify(session)); } else { window.localStorage.removeItem(STORE); }
+    } catch (e) { /* storage disabled: the conversation lasts as long as the page */ }
+  }
+
+  /* ---------- DOM ---------- */
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (name) { node.setAttribute(name, attrs[name]); });
+    if (text !== undefined) { node.textContent = text; }
+    return node;
+  }
+
+  var host = el("div", { "data-resolver-widget": "" });
+  var root = host.attachShadow({ mode: "open" });
+  if ("adoptedStyleSheets" in root && typeof CSSStyleSheet === "function" && "replaceSync" in CSSStyleSheet.prototype) {
+    var sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);  /* constructed sheets need no 'unsafe-inline' style-src */
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    root.appendChild(el("style", {}, CSS));
+  }
+
+  var launcher = el("button", { "class": "launcher", type: "button", "aria-expanded": "false", "aria-controls": "resolver-panel" }, "Open chat");
+  var panel = el("section", { "class": "panel", id: "resolver-panel", role: "dialog", "aria-modal": "false", "aria-labelledby": "resolver-title", hidden: "" });
+  var header = el("header");
+  var title = el("h2", { id: "resolver-title" }, "Support");
+  var restart = el("button", { type: "button" }, "New conversation");
+  var close = el("button", { type: "button", "aria-label": "Close chat" }, "✕");
+  header.append(title, restart, close);
+  var log = el("ol", { "class": "log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
+  var status = el("div", { "class": "status", role: "status", "aria-live": "polite" });
+  var error = el("div", { "class": "error", role: "alert" });
+  var form = el("form");
+  var label = el("label", { "for": "resolver-message" }, "Message");
+  var input = el("textarea", { id: "resolver-message", name: "message", rows: "1", placeholder: "Type your message…", autocomplete: "off" });
+  var send = el("button", { "class": "send", type: "submit" }, "Send");
+  form.append(label, input, send);
+  panel.append(header, log, status, error, form);
+  root.append(launcher, panel);
+
+  /* ---------- rendering ---------- */
+
+  function timeOf(iso) {
+    var date = new Date(iso);
+    return isNaN(date) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  function who(message) {
+    if (message.role === "customer") { return "You"; }
+    return (state.config && state.config.company_name || "Support") + (message.automated ? " (automated)" : "");
+  }
+
+  function bubble(message, extra) {
+    var item = el("li", { "class": "msg " + message.role + (extra ? " " + extra : "") });
+    item.appendChild(document.createTextNode(message.body));
+    var meta = el("span", { "class": "meta" }, who(message) + (message.created_at ? " · " + timeOf(message.created_at) : ""));
+    item.appendChild(meta);
+    if (message.id) { item.dataset.id = message.id; }
+    return item;
+  }
+
+  function show(message) {
+    if (message.id && state.seen[message.id]) { return; }
+    if (message.id) { state.seen[message.id] = true; }
+    log.appendChild(bubble(message));
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function greet() {
+    var text = state.config && state.config.greeting;
+    if (text) { log.appendChild(el("li", { "class": "msg greeting" }, text)); }
+  }
+
+  function setWaiting(waiting) {
+    status.classList.remove("typing");
+    status.textContent = waiting ? "An agent is reviewing your question." : "";
+  }
+
+  function applyConfig(config) {
+    state.config = config;
+    title.textContent = config.company_name || "Support";
+    if (/^#[0-9a-fA-F]{6}$/.test(config.colour || "")) { host.style.setProperty("--accent", config.colour); }
+  }
+
+  /* ---------- HTTP ---------- */
+
+  function request(method, path, body, headers) {
+    var options = { method: method, headers: Object.assign({ "Content-Type": "application/json" }, headers || {}), credentials: "omit" };
+    if (body !== undefined) { options.body = JSON.stringify(body); }
+    return fetch(API + path, options).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          var failure = new Error(typeof data.detail === "string" ? data.detail : "Something went wrong (" + response.status + ").");
+          failure.status = response.status;
+          throw failure;
+        }
+        return data;
+      });
+    });
+  }
+
+  function authed(method, path, body, extraHeaders) {
+    var call = function () {
+      return request(method, path, body, Object.assign({ Authorization: "Bearer " + state.session.token }, extraHeaders || {}));
+    };
+    return call().catch(function (failure) {
+      if (failure.status !== 401) { throw failure; }
+      return refresh().then(call);
+    });
+  }
+
+  function refresh() {
+    return request("POST", "/token", undefined, { Authorization: "Bearer " + state.session.token }).then(function (data) {
+      save(Object.assign({}, state.session, { token: data.token }));
+    }, function (failure) {
+      if (failure.status === 401 || failure.status === 404) { save(null); }
+      throw failure;
+    });
+  }
+
+  function start() {
+    return request("POST", "/conversations", {}, { "X-Widget-Key": KEY }).then(function (data) {
+      applyConfig(data);
+      save({ conversation_id: data.conversation_id, token: data.token, config: data });
+    });
+  }
+
+  function history() {
+    return authed("GET", "/conversations/" + state.session.conversation_id).then(function (data) {
+      data.messages.forEach(show);
+      setWaiting(data.waiting);
+    });
+  }
+
+  /* ---------- live replies ---------- */
+
+  function connect() {
+    if (!state.session || state.socket) { return; }
+    var url = BASE.replace(/^http/, "ws") + "/ws/widget/" + state.session.conversation_id + "/?token=" + encodeURIComponent(state.session.token);
+    var socket = new WebSocket(url);
+    state.socket = socket;
+    socket.onopen = function () {
+      if (state.retries > 0) { history().catch(function () {}); }  /* catch up on what we missed */
+      state.retries = 0;
+    };
+    socket.onmessage = function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      if (data.type === "message" && data.message) {
+        show(data.message);
+        setWaiting(false);
+      } else if (data.type === "typing") {
+        status.textContent = (state.config && state.config.company_name || "An agent") + " is typing…";
+        status.classList.add("typing");
+        window.clearTimeout(state.typingTimer);
+        state.typingTimer = window.setTimeout(function () { if (status.classList.contains("typing")) { setWaiting(true); } }, 5000);
+      }
+    };
+    socket.onclose = function (event) {
+      state.socket = null;
+      if (event.code === 4403 || !state.session) { return; }  /* not ours: stop */
+      var retry = function () {
+        state.retries += 1;
+        var delay = Math.min(MAX_BACKOFF, 500 * Math.pow(2, state.retries)) * (0.5 + Math.random() / 2);
+        window.setTimeout(connect, delay);
+      };
+      if (event.code === 4401) { refresh().then(retry, function () {}); } else { retry(); }
+    };
+  }
+
+  function disconnect() {
+    if (state.socket) { var socket = state.socket; state.socket = null; socket.onclose = null; socket.close(); }
+  }
+
+  /* ---------- actions ---------- */
+
+  var ready = null;
+
+  function ensureSession() {
+    if (ready) { return ready; }
+    var saved = load();
+    if (saved && saved.conversation_id && saved.token) {
+      state.session = saved;
+      if (saved.config) { applyConfig(saved.config); }
+      greet();
+      ready = history().catch(function (failure) {
+        if (state.session) { throw failure; }
+        log.textContent = "";
+        return start().then(greet);  /* the old conversation is gone or expired for good */
+      });
+    } else {
+      ready = start().then(greet);
+    }
+    ready = ready.then(connect, function (failure) {
+      ready = null;
+      error.textContent = failure.message;
+      throw failure;
+    });
+    return ready;
+  }
+
+  function openPanel() {
+    state.open = true;
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    launcher.textContent = "Hide chat";
+    input.focus();
+    ensureSession().catch(function () {});
+  }
+
+  function closePanel() {
+    state.open = false;
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.textContent = "Open chat";
+    launcher.focus();
+  }
+
+  function newConversation() {
+    disconnect();
+    save(null);
+    state.seen = {};
+    log.textContent = "";
+    setWaiting(false);
+    error.textContent = "";
+    ready = null;
+    ensureSession().catch(function () {});
+    input.focus();
+  }
+
+  function limit() {
+    return (state.config && state.config.max_chars) || 4000;
+  }
+
+  function submit() {
+    var text = input.value.trim();
+    error.textContent = "";
+    if (!text) { return; }
+    if (text.length > limit()) {
+      error.textContent = "Your message is too long: " + text.length + " characters, the limit is " + limit() + ".";
+      return;
+    }
+    input.value = "";
+    var pending = bubble({ role: "customer", body: text, created_at: new Date().toISOString() }, "sending");
+    log.appendChild(pending);
+    log.scrollTop = log.scrollHeight;
+    var idempotency = "w-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+    ensureSession().then(function () {
+      return authed("POST", "/messages", { body: text }, { "Idempotency-Key": idempotency });
+    }).then(function (data) {
+      pending.classList.remove("sending");
+      pending.dataset.id = data.id;
+      state.seen[data.id] = true;
+      setWaiting(true);
+    }, function (failure) {
+      pending.classList.remove("sending");
+      pending.classList.add("failed");
+      error.textContent = failure.status === 429 ? "You are sending messages too fast. Please wait a moment." : failure.message;
+      if (!input.value) { input.value = text; }
+    });
+  }
+
+  launcher.addEventListener("click", function () { if (state.open) { closePanel(); } else { openPanel(); } });
+  close.addEventListener("click", closePanel);
+  restart.addEventListener("click", newConversation);
+  form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
+  });
+  panel.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { event.preventDefault(); closePanel(); }
+  });
+
+  function mount() { document.body.appendChild(host); }
+  if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
+})();

@@ -1,0 +1,164 @@
+"""The chat widget's API (/api/v1/widget/...): start a conversation with a public widget key,
+then read and write it with the conversation token. Customers see only customer and agent
+messages, never drafts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Header, Router, Schema, Status
+
+from resolver.api.errors import ERRORS, ApiError
+from support.api.idempotency import check_key, once
+from support.api.schemas import Body, Ref
+from support.ingest import receive_message
+from support.models import Channel, Conversation, Message, MessageRole
+from support.widget import tokens
+from support.widget.access import TokenAuth, Visitor, visitor_of, widget_key
+
+router = Router(tags=["widget"])
+# A widget's customer_ref is whatever the host page claims: it is namespaced so that it never
+# names a real customer (whose orders the agent would then describe to this visitor).
+REF_PREFIX = "widget:"
+VISIBLE_ROLES = (MessageRole.CUSTOMER, MessageRole.AGENT)
+
+
+class StartIn(Schema):
+    customer_ref: Ref | None = None
+
+
+class Session(Schema):
+    conversation_id: uuid.UUID
+    token: str
+    expires_at: datetime
+
+
+class StartOut(Session):
+    company_name: str
+    colour: str
+    greeting: str
+    max_chars: int
+
+
+class WidgetMessageIn(Schema):
+    body: Body
+
+
+class WidgetAccepted(Schema):
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    status: Literal["PENDING"]
+    created_at: datetime
+
+
+class WidgetMessage(Schema):
+    id: uuid.UUID
+    role: Literal["customer", "agent"]
+    body: str
+    created_at: datetime
+    automated: bool
+
+
+class WidgetConversation(Schema):
+    id: uuid.UUID
+    status: str
+    waiting: bool  # the last message is the customer's: an agent is on it
+    messages: list[WidgetMessage]
+
+
+def session(conversation_id: uuid.UUID, key_id: int) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation_id,
+        "token": tokens.issue(conversation_id, key_id),
+        "expires_at": timezone.now() + tokens.expires_in(),
+    }
+
+
+def _conversation(visitor: Visitor) -> Conversation:
+    conversation = Conversation.objects.filter(pk=visitor.grant.conversation_id).first()
+    if conversation is None:
+        raise ApiError(404, "the conversation no longer exists")
+    return conversation
+
+
+@router.post("/widget/conversations", response={201: StartOut, **ERRORS}, auth=None)
+def start(request: HttpRequest, payload: StartIn | None = None) -> Status[dict[str, Any]]:
+    """Starts a conversation for the key in `X-Widget-Key` (from an origin it allows)."""
+    key = widget_key(request)
+    ref = payload.customer_ref if payload and payload.customer_ref else ""
+    conversation = Conversation.objects.create(
+        channel=Channel.WIDGET, customer_ref=f"{REF_PREFIX}{ref}" if ref else ""
+    )
+    body = {
+        **session(conversation.pk, key.pk),
+        "company_name": key.company_name,
+        "colour": key.colour,
+        "greeting": key.greeting,
+        "max_chars": settings.WIDGET_MESSAGE_MAX_CHARS,
+    }
+    return Status(201, body)
+
+
+@router.post("/widget/token", response={200: Session, **ERRORS}, auth=TokenAuth(refresh=True))
+def refresh(request: HttpRequest) -> dict[str, Any]:
+    """A fresh token for the same conversation (accepted up to WIDGET_TOKEN_REFRESH_DAYS)."""
+    visitor = visitor_of(request)
+    return session(_conversation(visitor).pk, visitor.key.pk)
+
+
+@router.post("/widget/messages", response={202: WidgetAccepted, **ERRORS}, auth=TokenAuth())
+def post_message(
+    request: HttpRequest,
+    payload: WidgetMessageIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
+    """The same ingest path as POST /messages: persisted, then queued after commit."""
+    limit = settings.WIDGET_MESSAGE_MAX_CHARS
+    if len(payload.body) > limit:
+        raise ApiError(413, f"messages can be at most {limit} characters", "message_too_long")
+    visitor = visitor_of(request)
+    key = check_key(idempotency_key) if idempotency_key else None
+
+    def create() -> tuple[int, dict[str, Any]]:
+        conversation = _conversation(visitor)
+        message, _ = receive_message(payload.body, conversation=conversation)
+        accepted = {
+            "id": str(message.pk),
+            "conversation_id": str(conversation.pk),
+            "status": "PENDING",
+            "created_at": message.created_at.isoformat(),
+        }
+        return 202, accepted
+
+    owner = f"widget:{visitor.grant.conversation_id}"
+    status, body = once(owner, key, payload.model_dump(mode="json"), create)
+    return Status(status, body)
+
+
+@router.get(
+    "/widget/conversations/{conversation_id}",
+    response={200: WidgetConversation, **ERRORS},
+    auth=TokenAuth(),
+)
+def read(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
+    """What the customer sees of their conversation."""
+    visitor = visitor_of(request)
+    if visitor.grant.conversation_id != conversation_id:
+        raise ApiError(403, "this token is for another conversation", "forbidden")
+    conversation = _conversation(visitor)
+    messages = list(
+        Message.objects.filter(conversation=conversation, role__in=VISIBLE_ROLES).order_by(
+            "created_at", "id"
+        )
+    )
+    return {
+        "id": conversation.pk,
+        "status": conversation.status,
+        "waiting": bool(messages) and messages[-1].role == MessageRole.CUSTOMER,
+        "messages": [message.for_customer() for message in messages],
+    }

@@ -1,0 +1,31 @@
+"""The auto-send policy: per intent, off by default (AutoSendRule, edited in admin). A SUGGESTED
+draft goes to the customer without a human only when its intent's rule is on, its confidence is
+above the rule's threshold, every guard check passed and the conversation is not escalated."""
+
+from __future__ import annotations
+
+from support import review
+from support.models import AutoSendRule, Conversation, ConversationStatus, Draft, DraftStatus
+
+GUARD_CHECKS = ("grounded", "tone", "policy")
+
+
+def qualifies(draft: Draft) -> bool:
+    if draft.status != DraftStatus.SUGGESTED or draft.confidence is None or not draft.intent:
+        return False
+    rule = AutoSendRule.objects.filter(intent=draft.intent, enabled=True).first()
+    if rule is None or draft.confidence <= rule.min_confidence:
+        return False
+    guard = draft.guard if isinstance(draft.guard, dict) else {}
+    if not all(guard.get(check) is True for check in GUARD_CHECKS):
+        return False
+    escalated = ConversationStatus.ESCALATED
+    return not Conversation.objects.filter(pk=draft.conversation_id, status=escalated).exists()
+
+
+def auto_send_if_allowed(draft: Draft) -> bool:
+    """Call in the transaction that made `draft` SUGGESTED; True if it was sent."""
+    if not qualifies(draft):
+        return False
+    review.auto_send(draft.pk)
+    return True

@@ -1,0 +1,1 @@
+"""The customer chat widget: public keys, conversation tokens, CORS, the demo page."""
