@@ -146,7 +146,10 @@
   function request(method, path, body, headers) {
     var options = { method: method, headers: Object.assign({ "Content-Type": "application/json" }, headers || {}), credentials: "omit" };
     if (body !== undefined) { options.body = JSON.stringify(body); }
-    return fetch(API + path, options).then(function (response) {
+    return fetch(API + path, options).catch(function () {
+      /* CORS refusals and network errors look the same to a script. */
+      throw new Error("Could not reach the chat service: this site may not be allowed to use it, or you are offline.");
+    }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
         if (!response.ok) {
           var failure = new Error(typeof data.detail === "string" ? data.detail : "Something went wrong (" + response.status + ").");

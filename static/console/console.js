@@ -143,7 +143,21 @@
     event.detail.elt.addEventListener("htmx:beforeSwap", swapIntoDocument, { once: true });
   });
 
-  document.addEventListener("htmx:wsOpen", function () { liveState(""); document.body.dataset.live = "open"; });
+  /* Typing in an answer tells the customer's chat widget (the server relays at most every 2 s). */
+  var socket = null;
+  var typedAt = 0;
+  document.addEventListener("input", function (event) {
+    var page = document.querySelector("[data-conversation]");
+    if (!socket || !page || !event.target.matches("[data-answer]") || Date.now() - typedAt < 2000) { return; }
+    typedAt = Date.now();
+    socket.send(JSON.stringify({ type: "typing", conversation_id: page.dataset.conversation }));
+  });
+
+  document.addEventListener("htmx:wsOpen", function (event) {
+    socket = event.detail.socketWrapper;
+    liveState("");
+    document.body.dataset.live = "open";
+  });
   document.addEventListener("htmx:wsClose", function () { liveState("Reconnecting…"); document.body.dataset.live = "closed"; });
   document.addEventListener("htmx:wsAfterMessage", function () { restoreSelection(); refreshTimes(); });
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from django.test import Client
 
@@ -75,3 +76,50 @@ def console(agent_user: Any) -> Client:
 def row_ids(html: str) -> list[str]:
     """Draft ids of the queue rows in page order."""
     return re.findall(r'<tr id="row-([0-9a-f-]{36})"', html)
+
+
+SHOP = "https://shop.example"
+
+
+@pytest.fixture
+def widget_key(db: None) -> Any:
+    from support.models import WidgetKey
+
+    return WidgetKey.objects.create(
+        name="Shop", allowed_origins=[SHOP], company_name="Shop Inc", colour="#123456"
+    )
+
+
+def start_widget(client: Client, key: Any, origin: str = SHOP, **body: Any) -> Any:
+    """POST /widget/conversations as a page on `origin`; the response."""
+    return client.post(
+        f"{API}/widget/conversations",
+        body,
+        content_type="application/json",
+        headers={"X-Widget-Key": key.public_key, "Origin": origin},
+    )
+
+
+def token_headers(token: str, origin: str | None = SHOP) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {token}"}
+    if origin:
+        headers["Origin"] = origin
+    return headers
+
+
+class Api:
+    """The HTTP API of a live server, with a key of every scope (browser tests)."""
+
+    def __init__(self, base: str) -> None:
+        _, key = ApiKey.issue("browser-test", ["ingest", "read", "act"])
+        self.client = httpx.Client(
+            base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+        response = self.client.post(path, json=body or {})
+        assert response.status_code in (200, 202), response.text
+        return response.json()
+
+    def get(self, path: str) -> Any:
+        return self.client.get(path).json()

@@ -10,31 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from support.models import ApiKey, Draft
+from support.models import Draft
+from support.tests.conftest import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "how do I change my password?"
 ANSWERED = re.compile(r"^(SUGGESTED|ESCALATED)$")
-
-
-class Api:
-    def __init__(self, base: str) -> None:
-        _, key = ApiKey.issue("browser-test", ["ingest", "read", "act"])
-        self.client = httpx.Client(
-            base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {key}"}, timeout=10
-        )
-
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
-        response = self.client.post(path, json=body or {})
-        assert response.status_code in (200, 202), response.text
-        return response.json()
-
-    def get(self, path: str) -> Any:
-        return self.client.get(path).json()
 
 
 @pytest.fixture

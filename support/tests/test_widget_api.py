@@ -1,0 +1,181 @@
+"""/api/v1/widget: widget keys bound to origins, conversation tokens, the same ingest path."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from django.core import signing
+from django.test import Client, override_settings
+
+from support.actor import Actor
+from support.models import Channel, Conversation, Draft, Message, MessageRole, WidgetKey
+from support.review import approve
+from support.tests.conftest import API, SHOP, start_widget, token_headers
+from support.widget import tokens
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client: Client, token: str, body: Any, **headers: str) -> Any:
+    return client.post(
+        f"{API}/widget/messages",
+        {"body": body},
+        content_type="application/json",
+        headers={**token_headers(token), **headers},
+    )
+
+
+def test_start_returns_a_token_and_the_key_settings(client: Client, widget_key: WidgetKey) -> None:
+    response = start_widget(client, widget_key, customer_ref="visitor-9")
+    assert response.status_code == 201
+    data = response.json()
+    assert (data["company_name"], data["colour"], data["max_chars"]) == (
+        "Shop Inc",
+        "#123456",
+        4000,
+    )
+    conversation = Conversation.objects.get(pk=data["conversation_id"])
+    # The page's claim is namespaced: it can never name a real customer (and their orders).
+    assert (conversation.channel, conversation.customer_ref) == (Channel.WIDGET, "widget:visitor-9")
+    assert tokens.read(data["token"]).conversation_id == conversation.pk
+    assert response["Access-Control-Allow-Origin"] == SHOP
+
+
+@pytest.mark.parametrize(
+    ("key", "origin", "status", "code"),
+    [
+        ("", SHOP, 401, "unauthorized"),
+        ("pk_unknown", SHOP, 401, "unauthorized"),
+        ("inactive", SHOP, 401, "unauthorized"),
+        ("good", "https://evil.example", 403, "origin_not_allowed"),
+        ("good", None, 403, "origin_not_allowed"),
+    ],
+)
+def test_start_is_refused(
+    client: Client, widget_key: WidgetKey, key: str, origin: str | None, status: int, code: str
+) -> None:
+    if key == "inactive":
+        WidgetKey.objects.filter(pk=widget_key.pk).update(active=False)
+    headers = {"X-Widget-Key": widget_key.public_key if key in ("good", "inactive") else key}
+    if origin:
+        headers["Origin"] = origin
+    response = client.post(f"{API}/widget/conversations", {}, "application/json", headers=headers)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert not Conversation.objects.exists()
+    assert "Access-Control-Allow-Origin" not in response or origin == SHOP
+
+
+def test_cors_preflight(client: Client, widget_key: WidgetKey) -> None:
+    preflight = client.options(
+        f"{API}/widget/messages",
+        headers={"Origin": SHOP, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code == 204
+    assert preflight["Access-Control-Allow-Origin"] == SHOP
+    assert "Authorization" in preflight["Access-Control-Allow-Headers"]
+    refused = client.options(f"{API}/widget/messages", headers={"Origin": "https://evil.example"})
+    assert (refused.status_code, refused.json()["code"]) == (403, "origin_not_allowed")
+
+
+def test_a_message_takes_the_ingest_path(client: Client, widget_key: WidgetKey) -> None:
+    token = start_widget(client, widget_key).json()["token"]
+    response = _post(client, token, "where is my order?", **{"Idempotency-Key": "k1"})
+    assert response.status_code == 202
+    message = Message.objects.get(pk=response.json()["id"])
+    assert (message.role, message.body) == (MessageRole.CUSTOMER, "where is my order?")
+    assert Draft.objects.get(message=message).status == "PENDING"
+    again = _post(client, token, "where is my order?", **{"Idempotency-Key": "k1"})
+    assert again.json()["id"] == response.json()["id"]
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("x" * 4001, 413, "message_too_long"),
+        ("   ", 422, "validation_error"),
+        ("a\x00b", 422, "validation_error"),
+    ],
+)
+def test_bad_messages_are_refused_and_nothing_is_stored(
+    client: Client, widget_key: WidgetKey, body: str, status: int, code: str
+) -> None:
+    token = start_widget(client, widget_key).json()["token"]
+    response = _post(client, token, body)
+    assert (response.status_code, response.json()["code"]) == (status, code)
+    assert not Message.objects.exists()
+
+
+def test_tokens_are_checked(client: Client, widget_key: WidgetKey) -> None:
+    first = start_widget(client, widget_key).json()
+    second = start_widget(client, widget_key).json()
+    url = f"{API}/widget/conversations/{first['conversation_id']}"
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers=token_headers("nonsense")).status_code == 401
+    other = client.get(url, headers=token_headers(second["token"]))
+    assert (other.status_code, other.json()["code"]) == (403, "forbidden")
+    evil = client.get(url, headers=token_headers(first["token"], "https://evil.example"))
+    assert (evil.status_code, evil.json()["code"]) == (403, "origin_not_allowed")
+    assert client.get(url, headers=token_headers(first["token"], None)).status_code == 200
+    WidgetKey.objects.filter(pk=widget_key.pk).update(active=False)
+    assert client.get(url, headers=token_headers(first["token"])).status_code == 401
+
+
+def _aged_token(conversation_id: Any, key_id: int, hours: float) -> str:
+    real = time.time
+    try:
+        signing.time.time = lambda: real() - hours * 3600  # type: ignore[attr-defined]
+        return tokens.issue(conversation_id, key_id)
+    finally:
+        signing.time.time = real  # type: ignore[attr-defined]
+
+
+def test_expired_tokens_can_be_refreshed_for_a_while(client: Client, widget_key: WidgetKey) -> None:
+    conversation_id = start_widget(client, widget_key).json()["conversation_id"]
+    url = f"{API}/widget/conversations/{conversation_id}"
+    expired = _aged_token(conversation_id, widget_key.pk, hours=25)
+    assert client.get(url, headers=token_headers(expired)).status_code == 401
+    fresh = client.post(f"{API}/widget/token", headers=token_headers(expired))
+    assert fresh.status_code == 200
+    assert client.get(url, headers=token_headers(fresh.json()["token"])).status_code == 200
+    too_old = _aged_token(conversation_id, widget_key.pk, hours=31 * 24)
+    assert client.post(f"{API}/widget/token", headers=token_headers(too_old)).status_code == 401
+
+
+def test_the_customer_sees_only_the_conversation(
+    client: Client, widget_key: WidgetKey, agent_user: Any
+) -> None:
+    session = start_widget(client, widget_key).json()
+    token = session["token"]
+    url = f"{API}/widget/conversations/{session['conversation_id']}"
+    assert client.get(url, headers=token_headers(token)).json()["waiting"] is False
+    posted = _post(client, token, "hello <script>x</script>").json()
+    seen = client.get(url, headers=token_headers(token)).json()
+    assert seen["waiting"] is True
+    assert [(m["role"], m["body"]) for m in seen["messages"]] == [
+        ("customer", "hello <script>x</script>")
+    ]
+    draft = Draft.objects.get(message_id=posted["id"])
+    Draft.objects.filter(pk=draft.pk).update(answer="AI draft text", status="SUGGESTED")
+    assert "AI draft text" not in client.get(url, headers=token_headers(token)).content.decode()
+    approve(draft.pk, Actor.for_user(agent_user), "Hi there")
+    seen = client.get(url, headers=token_headers(token)).json()
+    assert seen["waiting"] is False
+    assert [(m["role"], m["body"], m["automated"]) for m in seen["messages"]][1] == (
+        "agent",
+        "Hi there",
+        False,
+    )
+
+
+@override_settings(WIDGET_RATE_LIMIT_PER_MINUTE=3)
+def test_rate_limit_per_token(widget_key: WidgetKey) -> None:
+    client = Client(REMOTE_ADDR="10.9.8.7")
+    token = start_widget(client, widget_key).json()["token"]
+    statuses = [_post(client, token, f"message {n}").status_code for n in range(4)]
+    assert statuses == [202, 202, 202, 429]
+    limited = _post(client, token, "again")
+    assert limited["Retry-After"] and limited["Access-Control-Allow-Origin"] == SHOP
+    assert Message.objects.count() == 3
