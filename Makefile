@@ -67,6 +67,7 @@ bench: install browser
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) agent.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) ingest.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) console.py
+	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) widget.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
