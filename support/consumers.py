@@ -15,6 +15,7 @@ from support.console.access import may_use_console
 from support.console.live import LiveView, live_view_for
 
 CONSOLE_GROUP = "console"
+RECHECK_SECONDS = 60.0
 # An agent typing tells the customer's widget at most this often.
 TYPING_EVERY_SECONDS = 2.0
 # Close codes in the 4000 range are ours; 4401/4403 mirror HTTP 401/403.
@@ -23,22 +24,34 @@ CLOSE_FORBIDDEN = 4403
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    """Refusals are close codes after accepting (a refused handshake reaches a browser as 1006,
+    which htmx retries forever): 4401 not logged in, 4403 not an agent. Access is checked again
+    every RECHECK_SECONDS, so a deactivated or demoted agent stops receiving."""
+
     view: LiveView | None = None
+    checked_at = 0.0
 
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        if not await database_sync_to_async(may_use_console)(user):
-            await self.close(code=CLOSE_FORBIDDEN)
+        if code := await self._refusal():
+            await self.accept()
+            await self.close(code=code)
             return
         self.view = live_view_for(self.scope.get("query_string", b""))
+        # In the group before the handshake completes: no event falls between the two.
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
         await self.accept()
         if self.view is not None:
             # Joined before the snapshot is read, so no change falls between the two.
             await self._send_html(await database_sync_to_async(self.view.snapshot)())
+
+    async def _refusal(self) -> int:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return CLOSE_UNAUTHENTICATED
+        if not await database_sync_to_async(_still_allowed)(user.pk):
+            return CLOSE_FORBIDDEN
+        self.checked_at = time.monotonic()
+        return 0
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
@@ -62,6 +75,9 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def console_event(self, event: dict[str, Any]) -> None:
         """Relays a published event ({"type": "console.event", "payload": {...}}): as HTML for a
         console page, as JSON for a plain subscriber."""
+        if time.monotonic() - self.checked_at > RECHECK_SECONDS and await self._refusal():
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         payload = event["payload"]
         if self.view is None:
             await self.send_json(payload)
@@ -71,6 +87,13 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def _send_html(self, fragments: list[str]) -> None:
         for html in fragments:
             await self.send(text_data=html)
+
+
+def _still_allowed(user_id: Any) -> bool:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    return user is not None and may_use_console(user)
 
 
 def widget_group(conversation_id: Any) -> str:
@@ -83,12 +106,12 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     (4401: refresh it) from a wrong conversation or origin (4403: stop)."""
 
     async def connect(self) -> None:
-        await self.accept()
         code = await database_sync_to_async(self._refusal)()
+        if not code:
+            await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
         if code:
             await self.close(code=code)
-            return
-        await self.channel_layer.group_add(self.group, self.channel_name)
 
     def _refusal(self) -> int:
         from support.widget import tokens

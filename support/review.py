@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from support.actor import Actor
-from support.announce import announce_draft, announce_reply
+from support.announce import announce_draft, announce_reply, broadcast
 from support.ingest import enqueue_message
 from support.models import (
     AuditAction,
@@ -201,5 +201,6 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
                 _supersede(old, actor)
             draft = Draft.objects.create(message=message, conversation_id=message.conversation_id)
             _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
-        transaction.on_commit(lambda: enqueue_message(message), robust=True)
+        # The console hears of the new PENDING draft through the message.created event.
+        transaction.on_commit(lambda: broadcast(enqueue_message(message)), robust=True)
     return draft

@@ -21,6 +21,10 @@ PERCENTILES_SQL = """
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms),
        percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms),
        percentile_cont(0.5) WITHIN GROUP (
+           ORDER BY extract(epoch FROM completed_at - created_at) * 1000),
+       percentile_cont(0.95) WITHIN GROUP (
+           ORDER BY extract(epoch FROM completed_at - created_at) * 1000),
+       percentile_cont(0.5) WITHIN GROUP (
            ORDER BY extract(epoch FROM reviewed_at - completed_at)),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM reviewed_at - created_at))
            FILTER (WHERE status = 'SENT'),
@@ -63,10 +67,12 @@ def queue(now: datetime) -> dict[str, Any]:
 def _latencies(since: datetime) -> dict[str, float | None]:
     with connection.cursor() as cursor:
         cursor.execute(PERCENTILES_SQL, [since])
-        p50, p95, review_p50, send_p50, send_p95 = cursor.fetchone()
+        p50, p95, draft_p50, draft_p95, review_p50, send_p50, send_p95 = cursor.fetchone()
     return {
         "draft_latency_ms_p50": p50,
         "draft_latency_ms_p95": p95,
+        "time_to_draft_ms_p50": draft_p50,
+        "time_to_draft_ms_p95": draft_p95,
         "time_to_review_seconds_p50": review_p50,
         "time_to_send_seconds_p50": send_p50,
         "time_to_send_seconds_p95": send_p95,
@@ -118,6 +124,9 @@ def window(since: datetime) -> dict[str, Any]:
         sent_unedited=Count("id", filter=Q(status=DraftStatus.SENT, edit_distance=0)),
         edit_distance=Avg("edit_distance", filter=Q(status=DraftStatus.SENT)),
         suggested=Count("id", filter=Q(completed_at__isnull=False, escalation_reason="")),
+        # What the AI decided (only the agent graph sets a reason); humans may escalate suggested
+        # drafts later, which `escalated` counts too.
+        ai_escalated=Count("id", filter=~Q(escalation_reason="")),
         rejected=Count("id", filter=Q(status=DraftStatus.REJECTED)),
         escalated=Count("id", filter=~Q(escalation_reason="") | Q(status=DraftStatus.ESCALATED)),
         confidence=Avg("confidence"),
@@ -137,6 +146,7 @@ def window(since: datetime) -> dict[str, Any]:
         "rejected": agg["rejected"],
         "escalated": agg["escalated"],
         "suggested": agg["suggested"],
+        "ai_escalated": agg["ai_escalated"],
         "escalation_reasons": reasons,
         "approval_rate": _rate(agg["sent"], reviewed),
         "sent_unedited_rate": _rate(agg["sent_unedited"], agg["sent"]),

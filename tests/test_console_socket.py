@@ -28,6 +28,16 @@ async def connect(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunic
     return communicator, connected, code
 
 
+async def close_code(communicator: WebsocketCommunicator) -> int:
+    """Refusals come as a close frame after the handshake, so the browser can read the code."""
+    output = await communicator.receive_output(timeout=5)
+    assert output["type"] == "websocket.close"
+    # Let the consumer finish: one left receiving would hold the channel layer's lock on this
+    # test's event loop, which the next test would trip over.
+    await communicator.disconnect()
+    return int(output["code"])
+
+
 @pytest.fixture
 def agent() -> User:
     user = User.objects.create_user("agent1", password="x")
@@ -36,8 +46,9 @@ def agent() -> User:
 
 
 async def test_anonymous_is_refused() -> None:
-    _communicator, connected, code = await connect([(b"origin", b"http://127.0.0.1")])
-    assert (connected, code) == (False, CLOSE_UNAUTHENTICATED)
+    communicator, connected, _ = await connect([(b"origin", b"http://127.0.0.1")])
+    assert connected
+    assert await close_code(communicator) == CLOSE_UNAUTHENTICATED
 
 
 async def test_non_agent_is_refused() -> None:
@@ -45,8 +56,9 @@ async def test_non_agent_is_refused() -> None:
 
     user = await database_sync_to_async(User.objects.create_user)("customer", password="x")
     headers = await database_sync_to_async(session_headers)(user)
-    _communicator, connected, code = await connect(headers)
-    assert (connected, code) == (False, CLOSE_FORBIDDEN)
+    communicator, connected, _ = await connect(headers)
+    assert connected
+    assert await close_code(communicator) == CLOSE_FORBIDDEN
 
 
 async def test_agent_joins_console_group(agent: User) -> None:
@@ -61,3 +73,32 @@ async def test_agent_joins_console_group(agent: User) -> None:
     await layer.group_send(CONSOLE_GROUP, {"type": "console.event", "payload": payload})
     assert await communicator.receive_json_from(timeout=5) == payload
     await communicator.disconnect()
+
+
+async def test_a_foreign_origin_is_refused(agent: User) -> None:
+    from channels.db import database_sync_to_async
+
+    headers = await database_sync_to_async(session_headers)(agent)
+    headers = [(k, b"https://evil.example" if k == b"origin" else v) for k, v in headers]
+    _communicator, connected, _ = await connect(headers)
+    assert not connected  # the console socket is for this site's own pages only
+
+
+async def test_a_demoted_agent_stops_receiving(agent: User) -> None:
+    from channels.db import database_sync_to_async
+
+    from support import consumers
+
+    headers = await database_sync_to_async(session_headers)(agent)
+    communicator, connected, _ = await connect(headers)
+    assert connected
+    await database_sync_to_async(agent.groups.clear)()
+    consumers.RECHECK_SECONDS, saved = -1.0, consumers.RECHECK_SECONDS
+    try:
+        layer = get_channel_layer()
+        assert layer is not None
+        event = {"type": "console.event", "payload": {"type": "draft.ready"}}
+        await layer.group_send(CONSOLE_GROUP, event)
+        assert await close_code(communicator) == CLOSE_FORBIDDEN
+    finally:
+        consumers.RECHECK_SECONDS = saved

@@ -1,5 +1,6 @@
-/* Resolver console: keyboard shortcuts, queue selection, dialogs, live state.
-   htmx and its ws extension do the requests and swaps; this file only adds behaviour. */
+/* Resolver console: keyboard shortcuts, queue selection, dialogs, live state, and care for what
+   the agent is doing while pushes arrive. htmx and its ws extension do the requests and swaps;
+   this file only adds behaviour. */
 (function () {
   "use strict";
 
@@ -14,6 +15,8 @@
     if (!row) { selectedId = null; return; }
     row.setAttribute("aria-selected", "true");
     selectedId = row.id;
+    var link = row.querySelector("a");
+    if (link) { link.focus({ preventScroll: true }); }  /* screen readers follow the focus */
     row.scrollIntoView({ block: "nearest" });
   }
 
@@ -23,12 +26,6 @@
     var index = all.findIndex(function (r) { return r.id === selectedId; });
     index = index < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, index + step));
     select(all[index]);
-  }
-
-  /* The server pushes the queue whole (in its order): keep the agent's selection across pushes. */
-  function restoreSelection() {
-    var current = selectedId && document.getElementById(selectedId);
-    if (current) { current.setAttribute("aria-selected", "true"); }
   }
 
   function since(iso) {
@@ -45,12 +42,14 @@
     });
   }
 
-  function firstOpenCard() {
-    return document.querySelector("#draft-cards [data-draft]");
+  /* The card the agent is working in (focus inside it), else the first one. */
+  function currentCard(from) {
+    var card = from && from.closest ? from.closest("[data-draft]") : null;
+    return card || document.querySelector("#draft-cards [data-draft]");
   }
 
-  function press(key) {
-    var card = firstOpenCard();
+  function press(key, from) {
+    var card = currentCard(from);
     var button = card && card.querySelector('[data-key="' + key + '"]');
     if (button && !button.disabled) { button.click(); return true; }
     return false;
@@ -68,10 +67,29 @@
     return target.closest("input, textarea, select, [contenteditable]") !== null;
   }
 
+  function activates(target) {
+    return target.closest("a, button, summary") !== null;
+  }
+
+  function showError(text) {
+    var box = document.getElementById("action-error");
+    if (!box) { return; }
+    box.textContent = "";
+    var p = document.createElement("p");
+    p.className = "flash error";
+    p.textContent = text;
+    box.appendChild(p);
+  }
+
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (region) { region.textContent = text; }
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey && event.key === "Enter" && event.target.matches("[data-answer]")) {
       event.preventDefault();
-      press("a");
+      press("a", event.target);
       return;
     }
     if (event.altKey || event.ctrlKey || event.metaKey || typing(event.target)) { return; }
@@ -83,7 +101,8 @@
       case "k": move(-1); break;
       case "Enter": {
         var row = selectedId && document.getElementById(selectedId);
-        if (row) { window.location.href = row.dataset.href; } else { handled = false; }
+        /* A focused link or button keeps its own Enter (the selected row's link included). */
+        if (row && !activates(event.target)) { window.location.href = row.dataset.href; } else { handled = false; }
         break;
       }
       case "/": {
@@ -91,7 +110,7 @@
         if (search) { search.focus(); search.select(); } else { handled = false; }
         break;
       }
-      case "a": case "r": case "e": case "p": handled = press(event.key); break;
+      case "a": case "r": case "e": case "p": handled = press(event.key, event.target); break;
       case "n": {
         var next = document.querySelector("[data-next]");
         if (next) { next.click(); } else { handled = false; }
@@ -109,6 +128,13 @@
     var closer = event.target.closest("[data-close-dialog]");
     if (closer) { closer.closest("dialog").close(); return; }
     if (event.target.closest("[data-keys]")) { openDialog("keys-dialog"); return; }
+    var assistant = event.target.closest("[data-use-assistant]");
+    if (assistant) {
+      var box = document.getElementById(assistant.dataset.useAssistant);
+      if (box) { box.value = box.defaultValue; box.focus(); }
+      assistant.closest(".notice").remove();
+      return;
+    }
     var row = event.target.closest("#queue-rows tr.row");
     if (row && !event.target.closest("a")) { window.location.href = row.dataset.href; }
   });
@@ -122,13 +148,92 @@
     if (form && event.target.matches("select")) { form.requestSubmit(); }
   });
 
-  /* Live state: say when the socket is down; the server resends the page's state on reconnect. */
-  function liveState(text) {
-    var state = document.getElementById("live-state");
-    if (!state) { return; }
-    state.hidden = !text;
-    state.textContent = text;
+  /* ---------- pushes while the agent is busy ---------- */
+
+  /* A push replaces the draft cards. While a dialog is open (a reason being typed) pushes wait
+     and are applied when it closes; focus and caret survive a push; and a reply the agent
+     started on a PENDING draft is kept when the assistant's answer arrives. */
+  var held = [];
+  var focus = null;
+  var ownText = {};
+  var statuses = {};
+
+  function applyHeld() {
+    var messages = held;
+    held = [];
+    messages.forEach(function (html) { htmx.swap(document.body, html, { swapStyle: "none" }); });
+    afterPush();
   }
+
+  document.addEventListener("close", function (event) {
+    if (event.target.matches("dialog") && held.length) { applyHeld(); }
+  }, true);
+
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    if (document.querySelector("dialog[open]")) {
+      event.preventDefault();
+      held.push(event.detail.message);
+      return;
+    }
+    beforePush();
+  });
+
+  function beforePush() {
+    var active = document.activeElement;
+    focus = active && active.id ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
+    document.querySelectorAll("textarea[data-answer][id$='-pending']").forEach(function (box) {
+      if (box.value.trim() && box.value !== box.defaultValue) { ownText[box.id.replace(/-pending$/, "")] = box.value; }
+    });
+  }
+
+  function keepOwnText() {
+    Object.keys(ownText).forEach(function (id) {
+      var box = document.getElementById(id);
+      if (!box) { return; }  /* still pending: hx-preserve kept the box */
+      var mine = ownText[id];
+      delete ownText[id];
+      if (box.value !== box.defaultValue) { return; }
+      box.value = mine;
+      var notice = document.createElement("p");
+      notice.className = "notice";
+      notice.textContent = "Your reply was kept; the assistant's answer arrived meanwhile. ";
+      var use = document.createElement("button");
+      use.type = "button";
+      use.dataset.useAssistant = id;
+      use.textContent = "Use the assistant's answer";
+      notice.appendChild(use);
+      box.parentNode.insertBefore(notice, box);
+    });
+  }
+
+  function restoreFocus() {
+    if (!focus) { return; }
+    var element = document.getElementById(focus.id);
+    if (element && element !== document.activeElement) {
+      element.focus({ preventScroll: true });
+      if (typeof focus.start === "number" && element.setSelectionRange) { element.setSelectionRange(focus.start, focus.end); }
+    }
+    focus = null;
+  }
+
+  function announceStatuses() {
+    document.querySelectorAll("[data-draft]").forEach(function (card) {
+      var status = card.querySelector("[data-status]").textContent.trim();
+      if (statuses[card.id] && statuses[card.id] !== status) { announce("Draft " + status.toLowerCase()); }
+      statuses[card.id] = status;
+    });
+  }
+
+  function afterPush() {
+    keepOwnText();
+    restoreFocus();
+    var current = selectedId && document.getElementById(selectedId);
+    if (current) { current.setAttribute("aria-selected", "true"); }
+    refreshTimes();
+    announceStatuses();
+  }
+
+  document.addEventListener("htmx:wsAfterMessage", afterPush);
 
   /* An action's answer carries the refreshed conversation, but the WebSocket push of the same
      change usually lands first and replaces the form that sent the request. Events on a detached
@@ -140,12 +245,39 @@
   }
 
   document.addEventListener("htmx:beforeRequest", function (event) {
+    beforePush();
     event.detail.elt.addEventListener("htmx:beforeSwap", swapIntoDocument, { once: true });
   });
 
-  /* Typing in an answer tells the customer's chat widget (the server relays at most every 2 s). */
+  document.addEventListener("htmx:afterSwap", afterPush);
+
+  /* Failures that carry no refreshed card (session expired, a proxy error) still say so. */
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr && xhr.status >= 400 && xhr.responseText.indexOf('id="action-error"') < 0) {
+      showError("The action failed (HTTP " + xhr.status + "). Reload the page and try again.");
+    }
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showError("Could not reach the server: the action was not applied. Check the connection and try again.");
+  });
+
+  /* ---------- live state ---------- */
+
+  /* Say when the socket is down; the server resends the page's state on reconnect. Our close
+     codes (4401 logged out, 4403 not an agent) end the session instead: htmx does not retry. */
   var socket = null;
   var typedAt = 0;
+
+  function liveState(text) {
+    var state = document.getElementById("live-state");
+    if (!state) { return; }
+    state.hidden = !text;
+    state.textContent = text;
+  }
+
+  /* Typing in an answer tells the customer's chat widget (the server relays at most every 2 s). */
   document.addEventListener("input", function (event) {
     var page = document.querySelector("[data-conversation]");
     if (!socket || !page || !event.target.matches("[data-answer]") || Date.now() - typedAt < 2000) { return; }
@@ -158,11 +290,17 @@
     liveState("");
     document.body.dataset.live = "open";
   });
-  document.addEventListener("htmx:wsClose", function () { liveState("Reconnecting…"); document.body.dataset.live = "closed"; });
-  document.addEventListener("htmx:wsAfterMessage", function () { restoreSelection(); refreshTimes(); });
+
+  document.addEventListener("htmx:wsClose", function (event) {
+    socket = null;
+    document.body.dataset.live = "closed";
+    var code = event.detail.event && event.detail.event.code;
+    liveState(code >= 4000 ? "Session ended: log in again" : "Reconnecting…");
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     refreshTimes();
+    announceStatuses();
     window.setInterval(refreshTimes, 30000);
   });
 })();

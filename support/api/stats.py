@@ -51,6 +51,7 @@ class Window(Schema):
     rejected: int
     escalated: int
     suggested: int = Field(description="Drafts the AI suggested (not escalated).")
+    ai_escalated: int = Field(description="Drafts the AI escalated (with a reason).")
     escalation_reasons: dict[str, int]
     approval_rate: float | None
     sent_unedited_rate: float | None
@@ -62,6 +63,8 @@ class Window(Schema):
     cost: float
     draft_latency_ms_p50: float | None
     draft_latency_ms_p95: float | None
+    time_to_draft_ms_p50: float | None = Field(description="Message stored → draft stored.")
+    time_to_draft_ms_p95: float | None
     time_to_review_seconds_p50: float | None
     time_to_send_seconds_p50: float | None
     time_to_send_seconds_p95: float | None

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from support import stats
+from support.models import EscalationReason
 
 WINDOWS = (1, 7, 30, 90)
 DEFAULT_DAYS = 7
@@ -82,12 +83,19 @@ def bars(items: list[tuple[str, float, str]]) -> dict[str, Any]:
     return {"rows": rows, "height": len(rows) * BAR_ROW}
 
 
+def _reason_label(reason: str) -> str:
+    try:
+        return str(EscalationReason(reason).label)
+    except ValueError:
+        return reason
+
+
 def _percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
 
 def share(window: dict[str, Any]) -> dict[str, Any]:
-    decided = window["suggested"] + window["escalated"]
+    decided = window["suggested"] + window["ai_escalated"]
     suggested = window["suggested"] / decided if decided else None
     return {
         "suggested": _percent(suggested),
@@ -108,7 +116,7 @@ def figures(days: int) -> dict[str, Any]:
         "chart_width": CHART_WIDTH,
         "chart_height": CHART_HEIGHT,
         "share": share(window),
-        "reasons": bars([(reason, n, str(n)) for reason, n in reasons]),
+        "reasons": bars([(_reason_label(reason), n, str(n)) for reason, n in reasons]),
         "intents": bars(
             [(i["intent"], i["count"], str(i["count"])) for i in window["top_intents"]]
         ),

@@ -18,7 +18,8 @@ class ApproveForm(forms.Form):
 
 
 class RejectForm(forms.Form):
-    reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH)
+    # The console asks for a reason: it is what the learning loop learns from.
+    reason = forms.CharField(max_length=REASON_MAX_LENGTH)
 
 
 def first_error(form: forms.Form) -> str:

@@ -85,8 +85,16 @@ def _shown_drafts(conversation: Conversation) -> list[Draft]:
 
 
 def next_in_queue(conversation_id: Any) -> Draft | None:
-    queue: DraftQuerySet = Draft.objects.needing_human().exclude(conversation_id=conversation_id)
-    return queue.in_queue_order().only("id", "conversation_id").first()
+    """The first draft of another conversation after this one's in queue order, wrapping
+    around to the top (so n, n, n walks the whole queue instead of bouncing between two)."""
+    open_drafts: DraftQuerySet = Draft.objects.needing_human()
+    others = open_drafts.exclude(conversation_id=conversation_id)
+    here = open_drafts.filter(conversation_id=conversation_id).in_queue_order().first()
+    if here is not None:
+        after = others.after_in_queue(here).in_queue_order().only("id", "conversation_id")
+        if found := after.first():
+            return found
+    return others.in_queue_order().only("id", "conversation_id").first()
 
 
 @dataclass

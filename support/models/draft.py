@@ -70,6 +70,19 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         thousands is an index scan, not a sort of every open draft."""
         return self.order_by(_waiting_group(), _urgency_rank(), "created_at", "id")
 
+    def after_in_queue(self, draft: Draft) -> DraftQuerySet:
+        """Drafts that come after `draft` in queue order (a keyset on the index's columns)."""
+        group = 1 if draft.status == DraftStatus.PENDING else 0
+        urgency = URGENCY_RANK.get(draft.urgency, UNTRIAGED_RANK)  # type: ignore[call-overload]
+        same = {"queue_group": group, "queue_urgency": urgency}
+        later = (
+            models.Q(queue_group__gt=group)
+            | models.Q(queue_group=group, queue_urgency__gt=urgency)
+            | models.Q(**same, created_at__gt=draft.created_at)
+            | models.Q(**same, created_at=draft.created_at, id__gt=draft.id)
+        )
+        return self.alias(queue_group=_waiting_group(), queue_urgency=_urgency_rank()).filter(later)
+
     def matching(self, text: str) -> DraftQuerySet:
         """Drafts whose customer message or customer reference contains `text` (any case)."""
         return self.filter(

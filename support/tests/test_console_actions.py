@@ -89,6 +89,15 @@ def test_acting_on_a_closed_draft_is_409_with_the_reason_shown(
     assert "the draft is already SENT" in plain.content.decode()
 
 
+def test_reject_needs_a_reason(console: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    response = console.post(f"/console/drafts/{draft.pk}/reject/", {"reason": ""}, headers=HTMX)
+    assert response.status_code == 422
+    assert "reason: This field is required." in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == "SUGGESTED"
+
+
 def test_reject_stores_the_reason(console: Client, make_draft: MakeDraft) -> None:
     draft = make_draft()
     response = console.post(

@@ -62,6 +62,9 @@ def test_ingested_message_appears_live_then_edit_and_approve(
     expect(row.locator(".status")).to_have_text(ANSWERED)
     page.screenshot(path=browser_env / "console-queue-1280.png", full_page=True)
 
+    queue = console_page()  # a second console keeps the queue open
+    _live(queue)
+    expect(queue.locator(f"#row-{created['draft_id']}")).to_have_count(1)
     row.get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/console/conversations/"))
     _live(page)
@@ -71,6 +74,7 @@ def test_ingested_message_appears_live_then_edit_and_approve(
     page.get_by_role("button", name="Approve").click()
     expect(page.locator("[data-status]")).to_have_text("SENT")
     page.screenshot(path=browser_env / "console-conversation-1280.png", full_page=True)
+    expect(queue.locator(f"#row-{created['draft_id']}")).to_have_count(0)  # gone, live
 
     conversation = api.get(f"/conversations/{created['conversation_id']}")
     assert [m["role"] for m in conversation["messages"]] == ["CUSTOMER", "AGENT"]
@@ -78,9 +82,6 @@ def test_ingested_message_appears_live_then_edit_and_approve(
     assert conversation["messages"][1]["body"] == (
         "Open the login page and choose 'Forgot password'. We are here if it fails."
     )
-    # Gone from the queue, live.
-    page.goto(f"{live_server_url}/console/")
-    expect(page.locator(f"#row-{created['draft_id']}")).to_have_count(0)
 
 
 def test_reject_asks_for_a_reason(console_page: Callable[..., Page], live_server_url: str) -> None:
@@ -146,6 +147,7 @@ def test_another_agents_action_shows_live_on_a_phone(
     expect(page.locator("[data-status]")).to_have_text("ESCALATED")
     expect(page.get_by_text("Escalated by key:browser-test")).to_be_visible()
     expect(page.get_by_label("Answer")).to_have_value("my unsent edit")  # edits survive a push
+    expect(page.get_by_label("Answer")).to_be_focused()  # and so does the focus
     page.screenshot(path=browser_env / "console-conversation-390.png", full_page=True)
     api.post(f"/drafts/{created['draft_id']}/approve")
     expect(page.locator("[data-status]")).to_have_text("SENT")

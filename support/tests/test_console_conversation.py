@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from support import review
 from support.actor import Actor
@@ -32,6 +33,7 @@ def test_the_draft_card(console: Client, make_draft: MakeDraft, small_kb: dict) 
             "unknown_orders": ["B-2"],
         },
         triage_scores={"intent": 0.91, "category": 0.95, "sentiment": 0.7, "urgency": 0.6},
+        completed_at=timezone.now(),
     )
     page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
     for text in (
@@ -56,6 +58,20 @@ def test_the_draft_card(console: Client, make_draft: MakeDraft, small_kb: dict) 
     assert "{#" not in page and "{%" not in page
     kb_page = console.get(f"/console/kb/{doc.pk}/").content.decode()
     assert doc.title in kb_page and "original payment method" in kb_page
+
+
+def test_customer_and_ai_text_is_escaped(console: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft(
+        '<script>alert("m")</script>',
+        answer='<img src=x onerror="alert(2)">',
+        citations=[{"kb_id": 1, "title": "<b>t</b>", "snippet": "<i>s</i>"}],
+        guard={"grounded": False, "tone": True, "policy": True, "reasons": ["<u>r</u>"]},
+        completed_at=timezone.now(),
+    )
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    for raw in ("<script>alert", "<img src=x", "<b>t</b>", "<i>s</i>", "<u>r</u>"):
+        assert raw not in page, raw
+    assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;</textarea>" in page
 
 
 def test_a_sent_draft_shows_the_text_and_who_sent_it(
@@ -83,12 +99,14 @@ def test_open_drafts_get_cards_and_a_closed_one_is_shown_only_alone(
     assert f'id="draft-{first.pk}"' not in page
     assert ">PENDING<" in page and "drafting a reply" in page
     assert f'id="answer-{second.pk}-pending"' in page
+    assert "<h3>Guard</h3>" not in page  # no checks ran yet: none shown as failed
 
 
-def test_next_in_queue_skips_this_conversation(console: Client, make_draft: MakeDraft) -> None:
-    here = make_draft("here")
-    other = make_draft("other", urgency="HIGH")
-    page = console.get(f"/console/conversations/{here.conversation_id}/").content.decode()
-    assert f'href="/console/conversations/{other.conversation_id}/" data-next' in page
-    page = console.get(f"/console/conversations/{other.conversation_id}/").content.decode()
-    assert f'href="/console/conversations/{here.conversation_id}/" data-next' in page
+def test_next_in_queue_walks_the_queue_and_wraps(console: Client, make_draft: MakeDraft) -> None:
+    first = make_draft("first", urgency="HIGH")
+    second = make_draft("second")
+    third = make_draft("third", urgency="LOW")
+    order = [first, second, third]
+    for here, there in zip(order, [second, third, first], strict=True):
+        page = console.get(f"/console/conversations/{here.conversation_id}/").content.decode()
+        assert f'href="/console/conversations/{there.conversation_id}/" data-next' in page

@@ -76,7 +76,7 @@ def test_dashboard_page(console: Client, make_draft: MakeDraft) -> None:
         "75%",  # approval rate
         "33%",  # edit rate
         "Suggested <strong>80%</strong> · escalated <strong>20%</strong>",
-        "<title>high_risk: 1</title>",
+        "<title>High risk: 1</title>",
         "<title>track_order: 4</title>",
         "<title>Track your order: 4</title>",
         'role="img" aria-label="Drafts per day',
@@ -91,3 +91,12 @@ def test_empty_dashboard(console: Client) -> None:
     page = console.get("/console/dashboard/?days=1").content.decode()
     assert page.count("Nothing in this window.") == 3
     assert "no replies sent" in page
+
+
+def test_a_human_escalation_is_not_counted_as_the_ai_s(make_draft: MakeDraft) -> None:
+    completed = timezone.now()
+    draft = make_draft(status=DraftStatus.ESCALATED, completed_at=completed)  # no AI reason
+    Draft.objects.filter(pk=draft.pk).update(completed_at=draft.created_at + timedelta(seconds=2))
+    window = stats.dashboard(timedelta(days=1))["window"]
+    assert (window["suggested"], window["ai_escalated"], window["escalated"]) == (1, 0, 1)
+    assert window["time_to_draft_ms_p50"] == pytest.approx(2000, abs=1)

@@ -13,7 +13,7 @@ from django.test import Client
 
 from resolver.asgi import application
 from support.ingest import receive_message
-from support.models import Draft, DraftStatus
+from support.models import Draft
 from support.tests.conftest import SUGGESTION, row_ids
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,5 +98,19 @@ async def test_a_socket_without_a_page_still_gets_json_events(agent_user: User) 
     draft = await database_sync_to_async(_message)("json please")
     event = await socket.receive_json_from(timeout=5)
     assert (event["type"], event["message_id"]) == ("message.created", str(draft.message_id))
-    assert draft.status == DraftStatus.PENDING
+    assert event["conversation_id"] == str(draft.conversation_id)
+    await socket.disconnect()
+
+
+async def test_pushed_fragments_escape_customer_text(agent_user: User) -> None:
+    evil = '<img src=x onerror="alert(1)"> "quoted"'
+    draft = await database_sync_to_async(_message)(evil, customer_ref='<b id="x">', **SUGGESTION)
+    socket = await _open(agent_user, "view=queue")
+    rows = await socket.receive_from(timeout=5)
+    assert "<img" not in rows and "<b id" not in rows
+    assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in rows
+    await socket.disconnect()
+    socket = await _open(agent_user, f"conversation={draft.conversation_id}")
+    page = await socket.receive_from(timeout=5)
+    assert "<img" not in page and "&lt;img src=x" in page
     await socket.disconnect()
