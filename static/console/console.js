@@ -259,6 +259,11 @@
     }
   });
 
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (event.detail.successful && form.matches && form.matches("form[data-reset-on-success]")) { form.reset(); }
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showError("Could not reach the server: the action was not applied. Check the connection and try again.");
   });

@@ -17,6 +17,10 @@ class ApproveForm(forms.Form):
         return self.cleaned_data["edited"] if "edited" in self.data else None
 
 
+class ReplyForm(forms.Form):
+    body = forms.CharField(strip=False, max_length=settings.API_MESSAGE_MAX_BYTES)
+
+
 class RejectForm(forms.Form):
     # The console asks for a reason: it is what the learning loop learns from.
     reason = forms.CharField(max_length=REASON_MAX_LENGTH)

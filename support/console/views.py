@@ -19,7 +19,7 @@ from support.actor import Actor
 from support.console import dashboard as dashboard_figures
 from support.console.access import agent_required
 from support.console.filters import QueueFilter
-from support.console.forms import ApproveForm, RejectForm, first_error
+from support.console.forms import ApproveForm, RejectForm, ReplyForm, first_error
 from support.console.screens import ConversationScreen, QueueScreen
 from support.models import Conversation, Draft, Message
 
@@ -105,6 +105,21 @@ def escalate(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
 def reprocess(request: HtmxHttpRequest, message_id: uuid.UUID) -> HttpResponse:
     message = get_object_or_404(Message.objects.only("conversation_id"), pk=message_id)
     return _act(request, message.conversation_id, lambda actor: review.reprocess(message_id, actor))
+
+
+@require_POST
+@agent_required
+def reply(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    get_object_or_404(Conversation.objects.only("id"), pk=conversation_id)
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, conversation_id, first_error(form), 422)
+    body = form.cleaned_data["body"]
+    return _act(
+        request,
+        conversation_id,
+        lambda actor: review.write_to_customer(conversation_id, actor, body),
+    )
 
 
 @agent_required

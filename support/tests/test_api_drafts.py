@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from support.announce import broadcast
+from support.announce import broadcast, tell_widget
 from support.models import (
     AuditLog,
     Conversation,
@@ -205,11 +205,12 @@ def test_unknown_draft_is_404(api: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    ("action", "event_type", "status"),
+    ("action", "event_type", "status", "pushes"),
     [
-        ("approve", "draft.sent", "SENT"),
-        ("reject", "draft.rejected", "REJECTED"),
-        ("escalate", "draft.escalated", "ESCALATED"),
+        # Approving also sends the reply to the customer's widget.
+        ("approve", "draft.sent", "SENT", [tell_widget, broadcast]),
+        ("reject", "draft.rejected", "REJECTED", [broadcast]),
+        ("escalate", "draft.escalated", "ESCALATED", [broadcast]),
     ],
 )
 def test_actions_announce_after_commit(
@@ -219,12 +220,13 @@ def test_actions_announce_after_commit(
     action: str,
     event_type: str,
     status: str,
+    pushes: list[Any],
 ) -> None:
     draft = make_draft()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert post_json(api, f"/drafts/{draft.pk}/{action}").status_code == 200
-    assert [callback.func for callback in callbacks] == [broadcast]  # no webhook endpoints
-    event = callbacks[0].args[0]
+    assert [callback.func for callback in callbacks] == pushes  # no webhook endpoints
+    event = callbacks[-1].args[0]
     assert (event["type"], event["draft_id"], event["status"]) == (
         event_type,
         str(draft.pk),

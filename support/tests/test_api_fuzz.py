@@ -25,8 +25,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from support.models import ApiKey
-from support.tests.conftest import API, MakeDraft
+from support.models import ApiKey, WidgetKey
+from support.tests.conftest import API, SHOP, MakeDraft
+from support.widget import tokens
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 CHECKS = [
@@ -89,8 +90,29 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
     }
 
 
+def widget_access(make_draft: MakeDraft) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Headers for starting widget conversations, headers with a conversation token, and the
+    ids for reading that conversation."""
+    key = WidgetKey.objects.create(name="fuzz", allowed_origins=[SHOP])
+    conversation_id = make_draft("a widget question").conversation_id
+    token = tokens.issue(conversation_id, key.pk)
+    return (
+        {"X-Widget-Key": key.public_key, "Origin": SHOP},
+        {"Authorization": f"Bearer {token}", "Origin": SHOP},
+        {"conversation_id": str(conversation_id)},
+    )
+
+
+def headers_for(operation: Any, api: dict[str, str], widget: tuple[dict[str, str], ...]) -> Any:
+    if not operation.path.startswith(f"{API}/widget/"):
+        return api
+    return widget[0] if operation.path == f"{API}/widget/conversations" else widget[1]
+
+
 @pytest.mark.slow
-@override_settings(API_RATE_LIMIT_PER_MINUTE=0)
+@override_settings(
+    API_RATE_LIMIT_PER_MINUTE=0, WIDGET_RATE_LIMIT_PER_MINUTE=0, WIDGET_IP_RATE_LIMIT_PER_MINUTE=0
+)
 def test_fuzz_every_operation(
     db: None,
     keep_connection: None,
@@ -102,15 +124,18 @@ def test_fuzz_every_operation(
     _, raw = ApiKey.issue("fuzz", ["ingest", "read", "act"])
     headers = {"Authorization": f"Bearer {raw}"}
     ids = seeded_ids(make_draft)
+    start, with_token, widget_ids = widget_access(make_draft)
+    ids[f"{API}/widget/conversations/{{conversation_id}}"] = widget_ids
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 10
+    assert len(operations) == 14
     for operation in operations:
+        auth = headers_for(operation, headers, (start, with_token))
         valid = fuzz_operation(
-            operation, GenerationMode.POSITIVE, headers, ids.get(operation.path, {})
+            operation, GenerationMode.POSITIVE, auth, ids.get(operation.path, {})
         )
-        invalid = fuzz_operation(operation, GenerationMode.NEGATIVE, headers, {})
+        invalid = fuzz_operation(operation, GenerationMode.NEGATIVE, auth, {})
         succeeded[f"{operation.method.upper()} {operation.path}"] = valid["2xx"]
         totals += valid + invalid
     with capsys.disabled():

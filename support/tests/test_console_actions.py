@@ -132,3 +132,20 @@ def test_reprocess_supersedes_and_starts_a_new_draft(
         ("PENDING", ""),
     ]
     assert f'id="draft-{drafts[1].pk}"' in response.content.decode()
+
+
+def test_an_agent_can_write_outside_the_drafts(
+    console: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    draft = make_draft(status=DraftStatus.SENT)
+    url = f"/console/conversations/{draft.conversation_id}/reply/"
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = console.post(url, {"body": "One more thing: it ships today."}, headers=HTMX)
+    assert response.status_code == 200
+    assert "One more thing: it ships today." in response.content.decode()
+    reply = Message.objects.get(conversation=draft.conversation, role=MessageRole.AGENT)
+    assert reply.author.get_username() == "agnes"  # type: ignore[union-attr]
+    audit = AuditLog.objects.get(message=reply)
+    assert (audit.actor, audit.action) == ("user:agnes", "sent")
+    assert len(callbacks) == 2  # the widget push and the console broadcast, after commit
+    assert console.post(url, {"body": "  "}, headers=HTMX).status_code == 422
