@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from django.db import connection
@@ -19,3 +20,13 @@ def database_url_for_tests() -> str:
 # Debian's Chromium (`make browser`), driven by Playwright in browser tests and benchmarks.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def session_headers(user: Any, origin: bytes = b"http://127.0.0.1") -> list[tuple[bytes, bytes]]:
+    """WebSocket handshake headers carrying a logged-in session of `user` (console sockets)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    return [(b"cookie", cookie.encode()), (b"origin", origin)]

@@ -6,20 +6,13 @@ import pytest
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 
 from resolver.asgi import application
 from resolver.bootstrap import ensure_agents_group
 from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CONSOLE_GROUP
+from tests.helpers import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def session_headers(user: User) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1")]
 
 
 async def connect(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool, int]:

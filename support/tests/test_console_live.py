@@ -9,25 +9,18 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 
 from resolver.asgi import application
 from support.ingest import receive_message
 from support.models import Draft
 from support.tests.conftest import SUGGESTION, row_ids
+from tests.helpers import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _headers(user: User) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1")]
-
-
 async def _open(user: User, query: str) -> WebsocketCommunicator:
-    headers = await database_sync_to_async(_headers)(user)
+    headers = await database_sync_to_async(session_headers)(user)
     communicator = WebsocketCommunicator(application, f"/ws/console/?{query}", headers=headers)
     connected, _ = await communicator.connect()
     assert connected

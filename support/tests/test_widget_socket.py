@@ -9,7 +9,6 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 
 from resolver.asgi import application
 from support import review
@@ -19,6 +18,7 @@ from support.ingest import receive_message
 from support.models import WidgetKey
 from support.tests.conftest import SHOP
 from support.widget import tokens
+from tests.helpers import session_headers
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,18 +75,11 @@ async def test_refusals_are_told_by_close_code() -> None:
         assert await _closed_with(socket) == code
 
 
-def _console_headers(user: User) -> list[tuple[bytes, bytes]]:
-    client = Client()
-    client.force_login(user)
-    cookie = f"sessionid={client.cookies['sessionid'].value}"
-    return [(b"cookie", cookie.encode()), (b"origin", b"http://127.0.0.1")]
-
-
 async def test_an_agent_typing_shows_in_the_widget(agent_user: User) -> None:
     key = await database_sync_to_async(_key)()
     conversation_id, _ = await database_sync_to_async(_conversation_with_draft)()
     widget = await _socket(conversation_id, tokens.issue(conversation_id, key.pk))
-    headers = await database_sync_to_async(_console_headers)(agent_user)
+    headers = await database_sync_to_async(session_headers)(agent_user)
     console = WebsocketCommunicator(application, "/ws/console/", headers=headers)
     assert (await console.connect())[0]
     await console.send_json_to({"type": "typing", "conversation_id": str(conversation_id)})
