@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -77,9 +78,18 @@ def build_messages(request: DraftRequest) -> list[BaseMessage]:
     return [SystemMessage(prompts.SYSTEM), HumanMessage(user)]
 
 
-def _usage(response: BaseMessage) -> int:
+def _usage(model: BaseChatModel, messages: Sequence[BaseMessage], response: BaseMessage) -> int:
+    """Tokens the call used, as the model reports them; models that report none (LangChain's
+    ChatLlamaCpp) are counted with their own tokenizer (message texts, without the chat
+    template's few control tokens)."""
     usage = getattr(response, "usage_metadata", None) or {}
-    return int(usage.get("total_tokens") or 0)
+    if total := int(usage.get("total_tokens") or 0):
+        return total
+    tokenize = getattr(getattr(model, "client", None), "tokenize", None)
+    if tokenize is None:
+        return 0
+    texts = [m.content for m in [*messages, response] if isinstance(m.content, str) and m.content]
+    return sum(len(tokenize(text.encode("utf-8"), add_bos=False)) for text in texts)
 
 
 def _renumber(answer: str, used: list[int]) -> str:
@@ -107,7 +117,7 @@ class ChatProvider:
         tokens, output, error = 0, None, ""
         for _attempt in range(2):  # one retry on invalid output
             response = self.model.invoke(messages)
-            tokens += _usage(response)
+            tokens += _usage(self.model, messages, response)
             text = response.content if isinstance(response.content, str) else str(response.content)
             try:
                 output = parse_output(text, len(request.evidence))

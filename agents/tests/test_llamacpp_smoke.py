@@ -28,9 +28,13 @@ def test_a_real_gguf_model_drafts_through_the_graph(agent_kb: dict[str, KBDocume
     outcome = run_graph(graph, initial_state("how can I cancel my order?"))
     assert outcome.triage["intent"] == "cancel_order"
     assert "draft" in outcome.trace and "guard" in outcome.trace
-    assert outcome.model == str(model)
+    assert outcome.model == f"llamacpp:{model}"
     assert outcome.tokens > 0
     assert outcome.latency_ms is not None and outcome.latency_ms > 0
+    print(
+        f"\nllamacpp smoke: {outcome.status} {outcome.escalation_reason} {outcome.tokens} tokens, "
+        f"{outcome.latency_ms} ms: {outcome.answer[:200]!r}"
+    )
     if outcome.status == "SUGGESTED":
         assert outcome.answer and outcome.citations
     else:
