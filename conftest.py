@@ -21,6 +21,18 @@ from resolver.redis_client import get_redis
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, database_url_for_tests
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layer() -> Iterator[None]:
+    """A new channel-layer instance per test. channels_redis keeps per-instance receive state
+    (a lock bound to the event loop that created it); a consumer still receiving when an async
+    test's loop closed would leave it to trip the next test's loop."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def redis_client() -> redis.Redis:
     return get_redis()
