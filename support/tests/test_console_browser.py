@@ -21,6 +21,19 @@ QUESTION = "how do I change my password?"
 ANSWERED = re.compile(r"^(SUGGESTED|ESCALATED)$")
 
 
+def _login(browser: Any, url: str, width: int = 1280, height: int = 900) -> Page:
+    page: Page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(20_000)
+    # The worker's first draft loads the models: allow for it beyond expect()'s 5 s.
+    expect.set_options(timeout=20_000)
+    page.goto(f"{url}/console/")
+    page.get_by_label("Username").fill("agnes")
+    page.get_by_label("Password").fill("pw-agnes-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{url}/console/")
+    return page
+
+
 @pytest.fixture
 def console_page(
     browser: Any,
@@ -31,16 +44,7 @@ def console_page(
     agent_user: Any,
 ) -> Callable[..., Page]:
     def open_page(width: int = 1280, height: int = 900) -> Page:
-        page: Page = browser.new_page(viewport={"width": width, "height": height})
-        page.set_default_timeout(20_000)
-        # The worker's first draft loads the models: allow for it beyond expect()'s 5 s.
-        expect.set_options(timeout=20_000)
-        page.goto(f"{live_server_url}/console/")
-        page.get_by_label("Username").fill("agnes")
-        page.get_by_label("Password").fill("pw-agnes-123")
-        page.get_by_role("button", name="Log in").click()
-        expect(page).to_have_url(f"{live_server_url}/console/")
-        return page
+        return _login(browser, live_server_url, width, height)
 
     return open_page
 
@@ -174,3 +178,37 @@ def test_a_reconnecting_page_resyncs(
     expect(page.locator("[data-status]")).to_have_text("SENT")
     expect(page.get_by_text("Sent while you were away").first).to_be_visible()
     expect(page.get_by_text("Reconnecting…")).to_be_hidden()
+
+
+def test_an_agent_s_own_reply_on_a_pending_draft_is_kept(
+    browser: Any, browser_env: Path, live_server_url: str, small_kb: dict, agent_user: Any
+) -> None:
+    """No worker runs: the draft stays PENDING while the agent writes, then the assistant's
+    answer lands (run here, in another thread, as a worker would) and is pushed to the page."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agents.actors import process_message
+    from agents.events import make_event
+    from support.ingest import receive_message
+
+    message, draft = receive_message(QUESTION, customer_ref="pending-1", enqueue=False)
+    page = _login(browser, live_server_url)
+    page.goto(f"{live_server_url}/console/conversations/{message.conversation_id}/")
+    _live(page)
+    expect(page.locator("[data-status]")).to_have_text("PENDING")
+    page.get_by_label("Answer").fill("My own reply, written while the assistant was drafting")
+    event = make_event(
+        "message.created",
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
+        body=message.body,
+    )
+    with ThreadPoolExecutor(1) as pool:  # its broadcast cannot run on Playwright's event loop
+        pool.submit(process_message.fn, str(message.pk), event["event_id"], event=event).result()
+    expect(page.locator("[data-status]")).to_have_text(ANSWERED)
+    answer = page.get_by_label("Answer")
+    expect(answer).to_have_value("My own reply, written while the assistant was drafting")
+    page.get_by_role("button", name="Use the assistant's answer").click()
+    draft.refresh_from_db()
+    expect(answer).to_have_value(draft.answer)
+    assert draft.answer and draft.answer != "My own reply, written while the assistant was drafting"
