@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,10 @@ import pytest
 import redis
 
 from resolver.broker import child_environment, start_worker
-from resolver.polling import wait_for
+from resolver.polling import answers, wait_for
 from resolver.processes import stop_all
 from resolver.redis_client import get_redis
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, database_url_for_tests
+from tests.helpers import database_url_for_tests, launch_chromium
 
 
 @pytest.fixture(autouse=True)
@@ -89,14 +88,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2):
-            return True
-    except OSError:
-        return False
-
-
 class AsgiServer:
     """The real ASGI server (uvicorn, as `make run` starts it: HTTP and WebSockets) on a free
     loopback port, on the test database and Redis."""
@@ -113,7 +104,7 @@ class AsgiServer:
         env = {**child_environment(), "DATABASE_URL": database_url_for_tests()}
         self.process = server = subprocess.Popen(argv, env=env)
         probe = f"{self.url}/api/v1/openapi.json"
-        up = wait_for(lambda: server.poll() is not None or _answers(probe), 60)
+        up = wait_for(lambda: server.poll() is not None or answers(probe), 60)
         assert up and server.poll() is None, "the live server did not start"
 
     def stop(self) -> None:
@@ -151,7 +142,7 @@ def browser() -> Iterator[Any]:
     # code. Set for the browser's whole life, which spans those teardowns.
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 

@@ -119,9 +119,9 @@ def unseed() -> None:
 
 
 def open_console(playwright: Any, path: str = "/console/") -> Any:
-    from tests.helpers import CHROMIUM, CHROMIUM_ARGS
+    from tests.helpers import launch_chromium
 
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = launch_chromium(playwright)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{BASE}/console/")
     page.get_by_label("Username").fill(USER)

@@ -18,14 +18,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from _setup import ROOT, latency_summary, setup_django, write_result
 
-from resolver.polling import wait_for
+from resolver.polling import answers, wait_for
 
 HOST = "127.0.0.1"
 PORT = 8765
@@ -48,20 +47,12 @@ def start_server(
     server = subprocess.Popen(argv, env=env)
     # No worker may run yet, so /healthz can be 503: the API document says the server is up.
     base = f"http://{HOST}:{port}"
-    up = wait_for(lambda: server.poll() is not None or _answers(f"{base}/api/v1/openapi.json"), 60)
+    up = wait_for(lambda: server.poll() is not None or answers(f"{base}/api/v1/openapi.json"), 60)
     if not up or server.poll() is not None:
         server.kill()
         server.wait()
         raise RuntimeError("the bench server did not come up")
     return server
-
-
-def _answers(url: str) -> bool:
-    try:
-        urllib.request.urlopen(url, timeout=2)
-    except OSError:
-        return False
-    return True
 
 
 class Target:

@@ -42,9 +42,9 @@ OBSERVER = """
 
 
 def open_widget(playwright: Any) -> tuple[Any, Any]:
-    from tests.helpers import CHROMIUM, CHROMIUM_ARGS
+    from tests.helpers import launch_chromium
 
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser = launch_chromium(playwright)
     page = browser.new_page()
     page.goto(f"{BASE}/widget/demo/")
     page.get_by_role("button", name="Open chat").click()

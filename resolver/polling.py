@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections.abc import Callable
 
 
@@ -14,3 +15,12 @@ def wait_for(predicate: Callable[[], object], seconds: float, interval: float = 
             return True
         time.sleep(interval)
     return False
+
+
+def answers(url: str) -> bool:
+    """Whether `url` answers with a 2xx/3xx within 2 s (a server being up)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False

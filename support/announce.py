@@ -69,17 +69,23 @@ def announce_draft(draft: Draft) -> dict[str, Any] | None:
     return event
 
 
-def broadcast(event: dict[str, Any]) -> None:
+def _group_send(group: str, message: dict[str, Any]) -> bool:
+    """Sends on the channel layer; False (logged) if Redis refused. Callers run after commit:
+    the change stands, and pages catch up on their next (re)connect or load."""
     layer = get_channel_layer()
     if layer is None:  # pragma: no cover - CHANNEL_LAYERS is always configured
-        return
+        return False
     try:
-        async_to_sync(layer.group_send)(CONSOLE_GROUP, {"type": "console.event", "payload": event})
+        async_to_sync(layer.group_send)(group, message)
     except Exception:
-        # The change is committed; a console that missed the push catches up on its next load.
-        logger.exception("could not broadcast %s", event["type"])
-        return
-    logger.info("broadcast %s for draft %s", event["type"], event.get("draft_id"))
+        logger.exception("could not send %s to %s", message["payload"]["type"], group)
+        return False
+    return True
+
+
+def broadcast(event: dict[str, Any]) -> None:
+    if _group_send(CONSOLE_GROUP, {"type": "console.event", "payload": event}):
+        logger.info("broadcast %s for draft %s", event["type"], event.get("draft_id"))
 
 
 def announce_reply(message: Message) -> None:
@@ -90,15 +96,7 @@ def announce_reply(message: Message) -> None:
 
 
 def tell_widget(conversation_id: Any, payload: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:  # pragma: no cover - CHANNEL_LAYERS is always configured
-        return
-    group = widget_group(conversation_id)
-    try:
-        async_to_sync(layer.group_send)(group, {"type": "widget.event", "payload": payload})
-    except Exception:
-        # Committed; the widget catches up from GET /widget/conversations/{id} on reconnect.
-        logger.exception("could not push %s to the widget", payload["type"])
+    _group_send(widget_group(conversation_id), {"type": "widget.event", "payload": payload})
 
 
 def queue_deliveries(delivery_ids: list[int]) -> None:

@@ -70,16 +70,22 @@ def receive_message(
     return message, draft
 
 
-def enqueue_message(message: Message) -> dict[str, Any]:
-    """Sends message.created to the agent worker; returns the event."""
-    from agents.actors import process_message
+def message_created(message: Message) -> dict[str, Any]:
+    """The message.created event of a stored customer message (schema-validated)."""
     from agents.events import make_event
 
-    event = make_event(
+    return make_event(
         "message.created",
         message_id=message.pk,
         conversation_id=message.conversation_id,
         body=message.body,
     )
+
+
+def enqueue_message(message: Message) -> dict[str, Any]:
+    """Sends message.created to the agent worker; returns the event."""
+    from agents.actors import process_message
+
+    event = message_created(message)
     process_message.send(str(message.pk), event["event_id"], event=event)
     return event

@@ -86,25 +86,35 @@ def _mark_reviewed(draft: Draft, actor: Actor, status: str) -> None:
     draft.run_started_at = None
 
 
-def _send(draft: Draft, actor: Actor, text: str, automated: bool = False) -> Message:
-    """The reply goes out: an AGENT message, the draft SENT, the widget told after commit."""
+def _agent_message(
+    conversation_id: Any, actor: Actor, text: str, automated: bool = False, **metadata: str
+) -> Message:
+    """A message to the customer: stored, the conversation bumped, the widget told after commit."""
     reply = Message.objects.create(
-        conversation_id=draft.conversation_id,
+        conversation_id=conversation_id,
         role=MessageRole.AGENT,
         body=text,
         author=actor.user,
         automated=automated,
-        metadata={"draft_id": str(draft.pk), "actor": actor.label},
+        metadata={**metadata, "actor": actor.label},
+    )
+    Conversation.objects.filter(pk=conversation_id).update(
+        last_message_at=reply.created_at, updated_at=reply.created_at
+    )
+    announce_reply(reply)
+    return reply
+
+
+def _send(draft: Draft, actor: Actor, text: str, automated: bool = False) -> Message:
+    """The draft's reply goes out (as `text`) and the draft is SENT."""
+    reply = _agent_message(
+        draft.conversation_id, actor, text, automated=automated, draft_id=str(draft.pk)
     )
     _mark_reviewed(draft, actor, DraftStatus.SENT)
     draft.sent_text = text
     draft.edit_distance = word_edit_distance(draft.answer, text)
     draft.automated = automated
     draft.save()
-    Conversation.objects.filter(pk=draft.conversation_id).update(
-        last_message_at=reply.created_at, updated_at=reply.created_at
-    )
-    announce_reply(reply)
     return reply
 
 
@@ -146,23 +156,13 @@ def write_to_customer(conversation_id: Any, actor: Actor, text: str) -> Message:
         raise ReviewError("the message is empty")
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
-        reply = Message.objects.create(
-            conversation=conversation,
-            role=MessageRole.AGENT,
-            body=text,
-            author=actor.user,
-            metadata={"actor": actor.label},
-        )
-        Conversation.objects.filter(pk=conversation.pk).update(
-            last_message_at=reply.created_at, updated_at=reply.created_at
-        )
+        reply = _agent_message(conversation.pk, actor, text)
         actor.record(
             AuditAction.SENT,
             conversation_id=conversation.pk,
             message_id=reply.pk,
             after={"message_id": str(reply.pk)},
         )
-        announce_reply(reply)
         event = make_event("message.sent", message_id=reply.pk, conversation_id=conversation.pk)
         transaction.on_commit(partial(broadcast, event))
     return reply

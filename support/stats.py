@@ -15,6 +15,10 @@ from support.models import Conversation, ConversationStatus, Draft, DraftStatus
 DEFAULT_WINDOW = timedelta(days=7)
 
 TOP = 8
+# What the agent graph decided: only it sets an escalation reason; a human may escalate a
+# suggested draft later (status ESCALATED, no reason).
+AI_SUGGESTED = Q(completed_at__isnull=False, escalation_reason="")
+AI_ESCALATED = ~Q(escalation_reason="")
 
 # Time to send: the customer's message (its draft is created with it) to the reply going out.
 PERCENTILES_SQL = """
@@ -87,8 +91,8 @@ def per_day(since: datetime, until: datetime) -> list[dict[str, Any]]:
         .values("day")
         .annotate(
             total=Count("id"),
-            suggested=Count("id", filter=Q(completed_at__isnull=False, escalation_reason="")),
-            escalated=Count("id", filter=~Q(escalation_reason="")),
+            suggested=Count("id", filter=AI_SUGGESTED),
+            escalated=Count("id", filter=AI_ESCALATED),
         )
         .order_by()
     )
@@ -123,12 +127,10 @@ def window(since: datetime) -> dict[str, Any]:
         sent=Count("id", filter=Q(status=DraftStatus.SENT)),
         sent_unedited=Count("id", filter=Q(status=DraftStatus.SENT, edit_distance=0)),
         edit_distance=Avg("edit_distance", filter=Q(status=DraftStatus.SENT)),
-        suggested=Count("id", filter=Q(completed_at__isnull=False, escalation_reason="")),
-        # What the AI decided (only the agent graph sets a reason); humans may escalate suggested
-        # drafts later, which `escalated` counts too.
-        ai_escalated=Count("id", filter=~Q(escalation_reason="")),
+        suggested=Count("id", filter=AI_SUGGESTED),
+        ai_escalated=Count("id", filter=AI_ESCALATED),
         rejected=Count("id", filter=Q(status=DraftStatus.REJECTED)),
-        escalated=Count("id", filter=~Q(escalation_reason="") | Q(status=DraftStatus.ESCALATED)),
+        escalated=Count("id", filter=AI_ESCALATED | Q(status=DraftStatus.ESCALATED)),
         confidence=Avg("confidence"),
         tokens=Sum("tokens"),
         cost=Sum("cost"),

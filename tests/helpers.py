@@ -22,6 +22,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def launch_chromium(playwright: Any) -> Any:
+    """Debian's Chromium through Playwright (its own browser download is never used)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
 def session_headers(user: Any, origin: bytes = b"http://127.0.0.1") -> list[tuple[bytes, bytes]]:
     """WebSocket handshake headers carrying a logged-in session of `user` (console sockets)."""
     from django.test import Client

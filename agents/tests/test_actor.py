@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from agents.actors import process_message
-from agents.events import InvalidEvent, make_event
+from agents.events import InvalidEvent
 from agents.models import DeadLetter, ProcessedEvent
 from agents.runner import claim_draft
 from knowledge.ingest import DocumentSpec, upsert_documents
@@ -24,8 +24,8 @@ from resolver.actors import PING_PREFIX, ping
 from resolver.polling import wait_for
 from resolver.processes import stop_all
 from support.consumers import CONSOLE_GROUP
-from support.ingest import receive_message
-from support.models import AuditLog, Draft, DraftStatus, Message
+from support.ingest import message_created, receive_message
+from support.models import AuditLog, Draft, DraftStatus
 
 PASSWORD_ARTICLE = DocumentSpec(
     source="manual",
@@ -37,18 +37,9 @@ PASSWORD_ARTICLE = DocumentSpec(
 )
 
 
-def _event(message: Message) -> dict[str, Any]:
-    return make_event(
-        "message.created",
-        message_id=message.pk,
-        conversation_id=message.conversation_id,
-        body=message.body,
-    )
-
-
 def test_in_process_run_is_idempotent(agent_kb: dict[str, KBDocument]) -> None:
     message, draft = receive_message("how can I cancel my order?", enqueue=False)
-    event = _event(message)
+    event = message_created(message)
     process_message.fn(str(message.pk), event["event_id"], event=event)
     draft.refresh_from_db()
     assert (draft.status, draft.intent, draft.trace_id, draft.attempts) == (
@@ -77,7 +68,7 @@ def test_a_claimed_draft_is_not_claimed_twice(db: None) -> None:
 
 def test_invalid_event_is_refused(db: None) -> None:
     message, _ = receive_message("where is my order", enqueue=False)
-    event = {**_event(message), "schema_version": 2}
+    event = {**message_created(message), "schema_version": 2}
     with pytest.raises(InvalidEvent):
         process_message.fn(str(message.pk), event["event_id"], event=event)
 
@@ -89,7 +80,7 @@ def test_draft_event_reaches_the_console_group_after_commit(
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(CONSOLE_GROUP, channel)
     message, draft = receive_message("what is the capital of pakistan", enqueue=False)
-    event = _event(message)
+    event = message_created(message)
     with django_capture_on_commit_callbacks(execute=True):
         process_message.fn(str(message.pk), event["event_id"], event=event)
     received = async_to_sync(asyncio.wait_for)(layer.receive(channel), 5)["payload"]
@@ -112,7 +103,7 @@ def test_worker_drafts_once_and_dead_letters_a_failing_node(
     # The KB is empty here (transactional test): nothing covers the question.
     assert (draft.status, draft.escalation_reason) == (DraftStatus.ESCALATED, "retrieval_weak")
     event_id = ProcessedEvent.objects.get().event_id
-    event = {**_event(message), "event_id": event_id}
+    event = {**message_created(message), "event_id": event_id}
     # Reopen the draft so that only the processed-event check can stop a second run.
     Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.PENDING)
     process_message.send(str(message.pk), event_id, event=event)  # two redeliveries

@@ -33,6 +33,11 @@ class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
     def published(self) -> KBDocumentQuerySet:
         return self.filter(status=DocumentStatus.PUBLISHED)
 
+    def intents(self) -> list[str]:
+        """The intents these documents cover, sorted: the KB's taxonomy."""
+        documents = self.exclude(intent="").order_by("intent")
+        return list(documents.values_list("intent", flat=True).distinct())
+
     def hybrid_search(
         self, query: str, limit: int = 5, *, intent: str | None = None
     ) -> list[SearchHit]:

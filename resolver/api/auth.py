@@ -4,7 +4,6 @@ an unknown one 401."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
 from resolver.api.errors import ApiError
+from resolver.ttl_cache import TtlCache
 from support.actor import Actor
 from support.console.access import may_use_console
 from support.models import ApiKey
@@ -21,24 +21,17 @@ from support.models.apikey import hash_key
 
 # Verified keys are remembered per process for API_KEY_CACHE_SECONDS: one query less per request.
 # The price: a revoked key keeps working in other processes for at most that long.
-_verified: dict[str, tuple[float, ApiKey]] = {}
-_MAX_CACHED = 1024
+# Unknown keys are not remembered: a key issued a moment ago works at once.
+_verified: TtlCache[ApiKey | None] = TtlCache()
 
 
 def verified_key(raw: str) -> ApiKey | None:
-    ttl = settings.API_KEY_CACHE_SECONDS
-    digest = hash_key(raw)
-    hit = _verified.get(digest)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    key = ApiKey.objects.authenticate(raw)
-    if key is None:
-        _verified.pop(digest, None)
-    elif ttl > 0:
-        if len(_verified) >= _MAX_CACHED:
-            _verified.clear()
-        _verified[digest] = (time.monotonic() + ttl, key)
-    return key
+    return _verified.get_or_compute(
+        hash_key(raw),
+        settings.API_KEY_CACHE_SECONDS,
+        lambda: ApiKey.objects.authenticate(raw),
+        keep=lambda key: key is not None,
+    )
 
 
 def _forbidden(scope: str) -> ApiError:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from django import forms
 from django.http import QueryDict
 
-from knowledge.models import KBDocument
 from support.models import Draft, EscalationReason, Urgency
 from support.models.draft import OPEN_STATUSES, DraftQuerySet
 
@@ -82,8 +81,3 @@ class QueueFilter(forms.Form):
         """The first QUEUE_PAGE_SIZE drafts in queue order, with what a row shows."""
         rows = self.drafts().in_queue_order().select_related("message", "conversation")
         return list(rows.only(*ROW_FIELDS)[:QUEUE_PAGE_SIZE])
-
-    def intents(self) -> list[str]:
-        """The intent filter's options: the KB's taxonomy (what triage can answer)."""
-        documents = KBDocument.objects.published().exclude(intent="")
-        return list(documents.order_by("intent").values_list("intent", flat=True).distinct())

@@ -4,7 +4,7 @@ The full pages (views.py) and the live pushes (live.py) render the same partials
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
@@ -43,7 +43,12 @@ class DraftCard:
 
     draft: Draft
     last_action: AuditLog | None = None
-    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Each triage head's probability (triage_scores also holds the signals found)."""
+        scores = self.draft.triage_scores if isinstance(self.draft.triage_scores, dict) else {}
+        return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
 
     @property
     def citations(self) -> list[dict[str, Any]]:
@@ -64,13 +69,7 @@ def _cards(drafts: list[Draft], activity: list[AuditLog]) -> list[DraftCard]:
     latest: dict[Any, AuditLog] = {}
     for row in activity:  # newest first
         latest.setdefault(row.draft_id, row)
-    return [DraftCard(d, latest.get(d.pk), _scores(d.triage_scores)) for d in drafts]
-
-
-def _scores(triage_scores: Any) -> dict[str, float]:
-    if not isinstance(triage_scores, dict):
-        return {}
-    return {k: float(v) for k, v in triage_scores.items() if isinstance(v, int | float)}
+    return [DraftCard(d, latest.get(d.pk)) for d in drafts]
 
 
 def _shown_drafts(conversation: Conversation) -> list[Draft]:

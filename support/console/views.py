@@ -31,7 +31,9 @@ class HtmxHttpRequest(HttpRequest):
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilter.from_query(request.GET)
-    context = {**QueueScreen.load(filters).context(), "intents": filters.intents()}
+    # The intent filter offers the KB's taxonomy (what triage can answer).
+    intents = KBDocument.objects.published().intents()
+    context = {**QueueScreen.load(filters).context(), "intents": intents}
     return render(request, "console/queue.html", context)
 
 

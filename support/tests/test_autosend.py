@@ -9,9 +9,8 @@ import pytest
 from django.db import transaction
 
 from agents.actors import process_message
-from agents.events import make_event
 from support.autosend import auto_send_if_allowed
-from support.ingest import receive_message
+from support.ingest import message_created, receive_message
 from support.models import (
     AuditLog,
     AutoSendRule,
@@ -78,12 +77,7 @@ def test_everything_else_waits_for_a_human(
 def test_the_worker_path_sends_automatically(small_kb: dict) -> None:
     AutoSendRule.objects.create(intent="recover_password", enabled=True, min_confidence=0.0)
     message, draft = receive_message("how do I change my password?", enqueue=False)
-    event = make_event(
-        "message.created",
-        message_id=message.pk,
-        conversation_id=message.conversation_id,
-        body=message.body,
-    )
+    event = message_created(message)
     process_message.fn(str(message.pk), event["event_id"], event=event)
     draft.refresh_from_db()
     assert (draft.intent, draft.status, draft.automated) == ("recover_password", "SENT", True)

@@ -188,8 +188,7 @@ def test_an_agent_s_own_reply_on_a_pending_draft_is_kept(
     from concurrent.futures import ThreadPoolExecutor
 
     from agents.actors import process_message
-    from agents.events import make_event
-    from support.ingest import receive_message
+    from support.ingest import message_created, receive_message
 
     message, draft = receive_message(QUESTION, customer_ref="pending-1", enqueue=False)
     page = _login(browser, live_server_url)
@@ -197,12 +196,7 @@ def test_an_agent_s_own_reply_on_a_pending_draft_is_kept(
     _live(page)
     expect(page.locator("[data-status]")).to_have_text("PENDING")
     page.get_by_label("Answer").fill("My own reply, written while the assistant was drafting")
-    event = make_event(
-        "message.created",
-        message_id=message.pk,
-        conversation_id=message.conversation_id,
-        body=message.body,
-    )
+    event = message_created(message)
     with ThreadPoolExecutor(1) as pool:  # its broadcast cannot run on Playwright's event loop
         pool.submit(process_message.fn, str(message.pk), event["event_id"], event=event).result()
     expect(page.locator("[data-status]")).to_have_text(ANSWERED)

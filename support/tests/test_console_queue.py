@@ -119,3 +119,11 @@ def test_queries_do_not_grow_with_the_rows(
 def test_the_page_subscribes_to_live_updates_with_its_filters(console: Client) -> None:
     page = console.get("/console/?status=ESCALATED&q=a%20b").content.decode()
     assert 'ws-connect="/ws/console/?view=queue&amp;status=ESCALATED&amp;q=a+b"' in page
+
+
+def test_the_intent_filter_offers_the_kb_taxonomy(console: Client, small_kb: dict) -> None:
+    intents = sorted({doc.intent for doc in small_kb.values() if doc.intent})
+    page = console.get("/console/?intent=get_refund").content.decode()
+    positions = [page.index(f'<option value="{intent}"') for intent in intents]
+    assert positions == sorted(positions) and len(intents) >= 3
+    assert '<option value="get_refund" selected>' in page

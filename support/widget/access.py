@@ -22,6 +22,11 @@ class Visitor:
     key: WidgetKey
 
 
+def key_of(grant: tokens.Grant) -> WidgetKey | None:
+    """The widget key a token was issued under, while it is active."""
+    return WidgetKey.objects.active().filter(pk=grant.key_id).first()
+
+
 def check_origin(key: WidgetKey, request: HttpRequest, required: bool) -> None:
     """Browsers send Origin on cross-origin requests and on POSTs: it must be one the key
     allows. Without one (a same-origin GET, a server-side client) only a token call passes."""
@@ -57,7 +62,7 @@ class TokenAuth(HttpBearer):
             grant = tokens.refreshable(token) if self.refresh else tokens.read(token)
         except tokens.InvalidToken:
             return None
-        key = WidgetKey.objects.active().filter(pk=grant.key_id).first()
+        key = key_of(grant)
         if key is None:
             return None
         check_origin(key, request, required=False)
@@ -72,5 +77,5 @@ def visitor_of(request: Any) -> Visitor:
 def allowed_socket(grant: tokens.Grant, origin: str | None) -> bool:
     """A widget socket: the token's key must be active and allow the page's origin (browsers
     always send Origin on WebSockets)."""
-    key = WidgetKey.objects.active().filter(pk=grant.key_id).first()
+    key = key_of(grant)
     return key is not None and key.allows(origin)

@@ -5,13 +5,13 @@ request itself is then checked against its own key (support/widget/access.py).""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from resolver.api.errors import error_body
 from resolver.api.middleware import WIDGET_PREFIX
+from resolver.ttl_cache import TtlCache
 from support.models import WidgetKey
 
 ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Widget-Key"
@@ -19,18 +19,13 @@ ALLOWED_METHODS = "GET, POST, OPTIONS"
 PREFLIGHT_MAX_AGE = "600"
 # Origins answered from memory for this long: a CORS check per request would be a query each.
 CACHE_SECONDS = 30.0
-_known: dict[str, tuple[float, bool]] = {}
+_known: TtlCache[bool] = TtlCache()
 
 
 def origin_allowed(origin: str) -> bool:
-    hit = _known.get(origin)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    allowed = WidgetKey.objects.any_allows(origin)
-    if len(_known) > 1024:
-        _known.clear()
-    _known[origin] = (time.monotonic() + CACHE_SECONDS, allowed)
-    return allowed
+    return _known.get_or_compute(
+        origin, CACHE_SECONDS, lambda: WidgetKey.objects.any_allows(origin)
+    )
 
 
 def _with_cors(response: HttpResponse, origin: str) -> HttpResponse:

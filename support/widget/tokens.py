@@ -23,8 +23,12 @@ class InvalidToken(Exception):
     pass
 
 
+def claims(conversation_id: uuid.UUID, key_id: int) -> dict[str, object]:
+    return {"c": str(conversation_id), "k": key_id}
+
+
 def issue(conversation_id: uuid.UUID, key_id: int) -> str:
-    return signing.dumps({"c": str(conversation_id), "k": key_id}, salt=SALT)
+    return signing.dumps(claims(conversation_id, key_id), salt=SALT)
 
 
 def expires_in() -> timedelta:
