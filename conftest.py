@@ -20,6 +20,19 @@ from resolver.redis_client import get_redis
 from tests.helpers import database_url_for_tests, launch_chromium
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The database self-check, as at every start-up: on a machine whose pgvector build cannot
+    run, the suite stops with the one line that says why instead of hundreds of errors."""
+    from django.conf import settings
+
+    from resolver.dbcheck import DatabaseCheckFailed, startup_check
+
+    try:
+        startup_check(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
+    except DatabaseCheckFailed as exc:
+        pytest.exit(f"database self-check failed: {exc}", returncode=1)
+
+
 @pytest.fixture(autouse=True)
 def fresh_channel_layer() -> Iterator[None]:
     """A new channel-layer instance per test. channels_redis keeps per-instance receive state

@@ -10,7 +10,8 @@ import dramatiq
 from agents.events import InvalidEvent, validate_event
 from agents.models import ProcessedEvent
 from agents.persistence import AlreadyProcessed
-from agents.runner import claim_draft, release_draft, run_for_draft
+from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draft
+from support.models.draft import AGENT_RUN_TIME_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ QUEUE = "drafts"
     max_retries=3,
     min_backoff=500,
     max_backoff=10_000,
-    time_limit=60_000,
+    time_limit=int(AGENT_RUN_TIME_LIMIT.total_seconds() * 1000),
     # A malformed event cannot get better by retrying: straight to the dead letters.
     throws=(InvalidEvent,),
 )
@@ -37,7 +38,15 @@ def process_message(message_id: str, event_id: str, event: dict[str, Any] | None
     if ProcessedEvent.objects.filter(event_id=event_id).exists():
         logger.info("event %s already processed", event_id)
         return
-    draft = claim_draft(message_id)
+    try:
+        draft = claim_draft(message_id)
+    except DraftClaimed as busy:
+        # A redelivery (say, of a message whose worker was SIGKILLed mid-run): look again once
+        # the claim is free, instead of acknowledging a message that was never drafted.
+        logger.info("message %s: %s; looking again then", message_id, busy)
+        delay = int(busy.retry_in.total_seconds() * 1000)
+        process_message.send_with_options(args=(message_id, event_id, event), delay=delay)
+        return
     if draft is None:
         logger.info("message %s: no PENDING draft to claim", message_id)
         return

@@ -3,6 +3,7 @@ conversation's recent turns) and lets the persist service write the outcome."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import F, Q
@@ -26,6 +27,23 @@ def worker_graph() -> CompiledStateGraph:
     return build_graph(default_services(persist=save_outcome))
 
 
+# The dry run's message: it exercises triage, KB search and drafting (an empty KB is fine).
+WARM_UP_MESSAGE = "Hello, where is my order? I would like to track it."
+
+
+def warm_up() -> None:
+    """Worker boot (settings.WORKER_WARMUP): builds the worker's graph, which loads the embedding
+    model, the triage classifier and the configured provider, then drafts one message without
+    persisting it, so torch's first-call costs and the database connection are paid before the
+    worker takes its first real message. The dry run uses the offline extractive provider: a
+    paid LLM is never called just to warm up."""
+    from agents.providers.extractive import ExtractiveProvider
+
+    worker_graph()
+    dry_run = build_graph(default_services(drafter=ExtractiveProvider()))
+    run_graph(dry_run, initial_state(WARM_UP_MESSAGE))
+
+
 def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:
     earlier = (
         Message.objects.filter(
@@ -37,9 +55,19 @@ def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:
     return [Turn(role=role, body=body) for role, body in reversed(earlier)]
 
 
+class DraftClaimed(Exception):
+    """Another run holds the draft's claim; it is free again after `retry_in` at the latest
+    (the run finishes, or its lease runs out because its worker died)."""
+
+    def __init__(self, retry_in: timedelta) -> None:
+        super().__init__(f"claimed by another run; free within {retry_in.total_seconds():.0f} s")
+        self.retry_in = retry_in
+
+
 def claim_draft(message_id: Any) -> Draft | None:
     """The message's PENDING draft, claimed with a conditional UPDATE so that two workers given
-    the same message never both run it. None when there is nothing to do."""
+    the same message never both run it. None when there is nothing to do; DraftClaimed when
+    another run holds it."""
     now = timezone.now()
     stale = now - DRAFT_CLAIM_LEASE
     claimable = Q(run_started_at__isnull=True) | Q(run_started_at__lt=stale)
@@ -49,7 +77,12 @@ def claim_draft(message_id: Any) -> Draft | None:
     claimed = Draft.objects.filter(claimable, pk=draft.pk, status=DraftStatus.PENDING).update(
         run_started_at=now, attempts=F("attempts") + 1
     )
-    return draft if claimed else None
+    if claimed:
+        return draft
+    held_since = Draft.objects.filter(pk=draft.pk).values_list("run_started_at", flat=True).first()
+    if held_since is None:  # finished (or released) between the two queries: nothing to do
+        return None
+    raise DraftClaimed(max(held_since + DRAFT_CLAIM_LEASE - now, timedelta(seconds=1)))
 
 
 def release_draft(draft: Draft) -> None:

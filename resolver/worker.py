@@ -1,4 +1,5 @@
-"""Entry module for `dramatiq` worker processes: set Django up (which sets the broker) first."""
+"""Entry module for `dramatiq` worker processes: set Django up (which sets the broker) first,
+then check that the database can do vector work before the worker takes any message."""
 
 from __future__ import annotations
 
@@ -8,3 +9,12 @@ import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "resolver.settings")
 django.setup()
+
+from django.conf import settings  # noqa: E402  (after setup, by design)
+
+from resolver.dbcheck import DatabaseCheckFailed, fail, startup_check  # noqa: E402
+
+try:
+    startup_check(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
+except DatabaseCheckFailed as exc:
+    fail(str(exc))

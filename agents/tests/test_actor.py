@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import pytest
 import redis
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.utils import timezone
+from dramatiq import Message
 
 from agents.actors import process_message
 from agents.events import InvalidEvent
 from agents.models import DeadLetter, ProcessedEvent
-from agents.runner import claim_draft
+from agents.runner import DraftClaimed, claim_draft
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import KBDocument
 from resolver.actors import PING_PREFIX, ping
@@ -26,6 +31,7 @@ from resolver.processes import stop_all
 from support.consumers import CONSOLE_GROUP
 from support.ingest import message_created, receive_message
 from support.models import AuditLog, Draft, DraftStatus
+from support.models.draft import DRAFT_CLAIM_LEASE
 
 PASSWORD_ARTICLE = DocumentSpec(
     source="manual",
@@ -63,7 +69,41 @@ def test_in_process_run_is_idempotent(agent_kb: dict[str, KBDocument]) -> None:
 def test_a_claimed_draft_is_not_claimed_twice(db: None) -> None:
     message, _ = receive_message("where is my order", enqueue=False)
     assert claim_draft(message.pk) is not None
-    assert claim_draft(message.pk) is None
+    with pytest.raises(DraftClaimed) as busy:
+        claim_draft(message.pk)
+    assert DRAFT_CLAIM_LEASE - timedelta(seconds=5) < busy.value.retry_in <= DRAFT_CLAIM_LEASE
+
+
+def test_a_claim_older_than_the_lease_is_taken_over(db: None) -> None:
+    """The claim of a worker that died mid-run (SIGKILL) ends with its lease."""
+    message, draft = receive_message("where is my order", enqueue=False)
+    expired = timezone.now() - DRAFT_CLAIM_LEASE - timedelta(seconds=1)
+    Draft.objects.filter(pk=draft.pk).update(run_started_at=expired, attempts=1)
+
+    assert claim_draft(message.pk) == draft
+    draft.refresh_from_db()
+    assert draft.attempts == 2
+
+
+def test_a_redelivery_of_a_held_draft_looks_again_when_the_claim_ends(
+    db: None, redis_client: redis.Redis
+) -> None:
+    """A dead worker's message comes back while its claim still holds: it is sent again, delayed
+    until the lease ends, instead of being acknowledged undrafted."""
+    message, draft = receive_message("where is my order", enqueue=False)
+    event = message_created(message)
+    Draft.objects.filter(pk=draft.pk).update(run_started_at=timezone.now())
+    delayed = f"{settings.DRAMATIQ_NAMESPACE}:drafts.DQ.msgs"
+    redis_client.delete(delayed)
+
+    process_message.fn(str(message.pk), event["event_id"], event=event)
+
+    queued = [Message.decode(data) for data in cast(list[bytes], redis_client.hvals(delayed))]
+    assert [(m.args[0], m.args[1]) for m in queued] == [(str(message.pk), event["event_id"])]
+    eta_ms = queued[0].options["eta"] - time.time() * 1000
+    assert (DRAFT_CLAIM_LEASE - timedelta(seconds=5)).total_seconds() * 1000 < eta_ms
+    draft.refresh_from_db()
+    assert (draft.status, draft.attempts) == (DraftStatus.PENDING, 0)
 
 
 def test_invalid_event_is_refused(db: None) -> None:

@@ -39,9 +39,12 @@ class Urgency(models.TextChoices):
     HIGH = "HIGH", "High"
 
 
-# A worker's claim on a PENDING draft older than this belongs to a worker that died mid-run;
-# another run (a redelivery or a reprocess) may take over.
-DRAFT_CLAIM_LEASE = timedelta(minutes=3)
+# The longest an agent run may take (the actor's time limit: Dramatiq interrupts it after that).
+AGENT_RUN_TIME_LIMIT = timedelta(seconds=60)
+# A worker's claim on a PENDING draft older than this belongs to a worker that died mid-run
+# (SIGKILL, OOM): a live run cannot hold it longer than the time limit, so another run (the
+# broker's redelivery of the dead worker's message, or a reprocess) may take over.
+DRAFT_CLAIM_LEASE = AGENT_RUN_TIME_LIMIT + timedelta(seconds=15)
 
 
 # Statuses a human still has to act on (the console queue).

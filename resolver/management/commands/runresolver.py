@@ -1,24 +1,31 @@
-"""`make run`: migrate, bootstrap, then run the ASGI server and one Dramatiq worker until Ctrl-C."""
+"""`make run`: self-check, migrate, bootstrap, then run the ASGI server and one Dramatiq worker,
+supervised (resolver/supervisor.py), until Ctrl-C."""
 
 from __future__ import annotations
 
+import json
 import socket
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from resolver import embedded
 from resolver.bootstrap import ensure_admin, ensure_agents_group
 from resolver.broker import child_environment, worker_command
-from resolver.processes import STOPPED_BY_SIGNAL, raise_on_sigterm, stop_all, wait_first_exit
+from resolver.dbcheck import DatabaseCheckFailed, fail, startup_check
+from resolver.processes import raise_on_sigterm
+from resolver.supervisor import ChildProcess, Supervisor, Unit, WatchedServer
 
 HOST = "127.0.0.1"
+# How long `make run` waits for /healthz (a first start loads models and the demo KB before).
+HEALTHY_WITHIN_SECONDS = 240
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -31,19 +38,19 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def wait_until_healthy(url: str, children: list[subprocess.Popen[bytes]], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if any(child.poll() is not None for child in children):
-            return False
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    return False
+def health(url: str) -> tuple[int, dict[str, Any]]:
+    """/healthz's status and body; (0, {}) while nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            try:
+                return error.code, json.loads(error.read())
+            except ValueError:
+                return error.code, {}
+    except (urllib.error.URLError, OSError, ValueError):
+        return 0, {}
 
 
 class Command(BaseCommand):
@@ -57,6 +64,13 @@ class Command(BaseCommand):
         port = options["port"]
         if not port_is_free(HOST, port):
             raise CommandError(f"port {port} is already in use; set PORT to another one")
+        try:
+            checked = startup_check(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
+        except DatabaseCheckFailed as exc:
+            fail(str(exc))
+        self.stderr.write(
+            f"Database ok: PostgreSQL {checked.postgres}, pgvector {checked.pgvector}"
+        )
         self.stderr.write("Migrating the database...")
         call_command("migrate", interactive=False, verbosity=0)
         self.stderr.write("Loading the demo knowledge base (first start only)...")
@@ -66,31 +80,70 @@ class Command(BaseCommand):
         login = ensure_admin(settings.RESOLVER_DATA_DIR)
         self._serve(port, options["threads"], login)
 
-    def _serve(self, port: int, threads: int, login: str) -> None:
+    def _units(self, port: int, threads: int) -> tuple[list[ChildProcess], list[Unit]]:
         env = child_environment()
+        logs = Path(settings.RESOLVER_DATA_DIR) / "log"
+        for old in ("web.log", "worker.log"):
+            (logs / old).unlink(missing_ok=True)
         web_argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application"]
         web_argv += ["--host", HOST, "--port", str(port), "--lifespan", "off", "--no-access-log"]
         children = [
-            subprocess.Popen(web_argv, env=env),
-            subprocess.Popen(worker_command(1, threads), env=env),
+            ChildProcess("web", web_argv, env, logs / "web.log"),
+            ChildProcess("worker", worker_command(1, threads), env, logs / "worker.log"),
         ]
+        units: list[Unit] = [*children, *self._embedded_servers()]
+        return children, units
+
+    def _embedded_servers(self) -> list[Unit]:
+        """The embedded servers this run uses (none when DATABASE_URL/REDIS_URL name others)."""
+        data_dir = Path(settings.RESOLVER_DATA_DIR)
+        servers: list[Unit] = []
+        postgres = embedded.EmbeddedPostgres(data_dir)
+        if postgres.url() == settings.DATABASE_URL:
+            servers.append(
+                WatchedServer("PostgreSQL", postgres.log, postgres.running, postgres.start)
+            )
+        redis = embedded.EmbeddedRedis(data_dir)
+        if redis.url() == settings.REDIS_URL:
+            servers.append(WatchedServer("Redis", redis.log, redis.running, redis.start))
+        return servers
+
+    def _serve(self, port: int, threads: int, login: str) -> None:
+        children, units = self._units(port, threads)
+        supervisor = Supervisor(units, say=self.stderr.write)
         raise_on_sigterm()
         try:
-            if wait_until_healthy(f"http://{HOST}:{port}/healthz", children, seconds=180):
-                self._banner(port, login)
-            else:
-                self.stderr.write(
-                    f"Resolver did not become healthy; see http://{HOST}:{port}/healthz"
-                )
-            exited = wait_first_exit(children)
-            name = "web server" if exited is children[0] else "worker"
-            self.stderr.write(f"the {name} exited with code {exited.returncode}; stopping")
-            if exited.returncode not in STOPPED_BY_SIGNAL:
-                raise CommandError(f"the {name} failed")
+            for child in children:
+                child.start()
+            self._wait_until_healthy(f"http://{HOST}:{port}/healthz", supervisor)
+            self._banner(port, login)
+            while True:
+                supervisor.tick()
+                time.sleep(0.5)
         except KeyboardInterrupt:
             self.stderr.write("\nStopping Resolver...")
         finally:
-            stop_all(children)
+            supervisor.stop()
+
+    def _wait_until_healthy(self, url: str, supervisor: Supervisor) -> None:
+        """Returns once /healthz answers 200. A unit that dies meanwhile stops the start with
+        its log's last lines; so does a stack still unhealthy after HEALTHY_WITHIN_SECONDS."""
+        deadline = time.monotonic() + HEALTHY_WITHIN_SECONDS
+        body: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            if dead := supervisor.dead():
+                for unit in dead:
+                    supervisor.report(unit, " while Resolver was starting")
+                raise CommandError(f"the {dead[0].name} did not start; see its log above")
+            status, body = health(url)
+            if status == 200:
+                return
+            time.sleep(0.5)
+        failing = {k: v for k, v in body.get("checks", {}).items() if not v.get("ok")}
+        raise CommandError(
+            f"Resolver was not healthy within {HEALTHY_WITHIN_SECONDS} s; failing checks: "
+            f"{json.dumps(failing) if failing else 'the web server did not answer ' + url}"
+        )
 
     def _banner(self, port: int, login: str) -> None:
         base = f"http://{HOST}:{port}"
@@ -103,6 +156,7 @@ class Command(BaseCommand):
                     f"  Admin:         {base}/admin/",
                     f"  Health:        {base}/healthz",
                     f"  Log in as {login}",
+                    f"  Logs:          {Path(settings.RESOLVER_DATA_DIR) / 'log'}",
                     "Press Ctrl-C to stop (web server, worker and embedded services).",
                     "",
                 ]
