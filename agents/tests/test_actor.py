@@ -4,13 +4,15 @@ real Dramatiq worker for message in → draft out, redelivery and dead letters."
 from __future__ import annotations
 
 import asyncio
+import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, cast
 
+import psutil
 import pytest
 import redis
 from asgiref.sync import async_to_sync
@@ -171,3 +173,40 @@ def test_worker_drafts_once_and_dead_letters_a_failing_node(
     failing_draft.refresh_from_db()
     assert failing_draft.status == DraftStatus.PENDING  # kept for a reprocess, never lost
     assert failing_draft.run_started_at is None
+
+
+@pytest.fixture
+def silent_llm() -> Iterator[str]:
+    """An LLM endpoint that accepts connections and never answers: a run in it hangs."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    listener.close()
+
+
+@pytest.mark.slow
+def test_a_message_held_by_a_sigkilled_worker_is_drafted_by_the_next(
+    start_workers: Callable[..., subprocess.Popen], silent_llm: str
+) -> None:
+    """The worker dies (SIGKILL) in the middle of a run: its unacknowledged message comes back
+    once its broker heartbeat is stale, waits for the dead run's claim to lapse, and is drafted
+    once by the next worker; nobody presses Reprocess."""
+    short = {"AGENT_RUN_TIME_LIMIT_SECONDS": "5"}  # claim lease 20 s
+    doomed = start_workers(
+        LLM_PROVIDER="openai", LLM_BASE_URL=silent_llm, LLM_API_KEY="x", LLM_MODEL="x", **short
+    )
+    upsert_documents([PASSWORD_ARTICLE])
+    message, draft = receive_message("I forgot my password, how do I reset it?")
+    assert wait_for(lambda: Draft.objects.get(pk=draft.pk).run_started_at is not None, 60)
+    # Mid-run (the draft node waits for the LLM): the worker process and its Dramatiq parent.
+    for process in [*psutil.Process(doomed.pid).children(recursive=True), doomed]:
+        process.kill()
+    doomed.wait(10)
+
+    start_workers(**short)
+
+    assert wait_for(lambda: _settled(draft), 120), "the held message was never drafted"
+    assert (draft.status, draft.attempts) == (DraftStatus.SUGGESTED, 2)
+    assert Draft.objects.filter(message=message).count() == 1
+    assert ProcessedEvent.objects.count() == 1

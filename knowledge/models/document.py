@@ -33,6 +33,15 @@ class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
     def published(self) -> KBDocumentQuerySet:
         return self.filter(status=DocumentStatus.PUBLISHED)
 
+    def empty_hint(self) -> str | None:
+        """What to tell someone searching a KB with nothing published in it (a fresh data dir)."""
+        if self.published().exists():
+            return None
+        return (
+            "the knowledge base has no published articles: load the demo with "
+            "`manage.py load_demo_kb`, or your own with `manage.py ingest_kb SOURCE PATH`"
+        )
+
     def intents(self) -> list[str]:
         """The intents these documents cover, sorted: the KB's taxonomy."""
         documents = self.exclude(intent="").order_by("intent")

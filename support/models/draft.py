@@ -40,7 +40,7 @@ class Urgency(models.TextChoices):
 
 
 # The longest an agent run may take (the actor's time limit: Dramatiq interrupts it after that).
-AGENT_RUN_TIME_LIMIT = timedelta(seconds=60)
+AGENT_RUN_TIME_LIMIT = timedelta(seconds=settings.AGENT_RUN_TIME_LIMIT_SECONDS)
 # A worker's claim on a PENDING draft older than this belongs to a worker that died mid-run
 # (SIGKILL, OOM): a live run cannot hold it longer than the time limit, so another run (the
 # broker's redelivery of the dead worker's message, or a reprocess) may take over.

@@ -12,6 +12,7 @@ from agents.graph import build_graph, initial_state, run_graph
 from agents.persistence import save_outcome
 from agents.runner import run_for_draft
 from agents.services import default_services
+from knowledge.models import KBDocument
 from resolver.cli import BatchCommand
 
 
@@ -27,6 +28,8 @@ class Command(BatchCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         items = self.batch(options)
+        if hint := KBDocument.objects.empty_hint():
+            self.stderr.write(hint)
         persist = save_outcome if options["persist"] else None
         services = default_services(persist=persist) if persist else default_services()
         graph = build_graph(services)

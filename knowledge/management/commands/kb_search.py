@@ -27,6 +27,8 @@ class Command(BatchCommand):
             items = read_batch(options["file"], options["text"])
         except BatchInputError as exc:
             raise CommandError(str(exc), returncode=2) from None
+        if hint := KBDocument.objects.empty_hint():
+            self.stderr.write(hint)
         for item_id, text in items:
             try:
                 hits = KBDocument.objects.hybrid_search(text, options["limit"])
