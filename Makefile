@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: llamacpp-smoke install browser run worker test pytest lint format migrations-check fuzz bench clean
+.PHONY: llamacpp-smoke install browser run worker test pytest lint format migrations-check fuzz bench portability clean
 
 install: $(STAMP)
 
@@ -74,6 +74,16 @@ bench: install browser
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) ingest.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) console.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) widget.py
+	cd bench && ../$(PY) startup.py
+
+# Which CPUs the bundled PostgreSQL + pgvector runs on: the self-check's statements under QEMU's
+# user-mode emulator per CPU model (Debian's qemu-user, installed once as root).
+portability: install
+	@command -v qemu-x86_64 >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends qemu-user; }
+	cd bench && ../$(PY) portability.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -11,14 +11,16 @@ from agents.events import InvalidEvent, validate_event
 from agents.models import ProcessedEvent
 from agents.persistence import AlreadyProcessed
 from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draft
+from support.ingest import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
 from support.models.draft import AGENT_RUN_TIME_LIMIT
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "drafts"
+QUEUE = AGENT_RUN_QUEUE
 
 
 @dramatiq.actor(
+    actor_name=AGENT_RUN_ACTOR,
     queue_name=QUEUE,
     max_retries=3,
     min_backoff=500,

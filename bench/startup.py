@@ -114,6 +114,7 @@ def main() -> None:
         first_wall, first_latency = time_one(key, "How do I cancel my order?")
         rest = [time_one(key, f"How can I track order number {n}?") for n in range(10)]
 
+        memory = resident_memory_mb(run)
         messages = [send(key, f"I want a refund for order {n}") for n in range(5)]
         worker_process(run).kill()
         killed = time.monotonic()
@@ -133,6 +134,7 @@ def main() -> None:
                     "draft_latency_ms": first_latency,
                 },
                 "next_10_messages_post_to_draft": latency_summary([w for w, _ in rest]),
+                "resident_memory_mb": memory,
                 "worker_sigkill": {
                     "back_consuming_s": round(back, 1),
                     "messages_sent_around_the_kill": len(messages),
@@ -145,6 +147,30 @@ def main() -> None:
         run.terminate()
         run.wait(60)
         log.close()
+
+
+def resident_memory_mb(run: subprocess.Popen[bytes]) -> dict[str, int]:
+    """RSS of make run's processes by role, and of the embedded servers it started."""
+    roles: dict[str, float] = {}
+    tree = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
+    for process in psutil.process_iter(["cmdline", "memory_info"]):
+        cmdline = " ".join(process.info["cmdline"] or [])
+        if process in tree:
+            role = (
+                "web"
+                if "uvicorn" in cmdline
+                else "worker"
+                if "dramatiq" in cmdline
+                else "supervisor"
+            )
+        elif ("postgres" in cmdline and str(DATA_DIR) in cmdline) or (
+            "redis-server" in cmdline and str(DATA_DIR) in cmdline
+        ):
+            role = "postgres+redis"
+        else:
+            continue
+        roles[role] = roles.get(role, 0) + process.info["memory_info"].rss / 2**20
+    return {role: round(mb) for role, mb in {**roles, "total": sum(roles.values())}.items()}
 
 
 def urls(data_dir: Path) -> dict[str, str]:

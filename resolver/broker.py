@@ -14,6 +14,7 @@ import dramatiq
 from django.conf import settings
 from django.db import close_old_connections, connections
 from django.utils.module_loading import import_string
+from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, MiddlewareError, Retries
 
@@ -50,6 +51,9 @@ class WorkerWarmup(Middleware):
         self.warmers = warmers
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        # An idle consumer polls Redis at most this often (Dramatiq's default, 1 s, would add up
+        # to a second to a message arriving at a quiet worker). Set before the consumers exist.
+        worker.worker_timeout = CONSUMER_IDLE_POLL_MS
         started = time.monotonic()
         for path in self.warmers:
             try:
@@ -113,10 +117,13 @@ class DeadLetters(Middleware):
 # requeues them once the worker's broker heartbeat is older than this. Dramatiq's default is 60 s;
 # our heartbeat thread beats every WORKER_HEARTBEAT_SECONDS, so three missed beats suffice.
 BROKER_HEARTBEAT_TIMEOUT_MS = 30_000
-# The requeueing ("maintenance") runs on this many broker commands per million. Dramatiq's default
-# (1,000) means minutes between runs on an idle cluster; it is a cheap sorted-set scan.
-BROKER_MAINTENANCE_CHANCE = 200_000
+# The requeueing ("maintenance") runs on this many broker commands per million, and only for the
+# queue of the command. Dramatiq's default (1,000) means minutes between runs on an idle cluster;
+# an idle consumer polls ten times a second, so this is every few seconds per queue. It is a
+# cheap sorted-set scan.
+BROKER_MAINTENANCE_CHANCE = 20_000
 HEARTBEAT_QUEUE = "ops"
+CONSUMER_IDLE_POLL_MS = 100
 
 
 def build_broker(redis_url: str) -> RedisBroker:
@@ -139,10 +146,23 @@ def setup() -> None:
     dramatiq.set_broker(build_broker(settings.REDIS_URL))
 
 
+def send_to_actor(actor_name: str, queue_name: str, *args: Any, **kwargs: Any) -> None:
+    """Enqueues a message for an actor this process does not import: the web process never
+    loads the agent's code and models just to queue a run. The worker's actor definition
+    supplies retries and time limits."""
+    message: Message[Any] = Message(
+        queue_name=queue_name, actor_name=actor_name, args=args, kwargs=kwargs, options={}
+    )
+    dramatiq.get_broker().enqueue(message)
+
+
 def worker_command(processes: int, threads: int, queues: list[str] | None = None) -> list[str]:
     """The argv that starts Dramatiq workers for every Resolver actor module."""
     argv = [sys.executable, "-m", "dramatiq", "resolver.worker", *settings.DRAMATIQ_ACTOR_MODULES]
     argv += ["--processes", str(processes), "--threads", str(threads)]
+    # On SIGTERM, in-flight runs get as long as a run may take (its time limit) to finish.
+    shutdown_ms = (settings.AGENT_RUN_TIME_LIMIT_SECONDS + 15) * 1000
+    argv += ["--worker-shutdown-timeout", str(shutdown_ms)]
     if queues:
         argv += ["--queues", *queues]
     return argv

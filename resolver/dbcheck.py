@@ -19,6 +19,7 @@ from pathlib import Path
 import psycopg
 
 from resolver.embedded import EmbeddedPostgres
+from resolver.polling import wait_for
 
 # Every statement runs in one transaction that is rolled back: nothing is left behind, not
 # even the extension on a database that did not have it yet.
@@ -33,6 +34,7 @@ VECTOR_CHECK: tuple[str, ...] = (
 )
 # cosine distance of [1,2,3] and [3,2,1]: 1 - 10/14.
 EXPECTED_DISTANCE = 1 - 10 / 14
+CRASH_LOG_WAIT_SECONDS = 5
 _SIGNAL = re.compile(r"terminated by signal (\d+): ([^\n]+)")
 _SIGNAL_NAMES = {4: "SIGILL", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV"}
 
@@ -126,8 +128,14 @@ def startup_check(
         raise
 
 
+def _why_it_died(log: ServerLog) -> re.Match[str] | None:
+    """The postmaster logs why a backend died just after the client saw its connection drop."""
+    wait_for(lambda: _SIGNAL.search(log.since()) is not None, CRASH_LOG_WAIT_SECONDS)
+    return _SIGNAL.search(log.since())
+
+
 def _crash_line(log: ServerLog | None) -> str:
-    died = _SIGNAL.search(log.since()) if log is not None else None
+    died = _why_it_died(log) if log is not None else None
     if died is None:
         where = f"see {log.path}" if log is not None else "see the PostgreSQL server's log"
         return (

@@ -53,7 +53,15 @@ def run_check(name: str, check: Check) -> dict[str, Any]:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    results = {name: run_check(name, check) for name, check in CHECKS.items()}
+    """Every check, or only those named in `?only=db,redis` (a web pod's readiness: its own
+    dependencies, not the workers'); `?only=` runs none (liveness: the process answers)."""
+    names = list(CHECKS)
+    if "only" in request.GET:
+        names = [name for name in request.GET["only"].split(",") if name]
+        if unknown := sorted(set(names) - set(CHECKS)):
+            detail = f"unknown checks {unknown}; known: {sorted(CHECKS)}"
+            return JsonResponse({"detail": detail, "code": "invalid_check"}, status=400)
+    results = {name: run_check(name, CHECKS[name]) for name in names}
     healthy = all(result["ok"] for result in results.values())
     body = {"status": "ok" if healthy else "error", "checks": results}
     return JsonResponse(body, status=200 if healthy else 503)

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from resolver.broker import send_to_actor
 from support.actor import Actor
 from support.announce import broadcast
 from support.models import (
@@ -23,6 +24,10 @@ from support.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+# The agent worker's actor for message.created (agents/actors.py registers it under these).
+AGENT_RUN_ACTOR = "process_message"
+AGENT_RUN_QUEUE = "drafts"
 
 
 def _conversation(
@@ -83,9 +88,8 @@ def message_created(message: Message) -> dict[str, Any]:
 
 
 def enqueue_message(message: Message) -> dict[str, Any]:
-    """Sends message.created to the agent worker; returns the event."""
-    from agents.actors import process_message
-
+    """Sends message.created to the agent worker (by actor name: support never imports the
+    agent); returns the event."""
     event = message_created(message)
-    process_message.send(str(message.pk), event["event_id"], event=event)
+    send_to_actor(AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, str(message.pk), event["event_id"], event=event)
     return event

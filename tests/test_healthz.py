@@ -72,3 +72,20 @@ def test_healthz_503_when_redis_is_stopped(
 
 def test_healthz_rejects_post(db: None, client: Client) -> None:
     assert client.post("/healthz").status_code == 405
+
+
+def test_healthz_only_checks_what_is_named(
+    db: None, client: Client, own_redis: EmbeddedRedis
+) -> None:
+    """A web pod's readiness asks for its own dependencies: no worker is no reason to stop
+    serving the console; `?only=` is the liveness form (the process answers)."""
+    ready = client.get("/healthz?only=db,redis")
+    assert ready.status_code == 200
+    assert sorted(ready.json()["checks"]) == ["db", "redis"]
+
+    assert client.get("/healthz").status_code == 503  # no worker heartbeat
+    assert client.get("/healthz?only=").json() == {"status": "ok", "checks": {}}
+
+    refused = client.get("/healthz?only=db,disk")
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_check"

@@ -12,7 +12,7 @@ from django.conf import settings
 from dramatiq.brokers.redis import RedisBroker
 
 from resolver.actors import PING_PREFIX, ping
-from resolver.heartbeat import live_workers
+from resolver.heartbeat import KEY_PREFIX, live_workers
 from resolver.polling import wait_for
 
 
@@ -47,3 +47,41 @@ def test_worker_processes_a_message_and_beats(
     ping.send(token)
     assert wait_for(lambda: redis_client.get(f"{PING_PREFIX}{token}") == b"pong", 20)
     assert live_workers(redis_client) >= 1
+
+
+def test_a_worker_beats_only_once_warm_and_a_failed_warm_up_ends_it(
+    transactional_db: None, redis_client: redis.Redis
+) -> None:
+    """/healthz counts heartbeats; a worker whose warm-up fails (here: a triage artifact that
+    does not exist) never writes one, consumes nothing, and exits instead of running cold."""
+    from resolver.broker import child_environment, worker_command
+    from tests.helpers import database_url_for_tests
+
+    env = {**child_environment(), "DATABASE_URL": database_url_for_tests()}
+    worker = subprocess.Popen(
+        worker_command(1, 1),
+        env={**env, "TRIAGE_MODEL": "no-such-model"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    token = uuid.uuid4().hex
+    ping.send(token)
+
+    def beats() -> set[bytes]:
+        return set(redis_client.scan_iter(match=f"{KEY_PREFIX}*"))
+
+    earlier = beats()  # of workers of earlier tests, if any are still live
+    seen: set[bytes] = set()
+
+    def exited() -> bool:
+        seen.update(beats() - earlier)
+        return worker.poll() is not None
+
+    assert wait_for(exited, 90)
+    output = worker.stdout.read() if worker.stdout else ""
+
+    assert seen == set()
+    assert worker.returncode != 0
+    assert "WarmupFailed: worker warm-up agents.runner.warm_up failed" in output
+    assert redis_client.get(f"{PING_PREFIX}{token}") is None

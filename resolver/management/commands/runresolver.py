@@ -1,10 +1,11 @@
-"""`make run`: self-check, migrate, bootstrap, then run the ASGI server and one Dramatiq worker,
-supervised (resolver/supervisor.py), until Ctrl-C."""
+"""`make run`: self-check, bootstrap (migrate, demo data, admin), then the ASGI server and one
+Dramatiq worker, supervised (resolver/supervisor.py), until Ctrl-C."""
 
 from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 import time
 import urllib.error
@@ -13,11 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from resolver import embedded
-from resolver.bootstrap import ensure_admin, ensure_agents_group
 from resolver.broker import child_environment, worker_command
 from resolver.dbcheck import DatabaseCheckFailed, fail, startup_check
 from resolver.processes import raise_on_sigterm
@@ -71,14 +70,18 @@ class Command(BaseCommand):
         self.stderr.write(
             f"Database ok: PostgreSQL {checked.postgres}, pgvector {checked.pgvector}"
         )
-        self.stderr.write("Migrating the database...")
-        call_command("migrate", interactive=False, verbosity=0)
-        self.stderr.write("Loading the demo knowledge base (first start only)...")
-        call_command("load_demo_kb")
-        call_command("load_demo_orders")
-        ensure_agents_group()
-        login = ensure_admin(settings.RESOLVER_DATA_DIR)
-        self._serve(port, options["threads"], login)
+        self._serve(port, options["threads"], self._bootstrap())
+
+    def _bootstrap(self) -> str:
+        """Runs `manage.py bootstrap` in a child; returns its last line (how to log in)."""
+        argv = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bootstrap"]
+        done = subprocess.run(argv, env=child_environment(), stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            raise CommandError("bootstrap (migrate, demo data, admin) failed; see above")
+        lines = done.stdout.strip().splitlines()
+        for line in lines[:-1]:
+            self.stdout.write(line)
+        return lines[-1] if lines else ""
 
     def _units(self, port: int, threads: int) -> tuple[list[ChildProcess], list[Unit]]:
         env = child_environment()
@@ -155,7 +158,7 @@ class Command(BaseCommand):
                     f"  Agent console: {base}/console/",
                     f"  Admin:         {base}/admin/",
                     f"  Health:        {base}/healthz",
-                    f"  Log in as {login}",
+                    f"  {login}",
                     f"  Logs:          {Path(settings.RESOLVER_DATA_DIR) / 'log'}",
                     "Press Ctrl-C to stop (web server, worker and embedded services).",
                     "",
