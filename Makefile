@@ -77,12 +77,14 @@ bench: install browser
 	cd bench && ../$(PY) startup.py
 
 # Which CPUs the bundled PostgreSQL + pgvector runs on: the self-check's statements under QEMU's
-# user-mode emulator per CPU model (Debian's qemu-user, installed once as root).
+# user-mode emulator per CPU model, x86-64 and aarch64 (Debian's qemu-user, and arm64 libc and
+# zlib as the aarch64 sysroot; installed once as root).
 portability: install
-	@command -v qemu-x86_64 >/dev/null || { \
+	@{ command -v qemu-x86_64 >/dev/null && test -e /lib/ld-linux-aarch64.so.1; } || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends qemu-user; }
+		$$SUDO dpkg --add-architecture arm64 && $$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			qemu-user libc6:arm64 zlib1g:arm64; }
 	cd bench && ../$(PY) portability.py
 
 clean:

