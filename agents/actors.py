@@ -7,10 +7,10 @@ from typing import Any
 
 import dramatiq
 
-from agents.events import InvalidEvent, validate_event
 from agents.models import ProcessedEvent
 from agents.persistence import AlreadyProcessed
 from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draft
+from resolver.events import InvalidEvent, validate_event
 from support.ingest import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
 from support.models.draft import AGENT_RUN_TIME_LIMIT
 

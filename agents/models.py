@@ -1,4 +1,5 @@
-"""Bookkeeping of the event pipeline: which events were handled, and which gave up."""
+"""Bookkeeping of the agent worker: which events it has handled (dead letters of every actor
+are resolver.models.DeadLetter)."""
 
 from __future__ import annotations
 
@@ -18,26 +19,3 @@ class ProcessedEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
-
-
-class DeadLetter(models.Model):
-    """A message whose actor failed on every retry; kept for inspection and replay."""
-
-    actor_name = models.CharField(max_length=128)
-    queue_name = models.CharField(max_length=128)
-    message_id = models.CharField(max_length=64, help_text="Dramatiq message id")
-    event_id = models.CharField(max_length=64, blank=True)
-    args = models.JSONField(default=list, blank=True)
-    kwargs = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    traceback = models.TextField(blank=True)
-    retries = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    replayed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["actor_name", "-created_at"], name="deadletter_actor_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.actor_name} {self.message_id}"

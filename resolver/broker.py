@@ -97,7 +97,7 @@ class DeadLetters(Middleware):
     ) -> None:
         if exception is None or not message.failed:
             return
-        from agents.models import DeadLetter
+        from resolver.models import DeadLetter
 
         DeadLetter.objects.create(
             actor_name=message.actor_name,

@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from agents.events import make_event
+from resolver.events import make_event
 from support.consumers import CONSOLE_GROUP, widget_group
 from support.models import Draft, DraftStatus, Message, WebhookDelivery, WebhookEndpoint
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from resolver.broker import send_to_actor
+from resolver.events import make_event
 from support.actor import Actor
 from support.announce import broadcast
 from support.models import (
@@ -77,8 +78,6 @@ def receive_message(
 
 def message_created(message: Message) -> dict[str, Any]:
     """The message.created event of a stored customer message (schema-validated)."""
-    from agents.events import make_event
-
     return make_event(
         "message.created",
         message_id=message.pk,

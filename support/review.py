@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from agents.events import make_event
+from resolver.events import make_event
 from support.actor import Actor
 from support.announce import announce_draft, announce_reply, broadcast
 from support.ingest import enqueue_message

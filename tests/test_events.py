@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from agents.events import InvalidEvent, make_event, validate_event
+from resolver.events import InvalidEvent, make_event, validate_event
 
 IDS = {"draft_id": str(uuid.uuid4()), "message_id": str(uuid.uuid4()), "conversation_id": "c1"}
 

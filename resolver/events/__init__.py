@@ -1,4 +1,6 @@
-"""Events of CONTRACTS.md, checked against agents/events/schema.json when made and when read."""
+"""Events of CONTRACTS.md, checked against resolver/events/schema.json when made and when read.
+The contract between the apps: support publishes and announces them, the agent worker consumes
+them; it lives here so that every app may use it without importing another."""
 
 from __future__ import annotations
 
