@@ -78,11 +78,10 @@ def receive_message(
 
 def message_created(message: Message) -> dict[str, Any]:
     """The message.created event of a stored customer message (schema-validated)."""
+    # Ids only (schema version 2): the worker reads the message from PostgreSQL, so customer
+    # text never sits in Redis, in Dramatiq's failure logs or in dead letters.
     return make_event(
-        "message.created",
-        message_id=message.pk,
-        conversation_id=message.conversation_id,
-        body=message.body,
+        "message.created", message_id=message.pk, conversation_id=message.conversation_id
     )
 
 

@@ -11,8 +11,8 @@ from resolver.events import InvalidEvent, make_event, validate_event
 IDS = {"draft_id": str(uuid.uuid4()), "message_id": str(uuid.uuid4()), "conversation_id": "c1"}
 
 
-def test_message_created_has_common_fields() -> None:
-    event = make_event("message.created", message_id=uuid.uuid4(), conversation_id="c1", body="hi")
+def test_message_created_has_common_fields_and_ids_only() -> None:
+    event = make_event("message.created", message_id=uuid.uuid4(), conversation_id="c1")
     assert set(event) == {
         "schema_version",
         "type",
@@ -21,14 +21,30 @@ def test_message_created_has_common_fields() -> None:
         "trace_id",
         "message_id",
         "conversation_id",
-        "body",
     }
-    assert event["schema_version"] == 1
+    assert event["schema_version"] == 2
     assert uuid.UUID(event["event_id"])
     assert (
-        make_event("message.created", message_id="m", conversation_id="c", body="x")["event_id"]
+        make_event("message.created", message_id="m", conversation_id="c")["event_id"]
         != event["event_id"]
     )
+
+
+def test_version_2_message_created_refuses_a_body() -> None:
+    """Customer text stays in PostgreSQL: not in Redis, failure logs or dead letters."""
+    with pytest.raises(InvalidEvent, match="should not be valid"):
+        make_event("message.created", message_id="m", conversation_id="c", body="my card 4111…")
+
+
+def test_version_1_events_already_queued_are_still_accepted() -> None:
+    queued = {
+        **make_event("message.created", message_id="m", conversation_id="c"),
+        "schema_version": 1,
+        "body": "hi",
+    }
+    assert validate_event(queued) == queued
+    with pytest.raises(InvalidEvent, match="'body' is a required property"):
+        validate_event({key: value for key, value in queued.items() if key != "body"})
 
 
 @pytest.mark.parametrize(
@@ -55,7 +71,7 @@ def test_draft_events(event_type: str, status: str, extra: dict[str, str]) -> No
             {**IDS, "status": "ESCALATED", "reason": "bored"},
             "reason: 'bored' is not one of",
         ),
-        ("message.created", {"message_id": "m", "conversation_id": "c"}, "'body' is a required"),
+        ("message.created", {"message_id": "m"}, "'conversation_id' is a required"),
         ("draft.deleted", {**IDS, "status": "SENT"}, "type: 'draft.deleted' is not one of"),
     ],
 )
@@ -67,6 +83,6 @@ def test_invalid_events_are_refused(event_type: str, fields: dict[str, str], pro
 def test_consumed_event_is_checked_too() -> None:
     event = make_event("draft.sent", status="SENT", **IDS)
     with pytest.raises(InvalidEvent, match="schema_version"):
-        validate_event({**event, "schema_version": 2})
+        validate_event({**event, "schema_version": 3})
     with pytest.raises(InvalidEvent, match="occurred_at"):
         validate_event({**event, "occurred_at": "yesterday"})

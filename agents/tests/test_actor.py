@@ -111,9 +111,46 @@ def test_a_redelivery_of_a_held_draft_looks_again_when_the_claim_ends(
 
 def test_invalid_event_is_refused(db: None) -> None:
     message, _ = receive_message("where is my order", enqueue=False)
-    event = {**message_created(message), "schema_version": 2}
+    event = {**message_created(message), "schema_version": 3}
     with pytest.raises(InvalidEvent):
         process_message.fn(str(message.pk), event["event_id"], event=event)
+
+
+def test_a_version_1_event_queued_before_the_upgrade_is_drafted(
+    agent_kb: dict[str, KBDocument],
+) -> None:
+    message, draft = receive_message("how can I cancel my order?", enqueue=False)
+    queued = {**message_created(message), "schema_version": 1, "body": message.body}
+
+    process_message.fn(str(message.pk), queued["event_id"], event=queued)
+
+    draft.refresh_from_db()
+    assert (draft.status, draft.intent) == (DraftStatus.SUGGESTED, "cancel_order")
+
+
+def test_the_queued_run_carries_ids_not_the_customers_text(
+    db: None, redis_client: redis.Redis, django_capture_on_commit_callbacks: Any
+) -> None:
+    text = "my card is 4111 1111 1111 1111, where is order 8812?"
+    queue = f"{settings.DRAMATIQ_NAMESPACE}:drafts.msgs"
+    before = set(cast(dict[bytes, bytes], redis_client.hgetall(queue)))
+    with django_capture_on_commit_callbacks(execute=True):
+        message, _ = receive_message(text)
+
+    added = {
+        key: value
+        for key, value in cast(dict[bytes, bytes], redis_client.hgetall(queue)).items()
+        if key not in before
+    }
+    (raw,) = added.values()
+    # No worker here: take it off the queue, so no later test's worker drafts it.
+    for message_id in (key.decode() for key in added):
+        redis_client.hdel(queue, message_id)
+        redis_client.lrem(queue.removesuffix(".msgs"), 0, message_id)
+    queued = Message.decode(raw)
+    assert queued.args[0] == str(message.pk)
+    assert "body" not in queued.kwargs["event"]
+    assert b"4111" not in raw and b"8812" not in raw
 
 
 def test_draft_event_reaches_the_console_group_after_commit(

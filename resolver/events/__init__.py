@@ -14,7 +14,9 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
-SCHEMA_VERSION = 1
+# What make_event publishes. Consumers accept every version the schema lists (1 and 2): events
+# queued before an upgrade are still processed.
+SCHEMA_VERSION = 2
 
 
 class InvalidEvent(ValueError):
