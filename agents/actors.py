@@ -7,10 +7,10 @@ from typing import Any
 
 import dramatiq
 
-from agents.models import ProcessedEvent
-from agents.persistence import AlreadyProcessed
 from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draft
 from resolver.events import InvalidEvent, validate_event
+from resolver.models import ProcessedEvent
+from support.drafts import AlreadyRecorded
 from support.ingest import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
 from support.models.draft import AGENT_RUN_TIME_LIMIT
 
@@ -54,7 +54,7 @@ def process_message(message_id: str, event_id: str, event: dict[str, Any] | None
         return
     try:
         run_for_draft(draft, event_id, trace_id=(event or {}).get("trace_id", ""))
-    except AlreadyProcessed as exc:
+    except AlreadyRecorded as exc:
         logger.info("message %s: %s", message_id, exc)
     except BaseException:
         release_draft(draft)

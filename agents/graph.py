@@ -13,7 +13,8 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents import nodes
 from agents.services import Services
-from agents.state import AgentState, Outcome, Turn
+from agents.state import AgentState, Turn
+from support.drafts import DraftOutcome
 
 RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
 
@@ -63,7 +64,6 @@ def initial_state(
     message: str,
     history: list[Turn] | None = None,
     customer_ref: str | None = None,
-    run: dict[str, Any] | None = None,
 ) -> AgentState:
     return {
         "message": message,
@@ -74,12 +74,12 @@ def initial_state(
         "tokens": 0,
         "cost": 0.0,
         "trace": [],
-        "run": run or {},
         "started": time.perf_counter(),
     }
 
 
-def run_graph(graph: CompiledStateGraph, state: AgentState) -> Outcome:
+def run_graph(graph: CompiledStateGraph, state: AgentState) -> DraftOutcome:
+    """Runs the graph on `state`; returns what it decided. Writes nothing."""
     final = graph.invoke(state, {"recursion_limit": RECURSION_LIMIT})
-    outcome: Outcome = final["outcome"]
+    outcome: DraftOutcome = final["outcome"]
     return outcome

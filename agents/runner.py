@@ -1,5 +1,6 @@
 """Runs the graph for a stored message: builds the state from Postgres rows (the message and its
-conversation's recent turns) and lets the persist service write the outcome."""
+conversation's recent turns), runs the pure graph, and records the outcome through the one
+support action for it (support.drafts.record_outcome)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from django.utils import timezone
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.graph import build_graph, initial_state, run_graph
-from agents.persistence import save_outcome
 from agents.services import default_services
-from agents.state import Outcome, Turn
+from agents.state import Turn
 from resolver.once import once_per_process
+from support.drafts import DraftOutcome, record_outcome
 from support.models import Draft, DraftStatus, Message
 from support.models.draft import DRAFT_CLAIM_LEASE
 
@@ -24,7 +25,7 @@ HISTORY_TURNS = 6
 @once_per_process
 def worker_graph() -> CompiledStateGraph:
     """One compiled graph per worker process, built on first use (never at import)."""
-    return build_graph(default_services(persist=save_outcome))
+    return build_graph(default_services())
 
 
 # The dry run's message: it exercises triage, KB search and drafting (an empty KB is fine).
@@ -34,14 +35,14 @@ WARM_UP_MESSAGE = "Hello, where is my order? I would like to track it."
 def warm_up() -> None:
     """Worker boot (settings.WORKER_WARMUP): builds the worker's graph, which loads the embedding
     model, the triage classifier and the configured provider, then drafts one message without
-    persisting it, so torch's first-call costs and the database connection are paid before the
+    recording it, so torch's first-call costs and the database connection are paid before the
     worker takes its first real message. The dry run uses the offline extractive provider: a
     paid LLM is never called just to warm up."""
     from agents.providers.extractive import ExtractiveProvider
 
     worker_graph()
     dry_run = build_graph(default_services(drafter=ExtractiveProvider()))
-    run_graph(dry_run, initial_state(WARM_UP_MESSAGE))
+    run_graph(dry_run, initial_state(WARM_UP_MESSAGE))  # the graph writes nothing
 
 
 def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:
@@ -94,12 +95,13 @@ def run_for_draft(
     event_id: str = "",
     trace_id: str = "",
     graph: CompiledStateGraph | None = None,
-) -> Outcome:
+) -> DraftOutcome:
+    """Drafts the message of a claimed `draft` and records the outcome (raises
+    support.drafts.AlreadyRecorded when the event or the draft was handled meanwhile)."""
     message = Message.objects.select_related("conversation").get(pk=draft.message_id)
     state = initial_state(
-        message.body,
-        history_for(message),
-        customer_ref=message.conversation.customer_ref,
-        run={"draft_id": draft.pk, "event_id": event_id, "trace_id": trace_id},
+        message.body, history_for(message), customer_ref=message.conversation.customer_ref
     )
-    return run_graph(graph or worker_graph(), state)
+    outcome = run_graph(graph or worker_graph(), state)
+    record_outcome(draft.pk, outcome, event_id=event_id, trace_id=trace_id)
+    return outcome

@@ -1,11 +1,12 @@
-"""Everything a graph run does outside pure logic: triage model, KB search, customer facts, the
-draft provider, the business profile, and persistence. build_graph() receives one Services;
-tests swap the provider for one around a fake chat model and keep the rest real."""
+"""Everything a graph run reads outside pure logic: triage model, KB search, customer facts, the
+draft provider and the business profile. Read-only: a run writes nothing (agents/runner.py
+records its outcome). build_graph() receives one Services; tests swap the provider for one around
+a fake chat model and keep the rest real."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +14,7 @@ from django.conf import settings
 from agents.facts import CustomerFacts, lookup_facts
 from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
-from agents.state import Evidence, Outcome
+from agents.state import Evidence
 from agents.triage.service import Triage, triage_text
 
 EVIDENCE_LIMIT = 5
@@ -53,10 +54,6 @@ def search_evidence(query: str, intent: str | None) -> list[Evidence]:
     ]
 
 
-def _no_persistence(outcome: Outcome, run: dict[str, Any]) -> None:
-    """CLI runs without --persist write nothing."""
-
-
 @dataclass
 class Services:
     drafter: DraftProvider
@@ -65,7 +62,6 @@ class Services:
     search: Callable[[str, str | None], list[Evidence]] = search_evidence
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile
-    persist: Callable[[Outcome, dict[str, Any]], None] = field(default=_no_persistence)
 
 
 def configured_provider() -> DraftProvider:

@@ -1,10 +1,11 @@
 """The graph's typed state. Rows in Postgres stay the source of truth: the state is built from
-them for one run and the outcome is written back through the persist service."""
+them for one run; the graph returns a support.drafts.DraftOutcome and writes nothing (the runner
+records it through support.drafts.record_outcome)."""
 
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypedDict
 
 from agents.entities import Entities
@@ -12,6 +13,7 @@ from agents.facts import CustomerFacts
 from agents.profile import Profile
 from agents.signals import MessageSignals
 from agents.triage.service import Triage
+from support.drafts import DraftOutcome
 
 Decision = Literal["suggest", "repair", "escalate"]
 
@@ -99,48 +101,6 @@ class GuardResult:
         }
 
 
-@dataclass
-class Outcome:
-    """What a run decided; the persist service writes it to the Draft row."""
-
-    status: Literal["SUGGESTED", "ESCALATED"]
-    escalation_reason: str | None
-    triage: dict[str, Any]
-    answer: str
-    citations: list[dict[str, Any]]
-    suggested_action: str | None
-    confidence: float
-    guard: dict[str, Any]
-    facts: dict[str, Any]
-    model: str
-    prompt_version: str
-    tokens: int
-    cost: float
-    latency_ms: int
-    trace: list[str] = field(default_factory=list)
-
-    def as_draft(self) -> dict[str, Any]:
-        """The Draft object of CONTRACTS.md, minus the ids and created_at."""
-        return {
-            "status": self.status,
-            "escalation_reason": self.escalation_reason,
-            "intent": self.triage.get("intent", ""),
-            "category": self.triage.get("category", ""),
-            "sentiment": self.triage.get("sentiment", ""),
-            "urgency": self.triage.get("urgency", ""),
-            "answer": self.answer,
-            "citations": self.citations,
-            "suggested_action": self.suggested_action,
-            "confidence": self.confidence,
-            "guard": self.guard,
-            "model": self.model,
-            "prompt_version": self.prompt_version,
-            "tokens": self.tokens,
-            "cost": self.cost,
-            "latency_ms": self.latency_ms,
-        }
-
-
 class AgentState(TypedDict, total=False):
     # Input.
     message: str
@@ -168,6 +128,5 @@ class AgentState(TypedDict, total=False):
     started: float  # time.perf_counter() when the run began
     tokens: Annotated[int, operator.add]  # summed over drafting attempts
     cost: Annotated[float, operator.add]
-    run: dict[str, Any]  # opaque to nodes: what the persist service needs (draft id, event id)
-    outcome: Outcome
+    outcome: DraftOutcome
     trace: Annotated[list[str], operator.add]  # node names, in the order they ran

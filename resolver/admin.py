@@ -8,8 +8,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from resolver.admin_mixins import ReadOnlyAdminMixin
 from resolver.broker import send_to_actor
-from resolver.models import DeadLetter
+from resolver.models import DeadLetter, ProcessedEvent
+
+
+@admin.register(ProcessedEvent)
+class ProcessedEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["event_id", "event_type", "processed_at"]
+    list_filter = ["event_type", "processed_at"]
+    search_fields = ["event_id"]
 
 
 @admin.register(DeadLetter)

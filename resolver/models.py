@@ -1,8 +1,24 @@
-"""Platform rows that belong to no app: messages the queue gave up on."""
+"""Platform rows of the event pipeline, whatever app publishes or consumes: which events were
+handled (the dedupe table) and which messages the queue gave up on."""
 
 from __future__ import annotations
 
 from django.db import models
+
+
+class ProcessedEvent(models.Model):
+    """Dedupe table: an event id is inserted once, in the same transaction as its effect, so a
+    redelivered event is recognised and has no second effect."""
+
+    event_id = models.CharField(max_length=64, unique=True)
+    event_type = models.CharField(max_length=64)
+    processed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-processed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id}"
 
 
 class DeadLetter(models.Model):

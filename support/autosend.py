@@ -24,7 +24,8 @@ def qualifies(draft: Draft) -> bool:
 
 
 def auto_send_if_allowed(draft: Draft) -> bool:
-    """Call in the transaction that made `draft` SUGGESTED; True if it was sent."""
+    """Called after the commit that made `draft` SUGGESTED (support.drafts.record_outcome);
+    True if it was sent. review.auto_send re-checks the status under a lock."""
     if not qualifies(draft):
         return False
     review.auto_send(draft.pk)

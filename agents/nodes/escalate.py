@@ -12,5 +12,4 @@ from agents.state import AgentState
 def escalate_node(state: AgentState, services: Services) -> dict[str, Any]:
     outcome = build_outcome(state, "ESCALATED")
     outcome.trace.append("escalate")
-    services.persist(outcome, state.get("run", {}))
     return {"outcome": outcome, "trace": ["escalate"]}

@@ -1,4 +1,4 @@
-"""finalize: the draft is suggested to an agent; persisted through the services."""
+"""finalize: the draft is suggested to an agent (the runner records it; the node writes nothing)."""
 
 from __future__ import annotations
 
@@ -12,5 +12,4 @@ from agents.state import AgentState
 def finalize_node(state: AgentState, services: Services) -> dict[str, Any]:
     outcome = build_outcome(state, "SUGGESTED")
     outcome.trace.append("finalize")
-    services.persist(outcome, state.get("run", {}))
     return {"outcome": outcome, "trace": ["finalize"]}

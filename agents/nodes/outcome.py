@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from agents.state import AgentState, Outcome
+from agents.state import AgentState
+from support.drafts import DraftOutcome
 from support.models.draft import empty_guard
 
 
@@ -14,11 +15,11 @@ def _triage(state: AgentState) -> dict[str, Any]:
     return {**triaged.as_dict(), "scores": triaged.scores, "signals": state["signals"].as_dict()}
 
 
-def build_outcome(state: AgentState, status: Literal["SUGGESTED", "ESCALATED"]) -> Outcome:
+def build_outcome(state: AgentState, status: Literal["SUGGESTED", "ESCALATED"]) -> DraftOutcome:
     proposal = state.get("proposal")
     guard = state.get("guard_result")
     facts = state["facts"]
-    return Outcome(
+    return DraftOutcome(
         status=status,
         escalation_reason=(state.get("escalation_reason") or None)
         if status == "ESCALATED"

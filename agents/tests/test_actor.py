@@ -22,13 +22,12 @@ from django.utils import timezone
 from dramatiq import Message
 
 from agents.actors import process_message
-from agents.models import ProcessedEvent
 from agents.runner import DraftClaimed, claim_draft
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import KBDocument
 from resolver.actors import PING_PREFIX, ping
 from resolver.events import InvalidEvent
-from resolver.models import DeadLetter
+from resolver.models import DeadLetter, ProcessedEvent
 from resolver.polling import wait_for
 from resolver.processes import stop_all
 from support.consumers import CONSOLE_GROUP

@@ -74,11 +74,15 @@ def test_everything_else_waits_for_a_human(
     assert not Message.objects.filter(role=MessageRole.AGENT).exists()
 
 
-def test_the_worker_path_sends_automatically(small_kb: dict) -> None:
+def test_the_worker_path_sends_automatically(
+    small_kb: dict, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The rule is applied after the outcome's commit (support.drafts.record_outcome)."""
     AutoSendRule.objects.create(intent="recover_password", enabled=True, min_confidence=0.0)
     message, draft = receive_message("how do I change my password?", enqueue=False)
     event = message_created(message)
-    process_message.fn(str(message.pk), event["event_id"], event=event)
+    with django_capture_on_commit_callbacks(execute=True):
+        process_message.fn(str(message.pk), event["event_id"], event=event)
     draft.refresh_from_db()
     assert (draft.intent, draft.status, draft.automated) == ("recover_password", "SENT", True)
     actions = list(

@@ -9,7 +9,6 @@ from typing import Any
 from django.core.management.base import CommandParser
 
 from agents.graph import build_graph, initial_state, run_graph
-from agents.persistence import save_outcome
 from agents.runner import run_for_draft
 from agents.services import default_services
 from knowledge.models import KBDocument
@@ -30,9 +29,7 @@ class Command(BatchCommand):
         items = self.batch(options)
         if hint := KBDocument.objects.empty_hint():
             self.stderr.write(hint)
-        persist = save_outcome if options["persist"] else None
-        services = default_services(persist=persist) if persist else default_services()
-        graph = build_graph(services)
+        graph = build_graph(default_services())
         for item_id, text in items:
             if not text.strip():
                 self.emit({"id": item_id, "error": "the text is empty"}, options)
