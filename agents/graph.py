@@ -20,7 +20,7 @@ RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
 
 
 def route_after_retrieve(state: AgentState) -> Literal["draft", "escalate"]:
-    return "escalate" if state["retrieval_weak"] else "draft"
+    return "draft" if state["kb_covers_it"] else "escalate"
 
 
 def route_after_decide(state: AgentState) -> Literal["finalize", "repair", "escalate"]:

@@ -14,6 +14,7 @@ from agents.profile import Profile
 from agents.signals import MessageSignals
 from agents.triage.service import Triage
 from support.drafts import DraftOutcome
+from support.models.draft import GUARD_CHECKS, GuardCheck
 
 Decision = Literal["suggest", "repair", "escalate"]
 
@@ -68,7 +69,7 @@ class Proposal:
 
 @dataclass(frozen=True)
 class GuardIssue:
-    check: Literal["grounded", "tone", "policy"]
+    check: GuardCheck
     code: str
     detail: str = ""
 
@@ -94,9 +95,7 @@ class GuardResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "grounded": self.passed("grounded"),
-            "tone": self.passed("tone"),
-            "policy": self.passed("policy"),
+            **{check: self.passed(check) for check in GUARD_CHECKS},
             "reasons": [str(issue) for issue in self.issues] + [f"flag/{f}" for f in self.flags],
         }
 
@@ -116,7 +115,7 @@ class AgentState(TypedDict, total=False):
     facts: CustomerFacts
     profile: Profile  # the business profile, read once per run
     evidence: list[Evidence]
-    retrieval_weak: bool
+    kb_covers_it: bool  # False: nothing close enough in the KB (escalated retrieval_weak)
     # Drafting loop.
     proposal: Proposal
     retrieval_confidence: float

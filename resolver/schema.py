@@ -18,6 +18,7 @@ NO_SCHEMA_NEEDED = frozenset(
         "dbcheck",
         "dbshell",
         "diffsettings",
+        "event_schema",
         "findstatic",
         "help",
         "makemigrations",

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from support import review
 from support.models import AutoSendRule, Conversation, ConversationStatus, Draft, DraftStatus
-
-GUARD_CHECKS = ("grounded", "tone", "policy")
+from support.models.draft import GUARD_CHECKS
 
 
 def qualifies(draft: Draft) -> bool:

@@ -7,25 +7,31 @@ from typing import Any
 from agents.guard import is_forbidden
 from agents.services import AgentSettings, Services
 from agents.state import AgentState, Decision
+from support.models import EscalationReason
 
 
 def decide(state: AgentState, settings: AgentSettings) -> tuple[Decision, str]:
     signals, guard = state["signals"], state["guard_result"]
     proposal = state["proposal"]
     if signals.risks:
-        return "escalate", "high_risk"
+        return "escalate", EscalationReason.HIGH_RISK
     if signals.human_requested:
-        return "escalate", "customer_requested_human"
+        return "escalate", EscalationReason.CUSTOMER_REQUESTED_HUMAN
     if proposal.invalid:
-        return "escalate", "guard_failed"
+        return "escalate", EscalationReason.GUARD_FAILED
     if is_forbidden(guard):
-        return "escalate", "forbidden_action"
+        return "escalate", EscalationReason.FORBIDDEN_ACTION
     if not guard.ok:
         if state.get("repairs", 0) < settings.max_repairs:
             return "repair", ""
-        return "escalate", "repair_exhausted" if settings.max_repairs else "guard_failed"
+        return (
+            "escalate",
+            EscalationReason.REPAIR_EXHAUSTED
+            if settings.max_repairs
+            else EscalationReason.GUARD_FAILED,
+        )
     if proposal.confidence < settings.confidence_threshold:
-        return "escalate", "low_confidence"
+        return "escalate", EscalationReason.LOW_CONFIDENCE
     return "suggest", ""
 
 

@@ -9,6 +9,7 @@ from agents.entities import extract_entities
 from agents.scoring import best_article, retrieval_confidence
 from agents.services import Services
 from agents.state import AgentState, Evidence, customer_turns
+from support.models import EscalationReason
 
 
 def is_weak(evidence: list[Evidence], min_similarity: float) -> bool:
@@ -27,8 +28,8 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
         "entities": entities,
         "facts": services.facts(list(entities.order_numbers), state.get("customer_ref")),
         "profile": services.profile(),
-        "retrieval_weak": weak,
+        "kb_covers_it": not weak,
         "retrieval_confidence": retrieval_confidence(triaged, evidence),
-        "escalation_reason": "retrieval_weak" if weak else "",
+        "escalation_reason": EscalationReason.RETRIEVAL_WEAK if weak else "",
         "trace": ["retrieve"],
     }

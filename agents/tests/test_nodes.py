@@ -44,7 +44,7 @@ def test_retrieve_node_finds_evidence_and_facts(
     state = _triaged("how do I cancel order NW-10001", customer_ref="alice")
     result = nodes.retrieve_node(state, default_services())
     assert result["evidence"][0].kb_id == agent_kb["cancel_order/0"].pk
-    assert result["retrieval_weak"] is False
+    assert result["kb_covers_it"] is True
     assert result["entities"].order_numbers == ("NW-10001",)
     assert result["facts"].orders[0].delivery_date == DELIVERY.isoformat()
     assert route_after_retrieve({**state, **result}) == "draft"  # type: ignore[typeddict-item]
@@ -53,7 +53,7 @@ def test_retrieve_node_finds_evidence_and_facts(
 def test_retrieve_node_marks_out_of_scope_weak(agent_kb: dict[str, KBDocument]) -> None:
     state = _triaged("who won the chess world championship in 1972")
     result = nodes.retrieve_node(state, default_services())
-    assert result["retrieval_weak"] is True
+    assert result["kb_covers_it"] is False
     assert result["escalation_reason"] == "retrieval_weak"
 
 

@@ -13,14 +13,14 @@ from resolver.api.auth import actor_of, scoped
 from resolver.api.errors import ERRORS
 from support import review
 from support.api.cursor import after, encode
-from support.api.schemas import ApproveIn, DraftOut, DraftPage, RejectIn, StatusName
-from support.models import Draft, Scope
+from support.api.schemas import ApproveIn, DraftOut, DraftPage, RejectIn
+from support.models import Draft, DraftStatus, Scope
 
 router = Router(tags=["drafts"])
 
 
 class DraftFilter(Schema):
-    status: StatusName | None = None
+    status: DraftStatus | None = None
     limit: int = Field(20, ge=1, le=100)
     cursor: str | None = Field(None, max_length=200)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from ninja import Schema
 from pydantic import AfterValidator, Field
 
-from support.models import Draft, DraftStatus
+from support.models import Draft, DraftStatus, EscalationReason, Sentiment, Urgency
 
 
 def _storable(value: str) -> str:
@@ -32,17 +32,6 @@ def _not_blank(value: str) -> str:
 Text = Annotated[str, AfterValidator(_storable)]
 Body = Annotated[str, AfterValidator(_storable), AfterValidator(_not_blank)]
 Ref = Annotated[str, Field(max_length=200), AfterValidator(_storable)]
-
-StatusName = Literal["PENDING", "SUGGESTED", "ESCALATED", "SENT", "REJECTED"]
-ReasonName = Literal[
-    "low_confidence",
-    "guard_failed",
-    "repair_exhausted",
-    "forbidden_action",
-    "retrieval_weak",
-    "customer_requested_human",
-    "high_risk",
-]
 
 
 class MessageIn(Schema):
@@ -75,12 +64,13 @@ class DraftOut(Schema):
     id: uuid.UUID
     message_id: uuid.UUID
     conversation_id: uuid.UUID
-    status: StatusName
-    escalation_reason: ReasonName | None
+    # The vocabulary is the models' TextChoices (support/models/draft.py), never a copy.
+    status: DraftStatus
+    escalation_reason: EscalationReason | None
     intent: str | None
     category: str | None
-    sentiment: Literal["POSITIVE", "NEUTRAL", "NEGATIVE"] | None
-    urgency: Literal["LOW", "NORMAL", "HIGH"] | None
+    sentiment: Sentiment | None
+    urgency: Urgency | None
     answer: str
     citations: list[Citation]
     suggested_action: str | None

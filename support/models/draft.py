@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Literal, get_args
 
 from django.conf import settings
 from django.db import models
@@ -94,8 +95,14 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         )
 
 
+# The policy guard's checks, in the order the console shows them; a draft's `guard` holds one
+# boolean per check and the reasons of the ones that failed.
+GuardCheck = Literal["grounded", "tone", "policy"]
+GUARD_CHECKS: tuple[GuardCheck, ...] = get_args(GuardCheck)
+
+
 def empty_guard() -> dict[str, object]:
-    return {"grounded": False, "tone": False, "policy": False, "reasons": []}
+    return {**dict.fromkeys(GUARD_CHECKS, False), "reasons": []}
 
 
 class Draft(models.Model):
