@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -10,7 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from resolver.admin_mixins import ReadOnlyAdminMixin
-from support import webhooks
+from support import review, webhooks
+from support.actor import Actor
 from support.announce import queue_deliveries
 from support.models import (
     ApiKey,
@@ -31,7 +33,7 @@ from support.models.apikey import parse_scopes
 from support.models.webhook import WEBHOOK_EVENTS
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Message
     fields = ["created_at", "role", "body", "author", "automated"]
     readonly_fields = ["created_at", "role", "body", "author", "automated"]
@@ -51,7 +53,9 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: a message sent to a customer is never rewritten."""
+
     list_display = ["id", "conversation", "role", "short_body", "automated", "created_at"]
     list_filter = ["role", "automated", "created_at"]
     search_fields = ["body", "conversation__customer_ref", "id"]
@@ -62,8 +66,34 @@ class MessageAdmin(admin.ModelAdmin):
         return obj.body[:80]
 
 
+def _review_action(
+    action: Callable[[Draft, Actor], Any], done: str
+) -> Callable[[Any, HttpRequest, QuerySet[Draft]], None]:
+    """An admin action that runs a review action (support/review.py: lock, audit, broadcast,
+    webhooks) on each selected draft, as the console and the API do, and says what happened."""
+
+    def run(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Draft]) -> None:
+        actor = Actor.for_user(request.user)
+        refused = []
+        for draft in queryset:
+            try:
+                action(draft, actor)
+            except review.ReviewError as exc:
+                refused.append(f"{draft.pk}: {exc}")
+        if count := len(queryset) - len(refused):
+            modeladmin.message_user(request, f"{done} {count} draft(s).")
+        for reason in refused:
+            modeladmin.message_user(request, f"Not changed: {reason}", messages.WARNING)
+
+    return run
+
+
 @admin.register(Draft)
-class DraftAdmin(admin.ModelAdmin):
+class DraftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: a draft changes only through the review actions (below, and in the console and
+    the API), never by editing its fields."""
+
+    actions = ["approve", "reject", "escalate", "reprocess"]
     list_display = [
         "id",
         "status",
@@ -79,8 +109,23 @@ class DraftAdmin(admin.ModelAdmin):
     list_filter = ["status", "escalation_reason", "sentiment", "urgency", "automated", "category"]
     search_fields = ["id", "intent", "answer", "message__body", "conversation__customer_ref"]
     raw_id_fields = ["message", "conversation", "reviewed_by"]
-    readonly_fields = ["created_at", "updated_at", "completed_at", "run_started_at"]
     date_hierarchy = "created_at"
+
+    approve = admin.action(description="Approve and send the selected drafts as they are")(
+        _review_action(lambda draft, actor: review.approve(draft.pk, actor), "Sent")
+    )
+    reject = admin.action(description="Reject the selected drafts")(
+        _review_action(
+            lambda draft, actor: review.reject(draft.pk, actor, reason="rejected in admin"),
+            "Rejected",
+        )
+    )
+    escalate = admin.action(description="Escalate the selected drafts")(
+        _review_action(lambda draft, actor: review.escalate(draft.pk, actor), "Escalated")
+    )
+    reprocess = admin.action(description="Draft the selected drafts' messages again")(
+        _review_action(lambda draft, actor: review.reprocess(draft.message_id, actor), "Queued")
+    )
 
 
 @admin.register(AuditLog)
