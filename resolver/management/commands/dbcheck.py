@@ -19,7 +19,6 @@ class Command(BaseCommand):
             result = startup_check(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
         except DatabaseCheckFailed as exc:
             fail(str(exc))
-            return
         self.stdout.write(
             f"database ok: PostgreSQL {result.postgres}, pgvector {result.pgvector} "
             f"(CPU: {cpu_summary()})"

@@ -102,12 +102,12 @@ class Command(BaseCommand):
         data_dir = Path(settings.RESOLVER_DATA_DIR)
         servers: list[Unit] = []
         postgres = embedded.EmbeddedPostgres(data_dir)
-        if postgres.url() == settings.DATABASE_URL:
+        if postgres.serves(settings.DATABASE_URL):
             servers.append(
                 WatchedServer("PostgreSQL", postgres.log, postgres.running, postgres.start)
             )
         redis = embedded.EmbeddedRedis(data_dir)
-        if redis.url() == settings.REDIS_URL:
+        if redis.serves(settings.REDIS_URL):
             servers.append(WatchedServer("Redis", redis.log, redis.running, redis.start))
         return servers
 
