@@ -11,7 +11,7 @@ from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draf
 from resolver.events import InvalidEvent, validate_event
 from resolver.models import ProcessedEvent
 from support.drafts import AlreadyRecorded
-from support.ingest import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
+from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
 from support.models.draft import AGENT_RUN_TIME_LIMIT
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from agents.entities import Entities
 from agents.facts import CustomerFacts
+from agents.message_signals import MessageSignals
 from agents.profile import Profile
-from agents.signals import MessageSignals
 from agents.triage.service import Triage
 from support.drafts import DraftOutcome
 from support.models.draft import GUARD_CHECKS, GuardCheck

@@ -71,7 +71,7 @@ def labelled_mix(sample: int) -> list[tuple[str, str, bool]]:
     oos = json.loads((DATASETS / "clinc150" / "oos_train_val.json").read_text())["oos_val"]
     mix = [(text, "out_of_scope", True) for text, _ in oos]
     mix += [(text, "adversarial", True) for text in ADVERSARIAL]
-    from agents.signals import HUMAN_INTENTS
+    from agents.message_signals import HUMAN_INTENTS
 
     mix += [(text, intent, intent in HUMAN_INTENTS) for text, intent in dev_messages(sample)]
     return mix
@@ -131,7 +131,7 @@ def _wait_done(draft_ids: list[Any], timeout: float) -> None:
 
 def worker_speed(sequential: int, burst: int, threads: int) -> dict[str, Any]:
     from resolver.processes import stop_all
-    from support.ingest import receive_message
+    from support.inbound import receive_message
     from support.models import Draft
 
     texts = [text for text, _ in dev_messages(sequential + burst + 20)]

@@ -138,7 +138,7 @@ def open_console(playwright: Any, path: str = "/console/") -> Any:
 def _ingest(pool: ThreadPoolExecutor, body: str, conversation: Any = None) -> Any:
     """A customer message, committed and broadcast from another thread: this one runs
     Playwright's event loop, where the broadcast after commit (async_to_sync) may not run."""
-    from support.ingest import receive_message
+    from support.inbound import receive_message
 
     future = pool.submit(
         receive_message, body, conversation=conversation, customer_ref="bench-console"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from resolver.events import make_event
 from support.actor import Actor
 from support.announce import announce_draft, announce_reply, broadcast
-from support.ingest import enqueue_message
+from support.inbound import enqueue_message
 from support.models import (
     AuditAction,
     Conversation,

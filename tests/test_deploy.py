@@ -22,7 +22,7 @@ from django.core.management import get_commands
 from django.test import Client
 
 from resolver.broker import worker_command
-from support.ingest import AGENT_RUN_QUEUE
+from support.inbound import AGENT_RUN_QUEUE
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"

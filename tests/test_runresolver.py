@@ -24,7 +24,7 @@ from django.conf import settings
 from resolver.actors import PING_PREFIX, ping
 from resolver.heartbeat import KEY_PREFIX
 from resolver.polling import wait_for
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import Draft, DraftStatus
 from tests.helpers import database_url_for_tests
 

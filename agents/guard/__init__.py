@@ -10,7 +10,7 @@ from agents.facts import CustomerFacts
 from agents.guard.grounded import check_grounded
 from agents.guard.policy import FORBIDDEN, check_policy
 from agents.guard.tone import check_tone
-from agents.signals import MessageSignals
+from agents.message_signals import MessageSignals
 from agents.state import Evidence, GuardIssue, GuardResult, Proposal
 
 __all__ = ["FORBIDDEN", "check_proposal", "is_forbidden"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agents.message_signals import read_signals, without_injection
 from agents.services import Services
-from agents.signals import read_signals, without_injection
 from agents.state import AgentState, Turn, customer_turns
 
 # A short message that leans on the previous one: "and when does it arrive?", "what about

@@ -31,7 +31,7 @@ from resolver.models import DeadLetter, ProcessedEvent
 from resolver.polling import wait_for
 from resolver.processes import stop_all
 from support.consumers import CONSOLE_GROUP
-from support.ingest import message_created, receive_message
+from support.inbound import message_created, receive_message
 from support.models import AuditLog, Draft, DraftStatus
 from support.models.draft import DRAFT_CLAIM_LEASE
 

@@ -8,7 +8,7 @@ from agents.facts import CustomerFacts, OrderFact
 from agents.guard import check_proposal, is_forbidden
 from agents.guard.policy import check_policy
 from agents.guard.tone import check_tone
-from agents.signals import MessageSignals, read_signals, without_injection
+from agents.message_signals import MessageSignals, read_signals, without_injection
 from agents.state import Evidence, Proposal
 
 ARTICLE = Evidence(

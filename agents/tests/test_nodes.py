@@ -8,9 +8,9 @@ from agents import nodes
 from agents.entities import Entities, extract_entities
 from agents.facts import CustomerFacts
 from agents.graph import initial_state, route_after_decide, route_after_retrieve
+from agents.message_signals import MessageSignals
 from agents.nodes.decide import decide
 from agents.services import AgentSettings, default_services
-from agents.signals import MessageSignals
 from agents.state import AgentState, GuardIssue, GuardResult, Proposal, Turn
 from agents.tests.conftest import DELIVERY
 from knowledge.models import KBDocument

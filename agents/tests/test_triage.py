@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agents.triage.classifier import load_classifier, train
+from agents.triage.sentiment import sentiment, urgency
 from agents.triage.service import triage_text
-from agents.triage.signals import sentiment, urgency
 
 
 @pytest.mark.parametrize(

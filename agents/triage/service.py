@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.triage.classifier import load_classifier
-from agents.triage.signals import sentiment, urgency
+from agents.triage.sentiment import sentiment, urgency
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from resolver.api.errors import ERRORS, ApiError
 from support import review
 from support.api.idempotency import check_key, once
 from support.api.schemas import Accepted, MessageIn
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import Channel, Conversation, Draft, Message, Scope
 
 router = Router(tags=["messages"])

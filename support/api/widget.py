@@ -16,7 +16,7 @@ from ninja import Header, Router, Schema, Status
 from resolver.api.errors import ERRORS, ApiError
 from support.api.idempotency import check_key, once
 from support.api.schemas import Body, Ref
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import Channel, Conversation, Message, MessageRole
 from support.widget import tokens
 from support.widget.access import TokenAuth, Visitor, visitor_of, widget_key

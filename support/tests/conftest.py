@@ -10,7 +10,7 @@ import httpx
 import pytest
 from django.test import Client
 
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import ApiKey, Draft, DraftStatus
 
 API = "/api/v1"

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from agents.actors import process_message
 from support.autosend import auto_send_if_allowed
-from support.ingest import message_created, receive_message
+from support.inbound import message_created, receive_message
 from support.models import (
     AuditLog,
     AutoSendRule,

@@ -188,7 +188,7 @@ def test_an_agent_s_own_reply_on_a_pending_draft_is_kept(
     from concurrent.futures import ThreadPoolExecutor
 
     from agents.actors import process_message
-    from support.ingest import message_created, receive_message
+    from support.inbound import message_created, receive_message
 
     message, draft = receive_message(QUESTION, customer_ref="pending-1", enqueue=False)
     page = _login(browser, live_server_url)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from support import review
 from support.actor import Actor
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import Draft, DraftStatus
 from support.tests.conftest import MakeDraft
 

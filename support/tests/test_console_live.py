@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from resolver.asgi import application
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import Draft
 from support.tests.conftest import SUGGESTION, row_ids
 from tests.helpers import session_headers

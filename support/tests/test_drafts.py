@@ -9,7 +9,7 @@ import pytest
 
 from resolver.models import ProcessedEvent
 from support.drafts import AlreadyRecorded, DraftOutcome, record_outcome
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import AuditLog, Conversation, ConversationStatus, Draft, DraftStatus
 
 

@@ -14,7 +14,7 @@ from resolver.asgi import application
 from support import review
 from support.actor import Actor
 from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
-from support.ingest import receive_message
+from support.inbound import receive_message
 from support.models import WidgetKey
 from support.tests.conftest import SHOP
 from support.widget import tokens

@@ -40,7 +40,7 @@ class Command(BatchCommand):
         if not options["persist"]:
             outcome = run_graph(graph, initial_state(text, customer_ref=options["customer"]))
             return outcome.as_draft()
-        from support.ingest import receive_message
+        from support.inbound import receive_message
         from support.models import Channel
 
         message, draft = receive_message(
