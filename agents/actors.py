@@ -9,6 +9,7 @@ import dramatiq
 
 from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draft
 from resolver.events import InvalidEvent, validate_event
+from resolver.heartbeat import worker_id
 from resolver.models import ProcessedEvent
 from support.drafts import AlreadyRecorded
 from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
@@ -41,7 +42,7 @@ def process_message(message_id: str, event_id: str, event: dict[str, Any] | None
         logger.info("event %s already processed", event_id)
         return
     try:
-        draft = claim_draft(message_id)
+        draft = claim_draft(message_id, holder=worker_id())
     except DraftClaimed as busy:
         # A redelivery (say, of a message whose worker was SIGKILLed mid-run): look again once
         # the claim is free, instead of acknowledging a message that was never drafted.

@@ -11,10 +11,22 @@ from collections.abc import Callable
 import redis
 
 KEY_PREFIX = "resolver:heartbeat:worker:"
+# A worker's key outlives this many missed beats; then it counts as dead.
+MISSED_BEATS = 3
 
 
-def worker_key() -> str:
-    return f"{KEY_PREFIX}{socket.gethostname()}:{os.getpid()}"
+def worker_id() -> str:
+    """This process, as its heartbeat names it: host and pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_key(worker: str | None = None) -> str:
+    return f"{KEY_PREFIX}{worker or worker_id()}"
+
+
+def is_beating(client: redis.Redis, worker: str) -> bool:
+    """Whether the worker process `worker` (a worker_id()) has a live heartbeat."""
+    return bool(client.exists(worker_key(worker)))
 
 
 def beat(client: redis.Redis, ttl_seconds: int) -> None:
@@ -41,7 +53,7 @@ class HeartbeatThread(threading.Thread):
         while not self.stopped.is_set():
             # Redis down: /healthz already reports it; keep trying.
             with contextlib.suppress(redis.RedisError):
-                beat(self.client, ttl_seconds=self.interval * 3)
+                beat(self.client, ttl_seconds=self.interval * MISSED_BEATS)
                 if self.also is not None:
                     self.also()
             self.stopped.wait(self.interval)

@@ -92,6 +92,7 @@ class DraftOutcome:
             "cost": Decimal(str(self.cost)),
             "latency_ms": self.latency_ms,
             "run_started_at": None,
+            "run_by": "",
             "completed_at": timezone.now(),
         }
 

@@ -27,6 +27,7 @@ from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import KBDocument
 from resolver.actors import PING_PREFIX, ping
 from resolver.events import InvalidEvent
+from resolver.heartbeat import worker_key
 from resolver.models import DeadLetter, ProcessedEvent
 from resolver.polling import wait_for
 from resolver.processes import stop_all
@@ -85,6 +86,33 @@ def test_a_claim_older_than_the_lease_is_taken_over(db: None) -> None:
     assert claim_draft(message.pk) == draft
     draft.refresh_from_db()
     assert draft.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("age_s", "beating", "taken"),
+    [(20, False, True), (20, True, False), (5, False, False)],
+    ids=["dead-holder", "live-holder", "young-claim"],
+)
+def test_a_claim_of_a_worker_without_heartbeat_is_taken_over(
+    db: None, redis_client: redis.Redis, age_s: int, beating: bool, taken: bool
+) -> None:
+    """A worker SIGKILLed mid-run stops beating; once its heartbeat key has expired (a claim
+    older than the key's lifetime), the claim is taken over without waiting for the lease."""
+    message, draft = receive_message("where is my order", enqueue=False)
+    holder = f"ghost-{uuid.uuid4().hex[:8]}:1"
+    since = timezone.now() - timedelta(seconds=age_s)
+    Draft.objects.filter(pk=draft.pk).update(run_started_at=since, run_by=holder, attempts=1)
+    if beating:
+        redis_client.set(worker_key(holder), "1", ex=30)
+
+    if taken:
+        assert claim_draft(message.pk, holder="me:2") == draft
+        draft.refresh_from_db()
+        assert (draft.run_by, draft.attempts) == ("me:2", 2)
+    else:
+        with pytest.raises(DraftClaimed):
+            claim_draft(message.pk, holder="me:2")
+    redis_client.delete(worker_key(holder))
 
 
 def test_a_redelivery_of_a_held_draft_looks_again_when_the_claim_ends(
@@ -229,21 +257,25 @@ def test_a_message_held_by_a_sigkilled_worker_is_drafted_by_the_next(
     """The worker dies (SIGKILL) in the middle of a run: its unacknowledged message comes back
     once its broker heartbeat is stale, waits for the dead run's claim to lapse, and is drafted
     once by the next worker; nobody presses Reprocess."""
-    short = {"AGENT_RUN_TIME_LIMIT_SECONDS": "5"}  # claim lease 20 s
     doomed = start_workers(
-        LLM_PROVIDER="openai", LLM_BASE_URL=silent_llm, LLM_API_KEY="x", LLM_MODEL="x", **short
+        LLM_PROVIDER="openai", LLM_BASE_URL=silent_llm, LLM_API_KEY="x", LLM_MODEL="x"
     )
     upsert_documents([PASSWORD_ARTICLE])
     message, draft = receive_message("I forgot my password, how do I reset it?")
     assert wait_for(lambda: Draft.objects.get(pk=draft.pk).run_started_at is not None, 60)
+    claimed_at = Draft.objects.get(pk=draft.pk).run_started_at
+    assert claimed_at is not None
     # Mid-run (the draft node waits for the LLM): the worker process and its Dramatiq parent.
     for process in [*psutil.Process(doomed.pid).children(recursive=True), doomed]:
         process.kill()
     doomed.wait(10)
 
-    start_workers(**short)
+    start_workers()
 
     assert wait_for(lambda: _settled(draft), 120), "the held message was never drafted"
     assert (draft.status, draft.attempts) == (DraftStatus.SUGGESTED, 2)
+    # Taken over because the dead worker stopped beating, not because its lease ran out.
+    assert draft.completed_at is not None
+    assert draft.completed_at < claimed_at + DRAFT_CLAIM_LEASE
     assert Draft.objects.filter(message=message).count() == 1
     assert ProcessedEvent.objects.count() == 1

@@ -147,6 +147,10 @@ class Draft(models.Model):
     # Work claiming: an actor claims a PENDING draft with a conditional UPDATE on these.
     attempts = models.PositiveSmallIntegerField(default=0)
     run_started_at = models.DateTimeField(null=True, blank=True)
+    # The worker process holding the claim (host:pid, as its heartbeat names it); blank for a run
+    # outside a worker (`draft --persist`). A claim whose worker has no heartbeat any more is
+    # taken over without waiting for the lease.
+    run_by = models.CharField(max_length=200, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     # Human review; the learning loop reads sent_text/edit_distance/reject_reason.
