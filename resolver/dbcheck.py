@@ -179,6 +179,14 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+def check_or_exit(database_url: str, data_dir: Path) -> CheckResult:
+    """startup_check for processes that cannot go on without it: one line and exit 1."""
+    try:
+        return startup_check(database_url, data_dir)
+    except DatabaseCheckFailed as exc:
+        fail(str(exc))
+
+
 def fail(message: str) -> NoReturn:
     """One clear line on stderr and exit status 1."""
     print(f"resolver: database self-check failed: {message}", file=sys.stderr)

@@ -12,9 +12,6 @@ django.setup()
 
 from django.conf import settings  # noqa: E402  (after setup, by design)
 
-from resolver.dbcheck import DatabaseCheckFailed, fail, startup_check  # noqa: E402
+from resolver.dbcheck import check_or_exit  # noqa: E402
 
-try:
-    startup_check(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
-except DatabaseCheckFailed as exc:
-    fail(str(exc))
+check_or_exit(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)

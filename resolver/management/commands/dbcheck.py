@@ -8,17 +8,14 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from resolver.dbcheck import DatabaseCheckFailed, cpu_summary, fail, startup_check
+from resolver.dbcheck import check_or_exit, cpu_summary
 
 
 class Command(BaseCommand):
     help = "Check that the database can do vector work (pgvector distance and HNSW insert)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            result = startup_check(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
-        except DatabaseCheckFailed as exc:
-            fail(str(exc))
+        result = check_or_exit(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
         self.stdout.write(
             f"database ok: PostgreSQL {result.postgres}, pgvector {result.pgvector} "
             f"(CPU: {cpu_summary()})"

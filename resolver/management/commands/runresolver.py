@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from resolver import embedded
 from resolver.broker import child_environment, worker_command
-from resolver.dbcheck import DatabaseCheckFailed, fail, startup_check
+from resolver.dbcheck import check_or_exit
 from resolver.processes import raise_on_sigterm
 from resolver.supervisor import ChildProcess, Supervisor, Unit, WatchedServer
 
@@ -63,10 +63,7 @@ class Command(BaseCommand):
         port = options["port"]
         if not port_is_free(HOST, port):
             raise CommandError(f"port {port} is already in use; set PORT to another one")
-        try:
-            checked = startup_check(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
-        except DatabaseCheckFailed as exc:
-            fail(str(exc))
+        checked = check_or_exit(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
         self.stderr.write(
             f"Database ok: PostgreSQL {checked.postgres}, pgvector {checked.pgvector}"
         )
