@@ -3,7 +3,6 @@ Redis: the servers named by DATABASE_URL/REDIS_URL, else the embedded ones setti
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from resolver.broker import child_environment, start_worker
 from resolver.polling import answers, wait_for
 from resolver.processes import stop_all
 from resolver.redis_client import get_redis
-from tests.helpers import database_url_for_tests, launch_chromium
+from tests.helpers import database_url_for_tests, free_port, launch_chromium
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -95,18 +94,12 @@ def agent_user(db: None) -> Any:
     return user
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class AsgiServer:
     """The real ASGI server (uvicorn, as `make run` starts it: HTTP and WebSockets) on a free
     loopback port, on the test database and Redis."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -17,12 +17,10 @@ from support.models.draft import AGENT_RUN_TIME_LIMIT
 
 logger = logging.getLogger(__name__)
 
-QUEUE = AGENT_RUN_QUEUE
-
 
 @dramatiq.actor(
     actor_name=AGENT_RUN_ACTOR,
-    queue_name=QUEUE,
+    queue_name=AGENT_RUN_QUEUE,
     max_retries=3,
     min_backoff=500,
     max_backoff=10_000,

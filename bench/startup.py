@@ -155,22 +155,21 @@ def resident_memory_mb(run: subprocess.Popen[bytes]) -> dict[str, int]:
     tree = [psutil.Process(run.pid), *psutil.Process(run.pid).children(recursive=True)]
     for process in psutil.process_iter(["cmdline", "memory_info"]):
         cmdline = " ".join(process.info["cmdline"] or [])
-        if process in tree:
-            role = (
-                "web"
-                if "uvicorn" in cmdline
-                else "worker"
-                if "dramatiq" in cmdline
-                else "supervisor"
-            )
-        elif ("postgres" in cmdline and str(DATA_DIR) in cmdline) or (
-            "redis-server" in cmdline and str(DATA_DIR) in cmdline
-        ):
-            role = "postgres+redis"
-        else:
+        role = _role(cmdline, process in tree)
+        if role is None:
             continue
         roles[role] = roles.get(role, 0) + process.info["memory_info"].rss / 2**20
     return {role: round(mb) for role, mb in {**roles, "total": sum(roles.values())}.items()}
+
+
+def _role(cmdline: str, under_make_run: bool) -> str | None:
+    if under_make_run:
+        if "uvicorn" in cmdline:
+            return "web"
+        return "worker" if "dramatiq" in cmdline else "supervisor"
+    if str(DATA_DIR) in cmdline and ("postgres" in cmdline or "redis-server" in cmdline):
+        return "postgres+redis"
+    return None
 
 
 def urls(data_dir: Path) -> dict[str, str]:

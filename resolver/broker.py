@@ -115,7 +115,7 @@ class DeadLetters(Middleware):
 
 # A worker that died (SIGKILL, OOM) leaves the messages it had fetched unacked; the broker
 # requeues them once the worker's broker heartbeat is older than this. Dramatiq's default is 60 s;
-# our heartbeat thread beats every WORKER_HEARTBEAT_SECONDS, so three missed beats suffice.
+# our heartbeat thread beats every WORKER_HEARTBEAT_SECONDS (5 s), so this is six missed beats.
 BROKER_HEARTBEAT_TIMEOUT_MS = 30_000
 # The requeueing ("maintenance") runs on this many broker commands per million, and only for the
 # queue of the command. Dramatiq's default (1,000) means minutes between runs on an idle cluster;

@@ -125,7 +125,7 @@ class EmbeddedPostgres:
             self.users.add(os.getpid())
 
     def running(self) -> bool:
-        pid = self.postmaster_pid()
+        pid = self._postmaster_pid()
         return pid is not None and _process_matches(pid, "postgres", str(self.pgdata))
 
     def release(self) -> None:
@@ -141,7 +141,7 @@ class EmbeddedPostgres:
             if self.running():
                 self._pg_ctl_stop("immediate")
 
-    def postmaster_pid(self) -> int | None:
+    def _postmaster_pid(self) -> int | None:
         try:
             first = (self.pgdata / "postmaster.pid").read_text().splitlines()[0]
             return int(first)

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 from urllib.parse import quote
 
 from django.db import connection
+
+
+def free_port() -> int:
+    """A TCP port on loopback nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def database_url_for_tests() -> str:

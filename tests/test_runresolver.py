@@ -26,19 +26,11 @@ from resolver.heartbeat import KEY_PREFIX
 from resolver.polling import wait_for
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
-from tests.helpers import database_url_for_tests
+from tests.helpers import database_url_for_tests, free_port
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Run:
