@@ -36,7 +36,7 @@ ADVERSARIAL = [
 @cache
 def dev_split() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """(train, dev) rows of intents_train.csv, split by template family (computed once)."""
-    from evals.splits import family_split
+    from agents.splits import family_split
 
     return family_split(read_csv(DATASETS / "bitext" / "intents_train.csv"))
 

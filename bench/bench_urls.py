@@ -11,9 +11,9 @@ from django.urls import path
 from ninja import NinjaAPI
 
 from resolver.api.auth import scoped
+from resolver.models import Scope
 from resolver.urls import urlpatterns as product_urls
 from support.api.schemas import MessageIn
-from support.models import Scope
 
 noop_api = NinjaAPI(urls_namespace="bench", docs_url=None, openapi_url=None)
 auth_api = NinjaAPI(urls_namespace="bench-auth", docs_url=None, openapi_url=None)

@@ -159,8 +159,8 @@ def _visible_after_commit(page: Any, draft: Any) -> float:
 
 def _close(pool: ThreadPoolExecutor, draft: Any) -> None:
     """Rejects the draft, as an agent would close it, so the page does not fill up."""
+    from resolver.audit_actor import Actor
     from support import review
-    from support.actor import Actor
 
     pool.submit(review.reject, draft.pk, Actor.agent(), "bench").result()
     time.sleep(0.1)

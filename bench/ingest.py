@@ -110,7 +110,7 @@ async def open_loop(target: Target, rate: float, seconds: float) -> dict[str, An
 
 
 def api_key() -> tuple[Any, str]:
-    from support.models import ApiKey
+    from resolver.models import ApiKey
 
     return ApiKey.issue("bench-ingest", ["ingest"])
 

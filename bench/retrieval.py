@@ -1,6 +1,6 @@
 """Retrieval quality and speed on a family-held-out dev split, plus ingest cost vs raw encode.
 
-Dev messages: intents_train.csv rows whose template family falls in the dev 20% (evals/splits.py).
+Dev messages: intents_train.csv rows whose template family falls in the dev 20% (agents/splits.py).
 The KB is built from responses.csv with the questions of dev families removed from its question
 index, so no dev template is matched question-to-question. A hit is a same-intent article.
 """
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 def dev_split() -> tuple[list[tuple[str, str]], set[str]]:
     """(text, intent) of dev messages, and the normalised dev response instructions."""
-    from evals.splits import dev_mask, normalise
+    from agents.splits import dev_mask, normalise
 
     train = read_csv(DATASETS / "bitext" / "intents_train.csv")
     responses = read_csv(DATASETS / "bitext" / "responses.csv")
@@ -43,7 +43,7 @@ def dev_split() -> tuple[list[tuple[str, str]], set[str]]:
 
 def build_kb(held_out: set[str]) -> dict[str, float]:
     """Fresh ingest, timed, and raw model.encode of exactly the same passages, timed."""
-    from evals.splits import normalise
+    from agents.splits import normalise
     from knowledge.embeddings import embed_documents, get_model
     from knowledge.ingest.bitext import BitextRow, build_articles
     from knowledge.ingest.upsert import desired_chunks, upsert_documents

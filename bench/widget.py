@@ -54,8 +54,8 @@ def open_widget(playwright: Any) -> tuple[Any, Any]:
 
 
 def round_trip(page: Any, pool: ThreadPoolExecutor, n: int, agent: Any) -> float:
+    from resolver.audit_actor import Actor
     from support import review
-    from support.actor import Actor
     from support.models import Draft
 
     page.get_by_label("Message").fill(f"question {n}: how do I change my password?")

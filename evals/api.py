@@ -12,8 +12,8 @@ from pydantic import Field
 from evals.models import EvalRun
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS
-from support.api.schemas import Text
-from support.models import Scope
+from resolver.api.types import Text
+from resolver.models import Scope
 
 router = Router(tags=["evals"])
 

@@ -12,8 +12,8 @@ from knowledge.models import KBDocument
 from knowledge.search import EmptyQueryError
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS, ApiError
-from support.api.schemas import Body
-from support.models import Scope
+from resolver.api.types import Body
+from resolver.models import Scope
 
 router = Router(tags=["knowledge"])
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -10,7 +12,8 @@ from django.utils import timezone
 
 from resolver.admin_mixins import ReadOnlyAdminMixin
 from resolver.broker import send_to_actor
-from resolver.models import DeadLetter, ProcessedEvent
+from resolver.models import ApiKey, DeadLetter, IdempotencyRecord, ProcessedEvent, Scope
+from resolver.models.apikey import parse_scopes
 
 
 @admin.register(ProcessedEvent)
@@ -58,3 +61,55 @@ class DeadLetterAdmin(admin.ModelAdmin):
             count += 1
         queryset.update(replayed_at=timezone.now())
         self.message_user(request, f"Replayed {count} message(s).")
+
+
+class ApiKeyForm(forms.ModelForm):
+    scope_choices = forms.MultipleChoiceField(
+        choices=Scope.choices, widget=forms.CheckboxSelectMultiple, label="Scopes"
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["name"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["scope_choices"].initial = self.instance.scopes
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Staff only (the admin site). The secret is shown once, right after it is created."""
+
+    form = ApiKeyForm
+    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        scopes = form.cleaned_data["scope_choices"]
+        if change:
+            obj.scopes = parse_scopes(",".join(scopes))
+            obj.save()
+            return
+        key, raw = ApiKey.issue(obj.name, scopes, created_by=request.user)
+        obj.pk, obj.prefix = key.pk, key.prefix
+        messages.warning(request, f"New API key (copy it now, it is not shown again): {raw}")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # revoke instead: the audit trail names keys
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for key in queryset.filter(revoked_at__isnull=True):
+            key.revoke()
+        self.message_user(request, "Revoked.")
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["owner", "key", "status_code", "created_at"]
+    search_fields = ["owner", "key"]

@@ -1,14 +1,24 @@
-"""First-start set-up for `make run`: roles and an admin login a new user can use at once."""
+"""Roles and first-start set-up for `make run`: the agents group (who may use the console) and
+an admin login a new user can use at once."""
 
 from __future__ import annotations
 
 import secrets
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth.models import Group, User
 
 AGENTS_GROUP = "agents"
 ADMIN_USERNAME = "admin"
+
+
+def may_use_console(user: Any) -> bool:
+    """Who works the queue (console, API session, console socket): active staff and members of
+    the agents group."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return bool(user.is_staff) or user.groups.filter(name=AGENTS_GROUP).exists()
 
 
 def ensure_agents_group() -> Group:

@@ -123,6 +123,8 @@ BROKER_HEARTBEAT_TIMEOUT_MS = 30_000
 # cheap sorted-set scan.
 BROKER_MAINTENANCE_CHANCE = 20_000
 HEARTBEAT_QUEUE = "ops"
+# Sent every HOUSEKEEPING_SECONDS by each worker, by name (support.actors, resolver.actors).
+PERIODIC_ACTORS = ["housekeeping", "forget_idempotency_keys"]
 CONSUMER_IDLE_POLL_MS = 100
 
 
@@ -136,7 +138,7 @@ def build_broker(redis_url: str) -> RedisBroker:
     broker.add_middleware(DjangoDbConnections())
     broker.add_middleware(WorkerWarmup(settings.WORKER_WARMUP))
     broker.add_middleware(WorkerHeartbeat(settings.WORKER_HEARTBEAT_SECONDS))
-    broker.add_middleware(Periodic(["housekeeping"], settings.HOUSEKEEPING_SECONDS))
+    broker.add_middleware(Periodic(PERIODIC_ACTORS, settings.HOUSEKEEPING_SECONDS))
     # after_* hooks run in reverse order: placed before Retries, this one sees its verdict.
     broker.add_middleware(DeadLetters(), before=Retries)
     return broker

@@ -15,10 +15,13 @@ from support import webhooks
 
 logger = logging.getLogger(__name__)
 
-QUEUE = "webhooks"
 
-
-@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=60_000)
+@dramatiq.actor(
+    actor_name=webhooks.DELIVER_ACTOR,
+    queue_name=webhooks.DELIVERY_QUEUE,
+    max_retries=0,
+    time_limit=60_000,
+)
 def deliver_webhook(delivery_id: int) -> None:
     delay = webhooks.attempt(delivery_id)
     if delay is not None:
@@ -27,7 +30,7 @@ def deliver_webhook(delivery_id: int) -> None:
         )
 
 
-@dramatiq.actor(queue_name=QUEUE, max_retries=0, time_limit=120_000)
+@dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=120_000)
 def housekeeping() -> None:
     """Sent by every worker every HOUSEKEEPING_SECONDS; runs once per interval cluster-wide."""
     if run_once_per("housekeeping", settings.HOUSEKEEPING_SECONDS):

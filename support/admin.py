@@ -11,25 +11,21 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from resolver.admin_mixins import ReadOnlyAdminMixin
+from resolver.audit_actor import Actor
 from support import review, webhooks
-from support.actor import Actor
 from support.announce import queue_deliveries
 from support.models import (
-    ApiKey,
     AuditLog,
     BusinessProfile,
     Conversation,
     Customer,
     Draft,
-    IdempotencyRecord,
     Message,
     Order,
-    Scope,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from support.models.apikey import parse_scopes
 from support.models.webhook import WEBHOOK_EVENTS
 
 
@@ -42,6 +38,28 @@ class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+def _review_action(
+    action: Callable[[Any, Actor], Any], done: str, noun: str = "draft"
+) -> Callable[[Any, HttpRequest, QuerySet[Any]], None]:
+    """An admin action that runs a review action (support/review.py: lock, audit, broadcast,
+    webhooks) on each selected row, as the console and the API do, and says what happened."""
+
+    def run(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        actor = Actor.for_user(request.user)
+        refused = []
+        for row in queryset:
+            try:
+                action(row, actor)
+            except review.ReviewError as exc:
+                refused.append(f"{row.pk}: {exc}")
+        if count := len(queryset) - len(refused):
+            modeladmin.message_user(request, f"{done} {count} {noun}(s).")
+        for reason in refused:
+            modeladmin.message_user(request, f"Not changed: {reason}", messages.WARNING)
+
+    return run
+
+
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
     list_display = ["id", "customer_ref", "channel", "status", "last_message_at", "created_at"]
@@ -50,6 +68,18 @@ class ConversationAdmin(admin.ModelAdmin):
     raw_id_fields = ["customer"]
     date_hierarchy = "created_at"
     inlines = [MessageInline]
+    # The status changes through the review actions (escalate a draft, resolve), never by hand:
+    # those lock, audit and tell the console.
+    readonly_fields = ["status", "channel", "resolved_at", "last_message_at"]
+    actions = ["resolve"]
+
+    resolve = admin.action(description="Resolve the selected conversations")(
+        _review_action(
+            lambda conversation, actor: review.resolve(conversation.pk, actor),
+            "Resolved",
+            noun="conversation",
+        )
+    )
 
 
 @admin.register(Message)
@@ -64,28 +94,6 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Body")
     def short_body(self, obj: Message) -> str:
         return obj.body[:80]
-
-
-def _review_action(
-    action: Callable[[Draft, Actor], Any], done: str
-) -> Callable[[Any, HttpRequest, QuerySet[Draft]], None]:
-    """An admin action that runs a review action (support/review.py: lock, audit, broadcast,
-    webhooks) on each selected draft, as the console and the API do, and says what happened."""
-
-    def run(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Draft]) -> None:
-        actor = Actor.for_user(request.user)
-        refused = []
-        for draft in queryset:
-            try:
-                action(draft, actor)
-            except review.ReviewError as exc:
-                refused.append(f"{draft.pk}: {exc}")
-        if count := len(queryset) - len(refused):
-            modeladmin.message_user(request, f"{done} {count} draft(s).")
-        for reason in refused:
-            modeladmin.message_user(request, f"Not changed: {reason}", messages.WARNING)
-
-    return run
 
 
 @admin.register(Draft)
@@ -168,52 +176,6 @@ class BusinessProfileAdmin(admin.ModelAdmin):
         return False
 
 
-class ApiKeyForm(forms.ModelForm):
-    scope_choices = forms.MultipleChoiceField(
-        choices=Scope.choices, widget=forms.CheckboxSelectMultiple, label="Scopes"
-    )
-
-    class Meta:
-        model = ApiKey
-        fields = ["name"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["scope_choices"].initial = self.instance.scopes
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    """Staff only (the admin site). The secret is shown once, right after it is created."""
-
-    form = ApiKeyForm
-    list_display = ["name", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
-    search_fields = ["name", "prefix"]
-    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
-    actions = ["revoke"]
-
-    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        scopes = form.cleaned_data["scope_choices"]
-        if change:
-            obj.scopes = parse_scopes(",".join(scopes))
-            obj.save()
-            return
-        key, raw = ApiKey.issue(obj.name, scopes, created_by=request.user)
-        obj.pk, obj.prefix = key.pk, key.prefix
-        messages.warning(request, f"New API key (copy it now, it is not shown again): {raw}")
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False  # revoke instead: the audit trail names keys
-
-    @admin.action(description="Revoke selected keys")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for key in queryset.filter(revoked_at__isnull=True):
-            key.revoke()
-        self.message_user(request, "Revoked.")
-
-
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     fields = ("number", "status_code", "latency_ms", "error", "response_snippet", "created_at")
@@ -279,12 +241,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         ids = webhooks.replay(queryset)
         transaction.on_commit(partial(queue_deliveries, ids))
         self.message_user(request, f"Queued {len(ids)} delivery(ies) again.")
-
-
-@admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["owner", "key", "status_code", "created_at"]
-    search_fields = ["owner", "key"]
 
 
 @admin.register(WebhookAttempt)

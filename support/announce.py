@@ -16,9 +16,11 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from resolver.broker import send_to_actor
 from resolver.events import make_event
 from support.consumers import CONSOLE_GROUP, widget_group
 from support.models import Draft, DraftStatus, Message, WebhookDelivery, WebhookEndpoint
+from support.webhooks import DELIVER_ACTOR, DELIVERY_QUEUE
 
 logger = logging.getLogger(__name__)
 
@@ -100,11 +102,9 @@ def tell_widget(conversation_id: Any, payload: dict[str, Any]) -> None:
 
 
 def queue_deliveries(delivery_ids: list[int]) -> None:
-    from support.actors import deliver_webhook
-
     for delivery_id in delivery_ids:
         try:
-            deliver_webhook.send(delivery_id)
+            send_to_actor(DELIVER_ACTOR, DELIVERY_QUEUE, delivery_id)
         except Exception:
             # The row stays PENDING: the `housekeeping` actor queues it again.
             logger.exception("could not queue webhook delivery %s", delivery_id)

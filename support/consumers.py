@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from support.console.access import may_use_console
+from resolver.bootstrap import may_use_console
 from support.console.live import LiveView, live_view_for
 
 CONSOLE_GROUP = "console"

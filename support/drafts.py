@@ -17,14 +17,25 @@ from typing import Any, Literal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from resolver.audit_actor import Actor
 from resolver.models import ProcessedEvent
-from support.actor import Actor
 from support.announce import announce_draft
 from support.autosend import auto_send_if_allowed
-from support.models import AuditAction, Conversation, Draft, DraftStatus
+from support.models import AuditAction, AuditLog, Conversation, Draft, DraftStatus
 from support.review import ReviewError
 
 logger = logging.getLogger(__name__)
+
+# Keys of the Draft object that only a stored (and reviewed) draft has.
+UNSAVED_KEYS = (
+    "id",
+    "message_id",
+    "conversation_id",
+    "created_at",
+    "reviewed_at",
+    "sent_text",
+    "reject_reason",
+)
 
 
 @dataclass(frozen=True)
@@ -49,25 +60,13 @@ class DraftOutcome:
     trace: list[str] = field(default_factory=list)
 
     def as_draft(self) -> dict[str, Any]:
-        """The Draft object of CONTRACTS.md, minus the ids and created_at (the CLI's form)."""
-        return {
-            "status": self.status,
-            "escalation_reason": self.escalation_reason,
-            "intent": self.triage.get("intent", ""),
-            "category": self.triage.get("category", ""),
-            "sentiment": self.triage.get("sentiment", ""),
-            "urgency": self.triage.get("urgency", ""),
-            "answer": self.answer,
-            "citations": self.citations,
-            "suggested_action": self.suggested_action,
-            "confidence": self.confidence,
-            "guard": self.guard,
-            "model": self.model,
-            "prompt_version": self.prompt_version,
-            "tokens": self.tokens,
-            "cost": self.cost,
-            "latency_ms": self.latency_ms,
-        }
+        """The Draft object of CONTRACTS.md for this outcome, unsaved: the same mapping as a
+        stored draft's (Draft.as_wire), without the ids and timestamps only a stored draft has
+        (the CLI's form)."""
+        wire = Draft(**self.draft_fields()).as_wire()
+        for unsaved in UNSAVED_KEYS:
+            del wire[unsaved]
+        return wire
 
     def draft_fields(self) -> dict[str, Any]:
         """The Draft model's columns for this outcome (the run's claim ends with it)."""
@@ -129,7 +128,8 @@ def record_outcome(
         escalated = outcome.status == DraftStatus.ESCALATED
         if escalated:
             Conversation.objects.escalate(draft.conversation_id)
-        Actor.agent().record(
+        AuditLog.objects.record(
+            Actor.agent(),
             AuditAction.ESCALATED if escalated else AuditAction.SUGGESTED,
             conversation_id=draft.conversation_id,
             draft_id=draft.pk,

@@ -1,6 +1,6 @@
 """Periodic repairs (the `housekeeping` actor, resolver.periodic): webhook deliveries whose
 queue message was lost (Redis down at commit, a worker killed mid-post, a failed reschedule) are
-queued again, and idempotency records past their retention are deleted."""
+queued again. (Idempotency records past their retention are the platform's: resolver.actors.)"""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from support.models import DeliveryStatus, IdempotencyRecord, WebhookDelivery
+from support.announce import queue_deliveries
+from support.models import DeliveryStatus, WebhookDelivery
 from support.webhooks import CLAIM_LEASE
 
 # A delivery this late for its attempt has lost its queue message (a healthy one is taken
@@ -27,9 +28,6 @@ def stranded_deliveries() -> list[int]:
 
 
 def run() -> dict[str, int]:
-    from support.announce import queue_deliveries
-
     stranded = stranded_deliveries()
     queue_deliveries(stranded)
-    expired, _ = IdempotencyRecord.objects.expired().delete()
-    return {"requeued_deliveries": len(stranded), "expired_idempotency_keys": expired}
+    return {"requeued_deliveries": len(stranded)}

@@ -10,12 +10,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from resolver.audit_actor import Actor
 from resolver.broker import send_to_actor
 from resolver.events import make_event
-from support.actor import Actor
 from support.announce import broadcast
 from support.models import (
     AuditAction,
+    AuditLog,
     Channel,
     Conversation,
     Customer,
@@ -61,7 +62,8 @@ def receive_message(
             conversation=conversation, role=MessageRole.CUSTOMER, body=body
         )
         draft = Draft.objects.create(message=message, conversation=conversation)
-        Actor.customer().record(
+        AuditLog.objects.record(
+            Actor.customer(),
             AuditAction.CREATED,
             conversation_id=conversation.pk,
             message_id=message.pk,

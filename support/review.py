@@ -1,4 +1,5 @@
-"""What humans do with drafts: approve (optionally edited), reject, escalate, reprocess.
+"""What humans do with drafts and conversations: approve (optionally edited), reject, escalate,
+reprocess, write to the customer, resolve the conversation.
 
 Each action locks the draft row (SELECT ... FOR UPDATE), checks its status, changes it, writes
 the audit rows and announces the change, all in one transaction: two agents approving the same
@@ -13,13 +14,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from resolver.audit_actor import Actor
+from resolver.errors import ClientError
 from resolver.events import make_event
-from support.actor import Actor
 from support.announce import announce_draft, announce_reply, broadcast
 from support.inbound import enqueue_message
 from support.models import (
     AuditAction,
+    AuditLog,
     Conversation,
+    ConversationStatus,
     Draft,
     DraftStatus,
     Message,
@@ -30,15 +34,13 @@ from support.models.draft import DRAFT_CLAIM_LEASE, OPEN_STATUSES
 # A human may act on a draft until it is sent or rejected (OPEN_STATUSES): PENDING included, so
 # nobody has to wait for the agent to answer an urgent customer.
 SUPERSEDED = "superseded by a reprocess"
+# An open draft of a conversation an agent resolved: closed unanswered, which is not a verdict on
+# the assistant's answer (the audit row says `resolved`, as it says `superseded` above).
+CLOSED_BY_RESOLVE = "closed: the conversation was resolved"
 
 
-class ReviewError(Exception):
-    status_code = 422
-    code = "invalid_action"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+class ReviewError(ClientError):
+    """An action a draft's state does not allow (422), or another agent's change won (409)."""
 
 
 class Conflict(ReviewError):
@@ -60,7 +62,8 @@ def _snapshot(draft: Draft) -> dict[str, Any]:
 
 
 def _audit(draft: Draft, actor: Actor, action: str, before: Any, after: Any, **meta: Any) -> None:
-    actor.record(
+    AuditLog.objects.record(
+        actor,
         action,
         conversation_id=draft.conversation_id,
         draft_id=draft.pk,
@@ -157,7 +160,8 @@ def write_to_customer(conversation_id: Any, actor: Actor, text: str) -> Message:
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         reply = _agent_message(conversation.pk, actor, text)
-        actor.record(
+        AuditLog.objects.record(
+            actor,
             AuditAction.SENT,
             conversation_id=conversation.pk,
             message_id=reply.pk,
@@ -196,12 +200,15 @@ def escalate(draft_id: Any, actor: Actor) -> Draft:
     return draft
 
 
-def _supersede(draft: Draft, actor: Actor) -> None:
+def _close_unreviewed(draft: Draft, actor: Actor, reason: str, **meta: Any) -> None:
+    """An open draft nobody will act on any more (a reprocess replaced it, or its conversation
+    was resolved) is closed; a worker still running it then records nothing."""
     before = _snapshot(draft)
     draft.status = DraftStatus.REJECTED
-    draft.reject_reason = SUPERSEDED
+    draft.reject_reason = reason
+    draft.run_started_at = None
     draft.save()
-    _audit(draft, actor, AuditAction.REJECTED, before, _snapshot(draft), superseded=True)
+    _audit(draft, actor, AuditAction.REJECTED, before, _snapshot(draft), **meta)
     announce_draft(draft)
 
 
@@ -229,9 +236,37 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
             draft = pending
         else:
             for old in drafts:
-                _supersede(old, actor)
+                _close_unreviewed(old, actor, SUPERSEDED, superseded=True)
             draft = Draft.objects.create(message=message, conversation_id=message.conversation_id)
             _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
         # The console hears of the new PENDING draft through the message.created event.
         transaction.on_commit(lambda: broadcast(enqueue_message(message)), robust=True)
     return draft
+
+
+def resolve(conversation_id: Any, actor: Actor) -> Conversation:
+    """An agent closes the conversation: its open drafts are closed unanswered, it leaves the
+    queue, and it stays RESOLVED until the customer writes again (which reopens it)."""
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
+        if conversation.status == ConversationStatus.RESOLVED:
+            raise Conflict("the conversation is already RESOLVED")
+        before = {"status": conversation.status}
+        open_drafts = Draft.objects.select_for_update().filter(
+            conversation=conversation, status__in=OPEN_STATUSES
+        )
+        for draft in open_drafts.order_by("created_at"):
+            _close_unreviewed(draft, actor, CLOSED_BY_RESOLVE, resolved=True)
+        conversation.status = ConversationStatus.RESOLVED
+        conversation.resolved_at = timezone.now()
+        conversation.save(update_fields=["status", "resolved_at", "updated_at"])
+        AuditLog.objects.record(
+            actor,
+            AuditAction.RESOLVED,
+            conversation_id=conversation.pk,
+            before=before,
+            after={"status": conversation.status},
+        )
+        event = make_event("conversation.resolved", conversation_id=conversation.pk)
+        transaction.on_commit(partial(broadcast, event))
+    return conversation

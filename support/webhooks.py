@@ -24,6 +24,9 @@ MAX_BACKOFF = timedelta(hours=1)
 # A claim older than this belongs to a worker that died mid-post.
 CLAIM_LEASE = timedelta(minutes=2)
 USER_AGENT = "Resolver-Webhooks/1"
+# The actor that posts a delivery (support.actors), named so that queueing one imports no actor.
+DELIVER_ACTOR = "deliver_webhook"
+DELIVERY_QUEUE = "webhooks"
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,33 @@ def test_guard_checks_are_the_guards_keys() -> None:
 
     assert [*GuardResult().as_dict()][: len(GUARD_CHECKS)] == list(GUARD_CHECKS)
     assert set(empty_guard()) == {*GUARD_CHECKS, "reasons"}
+
+
+def test_the_draft_has_one_wire_shape() -> None:
+    from support.api.schemas import DraftOut
+    from support.drafts import UNSAVED_KEYS, DraftOutcome
+    from support.models import Draft
+
+    stored = Draft().as_wire()
+    assert list(stored) == list(DraftOut.model_fields)
+    outcome = DraftOutcome(
+        status="SUGGESTED",
+        escalation_reason=None,
+        triage={"intent": "track_order", "category": "ORDER"},
+        answer="It ships today.",
+        citations=[{"kb_id": 1, "title": "Shipping", "snippet": "…", "score": 0.9}],
+        suggested_action=None,
+        confidence=0.8,
+        guard=empty_guard(),
+        facts={},
+        model="extractive",
+        prompt_version="v1",
+        tokens=0,
+        cost=0.0,
+        latency_ms=12,
+    )
+    unsaved = outcome.as_draft()
+    assert list(unsaved) == [key for key in stored if key not in UNSAVED_KEYS]
+    # The same mapping: empty triage fields are null, citations show only their public keys.
+    assert unsaved["sentiment"] is None
+    assert unsaved["citations"] == [{"kb_id": 1, "title": "Shipping", "snippet": "…"}]

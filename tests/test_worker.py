@@ -32,6 +32,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
     ]
     assert sorted(actor.actor_name for actor in actors) == [
         "deliver_webhook",
+        "forget_idempotency_keys",
         "housekeeping",
         "ping",
         "process_message",

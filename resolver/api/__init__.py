@@ -3,10 +3,9 @@ them with the error handlers. Built by `build_api()` when urls.py is imported.""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
-from resolver.api.errors import error_body, install_handlers
+from resolver.api.errors import install_handlers
 
 
 def build_api() -> NinjaAPI:
@@ -17,7 +16,6 @@ def build_api() -> NinjaAPI:
     from support.api.messages import router as messages_router
     from support.api.stats import router as stats_router
     from support.api.widget import router as widget_router
-    from support.review import ReviewError
 
     api = NinjaAPI(
         title="Resolver API",
@@ -30,11 +28,6 @@ def build_api() -> NinjaAPI:
     )
     install_handlers(api)
 
-    def on_review_error(request: HttpRequest, exc: ReviewError) -> HttpResponse:
-        body = error_body(exc.status_code, exc.detail, exc.code)
-        return api.create_response(request, body, status=exc.status_code)
-
-    api.add_exception_handler(ReviewError, on_review_error)  # type: ignore[arg-type]
     for router in (
         messages_router,
         conversations_router,

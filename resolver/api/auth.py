@@ -13,11 +13,11 @@ from ninja.security.apikey import APIKeyCookie
 from ninja.utils import check_csrf
 
 from resolver.api.errors import ApiError
+from resolver.audit_actor import Actor
+from resolver.bootstrap import may_use_console
+from resolver.models import ApiKey
+from resolver.models.apikey import hash_key
 from resolver.ttl_cache import TtlCache
-from support.actor import Actor
-from support.console.access import may_use_console
-from support.models import ApiKey
-from support.models.apikey import hash_key
 
 # Verified keys are remembered per process for API_KEY_CACHE_SECONDS: one query less per request.
 # The price: a revoked key keeps working in other processes for at most that long.

@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from resolver.errors import ClientError
+
 if TYPE_CHECKING:
     from ninja import NinjaAPI
 
@@ -82,6 +84,9 @@ def install_handlers(api: NinjaAPI) -> None:
         body["errors"] = exc.errors
         return respond(request, 422, body)
 
+    def on_client_error(request: HttpRequest, exc: ClientError) -> HttpResponse:
+        return respond(request, exc.status_code, error_body(exc.status_code, exc.detail, exc.code))
+
     def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
         return respond(request, 404, error_body(404, "not found"))
 
@@ -92,5 +97,6 @@ def install_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(Exception, on_bug)  # type: ignore[arg-type]
     api.add_exception_handler(HttpError, on_http_error)  # type: ignore[arg-type]
     api.add_exception_handler(ValidationError, on_validation)  # type: ignore[arg-type]
+    api.add_exception_handler(ClientError, on_client_error)  # type: ignore[arg-type]
     api.add_exception_handler(Http404, on_not_found)  # type: ignore[arg-type]
     api.add_exception_handler(ObjectDoesNotExist, on_not_found)  # type: ignore[arg-type]

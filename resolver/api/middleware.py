@@ -11,8 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from resolver.api.errors import error_body
+from resolver.models.apikey import hash_key
 from resolver.redis_client import get_redis
-from support.models.apikey import hash_key
 
 logger = logging.getLogger(__name__)
 

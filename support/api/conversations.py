@@ -1,4 +1,5 @@
-"""GET /conversations/{id}: the thread with each customer message's latest draft."""
+"""GET /conversations/{id}: the thread with each customer message's latest draft;
+POST /conversations/{id}/resolve: an agent closes it (support.review.resolve)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from django.db.models import Prefetch
 from django.http import HttpRequest
 from ninja import Router
 
-from resolver.api.auth import scoped
+from resolver.api.auth import actor_of, scoped
 from resolver.api.errors import ERRORS
-from support.api.schemas import ConversationOut, DraftOut
-from support.models import Conversation, Draft, Message, Scope
+from resolver.models import Scope
+from support import review
+from support.api.schemas import ConversationOut
+from support.models import Conversation, Draft, Message
 
 router = Router(tags=["conversations"])
 
@@ -26,7 +29,7 @@ def thread(conversation: Conversation) -> list[dict[str, Any]]:
             "role": message.role,
             "body": message.body,
             "created_at": message.created_at,
-            "draft": next((DraftOut.of(d) for d in message.drafts.all()), None),
+            "draft": next((d.as_wire() for d in message.drafts.all()), None),
         }
         for message in messages.order_by("created_at", "id")
     ]
@@ -38,12 +41,27 @@ def thread(conversation: Conversation) -> list[dict[str, Any]]:
     auth=scoped(Scope.READ),
 )
 def read_conversation(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
-    conversation = Conversation.objects.get(pk=conversation_id)
+    return _conversation_out(Conversation.objects.get(pk=conversation_id))
+
+
+@router.post(
+    "/conversations/{conversation_id}/resolve",
+    response={200: ConversationOut, **ERRORS},
+    auth=scoped(Scope.ACT),
+)
+def resolve_conversation(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
+    """Closes the conversation: its open drafts are closed unanswered; a new customer message
+    reopens it. 409 if it is already resolved."""
+    return _conversation_out(review.resolve(conversation_id, actor_of(request)))
+
+
+def _conversation_out(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "status": conversation.status,
         "customer_ref": conversation.customer_ref or None,
         "channel": conversation.channel,
         "created_at": conversation.created_at,
+        "resolved_at": conversation.resolved_at,
         "messages": thread(conversation),
     }

@@ -11,10 +11,11 @@ from pydantic import Field
 
 from resolver.api.auth import actor_of, scoped
 from resolver.api.errors import ERRORS
+from resolver.models import Scope
 from support import review
 from support.api.cursor import after, encode
 from support.api.schemas import ApproveIn, DraftOut, DraftPage, RejectIn
-from support.models import Draft, DraftStatus, Scope
+from support.models import Draft, DraftStatus
 
 router = Router(tags=["drafts"])
 
@@ -37,7 +38,7 @@ def list_drafts(request: HttpRequest, filters: Query[DraftFilter]) -> dict[str, 
     more = len(page) > filters.limit
     page = page[: filters.limit]
     return {
-        "items": [DraftOut.of(draft) for draft in page],
+        "items": [draft.as_wire() for draft in page],
         "next_cursor": encode(page[-1].created_at, page[-1].pk) if more else None,
     }
 
@@ -50,7 +51,7 @@ def approve(
 ) -> dict[str, Any]:
     """Sends the draft (or `edited`, if given) to the customer as an AGENT message."""
     edited = payload.edited if payload else None
-    return DraftOut.of(review.approve(draft_id, actor_of(request), edited))
+    return review.approve(draft_id, actor_of(request), edited).as_wire()
 
 
 @router.post(
@@ -60,11 +61,11 @@ def reject(
     request: HttpRequest, draft_id: uuid.UUID, payload: RejectIn | None = None
 ) -> dict[str, Any]:
     reason = (payload.reason if payload else None) or ""
-    return DraftOut.of(review.reject(draft_id, actor_of(request), reason))
+    return review.reject(draft_id, actor_of(request), reason).as_wire()
 
 
 @router.post(
     "/drafts/{draft_id}/escalate", response={200: DraftOut, **ERRORS}, auth=scoped(Scope.ACT)
 )
 def escalate(request: HttpRequest, draft_id: uuid.UUID) -> dict[str, Any]:
-    return DraftOut.of(review.escalate(draft_id, actor_of(request)))
+    return review.escalate(draft_id, actor_of(request)).as_wire()

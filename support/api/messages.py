@@ -11,11 +11,12 @@ from ninja import Header, Router, Status
 
 from resolver.api.auth import actor_of, scoped
 from resolver.api.errors import ERRORS, ApiError
+from resolver.api.idempotency import check_key, once
+from resolver.models import Scope
 from support import review
-from support.api.idempotency import check_key, once
 from support.api.schemas import Accepted, MessageIn
 from support.inbound import receive_message
-from support.models import Channel, Conversation, Draft, Message, Scope
+from support.models import Channel, Conversation, Draft, Message
 
 router = Router(tags=["messages"])
 

@@ -4,34 +4,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from support.models import Draft, DraftStatus, EscalationReason, Sentiment, Urgency
-
-
-def _storable(value: str) -> str:
-    """Text PostgreSQL can store: no NUL characters, no lone surrogates (from JSON escapes)."""
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode (no unpaired surrogates)") from None
-    return value
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_storable)]
-Body = Annotated[str, AfterValidator(_storable), AfterValidator(_not_blank)]
-Ref = Annotated[str, Field(max_length=200), AfterValidator(_storable)]
+from resolver.api.types import Body, Ref, Text
+from support.models import (
+    Channel,
+    ConversationStatus,
+    DraftStatus,
+    EscalationReason,
+    Sentiment,
+    Urgency,
+)
 
 
 class MessageIn(Schema):
@@ -87,36 +73,6 @@ class DraftOut(Schema):
     sent_text: str | None
     reject_reason: str | None
 
-    @staticmethod
-    def of(draft: Draft) -> dict[str, Any]:
-        return {
-            "id": draft.pk,
-            "message_id": draft.message_id,
-            "conversation_id": draft.conversation_id,
-            "status": draft.status,
-            "escalation_reason": draft.escalation_reason or None,
-            "intent": draft.intent or None,
-            "category": draft.category or None,
-            "sentiment": draft.sentiment or None,
-            "urgency": draft.urgency or None,
-            "answer": draft.answer,
-            "citations": [
-                {key: c.get(key) for key in ("kb_id", "title", "snippet")} for c in draft.citations
-            ],
-            "suggested_action": draft.suggested_action or None,
-            "confidence": draft.confidence,
-            "guard": draft.guard,
-            "model": draft.model,
-            "prompt_version": draft.prompt_version,
-            "tokens": draft.tokens,
-            "cost": float(draft.cost),
-            "latency_ms": draft.latency_ms,
-            "created_at": draft.created_at,
-            "reviewed_at": draft.reviewed_at,
-            "sent_text": draft.sent_text if draft.status == DraftStatus.SENT else None,
-            "reject_reason": draft.reject_reason or None,
-        }
-
 
 class DraftPage(Schema):
     items: list[DraftOut]
@@ -124,11 +80,11 @@ class DraftPage(Schema):
 
 
 class ApproveIn(Schema):
-    edited: Annotated[str, Field(max_length=32 * 1024), AfterValidator(_storable)] | None = None
+    edited: Annotated[Text, Field(max_length=32 * 1024)] | None = None
 
 
 class RejectIn(Schema):
-    reason: Annotated[str, Field(max_length=2000), AfterValidator(_storable)] | None = None
+    reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class MessageOut(Schema):
@@ -141,8 +97,9 @@ class MessageOut(Schema):
 
 class ConversationOut(Schema):
     id: uuid.UUID
-    status: Literal["OPEN", "ESCALATED", "RESOLVED"]
+    status: ConversationStatus
     customer_ref: str | None
-    channel: str
+    channel: Channel
     created_at: datetime
+    resolved_at: datetime | None
     messages: list[MessageOut]

@@ -11,8 +11,8 @@ from pydantic import Field
 
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS
+from resolver.models import Scope
 from support import stats
-from support.models import Scope
 
 router = Router(tags=["stats"])
 

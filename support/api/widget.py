@@ -14,7 +14,7 @@ from django.utils import timezone
 from ninja import Header, Router, Schema, Status
 
 from resolver.api.errors import ERRORS, ApiError
-from support.api.idempotency import check_key, once
+from resolver.api.idempotency import check_key, once
 from support.api.schemas import Body, Ref
 from support.inbound import receive_message
 from support.models import Channel, Conversation, Message, MessageRole

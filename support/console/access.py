@@ -1,4 +1,4 @@
-"""Who may use the console: active staff and members of the "agents" group."""
+"""The console's views are for agents: `may_use_console` (resolver.bootstrap) says who is one."""
 
 from __future__ import annotations
 
@@ -11,13 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render, resolve_url
 
-from resolver.bootstrap import AGENTS_GROUP
-
-
-def may_use_console(user: Any) -> bool:
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return bool(user.is_staff) or user.groups.filter(name=AGENTS_GROUP).exists()
+from resolver.bootstrap import may_use_console
 
 
 def agent_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
     path("conversations/<uuid:conversation_id>/", views.conversation, name="conversation"),
     path("conversations/<uuid:conversation_id>/reply/", views.reply, name="reply"),
+    path("conversations/<uuid:conversation_id>/resolve/", views.resolve, name="resolve"),
     path("drafts/<uuid:draft_id>/approve/", views.approve, name="approve"),
     path("drafts/<uuid:draft_id>/reject/", views.reject, name="reject"),
     path("drafts/<uuid:draft_id>/escalate/", views.escalate, name="escalate"),

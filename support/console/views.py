@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
 from knowledge.models import KBDocument
+from resolver.audit_actor import Actor
 from support import review
-from support.actor import Actor
 from support.console import dashboard as dashboard_figures
 from support.console.access import agent_required
 from support.console.filters import QueueFilter
@@ -122,6 +122,13 @@ def reply(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
         conversation_id,
         lambda actor: review.write_to_customer(conversation_id, actor, body),
     )
+
+
+@require_POST
+@agent_required
+def resolve(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+    get_object_or_404(Conversation.objects.only("id"), pk=conversation_id)
+    return _act(request, conversation_id, lambda actor: review.resolve(conversation_id, actor))
 
 
 @agent_required

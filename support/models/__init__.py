@@ -1,9 +1,7 @@
-from support.models.apikey import ApiKey, Scope
-from support.models.audit import ActorType, AuditAction, AuditLog
+from support.models.audit import AuditAction, AuditLog
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
 from support.models.draft import Draft, DraftStatus, EscalationReason, Sentiment, Urgency
-from support.models.idempotency import IdempotencyRecord
 from support.models.message import Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.webhook import (
@@ -15,8 +13,6 @@ from support.models.webhook import (
 from support.models.widget import AutoSendRule, WidgetKey
 
 __all__ = [
-    "ActorType",
-    "ApiKey",
     "AuditAction",
     "AuditLog",
     "AutoSendRule",
@@ -29,12 +25,10 @@ __all__ = [
     "Draft",
     "DraftStatus",
     "EscalationReason",
-    "IdempotencyRecord",
     "Message",
     "MessageRole",
     "Order",
     "OrderStatus",
-    "Scope",
     "Sentiment",
     "Urgency",
     "WebhookAttempt",

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.db import models
 
+from resolver.audit_actor import ActorType
 
-class ActorType(models.TextChoices):
-    USER = "USER", "User"
-    API_KEY = "API_KEY", "API key"
-    AGENT = "AGENT", "AI agent"
-    CUSTOMER = "CUSTOMER", "Customer"
-    SYSTEM = "SYSTEM", "System"
+if TYPE_CHECKING:
+    from resolver.audit_actor import Actor
 
 
 class AuditAction(models.TextChoices):
@@ -25,6 +24,34 @@ class AuditAction(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     REPROCESSED = "reprocessed", "Reprocessed"
     RESOLVED = "resolved", "Resolved"
+
+
+class AuditLogQuerySet(models.QuerySet["AuditLog"]):
+    def record(
+        self,
+        actor: Actor,
+        action: str,
+        *,
+        conversation_id: Any,
+        draft_id: Any = None,
+        message_id: Any = None,
+        before: Any = None,
+        after: Any = None,
+        **metadata: Any,
+    ) -> AuditLog:
+        """One audit row naming `actor`; call it inside the transaction of the change."""
+        return self.create(
+            actor_type=actor.actor_type,
+            actor=actor.label,
+            user=actor.user,
+            action=action,
+            conversation_id=conversation_id,
+            draft_id=draft_id,
+            message_id=message_id,
+            before=before,
+            after=after,
+            metadata=metadata,
+        )
 
 
 class AuditLog(models.Model):
@@ -59,6 +86,8 @@ class AuditLog(models.Model):
         "support.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     metadata = models.JSONField(default=dict, blank=True)
+
+    objects = AuditLogQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -7,16 +7,19 @@ from django.utils import timezone
 
 
 class ConversationStatus(models.TextChoices):
+    """OPEN → ESCALATED (a draft was escalated) → RESOLVED (support.review.resolve); a customer
+    message on a RESOLVED conversation opens it again."""
+
     OPEN = "OPEN", "Open"
     ESCALATED = "ESCALATED", "Escalated"
     RESOLVED = "RESOLVED", "Resolved"
 
 
 class Channel(models.TextChoices):
+    """Where the customer wrote from. (A channel is added here when something receives on it.)"""
+
     API = "API", "API"
     WIDGET = "WIDGET", "Widget"
-    EMAIL = "EMAIL", "E-mail"
-    CONSOLE = "CONSOLE", "Console"
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from django.conf import settings
 from django.db import models
@@ -25,6 +25,8 @@ class EscalationReason(models.TextChoices):
     FORBIDDEN_ACTION = "forbidden_action", "Forbidden action"
     RETRIEVAL_WEAK = "retrieval_weak", "Retrieval weak"
     CUSTOMER_REQUESTED_HUMAN = "customer_requested_human", "Customer requested a human"
+    # Dissatisfaction, anger, a threat to leave: a person answers, whatever the KB holds.
+    COMPLAINT = "complaint", "Complaint"
     HIGH_RISK = "high_risk", "High risk"
 
 
@@ -99,6 +101,10 @@ class DraftQuerySet(models.QuerySet["Draft"]):
 # boolean per check and the reasons of the ones that failed.
 GuardCheck = Literal["grounded", "tone", "policy"]
 GUARD_CHECKS: tuple[GuardCheck, ...] = get_args(GuardCheck)
+
+
+# What a citation shows outside (the stored one may hold more, e.g. the chunk and its score).
+CITATION_KEYS = ("kb_id", "title", "snippet")
 
 
 def empty_guard() -> dict[str, object]:
@@ -222,3 +228,34 @@ class Draft(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    def as_wire(self) -> dict[str, Any]:
+        """The Draft object of CONTRACTS.md (API, CLI, console JSON), plus what a human did with
+        it. The one mapping of a draft to its public shape: support.api.schemas.DraftOut types
+        it, a run's outcome is shown through it (support.drafts.DraftOutcome.as_draft)."""
+        return {
+            "id": self.pk,
+            "message_id": self.message_id,
+            "conversation_id": self.conversation_id,
+            "status": self.status,
+            "escalation_reason": self.escalation_reason or None,
+            "intent": self.intent or None,
+            "category": self.category or None,
+            "sentiment": self.sentiment or None,
+            "urgency": self.urgency or None,
+            "answer": self.answer,
+            "citations": [{key: c.get(key) for key in CITATION_KEYS} for c in self.citations],
+            "suggested_action": self.suggested_action or None,
+            "confidence": self.confidence,
+            "guard": self.guard,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "tokens": self.tokens,
+            "cost": float(self.cost),
+            "latency_ms": self.latency_ms,
+            "created_at": self.created_at,
+            # Additions: what a human did with it.
+            "reviewed_at": self.reviewed_at,
+            "sent_text": self.sent_text if self.status == DraftStatus.SENT else None,
+            "reject_reason": self.reject_reason or None,
+        }

@@ -10,8 +10,9 @@ import httpx
 import pytest
 from django.test import Client
 
+from resolver.models import ApiKey
 from support.inbound import receive_message
-from support.models import ApiKey, Draft, DraftStatus
+from support.models import Draft, DraftStatus
 
 API = "/api/v1"
 MakeDraft = Callable[..., Draft]

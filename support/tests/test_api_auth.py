@@ -11,8 +11,9 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client, override_settings
 
-from support.models import ApiKey, Draft
-from support.models.apikey import hash_key
+from resolver.models import ApiKey
+from resolver.models.apikey import hash_key
+from support.models import Draft
 from support.tests.conftest import API, key_client, post_json
 
 NIL = uuid.UUID(int=0)

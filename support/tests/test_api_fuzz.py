@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from support.models import ApiKey, WidgetKey
+from resolver.models import ApiKey
+from support.models import WidgetKey
 from support.tests.conftest import API, SHOP, MakeDraft
 from support.widget import tokens
 
@@ -78,7 +79,9 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
     """Existing rows for the operations with ids in their path, so that valid inputs reach the
     success path (and its response schema), not only 404. One draft per action: the first
     approval closes its draft."""
-    drafts = {action: make_draft(f"question for {action}") for action in ("a", "r", "e", "p")}
+    drafts = {
+        action: make_draft(f"question for {action}") for action in ("a", "r", "e", "p", "s")
+    }
     return {
         f"{API}/conversations/{{conversation_id}}": {
             "conversation_id": str(drafts["a"].conversation_id)
@@ -87,6 +90,9 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
         f"{API}/drafts/{{draft_id}}/reject": {"draft_id": str(drafts["r"].pk)},
         f"{API}/drafts/{{draft_id}}/escalate": {"draft_id": str(drafts["e"].pk)},
         f"{API}/messages/{{message_id}}/reprocess": {"message_id": str(drafts["p"].message_id)},
+        f"{API}/conversations/{{conversation_id}}/resolve": {
+            "conversation_id": str(drafts["s"].conversation_id)
+        },
     }
 
 
@@ -129,7 +135,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 14
+    assert len(operations) == 15
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         valid = fuzz_operation(

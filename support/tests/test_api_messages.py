@@ -10,14 +10,8 @@ import pytest
 from django.db import connection
 from django.test import Client, override_settings
 
-from support.models import (
-    AuditLog,
-    Conversation,
-    Draft,
-    DraftStatus,
-    IdempotencyRecord,
-    Message,
-)
+from resolver.models import IdempotencyRecord
+from support.models import AuditLog, Conversation, Draft, DraftStatus, Message
 from support.tests.conftest import API, key_client, post_json
 
 

@@ -162,8 +162,8 @@ def test_another_agents_action_shows_live_on_a_phone(
 def test_a_reconnecting_page_resyncs(
     console_page: Callable[..., Page], asgi_server: Any, agent_user: Any
 ) -> None:
+    from resolver.audit_actor import Actor
     from support import review
-    from support.actor import Actor
 
     api = Api(asgi_server.url)
     created = api.post("/messages", {"body": QUESTION, "customer_ref": "reconnect-1"})

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from resolver.audit_actor import Actor
 from support import review
-from support.actor import Actor
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
 from support.tests.conftest import MakeDraft

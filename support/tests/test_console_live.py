@@ -74,8 +74,8 @@ async def test_a_conversation_page_hears_only_its_conversation(agent_user: User)
     assert await socket.receive_nothing(timeout=0.5)
 
     def approve() -> None:
+        from resolver.audit_actor import Actor
         from support import review
-        from support.actor import Actor
 
         review.approve(draft.pk, Actor.for_user(agent_user), "Sent by a colleague")
 

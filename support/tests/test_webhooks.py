@@ -16,13 +16,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from resolver.polling import wait_for
 from support import housekeeping, webhooks
-from support.models import (
-    DeliveryStatus,
-    Draft,
-    IdempotencyRecord,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from support.models import DeliveryStatus, Draft, WebhookDelivery, WebhookEndpoint
 from support.tests.conftest import MakeDraft, key_client, post_json
 from support.tests.receiver import webhook_receiver
 
@@ -189,7 +183,7 @@ def test_worker_delivers_after_commit_and_retries_a_500(
     assert json.loads(receiver.requests[1][1]) == delivered.payload
 
 
-def test_housekeeping_requeues_stranded_deliveries_and_drops_expired_keys(db: None) -> None:
+def test_housekeeping_requeues_stranded_deliveries(db: None) -> None:
     endpoint = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/x")
     states: dict[str, dict[str, Any]] = {
         "lost": {},
@@ -207,17 +201,7 @@ def test_housekeeping_requeues_stranded_deliveries_and_drops_expired_keys(db: No
     }
     old = timezone.now() - timedelta(minutes=2)
     WebhookDelivery.objects.exclude(event_id="fresh").update(created_at=old)
-    IdempotencyRecord.objects.create(
-        owner="k", key="old", request_hash="", response={}, status_code=202
-    )
-    IdempotencyRecord.objects.filter(key="old").update(
-        created_at=timezone.now() - timedelta(days=8)
-    )
-    IdempotencyRecord.objects.create(
-        owner="k", key="new", request_hash="", response={}, status_code=202
-    )
     assert sorted(housekeeping.stranded_deliveries()) == sorted(
         [made["lost"].pk, made["overdue"].pk]
     )
-    assert housekeeping.run() == {"requeued_deliveries": 2, "expired_idempotency_keys": 1}
-    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new"]
+    assert housekeeping.run() == {"requeued_deliveries": 2}

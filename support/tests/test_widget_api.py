@@ -9,7 +9,7 @@ import pytest
 from django.core import signing
 from django.test import Client, override_settings
 
-from support.actor import Actor
+from resolver.audit_actor import Actor
 from support.models import Channel, Conversation, Draft, Message, MessageRole, WidgetKey
 from support.review import approve
 from support.tests.conftest import API, SHOP, start_widget, token_headers

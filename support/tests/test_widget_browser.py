@@ -149,8 +149,8 @@ def test_a_site_the_key_does_not_allow_is_refused(
 def test_the_widget_catches_up_after_a_reconnect(
     browser: Any, widget_env: Path, asgi_server: Any, agent_user: Any
 ) -> None:
+    from resolver.audit_actor import Actor
     from support import review
-    from support.actor import Actor
     from support.models import Draft
 
     page = browser.new_page()

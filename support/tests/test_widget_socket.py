@@ -11,8 +11,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 
 from resolver.asgi import application
+from resolver.audit_actor import Actor
 from support import review
-from support.actor import Actor
 from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from support.inbound import receive_message
 from support.models import WidgetKey

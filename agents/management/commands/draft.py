@@ -43,17 +43,14 @@ class Command(BatchCommand):
         from support.inbound import receive_message
         from support.models import Channel
 
-        message, draft = receive_message(
+        _, draft = receive_message(
             text, customer_ref=options["customer"] or "", channel=Channel.API, enqueue=False
         )
-        outcome = run_for_draft(draft, graph=graph)
-        return {
-            "draft_id": str(draft.pk),
-            "message_id": str(message.pk),
-            "conversation_id": str(message.conversation_id),
-            **outcome.as_draft(),
-            "created_at": draft.created_at.isoformat(),
-        }
+        run_for_draft(draft, graph=graph)
+        draft.refresh_from_db()
+        # "id" is the input line's; the stored draft's id is "draft_id".
+        wire = draft.as_wire()
+        return {"draft_id": wire.pop("id"), **wire}
 
     def describe(self, record: dict[str, Any]) -> str:
         reason = f" ({record['escalation_reason']})" if record["escalation_reason"] else ""

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from sklearn.metrics import accuracy_score, f1_score
 
+from agents.splits import family_split
 from agents.triage.classifier import train
-from evals.splits import family_split
 
 DEFAULT_DATA = (
     Path(settings.BASE_DIR).parent / "shared" / "datasets" / "bitext" / "intents_train.csv"

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from support.models import ApiKey
-from support.models.apikey import parse_scopes
+from resolver.models import ApiKey
+from resolver.models.apikey import parse_scopes
 
 
 class Command(BaseCommand):

@@ -74,6 +74,8 @@ class ApiKey(models.Model):
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
+        # The table support created: the model moved, its rows did not (resolver.0003).
+        db_table = "support_apikey"
         verbose_name = "API key"
         ordering = ["-created_at"]
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from resolver.api.errors import ApiError
-from support.models import IdempotencyRecord
+from resolver.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
 

@@ -1,14 +1,25 @@
-"""Who did something: the principal of an API call or console action, the agent or the customer,
-as the audit trail and idempotency records name it. `Actor.record()` writes the audit row."""
+"""The audit actor: who did something. The principal of an API call or console action (with the
+scopes it holds), the AI agent, the customer or the system, as audit rows and idempotency records
+name it. The audit row itself is support's: `AuditLog.objects.record(actor, action, ...)`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from support.models import ActorType, ApiKey, AuditLog, Scope
+from django.db import models
+
+from resolver.models import ApiKey, Scope
 
 ALL_SCOPES = frozenset(Scope.values)
+
+
+class ActorType(models.TextChoices):
+    USER = "USER", "User"
+    API_KEY = "API_KEY", "API key"
+    AGENT = "AGENT", "AI agent"
+    CUSTOMER = "CUSTOMER", "Customer"
+    SYSTEM = "SYSTEM", "System"
 
 
 @dataclass(frozen=True)
@@ -52,28 +63,3 @@ class Actor:
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
-
-    def record(
-        self,
-        action: str,
-        *,
-        conversation_id: Any,
-        draft_id: Any = None,
-        message_id: Any = None,
-        before: Any = None,
-        after: Any = None,
-        **metadata: Any,
-    ) -> AuditLog:
-        """One audit row naming this actor; call it inside the transaction of the change."""
-        return AuditLog.objects.create(
-            actor_type=self.actor_type,
-            actor=self.label,
-            user=self.user,
-            action=action,
-            conversation_id=conversation_id,
-            draft_id=draft_id,
-            message_id=message_id,
-            before=before,
-            after=after,
-            metadata=metadata,
-        )

@@ -1,4 +1,5 @@
-"""Idempotency keys of POST /messages: a retried request gets the first response back."""
+"""Idempotency keys of API requests (POST /messages today): a retried request gets the first
+response back. The `forget_idempotency_keys` actor (resolver.actors) deletes expired rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 from django.db import models
 from django.utils import timezone
 
-# Long enough to cover any client's retry policy; the `housekeeping` actor deletes older rows.
+# Long enough to cover any client's retry policy.
 RETENTION = timedelta(days=7)
 
 
@@ -28,6 +29,8 @@ class IdempotencyRecord(models.Model):
     objects = IdempotencyQuerySet.as_manager()
 
     class Meta:
+        # The table support created: the model moved, its rows did not (resolver.0003).
+        db_table = "support_idempotencyrecord"
         constraints = [
             models.UniqueConstraint(fields=["owner", "key"], name="idempotency_owner_key_unique")
         ]

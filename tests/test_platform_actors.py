@@ -1,0 +1,55 @@
+"""The platform's periodic actor and the actors other code sends messages to by name."""
+
+from __future__ import annotations
+
+import importlib
+from datetime import timedelta
+
+import dramatiq
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from resolver.actors import forget_idempotency_keys
+from resolver.broker import PERIODIC_ACTORS
+from resolver.models import IdempotencyRecord
+from resolver.periodic import LOCK_PREFIX
+from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
+from support.webhooks import DELIVER_ACTOR, DELIVERY_QUEUE
+
+
+def _record(key: str, age: timedelta) -> None:
+    IdempotencyRecord.objects.create(
+        owner="key:1", key=key, request_hash="", response={}, status_code=202
+    )
+    IdempotencyRecord.objects.filter(key=key).update(created_at=timezone.now() - age)
+
+
+def test_idempotency_records_past_retention_are_forgotten_once_per_interval(
+    db: None, redis_client: redis.Redis
+) -> None:
+    redis_client.delete(f"{LOCK_PREFIX}forget_idempotency_keys")
+    _record("old", timedelta(days=8))
+    _record("recent", timedelta(days=6))
+    forget_idempotency_keys()
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
+    # Another worker's tick within the interval does nothing (the Redis lock is held).
+    _record("old-2", timedelta(days=9))
+    forget_idempotency_keys()
+    assert IdempotencyRecord.objects.filter(key="old-2").exists()
+
+
+def _actors() -> dict[str, dramatiq.Actor]:
+    return {
+        value.actor_name: value
+        for name in settings.DRAMATIQ_ACTOR_MODULES
+        for value in vars(importlib.import_module(name)).values()
+        if isinstance(value, dramatiq.Actor)
+    }
+
+
+def test_actors_sent_to_by_name_exist_on_the_queue_named() -> None:
+    actors = _actors()
+    for name, queue in ((AGENT_RUN_ACTOR, AGENT_RUN_QUEUE), (DELIVER_ACTOR, DELIVERY_QUEUE)):
+        assert actors[name].queue_name == queue
+    assert set(PERIODIC_ACTORS) <= actors.keys()
