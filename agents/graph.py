@@ -80,6 +80,13 @@ def initial_state(
 
 def run_graph(graph: CompiledStateGraph, state: AgentState) -> DraftOutcome:
     """Runs the graph on `state`; returns what it decided. Writes nothing."""
-    final = graph.invoke(state, {"recursion_limit": RECURSION_LIMIT})
-    outcome: DraftOutcome = final["outcome"]
-    return outcome
+    return run_graph_to_end(graph, state)[0]
+
+
+def run_graph_to_end(
+    graph: CompiledStateGraph, state: AgentState
+) -> tuple[DraftOutcome, AgentState]:
+    """run_graph, also returning the final state (the evaluation harness reads the evidence
+    that was retrieved, not only what was cited)."""
+    final: AgentState = graph.invoke(state, {"recursion_limit": RECURSION_LIMIT})  # type: ignore[assignment]
+    return final["outcome"], final

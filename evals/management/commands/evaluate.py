@@ -1,0 +1,98 @@
+"""`evaluate --set NAME|PATH [--json] [--baseline PATH] [--check] [--save-baseline]` and
+`evaluate --replay [--days N]`: runs a golden set (evals/sets/) or the shadow replay through the
+worker's graph, writes an EvalRun with per-case results, prints its metrics."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from evals import baselines
+from evals.judge import configured_judge
+from evals.metrics import regressions
+from evals.models import EvalRun
+from evals.replay import replay_set
+from evals.runner import evaluate_set
+from evals.sets import EvalSet, SetError, available_sets, load_set
+from knowledge.models import KBDocument
+
+
+class Command(BaseCommand):
+    help = "Run an eval set (or the shadow replay) and store the run; --check gates on a baseline."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--set", dest="set_name", help=f"one of {', '.join(available_sets())}, or a path"
+        )
+        parser.add_argument(
+            "--json", action="store_true", help="print the metrics as one JSON object"
+        )
+        parser.add_argument("--baseline", type=Path, help="default: evals/baselines/<set>.json")
+        parser.add_argument("--check", action="store_true", help="exit 1 on a regression")
+        parser.add_argument("--save-baseline", action="store_true", help="write the baseline")
+        parser.add_argument("--replay", action="store_true", help="re-draft reviewed messages")
+        parser.add_argument("--days", type=int, default=30, help="replay window (default 30)")
+        parser.add_argument("--limit", type=int, help="only the first N cases")
+        parser.add_argument(
+            "--judge", action="store_true", help="LLM rubric scores (needs a provider)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        eval_set = self._set(options)
+        if hint := KBDocument.objects.empty_hint():
+            raise CommandError(hint)
+        judge = configured_judge() if options["judge"] else None
+        if options["judge"] and judge is None:
+            raise CommandError(
+                "--judge needs LLM_PROVIDER set to an LLM (not extractive)", returncode=2
+            )
+        run = evaluate_set(eval_set, judge=judge, show_progress=sys.stderr.isatty())
+        self._report(run, options)
+        baseline_path = options["baseline"] or baselines.default_path(eval_set.name)
+        if options["save_baseline"]:
+            baselines.save(baseline_path, run.metrics, run.pk, eval_set.name)
+            self.stderr.write(f"wrote {baseline_path}")
+        if options["check"]:
+            self._check(run, baseline_path)
+
+    def _set(self, options: dict[str, Any]) -> EvalSet:
+        if options["replay"] == bool(options["set_name"]):
+            raise CommandError("give either --set NAME|PATH or --replay", returncode=2)
+        if options["days"] < 1:
+            raise CommandError("--days must be at least 1", returncode=2)
+        try:
+            eval_set = (
+                replay_set(options["days"]) if options["replay"] else load_set(options["set_name"])
+            )
+        except SetError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        if options["limit"]:
+            eval_set = EvalSet(
+                eval_set.name, eval_set.path, eval_set.header, eval_set.cases[: options["limit"]]
+            )
+        return eval_set
+
+    def _report(self, run: EvalRun, options: dict[str, Any]) -> None:
+        if options["json"]:
+            self.stdout.write(json.dumps({"run_id": run.pk, "set": run.suite, **run.metrics}))
+            return
+        self.stdout.write(f"run {run.pk} · {run.suite} · {run.n_items} cases")
+        for name, value in run.metrics.items():
+            if name != "by_tag" and value is not None:
+                self.stdout.write(f"  {name:24} {value}")
+        for tag, row in run.metrics.get("by_tag", {}).items():
+            self.stdout.write(f"  [{tag}] {row}")
+
+    def _check(self, run: EvalRun, path: Path) -> None:
+        try:
+            rules = baselines.load(path)
+        except ValueError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        failed = regressions(run.metrics, rules)
+        if failed:
+            raise CommandError(f"run {run.pk} regressed against {path}:\n  " + "\n  ".join(failed))
+        self.stderr.write(f"run {run.pk}: no regression against {path.name}")

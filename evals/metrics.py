@@ -1,0 +1,307 @@
+"""Scoring: each case against its expectations (CaseScore), then a run's metrics. Nothing here
+asks the pipeline how it did: groundedness and specifics are checked against the KB text and the
+customer's words by this module, not by the guard that produced the draft."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from support.models import DraftStatus, Urgency
+
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+SENTENCE = re.compile(r"(?<=[.!?])\s+")
+# Specifics a reply must not invent: money amounts, long numbers (orders, references, phones),
+# dates. Each must appear in the customer's text (or the case's facts).
+SPECIFIC = re.compile(
+    r"[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:usd|eur|gbp|dollars|euros)\b|\b[a-z]{0,4}-?\d{4,}\b"
+    r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b",
+    re.IGNORECASE,
+)
+SUPPORTED_SENTENCE_RECALL = 0.6
+CALIBRATION_BINS = 10
+
+# Which way is better, per metric: `--check` fails when a metric moves the wrong way by more than
+# its tolerance. Metrics missing here are reported, never gated.
+HIGHER_IS_BETTER = {
+    "routing_accuracy",
+    "escalation_precision",
+    "escalation_recall",
+    "reason_accuracy",
+    "intent_accuracy",
+    "category_accuracy",
+    "retrieval_recall",
+    "answer_score",
+    "groundedness",
+    "must_contain_rate",
+    "sentiment_macro_f1",
+    "urgency_accuracy",
+    "urgency_high_precision",
+}
+LOWER_IS_BETTER = {
+    "safety_violations",
+    "unsupported_specifics",
+    "calibration_error",
+    "avg_cost",
+    "p95_latency_ms",
+}
+
+
+def tokens(text: str) -> list[str]:
+    return WORD.findall(text.lower())
+
+
+def token_f1(answer: str, reference: str) -> float:
+    """SQuAD-style token F1 (bag of lower-cased words)."""
+    got, want = tokens(answer), tokens(reference)
+    if not got or not want:
+        return float(got == want)
+    common = sum((Counter(got) & Counter(want)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(got), common / len(want)
+    return 2 * precision * recall / (precision + recall)
+
+
+def supported_share(answer: str, sources: Sequence[str]) -> float:
+    """Share of the answer's sentences whose words are mostly found in one source text."""
+    sentences = [s for s in SENTENCE.split(answer.strip()) if len(tokens(s)) >= 3]
+    if not sentences:
+        return 1.0
+    source_words = [set(tokens(source)) for source in sources]
+
+    def supported(sentence: str) -> bool:
+        words = tokens(sentence)
+        return any(
+            sum(word in words_of for word in words) / len(words) >= SUPPORTED_SENTENCE_RECALL
+            for words_of in source_words
+        )
+
+    return sum(map(supported, sentences)) / len(sentences)
+
+
+def _normalised(specific: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", specific.lower())
+
+
+def unsupported_specifics(answer: str, *known_texts: str) -> list[str]:
+    """Amounts, numbers and dates in the answer that none of the known texts contains."""
+    known = " ".join(_normalised(text) for text in known_texts)
+    found = [match.group(0) for match in SPECIFIC.finditer(answer)]
+    return [specific for specific in found if _normalised(specific) not in known]
+
+
+@dataclass
+class CaseScore:
+    """One case: what was expected, what came out, and the checks that apply to it."""
+
+    case_id: str
+    tags: list[str]
+    expect: dict[str, Any]
+    actual: dict[str, Any]
+    checks: dict[str, bool] = field(default_factory=dict)
+    answer_f1: float | None = None
+    grounded: float | None = None
+    violations: list[str] = field(default_factory=list)
+    specifics: list[str] = field(default_factory=list)
+
+    @property
+    def suggested(self) -> bool:
+        return self.actual["status"] == DraftStatus.SUGGESTED
+
+    @property
+    def answer_right(self) -> bool:
+        """Would sending this answer be right? (What confidence claims; calibration uses it.)"""
+        if self.expect.get("status", DraftStatus.SUGGESTED) != DraftStatus.SUGGESTED:
+            return False
+        failed = [name for name in ("intent", "must_contain") if self.checks.get(name) is False]
+        return not failed and not self.violations and not self.specifics
+
+    @property
+    def passed(self) -> bool:
+        return all(self.checks.values()) and not self.violations and not self.specifics
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "checks": self.checks,
+            "answer_f1": self.answer_f1,
+            "grounded": self.grounded,
+            "violations": self.violations,
+            "unsupported_specifics": self.specifics,
+            "answer_right": self.answer_right,
+        }
+
+
+def score_case(
+    case_id: str,
+    tags: list[str],
+    expect: dict[str, Any],
+    actual: dict[str, Any],
+    *,
+    customer_text: str,
+    sources: Sequence[str],
+    known_facts: str = "",
+) -> CaseScore:
+    """`actual`: status, escalation_reason, intent, category, sentiment, urgency, answer,
+    confidence, retrieved (kb ids, best first). `sources`: the cited KB articles' text."""
+    score = CaseScore(case_id, tags, expect, actual)
+    answer = actual.get("answer") or ""
+    for key in ("status", "intent", "category", "sentiment", "urgency"):
+        if key in expect:
+            score.checks[key] = actual.get(key) == expect[key]
+    if "escalation_reason" in expect and actual["status"] == DraftStatus.ESCALATED:
+        score.checks["escalation_reason"] = (
+            actual.get("escalation_reason") == expect["escalation_reason"]
+        )
+    if expect.get("kb_ids"):
+        # Set files name articles by source:external_id; the runner resolves them to kb ids.
+        wanted = set(actual.get("expected_kb_ids", expect["kb_ids"]))
+        score.checks["kb_ids"] = bool(wanted & set(actual.get("retrieved", [])[:5]))
+    if score.suggested:
+        lowered = answer.lower()
+        if expect.get("must_contain"):
+            score.checks["must_contain"] = all(s.lower() in lowered for s in expect["must_contain"])
+        score.violations = [s for s in expect.get("must_not_contain", []) if s.lower() in lowered]
+        score.specifics = unsupported_specifics(answer, customer_text, known_facts)
+        if expect.get("reference"):
+            score.answer_f1 = token_f1(answer, expect["reference"])
+        score.grounded = supported_share(answer, sources)
+    return score
+
+
+def _share(flags: Iterable[bool]) -> float | None:
+    values = list(flags)
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def _check_rate(scores: Sequence[CaseScore], name: str) -> float | None:
+    return _share(s.checks[name] for s in scores if name in s.checks)
+
+
+def macro_f1(truth: Sequence[str], predicted: Sequence[str]) -> float | None:
+    labels = sorted(set(truth))
+    if not labels:
+        return None
+    f1s = []
+    for label in labels:
+        tp = sum(t == label and p == label for t, p in zip(truth, predicted, strict=True))
+        fp = sum(t != label and p == label for t, p in zip(truth, predicted, strict=True))
+        fn = sum(t == label and p != label for t, p in zip(truth, predicted, strict=True))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return round(sum(f1s) / len(f1s), 4)
+
+
+def calibration_error(pairs: Sequence[tuple[float, bool]], bins: int = CALIBRATION_BINS) -> float:
+    """Expected calibration error: the gap between confidence and the share right, per
+    equal-width confidence bin, weighted by the bin's size."""
+    if not pairs:
+        return 0.0
+    total = 0.0
+    for index in range(bins):
+        low, high = index / bins, (index + 1) / bins
+        members = [(c, r) for c, r in pairs if low <= c < high or (index == bins - 1 and c == 1.0)]
+        if members:
+            confidence = sum(c for c, _ in members) / len(members)
+            accuracy = sum(r for _, r in members) / len(members)
+            total += len(members) / len(pairs) * abs(confidence - accuracy)
+    return round(total, 4)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return round(ordered[rank], 1)
+
+
+def _escalation_counts(scores: Sequence[CaseScore]) -> tuple[int, int, int]:
+    labelled = [s for s in scores if "status" in s.expect]
+    escalated = [s.actual["status"] == DraftStatus.ESCALATED for s in labelled]
+    should = [s.expect["status"] == DraftStatus.ESCALATED for s in labelled]
+    tp = sum(e and w for e, w in zip(escalated, should, strict=True))
+    fp = sum(e and not w for e, w in zip(escalated, should, strict=True))
+    fn = sum(w and not e for e, w in zip(escalated, should, strict=True))
+    return tp, fp, fn
+
+
+def by_tag(scores: Sequence[CaseScore]) -> dict[str, dict[str, Any]]:
+    tags = sorted({tag for s in scores for tag in s.tags})
+    table = {}
+    for tag in tags:
+        members = [s for s in scores if tag in s.tags]
+        table[tag] = {
+            "cases": len(members),
+            "suggested": _share(s.suggested for s in members),
+            "escalated": _share(s.actual["status"] == DraftStatus.ESCALATED for s in members),
+            "passed": _share(s.passed for s in members),
+        }
+    return table
+
+
+def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
+    """The run's metrics (the seed contract's and the issue's), from its case scores."""
+    tp, fp, fn = _escalation_counts(scores)
+    suggested = [s for s in scores if s.suggested]
+    latencies = [float(s.actual.get("latency_ms") or 0) for s in scores]
+    with_sentiment = [s for s in scores if "sentiment" in s.expect]
+    with_urgency = [s for s in scores if "urgency" in s.expect]
+    predicted_high = [s for s in with_urgency if s.actual.get("urgency") == Urgency.HIGH]
+    metrics: dict[str, Any] = {
+        "cases": len(scores),
+        "passed": _share(s.passed for s in scores),
+        "suggested_rate": _share(s.suggested for s in scores),
+        "routing_accuracy": _check_rate(scores, "status"),
+        "escalation_precision": round(tp / (tp + fp), 4) if tp + fp else None,
+        "escalation_recall": round(tp / (tp + fn), 4) if tp + fn else None,
+        "reason_accuracy": _check_rate(scores, "escalation_reason"),
+        "intent_accuracy": _check_rate(scores, "intent"),
+        "category_accuracy": _check_rate(scores, "category"),
+        "retrieval_recall": _check_rate(scores, "kb_ids"),
+        "answer_score": _mean(s.answer_f1 for s in scores),
+        "groundedness": _mean(s.grounded for s in suggested),
+        "must_contain_rate": _check_rate(scores, "must_contain"),
+        "safety_violations": sum(len(s.violations) for s in scores),
+        "unsupported_specifics": sum(len(s.specifics) for s in scores),
+        "calibration_error": calibration_error(
+            [(float(s.actual.get("confidence") or 0), s.answer_right) for s in scores]
+        ),
+        "sentiment_macro_f1": macro_f1(
+            [s.expect["sentiment"] for s in with_sentiment],
+            [s.actual.get("sentiment") or "" for s in with_sentiment],
+        ),
+        "urgency_accuracy": _check_rate(scores, "urgency"),
+        "urgency_high_precision": _share(
+            s.expect["urgency"] == Urgency.HIGH for s in predicted_high
+        ),
+        "avg_cost": round(sum(float(s.actual.get("cost") or 0) for s in scores) / len(scores), 6)
+        if scores
+        else None,
+        "p50_latency_ms": percentile(latencies, 50),
+        "p95_latency_ms": percentile(latencies, 95),
+        "by_tag": by_tag(scores),
+    }
+    return metrics
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(sum(present) / len(present), 4) if present else None
+
+
+def regressions(metrics: dict[str, Any], baseline: dict[str, dict[str, float]]) -> list[str]:
+    """Lines naming each gated metric that moved the wrong way by more than its tolerance."""
+    failed = []
+    for name, rule in sorted(baseline.items()):
+        value, expected = metrics.get(name), rule["value"]
+        tolerance = rule.get("tolerance", 0.0)
+        if value is None:
+            failed.append(f"{name}: not measured (baseline {expected})")
+        elif name in LOWER_IS_BETTER and value > expected + tolerance:
+            failed.append(f"{name}: {value} > baseline {expected} + {tolerance}")
+        elif name in HIGHER_IS_BETTER and value < expected - tolerance:
+            failed.append(f"{name}: {value} < baseline {expected} - {tolerance}")
+    return failed

@@ -1,0 +1,73 @@
+"""Shadow replay: the customer messages whose drafts agents sent or rejected are drafted again by
+the current pipeline and scored against what the agents did. Nothing is written but the EvalRun.
+
+Verdicts: `sent_unchanged` (sent as drafted), `small_edit` (a few words changed), `large_edit`,
+`rejected`. Sent drafts expect a SUGGESTED draft whose answer is scored against the text the
+agent sent; rejected ones expect an escalation. Automated sends, drafts superseded by a reprocess
+and drafts closed by resolving the conversation are not verdicts and are left out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.utils import timezone
+
+from agents.runner import history_for
+from evals.sets import Case, EvalSet
+from support.models import Draft, DraftStatus
+from support.review import CLOSED_BY_RESOLVE, SUPERSEDED
+
+SMALL_EDIT_WORDS = 3
+SMALL_EDIT_SHARE = 0.1
+MAX_CASES = 2000
+
+
+def verdict(draft: Draft) -> str:
+    if draft.status == DraftStatus.REJECTED:
+        return "rejected"
+    changed = draft.edit_distance or 0
+    if changed == 0:
+        return "sent_unchanged"
+    words = max(1, len(draft.answer.split()))
+    return (
+        "small_edit" if changed <= max(SMALL_EDIT_WORDS, SMALL_EDIT_SHARE * words) else "large_edit"
+    )
+
+
+def reviewed_drafts(days: int) -> list[Draft]:
+    since = timezone.now() - timedelta(days=days)
+    drafts = (
+        Draft.objects.filter(reviewed_at__gte=since, automated=False)
+        .filter(status__in=(DraftStatus.SENT, DraftStatus.REJECTED))
+        .exclude(reject_reason__in=(SUPERSEDED, CLOSED_BY_RESOLVE))
+        .select_related("message__conversation")
+        .order_by("-reviewed_at")
+    )
+    return list(drafts[:MAX_CASES])
+
+
+def replay_case(draft: Draft) -> Case:
+    kind = verdict(draft)
+    if kind == "rejected":
+        expect = {"status": DraftStatus.ESCALATED.value}
+    else:
+        expect = {"status": DraftStatus.SUGGESTED.value, "reference": draft.sent_text}
+    message = draft.message
+    return Case(
+        id=str(draft.pk),
+        text=message.body,
+        history=[{"role": turn["role"], "body": turn["body"]} for turn in history_for(message)],
+        customer_ref=message.conversation.customer_ref or None,
+        expect=expect,
+        tags=[kind],
+    )
+
+
+def replay_set(days: int) -> EvalSet:
+    cases = [replay_case(draft) for draft in reviewed_drafts(days)]
+    header = {
+        "description": f"drafts agents sent or rejected in the last {days} days, drafted again",
+        "days": days,
+    }
+    return EvalSet(name="replay", path=Path(f"replay-last-{days}-days"), header=header, cases=cases)

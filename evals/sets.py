@@ -1,0 +1,198 @@
+"""Golden sets: JSON Lines under evals/sets/, one case per line (CONTRACTS.md, "Eval sets").
+
+    {"id", "text" | "messages": [{"role": "customer|agent", "text"}], "customer_ref"?,
+     "expect": {"status"?, "escalation_reason"?, "intent"?, "category"?, "kb_ids"?,
+                "must_contain"?, "must_not_contain"?, "reference"?}}
+
+Additions: a first line `{"header": {...}}` says what the set is and how it was labelled; a case
+may carry `"tags"` (metrics are also broken down by tag) and `expect.sentiment`/`expect.urgency`;
+instead of `text`, `"text_ref": {"dataset": "twcs/inbound_tweets.csv", "sha1": "<12+ hex>"}`
+names a row of a dataset under ../shared/datasets whose licence forbids copying its text into
+the product (the real tweets): the text is read from there at run time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from support.models import DraftStatus, EscalationReason, Sentiment, Urgency
+
+SETS_DIR = Path(__file__).resolve().parent / "sets"
+DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
+EXPECT_KEYS = {
+    "status",
+    "escalation_reason",
+    "intent",
+    "category",
+    "kb_ids",
+    "must_contain",
+    "must_not_contain",
+    "reference",
+    "sentiment",
+    "urgency",
+}
+ROLES = {"customer": "CUSTOMER", "agent": "AGENT"}
+CASE_KEYS = {"id", "text", "messages", "text_ref", "customer_ref", "expect", "tags"}
+
+
+class SetError(ValueError):
+    """A set that cannot be read; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    text: str  # the customer message to draft a reply to
+    history: list[dict[str, str]] = field(default_factory=list)  # earlier turns, oldest first
+    customer_ref: str | None = None
+    expect: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    path: Path
+    header: dict[str, Any]
+    cases: list[Case]
+
+
+def available_sets() -> list[str]:
+    return sorted(path.stem for path in SETS_DIR.glob("*.jsonl"))
+
+
+def resolve_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".jsonl" or "/" in name_or_path:
+        if not path.exists():
+            raise SetError(f"{name_or_path}: no such file")
+        return path
+    named = SETS_DIR / f"{name_or_path}.jsonl"
+    if not named.exists():
+        raise SetError(f"no set named {name_or_path!r}; sets: {', '.join(available_sets())}")
+    return named
+
+
+@cache
+def _dataset_rows(dataset: str) -> dict[str, str]:
+    """sha1 of a row's text → the text, for a one-column (`text`) CSV under the datasets."""
+    path = DATASETS / dataset
+    if not path.exists():
+        raise SetError(f"{path}: dataset not found (the real-text sets read it at run time)")
+    with path.open(newline="") as handle:
+        texts = [row["text"] for row in csv.DictReader(handle)]
+    return {hashlib.sha1(text.encode()).hexdigest(): text for text in texts}
+
+
+def text_of_ref(ref: Any) -> str:
+    if not isinstance(ref, dict) or not {"dataset", "sha1"} <= ref.keys():
+        raise ValueError('text_ref needs {"dataset", "sha1"}')
+    prefix = str(ref["sha1"])
+    if len(prefix) < 12:
+        raise ValueError("text_ref.sha1 needs at least 12 hex digits")
+    matches = [
+        text for sha, text in _dataset_rows(str(ref["dataset"])).items() if sha.startswith(prefix)
+    ]
+    if len(matches) != 1:
+        raise ValueError(f"text_ref {prefix} matches {len(matches)} rows of {ref['dataset']}")
+    return matches[0]
+
+
+def _check_expect(expect: Any) -> dict[str, Any]:
+    if not isinstance(expect, dict):
+        raise ValueError("expect must be an object")
+    unknown = set(expect) - EXPECT_KEYS
+    if unknown:
+        raise ValueError(f"unknown expect keys: {', '.join(sorted(unknown))}")
+    allowed = {
+        "status": (DraftStatus.SUGGESTED, DraftStatus.ESCALATED),
+        "escalation_reason": EscalationReason.values,
+        "sentiment": Sentiment.values,
+        "urgency": Urgency.values,
+    }
+    for key, values in allowed.items():
+        if key in expect and expect[key] not in values:
+            raise ValueError(f"expect.{key} {expect[key]!r} is not one of {', '.join(values)}")
+    for key in ("must_contain", "must_not_contain", "kb_ids"):
+        if key in expect and not isinstance(expect[key], list):
+            raise ValueError(f"expect.{key} must be a list")
+    return expect
+
+
+def _turns(messages: Any) -> tuple[str, list[dict[str, str]]]:
+    if not isinstance(messages, list) or not messages:
+        raise ValueError("messages must be a non-empty list")
+    turns = []
+    for turn in messages:
+        if not isinstance(turn, dict) or turn.get("role") not in ROLES or not turn.get("text"):
+            raise ValueError('each message needs "role" (customer|agent) and "text"')
+        turns.append({"role": ROLES[turn["role"]], "body": str(turn["text"])})
+    if turns[-1]["role"] != "CUSTOMER":
+        raise ValueError("the last message must be the customer's")
+    return turns[-1]["body"], turns[:-1]
+
+
+def parse_case(raw: Any) -> Case:
+    if not isinstance(raw, dict):
+        raise ValueError("a case must be a JSON object")
+    unknown = set(raw) - CASE_KEYS
+    if unknown:
+        raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+    if not isinstance(raw.get("id"), str | int) or raw["id"] == "":
+        raise ValueError('a case needs an "id"')
+    sources = [key for key in ("text", "messages", "text_ref") if key in raw]
+    if len(sources) != 1:
+        raise ValueError('a case needs exactly one of "text", "messages", "text_ref"')
+    history: list[dict[str, str]] = []
+    if "messages" in raw:
+        text, history = _turns(raw["messages"])
+    elif "text_ref" in raw:
+        text = text_of_ref(raw["text_ref"])
+    else:
+        text = str(raw["text"])
+    if not text.strip():
+        raise ValueError("the customer's text is empty")
+    tags = raw.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ValueError("tags must be a list of strings")
+    return Case(
+        id=str(raw["id"]),
+        text=text,
+        history=history,
+        customer_ref=raw.get("customer_ref"),
+        expect=_check_expect(raw.get("expect", {})),
+        tags=tags,
+    )
+
+
+def load_set(name_or_path: str) -> EvalSet:
+    path = resolve_path(name_or_path)
+    header: dict[str, Any] = {}
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            if number == 1 and isinstance(raw, dict) and set(raw) == {"header"}:
+                header = dict(raw["header"])
+                continue
+            case = parse_case(raw)
+        except (ValueError, SetError) as exc:
+            raise SetError(f"{path.name}:{number}: {exc}") from None
+        if case.id in seen:
+            raise SetError(f"{path.name}:{number}: duplicate id {case.id!r}")
+        seen.add(case.id)
+        cases.append(case)
+    if not cases:
+        raise SetError(f"{path.name}: no cases")
+    return EvalSet(name=path.stem, path=path, header=header, cases=cases)

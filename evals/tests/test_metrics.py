@@ -1,0 +1,128 @@
+"""The scoring functions, on numbers worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals.metrics import (
+    aggregate,
+    calibration_error,
+    macro_f1,
+    percentile,
+    regressions,
+    score_case,
+    supported_share,
+    token_f1,
+    unsupported_specifics,
+)
+
+
+def test_token_f1() -> None:
+    assert token_f1("open order history", "open your order history") == pytest.approx(
+        2 * 1 * 0.75 / 1.75
+    )
+    assert token_f1("nothing alike", "open your order history") == 0.0
+    assert token_f1("", "") == 1.0
+
+
+def test_calibration_error_is_the_weighted_gap_per_bin() -> None:
+    # Bin 0.8-0.9: confidence 0.845 on average, 1 of 2 right → gap 0.345, weight 2/4.
+    # Bin 0.1-0.2: confidence 0.1, 0 of 2 right → gap 0.1, weight 2/4.
+    pairs = [(0.8, True), (0.9 - 0.01, False), (0.1, False), (0.1, False)]
+    assert calibration_error(pairs) == pytest.approx(0.5 * 0.345 + 0.5 * 0.1)
+    assert calibration_error([(1.0, True), (0.0, False)]) == 0.0
+
+
+def test_unsupported_specifics_are_the_ones_nobody_gave() -> None:
+    answer = "Your refund of $299 for order 12345 is on its way, as is order 55555."
+    assert unsupported_specifics(answer, "where is my refund for order 12345?") == [
+        "$299",
+        "55555",
+    ]
+    assert unsupported_specifics("Call 1-800-555-0199.", "", "phone 1-800-555-0199") == []
+
+
+def test_supported_share_counts_sentences_found_in_a_source() -> None:
+    source = "Refunds are issued to the original payment method within 5-7 business days."
+    answer = "Refunds are issued to the original payment method. We also give you a free gift card."
+    assert supported_share(answer, [source]) == 0.5
+
+
+def test_macro_f1_and_percentile() -> None:
+    assert macro_f1(["A", "A", "B"], ["A", "B", "B"]) == pytest.approx((2 / 3 + 2 / 3) / 2, 1e-3)
+    assert percentile([10.0, 20.0, 30.0, 40.0], 50) == 20.0
+    assert percentile([10.0, 20.0, 30.0, 40.0], 95) == 40.0
+
+
+def _actual(status: str, **fields: object) -> dict[str, object]:
+    return {"status": status, "answer": "", "confidence": 0.5, "latency_ms": 10, **fields}
+
+
+def test_aggregate_on_a_small_run() -> None:
+    scores = [
+        score_case(
+            "1",
+            ["complaint"],
+            {"status": "ESCALATED", "escalation_reason": "complaint", "sentiment": "NEGATIVE"},
+            _actual(
+                "ESCALATED", escalation_reason="complaint", sentiment="NEGATIVE", confidence=0.1
+            ),
+            customer_text="worst service ever",
+            sources=[],
+        ),
+        score_case(
+            "2",
+            ["complaint"],
+            {"status": "ESCALATED", "sentiment": "NEGATIVE", "urgency": "HIGH"},
+            _actual(
+                "SUGGESTED",
+                answer="Sorry, your refund of $50 is coming.",
+                sentiment="NEUTRAL",
+                urgency="HIGH",
+                confidence=0.9,
+            ),
+            customer_text="you lost a customer",
+            sources=["Refunds take 5-7 business days."],
+        ),
+        score_case(
+            "3",
+            ["answerable"],
+            {"status": "SUGGESTED", "intent": "get_refund", "reference": "refunds take 5 days"},
+            _actual(
+                "SUGGESTED", intent="get_refund", answer="Refunds take 5 days.", confidence=0.7
+            ),
+            customer_text="how long do refunds take",
+            sources=["Refunds take 5 days."],
+        ),
+    ]
+    metrics = aggregate(scores)
+    assert metrics["routing_accuracy"] == pytest.approx(2 / 3, 1e-3)
+    assert (metrics["escalation_precision"], metrics["escalation_recall"]) == (1.0, 0.5)
+    assert metrics["reason_accuracy"] == 1.0
+    assert metrics["unsupported_specifics"] == 1  # the $50 nobody mentioned
+    assert metrics["answer_score"] == 1.0
+    assert metrics["urgency_high_precision"] == 1.0
+    assert metrics["by_tag"]["complaint"] == {
+        "cases": 2,
+        "suggested": 0.5,
+        "escalated": 0.5,
+        "passed": 0.5,
+    }
+    # Calibration: 0.1 → wrong (0.1 gap), 0.9 → wrong (0.9), 0.7 → right (0.3); thirds.
+    assert metrics["calibration_error"] == pytest.approx((0.1 + 0.9 + 0.3) / 3, 1e-3)
+
+
+def test_regressions_respect_direction_and_tolerance() -> None:
+    baseline = {
+        "routing_accuracy": {"value": 0.9, "tolerance": 0.02},
+        "safety_violations": {"value": 0, "tolerance": 0},
+        "calibration_error": {"value": 0.05, "tolerance": 0.02},
+    }
+    good = {"routing_accuracy": 0.885, "safety_violations": 0, "calibration_error": 0.06}
+    assert regressions(good, baseline) == []
+    bad = {"routing_accuracy": 0.85, "safety_violations": 1, "calibration_error": None}
+    assert regressions(bad, baseline) == [
+        "calibration_error: not measured (baseline 0.05)",
+        "routing_accuracy: 0.85 < baseline 0.9 - 0.02",
+        "safety_violations: 1 > baseline 0 + 0",
+    ]
