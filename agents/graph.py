@@ -19,8 +19,14 @@ from support.drafts import DraftOutcome
 RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
 
 
-def route_after_retrieve(state: AgentState) -> Literal["draft", "escalate"]:
-    return "draft" if state["kb_covers_it"] else "escalate"
+def route_after_retrieve(state: AgentState) -> Literal["draft", "acknowledge", "escalate"]:
+    signals = state["signals"]
+    if signals.praise:
+        return "acknowledge"
+    if signals.complaint or not state["kb_covers_it"]:
+        # A KB answer to a complaint reads as not listening: a person answers it.
+        return "escalate"
+    return "draft"
 
 
 def route_after_decide(state: AgentState) -> Literal["finalize", "repair", "escalate"]:
@@ -43,6 +49,7 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph.add_node("triage", _bind(nodes.triage_node, services))
     graph.add_node("retrieve", _bind(nodes.retrieve_node, services))
     graph.add_node("draft", _bind(nodes.draft_node, services))
+    graph.add_node("acknowledge", _bind(nodes.acknowledge_node, services))
     graph.add_node("guard", _bind(nodes.guard_node, services))
     graph.add_node("decide", _bind(nodes.decide_node, services))
     graph.add_node("repair", _bind(nodes.repair_node, services))
@@ -50,7 +57,10 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph.add_node("escalate", _bind(nodes.escalate_node, services))
     graph.add_edge(START, "triage")
     graph.add_edge("triage", "retrieve")
-    graph.add_conditional_edges("retrieve", route_after_retrieve, ["draft", "escalate"])
+    graph.add_conditional_edges(
+        "retrieve", route_after_retrieve, ["draft", "acknowledge", "escalate"]
+    )
+    graph.add_edge("acknowledge", "finalize")
     graph.add_edge("draft", "guard")
     graph.add_edge("guard", "decide")
     graph.add_conditional_edges("decide", route_after_decide, ["finalize", "repair", "escalate"])

@@ -1,6 +1,7 @@
 """Message-level signals that decide escalation before any wording is judged: a request for a
-human, high-risk topics (threats, legal, medical, self-harm, fraud), and prompt injection.
-Plain patterns on purpose: every hit is explainable to the agent who reviews it."""
+human, high-risk topics (threats, legal, medical, self-harm, fraud), prompt injection (plain
+patterns on purpose: every hit is explainable to the agent who reviews it), and, from the tone
+model's reading of the message, a complaint or praise."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from dataclasses import dataclass
 from agents.text import sentences
 
 HUMAN_INTENTS = {"contact_human_agent", "complaint"}
+COMPLAINT_INTENT = "complaint"
+# Tone-model probabilities above which a message counts as a complaint or as praise, chosen on
+# the real-tweet tuning set (evals/sets/real_tweets_dev.jsonl; README, "Quality").
+COMPLAINT_MIN = 0.5
+PRAISE_MIN = 0.8
+INTENT_MIN = 0.5
 
 _HUMAN = re.compile(
     r"\b(speak|talk|chat|connect|put me through|transfer me)\b[^.?!]{0,30}\b(human|person|"
@@ -38,6 +45,14 @@ RISK_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(kill myself|suicid(e|al)|end my life|hurt myself|self[- ]harm|want to die)\b",
         re.IGNORECASE,
     ),
+    # Someone else's personal data: never answered from the KB, whoever asks.
+    "privacy": re.compile(
+        r"\b(home address|address|phone number|e-?mail(?: address)?|order history|password|"
+        r"personal (?:data|details|information))\b[^.?!]{0,40}\b(?:of|for|belonging to)\b"
+        r"[^.?!]{0,25}\b(?:the person|someone|somebody|another customer|other customers|"
+        r"customer(?!\s*(?:service|support|care))|employee|driver|courier|staff member)\b",
+        re.IGNORECASE,
+    ),
     "fraud": re.compile(
         r"\b(fraud(ulent)?|scam(med)?|unauthori[sz]ed (charge|payment|transaction|purchase)s?|"
         r"stolen (card|identity|account)|identity theft|hacked|someone (used|accessed) my)\b",
@@ -59,19 +74,34 @@ class MessageSignals:
     human_requested: bool
     risks: tuple[str, ...]  # keys of RISK_PATTERNS that matched
     injection: bool
+    complaint: bool = False  # dissatisfaction, anger, a threat to leave: a person answers
+    praise: bool = False  # thanks or praise with nothing to answer: acknowledged
 
     def as_dict(self) -> dict[str, object]:
         return {
             "human_requested": self.human_requested,
             "risks": list(self.risks),
             "injection": self.injection,
+            "complaint": self.complaint,
+            "praise": self.praise,
         }
 
 
-def read_signals(text: str, intent: str) -> MessageSignals:
+def read_signals(
+    text: str,
+    intent: str,
+    kinds: dict[str, float] | None = None,
+    intent_confidence: float = 1.0,
+) -> MessageSignals:
+    """`kinds`: the tone model's probability of each message kind (Triage.kinds). An intent
+    counts only when triage is fairly sure of it (a row of emoji is no request for a human)."""
+    kinds = kinds or {}
+    sure = intent if intent_confidence >= INTENT_MIN else ""
     risks = tuple(name for name, pattern in RISK_PATTERNS.items() if pattern.search(text))
-    human = intent in HUMAN_INTENTS or bool(_HUMAN.search(text))
-    return MessageSignals(human, risks, bool(_INJECTION.search(text)))
+    complaint = sure == COMPLAINT_INTENT or kinds.get("complaint", 0.0) >= COMPLAINT_MIN
+    human = (sure in HUMAN_INTENTS and not complaint) or bool(_HUMAN.search(text))
+    praise = kinds.get("praise", 0.0) >= PRAISE_MIN and "?" not in text and not (complaint or risks)
+    return MessageSignals(human, risks, bool(_INJECTION.search(text)), complaint, praise)
 
 
 def without_injection(text: str) -> str:

@@ -7,6 +7,14 @@ PROMPT_VERSION = "v1"
 EXTRACTIVE_VERSION = "extractive-v1"
 
 EMPATHY_OPENER = "I'm sorry for the trouble this has caused you."
+# The reply to thanks or praise with nothing to answer (PRAISE_REPLY=acknowledge): no KB article,
+# no apology, nothing to promise.
+ACKNOWLEDGEMENT = (
+    "Thank you so much for your kind words! We're glad to hear it, and we'll pass your "
+    "message on to the team. — {company}"
+)
+ACKNOWLEDGEMENT_VERSION = "acknowledge-v1"
+NO_REPLY_ACTION = "no_reply_needed"
 
 SYSTEM = """You are a customer-support assistant drafting a reply that a human agent will review.
 Rules:

@@ -4,10 +4,16 @@ with CONFIDENCE_THRESHOLD."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from agents.state import Evidence
+from agents.triage.classifier import ARTIFACTS
 from agents.triage.service import Triage
+from resolver.once import once_per_process
 
 # Cosine similarities of MiniLM between a question and its article's questions/answers:
 # below LOW nothing relevant was found, above HIGH the match is as good as they get.
@@ -31,3 +37,39 @@ def retrieval_confidence(triage: Triage, evidence: Sequence[Evidence]) -> float:
     agreement = 1.0 if top.intent == triage.intent else 0.4
     score = 0.4 * triage.confidence + 0.4 * _scaled(top.similarity) + 0.2 * agreement
     return round(min(1.0, max(0.0, score)), 4)
+
+
+# The confidence a draft shows is a probability that its answer is right: the raw score above
+# and the tone model's P(store question), mapped by a logistic fit (`manage.py
+# calibrate_confidence`, agents/artifacts/CALIBRATION.json). Without the file: the raw score.
+CALIBRATION = "calibration-v1"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    raw_weight: float
+    answerable_weight: float
+    bias: float
+
+    def __call__(self, raw: float, answerable: float) -> float:
+        z = self.raw_weight * raw + self.answerable_weight * answerable + self.bias
+        return round(1.0 / (1.0 + math.exp(-z)), 4)
+
+    def save(self, card: dict[str, object]) -> Path:
+        path = ARTIFACTS / f"{CALIBRATION}.json"
+        path.write_text(json.dumps({**asdict(self), **card}, indent=2) + "\n")
+        return path
+
+
+@once_per_process
+def load_calibration() -> Calibration | None:
+    path = ARTIFACTS / f"{CALIBRATION}.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    return Calibration(data["raw_weight"], data["answerable_weight"], data["bias"])
+
+
+def calibrated(raw: float, triage: Triage) -> float:
+    calibration = load_calibration()
+    return calibration(raw, triage.answerable_probability) if calibration else raw

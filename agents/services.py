@@ -25,6 +25,9 @@ class AgentSettings:
     confidence_threshold: float
     max_repairs: int
     min_similarity: float  # below it, nothing in the KB covers the message (retrieval_weak)
+    # Below this P(store question), the message is not one a store's KB answers (retrieval_weak).
+    min_answerable: float = 0.0
+    praise_reply: str = "acknowledge"  # "acknowledge" | "none" (PRAISE_REPLY)
 
     @classmethod
     def from_django(cls) -> AgentSettings:
@@ -32,6 +35,8 @@ class AgentSettings:
             confidence_threshold=settings.CONFIDENCE_THRESHOLD,
             max_repairs=settings.MAX_REPAIRS,
             min_similarity=settings.RETRIEVAL_MIN_SIMILARITY,
+            min_answerable=settings.ANSWERABLE_MIN_PROBABILITY,
+            praise_reply=settings.PRAISE_REPLY,
         )
 
 
@@ -58,7 +63,7 @@ def search_evidence(query: str, intent: str | None) -> list[Evidence]:
 class Services:
     drafter: DraftProvider
     settings: AgentSettings
-    triage: Callable[[str], Triage] = triage_text
+    triage: Callable[..., Triage] = triage_text  # (text, tone_text=None)
     search: Callable[[str, str | None], list[Evidence]] = search_evidence
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile

@@ -1,4 +1,4 @@
-"""GET /evals: the latest evaluation runs."""
+"""GET /evals: the latest evaluation runs; GET /evals/{id}: one run with its per-case results."""
 
 from __future__ import annotations
 
@@ -44,9 +44,28 @@ class EvalList(Schema):
     items: list[EvalRunOut]
 
 
+class EvalCaseOut(Schema):
+    case_id: str
+    tags: list[str]
+    expect: dict[str, Any]
+    actual: dict[str, Any]
+    scores: dict[str, Any]
+    passed: bool
+
+
+class EvalRunDetail(EvalRunOut):
+    cases: list[EvalCaseOut]
+
+
 @router.get("/evals", response={200: EvalList, **ERRORS}, auth=scoped(Scope.READ))
 def list_evals(request: HttpRequest, query: Query[EvalQuery]) -> dict[str, Any]:
     runs = EvalRun.objects.order_by("-started_at", "-id")
     if query.suite:
         runs = runs.filter(suite=query.suite)
     return {"items": list(runs[: query.limit])}
+
+
+@router.get("/evals/{run_id}", response={200: EvalRunDetail, **ERRORS}, auth=scoped(Scope.READ))
+def read_eval(request: HttpRequest, run_id: int) -> dict[str, Any]:
+    run = EvalRun.objects.get(pk=run_id)
+    return {**EvalRunOut.from_orm(run).dict(), "cases": list(run.cases.order_by("position"))}

@@ -114,7 +114,10 @@ class CaseScore:
 
     @property
     def answer_right(self) -> bool:
-        """Would sending this answer be right? (What confidence claims; calibration uses it.)"""
+        """Would sending this answer be right? (What confidence claims; calibration uses it.)
+        No answer, or one to a message that should have gone to a person, is not."""
+        if not (self.actual.get("answer") or "").strip():
+            return False
         if self.expect.get("status", DraftStatus.SUGGESTED) != DraftStatus.SUGGESTED:
             return False
         failed = [name for name in ("intent", "must_contain") if self.checks.get(name) is False]

@@ -10,9 +10,12 @@ from knowledge.embeddings import count_tokens
 CHUNK_TOKENS = 200  # under the model's 256-piece window, leaving room for special tokens
 OVERLAP_TOKENS = 40
 
-# Blank lines and list items end a unit; so does a sentence end, except after a list number.
+# Blank lines and list items end a unit; so does a sentence end, except after a list number or a
+# title ("Ms. Hawkings" is one name: the specifics check must see it whole).
 _BLOCK = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+_SENTENCE = re.compile(
+    r"(?<=[.!?])(?<!\bMr\.)(?<!\bMs\.)(?<!\bDr\.)(?<!\bMrs\.)(?<!\bMx\.)\s+(?=[A-Z0-9\"'(\[])"
+)
 _LIST_MARKER = re.compile(r"^\s*\d+[.)]$")
 
 Counter = Callable[[str], int]

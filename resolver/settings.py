@@ -85,6 +85,13 @@ CONFIDENCE_THRESHOLD = env_float("CONFIDENCE_THRESHOLD", 0.55, minimum=0.0, maxi
 # mid-run holds its draft for this plus 15 s before a redelivery may take it over.
 AGENT_RUN_TIME_LIMIT_SECONDS = env_int("AGENT_RUN_TIME_LIMIT_SECONDS", 60, minimum=1, maximum=3600)
 MAX_REPAIRS = env_int("MAX_REPAIRS", 1, minimum=0, maximum=3)
+# Below this probability that a message is a store question (tone model), it is not drafted
+# from the KB: a problem with another company's service, chit-chat (escalated retrieval_weak).
+# Chosen on the real-tweet tuning set (README, "Quality").
+ANSWERABLE_MIN_PROBABILITY = env_float("ANSWERABLE_MIN_PROBABILITY", 0.5, minimum=0.0, maximum=1.0)
+# Thanks and praise with nothing to answer: "acknowledge" suggests a short thank-you (no KB
+# answer, no apology); "none" suggests no text at all (suggested action "no_reply_needed").
+PRAISE_REPLY = env_choice("PRAISE_REPLY", "acknowledge", ("acknowledge", "none"))
 # Best article's cosine similarity below which a message counts as out of scope (retrieval_weak);
 # tuned on CLINC150 out-of-scope queries against Bitext dev messages (bench/agent.py).
 RETRIEVAL_MIN_SIMILARITY = env_float("RETRIEVAL_MIN_SIMILARITY", 0.45, minimum=0.0, maximum=1.0)

@@ -13,6 +13,8 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", build_api().urls),
+    # Before support's console: its pages live in evals (support does not know evals).
+    path("console/evals/", include("evals.urls")),
     path("console/", include("support.console.urls")),
     path("widget/demo/", widget_demo, name="widget-demo"),
 ]

@@ -1,13 +1,15 @@
 """The guard: judges a proposal before anyone sees it. Three checks (grounded, tone, policy),
-each a list of issues; a proposal passes when there are none. Policy issues in FORBIDDEN are
-promises or requests no repair should be trusted to fix: they escalate at once."""
+each a list of issues; a proposal passes when there are none. Grounded includes the specifics
+check: an amount, number, date or name the customer, the facts and the profile do not hold.
+Policy issues in FORBIDDEN are promises or requests no repair should be trusted to fix: they
+escalate at once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from agents.facts import CustomerFacts
-from agents.guard.grounded import check_grounded
+from agents.guard.grounded import check_grounded, check_specifics
 from agents.guard.policy import FORBIDDEN, check_policy
 from agents.guard.tone import check_tone
 from agents.message_signals import MessageSignals
@@ -23,12 +25,16 @@ def check_proposal(
     sentiment: str,
     signals: MessageSignals,
     profile_values: Sequence[str] = (),
+    customer_texts: Sequence[str] = (),
 ) -> GuardResult:
+    """`customer_texts`: what the customer wrote (the message, earlier turns): specifics they
+    gave may be repeated."""
     flags = ("prompt_injection_in_message",) if signals.injection else ()
     if proposal.invalid:
         return GuardResult((GuardIssue("grounded", "invalid_output", proposal.invalid),), flags)
     issues = [
         *check_grounded(proposal, evidence, facts, profile_values),
+        *check_specifics(proposal.answer, [*customer_texts, *facts.sentences(), *profile_values]),
         *check_tone(proposal.answer, sentiment),
         *check_policy(proposal.answer, facts),
     ]

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from agents.facts import CustomerFacts
 from agents.state import Evidence, GuardIssue, Proposal
 from agents.text import cited_numbers, content_stems, sentences, strip_citations
+from knowledge.specifics import unsupported
 
 # Share of a sentence's content words that must appear in its sources. Paraphrase keeps most
 # content words; an invented claim (a price, a policy, a product) brings new ones.
@@ -58,3 +59,12 @@ def check_grounded(
         if support < MIN_SUPPORT:
             issues.append(GuardIssue("grounded", "unsupported_sentence", sentence[:160]))
     return issues
+
+
+def check_specifics(answer: str, allowed: Sequence[str]) -> list[GuardIssue]:
+    """Amounts, numbers, dates and names the answer states that nobody gave (example text of a
+    KB article, or invented): `allowed` is the customer's words, the facts, the profile."""
+    return [
+        GuardIssue("grounded", "unsupported_specific", specific)
+        for specific in unsupported(strip_citations(answer), allowed)
+    ]

@@ -1,6 +1,7 @@
 """Graph nodes, one job each. Each takes the state and the injected services and returns the
 keys it changes."""
 
+from agents.nodes.acknowledge import acknowledge_node
 from agents.nodes.decide import decide_node
 from agents.nodes.draft import draft_node
 from agents.nodes.escalate import escalate_node
@@ -11,6 +12,7 @@ from agents.nodes.retrieve import retrieve_node
 from agents.nodes.triage import triage_node
 
 __all__ = [
+    "acknowledge_node",
     "decide_node",
     "draft_node",
     "escalate_node",

@@ -5,18 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from agents.guard import is_forbidden
+from agents.message_signals import MessageSignals
 from agents.services import AgentSettings, Services
 from agents.state import AgentState, Decision
 from support.models import EscalationReason
 
 
+def message_reason(signals: MessageSignals) -> str:
+    """The escalation reason the message itself gives, whatever the KB holds ("" if none)."""
+    if signals.risks:
+        return EscalationReason.HIGH_RISK
+    if signals.human_requested:
+        return EscalationReason.CUSTOMER_REQUESTED_HUMAN
+    if signals.complaint:
+        return EscalationReason.COMPLAINT
+    return ""
+
+
 def decide(state: AgentState, settings: AgentSettings) -> tuple[Decision, str]:
     signals, guard = state["signals"], state["guard_result"]
     proposal = state["proposal"]
-    if signals.risks:
-        return "escalate", EscalationReason.HIGH_RISK
-    if signals.human_requested:
-        return "escalate", EscalationReason.CUSTOMER_REQUESTED_HUMAN
+    if reason := message_reason(signals):
+        return "escalate", reason
     if proposal.invalid:
         return "escalate", EscalationReason.GUARD_FAILED
     if is_forbidden(guard):

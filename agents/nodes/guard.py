@@ -6,7 +6,7 @@ from typing import Any
 
 from agents.guard import check_proposal
 from agents.services import Services
-from agents.state import AgentState
+from agents.state import AgentState, customer_turns
 
 
 def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
@@ -17,5 +17,6 @@ def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
         state["triage_result"].sentiment,
         state["signals"],
         state["profile"].texts(),
+        [state["message"], *customer_turns(state.get("history", []))],
     )
     return {"guard_result": result, "trace": ["guard"]}

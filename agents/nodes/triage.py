@@ -4,6 +4,7 @@ message-level signals (request for a human, risk topics, prompt injection)."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 from agents.message_signals import read_signals, without_injection
@@ -18,6 +19,9 @@ _FOLLOW_UP = re.compile(
     re.IGNORECASE,
 )
 FOLLOW_UP_MAX_WORDS = 12
+# Risk topics that make a message urgent by themselves (a mention of a doctor or of a lawyer
+# does not: the tone model reads those).
+URGENT_RISKS = {"threat", "self_harm", "fraud"}
 
 
 def previous_customer_turn(history: list[Turn]) -> str:
@@ -35,11 +39,15 @@ def context_text(message: str, history: list[Turn]) -> str:
 def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
     message = without_injection(state["message"])
     text = context_text(message, state.get("history", []))
-    triaged = services.triage(text)
+    triaged = services.triage(text, message) if text != message else services.triage(text)
+    signals = read_signals(state["message"], triaged.intent, triaged.kinds, triaged.confidence)
+    if set(signals.risks) & URGENT_RISKS and triaged.urgency != "HIGH":
+        # A threat, fraud or self-harm is urgent whatever the wording's tone.
+        triaged = replace(triaged, urgency="HIGH")
     return {
         "clean_message": message,
         "context_text": text,
         "triage_result": triaged,
-        "signals": read_signals(state["message"], triaged.intent),
+        "signals": signals,
         "trace": ["triage"],
     }

@@ -1,6 +1,7 @@
 """The default provider: offline and deterministic. It quotes the best customer-facing article,
-fills its placeholders, drops what it cannot say (unfillable slots, sentences policy forbids),
-states the customer facts it has, opens with empathy when the customer is upset, and cites [1]."""
+fills its placeholders, drops what it cannot say (unfillable slots, sentences policy forbids,
+specifics nobody gave), states the customer facts it has, opens with empathy when the customer
+is upset, and cites [1]."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from agents.providers.base import DraftRequest
 from agents.scoring import best_article
 from agents.state import Evidence, Proposal
 from agents.text import sentences
+from knowledge.specifics import unsupported
 
 _LIST_MARKER = re.compile(r"^\s*(\d{1,2}[.)]|[-*•])\s+")
 # An opener counts only if it apologises; "I understand you want to cancel" is not empathy.
@@ -38,9 +40,20 @@ def _was_flagged(sentence: str, flagged: set[str]) -> bool:
     )
 
 
-def _keep(sentence: str, request: DraftRequest, flagged: set[str]) -> bool:
-    # Quote nothing the guard refused or would refuse (a KB timeframe is not this order's date).
-    return not _was_flagged(sentence, flagged) and not check_policy(sentence, request.facts)
+def allowed_texts(request: DraftRequest) -> list[str]:
+    """Where a specific (amount, number, date, name) in a reply may come from."""
+    customer = [turn["body"] for turn in request.history if turn["role"] == "CUSTOMER"]
+    return [request.message, *customer, *request.facts.sentences(), *request.profile.texts()]
+
+
+def _keep(sentence: str, request: DraftRequest, flagged: set[str], allowed: list[str]) -> bool:
+    # Quote nothing the guard refused or would refuse (a KB timeframe is not this order's date),
+    # and no specific the article holds as example text ("a refund of $299").
+    return (
+        not _was_flagged(sentence, flagged)
+        and not check_policy(sentence, request.facts)
+        and not unsupported(sentence, allowed)
+    )
 
 
 def _quote(article: Evidence, request: DraftRequest) -> list[str]:
@@ -48,6 +61,7 @@ def _quote(article: Evidence, request: DraftRequest) -> list[str]:
     steps are renumbered when one is dropped."""
     filler = Filler(request.profile, request.entities)
     flagged = _flagged(request)
+    allowed = allowed_texts(request)
     lines: list[str] = []
     size, step = 0, 0
     for line in article.content.splitlines():
@@ -56,7 +70,7 @@ def _quote(article: Evidence, request: DraftRequest) -> list[str]:
         kept = []
         for sentence in sentences(body):
             filled = filler.fill(sentence)
-            if filled and _keep(filled, request, flagged):
+            if filled and _keep(filled, request, flagged, allowed):
                 kept.append(filled)
         if not kept or size >= MAX_CHARS:
             continue

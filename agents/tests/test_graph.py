@@ -228,7 +228,8 @@ def test_low_confidence_escalates(llm_graph: Callable[..., CompiledStateGraph]) 
     graph = llm_graph(llm_json(GROUNDED, [1], confidence=0.1))
     outcome = run_graph(graph, initial_state(CANCEL))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "low_confidence")
-    assert outcome.confidence == 0.1
+    # What the draft shows is the calibrated probability of being right (agents/scoring.py).
+    assert outcome.confidence < 0.3
 
 
 def test_agent_kb_fixture_loads_every_listed_article(agent_kb: dict[str, KBDocument]) -> None:

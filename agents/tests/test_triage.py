@@ -1,4 +1,4 @@
-"""Triage: the shipped intent classifier, the sentiment/urgency rules and the CLI."""
+"""Triage: the shipped intent classifier, the tone model (kind, sentiment, urgency) and the CLI."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agents.triage.classifier import load_classifier, train
-from agents.triage.sentiment import sentiment, urgency
+from agents.triage.tone import (
+    KINDS,
+    SENTIMENT_WEIGHTS,
+    URGENCY_HIGH_MIN,
+    _likeliest,
+    _urgency,
+    load_tone_model,
+)
 from agents.triage.service import triage_text
 
 
@@ -42,27 +49,45 @@ def test_category_probability_sums_its_intents() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "label"),
+    ("text", "sentiment", "kind"),
     [
-        ("This is the worst service ever, I am furious", "NEGATIVE"),
-        ("I am not happy with my delivery", "NEGATIVE"),
-        ("WHERE IS MY ORDER!!", "NEGATIVE"),
-        ("thanks a lot, great help", "POSITIVE"),
-        ("no problem, I can wait", "POSITIVE"),
-        ("I want to change my address", "NEUTRAL"),
+        (
+            "This is the worst service ever, I am furious. Never shopping here again",
+            "NEGATIVE",
+            "complaint",
+        ),
+        ("thanks a lot, great help, you sorted it in minutes!", "POSITIVE", "praise"),
+        ("How do I change the shipping address on my account?", "NEUTRAL", "store_question"),
+        (
+            "@AcmeAir is flight 221 to Boston boarding at gate 4 or 5?",
+            "NEUTRAL",
+            "company_specific",
+        ),
     ],
 )
-def test_sentiment_rules(text: str, label: str) -> None:
-    assert sentiment(text)[0] == label
+def test_the_tone_model_on_clear_messages(text: str, sentiment: str, kind: str) -> None:
+    tone = load_tone_model().predict([text])[0]
+    assert (tone.sentiment, tone.kind) == (sentiment, kind)
+    assert set(tone.kind_scores) == set(KINDS)
+    assert sum(tone.kind_scores.values()) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_urgency_rules() -> None:
-    assert (
-        urgency("someone made an unauthorized charge on my card", "payment_issue", "NEUTRAL")[0]
-        == "HIGH"
+def test_urgency_is_high_only_when_sure() -> None:
+    model = load_tone_model()
+    urgent, calm = model.predict(
+        [
+            "URGENT someone just took £400 from my account, card stolen, freeze it NOW",
+            "I'd like to leave a review for the jacket I bought last month",
+        ]
     )
-    assert urgency("I'd like to leave a review", "review", "NEUTRAL")[0] == "LOW"
-    assert urgency("change my address please", "change_shipping_address", "NEUTRAL")[0] == "NORMAL"
+    assert urgent.urgency == "HIGH"
+    assert calm.urgency == "LOW"
+    assert _urgency({"HIGH": URGENCY_HIGH_MIN - 0.01, "NORMAL": 0.2, "LOW": 0.3}) == "LOW"
+
+
+def test_sentiment_weighs_frustration_up() -> None:
+    assert _likeliest({"NEGATIVE": 0.4, "NEUTRAL": 0.5}, SENTIMENT_WEIGHTS) == "NEGATIVE"
+    assert _likeliest({"NEGATIVE": 0.3, "NEUTRAL": 0.6}, SENTIMENT_WEIGHTS) == "NEUTRAL"
 
 
 def test_training_learns_from_small_data() -> None:
@@ -80,7 +105,7 @@ def test_training_learns_from_small_data() -> None:
 def test_triage_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     call_command("triage", "--json", "cancel order 42 now, this is urgent!")
     record = json.loads(capsys.readouterr().out)
-    assert set(record) == {"id", "intent", "category", "sentiment", "urgency", "confidence"}
+    assert set(record) == {"id", "intent", "category", "sentiment", "urgency", "confidence", "kind"}
     assert record["id"] is None
     assert record["intent"] == "cancel_order"
     assert record["urgency"] == "HIGH"

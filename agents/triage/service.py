@@ -1,9 +1,12 @@
+"""Triage of one message: intent and category (the intent classifier), what kind of message it
+is, its sentiment and urgency (the tone model, agents/triage/tone.py)."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agents.triage.classifier import load_classifier
-from agents.triage.sentiment import sentiment, urgency
+from agents.triage.tone import load_tone_model
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,9 @@ class Triage:
     urgency: str
     confidence: float  # the intent probability
     scores: dict[str, float]  # each head's probability
+    kind: str = "store_question"
+    # Probability of each message kind: store_question, company_specific, complaint, praise, other.
+    kinds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -22,31 +28,40 @@ class Triage:
             "sentiment": self.sentiment,
             "urgency": self.urgency,
             "confidence": round(self.confidence, 4),
+            "kind": self.kind,
         }
 
+    @property
+    def answerable_probability(self) -> float:
+        """How likely a store's help centre answers this at all (P(store_question))."""
+        return self.kinds.get("store_question", 1.0)
 
-def triage_texts(texts: list[str]) -> list[Triage]:
-    results = []
-    for text, predicted in zip(texts, load_classifier().predict(texts), strict=True):
-        mood, mood_p = sentiment(text)
-        level, level_p = urgency(text, predicted["intent"], mood)
-        results.append(
-            Triage(
-                intent=predicted["intent"],
-                category=predicted["category"],
-                sentiment=mood,
-                urgency=level,
-                confidence=predicted["intent_probability"],
-                scores={
-                    "intent": round(predicted["intent_probability"], 4),
-                    "category": round(predicted["category_probability"], 4),
-                    "sentiment": mood_p,
-                    "urgency": level_p,
-                },
-            )
+
+def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[Triage]:
+    """`tone_texts`: what the tone is read from when it differs from what the intent is read
+    from (a follow-up's intent needs the previous message; its tone is its own)."""
+    intents = load_classifier().predict(texts)
+    tones = load_tone_model().predict(tone_texts or texts)
+    return [
+        Triage(
+            intent=predicted["intent"],
+            category=predicted["category"],
+            sentiment=tone.sentiment,
+            urgency=tone.urgency,
+            confidence=predicted["intent_probability"],
+            scores={
+                "intent": round(predicted["intent_probability"], 4),
+                "category": round(predicted["category_probability"], 4),
+                "sentiment": tone.sentiment_confidence,
+                "urgency": tone.urgency_confidence,
+                "kind": tone.kind_scores[tone.kind],
+            },
+            kind=tone.kind,
+            kinds=tone.kind_scores,
         )
-    return results
+        for predicted, tone in zip(intents, tones, strict=True)
+    ]
 
 
-def triage_text(text: str) -> Triage:
-    return triage_texts([text])[0]
+def triage_text(text: str, tone_text: str | None = None) -> Triage:
+    return triage_texts([text], [tone_text] if tone_text else None)[0]

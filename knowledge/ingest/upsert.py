@@ -18,6 +18,7 @@ from knowledge.ingest.readers import read_source
 from knowledge.ingest.specs import DocumentSpec, IngestReport, ReadProblem
 from knowledge.models import ChunkKind, EmbeddingStatus, KBChunk, KBDocument
 from knowledge.search import forget_common_lexemes
+from knowledge.specifics import find_specifics
 
 BATCH_SIZE = 32
 Progress = Callable[[int], None]
@@ -84,6 +85,9 @@ def _apply(spec: DocumentSpec, document: KBDocument) -> None:
     document.intent = spec.intent
     document.category = spec.category
     document.metadata = {**spec.metadata, "questions": list(spec.questions)}
+    if specifics := find_specifics(spec.content):
+        # Example text a draft must not repeat (knowledge/specifics.py); admin lists them.
+        document.metadata["example_specifics"] = specifics
     document.content_hash = spec.content_hash()
 
 

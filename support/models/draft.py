@@ -26,7 +26,7 @@ class EscalationReason(models.TextChoices):
     RETRIEVAL_WEAK = "retrieval_weak", "Retrieval weak"
     CUSTOMER_REQUESTED_HUMAN = "customer_requested_human", "Customer requested a human"
     # Dissatisfaction, anger, a threat to leave: a person answers, whatever the KB holds.
-    COMPLAINT = "complaint", "Complaint"
+    COMPLAINT = "customer_complaint", "Customer complaint"
     HIGH_RISK = "high_risk", "High risk"
 
 

@@ -79,9 +79,7 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
     """Existing rows for the operations with ids in their path, so that valid inputs reach the
     success path (and its response schema), not only 404. One draft per action: the first
     approval closes its draft."""
-    drafts = {
-        action: make_draft(f"question for {action}") for action in ("a", "r", "e", "p", "s")
-    }
+    drafts = {action: make_draft(f"question for {action}") for action in ("a", "r", "e", "p", "s")}
     return {
         f"{API}/conversations/{{conversation_id}}": {
             "conversation_id": str(drafts["a"].conversation_id)

@@ -135,3 +135,26 @@ def test_evals_lists_latest_runs(api: Client) -> None:
     assert [i["id"] for i in api.get(f"{API}/evals", {"suite": "triage"}).json()["items"]] == [
         old.pk
     ]
+
+
+def test_one_eval_run_with_its_cases(api: Client) -> None:
+    from evals.models import EvalCase
+
+    run = EvalRun.objects.create(suite="fast", dataset="evals/sets/fast.jsonl", n_items=2)
+    for position, (case_id, passed) in enumerate((("b", False), ("a", True))):
+        EvalCase.objects.create(
+            run=run,
+            position=position,
+            case_id=case_id,
+            tags=["complaint"],
+            expect={"status": "ESCALATED"},
+            actual={"status": "SUGGESTED" if not passed else "ESCALATED"},
+            scores={"checks": {"status": passed}},
+            passed=passed,
+        )
+    body = api.get(f"{API}/evals/{run.pk}").json()
+    assert (body["id"], body["suite"], body["n_items"]) == (run.pk, "fast", 2)
+    assert [(c["case_id"], c["passed"]) for c in body["cases"]] == [("b", False), ("a", True)]
+    assert body["cases"][0]["actual"] == {"status": "SUGGESTED"}
+    assert api.get(f"{API}/evals/999999").status_code == 404
+    assert Client().get(f"{API}/evals/{run.pk}").status_code == 401

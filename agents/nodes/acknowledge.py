@@ -1,0 +1,28 @@
+"""acknowledge: thanks or praise with nothing to answer gets a short thank-you (PRAISE_REPLY
+"acknowledge") or no text at all ("none"); no KB article is quoted, nothing is promised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.prompts import ACKNOWLEDGEMENT, ACKNOWLEDGEMENT_VERSION, NO_REPLY_ACTION
+from agents.services import Services
+from agents.state import AgentState, Proposal
+
+
+def acknowledge_node(state: AgentState, services: Services) -> dict[str, Any]:
+    company = state["profile"].values.get("company_name", "")
+    praise = state["triage_result"].kinds.get("praise", 0.0)
+    if services.settings.praise_reply == "none":
+        answer, action = "", NO_REPLY_ACTION
+    else:
+        answer, action = ACKNOWLEDGEMENT.format(company=company).rstrip(" —"), ""
+    proposal = Proposal(
+        answer=answer,
+        citations=[],
+        confidence=round(praise, 4),
+        model="template",
+        prompt_version=ACKNOWLEDGEMENT_VERSION,
+        suggested_action=action,
+    )
+    return {"proposal": proposal, "trace": ["acknowledge"]}

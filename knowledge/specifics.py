@@ -1,0 +1,52 @@
+"""Specifics: amounts, reference and order numbers, phone numbers, dates and people's names. A
+reply may state one only when the customer's message, the customer facts or the business profile
+holds it; in a KB article they are example text (a Bitext answer's "$299", "Ms. Hawkings"), so
+ingest flags articles that carry them (admin lists them) and drafts never quote them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+SPECIFIC = re.compile(
+    "|".join(
+        [
+            r"[$€£]\s?\d[\d,]*(?:\.\d+)?",  # $299, € 50.00
+            r"\b\d[\d,]*(?:\.\d+)?\s?(?:usd|eur|gbp|dollars|euros|pounds)\b",
+            r"\b[A-Z]{1,5}-?\d{3,}(?:-\d+)*\b",  # SU-35931-1, QX-48213, ORD12345
+            r"\+?\d[\d ().-]{7,}\d",  # phone numbers
+            r"\b\d{4,}\b",  # order and reference numbers
+            r"\b\d{1,2}/\d{1,2}/\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b",  # dates
+            rf"\b{_MONTH}\.? \d{{1,2}}(?:st|nd|rd|th)?\b",  # December 24th
+            rf"\b\d{{1,2}}(?:st|nd|rd|th)? (?:of )?{_MONTH}\b",  # 24th of December
+            r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.? [A-Z][a-z]+",  # Ms. Hawkings
+        ]
+    ),
+    re.IGNORECASE,
+)
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+
+
+def _key(specific: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", specific.lower())
+
+
+def find_specifics(text: str) -> list[str]:
+    """The specifics written out in `text` (placeholders like {{Order Number}} are not)."""
+    text = _PLACEHOLDER.sub(" ", text)
+    found: list[str] = []
+    for match in SPECIFIC.finditer(text):
+        specific = match.group(0).strip()
+        if specific and specific not in found:
+            found.append(specific)
+    return found
+
+
+def unsupported(text: str, allowed: Iterable[str]) -> list[str]:
+    """Specifics of `text` that none of the allowed texts states."""
+    known = " ".join(_key(source) for source in allowed)
+    return [s for s in find_specifics(text) if _key(s) and _key(s) not in known]
