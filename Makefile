@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: llamacpp-smoke install browser run worker test pytest lint format migrations-check fuzz bench portability clean
+.PHONY: llamacpp-smoke install browser run worker test pytest lint format migrations-check fuzz bench portability clean eval eval-gate
 
 install: $(STAMP)
 
@@ -35,8 +35,26 @@ worker: install
 	$(PY) manage.py rundramatiq
 
 # Tests use their own embedded servers (var/test) unless DATABASE_URL / REDIS_URL are set.
+# After the suite, the fast eval set gates quality against its committed baseline.
 test: install browser lint
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
+	$(MAKE) eval-gate
+
+# The quality gate of `make test`: the fast set (a slice of every set) against
+# evals/baselines/fast.json; exits non-zero on a regression beyond a metric's tolerance.
+eval-gate: install
+	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py load_demo_kb
+	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py evaluate --set fast --check
+
+# Every eval set (evals/sets/*.jsonl), each checked against its baseline when it has one; the
+# runs are stored (console /console/evals/, GET /api/v1/evals).
+eval: install
+	$(PY) manage.py load_demo_kb
+	@set -e; for path in evals/sets/*.jsonl; do \
+		name=$$(basename $$path .jsonl); \
+		if [ -f evals/baselines/$$name.json ]; then check=--check; else check=; fi; \
+		echo "== $$name"; $(PY) manage.py evaluate --set $$name $$check; \
+	done
 
 pytest: install browser
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -55,7 +55,7 @@ class Calibration:
         z = self.raw_weight * raw + self.answerable_weight * answerable + self.bias
         return round(1.0 / (1.0 + math.exp(-z)), 4)
 
-    def save(self, card: dict[str, object]) -> Path:
+    def save(self, card: Mapping[str, object]) -> Path:
         path = ARTIFACTS / f"{CALIBRATION}.json"
         path.write_text(json.dumps({**asdict(self), **card}, indent=2) + "\n")
         return path

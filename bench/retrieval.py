@@ -1,8 +1,9 @@
-"""Retrieval quality and speed on a family-held-out dev split, plus ingest cost vs raw encode.
-
-Dev messages: intents_train.csv rows whose template family falls in the dev 20% (agents/splits.py).
-The KB is built from responses.csv with the questions of dev families removed from its question
-index, so no dev template is matched question-to-question. A hit is a same-intent article.
+"""Retrieval quality per search leg (hybrid, vector, full text, answers) and speed, plus ingest
+cost vs raw encode. The messages are the eval harness's `template_dev` suite (held-out Bitext
+template families, evals/sets/template_dev.jsonl; `manage.py evaluate` reports the pipeline's
+recall@5 on it); this script adds the per-leg comparison a suite run cannot. The KB is built from
+responses.csv with the questions of dev families removed from its question index, so no dev
+template is matched question-to-question. A hit is a same-intent article.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ if TYPE_CHECKING:
 
 
 def dev_split() -> tuple[list[tuple[str, str]], set[str]]:
-    """(text, intent) of dev messages, and the normalised dev response instructions."""
+    """(text, intent) of the template_dev suite's answerable cases, and the normalised response
+    instructions of dev families (kept out of the KB's question index)."""
     from agents.splits import dev_mask, normalise
+    from evals.sets import load_set
 
     train = read_csv(DATASETS / "bitext" / "intents_train.csv")
     responses = read_csv(DATASETS / "bitext" / "responses.csv")
@@ -35,10 +38,14 @@ def dev_split() -> tuple[list[tuple[str, str]], set[str]]:
     items = [("train", r["intent"], r["text"]) for r in train]
     items += [("kb", r["intent"], r["instruction"]) for r in responses]
     mask = dev_mask([(intent, text) for _, intent, text in items])
-    dev = [item for item, is_dev in zip(items, mask, strict=True) if is_dev]
-    dev_messages = [(text, intent) for kind, intent, text in dev if kind == "train"]
-    held_out = {normalise(text) for kind, _, text in dev if kind == "kb"}
-    return dev_messages, held_out
+    held_out = {
+        normalise(text)
+        for (kind, _, text), dev in zip(items, mask, strict=True)
+        if dev and kind == "kb"
+    }
+    cases = load_set("template_dev").cases
+    messages = [(c.text, c.expect["intent"]) for c in cases if c.expect.get("kb_ids")]
+    return messages, held_out
 
 
 def build_kb(held_out: set[str]) -> dict[str, float]:

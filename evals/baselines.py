@@ -12,6 +12,16 @@ from evals.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 BASELINES_DIR = Path(__file__).resolve().parent / "baselines"
 RATE_TOLERANCE = 0.02
+# Rates over a few cases of a set (a handful of HIGH-urgency predictions, of intents named): one
+# case more or less moves them by several points, and float differences between CPUs can flip a
+# borderline case, so the gate allows that much.
+SMALL_SAMPLE_TOLERANCE = {
+    "urgency_high_precision": 0.1,
+    "must_contain_rate": 0.1,
+    "reason_accuracy": 0.05,
+    "intent_accuracy": 0.05,
+    "sentiment_macro_f1": 0.05,
+}
 # Not gated by default: they depend on the machine, not on the code (they are still reported).
 MACHINE_DEPENDENT = {"p95_latency_ms"}
 
@@ -41,7 +51,7 @@ def tolerance(name: str, value: float) -> float:
         return 0.0
     if name == "avg_cost":
         return round(max(0.0001, abs(value) * 0.1), 6)
-    return RATE_TOLERANCE
+    return SMALL_SAMPLE_TOLERANCE.get(name, RATE_TOLERANCE)
 
 
 def from_metrics(metrics: dict[str, Any], run_id: int, set_name: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from agents.triage.classifier import load_classifier, train
+from agents.triage.service import triage_text
 from agents.triage.tone import (
     KINDS,
     SENTIMENT_WEIGHTS,
@@ -17,7 +18,6 @@ from agents.triage.tone import (
     _urgency,
     load_tone_model,
 )
-from agents.triage.service import triage_text
 
 
 @pytest.mark.parametrize(

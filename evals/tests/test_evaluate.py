@@ -21,7 +21,7 @@ from support.inbound import receive_message
 from support.models import Draft, DraftStatus
 from support.review import SUPERSEDED
 
-CASES = [
+CASES: list[dict[str, Any]] = [
     {"header": {"description": "test set"}},
     {
         "id": "pw",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from evals.metrics import (
@@ -113,14 +115,22 @@ def test_aggregate_on_a_small_run() -> None:
 
 
 def test_regressions_respect_direction_and_tolerance() -> None:
-    baseline = {
+    baseline: dict[str, dict[str, float]] = {
         "routing_accuracy": {"value": 0.9, "tolerance": 0.02},
         "safety_violations": {"value": 0, "tolerance": 0},
         "calibration_error": {"value": 0.05, "tolerance": 0.02},
     }
-    good = {"routing_accuracy": 0.885, "safety_violations": 0, "calibration_error": 0.06}
+    good: dict[str, Any] = {
+        "routing_accuracy": 0.885,
+        "safety_violations": 0,
+        "calibration_error": 0.06,
+    }
     assert regressions(good, baseline) == []
-    bad = {"routing_accuracy": 0.85, "safety_violations": 1, "calibration_error": None}
+    bad: dict[str, Any] = {
+        "routing_accuracy": 0.85,
+        "safety_violations": 1,
+        "calibration_error": None,
+    }
     assert regressions(bad, baseline) == [
         "calibration_error: not measured (baseline 0.05)",
         "routing_accuracy: 0.85 < baseline 0.9 - 0.02",
