@@ -40,11 +40,16 @@ test: install browser lint
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) eval-gate
 
-# The quality gate of `make test`: the fast set (a slice of every set) against
-# evals/baselines/fast.json; exits non-zero on a regression beyond a metric's tolerance.
+# The quality gate of `make test`: the fast set (a slice of the sets that carry their texts)
+# against evals/baselines/fast.json, and the real tweets where ../shared/datasets is (their
+# text is read from there); exits non-zero on a regression beyond a metric's tolerance.
+DATASETS ?= ../shared/datasets
 eval-gate: install
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py load_demo_kb
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py evaluate --set fast --check
+	@if [ -f $(DATASETS)/twcs/inbound_tweets.csv ]; then \
+		RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py evaluate --set real_tweets --check; \
+	else echo "eval-gate: $(DATASETS) not found: the real_tweets gate is skipped"; fi
 
 # Every eval set (evals/sets/*.jsonl), each checked against its baseline when it has one; the
 # runs are stored (console /console/evals/, GET /api/v1/evals).

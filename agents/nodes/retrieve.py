@@ -34,16 +34,20 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
         is_weak(evidence, services.settings.min_similarity)
         or off_domain(triaged, services.settings.min_answerable)
     )
+    # Most likely thanks, but not surely enough to acknowledge (signals.praise): an article
+    # would answer a question nobody asked, so a person replies.
+    thanks = triaged.kind == "praise" and "?" not in state["message"]
     return {
         "evidence": evidence,
         "entities": entities,
         "facts": services.facts(list(entities.order_numbers), state.get("customer_ref")),
         "profile": services.profile(),
-        "kb_covers_it": covered,
+        "kb_covers_it": covered and not thanks,
         "retrieval_confidence": retrieval_confidence(triaged, evidence),
         # What the message says (a complaint, a request for a person) explains an escalation
         # better than the KB's silence.
         "escalation_reason": message_reason(state["signals"])
-        or ("" if covered else EscalationReason.RETRIEVAL_WEAK),
+        or ("" if covered else EscalationReason.RETRIEVAL_WEAK)
+        or (EscalationReason.LOW_CONFIDENCE if thanks else ""),
         "trace": ["retrieve"],
     }

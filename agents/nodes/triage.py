@@ -10,6 +10,7 @@ from typing import Any
 from agents.message_signals import read_signals, without_injection
 from agents.services import Services
 from agents.state import AgentState, Turn, customer_turns
+from agents.triage.service import Triage
 
 # A short message that leans on the previous one: "and when does it arrive?", "what about
 # the other one?". It is read together with the customer's previous message.
@@ -36,10 +37,25 @@ def context_text(message: str, history: list[Turn]) -> str:
     return message
 
 
+def _triage_in_context(message: str, history: list[Turn], services: Services) -> tuple[str, Triage]:
+    """(the text the intent is read from, its triage). A short message after an earlier one is
+    also read together with it ("will my order history be deleted too?"), and that reading wins
+    when it makes triage surer of the intent; the tone is always the message's own."""
+    text = context_text(message, history)
+    if text != message:
+        return text, services.triage(text, message)
+    alone = services.triage(message)
+    previous = previous_customer_turn(history)
+    if not previous or len(message.split()) > FOLLOW_UP_MAX_WORDS:
+        return message, alone
+    together = f"{previous}\n{message}"
+    joined = services.triage(together, message)
+    return (together, joined) if joined.confidence > alone.confidence else (message, alone)
+
+
 def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
     message = without_injection(state["message"])
-    text = context_text(message, state.get("history", []))
-    triaged = services.triage(text, message) if text != message else services.triage(text)
+    text, triaged = _triage_in_context(message, state.get("history", []), services)
     signals = read_signals(state["message"], triaged.intent, triaged.kinds, triaged.confidence)
     if set(signals.risks) & URGENT_RISKS and triaged.urgency != "HIGH":
         # A threat, fraud or self-harm is urgent whatever the wording's tone.

@@ -111,29 +111,27 @@ def test_example_specifics_of_an_article_are_never_quoted(agent_kb: object) -> N
     assert document.metadata["example_specifics"] == ["Ms. Hawkings", "$299"]
 
 
-def test_the_guard_flags_a_specific_nobody_gave() -> None:
-    article = Evidence(
-        1, "Refunds", "", "Refunds take 5-7 business days.", "get_refund", "REFUND", 1, 0.9
-    )
-    answer = "Your refund of $299 takes 5-7 business days [1]."
+REFUNDS = Evidence(
+    1, "Refunds", "", "Refunds take 5-7 business days.", "get_refund", "REFUND", 1, 0.9
+)
+
+
+def _specific_issues(answer: str, customer_text: str) -> list[tuple[str, str]]:
     result = check_proposal(
-        Proposal(answer, [article.citation()], 0.9, "t", "t"),
-        [article],
+        Proposal(answer, [REFUNDS.citation()], 0.9, "t", "t"),
+        [REFUNDS],
         CustomerFacts(),
         "NEUTRAL",
         MessageSignals(False, (), False),
-        customer_texts=["where is my refund?"],
+        customer_texts=[customer_text],
     )
-    assert [(i.code, i.detail) for i in result.issues] == [("unsupported_specific", "$299")]
-    given = check_proposal(
-        Proposal(answer, [article.citation()], 0.9, "t", "t"),
-        [article],
-        CustomerFacts(),
-        "NEUTRAL",
-        MessageSignals(False, (), False),
-        customer_texts=["where is my refund of $299?"],
-    )
-    assert "unsupported_specific" not in {i.code for i in given.issues}
+    return [(i.code, i.detail) for i in result.issues if i.code == "unsupported_specific"]
+
+
+def test_the_guard_flags_a_specific_nobody_gave() -> None:
+    answer = "Your refund of $299 takes 5-7 business days [1]."
+    assert _specific_issues(answer, "where is my refund?") == [("unsupported_specific", "$299")]
+    assert _specific_issues(answer, "where is my refund of $299?") == []
 
 
 def test_calibration_is_a_logistic_map_of_raw_score_and_answerability() -> None:

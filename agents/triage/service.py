@@ -20,6 +20,9 @@ class Triage:
     kind: str = "store_question"
     # Probability of each message kind: store_question, company_specific, complaint, praise, other.
     kinds: dict[str, float] = field(default_factory=dict)
+    # P(store question) of the text the intent was read from, when that differs from the message
+    # (a follow-up: "and how long does it take?" is a store question with its previous turn).
+    context_answerable: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -33,15 +36,23 @@ class Triage:
 
     @property
     def answerable_probability(self) -> float:
-        """How likely a store's help centre answers this at all (P(store_question))."""
-        return self.kinds.get("store_question", 1.0)
+        """How likely a store's help centre answers this at all (P(store_question)), of the
+        message or of the message in its context, whichever is higher."""
+        own = self.kinds.get("store_question", 1.0)
+        return max(own, self.context_answerable or 0.0)
 
 
 def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[Triage]:
     """`tone_texts`: what the tone is read from when it differs from what the intent is read
     from (a follow-up's intent needs the previous message; its tone is its own)."""
     intents = load_classifier().predict(texts)
-    tones = load_tone_model().predict(tone_texts or texts)
+    model = load_tone_model()
+    tones = model.predict(tone_texts or texts)
+    in_context: list[float | None] = [None] * len(texts)
+    if tone_texts:
+        differs = [i for i, (a, b) in enumerate(zip(texts, tone_texts, strict=True)) if a != b]
+        for index, tone in zip(differs, model.predict([texts[i] for i in differs]), strict=True):
+            in_context[index] = tone.kind_scores.get("store_question", 0.0)
     return [
         Triage(
             intent=predicted["intent"],
@@ -58,8 +69,9 @@ def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[
             },
             kind=tone.kind,
             kinds=tone.kind_scores,
+            context_answerable=context,
         )
-        for predicted, tone in zip(intents, tones, strict=True)
+        for predicted, tone, context in zip(intents, tones, in_context, strict=True)
     ]
 
 

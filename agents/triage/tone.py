@@ -102,7 +102,12 @@ class ToneModel:
         tones = []
         for row in range(len(texts)):
             decoded = {
-                head: dict(zip(self.heads[head].classes_, probabilities[head][row], strict=True))
+                head: {
+                    str(label): float(p)
+                    for label, p in zip(
+                        self.heads[head].classes_, probabilities[head][row], strict=True
+                    )
+                }
                 for head in HEADS
             }
             best = {
