@@ -35,6 +35,7 @@ UNSAVED_KEYS = (
     "reviewed_at",
     "sent_text",
     "reject_reason",
+    "reject_category",
 )
 
 

@@ -28,6 +28,7 @@ from support.models import (
     DraftStatus,
     Message,
     MessageRole,
+    RejectCategory,
 )
 from support.models.draft import DRAFT_CLAIM_LEASE, OPEN_STATUSES
 
@@ -172,14 +173,21 @@ def write_to_customer(conversation_id: Any, actor: Actor, text: str) -> Message:
     return reply
 
 
-def reject(draft_id: Any, actor: Actor, reason: str = "") -> Draft:
+def reject(draft_id: Any, actor: Actor, reason: str = "", category: str = "") -> Draft:
+    """`category`: one of RejectCategory ("" = not given)."""
+    if category and category not in RejectCategory.values:
+        raise ReviewError(f"category must be one of {', '.join(RejectCategory.values)}")
     with transaction.atomic():
         draft = _lock_open(draft_id)
         before = _snapshot(draft)
         _mark_reviewed(draft, actor, DraftStatus.REJECTED)
         draft.reject_reason = reason.strip()
+        draft.reject_category = category
         draft.save()
-        _audit(draft, actor, AuditAction.REJECTED, before, {**_snapshot(draft), "reason": reason})
+        after = {**_snapshot(draft), "reason": reason}
+        if category:
+            after["category"] = category
+        _audit(draft, actor, AuditAction.REJECTED, before, after)
         announce_draft(draft)
     return draft
 

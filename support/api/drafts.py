@@ -61,7 +61,8 @@ def reject(
     request: HttpRequest, draft_id: uuid.UUID, payload: RejectIn | None = None
 ) -> dict[str, Any]:
     reason = (payload.reason if payload else None) or ""
-    return review.reject(draft_id, actor_of(request), reason).as_wire()
+    category = (payload.category if payload else None) or ""
+    return review.reject(draft_id, actor_of(request), reason, category).as_wire()
 
 
 @router.post(

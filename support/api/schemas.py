@@ -15,6 +15,7 @@ from support.models import (
     ConversationStatus,
     DraftStatus,
     EscalationReason,
+    RejectCategory,
     Sentiment,
     Urgency,
 )
@@ -72,6 +73,7 @@ class DraftOut(Schema):
     reviewed_at: datetime | None
     sent_text: str | None
     reject_reason: str | None
+    reject_category: RejectCategory | None
 
 
 class DraftPage(Schema):
@@ -85,6 +87,7 @@ class ApproveIn(Schema):
 
 class RejectIn(Schema):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
+    category: RejectCategory | None = None
 
 
 class MessageOut(Schema):

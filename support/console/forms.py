@@ -6,6 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from support.models import RejectCategory
+
 REASON_MAX_LENGTH = 2000
 
 
@@ -24,6 +26,7 @@ class ReplyForm(forms.Form):
 class RejectForm(forms.Form):
     # The console asks for a reason: it is what the learning loop learns from.
     reason = forms.CharField(max_length=REASON_MAX_LENGTH)
+    category = forms.ChoiceField(choices=[("", "—"), *RejectCategory.choices], required=False)
 
 
 def first_error(form: forms.Form) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
-from support.models import AuditLog, Conversation, Draft, Message
+from support.models import AuditLog, Conversation, Draft, Message, RejectCategory
 from support.models.draft import DraftQuerySet
 
 ACTIVITY_ROWS = 30
@@ -124,4 +124,5 @@ class ConversationScreen:
             "cards": self.cards,
             "activity": self.activity,
             "next_draft": self.next_draft,
+            "reject_categories": RejectCategory.choices,
         }

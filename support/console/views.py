@@ -91,8 +91,10 @@ def reject(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     form = RejectForm(request.POST)
     if not form.is_valid():
         return _respond(request, conversation_id, first_error(form), 422)
-    reason = form.cleaned_data["reason"]
-    return _act(request, conversation_id, lambda actor: review.reject(draft_id, actor, reason))
+    reason, category = form.cleaned_data["reason"], form.cleaned_data["category"]
+    return _act(
+        request, conversation_id, lambda actor: review.reject(draft_id, actor, reason, category)
+    )
 
 
 @require_POST

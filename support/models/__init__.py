@@ -1,7 +1,14 @@
 from support.models.audit import AuditAction, AuditLog
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
-from support.models.draft import Draft, DraftStatus, EscalationReason, Sentiment, Urgency
+from support.models.draft import (
+    Draft,
+    DraftStatus,
+    EscalationReason,
+    RejectCategory,
+    Sentiment,
+    Urgency,
+)
 from support.models.message import Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.webhook import (
@@ -29,6 +36,7 @@ __all__ = [
     "MessageRole",
     "Order",
     "OrderStatus",
+    "RejectCategory",
     "Sentiment",
     "Urgency",
     "WebhookAttempt",

@@ -30,6 +30,17 @@ class EscalationReason(models.TextChoices):
     HIGH_RISK = "high_risk", "High risk"
 
 
+class RejectCategory(models.TextChoices):
+    """Why an agent rejected a draft (with the free-text reason); the learning loop reads it."""
+
+    INCORRECT = "incorrect", "Incorrect"
+    OUTDATED = "outdated", "Outdated"
+    INCOMPLETE = "incomplete", "Incomplete"
+    TONE = "tone", "Tone"
+    POLICY = "policy", "Policy"
+    OTHER = "other", "Other"
+
+
 class Sentiment(models.TextChoices):
     POSITIVE = "POSITIVE", "Positive"
     NEUTRAL = "NEUTRAL", "Neutral"
@@ -171,6 +182,7 @@ class Draft(models.Model):
     sent_text = models.TextField(blank=True)
     edit_distance = models.PositiveIntegerField(null=True, blank=True)
     reject_reason = models.TextField(blank=True)
+    reject_category = models.CharField(max_length=16, choices=RejectCategory.choices, blank=True)
     automated = models.BooleanField(default=False, help_text="Sent by the auto-send policy.")
 
     created_at = models.DateTimeField(auto_now_add=True)
@@ -187,6 +199,10 @@ class Draft(models.Model):
             models.CheckConstraint(
                 condition=models.Q(escalation_reason__in=[*EscalationReason.values, ""]),
                 name="draft_escalation_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(reject_category__in=[*RejectCategory.values, ""]),
+                name="draft_reject_category_valid",
             ),
             models.CheckConstraint(
                 condition=models.Q(confidence__isnull=True)
@@ -258,4 +274,5 @@ class Draft(models.Model):
             "reviewed_at": self.reviewed_at,
             "sent_text": self.sent_text if self.status == DraftStatus.SENT else None,
             "reject_reason": self.reject_reason or None,
+            "reject_category": self.reject_category or None,
         }

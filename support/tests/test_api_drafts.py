@@ -52,7 +52,7 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
         "confidence", "guard", "model", "prompt_version", "tokens", "cost", "latency_ms",
         "created_at",
     }  # fmt: skip
-    assert set(item) == contract | {"reviewed_at", "sent_text", "reject_reason"}
+    assert set(item) == contract | {"reviewed_at", "sent_text", "reject_reason", "reject_category"}
     assert (item["id"], item["status"], item["escalation_reason"]) == (
         str(draft.pk),
         "ESCALATED",
@@ -172,6 +172,17 @@ def test_reject_keeps_the_reason(api: Client, make_draft: MakeDraft) -> None:
         "reason": "wrong article",
     }
     assert not Message.objects.filter(role=MessageRole.AGENT).exists()
+
+
+def test_reject_with_a_category(api: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    url = f"/drafts/{draft.pk}/reject"
+    bad = post_json(api, url, {"reason": "old", "category": "boring"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
+    body = post_json(api, url, {"reason": "price changed", "category": "outdated"}).json()
+    assert (body["reject_reason"], body["reject_category"]) == ("price changed", "outdated")
+    audit = AuditLog.objects.get(draft=draft, action="rejected")
+    assert audit.after["category"] == "outdated"
 
 
 def test_reject_without_a_body(api: Client, make_draft: MakeDraft) -> None:

@@ -110,6 +110,18 @@ def test_reject_stores_the_reason(console: Client, make_draft: MakeDraft) -> Non
     assert _audit(draft)[-1] == ("user:agnes", "rejected")
 
 
+def test_reject_with_a_category(console: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft()
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    assert '<option value="incorrect">Incorrect</option>' in page
+    url = f"/console/drafts/{draft.pk}/reject/"
+    assert console.post(url, {"reason": "x", "category": "nope"}, headers=HTMX).status_code == 422
+    response = console.post(url, {"reason": "wrong", "category": "incorrect"}, headers=HTMX)
+    assert "Rejected (incorrect):" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.reject_category == "incorrect"
+
+
 def test_escalate_hands_the_conversation_over(console: Client, make_draft: MakeDraft) -> None:
     draft = make_draft()
     assert console.post(f"/console/drafts/{draft.pk}/escalate/", headers=HTMX).status_code == 200
