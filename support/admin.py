@@ -10,9 +10,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from knowledge.models import Proposal
 from resolver.admin_mixins import ReadOnlyAdminMixin
 from resolver.audit_actor import Actor
-from support import review, webhooks
+from support import learning, review, webhooks
 from support.announce import queue_deliveries
 from support.models import (
     AuditLog,
@@ -252,3 +253,29 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # The widget's models have their own admin module.
 import support.widget.admin  # noqa: E402, F401
+
+
+@admin.register(Proposal)
+class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The learning loop's proposals: decided through support/learning.py (audited), never
+    edited in place; an approval with an edited answer goes through the console or the API."""
+
+    list_display = ["title", "kind", "status", "source_count", "intent", "updated_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["title", "question", "answer"]
+    actions = ["approve", "dismiss"]
+
+    approve = admin.action(description="Approve the selected proposals as they are")(
+        _review_action(
+            lambda proposal, actor: learning.approve(proposal.pk, actor),
+            "Approved",
+            noun="proposal",
+        )
+    )
+    dismiss = admin.action(description="Dismiss the selected proposals")(
+        _review_action(
+            lambda proposal, actor: learning.dismiss(proposal.pk, actor, "dismissed in admin"),
+            "Dismissed",
+            noun="proposal",
+        )
+    )

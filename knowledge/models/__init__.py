@@ -1,5 +1,6 @@
 from knowledge.models.chunk import ChunkKind, KBChunk
 from knowledge.models.document import DocumentSource, DocumentStatus, EmbeddingStatus, KBDocument
+from knowledge.models.proposal import Proposal, ProposalKind, ProposalStatus
 
 __all__ = [
     "ChunkKind",
@@ -8,4 +9,7 @@ __all__ = [
     "EmbeddingStatus",
     "KBChunk",
     "KBDocument",
+    "Proposal",
+    "ProposalKind",
+    "ProposalStatus",
 ]

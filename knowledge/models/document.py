@@ -16,6 +16,7 @@ class DocumentSource(models.TextChoices):
     MARKDOWN = "markdown", "Markdown/text files"
     JSONL = "jsonl", "JSON lines"
     MANUAL = "manual", "Written in admin"
+    LEARNED = "learned", "Learned from agents' answers"
 
 
 class DocumentStatus(models.TextChoices):

@@ -14,6 +14,7 @@ def build_api() -> NinjaAPI:
     from support.api.conversations import router as conversations_router
     from support.api.drafts import router as drafts_router
     from support.api.messages import router as messages_router
+    from support.api.proposals import router as proposals_router
     from support.api.stats import router as stats_router
     from support.api.widget import router as widget_router
 
@@ -35,6 +36,7 @@ def build_api() -> NinjaAPI:
         knowledge_router,
         stats_router,
         evals_router,
+        proposals_router,
         widget_router,
     ):
         api.add_router("", router)

@@ -24,6 +24,8 @@ class AuditAction(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     REPROCESSED = "reprocessed", "Reprocessed"
     RESOLVED = "resolved", "Resolved"
+    PROPOSAL_APPROVED = "proposal_approved", "Proposal approved"
+    PROPOSAL_DISMISSED = "proposal_dismissed", "Proposal dismissed"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):

@@ -182,7 +182,12 @@ def test_reject_with_a_category(api: Client, make_draft: MakeDraft) -> None:
     body = post_json(api, url, {"reason": "price changed", "category": "outdated"}).json()
     assert (body["reject_reason"], body["reject_category"]) == ("price changed", "outdated")
     audit = AuditLog.objects.get(draft=draft, action="rejected")
-    assert audit.after["category"] == "outdated"
+    assert audit.after == {
+        "status": "REJECTED",
+        "escalation_reason": None,
+        "reason": "price changed",
+        "category": "outdated",
+    }
 
 
 def test_reject_without_a_body(api: Client, make_draft: MakeDraft) -> None:

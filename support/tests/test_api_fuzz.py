@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from evals.models import EvalRun
+from knowledge.models import Proposal, ProposalKind
 from resolver.models import ApiKey
 from support.models import WidgetKey
 from support.tests.conftest import API, SHOP, MakeDraft
@@ -93,7 +94,16 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
             "conversation_id": str(drafts["s"].conversation_id)
         },
         f"{API}/evals/{{run_id}}": {"run_id": str(EvalRun.objects.create(suite="fuzz").pk)},
+        f"{API}/proposals/{{proposal_id}}/approve": {"proposal_id": _proposal_id()},
+        f"{API}/proposals/{{proposal_id}}/dismiss": {"proposal_id": _proposal_id()},
     }
+
+
+def _proposal_id() -> str:
+    proposal = Proposal.objects.create(
+        kind=ProposalKind.ANSWER, title="Gift wrap", question="gift wrap?", answer="Yes."
+    )
+    return str(proposal.pk)
 
 
 def widget_access(make_draft: MakeDraft) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -135,7 +145,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 16
+    assert len(operations) == 19
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         valid = fuzz_operation(

@@ -1,0 +1,126 @@
+"""Proposals of the learning loop: listed by impact, approved (optionally edited) into a KB
+article that search finds once embedded, dismissed with a reason, expired when stale; through
+the API and admin, audited."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from knowledge.actors import reindex_document
+from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalKind, ProposalStatus
+from support import learning
+from support.models import AuditLog
+from support.tests.conftest import API, key_client, post_json
+
+pytestmark = pytest.mark.django_db
+
+
+def _proposal(title: str = "Gift wrapping", sources: int = 3, **fields: Any) -> Proposal:
+    values = {
+        "kind": ProposalKind.ANSWER,
+        "title": title,
+        "question": "do you offer gift wrapping?",
+        "variants": ["can you gift wrap my order", "is gift wrap available"],
+        "answer": "Yes: choose Gift wrap at checkout, it costs nothing extra.",
+        "intent": "place_order",
+        "category": "ORDER",
+        "source_count": sources,
+        "sources": [{"conversation_id": None, "draft_id": None}],
+        **fields,
+    }
+    return Proposal.objects.create(**values)
+
+
+def test_list_by_impact_with_filters_and_scopes() -> None:
+    small, big = _proposal("Small", sources=1), _proposal("Big", sources=5)
+    _proposal("Done", status=ProposalStatus.DISMISSED)
+    reader = key_client("read")
+    items = reader.get(f"{API}/proposals", {"status": "open"}).json()["items"]
+    assert [item["id"] for item in items] == [big.pk, small.pk]
+    assert set(items[0]) == {
+        "id",
+        "kind",
+        "status",
+        "title",
+        "question",
+        "answer",
+        "intent",
+        "source_count",
+        "sources",
+        "created_at",
+        "decided_at",
+        "decided_by",
+    }
+    assert reader.get(f"{API}/proposals", {"kind": "kb_edit"}).json()["items"] == []
+    assert reader.get(f"{API}/proposals", {"status": "nope"}).status_code == 422
+    assert post_json(reader, f"/proposals/{big.pk}/approve").status_code == 403
+
+
+def test_approval_makes_a_searchable_article(django_capture_on_commit_callbacks: Any) -> None:
+    proposal = _proposal()
+    acting = key_client("act", name="crm")
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        body = post_json(
+            acting, f"/proposals/{proposal.pk}/approve", {"title": "Gift wrap at checkout"}
+        ).json()
+    assert (body["status"], body["title"]) == ("approved", "Gift wrap at checkout")
+    assert body["decided_at"] is not None
+    document = KBDocument.objects.get(source=DocumentSource.LEARNED)
+    assert (document.title, document.status) == ("Gift wrap at checkout", "published")
+    assert document.metadata["questions"][0] == "do you offer gift wrapping?"
+    assert len(queued) == 1  # the embedding, queued for the worker after commit
+    reindex_document(document.pk)  # what the worker does with it
+    hits = KBDocument.objects.hybrid_search("is gift wrapping possible?", 3)
+    assert hits[0].kb_id == document.pk
+    audit = AuditLog.objects.get(action="proposal_approved")
+    assert audit.actor == "key:crm"
+    assert audit.after == {
+        "proposal_id": proposal.pk,
+        "status": "approved",
+        "document_id": document.pk,
+    }
+    again = post_json(acting, f"/proposals/{proposal.pk}/approve")
+    assert (again.status_code, again.json()["code"]) == (409, "conflict")
+
+
+def test_approval_with_an_edited_answer_and_dismissal() -> None:
+    edited, dismissed = _proposal("A"), _proposal("B")
+    acting = key_client("act")
+    body = post_json(acting, f"/proposals/{edited.pk}/approve", {"answer": "Gift wrap: $0."}).json()
+    assert body["answer"] == "Gift wrap: $0."
+    assert KBDocument.objects.get(source=DocumentSource.LEARNED).content == "Gift wrap: $0."
+    body = post_json(acting, f"/proposals/{dismissed.pk}/dismiss", {"reason": "seasonal"}).json()
+    assert body["status"] == "dismissed"
+    dismissed.refresh_from_db()
+    assert dismissed.decision_note == "seasonal"
+    after = AuditLog.objects.get(action="proposal_dismissed").after
+    assert after == {"proposal_id": dismissed.pk, "status": "dismissed", "reason": "seasonal"}
+    assert post_json(acting, "/proposals/999999/dismiss").status_code == 404
+
+
+def test_stale_proposals_expire() -> None:
+    stale, fresh = _proposal("Old"), _proposal("New")
+    Proposal.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(days=29))
+    assert learning.expire_stale() == 1
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (stale.status, fresh.status) == ("expired", "open")
+
+
+def test_admin_decides_through_the_learning_actions(admin_client: Client) -> None:
+    proposal = _proposal()
+    admin_client.post(
+        "/admin/knowledge/proposal/",
+        {"action": "approve", "_selected_action": [str(proposal.pk)]},
+        follow=True,
+    )
+    proposal.refresh_from_db()
+    assert proposal.status == "approved" and proposal.document is not None
+    assert AuditLog.objects.get(action="proposal_approved").actor == "user:admin"
+    change = f"/admin/knowledge/proposal/{proposal.pk}/change/"
+    assert admin_client.post(change, {"answer": "edited in place"}).status_code == 403
