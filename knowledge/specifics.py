@@ -50,3 +50,24 @@ def unsupported(text: str, allowed: Iterable[str]) -> list[str]:
     """Specifics of `text` that none of the allowed texts states."""
     known = " ".join(_key(source) for source in allowed)
     return [s for s in find_specifics(text) if _key(s) and _key(s) not in known]
+
+
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_GREETING_NAME = re.compile(r"^\s*(hi|hello|hey|dear)\s+[A-Z][a-z]+\b", re.IGNORECASE)
+_HANDLE = re.compile(r"@\w+")
+
+
+def generalise(text: str) -> str:
+    """The text without a customer's personal data, for what the learning loop keeps: e-mail
+    addresses, @handles, phone, order and reference numbers, titled names and the name in a
+    greeting become neutral words; amounts stay (a fee is policy, not personal data)."""
+    text = _EMAIL.sub("[e-mail]", text)
+    text = _HANDLE.sub("", text)
+    text = _GREETING_NAME.sub(lambda match: match.group(1), text)
+    money = re.compile(r"[$€£]|\b(?:usd|eur|gbp|dollars|euros|pounds)\b", re.IGNORECASE)
+    for specific in find_specifics(text):
+        if not money.search(specific):
+            text = text.replace(
+                specific, "[number]" if any(c.isdigit() for c in specific) else "[name]"
+            )
+    return " ".join(text.split())

@@ -1,6 +1,6 @@
-"""Webhook delivery and housekeeping. Webhook retries are scheduled by support.webhooks
-(persisted in the delivery row, visible in admin), not by Dramatiq's retry middleware, so each
-attempt is logged."""
+"""Webhook delivery, housekeeping and the learning loop's observers. Webhook retries are
+scheduled by support.webhooks (persisted in the delivery row, visible in admin), not by
+Dramatiq's retry middleware, so each attempt is logged."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from django.conf import settings
 
 from resolver.periodic import run_once_per
 from support import housekeeping as chores
-from support import webhooks
+from support import learning, webhooks
+from support.review import LEARNING_QUEUE, OBSERVE_DRAFT_ACTOR, OBSERVE_REPLY_ACTOR
 
 logger = logging.getLogger(__name__)
 
@@ -34,4 +35,18 @@ def deliver_webhook(delivery_id: int) -> None:
 def housekeeping() -> None:
     """Sent by every worker every HOUSEKEEPING_SECONDS; runs once per interval cluster-wide."""
     if run_once_per("housekeeping", settings.HOUSEKEEPING_SECONDS):
-        logger.info("housekeeping: %s", chores.run())
+        logger.info(
+            "housekeeping: %s, expired proposals: %s", chores.run(), learning.expire_stale()
+        )
+
+
+@dramatiq.actor(actor_name=OBSERVE_DRAFT_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)
+def observe_sent_draft(draft_id: str) -> None:
+    """A draft an agent sent: a human answer if the AI had escalated it or it was rewritten."""
+    learning.observe_draft(draft_id)
+
+
+@dramatiq.actor(actor_name=OBSERVE_REPLY_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)
+def observe_agent_reply(message_id: str) -> None:
+    """An agent's own message: a human answer if the question had no usable draft."""
+    learning.observe_reply(message_id)

@@ -1,15 +1,24 @@
-"""The learning loop's decisions: an agent approves a proposal (optionally edited) or dismisses
-it. Zulip-style: validate, lock, write, audit in one transaction; the effect that talks to the
-worker (embedding a new article) is queued after commit."""
+"""The learning loop. Observing: after an agent answered a customer by hand (an escalated draft
+approved with their text, a draft rewritten, a message of their own where no usable draft was),
+the `observe_*` actors turn the question and answer, without personal data, into an answer
+proposal, or one more source of the proposal asking the same. Deciding: an agent approves a
+proposal (optionally edited) or dismisses it; zulip-style: validate, lock, write, audit in one
+transaction; the effect that talks to the worker (embedding a new article) is queued after
+commit."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
 from knowledge.actors import enqueue_reindex
+from knowledge.embeddings import embed_query
 from knowledge.models import (
     DocumentSource,
     DocumentStatus,
@@ -18,8 +27,9 @@ from knowledge.models import (
     ProposalKind,
     ProposalStatus,
 )
+from knowledge.specifics import generalise
 from resolver.audit_actor import Actor
-from support.models import AuditAction, AuditLog
+from support.models import AuditAction, AuditLog, Draft, DraftStatus, Message, MessageRole
 from support.review import Conflict, ReviewError
 
 
@@ -91,3 +101,156 @@ def dismiss(proposal_id: Any, actor: Actor, reason: str = "") -> Proposal:
 def expire_stale() -> int:
     """Open proposals nobody reviewed for EXPIRE_AFTER become expired."""
     return Proposal.objects.stale().update(status=ProposalStatus.EXPIRED, decided_at=timezone.now())
+
+
+# What counts as the same question (MiniLM cosine of the questions) and the same answer (token
+# overlap of the answers) when observations are gathered into one proposal.
+SAME_QUESTION = 0.65
+SAME_ANSWER = 0.5
+# A question the KB already answers this closely is not proposed again.
+ALREADY_ANSWERED = 0.8
+# An approval whose edit changed more than this share of the draft's words is a human answer.
+LARGE_EDIT_SHARE = 0.5
+WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A customer question and the answer a human gave to it."""
+
+    question: str
+    answer: str
+    conversation_id: str
+    draft_id: str | None
+    intent: str = ""
+    category: str = ""
+
+
+def _overlap(a: str, b: str) -> float:
+    """Token F1 of two texts (how much two answers say the same)."""
+    left, right = Counter(WORD.findall(a.lower())), Counter(WORD.findall(b.lower()))
+    common = sum((left & right).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(left.values()), common / sum(right.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def _cosine(a: str, b: str) -> float:
+    return float(np.dot(embed_query(a), embed_query(b)))  # the vectors are normalised
+
+
+def observation_from_draft(draft: Draft) -> Observation | None:
+    """An approved draft is a human answer when the AI had escalated it or the agent rewrote
+    most of it."""
+    if draft.status != DraftStatus.SENT or draft.automated or not draft.sent_text.strip():
+        return None
+    words = max(1, len(draft.answer.split()))
+    rewritten = (draft.edit_distance or 0) > LARGE_EDIT_SHARE * words
+    if not (draft.escalation_reason or rewritten):
+        return None
+    return Observation(
+        question=draft.message.body,
+        answer=draft.sent_text,
+        conversation_id=str(draft.conversation_id),
+        draft_id=str(draft.pk),
+        intent=draft.intent,
+        category=draft.category,
+    )
+
+
+def observation_from_reply(reply: Message) -> Observation | None:
+    """An agent's own message answers the customer's latest question when that question got no
+    usable draft (escalated or rejected)."""
+    question = (
+        Message.objects.filter(
+            conversation_id=reply.conversation_id,
+            role=MessageRole.CUSTOMER,
+            created_at__lte=reply.created_at,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if question is None:
+        return None
+    draft = question.drafts.order_by("-created_at", "-id").first()
+    unusable = {DraftStatus.ESCALATED, DraftStatus.REJECTED}
+    if draft is not None and draft.status not in unusable:
+        return None
+    return Observation(
+        question=question.body,
+        answer=reply.body,
+        conversation_id=str(reply.conversation_id),
+        draft_id=str(draft.pk) if draft else None,
+        intent=draft.intent if draft else "",
+        category=draft.category if draft else "",
+    )
+
+
+def _already_answered(observation: Observation) -> bool:
+    hits = KBDocument.objects.hybrid_search(observation.question, 3)
+    return any(
+        (hit.similarity or 0.0) >= ALREADY_ANSWERED
+        and _overlap(hit.content, observation.answer) >= SAME_ANSWER
+        for hit in hits
+    )
+
+
+def _matching(observation: Observation) -> Proposal | None:
+    """The open answer proposal asking the same thing with the same answer, if any."""
+    candidates = Proposal.objects.open().filter(kind=ProposalKind.ANSWER).select_for_update()
+    for proposal in candidates:
+        questions = [proposal.question, *proposal.variants]
+        same_question = max(_cosine(observation.question, q) for q in questions)
+        if same_question >= SAME_QUESTION and _overlap(proposal.answer, observation.answer) >= (
+            SAME_ANSWER
+        ):
+            return proposal
+    return None
+
+
+def observe(observation: Observation) -> Proposal | None:
+    """Gathers a human answer into an answer proposal (a new one, or one more source of the
+    proposal asking the same), without the customer's personal data."""
+    clean = Observation(
+        question=generalise(observation.question)[:2000],
+        answer=generalise(observation.answer)[:8000],
+        conversation_id=observation.conversation_id,
+        draft_id=observation.draft_id,
+        intent=observation.intent,
+        category=observation.category,
+    )
+    if not clean.question or not clean.answer or _already_answered(clean):
+        return None
+    source = {"conversation_id": clean.conversation_id, "draft_id": clean.draft_id}
+    with transaction.atomic():
+        proposal = _matching(clean)
+        if proposal is None:
+            return Proposal.objects.create(
+                kind=ProposalKind.ANSWER,
+                title=clean.question[:120],
+                question=clean.question,
+                answer=clean.answer,
+                intent=clean.intent,
+                category=clean.category,
+                sources=[source],
+            )
+        if source not in proposal.sources:
+            proposal.sources = [*proposal.sources, source]
+            proposal.source_count = len(proposal.sources)
+            if clean.question not in [proposal.question, *proposal.variants]:
+                proposal.variants = [*proposal.variants, clean.question][:20]
+            proposal.save()
+        return proposal
+
+
+def observe_draft(draft_id: Any) -> Proposal | None:
+    draft = Draft.objects.select_related("message").filter(pk=draft_id).first()
+    observation = observation_from_draft(draft) if draft else None
+    return observe(observation) if observation else None
+
+
+def observe_reply(message_id: Any) -> Proposal | None:
+    reply = Message.objects.filter(pk=message_id, role=MessageRole.AGENT).first()
+    observation = observation_from_reply(reply) if reply else None
+    return observe(observation) if observation else None

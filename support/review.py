@@ -8,6 +8,7 @@ draft at once get one SENT draft and one 409, never two customer replies."""
 from __future__ import annotations
 
 import difflib
+import logging
 from functools import partial
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from resolver.audit_actor import Actor
+from resolver.broker import send_to_actor
 from resolver.errors import ClientError
 from resolver.events import make_event
 from support.announce import announce_draft, announce_reply, broadcast
@@ -32,9 +34,16 @@ from support.models import (
 )
 from support.models.draft import DRAFT_CLAIM_LEASE, OPEN_STATUSES
 
+logger = logging.getLogger(__name__)
+
 # A human may act on a draft until it is sent or rejected (OPEN_STATUSES): PENDING included, so
 # nobody has to wait for the agent to answer an urgent customer.
 SUPERSEDED = "superseded by a reprocess"
+# The learning loop's actors (support/actors.py), sent by name after commit: a human answer is
+# looked at in the background, never in the request.
+LEARNING_QUEUE = "learning"
+OBSERVE_DRAFT_ACTOR = "observe_sent_draft"
+OBSERVE_REPLY_ACTOR = "observe_agent_reply"
 # An open draft of a conversation an agent resolved: closed unanswered, which is not a verdict on
 # the assistant's answer (the audit row says `resolved`, as it says `superseded` above).
 CLOSED_BY_RESOLVE = "closed: the conversation was resolved"
@@ -56,6 +65,19 @@ def word_edit_distance(before: str, after: str) -> int:
     return sum(
         max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
     )
+
+
+def _learn_later(actor_name: str, object_id: Any) -> None:
+    """After commit: queue the learning loop's look at a human answer."""
+
+    def send() -> None:
+        try:
+            send_to_actor(actor_name, LEARNING_QUEUE, str(object_id))
+        except Exception:
+            # Learning is best effort: the answer was sent; a lost observation costs one source.
+            logger.warning("could not queue %s for %s", actor_name, object_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def _snapshot(draft: Draft) -> dict[str, Any]:
@@ -135,6 +157,7 @@ def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
         _audit(draft, actor, AuditAction.APPROVED, before, _snapshot(draft))
         _audit(draft, actor, AuditAction.SENT, None, {"message_id": str(reply.pk)})
         announce_draft(draft)
+        _learn_later(OBSERVE_DRAFT_ACTOR, draft.pk)
     return draft
 
 
@@ -170,6 +193,7 @@ def write_to_customer(conversation_id: Any, actor: Actor, text: str) -> Message:
         )
         event = make_event("message.sent", message_id=reply.pk, conversation_id=conversation.pk)
         transaction.on_commit(partial(broadcast, event))
+        _learn_later(OBSERVE_REPLY_ACTOR, reply.pk)
     return reply
 
 

@@ -15,6 +15,7 @@ from resolver.broker import PERIODIC_ACTORS
 from resolver.models import IdempotencyRecord
 from resolver.periodic import LOCK_PREFIX
 from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
+from support.review import LEARNING_QUEUE, OBSERVE_DRAFT_ACTOR, OBSERVE_REPLY_ACTOR
 from support.webhooks import DELIVER_ACTOR, DELIVERY_QUEUE
 
 
@@ -50,6 +51,12 @@ def _actors() -> dict[str, dramatiq.Actor]:
 
 def test_actors_sent_to_by_name_exist_on_the_queue_named() -> None:
     actors = _actors()
-    for name, queue in ((AGENT_RUN_ACTOR, AGENT_RUN_QUEUE), (DELIVER_ACTOR, DELIVERY_QUEUE)):
+    named = [
+        (AGENT_RUN_ACTOR, AGENT_RUN_QUEUE),
+        (DELIVER_ACTOR, DELIVERY_QUEUE),
+        (OBSERVE_DRAFT_ACTOR, LEARNING_QUEUE),
+        (OBSERVE_REPLY_ACTOR, LEARNING_QUEUE),
+    ]
+    for name, queue in named:
         assert actors[name].queue_name == queue
     assert set(PERIODIC_ACTORS) <= actors.keys()

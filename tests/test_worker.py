@@ -34,6 +34,8 @@ def test_every_actor_uses_the_configured_broker() -> None:
         "deliver_webhook",
         "forget_idempotency_keys",
         "housekeeping",
+        "observe_agent_reply",
+        "observe_sent_draft",
         "ping",
         "process_message",
         "reindex_document",

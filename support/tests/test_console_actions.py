@@ -159,5 +159,6 @@ def test_an_agent_can_write_outside_the_drafts(
     assert reply.author.get_username() == "agnes"  # type: ignore[union-attr]
     audit = AuditLog.objects.get(message=reply)
     assert (audit.actor, audit.action) == ("user:agnes", "sent")
-    assert len(callbacks) == 2  # the widget push and the console broadcast, after commit
+    # The widget push, the console broadcast and the learning loop's look, after commit.
+    assert len(callbacks) == 3
     assert console.post(url, {"body": "  "}, headers=HTMX).status_code == 422
