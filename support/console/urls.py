@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from support.console import views
+from support.console import learning, views
 
 app_name = "console"
 
@@ -26,4 +26,7 @@ urlpatterns = [
     path("messages/<uuid:message_id>/reprocess/", views.reprocess, name="reprocess"),
     path("kb/<int:kb_id>/", views.kb_document, name="kb"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("learning/", learning.proposals, name="learning"),
+    path("learning/<int:proposal_id>/approve/", learning.approve, name="approve-proposal"),
+    path("learning/<int:proposal_id>/dismiss/", learning.dismiss, name="dismiss-proposal"),
 ]

@@ -1,0 +1,78 @@
+"""The console's learning page (/console/learning/): open proposals ranked by impact, each with
+its source conversations; approve (title and answer editable) or dismiss with a reason, through
+support/learning.py like the API and admin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from knowledge.models import Proposal, ProposalStatus
+from resolver.audit_actor import Actor
+from support import learning
+from support.console.access import agent_required
+from support.console.forms import first_error
+from support.review import ReviewError
+
+PAGE_SIZE = 50
+
+
+class ApproveProposalForm(forms.Form):
+    title = forms.CharField(max_length=300)
+    answer = forms.CharField(max_length=8000)
+
+
+class DismissProposalForm(forms.Form):
+    reason = forms.CharField(max_length=2000, required=False)
+
+
+@agent_required
+def proposals(request: HttpRequest) -> HttpResponse:
+    open_ones = Proposal.objects.open().by_impact()[:PAGE_SIZE]
+    decided = Proposal.objects.exclude(status=ProposalStatus.OPEN).order_by("-decided_at")[:20]
+    return render(
+        request,
+        "console/learning.html",
+        {"proposals": list(open_ones), "decided": list(decided)},
+    )
+
+
+def _decide(
+    request: HttpRequest, form: forms.Form, decide: Callable[[Actor, dict[str, Any]], Any]
+) -> HttpResponse:
+    if not form.is_valid():
+        messages.error(request, first_error(form))
+        return redirect("console:learning")
+    try:
+        decide(Actor.for_user(request.user), form.cleaned_data)
+    except (ReviewError, Proposal.DoesNotExist) as exc:
+        messages.error(request, getattr(exc, "detail", "no such proposal"))
+        return redirect("console:learning")
+    messages.success(request, "Done.")
+    return redirect("console:learning")
+
+
+@require_POST
+@agent_required
+def approve(request: HttpRequest, proposal_id: int) -> HttpResponse:
+    return _decide(
+        request,
+        ApproveProposalForm(request.POST),
+        lambda actor, data: learning.approve(proposal_id, actor, data["answer"], data["title"]),
+    )
+
+
+@require_POST
+@agent_required
+def dismiss(request: HttpRequest, proposal_id: int) -> HttpResponse:
+    return _decide(
+        request,
+        DismissProposalForm(request.POST),
+        lambda actor, data: learning.dismiss(proposal_id, actor, data["reason"]),
+    )
