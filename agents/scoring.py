@@ -19,6 +19,7 @@ from resolver.once import once_per_process
 # below LOW nothing relevant was found, above HIGH the match is as good as they get.
 SIMILARITY_LOW = 0.30
 SIMILARITY_HIGH = 0.80
+STRONG_SIMILARITY = 0.6
 
 
 def best_article(evidence: Sequence[Evidence]) -> Evidence | None:
@@ -36,6 +37,10 @@ def retrieval_confidence(triage: Triage, evidence: Sequence[Evidence]) -> float:
         return 0.0
     agreement = 1.0 if top.intent == triage.intent else 0.4
     score = 0.4 * triage.confidence + 0.4 * _scaled(top.similarity) + 0.2 * agreement
+    if top.learned and top.similarity >= STRONG_SIMILARITY:
+        # An article learned from agents, this close, stands on its own: its topic is one the
+        # intents do not know, so triage's confidence says nothing about it.
+        score = max(score, _scaled(top.similarity))
     return round(min(1.0, max(0.0, score)), 4)
 
 

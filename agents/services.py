@@ -41,7 +41,7 @@ class AgentSettings:
 
 
 def search_evidence(query: str, intent: str | None) -> list[Evidence]:
-    from knowledge.models import KBDocument
+    from knowledge.models import DocumentSource, KBDocument
 
     hits = KBDocument.objects.hybrid_search(query, EVIDENCE_LIMIT, intent=intent)
     return [
@@ -54,6 +54,7 @@ def search_evidence(query: str, intent: str | None) -> list[Evidence]:
             category=hit.category,
             score=hit.score,
             similarity=hit.similarity or 0.0,
+            learned=hit.source == DocumentSource.LEARNED,
         )
         for hit in hits
     ]

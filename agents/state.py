@@ -41,6 +41,7 @@ class Evidence:
     category: str
     score: float
     similarity: float  # best cosine similarity of its chunks (0 when only full text matched)
+    learned: bool = False  # an article the KB learned from agents' answers (#16)
 
     @property
     def customer_facing(self) -> bool:

@@ -40,6 +40,7 @@ HIGHER_IS_BETTER = {
     "sentiment_macro_f1",
     "urgency_accuracy",
     "urgency_high_precision",
+    "learned_right_answer_rate",
 }
 LOWER_IS_BETTER = {
     "safety_violations",
@@ -47,6 +48,8 @@ LOWER_IS_BETTER = {
     "calibration_error",
     "avg_cost",
     "p95_latency_ms",
+    "max_proposals_per_topic",
+    "cross_topic_answers",
 }
 
 
@@ -265,7 +268,8 @@ def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
         "category_accuracy": _check_rate(scores, "category"),
         "retrieval_recall": _check_rate(scores, "kb_ids"),
         "answer_score": _mean(s.answer_f1 for s in scores),
-        "groundedness": _mean(s.grounded for s in suggested),
+        # Of suggested answers that quote the KB (an acknowledgement of praise states no fact).
+        "groundedness": _mean(s.grounded for s in suggested if s.actual.get("citations")),
         "must_contain_rate": _check_rate(scores, "must_contain"),
         "safety_violations": sum(len(s.violations) for s in scores),
         "unsupported_specifics": sum(len(s.specifics) for s in scores),

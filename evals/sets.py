@@ -8,7 +8,9 @@ Additions: a first line `{"header": {...}}` says what the set is and how it was 
 may carry `"tags"` (metrics are also broken down by tag) and `expect.sentiment`/`expect.urgency`;
 instead of `text`, `"text_ref": {"dataset": "twcs/inbound_tweets.csv", "sha1": "<12+ hex>"}`
 names a row of a dataset under ../shared/datasets whose licence forbids copying its text into
-the product (the real tweets): the text is read from there at run time.
+the product (the real tweets): the text is read from there at run time. A learning-curve set
+(header `"kind": "learning_curve"`) has training cases with `"learn": {"topic", "answer"}` that a
+scripted agent answers by hand (evals/learning_curve.py).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ EXPECT_KEYS = {
     "urgency",
 }
 ROLES = {"customer": "CUSTOMER", "agent": "AGENT"}
-CASE_KEYS = {"id", "text", "messages", "text_ref", "customer_ref", "expect", "tags"}
+CASE_KEYS = {"id", "text", "messages", "text_ref", "customer_ref", "expect", "tags", "learn"}
 
 
 class SetError(ValueError):
@@ -55,6 +57,8 @@ class Case:
     customer_ref: str | None = None
     expect: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    # Learning-curve sets: {"topic", "answer"}: a scripted agent answers this case by hand.
+    learn: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,9 @@ def parse_case(raw: Any) -> Case:
     tags = raw.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise ValueError("tags must be a list of strings")
+    learn = raw.get("learn", {})
+    if not isinstance(learn, dict) or (learn and not {"topic", "answer"} <= learn.keys()):
+        raise ValueError('learn needs {"topic", "answer"}')
     return Case(
         id=str(raw["id"]),
         text=text,
@@ -170,6 +177,7 @@ def parse_case(raw: Any) -> Case:
         customer_ref=raw.get("customer_ref"),
         expect=_check_expect(raw.get("expect", {})),
         tags=tags,
+        learn={str(k): str(v) for k, v in learn.items()},
     )
 
 

@@ -60,6 +60,7 @@ class SearchHit:
     vector_rank: int | None = None  # rank of the document in each leg (1 = best)
     text_rank: int | None = None
     content: str = field(default="", repr=False)  # the whole article, for drafts to quote
+    source: str = ""  # DocumentSource: "learned" articles came from agents' answers
 
     def as_result(self) -> dict[str, Any]:
         """The public shape (CLI, API, citations)."""
@@ -283,6 +284,7 @@ def hybrid_search(
                 vector_rank=vector.ranks.get(document_id),
                 text_rank=words.ranks.get(document_id),
                 content=document.content,
+                source=document.source,
             )
         )
     return hits

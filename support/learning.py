@@ -107,6 +107,10 @@ def expire_stale() -> int:
 # overlap of the answers) when observations are gathered into one proposal.
 SAME_QUESTION = 0.65
 SAME_ANSWER = 0.5
+# The same answer word for word: the agent treats the questions as one, so a looser likeness of
+# the questions is enough.
+IDENTICAL_ANSWER = 0.9
+SAME_TOPIC = 0.4
 # A question the KB already answers this closely is not proposed again.
 ALREADY_ANSWERED = 0.8
 # An approval whose edit changed more than this share of the draft's words is a human answer.
@@ -201,9 +205,10 @@ def _matching(observation: Observation) -> Proposal | None:
     candidates = Proposal.objects.open().filter(kind=ProposalKind.ANSWER).select_for_update()
     for proposal in candidates:
         questions = [proposal.question, *proposal.variants]
-        same_question = max(_cosine(observation.question, q) for q in questions)
-        if same_question >= SAME_QUESTION and _overlap(proposal.answer, observation.answer) >= (
-            SAME_ANSWER
+        likeness = max(_cosine(observation.question, q) for q in questions)
+        answers = _overlap(proposal.answer, observation.answer)
+        if (likeness >= SAME_QUESTION and answers >= SAME_ANSWER) or (
+            likeness >= SAME_TOPIC and answers >= IDENTICAL_ANSWER
         ):
             return proposal
     return None

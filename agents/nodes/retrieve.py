@@ -20,6 +20,14 @@ def is_weak(evidence: list[Evidence], min_similarity: float) -> bool:
     return top is None or top.similarity < min_similarity
 
 
+# Triage must be this sure of an intent before its articles are preferred in the search.
+INTENT_BOOST_MIN = 0.8
+# An article the KB learned from agents this close to the message answers it, whatever kind of
+# message the tone model takes it for (it knows the store topics it was trained on, not those
+# the KB learned since).
+STRONG_MATCH = 0.6
+
+
 def off_domain(triaged: Triage, min_answerable: float) -> bool:
     """Not a question a store's help centre answers (a problem with another company's service,
     chit-chat), however close some article's words are."""
@@ -28,11 +36,17 @@ def off_domain(triaged: Triage, min_answerable: float) -> bool:
 
 def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     triaged = state["triage_result"]
-    evidence = services.search(state["context_text"], triaged.intent)
+    # The intent boosts its articles only when triage is fairly sure of it: a question on a
+    # topic the intents do not know (one the KB learned from agents) must not be pushed
+    # towards the nearest intent's articles.
+    intent = triaged.intent if triaged.confidence >= INTENT_BOOST_MIN else None
+    evidence = services.search(state["context_text"], intent)
     entities = extract_entities(state["message"], *customer_turns(state.get("history", [])))
+    top = best_article(evidence)
+    strong = top is not None and top.learned and top.similarity >= STRONG_MATCH
     covered = not (
         is_weak(evidence, services.settings.min_similarity)
-        or off_domain(triaged, services.settings.min_answerable)
+        or (off_domain(triaged, services.settings.min_answerable) and not strong)
     )
     # Most likely thanks, but not surely enough to acknowledge (signals.praise): an article
     # would answer a question nobody asked, so a person replies.

@@ -124,7 +124,14 @@ def test_set_validation(tmp_path: Path) -> None:
 
 
 def test_the_project_sets_load() -> None:
-    for name in ("template_dev", "out_of_scope", "policy_bait", "followups", "fast"):
+    for name in (
+        "template_dev",
+        "out_of_scope",
+        "policy_bait",
+        "followups",
+        "fast",
+        "learning_curve",
+    ):
         assert load_set(name).cases
     if not (DATASETS / "twcs" / "inbound_tweets.csv").exists():
         pytest.skip("needs ../shared/datasets (the tweets' texts)")

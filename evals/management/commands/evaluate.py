@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from evals import baselines
 from evals.judge import configured_judge
+from evals.learning_curve import run_learning_curve
 from evals.metrics import regressions
 from evals.models import EvalRun
 from evals.replay import replay_set
@@ -50,7 +51,10 @@ class Command(BaseCommand):
             raise CommandError(
                 "--judge needs LLM_PROVIDER set to an LLM (not extractive)", returncode=2
             )
-        run = evaluate_set(eval_set, judge=judge, show_progress=sys.stderr.isatty())
+        if eval_set.header.get("kind") == "learning_curve":
+            run = run_learning_curve(eval_set, progress=self.stderr.write)
+        else:
+            run = evaluate_set(eval_set, judge=judge, show_progress=sys.stderr.isatty())
         self._report(run, options)
         baseline_path = options["baseline"] or baselines.default_path(eval_set.name)
         if options["save_baseline"]:
@@ -82,8 +86,11 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"run {run.pk} · {run.suite} · {run.n_items} cases")
         for name, value in run.metrics.items():
-            if name != "by_tag" and value is not None:
+            if name not in ("by_tag", "before", "after") and value is not None:
                 self.stdout.write(f"  {name:24} {value}")
+        for phase in ("before", "after"):
+            if phase in run.metrics:
+                self.stdout.write(f"  {phase:24} {run.metrics[phase]}")
         for tag, row in run.metrics.get("by_tag", {}).items():
             self.stdout.write(f"  [{tag}] {row}")
 
