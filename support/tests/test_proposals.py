@@ -124,3 +124,24 @@ def test_admin_decides_through_the_learning_actions(admin_client: Client) -> Non
     assert AuditLog.objects.get(action="proposal_approved").actor == "user:admin"
     change = f"/admin/knowledge/proposal/{proposal.pk}/change/"
     assert admin_client.post(change, {"answer": "edited in place"}).status_code == 403
+
+
+@pytest.mark.slow
+def test_an_approved_answer_is_searchable_within_a_minute(
+    live_worker: Any, transactional_db: None
+) -> None:
+    """The real path: approval commits, the worker embeds the article, search finds it."""
+    import time
+
+    from resolver.polling import wait_for
+
+    proposal = _proposal()
+    started = time.monotonic()
+    post_json(key_client("act"), f"/proposals/{proposal.pk}/approve")
+
+    def found() -> bool:
+        hits = KBDocument.objects.published().hybrid_search("can you wrap my present?", 3)
+        return bool(hits) and hits[0].title == "Gift wrapping"
+
+    assert wait_for(found, 60), "the learned article was not searchable within 60 s"
+    assert time.monotonic() - started < 60
