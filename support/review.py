@@ -67,17 +67,17 @@ def word_edit_distance(before: str, after: str) -> int:
     )
 
 
+def queue_observation(actor_name: str, object_id: str) -> None:
+    """Queues the learning loop's look at a human answer (called after commit)."""
+    try:
+        send_to_actor(actor_name, LEARNING_QUEUE, object_id)
+    except Exception:
+        # Learning is best effort: the answer was sent; a lost observation costs one source.
+        logger.warning("could not queue %s for %s", actor_name, object_id, exc_info=True)
+
+
 def _learn_later(actor_name: str, object_id: Any) -> None:
-    """After commit: queue the learning loop's look at a human answer."""
-
-    def send() -> None:
-        try:
-            send_to_actor(actor_name, LEARNING_QUEUE, str(object_id))
-        except Exception:
-            # Learning is best effort: the answer was sent; a lost observation costs one source.
-            logger.warning("could not queue %s for %s", actor_name, object_id, exc_info=True)
-
-    transaction.on_commit(send)
+    transaction.on_commit(partial(queue_observation, actor_name, str(object_id)))
 
 
 def _snapshot(draft: Draft) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from support.models import (
     Message,
     MessageRole,
 )
+from support.review import queue_observation
 from support.tests.conftest import API, MakeDraft, key_client, post_json
 
 
@@ -223,8 +224,9 @@ def test_unknown_draft_is_404(api: Client) -> None:
 @pytest.mark.parametrize(
     ("action", "event_type", "status", "pushes"),
     [
-        # Approving also sends the reply to the customer's widget.
-        ("approve", "draft.sent", "SENT", [tell_widget, broadcast]),
+        # Approving also sends the reply to the customer's widget, and the learning loop looks
+        # at what the agent sent.
+        ("approve", "draft.sent", "SENT", [tell_widget, broadcast, queue_observation]),
         ("reject", "draft.rejected", "REJECTED", [broadcast]),
         ("escalate", "draft.escalated", "ESCALATED", [broadcast]),
     ],
@@ -242,7 +244,7 @@ def test_actions_announce_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert post_json(api, f"/drafts/{draft.pk}/{action}").status_code == 200
     assert [callback.func for callback in callbacks] == pushes  # no webhook endpoints
-    event = callbacks[-1].args[0]
+    event = next(c for c in callbacks if c.func is broadcast).args[0]
     assert (event["type"], event["draft_id"], event["status"]) == (
         event_type,
         str(draft.pk),
