@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from resolver.audit_actor import Actor
 from resolver.broker import send_to_actor
+from resolver.errors import ClientError
 from resolver.events import make_event
 from support.announce import broadcast
 from support.models import (
@@ -20,6 +21,7 @@ from support.models import (
     Channel,
     Conversation,
     Customer,
+    CustomerRating,
     Draft,
     Message,
     MessageRole,
@@ -93,3 +95,37 @@ def enqueue_message(message: Message) -> dict[str, Any]:
     event = message_created(message)
     send_to_actor(AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, str(message.pk), event["event_id"], event=event)
     return event
+
+
+class NothingToRate(ClientError):
+    status_code = 409
+    code = "nothing_to_rate"
+
+
+def rate_reply(conversation_id: Any, score: int, comment: str = "") -> CustomerRating:
+    """The customer rates the latest agent reply of their conversation (again: the rating
+    changes). 409 when no agent has replied yet."""
+    with transaction.atomic():
+        reply = (
+            Message.objects.filter(conversation_id=conversation_id, role=MessageRole.AGENT)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if reply is None:
+            raise NothingToRate("no agent has replied yet: there is nothing to rate")
+        rating, _ = CustomerRating.objects.update_or_create(
+            message=reply,
+            defaults={
+                "conversation_id": conversation_id,
+                "score": score,
+                "comment": comment.strip(),
+            },
+        )
+        AuditLog.objects.record(
+            Actor.customer(),
+            AuditAction.RATED,
+            conversation_id=conversation_id,
+            message_id=reply.pk,
+            after={"score": score, "comment": bool(comment.strip())},
+        )
+    return rating

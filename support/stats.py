@@ -10,7 +10,13 @@ from django.db.models import Avg, Count, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from support.models import Conversation, ConversationStatus, Draft, DraftStatus
+from support.models import (
+    Conversation,
+    ConversationStatus,
+    CustomerRating,
+    Draft,
+    DraftStatus,
+)
 
 DEFAULT_WINDOW = timedelta(days=7)
 
@@ -142,6 +148,9 @@ def window(since: datetime) -> dict[str, Any]:
         .order_by()
     )
     reviewed = agg["sent"] + agg["rejected"]
+    ratings = CustomerRating.objects.filter(updated_at__gte=since).aggregate(
+        n=Count("id"), up=Count("id", filter=Q(score=1))
+    )
     return {
         "drafts": agg["total"],
         "sent": agg["sent"],
@@ -161,6 +170,9 @@ def window(since: datetime) -> dict[str, Any]:
         **_latencies(since),
         "top_intents": top_intents(since),
         "top_articles": top_articles(since),
+        # Customers' thumbs on agents' replies (widget): CSAT is the share of ups.
+        "ratings": ratings["n"],
+        "csat": _rate(ratings["up"], ratings["n"]),
     }
 
 

@@ -70,6 +70,8 @@ class Window(Schema):
     time_to_send_seconds_p95: float | None
     top_intents: list[IntentCount]
     top_articles: list[ArticleCount] = Field(description="KB articles most cited by drafts.")
+    ratings: int = Field(description="Customers' ratings of agent replies (widget).")
+    csat: float | None = Field(description="Share of thumbs up among those ratings.")
 
 
 class StatsOut(Schema):

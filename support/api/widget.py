@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Header, Router, Schema, Status
+from pydantic import Field
 
 from resolver.api.errors import ERRORS, ApiError
 from resolver.api.idempotency import check_key, once
+from resolver.api.types import Text
 from support.api.schemas import Body, Ref
-from support.inbound import receive_message
+from support.inbound import rate_reply, receive_message
 from support.models import Channel, Conversation, Message, MessageRole
 from support.widget import tokens
 from support.widget.access import TokenAuth, Visitor, visitor_of, widget_key
@@ -62,6 +64,18 @@ class WidgetMessage(Schema):
     body: str
     created_at: datetime
     automated: bool
+
+
+class RatingIn(Schema):
+    score: Literal[1, -1]
+    comment: Annotated[Text, Field(max_length=2000)] | None = None
+
+
+class RatingOut(Schema):
+    id: int
+    score: int
+    comment: str
+    message_id: uuid.UUID
 
 
 class WidgetConversation(Schema):
@@ -162,3 +176,25 @@ def read(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
         "waiting": bool(messages) and messages[-1].role == MessageRole.CUSTOMER,
         "messages": [message.for_customer() for message in messages],
     }
+
+
+@router.post(
+    "/widget/conversations/{conversation_id}/rating",
+    response={201: RatingOut, **ERRORS},
+    auth=TokenAuth(),
+)
+def rate(
+    request: HttpRequest, conversation_id: uuid.UUID, payload: RatingIn
+) -> Status[dict[str, Any]]:
+    """Thumbs up or down (and a comment) on the latest agent reply; again: the rating changes."""
+    visitor = visitor_of(request)
+    if visitor.grant.conversation_id != conversation_id:
+        raise ApiError(403, "this token is for another conversation", "forbidden")
+    rating = rate_reply(conversation_id, payload.score, payload.comment or "")
+    body = {
+        "id": rating.pk,
+        "score": rating.score,
+        "comment": rating.comment,
+        "message_id": rating.message_id,
+    }
+    return Status(201, body)

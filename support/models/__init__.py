@@ -11,6 +11,7 @@ from support.models.draft import (
 )
 from support.models.message import Message, MessageRole
 from support.models.profile import BusinessProfile
+from support.models.rating import CustomerRating
 from support.models.webhook import (
     DeliveryStatus,
     WebhookAttempt,
@@ -28,6 +29,7 @@ __all__ = [
     "Conversation",
     "ConversationStatus",
     "Customer",
+    "CustomerRating",
     "DeliveryStatus",
     "Draft",
     "DraftStatus",

@@ -26,6 +26,7 @@ class AuditAction(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
     PROPOSAL_APPROVED = "proposal_approved", "Proposal approved"
     PROPOSAL_DISMISSED = "proposal_dismissed", "Proposal dismissed"
+    RATED = "rated", "Rated by the customer"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):

@@ -27,7 +27,9 @@ from schemathesis.specs.openapi.checks import (
 
 from evals.models import EvalRun
 from knowledge.models import Proposal, ProposalKind
+from resolver.audit_actor import Actor
 from resolver.models import ApiKey
+from support import review
 from support.models import WidgetKey
 from support.tests.conftest import API, SHOP, MakeDraft
 from support.widget import tokens
@@ -111,6 +113,8 @@ def widget_access(make_draft: MakeDraft) -> tuple[dict[str, str], dict[str, str]
     ids for reading that conversation."""
     key = WidgetKey.objects.create(name="fuzz", allowed_origins=[SHOP])
     conversation_id = make_draft("a widget question").conversation_id
+    # An agent reply, so that rating it can succeed.
+    review.write_to_customer(conversation_id, Actor.auto_send(), "Here is how it works.")
     token = tokens.issue(conversation_id, key.pk)
     return (
         {"X-Widget-Key": key.public_key, "Origin": SHOP},
@@ -142,10 +146,11 @@ def test_fuzz_every_operation(
     ids = seeded_ids(make_draft)
     start, with_token, widget_ids = widget_access(make_draft)
     ids[f"{API}/widget/conversations/{{conversation_id}}"] = widget_ids
+    ids[f"{API}/widget/conversations/{{conversation_id}}/rating"] = widget_ids
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 19
+    assert len(operations) == 20
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         valid = fuzz_operation(

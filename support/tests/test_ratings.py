@@ -1,0 +1,59 @@
+"""Customers rate the latest agent reply from the widget: one rating per reply (again: it
+changes), audited, and the dashboard's CSAT counts them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from resolver.audit_actor import Actor
+from support import review
+from support.models import AuditLog, CustomerRating, WidgetKey
+from support.tests.conftest import API, SHOP
+from support.widget import tokens
+
+pytestmark = pytest.mark.django_db
+
+
+def _widget(make_draft: Any) -> tuple[Client, Any]:
+    key = WidgetKey.objects.create(name="shop", allowed_origins=[SHOP])
+    draft = make_draft()
+    token = tokens.issue(draft.conversation_id, key.pk)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_ORIGIN=SHOP), draft
+
+
+def _rate(client: Client, conversation_id: Any, **body: Any) -> Any:
+    return client.post(
+        f"{API}/widget/conversations/{conversation_id}/rating",
+        json.dumps(body),
+        content_type="application/json",
+    )
+
+
+def test_rating_the_latest_reply(make_draft: Any, agent_user: Any, api: Client) -> None:
+    client, draft = _widget(make_draft)
+    early = _rate(client, draft.conversation_id, score=1)
+    assert (early.status_code, early.json()["code"]) == (409, "nothing_to_rate")
+    review.approve(draft.pk, Actor.for_user(agent_user))
+    first = _rate(client, draft.conversation_id, score=-1, comment="too vague")
+    assert first.status_code == 201
+    again = _rate(client, draft.conversation_id, score=1)
+    assert (again.json()["id"], again.json()["score"]) == (first.json()["id"], 1)
+    assert CustomerRating.objects.get().comment == ""
+    assert AuditLog.objects.filter(action="rated", actor="customer").count() == 2
+    window = api.get(f"{API}/stats").json()["window"]
+    assert (window["ratings"], window["csat"]) == (1, 1.0)
+
+
+def test_bad_ratings_are_refused(make_draft: Any) -> None:
+    client, draft = _widget(make_draft)
+    assert _rate(client, draft.conversation_id, score=5).status_code == 422
+    other = make_draft("another conversation")
+    assert _rate(client, other.conversation_id, score=1).status_code == 403
+    assert (
+        Client().post(f"{API}/widget/conversations/{draft.conversation_id}/rating").status_code
+        == 401
+    )
