@@ -10,6 +10,7 @@ from django.db.models import Avg, Count, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalStatus
 from support.models import (
     Conversation,
     ConversationStatus,
@@ -176,6 +177,38 @@ def window(since: datetime) -> dict[str, Any]:
     }
 
 
+# Learned articles whose citations are counted (the most recent): bounds the query.
+LEARNED_COUNTED = 500
+
+
+def learning(since: datetime) -> dict[str, Any]:
+    """The learning loop in the window: proposals opened and decided, how often drafts cited an
+    article learned from agents, and the median edit of sent drafts."""
+    proposals = Proposal.objects.filter(created_at__gte=since)
+    decided = Proposal.objects.filter(decided_at__gte=since)
+    learned = list(
+        KBDocument.objects.filter(source=DocumentSource.LEARNED)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[:LEARNED_COUNTED]
+    )
+    cites = Q()
+    for kb_id in learned:
+        cites |= Q(citations__contains=[{"kb_id": kb_id}])
+    drafts = Draft.objects.filter(created_at__gte=since)
+    edits = sorted(
+        drafts.filter(status=DraftStatus.SENT, edit_distance__isnull=False).values_list(
+            "edit_distance", flat=True
+        )
+    )
+    return {
+        "proposals_opened": proposals.count(),
+        "proposals_approved": decided.filter(status=ProposalStatus.APPROVED).count(),
+        "proposals_dismissed": decided.filter(status=ProposalStatus.DISMISSED).count(),
+        "drafts_citing_learned": drafts.filter(cites).count() if learned else 0,
+        "median_edit_distance": edits[len(edits) // 2] if edits else None,
+    }
+
+
 def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
     now = timezone.now()
     return {
@@ -183,5 +216,6 @@ def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
         "window_days": period.days,
         "queue": queue(now),
         "window": window(now - period),
+        "learning": learning(now - period),
         "per_day": per_day(now - period, now),
     }

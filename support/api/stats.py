@@ -74,11 +74,20 @@ class Window(Schema):
     csat: float | None = Field(description="Share of thumbs up among those ratings.")
 
 
+class Learning(Schema):
+    proposals_opened: int
+    proposals_approved: int
+    proposals_dismissed: int
+    drafts_citing_learned: int = Field(description="Drafts citing an article learned from agents.")
+    median_edit_distance: int | None = Field(description="Words changed, median of sent drafts.")
+
+
 class StatsOut(Schema):
     generated_at: datetime
     window_days: int
     queue: Queue
     window: Window
+    learning: Learning
     per_day: list[Day]
 
 

@@ -57,3 +57,24 @@ def test_bad_ratings_are_refused(make_draft: Any) -> None:
         Client().post(f"{API}/widget/conversations/{draft.conversation_id}/rating").status_code
         == 401
     )
+
+
+def test_learning_figures(make_draft: Any, api: Client) -> None:
+    from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalKind
+    from support.models import Draft
+
+    learned = KBDocument.objects.create(
+        source=DocumentSource.LEARNED, external_id="proposal-1", title="Gift wrap", content="Yes."
+    )
+    cited = make_draft(citations=[{"kb_id": learned.pk, "title": "Gift wrap", "snippet": "Yes."}])
+    make_draft()  # cites another article
+    Draft.objects.filter(pk=cited.pk).update(status="SENT", edit_distance=3)
+    Proposal.objects.create(kind=ProposalKind.ANSWER, title="a", question="q", answer="a")
+    learning = api.get(f"{API}/stats").json()["learning"]
+    assert learning == {
+        "proposals_opened": 1,
+        "proposals_approved": 0,
+        "proposals_dismissed": 0,
+        "drafts_citing_learned": 1,
+        "median_edit_distance": 3,
+    }
