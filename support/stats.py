@@ -195,11 +195,8 @@ def learning(since: datetime) -> dict[str, Any]:
     for kb_id in learned:
         cites |= Q(citations__contains=[{"kb_id": kb_id}])
     drafts = Draft.objects.filter(created_at__gte=since)
-    edits = sorted(
-        drafts.filter(status=DraftStatus.SENT, edit_distance__isnull=False).values_list(
-            "edit_distance", flat=True
-        )
-    )
+    sent = drafts.filter(status=DraftStatus.SENT, edit_distance__isnull=False)
+    edits = sorted(e for e in sent.values_list("edit_distance", flat=True) if e is not None)
     return {
         "proposals_opened": proposals.count(),
         "proposals_approved": decided.filter(status=ProposalStatus.APPROVED).count(),
