@@ -93,6 +93,14 @@ def session(conversation_id: uuid.UUID, key_id: int) -> dict[str, Any]:
     }
 
 
+def _visitor_of_conversation(request: HttpRequest, conversation_id: uuid.UUID) -> Visitor:
+    """The token's visitor, when the token is for this conversation (else 403)."""
+    visitor = visitor_of(request)
+    if visitor.grant.conversation_id != conversation_id:
+        raise ApiError(403, "this token is for another conversation", "forbidden")
+    return visitor
+
+
 def _conversation(visitor: Visitor) -> Conversation:
     conversation = Conversation.objects.filter(pk=visitor.grant.conversation_id).first()
     if conversation is None:
@@ -161,10 +169,7 @@ def post_message(
 )
 def read(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
     """What the customer sees of their conversation."""
-    visitor = visitor_of(request)
-    if visitor.grant.conversation_id != conversation_id:
-        raise ApiError(403, "this token is for another conversation", "forbidden")
-    conversation = _conversation(visitor)
+    conversation = _conversation(_visitor_of_conversation(request, conversation_id))
     messages = list(
         Message.objects.filter(conversation=conversation, role__in=VISIBLE_ROLES).order_by(
             "created_at", "id"
@@ -187,9 +192,7 @@ def rate(
     request: HttpRequest, conversation_id: uuid.UUID, payload: RatingIn
 ) -> Status[dict[str, Any]]:
     """Thumbs up or down (and a comment) on the latest agent reply; again: the rating changes."""
-    visitor = visitor_of(request)
-    if visitor.grant.conversation_id != conversation_id:
-        raise ApiError(403, "this token is for another conversation", "forbidden")
+    _visitor_of_conversation(request, conversation_id)
     rating = rate_reply(conversation_id, payload.score, payload.comment or "")
     body = {
         "id": rating.pk,
