@@ -20,6 +20,7 @@ from support.models import (
     BusinessProfile,
     Conversation,
     Customer,
+    CustomerRating,
     Draft,
     Message,
     Order,
@@ -279,3 +280,12 @@ class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             noun="proposal",
         )
     )
+
+
+@admin.register(CustomerRating)
+class CustomerRatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Customers' ratings of agent replies (from the widget): a record, never edited."""
+
+    list_display = ["updated_at", "score", "conversation", "comment"]
+    list_filter = ["score", "updated_at"]
+    search_fields = ["comment", "conversation__id"]
