@@ -42,6 +42,8 @@
     ".send{border:0;border-radius:10px;padding:9px 14px;background:var(--accent);color:#fff}",
     ".error{color:#b42318;font-size:13px;padding:0 12px 8px}",
     ".error:empty{display:none}",
+    ".rate{align-self:flex-start;display:flex;gap:6px;align-items:center;font-size:12px;color:#667085;list-style:none}",
+    ".rate button{border:1px solid #cfd4dc;background:#fff;border-radius:8px;padding:2px 8px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.launcher{right:12px;bottom:12px}}"
   ].join("\n");
 
@@ -122,7 +124,25 @@
     if (message.id && state.seen[message.id]) { return; }
     if (message.id) { state.seen[message.id] = true; }
     log.appendChild(bubble(message));
+    if (message.role === "agent") { offerRating(); }
     log.scrollTop = log.scrollHeight;
+  }
+
+  /* Thumbs up or down on the latest agent reply (rating it again changes the rating). */
+  function offerRating() {
+    var old = log.querySelector(".rate");
+    if (old) { old.remove(); }
+    var bar = el("li", { "class": "rate", role: "group", "aria-label": "Rate this answer" }, "Helpful?");
+    [[1, "👍", "Helpful"], [-1, "👎", "Not helpful"]].forEach(function (choice) {
+      var button = el("button", { type: "button", "aria-label": choice[2] }, choice[1]);
+      button.addEventListener("click", function () {
+        authed("POST", "/conversations/" + state.session.conversation_id + "/rating", { score: choice[0] }).then(function () {
+          bar.textContent = "Thanks for your feedback.";
+        }, function () { bar.textContent = "Your rating could not be sent."; });
+      });
+      bar.appendChild(button);
+    });
+    log.appendChild(bar);
   }
 
   function greet() {

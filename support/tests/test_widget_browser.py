@@ -164,3 +164,24 @@ def test_the_widget_catches_up_after_a_reconnect(
     review.approve(draft.pk, Actor.for_user(agent_user), "Answered while you were offline")
     asgi_server.start()  # same port: the widget reconnects with backoff and catches up
     expect(page.get_by_text("Answered while you were offline")).to_be_visible()
+
+
+def test_the_customer_rates_the_agents_reply(
+    browser: Any, widget_env: Path, live_server_url: str
+) -> None:
+    from support.models import CustomerRating
+
+    page = browser.new_page()
+    page.goto(f"{live_server_url}/widget/demo/")
+    _open_chat(page)
+    _send(page, QUESTION)
+    expect(page.get_by_role("group", name="Rate this answer")).to_have_count(0)  # no reply yet
+    api = Api(live_server_url)
+    conversation_id = _session(page)["conversation_id"]
+    draft_id = api.get(f"/conversations/{conversation_id}")["messages"][0]["draft"]["id"]
+    api.post(f"/drafts/{draft_id}/approve", {"edited": "Use 'Forgot password' on the login page."})
+    expect(page.get_by_text("Use 'Forgot password' on the login page.")).to_be_visible()
+    page.get_by_role("button", name="Not helpful").click()
+    expect(page.get_by_text("Thanks for your feedback.")).to_be_visible()
+    rating = CustomerRating.objects.get()
+    assert (str(rating.conversation_id), rating.score) == (conversation_id, -1)
