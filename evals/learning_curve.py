@@ -152,6 +152,7 @@ def run_learning_curve(eval_set: EvalSet, *, progress: Callable[[str], None] = p
             learned, proposals = _approve_all(actor, topic_of)
             progress(f"after: {len(learned)} learned articles; drafting the held-out again")
             after = _draft_held_out(build_graph(default_services()), held_out, learned)
+            learned_summary = _summary(after, topics)
             metrics = {
                 "cases": len(held_out),
                 "topics": len(topics),
@@ -160,12 +161,12 @@ def run_learning_curve(eval_set: EvalSet, *, progress: Callable[[str], None] = p
                 "proposals_per_topic": proposals,
                 "max_proposals_per_topic": max(proposals.values(), default=0),
                 "before": _summary(before, topics),
-                "after": _summary(after, topics),
+                "after": learned_summary,
                 "cross_topic_answers": _cross_topic(after, answers),
                 # Headline figures, gated like any other set's.
-                "suggested_rate": _summary(after, topics)["suggested_rate"],
-                "answer_score": _summary(after, topics)["answer_f1"],
-                "learned_right_answer_rate": _summary(after, topics)["right_answer_rate"],
+                "suggested_rate": learned_summary["suggested_rate"],
+                "answer_score": learned_summary["answer_f1"],
+                "learned_right_answer_rate": learned_summary["right_answer_rate"],
             }
             cases = [
                 EvalCase(

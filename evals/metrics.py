@@ -5,14 +5,13 @@ customer's words by this module, not by the guard that produced the draft."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from knowledge.overlap import token_f1, tokens
 from support.models import DraftStatus, Urgency
 
-WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # Specifics a reply must not invent: money amounts, long numbers (orders, references, phones),
 # dates. Each must appear in the customer's text (or the case's facts).
@@ -51,22 +50,6 @@ LOWER_IS_BETTER = {
     "max_proposals_per_topic",
     "cross_topic_answers",
 }
-
-
-def tokens(text: str) -> list[str]:
-    return WORD.findall(text.lower())
-
-
-def token_f1(answer: str, reference: str) -> float:
-    """SQuAD-style token F1 (bag of lower-cased words)."""
-    got, want = tokens(answer), tokens(reference)
-    if not got or not want:
-        return float(got == want)
-    common = sum((Counter(got) & Counter(want)).values())
-    if not common:
-        return 0.0
-    precision, recall = common / len(got), common / len(want)
-    return 2 * precision * recall / (precision + recall)
 
 
 def supported_share(answer: str, sources: Sequence[str]) -> float:

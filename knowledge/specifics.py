@@ -55,6 +55,7 @@ def unsupported(text: str, allowed: Iterable[str]) -> list[str]:
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _GREETING_NAME = re.compile(r"^\s*(hi|hello|hey|dear)\s+[A-Z][a-z]+\b", re.IGNORECASE)
 _HANDLE = re.compile(r"@\w+")
+_MONEY = re.compile(r"[$€£]|\b(?:usd|eur|gbp|dollars|euros|pounds)\b", re.IGNORECASE)
 
 
 def generalise(text: str) -> str:
@@ -64,9 +65,8 @@ def generalise(text: str) -> str:
     text = _EMAIL.sub("[e-mail]", text)
     text = _HANDLE.sub("", text)
     text = _GREETING_NAME.sub(lambda match: match.group(1), text)
-    money = re.compile(r"[$€£]|\b(?:usd|eur|gbp|dollars|euros|pounds)\b", re.IGNORECASE)
     for specific in find_specifics(text):
-        if not money.search(specific):
+        if not _MONEY.search(specific):
             text = text.replace(
                 specific, "[number]" if any(c.isdigit() for c in specific) else "[name]"
             )

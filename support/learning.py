@@ -8,9 +8,7 @@ commit."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +25,7 @@ from knowledge.models import (
     ProposalKind,
     ProposalStatus,
 )
+from knowledge.overlap import token_f1
 from knowledge.specifics import generalise
 from resolver.audit_actor import Actor
 from support.models import AuditAction, AuditLog, Draft, DraftStatus, Message, MessageRole
@@ -115,7 +114,6 @@ SAME_TOPIC = 0.4
 ALREADY_ANSWERED = 0.8
 # An approval whose edit changed more than this share of the draft's words is a human answer.
 LARGE_EDIT_SHARE = 0.5
-WORD = re.compile(r"[a-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -128,16 +126,6 @@ class Observation:
     draft_id: str | None
     intent: str = ""
     category: str = ""
-
-
-def _overlap(a: str, b: str) -> float:
-    """Token F1 of two texts (how much two answers say the same)."""
-    left, right = Counter(WORD.findall(a.lower())), Counter(WORD.findall(b.lower()))
-    common = sum((left & right).values())
-    if not common:
-        return 0.0
-    precision, recall = common / sum(left.values()), common / sum(right.values())
-    return 2 * precision * recall / (precision + recall)
 
 
 def _cosine(a: str, b: str) -> float:
@@ -195,7 +183,7 @@ def _already_answered(observation: Observation) -> bool:
     hits = KBDocument.objects.hybrid_search(observation.question, 3)
     return any(
         (hit.similarity or 0.0) >= ALREADY_ANSWERED
-        and _overlap(hit.content, observation.answer) >= SAME_ANSWER
+        and token_f1(hit.content, observation.answer) >= SAME_ANSWER
         for hit in hits
     )
 
@@ -206,7 +194,7 @@ def _matching(observation: Observation) -> Proposal | None:
     for proposal in candidates:
         questions = [proposal.question, *proposal.variants]
         likeness = max(_cosine(observation.question, q) for q in questions)
-        answers = _overlap(proposal.answer, observation.answer)
+        answers = token_f1(proposal.answer, observation.answer)
         if (likeness >= SAME_QUESTION and answers >= SAME_ANSWER) or (
             likeness >= SAME_TOPIC and answers >= IDENTICAL_ANSWER
         ):
@@ -217,13 +205,10 @@ def _matching(observation: Observation) -> Proposal | None:
 def observe(observation: Observation) -> Proposal | None:
     """Gathers a human answer into an answer proposal (a new one, or one more source of the
     proposal asking the same), without the customer's personal data."""
-    clean = Observation(
+    clean = replace(
+        observation,
         question=generalise(observation.question)[:2000],
         answer=generalise(observation.answer)[:8000],
-        conversation_id=observation.conversation_id,
-        draft_id=observation.draft_id,
-        intent=observation.intent,
-        category=observation.category,
     )
     if not clean.question or not clean.answer or _already_answered(clean):
         return None

@@ -92,6 +92,8 @@ def test_approval_queues_the_observation_after_commit(
     draft = _escalated("Do you offer gift wrapping?")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         review.approve(draft.pk, Actor.for_user(agent_user), GIFT_ANSWER)
-    assert callbacks  # announce + the learning loop; nothing learned inside the request
+    # The learning loop's look is queued for after commit; nothing is learned in the request.
+    queued = [c for c in callbacks if getattr(c, "func", None) is review.queue_observation]
+    assert [c.args for c in queued] == [(review.OBSERVE_DRAFT_ACTOR, str(draft.pk))]
     assert not Proposal.objects.exists()
     assert Draft.objects.get(pk=draft.pk).status == DraftStatus.SENT
