@@ -44,6 +44,12 @@
     ".error:empty{display:none}",
     ".rate{align-self:flex-start;display:flex;gap:6px;align-items:center;font-size:12px;color:#667085;list-style:none}",
     ".rate button{border:1px solid #cfd4dc;background:#fff;border-radius:8px;padding:2px 8px}",
+    ".rate.rated{flex-direction:column;align-items:stretch;width:85%}",
+    ".rate p{margin:0}",
+    ".rate-comment{display:flex;flex-direction:column;align-items:stretch;gap:4px;padding:0;border:0}",
+    ".rate-comment label{position:static;width:auto;height:auto;overflow:visible;clip:auto}",
+    ".rate-comment textarea{flex:none;min-height:56px;font-size:13px}",
+    ".rate-comment button{align-self:flex-start;border:0;background:var(--accent);color:#fff}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.launcher{right:12px;bottom:12px}}"
   ].join("\n");
 
@@ -128,7 +134,15 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  /* Thumbs up or down on the latest agent reply (rating it again changes the rating). */
+  /* Thumbs up or down on the latest agent reply (rating it again changes the rating), then an
+     optional comment, sent as the same rating again with the comment. */
+  var COMMENT_MAX = 2000;  /* the API's limit (support/api/widget.py RatingIn) */
+
+  function postRating(score, comment) {
+    var body = comment ? { score: score, comment: comment } : { score: score };
+    return authed("POST", "/conversations/" + state.session.conversation_id + "/rating", body);
+  }
+
   function offerRating() {
     var old = log.querySelector(".rate");
     if (old) { old.remove(); }
@@ -136,13 +150,40 @@
     [[1, "👍", "Helpful"], [-1, "👎", "Not helpful"]].forEach(function (choice) {
       var button = el("button", { type: "button", "aria-label": choice[2] }, choice[1]);
       button.addEventListener("click", function () {
-        authed("POST", "/conversations/" + state.session.conversation_id + "/rating", { score: choice[0] }).then(function () {
-          bar.textContent = "Thanks for your feedback.";
-        }, function () { bar.textContent = "Your rating could not be sent."; });
+        postRating(choice[0]).then(function () { offerComment(bar, choice[0]); },
+          function () { bar.textContent = "Your rating could not be sent."; });
       });
       bar.appendChild(button);
     });
     log.appendChild(bar);
+  }
+
+  function offerComment(bar, score) {
+    var said = el("p", { role: "status", "aria-live": "polite" });
+    var box = el("form", { "class": "rate-comment" });
+    var name = el("label", { "for": "resolver-rating-comment" }, "Tell us more (optional)");
+    var text = el("textarea", { id: "resolver-rating-comment", name: "comment", rows: "2", maxlength: String(COMMENT_MAX) });
+    var submit = el("button", { type: "submit" }, "Send feedback");
+    box.append(name, text, submit);
+    bar.textContent = "";
+    bar.classList.add("rated");
+    bar.append(said, box);
+    said.textContent = "Thanks for your feedback.";  /* after insertion, so that it is announced */
+    text.focus();  /* the thumb that had the focus is gone */
+    box.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var comment = text.value.trim();
+      if (!comment) { return; }
+      submit.disabled = true;
+      postRating(score, comment).then(function () {
+        box.remove();
+        said.textContent = "Thanks for your feedback. We received your comment.";
+        input.focus();
+      }, function (failure) {
+        submit.disabled = false;
+        said.textContent = "Your comment could not be sent: " + failure.message;
+      });
+    });
   }
 
   function greet() {

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from django.db import connection
-from django.db.models import Avg, Count, Min, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Avg, Count, DateField, Min, Q, Sum
+from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
 from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalStatus
@@ -20,6 +20,10 @@ from support.models import (
 )
 
 DEFAULT_WINDOW = timedelta(days=7)
+# Up to this window CSAT is shown per day; longer windows per week (a day holds few ratings).
+CSAT_DAILY_UP_TO = timedelta(days=7)
+
+Bucket = Literal["day", "week"]
 
 TOP = 8
 # What the agent graph decided: only it sets an escalation reason; a human may escalate a
@@ -177,6 +181,50 @@ def window(since: datetime) -> dict[str, Any]:
     }
 
 
+def csat_bucket(period: timedelta) -> Bucket:
+    return "day" if period <= CSAT_DAILY_UP_TO else "week"
+
+
+def _bucket_starts(since: datetime, until: datetime, bucket: Bucket) -> list[date]:
+    """Every bucket from the one holding `since` to the one holding `until` (weeks start on
+    Monday, as PostgreSQL's date_trunc('week') does), in the time zone the database truncates in."""
+    first, last = timezone.localdate(since), timezone.localdate(until)
+    step = timedelta(days=1 if bucket == "day" else 7)
+    if bucket == "week":
+        first -= timedelta(days=first.weekday())
+    return [first + step * n for n in range((last - first) // step + 1)]
+
+
+def csat_series(since: datetime, until: datetime, bucket: Bucket) -> list[dict[str, Any]]:
+    """Customers' ratings per day or week (by when they last rated, as the window's CSAT):
+    how many, how many up, and CSAT; None for a bucket without ratings (a gap, not 0%)."""
+    trunc = (
+        TruncDate("updated_at")
+        if bucket == "day"
+        else TruncWeek("updated_at", output_field=DateField())
+    )
+    rows = (
+        CustomerRating.objects.filter(updated_at__gte=since)
+        .annotate(start=trunc)
+        .values("start")
+        .annotate(ratings=Count("id"), up=Count("id", filter=Q(score=1)))
+        .order_by()
+    )
+    by_start = {row["start"]: row for row in rows}
+    series = []
+    for start in _bucket_starts(since, until, bucket):
+        row = by_start.get(start, {"ratings": 0, "up": 0})
+        series.append(
+            {
+                "start": start,
+                "ratings": row["ratings"],
+                "up": row["up"],
+                "csat": _rate(row["up"], row["ratings"]),
+            }
+        )
+    return series
+
+
 # Learned articles whose citations are counted (the most recent): bounds the query.
 LEARNED_COUNTED = 500
 
@@ -208,6 +256,7 @@ def learning(since: datetime) -> dict[str, Any]:
 
 def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
     now = timezone.now()
+    bucket = csat_bucket(period)
     return {
         "generated_at": now,
         "window_days": period.days,
@@ -215,4 +264,5 @@ def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
         "window": window(now - period),
         "learning": learning(now - period),
         "per_day": per_day(now - period, now),
+        "csat_over_time": {"bucket": bucket, "series": csat_series(now - period, now, bucket)},
     }

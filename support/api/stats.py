@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
@@ -82,6 +82,18 @@ class Learning(Schema):
     median_edit_distance: int | None = Field(description="Words changed, median of sent drafts.")
 
 
+class CsatBucket(Schema):
+    start: date = Field(description="First day of the day or week (weeks start on Monday).")
+    ratings: int
+    up: int = Field(description="Thumbs up among those ratings.")
+    csat: float | None = Field(description="Share of thumbs up; null when there were no ratings.")
+
+
+class CsatOverTime(Schema):
+    bucket: Literal["day", "week"] = Field(description="Per day up to 7 days, else per week.")
+    series: list[CsatBucket]
+
+
 class StatsOut(Schema):
     generated_at: datetime
     window_days: int
@@ -89,6 +101,7 @@ class StatsOut(Schema):
     window: Window
     learning: Learning
     per_day: list[Day]
+    csat_over_time: CsatOverTime
 
 
 @router.get("/stats", response={200: StatsOut, **ERRORS}, auth=scoped(Scope.READ))

@@ -14,6 +14,8 @@ DEFAULT_DAYS = 7
 CHART_WIDTH = 640
 CHART_HEIGHT = 160
 BAR_ROW = 22  # height of one horizontal bar row
+CSAT_HEIGHT = 120  # a 100% bar
+CSAT_TOP = 16  # room above a full bar for its percentage
 
 
 def window_days(raw: str | None) -> int:
@@ -83,6 +85,63 @@ def bars(items: list[tuple[str, float, str]]) -> dict[str, Any]:
     return {"rows": rows, "height": len(rows) * BAR_ROW}
 
 
+@dataclass(frozen=True)
+class CsatColumn:
+    label: str
+    title: str
+    ratings: int
+    up: int
+    shown: str  # the percentage, or "-" without ratings
+    x: float
+    width: float
+    y: float
+    height: float
+    rated: bool  # False: a gap, not 0%
+    show_label: bool
+
+
+def _csat_title(label: str, point: dict[str, Any]) -> str:
+    if not point["ratings"]:
+        return f"{label}: no ratings"
+    plural = "" if point["ratings"] == 1 else "s"
+    return f"{label}: {_percent(point['csat'])} of {point['ratings']} rating{plural}"
+
+
+def csat_chart(over_time: dict[str, Any]) -> dict[str, Any]:
+    """A column per day or week, its height the share of thumbs up (0 to 100%)."""
+    series = over_time["series"]
+    step = CHART_WIDTH / max(len(series), 1)
+    every = max(1, len(series) // 10)  # at most ~10 date labels
+    prefix = "Week of " if over_time["bucket"] == "week" else ""
+    columns = []
+    for n, point in enumerate(series):
+        label = point["start"].strftime("%b %d")
+        height = CSAT_HEIGHT * (point["csat"] or 0)
+        columns.append(
+            CsatColumn(
+                label=label,
+                title=_csat_title(prefix + label, point),
+                ratings=point["ratings"],
+                up=point["up"],
+                shown=_percent(point["csat"]),
+                x=n * step + 2,
+                width=step - 4,
+                y=CSAT_TOP + CSAT_HEIGHT - height,
+                height=height,
+                rated=point["ratings"] > 0,
+                show_label=n % every == 0,
+            )
+        )
+    return {
+        "bucket": over_time["bucket"],
+        "columns": columns,
+        "rated": any(column.rated for column in columns),
+        "top": CSAT_TOP,
+        "base": CSAT_TOP + CSAT_HEIGHT,
+        "height": CSAT_TOP + CSAT_HEIGHT + 20,
+    }
+
+
 def _reason_label(reason: str) -> str:
     try:
         return str(EscalationReason(reason).label)
@@ -126,6 +185,7 @@ def figures(days: int) -> dict[str, Any]:
                 for a in window["top_articles"]
             ]
         ),
+        "csat_chart": csat_chart(data["csat_over_time"]),
         "approval": _percent(window["approval_rate"]),
         "edited": _percent(window["edited_rate"]),
     }

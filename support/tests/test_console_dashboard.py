@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
 from support import stats
-from support.models import Draft, DraftStatus
-from support.tests.conftest import MakeDraft
+from support.models import (
+    Channel,
+    Conversation,
+    CustomerRating,
+    Draft,
+    DraftStatus,
+    Message,
+    MessageRole,
+)
+from support.tests.conftest import API, MakeDraft
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +98,7 @@ def test_dashboard_page(console: Client, make_draft: MakeDraft) -> None:
 def test_empty_dashboard(console: Client) -> None:
     page = console.get("/console/dashboard/?days=1").content.decode()
     assert page.count("Nothing in this window.") == 3
+    assert "No customer ratings in this window." in page
     assert "no replies sent" in page
 
 
@@ -100,3 +109,79 @@ def test_a_human_escalation_is_not_counted_as_the_ai_s(make_draft: MakeDraft) ->
     window = stats.dashboard(timedelta(days=1))["window"]
     assert (window["suggested"], window["ai_escalated"], window["escalated"]) == (1, 0, 1)
     assert window["time_to_draft_ms_p50"] == pytest.approx(2000, abs=1)
+
+
+def _rated(score: int, at: datetime) -> None:
+    """A customer's rating of a new agent reply, last changed at `at`."""
+    conversation = Conversation.objects.create(channel=Channel.WIDGET)
+    reply = Message.objects.create(conversation=conversation, role=MessageRole.AGENT, body="Hi")
+    rating = CustomerRating.objects.create(conversation=conversation, message=reply, score=score)
+    CustomerRating.objects.filter(pk=rating.pk).update(updated_at=at)  # auto_now otherwise
+
+
+def _utc(day: int, hour: int = 12) -> datetime:
+    return datetime(2025, 3, day, hour, tzinfo=UTC)
+
+
+def test_csat_per_week_with_gaps() -> None:
+    _rated(1, _utc(4))  # before the window
+    _rated(1, _utc(6))  # week of Monday March 3 (the window starts on Wednesday the 5th)
+    _rated(-1, _utc(9, 23))  # Sunday: still that week
+    _rated(1, _utc(17, 0))  # week of March 17 (March 10: none)
+    _rated(1, _utc(20))
+    _rated(-1, _utc(23))
+    _rated(-1, _utc(24))  # week of March 24: all down
+    series = stats.csat_series(_utc(5, 10), _utc(26), "week")
+    assert [(p["start"], p["ratings"], p["up"], p["csat"]) for p in series] == [
+        (date(2025, 3, 3), 2, 1, 0.5),
+        (date(2025, 3, 10), 0, 0, None),  # a gap, not 0%
+        (date(2025, 3, 17), 3, 2, 0.6667),
+        (date(2025, 3, 24), 1, 0, 0.0),
+    ]
+
+
+def test_csat_per_day() -> None:
+    _rated(-1, _utc(5, 9))  # before the window
+    _rated(1, _utc(5, 11))
+    _rated(1, _utc(7, 8))
+    _rated(-1, _utc(7, 20))
+    series = stats.csat_series(_utc(5, 10), _utc(7, 21), "day")
+    assert [(p["start"], p["ratings"], p["csat"]) for p in series] == [
+        (date(2025, 3, 5), 1, 1.0),
+        (date(2025, 3, 6), 0, None),
+        (date(2025, 3, 7), 2, 0.5),
+    ]
+
+
+def test_csat_bucket_follows_the_window(api: Client) -> None:
+    assert stats.csat_bucket(timedelta(days=7)) == "day"
+    assert stats.csat_bucket(timedelta(days=30)) == "week"
+    _rated(1, timezone.now())
+    over_time = api.get(f"{API}/stats?days=30").json()["csat_over_time"]
+    assert over_time["bucket"] == "week"
+    assert over_time["series"][-1] == {
+        "start": str(timezone.localdate() - timedelta(days=timezone.localdate().weekday())),
+        "ratings": 1,
+        "up": 1,
+        "csat": 1.0,
+    }
+    assert len(api.get(f"{API}/stats?days=7").json()["csat_over_time"]["series"]) == 8
+
+
+def test_dashboard_csat_chart(console: Client) -> None:
+    now = timezone.now()
+    _rated(1, now)
+    _rated(-1, now)
+    _rated(1, now - timedelta(days=14))
+    response = console.get("/console/dashboard/?days=30")
+    assert response.status_code == 200
+    page = response.content.decode()
+    monday = timezone.localdate() - timedelta(days=timezone.localdate().weekday())
+    assert 'role="img" aria-labelledby="csat-chart-title" class="csat-chart"' in page
+    assert f"<title>Week of {monday:%b %d}: 50% of 2 ratings</title>" in page
+    gap = monday - timedelta(days=7)
+    assert f"<title>Week of {gap:%b %d}: no ratings</title>" in page
+    assert "<caption>CSAT per week</caption>" in page
+    assert page.count('<text class="value"') == 2  # the two rated weeks: the gap has no bar
+    daily = console.get("/console/dashboard/?days=7").content.decode()
+    assert f"<title>{timezone.localdate():%b %d}: 50% of 2 ratings</title>" in daily

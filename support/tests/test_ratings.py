@@ -48,6 +48,34 @@ def test_rating_the_latest_reply(make_draft: Any, agent_user: Any, api: Client) 
     assert (window["ratings"], window["csat"]) == (1, 1.0)
 
 
+def test_a_comment_after_the_thumb_updates_the_same_rating(
+    make_draft: Any, agent_user: Any
+) -> None:
+    """The widget posts the thumb, then the same rating again with the optional comment."""
+    client, draft = _widget(make_draft)
+    review.approve(draft.pk, Actor.for_user(agent_user))
+    thumb = _rate(client, draft.conversation_id, score=-1)
+    commented = _rate(client, draft.conversation_id, score=-1, comment="  The link is hidden.  ")
+    assert commented.status_code == 201
+    assert commented.json()["id"] == thumb.json()["id"]
+    rating = CustomerRating.objects.get()
+    assert (rating.score, rating.comment) == (-1, "The link is hidden.")
+
+
+def test_a_too_long_comment_is_refused(make_draft: Any, agent_user: Any) -> None:
+    client, draft = _widget(make_draft)
+    review.approve(draft.pk, Actor.for_user(agent_user))
+    _rate(client, draft.conversation_id, score=1, comment="fine")
+    refused = _rate(client, draft.conversation_id, score=-1, comment="x" * 2001)
+    assert refused.status_code == 422
+    assert refused["Content-Type"].startswith("application/json")
+    assert refused.json()["code"] == "validation_error"
+    assert "comment" in refused.json()["detail"]
+    rating = CustomerRating.objects.get()  # unchanged
+    assert (rating.score, rating.comment) == (1, "fine")
+    assert _rate(client, draft.conversation_id, score=1, comment="x" * 2000).status_code == 201
+
+
 def test_bad_ratings_are_refused(make_draft: Any) -> None:
     client, draft = _widget(make_draft)
     assert _rate(client, draft.conversation_id, score=5).status_code == 422

@@ -166,7 +166,7 @@ def test_the_widget_catches_up_after_a_reconnect(
     expect(page.get_by_text("Answered while you were offline")).to_be_visible()
 
 
-def test_the_customer_rates_the_agents_reply(
+def test_the_customer_rates_the_agents_reply_and_comments(
     browser: Any, widget_env: Path, live_server_url: str
 ) -> None:
     from support.models import CustomerRating
@@ -182,6 +182,16 @@ def test_the_customer_rates_the_agents_reply(
     api.post(f"/drafts/{draft_id}/approve", {"edited": "Use 'Forgot password' on the login page."})
     expect(page.get_by_text("Use 'Forgot password' on the login page.")).to_be_visible()
     page.get_by_role("button", name="Not helpful").click()
-    expect(page.get_by_text("Thanks for your feedback.")).to_be_visible()
+    expect(page.get_by_role("status").get_by_text("Thanks for your feedback.")).to_be_visible()
     rating = CustomerRating.objects.get()
-    assert (str(rating.conversation_id), rating.score) == (conversation_id, -1)
+    assert (str(rating.conversation_id), rating.score, rating.comment) == (conversation_id, -1, "")
+    # Then an optional comment, which updates the same rating.
+    comment = page.get_by_label("Tell us more (optional)")
+    expect(comment).to_be_focused()  # the thumb that was clicked is gone
+    comment.fill("I could not find the login page.")
+    page.screenshot(path=widget_env / "widget-rating-comment.png")
+    page.get_by_role("button", name="Send feedback").click()
+    expect(page.get_by_text("We received your comment.")).to_be_visible()
+    expect(comment).to_have_count(0)
+    rating = CustomerRating.objects.get()
+    assert (rating.score, rating.comment) == (-1, "I could not find the login page.")
