@@ -1,7 +1,7 @@
 """Everything a graph run reads outside pure logic: triage model, KB search, customer facts, the
-draft provider and the business profile. Read-only: a run writes nothing (agents/runner.py
-records its outcome). build_graph() receives one Services; tests swap the provider for one around
-a fake chat model and keep the rest real."""
+draft provider, the business profile and the learned guard rules. Read-only: a run writes nothing
+(agents/runner.py records its outcome). build_graph() receives one Services; tests swap the
+provider for one around a fake chat model and keep the rest real."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from agents.facts import CustomerFacts, lookup_facts
+from agents.guard.learned import LearnedRule, load_guard_rules
 from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
 from agents.state import Evidence
@@ -68,6 +69,7 @@ class Services:
     search: Callable[[str, str | None], list[Evidence]] = search_evidence
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile
+    guard_rules: Callable[[], tuple[LearnedRule, ...]] = load_guard_rules
 
 
 def configured_provider() -> DraftProvider:

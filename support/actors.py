@@ -12,7 +12,13 @@ from django.conf import settings
 from resolver.periodic import run_once_per
 from support import housekeeping as chores
 from support import learning, webhooks
-from support.review import LEARNING_QUEUE, OBSERVE_DRAFT_ACTOR, OBSERVE_REPLY_ACTOR
+from support.observers import (
+    LEARNING_QUEUE,
+    OBSERVE_DRAFT_ACTOR,
+    OBSERVE_RELABEL_ACTOR,
+    OBSERVE_REPLY_ACTOR,
+    REWEIGH_ACTOR,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +48,7 @@ def housekeeping() -> None:
 
 @dramatiq.actor(actor_name=OBSERVE_DRAFT_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)
 def observe_sent_draft(draft_id: str) -> None:
-    """A draft an agent sent: a human answer if the AI had escalated it or it was rewritten."""
+    """A draft an agent sent or rejected (support/learning/__init__.py:observe_draft)."""
     learning.observe_draft(draft_id)
 
 
@@ -50,3 +56,15 @@ def observe_sent_draft(draft_id: str) -> None:
 def observe_agent_reply(message_id: str) -> None:
     """An agent's own message: a human answer if the question had no usable draft."""
     learning.observe_reply(message_id)
+
+
+@dramatiq.actor(actor_name=OBSERVE_RELABEL_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)
+def observe_relabel(draft_id: str) -> None:
+    """A draft whose intent a human corrected: a triage example."""
+    learning.observe_relabel(draft_id)
+
+
+@dramatiq.actor(actor_name=REWEIGH_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)
+def reweigh_proposals(conversation_id: str) -> None:
+    """A customer rated a reply: the proposals learning from that conversation move."""
+    learning.reweigh(conversation_id)

@@ -10,11 +10,12 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from knowledge.models import Proposal
+from knowledge.models import GuardRule, Proposal, TriageExample
 from resolver.admin_mixins import ReadOnlyAdminMixin
 from resolver.audit_actor import Actor
 from support import learning, review, webhooks
 from support.announce import queue_deliveries
+from support.learning.guard_rules import set_enabled
 from support.models import (
     AuditLog,
     BusinessProfile,
@@ -258,10 +259,10 @@ import support.widget.admin  # noqa: E402, F401
 
 @admin.register(Proposal)
 class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The learning loop's proposals: decided through support/learning.py (audited), never
+    """The learning loop's proposals: decided through support/learning/ (audited), never
     edited in place; an approval with an edited answer goes through the console or the API."""
 
-    list_display = ["title", "kind", "status", "source_count", "intent", "updated_at"]
+    list_display = ["title", "kind", "status", "source_count", "impact", "intent", "updated_at"]
     list_filter = ["status", "kind"]
     search_fields = ["title", "question", "answer"]
     actions = ["approve", "dismiss"]
@@ -280,6 +281,43 @@ class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             noun="proposal",
         )
     )
+
+
+@admin.register(GuardRule)
+class GuardRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Policy rules learned from agents' rejections: approved on the learning page, off until
+    an admin enables one here (audited); a rule is changed by approving a new proposal."""
+
+    list_display = ["description", "pattern", "enabled", "created_at", "updated_at"]
+    list_filter = ["enabled"]
+    search_fields = ["description", "pattern"]
+    actions = ["enable", "disable"]
+
+    enable = admin.action(description="Enable the selected rules (drafts they match escalate)")(
+        _review_action(
+            lambda rule, actor: set_enabled(rule.pk, actor, True),
+            "Enabled",
+            noun="rule",
+        )
+    )
+    disable = admin.action(description="Disable the selected rules")(
+        _review_action(
+            lambda rule, actor: set_enabled(rule.pk, actor, False),
+            "Disabled",
+            noun="rule",
+        )
+    )
+
+
+@admin.register(TriageExample)
+class TriageExampleAdmin(admin.ModelAdmin):
+    """Training rows agents taught by re-labelling drafts; `train_triage` adds them. A wrong
+    example can be deleted here before the next training."""
+
+    list_display = ["text", "intent", "category", "created_at"]
+    list_filter = ["intent"]
+    search_fields = ["text"]
+    readonly_fields = ["proposal", "created_at"]
 
 
 @admin.register(CustomerRating)

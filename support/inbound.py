@@ -26,6 +26,7 @@ from support.models import (
     Message,
     MessageRole,
 )
+from support.observers import REWEIGH_ACTOR, learn_later
 
 logger = logging.getLogger(__name__)
 
@@ -128,4 +129,5 @@ def rate_reply(conversation_id: Any, score: int, comment: str = "") -> CustomerR
             message_id=reply.pk,
             after={"score": score, "comment": bool(comment.strip())},
         )
+        learn_later(REWEIGH_ACTOR, conversation_id)  # the proposals it is a source of move
     return rating

@@ -15,8 +15,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from knowledge.taxonomy import taxonomy
 from resolver.audit_actor import Actor
-from resolver.broker import send_to_actor
 from resolver.errors import ClientError
 from resolver.events import make_event
 from support.announce import announce_draft, announce_reply, broadcast
@@ -33,17 +33,18 @@ from support.models import (
     RejectCategory,
 )
 from support.models.draft import DRAFT_CLAIM_LEASE, OPEN_STATUSES
+from support.observers import (
+    OBSERVE_DRAFT_ACTOR,
+    OBSERVE_RELABEL_ACTOR,
+    OBSERVE_REPLY_ACTOR,
+    learn_later,
+)
 
 logger = logging.getLogger(__name__)
 
 # A human may act on a draft until it is sent or rejected (OPEN_STATUSES): PENDING included, so
 # nobody has to wait for the agent to answer an urgent customer.
 SUPERSEDED = "superseded by a reprocess"
-# The learning loop's actors (support/actors.py), sent by name after commit: a human answer is
-# looked at in the background, never in the request.
-LEARNING_QUEUE = "learning"
-OBSERVE_DRAFT_ACTOR = "observe_sent_draft"
-OBSERVE_REPLY_ACTOR = "observe_agent_reply"
 # An open draft of a conversation an agent resolved: closed unanswered, which is not a verdict on
 # the assistant's answer (the audit row says `resolved`, as it says `superseded` above).
 CLOSED_BY_RESOLVE = "closed: the conversation was resolved"
@@ -65,19 +66,6 @@ def word_edit_distance(before: str, after: str) -> int:
     return sum(
         max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
     )
-
-
-def queue_observation(actor_name: str, object_id: str) -> None:
-    """Queues the learning loop's look at a human answer (called after commit)."""
-    try:
-        send_to_actor(actor_name, LEARNING_QUEUE, object_id)
-    except Exception:
-        # Learning is best effort: the answer was sent; a lost observation costs one source.
-        logger.warning("could not queue %s for %s", actor_name, object_id, exc_info=True)
-
-
-def _learn_later(actor_name: str, object_id: Any) -> None:
-    transaction.on_commit(partial(queue_observation, actor_name, str(object_id)))
 
 
 def _snapshot(draft: Draft) -> dict[str, Any]:
@@ -157,7 +145,7 @@ def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
         _audit(draft, actor, AuditAction.APPROVED, before, _snapshot(draft))
         _audit(draft, actor, AuditAction.SENT, None, {"message_id": str(reply.pk)})
         announce_draft(draft)
-        _learn_later(OBSERVE_DRAFT_ACTOR, draft.pk)
+        learn_later(OBSERVE_DRAFT_ACTOR, draft.pk)
     return draft
 
 
@@ -193,7 +181,7 @@ def write_to_customer(conversation_id: Any, actor: Actor, text: str) -> Message:
         )
         event = make_event("message.sent", message_id=reply.pk, conversation_id=conversation.pk)
         transaction.on_commit(partial(broadcast, event))
-        _learn_later(OBSERVE_REPLY_ACTOR, reply.pk)
+        learn_later(OBSERVE_REPLY_ACTOR, reply.pk)
     return reply
 
 
@@ -213,6 +201,31 @@ def reject(draft_id: Any, actor: Actor, reason: str = "", category: str = "") ->
             after["category"] = category
         _audit(draft, actor, AuditAction.REJECTED, before, after)
         announce_draft(draft)
+        learn_later(OBSERVE_DRAFT_ACTOR, draft.pk)  # "incorrect", "outdated", "policy" teach
+    return draft
+
+
+def relabel(draft_id: Any, actor: Actor, intent: str, category: str = "") -> Draft:
+    """A human corrects the triage of a draft (any status): the intent must be one the KB's
+    taxonomy knows; the category defaults to the intent's. The learning loop gathers re-labels
+    into triage examples."""
+    known = taxonomy()
+    if intent not in known:
+        raise ReviewError(f"unknown intent {intent!r}: use one of the knowledge base's intents")
+    category = category or known[intent]
+    if category not in set(known.values()):
+        raise ReviewError(f"unknown category {category!r}")
+    with transaction.atomic():
+        draft = Draft.objects.select_for_update().get(pk=draft_id)
+        before = {"intent": draft.intent, "category": draft.category}
+        if before == {"intent": intent, "category": category}:
+            return draft
+        draft.intent, draft.category = intent, category
+        draft.save(update_fields=["intent", "category", "updated_at"])
+        after = {"intent": intent, "category": category}
+        _audit(draft, actor, AuditAction.RELABELLED, before, after)
+        announce_draft(draft)
+        learn_later(OBSERVE_RELABEL_ACTOR, draft.pk)
     return draft
 
 

@@ -15,7 +15,13 @@ from resolver.broker import PERIODIC_ACTORS
 from resolver.models import IdempotencyRecord
 from resolver.periodic import LOCK_PREFIX
 from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
-from support.review import LEARNING_QUEUE, OBSERVE_DRAFT_ACTOR, OBSERVE_REPLY_ACTOR
+from support.observers import (
+    LEARNING_QUEUE,
+    OBSERVE_DRAFT_ACTOR,
+    OBSERVE_RELABEL_ACTOR,
+    OBSERVE_REPLY_ACTOR,
+    REWEIGH_ACTOR,
+)
 from support.webhooks import DELIVER_ACTOR, DELIVERY_QUEUE
 
 
@@ -56,6 +62,8 @@ def test_actors_sent_to_by_name_exist_on_the_queue_named() -> None:
         (DELIVER_ACTOR, DELIVERY_QUEUE),
         (OBSERVE_DRAFT_ACTOR, LEARNING_QUEUE),
         (OBSERVE_REPLY_ACTOR, LEARNING_QUEUE),
+        (OBSERVE_RELABEL_ACTOR, LEARNING_QUEUE),
+        (REWEIGH_ACTOR, LEARNING_QUEUE),
     ]
     for name, queue in named:
         assert actors[name].queue_name == queue

@@ -35,10 +35,12 @@ def test_every_actor_uses_the_configured_broker() -> None:
         "forget_idempotency_keys",
         "housekeeping",
         "observe_agent_reply",
+        "observe_relabel",
         "observe_sent_draft",
         "ping",
         "process_message",
         "reindex_document",
+        "reweigh_proposals",
     ]
     assert all(actor.broker is dramatiq.get_broker() for actor in actors)
 

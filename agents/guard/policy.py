@@ -12,7 +12,14 @@ from agents.text import sentences
 
 # Escalate at once (forbidden_action): a repair loop must not be trusted with these.
 FORBIDDEN = frozenset(
-    {"refund_promise", "date_promise", "secret_request", "legal_medical_advice", "action_claimed"}
+    {
+        "refund_promise",
+        "date_promise",
+        "secret_request",
+        "legal_medical_advice",
+        "action_claimed",
+        "learned_rule",  # agents/guard/learned.py: what agents rejected for policy
+    }
 )
 
 _MONEY = (

@@ -18,5 +18,6 @@ def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
         state["signals"],
         state["profile"].texts(),
         [state["message"], *customer_turns(state.get("history", []))],
+        services.guard_rules(),
     )
     return {"guard_result": result, "trace": ["guard"]}

@@ -234,3 +234,20 @@ def test_low_confidence_escalates(llm_graph: Callable[..., CompiledStateGraph]) 
 
 def test_agent_kb_fixture_loads_every_listed_article(agent_kb: dict[str, KBDocument]) -> None:
     assert set(agent_kb) == ARTICLE_IDS
+
+
+def test_an_enabled_learned_rule_escalates_the_draft_it_matches(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    import re
+
+    from knowledge.models import GuardRule
+
+    before = run_graph(extractive_graph, initial_state(CANCEL))
+    words = re.findall(r"[a-z]+", before.answer.lower())[3:6]  # a phrase the draft says
+    rule = GuardRule.objects.create(pattern=r"\b" + r"\W+".join(words), description="test")
+    assert run_graph(extractive_graph, initial_state(CANCEL)).status == "SUGGESTED"  # still off
+    GuardRule.objects.filter(pk=rule.pk).update(enabled=True)
+    outcome = run_graph(extractive_graph, initial_state(CANCEL))
+    assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "forbidden_action")
+    assert any(f"learned_rule: rule {rule.pk}" in r for r in outcome.guard["reasons"])

@@ -6,10 +6,12 @@ import pytest
 
 from agents.facts import CustomerFacts, OrderFact
 from agents.guard import check_proposal, is_forbidden
+from agents.guard.learned import load_guard_rules
 from agents.guard.policy import check_policy
 from agents.guard.tone import check_tone
 from agents.message_signals import MessageSignals, read_signals, without_injection
 from agents.state import Evidence, Proposal
+from knowledge.models import GuardRule
 
 ARTICLE = Evidence(
     kb_id=7,
@@ -148,3 +150,16 @@ def test_injection_is_a_flag_not_a_failure() -> None:
     )
     assert result.ok
     assert result.as_dict()["reasons"] == ["flag/prompt_injection_in_message"]
+
+
+@pytest.mark.django_db
+def test_learned_rules_stop_drafts_only_once_enabled() -> None:
+    rule = GuardRule.objects.create(pattern=r"\bwaive\W+the\W+fee\b", description="no waivers")
+    draft = proposal("To cancel an order, open Order History [1]. We can waive the fee.")
+    assert load_guard_rules() == ()
+    assert check_proposal(draft, [ARTICLE], NO_FACTS, "NEUTRAL", CALM).issues == ()
+    GuardRule.objects.filter(pk=rule.pk).update(enabled=True)
+    result = check_proposal(draft, [ARTICLE], NO_FACTS, "NEUTRAL", CALM, (), (), load_guard_rules())
+    assert [issue.code for issue in result.issues] == ["learned_rule"]
+    assert f"rule {rule.pk}: We can waive the fee." in str(result.issues[0])
+    assert is_forbidden(result)  # escalates (forbidden_action) rather than being repaired

@@ -1,5 +1,6 @@
 from knowledge.models.chunk import ChunkKind, KBChunk
 from knowledge.models.document import DocumentSource, DocumentStatus, EmbeddingStatus, KBDocument
+from knowledge.models.learned import GuardRule, TriageExample
 from knowledge.models.proposal import Proposal, ProposalKind, ProposalStatus
 
 __all__ = [
@@ -7,9 +8,11 @@ __all__ = [
     "DocumentSource",
     "DocumentStatus",
     "EmbeddingStatus",
+    "GuardRule",
     "KBChunk",
     "KBDocument",
     "Proposal",
     "ProposalKind",
     "ProposalStatus",
+    "TriageExample",
 ]

@@ -33,8 +33,9 @@ class ProposalQuerySet(models.QuerySet["Proposal"]):
         return self.filter(status=ProposalStatus.OPEN)
 
     def by_impact(self) -> ProposalQuerySet:
-        """Most sources first, then the most recent."""
-        return self.order_by("-source_count", "-updated_at", "-id")
+        """Highest impact first (sources, weighted by customers' ratings), then the most
+        recent."""
+        return self.order_by("-impact", "-source_count", "-updated_at", "-id")
 
     def stale(self) -> ProposalQuerySet:
         return self.open().filter(updated_at__lt=timezone.now() - EXPIRE_AFTER)
@@ -53,6 +54,11 @@ class Proposal(models.Model):
     intent = models.CharField(max_length=64, blank=True)
     category = models.CharField(max_length=64, blank=True)
     source_count = models.PositiveIntegerField(default=1)
+    # What ranks the review queue: the source count, moved by the customers' ratings of the
+    # source conversations (support/learning.py:reweigh).
+    impact = models.FloatField(default=1.0)
+    # What the humans said: the reject reasons behind a kb_edit or guard_rule proposal.
+    notes = models.JSONField(default=list, blank=True)
     # [{"conversation_id", "draft_id"}]
     sources = models.JSONField(default=list, blank=True)
     # The article an approved answer became (or the one a kb_edit revises).
@@ -70,7 +76,7 @@ class Proposal(models.Model):
     objects = ProposalQuerySet.as_manager()
 
     class Meta:
-        ordering = ["-source_count", "-updated_at"]
+        ordering = ["-impact", "-updated_at"]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind__in=ProposalKind.values), name="proposal_kind_valid"
@@ -81,7 +87,7 @@ class Proposal(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status", "kind", "-source_count"], name="proposal_queue_idx"),
+            models.Index(fields=["status", "kind", "-impact"], name="proposal_queue_idx"),
         ]
 
     def __str__(self) -> str:

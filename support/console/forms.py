@@ -32,3 +32,8 @@ class RejectForm(forms.Form):
 def first_error(form: forms.Form) -> str:
     field, errors = next(iter(form.errors.items()))
     return f"{field}: {errors[0]}"
+
+
+class RelabelForm(forms.Form):
+    intent = forms.CharField(max_length=64)
+    category = forms.CharField(max_length=64, required=False)

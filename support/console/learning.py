@@ -1,10 +1,13 @@
 """The console's learning page (/console/learning/): open proposals ranked by impact, each with
-its source conversations; approve (title and answer editable) or dismiss with a reason, through
-support/learning.py like the API and admin."""
+its source conversations and what its kind needs to be judged (a revision as a diff of the
+article, a guard rule with the past drafts it would have stopped, the messages of a triage
+example); approve (title and answer editable) or dismiss with a reason, through
+support/learning/ like the API and admin."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
@@ -13,11 +16,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from knowledge.models import Proposal, ProposalStatus
+from knowledge.models import Proposal, ProposalKind, ProposalStatus
 from resolver.audit_actor import Actor
 from support import learning
 from support.console.access import agent_required
 from support.console.forms import first_error
+from support.learning.guard_rules import WouldStop, would_stop
+from support.learning.revisions import Segment, word_diff
 from support.review import ReviewError
 
 PAGE_SIZE = 50
@@ -32,14 +37,33 @@ class DismissProposalForm(forms.Form):
     reason = forms.CharField(max_length=2000, required=False)
 
 
+@dataclass
+class ProposalCard:
+    proposal: Proposal
+    diff: list[Segment] = field(default_factory=list)  # kb_edit: the article → the revision
+    stops: WouldStop | None = None  # guard_rule: past drafts the pattern matches
+
+    @classmethod
+    def of(cls, proposal: Proposal) -> ProposalCard:
+        card = cls(proposal)
+        if proposal.kind == ProposalKind.KB_EDIT and proposal.document is not None:
+            card.diff = word_diff(proposal.document.content, proposal.answer)
+        if proposal.kind == ProposalKind.GUARD_RULE:
+            try:
+                card.stops = would_stop(proposal.answer)
+            except ReviewError:
+                card.stops = None
+        return card
+
+
 @agent_required
 def proposals(request: HttpRequest) -> HttpResponse:
-    open_ones = Proposal.objects.open().by_impact()[:PAGE_SIZE]
+    open_ones = Proposal.objects.open().select_related("document").by_impact()[:PAGE_SIZE]
     decided = Proposal.objects.exclude(status=ProposalStatus.OPEN).order_by("-decided_at")[:20]
     return render(
         request,
         "console/learning.html",
-        {"proposals": list(open_ones), "decided": list(decided)},
+        {"cards": [ProposalCard.of(p) for p in open_ones], "decided": list(decided)},
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from knowledge.taxonomy import taxonomy
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
 from support.models import AuditLog, Conversation, Draft, Message, RejectCategory
 from support.models.draft import DraftQuerySet
@@ -125,4 +126,6 @@ class ConversationScreen:
             "activity": self.activity,
             "next_draft": self.next_draft,
             "reject_categories": RejectCategory.choices,
+            # What an agent may re-label a draft as (the KB's taxonomy).
+            "intents": sorted(taxonomy()),
         }

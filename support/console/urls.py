@@ -23,6 +23,7 @@ urlpatterns = [
     path("drafts/<uuid:draft_id>/approve/", views.approve, name="approve"),
     path("drafts/<uuid:draft_id>/reject/", views.reject, name="reject"),
     path("drafts/<uuid:draft_id>/escalate/", views.escalate, name="escalate"),
+    path("drafts/<uuid:draft_id>/relabel/", views.relabel, name="relabel"),
     path("messages/<uuid:message_id>/reprocess/", views.reprocess, name="reprocess"),
     path("kb/<int:kb_id>/", views.kb_document, name="kb"),
     path("dashboard/", views.dashboard, name="dashboard"),

@@ -19,7 +19,7 @@ from support import review
 from support.console import dashboard as dashboard_figures
 from support.console.access import agent_required
 from support.console.filters import QueueFilter
-from support.console.forms import ApproveForm, RejectForm, ReplyForm, first_error
+from support.console.forms import ApproveForm, RejectForm, RelabelForm, ReplyForm, first_error
 from support.console.screens import ConversationScreen, QueueScreen
 from support.models import Conversation, Draft, Message
 
@@ -94,6 +94,20 @@ def reject(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     reason, category = form.cleaned_data["reason"], form.cleaned_data["category"]
     return _act(
         request, conversation_id, lambda actor: review.reject(draft_id, actor, reason, category)
+    )
+
+
+@require_POST
+@agent_required
+def relabel(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    """An agent corrects the draft's intent (the learning loop turns it into a triage example)."""
+    conversation_id = _draft_conversation(draft_id)
+    form = RelabelForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, conversation_id, first_error(form), 422)
+    intent, category = form.cleaned_data["intent"], form.cleaned_data["category"]
+    return _act(
+        request, conversation_id, lambda actor: review.relabel(draft_id, actor, intent, category)
     )
 
 

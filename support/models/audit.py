@@ -27,6 +27,9 @@ class AuditAction(models.TextChoices):
     PROPOSAL_APPROVED = "proposal_approved", "Proposal approved"
     PROPOSAL_DISMISSED = "proposal_dismissed", "Proposal dismissed"
     RATED = "rated", "Rated by the customer"
+    RELABELLED = "relabelled", "Re-labelled"
+    GUARD_RULE_ENABLED = "guard_rule_enabled", "Guard rule enabled"
+    GUARD_RULE_DISABLED = "guard_rule_disabled", "Guard rule disabled"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):

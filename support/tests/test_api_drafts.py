@@ -18,7 +18,7 @@ from support.models import (
     Message,
     MessageRole,
 )
-from support.review import queue_observation
+from support.observers import queue_observation
 from support.tests.conftest import API, MakeDraft, key_client, post_json
 
 
@@ -224,10 +224,10 @@ def test_unknown_draft_is_404(api: Client) -> None:
 @pytest.mark.parametrize(
     ("action", "event_type", "status", "pushes"),
     [
-        # Approving also sends the reply to the customer's widget, and the learning loop looks
-        # at what the agent sent.
+        # Approving also sends the reply to the customer's widget; the learning loop looks at
+        # what the agent sent or rejected.
         ("approve", "draft.sent", "SENT", [tell_widget, broadcast, queue_observation]),
-        ("reject", "draft.rejected", "REJECTED", [broadcast]),
+        ("reject", "draft.rejected", "REJECTED", [broadcast, queue_observation]),
         ("escalate", "draft.escalated", "ESCALATED", [broadcast]),
     ],
 )

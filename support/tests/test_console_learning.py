@@ -65,3 +65,49 @@ def test_approve_edited_and_dismiss(console: Client) -> None:
 
 def test_only_agents(client: Client) -> None:
     assert client.get("/console/learning/").status_code == 302
+
+
+def test_each_kind_shows_what_judging_it_needs(console: Client, small_kb: Any) -> None:
+    refund = small_kb["refund"]
+    Proposal.objects.create(
+        kind=ProposalKind.KB_EDIT,
+        title="Revise refunds",
+        question="how long do refunds take?",
+        answer=refund.content.replace("5-7", "3"),
+        document=refund,
+        notes=["Outdated: it is 3 days now"],
+    )
+    Proposal.objects.create(
+        kind=ProposalKind.GUARD_RULE,
+        title="Stop waivers",
+        question="We will waive the fee.",
+        answer=r"\bwaive\W+the\W+fee\b",
+    )
+    Proposal.objects.create(
+        kind=ProposalKind.TRIAGE_EXAMPLE,
+        title="Messages re-labelled as delivery_period",
+        question="where is my parcel",
+        variants=["my parcel is late"],
+        answer="delivery_period",
+    )
+    page = console.get("/console/learning/").content.decode()
+    assert "<del>5-7</del>" in page and "<ins>3</ins>" in page
+    assert "Outdated: it is 3 days now" in page
+    assert "Among recent drafts it would have stopped 0 rejected for policy and 0" in page
+    assert "<li>my parcel is late</li>" in page and 'value="delivery_period"' in page
+
+
+def test_an_agent_corrects_the_intent_on_the_conversation_page(
+    console: Client, make_draft: MakeDraft, small_kb: Any
+) -> None:
+    draft = make_draft("my parcel never came", intent="get_refund", category="REFUND")
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    assert '<option value="delivery_period">' in page
+    assert '<option value="get_refund" selected>' in page
+    console.post(f"/console/drafts/{draft.pk}/relabel/", {"intent": "delivery_period"})
+    draft.refresh_from_db()
+    assert (draft.intent, draft.category) == ("delivery_period", "DELIVERY")
+    response = console.post(
+        f"/console/drafts/{draft.pk}/relabel/", {"intent": "nope"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 422 and "unknown intent" in response.content.decode()

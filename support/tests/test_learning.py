@@ -10,7 +10,7 @@ import pytest
 
 from knowledge.models import KBDocument, Proposal
 from resolver.audit_actor import Actor
-from support import learning, review
+from support import learning, observers, review
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
 
@@ -93,7 +93,7 @@ def test_approval_queues_the_observation_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         review.approve(draft.pk, Actor.for_user(agent_user), GIFT_ANSWER)
     # The learning loop's look is queued for after commit; nothing is learned in the request.
-    queued = [c for c in callbacks if getattr(c, "func", None) is review.queue_observation]
-    assert [c.args for c in queued] == [(review.OBSERVE_DRAFT_ACTOR, str(draft.pk))]
+    queued = [c for c in callbacks if getattr(c, "func", None) is observers.queue_observation]
+    assert [c.args for c in queued] == [(observers.OBSERVE_DRAFT_ACTOR, str(draft.pk))]
     assert not Proposal.objects.exists()
     assert Draft.objects.get(pk=draft.pk).status == DraftStatus.SENT

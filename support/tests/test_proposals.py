@@ -126,6 +126,27 @@ def test_admin_decides_through_the_learning_actions(admin_client: Client) -> Non
     assert admin_client.post(change, {"answer": "edited in place"}).status_code == 403
 
 
+def test_admin_enables_a_learned_rule_audited(admin_client: Client) -> None:
+    from knowledge.models import GuardRule
+
+    rule = GuardRule.objects.create(pattern=r"\bwaive\b", description="no waivers")
+    for action in ("enable", "disable"):
+        admin_client.post(
+            "/admin/knowledge/guardrule/",
+            {"action": action, "_selected_action": [str(rule.pk)]},
+            follow=True,
+        )
+    actions = list(AuditLog.objects.order_by("id").values_list("action", "actor"))
+    assert actions == [
+        ("guard_rule_enabled", "user:admin"),
+        ("guard_rule_disabled", "user:admin"),
+    ]
+    rule.refresh_from_db()
+    assert rule.enabled is False
+    change = f"/admin/knowledge/guardrule/{rule.pk}/change/"
+    assert admin_client.post(change, {"pattern": "x", "enabled": "on"}).status_code == 403
+
+
 @pytest.mark.slow
 def test_an_approved_answer_is_searchable_within_a_minute(
     live_worker: Any, transactional_db: None

@@ -19,6 +19,33 @@ DEFAULT_DATA = (
 )
 
 
+# A human-labelled example weighs as much as this many template rows: a handful of corrections
+# must move a model trained on thousands of templates.
+LEARNED_REPEAT = 5
+
+
+def learned_rows() -> list[dict[str, str]]:
+    """The triage examples agents taught (approved re-labels, knowledge.TriageExample)."""
+    from knowledge.models import TriageExample
+
+    return [
+        {"text": e.text, "intent": e.intent, "category": e.category}
+        for e in TriageExample.objects.order_by("id")
+    ]
+
+
+def training_rows(
+    templates: list[dict[str, str]], learned: list[dict[str, str]]
+) -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, str]]:
+    """(train, dev, intent -> category): the templates split by family, the taught examples
+    added to train only (the dev split measures unseen templates, as before), repeated
+    LEARNED_REPEAT times."""
+    train_rows, dev_rows = family_split(templates)
+    categories = {r["intent"]: r["category"] or "other" for r in learned}
+    categories.update({r["intent"]: r["category"] for r in templates})
+    return [*train_rows, *learned * LEARNED_REPEAT], dev_rows, categories
+
+
 def read_rows(path: Path) -> list[dict[str, str]]:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
@@ -39,11 +66,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--all-rows", action="store_true", help="ship a model trained on the dev families too"
         )
+        parser.add_argument(
+            "--no-learned",
+            action="store_true",
+            help="leave out the triage examples agents taught (knowledge.TriageExample)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        rows = read_rows(options["data"])
-        categories = {row["intent"]: row["category"] for row in rows}
-        train_rows, dev_rows = family_split(rows)
+        templates = read_rows(options["data"])
+        learned = [] if options["no_learned"] else learned_rows()
+        train_rows, dev_rows, categories = training_rows(templates, learned)
+        rows = [*templates, *learned * LEARNED_REPEAT]
         started = time.perf_counter()
         model = train(
             [r["text"] for r in train_rows],
@@ -57,6 +90,7 @@ class Command(BaseCommand):
             "dev_accuracy": round(accuracy_score(gold, predicted), 4),
             "dev_macro_f1": round(f1_score(gold, predicted, average="macro"), 4),
             "train_rows": len(train_rows),
+            "learned_examples": len(learned),
             "dev_rows": len(dev_rows),
             "train_seconds": round(time.perf_counter() - started, 1),
         }

@@ -1,0 +1,44 @@
+"""Policy rules learned from agents' rejections (knowledge.GuardRule), once an admin enabled
+them: a draft sentence a rule matches escalates like any forbidden promise."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from agents.state import GuardIssue
+from agents.text import sentences
+
+CODE = "learned_rule"
+
+
+@dataclass(frozen=True)
+class LearnedRule:
+    rule_id: int
+    pattern: re.Pattern[str]
+
+
+def load_guard_rules() -> tuple[LearnedRule, ...]:
+    """The enabled rules (read once per run: an admin's switch applies to the next draft)."""
+    from knowledge.models import GuardRule
+
+    rules = []
+    for rule in GuardRule.objects.enabled():
+        try:
+            rules.append(LearnedRule(rule.pk, rule.compiled()))
+        except re.error:
+            continue  # stored through a check that compiles it; a hand-edited row may not
+    return tuple(rules)
+
+
+def _issues(sentence: str, rules: Sequence[LearnedRule]) -> Iterator[GuardIssue]:
+    for rule in rules:
+        if rule.pattern.search(sentence):
+            yield GuardIssue("policy", CODE, f"rule {rule.rule_id}: {sentence[:160]}")
+
+
+def check_learned(answer: str, rules: Sequence[LearnedRule]) -> list[GuardIssue]:
+    if not rules:
+        return []
+    return [issue for s in sentences(answer) for issue in _issues(s, rules)]

@@ -1,0 +1,63 @@
+"""What approved proposals leave behind besides articles: triage examples `train_triage` adds to
+its training rows, and policy guard rules, off until an admin enables them."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import models
+
+
+class TriageExample(models.Model):
+    """A customer message with the intent and category a human gave it."""
+
+    text = models.TextField()
+    intent = models.CharField(max_length=64)
+    category = models.CharField(max_length=64, blank=True)
+    proposal = models.ForeignKey(
+        "knowledge.Proposal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["text", "intent"], name="triageexample_text_intent_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.intent}: {self.text[:60]}"
+
+
+class GuardRuleQuerySet(models.QuerySet["GuardRule"]):
+    def enabled(self) -> GuardRuleQuerySet:
+        return self.filter(enabled=True)
+
+
+class GuardRule(models.Model):
+    """A pattern the policy guard stops drafts on (case-insensitive regular expression over one
+    sentence), learned from drafts agents rejected for policy."""
+
+    pattern = models.CharField(max_length=500)
+    description = models.CharField(max_length=300)
+    # A learned rule may stop good drafts: it waits for an admin to enable it.
+    enabled = models.BooleanField(default=False)
+    proposal = models.ForeignKey(
+        "knowledge.Proposal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GuardRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["enabled"], name="guardrule_enabled_idx")]
+
+    def __str__(self) -> str:
+        return f"{'on' if self.enabled else 'off'}: {self.description}"
+
+    def compiled(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)

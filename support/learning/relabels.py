@@ -1,0 +1,63 @@
+"""triage_example proposals: messages an agent re-labelled in the console, gathered by the intent
+they were given. Approved, each becomes a TriageExample row that `train_triage` adds to its
+training data when it retrains."""
+
+from __future__ import annotations
+
+import re
+
+from django.db import transaction
+
+from knowledge.models import Proposal, ProposalKind, TriageExample
+from knowledge.specifics import generalise
+from support.learning.sources import add_source
+from support.models import Draft
+from support.review import ReviewError
+
+INTENT = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+def observe_relabel(draft: Draft) -> Proposal | None:
+    """A draft whose intent a human corrected: one more example of that intent."""
+    text = generalise(draft.message.body)[:2000]
+    if not text or not draft.intent:
+        return None
+    source = {"conversation_id": str(draft.conversation_id), "draft_id": str(draft.pk)}
+    with transaction.atomic():
+        proposal = (
+            Proposal.objects.open()
+            .filter(kind=ProposalKind.TRIAGE_EXAMPLE, answer=draft.intent)
+            .select_for_update()
+            .first()
+        )
+        if proposal is None:
+            return Proposal.objects.create(
+                kind=ProposalKind.TRIAGE_EXAMPLE,
+                title=f"Messages re-labelled as {draft.intent}",
+                question=text,
+                answer=draft.intent,
+                intent=draft.intent,
+                category=draft.category,
+                sources=[source],
+            )
+        if add_source(proposal, source, question=text):
+            proposal.save()
+        return proposal
+
+
+def store_examples(proposal: Proposal) -> int:
+    """The proposal's messages as training rows of its intent (the answer, which the reviewer
+    may have corrected); returns how many are new."""
+    intent = proposal.answer.strip()
+    if not INTENT.match(intent):
+        raise ReviewError("the answer of a triage example is the intent: a-z, 0-9 and _")
+    proposal.intent = intent
+    created = 0
+    for text in [proposal.question, *proposal.variants]:
+        _, new = TriageExample.objects.get_or_create(
+            text=text,
+            intent=intent,
+            defaults={"category": proposal.category, "proposal": proposal},
+        )
+        created += new
+    return created
