@@ -188,4 +188,5 @@ def figures(days: int) -> dict[str, Any]:
         "csat_chart": csat_chart(data["csat_over_time"]),
         "approval": _percent(window["approval_rate"]),
         "edited": _percent(window["edited_rate"]),
+        "unedited": _percent(window["sent_unedited_rate"]),
     }

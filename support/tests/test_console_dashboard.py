@@ -83,6 +83,7 @@ def test_dashboard_page(console: Client, make_draft: MakeDraft) -> None:
         'aria-current="page">30 days',
         "75%",  # approval rate
         "33%",  # edit rate
+        'Approved without edit</span><span class="value">67%</span>',
         "Suggested <strong>80%</strong> · escalated <strong>20%</strong>",
         "<title>High risk: 1</title>",
         "<title>track_order: 4</title>",
