@@ -98,7 +98,8 @@ class AsgiServer:
     """The real ASGI server (uvicorn, as `make run` starts it: HTTP and WebSockets) on a free
     loopback port, on the test database and Redis."""
 
-    def __init__(self) -> None:
+    def __init__(self, **env: str) -> None:
+        self.env = env  # overrides for the server's environment (another Redis, say)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -107,7 +108,7 @@ class AsgiServer:
         argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application"]
         argv += ["--host", "127.0.0.1", "--port", str(self.port), "--lifespan", "off"]
         argv += ["--no-access-log", "--log-level", "warning"]
-        env = {**child_environment(), "DATABASE_URL": database_url_for_tests()}
+        env = {**child_environment(), "DATABASE_URL": database_url_for_tests(), **self.env}
         self.process = server = subprocess.Popen(argv, env=env)
         probe = f"{self.url}/api/v1/openapi.json"
         up = wait_for(lambda: server.poll() is not None or answers(probe), 60)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 
 import dramatiq
 from django.db import transaction
+from django.utils import timezone
 
 from knowledge.ingest.upsert import desired_chunks, rebuild_chunks, vectors_for
 from knowledge.models import EmbeddingStatus, KBDocument
@@ -34,7 +36,27 @@ def reindex_document(document_id: int) -> None:
 
 
 def enqueue_reindex(document_ids: list[int]) -> None:
-    """Mark documents pending now; enqueue once the marking transaction has committed."""
-    KBDocument.objects.filter(pk__in=document_ids).update(embedding_status=EmbeddingStatus.PENDING)
+    """Mark documents pending now; enqueue once the marking transaction has committed (Redis
+    down: requeue_stranded_embeddings sends it later; the edit is saved either way)."""
+    KBDocument.objects.filter(pk__in=document_ids).update(
+        embedding_status=EmbeddingStatus.PENDING, updated_at=timezone.now()
+    )
     for document_id in document_ids:
-        transaction.on_commit(partial(reindex_document.send, document_id))
+        transaction.on_commit(partial(reindex_document.send, document_id), robust=True)
+
+
+# A re-embed pending this long lost its queue message: longer than a run may take (its time
+# limit), so a slow run is not started twice.
+EMBEDDING_STRANDED_AFTER = timedelta(minutes=11)
+
+
+def requeue_stranded_embeddings() -> int:
+    """Re-sends the re-embeds still pending long after their edit (the outbox sweep)."""
+    late = timezone.now() - EMBEDDING_STRANDED_AFTER
+    stranded = KBDocument.objects.filter(
+        embedding_status=EmbeddingStatus.PENDING, updated_at__lt=late
+    )
+    ids = list(stranded.values_list("pk", flat=True)[:1000])
+    for document_id in ids:
+        reindex_document.send(document_id)
+    return len(ids)

@@ -123,8 +123,20 @@ BROKER_HEARTBEAT_TIMEOUT_MS = 30_000
 # cheap sorted-set scan.
 BROKER_MAINTENANCE_CHANCE = 20_000
 HEARTBEAT_QUEUE = "ops"
-# Sent every HOUSEKEEPING_SECONDS by each worker, by name (support.actors, resolver.actors).
-PERIODIC_ACTORS = ["housekeeping", "forget_idempotency_keys"]
+# Sent periodically by each worker, by name (support.actors, resolver.actors): housekeeping
+# every HOUSEKEEPING_SECONDS, the outbox sweep (what a Redis outage left unqueued) every
+# OUTBOX_SWEEP_SECONDS.
+PERIODIC_ACTORS = ["housekeeping", "forget_idempotency_keys", "sweep_outbox"]
+
+
+def periodic_intervals() -> dict[str, int]:
+    return {
+        "housekeeping": settings.HOUSEKEEPING_SECONDS,
+        "forget_idempotency_keys": settings.HOUSEKEEPING_SECONDS,
+        "sweep_outbox": settings.OUTBOX_SWEEP_SECONDS,
+    }
+
+
 CONSUMER_IDLE_POLL_MS = 100
 
 
@@ -138,7 +150,7 @@ def build_broker(redis_url: str) -> RedisBroker:
     broker.add_middleware(DjangoDbConnections())
     broker.add_middleware(WorkerWarmup(settings.WORKER_WARMUP))
     broker.add_middleware(WorkerHeartbeat(settings.WORKER_HEARTBEAT_SECONDS))
-    broker.add_middleware(Periodic(PERIODIC_ACTORS, settings.HOUSEKEEPING_SECONDS))
+    broker.add_middleware(Periodic(periodic_intervals()))
     # after_* hooks run in reverse order: placed before Retries, this one sees its verdict.
     broker.add_middleware(DeadLetters(), before=Retries)
     return broker

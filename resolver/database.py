@@ -20,7 +20,11 @@ def database_config(url: str, *, conn_max_age: int = 60, pool_size: int = 0) -> 
     host = query.pop("host", None) or (parts.hostname or "")
     options: dict[str, Any] = {"connect_timeout": 5, **query}
     if pool_size:
-        options["pool"] = {"min_size": min(2, pool_size), "max_size": pool_size, "timeout": 10}
+        options["pool"] = {
+            "min_size": min(2, pool_size),
+            "max_size": pool_size,
+            "timeout": 10,
+        }
         conn_max_age = 0
     return {
         "ENGINE": "django.db.backends.postgresql",
@@ -30,6 +34,9 @@ def database_config(url: str, *, conn_max_age: int = 60, pool_size: int = 0) -> 
         "HOST": host,
         "PORT": str(parts.port or ""),
         "CONN_MAX_AGE": conn_max_age,
-        "CONN_HEALTH_CHECKS": not pool_size,
+        # With a pool, Django passes this to psycopg's pool as its `check`: a connection broken
+        # by a PostgreSQL restart is replaced before a request gets it, so the process recovers
+        # without a restart.
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": options,
     }

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -39,7 +41,12 @@ def check_worker() -> dict[str, Any]:
     return {"ok": True, "workers": count}
 
 
-CHECKS: dict[str, Check] = {"db": check_database, "redis": check_redis, "worker": check_worker}
+CHECKS: dict[str, Check] = {
+    "db": check_database,
+    "redis": check_redis,
+    "worker": check_worker,
+    **{name: import_string(path) for name, path in settings.HEALTH_APP_CHECKS.items()},
+}
 
 
 def run_check(name: str, check: Check) -> dict[str, Any]:

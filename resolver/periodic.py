@@ -23,9 +23,11 @@ def run_once_per(name: str, seconds: int) -> bool:
 
 
 class Periodic(Middleware):
-    def __init__(self, actor_names: list[str], interval: int) -> None:
-        self.actor_names = actor_names
-        self.interval = interval
+    """Sends each named actor a message every `intervals[name]` seconds."""
+
+    def __init__(self, intervals: dict[str, int]) -> None:
+        self.intervals = intervals
+        self.tick = min(intervals.values())
         self.stopped = threading.Event()
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
@@ -37,8 +39,12 @@ class Periodic(Middleware):
         self.stopped.set()
 
     def _loop(self, broker: Any) -> None:
-        while not self.stopped.wait(self.interval):
-            for name in self.actor_names:
+        elapsed = 0
+        while not self.stopped.wait(self.tick):
+            elapsed += self.tick
+            for name, interval in self.intervals.items():
+                if elapsed % interval >= self.tick:
+                    continue  # not due on this tick
                 # Redis down: the next tick tries again; /healthz reports the outage.
                 with contextlib.suppress(Exception):
                     broker.get_actor(name).send()

@@ -70,6 +70,16 @@ WORKER_HEARTBEAT_SECONDS = 5
 WORKER_WARMUP = ["agents.runner.warm_up"]
 # Housekeeping (stranded webhook deliveries, expired idempotency keys) runs about this often.
 HOUSEKEEPING_SECONDS = env_int("HOUSEKEEPING_SECONDS", 60, minimum=1, maximum=3600)
+# How often workers look for accepted messages whose run never reached the queue (Redis was down
+# at commit): a message accepted during an outage is drafted this long after Redis is back, plus
+# the draft itself.
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 10, minimum=1, maximum=3600)
+# /healthz's "outbox" check fails (503) past these: accepted messages not yet queued, and the age
+# of the oldest PENDING draft no worker holds (the queue is backing up or nobody consumes it).
+HEALTH_OUTBOX_MAX_WAITING = env_int("HEALTH_OUTBOX_MAX_WAITING", 100, minimum=0)
+HEALTH_MAX_PENDING_AGE_SECONDS = env_int("HEALTH_MAX_PENDING_AGE_SECONDS", 300, minimum=1)
+# /healthz checks owned by apps (resolver does not import them): name -> dotted path.
+HEALTH_APP_CHECKS = {"outbox": "support.outbox.health"}
 
 # Drafting and embeddings.
 LLM_PROVIDER = env_choice(
@@ -159,6 +169,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # PostgreSQL or Redis down: 503 + Retry-After, not 500 (resolver/unavailable.py).
+    "resolver.unavailable.DependencyUnavailableMiddleware",
     # CORS first, so that even a 413/429 reaches the widget's script on another origin.
     "support.widget.cors.WidgetCorsMiddleware",
     # Before sessions/auth: an oversized or rate-limited request costs no DB query.

@@ -18,3 +18,6 @@ urlpatterns = [
     path("console/", include("support.console.urls")),
     path("widget/demo/", widget_demo, name="widget-demo"),
 ]
+
+# An outage of PostgreSQL or Redis outside a view is a 503, not a 500 (resolver/unavailable.py).
+handler500 = "resolver.unavailable.server_error"

@@ -9,9 +9,10 @@ import logging
 import dramatiq
 from django.conf import settings
 
+from knowledge.actors import requeue_stranded_embeddings
 from resolver.periodic import run_once_per
 from support import housekeeping as chores
-from support import learning, webhooks
+from support import learning, outbox, webhooks
 from support.observers import (
     LEARNING_QUEUE,
     OBSERVE_DRAFT_ACTOR,
@@ -44,6 +45,16 @@ def housekeeping() -> None:
         logger.info(
             "housekeeping: %s, expired proposals: %s", chores.run(), learning.expire_stale()
         )
+
+
+@dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=120_000)
+def sweep_outbox() -> None:
+    """Sent by every worker every OUTBOX_SWEEP_SECONDS; runs once per interval cluster-wide:
+    agent runs and KB re-embeds whose queue message a Redis outage lost are sent again."""
+    if run_once_per("sweep_outbox", settings.OUTBOX_SWEEP_SECONDS):
+        runs, embeds = outbox.sweep(), requeue_stranded_embeddings()
+        if runs or embeds:
+            logger.info("outbox: re-queued %s agent runs, %s re-embeds", runs, embeds)
 
 
 @dramatiq.actor(actor_name=OBSERVE_DRAFT_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)

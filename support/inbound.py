@@ -5,6 +5,7 @@ rows exist and the draft stays PENDING for a reprocess."""
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -23,6 +24,7 @@ from support.models import (
     Customer,
     CustomerRating,
     Draft,
+    DraftStatus,
     Message,
     MessageRole,
 )
@@ -64,7 +66,12 @@ def receive_message(
         message = Message.objects.create(
             conversation=conversation, role=MessageRole.CUSTOMER, body=body
         )
-        draft = Draft.objects.create(message=message, conversation=conversation)
+        # enqueue=False: the caller runs the draft itself (CLI, evals): nothing for the outbox.
+        draft = Draft.objects.create(
+            message=message,
+            conversation=conversation,
+            enqueued_at=None if enqueue else timezone.now(),
+        )
         AuditLog.objects.record(
             Actor.customer(),
             AuditAction.CREATED,
@@ -74,10 +81,10 @@ def receive_message(
             after={"message_id": str(message.pk), "draft_id": str(draft.pk)},
         )
         if enqueue:
-            # robust: a Redis outage must not turn a committed message into a 500 (and a retried,
-            # duplicated message); the draft stays PENDING and a reprocess queues it again.
-            # The console hears of the new PENDING draft through the same message.created event.
-            transaction.on_commit(lambda: broadcast(enqueue_message(message)), robust=True)
+            # A Redis outage must not turn a committed message into a 500 (and a retried,
+            # duplicated message): the draft stays PENDING without `enqueued_at` and the outbox
+            # sweep queues it once Redis is back.
+            transaction.on_commit(partial(enqueue_and_announce, message), robust=True)
     return message, draft
 
 
@@ -92,10 +99,29 @@ def message_created(message: Message) -> dict[str, Any]:
 
 def enqueue_message(message: Message) -> dict[str, Any]:
     """Sends message.created to the agent worker (by actor name: support never imports the
-    agent); returns the event."""
+    agent) and notes that the run reached the queue; returns the event. Raises when Redis is
+    down: the draft stays PENDING with no `enqueued_at` and the outbox sweep sends it later."""
     event = message_created(message)
-    send_to_actor(AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, str(message.pk), event["event_id"], event=event)
+    _send(message, event)
     return event
+
+
+def _send(message: Message, event: dict[str, Any]) -> None:
+    send_to_actor(AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, str(message.pk), event["event_id"], event=event)
+    Draft.objects.filter(message=message, status=DraftStatus.PENDING).update(
+        enqueued_at=timezone.now()
+    )
+
+
+def enqueue_and_announce(message: Message) -> None:
+    """After commit: queue the run (or leave it to the outbox sweep when Redis is down) and tell
+    the console about the new PENDING draft through the same message.created event."""
+    event = message_created(message)
+    try:
+        _send(message, event)
+    except Exception:
+        logger.warning("message %s not queued; the outbox sweep will", message.pk, exc_info=True)
+    broadcast(event)
 
 
 class NothingToRate(ClientError):

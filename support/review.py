@@ -20,7 +20,7 @@ from resolver.audit_actor import Actor
 from resolver.errors import ClientError
 from resolver.events import make_event
 from support.announce import announce_draft, announce_reply, broadcast
-from support.inbound import enqueue_message
+from support.inbound import enqueue_and_announce
 from support.models import (
     AuditAction,
     AuditLog,
@@ -284,8 +284,9 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
                 _close_unreviewed(old, actor, SUPERSEDED, superseded=True)
             draft = Draft.objects.create(message=message, conversation_id=message.conversation_id)
             _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
-        # The console hears of the new PENDING draft through the message.created event.
-        transaction.on_commit(lambda: broadcast(enqueue_message(message)), robust=True)
+        # Not queued (Redis down): the outbox sweep queues it; the console hears of the PENDING
+        # draft through the message.created event either way.
+        transaction.on_commit(partial(enqueue_and_announce, message), robust=True)
     return draft
 
 

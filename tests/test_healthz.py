@@ -89,3 +89,32 @@ def test_healthz_only_checks_what_is_named(
     refused = client.get("/healthz?only=db,disk")
     assert refused.status_code == 400
     assert refused.json()["code"] == "invalid_check"
+
+
+def _stranded(n: int) -> None:
+    from support.inbound import receive_message
+    from support.models import Draft
+
+    for i in range(n):
+        _, draft = receive_message(f"message {i}", enqueue=False)
+        Draft.objects.filter(pk=draft.pk).update(enqueued_at=None)
+
+
+def test_healthz_reports_the_outbox_and_fails_past_its_limits(db: None, client: Client) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from support.models import Draft
+
+    _stranded(2)
+    outbox = client.get("/healthz?only=outbox").json()["checks"]["outbox"]
+    assert outbox["ok"] is True and outbox["waiting_for_queue"] == 2
+    with override_settings(HEALTH_OUTBOX_MAX_WAITING=1):
+        response = client.get("/healthz?only=outbox")
+    assert response.status_code == 503
+    assert response.json()["checks"]["outbox"]["error"] == "2 accepted messages not queued"
+    Draft.objects.update(created_at=timezone.now() - timedelta(minutes=10))
+    response = client.get("/healthz?only=outbox")
+    assert response.status_code == 503
+    assert "the oldest pending draft waits 600 s" in response.json()["checks"]["outbox"]["error"]

@@ -35,3 +35,19 @@ def test_metrics_survive_redis_down(db: None, client: Client, settings: object) 
         redis_client.get_redis.cache_clear()
     assert response.status_code == 200
     assert "resolver_redis_up 0.0" in response.content.decode()
+
+
+def test_metrics_expose_the_outbox_queues_and_escalation_reasons(db: None, client: Client) -> None:
+    from support.inbound import receive_message
+
+    _, draft = receive_message("where is my parcel?", enqueue=False)
+    Draft.objects.filter(pk=draft.pk).update(enqueued_at=None)
+    _, escalated = receive_message("I want a human", enqueue=False)
+    Draft.objects.filter(pk=escalated.pk).update(
+        status=DraftStatus.ESCALATED, escalation_reason="customer_requested_human"
+    )
+    text = client.get("/metrics").content.decode()
+    assert "resolver_outbox_waiting 1.0" in text
+    assert re.search(r"^resolver_oldest_pending_draft_seconds \d+\.\d+", text, re.MULTILINE)
+    assert 'resolver_drafts_escalated{reason="customer_requested_human"} 1.0' in text
+    assert re.search(r'^resolver_queue_depth\{queue="drafts"\} \d+\.0$', text, re.MULTILINE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from datetime import timedelta
 
 import dramatiq
@@ -68,3 +69,20 @@ def test_actors_sent_to_by_name_exist_on_the_queue_named() -> None:
     for name, queue in named:
         assert actors[name].queue_name == queue
     assert set(PERIODIC_ACTORS) <= actors.keys()
+
+
+def test_periodic_sends_each_actor_at_its_own_interval() -> None:
+    """The outbox sweep runs more often than housekeeping: one loop, an interval per actor."""
+    from resolver.periodic import Periodic
+
+    sent: list[str] = []
+
+    class Broker:
+        def get_actor(self, name: str) -> object:
+            return type("A", (), {"send": staticmethod(lambda: sent.append(name))})()
+
+    periodic = Periodic({"often": 1, "rarely": 2})
+    periodic.after_worker_boot(Broker(), None)
+    time.sleep(4.5)
+    periodic.before_worker_shutdown(Broker(), None)
+    assert sent.count("often") == 4 and sent.count("rarely") == 2

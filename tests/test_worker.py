@@ -41,6 +41,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
         "process_message",
         "reindex_document",
         "reweigh_proposals",
+        "sweep_outbox",
     ]
     assert all(actor.broker is dramatiq.get_broker() for actor in actors)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import django.db
+import redis
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
@@ -66,6 +68,24 @@ def describe_validation(errors: list[dict[str, Any]]) -> str:
     return "; ".join(f"{_location(e)}: {e.get('msg', 'invalid')}" for e in errors[:5])
 
 
+# PostgreSQL or Redis down or restarting: the client retries (503 + Retry-After), nothing is
+# half-written (the request's transaction rolled back), and Django replaces the broken
+# connection on the next request, so the process recovers without a restart.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    django.db.OperationalError,
+    django.db.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def unavailable_body() -> dict[str, Any]:
+    return error_body(
+        503, "a service Resolver depends on is unavailable; retry shortly", "unavailable"
+    )
+
+
 def install_handlers(api: NinjaAPI) -> None:
     def respond(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
         return api.create_response(request, body, status=status)
@@ -90,6 +110,12 @@ def install_handlers(api: NinjaAPI) -> None:
     def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
         return respond(request, 404, error_body(404, "not found"))
 
+    def on_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.warning("dependency unavailable on %s %s: %s", request.method, request.path, exc)
+        response = respond(request, 503, unavailable_body())
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
     def on_bug(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled API error on %s %s", request.method, request.path)
         return respond(request, 500, error_body(500, "internal error", "internal_error"))
@@ -100,3 +126,5 @@ def install_handlers(api: NinjaAPI) -> None:
     api.add_exception_handler(ClientError, on_client_error)  # type: ignore[arg-type]
     api.add_exception_handler(Http404, on_not_found)  # type: ignore[arg-type]
     api.add_exception_handler(ObjectDoesNotExist, on_not_found)  # type: ignore[arg-type]
+    for kind in UNAVAILABLE:
+        api.add_exception_handler(kind, on_unavailable)  # type: ignore[arg-type]

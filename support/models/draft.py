@@ -169,6 +169,9 @@ class Draft(models.Model):
     # taken over without waiting for the lease.
     run_by = models.CharField(max_length=200, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # When the run request reached the queue. NULL on a PENDING draft: the enqueue after commit
+    # failed (Redis down) or has not happened yet; the outbox sweep (support/outbox.py) sends it.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
 
     # Human review; the learning loop reads sent_text/edit_distance/reject_reason.
     reviewed_by = models.ForeignKey(
@@ -228,6 +231,12 @@ class Draft(models.Model):
             models.Index(fields=["status"], name="draft_status_idx"),
             models.Index(fields=["status", "-created_at"], name="draft_status_created_idx"),
             models.Index(fields=["conversation", "-created_at"], name="draft_conversation_idx"),
+            # The outbox sweep and /healthz's backlog: PENDING drafts by age.
+            models.Index(
+                fields=["created_at"],
+                name="draft_pending_idx",
+                condition=models.Q(status=DraftStatus.PENDING),
+            ),
             models.Index(
                 _waiting_group(),
                 _urgency_rank(),
@@ -244,6 +253,11 @@ class Draft(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+    @property
+    def waiting_for_queue(self) -> bool:
+        """Accepted, but its run has not reached the queue yet (Redis down at commit)."""
+        return self.status == DraftStatus.PENDING and self.enqueued_at is None
 
     def as_wire(self) -> dict[str, Any]:
         """The Draft object of CONTRACTS.md (API, CLI, console JSON), plus what a human did with

@@ -1,0 +1,95 @@
+"""The outbox of agent runs: a PENDING draft is written in the same transaction as the customer's
+message, so it is the record that a run is owed. The run request goes to the queue after commit;
+when that fails (Redis down) or the queued message is lost, the sweep (the `sweep_outbox`
+periodic actor) sends it again. A worker claims a draft before running it (agents/runner.py), so
+a request sent twice still drafts once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Min, Q, QuerySet
+from django.utils import timezone
+
+from support.inbound import enqueue_message
+from support.models import Draft, DraftStatus, Message
+from support.models.draft import DRAFT_CLAIM_LEASE
+
+logger = logging.getLogger(__name__)
+
+# Commit and the send after it take milliseconds; a draft this old without `enqueued_at` was not
+# queued.
+ENQUEUE_GRACE = timedelta(seconds=5)
+# Queued this long ago and still unclaimed: the queue lost the message (a Redis without
+# persistence restarted, a flushed database). A long backlog gets some runs queued twice, which
+# the claim makes harmless.
+LOST_AFTER = timedelta(minutes=15)
+# Runs sent per sweep: a sweep after a long outage stays short; the next sweep sends the rest.
+SWEEP_LIMIT = 1000
+
+
+def _unclaimed(now: datetime) -> Q:
+    return Q(run_started_at__isnull=True) | Q(run_started_at__lt=now - DRAFT_CLAIM_LEASE)
+
+
+def stranded() -> QuerySet[Draft]:
+    """PENDING drafts no worker holds whose run request never reached the queue, or was lost
+    there; oldest first."""
+    now = timezone.now()
+    never_queued = Q(enqueued_at__isnull=True, created_at__lt=now - ENQUEUE_GRACE)
+    lost = Q(enqueued_at__lt=now - LOST_AFTER)
+    return (
+        Draft.objects.filter(status=DraftStatus.PENDING)
+        .filter(_unclaimed(now))
+        .filter(never_queued | lost)
+        .order_by("created_at")
+    )
+
+
+def sweep() -> int:
+    """Sends the run of each stranded draft again; returns how many were sent. Raises when
+    Redis is down (the next sweep tries again)."""
+    message_ids = list(stranded().values_list("message_id", flat=True)[:SWEEP_LIMIT])
+    for message in Message.objects.filter(pk__in=message_ids).order_by("created_at"):
+        enqueue_message(message)
+    if message_ids:
+        logger.info("outbox: queued %s stranded agent runs", len(message_ids))
+    return len(message_ids)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    waiting_for_queue: int  # accepted, run not queued yet (Redis down at commit)
+    oldest_pending_seconds: float  # the oldest PENDING draft no worker holds; 0 when none
+
+
+def backlog() -> Backlog:
+    now = timezone.now()
+    pending = Draft.objects.filter(status=DraftStatus.PENDING)
+    oldest = pending.filter(_unclaimed(now)).aggregate(oldest=Min("created_at"))["oldest"]
+    return Backlog(
+        waiting_for_queue=pending.filter(enqueued_at__isnull=True).count(),
+        oldest_pending_seconds=(now - oldest).total_seconds() if oldest else 0.0,
+    )
+
+
+def health() -> dict[str, object]:
+    """The /healthz entry "outbox": failing when runs pile up unqueued or the oldest waits too
+    long (settings HEALTH_OUTBOX_MAX_WAITING, HEALTH_MAX_PENDING_AGE_SECONDS)."""
+    now = backlog()
+    problems = []
+    if now.waiting_for_queue > settings.HEALTH_OUTBOX_MAX_WAITING:
+        problems.append(f"{now.waiting_for_queue} accepted messages not queued")
+    if now.oldest_pending_seconds > settings.HEALTH_MAX_PENDING_AGE_SECONDS:
+        problems.append(f"the oldest pending draft waits {now.oldest_pending_seconds:.0f} s")
+    result: dict[str, object] = {
+        "ok": not problems,
+        "waiting_for_queue": now.waiting_for_queue,
+        "oldest_pending_seconds": round(now.oldest_pending_seconds, 1),
+    }
+    if problems:
+        result["error"] = "; ".join(problems)
+    return result
