@@ -1,12 +1,14 @@
-"""Faults injected into real services: Redis stopped in the middle of an ingest and started
-again (its own Redis, a real uvicorn and a real worker on the test database). A message the API
-accepted is drafted once Redis is back, without a human, and drafted once."""
+"""Faults injected into real services. Redis stopped in the middle of an ingest and started again
+(its own Redis, a real uvicorn and a real worker on the test database): a message the API
+accepted is drafted once Redis is back, without a human, and drafted once. PostgreSQL stopped
+under load (its own PostgreSQL): 503s, never a 500, and the web process recovers by itself."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import redis
 
 from conftest import AsgiServer
 from resolver.broker import child_environment, worker_command
-from resolver.embedded import EmbeddedRedis
+from resolver.embedded import EmbeddedPostgres, EmbeddedRedis
 from resolver.heartbeat import live_workers
 from resolver.models import ApiKey
 from resolver.polling import wait_for
@@ -105,3 +107,44 @@ def test_messages_accepted_while_redis_is_down_are_drafted_once_it_is_back(
     finally:
         stop_all([worker])
         web.stop()
+
+
+def _manage(database_url: str, *args: str) -> str:
+    env = {**child_environment(), "DATABASE_URL": database_url}
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+def test_postgresql_restarted_under_load_gives_503s_then_recovers(tmp_path: Path) -> None:
+    """Its own PostgreSQL, stopped while the API is being written to: every request meanwhile
+    is a 503 (JSON, Retry-After), none a 500; once PostgreSQL is back the same web process
+    accepts messages again."""
+    database = EmbeddedPostgres(tmp_path)
+    database.start()
+    url = database.url()
+    _manage(url, "migrate", "--no-input")
+    raw = _manage(url, "create_api_key", "faults", "--scopes", "ingest")
+    web = AsgiServer(DATABASE_URL=url)
+    web.start()
+    statuses: list[int] = []
+    try:
+        with httpx.Client(
+            base_url=web.url, headers={"Authorization": f"Bearer {raw}"}, timeout=30
+        ) as client:
+            statuses += [_post(client, n) for n in range(5)]
+            assert statuses == [202] * 5
+            database.stop_now()
+            down = [client.post("/api/v1/messages", json={"body": "hi"}) for _ in range(5)]
+            statuses += [r.status_code for r in down]
+            database.start()
+            assert wait_for(lambda: _post(client, 99) == 202, 60, interval=0.5)
+            after = [_post(client, n) for n in range(5)]
+        assert [r.status_code for r in down] == [503] * 5, [r.text for r in down]
+        assert down[0].json()["code"] == "unavailable" and down[0].headers["Retry-After"] == "5"
+        assert after == [202] * 5
+    finally:
+        web.stop()
+        database.release()
