@@ -28,11 +28,12 @@ browser:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
+# Humans read `make run`'s logs: plain text (deployments log JSON, the default).
 run: install
-	$(PY) manage.py runresolver
+	LOG_FORMAT=$${LOG_FORMAT:-console} $(PY) manage.py runresolver
 
 worker: install
-	$(PY) manage.py rundramatiq
+	LOG_FORMAT=$${LOG_FORMAT:-console} $(PY) manage.py rundramatiq
 
 # Tests use their own embedded servers (var/test) unless DATABASE_URL / REDIS_URL are set.
 # After the suite, the fast eval set gates quality against its committed baseline.

@@ -159,3 +159,24 @@ def browser_env() -> Path:
     """The folder for screenshots, kept as test artifacts (gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def _span_exporter() -> Any:
+    """One in-memory exporter on the tracer provider for the whole session (a processor cannot
+    be taken off a provider again)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider: Any = trace.get_tracer_provider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def spans(_span_exporter: Any) -> Any:
+    """The spans finished in this process during the test."""
+    _span_exporter.clear()
+    return _span_exporter

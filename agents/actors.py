@@ -10,6 +10,7 @@ import dramatiq
 from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draft
 from resolver.events import InvalidEvent, validate_event
 from resolver.heartbeat import worker_id
+from resolver.logs import log_context
 from resolver.models import ProcessedEvent
 from support.drafts import AlreadyRecorded
 from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
@@ -52,7 +53,10 @@ def process_message(message_id: str, event_id: str, event: dict[str, Any] | None
         logger.info("message %s: no PENDING draft to claim", message_id)
         return
     try:
-        run_for_draft(draft, event_id, trace_id=(event or {}).get("trace_id", ""))
+        with log_context(
+            message_id=message_id, draft_id=draft.pk, conversation_id=draft.conversation_id
+        ):
+            run_for_draft(draft, event_id, trace_id=(event or {}).get("trace_id", ""))
     except AlreadyRecorded as exc:
         logger.info("message %s: %s", message_id, exc)
     except BaseException:

@@ -14,6 +14,7 @@ from langgraph.graph.state import CompiledStateGraph
 from agents import nodes
 from agents.services import Services
 from agents.state import AgentState, Turn
+from agents.telemetry import node_span, record_update
 from support.drafts import DraftOutcome
 
 RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
@@ -37,8 +38,13 @@ def route_after_decide(state: AgentState) -> Literal["finalize", "repair", "esca
 
 
 def _bind(node: Callable[[AgentState, Services], dict[str, Any]], services: Services) -> Any:
+    name = node.__name__.removesuffix("_node")
+
     def run(state: AgentState) -> dict[str, Any]:
-        return node(state, services)
+        with node_span(name) as span:  # one span per node, what it decided as attributes
+            update = node(state, services)
+            record_update(span, update)
+            return update
 
     run.__name__ = node.__name__
     return run

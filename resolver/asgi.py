@@ -7,6 +7,7 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "resolver.settings")
+os.environ.setdefault("OTEL_SERVICE_NAME", "resolver-web")
 # Django must be set up before the routing imports consumers (and through them, models).
 django_asgi_app = get_asgi_application()
 

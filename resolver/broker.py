@@ -21,6 +21,8 @@ from dramatiq.middleware import Middleware, MiddlewareError, Retries
 from resolver.heartbeat import HeartbeatThread
 from resolver.periodic import Periodic
 from resolver.redis_client import get_redis
+from resolver.shared_metrics import flush_all
+from resolver.tracing import TracingMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +80,13 @@ class WorkerHeartbeat(Middleware):
         # The broker heartbeat too: Dramatiq refreshes it only when a consumer talks to Redis,
         # and a worker whose threads are all busy does not, so a long run could be taken for a
         # dead worker's and requeued (see BROKER_HEARTBEAT_TIMEOUT_MS).
-        self.thread = HeartbeatThread(
-            get_redis(), self.interval, also=lambda: broker.do_fetch(HEARTBEAT_QUEUE, 0)
-        )
+        client = get_redis()
+
+        def also() -> None:
+            broker.do_fetch(HEARTBEAT_QUEUE, 0)
+            flush_all(client)  # this process's node timings, for /metrics on any web pod
+
+        self.thread = HeartbeatThread(client, self.interval, also=also)
         self.thread.start()
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
@@ -147,6 +153,7 @@ def build_broker(redis_url: str) -> RedisBroker:
         heartbeat_timeout=BROKER_HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=BROKER_MAINTENANCE_CHANCE,
     )
+    broker.add_middleware(TracingMiddleware())
     broker.add_middleware(DjangoDbConnections())
     broker.add_middleware(WorkerWarmup(settings.WORKER_WARMUP))
     broker.add_middleware(WorkerHeartbeat(settings.WORKER_HEARTBEAT_SECONDS))

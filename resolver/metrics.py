@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import redis
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Gauge,
+    Metric,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from resolver.broker import HEARTBEAT_QUEUE
 from resolver.heartbeat import live_workers
 from resolver.redis_client import get_redis
+from resolver.shared_metrics import ALL as SHARED
 from support import outbox
 from support.inbound import AGENT_RUN_QUEUE
-from support.models import Draft
+from support.models import Draft, WebhookDelivery
 from support.observers import LEARNING_QUEUE
 from support.webhooks import DELIVERY_QUEUE
 
@@ -45,6 +56,53 @@ def _database_figures(registry: CollectorRegistry) -> None:
     ).set(backlog.oldest_pending_seconds)
 
 
+# Seconds from a message to its draft; the buckets of resolver_time_to_draft_seconds.
+TIME_TO_DRAFT_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+
+
+def _run_figures(registry: CollectorRegistry) -> None:
+    """Cumulative over the drafts stored (a histogram and counters computed at scrape time from
+    the rows every worker writes, so one scrape of any web pod covers all workers)."""
+    finished = Draft.objects.exclude(completed_at=None)
+    took = ExpressionWrapper(F("completed_at") - F("created_at"), output_field=DurationField())
+    buckets = {
+        f"le_{i}": Count("id", filter=Q(took__lte=timedelta(seconds=b)))
+        for i, b in enumerate(TIME_TO_DRAFT_BUCKETS)
+    }
+    row = finished.annotate(took=took).aggregate(
+        n=Count("id"), total=Sum("took"), tokens=Sum("tokens"), cost=Sum("cost"), **buckets
+    )
+    histogram = HistogramMetricFamily(
+        "resolver_time_to_draft_seconds", "From the customer's message to its finished draft"
+    )
+    cumulative = [(str(float(b)), row[f"le_{i}"]) for i, b in enumerate(TIME_TO_DRAFT_BUCKETS)]
+    total = row["total"].total_seconds() if row["total"] else 0.0
+    histogram.add_metric([], [*cumulative, ("+Inf", row["n"])], total)
+    tokens = CounterMetricFamily("resolver_llm_tokens", "LLM tokens used by drafts")
+    tokens.add_metric([], row["tokens"] or 0)
+    cost = CounterMetricFamily("resolver_llm_cost_dollars", "LLM cost of drafts (configured price)")
+    cost.add_metric([], float(row["cost"] or 0))
+    deliveries = GaugeMetricFamily(
+        "resolver_webhook_deliveries", "Webhook deliveries by outcome", labels=["status"]
+    )
+    for status, n in (
+        WebhookDelivery.objects.values("status").annotate(n=Count("id")).values_list("status", "n")
+    ):
+        deliveries.add_metric([status], n)
+    for family in (histogram, tokens, cost, deliveries):
+        registry.register(_Fixed(family))
+
+
+class _Fixed:
+    """A collector that yields one metric family computed beforehand."""
+
+    def __init__(self, family: Metric) -> None:
+        self.family = family
+
+    def collect(self) -> list[Metric]:
+        return [self.family]
+
+
 def _redis_figures(registry: CollectorRegistry) -> None:
     workers = Gauge("resolver_workers_alive", "Workers with a live heartbeat", registry=registry)
     redis_up = Gauge("resolver_redis_up", "1 if Redis answered this scrape", registry=registry)
@@ -54,6 +112,8 @@ def _redis_figures(registry: CollectorRegistry) -> None:
     try:
         client = get_redis()
         workers.set(live_workers(client))
+        for histogram in SHARED:
+            registry.register(_Fixed(histogram.family(client)))
         for queue in QUEUES:
             key = f"{settings.DRAMATIQ_NAMESPACE}:{queue}"
             waiting = int(client.llen(key)) + int(client.llen(f"{key}.DQ"))  # type: ignore[arg-type]
@@ -66,10 +126,14 @@ def _redis_figures(registry: CollectorRegistry) -> None:
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
     _database_figures(registry)
+    _run_figures(registry)
     _redis_figures(registry)
     return registry
 
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    """What this scrape computed from PostgreSQL and Redis, and this process's request figures
+    (resolver/request_metrics.py)."""
+    body = generate_latest(_registry()) + generate_latest(REGISTRY)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

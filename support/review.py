@@ -282,7 +282,11 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
         else:
             for old in drafts:
                 _close_unreviewed(old, actor, SUPERSEDED, superseded=True)
-            draft = Draft.objects.create(message=message, conversation_id=message.conversation_id)
+            draft = Draft.objects.create(
+                message=message,
+                conversation_id=message.conversation_id,
+                trace_id=message.trace_id,
+            )
             _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
         # Not queued (Redis down): the outbox sweep queues it; the console hears of the PENDING
         # draft through the message.created event either way.

@@ -51,3 +51,54 @@ def test_metrics_expose_the_outbox_queues_and_escalation_reasons(db: None, clien
     assert re.search(r"^resolver_oldest_pending_draft_seconds \d+\.\d+", text, re.MULTILINE)
     assert 'resolver_drafts_escalated{reason="customer_requested_human"} 1.0' in text
     assert re.search(r'^resolver_queue_depth\{queue="drafts"\} \d+\.0$', text, re.MULTILINE)
+
+
+def test_metrics_expose_time_to_draft_tokens_deliveries_and_requests(
+    db: None, client: Client
+) -> None:
+    from datetime import timedelta
+
+    from support.inbound import receive_message
+
+    _, draft = receive_message("where is my parcel?", enqueue=False)
+    Draft.objects.filter(pk=draft.pk).update(
+        status=DraftStatus.SUGGESTED,
+        completed_at=draft.created_at + timedelta(seconds=3),
+        tokens=960,
+        cost=0.48,
+    )
+    client.get("/healthz?only=")
+    text = client.get("/metrics").content.decode()
+    assert 'resolver_time_to_draft_seconds_bucket{le="2.0"} 0.0' in text
+    assert 'resolver_time_to_draft_seconds_bucket{le="5.0"} 1.0' in text
+    assert "resolver_time_to_draft_seconds_count 1.0" in text
+    assert "resolver_llm_tokens_total 960.0" in text
+    assert "resolver_llm_cost_dollars_total 0.48" in text
+    assert re.search(
+        r"^resolver_http_request_duration_seconds_count"
+        r'\{method="GET",route="healthz",status="200"\} \d+\.0$',
+        text,
+        re.MULTILINE,
+    )
+
+
+def test_node_timings_of_any_worker_reach_metrics_through_redis(db: None, client: Client) -> None:
+    """A worker observes in memory and its heartbeat flushes to Redis; any web pod exports."""
+    from resolver.redis_client import get_redis
+    from resolver.shared_metrics import KEY_PREFIX, SharedHistogram
+
+    histogram = SharedHistogram("resolver_test_duration_seconds", "test", "node")
+    get_redis().delete(KEY_PREFIX + histogram.name)
+    for seconds in (0.003, 0.2, 4.0):
+        histogram.observe("triage", seconds)
+    histogram.flush(get_redis())
+    histogram.observe("triage", 0.02)
+    histogram.flush(get_redis())  # a second flush adds to the first
+    samples = {(s.name, s.labels.get("le")): s.value for s in histogram.family(get_redis()).samples}
+    assert samples[("resolver_test_duration_seconds_bucket", "0.005")] == 1
+    assert samples[("resolver_test_duration_seconds_bucket", "0.25")] == 3
+    assert samples[("resolver_test_duration_seconds_bucket", "+Inf")] == 4
+    assert round(samples[("resolver_test_duration_seconds_sum", None)], 3) == 4.223
+    assert (
+        "# TYPE resolver_node_duration_seconds histogram" in client.get("/metrics").content.decode()
+    )

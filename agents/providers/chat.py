@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from agents import prompts
 from agents.providers.base import DraftRequest
 from agents.state import Proposal
+from agents.telemetry import llm_span, record_usage
 from agents.text import cited_numbers
 
 SOURCE_CHARS = 1800  # per article, to keep prompts small on local models
@@ -116,7 +117,9 @@ class ChatProvider:
         messages = build_messages(request)
         tokens, output, error = 0, None, ""
         for _attempt in range(2):  # one retry on invalid output
-            response = self.model.invoke(messages)
+            with llm_span(self.name, self._model_name().split(":", 1)[-1]) as span:
+                response = self.model.invoke(messages)
+                record_usage(span, response)
             tokens += _usage(self.model, messages, response)
             text = response.content if isinstance(response.content, str) else str(response.content)
             try:

@@ -13,6 +13,8 @@ from typing import Any
 from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 
+from resolver.tracing import new_trace_id
+
 SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
 # What make_event publishes. Consumers accept every version the schema lists (1 and 2): events
 # queued before an upgrade are still processed.
@@ -48,7 +50,8 @@ def make_event(event_type: str, *, trace_id: str | None = None, **payload: Any) 
         "type": event_type,
         "event_id": str(uuid.uuid4()),
         "occurred_at": timezone.now().isoformat(),
-        "trace_id": trace_id or uuid.uuid4().hex,
+        # The active trace's (resolver/tracing.py), so an event names the request behind it.
+        "trace_id": trace_id or new_trace_id(),
         **{
             key: str(value) if isinstance(value, uuid.UUID) else value
             for key, value in payload.items()

@@ -46,6 +46,7 @@ def _accepted(message: Message, draft: Draft) -> dict[str, Any]:
         "conversation_id": str(message.conversation_id),
         "status": draft.status,
         "draft_id": str(draft.pk),
+        "trace_id": message.trace_id or draft.trace_id,
     }
 
 

@@ -32,6 +32,10 @@ class Accepted(Schema):
     conversation_id: uuid.UUID
     status: Literal["PENDING"]
     draft_id: uuid.UUID
+    trace_id: str = Field(
+        description="W3C trace id of this request (the caller's traceparent, if sent): the same "
+        "on the draft and every event of the message."
+    )
 
 
 class Citation(Schema):
@@ -74,6 +78,9 @@ class DraftOut(Schema):
     sent_text: str | None
     reject_reason: str | None
     reject_category: RejectCategory | None
+    trace_id: str | None = Field(
+        description="W3C trace id of the request that brought the message (one trace per message)."
+    )
 
 
 class DraftPage(Schema):

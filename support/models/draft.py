@@ -289,4 +289,6 @@ class Draft(models.Model):
             "sent_text": self.sent_text if self.status == DraftStatus.SENT else None,
             "reject_reason": self.reject_reason or None,
             "reject_category": self.reject_category or None,
+            # W3C trace id of the request that brought the message (a caller's traceparent).
+            "trace_id": self.trace_id or None,
         }

@@ -28,6 +28,9 @@ class Message(models.Model):
     )
     # True when an AGENT message was sent by the auto-send policy without a human.
     automated = models.BooleanField(default=False)
+    # The W3C trace id of the request that brought the message: its events, drafts and
+    # reprocesses carry it, so one trace shows everything that happened to it.
+    trace_id = models.CharField(max_length=32, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

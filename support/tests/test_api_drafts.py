@@ -53,7 +53,8 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
         "confidence", "guard", "model", "prompt_version", "tokens", "cost", "latency_ms",
         "created_at",
     }  # fmt: skip
-    assert set(item) == contract | {"reviewed_at", "sent_text", "reject_reason", "reject_category"}
+    additions = {"reviewed_at", "sent_text", "reject_reason", "reject_category", "trace_id"}
+    assert set(item) == contract | additions
     assert (item["id"], item["status"], item["escalation_reason"]) == (
         str(draft.pk),
         "ESCALATED",

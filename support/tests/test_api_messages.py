@@ -29,7 +29,9 @@ def test_ingest_persists_then_enqueues_after_commit(
         "conversation_id": str(message.conversation_id),
         "status": "PENDING",
         "draft_id": str(draft.pk),
+        "trace_id": message.trace_id,
     }
+    assert len(message.trace_id) == 32 and draft.trace_id == message.trace_id
     assert (message.body, message.role, message.conversation.customer_ref) == (
         "Where is my order?",
         "CUSTOMER",

