@@ -59,4 +59,6 @@ def requeue_stranded_embeddings() -> int:
     ids = list(stranded.values_list("pk", flat=True)[:1000])
     for document_id in ids:
         reindex_document.send(document_id)
+        # Sent now: looked at again only after another EMBEDDING_STRANDED_AFTER.
+        KBDocument.objects.filter(pk=document_id).update(updated_at=timezone.now())
     return len(ids)

@@ -79,13 +79,18 @@ def embed_queries(texts: Sequence[str]) -> np.ndarray:
 
 
 @lru_cache(maxsize=2048)
-def _cached_query_vector(text: str) -> tuple[float, ...]:
-    return tuple(float(x) for x in embed_documents([text])[0])
+def _cached_query_vector(text: str) -> np.ndarray:
+    # A read-only float32 array: 1.5 kB an entry (a tuple of Python floats took 12 kB, 25 MB
+    # for a full cache in every worker).
+    vector = np.array(embed_documents([text])[0], dtype=np.float32)
+    vector.flags.writeable = False
+    return vector
 
 
 def embed_query(text: str) -> np.ndarray:
-    """One query vector, LRU-cached: agents and customers repeat the same questions."""
-    return np.asarray(_cached_query_vector(text[:MAX_QUERY_CHARS]), dtype=np.float32)
+    """One query vector, LRU-cached: agents and customers repeat the same questions. Read-only
+    (shared by every caller of the same text): copy it before changing it."""
+    return _cached_query_vector(text[:MAX_QUERY_CHARS])
 
 
 def count_tokens(text: str) -> int:

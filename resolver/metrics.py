@@ -17,7 +17,7 @@ from prometheus_client import (
     Metric,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 
 from resolver.broker import HEARTBEAT_QUEUE
 from resolver.heartbeat import live_workers
@@ -78,9 +78,13 @@ def _run_figures(registry: CollectorRegistry) -> None:
     cumulative = [(str(float(b)), row[f"le_{i}"]) for i, b in enumerate(TIME_TO_DRAFT_BUCKETS)]
     total = row["total"].total_seconds() if row["total"] else 0.0
     histogram.add_metric([], [*cumulative, ("+Inf", row["n"])], total)
-    tokens = CounterMetricFamily("resolver_llm_tokens", "LLM tokens used by drafts")
+    # Gauges, not counters: sums over the stored drafts go down when drafts are erased or
+    # expire (a counter would read that as a reset). Rates: delta() over a window.
+    tokens = GaugeMetricFamily("resolver_llm_tokens", "LLM tokens used by the stored drafts")
     tokens.add_metric([], row["tokens"] or 0)
-    cost = CounterMetricFamily("resolver_llm_cost_dollars", "LLM cost of drafts (configured price)")
+    cost = GaugeMetricFamily(
+        "resolver_llm_cost_dollars", "LLM cost of the stored drafts (configured price)"
+    )
     cost.add_metric([], float(row["cost"] or 0))
     deliveries = GaugeMetricFamily(
         "resolver_webhook_deliveries", "Webhook deliveries by outcome", labels=["status"]

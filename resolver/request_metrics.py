@@ -17,6 +17,9 @@ REQUESTS = Histogram(
 )
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def route_of(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     if match is None:
@@ -31,7 +34,8 @@ class RequestMetricsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response = self.get_response(request)
-        REQUESTS.labels(route_of(request), request.method or "", str(response.status_code)).observe(
+        method = request.method if request.method in METHODS else "other"  # bounded labels
+        REQUESTS.labels(route_of(request), method, str(response.status_code)).observe(
             time.perf_counter() - started
         )
         return response

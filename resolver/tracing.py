@@ -125,8 +125,14 @@ class TracingMiddleware(Middleware):
         self.local = threading.local()
 
     def before_enqueue(self, broker: Any, message: Any, delay: Any) -> None:
+        # A retry or a delayed re-send is enqueued outside any span (Dramatiq's own threads):
+        # it keeps the trace the message already carries.
+        carried = message.options.get(OPTION)
+        current = trace.get_current_span().get_span_context().is_valid
+        parent = propagate.extract(carried) if carried and not current else None
         with tracer().start_as_current_span(
             f"enqueue {message.actor_name}",
+            context=parent,
             kind=SpanKind.PRODUCER,
             attributes={
                 "messaging.system": "dramatiq",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-from resolver.api.errors import RETRY_AFTER_SECONDS, UNAVAILABLE, unavailable_body
+from resolver.api.errors import RETRY_AFTER_SECONDS, is_unavailable, unavailable_body
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ class DependencyUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
-        return unavailable(request, exc) if isinstance(exc, UNAVAILABLE) else None
+        return unavailable(request, exc) if is_unavailable(exc) else None
 
 
 def unavailable(request: HttpRequest, exc: BaseException) -> HttpResponse:
@@ -45,6 +45,6 @@ def server_error(request: HttpRequest) -> HttpResponse:
     block, so the exception is at hand: an outage raised outside a view (a session saved after
     the response was built) is a 503 too."""
     exc = sys.exc_info()[1]
-    if isinstance(exc, UNAVAILABLE):
+    if exc is not None and is_unavailable(exc):
         return unavailable(request, exc)
     return defaults.server_error(request)

@@ -40,7 +40,9 @@ def stranded() -> QuerySet[Draft]:
     there; oldest first."""
     now = timezone.now()
     never_queued = Q(enqueued_at__isnull=True, created_at__lt=now - ENQUEUE_GRACE)
-    lost = Q(enqueued_at__lt=now - LOST_AFTER)
+    # Never claimed: a draft a worker took and failed for good (dead-lettered) is not re-run
+    # every LOST_AFTER; a human's Reprocess decides about it.
+    lost = Q(enqueued_at__lt=now - LOST_AFTER, attempts=0)
     return (
         Draft.objects.filter(status=DraftStatus.PENDING)
         .filter(_unclaimed(now))

@@ -206,7 +206,7 @@ def reject(draft_id: Any, actor: Actor, reason: str = "", category: str = "") ->
 
 
 def relabel(draft_id: Any, actor: Actor, intent: str, category: str = "") -> Draft:
-    """A human corrects the triage of a draft (any status): the intent must be one the KB's
+    """A human corrects the triage of a finished draft: the intent must be one the KB's
     taxonomy knows; the category defaults to the intent's. The learning loop gathers re-labels
     into triage examples."""
     known = taxonomy()
@@ -217,6 +217,9 @@ def relabel(draft_id: Any, actor: Actor, intent: str, category: str = "") -> Dra
         raise ReviewError(f"unknown category {category!r}")
     with transaction.atomic():
         draft = Draft.objects.select_for_update().get(pk=draft_id)
+        if draft.status == DraftStatus.PENDING:
+            # The run would overwrite the label (and teach the model its own guess).
+            raise Conflict("the draft is still being prepared: re-label it once it is done")
         before = {"intent": draft.intent, "category": draft.category}
         if before == {"intent": intent, "category": category}:
             return draft
@@ -262,6 +265,8 @@ def _requeue_stuck(draft: Draft, actor: Actor) -> None:
     worker died) is queued again; one a worker holds is left alone."""
     if draft.run_started_at and draft.run_started_at > timezone.now() - DRAFT_CLAIM_LEASE:
         raise Conflict("a draft for this message is already being prepared")
+    # Not queued until the send after commit says so: Redis down, the outbox sweep sends it.
+    Draft.objects.filter(pk=draft.pk).update(enqueued_at=None)
     _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)}, requeued=True)
 
 

@@ -72,8 +72,8 @@ def test_metrics_expose_time_to_draft_tokens_deliveries_and_requests(
     assert 'resolver_time_to_draft_seconds_bucket{le="2.0"} 0.0' in text
     assert 'resolver_time_to_draft_seconds_bucket{le="5.0"} 1.0' in text
     assert "resolver_time_to_draft_seconds_count 1.0" in text
-    assert "resolver_llm_tokens_total 960.0" in text
-    assert "resolver_llm_cost_dollars_total 0.48" in text
+    assert "resolver_llm_tokens 960.0" in text
+    assert "resolver_llm_cost_dollars 0.48" in text
     assert re.search(
         r"^resolver_http_request_duration_seconds_count"
         r'\{method="GET",route="healthz",status="200"\} \d+\.0$',

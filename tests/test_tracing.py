@@ -4,6 +4,7 @@ agents/tests/test_trace_chain.py."""
 
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -36,3 +37,80 @@ def test_the_callers_traceparent_names_the_202_the_draft_and_the_message(
     # Without a traceparent the request starts a trace of its own.
     other = client.post("/api/v1/messages", {"body": "hi"}, content_type="application/json").json()
     assert len(other["trace_id"]) == 32 and other["trace_id"] != TRACE_ID
+
+
+def test_the_outage_answer_is_for_outages_only() -> None:
+    """503 for a server that is not there; a failed statement is a bug (500), retrying it helps
+    nobody."""
+    import django.db
+    import psycopg
+    import redis
+
+    from resolver.api.errors import is_unavailable
+
+    def operational(cause: Exception | None) -> django.db.OperationalError:
+        error = django.db.OperationalError("x")
+        error.__cause__ = cause
+        return error
+
+    assert is_unavailable(operational(None))  # connection refused: no server, no SQLSTATE
+    assert is_unavailable(operational(psycopg.errors.AdminShutdown()))
+    assert is_unavailable(operational(psycopg.errors.CannotConnectNow()))
+    assert is_unavailable(redis.ConnectionError("refused"))
+    assert not is_unavailable(operational(psycopg.errors.DeadlockDetected()))
+    assert not is_unavailable(operational(psycopg.errors.ProgramLimitExceeded()))
+    assert not is_unavailable(ValueError("x"))
+
+
+def test_a_retried_message_keeps_the_trace_it_carries() -> None:
+    """Dramatiq re-enqueues a retry from its own thread, outside any span: the message keeps
+    its trace instead of starting a new one."""
+    from dramatiq import Message as DramatiqMessage
+    from opentelemetry import propagate
+
+    from resolver.tracing import OPTION, TracingMiddleware
+
+    message: DramatiqMessage[None] = DramatiqMessage(
+        queue_name="drafts",
+        actor_name="process_message",
+        args=(),
+        kwargs={},
+        options={OPTION: {"traceparent": TRACEPARENT}},
+    )
+    TracingMiddleware().before_enqueue(None, message, 0)
+    carried = propagate.extract(message.options[OPTION])
+    span_context = trace.get_current_span(carried).get_span_context()
+    assert format(span_context.trace_id, "032x") == TRACE_ID
+    assert message.options[OPTION]["traceparent"] != TRACEPARENT  # the enqueue span is the parent
+
+
+@pytest.mark.slow
+def test_uvicorn_honours_the_callers_traceparent(transactional_db: None) -> None:
+    """Under ASGI (how `make run` serves), not only Django's test client. The request is sent
+    with urllib: an instrumented client would put its own traceparent on it."""
+    import json
+    import urllib.request
+
+    from conftest import AsgiServer
+    from resolver.models import ApiKey
+
+    _, raw = ApiKey.issue("tracing", ["ingest"])
+    web = AsgiServer()
+    web.start()
+    try:
+        request = urllib.request.Request(
+            f"{web.url}/api/v1/messages",
+            data=json.dumps({"body": "where is my order?"}).encode(),
+            headers={
+                "Authorization": f"Bearer {raw}",
+                "Content-Type": "application/json",
+                "traceparent": TRACEPARENT,
+            },
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+    finally:
+        web.stop()
+    assert body["trace_id"] == TRACE_ID
+    assert Draft.objects.get(pk=body["draft_id"]).trace_id == TRACE_ID

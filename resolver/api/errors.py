@@ -78,6 +78,21 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     redis.TimeoutError,
 )
 RETRY_AFTER_SECONDS = 5
+# SQLSTATE classes of a server that is not there (connection exceptions; shutting down,
+# starting up, out of connections): worth a retry. Other database errors (a deadlock, a value
+# too large for an index) are bugs or bad data, not an outage.
+_OUTAGE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """PostgreSQL or Redis cannot be reached (a 503), as opposed to a failed statement."""
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError, django.db.InterfaceError)):
+        return True
+    if not isinstance(exc, django.db.OperationalError):
+        return False
+    sqlstate = getattr(exc.__cause__, "sqlstate", None)
+    # No SQLSTATE: the client never reached a server (refused, timed out, pool exhausted).
+    return sqlstate is None or sqlstate.startswith(_OUTAGE_SQLSTATES)
 
 
 def unavailable_body() -> dict[str, Any]:
@@ -111,6 +126,8 @@ def install_handlers(api: NinjaAPI) -> None:
         return respond(request, 404, error_body(404, "not found"))
 
     def on_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+        if not is_unavailable(exc):
+            return on_bug(request, exc)
         logger.warning("dependency unavailable on %s %s: %s", request.method, request.path, exc)
         response = respond(request, 503, unavailable_body())
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -21,8 +21,9 @@ from resolver.audit_actor import Actor
 from support import learning
 from support.console.access import agent_required
 from support.console.forms import first_error
-from support.learning.guard_rules import WouldStop, would_stop
+from support.learning.guard_rules import WouldStop, recent_drafts, would_stop
 from support.learning.revisions import Segment, word_diff
+from support.models import Draft
 from support.review import ReviewError
 
 PAGE_SIZE = 50
@@ -44,13 +45,13 @@ class ProposalCard:
     stops: WouldStop | None = None  # guard_rule: past drafts the pattern matches
 
     @classmethod
-    def of(cls, proposal: Proposal) -> ProposalCard:
+    def of(cls, proposal: Proposal, recent: list[Draft]) -> ProposalCard:
         card = cls(proposal)
         if proposal.kind == ProposalKind.KB_EDIT and proposal.document is not None:
             card.diff = word_diff(proposal.document.content, proposal.answer)
         if proposal.kind == ProposalKind.GUARD_RULE:
             try:
-                card.stops = would_stop(proposal.answer)
+                card.stops = would_stop(proposal.answer, recent)
             except ReviewError:
                 card.stops = None
         return card
@@ -58,12 +59,19 @@ class ProposalCard:
 
 @agent_required
 def proposals(request: HttpRequest) -> HttpResponse:
-    open_ones = Proposal.objects.open().select_related("document").by_impact()[:PAGE_SIZE]
-    decided = Proposal.objects.exclude(status=ProposalStatus.OPEN).order_by("-decided_at")[:20]
+    open_ones = list(Proposal.objects.open().select_related("document").by_impact()[:PAGE_SIZE])
+    decided = (
+        Proposal.objects.exclude(status=ProposalStatus.OPEN)
+        .select_related("decided_by")
+        .order_by("-decided_at")[:20]
+    )
+    # The drafts guard-rule patterns are checked against, read once for the page.
+    rules = any(p.kind == ProposalKind.GUARD_RULE for p in open_ones)
+    recent = recent_drafts() if rules else []
     return render(
         request,
         "console/learning.html",
-        {"cards": [ProposalCard.of(p) for p in open_ones], "decided": list(decided)},
+        {"cards": [ProposalCard.of(p, recent) for p in open_ones], "decided": list(decided)},
     )
 
 

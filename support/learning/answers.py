@@ -12,7 +12,7 @@ from knowledge.models import KBDocument, Proposal, ProposalKind
 from knowledge.overlap import token_f1
 from knowledge.specifics import generalise
 from support.learning.observations import Observation, cosine
-from support.learning.sources import add_source
+from support.learning.sources import add_source, lock_kind
 
 # What counts as the same question (MiniLM cosine of the questions) and the same answer (token
 # overlap of the answers) when observations are gathered into one proposal.
@@ -60,6 +60,7 @@ def observe(observation: Observation) -> Proposal | None:
     if not clean.question or not clean.answer or _already_answered(clean):
         return None
     with transaction.atomic():
+        lock_kind(ProposalKind.ANSWER)
         proposal = _matching(clean)
         if proposal is None:
             return Proposal.objects.create(

@@ -14,7 +14,7 @@ from django.db import transaction
 from knowledge.models import GuardRule, Proposal, ProposalKind
 from knowledge.specifics import generalise
 from resolver.audit_actor import Actor
-from support.learning.sources import add_source
+from support.learning.sources import add_source, lock_kind
 from support.models import AuditAction, AuditLog, Draft, DraftStatus, RejectCategory
 from support.review import ReviewError
 
@@ -69,14 +69,21 @@ def phrase_pattern(words: tuple[str, ...]) -> str:
     return r"\b" + r"\W+".join(re.escape(w) for w in words) + r"\b"
 
 
+# Split points of a draft's text: a placeholder of generalise() ("[e-mail]", "[number]") or a
+# token with a digit in it. A phrase never spans one, so no rule carries a customer's data.
+_PRIVATE = re.compile(r"\[[^\]]*\]|\S*\d\S*")
+
+
 def _phrases(text: str) -> list[tuple[str, ...]]:
-    words = _WORD.findall(text.lower())
+    """Candidate phrases of a (generalised) text, longest first, none holding personal data."""
     found: list[tuple[str, ...]] = []
+    segments = [_WORD.findall(part) for part in _PRIVATE.split(generalise(text).lower())]
     for n in PHRASE_WORDS:
-        for i in range(len(words) - n + 1):
-            phrase = tuple(words[i : i + n])
-            if not set(phrase) <= _FILLER and phrase not in found:
-                found.append(phrase)
+        for words in segments:
+            for i in range(len(words) - n + 1):
+                phrase = tuple(words[i : i + n])
+                if not set(phrase) <= _FILLER and phrase not in found:
+                    found.append(phrase)
     return found
 
 
@@ -138,7 +145,7 @@ def _sources_matching(proposal: Proposal, pattern: str) -> bool:
 
 
 def _title(pattern: str, answer: str) -> str:
-    match = re.search(pattern, answer, re.IGNORECASE)
+    match = re.search(pattern, generalise(answer), re.IGNORECASE)
     return f"Stop drafts that say “{match.group(0) if match else pattern}”"[:300]
 
 
@@ -151,6 +158,7 @@ def observe_policy_rejection(draft: Draft) -> Proposal | None:
     source = {"conversation_id": str(draft.conversation_id), "draft_id": str(draft.pk)}
     note = generalise(draft.reject_reason)[:500]
     with transaction.atomic():
+        lock_kind(ProposalKind.GUARD_RULE)
         candidates = list(
             Proposal.objects.open().filter(kind=ProposalKind.GUARD_RULE).select_for_update()
         )
@@ -189,10 +197,17 @@ class WouldStop:
     sent: list[Draft]  # sent to customers: what it would stop wrongly
 
 
-def would_stop(pattern: str, limit: int = 5) -> WouldStop:
+def recent_drafts() -> list[Draft]:
+    """The drafts patterns are checked against (load once per page)."""
+    fields = ("id", "conversation_id", "answer", "status", "reject_category", "created_at")
+    return list(Draft.objects.exclude(answer="").order_by("-created_at").only(*fields)[:HISTORY])
+
+
+def would_stop(pattern: str, recent: list[Draft] | None = None, limit: int = 5) -> WouldStop:
     compiled = compile_pattern(pattern)
-    recent = Draft.objects.exclude(answer="").order_by("-created_at")[:HISTORY]
-    hits = [d for d in recent.select_related("message") if compiled.search(d.answer)]
+    hits = [
+        d for d in (recent if recent is not None else recent_drafts()) if compiled.search(d.answer)
+    ]
     policy = [d for d in hits if d.reject_category == RejectCategory.POLICY]
     sent = [d for d in hits if d.status == DraftStatus.SENT]
     return WouldStop(policy[:limit], sent[:limit])

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from knowledge.models import Proposal, ProposalKind, TriageExample
 from knowledge.specifics import generalise
-from support.learning.sources import add_source
+from support.learning.sources import add_source, lock_kind
 from support.models import Draft
 from support.review import ReviewError
 
@@ -24,6 +24,7 @@ def observe_relabel(draft: Draft) -> Proposal | None:
         return None
     source = {"conversation_id": str(draft.conversation_id), "draft_id": str(draft.pk)}
     with transaction.atomic():
+        lock_kind(ProposalKind.TRIAGE_EXAMPLE)
         proposal = (
             Proposal.objects.open()
             .filter(kind=ProposalKind.TRIAGE_EXAMPLE, answer=draft.intent)

@@ -16,7 +16,7 @@ from django.db import transaction
 from knowledge.models import KBDocument, Proposal, ProposalKind
 from knowledge.specifics import generalise
 from support.learning.observations import cited_articles, cosine, rewritten
-from support.learning.sources import add_source
+from support.learning.sources import add_source, lock_kind
 from support.models import Draft, DraftStatus, RejectCategory
 
 # Rejections that say the article itself is wrong.
@@ -103,6 +103,7 @@ def _rewrites_of(article_id: int) -> list[Draft]:
 
 def _proposal_for(article: KBDocument) -> Proposal:
     """The open kb_edit proposal of the article (locked), created when there is none."""
+    lock_kind(ProposalKind.KB_EDIT)
     found = (
         Proposal.objects.open()
         .filter(kind=ProposalKind.KB_EDIT, document=article)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q
 
 from knowledge.models import Proposal
@@ -16,6 +17,8 @@ MAX_VARIANTS = 20
 MAX_NOTES = 20
 # How much one customer rating moves the impact (one source = 1.0).
 RATING_WEIGHT = 0.5
+# The first key of the learning loop's advisory locks (the second is the kind's hash).
+LOCK_SPACE = 1_606_016
 
 
 def add_source(
@@ -33,6 +36,14 @@ def add_source(
         proposal.notes = [*proposal.notes, note][-MAX_NOTES:]
     proposal.impact = impact(proposal)
     return True
+
+
+def lock_kind(kind: str) -> None:
+    """Serialises the observers of one proposal kind (a transaction-level advisory lock):
+    select_for_update cannot lock the proposal that does not exist yet, and two observers
+    finding no match would each create one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_SPACE, kind])
 
 
 def impact(proposal: Proposal) -> float:

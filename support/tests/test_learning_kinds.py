@@ -5,6 +5,7 @@ proposal's rank."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -259,3 +260,38 @@ def test_customer_ratings_move_a_proposals_rank(
     learning.reweigh(draft.conversation_id)
     high.refresh_from_db()
     assert high.impact == 1.5
+
+
+def test_a_guard_rule_never_carries_a_customers_data(small_kb: Any, agent_user: Any) -> None:
+    draft = _suggested(
+        "refund?",
+        small_kb["refund"],
+        "Dear Jo, we will waive the fee for jo@example.com on order 48213 today.",
+    )
+    review.reject(draft.pk, _actor(agent_user), "no waivers for jo@example.com", "policy")
+    proposal = learning.observe_draft(draft.pk)
+    assert proposal is not None
+    shown = " ".join([proposal.answer, proposal.title, proposal.question, *proposal.notes])
+    for private in ("jo@example", "example", "48213", "Jo,"):
+        assert private not in shown, private
+    assert re.search(proposal.answer, draft.answer, re.IGNORECASE)  # it still stops the draft
+
+
+def test_a_pending_draft_cannot_be_relabelled(small_kb: Any, agent_user: Any) -> None:
+    _, draft = receive_message("where is my parcel", enqueue=False)
+    with pytest.raises(review.Conflict, match="still being prepared"):
+        review.relabel(draft.pk, _actor(agent_user), "delivery_period")
+
+
+def test_a_long_message_is_a_triage_example_too(small_kb: Any, agent_user: Any) -> None:
+    """A B-tree entry holds ~2.7 kB; the uniqueness is on a hash of the text."""
+    long_text = "我的包裹在哪里" * 285  # 1995 characters, ~6 kB in UTF-8
+    proposal = Proposal.objects.create(
+        kind=ProposalKind.TRIAGE_EXAMPLE,
+        title="t",
+        question=long_text,
+        answer="delivery_period",
+        category="DELIVERY",
+    )
+    learning.approve(proposal.pk, _actor(agent_user))
+    assert TriageExample.objects.get().text == long_text

@@ -33,6 +33,8 @@ def test_the_sweep_sends_what_never_reached_the_queue_or_was_lost_there() -> Non
     _pending(timedelta(minutes=1), enqueued_at=now - timedelta(seconds=50))  # queued, waiting
     _pending(timedelta(minutes=1), enqueued_at=None, run_started_at=now)  # a worker holds it
     _pending(timedelta(minutes=1), enqueued_at=None, status=DraftStatus.SUGGESTED)
+    # Claimed and failed for good (dead-lettered): a human reprocesses it, not the sweep.
+    _pending(timedelta(hours=1), enqueued_at=now - timedelta(minutes=30), attempts=4)
     assert list(outbox.stranded()) == [lost, never_queued]
 
     key = f"resolver:{AGENT_RUN_QUEUE}"
