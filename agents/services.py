@@ -81,7 +81,12 @@ def configured_provider() -> DraftProvider:
     from agents.llm import chat_model
     from agents.providers.chat import ChatProvider
 
-    return ChatProvider(chat_model(), settings.LLM_PROVIDER, settings.LLM_COST_PER_1K_TOKENS)
+    return ChatProvider(
+        chat_model(),
+        settings.LLM_PROVIDER,
+        settings.LLM_COST_PER_1K_TOKENS,
+        redact_names=settings.REDACT_PERSON_NAMES,
+    )
 
 
 def default_services(**overrides: Any) -> Services:

@@ -246,5 +246,8 @@ CHANNEL_LAYERS = {
 
 # One JSON object per line (trace, span, request, conversation and draft ids; resolver/logs.py),
 # or plain text for humans: `make run` sets LOG_FORMAT=console.
+# Personal data is replaced by placeholders in what is sent to an LLM provider
+# (resolver/redaction.py); person names too, where cues show them, unless this is off.
+REDACT_PERSON_NAMES = env_bool("REDACT_PERSON_NAMES", True)
 LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "console"))
 LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO") or "INFO")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from agents.providers.base import DraftRequest
 from agents.state import Proposal
 from agents.telemetry import llm_span, record_usage
 from agents.text import cited_numbers
+from resolver.redaction import Redactor
 
 SOURCE_CHARS = 1800  # per article, to keep prompts small on local models
 _MARKER = re.compile(r"\[(\d{1,2})\]")
@@ -56,13 +57,21 @@ def _sources(request: DraftRequest) -> str:
     )
 
 
-def build_messages(request: DraftRequest) -> list[BaseMessage]:
-    facts = [*request.facts.sentences()] or ["(none)"]
+def _keep(text: str) -> str:
+    return text
+
+
+def build_messages(
+    request: DraftRequest, redact: Callable[[str], str] = _keep
+) -> list[BaseMessage]:
+    """The prompt; `redact` replaces personal data by placeholders in what the customer and the
+    facts say before it leaves for the provider (ChatProvider restores them in the answer)."""
+    facts = [redact(s) for s in request.facts.sentences()] or ["(none)"]
     # The runner passes at most runner.HISTORY_TURNS turns.
-    history = [f"{turn['role'].lower()}: {turn['body'][:500]}" for turn in request.history]
+    history = [f"{turn['role'].lower()}: {redact(turn['body'][:500])}" for turn in request.history]
     feedback = ""
     if request.feedback:
-        reasons = "\n".join(f"- {issue}" for issue in request.feedback)
+        reasons = "\n".join(f"- {redact(str(issue))}" for issue in request.feedback)
         feedback = prompts.FEEDBACK.format(reasons=reasons)
     values = request.profile.values
     user = prompts.USER.format(
@@ -73,7 +82,7 @@ def build_messages(request: DraftRequest) -> list[BaseMessage]:
         sources=_sources(request) or "(none)",
         facts="\n".join(facts),
         history="\n".join(history) or "(none)",
-        message=request.message[:4000],
+        message=redact(request.message[:4000]),
         feedback=feedback,
     )
     return [SystemMessage(prompts.SYSTEM), HumanMessage(user)]
@@ -100,10 +109,18 @@ def _renumber(answer: str, used: list[int]) -> str:
 
 
 class ChatProvider:
-    def __init__(self, model: BaseChatModel, name: str, cost_per_1k_tokens: float = 0.0):
+    def __init__(
+        self,
+        model: BaseChatModel,
+        name: str,
+        cost_per_1k_tokens: float = 0.0,
+        redact_names: bool = True,
+    ):
         self.model = model
         self.name = name
         self.cost_per_1k_tokens = cost_per_1k_tokens
+        # Person names are found by cues ("my name is", titles, sign-offs): a setting.
+        self.redact_names = redact_names
 
     def _model_name(self) -> str:
         for attribute in ("model_name", "model", "model_path"):
@@ -114,7 +131,10 @@ class ChatProvider:
 
     def draft(self, request: DraftRequest) -> Proposal:
         started = time.perf_counter()
-        messages = build_messages(request)
+        # Nothing personal reaches the provider: typed placeholders, the same for the same
+        # value within this prompt, restored in the answer before anyone reads it.
+        redactor = Redactor(names=self.redact_names)
+        messages = build_messages(request, redactor.redact)
         tokens, output, error = 0, None, ""
         for _attempt in range(2):  # one retry on invalid output
             with llm_span(self.name, self._model_name().split(":", 1)[-1]) as span:
@@ -132,6 +152,8 @@ class ChatProvider:
                     AIMessage(text),
                     HumanMessage(prompts.INVALID_OUTPUT.format(error=error)),
                 ]
+        if output is not None:
+            output = output.model_copy(update={"answer": redactor.restore(output.answer)})
         return self._proposal(request, output, error, tokens, started)
 
     def _proposal(

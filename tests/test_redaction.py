@@ -1,0 +1,104 @@
+"""The personal-data recognisers (#18): what they find (true positives), what they must leave
+alone (order numbers, amounts, dates, times, ids: false positives), and placeholders that stay
+stable in a conversation and are restored in text that echoes them."""
+
+from __future__ import annotations
+
+import pytest
+
+from resolver.redaction import (
+    ADDRESS,
+    CARD,
+    EMAIL,
+    IBAN,
+    PERSON,
+    PHONE,
+    Redactor,
+    find,
+    iban_valid,
+    luhn_valid,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("write to jo.smith+shop@example.co.uk please", EMAIL, "jo.smith+shop@example.co.uk"),
+        ("mail: ANNA_K@Mail.Example.com.", EMAIL, "ANNA_K@Mail.Example.com"),
+        ("call me on +1 415 555 0199 tonight", PHONE, "+1 415 555 0199"),
+        ("my number is (020) 7946 0958", PHONE, "(020) 7946 0958"),
+        ("ring 07700 900123", PHONE, "07700 900123"),
+        ("mobile 4155550199", PHONE, "4155550199"),
+        ("+44-20-7946-0958 is my line", PHONE, "+44-20-7946-0958"),
+        ("card 4111 1111 1111 1111 was charged", CARD, "4111 1111 1111 1111"),
+        ("card 5500-0000-0000-0004", CARD, "5500-0000-0000-0004"),
+        ("pay to GB82 WEST 1234 5698 7654 32 now", IBAN, "GB82 WEST 1234 5698 7654 32"),
+        ("IBAN DE89370400440532013000", IBAN, "DE89370400440532013000"),
+        ("ship it to 221B Baker Street, London", ADDRESS, "221B Baker Street"),
+        ("I live at 1600 Pennsylvania Avenue NW", ADDRESS, "1600 Pennsylvania Avenue"),
+        ("deliver to 42 Elm Rd, Apt 3", ADDRESS, "42 Elm Rd, Apt 3"),
+    ],
+)
+def test_finds_personal_data(text: str, kind: str, value: str) -> None:
+    assert [(f.kind, f.value) for f in find(text)] == [(kind, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Where is order NW-10001?",
+        "order #48213 and order 1234567",  # ids, not phone numbers
+        "It cost $1,249.99 and the refund was 25.00 EUR",
+        "delivered on 2031-05-14 at 14:30",
+        "it arrived 14/05/2031, a week late",
+        "tracking 1Z999AA10123456784",  # a UPS number: a word, not a card
+        "card ending 1111",
+        "4111 1111 1111 1112 is not a valid card",  # Luhn fails
+        "version 2.13.0 of the app, build 20261127",
+        "I waited 3 days and 2 hours",
+        "call us 24/7",
+        "we have 120 stores in 15 countries",
+    ],
+)
+def test_leaves_what_the_facts_need(text: str) -> None:
+    assert find(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Hi, my name is Maria Lopez and my order is late", "Maria Lopez"),
+        ("I'm Jonas. Where is my parcel?", "Jonas"),
+        ("Please ask Mrs. Okafor to call", "Okafor"),
+        ("Where is it?\nThanks,\nPriya Raman", "Priya Raman"),
+    ],
+)
+def test_finds_names_when_asked(text: str, name: str) -> None:
+    assert find(text) == []  # names are off by default (a setting)
+    assert [(f.kind, f.value) for f in find(text, names=True)] == [(PERSON, name)]
+
+
+@pytest.mark.parametrize("text", ["I'm unhappy with this", "I am Sorry to bother you", "I'm not"])
+def test_feelings_are_not_names(text: str) -> None:
+    assert find(text, names=True) == []
+
+
+def test_placeholders_are_stable_in_a_conversation_and_restored() -> None:
+    redactor = Redactor(names=True)
+    first = redactor.redact("I'm Jonas, jo@example.com, card 4111 1111 1111 1111")
+    assert first == "I'm [PERSON_1], [EMAIL_1], card [CARD_1]"
+    second = redactor.redact("again: jo@example.com; new one ann@example.org")
+    assert second == "again: [EMAIL_1]; new one [EMAIL_2]"
+    answer = "Thanks [PERSON_1], we wrote to [EMAIL_1] about order NW-10001. [EMAIL_9]?"
+    assert redactor.restore(answer) == (
+        "Thanks Jonas, we wrote to jo@example.com about order NW-10001. [EMAIL_9]?"
+    )
+
+
+def test_a_mistyped_iban_is_no_iban() -> None:
+    assert not [f for f in find("GB82 WEST 1234 5698 7654 33") if f.kind == IBAN]  # mod 97 fails
+
+
+def test_checksums() -> None:
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+    assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid("GB82WEST12345698765433")
