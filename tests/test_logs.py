@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from agents.runner import run_for_draft
-from resolver.logs import JsonFormatter, log_context
+from resolver.logs import JsonFormatter, RedactingFilter, log_context
 from resolver.tracing import tracer
 from support.models import Draft
 from support.tests.conftest import key_client
@@ -90,3 +90,31 @@ def test_log_format_is_checked_at_start_up() -> None:
     )
     assert result.returncode == 1
     assert "LOG_FORMAT must be one of json, console, got 'xml'" in result.stderr
+
+
+def test_personal_data_in_any_line_is_replaced_before_it_is_written() -> None:
+    import io
+
+    from django.conf import settings
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter())
+    logger = logging.getLogger("uvicorn.error")  # not ours: every logger's lines pass the filter
+    logger.addHandler(handler)
+    try:
+        logger.warning("bounce for %s, call %s", "jo@example.com", "+1 415 555 0199")
+        try:
+            raise ValueError("card 4111 1111 1111 1111 declined")
+        except ValueError:
+            logger.exception("payment failed for order NW-10001")
+    finally:
+        logger.removeHandler(handler)
+    written = stream.getvalue()
+    for private in ("jo@example.com", "415 555 0199", "4111 1111 1111 1111"):
+        assert private not in written, private
+    assert "bounce for [EMAIL_1], call [PHONE_1]" in written
+    assert "card [CARD_1] declined" in written and "order NW-10001" in written
+    # The project's configuration puts the filter on the one handler every logger writes to.
+    assert settings.LOGGING["handlers"]["console"]["filters"] == ["redact"]
