@@ -73,7 +73,10 @@ class RedactingFilter(logging.Filter):
     Dramatiq's in the same process. Placeholders are per line (nothing to restore in a log)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: the handler reports it; logging never raises here
+            return True
         cleaned = Redactor().redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
