@@ -3,10 +3,7 @@ stub server on loopback (outbound HTTP is the only thing faked)."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,6 +12,7 @@ from agents.graph import build_graph, initial_state, run_graph
 from agents.llm import chat_model
 from agents.providers.chat import ChatProvider
 from agents.services import default_services
+from agents.tests.openai_stub import OpenAIStub, serve
 from knowledge.models import KBDocument
 
 ANSWER = (
@@ -23,48 +21,23 @@ ANSWER = (
 )
 
 
-class StubOpenAI(BaseHTTPRequestHandler):
+class StubOpenAI(OpenAIStub):
     requests: list[dict[str, Any]] = []
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+    def seen(self, raw: str, body: dict[str, Any]) -> None:
         StubOpenAI.requests.append(
             {"path": self.path, "auth": self.headers["Authorization"], **body}
         )
-        content = json.dumps({"answer": ANSWER, "citations": [1], "confidence": 0.95})
-        reply = {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body["model"],
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": content},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 900, "completion_tokens": 60, "total_tokens": 960},
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
 
-    def log_message(self, *args: Any) -> None:
-        pass
+    def draft(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {"answer": ANSWER, "citations": [1], "confidence": 0.95}
 
 
 @pytest.fixture
 def stub_url() -> Iterator[str]:
     StubOpenAI.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), StubOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with serve(StubOpenAI) as url:
+        yield url
 
 
 def test_openai_provider_through_the_graph(agent_kb: dict[str, KBDocument], stub_url: str) -> None:

@@ -4,10 +4,7 @@ the customer reads the real values."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -16,6 +13,7 @@ from agents.graph import build_graph, initial_state, run_graph
 from agents.llm import chat_model
 from agents.providers.chat import ChatProvider
 from agents.services import default_services
+from agents.tests.openai_stub import OpenAIStub, serve
 from knowledge.models import KBDocument
 
 PERSONAL = {
@@ -30,46 +28,28 @@ MESSAGE = (
 )
 
 
-class CapturingLLM(BaseHTTPRequestHandler):
+class CapturingLLM(OpenAIStub):
     bodies: list[str] = []
 
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers["Content-Length"])).decode()
+    def seen(self, raw: str, body: dict[str, Any]) -> None:
         CapturingLLM.bodies.append(raw)
-        prompt = json.loads(raw)["messages"][-1]["content"]
+
+    def draft(self, body: dict[str, Any]) -> dict[str, Any]:
+        prompt = body["messages"][-1]["content"]
         # A model that addresses the customer with the placeholders it was shown.
         email = "[EMAIL_1]" if "[EMAIL_1]" in prompt else "(no e-mail placeholder)"
         answer = (
             f"Thanks, we will write to {email}. To cancel your order, log into your account "
             "and go to your orders [1]."
         )
-        content = json.dumps({"answer": answer, "citations": [1], "confidence": 0.9})
-        reply = {
-            "id": "c1",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "stub",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-        }
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        return {"answer": answer, "citations": [1], "confidence": 0.9}
 
 
 @pytest.fixture
 def capturing_llm() -> Iterator[str]:
     CapturingLLM.bodies = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CapturingLLM)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+    with serve(CapturingLLM) as url:
+        yield url
 
 
 def test_the_provider_sees_placeholders_and_the_customer_the_real_values(
