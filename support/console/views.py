@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -73,27 +74,41 @@ def _draft_conversation(draft_id: uuid.UUID) -> Any:
     return get_object_or_404(Draft.objects.only("conversation_id"), pk=draft_id).conversation_id
 
 
+def _draft_form(
+    request: HtmxHttpRequest,
+    draft_id: uuid.UUID,
+    form: forms.Form,
+    action: Callable[[Actor, forms.Form], Any],
+) -> HttpResponse:
+    """A review action on a draft with a form body: 422 with the form's first error, else the
+    action (through _act)."""
+    conversation_id = _draft_conversation(draft_id)
+    if not form.is_valid():
+        return _respond(request, conversation_id, first_error(form), 422)
+    return _act(request, conversation_id, lambda actor: action(actor, form))
+
+
 @require_POST
 @agent_required
 def approve(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
-    conversation_id = _draft_conversation(draft_id)
-    form = ApproveForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, conversation_id, first_error(form), 422)
-    edited = form.edited_text()
-    return _act(request, conversation_id, lambda actor: review.approve(draft_id, actor, edited))
+    return _draft_form(
+        request,
+        draft_id,
+        ApproveForm(request.POST),
+        lambda actor, form: review.approve(draft_id, actor, form.edited_text()),  # type: ignore[attr-defined]
+    )
 
 
 @require_POST
 @agent_required
 def reject(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
-    conversation_id = _draft_conversation(draft_id)
-    form = RejectForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, conversation_id, first_error(form), 422)
-    reason, category = form.cleaned_data["reason"], form.cleaned_data["category"]
-    return _act(
-        request, conversation_id, lambda actor: review.reject(draft_id, actor, reason, category)
+    return _draft_form(
+        request,
+        draft_id,
+        RejectForm(request.POST),
+        lambda actor, form: review.reject(
+            draft_id, actor, form.cleaned_data["reason"], form.cleaned_data["category"]
+        ),
     )
 
 
@@ -101,13 +116,13 @@ def reject(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
 @agent_required
 def relabel(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
     """An agent corrects the draft's intent (the learning loop turns it into a triage example)."""
-    conversation_id = _draft_conversation(draft_id)
-    form = RelabelForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, conversation_id, first_error(form), 422)
-    intent, category = form.cleaned_data["intent"], form.cleaned_data["category"]
-    return _act(
-        request, conversation_id, lambda actor: review.relabel(draft_id, actor, intent, category)
+    return _draft_form(
+        request,
+        draft_id,
+        RelabelForm(request.POST),
+        lambda actor, form: review.relabel(
+            draft_id, actor, form.cleaned_data["intent"], form.cleaned_data["category"]
+        ),
     )
 
 

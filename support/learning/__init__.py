@@ -34,8 +34,8 @@ def observe_draft(draft_id: Any) -> Proposal | None:
         return None
     if draft.status == DraftStatus.REJECTED:
         return revisions.observe_rejection(draft) or guard_rules.observe_policy_rejection(draft)
-    if revisions.is_correction(draft):
-        return revisions.observe_rewrite(draft)
+    if (article := revisions.corrected_article(draft)) is not None:
+        return revisions.observe_rewrite(draft, article)
     observation = observation_from_draft(draft)
     return answers.observe(observation) if observation else None
 

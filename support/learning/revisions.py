@@ -141,11 +141,15 @@ def _add(
     return proposal
 
 
+def _first_cited(draft: Draft) -> KBDocument | None:
+    return KBDocument.objects.filter(pk__in=cited_articles(draft)[:1]).first()
+
+
 def observe_rejection(draft: Draft) -> Proposal | None:
     """A draft rejected as incorrect or outdated: its first cited article needs a revision."""
     if draft.status != DraftStatus.REJECTED or draft.reject_category not in ARTICLE_WRONG:
         return None
-    article = KBDocument.objects.filter(pk__in=cited_articles(draft)[:1]).first()
+    article = _first_cited(draft)
     if article is None:
         return None
     note = f"{draft.get_reject_category_display()}: {generalise(draft.reject_reason)}".strip()
@@ -174,14 +178,18 @@ def observe_correction(draft: Draft, reply_text: str) -> Proposal | None:
         return proposal
 
 
-def observe_rewrite(draft: Draft) -> Proposal | None:
-    """A sent draft the agent rewrote, about the article it cites first: once REPEATED_EDITS
-    such rewrites of one article exist, they propose its revision (the latest rewrite's text)."""
+def corrected_article(draft: Draft) -> KBDocument | None:
+    """The article a sent draft's rewrite corrects: the one it cites first, when the customer
+    asked what that article is about (otherwise the rewrite answers another question)."""
     if draft.status != DraftStatus.SENT or draft.escalation_reason or not rewritten(draft):
         return None
-    article = KBDocument.objects.filter(pk__in=cited_articles(draft)[:1]).first()
-    if article is None or not _about(draft, article):
-        return None
+    article = _first_cited(draft)
+    return article if article is not None and _about(draft, article) else None
+
+
+def observe_rewrite(draft: Draft, article: KBDocument) -> Proposal | None:
+    """A rewrite correcting `article` (corrected_article): once REPEATED_EDITS such rewrites of
+    it exist, they propose its revision (the latest rewrite's text)."""
     others = [d for d in _rewrites_of(article.pk) if d.pk != draft.pk and _about(d, article)]
     if 1 + len(others) < REPEATED_EDITS:
         return None
@@ -190,11 +198,3 @@ def observe_rewrite(draft: Draft) -> Proposal | None:
         for older in reversed(others):
             _add(proposal, article, older)
         return _add(proposal, article, draft, correction=generalise(draft.sent_text)[:8000])
-
-
-def is_correction(draft: Draft) -> bool:
-    """A rewrite that revises the article the draft cites (not an answer to a new question)."""
-    if draft.status != DraftStatus.SENT or draft.escalation_reason or not rewritten(draft):
-        return False
-    article = KBDocument.objects.filter(pk__in=cited_articles(draft)[:1]).first()
-    return article is not None and _about(draft, article)
