@@ -68,12 +68,19 @@ class ApiKeyForm(forms.ModelForm):
         choices=Scope.choices, widget=forms.CheckboxSelectMultiple, label="Scopes"
     )
 
+    # Only a superuser may give a key the privacy scope (exporting and erasing customers).
+    privacy_allowed = True
+
     class Meta:
         model = ApiKey
         fields = ["name"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.privacy_allowed:
+            field = self.fields["scope_choices"]
+            assert isinstance(field, forms.MultipleChoiceField)
+            field.choices = [c for c in Scope.choices if c[0] != Scope.PRIVACY]
         if self.instance.pk:
             self.fields["scope_choices"].initial = self.instance.scopes
 
@@ -88,6 +95,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+
+    def get_form(
+        self, request: HttpRequest, obj: Any | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if request.user.is_superuser:
+            return form
+        return type("StaffApiKeyForm", (form,), {"privacy_allowed": False})
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         scopes = form.cleaned_data["scope_choices"]

@@ -12,6 +12,9 @@ from django.db import models
 from resolver.models import ApiKey, Scope
 
 ALL_SCOPES = frozenset(Scope.values)
+# A console user holds every scope but privacy (exporting and erasing a customer's data), which
+# only superusers hold.
+CONSOLE_SCOPES = ALL_SCOPES - {Scope.PRIVACY.value}
 
 
 class ActorType(models.TextChoices):
@@ -41,12 +44,18 @@ class Actor:
         return cls(ActorType.SYSTEM, "system:auto-send")
 
     @classmethod
+    def system(cls, job: str) -> Actor:
+        """A periodic job of the platform (retention, housekeeping)."""
+        return cls(ActorType.SYSTEM, f"system:{job}")
+
+    @classmethod
     def customer(cls) -> Actor:
         return cls(ActorType.CUSTOMER, "customer")
 
     @classmethod
     def for_user(cls, user: Any) -> Actor:
-        return cls(ActorType.USER, f"user:{user.get_username()}", user=user)
+        scopes = ALL_SCOPES if user.is_superuser else CONSOLE_SCOPES
+        return cls(ActorType.USER, f"user:{user.get_username()}", user=user, scopes=scopes)
 
     @classmethod
     def for_key(cls, key: ApiKey) -> Actor:

@@ -129,18 +129,19 @@ BROKER_HEARTBEAT_TIMEOUT_MS = 30_000
 # cheap sorted-set scan.
 BROKER_MAINTENANCE_CHANCE = 20_000
 HEARTBEAT_QUEUE = "ops"
-# Sent periodically by each worker, by name (support.actors, resolver.actors): housekeeping
-# every HOUSEKEEPING_SECONDS, the outbox sweep (what a Redis outage left unqueued) every
-# OUTBOX_SWEEP_SECONDS.
-PERIODIC_ACTORS = ["housekeeping", "forget_idempotency_keys", "sweep_outbox"]
+# Sent periodically by each worker, by name (support.actors, resolver.actors), every so many
+# seconds (the setting named): housekeeping, the outbox sweep (what a Redis outage left unqueued),
+# retention (a no-op unless RETENTION_DAYS is set).
+PERIODIC_ACTORS = {
+    "housekeeping": "HOUSEKEEPING_SECONDS",
+    "forget_idempotency_keys": "HOUSEKEEPING_SECONDS",
+    "sweep_outbox": "OUTBOX_SWEEP_SECONDS",
+    "apply_retention": "RETENTION_SWEEP_SECONDS",
+}
 
 
 def periodic_intervals() -> dict[str, int]:
-    return {
-        "housekeeping": settings.HOUSEKEEPING_SECONDS,
-        "forget_idempotency_keys": settings.HOUSEKEEPING_SECONDS,
-        "sweep_outbox": settings.OUTBOX_SWEEP_SECONDS,
-    }
+    return {name: getattr(settings, setting) for name, setting in PERIODIC_ACTORS.items()}
 
 
 CONSUMER_IDLE_POLL_MS = 100

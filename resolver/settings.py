@@ -81,6 +81,17 @@ HEALTH_OUTBOX_MAX_WAITING = env_int("HEALTH_OUTBOX_MAX_WAITING", 100, minimum=0)
 HEALTH_MAX_PENDING_AGE_SECONDS = env_int("HEALTH_MAX_PENDING_AGE_SECONDS", 300, minimum=1)
 # /healthz checks owned by apps (resolver does not import them): name -> dotted path.
 HEALTH_APP_CHECKS = {"outbox": "support.outbox.health"}
+# Where each app lists the rows that can hold a customer's data (resolver/personal_data.py).
+PERSONAL_DATA_MODULES = [
+    "resolver.personal_data",
+    "support.personal_data",
+    "knowledge.personal_data",
+    "evals.personal_data",
+]
+# Conversations resolved or idle longer than this are anonymised, dead letters and webhook
+# response bodies deleted (the `apply_retention` actor); 0 keeps everything.
+RETENTION_DAYS = env_int("RETENTION_DAYS", 0, minimum=0, maximum=36500)
+RETENTION_SWEEP_SECONDS = env_int("RETENTION_SWEEP_SECONDS", 3600, minimum=1, maximum=86400)
 
 # Drafting and embeddings.
 LLM_PROVIDER = env_choice(

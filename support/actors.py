@@ -10,9 +10,10 @@ import dramatiq
 from django.conf import settings
 
 from knowledge.actors import requeue_stranded_embeddings
+from resolver.audit_actor import Actor
 from resolver.periodic import run_once_per
+from support import customer_data, learning, outbox, webhooks
 from support import housekeeping as chores
-from support import learning, outbox, webhooks
 from support.observers import (
     LEARNING_QUEUE,
     OBSERVE_DRAFT_ACTOR,
@@ -55,6 +56,20 @@ def sweep_outbox() -> None:
         runs, embeds = outbox.sweep(), requeue_stranded_embeddings()
         if runs or embeds:
             logger.info("outbox: re-queued %s agent runs, %s re-embeds", runs, embeds)
+
+
+@dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=600_000)
+def apply_retention() -> None:
+    """Sent by every worker every RETENTION_SWEEP_SECONDS; runs once per interval cluster-wide
+    when RETENTION_DAYS is set: a batch of conversations past it anonymised (the next run takes
+    the next batch), old dead letters and webhook response bodies gone."""
+    days = settings.RETENTION_DAYS
+    if not days or not run_once_per("apply_retention", settings.RETENTION_SWEEP_SECONDS):
+        return
+    counts = customer_data.anonymise_expired(days, Actor.system("retention"))
+    counts |= customer_data.expire_records(days)
+    if counts:
+        logger.info("retention (%s days): %s", days, counts)
 
 
 @dramatiq.actor(actor_name=OBSERVE_DRAFT_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)

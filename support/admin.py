@@ -14,6 +14,7 @@ from knowledge.models import GuardRule, Proposal, TriageExample
 from resolver.admin_mixins import ReadOnlyAdminMixin
 from resolver.audit_actor import Actor
 from support import learning, review, webhooks
+from support.admin_privacy import CustomerDataActions
 from support.announce import queue_deliveries
 from support.learning.guard_rules import set_enabled
 from support.models import (
@@ -64,7 +65,7 @@ def _review_action(
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(CustomerDataActions, admin.ModelAdmin):
     list_display = ["id", "customer_ref", "channel", "status", "last_message_at", "created_at"]
     list_filter = ["status", "channel", "created_at"]
     search_fields = ["id", "customer_ref", "customer__name", "customer__email"]
@@ -73,8 +74,12 @@ class ConversationAdmin(admin.ModelAdmin):
     inlines = [MessageInline]
     # The status changes through the review actions (escalate a draft, resolve), never by hand:
     # those lock, audit and tell the console.
-    readonly_fields = ["status", "channel", "resolved_at", "last_message_at"]
-    actions = ["resolve"]
+    readonly_fields = ["status", "channel", "resolved_at", "last_message_at", "anonymised_at"]
+    actions = ["resolve", *CustomerDataActions.privacy_actions]
+
+    def customer_refs(self, queryset: QuerySet[Conversation]) -> list[str]:
+        refs = queryset.exclude(customer_ref="").values_list("customer_ref", flat=True)
+        return sorted(set(refs))
 
     resolve = admin.action(description="Resolve the selected conversations")(
         _review_action(
@@ -154,10 +159,14 @@ class OrderInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(CustomerDataActions, admin.ModelAdmin):
     list_display = ["ref", "name", "email", "created_at"]
     search_fields = ["ref", "name", "email"]
     inlines = [OrderInline]
+    actions = CustomerDataActions.privacy_actions
+
+    def customer_refs(self, queryset: QuerySet[Customer]) -> list[str]:
+        return sorted(queryset.values_list("ref", flat=True))
 
 
 @admin.register(Order)

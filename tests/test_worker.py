@@ -31,6 +31,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
         if isinstance(value, dramatiq.Actor)
     ]
     assert sorted(actor.actor_name for actor in actors) == [
+        "apply_retention",
         "deliver_webhook",
         "forget_idempotency_keys",
         "housekeeping",

@@ -12,6 +12,7 @@ def build_api() -> NinjaAPI:
     from evals.api import router as evals_router
     from knowledge.api import router as knowledge_router
     from support.api.conversations import router as conversations_router
+    from support.api.customers import router as customers_router
     from support.api.drafts import router as drafts_router
     from support.api.messages import router as messages_router
     from support.api.proposals import router as proposals_router
@@ -37,6 +38,7 @@ def build_api() -> NinjaAPI:
         stats_router,
         evals_router,
         proposals_router,
+        customers_router,
         widget_router,
     ):
         api.add_router("", router)

@@ -74,9 +74,10 @@ class ConsoleSessionAuth(APIKeyCookie):
         user: Any = request.user
         if not user.is_authenticated:
             return None
-        if not may_use_console(user):
+        actor = Actor.for_user(user)
+        if not may_use_console(user) or not actor.allows(self.scope):
             raise _forbidden(self.scope)
-        return Actor.for_user(user)
+        return actor
 
 
 def scoped(scope: str) -> list[Any]:

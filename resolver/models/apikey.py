@@ -21,6 +21,8 @@ class Scope(models.TextChoices):
     INGEST = "ingest", "Ingest messages"
     READ = "read", "Read conversations, drafts, KB, stats"
     ACT = "act", "Approve, reject, escalate, reprocess"
+    # Export and erase a customer's data: only a superuser may make a key that holds it.
+    PRIVACY = "privacy", "Export and erase customer data"
 
 
 def hash_key(raw: str) -> str:
@@ -63,7 +65,7 @@ class ApiKey(models.Model):
     # lookup is an index hit; the rest exists only as key_hash.
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list, help_text="Any of: ingest, read, act.")
+    scopes = models.JSONField(default=list, help_text="Any of: ingest, read, act, privacy.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

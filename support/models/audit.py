@@ -30,6 +30,9 @@ class AuditAction(models.TextChoices):
     RELABELLED = "relabelled", "Re-labelled"
     GUARD_RULE_ENABLED = "guard_rule_enabled", "Guard rule enabled"
     GUARD_RULE_DISABLED = "guard_rule_disabled", "Guard rule disabled"
+    CUSTOMER_EXPORTED = "customer_exported", "Customer data exported"
+    CUSTOMER_ERASED = "customer_erased", "Customer data erased"
+    ANONYMISED = "anonymised", "Anonymised by retention"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):

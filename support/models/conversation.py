@@ -68,6 +68,9 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # Set when the customer's data was erased or retention anonymised it (support/customer_data.py):
+    # the rows stay for the dashboards, without the customer's words or reference.
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 

@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="who uses it, e.g. 'crm' or 'email-gateway'")
-        parser.add_argument("--scopes", required=True, help="comma-separated: ingest,read,act")
+        parser.add_argument(
+            "--scopes", required=True, help="comma-separated: ingest,read,act,privacy"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         name = options["name"].strip()

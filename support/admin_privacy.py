@@ -1,0 +1,69 @@
+"""The data-rights admin actions (superusers only, as the privacy scope): export the selected
+customers' data as one JSON file, or erase it after a confirmation page. Shared by the customer
+and conversation lists; both go through support/customer_data.py, which audits them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from resolver.api.errors import ApiError
+from resolver.audit_actor import Actor
+from support import customer_data
+
+
+class CustomerDataActions:
+    """For a ModelAdmin whose rows name customers: `customer_refs` says which."""
+
+    privacy_actions = ("export_customer_data", "erase_customer_data")
+
+    def customer_refs(self, queryset: QuerySet[Any]) -> list[str]:
+        raise NotImplementedError
+
+    def has_privacy_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    @admin.action(description="Export the customers' data (JSON)", permissions=["privacy"])
+    def export_customer_data(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        actor = Actor.for_user(request.user)
+        exports = []
+        for ref in self.customer_refs(queryset):
+            try:
+                exports.append(customer_data.export(ref, actor))
+            except ApiError:
+                continue  # nothing stored under that reference any more
+        response = HttpResponse(
+            json.dumps(exports, cls=DjangoJSONEncoder, indent=2), content_type="application/json"
+        )
+        response["Content-Disposition"] = 'attachment; filename="customer-data.json"'
+        return response
+
+    @admin.action(description="Erase the customers' data…", permissions=["privacy"])
+    def erase_customer_data(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
+        refs = self.customer_refs(queryset)
+        if request.POST.get("confirm") != "yes":
+            # Django's own pattern for a destructive action: a page that posts the action again.
+            context = {
+                **admin.site.each_context(request),
+                "title": "Erase customer data?",
+                "refs": refs,
+                "queryset": queryset,
+                "action": "erase_customer_data",
+                "opts": queryset.model._meta,
+            }
+            return TemplateResponse(request, "admin/support/erase_customer_data.html", context)
+        actor = Actor.for_user(request.user)
+        total: dict[str, int] = {}
+        for ref in refs:
+            for label, count in customer_data.do_erase(ref, actor).items():
+                total[label] = total.get(label, 0) + count
+        summary = ", ".join(f"{label}: {count}" for label, count in sorted(total.items()))
+        admin_message = f"Erased the data of {len(refs)} customer(s). {summary or 'Nothing left.'}"
+        self.message_user(request, admin_message, messages.SUCCESS)  # type: ignore[attr-defined]
+        return None

@@ -1,0 +1,210 @@
+"""A customer's data rights and retention: everything stored about a customer, exported as JSON or
+erased, and conversations past RETENTION_DAYS anonymised. The API (`/customers/{ref}`), the admin
+actions and `manage.py customer_data` all come here; the models that hold the data are listed per
+app (resolver/personal_data.py), so this module only decides whose rows they are."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from resolver.api.errors import ApiError
+from resolver.audit_actor import Actor
+from resolver.models import DeadLetter
+from resolver.personal_data import Subject, registry
+from support.models import (
+    AuditAction,
+    AuditLog,
+    Conversation,
+    ConversationStatus,
+    Customer,
+    CustomerRating,
+    Draft,
+    Message,
+    WebhookAttempt,
+)
+
+MAX_REF_CHARS = 200
+# Retention works through old conversations in batches, so one run holds no lock for long.
+RETENTION_BATCH = 200
+# ... and stops after this long; the next run goes on where it stopped.
+RETENTION_SECONDS = 300.0
+
+
+def check_ref(ref: str) -> str:
+    ref = ref.strip()
+    if not ref or len(ref) > MAX_REF_CHARS:
+        raise ApiError(422, f"a customer reference is 1 to {MAX_REF_CHARS} characters", "invalid")
+    return ref
+
+
+def ref_digest(ref: str) -> str:
+    """What the audit trail keeps of an erased customer: a keyed hash that tells a repeated
+    request for the same reference, without the reference."""
+    return hmac.new(settings.SECRET_KEY.encode(), ref.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def _texts(conversation_ids: set[Any]) -> frozenset[str]:
+    texts: set[str] = set(
+        Message.objects.filter(conversation_id__in=conversation_ids).values_list("body", flat=True)
+    )
+    for fields in Draft.objects.filter(conversation_id__in=conversation_ids).values_list(
+        "answer", "sent_text", "reject_reason"
+    ):
+        texts.update(fields)
+    texts.update(
+        CustomerRating.objects.filter(conversation_id__in=conversation_ids).values_list(
+            "comment", flat=True
+        )
+    )
+    return frozenset(text for text in texts if text.strip())
+
+
+def subject_of(
+    conversations: Q, *, ref: str = "", customer_ids: frozenset[int] = frozenset()
+) -> Subject:
+    conversation_ids = set(Conversation.objects.filter(conversations).values_list("pk", flat=True))
+    messages = Message.objects.filter(conversation_id__in=conversation_ids)
+    drafts = Draft.objects.filter(conversation_id__in=conversation_ids)
+    return Subject(
+        ref=ref,
+        customer_ids=customer_ids,
+        conversation_ids=frozenset(str(pk) for pk in conversation_ids),
+        message_ids=frozenset(str(pk) for pk in messages.values_list("pk", flat=True)),
+        draft_ids=frozenset(str(pk) for pk in drafts.values_list("pk", flat=True)),
+        texts=_texts(conversation_ids),
+    )
+
+
+def customer(ref: str) -> Subject:
+    """Everything tied to the reference: its customer row and the conversations that name it
+    (by the row or by the reference the caller gave, which may have no row)."""
+    customer_ids = frozenset(Customer.objects.filter(ref=ref).values_list("pk", flat=True))
+    return subject_of(
+        Q(customer_ref=ref) | Q(customer_id__in=customer_ids), ref=ref, customer_ids=customer_ids
+    )
+
+
+def export(ref: str, actor: Actor) -> dict[str, Any]:
+    """Every row that holds the customer's data, per model (Django's serialised form: model,
+    pk, fields); 404 when nothing is stored about the reference."""
+    subject = customer(check_ref(ref))
+    if subject.is_empty:
+        raise ApiError(404, "nothing is stored about this customer reference", "not_found")
+    data = {holder.label: holder.export(subject) for holder in registry().holders}
+    AuditLog.objects.record(
+        actor,
+        AuditAction.CUSTOMER_EXPORTED,
+        conversation_id=None,
+        customer_ref=ref,
+        rows={label: len(rows) for label, rows in data.items() if rows},
+    )
+    return {"customer_ref": ref, "exported_at": timezone.now(), "data": data}
+
+
+def erase(subject: Subject, *, customer_wide: bool = True) -> dict[str, int]:
+    """Runs every holder's erasure over the subject's rows; {model label: rows} of those it
+    touched. The caller holds the transaction."""
+    counts: dict[str, int] = {}
+    for holder in registry().holders:
+        if holder.customer_only and not customer_wide:
+            continue
+        count = holder.erase(holder.rows(subject), subject)
+        if count:
+            counts[holder.label] = counts.get(holder.label, 0) + count
+    return counts
+
+
+def do_erase(ref: str, actor: Actor) -> dict[str, int]:
+    """Erases everything stored about the customer; repeating it erases nothing more (200 with
+    no counts). The audit row keeps who erased what counts, and a keyed hash of the reference."""
+    ref = check_ref(ref)
+    with transaction.atomic():
+        # Conversations of this customer are locked: a message arriving meanwhile waits, then
+        # lands in a conversation that no longer names them (a new one, as for a new customer).
+        subject = customer(ref)
+        list(Conversation.objects.select_for_update().filter(pk__in=subject.conversation_ids))
+        counts = erase(subject)
+        AuditLog.objects.record(
+            actor,
+            AuditAction.CUSTOMER_ERASED,
+            conversation_id=None,
+            ref_digest=ref_digest(ref),
+            erased=counts,
+        )
+    return counts
+
+
+# Retention.
+
+
+def expired_conversations(days: int) -> Q:
+    """Conversations resolved, or with no activity, for longer than `days`."""
+    cutoff = timezone.now() - timedelta(days=days)
+    resolved = Q(status=ConversationStatus.RESOLVED, resolved_at__lt=cutoff)
+    # A customer may write again in an anonymised conversation: the new words expire too.
+    unerased = Q(anonymised_at__isnull=True) | Q(last_message_at__gt=F("anonymised_at"))
+    return unerased & (resolved | Q(updated_at__lt=cutoff))
+
+
+def anonymise_expired(
+    days: int, actor: Actor, *, seconds: float = RETENTION_SECONDS
+) -> dict[str, int]:
+    """Conversations past retention, anonymised with their messages, drafts, ratings, audit
+    text, deliveries and the learning loop's copies, batch after batch for at most `seconds`
+    (the next run goes on). The customer row and orders stay: they are the customer's account,
+    not a conversation; erasing them is the customer's request (do_erase)."""
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        batch = anonymise_batch(days, actor)
+        for label, count in batch.items():
+            counts[label] = counts.get(label, 0) + count
+        if batch.get(Conversation._meta.label, 0) < RETENTION_BATCH:
+            break
+    return counts
+
+
+def anonymise_batch(days: int, actor: Actor, batch: int = RETENTION_BATCH) -> dict[str, int]:
+    with transaction.atomic():
+        ids = list(
+            Conversation.objects.filter(expired_conversations(days))
+            .select_for_update(skip_locked=True)
+            .order_by("updated_at")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return {}
+        counts = erase(subject_of(Q(pk__in=ids)), customer_wide=False)
+        AuditLog.objects.bulk_create(
+            AuditLog(
+                actor_type=actor.actor_type,
+                actor=actor.label,
+                action=AuditAction.ANONYMISED,
+                conversation_id=pk,
+                metadata={"retention_days": days},
+            )
+            for pk in ids
+        )
+    return counts
+
+
+def expire_records(days: int) -> dict[str, int]:
+    """Dead letters (their errors may quote a message) and webhook attempts' response bodies
+    older than `days` (an attempt keeps its status code and error: the receiver's health)."""
+    cutoff = timezone.now() - timedelta(days=days)
+    _, deleted = DeadLetter.objects.filter(created_at__lt=cutoff).delete()
+    attempts = WebhookAttempt.objects.filter(created_at__lt=cutoff).exclude(response_snippet="")
+    counts = {
+        DeadLetter._meta.label: deleted.get(DeadLetter._meta.label, 0),
+        WebhookAttempt._meta.label: attempts.update(response_snippet=""),
+    }
+    return {label: count for label, count in counts.items() if count}

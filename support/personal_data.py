@@ -1,0 +1,244 @@
+"""Where support keeps a customer's data (resolver/personal_data.py explains the lists): their
+customer row and orders, conversations, messages, drafts, ratings, the audit trail about them,
+webhook deliveries, and the learning loop's copies of their words (proposals, triage examples).
+
+Erasure anonymises what the dashboards count (a message keeps its place, role and time; a draft its
+status, intent, confidence and timings) and deletes what is only theirs (the customer row, orders,
+webhook deliveries, triage examples learned from their messages). Audit rows keep who did what and
+when, without the text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from knowledge.models import Proposal, ProposalStatus, TriageExample
+from knowledge.specifics import generalise
+from resolver.personal_data import (
+    ERASED,
+    Holder,
+    Subject,
+    chunks,
+    delete_rows,
+    mentioning,
+    with_text,
+)
+from support.models import (
+    AuditLog,
+    Conversation,
+    Customer,
+    CustomerRating,
+    Draft,
+    Message,
+    Order,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+
+
+def _customers(subject: Subject) -> QuerySet[Customer]:
+    return Customer.objects.filter(pk__in=subject.customer_ids)
+
+
+def _orders(subject: Subject) -> QuerySet[Order]:
+    return Order.objects.filter(customer_id__in=subject.customer_ids)
+
+
+def _conversations(subject: Subject) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(pk__in=subject.conversation_ids)
+
+
+def _erase_conversations(rows: QuerySet[Conversation], subject: Subject) -> int:
+    now = timezone.now()
+    return rows.update(customer_ref="", customer=None, anonymised_at=now, updated_at=now)
+
+
+def _messages(subject: Subject) -> QuerySet[Message]:
+    return Message.objects.filter(pk__in=subject.message_ids)
+
+
+def _erase_messages(rows: QuerySet[Message], subject: Subject) -> int:
+    return rows.update(body=ERASED, metadata={})
+
+
+def _drafts(subject: Subject) -> QuerySet[Draft]:
+    return Draft.objects.filter(pk__in=subject.draft_ids)
+
+
+def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
+    # Guard verdicts stay (the dashboards count them); their reasons may quote the answer.
+    count = 0
+    for draft in rows.only("pk", "guard"):
+        Draft.objects.filter(pk=draft.pk).update(
+            answer="",
+            sent_text="",
+            reject_reason="",
+            suggested_action="",
+            facts={},
+            guard={**draft.guard, "reasons": []},
+        )
+        count += 1
+    return count
+
+
+def _ratings(subject: Subject) -> QuerySet[CustomerRating]:
+    return CustomerRating.objects.filter(conversation_id__in=subject.conversation_ids)
+
+
+def _erase_ratings(rows: QuerySet[CustomerRating], subject: Subject) -> int:
+    return rows.update(comment="")
+
+
+def _audit(subject: Subject) -> QuerySet[AuditLog]:
+    about = (
+        Q(conversation_id__in=subject.conversation_ids)
+        | Q(draft_id__in=subject.draft_ids)
+        | Q(message_id__in=subject.message_ids)
+    )
+    if subject.ref:
+        # Exports and erasures name the customer they were about.
+        about |= Q(metadata__customer_ref=subject.ref)
+    return AuditLog.objects.filter(about)
+
+
+def _erase_audit(rows: QuerySet[AuditLog], subject: Subject) -> int:
+    return rows.update(before=None, after=None, metadata={})
+
+
+def _deliveries(subject: Subject) -> QuerySet[WebhookDelivery]:
+    ids = sorted(subject.conversation_ids)
+    return WebhookDelivery.objects.filter(payload__conversation_id__in=ids)
+
+
+def _attempts(subject: Subject) -> QuerySet[WebhookAttempt]:
+    return WebhookAttempt.objects.filter(delivery__in=_deliveries(subject))
+
+
+def _proposals(subject: Subject) -> QuerySet[Proposal]:
+    pks: list[int] = []
+    for ids in chunks(subject.conversation_ids):
+        proposals = with_text(Proposal.objects.all(), "sources")
+        pks += proposals.filter(mentioning("sources", ids)).values_list("pk", flat=True)
+    return Proposal.objects.filter(pk__in=pks)
+
+
+def _words(text: str) -> str:
+    return " ".join(generalise(text).split()).lower()
+
+
+class _Theirs:
+    """Tells whether a proposal's question, variant or note came from the subject's texts: the
+    learning loop stores them generalised and cut (answers.py, relabels.py, revisions.py)."""
+
+    def __init__(self, subject: Subject) -> None:
+        self.whole = {_words(text) for text in subject.texts} | {
+            " ".join(text.split()).lower() for text in subject.texts
+        }
+
+    def __call__(self, value: str) -> bool:
+        words = _words(value)
+        return bool(words) and any(text.startswith(words) for text in self.whole)
+
+
+def _erase_proposals(rows: QuerySet[Proposal], subject: Subject) -> int:
+    """Their sources go; an open proposal with no other source goes too (nobody reviewed it); a
+    proposal other conversations back, or one already decided, keeps the others' words."""
+    theirs = _Theirs(subject)
+    count = 0
+    for proposal in rows:
+        sources = [
+            s for s in proposal.sources if s.get("conversation_id") not in subject.conversation_ids
+        ]
+        if not sources and proposal.status == ProposalStatus.OPEN:
+            proposal.delete()
+            count += 1
+            continue
+        questions = [q for q in [proposal.question, *proposal.variants] if q and not theirs(q)]
+        if theirs(proposal.question) or theirs(proposal.title):
+            proposal.title = (questions[0] if questions else ERASED)[:120]
+        proposal.question = questions[0] if questions else ERASED
+        proposal.variants = questions[1:]
+        proposal.notes = [note for note in proposal.notes if not theirs(note)]
+        proposal.sources, proposal.source_count = sources, len(sources)
+        proposal.save(
+            update_fields=["title", "question", "variants", "notes", "sources", "source_count"]
+        )
+        count += 1
+    return count
+
+
+def _triage_examples(subject: Subject) -> QuerySet[TriageExample]:
+    theirs = _Theirs(subject)
+    # Few rows (humans approve each batch): matched in Python against generalised texts.
+    pks = [pk for pk, text in TriageExample.objects.values_list("pk", "text") if theirs(text)]
+    return TriageExample.objects.filter(pk__in=pks)
+
+
+HOLDERS = [
+    # Orders before their customer: deleting the customer would detach them (SET_NULL).
+    Holder(Order, ("number",), _orders, delete_rows, customer_only=True),
+    Holder(
+        Customer, ("ref", "name", "email", "metadata"), _customers, delete_rows, customer_only=True
+    ),
+    Holder(Conversation, ("customer_ref",), _conversations, _erase_conversations),
+    Holder(Message, ("body", "metadata"), _messages, _erase_messages),
+    Holder(
+        Draft,
+        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard"),
+        _drafts,
+        _erase_drafts,
+    ),
+    Holder(CustomerRating, ("comment",), _ratings, _erase_ratings),
+    Holder(AuditLog, ("before", "after", "metadata"), _audit, _erase_audit),
+    # Attempts before their deliveries: deleting a delivery deletes its attempts with it.
+    Holder(WebhookAttempt, ("response_snippet", "error"), _attempts, delete_rows),
+    Holder(WebhookDelivery, ("payload",), _deliveries, delete_rows),
+    Holder(
+        Proposal,
+        ("title", "question", "variants", "notes", "sources", "answer", "decision_note"),
+        _proposals,
+        _erase_proposals,
+    ),
+    Holder(TriageExample, ("text",), _triage_examples, delete_rows),
+]
+
+_CONFIG = "configuration an admin writes, not customer data"
+NOT_PERSONAL: dict[str, Any] = {
+    "support.Message.trace_id": "a W3C trace id",
+    "support.Draft.intent": "a label of the taxonomy",
+    "support.Draft.category": "a label of the taxonomy",
+    "support.Draft.triage_scores": "probabilities per label",
+    "support.Draft.citations": "KB article ids, titles and snippets (the company's text)",
+    "support.Draft.model": "a model name",
+    "support.Draft.prompt_version": "a version string",
+    "support.Draft.trace_id": "a W3C trace id",
+    "support.Draft.run_by": "a worker's host:pid",
+    "support.AuditLog.actor": "who acted: a staff user, key or the system",
+    "support.WebhookDelivery.event_id": "an event id",
+    "support.WebhookDelivery.event_type": "an event type",
+    "support.WebhookEndpoint.url": _CONFIG,
+    "support.WebhookEndpoint.description": _CONFIG,
+    "support.WebhookEndpoint.events": _CONFIG,
+    "support.WebhookEndpoint.secret": _CONFIG,
+    "support.WebhookEndpoint.previous_secret": _CONFIG,
+    "support.WidgetKey.name": _CONFIG,
+    "support.WidgetKey.public_key": _CONFIG,
+    "support.WidgetKey.allowed_origins": _CONFIG,
+    "support.WidgetKey.company_name": _CONFIG,
+    "support.WidgetKey.colour": _CONFIG,
+    "support.WidgetKey.greeting": _CONFIG,
+    "support.AutoSendRule.intent": _CONFIG,
+    "support.BusinessProfile.company_name": _CONFIG,
+    "support.BusinessProfile.support_phone": _CONFIG,
+    "support.BusinessProfile.support_hours": _CONFIG,
+    "support.BusinessProfile.support_email": _CONFIG,
+    "support.BusinessProfile.website_url": _CONFIG,
+    "support.BusinessProfile.live_chat_label": _CONFIG,
+    "support.BusinessProfile.labels": _CONFIG,
+    "knowledge.Proposal.intent": "a label of the taxonomy",
+    "knowledge.Proposal.category": "a label of the taxonomy",
+    "knowledge.TriageExample.intent": "a label of the taxonomy",
+    "knowledge.TriageExample.category": "a label of the taxonomy",
+}

@@ -1,0 +1,342 @@
+"""Customer data rights (#18): export and erase through the API, the command and admin, the
+privacy scope, and erase completeness: after an erase no column of any table holds the customer's
+words, reference, name, e-mail or order number, while another customer's data is untouched."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.db import connection, models
+from django.test import Client
+
+from evals.models import EvalCase, EvalRun
+from knowledge.models import Proposal, ProposalKind, TriageExample
+from knowledge.specifics import generalise
+from resolver.audit_actor import Actor
+from resolver.models import DeadLetter, IdempotencyRecord
+from resolver.personal_data import registry
+from support import customer_data, review
+from support.models import (
+    AuditAction,
+    AuditLog,
+    Conversation,
+    Customer,
+    CustomerRating,
+    Draft,
+    Message,
+    Order,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from support.tests.conftest import API, MakeDraft, key_client
+
+REF = "zelda.q@example.org"
+# Every value planted below contains one of these; none may survive the erase.
+TRACES = ("zqmark", "Quarrington", "zelda.q@example.org", "ZQ-ORDER")
+OTHER = "keepmark"
+
+TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField)
+
+
+def _text_fields(model: type[models.Model]) -> list[str]:
+    return [
+        f.name
+        for f in model._meta.concrete_fields
+        if isinstance(f, TEXT_FIELDS) and not f.choices and not f.primary_key
+    ]
+
+
+def test_every_text_field_is_erased_or_declared_not_personal() -> None:
+    """A new model or column that can hold text must be listed by its app's personal_data module
+    (erased and exported) or declared unable to hold a customer's data, with the reason."""
+    found = registry()
+    handled = {f"{h.label}.{name}" for h in found.holders for name in h.fields}
+    columns = {
+        f"{model._meta.label}.{name}" for model in apps.get_models() for name in _text_fields(model)
+    }
+    assert sorted(columns - handled - set(found.not_personal)) == []
+    # Nothing listed that does not exist (a renamed field would otherwise pass unnoticed).
+    assert sorted((handled | set(found.not_personal)) - columns) == []
+    assert sorted(handled & set(found.not_personal)) == []
+
+
+@pytest.fixture
+def superuser(db: None) -> User:
+    return User.objects.create_superuser("root", "root@example.com", "pw-root-123")
+
+
+def _plant(make_draft: MakeDraft, ref: str, mark: str, name: str = "") -> dict[str, Any]:
+    """A customer with data in every place the product keeps it; each value holds `mark`."""
+    customer = Customer.objects.create(
+        ref=ref, name=name or f"{mark} Customer", email=f"{mark}@example.net", metadata={"m": mark}
+    )
+    Order.objects.create(number=f"{mark.upper()}-ORDER-1", customer=customer)
+    WebhookEndpoint.objects.get_or_create(url="https://hooks.example.com/in")
+
+    sent = make_draft(f"{mark} where is my parcel", customer_ref=ref, answer=f"{mark} answer")
+    review.approve(sent.pk, Actor.agent(), edited=f"{mark} edited reply, {name}")
+    rejected = make_draft(f"{mark} refund please", customer_ref=ref, answer=f"{mark} bad")
+    review.reject(rejected.pk, Actor.agent(), reason=f"{mark} wrong policy", category="policy")
+    conversation_id = str(sent.conversation_id)
+    reply = Message.objects.filter(conversation_id=conversation_id, role="AGENT").first()
+    assert reply is not None
+    CustomerRating.objects.create(
+        conversation_id=conversation_id, message=reply, score=-1, comment=f"{mark} rude"
+    )
+    delivery = WebhookDelivery.objects.filter(payload__conversation_id=conversation_id).first()
+    assert delivery is not None
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=1, latency_ms=5, response_snippet=f"{mark} echoed"
+    )
+    DeadLetter.objects.create(
+        actor_name="process_draft",
+        queue_name="drafts",
+        message_id="m1",
+        args=[str(sent.pk)],
+        error=f"ValueError: {mark} broke",
+    )
+    source = {"conversation_id": conversation_id, "draft_id": str(sent.pk)}
+    Proposal.objects.create(
+        kind=ProposalKind.ANSWER,
+        title=generalise(f"{mark} where is my parcel")[:120],
+        question=generalise(f"{mark} where is my parcel"),
+        answer="Parcels arrive within 5 days.",
+        sources=[source],
+    )
+    TriageExample.objects.create(text=f"{mark} refund please", intent="get_refund")
+    run = EvalRun.objects.create(suite="drafts", dataset="replay")
+    EvalCase.objects.create(
+        run=run,
+        position=0,
+        case_id=str(sent.pk),
+        expect={"reference": f"{mark} edited"},
+        passed=True,
+    )
+    LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(Message),
+        object_id=str(sent.message_id),
+        object_repr=str(sent.message),
+        action_flag=CHANGE,
+        user=User.objects.create_user(f"admin-{len(mark)}-{ref[:3]}"),
+    )
+    return {"conversation_id": conversation_id, "source": source}
+
+
+def _rows_holding(*needles: str) -> dict[str, int]:
+    """Every text, varchar and JSON column of every table, searched for the needles."""
+    found: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() "
+            "AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
+        )
+        for table, column in cursor.fetchall():
+            likes = " OR ".join([f'"{column}"::text ILIKE %s'] * len(needles))
+            cursor.execute(
+                f'SELECT count(*) FROM "{table}" WHERE {likes}',
+                [f"%{needle}%" for needle in needles],
+            )
+            count = cursor.fetchone()[0]
+            if count:
+                found[f"{table}.{column}"] = count
+    return found
+
+
+def test_erase_leaves_no_row_holding_the_customers_data(
+    make_draft: MakeDraft, superuser: User
+) -> None:
+    mine = _plant(make_draft, REF, "zqmark", name="Zelda Quarrington")
+    theirs = _plant(make_draft, "other-customer", OTHER)
+    # One proposal learned from both: it stays, with only the other customer's question.
+    shared = Proposal.objects.create(
+        kind=ProposalKind.ANSWER,
+        title="zqmark where is my parcel",
+        question="zqmark where is my parcel",
+        variants=[f"{OTHER} where is my parcel"],
+        answer="Parcels arrive within 5 days.",
+        sources=[mine["source"], theirs["source"]],
+    )
+    client = key_client("privacy")
+    client.get(f"{API}/customers/{REF}/export")  # the export's audit row names the customer
+    assert _rows_holding(*TRACES)  # the search finds what was planted
+
+    response = client.delete(f"{API}/customers/{REF}")
+
+    assert response.status_code == 200, response.content
+    erased = response.json()["erased"]
+    assert erased["support.Customer"] == 1
+    assert erased["support.Message"] == 3  # two questions and the sent reply
+    assert erased["support.Draft"] == 2
+    assert erased["resolver.DeadLetter"] == 1
+    assert erased["knowledge.TriageExample"] == 1
+    assert _rows_holding(*TRACES) == {}
+    # The other customer's data is whole, and the shared proposal keeps their question.
+    assert len(_rows_holding(OTHER)) >= 10
+    shared.refresh_from_db()
+    assert (shared.question, shared.variants, shared.sources) == (
+        f"{OTHER} where is my parcel",
+        [],
+        [theirs["source"]],
+    )
+    # The rows the dashboards count stay, anonymised; the audit keeps who did what.
+    conversation = Conversation.objects.get(pk=mine["conversation_id"])
+    assert conversation.anonymised_at is not None and conversation.customer_ref == ""
+    assert Draft.objects.filter(conversation=conversation, status="SENT").count() == 1
+    assert AuditLog.objects.filter(conversation=conversation, action=AuditAction.SENT).exists()
+    erasure = AuditLog.objects.get(action=AuditAction.CUSTOMER_ERASED)
+    assert erasure.actor.startswith("key:") and erasure.metadata["erased"] == erased
+    assert erasure.metadata["ref_digest"] == customer_data.ref_digest(REF)
+
+    again = client.delete(f"{API}/customers/{REF}")
+    assert again.status_code == 200 and again.json() == {"erased": {}}
+
+
+def test_export_holds_everything_stored_about_the_customer(make_draft: MakeDraft) -> None:
+    planted = _plant(make_draft, REF, "zqmark", name="Zelda Quarrington")
+    _plant(make_draft, "other-customer", OTHER)
+    IdempotencyRecord.objects.create(
+        owner="key:1",
+        key="k1",
+        request_hash="h",
+        response={"id": "x", "conversation_id": planted["conversation_id"]},
+        status_code=202,
+    )
+
+    response = key_client("privacy").get(f"{API}/customers/{REF}/export")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["customer_ref"] == REF
+    data = body["data"]
+    assert [row["fields"]["ref"] for row in data["support.Customer"]] == [REF]
+    assert [row["fields"]["number"] for row in data["support.Order"]] == ["ZQMARK-ORDER-1"]
+    bodies = sorted(row["fields"]["body"] for row in data["support.Message"])
+    assert bodies == sorted(
+        [
+            "zqmark where is my parcel",
+            "zqmark refund please",
+            "zqmark edited reply, Zelda Quarrington",
+        ]
+    )
+    assert {row["fields"]["status"] for row in data["support.Draft"]} == {"SENT", "REJECTED"}
+    assert data["support.CustomerRating"][0]["fields"]["comment"] == "zqmark rude"
+    assert {row["fields"]["action"] for row in data["support.AuditLog"]} >= {"sent", "rejected"}
+    for label in ("resolver.IdempotencyRecord", "resolver.DeadLetter", "knowledge.Proposal"):
+        assert len(data[label]) == 1, label
+    assert OTHER not in json.dumps(data)
+    exported = AuditLog.objects.get(action=AuditAction.CUSTOMER_EXPORTED)
+    assert exported.metadata["customer_ref"] == REF
+    assert exported.metadata["rows"]["support.Message"] == 3
+
+
+def test_unknown_customers_and_bad_references(db: None) -> None:
+    client = key_client("privacy")
+    missing = client.get(f"{API}/customers/nobody/export")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    assert client.delete(f"{API}/customers/nobody").json() == {"erased": {}}
+    too_long = client.delete(f"{API}/customers/{'x' * 201}")
+    assert too_long.status_code == 422 and "detail" in too_long.json()
+
+
+def test_only_the_privacy_scope_and_superusers_may_export_or_erase(
+    make_draft: MakeDraft, console: Client, superuser: User
+) -> None:
+    make_draft("zqmark hello", customer_ref=REF)
+    url = f"{API}/customers/{REF}/export"
+    assert key_client("ingest", "read", "act").get(url).status_code == 403
+    assert key_client("read").delete(f"{API}/customers/{REF}").status_code == 403
+    assert Client().get(url).status_code == 401
+    assert console.get(url).status_code == 403  # an agent's session
+    admin = Client()
+    admin.force_login(superuser)
+    assert admin.get(url).status_code == 200
+
+
+def test_only_a_superuser_may_make_a_privacy_key(db: None, superuser: User) -> None:
+    staff = User.objects.create_user("staffer", password="pw-staff-123", is_staff=True)
+    staff.user_permissions.add(*_apikey_permissions())
+    page = "/admin/resolver/apikey/add/"
+    as_staff, as_root = Client(), Client()
+    as_staff.force_login(staff)
+    as_root.force_login(superuser)
+    assert 'value="privacy"' not in as_staff.get(page).content.decode()
+    assert 'value="privacy"' in as_root.get(page).content.decode()
+    refused = as_staff.post(page, {"name": "sneaky", "scope_choices": ["privacy"]})
+    assert refused.status_code == 200  # the form again, with the error
+    assert not _keys_named("sneaky")
+    as_root.post(page, {"name": "dpo", "scope_choices": ["privacy"]})
+    assert _keys_named("dpo") == [["privacy"]]
+
+
+def _apikey_permissions() -> list[Any]:
+    from django.contrib.auth.models import Permission
+
+    return list(
+        Permission.objects.filter(content_type__app_label="resolver", codename__endswith="apikey")
+    )
+
+
+def _keys_named(name: str) -> list[Any]:
+    from resolver.models import ApiKey
+
+    return list(ApiKey.objects.filter(name=name).values_list("scopes", flat=True))
+
+
+def test_the_command_exports_and_erases(make_draft: MakeDraft) -> None:
+    make_draft("zqmark where is my parcel", customer_ref=REF)
+    out = StringIO()
+    call_command("customer_data", "export", REF, stdout=out)
+    exported = json.loads(out.getvalue())
+    assert exported["data"]["support.Message"][0]["fields"]["body"] == "zqmark where is my parcel"
+
+    out = StringIO()
+    call_command("customer_data", "erase", REF, stdout=out)
+    assert json.loads(out.getvalue())["erased"]["support.Message"] == 1
+    assert not Message.objects.filter(body__contains="zqmark").exists()
+    erasure = AuditLog.objects.get(action=AuditAction.CUSTOMER_ERASED)
+    assert erasure.actor == "system:manage.py customer_data"
+
+
+def test_admin_erase_asks_first_and_is_for_superusers(
+    make_draft: MakeDraft, superuser: User
+) -> None:
+    draft = make_draft("zqmark where is my parcel", customer_ref=REF)
+    customer = Customer.objects.create(ref=REF, name="Zelda Quarrington")
+    admin = Client()
+    admin.force_login(superuser)
+    page = "/admin/support/customer/"
+    action = {"action": "erase_customer_data", "_selected_action": [customer.pk]}
+
+    confirm = admin.post(page, action)
+    assert confirm.status_code == 200 and "Yes, erase" in confirm.content.decode()
+    assert Customer.objects.filter(pk=customer.pk).exists()
+
+    done = admin.post(page, {**action, "confirm": "yes"}, follow=True)
+    assert "Erased the data of 1 customer(s)" in done.content.decode()
+    assert not Customer.objects.filter(pk=customer.pk).exists()
+    assert Message.objects.get(pk=draft.message_id).body == "[erased]"
+
+    staff = User.objects.create_user("staffer", password="pw", is_staff=True)
+    staff.user_permissions.add(*_permissions("support", "conversation"))
+    as_staff = Client()
+    as_staff.force_login(staff)
+    listing = as_staff.get("/admin/support/conversation/").content.decode()
+    assert "resolve" in listing and "erase_customer_data" not in listing
+
+
+def _permissions(app_label: str, model: str) -> list[Any]:
+    from django.contrib.auth.models import Permission
+
+    return list(
+        Permission.objects.filter(content_type__app_label=app_label, codename__endswith=model)
+    )
