@@ -165,13 +165,14 @@ def browser_env() -> Path:
 def _span_exporter() -> Any:
     """One in-memory exporter on the tracer provider for the whole session (a processor cannot
     be taken off a provider again)."""
-    from opentelemetry import trace
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+    from resolver import tracing
+
     exporter = InMemorySpanExporter()
-    provider: Any = trace.get_tracer_provider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # As configure() adds the configured exporters: what the tests see is what would leave.
+    tracing.add_processor(SimpleSpanProcessor(exporter))
     return exporter
 
 

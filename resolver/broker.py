@@ -104,6 +104,7 @@ class DeadLetters(Middleware):
         if exception is None or not message.failed:
             return
         from resolver.models import DeadLetter
+        from resolver.redaction import Redactor
 
         DeadLetter.objects.create(
             actor_name=message.actor_name,
@@ -112,8 +113,10 @@ class DeadLetters(Middleware):
             event_id=str(message.args[1]) if len(message.args) > 1 else "",
             args=list(message.args),
             kwargs=dict(message.kwargs),
-            error=f"{type(exception).__name__}: {exception}"[:2000],
-            traceback=message.options.get("traceback", ""),
+            # An exception's message may quote what it failed on: kept as text for admins,
+            # so it passes the personal-data recognisers like a log line.
+            error=Redactor().redact(f"{type(exception).__name__}: {exception}"[:2000]),
+            traceback=Redactor().redact(message.options.get("traceback", "")),
             # Retries counts attempts that failed; the first one was not a retry.
             retries=max(0, message.options.get("retries", 1) - 1),
         )

@@ -15,6 +15,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from resolver.redaction import Redactor
 from support.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -96,8 +97,10 @@ def record(delivery: WebhookDelivery, response: Response) -> timedelta | None:
         number=delivery.attempt_log.count() + 1,
         status_code=response.status_code,
         latency_ms=response.latency_ms,
-        response_snippet=response.snippet,
-        error=response.error,
+        # What the receiver answered may echo what it was sent or its own users' data: kept as
+        # an admin preview, so it passes the personal-data recognisers like a log line.
+        response_snippet=Redactor().redact(response.snippet),
+        error=Redactor().redact(response.error),
     )
     now = timezone.now()
     fields: dict[str, object] = {"claimed_at": None}

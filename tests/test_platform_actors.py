@@ -86,3 +86,32 @@ def test_periodic_sends_each_actor_at_its_own_interval() -> None:
     time.sleep(4.5)
     periodic.before_worker_shutdown(Broker(), None)
     assert sent.count("often") == 4 and sent.count("rarely") == 2
+
+
+def test_a_dead_letter_keeps_no_personal_data(db: None) -> None:
+    """An exception's message and traceback may quote a customer: the row admins read passes the
+    recognisers (ids, the actor and the exception type stay)."""
+    import dramatiq
+    from dramatiq.broker import MessageProxy
+
+    from resolver.broker import DeadLetters
+    from resolver.models import DeadLetter
+
+    trace = 'Traceback (most recent call last):\nValueError: "mail ana.lopez@example.org"'
+    message = MessageProxy(
+        dramatiq.Message(
+            queue_name="drafts",
+            actor_name="process_message",
+            args=("d-1",),
+            kwargs={},
+            options={"traceback": trace, "retries": 3},
+        )
+    )
+    message.fail()
+    error = ValueError("card 4111 1111 1111 1111 for ana.lopez@example.org")
+    DeadLetters().after_process_message(None, message, exception=error)
+
+    letter = DeadLetter.objects.get()
+    assert letter.error == "ValueError: card [CARD_1] for [EMAIL_1]"
+    assert "ana.lopez" not in letter.traceback and "[EMAIL_1]" in letter.traceback
+    assert (letter.args, letter.retries) == (["d-1"], 2)

@@ -114,3 +114,25 @@ def test_uvicorn_honours_the_callers_traceparent(transactional_db: None) -> None
         web.stop()
     assert body["trace_id"] == TRACE_ID
     assert Draft.objects.get(pk=body["draft_id"]).trace_id == TRACE_ID
+
+
+def test_exported_spans_carry_no_personal_data(db: None, spans: InMemorySpanExporter) -> None:
+    """What instrumentation adds (a URL's query string, an exception's message) passes the
+    recognisers before any exporter sees it; ids and labels are left alone."""
+    from resolver.tracing import tracer
+
+    with tracer().start_as_current_span(
+        "check", attributes={"note": "mail ana.lopez@example.org", "resolver.intent": "refund"}
+    ) as span:
+        span.record_exception(ValueError("card 4111 1111 1111 1111 was declined"))
+    Client().get("/healthz", {"email": "ana.lopez@example.org"})
+
+    exported = spans.get_finished_spans()
+    text = repr([(s.attributes, [e.attributes for e in s.events]) for s in exported])
+    assert "ana.lopez@example.org" not in text and "4111 1111 1111 1111" not in text
+    check = next(s for s in exported if s.name == "check")
+    attributes = dict(check.attributes or {})
+    assert attributes["note"] == "mail [EMAIL_1]"
+    assert attributes["resolver.intent"] == "refund"
+    assert "[CARD_1]" in str(dict(check.events[0].attributes or {})["exception.message"])
+    assert "[EMAIL_1]" in text.split("healthz", 1)[1]  # the request's URL kept, redacted

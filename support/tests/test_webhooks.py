@@ -205,3 +205,16 @@ def test_housekeeping_requeues_stranded_deliveries(db: None) -> None:
         [made["lost"].pk, made["overdue"].pk]
     )
     assert housekeeping.run() == {"requeued_deliveries": 2}
+
+
+def test_a_receivers_answer_is_kept_without_personal_data(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The attempt log is an admin preview: what a receiver echoes passes the recognisers."""
+    WebhookEndpoint.objects.create(url="https://hooks.example.com/in")
+    delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+    echo = "no user ana.lopez@example.org; call +44 20 7946 0958"
+    webhooks.record(delivery, webhooks.Response(422, 5, snippet=echo, error=echo))
+    log = delivery.attempt_log.get()
+    assert log.response_snippet == "no user [EMAIL_1]; call [PHONE_1]"
+    assert log.error == log.response_snippet
