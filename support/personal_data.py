@@ -31,11 +31,13 @@ from support.models import (
     Customer,
     CustomerRating,
     Draft,
+    DraftStatus,
     Message,
     Order,
     WebhookAttempt,
     WebhookDelivery,
 )
+from support.review import CLOSED_BY_ERASURE
 
 
 def _customers(subject: Subject) -> QuerySet[Customer]:
@@ -70,14 +72,20 @@ def _drafts(subject: Subject) -> QuerySet[Draft]:
 def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
     # Guard verdicts stay (the dashboards count them); their reasons may quote the answer.
     count = 0
-    for draft in rows.only("pk", "guard"):
+    for draft in rows.only("pk", "guard", "status"):
+        fields: dict[str, Any] = {}
+        if draft.is_open:
+            # Nobody is to answer it now; a worker still drafting it then records nothing
+            # (support/drafts.py:record_outcome writes PENDING drafts only).
+            fields = {"status": DraftStatus.REJECTED, "run_started_at": None}
         Draft.objects.filter(pk=draft.pk).update(
             answer="",
             sent_text="",
-            reject_reason="",
+            reject_reason=CLOSED_BY_ERASURE if draft.is_open else "",
             suggested_action="",
             facts={},
             guard={**draft.guard, "reasons": []},
+            **fields,
         )
         count += 1
     return count

@@ -48,6 +48,8 @@ SUPERSEDED = "superseded by a reprocess"
 # An open draft of a conversation an agent resolved: closed unanswered, which is not a verdict on
 # the assistant's answer (the audit row says `resolved`, as it says `superseded` above).
 CLOSED_BY_RESOLVE = "closed: the conversation was resolved"
+# ... or its customer's data was erased, or retention anonymised it (support/personal_data.py).
+CLOSED_BY_ERASURE = "closed: the customer's data was erased"
 
 
 class ReviewError(ClientError):

@@ -340,3 +340,35 @@ def _permissions(app_label: str, model: str) -> list[Any]:
     return list(
         Permission.objects.filter(content_type__app_label=app_label, codename__endswith=model)
     )
+
+
+def test_erase_closes_open_drafts_so_a_run_in_flight_writes_nothing(db: None) -> None:
+    """A worker drafting the customer's message while it is erased must not write the answer
+    (which may quote them) back into the anonymised draft."""
+    from support.drafts import AlreadyRecorded, DraftOutcome, record_outcome
+    from support.inbound import receive_message
+
+    _, draft = receive_message("zqmark where is my parcel", customer_ref=REF, enqueue=False)
+    customer_data.do_erase(REF, Actor.agent())
+    draft.refresh_from_db()
+    assert (draft.status, draft.reject_reason) == ("REJECTED", review.CLOSED_BY_ERASURE)
+
+    outcome = DraftOutcome(
+        status="SUGGESTED",
+        escalation_reason=None,
+        triage={},
+        answer="zqmark, your parcel arrives Monday",
+        citations=[],
+        suggested_action=None,
+        confidence=0.9,
+        guard={"grounded": True, "tone": True, "policy": True, "reasons": []},
+        facts={},
+        model="stub",
+        prompt_version="v",
+        tokens=0,
+        cost=0.0,
+        latency_ms=1,
+    )
+    with pytest.raises(AlreadyRecorded):
+        record_outcome(draft.pk, outcome)
+    assert _rows_holding("zqmark") == {}
