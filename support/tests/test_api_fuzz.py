@@ -98,7 +98,15 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
         f"{API}/evals/{{run_id}}": {"run_id": str(EvalRun.objects.create(suite="fuzz").pk)},
         f"{API}/proposals/{{proposal_id}}/approve": {"proposal_id": _proposal_id()},
         f"{API}/proposals/{{proposal_id}}/dismiss": {"proposal_id": _proposal_id()},
+        # A customer of their own: erasing them leaves the other operations' rows alone.
+        f"{API}/customers/{{ref}}/export": {"ref": _customer_ref(make_draft)},
+        f"{API}/customers/{{ref}}": {"ref": _customer_ref(make_draft)},
     }
+
+
+def _customer_ref(make_draft: MakeDraft) -> str:
+    make_draft("a question to export and erase", customer_ref="fuzz-customer")
+    return "fuzz-customer"
 
 
 def _proposal_id() -> str:
@@ -141,7 +149,7 @@ def test_fuzz_every_operation(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     schema = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", get_wsgi_application())
-    _, raw = ApiKey.issue("fuzz", ["ingest", "read", "act"])
+    _, raw = ApiKey.issue("fuzz", ["ingest", "read", "act", "privacy"])
     headers = {"Authorization": f"Bearer {raw}"}
     ids = seeded_ids(make_draft)
     start, with_token, widget_ids = widget_access(make_draft)
@@ -150,7 +158,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 20
+    assert len(operations) == 22
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         valid = fuzz_operation(
