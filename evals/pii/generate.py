@@ -501,7 +501,7 @@ def dev_pools() -> Pools:
                 ("start", "My name's {full},"),
                 ("any", "The order is under the name {full}."),
                 ("any", "Name: {full}"),
-                ("any", "my wife {first} placed the order"),
+                ("any", "my partner {first} placed the order"),
                 ("any", "I spoke to {first} on the phone yesterday"),
                 ("any", "Mr. {last} from your store promised a call back"),
                 ("any", "account holder: {full}"),
@@ -717,7 +717,7 @@ def heldout_pools() -> Pools:
                 ("any", "your colleague {first} told me to wait"),
                 ("any", "Mrs {last} at the counter was rude"),
                 ("any", "contact person: {full}"),
-                ("any", "for my daughter {first}"),
+                ("any", "it's a gift for my kid {first}"),
                 ("end", "Kind regards,\n{full}"),
                 ("end", "Yours,\n{first}"),
                 ("end", "Thank you, {full}"),
@@ -776,13 +776,17 @@ def person(rng: random.Random, pools: Pools) -> tuple[str, str, str]:
     return first, last, f"{first} {last}"
 
 
+def ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def address(rng: random.Random, pools: Pools) -> str:
     number = str(rng.randint(1, 4999)) + rng.choice(["", "", "", "", "B", "a"])
     street = f"{rng.choice(pools.streets)} {rng.choice(pools.street_types)}"
     if rng.random() < 0.15:  # a numbered street with a direction
-        street = (
-            f"{rng.choice(['W', 'E', 'N'])} {rng.randint(2, 99)}th {rng.choice(['St', 'Street'])}"
-        )
+        direction, kind = rng.choice(["W", "E", "N"]), rng.choice(["St", "Street"])
+        street = f"{direction} {ordinal(rng.randint(2, 99))} {kind}"
     value = f"{number} {street}"
     unit = rng.random()
     if unit < 0.15:
@@ -825,6 +829,9 @@ def pii_value(rng: random.Random, pools: Pools, kind: str) -> tuple[str, dict[st
 
 def add_pii(rng: random.Random, pools: Pools, draft: Draft, kind: str) -> None:
     position, template = rng.choice(pools.snippets[kind])
+    # One greeting and one sign-off per message: a taken place draws an in-text snippet.
+    while (position == "start" and draft.start) or (position == "end" and draft.end):
+        position, template = rng.choice(pools.snippets[kind])
     if kind == "PERSON":
         first, last, full = person(rng, pools)
         text = template.format(first=first, last=last, full=full)
