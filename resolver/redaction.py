@@ -129,12 +129,13 @@ _CUED = re.compile(rf"(?:{'|'.join(_CUES)}){_NAME}")
 # A greeting to a person ("Hi Sarah,") and a name before "here" at the start ("Maria here,").
 _GREETED = re.compile(rf"(?:^|(?<=[\n.!?])\s*)(?i:hi|hello|hey|dear)\s+{_NAME}(?=\s*,)", re.M)
 _HERE = re.compile(rf"(?:^|\n)(?:@\w+\s+)*{_NAME}(?=\s+here\s*[,.!:\n-])")
-# Sign-offs: "Thanks, Maria", "Regards,\nMaria Lopez", "- John", at the end of a line.
+# Sign-offs: "Thanks, Maria", "Regards,\nMaria Lopez", "- John", at the end of a line or of a
+# quoted text (a repr in a log line).
 _SIGNED = re.compile(
     r"(?:(?:^|(?<=[\s.!?,]))(?i:thanks|thank\s+you|thx|ty|many\s+thanks|regards|kind\s+regards|"
     r"best\s+regards|warm\s+regards|best\s+wishes|best|cheers|sincerely|yours(?:\s+truly|"
-    r"\s+sincerely|\s+faithfully)?|love|take\s+care|br)[ \t]*[,.!]?[ \t]*(?:(?:\n|\\n)[ \t]*)?"
-    rf"|(?:^|(?<=\s))(?:-{{1,2}}|\u2014|\u2013|~)[ \t]*){_NAME}[ \t]*[.!]*[ \t]*(?=$|\n|\\n)",
+    r"\s+sincerely|\s+faithfully)?|love|take\s+care|br)[ \t]*[,.!]?[ \t]*(?:\n[ \t]*)?"
+    rf"|(?:^|(?<=\s))(?:-{{1,2}}|\u2014|\u2013|~)[ \t]*){_NAME}[ \t]*[.!]*[ \t]*(?=$|\n|['\"])",
     re.MULTILINE,
 )
 # Capitalised words after a cue that are not names ("I'm Unhappy", "This is Monday").
