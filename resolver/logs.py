@@ -22,6 +22,7 @@ from opentelemetry import trace
 from resolver.redaction import Redactor
 
 _ESCAPED = re.compile(r"%[0-9A-Fa-f]{2}|\+")
+_QUERY = re.compile(r"([?&][\w.\[\]-]{1,40}=)([^&\s\"']+)")  # a URL's query parameter and value
 CONTEXT_FIELDS = ("request_id", "conversation_id", "draft_id", "message_id")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
 
@@ -91,16 +92,26 @@ class RedactingFilter(logging.Filter):
             self._names = bool(getattr(settings, "REDACT_PERSON_NAMES", True))
         return self._names
 
+    def _redact(self, text: str) -> str:
+        return Redactor(names=self.names).redact(text)
+
+    def _query_value(self, match: re.Match[str]) -> str:
+        """A query string's value on its own, decoded: where the customer's text starts."""
+        decoded = unquote_plus(match.group(2))
+        redacted = self._redact(decoded)
+        return match.group(1) + (redacted if redacted != decoded else match.group(2))
+
     def redact(self, text: str) -> str:
-        cleaned = Redactor(names=self.names).redact(text)
+        cleaned = self._redact(text)
         if "\\n" in cleaned:  # a repr's escaped line breaks hide sign-offs ('Thanks,\\nMaria')
             lines = cleaned.replace("\\n", "\n")
-            redacted = Redactor(names=self.names).redact(lines)
+            redacted = self._redact(lines)
             if redacted != lines:
                 cleaned = redacted.replace("\n", "\\n")
+        cleaned = _QUERY.sub(self._query_value, cleaned)
         if _ESCAPED.search(cleaned):
             decoded = unquote_plus(cleaned)
-            redacted = Redactor(names=self.names).redact(decoded)
+            redacted = self._redact(decoded)
             if redacted != decoded:  # a value hid behind the escapes: write the decoded line
                 return redacted
         return cleaned

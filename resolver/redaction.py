@@ -127,8 +127,11 @@ _CUES = (
 )
 _CUED = re.compile(rf"(?:{'|'.join(_CUES)}){_NAME}")
 # A greeting to a person ("Hi Sarah,") and a name before "here" at the start ("Maria here,").
-_GREETED = re.compile(rf"(?:^|(?<=[\n.!?])\s*)(?i:hi|hello|hey|dear)\s+{_NAME}(?=\s*,)", re.M)
-_HERE = re.compile(rf"(?:^|\n)(?:@\w+\s+)*{_NAME}(?=\s+here\s*[,.!:\n-])")
+# Both also where the text is quoted inside other text: after "customer: " in a prompt, a quote
+# in a log line, a greeting ("Hey, Magnus here,").
+_OPENING = r"(?:^|[\n.!?:,;'\"(]\s*|@\w+\s+)"
+_GREETED = re.compile(rf"{_OPENING}(?i:hi|hello|hey|dear)\s+{_NAME}(?=\s*,)", re.M)
+_HERE = re.compile(rf"{_OPENING}{_NAME}(?=\s+here\s*[,.!:\n-])", re.M)
 # Sign-offs: "Thanks, Maria", "Regards,\nMaria Lopez", "- John", at the end of a line or of a
 # quoted text (a repr in a log line).
 _SIGNED = re.compile(
@@ -151,7 +154,8 @@ _NOT_NAMES = frozenset(
         "customer service support team sir madam monday tuesday wednesday thursday friday "
         "saturday sunday january february march april may june july august september october "
         "november december best regards cheers love order account card help us better excited glad "
-        "fine maybe then well lord god booking number",
+        "fine maybe then well lord god booking number same nothing everything someone anyone "
+        "everybody nobody stuck",
     )
 )
 

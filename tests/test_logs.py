@@ -153,6 +153,9 @@ def test_names_url_encoded_text_and_reprs_are_redacted_in_lines() -> None:
     for private in ("jo%40example.com", "jo@example.com", "Maria"):
         assert private not in written, private
     assert "Thanks, [PERSON_1]" in written and "NW-10001" in written
+    # A query value is the customer's text on its own: it starts where the value starts.
+    opening = _written_by(lambda logger: logger.info("GET %s", "/s?q=Giulia+here%2C+order+1"))
+    assert "Giulia" not in opening and "[PERSON_1] here, order 1" in opening
 
 
 def test_names_in_lines_follow_the_setting(settings: Any) -> None:
