@@ -106,6 +106,10 @@ class Pools:
     frames: list[str]  # hand-written carriers with {body}
     fillers: list[str]  # what a hand-written message is about
     tweet_digits: str  # first hex digits of the tweets' sha1 this part uses
+    # Names no cue announces ("Tell Priya Raman I said thanks"), and names written above or
+    # before an address (an address block): the extra cases build_uncued adds.
+    uncued: list[str] = field(default_factory=list)
+    address_block: list[str] = field(default_factory=list)
     extra: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -545,6 +549,14 @@ def dev_pools() -> Pools:
             "I can't log into my account since the update.",
         ],
         tweet_digits="0123456789a",
+        uncued=[
+            "{full} ordered it for me",
+            "Tell {full} I said thanks.",
+            "Can {first} pick it up instead?",
+            "{full} is the one who paid.",
+            "Please let {first} know when it ships.",
+        ],
+        address_block=["Ship to {full}, {address}.", "{full}\n{address}\n{city}"],
     )
 
 
@@ -756,6 +768,13 @@ def heldout_pools() -> Pools:
             "The password reset link doesn't work.",
         ],
         tweet_digits="bcdef",
+        uncued=[
+            "{full} will collect the parcel.",
+            "Is {first} allowed to sign for it?",
+            "I bought it as a gift for {full}.",
+            "{first} says the box was empty.",
+        ],
+        address_block=["Deliver to: {full}, {address}, {city}", "{full} {address} {city}"],
     )
 
 
@@ -1019,6 +1038,39 @@ def build_part(pools: Pools, size: int, prefix: str) -> list[dict[str, object]]:
     return cases
 
 
+def build_uncued(pools: Pools, size: int, prefix: str, first: int) -> list[dict[str, object]]:
+    """Cases with a name no cue announces (its pii item says `"cue": false`) or a name in an
+    address block; a seed of their own, so the other cases stay as they were."""
+    rng = random.Random(pools.seed + 1)
+    cases: list[dict[str, object]] = []
+    while len(cases) < size:
+        draft = Draft()
+        f, _, full = person(rng, pools)
+        block = len(cases) % 3 == 2
+        if block:
+            street, city = address(rng, pools), rng.choice(pools.cities)
+            template = rng.choice(pools.address_block)
+            sentence_ = template.format(full=full, address=street, city=city)
+            draft.pii += [{"type": "PERSON", "value": full}, {"type": "ADDRESS", "value": street}]
+        else:
+            template = rng.choice(pools.uncued)
+            sentence_ = template.format(full=full, first=f)
+            name = full if "{full}" in template else f
+            draft.pii.append({"type": "PERSON", "value": name, "cue": False})  # type: ignore[dict-item]
+        plan(rng, pools, draft)
+        carrier = sentence(rng.choice(pools.fillers))
+        middle = [sentence(x) for x in draft.middle]
+        body = join([*[sentence(x) for x in draft.start], carrier, sentence(sentence_), *middle])
+        text = rng.choice(pools.frames).format(body=body).strip() + end_part(rng, draft)
+        if ambiguous(text, draft.pii):
+            continue
+        assert all(item["value"] in text for item in draft.pii), text
+        case = {"id": f"{prefix}-{first + len(cases):04d}", "source": "written", "text": text}
+        case.update(pii=draft.pii, keep=list(dict.fromkeys(draft.keep)))
+        cases.append(case)
+    return cases
+
+
 HEADER = {
     "what": "PII test set (#18): synthetic personal values in real customer text; every value "
     "must be replaced before a prompt leaves or a log line is written, every keep value must "
@@ -1045,8 +1097,12 @@ def main() -> int:
     if not (DATASETS / TWEETS).exists():
         print(f"{DATASETS}: datasets not found", file=sys.stderr)
         return 1
-    write(HERE / "dev.jsonl", "dev", build_part(dev_pools(), 360, "dev"))
-    write(HERE / "heldout.jsonl", "heldout", build_part(heldout_pools(), 160, "held"))
+    dev, held = dev_pools(), heldout_pools()
+    write(
+        HERE / "dev.jsonl", "dev", build_part(dev, 360, "dev") + build_uncued(dev, 30, "dev", 361)
+    )
+    held_cases = build_part(held, 160, "held") + build_uncued(held, 15, "held", 161)
+    write(HERE / "heldout.jsonl", "heldout", held_cases)
     return 0
 
 

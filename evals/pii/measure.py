@@ -268,6 +268,26 @@ def _by_kind(items: list[dict[str, str]]) -> dict[str, int]:
     return {kind: counts.get(kind, 0) for kind in KINDS}
 
 
+def _names(cases: list[Case], outcomes: list[Outcome]) -> dict[str, Any]:
+    """Names after a cue (or in an address block) and names no cue announces (`"cue": false`),
+    each with what reached the model and the logs."""
+    out: dict[str, Any] = {}
+    for label, cued in (("with_cue", True), ("without_cue", False)):
+
+        def mine(items: list[dict[str, Any]], cued: bool = cued) -> list[dict[str, Any]]:
+            return [i for i in items if i["type"] == "PERSON" and i.get("cue", True) == cued]
+
+        total = len(mine([item for case in cases for item in case.pii]))
+        missed = len(mine([item for o in outcomes for item in o.recogniser]))
+        out[label] = {
+            "values": total,
+            "recall": round(1 - missed / total, 4) if total else None,
+            "leaked_to_model": len(mine([item for o in outcomes for item in o.model])),
+            "leaked_to_logs": len(mine([item for o in outcomes for item in o.logs])),
+        }
+    return out
+
+
 def summary(cases: list[Case], outcomes: list[Outcome], skipped: int = 0) -> dict[str, Any]:
     values = [item for case in cases for item in case.pii]
     totals = _by_kind(values)
@@ -298,6 +318,7 @@ def summary(cases: list[Case], outcomes: list[Outcome], skipped: int = 0) -> dic
             "model": exit_leaks("model"),
             "logs": exit_leaks("logs"),
         },
+        "person_names": _names(cases, outcomes),
         "restore_failures": sum(len(o.unrestored) for o in outcomes),
         "keep_values": keep_total,
         "keep_mangled": sum(len(o.mangled) for o in outcomes),
