@@ -141,6 +141,9 @@ _SIGNED = re.compile(
     rf"|(?:^|(?<=\s))(?:-{{1,2}}|\u2014|\u2013|~)[ \t]*){_NAME}[ \t]*[.!]*[ \t]*(?=$|\n|['\"])",
     re.MULTILINE,
 )
+# A name right before an address, with a comma, a space or a line break between (not a
+# @handle: "@ChipotleTweets 12509 Wayzata Blvd").
+_BEFORE_ADDRESS = re.compile(rf"(?<![\w'@-]){_NAME}[ \t]*,?[ \t]*\n?[ \t]*$")
 # Capitalised words after a cue that are not names ("I'm Unhappy", "This is Monday").
 _NOT_NAMES = frozenset(
     re.split(
@@ -273,16 +276,38 @@ def _people(text: str) -> list[Finding]:
     return found
 
 
+def _addressees(text: str, addresses: list[Finding]) -> list[Finding]:
+    """The name written right before an address, on its line or the line above (an address
+    block: "Ship to Maria Lopez, 12 Baker Street", "Doug Diamond 152 Discovery Rd")."""
+    found = []
+    for address in addresses:
+        m = _BEFORE_ADDRESS.search(text, max(0, address.start - 80), address.start)
+        if not m:
+            continue
+        words, start = m.group("name").split(), m.start("name")
+        while words and words[0].lower() in _NOT_NAMES:  # "Hi Maria Lopez": the name after Hi
+            start = text.index(words[1], start) if len(words) > 1 else start
+            words.pop(0)
+        while words and words[-1].lower() in _NOT_NAMES:
+            words.pop()
+        if words and len(words[0]) > 1:
+            value = " ".join(words)
+            if text[start : start + len(value)] == value:
+                found.append(Finding(PERSON, start, start + len(value), value))
+    return found
+
+
 def find(text: str, *, names: bool = False) -> list[Finding]:
     """Non-overlapping findings, in text order; the checked kinds (IBAN, card) win overlaps, the
     IBAN first: its account number may pass Luhn by chance (gb96 ximl 0460 9477 8598 41)."""
+    addresses = _addresses(text)
     candidates = [
         *_ibans(text),
         *_cards(text),
         *[Finding(EMAIL, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)],
-        *_addresses(text),
+        *addresses,
         *_phones(text),
-        *(_people(text) if names else []),
+        *(_people(text) + _addressees(text, addresses) if names else []),
     ]
     chosen: list[Finding] = []
     for finding in candidates:  # priority order: earlier kinds win an overlap

@@ -200,3 +200,26 @@ def test_finds_names_after_the_cues_customers_use(text: str, name: str) -> None:
 )
 def test_capitalised_words_after_cues_that_are_no_names(text: str) -> None:
     assert find(text, names=True) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "street"),
+    [
+        ("Ship to Jonas Johansson, 1047B Juniper Drive Unit 167.", "Jonas Johansson",
+         "1047B Juniper Drive Unit 167"),
+        ("Fatima O'Brien\n601B Kingsley Gardens\nAustin TX", "Fatima O'Brien",
+         "601B Kingsley Gardens"),
+        ("@comcast Doug Diamond 152 Discovery Rd 25403", "Doug Diamond", "152 Discovery Rd"),
+    ],
+)  # fmt: skip
+def test_a_name_right_before_an_address_is_a_name(text: str, name: str, street: str) -> None:
+    found = [(f.kind, f.value) for f in find(text, names=True)]
+    assert found == [(PERSON, name), (ADDRESS, street)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I live at 12 Baker Street", "URGENT 12 Baker Street", "@ChipotleTweets 12509 Elm Blvd"],
+)
+def test_no_name_before_an_address_without_one(text: str) -> None:
+    assert [f.kind for f in find(text, names=True)] == [ADDRESS]
