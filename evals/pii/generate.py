@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
@@ -185,13 +186,19 @@ def other_phone(rng: random.Random) -> str:
     )
 
 
+def written_as(style: int, digits: str) -> str:
+    """A card number in fours with spaces (0) or dashes (1), or bare (2)."""
+    return [group(digits), group(digits, 4, "-"), digits][style]
+
+
 def visa(rng: random.Random) -> str:
-    return rng.choice([group, lambda d: group(d, 4, "-"), str])(luhn_complete(rng, "4", 16))
+    style = rng.randrange(3)  # drawn before the number: the committed set stays as generated
+    return written_as(style, luhn_complete(rng, "4", 16))
 
 
 def mastercard(rng: random.Random) -> str:
     number = luhn_complete(rng, rng.choice(["51", "52", "53", "54", "55"]), 16)
-    return rng.choice([group, lambda d: group(d, 4, "-"), str])(number)
+    return written_as(rng.randrange(3), number)
 
 
 def amex(rng: random.Random) -> str:
@@ -200,7 +207,8 @@ def amex(rng: random.Random) -> str:
 
 
 def discover(rng: random.Random) -> str:
-    return rng.choice([group, str])(luhn_complete(rng, "6011", 16))
+    style = rng.randrange(2)
+    return written_as(style * 2, luhn_complete(rng, "6011", 16))
 
 
 def iban(rng: random.Random, country: str) -> str:
@@ -786,7 +794,7 @@ class Draft:
     start: list[str] = field(default_factory=list)
     middle: list[str] = field(default_factory=list)
     end: list[str] = field(default_factory=list)
-    pii: list[dict[str, str]] = field(default_factory=list)
+    pii: list[dict[str, Any]] = field(default_factory=list)
     keep: list[str] = field(default_factory=list)
 
 
@@ -988,18 +996,26 @@ def tweet_case(rng: random.Random, sha: str, tweet: str, draft: Draft) -> dict[s
     return ref
 
 
+@dataclass
+class Carriers:
+    """What is left to draw from: (sha1, text) of tweets, Bitext messages."""
+
+    tweets: list[tuple[str, str]]
+    bitext: list[str]
+
+
 def build_case(
-    rng: random.Random, pools: Pools, source: str, carriers: dict[str, list[object]]
+    rng: random.Random, pools: Pools, source: str, carriers: Carriers
 ) -> dict[str, object]:
     draft = Draft()
     case: dict[str, object] = {"source": source}
     if source == "bitext":
-        carrier = fill_bitext(rng, pools, str(carriers["bitext"].pop()), draft)
+        carrier = fill_bitext(rng, pools, carriers.bitext.pop(), draft)
     elif source == "written":
         carrier = rng.choice(pools.fillers)
     plan(rng, pools, draft)
     if source == "twcs":
-        sha, tweet = carriers["twcs"].pop()  # type: ignore[misc]
+        sha, tweet = carriers.tweets.pop()
         case["text_ref"] = ref = tweet_case(rng, sha, tweet, draft)
         text = render_tweet(ref, tweet)
     else:
@@ -1020,7 +1036,7 @@ def build_part(pools: Pools, size: int, prefix: str) -> list[dict[str, object]]:
     rng.shuffle(tweet_rows)
     bitext_rows = bitext(pools)
     rng.shuffle(bitext_rows)
-    carriers: dict[str, list[object]] = {"twcs": list(tweet_rows), "bitext": list(bitext_rows)}
+    carriers = Carriers(tweet_rows, bitext_rows)
     cases: list[dict[str, object]] = []
     while len(cases) < size:
         source = rng.choices(["twcs", "bitext", "written"], weights=[45, 35, 20])[0]
@@ -1056,7 +1072,7 @@ def build_uncued(pools: Pools, size: int, prefix: str, first: int) -> list[dict[
             template = rng.choice(pools.uncued)
             sentence_ = template.format(full=full, first=f)
             name = full if "{full}" in template else f
-            draft.pii.append({"type": "PERSON", "value": name, "cue": False})  # type: ignore[dict-item]
+            draft.pii.append({"type": "PERSON", "value": name, "cue": False})
         plan(rng, pools, draft)
         carrier = sentence(rng.choice(pools.fillers))
         middle = [sentence(x) for x in draft.middle]
@@ -1065,8 +1081,9 @@ def build_uncued(pools: Pools, size: int, prefix: str, first: int) -> list[dict[
         if ambiguous(text, draft.pii):
             continue
         assert all(item["value"] in text for item in draft.pii), text
-        case = {"id": f"{prefix}-{first + len(cases):04d}", "source": "written", "text": text}
-        case.update(pii=draft.pii, keep=list(dict.fromkeys(draft.keep)))
+        case: dict[str, object] = {"id": f"{prefix}-{first + len(cases):04d}"}
+        case.update(source="written", text=text, pii=draft.pii)
+        case["keep"] = list(dict.fromkeys(draft.keep))
         cases.append(case)
     return cases
 

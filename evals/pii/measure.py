@@ -190,7 +190,7 @@ def _log_the_text(text: str) -> None:
         "1.1",
         200,
     )
-    message = dramatiq.Message(
+    message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name="default", actor_name="draft_reply", args=(text,), kwargs={}, options={}
     )
     try:
@@ -233,7 +233,7 @@ def logs_exit() -> Iterator[Any]:
         try:
             _log_the_text(case.text)
         finally:
-            handler.setStream(previous)  # type: ignore[arg-type]
+            handler.setStream(previous)
         written = _written(stream)
         if len(written) < 6:
             raise AssertionError(f"{case.id}: the project's handler wrote {len(written)} lines")
