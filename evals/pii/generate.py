@@ -1088,6 +1088,45 @@ def build_uncued(pools: Pools, size: int, prefix: str, first: int) -> list[dict[
     return cases
 
 
+LIMIT = (
+    500  # the prompt quotes an earlier turn up to this many characters (agents/providers/chat.py)
+)
+
+
+def build_long(pools: Pools, size: int, prefix: str, first: int) -> list[dict[str, object]]:
+    """Long messages (several Bitext requests in one) with a personal value across character
+    500, where the prompt cuts an earlier turn: a value cut in half must not get through."""
+    rng = random.Random(pools.seed + 2)
+    requests = bitext(pools)
+    rng.shuffle(requests)
+    kinds = ["EMAIL", "PHONE", "CARD", "IBAN", "ADDRESS", "PERSON"]
+    cases: list[dict[str, object]] = []
+    while len(cases) < size:
+        draft = Draft()
+        add_pii(rng, pools, draft, kinds[len(cases) % len(kinds)])
+        snippet = sentence((draft.start + draft.middle + draft.end)[0])
+        value = draft.pii[-1]["value"]
+        if value not in snippet:  # capitalised as a sentence's start ("Maria.lopez@..."): again
+            continue
+        offset = snippet.index(value)
+        head: list[str] = []
+        while len(join(head)) + 1 + offset + len(value) // 2 < LIMIT:
+            head.append(sentence(fill_bitext(rng, pools, requests.pop(), draft)))
+        text = join(head[:-1])
+        start = len(text) + 1 + offset
+        if not start < LIMIT - 2 < start + len(value) - 2:
+            continue  # draw again: the value must straddle the cut
+        text = f"{text} {snippet}"
+        if ambiguous(text, draft.pii) or not all(i["value"] in text for i in draft.pii):
+            continue
+        draft.keep = [k for k in draft.keep if k in text]
+        case: dict[str, object] = {"id": f"{prefix}-{first + len(cases):04d}"}
+        case.update(source="bitext", text=text, pii=[i for i in draft.pii if i["value"] in text])
+        case["keep"] = list(dict.fromkeys(draft.keep))
+        cases.append(case)
+    return cases
+
+
 HEADER = {
     "what": "PII test set (#18): synthetic personal values in real customer text; every value "
     "must be replaced before a prompt leaves or a log line is written, every keep value must "
@@ -1115,11 +1154,10 @@ def main() -> int:
         print(f"{DATASETS}: datasets not found", file=sys.stderr)
         return 1
     dev, held = dev_pools(), heldout_pools()
-    write(
-        HERE / "dev.jsonl", "dev", build_part(dev, 360, "dev") + build_uncued(dev, 30, "dev", 361)
-    )
+    dev_cases = build_part(dev, 360, "dev") + build_uncued(dev, 30, "dev", 361)
+    write(HERE / "dev.jsonl", "dev", dev_cases + build_long(dev, 12, "dev", 391))
     held_cases = build_part(held, 160, "held") + build_uncued(held, 15, "held", 161)
-    write(HERE / "heldout.jsonl", "heldout", held_cases)
+    write(HERE / "heldout.jsonl", "heldout", held_cases + build_long(held, 6, "held", 176))
     return 0
 
 
