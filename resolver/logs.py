@@ -11,14 +11,18 @@ import contextlib
 import contextvars
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from opentelemetry import trace
 
 from resolver.redaction import Redactor
 
+_ESCAPED = re.compile(r"%[0-9A-Fa-f]{2}|\+")
+_QUERY = re.compile(r"([?&][\w.\[\]-]{1,40}=)([^&\s\"']+)")  # a URL's query parameter and value
 CONTEXT_FIELDS = ("request_id", "conversation_id", "draft_id", "message_id")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
 
@@ -70,20 +74,67 @@ class JsonFormatter(logging.Formatter):
 class RedactingFilter(logging.Filter):
     """Personal data (resolver/redaction.py) in a line's message and exception text becomes a
     typed placeholder before any handler writes it: Resolver's lines, and Django's, uvicorn's and
-    Dramatiq's in the same process. Placeholders are per line (nothing to restore in a log)."""
+    Dramatiq's in the same process. Placeholders are per line (nothing to restore in a log).
+    Person names follow REDACT_PERSON_NAMES, as in prompts. URL-encoded text (a query string in
+    uvicorn's access line: `q=jo%40example.com`) is decoded when that reveals personal data."""
+
+    def __init__(self, name: str = "", names: bool | None = None) -> None:
+        super().__init__(name)
+        self._names = names
+
+    @property
+    def names(self) -> bool:
+        if self._names is None:  # read once settings exist; before that the safe side
+            from django.conf import settings
+
+            if not settings.configured:
+                return True
+            self._names = bool(getattr(settings, "REDACT_PERSON_NAMES", True))
+        return self._names
+
+    def _redact(self, text: str) -> str:
+        return Redactor(names=self.names).redact(text)
+
+    def _query_value(self, match: re.Match[str]) -> str:
+        """A query string's value on its own, decoded: where the customer's text starts."""
+        decoded = unquote_plus(match.group(2))
+        redacted = self._redact(decoded)
+        return match.group(1) + (redacted if redacted != decoded else match.group(2))
+
+    def redact(self, text: str) -> str:
+        cleaned = self._redact(text)
+        if "\\n" in cleaned:  # a repr's escaped line breaks hide sign-offs ('Thanks,\\nMaria')
+            lines = cleaned.replace("\\n", "\n")
+            redacted = self._redact(lines)
+            if redacted != lines:
+                cleaned = redacted.replace("\n", "\\n")
+        cleaned = _QUERY.sub(self._query_value, cleaned)
+        if _ESCAPED.search(cleaned):
+            decoded = unquote_plus(cleaned)
+            redacted = self._redact(decoded)
+            if redacted != decoded:  # a value hid behind the escapes: write the decoded line
+                return redacted
+        return cleaned
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
-            message = record.getMessage()
+            original = record.getMessage()
         except Exception:  # a malformed call: the handler reports it; logging never raises here
             return True
-        cleaned = Redactor().redact(message)
-        if cleaned != message:
+        message = original
+        if isinstance(record.args, tuple) and any(isinstance(a, str) for a in record.args):
+            # Each text argument on its own first: its end is where the customer's text ends
+            # (a sign-off name), not the rest of the line (` HTTP/1.1" 200`).
+            args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
+            with contextlib.suppress(Exception):
+                message = str(record.msg) % args
+        cleaned = self.redact(message)
+        if cleaned != original:
             record.msg, record.args = cleaned, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = Redactor().redact(record.exc_text)
+            record.exc_text = self.redact(record.exc_text)
         return True
 
 

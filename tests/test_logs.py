@@ -118,3 +118,51 @@ def test_personal_data_in_any_line_is_replaced_before_it_is_written() -> None:
     assert "card [CARD_1] declined" in written and "order NW-10001" in written
     # The project's configuration puts the filter on the one handler every logger writes to.
     assert settings.LOGGING["handlers"]["console"]["filters"] == ["redact"]
+
+
+def _written_by(log: Any, names: bool | None = None) -> str:
+    import io
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactingFilter(names=names))
+    logger = logging.getLogger("resolver.test.redaction")
+    logger.addHandler(handler)
+    try:
+        log(logger)
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_names_url_encoded_text_and_reprs_are_redacted_in_lines() -> None:
+    from urllib.parse import quote_plus
+
+    text = "Where is order NW-10001? Mail jo@example.com\nThanks, Maria"
+    written = _written_by(
+        lambda logger: (
+            # uvicorn's access line: the text URL-encoded in the query string, then more.
+            logger.info('"GET %s HTTP/1.1" 200', f"/api/v1/kb/search?q={quote_plus(text)}"),
+            # A repr (a Dramatiq message's arguments): line breaks escaped, in quotes.
+            logger.error("Failed to process message draft(%s)", repr(text)),
+            logger.warning("draft failed for %r", text),
+        )
+    )
+    assert written.count("\n") == 3
+    for private in ("jo%40example.com", "jo@example.com", "Maria"):
+        assert private not in written, private
+    assert "Thanks, [PERSON_1]" in written and "NW-10001" in written
+    # A query value is the customer's text on its own: it starts where the value starts.
+    opening = _written_by(lambda logger: logger.info("GET %s", "/s?q=Giulia+here%2C+order+1"))
+    assert "Giulia" not in opening and "[PERSON_1] here, order 1" in opening
+
+
+def test_names_in_lines_follow_the_setting(settings: Any) -> None:
+    def log(logger: logging.Logger) -> None:
+        logger.warning("my name is Jonas Berg")
+
+    assert "Jonas" not in _written_by(log)  # REDACT_PERSON_NAMES defaults to on
+    settings.REDACT_PERSON_NAMES = False
+    assert "Jonas Berg" in _written_by(log)
+    assert "Jonas Berg" in _written_by(log, names=False)

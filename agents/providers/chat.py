@@ -67,8 +67,9 @@ def build_messages(
     """The prompt; `redact` replaces personal data by placeholders in what the customer and the
     facts say before it leaves for the provider (ChatProvider restores them in the answer)."""
     facts = [redact(s) for s in request.facts.sentences()] or ["(none)"]
-    # The runner passes at most runner.HISTORY_TURNS turns.
-    history = [f"{turn['role'].lower()}: {redact(turn['body'][:500])}" for turn in request.history]
+    # The runner passes at most runner.HISTORY_TURNS turns. Texts are redacted before they are
+    # cut: a value cut in half is no longer recognised (the PII set's long messages).
+    history = [f"{turn['role'].lower()}: {redact(turn['body'])[:500]}" for turn in request.history]
     feedback = ""
     if request.feedback:
         reasons = "\n".join(f"- {redact(str(issue))}" for issue in request.feedback)
@@ -82,7 +83,7 @@ def build_messages(
         sources=_sources(request) or "(none)",
         facts="\n".join(facts),
         history="\n".join(history) or "(none)",
-        message=redact(request.message[:4000]),
+        message=redact(request.message)[:4000],
         feedback=feedback,
     )
     return [SystemMessage(prompts.SYSTEM), HumanMessage(user)]
