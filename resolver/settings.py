@@ -159,6 +159,18 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # How long a process trusts a verified API key (a revocation reaches every process within this).
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 10, minimum=0, maximum=300)
 
+# Log-in lockout on /console/login/ and /admin/login/ (resolver/login_limits.py): this many failed
+# attempts for one username, or from one client address, within the window lock it out for the
+# lockout (429); 0 turns a limit off. An office behind one address gets more room than a name.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=0, maximum=1000)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
+    "LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=0, maximum=100_000
+)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int(
+    "LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1, maximum=86_400
+)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86_400)
+
 # Chat widget: conversation tokens, message size and rate limits (per token, and per address
 # across all tokens, since anyone can start conversations with a public key).
 WIDGET_TOKEN_HOURS = env_int("WIDGET_TOKEN_HOURS", 24, minimum=1, maximum=24 * 30)
@@ -190,7 +202,8 @@ INSTALLED_APPS = [
     # their module is imported (admin autodiscovery imports some). Otherwise dramatiq would
     # silently create its default broker on localhost:6379.
     "resolver.apps.ResolverConfig",
-    "django.contrib.admin",
+    # django.contrib.admin with Resolver's admin site (log-in lockout: resolver/admin_site.py).
+    "resolver.apps.ResolverAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
