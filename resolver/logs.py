@@ -11,6 +11,7 @@ import contextlib
 import contextvars
 import json
 import logging
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -67,23 +68,61 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+MASK = "[REDACTED]"
+# Credentials, wherever a line holds them: uvicorn logs every path with its query string (the
+# widget socket's /ws/widget/{id}/?token=…), and an error may quote a header or a request.
+_SECRETS = [
+    # A credential as a query-string or form value: ?token=…, &access_token=…, api_key=….
+    (
+        re.compile(
+            r"(?i)\b((?:access_|refresh_|conversation_)?token|api_?key|secret|password)"
+            r"=[^&\s\"'#]+"
+        ),
+        rf"\1={MASK}",
+    ),
+    # The same as a JSON member: "token": "…".
+    (
+        re.compile(r'(?i)("(?:\w+_)?(?:token|api_?key|secret|password)"\s*:\s*")[^"]*"'),
+        rf'\1{MASK}"',
+    ),
+    # An Authorization header's value.
+    (re.compile(r"(?i)\b(Bearer|Basic)\s+[\w.~+/:=-]+"), rf"\1 {MASK}"),
+    # Resolver's API keys and Standard Webhooks secrets, by their prefixes.
+    (re.compile(r"\brk_[\w-]{8,}"), f"rk_{MASK}"),
+    (re.compile(r"\bwhsec_[\w+/=-]{8,}"), f"whsec_{MASK}"),
+]
+
+
+def mask_secrets(text: str) -> str:
+    """Replaces API keys, conversation tokens, webhook secrets and bearer credentials."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _clean(text: str) -> str:
+    # Secrets first: a token's digits must not be half-replaced as a phone number.
+    return Redactor().redact(mask_secrets(text))
+
+
 class RedactingFilter(logging.Filter):
-    """Personal data (resolver/redaction.py) in a line's message and exception text becomes a
-    typed placeholder before any handler writes it: Resolver's lines, and Django's, uvicorn's and
-    Dramatiq's in the same process. Placeholders are per line (nothing to restore in a log)."""
+    """Credentials (mask_secrets) and personal data (resolver/redaction.py) in a line's message
+    and exception text are replaced before any handler writes it: Resolver's lines, and
+    Django's, uvicorn's and Dramatiq's in the same process. Placeholders are per line (nothing
+    to restore in a log)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a malformed call: the handler reports it; logging never raises here
             return True
-        cleaned = Redactor().redact(message)
+        cleaned = _clean(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = Redactor().redact(record.exc_text)
+            record.exc_text = _clean(record.exc_text)
         return True
 
 
