@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 HEADER = "Content-Security-Policy"
@@ -41,6 +42,10 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
+        # DEBUG's technical 404 and 500 pages style and script themselves inline: a developer
+        # must be able to read them (production never serves them).
+        if settings.DEBUG and response.status_code >= 400:
+            return response
         if HEADER not in response:
             response[HEADER] = POLICY
         return response

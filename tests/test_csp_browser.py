@@ -70,13 +70,13 @@ def test_console_admin_and_widget_pages_break_no_policy(page: Page, live_server_
     def visit(path: str, ready: str | None = None) -> None:
         page.goto(f"{live_server_url}{path}")
         if ready:  # the page's own script ran (and its socket opened)
-            page.wait_for_function(ready)
+            page.locator(ready).wait_for(state="attached")
         page.wait_for_load_state("networkidle")
         seen.extend(violations.of(path))
 
     _log_in(page, live_server_url)
     seen.extend(violations.of("/console/login/"))
-    live = "document.body.dataset.live === 'open'"  # set by console.js once /ws/console/ is open
+    live = "body[data-live='open']"  # set by console.js once /ws/console/ is open
     visit("/console/", live)
     visit(f"/console/conversations/{message.conversation_id}/", live)
     page.get_by_role("button", name="Reject").click()  # the console's own dialog

@@ -16,6 +16,8 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from resolver.login_limits import KEY
+from resolver.redis_client import get_redis
+from tests.helpers import free_port
 
 PASSWORD = "pw-right-123"
 LOGIN_PAGES = ["/console/login/", "/admin/login/"]
@@ -152,3 +154,19 @@ def test_limits_of_zero_are_off(url: str, user: User) -> None:
     client = _client()
     assert {_post(client, url, "dana", "wrong")[0] for _ in range(8)} == {200}
     assert client.post(url, {"username": "dana", "password": PASSWORD}).status_code == 302
+
+
+def test_with_redis_down_logging_in_still_works_unlimited(
+    url: str, user: User, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No Redis answers on this port (a real refused connection, nothing mocked)."""
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    get_redis.cache_clear()
+    try:
+        with override_settings(REDIS_URL=dead, LOGIN_MAX_FAILURES=1):
+            client = _client()
+            assert _post(client, url, "dana", "wrong")[0] == 200  # refused, not locked out
+            assert client.post(url, {"username": "dana", "password": PASSWORD}).status_code == 302
+    finally:
+        get_redis.cache_clear()
+    assert "login limiter unavailable" in caplog.text

@@ -44,6 +44,15 @@ def test_pages_carry_a_strict_csp_and_the_other_headers() -> None:
         assert response["X-Frame-Options"] == "DENY", path
 
 
+@pytest.mark.django_db
+def test_debugs_error_pages_stay_readable(client: Client) -> None:
+    with override_settings(DEBUG=True):
+        technical = client.get("/no-such-page/")
+    assert technical.status_code == 404 and "<style" in technical.content.decode()
+    assert "Content-Security-Policy" not in technical  # it styles itself inline
+    assert "Content-Security-Policy" in client.get("/no-such-page/")  # not without DEBUG
+
+
 def test_the_widget_script_stays_loadable_from_other_sites(client: Client) -> None:
     response = client.get("/static/widget.js")
     assert response.status_code == 200
