@@ -52,10 +52,9 @@ def subjects(request: HttpRequest | None, username: str) -> list[Subject]:
     """The username (hashed and case-folded: no typed name is stored, and Agnes is agnes) and
     the client address (uvicorn's --proxy-headers makes it the caller's behind the Ingress)."""
     digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:32]
-    address = (request.META.get("REMOTE_ADDR") if request else None) or "unknown"
     found = [
         Subject(f"user:{digest}", settings.LOGIN_MAX_FAILURES),
-        Subject(f"ip:{address}", settings.LOGIN_MAX_FAILURES_PER_ADDRESS),
+        Subject(f"ip:{_address(request)}", settings.LOGIN_MAX_FAILURES_PER_ADDRESS),
     ]
     return [subject for subject in found if subject.limit > 0]  # a limit of 0 is off
 
