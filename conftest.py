@@ -32,6 +32,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(f"database self-check failed: {exc}", returncode=1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_login_counts_from_earlier_runs() -> None:
+    """Failed log-ins stay counted in Redis for LOGIN_FAILURE_WINDOW_SECONDS
+    (resolver/login_limits.py): a run must not start locked out by the runs before it."""
+    from resolver.login_limits import KEY
+
+    client = get_redis()
+    for key in client.scan_iter(f"{KEY}*"):
+        client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def fresh_channel_layer() -> Iterator[None]:
     """A new channel-layer instance per test. channels_redis keeps per-instance receive state

@@ -130,7 +130,8 @@ def open_console(playwright: Any, path: str = "/console/") -> Any:
     page.wait_for_url(f"{BASE}/console/")
     if path != "/console/":
         page.goto(f"{BASE}{path}")
-    page.wait_for_function("document.body.dataset.live === 'open'")
+    # A selector, not wait_for_function: that evaluates a string, which the CSP forbids.
+    page.locator("body[data-live='open']").wait_for(state="attached")
     page.evaluate(OBSERVER)
     return browser, page
 

@@ -103,8 +103,8 @@ class DeadLetters(Middleware):
     ) -> None:
         if exception is None or not message.failed:
             return
+        from resolver.logs import scrub
         from resolver.models import DeadLetter
-        from resolver.redaction import Redactor
 
         DeadLetter.objects.create(
             actor_name=message.actor_name,
@@ -114,9 +114,9 @@ class DeadLetters(Middleware):
             args=list(message.args),
             kwargs=dict(message.kwargs),
             # An exception's message may quote what it failed on: kept as text for admins,
-            # so it passes the personal-data recognisers like a log line.
-            error=Redactor().redact(f"{type(exception).__name__}: {exception}"[:2000]),
-            traceback=Redactor().redact(message.options.get("traceback", "")),
+            # so it is scrubbed as a log line is.
+            error=scrub(f"{type(exception).__name__}: {exception}"[:2000]),
+            traceback=scrub(message.options.get("traceback", "")),
             # Retries counts attempts that failed; the first one was not a retry.
             retries=max(0, message.options.get("retries", 1) - 1),
         )

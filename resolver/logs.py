@@ -15,13 +15,14 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
 
 from opentelemetry import trace
 
 from resolver.redaction import Redactor
 
-_ESCAPED = re.compile(r"%[0-9A-Fa-f]{2}|\+")
+# Percent escapes outside a query value (a path); "+" is a space only in a query value.
+_ESCAPED = re.compile(r"%[0-9A-Fa-f]{2}")
 _QUERY = re.compile(r"([?&][\w.\[\]-]{1,40}=)([^&\s\"']+)")  # a URL's query parameter and value
 CONTEXT_FIELDS = ("request_id", "conversation_id", "draft_id", "message_id")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("log_context")
@@ -71,12 +72,44 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
+MASK = "[REDACTED]"
+# Credentials, wherever a line holds them: uvicorn logs every path with its query string (the
+# widget socket's /ws/widget/{id}/?token=…), and an error may quote a header or a request.
+_SECRETS = [
+    # A credential as a query-string or form value: ?token=…, &access_token=…, api_key=….
+    (
+        re.compile(
+            r"(?i)\b((?:access_|refresh_|conversation_)?token|api_?key|secret|password)"
+            r"=[^&\s\"'#]+"
+        ),
+        rf"\1={MASK}",
+    ),
+    # The same as a JSON member: "token": "…".
+    (
+        re.compile(r'(?i)("(?:\w+_)?(?:token|api_?key|secret|password)"\s*:\s*")[^"]*"'),
+        rf'\1{MASK}"',
+    ),
+    # An Authorization header's value.
+    (re.compile(r"(?i)\b(Bearer|Basic)\s+[\w.~+/:=-]+"), rf"\1 {MASK}"),
+    # Resolver's API keys and Standard Webhooks secrets, by their prefixes.
+    (re.compile(r"\brk_[\w-]{8,}"), f"rk_{MASK}"),
+    (re.compile(r"\bwhsec_[\w+/=-]{8,}"), f"whsec_{MASK}"),
+]
+
+
+def mask_secrets(text: str) -> str:
+    """Replaces API keys, conversation tokens, webhook secrets and bearer credentials."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 class RedactingFilter(logging.Filter):
-    """Personal data (resolver/redaction.py) in a line's message and exception text becomes a
-    typed placeholder before any handler writes it: Resolver's lines, and Django's, uvicorn's and
-    Dramatiq's in the same process. Placeholders are per line (nothing to restore in a log).
-    Person names follow REDACT_PERSON_NAMES, as in prompts. URL-encoded text (a query string in
-    uvicorn's access line: `q=jo%40example.com`) is decoded when that reveals personal data."""
+    """Credentials (mask_secrets) and personal data (resolver/redaction.py) in a line's message
+    and exception text are replaced before any handler writes it: Resolver's lines, and Django's,
+    uvicorn's and Dramatiq's in the same process. Placeholders are per line (nothing to restore
+    in a log). Person names follow REDACT_PERSON_NAMES, as in prompts. URL-encoded text (a query
+    string in uvicorn's access line: `q=jo%40example.com`) is read decoded."""
 
     def __init__(self, name: str = "", names: bool | None = None) -> None:
         super().__init__(name)
@@ -93,7 +126,13 @@ class RedactingFilter(logging.Filter):
         return self._names
 
     def _redact(self, text: str) -> str:
-        return Redactor(names=self.names).redact(text)
+        cleaned = Redactor(names=self.names).redact(text)
+        if "\\n" in cleaned:  # a repr's escaped line breaks hide sign-offs ('Thanks,\\nMaria')
+            lines = cleaned.replace("\\n", "\n")
+            redacted = Redactor(names=self.names).redact(lines)
+            if redacted != lines:
+                cleaned = redacted.replace("\n", "\\n")
+        return cleaned
 
     def _query_value(self, match: re.Match[str]) -> str:
         """A query string's value on its own, decoded: where the customer's text starts."""
@@ -102,19 +141,16 @@ class RedactingFilter(logging.Filter):
         return match.group(1) + (redacted if redacted != decoded else match.group(2))
 
     def redact(self, text: str) -> str:
-        cleaned = self._redact(text)
-        if "\\n" in cleaned:  # a repr's escaped line breaks hide sign-offs ('Thanks,\\nMaria')
-            lines = cleaned.replace("\\n", "\n")
-            redacted = self._redact(lines)
-            if redacted != lines:
-                cleaned = redacted.replace("\n", "\\n")
-        cleaned = _QUERY.sub(self._query_value, cleaned)
-        if _ESCAPED.search(cleaned):
-            decoded = unquote_plus(cleaned)
+        # Secrets first: a token's digits must not be half-replaced as a phone number. Then the
+        # encoded forms, before the raw line: a placeholder put into "Maria+Lopez" would hide
+        # the rest of the name from the decoded reading.
+        text = _QUERY.sub(self._query_value, mask_secrets(text))
+        if _ESCAPED.search(text):
+            decoded = unquote(text)
             redacted = self._redact(decoded)
             if redacted != decoded:  # a value hid behind the escapes: write the decoded line
                 return redacted
-        return cleaned
+        return self._redact(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -136,6 +172,15 @@ class RedactingFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = self.redact(record.exc_text)
         return True
+
+
+_scrubber = RedactingFilter()
+
+
+def scrub(text: str) -> str:
+    """What a log line would keep of `text`: for the other places people read what the system
+    saw (exported trace spans, dead letters, webhook attempt previews)."""
+    return _scrubber.redact(text)
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:

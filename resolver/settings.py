@@ -55,6 +55,44 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
+# Transport security. HTTPS_ONLY=1 says the site is reached over HTTPS only (TLS ends at the
+# ingress or a proxy): cookies are sent over HTTPS only, plain HTTP is redirected and browsers are
+# told to keep to HTTPS (HSTS). It is off by default because `make run`, the tests and docker
+# compose serve plain HTTP on loopback, where Secure cookies would make logging in impossible; the
+# Kubernetes ConfigMap turns it on, and `manage.py check --deploy` flags a deployment without it.
+# Behind a proxy, uvicorn's --proxy-headers (Dockerfile, deploy/k8s) turns X-Forwarded-Proto into
+# the request's scheme, so SECURE_PROXY_SSL_HEADER stays unset: setting it would let any client
+# that reaches the server directly claim HTTPS with one header.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS_ONLY
+SESSION_COOKIE_HTTPONLY = True
+# No script reads the CSRF cookie: the console's htmx sends the token from the page
+# (hx-headers on <body>), the API docs from a data attribute.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+# Probes and Prometheus scrape the pods over plain HTTP inside the cluster: no redirect for them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# HSTS is sent on HTTPS responses only (SecurityMiddleware); a year, the usual value, unless set.
+SECURE_HSTS_SECONDS = (
+    env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0, maximum=2 * 31_536_000)
+    if HTTPS_ONLY
+    else 0
+)
+# includeSubDomains covers only hosts under Resolver's own host name (support.example.org).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# Preloading commits the whole registrable domain, every subdomain, for months: the domain
+# owner's decision (hstspreload.org), not one application's. Off unless asked for (security.W021
+# is silenced below for that reason).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # and frame-ancestors 'none' in the CSP (resolver/security_headers.py)
+SILENCED_SYSTEM_CHECKS = [
+    # SECURE_HSTS_PRELOAD: see above; an operator who owns the domain sets it to 1.
+    "security.W021",
+]
+
 # Dramatiq: one RedisBroker in every environment (see resolver/broker.py).
 DRAMATIQ_NAMESPACE = env_str("DRAMATIQ_NAMESPACE", "resolver") or "resolver"
 DRAMATIQ_ACTOR_MODULES = [
@@ -132,6 +170,18 @@ API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # How long a process trusts a verified API key (a revocation reaches every process within this).
 API_KEY_CACHE_SECONDS = env_int("API_KEY_CACHE_SECONDS", 10, minimum=0, maximum=300)
 
+# Log-in lockout on /console/login/ and /admin/login/ (resolver/login_limits.py): this many failed
+# attempts for one username, or from one client address, within the window lock it out for the
+# lockout (429); 0 turns a limit off. An office behind one address gets more room than a name.
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5, minimum=0, maximum=1000)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int(
+    "LOGIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=0, maximum=100_000
+)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int(
+    "LOGIN_FAILURE_WINDOW_SECONDS", 900, minimum=1, maximum=86_400
+)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1, maximum=86_400)
+
 # Chat widget: conversation tokens, message size and rate limits (per token, and per address
 # across all tokens, since anyone can start conversations with a public key).
 WIDGET_TOKEN_HOURS = env_int("WIDGET_TOKEN_HOURS", 24, minimum=1, maximum=24 * 30)
@@ -163,7 +213,8 @@ INSTALLED_APPS = [
     # their module is imported (admin autodiscovery imports some). Otherwise dramatiq would
     # silently create its default broker on localhost:6379.
     "resolver.apps.ResolverConfig",
-    "django.contrib.admin",
+    # django.contrib.admin with Resolver's admin site (log-in lockout: resolver/admin_site.py).
+    "resolver.apps.ResolverAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -181,6 +232,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "resolver.security_headers.ContentSecurityPolicyMiddleware",
     # PostgreSQL or Redis down: 503 + Retry-After, not 500 (resolver/unavailable.py).
     "resolver.unavailable.DependencyUnavailableMiddleware",
     "resolver.request_id.RequestIdMiddleware",

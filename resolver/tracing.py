@@ -17,14 +17,13 @@ import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote_plus
 
 from dramatiq import Middleware
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
-from resolver.redaction import Redactor
+from resolver.logs import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -80,23 +79,13 @@ def add_processor(processor: Any) -> None:
     provider.add_span_processor(RedactingSpanProcessor(processor))
 
 
-def _redact(value: str) -> str:
-    # A URL's query is percent-encoded ("ana%40example.org"): read decoded when that finds more.
-    if "%" in value or "+" in value:
-        decoded = unquote_plus(value)
-        cleaned = Redactor().redact(decoded)
-        if cleaned != decoded:
-            return cleaned
-    return Redactor().redact(value)
-
-
 def _clean(attributes: Any) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
         if isinstance(value, str):
-            value = _redact(value)
+            value = scrub(value)
         elif isinstance(value, tuple | list) and all(isinstance(v, str) for v in value):
-            value = tuple(_redact(v) for v in value)
+            value = tuple(scrub(v) for v in value)
         cleaned[key] = value
     return cleaned
 

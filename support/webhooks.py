@@ -15,7 +15,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from resolver.redaction import Redactor
+from resolver.logs import scrub
 from support.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -98,9 +98,9 @@ def record(delivery: WebhookDelivery, response: Response) -> timedelta | None:
         status_code=response.status_code,
         latency_ms=response.latency_ms,
         # What the receiver answered may echo what it was sent or its own users' data: kept as
-        # an admin preview, so it passes the personal-data recognisers like a log line.
-        response_snippet=Redactor().redact(response.snippet),
-        error=Redactor().redact(response.error),
+        # an admin preview, so it is scrubbed as a log line is.
+        response_snippet=scrub(response.snippet),
+        error=scrub(response.error),
     )
     now = timezone.now()
     fields: dict[str, object] = {"claimed_at": None}

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from resolver.login_limits import LimitedAuthenticationForm, answer_lockouts_with_429
 from support.console import learning, views
 
 app_name = "console"
@@ -11,8 +12,13 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="console/login.html", redirect_authenticated_user=True
+        # Failed log-ins are counted and lock out (429): resolver/login_limits.py.
+        answer_lockouts_with_429(
+            auth_views.LoginView.as_view(
+                template_name="console/login.html",
+                authentication_form=LimitedAuthenticationForm,
+                redirect_authenticated_user=True,
+            )
         ),
         name="login",
     ),

@@ -51,7 +51,8 @@ def console_page(
 
 def _live(page: Page) -> None:
     """Waits until the page's WebSocket is open (and its snapshot applied)."""
-    page.wait_for_function("document.body.dataset.live === 'open'")
+    # A selector, not wait_for_function: that evaluates a string, which the CSP forbids.
+    page.locator("body[data-live='open']").wait_for(state="attached")
 
 
 def test_ingested_message_appears_live_then_edit_and_approve(
