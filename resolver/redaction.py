@@ -9,8 +9,10 @@ No model and nothing fetched: patterns and checksums only."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 EMAIL = "EMAIL"
 PHONE = "PHONE"
@@ -276,6 +278,60 @@ def _people(text: str) -> list[Finding]:
     return found
 
 
+# Names no cue announces ("Tell Priya Raman I said thanks"): a known first name, or a capitalised
+# word before a known surname, written capitalised (resolver/data/build_name_lists.py: census
+# names, less the words and brands the support corpora write, so "Will", "Chase", "Delta" are
+# not taken). Read once, on first use.
+_DATA = Path(__file__).parent / "data"
+_CAPITALISED = re.compile(rf"(?<![\w@#'\u2019-]){_WORD}(?:[ \t]+(?:{_PARTICLE})*{_WORD}){{0,3}}")
+
+
+# "in Austin", "near Denver": a place, whatever the census says.
+_PLACE_BEFORE = re.compile(r"\b(?i:in|near|across|around|outside|inside|throughout)\s+$")
+
+
+@functools.cache
+def _name_lists() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    def read(name: str) -> frozenset[str]:
+        return frozenset((_DATA / name).read_text().split())
+
+    return read("first_names.txt"), read("surnames.txt"), read("common_words.txt")
+
+
+def _listed(text: str) -> list[Finding]:
+    first, last, common = _name_lists()
+    found = []
+    for m in _CAPITALISED.finditer(text):
+        words = m.group().split()
+        lowered = [w.lower() for w in words]
+        start = next(
+            (
+                i
+                for i, w in enumerate(lowered)
+                if w in first
+                or (
+                    i + 1 < len(words)
+                    and lowered[i + 1] in last
+                    and w not in common
+                    and w not in _NOT_NAMES
+                )
+            ),
+            None,
+        )
+        if start is None:
+            continue
+        name = words[start:]
+        while name and (name[-1].lower() in common or name[-1].lower() in _NOT_NAMES):
+            name.pop()
+        begin = m.start() + m.group().index(words[start])
+        if not name or _PLACE_BEFORE.search(text, 0, begin):
+            continue
+        value = " ".join(name)
+        if text[begin : begin + len(value)] == value:
+            found.append(Finding(PERSON, begin, begin + len(value), value))
+    return found
+
+
 def _addressees(text: str, addresses: list[Finding]) -> list[Finding]:
     """The name written right before an address, on its line or the line above (an address
     block: "Ship to Maria Lopez, 12 Baker Street", "Doug Diamond 152 Discovery Rd")."""
@@ -307,7 +363,7 @@ def find(text: str, *, names: bool = False) -> list[Finding]:
         *[Finding(EMAIL, m.start(), m.end(), m.group()) for m in _EMAIL.finditer(text)],
         *addresses,
         *_phones(text),
-        *(_people(text) + _addressees(text, addresses) if names else []),
+        *(_people(text) + _addressees(text, addresses) + _listed(text) if names else []),
     ]
     chosen: list[Finding] = []
     for finding in candidates:  # priority order: earlier kinds win an overlap

@@ -223,3 +223,43 @@ def test_a_name_right_before_an_address_is_a_name(text: str, name: str, street: 
 )
 def test_no_name_before_an_address_without_one(text: str) -> None:
     assert [f.kind for f in find(text, names=True)] == [ADDRESS]
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Tell Priya Raman I said thanks", "Priya Raman"),  # a surname after a capitalised word
+        ("Please let Jonas know when it ships.", "Jonas"),  # a census first name
+        ("Maria McAllister is the one who paid", "Maria McAllister"),
+        ("Can Siobhan pick it up instead?", "Siobhan"),
+    ],
+)
+def test_finds_names_no_cue_announces_from_the_name_lists(text: str, name: str) -> None:
+    assert [(f.kind, f.value) for f in find(text, names=True)] == [("PERSON", name)]
+    assert find(text) == []  # names stay a setting
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Will you chase the order with Delta?",  # words and brands the corpora write
+        "Hope to hear back soon, May I ask why?",
+        "I live in New York and shop in Orlando",  # places, and "in X"
+        "My Alexa and my Kindle both stopped working in India",
+        "The shipment is stuck in Denver since Monday",
+        "ORDER CONFIRMED FOR JOHN",  # shouting is not a capitalised name
+    ],
+)
+def test_words_places_and_brands_are_not_listed_names(text: str) -> None:
+    assert [f for f in find(text, names=True) if f.kind == "PERSON"] == []
+
+
+def test_the_name_lists_are_built_not_fetched() -> None:
+    """The lists ship with the package (resolver/data, built by build_name_lists.py)."""
+    from resolver.redaction import _name_lists
+
+    first, last, common = _name_lists()
+    assert {"maria", "jonas", "siobhan"} <= first and "will" not in first and "hope" not in first
+    assert {"raman", "mcallister"} <= last and "york" not in first
+    assert len(first) > 4000 and len(last) > 20000 and "chase" not in first
+    assert {"will", "hope", "best"} <= common
