@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from django.core.management import get_commands
-from django.test import Client
+from django.test import Client, override_settings
 
 from resolver.broker import worker_command
 from support.inbound import AGENT_RUN_QUEUE
@@ -119,8 +119,12 @@ def test_env_names_are_the_settings_and_cover_them_all() -> None:
 
 @pytest.mark.django_db
 def test_probes_point_at_paths_that_answer(client: Client) -> None:
+    """With the ConfigMap's ALLOWED_HOSTS and the Host the probe sends (the kubelet would send
+    the pod's IP, which Django refuses with 400)."""
+    objects = render("base")
+    allowed = one(objects, "ConfigMap", "resolver-config")["data"]["ALLOWED_HOSTS"].split(",")
     probes = []
-    for spec in pod_specs(render("base")).values():
+    for spec in pod_specs(objects).values():
         for container in containers(spec):
             for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
                 if probe := container.get(kind):
@@ -128,7 +132,9 @@ def test_probes_point_at_paths_that_answer(client: Client) -> None:
     assert len(probes) == 2
     for probe in probes:
         assert probe["port"] == "http"
-        response = client.get(probe["path"])
+        host = {h["name"]: h["value"] for h in probe.get("httpHeaders", [])}.get("Host")
+        with override_settings(ALLOWED_HOSTS=allowed):
+            response = client.get(probe["path"], HTTP_HOST=host or "10.1.2.3")
         assert response.status_code == 200, (probe["path"], response.content)
 
 
