@@ -33,6 +33,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from evals.pii.cases import TWEET_SLOT, TWEETS, ambiguous, render_tweet  # noqa: E402
+from resolver.redaction import luhn_valid  # noqa: E402
 
 DATASETS = HERE.parent.parent.parent / "shared" / "datasets"
 
@@ -43,26 +44,16 @@ DATASETS = HERE.parent.parent.parent / "shared" / "datasets"
 def luhn_complete(rng: random.Random, prefix: str, length: int) -> str:
     body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
     for check in string.digits:
-        if luhn_ok(body + check):
+        if luhn_valid(body + check):
             return body + check
     raise AssertionError("unreachable")
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        n = int(char)
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
 
 
 def luhn_failing(rng: random.Random, length: int, prefix: str = "") -> str:
     """A digit id (an order number) that is *not* a valid card number."""
     while True:
         digits = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix)))
-        if not luhn_ok(digits) and (prefix or digits[0] != "0"):
+        if not luhn_valid(digits) and (prefix or digits[0] != "0"):
             return digits
 
 
