@@ -16,7 +16,7 @@ from django.utils import timezone
 from agents.runner import history_for
 from evals.sets import Case, EvalSet
 from support.models import Draft, DraftStatus
-from support.review import CLOSED_BY_RESOLVE, SUPERSEDED
+from support.review import CLOSED_BY_ERASURE, CLOSED_BY_RESOLVE, SUPERSEDED
 
 SMALL_EDIT_WORDS = 3
 SMALL_EDIT_SHARE = 0.1
@@ -40,7 +40,8 @@ def reviewed_drafts(days: int) -> list[Draft]:
     drafts = (
         Draft.objects.filter(reviewed_at__gte=since, automated=False)
         .filter(status__in=(DraftStatus.SENT, DraftStatus.REJECTED))
-        .exclude(reject_reason__in=(SUPERSEDED, CLOSED_BY_RESOLVE))
+        .exclude(reject_reason__in=(SUPERSEDED, CLOSED_BY_RESOLVE, CLOSED_BY_ERASURE))
+        .filter(conversation__anonymised_at__isnull=True)
         .select_related("message__conversation")
         .order_by("-reviewed_at")
     )

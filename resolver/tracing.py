@@ -94,14 +94,19 @@ def redacted(span: Any) -> Any:
     """A finished span as exported: the same, or a copy whose string attributes (its own and its
     events') went through the recognisers."""
     from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.trace import Link, Status
 
     attributes = _clean(span.attributes)
     events = [Event(e.name, _clean(e.attributes), e.timestamp) for e in span.events]
-    same_events = all(
+    links = [Link(link.context, _clean(link.attributes)) for link in span.links]
+    # An exception's status says "ValueError: <its message>".
+    description = span.status.description
+    status = Status(span.status.status_code, scrub(description)) if description else span.status
+    same = all(
         dict(new.attributes or {}) == dict(old.attributes or {})
-        for new, old in zip(events, span.events, strict=True)
+        for new, old in zip([*events, *links], [*span.events, *span.links], strict=True)
     )
-    if attributes == dict(span.attributes or {}) and same_events:
+    if attributes == dict(span.attributes or {}) and same and status is span.status:
         return span
     return ReadableSpan(
         name=span.name,
@@ -110,9 +115,9 @@ def redacted(span: Any) -> Any:
         resource=span.resource,
         attributes=attributes,
         events=events,
-        links=span.links,
+        links=links,
         kind=span.kind,
-        status=span.status,
+        status=status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from resolver.api.errors import ApiError
+from resolver.api.types import storable
 from resolver.audit_actor import Actor
 from resolver.models import DeadLetter
 from resolver.personal_data import Subject, registry
@@ -43,7 +44,10 @@ def check_ref(ref: str) -> str:
     ref = ref.strip()
     if not ref or len(ref) > MAX_REF_CHARS:
         raise ApiError(422, f"a customer reference is 1 to {MAX_REF_CHARS} characters", "invalid")
-    return ref
+    try:
+        return storable(ref)
+    except ValueError as exc:
+        raise ApiError(422, f"customer reference: {exc}", "invalid") from None
 
 
 def ref_digest(ref: str) -> str:
@@ -96,7 +100,8 @@ def customer(ref: str) -> Subject:
 def export(ref: str, actor: Actor) -> dict[str, Any]:
     """Every row that holds the customer's data, per model (Django's serialised form: model,
     pk, fields); 404 when nothing is stored about the reference."""
-    subject = customer(check_ref(ref))
+    ref = check_ref(ref)
+    subject = customer(ref)
     if subject.is_empty:
         raise ApiError(404, "nothing is stored about this customer reference", "not_found")
     data = {holder.label: holder.export(subject) for holder in registry().holders}

@@ -66,9 +66,9 @@ def post(url: str, body: str, headers: dict[str, str]) -> Response:
             reply = c.post(url, content=body.encode(), headers=headers)
     except httpx.HTTPError as exc:
         elapsed = int((time.perf_counter() - started) * 1000)
-        return Response(None, elapsed, error=f"{type(exc).__name__}: {exc}"[:300])
+        return Response(None, elapsed, error=f"{type(exc).__name__}: {exc}")
     elapsed = int((time.perf_counter() - started) * 1000)
-    return Response(reply.status_code, elapsed, snippet=reply.text[:SNIPPET_CHARS])
+    return Response(reply.status_code, elapsed, snippet=reply.text[: SNIPPET_CHARS * 2])
 
 
 def backoff(attempts: int) -> timedelta:
@@ -99,8 +99,8 @@ def record(delivery: WebhookDelivery, response: Response) -> timedelta | None:
         latency_ms=response.latency_ms,
         # What the receiver answered may echo what it was sent or its own users' data: kept as
         # an admin preview, so it is scrubbed as a log line is.
-        response_snippet=scrub(response.snippet),
-        error=scrub(response.error),
+        response_snippet=scrub(response.snippet)[:SNIPPET_CHARS],
+        error=scrub(response.error)[:300],
     )
     now = timezone.now()
     fields: dict[str, object] = {"claimed_at": None}

@@ -131,3 +131,12 @@ def test_uvicorn_logs_the_widget_socket_with_its_token_masked(
     assert f"/api/v1/widget/conversations/{conversation}?token=[REDACTED]" in written
     for secret in (token, token.split(":")[-1], api_key):
         assert secret not in written, secret
+
+
+def test_a_secret_behind_percent_escapes_is_masked_when_the_line_is_read_decoded() -> None:
+    from resolver.logs import scrub
+
+    line = '"GET /login?next=%2Fa%3Ftoken%3DSECRETTOKEN123&email=ana%40example.org HTTP/1.1" 302'
+    cleaned = scrub(line)
+    assert "SECRETTOKEN123" not in cleaned and "ana@example.org" not in cleaned
+    assert "ana%40example.org" not in cleaned

@@ -125,14 +125,16 @@ def test_exported_spans_carry_no_personal_data(db: None, spans: InMemorySpanExpo
         "check", attributes={"note": "mail ana.lopez@example.org", "resolver.intent": "refund"}
     ) as span:
         span.record_exception(ValueError("card 4111 1111 1111 1111 was declined"))
+        span.set_status(trace.Status(trace.StatusCode.ERROR, "ValueError: ana.lopez@example.org"))
     Client().get("/healthz", {"email": "ana.lopez@example.org"})
 
     exported = spans.get_finished_spans()
-    text = repr([(s.attributes, [e.attributes for e in s.events]) for s in exported])
+    text = repr([(s.attributes, [e.attributes for e in s.events], s.status) for s in exported])
     assert "ana.lopez@example.org" not in text and "4111 1111 1111 1111" not in text
     check = next(s for s in exported if s.name == "check")
     attributes = dict(check.attributes or {})
     assert attributes["note"] == "mail [EMAIL_1]"
     assert attributes["resolver.intent"] == "refund"
     assert "[CARD_1]" in str(dict(check.events[0].attributes or {})["exception.message"])
+    assert check.status.description == "ValueError: [EMAIL_1]"
     assert "[EMAIL_1]" in text.split("healthz", 1)[1]  # the request's URL kept, redacted

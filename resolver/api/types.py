@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field
 
 
-def _storable(value: str) -> str:
+def storable(value: str) -> str:
     """Text PostgreSQL can store: no NUL characters, no lone surrogates (from JSON escapes)."""
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
@@ -25,6 +25,6 @@ def _not_blank(value: str) -> str:
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
-Body = Annotated[str, AfterValidator(_storable), AfterValidator(_not_blank)]
-Ref = Annotated[str, Field(max_length=200), AfterValidator(_storable)]
+Text = Annotated[str, AfterValidator(storable)]
+Body = Annotated[str, AfterValidator(storable), AfterValidator(_not_blank)]
+Ref = Annotated[str, Field(max_length=200), AfterValidator(storable)]

@@ -246,6 +246,8 @@ def test_unknown_customers_and_bad_references(db: None) -> None:
     assert client.delete(f"{API}/customers/nobody").json() == {"erased": {}}
     too_long = client.delete(f"{API}/customers/{'x' * 201}")
     assert too_long.status_code == 422 and "detail" in too_long.json()
+    nul = client.get(f"{API}/customers/a%00b/export")  # PostgreSQL cannot store NUL
+    assert nul.status_code == 422 and nul.json()["code"] == "invalid"
 
 
 def test_only_the_privacy_scope_and_superusers_may_export_or_erase(
