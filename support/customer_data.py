@@ -133,10 +133,17 @@ def do_erase(ref: str, actor: Actor) -> dict[str, int]:
     no counts). The audit row keeps who erased what counts, and a keyed hash of the reference."""
     ref = check_ref(ref)
     with transaction.atomic():
-        # Conversations of this customer are locked: a message arriving meanwhile waits, then
-        # lands in a conversation that no longer names them (a new one, as for a new customer).
+        # Locks first, the rows after: a conversation being started for this reference, or a
+        # message being added to one of theirs, commits before we read (and is erased) or waits
+        # for us. A message added afterwards to an erased conversation is new data there, under
+        # no reference (retention expires it).
+        Conversation.objects.lock_customer(ref)
+        list(
+            Conversation.objects.select_for_update(of=("self",))
+            .filter(Q(customer_ref=ref) | Q(customer__ref=ref))
+            .values_list("pk", flat=True)
+        )
         subject = customer(ref)
-        list(Conversation.objects.select_for_update().filter(pk__in=subject.conversation_ids))
         counts = erase(subject)
         AuditLog.objects.record(
             actor,

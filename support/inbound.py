@@ -43,6 +43,8 @@ def _conversation(
 ) -> Conversation:
     if conversation is not None:
         return conversation
+    if customer_ref:
+        Conversation.objects.lock_customer(customer_ref)
     customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
     return Conversation(customer_ref=customer_ref, customer=customer, channel=channel)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 
@@ -22,7 +22,20 @@ class Channel(models.TextChoices):
     WIDGET = "WIDGET", "Widget"
 
 
+# The first key of the advisory lock a customer reference takes (the second: its hash).
+CUSTOMER_LOCK_SPACE = 1_818_001
+
+
 class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def lock_customer(self, ref: str) -> None:
+        """Serialises, for one customer reference, starting a conversation with erasing their
+        data (a transaction-level advisory lock): an erasure sees every conversation committed
+        before it, and one started after it is a new customer's."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [CUSTOMER_LOCK_SPACE, ref]
+            )
+
     # Conditional UPDATEs rather than save(): callers may hold a stale copy, and saving its
     # status would undo a change another transaction committed meanwhile.
 

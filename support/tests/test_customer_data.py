@@ -374,3 +374,41 @@ def test_erase_closes_open_drafts_so_a_run_in_flight_writes_nothing(db: None) ->
     with pytest.raises(AlreadyRecorded):
         record_outcome(draft.pk, outcome)
     assert _rows_holding("zqmark") == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_conversation_being_started_during_an_erase_is_erased_too() -> None:
+    """An erase waits for a conversation of the same reference that is being started (the
+    advisory lock both take), then reads it: nothing of it survives."""
+    import threading
+
+    from django.db import connections, transaction
+
+    from support.inbound import receive_message
+
+    started, release = threading.Event(), threading.Event()
+    erased: dict[str, int] = {}
+
+    def start_conversation() -> None:
+        with transaction.atomic():
+            receive_message("zqmark still there?", customer_ref=REF, enqueue=False)
+            started.set()
+            release.wait(10)
+        connections.close_all()
+
+    def erase() -> None:
+        erased.update(customer_data.do_erase(REF, Actor.agent()))
+        connections.close_all()
+
+    writer = threading.Thread(target=start_conversation)
+    writer.start()
+    assert started.wait(10)
+    eraser = threading.Thread(target=erase)
+    eraser.start()
+    eraser.join(1.0)
+    assert eraser.is_alive()  # waiting for the conversation being started
+    release.set()
+    writer.join(10)
+    eraser.join(10)
+    assert erased.get("support.Message") == 1
+    assert not Message.objects.filter(body__contains="zqmark").exists()
