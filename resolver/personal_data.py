@@ -69,12 +69,16 @@ class Holder:
     erase: Callable[[QuerySet[Any], Subject], int]
     # Customer-wide only (the customer row, orders): retention leaves them.
     customer_only: bool = False
+    # Rows that hold others' data too export only the subject's part (default: whole rows).
+    export_rows: Callable[[QuerySet[Any], Subject], list[dict[str, Any]]] | None = None
 
     @property
     def label(self) -> str:
         return self.model._meta.label
 
     def export(self, subject: Subject) -> list[dict[str, Any]]:
+        if self.export_rows is not None:
+            return self.export_rows(self.rows(subject), subject)
         return serializers.serialize("python", self.rows(subject))
 
 

@@ -102,10 +102,11 @@ def redacted(span: Any) -> Any:
     # An exception's status says "ValueError: <its message>".
     description = span.status.description
     status = Status(span.status.status_code, scrub(description)) if description else span.status
-    same = all(
-        dict(new.attributes or {}) == dict(old.attributes or {})
-        for new, old in zip([*events, *links], [*span.events, *span.links], strict=True)
-    )
+    pairs: list[tuple[Any, Any]] = [
+        *zip(events, span.events, strict=True),
+        *zip(links, span.links, strict=True),
+    ]
+    same = all(dict(new.attributes or {}) == dict(old.attributes or {}) for new, old in pairs)
     if attributes == dict(span.attributes or {}) and same and status is span.status:
         return span
     return ReadableSpan(

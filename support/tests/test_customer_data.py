@@ -18,7 +18,14 @@ from django.db import connection, models
 from django.test import Client
 
 from evals.models import EvalCase, EvalRun
-from knowledge.models import Proposal, ProposalKind, TriageExample
+from knowledge.models import (
+    DocumentSource,
+    KBDocument,
+    Proposal,
+    ProposalKind,
+    ProposalStatus,
+    TriageExample,
+)
 from knowledge.specifics import generalise
 from resolver.audit_actor import Actor
 from resolver.models import DeadLetter, IdempotencyRecord
@@ -157,14 +164,41 @@ def test_erase_leaves_no_row_holding_the_customers_data(
 ) -> None:
     mine = _plant(make_draft, REF, "zqmark", name="Zelda Quarrington")
     theirs = _plant(make_draft, "other-customer", OTHER)
-    # One proposal learned from both: it stays, with only the other customer's question.
+    # A proposal the other customer raised and ours backs: it stays with their words only.
     shared = Proposal.objects.create(
         kind=ProposalKind.ANSWER,
-        title="zqmark where is my parcel",
-        question="zqmark where is my parcel",
-        variants=[f"{OTHER} where is my parcel"],
+        title=f"{OTHER} where is my parcel",
+        question=f"{OTHER} where is my parcel",
+        variants=["zqmark where is my parcel"],
+        notes=[f"Incorrect: {generalise('zqmark wrong policy')}", f"Outdated: {OTHER} stale"],
         answer="Parcels arrive within 5 days.",
-        sources=[mine["source"], theirs["source"]],
+        sources=[theirs["source"], mine["source"]],
+    )
+    # An open revision ours backs: its text may hold our correction, so it goes.
+    revision = Proposal.objects.create(
+        kind=ProposalKind.KB_EDIT,
+        title="Revise: parcels",
+        question="",
+        answer="zqmark corrected the article",
+        sources=[theirs["source"], mine["source"]],
+    )
+    # An approved answer: its article was indexed with both customers' questions.
+    article = KBDocument.objects.create(
+        source=DocumentSource.LEARNED,
+        external_id="proposal-x",
+        title="Parcel times",
+        content="Parcels arrive within 5 days.",
+        metadata={"questions": [f"{OTHER} when is it here", "zqmark refund please"]},
+    )
+    Proposal.objects.create(
+        kind=ProposalKind.ANSWER,
+        status=ProposalStatus.APPROVED,
+        title=f"{OTHER} when is it here",
+        question=f"{OTHER} when is it here",
+        variants=["zqmark refund please"],
+        answer="Parcels arrive within 5 days.",
+        sources=[theirs["source"], mine["source"]],
+        document=article,
     )
     client = key_client("privacy")
     client.get(f"{API}/customers/{REF}/export")  # the export's audit row names the customer
@@ -183,11 +217,15 @@ def test_erase_leaves_no_row_holding_the_customers_data(
     # The other customer's data is whole, and the shared proposal keeps their question.
     assert len(_rows_holding(OTHER)) >= 10
     shared.refresh_from_db()
-    assert (shared.question, shared.variants, shared.sources) == (
+    assert (shared.question, shared.variants, shared.notes, shared.sources) == (
         f"{OTHER} where is my parcel",
         [],
+        [f"Outdated: {OTHER} stale"],
         [theirs["source"]],
     )
+    assert not Proposal.objects.filter(pk=revision.pk).exists()
+    article.refresh_from_db()
+    assert article.metadata["questions"] == [f"{OTHER} when is it here"]
     # The rows the dashboards count stay, anonymised; the audit keeps who did what.
     conversation = Conversation.objects.get(pk=mine["conversation_id"])
     assert conversation.anonymised_at is not None and conversation.customer_ref == ""
@@ -412,3 +450,15 @@ def test_a_conversation_being_started_during_an_erase_is_erased_too() -> None:
     eraser.join(10)
     assert erased.get("support.Message") == 1
     assert not Message.objects.filter(body__contains="zqmark").exists()
+
+
+def test_other_peoples_learned_examples_stay(make_draft: MakeDraft) -> None:
+    """A triage example is theirs when it is their message (or a long enough cut of it), not
+    when it merely starts theirs ("hi there" is not "hi there, my parcel...")."""
+    make_draft("hi there, my parcel never came and I want my money back", customer_ref=REF)
+    kept = [
+        TriageExample.objects.create(text=text, intent="track_order")
+        for text in ("hi there", "hi", "the")
+    ]
+    customer_data.do_erase(REF, Actor.agent())
+    assert TriageExample.objects.filter(pk__in=[k.pk for k in kept]).count() == 3
