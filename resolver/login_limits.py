@@ -75,44 +75,77 @@ def locked_for(found: list[Subject]) -> int:
     return max([0, *remaining])  # ttl is -2 for a missing key
 
 
-def record_failure(found: list[Subject], username: str, address: str) -> int:
-    """Counts one failure; returns the lockout's seconds when it locks a subject, else 0."""
-    window, lockout = settings.LOGIN_FAILURE_WINDOW_SECONDS, settings.LOGIN_LOCKOUT_SECONDS
+def count_attempt(found: list[Subject]) -> list[Subject]:
+    """Counts an attempt before its password is checked (so parallel guesses cannot all slip in
+    before the first failure is recorded); returns the subjects it takes past their limit."""
+    window = settings.LOGIN_FAILURE_WINDOW_SECONDS
     try:
         pipe = get_redis().pipeline()
         for subject in found:
-            # The window opens at the first failure (INCR keeps the key's expiry).
+            # The window opens at the first attempt (INCR keeps the key's expiry).
             pipe.set(subject.failures, 0, ex=window, nx=True)
             pipe.incr(subject.failures)
-        counts = pipe.execute()[1::2]
-        reached = [s for s, n in zip(found, counts, strict=True) if n >= s.limit]
-        for subject in reached:
+            # Locked meanwhile by an attempt that was in flight with this one (a lock resets the
+            # count, so the count alone would let the next ones through).
+            pipe.exists(subject.lock)
+        replies = pipe.execute()
+    except Exception:
+        # Like the API's rate limit: a Redis outage must not lock every agent out.
+        logger.warning("login limiter unavailable", exc_info=True)
+        return []
+    counts, locked = replies[1::3], replies[2::3]
+    return [s for s, n, lock in zip(found, counts, locked, strict=True) if n > s.limit or lock]
+
+
+def lock_out(subjects: list[Subject], username: str, address: str) -> int:
+    """Locks the subjects for LOGIN_LOCKOUT_SECONDS (logged, never the password); the seconds."""
+    lockout = settings.LOGIN_LOCKOUT_SECONDS
+    try:
+        pipe = get_redis().pipeline()
+        for subject in subjects:
             pipe.set(subject.lock, 1, ex=lockout)
             pipe.delete(subject.failures)
         pipe.execute()
     except Exception:
         logger.warning("login limiter unavailable", exc_info=True)
         return 0
-    for subject in reached:
+    for subject in subjects:
         # The audit trail of a lockout: which name was tried, from where; never the password.
         logger.warning(
             "login lockout: %s failed log-ins for this %s within %ss, locked for %ss "
             "(username %r, address %s)",
             subject.limit,
             "username" if subject.key.startswith("user:") else "address",
-            window,
+            settings.LOGIN_FAILURE_WINDOW_SECONDS,
             lockout,
             username[:150],
             address,
         )
-    return lockout if reached else 0
+    return lockout
+
+
+def reached(found: list[Subject]) -> list[Subject]:
+    """The subjects whose counted attempts (this failed one included) reached their limit."""
+    try:
+        counts: list[Any] = list(get_redis().mget([s.failures for s in found])) if found else []
+    except Exception:
+        logger.warning("login limiter unavailable", exc_info=True)
+        return []
+    return [s for s, n in zip(found, counts, strict=True) if int(n or 0) >= s.limit]
 
 
 def record_success(found: list[Subject]) -> None:
-    """Clears the username's count. The address's is left to lapse: one valid account must not
-    let an address keep guessing other accounts' passwords."""
+    """Clears the username's count and takes this attempt off the address's: the rest of the
+    address's count is left to lapse (one valid account must not let an address keep guessing
+    other accounts' passwords)."""
     try:
-        get_redis().delete(*[s.failures for s in found if s.key.startswith("user:")])
+        pipe = get_redis().pipeline()
+        for subject in found:
+            if subject.key.startswith("user:"):
+                pipe.delete(subject.failures)
+            else:
+                pipe.decr(subject.failures)
+        pipe.execute()
     except Exception:
         logger.warning("login limiter unavailable", exc_info=True)
 
@@ -130,11 +163,14 @@ class LoginLimitMixin:
         found = subjects(self.request, username)
         if wait := locked_for(found):
             raise self._locked_out(wait)
+        address = _address(self.request)
+        if username and (past := count_attempt(found)):
+            raise self._locked_out(lock_out(past, username, address) or 1)
         try:
             cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
         except forms.ValidationError:
-            if username and (wait := record_failure(found, username, _address(self.request))):
-                raise self._locked_out(wait) from None
+            if username and (full := reached(found)):
+                raise self._locked_out(lock_out(full, username, address) or 1) from None
             raise
         if username:
             record_success(found)

@@ -170,3 +170,33 @@ def test_with_redis_down_logging_in_still_works_unlimited(
     finally:
         get_redis.cache_clear()
     assert "login limiter unavailable" in caplog.text
+
+
+@override_settings(LOGIN_MAX_FAILURES=3, LOGIN_MAX_FAILURES_PER_ADDRESS=100)
+def test_parallel_guesses_are_counted_before_their_passwords_are_checked(
+    url: str, user: User
+) -> None:
+    """Attempts in flight at the same time cannot all slip in before the first failure is
+    recorded: each is counted first, so the one past the limit is refused unchecked."""
+    import threading
+
+    from django.db import connections
+
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+
+    def guess() -> None:
+        client = Client(REMOTE_ADDR="10.19.0.1")
+        barrier.wait()
+        statuses.append(client.post(url, {"username": "dana", "password": "wrong"}).status_code)
+        connections.close_all()
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # At most three passwords were checked (three failures), every other guess got 429.
+    assert statuses.count(429) >= 5, statuses
+    status, _ = _post(_client(), url, "dana", PASSWORD)
+    assert status == 429  # the name is locked, even for the right password

@@ -26,10 +26,15 @@ __all__ = [
 ]
 
 
+# An erased (or expired) conversation teaches nothing: its words are gone, and what an observer
+# queued before the erasure would otherwise bring them back into a proposal.
+_KEPT = {"conversation__anonymised_at__isnull": True}
+
+
 def observe_draft(draft_id: Any) -> Proposal | None:
     """A reviewed draft: sent (a human answer, or a correction of the article it cites) or
     rejected (an article said wrong, a policy breach)."""
-    draft = Draft.objects.select_related("message").filter(pk=draft_id).first()
+    draft = Draft.objects.select_related("message").filter(pk=draft_id, **_KEPT).first()
     if draft is None:
         return None
     if draft.status == DraftStatus.REJECTED:
@@ -43,7 +48,7 @@ def observe_draft(draft_id: Any) -> Proposal | None:
 def observe_reply(message_id: Any) -> Proposal | None:
     """An agent's own message: the correction of a draft rejected as wrong, or the answer to a
     question that got no usable draft."""
-    reply = Message.objects.filter(pk=message_id, role=MessageRole.AGENT).first()
+    reply = Message.objects.filter(pk=message_id, role=MessageRole.AGENT, **_KEPT).first()
     if reply is None:
         return None
     observation = observation_from_reply(reply)
@@ -55,5 +60,5 @@ def observe_reply(message_id: Any) -> Proposal | None:
 
 
 def observe_relabel(draft_id: Any) -> Proposal | None:
-    draft = Draft.objects.select_related("message").filter(pk=draft_id).first()
+    draft = Draft.objects.select_related("message").filter(pk=draft_id, **_KEPT).first()
     return relabels.observe_relabel(draft) if draft else None
