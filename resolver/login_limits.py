@@ -127,7 +127,7 @@ def lock_out(subjects: list[Subject], username: str, address: str) -> int:
 def reached(found: list[Subject]) -> list[Subject]:
     """The subjects whose counted attempts (this failed one included) reached their limit."""
     try:
-        counts: list[Any] = list(get_redis().mget([s.failures for s in found])) if found else []
+        counts: Any = get_redis().mget([s.failures for s in found]) if found else []
     except Exception:
         logger.warning("login limiter unavailable", exc_info=True)
         return []
