@@ -18,8 +18,6 @@ from types import ModuleType
 from typing import Any
 
 from django.conf import settings
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.core import serializers
 from django.db import models
 from django.db.models import Q, QuerySet
@@ -146,33 +144,9 @@ def _idempotency_records(subject: Subject) -> QuerySet[IdempotencyRecord]:
     )
 
 
-def _admin_log(subject: Subject) -> QuerySet[LogEntry]:
-    # Admin's history keeps each edited object's str() (a message's first words, a name).
-    by_model = {
-        "support.customer": {str(pk) for pk in subject.customer_ids},
-        "support.conversation": subject.conversation_ids,
-        "support.message": subject.message_ids,
-        "support.draft": subject.draft_ids,
-    }
-    match = Q(pk__in=[])
-    for label, ids in by_model.items():
-        if not ids:
-            continue
-        app_label, model = label.split(".")
-        content_type = ContentType.objects.filter(app_label=app_label, model=model).first()
-        if content_type is not None:
-            match |= Q(content_type=content_type, object_id__in=sorted(ids))
-    return LogEntry.objects.filter(match)
-
-
-def _erase_admin_log(rows: QuerySet[LogEntry], subject: Subject) -> int:
-    return rows.update(object_repr=ERASED, change_message="")
-
-
 HOLDERS = [
     Holder(DeadLetter, ("args", "kwargs", "error", "traceback"), _dead_letters, delete_rows),
     Holder(IdempotencyRecord, ("response",), _idempotency_records, delete_rows),
-    Holder(LogEntry, ("object_repr", "change_message"), _admin_log, _erase_admin_log),
 ]
 
 NOT_PERSONAL = {

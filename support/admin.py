@@ -81,6 +81,13 @@ class ConversationAdmin(CustomerDataActions, admin.ModelAdmin):
         refs = queryset.exclude(customer_ref="").values_list("customer_ref", flat=True)
         return sorted(set(refs))
 
+    def without_ref(self, queryset: QuerySet[Conversation]) -> list[Any]:
+        return list(
+            queryset.filter(customer_ref="", anonymised_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+
     resolve = admin.action(description="Resolve the selected conversations")(
         _review_action(
             lambda conversation, actor: review.resolve(conversation.pk, actor),

@@ -26,6 +26,10 @@ class CustomerDataActions:
     def customer_refs(self, queryset: QuerySet[Any]) -> list[str]:
         raise NotImplementedError
 
+    def without_ref(self, queryset: QuerySet[Any]) -> list[Any]:
+        """Rows erased by themselves: conversations no customer reference names."""
+        return []
+
     def has_privacy_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser)
 
@@ -53,6 +57,7 @@ class CustomerDataActions:
                 **admin.site.each_context(request),
                 "title": "Erase customer data?",
                 "refs": refs,
+                "without_ref": len(self.without_ref(queryset)),
                 "queryset": queryset,
                 "action": "erase_customer_data",
                 "opts": queryset.model._meta,
@@ -60,10 +65,16 @@ class CustomerDataActions:
             return TemplateResponse(request, "admin/support/erase_customer_data.html", context)
         actor = Actor.for_user(request.user)
         total: dict[str, int] = {}
-        for ref in refs:
-            for label, count in customer_data.do_erase(ref, actor).items():
+        results = [customer_data.do_erase(ref, actor) for ref in refs]
+        if anonymous := self.without_ref(queryset):
+            results.append(customer_data.do_erase_conversations(anonymous, actor))
+        for counts in results:
+            for label, count in counts.items():
                 total[label] = total.get(label, 0) + count
         summary = ", ".join(f"{label}: {count}" for label, count in sorted(total.items()))
-        admin_message = f"Erased the data of {len(refs)} customer(s). {summary or 'Nothing left.'}"
+        admin_message = (
+            f"Erased the data of {len(refs)} customer(s) and {len(anonymous)} conversation(s) "
+            f"without a customer reference. {summary or 'Nothing left.'}"
+        )
         self.message_user(request, admin_message, messages.SUCCESS)  # type: ignore[attr-defined]
         return None

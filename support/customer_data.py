@@ -155,6 +155,28 @@ def do_erase(ref: str, actor: Actor) -> dict[str, int]:
     return counts
 
 
+def do_erase_conversations(ids: list[Any], actor: Actor) -> dict[str, int]:
+    """Erases conversations by id, whoever they belong to: a widget visitor's has no customer
+    reference to ask for (the admin action on conversations)."""
+    with transaction.atomic():
+        locked = list(
+            Conversation.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
+        )
+        counts = erase(subject_of(Q(pk__in=locked)), customer_wide=False)
+        AuditLog.objects.bulk_create(
+            AuditLog(
+                actor_type=actor.actor_type,
+                actor=actor.label,
+                user=actor.user,
+                action=AuditAction.CUSTOMER_ERASED,
+                conversation_id=pk,
+                metadata={"erased": counts},
+            )
+            for pk in locked
+        )
+    return counts
+
+
 # Retention.
 
 

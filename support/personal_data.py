@@ -10,9 +10,12 @@ when, without the text."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from knowledge.actors import enqueue_reindex
@@ -244,6 +247,28 @@ def _erase_proposals(rows: QuerySet[Proposal], subject: Subject) -> int:
     return count
 
 
+def _admin_log(subject: Subject) -> QuerySet[LogEntry]:
+    """Admin's history keeps each edited object's str(): a message's first words, a name, an
+    order number."""
+    by_model: dict[type[Model], Iterable[Any]] = {
+        Customer: subject.customer_ids,
+        Order: _orders(subject).values_list("pk", flat=True),
+        Conversation: subject.conversation_ids,
+        Message: subject.message_ids,
+        Draft: subject.draft_ids,
+        TriageExample: _triage_examples(subject).values_list("pk", flat=True),
+    }
+    match = Q(pk__in=[])
+    for model, ids in by_model.items():
+        if keys := sorted(str(pk) for pk in ids):
+            match |= Q(content_type=ContentType.objects.get_for_model(model), object_id__in=keys)
+    return LogEntry.objects.filter(match)
+
+
+def _erase_admin_log(rows: QuerySet[LogEntry], subject: Subject) -> int:
+    return rows.update(object_repr=ERASED, change_message="")
+
+
 def _triage_examples(subject: Subject) -> QuerySet[TriageExample]:
     """Examples their messages became: through the proposal that learned them (whose sources
     name the conversation), or, for one without, by its text."""
@@ -257,6 +282,8 @@ def _triage_examples(subject: Subject) -> QuerySet[TriageExample]:
 
 
 HOLDERS = [
+    # Admin's history first: it names rows (orders, examples) that later holders delete.
+    Holder(LogEntry, ("object_repr", "change_message"), _admin_log, _erase_admin_log),
     # Orders before their customer: deleting the customer would detach them (SET_NULL).
     Holder(Order, ("number",), _orders, delete_rows, customer_only=True),
     Holder(

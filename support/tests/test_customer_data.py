@@ -86,7 +86,7 @@ def _plant(make_draft: MakeDraft, ref: str, mark: str, name: str = "") -> dict[s
     customer = Customer.objects.create(
         ref=ref, name=name or f"{mark} Customer", email=f"{mark}@example.net", metadata={"m": mark}
     )
-    Order.objects.create(number=f"{mark.upper()}-ORDER-1", customer=customer)
+    order = Order.objects.create(number=f"{mark.upper()}-ORDER-1", customer=customer)
     WebhookEndpoint.objects.get_or_create(url="https://hooks.example.com/in")
 
     sent = make_draft(f"{mark} where is my parcel", customer_ref=ref, answer=f"{mark} answer")
@@ -128,13 +128,15 @@ def _plant(make_draft: MakeDraft, ref: str, mark: str, name: str = "") -> dict[s
         expect={"reference": f"{mark} edited"},
         passed=True,
     )
-    LogEntry.objects.create(
-        content_type=ContentType.objects.get_for_model(Message),
-        object_id=str(sent.message_id),
-        object_repr=str(sent.message),
-        action_flag=CHANGE,
-        user=User.objects.create_user(f"admin-{len(mark)}-{ref[:3]}"),
-    )
+    admin_user = User.objects.create_user(f"admin-{len(mark)}-{ref[:3]}")
+    for edited in (sent.message, order):  # admin's history keeps their str()
+        LogEntry.objects.create(
+            content_type=ContentType.objects.get_for_model(edited),
+            object_id=str(edited.pk),
+            object_repr=str(edited),
+            action_flag=CHANGE,
+            user=admin_user,
+        )
     return {"conversation_id": conversation_id, "source": source}
 
 
@@ -462,3 +464,24 @@ def test_other_peoples_learned_examples_stay(make_draft: MakeDraft) -> None:
     ]
     customer_data.do_erase(REF, Actor.agent())
     assert TriageExample.objects.filter(pk__in=[k.pk for k in kept]).count() == 3
+
+
+def test_admin_erases_a_conversation_no_reference_names(db: None, superuser: User) -> None:
+    """A widget visitor's conversation has no customer reference to ask for: the conversation
+    list's action erases it by itself."""
+    from support.inbound import receive_message
+
+    message, _ = receive_message("zqmark, my e-mail is zq@example.org", enqueue=False)
+    admin = Client()
+    admin.force_login(superuser)
+    action = {
+        "action": "erase_customer_data",
+        "_selected_action": [message.conversation_id],
+        "confirm": "yes",
+    }
+    done = admin.post("/admin/support/conversation/", action, follow=True)
+    assert "1 conversation(s) without a customer reference" in done.content.decode()
+    assert _rows_holding("zqmark") == {}
+    assert AuditLog.objects.filter(
+        action=AuditAction.CUSTOMER_ERASED, conversation_id=message.conversation_id
+    ).exists()
