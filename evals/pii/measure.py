@@ -17,6 +17,7 @@ tests/test_pii_set.py:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -229,11 +230,15 @@ def logs_exit() -> Iterator[Any]:
 
     def run(case: Case, outcome: Outcome) -> None:
         stream = io.StringIO()
-        previous = handler.setStream(stream)
+        # Swapped without setStream(), which flushes the old stream: under pytest it may be a
+        # capture file an earlier test closed.
+        with handler.lock or contextlib.nullcontext():
+            previous, handler.stream = handler.stream, stream
         try:
             _log_the_text(case.text)
         finally:
-            handler.setStream(previous)
+            with handler.lock or contextlib.nullcontext():
+                handler.stream = previous
         written = _written(stream)
         if len(written) < 6:
             raise AssertionError(f"{case.id}: the project's handler wrote {len(written)} lines")

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from resolver.polling import wait_for
 from support.models import Conversation, WidgetKey
 from support.tests.conftest import Api
 
@@ -178,6 +179,8 @@ def test_the_customer_rates_the_agents_reply_and_comments(
     expect(page.get_by_role("group", name="Rate this answer")).to_have_count(0)  # no reply yet
     api = Api(live_server_url)
     conversation_id = _session(page)["conversation_id"]
+    # The widget shows the message as soon as it is sent; the server may store it a moment later.
+    assert wait_for(lambda: api.get(f"/conversations/{conversation_id}")["messages"], 10)
     draft_id = api.get(f"/conversations/{conversation_id}")["messages"][0]["draft"]["id"]
     api.post(f"/drafts/{draft_id}/approve", {"edited": "Use 'Forgot password' on the login page."})
     expect(page.get_by_text("Use 'Forgot password' on the login page.")).to_be_visible()
