@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from resolver.polling import wait_for
 from support.models import Conversation, WidgetKey
 from support.tests.conftest import Api
 
@@ -176,11 +175,11 @@ def test_the_customer_rates_the_agents_reply_and_comments(
     page.goto(f"{live_server_url}/widget/demo/")
     _open_chat(page)
     _send(page, QUESTION)
+    # Shown once the server has stored the message (the message itself shows before that).
+    expect(page.get_by_text("An agent is reviewing your question.")).to_be_visible()
     expect(page.get_by_role("group", name="Rate this answer")).to_have_count(0)  # no reply yet
     api = Api(live_server_url)
     conversation_id = _session(page)["conversation_id"]
-    # The widget shows the message as soon as it is sent; the server may store it a moment later.
-    assert wait_for(lambda: api.get(f"/conversations/{conversation_id}")["messages"], 10)
     draft_id = api.get(f"/conversations/{conversation_id}")["messages"][0]["draft"]["id"]
     api.post(f"/drafts/{draft_id}/approve", {"edited": "Use 'Forgot password' on the login page."})
     expect(page.get_by_text("Use 'Forgot password' on the login page.")).to_be_visible()
