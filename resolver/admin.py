@@ -105,7 +105,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
         return type("StaffApiKeyForm", (form,), {"privacy_allowed": False})
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
-        scopes = form.cleaned_data["scope_choices"]
+        scopes = list(form.cleaned_data["scope_choices"])
+        if change and not request.user.is_superuser and Scope.PRIVACY in (obj.scopes or []):
+            scopes.append(Scope.PRIVACY)  # not theirs to give, nor to take away (not offered)
         if change:
             obj.scopes = parse_scopes(",".join(scopes))
             obj.save()

@@ -15,7 +15,8 @@ from typing import Any
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Model, Q, QuerySet
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import F, Func, JSONField, Model, Q, QuerySet, TextField, Value
 from django.utils import timezone
 
 from knowledge.actors import enqueue_reindex
@@ -42,6 +43,7 @@ from support.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+from support.models.draft import OPEN_STATUSES
 from support.review import CLOSED_BY_ERASURE
 
 
@@ -75,25 +77,28 @@ def _drafts(subject: Subject) -> QuerySet[Draft]:
 
 
 def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
-    # Guard verdicts stay (the dashboards count them); their reasons may quote the answer.
-    count = 0
-    for draft in rows.only("pk", "guard", "status"):
-        fields: dict[str, Any] = {}
-        if draft.is_open:
-            # Nobody is to answer it now; a worker still drafting it then records nothing
-            # (support/drafts.py:record_outcome writes PENDING drafts only).
-            fields = {"status": DraftStatus.REJECTED, "run_started_at": None}
-        Draft.objects.filter(pk=draft.pk).update(
-            answer="",
-            sent_text="",
-            reject_reason=CLOSED_BY_ERASURE if draft.is_open else "",
-            suggested_action="",
-            facts={},
-            guard={**draft.guard, "reasons": []},
-            **fields,
-        )
-        count += 1
-    return count
+    """Two UPDATEs, whatever the number of drafts. Guard verdicts stay (the dashboards count
+    them); their reasons may quote the answer."""
+    texts = {
+        "answer": "",
+        "sent_text": "",
+        "suggested_action": "",
+        "facts": {},
+        "guard": Func(
+            F("guard"),
+            Value(["reasons"], output_field=ArrayField(TextField())),
+            Value([], output_field=JSONField()),
+            function="jsonb_set",
+            output_field=JSONField(),
+        ),
+    }
+    # Open drafts are closed: nobody is to answer them now; a worker still drafting one then
+    # records nothing (support/drafts.py:record_outcome writes PENDING drafts only). The
+    # reviewed ones first: once closed, the open ones would look reviewed.
+    reviewed = rows.exclude(status__in=OPEN_STATUSES).update(**texts, reject_reason="")
+    return reviewed + rows.filter(status__in=OPEN_STATUSES).update(
+        **texts, status=DraftStatus.REJECTED, run_started_at=None, reject_reason=CLOSED_BY_ERASURE
+    )
 
 
 def _ratings(subject: Subject) -> QuerySet[CustomerRating]:

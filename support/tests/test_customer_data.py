@@ -91,7 +91,10 @@ def _plant(make_draft: MakeDraft, ref: str, mark: str, name: str = "") -> dict[s
 
     sent = make_draft(f"{mark} where is my parcel", customer_ref=ref, answer=f"{mark} answer")
     review.approve(sent.pk, Actor.agent(), edited=f"{mark} edited reply, {name}")
-    rejected = make_draft(f"{mark} refund please", customer_ref=ref, answer=f"{mark} bad")
+    guard = {"grounded": True, "tone": True, "policy": False, "reasons": [f"{mark} promised"]}
+    rejected = make_draft(
+        f"{mark} refund please", customer_ref=ref, answer=f"{mark} bad", guard=guard
+    )
     review.reject(rejected.pk, Actor.agent(), reason=f"{mark} wrong policy", category="policy")
     conversation_id = str(sent.conversation_id)
     reply = Message.objects.filter(conversation_id=conversation_id, role="AGENT").first()
@@ -318,6 +321,14 @@ def test_only_a_superuser_may_make_a_privacy_key(db: None, superuser: User) -> N
     assert not _keys_named("sneaky")
     as_root.post(page, {"name": "dpo", "scope_choices": ["privacy"]})
     assert _keys_named("dpo") == [["privacy"]]
+    # Staff editing that key neither see nor drop the scope they may not give.
+    from resolver.models import ApiKey
+
+    dpo = ApiKey.objects.get(name="dpo")
+    as_staff.post(
+        f"/admin/resolver/apikey/{dpo.pk}/change/", {"name": "dpo", "scope_choices": ["read"]}
+    )
+    assert _keys_named("dpo") == [["privacy", "read"]]
 
 
 def _apikey_permissions() -> list[Any]:
