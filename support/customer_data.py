@@ -162,18 +162,24 @@ def do_erase_conversations(ids: list[Any], actor: Actor) -> dict[str, int]:
         locked = list(
             Conversation.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
         )
-        counts = erase(subject_of(Q(pk__in=locked)), customer_wide=False)
-        AuditLog.objects.bulk_create(
-            AuditLog(
-                actor_type=actor.actor_type,
-                actor=actor.label,
-                user=actor.user,
-                action=AuditAction.CUSTOMER_ERASED,
-                conversation_id=pk,
-                metadata={"erased": counts},
-            )
-            for pk in locked
+        return erase_conversations(locked, actor, AuditAction.CUSTOMER_ERASED)
+
+
+def erase_conversations(ids: list[Any], actor: Actor, action: str, **meta: Any) -> dict[str, int]:
+    """Erases the (locked) conversations, leaving the customer's account; one audit row each.
+    The caller holds the transaction."""
+    counts = erase(subject_of(Q(pk__in=ids)), customer_wide=False)
+    AuditLog.objects.bulk_create(
+        AuditLog(
+            actor_type=actor.actor_type,
+            actor=actor.label,
+            user=actor.user,
+            action=action,
+            conversation_id=pk,
+            metadata={**meta, "erased": counts},
         )
+        for pk in ids
+    )
     return counts
 
 
@@ -217,18 +223,7 @@ def anonymise_batch(days: int, actor: Actor, batch: int = RETENTION_BATCH) -> di
         )
         if not ids:
             return {}
-        counts = erase(subject_of(Q(pk__in=ids)), customer_wide=False)
-        AuditLog.objects.bulk_create(
-            AuditLog(
-                actor_type=actor.actor_type,
-                actor=actor.label,
-                action=AuditAction.ANONYMISED,
-                conversation_id=pk,
-                metadata={"retention_days": days},
-            )
-            for pk in ids
-        )
-    return counts
+        return erase_conversations(ids, actor, AuditAction.ANONYMISED, retention_days=days)
 
 
 def expire_records(days: int) -> dict[str, int]:
