@@ -7,12 +7,12 @@ from typing import Any
 
 import dramatiq
 
-from agents.runner import DraftClaimed, claim_draft, release_draft, run_for_draft
-from resolver.events import InvalidEvent, validate_event
+from agents.runner import run_for_draft
+from resolver.events import EventType, InvalidEvent, validate_event
 from resolver.heartbeat import worker_id
 from resolver.logs import log_context
 from resolver.models import ProcessedEvent
-from support.drafts import AlreadyRecorded
+from support.agent_runs import AlreadyRecorded, DraftClaimed, claim_draft, release_draft
 from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
 from support.models.draft import AGENT_RUN_TIME_LIMIT
 
@@ -35,7 +35,7 @@ def process_message(message_id: str, event_id: str, event: dict[str, Any] | None
     recorded as a DeadLetter (resolver.broker.DeadLetters) and the draft stays PENDING."""
     if event is not None:
         event = validate_event(event)
-        if event["type"] != "message.created" or event["event_id"] != event_id:
+        if event["type"] != EventType.MESSAGE_CREATED or event["event_id"] != event_id:
             raise InvalidEvent(f"expected message.created {event_id}, got {event['type']}")
     if ProcessedEvent.objects.filter(event_id=event_id).exists():
         logger.info("event %s already processed", event_id)

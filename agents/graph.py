@@ -1,4 +1,4 @@
-"""The agent graph: triage → retrieve → draft → guard → decide → (repair → draft …) →
+"""The agent graph: triage → retrieve → compose → guard → decide → (repair → compose …) →
 finalize | escalate. build_graph() wires nodes to the services it is given; nothing is compiled
 or connected at import time."""
 
@@ -15,19 +15,19 @@ from agents import nodes
 from agents.services import Services
 from agents.state import AgentState, Turn
 from agents.telemetry import node_span, record_update
-from support.drafts import DraftOutcome
+from support.outcome import DraftOutcome
 
 RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
 
 
-def route_after_retrieve(state: AgentState) -> Literal["draft", "acknowledge", "escalate"]:
+def route_after_retrieve(state: AgentState) -> Literal["compose", "acknowledge", "escalate"]:
     signals = state["signals"]
     if signals.praise:
         return "acknowledge"
     if signals.complaint or not state["kb_covers_it"]:
         # A KB answer to a complaint reads as not listening: a person answers it.
         return "escalate"
-    return "draft"
+    return "compose"
 
 
 def route_after_decide(state: AgentState) -> Literal["finalize", "repair", "escalate"]:
@@ -54,7 +54,7 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph = StateGraph(AgentState)
     graph.add_node("triage", _bind(nodes.triage_node, services))
     graph.add_node("retrieve", _bind(nodes.retrieve_node, services))
-    graph.add_node("draft", _bind(nodes.draft_node, services))
+    graph.add_node("compose", _bind(nodes.compose_node, services))
     graph.add_node("acknowledge", _bind(nodes.acknowledge_node, services))
     graph.add_node("guard", _bind(nodes.guard_node, services))
     graph.add_node("decide", _bind(nodes.decide_node, services))
@@ -64,13 +64,13 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph.add_edge(START, "triage")
     graph.add_edge("triage", "retrieve")
     graph.add_conditional_edges(
-        "retrieve", route_after_retrieve, ["draft", "acknowledge", "escalate"]
+        "retrieve", route_after_retrieve, ["compose", "acknowledge", "escalate"]
     )
     graph.add_edge("acknowledge", "finalize")
-    graph.add_edge("draft", "guard")
+    graph.add_edge("compose", "guard")
     graph.add_edge("guard", "decide")
     graph.add_conditional_edges("decide", route_after_decide, ["finalize", "repair", "escalate"])
-    graph.add_edge("repair", "draft")
+    graph.add_edge("repair", "compose")
     graph.add_edge("finalize", END)
     graph.add_edge("escalate", END)
     return graph.compile()

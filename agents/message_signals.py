@@ -6,12 +6,12 @@ model's reading of the message, a complaint or praise."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from agents.text import sentences
+from knowledge.taxonomy import COMPLAINT_INTENT, HUMAN_INTENTS
+from support.vocabulary import MessageKind
 
-HUMAN_INTENTS = {"contact_human_agent", "complaint"}
-COMPLAINT_INTENT = "complaint"
 # Tone-model probabilities above which a message counts as a complaint or as praise, chosen on
 # the real-tweet tuning set (evals/sets/real_tweets_dev.jsonl; README, "Quality").
 COMPLAINT_MIN = 0.5
@@ -78,13 +78,7 @@ class MessageSignals:
     praise: bool = False  # thanks or praise with nothing to answer: acknowledged
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "human_requested": self.human_requested,
-            "risks": list(self.risks),
-            "injection": self.injection,
-            "complaint": self.complaint,
-            "praise": self.praise,
-        }
+        return {**asdict(self), "risks": list(self.risks)}
 
 
 def read_signals(
@@ -98,9 +92,13 @@ def read_signals(
     kinds = kinds or {}
     sure = intent if intent_confidence >= INTENT_MIN else ""
     risks = tuple(name for name, pattern in RISK_PATTERNS.items() if pattern.search(text))
-    complaint = sure == COMPLAINT_INTENT or kinds.get("complaint", 0.0) >= COMPLAINT_MIN
+    complaint = sure == COMPLAINT_INTENT or kinds.get(MessageKind.COMPLAINT, 0.0) >= COMPLAINT_MIN
     human = (sure in HUMAN_INTENTS and not complaint) or bool(_HUMAN.search(text))
-    praise = kinds.get("praise", 0.0) >= PRAISE_MIN and "?" not in text and not (complaint or risks)
+    praise = (
+        kinds.get(MessageKind.PRAISE, 0.0) >= PRAISE_MIN
+        and "?" not in text
+        and not (complaint or risks)
+    )
     return MessageSignals(human, risks, bool(_INJECTION.search(text)), complaint, praise)
 
 

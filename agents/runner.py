@@ -1,27 +1,21 @@
 """Runs the graph for a stored message: builds the state from Postgres rows (the message and its
 conversation's recent turns), runs the pure graph, and records the outcome through the one
-support action for it (support.drafts.record_outcome)."""
+support action for it (support.agent_runs.record_outcome). Claiming the draft before and
+releasing it after are support actions too (support.agent_runs.claim_draft, release_draft)."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
-from typing import Any
 
-from django.conf import settings
-from django.db.models import F, Q
-from django.utils import timezone
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.graph import build_graph, initial_state, run_graph
 from agents.services import default_services
 from agents.state import Turn
-from resolver.heartbeat import MISSED_BEATS, is_beating
 from resolver.once import once_per_process
-from resolver.redis_client import get_redis
-from support.drafts import DraftOutcome, record_outcome
-from support.models import Draft, DraftStatus, Message
-from support.models.draft import DRAFT_CLAIM_LEASE
+from support.agent_runs import record_outcome
+from support.models import Draft, Message
+from support.outcome import DraftOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -62,59 +56,6 @@ def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:
     return [Turn(role=role, body=body) for role, body in reversed(earlier)]
 
 
-class DraftClaimed(Exception):
-    """Another run holds the draft's claim; it is free again after `retry_in` at the latest
-    (the run finishes, or its lease runs out because its worker died)."""
-
-    def __init__(self, retry_in: timedelta) -> None:
-        super().__init__(f"claimed by another run; free within {retry_in.total_seconds():.0f} s")
-        self.retry_in = retry_in
-
-
-def claim_draft(message_id: Any, holder: str = "") -> Draft | None:
-    """The message's PENDING draft, claimed with a conditional UPDATE so that two workers given
-    the same message never both run it; `holder` is the claiming worker process (worker_id()).
-    None when there is nothing to do; DraftClaimed when another run holds it."""
-    now = timezone.now()
-    draft = Draft.objects.filter(message_id=message_id, status=DraftStatus.PENDING).first()
-    if draft is None:
-        return None
-    free = Q(run_started_at__isnull=True) | Q(run_started_at__lt=now - DRAFT_CLAIM_LEASE)
-    if _take(draft, free, now, holder):
-        return draft
-    held = Draft.objects.filter(pk=draft.pk).values("run_started_at", "run_by").first()
-    if held is None or held["run_started_at"] is None:  # finished or released meanwhile
-        return None
-    held_since, held_by = held["run_started_at"], held["run_by"]
-    if _holder_died(held_since, held_by, now):
-        still = Q(run_started_at=held_since, run_by=held_by)
-        if _take(draft, still, now, holder):
-            logger.info("draft %s: taking over the claim of %s (no heartbeat)", draft.pk, held_by)
-            return draft
-    raise DraftClaimed(max(held_since + DRAFT_CLAIM_LEASE - now, timedelta(seconds=1)))
-
-
-def _take(draft: Draft, condition: Q, now: datetime, holder: str) -> bool:
-    claimable = Draft.objects.filter(condition, pk=draft.pk, status=DraftStatus.PENDING)
-    return bool(claimable.update(run_started_at=now, run_by=holder, attempts=F("attempts") + 1))
-
-
-def _holder_died(held_since: datetime, held_by: str, now: datetime) -> bool:
-    """A worker killed mid-run (SIGKILL, OOM) stops beating: its claim need not wait for the
-    lease. A claim younger than the heartbeat's lifetime is never taken (the key may not have
-    expired yet); a run outside a worker (no holder) always waits for the lease."""
-    grace = timedelta(seconds=settings.WORKER_HEARTBEAT_SECONDS * MISSED_BEATS)
-    if not held_by or held_since > now - grace:
-        return False
-    return not is_beating(get_redis(), held_by)
-
-
-def release_draft(draft: Draft) -> None:
-    Draft.objects.filter(pk=draft.pk, status=DraftStatus.PENDING).update(
-        run_started_at=None, run_by=""
-    )
-
-
 def run_for_draft(
     draft: Draft,
     event_id: str = "",
@@ -122,7 +63,7 @@ def run_for_draft(
     graph: CompiledStateGraph | None = None,
 ) -> DraftOutcome:
     """Drafts the message of a claimed `draft` and records the outcome (raises
-    support.drafts.AlreadyRecorded when the event or the draft was handled meanwhile)."""
+    support.agent_runs.AlreadyRecorded when the event or the draft was handled meanwhile)."""
     message = Message.objects.select_related("conversation").get(pk=draft.message_id)
     state = initial_state(
         message.body, history_for(message), customer_ref=message.conversation.customer_ref

@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agents.state import Evidence
 from agents.triage.classifier import ARTIFACTS
 from agents.triage.service import Triage
+from knowledge.search import SearchHit
 from resolver.once import once_per_process
 
 # Cosine similarities of MiniLM between a question and its article's questions/answers:
@@ -22,7 +22,7 @@ SIMILARITY_HIGH = 0.80
 STRONG_SIMILARITY = 0.6
 
 
-def best_article(evidence: Sequence[Evidence]) -> Evidence | None:
+def best_article(evidence: Sequence[SearchHit]) -> SearchHit | None:
     return next((item for item in evidence if item.customer_facing), None)
 
 
@@ -31,7 +31,7 @@ def _scaled(similarity: float) -> float:
     return min(1.0, max(0.0, (similarity - SIMILARITY_LOW) / span))
 
 
-def retrieval_confidence(triage: Triage, evidence: Sequence[Evidence]) -> float:
+def retrieval_confidence(triage: Triage, evidence: Sequence[SearchHit]) -> float:
     top = best_article(evidence)
     if top is None:
         return 0.0

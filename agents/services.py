@@ -15,8 +15,8 @@ from agents.facts import CustomerFacts, lookup_facts
 from agents.guard.learned import LearnedRule, load_guard_rules
 from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
-from agents.state import Evidence
 from agents.triage.service import Triage, triage_text
+from knowledge.search import SearchHit
 
 EVIDENCE_LIMIT = 5
 
@@ -41,24 +41,10 @@ class AgentSettings:
         )
 
 
-def search_evidence(query: str, intent: str | None) -> list[Evidence]:
-    from knowledge.models import DocumentSource, KBDocument
+def search_evidence(query: str, intent: str | None) -> list[SearchHit]:
+    from knowledge.models import KBDocument
 
-    hits = KBDocument.objects.hybrid_search(query, EVIDENCE_LIMIT, intent=intent)
-    return [
-        Evidence(
-            kb_id=hit.kb_id,
-            title=hit.title,
-            snippet=hit.snippet,
-            content=hit.content,
-            intent=hit.intent,
-            category=hit.category,
-            score=hit.score,
-            similarity=hit.similarity or 0.0,
-            learned=hit.source == DocumentSource.LEARNED,
-        )
-        for hit in hits
-    ]
+    return KBDocument.objects.hybrid_search(query, EVIDENCE_LIMIT, intent=intent)
 
 
 @dataclass
@@ -66,7 +52,7 @@ class Services:
     drafter: DraftProvider
     settings: AgentSettings
     triage: Callable[..., Triage] = triage_text  # (text, tone_text=None)
-    search: Callable[[str, str | None], list[Evidence]] = search_evidence
+    search: Callable[[str, str | None], list[SearchHit]] = search_evidence
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile
     guard_rules: Callable[[], tuple[LearnedRule, ...]] = load_guard_rules

@@ -1,6 +1,6 @@
 """The graph's typed state. Rows in Postgres stay the source of truth: the state is built from
-them for one run; the graph returns a support.drafts.DraftOutcome and writes nothing (the runner
-records it through support.drafts.record_outcome)."""
+them for one run; the graph returns a support.outcome.DraftOutcome and writes nothing (the runner
+records it through support.agent_runs.record_outcome)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from agents.facts import CustomerFacts
 from agents.message_signals import MessageSignals
 from agents.profile import Profile
 from agents.triage.service import Triage
-from support.drafts import DraftOutcome
-from support.models.draft import GUARD_CHECKS, GuardCheck
+from knowledge.search import SearchHit
+from support.outcome import DraftOutcome
+from support.vocabulary import GUARD_CHECKS, GuardCheck
 
 Decision = Literal["suggest", "repair", "escalate"]
 
@@ -30,30 +31,7 @@ def customer_turns(history: list[Turn]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Evidence:
-    """One retrieved KB article: what search ranked, plus the full text drafts quote from."""
-
-    kb_id: int
-    title: str
-    snippet: str
-    content: str
-    intent: str
-    category: str
-    score: float
-    similarity: float  # best cosine similarity of its chunks (0 when only full text matched)
-    learned: bool = False  # an article the KB learned from agents' answers (#16)
-
-    @property
-    def customer_facing(self) -> bool:
-        # Policy articles tell agents what to do; they are never quoted to customers.
-        return self.category != "POLICY"
-
-    def citation(self) -> dict[str, Any]:
-        return {"kb_id": self.kb_id, "title": self.title, "snippet": self.snippet}
-
-
-@dataclass(frozen=True)
-class Proposal:
+class DraftedAnswer:
     """A provider's draft reply."""
 
     answer: str
@@ -115,10 +93,10 @@ class AgentState(TypedDict, total=False):
     entities: Entities
     facts: CustomerFacts
     profile: Profile  # the business profile, read once per run
-    evidence: list[Evidence]
+    evidence: list[SearchHit]  # what the KB search found, best first
     kb_covers_it: bool  # False: nothing close enough in the KB (escalated retrieval_weak)
     # Drafting loop.
-    proposal: Proposal
+    drafted_answer: DraftedAnswer
     retrieval_confidence: float
     guard_result: GuardResult
     feedback: list[GuardIssue]

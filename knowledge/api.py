@@ -9,7 +9,8 @@ from ninja import Query, Router, Schema
 from pydantic import Field
 
 from knowledge.models import KBDocument
-from knowledge.search import EmptyQueryError
+from knowledge.search import EmptyQueryError, SearchResult
+from knowledge.taxonomy import taxonomy
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS, ApiError
 from resolver.api.types import Body
@@ -23,17 +24,17 @@ class SearchQuery(Schema):
     limit: int = Field(5, ge=1, le=100)
 
 
-class Result(Schema):
-    kb_id: int
-    title: str
-    snippet: str
+class SearchOut(Schema):
+    results: list[SearchResult]
+
+
+class Intent(Schema):
     intent: str
     category: str
-    score: float
 
 
-class SearchOut(Schema):
-    results: list[Result]
+class IntentList(Schema):
+    items: list[Intent]
 
 
 @router.get("/kb/search", response={200: SearchOut, **ERRORS}, auth=scoped(Scope.READ))
@@ -44,3 +45,10 @@ def search(request: HttpRequest, query: Query[SearchQuery]) -> dict[str, Any]:
     except EmptyQueryError as exc:
         raise ApiError(422, str(exc)) from None
     return {"results": [hit.as_result() for hit in hits]}
+
+
+@router.get("/intents", response={200: IntentList, **ERRORS}, auth=scoped(Scope.READ))
+def list_intents(request: HttpRequest) -> dict[str, Any]:
+    """The taxonomy: every intent Resolver knows (the KB's published articles and the triage
+    examples agents added) with its category; what GET /drafts?intent= and re-labels accept."""
+    return {"items": [{"intent": i, "category": c} for i, c in taxonomy().items()]}

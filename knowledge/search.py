@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import connection, transaction
 from django.db.models import Q
+from ninja import Schema
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
 from knowledge.models.chunk import ChunkKind, KBChunk
+from knowledge.models.document import DocumentSource
 
 if TYPE_CHECKING:
     from knowledge.models.document import KBDocumentQuerySet
@@ -48,24 +50,55 @@ class EmptyQueryError(ValueError):
     """A query with no searchable text."""
 
 
-@dataclass
-class SearchHit:
+# What a draft's citation of an article shows (the stored one may hold more, e.g. its score).
+CITATION_KEYS = ("kb_id", "title", "snippet")
+# Articles of this category tell agents what to do; they are never quoted to customers.
+POLICY_CATEGORY = "POLICY"
+
+
+class SearchResult(Schema):
+    """A hit's public shape: `kb_search`, GET /kb/search."""
+
     kb_id: int
     title: str
     snippet: str
     intent: str
     category: str
     score: float
-    similarity: float | None = None  # best cosine similarity of the document's chunks
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One article the hybrid search found: what the CLI and the API show (as_result), what a
+    draft cites (citation) and what the agent's graph drafts and judges from (its evidence)."""
+
+    kb_id: int
+    title: str
+    snippet: str
+    intent: str
+    category: str
+    score: float
+    # Best cosine similarity of the document's chunks (0 when only the full-text leg found it).
+    similarity: float = 0.0
     vector_rank: int | None = None  # rank of the document in each leg (1 = best)
     text_rank: int | None = None
     content: str = field(default="", repr=False)  # the whole article, for drafts to quote
     source: str = ""  # DocumentSource: "learned" articles came from agents' answers
 
+    @property
+    def learned(self) -> bool:
+        """An article the KB learned from agents' answers (support's learning loop)."""
+        return self.source == DocumentSource.LEARNED
+
+    @property
+    def customer_facing(self) -> bool:
+        return self.category != POLICY_CATEGORY
+
+    def citation(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in CITATION_KEYS}
+
     def as_result(self) -> dict[str, Any]:
-        """The public shape (CLI, API, citations)."""
-        keys = ("kb_id", "title", "snippet", "intent", "category", "score")
-        return {key: getattr(self, key) for key in keys}
+        return {key: getattr(self, key) for key in SearchResult.model_fields}
 
 
 @dataclass
@@ -280,7 +313,7 @@ def hybrid_search(
                 intent=document.intent,
                 category=document.category,
                 score=round(score, 6),
-                similarity=None if similarity is None else round(1 - similarity, 4),
+                similarity=0.0 if similarity is None else round(1 - similarity, 4),
                 vector_rank=vector.ranks.get(document_id),
                 text_rank=words.ranks.get(document_id),
                 content=document.content,

@@ -1,4 +1,6 @@
-"""Personal data recognisers and reversible redaction (#18, first step: not wired in yet).
+"""Personal data recognisers and reversible redaction: what keeps a customer's personal data out
+of an LLM's prompt (agents/providers/chat.py) and out of every log line, exported span, dead
+letter and webhook preview (resolver/logs.py:scrub).
 
 `find(text)` returns the e-mail addresses, phone numbers, payment card numbers (Luhn-checked),
 IBANs (mod-97-checked), street addresses and, when asked, person names in a text. A `Redactor`

@@ -15,7 +15,11 @@ from django.template.response import TemplateResponse
 
 from resolver.api.errors import ApiError
 from resolver.audit_actor import Actor
+from resolver.models import Scope
 from support import customer_data
+
+# The scope's admin permission: Django asks has_<name>_permission below.
+PRIVACY_PERMISSION = Scope.PRIVACY.value
 
 
 class CustomerDataActions:
@@ -33,7 +37,7 @@ class CustomerDataActions:
     def has_privacy_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_superuser)
 
-    @admin.action(description="Export the customers' data (JSON)", permissions=["privacy"])
+    @admin.action(description="Export the customers' data (JSON)", permissions=[PRIVACY_PERMISSION])
     def export_customer_data(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
         actor = Actor.for_user(request.user)
         exports = []
@@ -48,7 +52,7 @@ class CustomerDataActions:
         response["Content-Disposition"] = 'attachment; filename="customer-data.json"'
         return response
 
-    @admin.action(description="Erase the customers' data…", permissions=["privacy"])
+    @admin.action(description="Erase the customers' data…", permissions=[PRIVACY_PERMISSION])
     def erase_customer_data(self, request: HttpRequest, queryset: QuerySet[Any]) -> Any:
         refs = self.customer_refs(queryset)
         if request.POST.get("confirm") != "yes":

@@ -17,18 +17,19 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from resolver.broker import send_to_actor
-from resolver.events import make_event
+from resolver.events import EventType, make_event
 from support.consumers import CONSOLE_GROUP, widget_group
 from support.models import Draft, DraftStatus, Message, WebhookDelivery, WebhookEndpoint
 from support.webhooks import DELIVER_ACTOR, DELIVERY_QUEUE
 
 logger = logging.getLogger(__name__)
 
+# The event a draft's status is announced with (none while PENDING).
 EVENT_TYPES = {
-    DraftStatus.SUGGESTED: "draft.ready",
-    DraftStatus.ESCALATED: "draft.escalated",
-    DraftStatus.SENT: "draft.sent",
-    DraftStatus.REJECTED: "draft.rejected",
+    DraftStatus.SUGGESTED: EventType.DRAFT_READY,
+    DraftStatus.ESCALATED: EventType.DRAFT_ESCALATED,
+    DraftStatus.SENT: EventType.DRAFT_SENT,
+    DraftStatus.REJECTED: EventType.DRAFT_REJECTED,
 }
 
 
@@ -93,7 +94,7 @@ def broadcast(event: dict[str, Any]) -> None:
 def announce_reply(message: Message) -> None:
     """Call inside the transaction that created an AGENT message: the customer's widget gets it
     after commit."""
-    payload = {"type": "message", "message": message.for_customer()}
+    payload = {"type": "message", "message": message.as_widget_json()}
     transaction.on_commit(partial(tell_widget, message.conversation_id, payload))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from support import review
 from support.models import AutoSendRule, Conversation, ConversationStatus, Draft, DraftStatus
-from support.models.draft import GUARD_CHECKS
+from support.vocabulary import GUARD_CHECKS
 
 
 def qualifies(draft: Draft) -> bool:
@@ -23,7 +23,7 @@ def qualifies(draft: Draft) -> bool:
 
 
 def auto_send_if_allowed(draft: Draft) -> bool:
-    """Called after the commit that made `draft` SUGGESTED (support.drafts.record_outcome);
+    """Called after the commit that made `draft` SUGGESTED (support.agent_runs.record_outcome);
     True if it was sent. review.auto_send re-checks the status under a lock."""
     if not qualifies(draft):
         return False

@@ -14,7 +14,7 @@ from django.utils import timezone
 from resolver.audit_actor import Actor
 from resolver.broker import send_to_actor
 from resolver.errors import ClientError
-from resolver.events import make_event
+from resolver.events import EventType, make_event
 from resolver.tracing import joined, new_trace_id
 from support.announce import broadcast
 from support.models import (
@@ -98,7 +98,7 @@ def message_created(message: Message) -> dict[str, Any]:
     # Ids only (schema version 2): the worker reads the message from PostgreSQL, so customer
     # text never sits in Redis, in Dramatiq's failure logs or in dead letters.
     return make_event(
-        "message.created",
+        EventType.MESSAGE_CREATED,
         trace_id=message.trace_id or None,
         message_id=message.pk,
         conversation_id=message.conversation_id,

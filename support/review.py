@@ -18,7 +18,7 @@ from django.utils import timezone
 from knowledge.taxonomy import taxonomy
 from resolver.audit_actor import Actor
 from resolver.errors import ClientError
-from resolver.events import make_event
+from resolver.events import EventType, make_event
 from support.announce import announce_draft, announce_reply, broadcast
 from support.inbound import enqueue_and_announce
 from support.models import (
@@ -181,7 +181,9 @@ def write_to_customer(conversation_id: Any, actor: Actor, text: str) -> Message:
             message_id=reply.pk,
             after={"message_id": str(reply.pk)},
         )
-        event = make_event("message.sent", message_id=reply.pk, conversation_id=conversation.pk)
+        event = make_event(
+            EventType.MESSAGE_SENT, message_id=reply.pk, conversation_id=conversation.pk
+        )
         transaction.on_commit(partial(broadcast, event))
         learn_later(OBSERVE_REPLY_ACTOR, reply.pk)
     return reply
@@ -324,6 +326,6 @@ def resolve(conversation_id: Any, actor: Actor) -> Conversation:
             before=before,
             after={"status": conversation.status},
         )
-        event = make_event("conversation.resolved", conversation_id=conversation.pk)
+        event = make_event(EventType.CONVERSATION_RESOLVED, conversation_id=conversation.pk)
         transaction.on_commit(partial(broadcast, event))
     return conversation

@@ -1,5 +1,5 @@
-"""The guard: judges a proposal before anyone sees it. Three checks (grounded, tone, policy),
-each a list of issues; a proposal passes when there are none. Grounded includes the specifics
+"""The guard: judges a drafted answer before anyone sees it. Three checks (grounded, tone, policy),
+each a list of issues; an answer passes when there are none. Grounded includes the specifics
 check: an amount, number, date or name the customer, the facts and the profile do not hold.
 Policy includes the rules learned from agents' policy rejections that an admin enabled. Policy
 issues in FORBIDDEN are promises or requests no repair should be trusted to fix: they escalate
@@ -15,14 +15,15 @@ from agents.guard.learned import LearnedRule, check_learned
 from agents.guard.policy import FORBIDDEN, check_policy
 from agents.guard.tone import check_tone
 from agents.message_signals import MessageSignals
-from agents.state import Evidence, GuardIssue, GuardResult, Proposal
+from agents.state import DraftedAnswer, GuardIssue, GuardResult
+from knowledge.search import SearchHit
 
-__all__ = ["FORBIDDEN", "check_proposal", "is_forbidden"]
+__all__ = ["FORBIDDEN", "check_answer", "is_forbidden"]
 
 
-def check_proposal(
-    proposal: Proposal,
-    evidence: Sequence[Evidence],
+def check_answer(
+    drafted: DraftedAnswer,
+    evidence: Sequence[SearchHit],
     facts: CustomerFacts,
     sentiment: str,
     signals: MessageSignals,
@@ -33,14 +34,14 @@ def check_proposal(
     """`customer_texts`: what the customer wrote (the message, earlier turns): specifics they
     gave may be repeated. `learned_rules`: the policy rules admins enabled."""
     flags = ("prompt_injection_in_message",) if signals.injection else ()
-    if proposal.invalid:
-        return GuardResult((GuardIssue("grounded", "invalid_output", proposal.invalid),), flags)
+    if drafted.invalid:
+        return GuardResult((GuardIssue("grounded", "invalid_output", drafted.invalid),), flags)
     issues = [
-        *check_grounded(proposal, evidence, facts, profile_values),
-        *check_specifics(proposal.answer, [*customer_texts, *facts.sentences(), *profile_values]),
-        *check_tone(proposal.answer, sentiment),
-        *check_policy(proposal.answer, facts),
-        *check_learned(proposal.answer, learned_rules),
+        *check_grounded(drafted, evidence, facts, profile_values),
+        *check_specifics(drafted.answer, [*customer_texts, *facts.sentences(), *profile_values]),
+        *check_tone(drafted.answer, sentiment),
+        *check_policy(drafted.answer, facts),
+        *check_learned(drafted.answer, learned_rules),
     ]
     return GuardResult(tuple(issues), flags)
 

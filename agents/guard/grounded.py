@@ -7,8 +7,9 @@ import re
 from collections.abc import Iterator, Sequence
 
 from agents.facts import CustomerFacts
-from agents.state import Evidence, GuardIssue, Proposal
+from agents.state import DraftedAnswer, GuardIssue
 from agents.text import cited_numbers, content_stems, sentences, strip_citations
+from knowledge.search import SearchHit
 from knowledge.specifics import unsupported
 
 # Share of a sentence's content words that must appear in its sources. Paraphrase keeps most
@@ -24,34 +25,37 @@ _COURTESY = re.compile(
 
 
 def _sources(
-    proposal: Proposal, evidence: Sequence[Evidence], facts: CustomerFacts, extra: Sequence[str]
+    drafted: DraftedAnswer,
+    evidence: Sequence[SearchHit],
+    facts: CustomerFacts,
+    extra: Sequence[str],
 ) -> set[str]:
     by_id = {item.kb_id: item for item in evidence}
-    texts = [by_id[c["kb_id"]].content for c in proposal.citations if c.get("kb_id") in by_id]
+    texts = [by_id[c["kb_id"]].content for c in drafted.citations if c.get("kb_id") in by_id]
     return content_stems(" ".join([*texts, *facts.sentences(), *extra]))
 
 
-def _citation_issues(proposal: Proposal, evidence: Sequence[Evidence]) -> Iterator[GuardIssue]:
+def _citation_issues(drafted: DraftedAnswer, evidence: Sequence[SearchHit]) -> Iterator[GuardIssue]:
     known = {item.kb_id for item in evidence}
-    for citation in proposal.citations:
+    for citation in drafted.citations:
         if citation.get("kb_id") not in known:
             yield GuardIssue("grounded", "citation_not_retrieved", str(citation.get("kb_id")))
-    for number in sorted(set(cited_numbers(proposal.answer))):
-        if not 1 <= number <= len(proposal.citations):
+    for number in sorted(set(cited_numbers(drafted.answer))):
+        if not 1 <= number <= len(drafted.citations):
             yield GuardIssue("grounded", "citation_out_of_range", f"[{number}]")
 
 
 def check_grounded(
-    proposal: Proposal,
-    evidence: Sequence[Evidence],
+    drafted: DraftedAnswer,
+    evidence: Sequence[SearchHit],
     facts: CustomerFacts,
     profile_values: Sequence[str] = (),
 ) -> list[GuardIssue]:
-    if not proposal.answer.strip():
+    if not drafted.answer.strip():
         return [GuardIssue("grounded", "empty_answer")]
-    issues = list(_citation_issues(proposal, evidence))
-    sources = _sources(proposal, evidence, facts, profile_values)
-    for sentence in sentences(strip_citations(proposal.answer)):
+    issues = list(_citation_issues(drafted, evidence))
+    sources = _sources(drafted, evidence, facts, profile_values)
+    for sentence in sentences(strip_citations(drafted.answer)):
         words = content_stems(sentence)
         if len(words) < MIN_FACTUAL_WORDS or _COURTESY.match(sentence):
             continue

@@ -6,6 +6,7 @@ import re
 
 from agents.state import GuardIssue
 from agents.text import sentences
+from support.vocabulary import Sentiment
 
 _BLAME = re.compile(
     r"\b(your (own )?fault|you should have (known|read|checked|done|called|contacted|been)|"
@@ -33,6 +34,6 @@ def check_tone(answer: str, sentiment: str) -> list[GuardIssue]:
         for code, pattern in (("blame", _BLAME), ("insult", _INSULT))
         if pattern.search(sentence)
     ]
-    if sentiment == "NEGATIVE" and answer.strip() and not EMPATHY.search(answer):
+    if sentiment == Sentiment.NEGATIVE and answer.strip() and not EMPATHY.search(answer):
         issues.append(GuardIssue("tone", "no_empathy", "the customer is upset"))
     return issues

@@ -2,8 +2,8 @@
 keys it changes."""
 
 from agents.nodes.acknowledge import acknowledge_node
+from agents.nodes.compose import compose_node
 from agents.nodes.decide import decide_node
-from agents.nodes.draft import draft_node
 from agents.nodes.escalate import escalate_node
 from agents.nodes.finalize import finalize_node
 from agents.nodes.guard import guard_node
@@ -13,8 +13,8 @@ from agents.nodes.triage import triage_node
 
 __all__ = [
     "acknowledge_node",
+    "compose_node",
     "decide_node",
-    "draft_node",
     "escalate_node",
     "finalize_node",
     "guard_node",

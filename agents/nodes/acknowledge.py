@@ -7,17 +7,18 @@ from typing import Any
 
 from agents.prompts import ACKNOWLEDGEMENT, ACKNOWLEDGEMENT_VERSION, NO_REPLY_ACTION
 from agents.services import Services
-from agents.state import AgentState, Proposal
+from agents.state import AgentState, DraftedAnswer
+from support.vocabulary import MessageKind
 
 
 def acknowledge_node(state: AgentState, services: Services) -> dict[str, Any]:
     company = state["profile"].values.get("company_name", "")
-    praise = state["triage_result"].kinds.get("praise", 0.0)
+    praise = state["triage_result"].kinds.get(MessageKind.PRAISE, 0.0)
     if services.settings.praise_reply == "none":
         answer, action = "", NO_REPLY_ACTION
     else:
         answer, action = ACKNOWLEDGEMENT.format(company=company).rstrip(" —"), ""
-    proposal = Proposal(
+    drafted = DraftedAnswer(
         answer=answer,
         citations=[],
         confidence=round(praise, 4),
@@ -25,4 +26,4 @@ def acknowledge_node(state: AgentState, services: Services) -> dict[str, Any]:
         prompt_version=ACKNOWLEDGEMENT_VERSION,
         suggested_action=action,
     )
-    return {"proposal": proposal, "trace": ["acknowledge"]}
+    return {"drafted_answer": drafted, "trace": ["acknowledge"]}

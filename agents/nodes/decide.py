@@ -8,7 +8,7 @@ from agents.guard import is_forbidden
 from agents.message_signals import MessageSignals
 from agents.services import AgentSettings, Services
 from agents.state import AgentState, Decision
-from support.models import EscalationReason
+from support.vocabulary import EscalationReason
 
 
 def message_reason(signals: MessageSignals) -> str:
@@ -18,16 +18,16 @@ def message_reason(signals: MessageSignals) -> str:
     if signals.human_requested:
         return EscalationReason.CUSTOMER_REQUESTED_HUMAN
     if signals.complaint:
-        return EscalationReason.COMPLAINT
+        return EscalationReason.CUSTOMER_COMPLAINT
     return ""
 
 
 def decide(state: AgentState, settings: AgentSettings) -> tuple[Decision, str]:
     signals, guard = state["signals"], state["guard_result"]
-    proposal = state["proposal"]
+    drafted = state["drafted_answer"]
     if reason := message_reason(signals):
         return "escalate", reason
-    if proposal.invalid:
+    if drafted.invalid:
         return "escalate", EscalationReason.GUARD_FAILED
     if is_forbidden(guard):
         return "escalate", EscalationReason.FORBIDDEN_ACTION
@@ -40,7 +40,7 @@ def decide(state: AgentState, settings: AgentSettings) -> tuple[Decision, str]:
             if settings.max_repairs
             else EscalationReason.GUARD_FAILED,
         )
-    if proposal.confidence < settings.confidence_threshold:
+    if drafted.confidence < settings.confidence_threshold:
         return "escalate", EscalationReason.LOW_CONFIDENCE
     return "suggest", ""
 

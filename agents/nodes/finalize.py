@@ -7,9 +7,10 @@ from typing import Any
 from agents.nodes.outcome import build_outcome
 from agents.services import Services
 from agents.state import AgentState
+from support.vocabulary import DraftStatus
 
 
 def finalize_node(state: AgentState, services: Services) -> dict[str, Any]:
-    outcome = build_outcome(state, "SUGGESTED")
+    outcome = build_outcome(state, DraftStatus.SUGGESTED)
     outcome.trace.append("finalize")
     return {"outcome": outcome, "trace": ["finalize"]}

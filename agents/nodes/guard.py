@@ -1,17 +1,17 @@
-"""guard: grounded, tone and policy checks of the proposal."""
+"""guard: grounded, tone and policy checks of the drafted."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from agents.guard import check_proposal
+from agents.guard import check_answer
 from agents.services import Services
 from agents.state import AgentState, customer_turns
 
 
 def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
-    result = check_proposal(
-        state["proposal"],
+    result = check_answer(
+        state["drafted_answer"],
         state["evidence"],
         state["facts"],
         state["triage_result"].sentiment,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any
 
 from agents.prompts import ACKNOWLEDGEMENT_VERSION
 from agents.scoring import calibrated
 from agents.state import AgentState
-from support.drafts import DraftOutcome
-from support.models.draft import empty_guard
+from support.outcome import DraftOutcome
+from support.vocabulary import DraftStatus, RunStatus, not_drafted_guard
 
 
 def _triage(state: AgentState) -> dict[str, Any]:
@@ -20,31 +20,31 @@ def _triage(state: AgentState) -> dict[str, Any]:
 def _confidence(state: AgentState) -> float:
     """How likely the answer is right: the run's raw score, calibrated (agents/scoring.py). An
     acknowledgement of praise keeps its own (the tone model's P(praise))."""
-    proposal = state.get("proposal")
-    raw = proposal.confidence if proposal else state.get("retrieval_confidence", 0.0)
-    if proposal is not None and proposal.prompt_version == ACKNOWLEDGEMENT_VERSION:
+    drafted = state.get("drafted_answer")
+    raw = drafted.confidence if drafted else state.get("retrieval_confidence", 0.0)
+    if drafted is not None and drafted.prompt_version == ACKNOWLEDGEMENT_VERSION:
         return raw
     return calibrated(raw, state["triage_result"])
 
 
-def build_outcome(state: AgentState, status: Literal["SUGGESTED", "ESCALATED"]) -> DraftOutcome:
-    proposal = state.get("proposal")
+def build_outcome(state: AgentState, status: RunStatus) -> DraftOutcome:
+    drafted = state.get("drafted_answer")
     guard = state.get("guard_result")
     facts = state["facts"]
     return DraftOutcome(
         status=status,
         escalation_reason=(state.get("escalation_reason") or None)
-        if status == "ESCALATED"
+        if status == DraftStatus.ESCALATED
         else None,
         triage=_triage(state),
-        answer=proposal.answer if proposal else "",
-        citations=proposal.citations if proposal else [],
-        suggested_action=(proposal.suggested_action or None) if proposal else None,
+        answer=drafted.answer if drafted else "",
+        citations=drafted.citations if drafted else [],
+        suggested_action=(drafted.suggested_action or None) if drafted else None,
         confidence=_confidence(state),
-        guard=guard.as_dict() if guard else {**empty_guard(), "reasons": ["not drafted"]},
+        guard=guard.as_dict() if guard else not_drafted_guard(),
         facts={**facts.as_dict(), "entities": state["entities"].as_dict()},
-        model=proposal.model if proposal else "",
-        prompt_version=proposal.prompt_version if proposal else "",
+        model=drafted.model if drafted else "",
+        prompt_version=drafted.prompt_version if drafted else "",
         tokens=state.get("tokens", 0),
         cost=round(state.get("cost", 0.0), 6),
         latency_ms=round((time.perf_counter() - state["started"]) * 1000),

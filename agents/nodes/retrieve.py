@@ -9,12 +9,13 @@ from agents.entities import extract_entities
 from agents.nodes.decide import message_reason
 from agents.scoring import best_article, retrieval_confidence
 from agents.services import Services
-from agents.state import AgentState, Evidence, customer_turns
+from agents.state import AgentState, customer_turns
 from agents.triage.service import Triage
-from support.models import EscalationReason
+from knowledge.search import SearchHit
+from support.vocabulary import EscalationReason, MessageKind
 
 
-def is_weak(evidence: list[Evidence], min_similarity: float) -> bool:
+def is_weak(evidence: list[SearchHit], min_similarity: float) -> bool:
     """Nothing customer-facing close enough to the question: out of scope for the KB."""
     top = best_article(evidence)
     return top is None or top.similarity < min_similarity
@@ -50,7 +51,7 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     )
     # Most likely thanks, but not surely enough to acknowledge (signals.praise): an article
     # would answer a question nobody asked, so a person replies.
-    thanks = triaged.kind == "praise" and "?" not in state["message"]
+    thanks = triaged.kind == MessageKind.PRAISE and "?" not in state["message"]
     return {
         "evidence": evidence,
         "entities": entities,

@@ -11,6 +11,7 @@ from agents.message_signals import read_signals, without_injection
 from agents.services import Services
 from agents.state import AgentState, Turn, customer_turns
 from agents.triage.service import Triage
+from support.vocabulary import Urgency
 
 # A short message that leans on the previous one: "and when does it arrive?", "what about
 # the other one?". It is read together with the customer's previous message.
@@ -57,9 +58,9 @@ def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
     message = without_injection(state["message"])
     text, triaged = _triage_in_context(message, state.get("history", []), services)
     signals = read_signals(state["message"], triaged.intent, triaged.kinds, triaged.confidence)
-    if set(signals.risks) & URGENT_RISKS and triaged.urgency != "HIGH":
+    if set(signals.risks) & URGENT_RISKS and triaged.urgency != Urgency.HIGH:
         # A threat, fraud or self-harm is urgent whatever the wording's tone.
-        triaged = replace(triaged, urgency="HIGH")
+        triaged = replace(triaged, urgency=Urgency.HIGH)
     return {
         "clean_message": message,
         "context_text": text,

@@ -8,8 +8,9 @@ from typing import Protocol
 from agents.entities import Entities
 from agents.facts import CustomerFacts
 from agents.profile import Profile
-from agents.state import Evidence, GuardIssue, Proposal, Turn
+from agents.state import DraftedAnswer, GuardIssue, Turn
 from agents.triage.service import Triage
+from knowledge.search import SearchHit
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,7 @@ class DraftRequest:
     message: str
     history: list[Turn]
     triage: Triage
-    evidence: list[Evidence]
+    evidence: list[SearchHit]
     facts: CustomerFacts
     entities: Entities
     profile: Profile
@@ -28,4 +29,4 @@ class DraftRequest:
 class DraftProvider(Protocol):
     name: str
 
-    def draft(self, request: DraftRequest) -> Proposal: ...
+    def draft(self, request: DraftRequest) -> DraftedAnswer: ...

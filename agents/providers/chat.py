@@ -1,7 +1,7 @@
 """Drafts written by a chat model (Ollama, any OpenAI-compatible server, llama.cpp), grounded in
 the retrieved articles and customer facts. The model must answer with JSON
 {answer, citations[], confidence}; invalid output gets one retry with the error, then the
-proposal is marked invalid and the graph escalates."""
+drafted answer is marked invalid and the graph escalates."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from agents import prompts
 from agents.providers.base import DraftRequest
-from agents.state import Proposal
+from agents.state import DraftedAnswer
 from agents.telemetry import llm_span, record_usage
 from agents.text import cited_numbers
 from resolver.redaction import Redactor
@@ -130,7 +130,7 @@ class ChatProvider:
                 return f"{self.name}:{value}"
         return self.name
 
-    def draft(self, request: DraftRequest) -> Proposal:
+    def draft(self, request: DraftRequest) -> DraftedAnswer:
         started = time.perf_counter()
         # Nothing personal reaches the provider: typed placeholders, the same for the same
         # value within this prompt, restored in the answer before anyone reads it.
@@ -164,7 +164,7 @@ class ChatProvider:
         error: str,
         tokens: int,
         started: float,
-    ) -> Proposal:
+    ) -> DraftedAnswer:
         cost = float(Decimal(tokens) * Decimal(str(self.cost_per_1k_tokens)) / 1000)
         common: dict[str, Any] = {
             "model": self._model_name(),
@@ -174,11 +174,11 @@ class ChatProvider:
             "latency_ms": round((time.perf_counter() - started) * 1000),
         }
         if output is None:
-            return Proposal(answer="", citations=[], confidence=0.0, invalid=error, **common)
+            return DraftedAnswer(answer="", citations=[], confidence=0.0, invalid=error, **common)
         used = sorted(set(output.citations) | set(cited_numbers(output.answer)))
         # The model's own confidence is capped by what retrieval supports.
         confidence = min(output.confidence, request.retrieval_confidence)
-        return Proposal(
+        return DraftedAnswer(
             answer=_renumber(output.answer.strip(), used),
             citations=[request.evidence[n - 1].citation() for n in used],
             confidence=round(confidence, 4),

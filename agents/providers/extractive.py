@@ -13,9 +13,11 @@ from agents.guard.policy import check_policy
 from agents.placeholders import Filler
 from agents.providers.base import DraftRequest
 from agents.scoring import best_article
-from agents.state import Evidence, Proposal
+from agents.state import DraftedAnswer
 from agents.text import sentences
+from knowledge.search import SearchHit
 from knowledge.specifics import unsupported
+from support.vocabulary import Sentiment
 
 _LIST_MARKER = re.compile(r"^\s*(\d{1,2}[.)]|[-*•])\s+")
 # An opener counts only if it apologises; "I understand you want to cancel" is not empathy.
@@ -56,7 +58,7 @@ def _keep(sentence: str, request: DraftRequest, flagged: set[str], allowed: list
     )
 
 
-def _quote(article: Evidence, request: DraftRequest) -> list[str]:
+def _quote(article: SearchHit, request: DraftRequest) -> list[str]:
     """The article's lines with placeholders filled and unusable sentences removed; numbered
     steps are renumbered when one is dropped."""
     filler = Filler(request.profile, request.entities)
@@ -85,7 +87,7 @@ def _quote(article: Evidence, request: DraftRequest) -> list[str]:
     return lines
 
 
-def _suggested_action(evidence: list[Evidence]) -> str:
+def _suggested_action(evidence: list[SearchHit]) -> str:
     policy = next((item for item in evidence if not item.customer_facing), None)
     return f"Follow the policy “{policy.title}” (KB {policy.kb_id})" if policy else ""
 
@@ -93,7 +95,7 @@ def _suggested_action(evidence: list[Evidence]) -> str:
 class ExtractiveProvider:
     name = "extractive"
 
-    def draft(self, request: DraftRequest) -> Proposal:
+    def draft(self, request: DraftRequest) -> DraftedAnswer:
         started = time.perf_counter()
         article = best_article(request.evidence)
         quoted = _quote(article, request) if article else []
@@ -101,10 +103,10 @@ class ExtractiveProvider:
         if quoted and article is not None:
             quoted[-1] += " [1]"
             lines += quoted
-        upset = request.triage.sentiment == "NEGATIVE"
+        upset = request.triage.sentiment == Sentiment.NEGATIVE
         if lines and upset and not _APOLOGY.search(" ".join(lines[:2])):
             lines.insert(0, prompts.EMPATHY_OPENER)
-        return Proposal(
+        return DraftedAnswer(
             answer="\n".join(lines),
             citations=[article.citation()] if quoted and article else [],
             confidence=request.retrieval_confidence if quoted else 0.0,

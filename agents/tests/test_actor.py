@@ -22,7 +22,6 @@ from django.utils import timezone
 from dramatiq import Message
 
 from agents.actors import process_message
-from agents.runner import DraftClaimed, claim_draft
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import KBDocument
 from resolver.actors import PING_PREFIX, ping
@@ -31,6 +30,7 @@ from resolver.heartbeat import worker_key
 from resolver.models import DeadLetter, ProcessedEvent
 from resolver.polling import wait_for
 from resolver.processes import stop_all
+from support.agent_runs import DraftClaimed, claim_draft
 from support.consumers import CONSOLE_GROUP
 from support.inbound import message_created, receive_message
 from support.models import AuditLog, Draft, DraftStatus

@@ -33,7 +33,7 @@ def test_extractive_golden_path(extractive_graph: CompiledStateGraph) -> None:
     assert "+1 555 0100" in outcome.answer  # the business profile's phone filled in
     assert outcome.guard == {"grounded": True, "tone": True, "policy": True, "reasons": []}
     assert outcome.model == "extractive"
-    assert outcome.trace == ["triage", "retrieve", "draft", "guard", "decide", "finalize"]
+    assert outcome.trace == ["triage", "retrieve", "compose", "guard", "decide", "finalize"]
     assert outcome.suggested_action is not None and "Manage Cancel" in outcome.suggested_action
 
 
@@ -144,8 +144,8 @@ def test_ungrounded_llm_draft_is_repaired(
     graph = llm_graph(invented, llm_json(GROUNDED, [1]))
     outcome = run_graph(graph, initial_state(CANCEL))
     assert outcome.trace == [
-        "triage", "retrieve", "draft", "guard", "decide",
-        "repair", "draft", "guard", "decide", "finalize",
+        "triage", "retrieve", "compose", "guard", "decide",
+        "repair", "compose", "guard", "decide", "finalize",
     ]  # fmt: skip
     assert outcome.status == "SUGGESTED"
     assert outcome.answer == GROUNDED
@@ -160,7 +160,7 @@ def test_repair_exhausted_escalates(llm_graph: Callable[..., CompiledStateGraph]
     outcome = run_graph(llm_graph(invented, invented), initial_state(CANCEL))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "repair_exhausted")
     assert outcome.guard["grounded"] is False
-    assert outcome.trace.count("draft") == 2
+    assert outcome.trace.count("compose") == 2
 
 
 def test_no_repairs_allowed_escalates_guard_failed(

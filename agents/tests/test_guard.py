@@ -5,15 +5,16 @@ from __future__ import annotations
 import pytest
 
 from agents.facts import CustomerFacts, OrderFact
-from agents.guard import check_proposal, is_forbidden
+from agents.guard import check_answer, is_forbidden
 from agents.guard.learned import load_guard_rules
 from agents.guard.policy import check_policy
 from agents.guard.tone import check_tone
 from agents.message_signals import MessageSignals, read_signals, without_injection
-from agents.state import Evidence, Proposal
+from agents.state import DraftedAnswer
 from knowledge.models import GuardRule
+from knowledge.search import SearchHit
 
-ARTICLE = Evidence(
+ARTICLE = SearchHit(
     kb_id=7,
     title="Cancel order",
     snippet="",
@@ -28,9 +29,11 @@ NO_FACTS = CustomerFacts()
 REFUNDABLE = CustomerFacts(orders=(OrderFact("NW-1", "DELIVERED", "2031-05-14", True),))
 
 
-def proposal(answer: str, citations: list[dict[str, object]] | None = None) -> Proposal:
+def drafted(answer: str, citations: list[dict[str, object]] | None = None) -> DraftedAnswer:
     cited = citations if citations is not None else [ARTICLE.citation()]
-    return Proposal(answer=answer, citations=cited, confidence=0.9, model="t", prompt_version="t")
+    return DraftedAnswer(
+        answer=answer, citations=cited, confidence=0.9, model="t", prompt_version="t"
+    )
 
 
 def codes(answer: str, facts: CustomerFacts = NO_FACTS) -> set[str]:
@@ -38,8 +41,8 @@ def codes(answer: str, facts: CustomerFacts = NO_FACTS) -> set[str]:
 
 
 def test_a_quoted_answer_passes() -> None:
-    result = check_proposal(
-        proposal("To cancel an order, log in and open Order History [1]."),
+    result = check_answer(
+        drafted("To cancel an order, log in and open Order History [1]."),
         [ARTICLE],
         NO_FACTS,
         "NEUTRAL",
@@ -50,8 +53,8 @@ def test_a_quoted_answer_passes() -> None:
 
 
 def test_invented_sentence_is_ungrounded() -> None:
-    result = check_proposal(
-        proposal(
+    result = check_answer(
+        drafted(
             "Every customer receives a complimentary titanium blender with free engraving [1]."
         ),
         [ARTICLE],
@@ -65,8 +68,8 @@ def test_invented_sentence_is_ungrounded() -> None:
 
 def test_citations_must_point_at_retrieved_articles() -> None:
     foreign = {"kb_id": 999, "title": "x", "snippet": ""}
-    result = check_proposal(
-        proposal("To cancel an order, open Order History [2].", [foreign]),
+    result = check_answer(
+        drafted("To cancel an order, open Order History [2].", [foreign]),
         [ARTICLE],
         NO_FACTS,
         "NEUTRAL",
@@ -141,8 +144,8 @@ def test_signals_and_injection() -> None:
 
 
 def test_injection_is_a_flag_not_a_failure() -> None:
-    result = check_proposal(
-        proposal("To cancel an order, open Order History [1]."),
+    result = check_answer(
+        drafted("To cancel an order, open Order History [1]."),
         [ARTICLE],
         NO_FACTS,
         "NEUTRAL",
@@ -155,11 +158,11 @@ def test_injection_is_a_flag_not_a_failure() -> None:
 @pytest.mark.django_db
 def test_learned_rules_stop_drafts_only_once_enabled() -> None:
     rule = GuardRule.objects.create(pattern=r"\bwaive\W+the\W+fee\b", description="no waivers")
-    draft = proposal("To cancel an order, open Order History [1]. We can waive the fee.")
+    draft = drafted("To cancel an order, open Order History [1]. We can waive the fee.")
     assert load_guard_rules() == ()
-    assert check_proposal(draft, [ARTICLE], NO_FACTS, "NEUTRAL", CALM).issues == ()
+    assert check_answer(draft, [ARTICLE], NO_FACTS, "NEUTRAL", CALM).issues == ()
     GuardRule.objects.filter(pk=rule.pk).update(enabled=True)
-    result = check_proposal(draft, [ARTICLE], NO_FACTS, "NEUTRAL", CALM, (), (), load_guard_rules())
+    result = check_answer(draft, [ARTICLE], NO_FACTS, "NEUTRAL", CALM, (), (), load_guard_rules())
     assert [issue.code for issue in result.issues] == ["learned_rule"]
     assert f"rule {rule.pk}: We can waive the fee." in str(result.issues[0])
     assert is_forbidden(result)  # escalates (forbidden_action) rather than being repaired

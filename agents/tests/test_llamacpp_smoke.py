@@ -27,7 +27,7 @@ def test_a_real_gguf_model_drafts_through_the_graph(agent_kb: dict[str, KBDocume
         graph = build_graph(default_services())
     outcome = run_graph(graph, initial_state("how can I cancel my order?"))
     assert outcome.triage["intent"] == "cancel_order"
-    assert "draft" in outcome.trace and "guard" in outcome.trace
+    assert "compose" in outcome.trace and "guard" in outcome.trace
     assert outcome.model == f"llamacpp:{model}"
     assert outcome.tokens > 0
     assert outcome.latency_ms is not None and outcome.latency_ms > 0

@@ -11,7 +11,7 @@ from agents.graph import initial_state, route_after_decide, route_after_retrieve
 from agents.message_signals import MessageSignals
 from agents.nodes.decide import decide
 from agents.services import AgentSettings, default_services
-from agents.state import AgentState, GuardIssue, GuardResult, Proposal, Turn
+from agents.state import AgentState, DraftedAnswer, GuardIssue, GuardResult, Turn
 from agents.tests.conftest import DELIVERY
 from knowledge.models import KBDocument
 from support.models import Order
@@ -47,7 +47,7 @@ def test_retrieve_node_finds_evidence_and_facts(
     assert result["kb_covers_it"] is True
     assert result["entities"].order_numbers == ("NW-10001",)
     assert result["facts"].orders[0].delivery_date == DELIVERY.isoformat()
-    assert route_after_retrieve({**state, **result}) == "draft"  # type: ignore[typeddict-item]
+    assert route_after_retrieve({**state, **result}) == "compose"  # type: ignore[typeddict-item]
 
 
 def test_retrieve_node_marks_out_of_scope_weak(agent_kb: dict[str, KBDocument]) -> None:
@@ -57,22 +57,22 @@ def test_retrieve_node_marks_out_of_scope_weak(agent_kb: dict[str, KBDocument]) 
     assert result["escalation_reason"] == "retrieval_weak"
 
 
-def test_draft_node_quotes_and_fills(agent_kb: dict[str, KBDocument]) -> None:
+def test_compose_node_quotes_and_fills(agent_kb: dict[str, KBDocument]) -> None:
     services = default_services()
     state = _triaged("how do I cancel my purchase")
     state.update(nodes.retrieve_node(state, services))  # type: ignore[typeddict-item]
-    result = nodes.draft_node(state, services)
-    proposal = result["proposal"]
-    assert proposal.citations[0]["kb_id"] == agent_kb["cancel_order/0"].pk
-    assert "{{" not in proposal.answer and proposal.answer.endswith("[1]")
-    assert result["tokens"] == 0 and proposal.model == "extractive"
+    result = nodes.compose_node(state, services)
+    drafted = result["drafted_answer"]
+    assert drafted.citations[0]["kb_id"] == agent_kb["cancel_order/0"].pk
+    assert "{{" not in drafted.answer and drafted.answer.endswith("[1]")
+    assert result["tokens"] == 0 and drafted.model == "extractive"
 
 
 def _decided(**overrides: Any) -> AgentState:
     base: dict[str, Any] = {
         "signals": MessageSignals(False, (), False),
         "guard_result": GuardResult(),
-        "proposal": Proposal("ok", [], 0.9, "m", "v"),
+        "drafted_answer": DraftedAnswer("ok", [], 0.9, "m", "v"),
         "repairs": 0,
     }
     return base | overrides  # type: ignore[return-value]
@@ -89,13 +89,16 @@ def test_decide_table() -> None:
         ),
         (_decided(signals=MessageSignals(True, ("legal",), False)), ("escalate", "high_risk")),
         (
-            _decided(proposal=Proposal("", [], 0, "m", "v", invalid="bad")),
+            _decided(drafted_answer=DraftedAnswer("", [], 0, "m", "v", invalid="bad")),
             ("escalate", "guard_failed"),
         ),
         (_decided(guard_result=refund), ("escalate", "forbidden_action")),
         (_decided(guard_result=ungrounded), ("repair", "")),
         (_decided(guard_result=ungrounded, repairs=1), ("escalate", "repair_exhausted")),
-        (_decided(proposal=Proposal("ok", [], 0.2, "m", "v")), ("escalate", "low_confidence")),
+        (
+            _decided(drafted_answer=DraftedAnswer("ok", [], 0.2, "m", "v")),
+            ("escalate", "low_confidence"),
+        ),
     ]
     for state, expected in cases:
         assert decide(state, SETTINGS) == expected
@@ -122,7 +125,7 @@ def test_finalize_and_escalate_only_build_the_outcome(agent_kb: dict[str, KBDocu
         {
             "entities": Entities(),
             "facts": CustomerFacts(),
-            "proposal": Proposal("ok", [], 0.9, "m", "v"),
+            "drafted_answer": DraftedAnswer("ok", [], 0.9, "m", "v"),
             "guard_result": GuardResult(),
             "escalation_reason": "low_confidence",
         }
@@ -153,10 +156,10 @@ def test_repair_drops_a_flagged_numbered_step(agent_kb: dict[str, KBDocument]) -
     services = default_services()
     state = _triaged("how do I cancel my purchase")
     state.update(nodes.retrieve_node(state, services))  # type: ignore[typeddict-item]
-    first = nodes.draft_node(state, services)["proposal"].answer
+    first = nodes.compose_node(state, services)["drafted_answer"].answer
     step = next(line for line in first.splitlines() if line.startswith("2. "))
     # The guard quotes the line as it saw it, list marker included.
     issue = GuardIssue("grounded", "unsupported_sentence", step[:160])
-    repaired = nodes.draft_node({**state, "feedback": [issue]}, services)["proposal"].answer
+    repaired = nodes.compose_node({**state, "feedback": [issue]}, services)["drafted_answer"].answer
     assert step[3:] not in repaired
     assert len(repaired.splitlines()) == len(first.splitlines()) - 1

@@ -11,15 +11,16 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents.facts import CustomerFacts
 from agents.graph import build_graph, initial_state, run_graph
-from agents.guard import check_proposal
+from agents.guard import check_answer
 from agents.message_signals import MessageSignals, read_signals
 from agents.prompts import NO_REPLY_ACTION
 from agents.scoring import Calibration, calibrated, load_calibration
 from agents.services import default_services
-from agents.state import Evidence, Proposal
+from agents.state import DraftedAnswer
 from agents.triage.service import Triage
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import DocumentSource, KBDocument
+from knowledge.search import SearchHit
 
 COMPLAINT = "You have lost a customer of 22 years today. Your customer service is deplorable."
 PRAISE = "Just wanted to say thank you, the team sorted my return in minutes, brilliant service!"
@@ -31,7 +32,7 @@ def test_a_complaint_goes_to_a_person_without_a_kb_answer(
     outcome = run_graph(extractive_graph, initial_state(COMPLAINT))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "customer_complaint")
     assert outcome.answer == ""
-    assert "draft" not in outcome.trace
+    assert "compose" not in outcome.trace
     assert outcome.triage["sentiment"] == "NEGATIVE"
 
 
@@ -111,14 +112,21 @@ def test_example_specifics_of_an_article_are_never_quoted(agent_kb: object) -> N
     assert document.metadata["example_specifics"] == ["Ms. Hawkings", "$299"]
 
 
-REFUNDS = Evidence(
-    1, "Refunds", "", "Refunds take 5-7 business days.", "get_refund", "REFUND", 1, 0.9
+REFUNDS = SearchHit(
+    kb_id=1,
+    title="Refunds",
+    snippet="",
+    content="Refunds take 5-7 business days.",
+    intent="get_refund",
+    category="REFUND",
+    score=1,
+    similarity=0.9,
 )
 
 
 def _specific_issues(answer: str, customer_text: str) -> list[tuple[str, str]]:
-    result = check_proposal(
-        Proposal(answer, [REFUNDS.citation()], 0.9, "t", "t"),
+    result = check_answer(
+        DraftedAnswer(answer, [REFUNDS.citation()], 0.9, "t", "t"),
         [REFUNDS],
         CustomerFacts(),
         "NEUTRAL",

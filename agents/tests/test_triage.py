@@ -10,14 +10,14 @@ from django.core.management import CommandError, call_command
 
 from agents.triage.classifier import load_classifier, train
 from agents.triage.service import triage_text
-from agents.triage.tone import (
-    KINDS,
+from agents.triage.tone_model import (
     SENTIMENT_WEIGHTS,
     URGENCY_HIGH_MIN,
     _likeliest,
     _urgency,
     load_tone_model,
 )
+from support.vocabulary import MessageKind
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_category_probability_sums_its_intents() -> None:
 def test_the_tone_model_on_clear_messages(text: str, sentiment: str, kind: str) -> None:
     tone = load_tone_model().predict([text])[0]
     assert (tone.sentiment, tone.kind) == (sentiment, kind)
-    assert set(tone.kind_scores) == set(KINDS)
+    assert set(tone.kind_scores) == set(MessageKind.values)
     assert sum(tone.kind_scores.values()) == pytest.approx(1.0, abs=1e-3)
 
 

@@ -1,12 +1,13 @@
 """Triage of one message: intent and category (the intent classifier), what kind of message it
-is, its sentiment and urgency (the tone model, agents/triage/tone.py)."""
+is, its sentiment and urgency (the tone model, agents/triage/tone_model.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from agents.triage.classifier import load_classifier
-from agents.triage.tone import load_tone_model
+from agents.triage.tone_model import load_tone_model
+from support.vocabulary import MessageKind
 
 
 @dataclass(frozen=True)
@@ -17,8 +18,8 @@ class Triage:
     urgency: str
     confidence: float  # the intent probability
     scores: dict[str, float]  # each head's probability
-    kind: str = "store_question"
-    # Probability of each message kind: store_question, company_specific, complaint, praise, other.
+    kind: str = MessageKind.STORE_QUESTION
+    # Probability of each message kind (MessageKind).
     kinds: dict[str, float] = field(default_factory=dict)
     # P(store question) of the text the intent was read from, when that differs from the message
     # (a follow-up: "and how long does it take?" is a store question with its previous turn).
@@ -38,7 +39,7 @@ class Triage:
     def answerable_probability(self) -> float:
         """How likely a store's help centre answers this at all (P(store_question)), of the
         message or of the message in its context, whichever is higher."""
-        own = self.kinds.get("store_question", 1.0)
+        own = self.kinds.get(MessageKind.STORE_QUESTION, 1.0)
         return max(own, self.context_answerable or 0.0)
 
 
@@ -52,7 +53,7 @@ def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[
     if tone_texts:
         differs = [i for i, (a, b) in enumerate(zip(texts, tone_texts, strict=True)) if a != b]
         for index, tone in zip(differs, model.predict([texts[i] for i in differs]), strict=True):
-            in_context[index] = tone.kind_scores.get("store_question", 0.0)
+            in_context[index] = tone.kind_scores.get(MessageKind.STORE_QUESTION, 0.0)
     return [
         Triage(
             intent=predicted["intent"],

@@ -97,10 +97,12 @@ def _request(case: Case) -> Any:
     from agents.facts import CustomerFacts, OrderFact
     from agents.profile import Profile
     from agents.providers.base import DraftRequest
-    from agents.state import Evidence, GuardIssue
+    from agents.state import GuardIssue
     from agents.triage.service import Triage
+    from knowledge.search import SearchHit
+    from support.vocabulary import Sentiment, Urgency
 
-    article = Evidence(
+    article = SearchHit(
         kb_id=1,
         title="Returns and refunds",
         snippet="Return an item within 30 days.",
@@ -116,7 +118,7 @@ def _request(case: Case) -> Any:
         # The same text as an earlier turn and in a guard's feedback: every place the prompt
         # quotes the customer.
         history=[{"role": "CUSTOMER", "body": case.text}, {"role": "AGENT", "body": "Thanks!"}],
-        triage=Triage("get_refund", "REFUND", "NEUTRAL", "NORMAL", 0.9, {}),
+        triage=Triage("get_refund", "REFUND", Sentiment.NEUTRAL, Urgency.NORMAL, 0.9, {}),
         evidence=[article],
         facts=CustomerFacts(orders=orders),
         entities=Entities(),

@@ -43,11 +43,6 @@ class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
             "`manage.py load_demo_kb`, or your own with `manage.py ingest_kb SOURCE PATH`"
         )
 
-    def intents(self) -> list[str]:
-        """The intents these documents cover, sorted: the KB's taxonomy."""
-        documents = self.exclude(intent="").order_by("intent")
-        return list(documents.values_list("intent", flat=True).distinct())
-
     def hybrid_search(
         self, query: str, limit: int = 5, *, intent: str | None = None
     ) -> list[SearchHit]:

@@ -11,6 +11,7 @@ from resolver.api.errors import install_handlers
 def build_api() -> NinjaAPI:
     from evals.api import router as evals_router
     from knowledge.api import router as knowledge_router
+    from resolver.models.apikey import Scope
     from support.api.conversations import router as conversations_router
     from support.api.customers import router as customers_router
     from support.api.drafts import router as drafts_router
@@ -23,8 +24,8 @@ def build_api() -> NinjaAPI:
         title="Resolver API",
         version="1",
         description="Customer messages in, grounded drafts out, human review. "
-        "Auth: `Authorization: Bearer <api key>` (scopes ingest, read, act) or the console "
-        "session; the widget endpoints take a public widget key (`X-Widget-Key`) or a "
+        f"Auth: `Authorization: Bearer <api key>` (scopes {', '.join(Scope.values)}) or the "
+        "console session; the widget endpoints take a public widget key (`X-Widget-Key`) or a "
         "conversation token. Errors: `{detail, code}`.",
         urls_namespace="api-v1",
     )

@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.db import models
 from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 
@@ -19,6 +20,29 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schema.json"
 # What make_event publishes. Consumers accept every version the schema lists (1 and 2): events
 # queued before an upgrade are still processed.
 SCHEMA_VERSION = 2
+
+
+class EventType(models.TextChoices):
+    """Every event's `type`, defined once: the schema's list is generated from it (`manage.py
+    event_schema`), webhook endpoints subscribe to some of them, publishers name them here."""
+
+    MESSAGE_CREATED = "message.created", "A customer message was stored (the worker drafts it)"
+    DRAFT_READY = "draft.ready", "A draft is suggested"
+    DRAFT_ESCALATED = "draft.escalated", "A draft is escalated to a person"
+    DRAFT_SENT = "draft.sent", "A draft was sent to the customer"
+    DRAFT_REJECTED = "draft.rejected", "A draft was rejected"
+    MESSAGE_SENT = "message.sent", "An agent wrote to the customer (console only)"
+    CONVERSATION_RESOLVED = "conversation.resolved", "A conversation was resolved (console only)"
+
+
+# What webhook endpoints may subscribe to: what happens to drafts. message.created carries the
+# customer's message to the worker; the console-only events tell open screens to refresh.
+WEBHOOK_EVENT_TYPES = (
+    EventType.DRAFT_READY,
+    EventType.DRAFT_ESCALATED,
+    EventType.DRAFT_SENT,
+    EventType.DRAFT_REJECTED,
+)
 
 
 class InvalidEvent(ValueError):

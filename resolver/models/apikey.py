@@ -31,7 +31,8 @@ def hash_key(raw: str) -> str:
 
 
 def parse_scopes(raw: str) -> list[str]:
-    """ "ingest,read" → ["ingest", "read"]; raises ValueError naming an unknown scope."""
+    """A comma-separated list of scopes, sorted and deduplicated; raises ValueError naming an
+    unknown scope."""
     scopes = sorted({part.strip() for part in raw.split(",") if part.strip()})
     unknown = [scope for scope in scopes if scope not in Scope.values]
     if unknown or not scopes:
@@ -65,7 +66,7 @@ class ApiKey(models.Model):
     # lookup is an index hit; the rest exists only as key_hash.
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
-    scopes = models.JSONField(default=list, help_text="Any of: ingest, read, act, privacy.")
+    scopes = models.JSONField(default=list, help_text=f"Any of: {', '.join(Scope.values)}.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

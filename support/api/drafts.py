@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from pydantic import Field
 
+from knowledge.taxonomy import UnknownIntent, check_intent
 from resolver.api.auth import actor_of, scoped
-from resolver.api.errors import ERRORS
+from resolver.api.errors import ERRORS, ApiError
 from resolver.models import Scope
 from support import review
 from support.api.cursor import after, encode
@@ -22,6 +23,7 @@ router = Router(tags=["drafts"])
 
 class DraftFilter(Schema):
     status: DraftStatus | None = None
+    intent: str | None = Field(None, max_length=64, description="One of GET /intents.")
     limit: int = Field(20, ge=1, le=100)
     cursor: str | None = Field(None, max_length=200)
 
@@ -32,6 +34,11 @@ def list_drafts(request: HttpRequest, filters: Query[DraftFilter]) -> dict[str, 
     drafts = Draft.objects.order_by("-created_at", "-id")
     if filters.status:
         drafts = drafts.filter(status=filters.status)
+    if filters.intent:
+        try:
+            drafts = drafts.filter(intent=check_intent(filters.intent))
+        except UnknownIntent as exc:
+            raise ApiError(422, str(exc), code="unknown_intent") from None
     if filters.cursor:
         drafts = drafts.filter(after(filters.cursor))
     page = list(drafts[: filters.limit + 1])

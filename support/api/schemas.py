@@ -30,7 +30,7 @@ class MessageIn(Schema):
 class Accepted(Schema):
     id: uuid.UUID = Field(description="The customer message's id.")
     conversation_id: uuid.UUID
-    status: Literal["PENDING"]
+    status: Literal[DraftStatus.PENDING]
     draft_id: uuid.UUID
     trace_id: str = Field(
         description="W3C trace id of this request (the caller's traceparent, if sent): the same "

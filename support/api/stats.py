@@ -12,7 +12,7 @@ from pydantic import Field
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS
 from resolver.models import Scope
-from support import stats
+from support import dashboard_figures
 
 router = Router(tags=["stats"])
 
@@ -106,4 +106,4 @@ class StatsOut(Schema):
 
 @router.get("/stats", response={200: StatsOut, **ERRORS}, auth=scoped(Scope.READ))
 def read_stats(request: HttpRequest, query: Query[StatsQuery]) -> dict[str, Any]:
-    return stats.dashboard(timedelta(days=query.days))
+    return dashboard_figures.dashboard(timedelta(days=query.days))

@@ -19,7 +19,7 @@ from resolver.api.idempotency import check_key, once
 from resolver.api.types import Text
 from support.api.schemas import Body, Ref
 from support.inbound import rate_reply, receive_message
-from support.models import Channel, Conversation, Message, MessageRole
+from support.models import Channel, Conversation, DraftStatus, Message, MessageRole
 from support.widget import tokens
 from support.widget.access import TokenAuth, Visitor, visitor_of, widget_key
 
@@ -54,7 +54,7 @@ class WidgetMessageIn(Schema):
 class WidgetAccepted(Schema):
     id: uuid.UUID
     conversation_id: uuid.UUID
-    status: Literal["PENDING"]
+    status: Literal[DraftStatus.PENDING]
     created_at: datetime
 
 
@@ -152,7 +152,7 @@ def post_message(
         accepted = {
             "id": str(message.pk),
             "conversation_id": str(conversation.pk),
-            "status": "PENDING",
+            "status": DraftStatus.PENDING,
             "created_at": message.created_at.isoformat(),
         }
         return 202, accepted
@@ -179,7 +179,7 @@ def read(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
         "id": conversation.pk,
         "status": conversation.status,
         "waiting": bool(messages) and messages[-1].role == MessageRole.CUSTOMER,
-        "messages": [message.for_customer() for message in messages],
+        "messages": [message.as_widget_json() for message in messages],
     }
 
 

@@ -1,4 +1,5 @@
-"""The dashboard's figures (support/stats.py) and the geometry of its server-rendered SVG charts."""
+"""The dashboard's figures (support/dashboard_figures.py) and the geometry of its server-rendered
+SVG charts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from support import stats
+from support import dashboard_figures
 from support.models import EscalationReason
 
 WINDOWS = (1, 7, 30, 90)
@@ -164,7 +165,7 @@ def share(window: dict[str, Any]) -> dict[str, Any]:
 
 
 def figures(days: int) -> dict[str, Any]:
-    data = stats.dashboard(timedelta(days=days))
+    data = dashboard_figures.dashboard(timedelta(days=days))
     window = data["window"]
     reasons = sorted(window["escalation_reasons"].items(), key=lambda kv: (-kv[1], kv[0]))
     return {

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django import forms
 from django.http import QueryDict
 
+from knowledge.taxonomy import intents
 from support.models import Draft, EscalationReason, Urgency
 from support.models.draft import OPEN_STATUSES, DraftQuerySet
 
@@ -40,7 +41,10 @@ class QueueFilter(forms.Form):
         required=False,
         choices=_choices([(s.value, s.value) for s in OPEN_STATUSES], "All open"),
     )
-    intent = forms.CharField(required=False, max_length=64)
+    # The taxonomy's intents (knowledge/taxonomy.py), read when the form is made.
+    intent = forms.ChoiceField(
+        required=False, choices=lambda: _choices([(i, i) for i in intents()], "Any intent")
+    )
     urgency = forms.ChoiceField(required=False, choices=_choices(Urgency.choices, "Any urgency"))
     reason = forms.ChoiceField(
         required=False, choices=_choices(EscalationReason.choices, "Any reason")

@@ -14,10 +14,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from knowledge import taxonomy
 from knowledge.models import KBDocument
 from resolver.audit_actor import Actor
 from support import review
-from support.console import dashboard as dashboard_figures
+from support.console import dashboard as dashboard_screen
 from support.console.access import agent_required
 from support.console.filters import QueueFilter
 from support.console.forms import ApproveForm, RejectForm, RelabelForm, ReplyForm, first_error
@@ -32,9 +33,7 @@ class HtmxHttpRequest(HttpRequest):
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilter.from_query(request.GET)
-    # The intent filter offers the KB's taxonomy (what triage can answer).
-    intents = KBDocument.objects.published().intents()
-    context = {**QueueScreen.load(filters).context(), "intents": intents}
+    context = {**QueueScreen.load(filters).context(), "intents": taxonomy.intents()}
     return render(request, "console/queue.html", context)
 
 
@@ -170,5 +169,5 @@ def kb_document(request: HttpRequest, kb_id: int) -> HttpResponse:
 
 @agent_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    days = dashboard_figures.window_days(request.GET.get("days"))
-    return render(request, "console/dashboard.html", dashboard_figures.figures(days))
+    days = dashboard_screen.window_days(request.GET.get("days"))
+    return render(request, "console/dashboard.html", dashboard_screen.figures(days))

@@ -1,4 +1,5 @@
 from support.models.audit import AuditAction, AuditLog
+from support.models.autosend import AutoSendRule
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
 from support.models.draft import (
@@ -18,7 +19,7 @@ from support.models.webhook import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from support.models.widget import AutoSendRule, WidgetKey
+from support.models.widget import WidgetKey
 
 __all__ = [
     "AuditAction",

@@ -4,54 +4,35 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any, Literal, get_args
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 
+from knowledge.search import CITATION_KEYS
+from support.vocabulary import (
+    OPEN_STATUSES,
+    DraftStatus,
+    EscalationReason,
+    RejectCategory,
+    Sentiment,
+    Urgency,
+    empty_guard,
+)
 
-class DraftStatus(models.TextChoices):
-    PENDING = "PENDING", "Pending"
-    SUGGESTED = "SUGGESTED", "Suggested"
-    ESCALATED = "ESCALATED", "Escalated"
-    SENT = "SENT", "Sent"
-    REJECTED = "REJECTED", "Rejected"
-
-
-class EscalationReason(models.TextChoices):
-    LOW_CONFIDENCE = "low_confidence", "Low confidence"
-    GUARD_FAILED = "guard_failed", "Guard failed"
-    REPAIR_EXHAUSTED = "repair_exhausted", "Repair exhausted"
-    FORBIDDEN_ACTION = "forbidden_action", "Forbidden action"
-    RETRIEVAL_WEAK = "retrieval_weak", "Retrieval weak"
-    CUSTOMER_REQUESTED_HUMAN = "customer_requested_human", "Customer requested a human"
-    # Dissatisfaction, anger, a threat to leave: a person answers, whatever the KB holds.
-    COMPLAINT = "customer_complaint", "Customer complaint"
-    HIGH_RISK = "high_risk", "High risk"
-
-
-class RejectCategory(models.TextChoices):
-    """Why an agent rejected a draft (with the free-text reason); the learning loop reads it."""
-
-    INCORRECT = "incorrect", "Incorrect"
-    OUTDATED = "outdated", "Outdated"
-    INCOMPLETE = "incomplete", "Incomplete"
-    TONE = "tone", "Tone"
-    POLICY = "policy", "Policy"
-    OTHER = "other", "Other"
-
-
-class Sentiment(models.TextChoices):
-    POSITIVE = "POSITIVE", "Positive"
-    NEUTRAL = "NEUTRAL", "Neutral"
-    NEGATIVE = "NEGATIVE", "Negative"
-
-
-class Urgency(models.TextChoices):
-    LOW = "LOW", "Low"
-    NORMAL = "NORMAL", "Normal"
-    HIGH = "HIGH", "High"
-
+# Re-exported: the columns' words are the vocabulary's (migrations name empty_guard here).
+__all__ = [
+    "DRAFT_CLAIM_LEASE",
+    "OPEN_STATUSES",
+    "Draft",
+    "DraftQuerySet",
+    "DraftStatus",
+    "EscalationReason",
+    "RejectCategory",
+    "Sentiment",
+    "Urgency",
+    "empty_guard",
+]
 
 # The longest an agent run may take (the actor's time limit: Dramatiq interrupts it after that).
 AGENT_RUN_TIME_LIMIT = timedelta(seconds=settings.AGENT_RUN_TIME_LIMIT_SECONDS)
@@ -61,8 +42,6 @@ AGENT_RUN_TIME_LIMIT = timedelta(seconds=settings.AGENT_RUN_TIME_LIMIT_SECONDS)
 DRAFT_CLAIM_LEASE = AGENT_RUN_TIME_LIMIT + timedelta(seconds=15)
 
 
-# Statuses a human still has to act on (the console queue).
-OPEN_STATUSES = (DraftStatus.PENDING, DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
 # Queue order: drafts with an answer (to approve) or an escalation before the ones still being
 # drafted, then by urgency, then the longest waiting first.
 URGENCY_RANK = {Urgency.HIGH: 0, Urgency.NORMAL: 1, Urgency.LOW: 2}
@@ -106,20 +85,6 @@ class DraftQuerySet(models.QuerySet["Draft"]):
             models.Q(message__body__icontains=text)
             | models.Q(conversation__customer_ref__icontains=text)
         )
-
-
-# The policy guard's checks, in the order the console shows them; a draft's `guard` holds one
-# boolean per check and the reasons of the ones that failed.
-GuardCheck = Literal["grounded", "tone", "policy"]
-GUARD_CHECKS: tuple[GuardCheck, ...] = get_args(GuardCheck)
-
-
-# What a citation shows outside (the stored one may hold more, e.g. the chunk and its score).
-CITATION_KEYS = ("kb_id", "title", "snippet")
-
-
-def empty_guard() -> dict[str, object]:
-    return {**dict.fromkeys(GUARD_CHECKS, False), "reasons": []}
 
 
 class Draft(models.Model):
@@ -262,7 +227,7 @@ class Draft(models.Model):
     def as_wire(self) -> dict[str, Any]:
         """The Draft object of CONTRACTS.md (API, CLI, console JSON), plus what a human did with
         it. The one mapping of a draft to its public shape: support.api.schemas.DraftOut types
-        it, a run's outcome is shown through it (support.drafts.DraftOutcome.as_draft)."""
+        it, a run's outcome is shown through it (support.agent_runs.unsaved_draft)."""
         return {
             "id": self.pk,
             "message_id": self.message_id,

@@ -54,7 +54,7 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.role}: {self.body[:60]}"
 
-    def for_customer(self) -> dict[str, object]:
+    def as_widget_json(self) -> dict[str, object]:
         """How the chat widget shows this message (JSON-ready)."""
         return {
             "id": str(self.pk),

@@ -12,8 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from resolver.events import WEBHOOK_EVENT_TYPES
+
 SECRET_PREFIX = "whsec_"
-WEBHOOK_EVENTS = ("draft.ready", "draft.escalated", "draft.sent", "draft.rejected")
+WEBHOOK_EVENTS = tuple(event_type.value for event_type in WEBHOOK_EVENT_TYPES)
 
 
 def new_secret() -> str:

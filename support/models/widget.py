@@ -1,4 +1,4 @@
-"""The customer chat widget's public keys and the per-intent auto-send policy."""
+"""The customer chat widget's public keys."""
 
 from __future__ import annotations
 
@@ -103,26 +103,3 @@ class WidgetKey(models.Model):
 
     def script_tag(self, host: str) -> str:
         return f'<script src="{host}/static/widget.js" data-key="{self.public_key}" defer></script>'
-
-
-class AutoSendRule(models.Model):
-    """Per intent, off by default: a SUGGESTED draft whose guard passed and whose confidence is
-    above the threshold goes to the customer without a human. Escalations always wait."""
-
-    intent = models.CharField(max_length=64, unique=True)
-    enabled = models.BooleanField(default=False)
-    min_confidence = models.FloatField(
-        default=0.9, help_text="Send only drafts with a confidence above this (0-1)."
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(min_confidence__gte=0.0, min_confidence__lte=1.0),
-                name="autosendrule_confidence_between_0_and_1",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.intent}: {'on' if self.enabled else 'off'} above {self.min_confidence}"

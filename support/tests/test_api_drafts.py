@@ -72,6 +72,23 @@ NAIVE_TIME_CURSOR = (
 )
 
 
+def test_drafts_filter_by_an_intent_of_the_taxonomy(
+    api: Client, make_draft: MakeDraft, small_kb: object
+) -> None:
+    """GET /intents lists the taxonomy (the KB's published articles' intents); GET /drafts takes
+    one of them, and refuses an intent the taxonomy does not know (422, not an empty page)."""
+    intents = api.get(f"{API}/intents").json()["items"]
+    assert {"intent": "get_refund", "category": "REFUND"} in intents
+    assert [item["intent"] for item in intents] == sorted(item["intent"] for item in intents)
+    refund = make_draft("refund my blender", intent="get_refund")
+    make_draft("where is my parcel", intent="track_order")
+    page = api.get(f"{API}/drafts", {"intent": "get_refund"}).json()
+    assert [item["id"] for item in page["items"]] == [str(refund.pk)]
+    unknown = api.get(f"{API}/drafts", {"intent": "ship_to_mars"})
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "unknown_intent" and "ship_to_mars" in unknown.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("params", "status"),
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from agents.actors import process_message
@@ -77,7 +78,7 @@ def test_everything_else_waits_for_a_human(
 def test_the_worker_path_sends_automatically(
     small_kb: dict, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """The rule is applied after the outcome's commit (support.drafts.record_outcome)."""
+    """The rule is applied after the outcome's commit (support.agent_runs.record_outcome)."""
     AutoSendRule.objects.create(intent="recover_password", enabled=True, min_confidence=0.0)
     message, draft = receive_message("how do I change my password?", enqueue=False)
     event = message_created(message)
@@ -91,3 +92,23 @@ def test_the_worker_path_sends_automatically(
         .values_list("action", flat=True)
     )
     assert actions == ["created", "suggested", "auto_sent"]
+
+
+def test_a_rule_names_an_intent_of_the_taxonomy(admin_client: Any, small_kb: object) -> None:
+    """The rule's intent is a choice of the taxonomy's intents in admin, and the model refuses
+    one the taxonomy does not know (a rule that could never send, silently)."""
+    form = admin_client.get("/admin/support/autosendrule/add/").content.decode()
+    assert '<option value="get_refund">get_refund</option>' in form
+    refused = admin_client.post(
+        "/admin/support/autosendrule/add/",
+        {"intent": "ship_to_mars", "enabled": "on", "min_confidence": "0.9"},
+    )
+    assert refused.status_code == 200 and not AutoSendRule.objects.exists()
+    with pytest.raises(ValidationError, match="ship_to_mars"):
+        AutoSendRule(intent="ship_to_mars").full_clean()
+    saved = admin_client.post(
+        "/admin/support/autosendrule/add/",
+        {"intent": "get_refund", "enabled": "on", "min_confidence": "0.9"},
+    )
+    assert saved.status_code == 302
+    assert AutoSendRule.objects.get().intent == "get_refund"

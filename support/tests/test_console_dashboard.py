@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from support import stats
+from support import dashboard_figures
 from support.models import (
     Channel,
     Conversation,
@@ -53,7 +53,7 @@ def _seed(make_draft: MakeDraft) -> None:
 
 def test_window_figures(make_draft: MakeDraft) -> None:
     _seed(make_draft)
-    figures = stats.dashboard(timedelta(days=7))
+    figures = dashboard_figures.dashboard(timedelta(days=7))
     window = figures["window"]
     assert (window["drafts"], window["sent"], window["rejected"]) == (6, 3, 1)
     assert (window["suggested"], window["escalated"]) == (4, 1)
@@ -107,7 +107,7 @@ def test_a_human_escalation_is_not_counted_as_the_ai_s(make_draft: MakeDraft) ->
     completed = timezone.now()
     draft = make_draft(status=DraftStatus.ESCALATED, completed_at=completed)  # no AI reason
     Draft.objects.filter(pk=draft.pk).update(completed_at=draft.created_at + timedelta(seconds=2))
-    window = stats.dashboard(timedelta(days=1))["window"]
+    window = dashboard_figures.dashboard(timedelta(days=1))["window"]
     assert (window["suggested"], window["ai_escalated"], window["escalated"]) == (1, 0, 1)
     assert window["time_to_draft_ms_p50"] == pytest.approx(2000, abs=1)
 
@@ -132,7 +132,7 @@ def test_csat_per_week_with_gaps() -> None:
     _rated(1, _utc(20))
     _rated(-1, _utc(23))
     _rated(-1, _utc(24))  # week of March 24: all down
-    series = stats.csat_series(_utc(5, 10), _utc(26), "week")
+    series = dashboard_figures.csat_series(_utc(5, 10), _utc(26), "week")
     assert [(p["start"], p["ratings"], p["up"], p["csat"]) for p in series] == [
         (date(2025, 3, 3), 2, 1, 0.5),
         (date(2025, 3, 10), 0, 0, None),  # a gap, not 0%
@@ -146,7 +146,7 @@ def test_csat_per_day() -> None:
     _rated(1, _utc(5, 11))
     _rated(1, _utc(7, 8))
     _rated(-1, _utc(7, 20))
-    series = stats.csat_series(_utc(5, 10), _utc(7, 21), "day")
+    series = dashboard_figures.csat_series(_utc(5, 10), _utc(7, 21), "day")
     assert [(p["start"], p["ratings"], p["csat"]) for p in series] == [
         (date(2025, 3, 5), 1, 1.0),
         (date(2025, 3, 6), 0, None),
@@ -155,8 +155,8 @@ def test_csat_per_day() -> None:
 
 
 def test_csat_bucket_follows_the_window(api: Client) -> None:
-    assert stats.csat_bucket(timedelta(days=7)) == "day"
-    assert stats.csat_bucket(timedelta(days=30)) == "week"
+    assert dashboard_figures.csat_bucket(timedelta(days=7)) == "day"
+    assert dashboard_figures.csat_bucket(timedelta(days=30)) == "week"
     _rated(1, timezone.now())
     over_time = api.get(f"{API}/stats?days=30").json()["csat_over_time"]
     assert over_time["bucket"] == "week"

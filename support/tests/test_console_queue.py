@@ -76,10 +76,12 @@ def test_a_row_shows_what_the_agent_triages_with(console: Client, make_draft: Ma
         ("q=vip-7", ["pending"]),
         ("status=SENT", ["escalated", "pending", "plain", "refund"]),  # invalid: ignored
         ("intent=get_refund&urgency=HIGH", []),
+        # Not an intent of the taxonomy (knowledge/taxonomy.py), the one list: ignored.
+        ("intent=ship_to_mars", ["escalated", "pending", "plain", "refund"]),
     ],
 )
 def test_filters_and_search(
-    console: Client, make_draft: MakeDraft, query: str, expected: list[str]
+    console: Client, make_draft: MakeDraft, small_kb: object, query: str, expected: list[str]
 ) -> None:
     drafts = {
         "plain": make_draft("where is my parcel"),

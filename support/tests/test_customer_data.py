@@ -398,8 +398,10 @@ def _permissions(app_label: str, model: str) -> list[Any]:
 def test_erase_closes_open_drafts_so_a_run_in_flight_writes_nothing(db: None) -> None:
     """A worker drafting the customer's message while it is erased must not write the answer
     (which may quote them) back into the anonymised draft."""
-    from support.drafts import AlreadyRecorded, DraftOutcome, record_outcome
+    from support.agent_runs import AlreadyRecorded, record_outcome
     from support.inbound import receive_message
+    from support.outcome import DraftOutcome
+    from support.vocabulary import DraftStatus
 
     _, draft = receive_message("zqmark where is my parcel", customer_ref=REF, enqueue=False)
     customer_data.do_erase(REF, Actor.agent())
@@ -407,7 +409,7 @@ def test_erase_closes_open_drafts_so_a_run_in_flight_writes_nothing(db: None) ->
     assert (draft.status, draft.reject_reason) == ("REJECTED", review.CLOSED_BY_ERASURE)
 
     outcome = DraftOutcome(
-        status="SUGGESTED",
+        status=DraftStatus.SUGGESTED,
         escalation_reason=None,
         triage={},
         answer="zqmark, your parcel arrives Monday",

@@ -11,7 +11,7 @@ from django.test import Client
 
 from resolver.audit_actor import Actor
 from support import review
-from support.drafts import AlreadyRecorded, record_outcome
+from support.agent_runs import AlreadyRecorded, record_outcome
 from support.inbound import receive_message
 from support.models import AuditLog, Conversation, ConversationStatus, Draft, DraftStatus
 from support.tests.conftest import MakeDraft, key_client, post_json

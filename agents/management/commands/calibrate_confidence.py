@@ -28,9 +28,10 @@ from agents.management.commands.train_tone import (
     out_of_scope,
     written_examples,
 )
-from agents.message_signals import HUMAN_INTENTS
 from agents.prompts import ACKNOWLEDGEMENT_VERSION
 from agents.services import default_services
+from knowledge.taxonomy import HUMAN_INTENTS
+from support.vocabulary import MessageKind
 
 SAMPLE = 1500
 SEED = 20261127
@@ -40,13 +41,13 @@ def calibration_cases(datasets: Path) -> list[tuple[str, str | None]]:
     """(text, the intent a right answer has, or None when no answer is right)."""
     cases: list[tuple[str, str | None]] = []
     for example in written_examples():
-        right = example.get("intent") if example["kind"] == "store_question" else None
+        right = example.get("intent") if example["kind"] == MessageKind.STORE_QUESTION else None
         cases.append((example["text"], right))
     with (datasets / "bitext" / "intents_train.csv").open() as handle:
         intent_of = {row["text"]: row["intent"] for row in csv.DictReader(handle)}
     for text, kind in bitext_questions(datasets):
         # A request for a person is answered by escalating, not by an answer.
-        answered = kind == "store_question" and intent_of[text] not in HUMAN_INTENTS
+        answered = kind == MessageKind.STORE_QUESTION and intent_of[text] not in HUMAN_INTENTS
         cases.append((text, intent_of[text] if answered else None))
     cases += [(text, None) for text, _ in out_of_scope(datasets)]
     random.Random(SEED).shuffle(cases)
@@ -66,10 +67,10 @@ class Command(BaseCommand):
         rows, labels = [], []
         for text, intent in tqdm(calibration_cases(options["datasets"]), file=sys.stderr):
             _, state = run_graph_to_end(graph, initial_state(text))
-            proposal = state.get("proposal")
-            if proposal is not None and proposal.prompt_version == ACKNOWLEDGEMENT_VERSION:
+            drafted = state.get("drafted_answer")
+            if drafted is not None and drafted.prompt_version == ACKNOWLEDGEMENT_VERSION:
                 continue  # acknowledgements keep their own confidence
-            raw = proposal.confidence if proposal else state.get("retrieval_confidence", 0.0)
+            raw = drafted.confidence if drafted else state.get("retrieval_confidence", 0.0)
             triage = state["triage_result"]
             right = intent is not None and triage.intent == intent
             rows.append([raw, triage.answerable_probability])

@@ -13,6 +13,7 @@ from agents.runner import run_for_draft
 from agents.services import default_services
 from knowledge.models import KBDocument
 from resolver.cli import BatchCommand
+from support.agent_runs import unsaved_draft
 
 
 class Command(BatchCommand):
@@ -39,7 +40,7 @@ class Command(BatchCommand):
     def _draft(self, graph: Any, text: str, options: dict[str, Any]) -> dict[str, Any]:
         if not options["persist"]:
             outcome = run_graph(graph, initial_state(text, customer_ref=options["customer"]))
-            return outcome.as_draft()
+            return unsaved_draft(outcome)
         from support.inbound import receive_message
         from support.models import Channel
 

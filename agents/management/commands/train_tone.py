@@ -1,5 +1,5 @@
 """`train_tone [--name tone-v1]`: trains the message kind, sentiment and urgency model
-(agents/triage/tone.py) and writes agents/artifacts/NAME.joblib with a JSON card.
+(agents/triage/tone_model.py) and writes agents/artifacts/NAME.joblib with a JSON card.
 
 Training data (never the evaluation tweets): agents/training/support_messages.jsonl (support
 messages written for training, every head), Bitext store questions of the train template
@@ -20,7 +20,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from agents.splits import family_split
-from agents.triage.tone import HEADS, train
+from agents.triage.tone_model import HEADS, train
+from knowledge.taxonomy import COMPLAINT_INTENT
+from support.vocabulary import MessageKind
 
 DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 WRITTEN = Path(settings.BASE_DIR) / "agents" / "training" / "support_messages.jsonl"
@@ -40,16 +42,16 @@ def bitext_questions(datasets: Path) -> list[tuple[str, str]]:
     for row in train_rows:
         by_intent.setdefault(row["intent"], []).append(row["text"])
     rng = random.Random(SEED)
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for intent, texts in sorted(by_intent.items()):
-        kind = "complaint" if intent == "complaint" else "store_question"
+        kind = MessageKind.COMPLAINT if intent == COMPLAINT_INTENT else MessageKind.STORE_QUESTION
         pairs += [(text, kind) for text in rng.sample(texts, min(BITEXT_PER_INTENT, len(texts)))]
     return pairs
 
 
 def out_of_scope(datasets: Path) -> list[tuple[str, str]]:
     data = json.loads((datasets / "clinc150" / "oos_train_val.json").read_text())
-    return [(text, "other") for text, _ in data["oos_train"]]
+    return [(text, MessageKind.OTHER) for text, _ in data["oos_train"]]
 
 
 def examples(datasets: Path) -> dict[str, tuple[list[str], list[str]]]:

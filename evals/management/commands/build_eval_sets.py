@@ -23,9 +23,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from agents.message_signals import HUMAN_INTENTS
 from agents.splits import family_split, normalise
 from evals.sets import DATASETS, SETS_DIR
+from knowledge.taxonomy import COMPLAINT_INTENT, HUMAN_INTENTS
 from support.models import DraftStatus, EscalationReason
 
 PER_INTENT = 12
@@ -135,8 +135,8 @@ def template_dev_cases(datasets: Path) -> list[dict[str, Any]]:
         if row["intent"] in HUMAN_INTENTS:
             expect["status"] = DraftStatus.ESCALATED.value
             expect["escalation_reason"] = (
-                EscalationReason.COMPLAINT.value
-                if row["intent"] == "complaint"
+                EscalationReason.CUSTOMER_COMPLAINT.value
+                if row["intent"] == COMPLAINT_INTENT
                 else EscalationReason.CUSTOMER_REQUESTED_HUMAN.value
             )
         else:

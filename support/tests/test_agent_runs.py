@@ -1,5 +1,5 @@
-"""support.drafts.record_outcome: the one way an agent run's outcome reaches a draft, on the real
-database: draft, processed event, escalation and audit in one transaction, or nothing."""
+"""support.agent_runs.record_outcome: the one way an agent run's outcome reaches a draft, on the
+real database: draft, processed event, escalation and audit in one transaction, or nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from resolver.models import ProcessedEvent
-from support.drafts import AlreadyRecorded, DraftOutcome, record_outcome
+from support.agent_runs import AlreadyRecorded, record_outcome
 from support.inbound import receive_message
 from support.models import AuditLog, Conversation, ConversationStatus, Draft, DraftStatus
+from support.outcome import DraftOutcome
 
 
 def outcome(**fields: Any) -> DraftOutcome:

@@ -1,4 +1,4 @@
-"""draft: the configured provider writes a proposal from the evidence and facts."""
+"""compose: the configured provider writes the draft's answer from the evidence and facts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from agents.services import Services
 from agents.state import AgentState
 
 
-def draft_node(state: AgentState, services: Services) -> dict[str, Any]:
+def compose_node(state: AgentState, services: Services) -> dict[str, Any]:
     request = DraftRequest(
         message=state["clean_message"],
         history=state.get("history", []),
@@ -21,10 +21,10 @@ def draft_node(state: AgentState, services: Services) -> dict[str, Any]:
         retrieval_confidence=state["retrieval_confidence"],
         feedback=tuple(state.get("feedback", [])),
     )
-    proposal = services.drafter.draft(request)
+    drafted = services.drafter.draft(request)
     return {
-        "proposal": proposal,
-        "tokens": proposal.tokens,
-        "cost": proposal.cost,
-        "trace": ["draft"],
+        "drafted_answer": drafted,
+        "tokens": drafted.tokens,
+        "cost": drafted.cost,
+        "trace": ["compose"],
     }

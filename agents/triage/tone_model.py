@@ -27,8 +27,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from agents.triage.classifier import ARTIFACTS
 from resolver.once import once_per_process
+from support.vocabulary import Sentiment, Urgency
 
-KINDS = ("store_question", "company_specific", "complaint", "praise", "other")
 URGENT = re.compile(
     r"\b(urgent|urgently|asap|immediately|right now|right away|emergency|today|tonight|"
     r"fraud|fraudulent|unauthori[sz]ed|hacked|stolen|charged twice|double charged|lawyer|"
@@ -43,7 +43,7 @@ HEAD_C = {"kind": 2.0, "sentiment": 0.3, "urgency": 1.0}
 # under-read by a model trained on written examples (NEGATIVE weighted up), and HIGH urgency
 # sorts a message to the top of the queue, so it is said only when the model is sure (precision
 # first); otherwise the likelier of NORMAL and LOW.
-SENTIMENT_WEIGHTS = {"NEGATIVE": 1.5}
+SENTIMENT_WEIGHTS: dict[str, float] = {Sentiment.NEGATIVE: 1.5}
 URGENCY_HIGH_MIN = 0.7
 
 
@@ -141,9 +141,9 @@ def _likeliest(scores: dict[str, float], weights: dict[str, float] | None = None
 
 
 def _urgency(scores: dict[str, float]) -> str:
-    if scores.get("HIGH", 0.0) >= URGENCY_HIGH_MIN:
-        return "HIGH"
-    return max(("NORMAL", "LOW"), key=lambda label: scores.get(label, 0.0))
+    if scores.get(Urgency.HIGH, 0.0) >= URGENCY_HIGH_MIN:
+        return Urgency.HIGH
+    return max((Urgency.NORMAL, Urgency.LOW), key=lambda label: scores.get(label, 0.0))
 
 
 def train(examples: dict[str, tuple[list[str], list[str]]], version: str) -> ToneModel:

@@ -1,0 +1,175 @@
+"""An agent run's writes on its Draft row, the support actions the worker (agents/runner.py)
+calls around the pure graph (zulip-style: lock, write, audit in one transaction, notify after
+commit):
+
+- claim_draft / release_draft: a worker takes a PENDING draft with a conditional UPDATE (a lease,
+  taken over early when the holder's heartbeat stopped), and gives it back when it stops short;
+- record_outcome: what the graph decided (support/outcome.py:DraftOutcome) reaches the draft
+  row, with the processed-event row that makes a redelivery a no-op, the conversation's
+  escalation, the audit row and, after commit, the announcement (console, widget, webhooks) and
+  the auto-send rule;
+- unsaved_draft: the Draft object of an outcome that is not stored (the `draft` command).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from resolver.audit_actor import Actor
+from resolver.events import EventType
+from resolver.heartbeat import MISSED_BEATS, is_beating
+from resolver.models import ProcessedEvent
+from resolver.redis_client import get_redis
+from support.announce import announce_draft
+from support.autosend import auto_send_if_allowed
+from support.models import AuditAction, AuditLog, Conversation, Draft, DraftStatus
+from support.models.draft import DRAFT_CLAIM_LEASE
+from support.outcome import DraftOutcome
+from support.review import ReviewError
+
+logger = logging.getLogger(__name__)
+
+# Keys of the Draft object that only a stored (and reviewed) draft has.
+UNSAVED_KEYS = (
+    "id",
+    "message_id",
+    "conversation_id",
+    "created_at",
+    "reviewed_at",
+    "sent_text",
+    "reject_reason",
+    "reject_category",
+)
+
+
+def unsaved_draft(outcome: DraftOutcome) -> dict[str, Any]:
+    """The Draft object of CONTRACTS.md for `outcome`, unsaved: the same mapping as a stored
+    draft's (Draft.as_wire), without the ids and timestamps only a stored draft has (the CLI's
+    form)."""
+    wire = Draft(**outcome.draft_fields()).as_wire()
+    for unsaved in UNSAVED_KEYS:
+        del wire[unsaved]
+    return wire
+
+
+class DraftClaimed(Exception):
+    """Another run holds the draft's claim; it is free again after `retry_in` at the latest
+    (the run finishes, or its lease runs out because its worker died)."""
+
+    def __init__(self, retry_in: timedelta) -> None:
+        super().__init__(f"claimed by another run; free within {retry_in.total_seconds():.0f} s")
+        self.retry_in = retry_in
+
+
+def claim_draft(message_id: Any, holder: str = "") -> Draft | None:
+    """The message's PENDING draft, claimed with a conditional UPDATE so that two workers given
+    the same message never both run it; `holder` is the claiming worker process (worker_id()).
+    None when there is nothing to do; DraftClaimed when another run holds it."""
+    now = timezone.now()
+    draft = Draft.objects.filter(message_id=message_id, status=DraftStatus.PENDING).first()
+    if draft is None:
+        return None
+    free = Q(run_started_at__isnull=True) | Q(run_started_at__lt=now - DRAFT_CLAIM_LEASE)
+    if _take(draft, free, now, holder):
+        return draft
+    held = Draft.objects.filter(pk=draft.pk).values("run_started_at", "run_by").first()
+    if held is None or held["run_started_at"] is None:  # finished or released meanwhile
+        return None
+    held_since, held_by = held["run_started_at"], held["run_by"]
+    if _holder_died(held_since, held_by, now):
+        still = Q(run_started_at=held_since, run_by=held_by)
+        if _take(draft, still, now, holder):
+            logger.info("draft %s: taking over the claim of %s (no heartbeat)", draft.pk, held_by)
+            return draft
+    raise DraftClaimed(max(held_since + DRAFT_CLAIM_LEASE - now, timedelta(seconds=1)))
+
+
+def _take(draft: Draft, condition: Q, now: datetime, holder: str) -> bool:
+    claimable = Draft.objects.filter(condition, pk=draft.pk, status=DraftStatus.PENDING)
+    return bool(claimable.update(run_started_at=now, run_by=holder, attempts=F("attempts") + 1))
+
+
+def _holder_died(held_since: datetime, held_by: str, now: datetime) -> bool:
+    """A worker killed mid-run (SIGKILL, OOM) stops beating: its claim need not wait for the
+    lease. A claim younger than the heartbeat's lifetime is never taken (the key may not have
+    expired yet); a run outside a worker (no holder) always waits for the lease."""
+    grace = timedelta(seconds=settings.WORKER_HEARTBEAT_SECONDS * MISSED_BEATS)
+    if not held_by or held_since > now - grace:
+        return False
+    return not is_beating(get_redis(), held_by)
+
+
+def release_draft(draft: Draft) -> None:
+    """Gives a claimed draft back (the run stopped short); a draft recorded meanwhile keeps its
+    outcome."""
+    Draft.objects.filter(pk=draft.pk, status=DraftStatus.PENDING).update(
+        run_started_at=None, run_by=""
+    )
+
+
+class AlreadyRecorded(Exception):
+    """The event was handled before (a redelivery), or the draft is no longer PENDING."""
+
+
+def _mark_processed(event_id: str) -> None:
+    try:
+        with transaction.atomic():
+            ProcessedEvent.objects.create(event_id=event_id, event_type=EventType.MESSAGE_CREATED)
+    except IntegrityError:
+        raise AlreadyRecorded(f"event {event_id} was processed before") from None
+
+
+def record_outcome(
+    draft_id: Any, outcome: DraftOutcome, *, event_id: str = "", trace_id: str = ""
+) -> Draft:
+    """Writes `outcome` to its PENDING draft. Raises AlreadyRecorded (and writes nothing) when
+    the event was processed before or the draft is no longer PENDING."""
+    with transaction.atomic():
+        draft = Draft.objects.select_for_update().get(pk=draft_id)
+        if draft.status != DraftStatus.PENDING:
+            raise AlreadyRecorded(f"draft {draft_id} is no longer pending")
+        if event_id:
+            _mark_processed(event_id)
+        fields = outcome.draft_fields()
+        if trace_id:
+            fields["trace_id"] = trace_id[:64]
+        for name, value in fields.items():
+            setattr(draft, name, value)
+        draft.save(update_fields=[*fields])
+        escalated = outcome.escalated
+        if escalated:
+            Conversation.objects.escalate(draft.conversation_id)
+        AuditLog.objects.record(
+            Actor.agent(),
+            AuditAction.ESCALATED if escalated else AuditAction.SUGGESTED,
+            conversation_id=draft.conversation_id,
+            draft_id=draft.pk,
+            message_id=draft.message_id,
+            before={"status": DraftStatus.PENDING},
+            after={
+                "status": outcome.status,
+                "escalation_reason": outcome.escalation_reason,
+                "confidence": outcome.confidence,
+                "trace": outcome.trace,
+            },
+        )
+        announce_draft(draft)  # after commit
+        if not escalated:
+            transaction.on_commit(lambda: _auto_send(draft.pk))
+    return draft
+
+
+def _auto_send(draft_id: Any) -> None:
+    """The auto-send rule, after commit: the draft is re-read and re-checked under a lock, so an
+    agent who acted on it in between wins."""
+    try:
+        auto_send_if_allowed(Draft.objects.get(pk=draft_id))
+    except ReviewError as exc:
+        logger.info("draft %s not sent automatically: %s", draft_id, exc)

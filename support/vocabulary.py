@@ -1,0 +1,92 @@
+"""Resolver's words, each defined once: what a draft's status, escalation reason, reject category,
+sentiment, urgency and guard checks may be, and what kind of message the tone model reads. The
+models' columns and constraints, the API's schema, the events' JSON Schema (`manage.py
+event_schema`), the graph's decisions and the console derive from these; tests/test_vocabulary.py
+fails on a copy anywhere else.
+
+This module imports nothing of Resolver's, so the graph (agents/) can use the words without
+pulling in the models, the console or the delivery code."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from django.db import models
+
+
+class DraftStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SUGGESTED = "SUGGESTED", "Suggested"
+    ESCALATED = "ESCALATED", "Escalated"
+    SENT = "SENT", "Sent"
+    REJECTED = "REJECTED", "Rejected"
+
+
+# What an agent run may decide about a PENDING draft.
+RunStatus = Literal[DraftStatus.SUGGESTED, DraftStatus.ESCALATED]
+# Statuses a human still has to act on (the console queue).
+OPEN_STATUSES = (DraftStatus.PENDING, DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
+
+
+class EscalationReason(models.TextChoices):
+    LOW_CONFIDENCE = "low_confidence", "Low confidence"
+    GUARD_FAILED = "guard_failed", "Guard failed"
+    REPAIR_EXHAUSTED = "repair_exhausted", "Repair exhausted"
+    FORBIDDEN_ACTION = "forbidden_action", "Forbidden action"
+    RETRIEVAL_WEAK = "retrieval_weak", "Retrieval weak"
+    CUSTOMER_REQUESTED_HUMAN = "customer_requested_human", "Customer requested a human"
+    # Dissatisfaction, anger, a threat to leave: a person answers, whatever the KB holds.
+    CUSTOMER_COMPLAINT = "customer_complaint", "Customer complaint"
+    HIGH_RISK = "high_risk", "High risk"
+
+
+class RejectCategory(models.TextChoices):
+    """Why an agent rejected a draft (with the free-text reason); the learning loop reads it."""
+
+    INCORRECT = "incorrect", "Incorrect"
+    OUTDATED = "outdated", "Outdated"
+    INCOMPLETE = "incomplete", "Incomplete"
+    TONE = "tone", "Tone"
+    POLICY = "policy", "Policy"
+    OTHER = "other", "Other"
+
+
+class Sentiment(models.TextChoices):
+    POSITIVE = "POSITIVE", "Positive"
+    NEUTRAL = "NEUTRAL", "Neutral"
+    NEGATIVE = "NEGATIVE", "Negative"
+
+
+class Urgency(models.TextChoices):
+    LOW = "LOW", "Low"
+    NORMAL = "NORMAL", "Normal"
+    HIGH = "HIGH", "High"
+
+
+class MessageKind(models.TextChoices):
+    """What kind of message the tone model reads (agents/triage/tone_model.py): its labels, and
+    the `kind` of a draft's triage. A complaint here is the customer's dissatisfaction (the
+    `customer_complaint` escalation follows from it); the taxonomy's `complaint` intent is a
+    request to file one (knowledge/taxonomy.py)."""
+
+    STORE_QUESTION = "store_question", "Store question"
+    COMPANY_SPECIFIC = "company_specific", "Company-specific problem"
+    COMPLAINT = "complaint", "Complaint"
+    PRAISE = "praise", "Praise"
+    OTHER = "other", "No request"
+
+
+# The policy guard's checks, in the order the console shows them; a draft's `guard` holds one
+# boolean per check and the reasons of the ones that failed.
+GuardCheck = Literal["grounded", "tone", "policy"]
+GUARD_CHECKS: tuple[GuardCheck, ...] = get_args(GuardCheck)
+# The guard's one reason on a draft the run escalated before anything was written.
+NOT_DRAFTED = "not drafted"
+
+
+def empty_guard() -> dict[str, object]:
+    return {**dict.fromkeys(GUARD_CHECKS, False), "reasons": []}
+
+
+def not_drafted_guard() -> dict[str, object]:
+    return {**empty_guard(), "reasons": [NOT_DRAFTED]}
