@@ -162,6 +162,9 @@ def triage_examples(subject: Subject) -> QuerySet[TriageExample]:
 
 
 HOLDERS = [
+    # Examples before proposals: they are found through the proposals that learned them, whose
+    # sources lose the subject's conversations when those are erased.
+    Holder(TriageExample, ("text",), triage_examples, delete_rows),
     Holder(
         Proposal,
         ("title", "question", "variants", "notes", "sources", "answer", "decision_note"),
@@ -169,7 +172,6 @@ HOLDERS = [
         _erase_proposals,
         export_rows=_export_proposals,
     ),
-    Holder(TriageExample, ("text",), triage_examples, delete_rows),
 ]
 
 _COMPANY = "the company's knowledge (articles are written or approved by staff)"
