@@ -3,9 +3,11 @@ from __future__ import annotations
 import tempfile
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -14,13 +16,24 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.module_loading import import_string
 
 from knowledge.actors import enqueue_reindex
 from knowledge.forms import ImportForm, TestSearchForm
 from knowledge.ingest import IngestReport, SourceError, ingest
-from knowledge.models import DocumentSource, DocumentStatus, KBChunk, KBDocument
+from knowledge.models import (
+    DocumentSource,
+    DocumentStatus,
+    GuardRule,
+    KBChunk,
+    KBDocument,
+    Proposal,
+    TriageExample,
+)
 from knowledge.search import EmptyQueryError
 from knowledge.specifics import find_specifics
+from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
+from resolver.audit_actor import Actor
 
 # Edits to these fields change what is chunked and embedded.
 INDEXED_FIELDS = {"content", "metadata"}
@@ -213,3 +226,65 @@ class KBChunkAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="Embedded")
     def has_embedding(self, obj: KBChunk) -> bool:
         return obj.embedding is not None
+
+
+# The learning loop's rows. Deciding a proposal and switching a rule are support's actions
+# (support/learning/: lock, write, audit with its AuditLog), the ones the console and the API
+# call; knowledge does not import support, so its admin names them (settings.LEARNING_DECISIONS)
+# and looks them up when an action runs.
+
+
+def _learning(name: str, *args: Any) -> Callable[[Any, Actor], Any]:
+    """The row action calling the decision `name` with the row's pk, the actor and `args`."""
+
+    def decide(row: Any, actor: Actor) -> Any:
+        return import_string(settings.LEARNING_DECISIONS[name])(row.pk, actor, *args)
+
+    return decide
+
+
+@admin.register(Proposal)
+class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The learning loop's proposals: decided through support/learning/ (audited), never
+    edited in place; an approval with an edited answer goes through the console or the API."""
+
+    list_display = ["title", "kind", "status", "source_count", "impact", "intent", "updated_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["title", "question", "answer"]
+    actions = ["approve", "dismiss"]
+
+    approve = admin.action(description="Approve the selected proposals as they are")(
+        row_action(_learning("approve"), "Approved", noun="proposal")
+    )
+    dismiss = admin.action(description="Dismiss the selected proposals")(
+        row_action(_learning("dismiss", "dismissed in admin"), "Dismissed", noun="proposal")
+    )
+
+
+@admin.register(GuardRule)
+class GuardRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Policy rules learned from agents' rejections: approved on the learning page, off until
+    an admin enables one here (audited); a rule is changed by approving a new proposal."""
+
+    list_display = ["description", "pattern", "enabled", "created_at", "updated_at"]
+    list_filter = ["enabled"]
+    search_fields = ["description", "pattern"]
+    actions = ["enable", "disable"]
+
+    enable = admin.action(description="Enable the selected rules (drafts they match escalate)")(
+        row_action(_learning("set_rule_enabled", True), "Enabled", noun="rule")
+    )
+    disable = admin.action(description="Disable the selected rules")(
+        row_action(_learning("set_rule_enabled", False), "Disabled", noun="rule")
+    )
+
+
+@admin.register(TriageExample)
+class TriageExampleAdmin(admin.ModelAdmin):
+    """Training rows agents taught by re-labelling drafts; `train_triage` adds them. A wrong
+    example can be deleted here before the next training."""
+
+    list_display = ["text", "intent", "category", "created_at"]
+    list_filter = ["intent"]
+    search_fields = ["text"]
+    readonly_fields = ["proposal", "created_at"]

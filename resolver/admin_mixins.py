@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from resolver.audit_actor import Actor
+from resolver.errors import ClientError
 
 
 class ReadOnlyAdminMixin:
@@ -18,3 +24,26 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def row_action(
+    action: Callable[[Any, Actor], Any], done: str, noun: str
+) -> Callable[[Any, HttpRequest, QuerySet[Any]], None]:
+    """An admin action that runs an app's action (lock, write, audit, announce: the one the
+    console and the API call) on each selected row as the signed-in user, and says what
+    happened; a row the action refuses (a ClientError) is reported and the others go on."""
+
+    def run(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        actor = Actor.for_user(request.user)
+        refused = []
+        for row in queryset:
+            try:
+                action(row, actor)
+            except ClientError as exc:
+                refused.append(f"{row.pk}: {exc}")
+        if count := len(queryset) - len(refused):
+            modeladmin.message_user(request, f"{done} {count} {noun}(s).")
+        for reason in refused:
+            modeladmin.message_user(request, f"Not changed: {reason}", messages.WARNING)
+
+    return run

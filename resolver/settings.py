@@ -119,7 +119,16 @@ HEALTH_OUTBOX_MAX_WAITING = env_int("HEALTH_OUTBOX_MAX_WAITING", 100, minimum=0)
 HEALTH_MAX_PENDING_AGE_SECONDS = env_int("HEALTH_MAX_PENDING_AGE_SECONDS", 300, minimum=1)
 # /healthz checks owned by apps (resolver does not import them): name -> dotted path.
 HEALTH_APP_CHECKS = {"outbox": "support.outbox.health"}
-# Where each app lists the rows that can hold a customer's data (resolver/personal_data.py).
+# What knowledge's admin actions on proposals and guard rules run: deciding and switching them
+# locks, writes and audits in support (support/learning/), which knowledge does not import.
+LEARNING_DECISIONS = {
+    "approve": "support.learning.decisions.approve",
+    "dismiss": "support.learning.decisions.dismiss",
+    "set_rule_enabled": "support.learning.guard_rules.set_enabled",
+}
+# Where each app lists the rows that can hold a customer's data (resolver/personal_data.py), run
+# in this order: support's list erases admin's history of knowledge's triage examples before
+# knowledge's list deletes them.
 PERSONAL_DATA_MODULES = [
     "resolver.personal_data",
     "support.personal_data",

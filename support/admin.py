@@ -5,18 +5,16 @@ from functools import partial
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from knowledge.models import GuardRule, Proposal, TriageExample
-from resolver.admin_mixins import ReadOnlyAdminMixin
+from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
 from resolver.audit_actor import Actor
-from support import learning, review, webhooks
+from support import review, webhooks
 from support.admin_privacy import CustomerDataActions
 from support.announce import queue_deliveries
-from support.learning.guard_rules import set_enabled
 from support.models import (
     AuditLog,
     BusinessProfile,
@@ -47,21 +45,7 @@ def _review_action(
 ) -> Callable[[Any, HttpRequest, QuerySet[Any]], None]:
     """An admin action that runs a review action (support/review.py: lock, audit, broadcast,
     webhooks) on each selected row, as the console and the API do, and says what happened."""
-
-    def run(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        actor = Actor.for_user(request.user)
-        refused = []
-        for row in queryset:
-            try:
-                action(row, actor)
-            except review.ReviewError as exc:
-                refused.append(f"{row.pk}: {exc}")
-        if count := len(queryset) - len(refused):
-            modeladmin.message_user(request, f"{done} {count} {noun}(s).")
-        for reason in refused:
-            modeladmin.message_user(request, f"Not changed: {reason}", messages.WARNING)
-
-    return run
+    return row_action(action, done, noun)
 
 
 @admin.register(Conversation)
@@ -271,69 +255,6 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # The widget's models have their own admin module.
 import support.widget.admin  # noqa: E402, F401
-
-
-@admin.register(Proposal)
-class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The learning loop's proposals: decided through support/learning/ (audited), never
-    edited in place; an approval with an edited answer goes through the console or the API."""
-
-    list_display = ["title", "kind", "status", "source_count", "impact", "intent", "updated_at"]
-    list_filter = ["status", "kind"]
-    search_fields = ["title", "question", "answer"]
-    actions = ["approve", "dismiss"]
-
-    approve = admin.action(description="Approve the selected proposals as they are")(
-        _review_action(
-            lambda proposal, actor: learning.approve(proposal.pk, actor),
-            "Approved",
-            noun="proposal",
-        )
-    )
-    dismiss = admin.action(description="Dismiss the selected proposals")(
-        _review_action(
-            lambda proposal, actor: learning.dismiss(proposal.pk, actor, "dismissed in admin"),
-            "Dismissed",
-            noun="proposal",
-        )
-    )
-
-
-@admin.register(GuardRule)
-class GuardRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Policy rules learned from agents' rejections: approved on the learning page, off until
-    an admin enables one here (audited); a rule is changed by approving a new proposal."""
-
-    list_display = ["description", "pattern", "enabled", "created_at", "updated_at"]
-    list_filter = ["enabled"]
-    search_fields = ["description", "pattern"]
-    actions = ["enable", "disable"]
-
-    enable = admin.action(description="Enable the selected rules (drafts they match escalate)")(
-        _review_action(
-            lambda rule, actor: set_enabled(rule.pk, actor, True),
-            "Enabled",
-            noun="rule",
-        )
-    )
-    disable = admin.action(description="Disable the selected rules")(
-        _review_action(
-            lambda rule, actor: set_enabled(rule.pk, actor, False),
-            "Disabled",
-            noun="rule",
-        )
-    )
-
-
-@admin.register(TriageExample)
-class TriageExampleAdmin(admin.ModelAdmin):
-    """Training rows agents taught by re-labelling drafts; `train_triage` adds them. A wrong
-    example can be deleted here before the next training."""
-
-    list_display = ["text", "intent", "category", "created_at"]
-    list_filter = ["intent"]
-    search_fields = ["text"]
-    readonly_fields = ["proposal", "created_at"]
 
 
 @admin.register(CustomerRating)

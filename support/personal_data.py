@@ -1,15 +1,15 @@
 """Where support keeps a customer's data (resolver/personal_data.py explains the lists): their
 customer row and orders, conversations, messages, drafts, ratings, the audit trail about them,
-webhook deliveries, and the learning loop's copies of their words (proposals, triage examples).
+webhook deliveries, and Django admin's history of those rows. The learning loop's copies of their
+words (proposals, triage examples) are knowledge's to find and erase (knowledge/personal_data.py),
+from the subject support builds here (support/customer_data.py).
 
 Erasure anonymises what the dashboards count (a message keeps its place, role and time; a draft its
 status, intent, confidence and timings) and deletes what is only theirs (the customer row, orders,
-webhook deliveries, triage examples learned from their messages). Audit rows keep who did what and
-when, without the text."""
+webhook deliveries). Audit rows keep who did what and when, without the text."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,18 +19,9 @@ from django.contrib.postgres.fields import ArrayField
 from django.db.models import F, Func, JSONField, Model, Q, QuerySet, TextField, Value
 from django.utils import timezone
 
-from knowledge.actors import enqueue_reindex
-from knowledge.models import Proposal, ProposalKind, ProposalStatus, TriageExample
-from knowledge.specifics import generalise
-from resolver.personal_data import (
-    ERASED,
-    Holder,
-    Subject,
-    chunks,
-    delete_rows,
-    mentioning,
-    with_text,
-)
+from knowledge.models import TriageExample
+from knowledge.personal_data import triage_examples
+from resolver.personal_data import ERASED, Holder, Subject, delete_rows
 from support.models import (
     AuditLog,
     Conversation,
@@ -93,7 +84,7 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
         ),
     }
     # Open drafts are closed: nobody is to answer them now; a worker still drafting one then
-    # records nothing (support/drafts.py:record_outcome writes PENDING drafts only). The
+    # records nothing (support/agent_runs.py:record_outcome writes PENDING drafts only). The
     # reviewed ones first: once closed, the open ones would look reviewed.
     reviewed = rows.exclude(status__in=OPEN_STATUSES).update(**texts, reject_reason="")
     return reviewed + rows.filter(status__in=OPEN_STATUSES).update(
@@ -134,124 +125,6 @@ def _attempts(subject: Subject) -> QuerySet[WebhookAttempt]:
     return WebhookAttempt.objects.filter(delivery__in=_deliveries(subject))
 
 
-def _proposals(subject: Subject) -> QuerySet[Proposal]:
-    pks: list[int] = []
-    for ids in chunks(subject.conversation_ids):
-        proposals = with_text(Proposal.objects.all(), "sources")
-        pks += proposals.filter(mentioning("sources", ids)).values_list("pk", flat=True)
-    return Proposal.objects.filter(pk__in=pks)
-
-
-def _words(text: str) -> str:
-    return " ".join(generalise(text).split()).lower()
-
-
-# A note is "<reject category>: <generalised reason>" (revisions.py) or the reason alone.
-_NOTE_PREFIX = re.compile(r"^[A-Z][a-z]+: ")
-# Stored texts are cut (questions at 2,000 characters, notes at 500): a cut copy is matched by
-# its words from the start, if long enough to be nobody else's.
-_MIN_CUT_MATCH = 40
-
-
-class _Theirs:
-    """Tells whether a proposal's question, variant or note, or a triage example, is a copy of
-    the subject's words: the learning loop stores them generalised and cut (answers.py,
-    relabels.py, revisions.py, guard_rules.py)."""
-
-    def __init__(self, subject: Subject) -> None:
-        self.whole = {_words(text) for text in subject.texts} | {
-            " ".join(text.split()).lower() for text in subject.texts
-        }
-
-    def __call__(self, value: str) -> bool:
-        return any(self._matches(_words(v)) for v in {value, _NOTE_PREFIX.sub("", value)})
-
-    def _matches(self, words: str) -> bool:
-        if not words:
-            return False
-        if words in self.whole:
-            return True
-        return len(words) >= _MIN_CUT_MATCH and any(
-            text.startswith(words) and text[len(words) : len(words) + 1] in ("", " ")
-            for text in self.whole
-        )
-
-
-def _is_theirs(source: dict[str, Any], subject: Subject) -> bool:
-    return source.get("conversation_id") in subject.conversation_ids
-
-
-def _export_proposal(proposal: Proposal, subject: Subject) -> dict[str, Any]:
-    """Only what is theirs: a proposal other customers also back holds their words too."""
-    theirs = _Theirs(subject)
-    return {
-        "model": "knowledge.proposal",
-        "pk": proposal.pk,
-        "fields": {
-            "kind": proposal.kind,
-            "status": proposal.status,
-            "questions": [q for q in [proposal.question, *proposal.variants] if theirs(q)],
-            "notes": [note for note in proposal.notes if theirs(note)],
-            "answer": proposal.answer if _is_theirs(proposal.sources[0], subject) else None,
-            "sources": [s for s in proposal.sources if _is_theirs(s, subject)],
-            "created_at": proposal.created_at,
-        },
-    }
-
-
-def _export_proposals(rows: QuerySet[Proposal], subject: Subject) -> list[dict[str, Any]]:
-    return [_export_proposal(proposal, subject) for proposal in rows]
-
-
-def _forget_in_article(proposal: Proposal, theirs: _Theirs) -> None:
-    """An approved answer's article was indexed with the customers' questions as its
-    questions: theirs go, the article is re-embedded (its answer is the company's text)."""
-    document = proposal.document
-    if document is None or proposal.kind != ProposalKind.ANSWER:
-        return
-    questions = document.metadata.get("questions", [])
-    kept = [q for q in questions if not theirs(q)]
-    if kept == questions and not theirs(document.title):
-        return
-    if theirs(document.title):
-        document.title = (kept[0] if kept else document.content.split("\n", 1)[0])[:300]
-    document.metadata = {**document.metadata, "questions": kept}
-    document.save(update_fields=["title", "metadata", "updated_at"])
-    enqueue_reindex([document.pk])  # after commit
-
-
-def _erase_proposals(rows: QuerySet[Proposal], subject: Subject) -> int:
-    """An open proposal first raised by their conversation (its question and answer are theirs),
-    a revision one of theirs backs (its text may hold their correction) or one nobody else
-    backs is deleted: nobody reviewed it, and the next observation raises it again. Otherwise
-    their sources, questions and notes go, and an approved answer's article forgets their
-    questions."""
-    theirs = _Theirs(subject)
-    count = 0
-    for proposal in rows:
-        sources = [s for s in proposal.sources if not _is_theirs(s, subject)]
-        raised_by_them = bool(proposal.sources) and _is_theirs(proposal.sources[0], subject)
-        if proposal.status == ProposalStatus.OPEN and (
-            not sources or raised_by_them or proposal.kind == ProposalKind.KB_EDIT
-        ):
-            proposal.delete()
-            count += 1
-            continue
-        questions = [q for q in [proposal.question, *proposal.variants] if q and not theirs(q)]
-        if theirs(proposal.question) or theirs(proposal.title):
-            proposal.title = (questions[0] if questions else ERASED)[:120]
-        proposal.question = questions[0] if questions else ERASED
-        proposal.variants = questions[1:]
-        proposal.notes = [note for note in proposal.notes if not theirs(note)]
-        proposal.sources, proposal.source_count = sources, len(sources)
-        proposal.save(
-            update_fields=["title", "question", "variants", "notes", "sources", "source_count"]
-        )
-        _forget_in_article(proposal, theirs)
-        count += 1
-    return count
-
-
 def _admin_log(subject: Subject) -> QuerySet[LogEntry]:
     """Admin's history keeps each edited object's str(): a message's first words, a name, an
     order number."""
@@ -261,7 +134,7 @@ def _admin_log(subject: Subject) -> QuerySet[LogEntry]:
         Conversation: subject.conversation_ids,
         Message: subject.message_ids,
         Draft: subject.draft_ids,
-        TriageExample: _triage_examples(subject).values_list("pk", flat=True),
+        TriageExample: triage_examples(subject).values_list("pk", flat=True),
     }
     match = Q(pk__in=[])
     for model, ids in by_model.items():
@@ -274,20 +147,9 @@ def _erase_admin_log(rows: QuerySet[LogEntry], subject: Subject) -> int:
     return rows.update(object_repr=ERASED, change_message="")
 
 
-def _triage_examples(subject: Subject) -> QuerySet[TriageExample]:
-    """Examples their messages became: through the proposal that learned them (whose sources
-    name the conversation), or, for one without, by its text."""
-    theirs = _Theirs(subject)
-    learned_from_them = set(_proposals(subject).values_list("pk", flat=True))
-    candidates = TriageExample.objects.filter(
-        Q(proposal__in=learned_from_them) | Q(proposal__isnull=True)
-    )
-    pks = [pk for pk, text in candidates.values_list("pk", "text") if theirs(text)]
-    return TriageExample.objects.filter(pk__in=pks)
-
-
 HOLDERS = [
-    # Admin's history first: it names rows (orders, examples) that later holders delete.
+    # Admin's history first: it names rows that later holders delete (orders here, triage
+    # examples in knowledge's list, which settings.PERSONAL_DATA_MODULES runs after this one).
     Holder(LogEntry, ("object_repr", "change_message"), _admin_log, _erase_admin_log),
     # Orders before their customer: deleting the customer would detach them (SET_NULL).
     Holder(Order, ("number",), _orders, delete_rows, customer_only=True),
@@ -307,14 +169,6 @@ HOLDERS = [
     # Attempts before their deliveries: deleting a delivery deletes its attempts with it.
     Holder(WebhookAttempt, ("response_snippet", "error"), _attempts, delete_rows),
     Holder(WebhookDelivery, ("payload",), _deliveries, delete_rows),
-    Holder(
-        Proposal,
-        ("title", "question", "variants", "notes", "sources", "answer", "decision_note"),
-        _proposals,
-        _erase_proposals,
-        export_rows=_export_proposals,
-    ),
-    Holder(TriageExample, ("text",), _triage_examples, delete_rows),
 ]
 
 _CONFIG = "configuration an admin writes, not customer data"
@@ -350,8 +204,4 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.BusinessProfile.website_url": _CONFIG,
     "support.BusinessProfile.live_chat_label": _CONFIG,
     "support.BusinessProfile.labels": _CONFIG,
-    "knowledge.Proposal.intent": "a label of the taxonomy",
-    "knowledge.Proposal.category": "a label of the taxonomy",
-    "knowledge.TriageExample.intent": "a label of the taxonomy",
-    "knowledge.TriageExample.category": "a label of the taxonomy",
 }

@@ -1,4 +1,7 @@
-"""KB curation in admin: import, test search, bulk actions, edits re-embedded by the actor."""
+"""KB curation in admin: import, test search, bulk actions, edits re-embedded by the actor. The
+learning loop's rows: proposals and guard rules decided through the actions the console and the
+API call (named by settings.LEARNING_DECISIONS), never edited in place; triage examples
+deletable."""
 
 from __future__ import annotations
 
@@ -6,10 +9,22 @@ import json
 import subprocess
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
+from django.test import Client, override_settings
 
-from knowledge.models import DocumentStatus, EmbeddingStatus, KBDocument
+from knowledge.models import (
+    DocumentSource,
+    DocumentStatus,
+    EmbeddingStatus,
+    GuardRule,
+    KBDocument,
+    Proposal,
+    ProposalKind,
+    TriageExample,
+)
+from resolver.audit_actor import Actor
+from resolver.errors import ClientError
 from resolver.polling import wait_for
 
 CHANGELIST = "/admin/knowledge/kbdocument/"
@@ -82,3 +97,79 @@ def test_edit_marks_pending_and_worker_reembeds(
     texts = list(KBDocument.objects.get(pk=doc.pk).chunks.values_list("text", flat=True))
     assert texts == ["The Zephyr 3000 lid is dishwasher safe on the top rack."]
     assert KBDocument.objects.hybrid_search("dishwasher lid")[0].kb_id == doc.pk
+
+
+def _proposal(title: str) -> Proposal:
+    return Proposal.objects.create(
+        kind=ProposalKind.ANSWER,
+        title=title,
+        question="do you offer gift wrapping?",
+        answer="Yes: choose Gift wrap at checkout, it costs nothing extra.",
+        intent="place_order",
+        sources=[{"conversation_id": None, "draft_id": None}],
+    )
+
+
+def _act(client: Client, model: str, action: str, *rows: Proposal | GuardRule) -> list[str]:
+    response = client.post(
+        f"/admin/knowledge/{model}/",
+        {"action": action, "_selected_action": [str(row.pk) for row in rows]},
+        follow=True,
+    )
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_admin_decides_proposals_through_the_learning_decisions(
+    admin_client: Client, admin_user: User
+) -> None:
+    approved, dismissed = _proposal("Gift wrapping"), _proposal("Seasonal")
+    assert _act(admin_client, "proposal", "approve", approved) == ["Approved 1 proposal(s)."]
+    assert _act(admin_client, "proposal", "dismiss", dismissed) == ["Dismissed 1 proposal(s)."]
+
+    approved.refresh_from_db()
+    dismissed.refresh_from_db()
+    assert (approved.status, approved.decided_by) == ("approved", admin_user)
+    assert approved.document is not None and approved.document.source == DocumentSource.LEARNED
+    assert (dismissed.status, dismissed.decision_note) == ("dismissed", "dismissed in admin")
+    # A refusal is said per row; the others go on.
+    again = _act(admin_client, "proposal", "dismiss", approved, _proposal("New"))
+    assert again == [
+        "Dismissed 1 proposal(s).",
+        f"Not changed: {approved.pk}: the proposal is already approved",
+    ]
+    change = f"/admin/knowledge/proposal/{approved.pk}/change/"
+    assert admin_client.post(change, {"answer": "edited in place"}).status_code == 403
+
+
+def test_admin_switches_a_learned_rule_through_the_learning_decisions(
+    admin_client: Client,
+) -> None:
+    rule = GuardRule.objects.create(pattern=r"\bwaive\b", description="no waivers")
+    assert _act(admin_client, "guardrule", "enable", rule) == ["Enabled 1 rule(s)."]
+    assert GuardRule.objects.enabled().filter(pk=rule.pk).exists()
+    assert _act(admin_client, "guardrule", "disable", rule) == ["Disabled 1 rule(s)."]
+    rule.refresh_from_db()
+    assert rule.enabled is False
+    change = f"/admin/knowledge/guardrule/{rule.pk}/change/"
+    assert admin_client.post(change, {"pattern": "x", "enabled": "on"}).status_code == 403
+
+
+def refuse(pk: int, actor: Actor, *args: object) -> None:
+    """A decision that refuses (settings.LEARNING_DECISIONS may name any function)."""
+    raise ClientError(f"{actor.label} may not decide this")
+
+
+@override_settings(LEARNING_DECISIONS={"approve": f"{__name__}.refuse"})
+def test_the_actions_run_the_decision_settings_name(admin_client: Client) -> None:
+    proposal = _proposal("Gift wrapping")
+    said = _act(admin_client, "proposal", "approve", proposal)
+    assert said == [f"Not changed: {proposal.pk}: user:admin may not decide this"]
+    proposal.refresh_from_db()
+    assert proposal.status == "open"
+
+
+def test_a_wrong_triage_example_can_be_deleted(admin_client: Client) -> None:
+    example = TriageExample.objects.create(text="where is my parcel", intent="get_refund")
+    delete = f"/admin/knowledge/triageexample/{example.pk}/delete/"
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert not TriageExample.objects.filter(pk=example.pk).exists()

@@ -479,6 +479,42 @@ def test_other_peoples_learned_examples_stay(make_draft: MakeDraft) -> None:
     assert TriageExample.objects.filter(pk__in=[k.pk for k in kept]).count() == 3
 
 
+def test_examples_an_approved_relabel_learned_from_them_go(
+    make_draft: MakeDraft, superuser: User
+) -> None:
+    """An approved re-label keeps the others' sources; the example it stored from their message
+    is found through it (before its sources lose theirs) and deleted, with admin's history of
+    it (which support's list erases before knowledge's deletes the example)."""
+    mine = make_draft("zqmark my kettle arrived broken, I want a refund", customer_ref=REF)
+    other = make_draft(f"{OTHER} where is my parcel", customer_ref="other-customer")
+    text = generalise(mine.message.body)
+    proposal = Proposal.objects.create(
+        kind=ProposalKind.TRIAGE_EXAMPLE,
+        status=ProposalStatus.APPROVED,
+        title="Re-label: get_refund",
+        question=text,
+        answer="get_refund",
+        sources=[
+            {"conversation_id": str(c.conversation_id), "draft_id": str(c.pk)}
+            for c in (other, mine)
+        ],
+    )
+    example = TriageExample.objects.create(text=text, intent="get_refund", proposal=proposal)
+    LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(example),
+        object_id=str(example.pk),
+        object_repr=str(example),
+        action_flag=CHANGE,
+        user=superuser,
+    )
+
+    erased = customer_data.do_erase(REF, Actor.agent())
+
+    assert erased["knowledge.TriageExample"] == 1
+    assert not TriageExample.objects.filter(pk=example.pk).exists()
+    assert _rows_holding("zqmark") == {}
+
+
 def test_admin_erases_a_conversation_no_reference_names(db: None, superuser: User) -> None:
     """A widget visitor's conversation has no customer reference to ask for: the conversation
     list's action erases it by itself."""
