@@ -9,7 +9,7 @@ from agents.prompts import ACKNOWLEDGEMENT_VERSION
 from agents.scoring import calibrated
 from agents.state import AgentState
 from support.drafts import DraftOutcome
-from support.models.draft import empty_guard
+from support.models.draft import not_drafted_guard
 
 
 def _triage(state: AgentState) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def build_outcome(state: AgentState, status: Literal["SUGGESTED", "ESCALATED"]) 
         citations=proposal.citations if proposal else [],
         suggested_action=(proposal.suggested_action or None) if proposal else None,
         confidence=_confidence(state),
-        guard=guard.as_dict() if guard else {**empty_guard(), "reasons": ["not drafted"]},
+        guard=guard.as_dict() if guard else not_drafted_guard(),
         facts={**facts.as_dict(), "entities": state["entities"].as_dict()},
         model=proposal.model if proposal else "",
         prompt_version=proposal.prompt_version if proposal else "",

@@ -122,6 +122,16 @@ def empty_guard() -> dict[str, object]:
     return {**dict.fromkeys(GUARD_CHECKS, False), "reasons": []}
 
 
+# The one reason a run gives when it drafted nothing for the guard to check (escalated straight
+# from retrieval, a template acknowledgement): its checks are False because none ran, not because
+# they failed, and the console says so.
+NOT_DRAFTED = "not drafted"
+
+
+def not_drafted_guard() -> dict[str, object]:
+    return {**empty_guard(), "reasons": [NOT_DRAFTED]}
+
+
 class Draft(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     message = models.ForeignKey("support.Message", on_delete=models.CASCADE, related_name="drafts")
