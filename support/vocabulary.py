@@ -80,7 +80,9 @@ class MessageKind(models.TextChoices):
 # boolean per check and the reasons of the ones that failed.
 GuardCheck = Literal["grounded", "tone", "policy"]
 GUARD_CHECKS: tuple[GuardCheck, ...] = get_args(GuardCheck)
-# The guard's one reason on a draft the run escalated before anything was written.
+# The one reason a run gives when it drafted nothing for the guard to check (escalated straight
+# from retrieval, a template acknowledgement): its checks are False because none ran, not because
+# they failed, and the console says so.
 NOT_DRAFTED = "not drafted"
 
 

@@ -81,6 +81,23 @@
     box.appendChild(p);
   }
 
+  /* Approve sends the answer box: nothing to send, nothing to approve (the server refuses it
+     too). The server renders the button for the assistant's answer; what the agent types, or a
+     kept reply put back after a push, decides it from then on. */
+  function syncApprove(box) {
+    var card = box.closest("[data-draft]");
+    var button = card && card.querySelector("[data-approve]");
+    if (button) { button.disabled = !box.value.trim(); }
+  }
+
+  function syncAllApprove() {
+    document.querySelectorAll("[data-draft] textarea[data-answer]").forEach(syncApprove);
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.matches("[data-answer]")) { syncApprove(event.target); }
+  });
+
   function announce(text) {
     var region = document.getElementById("announcer");
     if (region) { region.textContent = text; }
@@ -131,7 +148,7 @@
     var assistant = event.target.closest("[data-use-assistant]");
     if (assistant) {
       var box = document.getElementById(assistant.dataset.useAssistant);
-      if (box) { box.value = box.defaultValue; box.focus(); }
+      if (box) { box.value = box.defaultValue; syncApprove(box); box.focus(); }
       assistant.closest(".notice").remove();
       return;
     }
@@ -226,6 +243,7 @@
 
   function afterPush() {
     keepOwnText();
+    syncAllApprove();
     restoreFocus();
     var current = selectedId && document.getElementById(selectedId);
     if (current) { current.setAttribute("aria-selected", "true"); }
@@ -304,6 +322,7 @@
   });
 
   document.addEventListener("DOMContentLoaded", function () {
+    syncAllApprove();  /* a box the browser refilled on back/forward */
     refreshTimes();
     announceStatuses();
     window.setInterval(refreshTimes, 30000);

@@ -11,6 +11,7 @@ from knowledge.taxonomy import taxonomy
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
 from support.models import AuditLog, Conversation, Draft, Message, RejectCategory
 from support.models.draft import DraftQuerySet
+from support.vocabulary import GUARD_CHECKS, NOT_DRAFTED
 
 ACTIVITY_ROWS = 30
 
@@ -56,6 +57,23 @@ class DraftCard:
         return [
             {**citation, "n": n} for n, citation in enumerate(self.draft.citations or [], start=1)
         ]
+
+    @property
+    def drafted(self) -> bool:
+        """False when the run drafted nothing (NOT_DRAFTED): no guard check ran, none failed."""
+        guard = self.draft.guard if isinstance(self.draft.guard, dict) else {}
+        return NOT_DRAFTED not in (guard.get("reasons") or [])
+
+    @property
+    def guard_checks(self) -> list[tuple[str, bool]]:
+        guard = self.draft.guard if isinstance(self.draft.guard, dict) else {}
+        return [(check, bool(guard.get(check))) for check in GUARD_CHECKS]
+
+    @property
+    def can_approve(self) -> bool:
+        """An empty answer has nothing to approve (review.approve refuses it too); the agent's
+        own text typed into the box enables the button (console.js)."""
+        return bool(self.draft.answer.strip())
 
     @property
     def orders(self) -> list[dict[str, Any]]:

@@ -18,7 +18,8 @@ def default_labels() -> dict[str, str]:
 
 
 class BusinessProfile(models.Model):
-    """A singleton (pk=1): `BusinessProfile.load()` creates it with demo values on first use."""
+    """A singleton (pk=1), saved when an admin edits it; until then `BusinessProfile.load()`
+    gives the demo values unsaved."""
 
     company_name = models.CharField(max_length=200, default="Northwind Outfitters")
     website_url = models.URLField(default="https://shop.example.com")
@@ -52,8 +53,8 @@ class BusinessProfile(models.Model):
 
     @classmethod
     def load(cls) -> BusinessProfile:
-        profile, _ = cls.objects.get_or_create(pk=1)
-        return profile
+        # Reads only: the graph calls it and writes nothing (agents/tests/test_node_purity.py).
+        return cls.objects.filter(pk=1).first() or cls()
 
     def values(self) -> dict[str, str]:
         """Profile fields by name, as the placeholder filler reads them."""

@@ -148,7 +148,16 @@ def test_approving_a_draft_without_an_answer_needs_edited_text(
     api: Client, make_draft: MakeDraft
 ) -> None:
     draft = make_draft(answer="", status=DraftStatus.ESCALATED, escalation_reason="high_risk")
-    assert post_json(api, f"/drafts/{draft.pk}/approve").status_code == 422
+    for body in ({}, {"edited": "  \n "}):
+        refused = post_json(api, f"/drafts/{draft.pk}/approve", body)
+        assert (refused.status_code, refused.json()) == (
+            422,
+            {
+                "detail": "there is no answer to send: pass the reply as 'edited'",
+                "code": "invalid_action",
+            },
+        )
+    assert not Message.objects.filter(role=MessageRole.AGENT).exists()
     response = post_json(api, f"/drafts/{draft.pk}/approve", {"edited": "A human answer."})
     assert (response.status_code, response.json()["status"]) == (200, "SENT")
 

@@ -207,3 +207,40 @@ def test_an_agent_s_own_reply_on_a_pending_draft_is_kept(
     draft.refresh_from_db()
     expect(answer).to_have_value(draft.answer)
     assert draft.answer and draft.answer != "My own reply, written while the assistant was drafting"
+
+
+def test_a_draft_never_drafted_needs_the_agent_s_reply_to_approve(
+    browser: Any, browser_env: Path, live_server_url: str, agent_user: Any
+) -> None:
+    """Escalated straight from retrieval (no worker needed): "not drafted" rather than failed
+    checks, and Approve follows what is in the answer box."""
+    from django.utils import timezone
+
+    from support.inbound import receive_message
+    from support.models import DraftStatus, EscalationReason
+    from support.vocabulary import not_drafted_guard
+
+    message, draft = receive_message(
+        "what is the capital of pakistan", customer_ref="undrafted-1", enqueue=False
+    )
+    Draft.objects.filter(pk=draft.pk).update(
+        status=DraftStatus.ESCALATED,
+        escalation_reason=EscalationReason.RETRIEVAL_WEAK,
+        guard=not_drafted_guard(),
+        completed_at=timezone.now(),
+    )
+    page = _login(browser, live_server_url)
+    page.goto(f"{live_server_url}/console/conversations/{message.conversation_id}/")
+    _live(page)
+    expect(page.get_by_text("Not drafted: no checks ran.")).to_be_visible()
+    expect(page.locator(".guard .fail")).to_have_count(0)
+    approve = page.get_by_role("button", name="Approve")
+    expect(approve).to_be_disabled()
+    answer = page.get_by_label("Answer")
+    answer.fill("We can only help with orders from our shop.")
+    expect(approve).to_be_enabled()
+    answer.fill("  ")
+    expect(approve).to_be_disabled()
+    answer.fill("We can only help with orders from our shop.")
+    approve.click()
+    expect(page.locator("[data-status]")).to_have_text("SENT")

@@ -8,9 +8,11 @@ from django.utils import timezone
 
 from resolver.audit_actor import Actor
 from support import review
+from support.console.live import ConversationLive
 from support.inbound import receive_message
-from support.models import Draft, DraftStatus
+from support.models import Draft, DraftStatus, EscalationReason
 from support.tests.conftest import MakeDraft
+from support.vocabulary import not_drafted_guard
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +102,39 @@ def test_open_drafts_get_cards_and_a_closed_one_is_shown_only_alone(
     assert ">PENDING<" in page and "drafting a reply" in page
     assert f'id="answer-{second.pk}-pending"' in page
     assert "<h3>Guard</h3>" not in page  # no checks ran yet: none shown as failed
+
+
+def test_an_escalation_that_was_never_drafted_says_so_and_has_nothing_to_approve(
+    console: Client, make_draft: MakeDraft
+) -> None:
+    """Escalated straight from retrieval: no answer, and no guard check ran (not three fails)."""
+    draft = make_draft(
+        "what is the capital of pakistan",
+        status=DraftStatus.ESCALATED,
+        escalation_reason=EscalationReason.RETRIEVAL_WEAK,
+        answer="",
+        citations=[],
+        guard=not_drafted_guard(),
+        completed_at=timezone.now(),
+    )
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    # The live update renders the same partial: it must say the same.
+    pushed = "".join(ConversationLive(draft.conversation_id).snapshot())
+    for html in (page, pushed):
+        assert "Not drafted: no checks ran." in html
+        assert 'class="fail"' not in html and ": fail" not in html
+        assert "<li>not drafted</li>" not in html  # the marker is not shown as a failure reason
+        assert 'data-key="a" data-approve disabled>Approve</button>' in html
+        assert 'placeholder="Write the reply to send"></textarea>' in html  # still theirs to write
+        assert 'data-key="r">Reject</button>' in html
+        assert 'data-key="p">Reprocess</button>' in html
+
+
+def test_a_drafted_answer_can_be_approved(console: Client, make_draft: MakeDraft) -> None:
+    draft = make_draft(completed_at=timezone.now())
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    assert 'data-key="a" data-approve>Approve</button>' in page
+    assert "Grounded: pass" in page and "Not drafted" not in page
 
 
 def test_next_in_queue_walks_the_queue_and_wraps(console: Client, make_draft: MakeDraft) -> None:
