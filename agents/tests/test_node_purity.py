@@ -1,6 +1,6 @@
 """The graph is pure: every node runs on a database that refuses writes, with the real services
 (KB search, customer facts, business profile, learned guard rules). Only
-support/drafts.py:record_outcome writes what a run decided.
+support/agent_runs.py:record_outcome writes what a run decided.
 
 The nodes to cover are not listed here: they are read from the graph (`build_graph(...).nodes`)
 and from `agents.nodes.__all__`, so a node added or renamed there fails this test until one of
@@ -20,7 +20,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from langgraph.graph import START
 from langgraph.graph.state import CompiledStateGraph
-from support.drafts import DraftOutcome
+from support.outcome import DraftOutcome
 
 from agents import nodes
 from agents.graph import RECURSION_LIMIT, build_graph, initial_state

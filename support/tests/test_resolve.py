@@ -15,7 +15,7 @@ from support.agent_runs import AlreadyRecorded, record_outcome
 from support.inbound import receive_message
 from support.models import AuditLog, Conversation, ConversationStatus, Draft, DraftStatus
 from support.tests.conftest import MakeDraft, key_client, post_json
-from support.tests.test_drafts import outcome
+from support.tests.test_agent_runs import outcome
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
