@@ -14,7 +14,7 @@ from support.vocabulary import MessageKind
 
 # Tone-model probabilities above which a message counts as a complaint or as praise, chosen on
 # the real-tweet tuning set (evals/sets/real_tweets_dev.jsonl; README, "Quality").
-COMPLAINT_MIN = 0.5
+DISSATISFIED_MIN = 0.5
 PRAISE_MIN = 0.8
 INTENT_MIN = 0.5
 
@@ -92,7 +92,9 @@ def read_signals(
     kinds = kinds or {}
     sure = intent if intent_confidence >= INTENT_MIN else ""
     risks = tuple(name for name, pattern in RISK_PATTERNS.items() if pattern.search(text))
-    complaint = sure == COMPLAINT_INTENT or kinds.get(MessageKind.COMPLAINT, 0.0) >= COMPLAINT_MIN
+    complaint = (
+        sure == COMPLAINT_INTENT or kinds.get(MessageKind.DISSATISFIED, 0.0) >= DISSATISFIED_MIN
+    )
     human = (sure in HUMAN_INTENTS and not complaint) or bool(_HUMAN.search(text))
     praise = (
         kinds.get(MessageKind.PRAISE, 0.0) >= PRAISE_MIN

@@ -9,7 +9,7 @@ from knowledge.models import KBDocument, TriageExample
 
 # The taxonomy's intents that code names: a person answers these, whatever the KB holds (the
 # customer asks for one, or wants to file a complaint). Distinct from the tone model's
-# MessageKind.COMPLAINT (the customer is dissatisfied), which any intent may carry.
+# MessageKind.DISSATISFIED, which any intent may carry.
 CONTACT_HUMAN_AGENT_INTENT = "contact_human_agent"
 COMPLAINT_INTENT = "complaint"
 HUMAN_INTENTS = frozenset({CONTACT_HUMAN_AGENT_INTENT, COMPLAINT_INTENT})

@@ -65,13 +65,14 @@ class Urgency(models.TextChoices):
 
 class MessageKind(models.TextChoices):
     """What kind of message the tone model reads (agents/triage/tone_model.py): its labels, and
-    the `kind` of a draft's triage. A complaint here is the customer's dissatisfaction (the
-    `customer_complaint` escalation follows from it); the taxonomy's `complaint` intent is a
-    request to file one (knowledge/taxonomy.py)."""
+    the `kind` of a draft's triage. "complaint" names one thing, the taxonomy's intent (a
+    request to file one, knowledge/taxonomy.py); a dissatisfied customer is a kind any intent
+    may carry. Either makes the message a complaint a person answers (MessageSignals.complaint,
+    escalated as `customer_complaint`)."""
 
     STORE_QUESTION = "store_question", "Store question"
     COMPANY_SPECIFIC = "company_specific", "Company-specific problem"
-    COMPLAINT = "complaint", "Complaint"
+    DISSATISFIED = "dissatisfied", "Dissatisfied customer"
     PRAISE = "praise", "Praise"
     OTHER = "other", "No request"
 

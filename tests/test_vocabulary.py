@@ -43,7 +43,6 @@ VOCABULARIES: dict[type[models.TextChoices], str] = {
 # Words of a vocabulary that are also plain English or another list's name, with why.
 NOT_COPIES = {
     ("other", None): "the generic 'other' (a metric label, a chart segment, a category default)",
-    ("complaint", "knowledge/taxonomy.py"): "the taxonomy's complaint intent (Bitext's label)",
     ("privacy", "agents/message_signals.py"): "the name of a risk pattern, not the scope",
 }
 

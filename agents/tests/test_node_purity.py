@@ -20,7 +20,6 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from langgraph.graph import START
 from langgraph.graph.state import CompiledStateGraph
-from support.outcome import DraftOutcome
 
 from agents import nodes
 from agents.graph import RECURSION_LIMIT, build_graph, initial_state
@@ -29,6 +28,7 @@ from agents.state import AgentState, Turn
 from agents.tests.conftest import llm_json, scripted
 from knowledge.models import GuardRule
 from support.models import Customer, Order
+from support.outcome import DraftOutcome
 
 # The first word of every statement a read may send: queries, knowledge/search.py's SET LOCAL of
 # the index's search parameters, and the savepoints of its atomic block. Anything else (INSERT,

@@ -54,7 +54,7 @@ def test_category_probability_sums_its_intents() -> None:
         (
             "This is the worst service ever, I am furious. Never shopping here again",
             "NEGATIVE",
-            "complaint",
+            "dissatisfied",
         ),
         ("thanks a lot, great help, you sorted it in minutes!", "POSITIVE", "praise"),
         ("How do I change the shipping address on my account?", "NEUTRAL", "store_question"),

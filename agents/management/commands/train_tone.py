@@ -3,7 +3,7 @@
 
 Training data (never the evaluation tweets): agents/training/support_messages.jsonl (support
 messages written for training, every head), Bitext store questions of the train template
-families (kind only: store_question, or complaint for the complaint intent) and CLINC150's
+families (kind only: store_question, or dissatisfied for the complaint intent) and CLINC150's
 out-of-scope training queries (kind only: other). It is measured by `evaluate` on the real-tweet
 sets, which train nothing."""
 
@@ -44,7 +44,9 @@ def bitext_questions(datasets: Path) -> list[tuple[str, str]]:
     rng = random.Random(SEED)
     pairs: list[tuple[str, str]] = []
     for intent, texts in sorted(by_intent.items()):
-        kind = MessageKind.COMPLAINT if intent == COMPLAINT_INTENT else MessageKind.STORE_QUESTION
+        kind = (
+            MessageKind.DISSATISFIED if intent == COMPLAINT_INTENT else MessageKind.STORE_QUESTION
+        )
         pairs += [(text, kind) for text in rng.sample(texts, min(BITEXT_PER_INTENT, len(texts)))]
     return pairs
 
