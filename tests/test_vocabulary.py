@@ -6,6 +6,7 @@ console. These fail when a copy disagrees or reappears."""
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from django.test import Client
 
 from resolver.events import EventType
 from resolver.models import Scope
+from support.models import ConversationStatus
 from support.vocabulary import (
     GUARD_CHECKS,
     DraftStatus,
@@ -39,6 +41,7 @@ VOCABULARIES: dict[type[models.TextChoices], str] = {
     MessageKind: "support/vocabulary.py",
     EventType: "resolver/events/__init__.py",
     Scope: "resolver/models/apikey.py",
+    ConversationStatus: "support/models/conversation.py",
 }
 # Words of a vocabulary that are also plain English or another list's name, with why.
 NOT_COPIES = {
@@ -99,6 +102,22 @@ def _copies() -> dict[str, list[str]]:
 
 def test_every_word_is_spelled_out_in_one_module() -> None:
     assert _copies() == {}
+
+
+def _quoted_in_templates() -> dict[str, list[str]]:
+    """Templates cannot name the vocabulary: a quoted word of it there ({% if d.status ==
+    "SENT" %}) is a copy; they test a model's property instead (Draft.is_sent)."""
+    words = {word for vocabulary in VOCABULARIES for word in vocabulary.values}
+    found: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        quoted = set(re.findall(r"""["']([A-Za-z_.]+)["']""", path.read_text()))
+        if copies := sorted(quoted & words - {word for word, _ in NOT_COPIES}):
+            found[str(path.relative_to(ROOT))] = copies
+    return found
+
+
+def test_templates_test_properties_not_words() -> None:
+    assert _quoted_in_templates() == {}
 
 
 def test_the_copy_check_finds_a_copy(tmp_path: Path) -> None:

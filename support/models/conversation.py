@@ -105,3 +105,7 @@ class Conversation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_ref or 'anonymous'} · {self.status}"
+
+    @property
+    def is_resolved(self) -> bool:  # for templates, which cannot name the vocabulary
+        return self.status == ConversationStatus.RESOLVED

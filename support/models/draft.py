@@ -219,6 +219,19 @@ class Draft(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
+    # For templates, which cannot name the vocabulary: one property per status they test.
+    @property
+    def is_pending(self) -> bool:
+        return self.status == DraftStatus.PENDING
+
+    @property
+    def is_escalated(self) -> bool:
+        return self.status == DraftStatus.ESCALATED
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status == DraftStatus.SENT
+
     @property
     def waiting_for_queue(self) -> bool:
         """Accepted, but its run has not reached the queue yet (Redis down at commit)."""
