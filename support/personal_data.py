@@ -29,8 +29,10 @@ from support.models import (
     CustomerRating,
     Draft,
     DraftStatus,
+    EmailEnvelope,
     Message,
     Order,
+    ReplyDelivery,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -52,7 +54,9 @@ def _conversations(subject: Subject) -> QuerySet[Conversation]:
 
 def _erase_conversations(rows: QuerySet[Conversation], subject: Subject) -> int:
     now = timezone.now()
-    return rows.update(customer_ref="", customer=None, anonymised_at=now, updated_at=now)
+    return rows.update(
+        customer_ref="", customer=None, subject="", anonymised_at=now, updated_at=now
+    )
 
 
 def _messages(subject: Subject) -> QuerySet[Message]:
@@ -61,6 +65,20 @@ def _messages(subject: Subject) -> QuerySet[Message]:
 
 def _erase_messages(rows: QuerySet[Message], subject: Subject) -> int:
     return rows.update(body=ERASED, metadata={})
+
+
+def _envelopes(subject: Subject) -> QuerySet[EmailEnvelope]:
+    # Theirs and ours: a reply's headers quote their subject and name their address.
+    return EmailEnvelope.objects.filter(message_id__in=subject.message_ids)
+
+
+def _reply_deliveries(subject: Subject) -> QuerySet[ReplyDelivery]:
+    return ReplyDelivery.objects.filter(message__conversation_id__in=subject.conversation_ids)
+
+
+def _erase_reply_deliveries(rows: QuerySet[ReplyDelivery], subject: Subject) -> int:
+    # A transport's error may name the recipient ("550 <alice@…> unknown"); the status stays.
+    return rows.update(last_error="")
 
 
 def _drafts(subject: Subject) -> QuerySet[Draft]:
@@ -156,8 +174,25 @@ HOLDERS = [
     Holder(
         Customer, ("ref", "name", "email", "metadata"), _customers, delete_rows, customer_only=True
     ),
-    Holder(Conversation, ("customer_ref",), _conversations, _erase_conversations),
+    Holder(Conversation, ("customer_ref", "subject"), _conversations, _erase_conversations),
     Holder(Message, ("body", "metadata"), _messages, _erase_messages),
+    Holder(
+        EmailEnvelope,
+        (
+            "message_id_header",
+            "in_reply_to",
+            "references",
+            "subject",
+            "from_address",
+            "from_name",
+            "to",
+            "cc",
+            "html",
+        ),
+        _envelopes,
+        delete_rows,
+    ),
+    Holder(ReplyDelivery, ("last_error",), _reply_deliveries, _erase_reply_deliveries),
     Holder(
         Draft,
         ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard"),
@@ -174,6 +209,8 @@ HOLDERS = [
 _CONFIG = "configuration an admin writes, not customer data"
 NOT_PERSONAL: dict[str, Any] = {
     "support.Message.trace_id": "a W3C trace id",
+    "support.Conversation.thread_token": "a random token",
+    "support.ReplyDelivery.channel": "a channel of the vocabulary",
     "support.Draft.intent": "a label of the taxonomy",
     "support.Draft.category": "a label of the taxonomy",
     "support.Draft.triage_scores": "probabilities per label",

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from support.inbound import receive_message
+from support.models import Channel
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -63,7 +64,7 @@ def _log_in(page: Page, url: str) -> None:
 
 def test_console_admin_and_widget_pages_break_no_policy(page: Page, live_server_url: str) -> None:
     root = User.objects.create_superuser("root", password="pw-root-123")
-    message, draft = receive_message("where is my order?", channel="WIDGET", enqueue=False)
+    message, draft = receive_message("where is my order?", channel=Channel.WIDGET, enqueue=False)
     violations = Violations(page)
     seen: list[str] = []
 

@@ -20,7 +20,7 @@ from resolver.models import ApiKey
 from resolver.polling import answers, wait_for
 from resolver.processes import stop_all
 from support.inbound import receive_message
-from support.models import WidgetKey
+from support.models import Channel, WidgetKey
 from support.tests.conftest import SHOP
 from support.widget import tokens
 from tests.helpers import database_url_for_tests, free_port
@@ -97,7 +97,7 @@ def test_uvicorn_logs_the_widget_socket_with_its_token_masked(
     """The real server, as deployed (access log on, INFO), a real widget socket and API call;
     every line it writes is searched for the credentials."""
     key = WidgetKey.objects.create(name="Shop", allowed_origins=[SHOP])
-    message, _ = receive_message("hello", channel="WIDGET", enqueue=False)
+    message, _ = receive_message("hello", channel=Channel.WIDGET, enqueue=False)
     conversation = message.conversation_id
     token = tokens.issue(conversation, key.pk)
     _, api_key = ApiKey.issue("log-test", ["read"])

@@ -61,6 +61,7 @@ def _conversation_out(conversation: Conversation) -> dict[str, Any]:
         "status": conversation.status,
         "customer_ref": conversation.customer_ref or None,
         "channel": conversation.channel,
+        "subject": conversation.subject or None,
         "created_at": conversation.created_at,
         "resolved_at": conversation.resolved_at,
         "messages": thread(conversation),

@@ -15,6 +15,7 @@ from support.models import (
     ConversationStatus,
     DraftStatus,
     EscalationReason,
+    MessageRole,
     RejectCategory,
     Sentiment,
     Urgency,
@@ -99,7 +100,7 @@ class RejectIn(Schema):
 
 class MessageOut(Schema):
     id: uuid.UUID
-    role: Literal["CUSTOMER", "AGENT", "SYSTEM"]
+    role: MessageRole
     body: str
     created_at: datetime
     draft: DraftOut | None
@@ -110,6 +111,7 @@ class ConversationOut(Schema):
     status: ConversationStatus
     customer_ref: str | None
     channel: Channel
+    subject: str | None = Field(description="E-mail conversations: the first message's subject.")
     created_at: datetime
     resolved_at: datetime | None
     messages: list[MessageOut]

@@ -2,6 +2,7 @@ from support.models.audit import AuditAction, AuditLog
 from support.models.autosend import AutoSendRule
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
+from support.models.delivery import ReplyDelivery, ReplyDeliveryStatus
 from support.models.draft import (
     Draft,
     DraftStatus,
@@ -10,7 +11,8 @@ from support.models.draft import (
     Sentiment,
     Urgency,
 )
-from support.models.message import Message, MessageRole
+from support.models.email import EmailEnvelope
+from support.models.message import IgnoredReason, Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.rating import CustomerRating
 from support.models.webhook import (
@@ -34,12 +36,16 @@ __all__ = [
     "DeliveryStatus",
     "Draft",
     "DraftStatus",
+    "EmailEnvelope",
     "EscalationReason",
+    "IgnoredReason",
     "Message",
     "MessageRole",
     "Order",
     "OrderStatus",
     "RejectCategory",
+    "ReplyDelivery",
+    "ReplyDeliveryStatus",
     "Sentiment",
     "Urgency",
     "WebhookAttempt",

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import secrets
 import uuid
 
 from django.db import connection, models
@@ -16,10 +18,19 @@ class ConversationStatus(models.TextChoices):
 
 
 class Channel(models.TextChoices):
-    """Where the customer wrote from. (A channel is added here when something receives on it.)"""
+    """Where the customer wrote from, and so how a reply reaches them (support/outbound/): the API
+    integration's `reply.sent` webhook, a widget push, an e-mail."""
 
-    API = "API", "API"
-    WIDGET = "WIDGET", "Widget"
+    API = "api", "API"
+    WIDGET = "widget", "Widget"
+    EMAIL = "email", "E-mail"
+
+
+def new_thread_token() -> str:
+    # Shown in e-mail subjects as [#token]: 13 base32 characters, 64 random bits (a collision
+    # among a million conversations: about 3 in 100 million; the unique constraint refuses one).
+    # Not a secret: a token joins a conversation only for its customer or a known participant.
+    return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()
 
 
 # The first key of the advisory lock a customer reference takes (the second: its hash).
@@ -77,6 +88,10 @@ class Conversation(models.Model):
     )
     # Kept as given by the caller even when no Customer row exists for it.
     customer_ref = models.CharField(max_length=200, blank=True)
+    # E-mail: the first message's subject (replies answer "Re: " the latest one's), and the
+    # token in our replies' subjects that threads a customer's reply whose headers were lost.
+    subject = models.CharField(max_length=500, blank=True)
+    thread_token = models.CharField(max_length=16, unique=True, default=new_thread_token)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_message_at = models.DateTimeField(null=True, blank=True)

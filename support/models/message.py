@@ -14,6 +14,18 @@ class MessageRole(models.TextChoices):
     SYSTEM = "SYSTEM", "System"
 
 
+class IgnoredReason(models.TextChoices):
+    """Why a stored customer message is neither drafted nor answered: mail no person wrote to
+    us, which answering would only loop (support/email/loops.py)."""
+
+    AUTO_REPLY = "auto_reply", "Automatic reply (out of office, auto-responder)"
+    BOUNCE = "bounce", "Bounce or delivery report"
+    LOOP = "loop", "Mail loop (our own reply came back)"
+    OWN_ADDRESS = "own_address", "Sent from our own address"
+    MAILING_LIST = "mailing_list", "Mailing list or bulk mail"
+    RATE_LIMITED = "rate_limited", "The sender flooded the inbox"
+
+
 class Message(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Indexed by message_conversation_time_idx (conversation, created_at) below.
@@ -32,6 +44,8 @@ class Message(models.Model):
     # reprocesses carry it, so one trace shows everything that happened to it.
     trace_id = models.CharField(max_length=32, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # A customer message stored but not drafted, and why ("" for every message that is).
+    ignored_reason = models.CharField(max_length=16, choices=IgnoredReason.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -43,6 +57,10 @@ class Message(models.Model):
             models.CheckConstraint(
                 condition=models.Q(body__regex=r"\S"),
                 name="message_body_not_blank",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ignored_reason__in=[*IgnoredReason.values, ""]),
+                name="message_ignored_reason_valid",
             ),
         ]
         indexes = [

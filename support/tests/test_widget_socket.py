@@ -15,7 +15,7 @@ from resolver.audit_actor import Actor
 from support import review
 from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from support.inbound import receive_message
-from support.models import WidgetKey
+from support.models import Channel, WidgetKey
 from support.tests.conftest import SHOP
 from support.widget import tokens
 from tests.helpers import session_headers
@@ -45,7 +45,7 @@ async def _closed_with(communicator: WebsocketCommunicator) -> int:
 
 
 def _conversation_with_draft() -> tuple[Any, Any]:
-    message, draft = receive_message("hello", channel="WIDGET", enqueue=False)
+    message, draft = receive_message("hello", channel=Channel.WIDGET, enqueue=False)
     return message.conversation_id, draft
 
 
