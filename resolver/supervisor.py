@@ -34,6 +34,8 @@ from resolver.processes import die_with_parent
 BACKOFF_SECONDS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 # A unit that stayed up this long starts its backoff over.
 STABLE_SECONDS = 60.0
+# How long a child has to stop on SIGTERM before what is left of its group is killed.
+STOP_GRACE_SECONDS = 10.0
 TAIL_LINES = 20
 
 
@@ -112,7 +114,7 @@ class ChildProcess:
     def tail(self) -> list[str]:
         return list(self._tail)
 
-    def stop(self, grace_seconds: float = 10) -> None:
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """SIGTERM to the child (uvicorn and Dramatiq stop their own children gracefully; a
         second SIGTERM would make Dramatiq's workers quit mid-message), then SIGKILL to what is
         left of its group after the grace period."""
@@ -239,7 +241,7 @@ class Supervisor:
                 except Exception as exc:  # a failed restart is a death like any other
                     self.say(f"restarting the {unit.name} failed: {exc}")
 
-    def stop(self, grace_seconds: float = 10) -> None:
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """Stops every unit in reverse order of start, each before the next: the children first
         (all told at once, so the grace periods overlap), then the servers they use. A worker
         still running when Redis stops would log connection errors, or hang on (it did)."""
