@@ -99,7 +99,7 @@ def test_a_503_is_an_answer_not_an_error_in_the_log(
         ("django.request", "WARNING", "Service Unavailable: /healthz (failing checks: worker)"),
         ("django.request", "DEBUG", "Service Unavailable: /healthz (failing checks: worker)"),
         ("django.request", "DEBUG", "Service Unavailable: /healthz (failing checks: worker)"),
-        ("resolver.health", "INFO", "health: all checks pass again (db, redis, worker, outbox)"),
+        ("resolver.health", "INFO", "health: all checks pass again (db, outbox, redis, worker)"),
     ]
 
 
