@@ -241,6 +241,9 @@ def test_stop_goes_in_reverse_order_of_start_and_restarts_nothing(tmp_path: Path
 def test_a_data_dir_is_claimed_by_one_run_at_a_time(tmp_path: Path) -> None:
     first = RunLock(tmp_path)
     first.acquire()
+    first.record([])  # as runresolver does at once, before any child has started
+    with pytest.raises(RunLockHeld, match=rf"\(supervisor pid {os.getpid()}\); stop it first"):
+        RunLock(tmp_path).acquire()
     first.record([SimpleNamespace(name="web", argv=["uvicorn"], process=SimpleNamespace(pid=41))])
 
     with pytest.raises(RunLockHeld) as refused:

@@ -92,6 +92,7 @@ class Command(BaseCommand):
                 "stopping them"
             )
             lock.clean_up()
+        lock.record([])  # this supervisor, at once: a run refused meanwhile names the right pid
 
     def _still_stopping(self) -> None:
         # A second Ctrl-C must not cut the stop short (it used to, and left the worker running).
