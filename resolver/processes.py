@@ -83,8 +83,9 @@ def die_with_parent() -> Callable[[], None] | None:
     """A `preexec_fn` (Linux) that makes the kernel send the child SIGTERM when this process dies,
     however it dies: a SIGKILLed or OOM-killed supervisor leaves no child running. SIGTERM, not
     SIGKILL: uvicorn and Dramatiq stop gracefully on it and end what they forked. None where
-    prctl(2) does not exist; `watch_parent` covers those and the processes a child forks (the
-    setting is not inherited across fork).
+    prctl(2) does not exist: there the next `make run` stops what is left (resolver/run_lock.py).
+    What a child forks is not covered (the setting is not inherited across fork): Dramatiq's
+    worker processes run `watch_parent` for that.
 
     The kernel counts the parent *thread*: start children from a thread that lives as long as the
     process (make run's main thread)."""
