@@ -20,6 +20,7 @@ from dramatiq.middleware import Middleware, MiddlewareError, Retries
 
 from resolver.heartbeat import HeartbeatThread
 from resolver.periodic import Periodic
+from resolver.processes import terminate_self, watch_parent
 from resolver.redis_client import get_redis
 from resolver.shared_metrics import flush_all
 from resolver.tracing import TracingMiddleware
@@ -94,6 +95,15 @@ class WorkerHeartbeat(Middleware):
             self.thread.stop()
 
 
+class ParentWatch(Middleware):
+    """A worker process whose Dramatiq main process died (SIGKILL, OOM) is nobody's to stop and
+    would go on taking messages, beside its replacement or a later run's workers: it stops itself
+    (gracefully, as on SIGTERM) once its parent is gone."""
+
+    def after_process_boot(self, broker: Any) -> None:
+        watch_parent(terminate_self)
+
+
 class DeadLetters(Middleware):
     """A message that failed for good (retries exhausted, or an exception the actor `throws`)
     becomes a DeadLetter row, visible and replayable in admin. Runs after Retries has decided."""
@@ -157,6 +167,7 @@ def build_broker(redis_url: str) -> RedisBroker:
         heartbeat_timeout=BROKER_HEARTBEAT_TIMEOUT_MS,
         maintenance_chance=BROKER_MAINTENANCE_CHANCE,
     )
+    broker.add_middleware(ParentWatch())
     broker.add_middleware(TracingMiddleware())
     broker.add_middleware(DjangoDbConnections())
     broker.add_middleware(WorkerWarmup(settings.WORKER_WARMUP))

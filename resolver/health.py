@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.utils.log import log_response
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -49,6 +50,11 @@ CHECKS: dict[str, Check] = {
 }
 
 
+# The failing checks last answered, per set of checks asked for (a readiness probe's and the
+# full /healthz's states differ): a change is logged, a repeat is not.
+_last_failing: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def run_check(name: str, check: Check) -> dict[str, Any]:
     try:
         return check()
@@ -71,4 +77,33 @@ def healthz(request: HttpRequest) -> JsonResponse:
     results = {name: run_check(name, CHECKS[name]) for name in names}
     healthy = all(result["ok"] for result in results.values())
     body = {"status": "ok" if healthy else "error", "checks": results}
-    return JsonResponse(body, status=200 if healthy else 503)
+    response = JsonResponse(body, status=200 if healthy else 503)
+    # Keyed by the set asked for: at most one entry per subset of CHECKS, whatever the query.
+    _log_change(request, response, tuple(sorted(set(names))), results)
+    return response
+
+
+def _log_change(
+    request: HttpRequest,
+    response: JsonResponse,
+    names: tuple[str, ...],
+    results: dict[str, dict[str, Any]],
+) -> None:
+    """A 503 here is an answer, not a failure of the request: Django would log each one at ERROR
+    (`make run` polls /healthz twice a second while the worker warms up, a probe every few
+    seconds through an outage). A WARNING when the failing checks change, an INFO when all pass
+    again; repeats at DEBUG."""
+    failing = tuple(name for name, result in results.items() if not result["ok"])
+    changed = _last_failing.get(names, ()) != failing
+    _last_failing[names] = failing
+    if failing:
+        log_response(
+            "Service Unavailable: %s (failing checks: %s)",
+            request.path,
+            ", ".join(failing),
+            response=response,
+            request=request,
+            level="warning" if changed else "debug",
+        )
+    elif changed:
+        logger.info("health: all checks pass again (%s)", ", ".join(names) or "none asked")

@@ -6,6 +6,11 @@ and stops everything: nothing is healthy yet, so waiting would only hide the cau
 stack has been healthy, a unit that dies (crash, OOM, SIGKILL) is restarted with exponential
 backoff and the restart is logged. Each child runs in its own process group, so a restart or
 Ctrl-C also ends whatever it forked (Dramatiq's worker processes).
+
+Stopping goes in reverse order of start and waits for each step: the web server and the worker
+(both told at once, each waited for), then Redis, then PostgreSQL; nothing is restarted meanwhile.
+A supervisor that dies without stopping (SIGKILL, the OOM killer) takes its children with it: on
+Linux the kernel sends each SIGTERM (resolver.processes.die_with_parent).
 """
 
 from __future__ import annotations
@@ -23,10 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
+from resolver.processes import die_with_parent
+
 # Seconds to wait before restart n (1-based) of a unit that keeps dying; the last value repeats.
 BACKOFF_SECONDS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 # A unit that stayed up this long starts its backoff over.
 STABLE_SECONDS = 60.0
+# How long a child has to stop on SIGTERM before what is left of its group is killed.
+STOP_GRACE_SECONDS = 10.0
 TAIL_LINES = 20
 
 
@@ -86,6 +95,7 @@ class ChildProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(),
         )
         pump = threading.Thread(target=self._pump, args=(self.process,), daemon=True)
         pump.start()
@@ -104,16 +114,23 @@ class ChildProcess:
     def tail(self) -> list[str]:
         return list(self._tail)
 
-    def stop(self, grace_seconds: float = 10) -> None:
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
         """SIGTERM to the child (uvicorn and Dramatiq stop their own children gracefully; a
         second SIGTERM would make Dramatiq's workers quit mid-message), then SIGKILL to what is
         left of its group after the grace period."""
+        self.terminate()
+        self.finish(time.monotonic() + grace_seconds)
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def finish(self, deadline: float) -> None:
+        """Waits for the terminated child until `deadline`, then kills what is left of its group."""
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=grace_seconds)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         self.kill_group()
 
     def kill_group(self) -> None:
@@ -152,6 +169,8 @@ class WatchedServer:
     log_path: Path
     running: Callable[[], bool]
     start: Callable[[], None]
+    # Ends this process's use of the server (the embedded servers stop with their last user).
+    release: Callable[[], None] = lambda: None
 
     def is_alive(self) -> bool:
         return self.running()
@@ -183,10 +202,13 @@ class Backoff:
 
 
 class Supervisor:
+    """Supervises `units`, given in the order they were started."""
+
     def __init__(self, units: Sequence[Unit], say: Callable[[str], None]) -> None:
         self.units = list(units)
         self.say = say
         self.backoff = {unit.name: Backoff() for unit in self.units}
+        self.stopping = False
 
     def dead(self) -> list[Unit]:
         return [unit for unit in self.units if not unit.is_alive()]
@@ -201,6 +223,8 @@ class Supervisor:
 
     def tick(self, now: float | None = None) -> None:
         """One round of supervision: schedule restarts of dead units, run those that are due."""
+        if self.stopping:  # a unit that ends now is being stopped, not dying
+            return
         now = time.monotonic() if now is None else now
         for unit in self.units:
             state = self.backoff[unit.name]
@@ -217,7 +241,20 @@ class Supervisor:
                 except Exception as exc:  # a failed restart is a death like any other
                     self.say(f"restarting the {unit.name} failed: {exc}")
 
-    def stop(self) -> None:
-        for unit in self.units:
-            if isinstance(unit, ChildProcess):
-                unit.stop()
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Stops every unit in reverse order of start, each before the next: the children first
+        (all told at once, so the grace periods overlap), then the servers they use. A worker
+        still running when Redis stops would log connection errors, or hang on (it did)."""
+        self.stopping = True
+        children = [unit for unit in reversed(self.units) if isinstance(unit, ChildProcess)]
+        for child in children:
+            child.terminate()
+        deadline = time.monotonic() + grace_seconds
+        for child in children:
+            child.finish(deadline)
+        for unit in reversed(self.units):
+            if isinstance(unit, WatchedServer):
+                try:
+                    unit.release()
+                except Exception as exc:  # the next server must still be stopped
+                    self.say(f"stopping the {unit.name} failed: {exc}")

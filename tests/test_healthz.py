@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import redis
 from django.test import Client
 from django.test.utils import override_settings
 
-from resolver import redis_client
+from resolver import health, redis_client
 from resolver.embedded import EmbeddedRedis
 
 
@@ -68,6 +69,38 @@ def test_healthz_503_when_redis_is_stopped(
     assert body["checks"]["redis"]["ok"] is False
     assert "Connection" in body["checks"]["redis"]["error"]
     assert body["checks"]["worker"]["ok"] is False
+
+
+def test_a_503_is_an_answer_not_an_error_in_the_log(
+    db: None,
+    client: Client,
+    own_redis: EmbeddedRedis,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`make run` asks /healthz twice a second while the worker warms up, a probe every few
+    seconds through an outage: Django logged every 503 at ERROR. A change of the failing checks
+    is a WARNING, a repeat is DEBUG, a recovery is INFO."""
+    monkeypatch.setattr(health, "_last_failing", {})  # as in a fresh web process
+    caplog.set_level(logging.DEBUG, logger="django.request")
+    caplog.set_level(logging.DEBUG, logger="resolver.health")
+
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 503  # no worker heartbeat
+    redis.Redis.from_url(own_redis.url()).set("resolver:heartbeat:worker:fake:1", "1")
+    assert client.get("/healthz").status_code == 200
+
+    said = [
+        (r.name, r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.name in ("django.request", "resolver.health")
+    ]
+    assert said == [
+        ("django.request", "WARNING", "Service Unavailable: /healthz (failing checks: worker)"),
+        ("django.request", "DEBUG", "Service Unavailable: /healthz (failing checks: worker)"),
+        ("django.request", "DEBUG", "Service Unavailable: /healthz (failing checks: worker)"),
+        ("resolver.health", "INFO", "health: all checks pass again (db, outbox, redis, worker)"),
+    ]
 
 
 def test_healthz_rejects_post(db: None, client: Client) -> None:

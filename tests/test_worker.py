@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import subprocess
+import time
 import uuid
+from pathlib import Path
 
 import dramatiq
 import redis
@@ -12,6 +15,7 @@ from django.conf import settings
 from dramatiq.brokers.redis import RedisBroker
 
 from resolver.actors import PING_PREFIX, ping
+from resolver.embedded import EmbeddedRedis
 from resolver.heartbeat import KEY_PREFIX, live_workers
 from resolver.polling import wait_for
 
@@ -92,3 +96,43 @@ def test_a_worker_beats_only_once_warm_and_a_failed_warm_up_ends_it(
     assert worker.returncode != 0
     assert "WarmupFailed: worker warm-up agents.runner.warm_up failed" in output
     assert redis_client.get(f"{PING_PREFIX}{token}") is None
+
+
+def test_a_worker_whose_redis_is_gone_still_stops_on_sigterm(
+    transactional_db: None, tmp_path: Path
+) -> None:
+    """`make run` stops the worker before Redis, but a Redis that died first (or a stop that
+    went wrong) must not leave a worker looping on "Restarting consumer" for good: SIGTERM
+    stops it within the grace period the supervisor gives it before SIGKILL."""
+    from resolver.broker import child_environment, worker_command
+    from resolver.supervisor import STOP_GRACE_SECONDS
+    from tests.helpers import database_url_for_tests
+
+    own_redis = EmbeddedRedis(tmp_path)  # a private one this test can stop
+    own_redis.start()
+    env = {
+        **child_environment(),
+        "DATABASE_URL": database_url_for_tests(),
+        "REDIS_URL": own_redis.url(),
+    }
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen(
+            worker_command(1, 2), env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        assert wait_for(lambda: "Worker process is ready for action" in log.read_text(), 90)
+        own_redis.release()  # the only user: the server stops
+        assert wait_for(lambda: "Restarting consumer" in log.read_text(), 30)
+
+        worker.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        worker.wait(STOP_GRACE_SECONDS)
+
+        assert time.monotonic() - stopping < STOP_GRACE_SECONDS
+        assert worker.returncode == 0, log.read_text()[-3000:]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        own_redis.release()

@@ -9,7 +9,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from resolver.broker import child_environment, worker_command
-from resolver.processes import STOPPED_BY_SIGNAL, raise_on_sigterm, stop_all, wait_first_exit
+from resolver.processes import (
+    STOPPED_BY_SIGNAL,
+    die_with_parent,
+    raise_on_sigterm,
+    stop_all,
+    wait_first_exit,
+)
 
 
 class Command(BaseCommand):
@@ -23,7 +29,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         argv = worker_command(options["processes"], options["threads"], options["queues"])
         # A child, not exec: this process keeps its hold on embedded services until the end.
-        worker = subprocess.Popen(argv, env=child_environment())
+        # It dies with this process (SIGKILL, OOM), not to keep taking messages with no parent.
+        worker = subprocess.Popen(argv, env=child_environment(), preexec_fn=die_with_parent())
         raise_on_sigterm()
         try:
             wait_first_exit([worker])

@@ -1,5 +1,6 @@
 """`make run`: self-check, bootstrap (migrate, demo data, admin), then the ASGI server and one
-Dramatiq worker, supervised (resolver/supervisor.py), until Ctrl-C."""
+Dramatiq worker, supervised (resolver/supervisor.py), until Ctrl-C. One run per data dir
+(resolver/run_lock.py): a live one is refused, what a dead one left running is stopped first."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from resolver import embedded
 from resolver.broker import child_environment, worker_command
 from resolver.dbcheck import check_or_exit
-from resolver.processes import raise_on_sigterm
+from resolver.processes import die_with_parent, raise_on_sigterm
+from resolver.run_lock import RunLock, RunLockHeld, describe
 from resolver.supervisor import ChildProcess, Supervisor, Unit, WatchedServer
 
 HOST = "127.0.0.1"
@@ -60,19 +62,54 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=settings.WORKER_THREADS)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        port = options["port"]
-        if not port_is_free(HOST, port):
-            raise CommandError(f"port {port} is already in use; set PORT to another one")
-        checked = check_or_exit(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
+        # From the start: a stop signal during the start-up must still stop what has started.
+        raise_on_sigterm(on_repeat=self._still_stopping)
+        lock = RunLock(Path(settings.RESOLVER_DATA_DIR))
+        try:
+            self._claim(lock)
+            port = options["port"]
+            if not port_is_free(HOST, port):
+                raise CommandError(f"port {port} is already in use; set PORT to another one")
+            checked = check_or_exit(settings.DATABASE_URL, settings.RESOLVER_DATA_DIR)
+            self.stderr.write(
+                f"Database ok: PostgreSQL {checked.postgres}, pgvector {checked.pgvector}"
+            )
+            self._serve(port, options["threads"], self._bootstrap(), lock)
+        finally:
+            lock.release()
+
+    def _claim(self, lock: RunLock) -> None:
+        """The data dir for this run: refused while another run lives; what a dead one left
+        running (its web server holding the port, its worker taking this run's messages) is
+        stopped first. Before the port check, which a left-over web server would fail."""
+        try:
+            lock.acquire()
+        except RunLockHeld as exc:
+            raise CommandError(str(exc)) from None
+        if leftovers := lock.leftovers():
+            self.stderr.write(
+                f"An earlier run on {lock.data_dir} left {describe(leftovers)} running; "
+                "stopping them"
+            )
+            lock.clean_up()
+        lock.record([])  # this supervisor, at once: a run refused meanwhile names the right pid
+
+    def _still_stopping(self) -> None:
+        # A second Ctrl-C must not cut the stop short (it used to, and left the worker running).
         self.stderr.write(
-            f"Database ok: PostgreSQL {checked.postgres}, pgvector {checked.pgvector}"
+            "Still stopping: the web server and the worker first, then Redis and PostgreSQL..."
         )
-        self._serve(port, options["threads"], self._bootstrap())
 
     def _bootstrap(self) -> str:
         """Runs `manage.py bootstrap` in a child; returns its last line (how to log in)."""
         argv = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bootstrap"]
-        done = subprocess.run(argv, env=child_environment(), stdout=subprocess.PIPE, text=True)
+        done = subprocess.run(
+            argv,
+            env=child_environment(),
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=die_with_parent(),
+        )
         if done.returncode != 0:
             raise CommandError("bootstrap (migrate, demo data, admin) failed; see above")
         lines = done.stdout.strip().splitlines()
@@ -91,34 +128,42 @@ class Command(BaseCommand):
             ChildProcess("web", web_argv, env, logs / "web.log"),
             ChildProcess("worker", worker_command(1, threads), env, logs / "worker.log"),
         ]
-        units: list[Unit] = [*children, *self._embedded_servers()]
+        # In the order of start (settings started the servers): the supervisor stops in reverse.
+        units: list[Unit] = [*self._embedded_servers(), *children]
         return children, units
 
     def _embedded_servers(self) -> list[Unit]:
-        """The embedded servers this run uses (none when DATABASE_URL/REDIS_URL name others)."""
+        """The embedded servers this run uses (none when DATABASE_URL/REDIS_URL name others),
+        PostgreSQL first as settings starts them. Their `release` is what atexit would run;
+        the supervisor runs it once the children are stopped (atexit then finds nothing to do)."""
         data_dir = Path(settings.RESOLVER_DATA_DIR)
         servers: list[Unit] = []
         postgres = embedded.EmbeddedPostgres(data_dir)
         if postgres.serves(settings.DATABASE_URL):
             servers.append(
-                WatchedServer("PostgreSQL", postgres.log, postgres.running, postgres.start)
+                WatchedServer(
+                    "PostgreSQL", postgres.log, postgres.running, postgres.start, postgres.release
+                )
             )
         redis = embedded.EmbeddedRedis(data_dir)
         if redis.serves(settings.REDIS_URL):
-            servers.append(WatchedServer("Redis", redis.log, redis.running, redis.start))
+            servers.append(
+                WatchedServer("Redis", redis.log, redis.running, redis.start, redis.release)
+            )
         return servers
 
-    def _serve(self, port: int, threads: int, login: str) -> None:
+    def _serve(self, port: int, threads: int, login: str, lock: RunLock) -> None:
         children, units = self._units(port, threads)
         supervisor = Supervisor(units, say=self.stderr.write)
-        raise_on_sigterm()
         try:
             for child in children:
                 child.start()
+            lock.record(children)
             self._wait_until_healthy(f"http://{HOST}:{port}/healthz", supervisor)
             self._banner(port, login)
             while True:
                 supervisor.tick()
+                lock.record(children)  # a restarted child has a new pid
                 time.sleep(0.5)
         except KeyboardInterrupt:
             self.stderr.write("\nStopping Resolver...")
