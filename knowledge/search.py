@@ -15,7 +15,6 @@ from ninja import Schema
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
 from knowledge.models.chunk import ChunkKind, KBChunk
-from knowledge.models.document import DocumentSource
 
 if TYPE_CHECKING:
     from knowledge.models.document import KBDocumentQuerySet
@@ -83,12 +82,8 @@ class SearchHit:
     vector_rank: int | None = None  # rank of the document in each leg (1 = best)
     text_rank: int | None = None
     content: str = field(default="", repr=False)  # the whole article, for drafts to quote
-    source: str = ""  # DocumentSource: "learned" articles came from agents' answers
-
-    @property
-    def learned(self) -> bool:
-        """An article the KB learned from agents' answers (support's learning loop)."""
-        return self.source == DocumentSource.LEARNED
+    # An article the KB learned from agents' answers (support's learning loop).
+    learned: bool = False
 
     @property
     def customer_facing(self) -> bool:
@@ -317,7 +312,7 @@ def hybrid_search(
                 vector_rank=vector.ranks.get(document_id),
                 text_rank=words.ranks.get(document_id),
                 content=document.content,
-                source=document.source,
+                learned=document.is_learned,
             )
         )
     return hits

@@ -73,7 +73,7 @@ def test_one_trace_from_the_callers_traceparent_to_the_llm_call(
     by_id = {s.context.span_id: s for s in finished}
     [llm] = [s for s in finished if s.name == "chat stub-model"]
     chain = _ancestors(llm, by_id)
-    assert chain[0] == "node draft"
+    assert chain[0] == "node compose"
     assert "process process_message" in chain
     assert chain.index("process process_message") < chain.index("enqueue process_message")
     assert chain[-1].startswith("POST")  # the API request's span, child of the caller's

@@ -101,3 +101,8 @@ class KBDocument(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_learned(self) -> bool:
+        """An article the KB learned from agents' answers (support's learning loop)."""
+        return self.source == DocumentSource.LEARNED
