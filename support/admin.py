@@ -22,8 +22,10 @@ from support.models import (
     Customer,
     CustomerRating,
     Draft,
+    EmailEnvelope,
     Message,
     Order,
+    ReplyDelivery,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -264,3 +266,20 @@ class CustomerRatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["updated_at", "score", "conversation", "comment"]
     list_filter = ["score", "updated_at"]
     search_fields = ["comment", "conversation__id"]
+
+
+@admin.register(EmailEnvelope)
+class EmailEnvelopeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The headers of each e-mail message, ours and the customers': a record of what threaded it."""
+
+    list_display = ["message_id_header", "subject", "from_address", "created_at"]
+    search_fields = ["message_id_header", "subject", "from_address"]
+
+
+@admin.register(ReplyDelivery)
+class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """How each reply reached (or failed to reach) the customer through its transport."""
+
+    list_display = ["message", "channel", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "channel"]
+    search_fields = ["message__id", "last_error"]
