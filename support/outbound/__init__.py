@@ -110,9 +110,11 @@ def _failed(
     return delay
 
 
-def retry(message_id: Any) -> bool:
-    """A failed delivery queued again with fresh attempts (a dead letter replayed); True when
-    the `deliver_reply` actor is to attempt it now."""
+def retry(message_id: Any) -> ReplyDelivery | None:
+    """A failed delivery queued again with fresh attempts (a dead letter replayed, the admin's
+    action); the delivery, or None when it was not failed. One the `deliver_reply` actor sends
+    (`channel in SENDERS`) is the caller's to queue; the API's webhook deliveries are queued
+    here, after commit."""
     with transaction.atomic():
         delivery = (
             ReplyDelivery.objects.select_for_update()
@@ -121,10 +123,10 @@ def retry(message_id: Any) -> bool:
             .first()
         )
         if delivery is None:
-            return False
+            return None
         conversation_id = delivery.message.conversation_id
         if delivery.channel in SENDERS:
             requeue(delivery, conversation_id)
-            return True
-        webhook.retry(delivery, conversation_id)
-    return False
+        else:
+            webhook.retry(delivery, conversation_id)
+    return delivery

@@ -21,8 +21,10 @@ logger = logging.getLogger(__name__)
 def deliver_reply(message_id: str, retry: bool = False) -> None:
     """Idempotent: a delivery already sent, not due, or being sent by another worker is left
     alone. `retry` (a dead letter replayed): a failed delivery is queued again first."""
-    if retry and not outbound.retry(message_id):
-        return
+    if retry:
+        again = outbound.retry(message_id)
+        if again is None or again.channel not in outbound.SENDERS:
+            return
     delay = outbound.attempt(message_id)
     if delay is None:
         return

@@ -13,6 +13,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
+from django.http import QueryDict
 from django.test import Client, override_settings
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -237,3 +238,11 @@ async def test_the_console_shows_a_replys_delivery_live(agent_user: User, smtp: 
     assert f'class="delivery sent" id="delivery-{message_id}"' in update
     assert len(smtp.received) == 1
     await socket.disconnect()
+
+
+def test_the_queue_page_ignores_delivery_changes() -> None:
+    from support.console.filters import QueueFilter
+    from support.console.live import QueueLive
+
+    event = {"type": "reply.delivery", "message_id": "m", "conversation_id": "c"}
+    assert QueueLive(QueueFilter.from_query(QueryDict())).update(event) == []

@@ -34,6 +34,7 @@ from support.models import (
     ReplyDeliveryStatus,
 )
 from support.outbound.actors import deliver_reply
+from support.outbound.bounces import mark_bounced
 from support.outbound.deliveries import OUTBOUND_QUEUE
 from support.outbound.limits import KEY as AUTO_REPLY_KEY
 from support.personal_data import NOT_SENT_ERASED
@@ -384,3 +385,45 @@ def test_smtp_down_while_replies_are_approved_a_worker_delivers_each_once(
     received = sorted(r.message["Message-ID"] for r in smtp.received)
     assert received == sorted(f"<{r.email.message_id_header}>" for r in replies)
     assert all(delivery.attempts >= 3 for delivery in sent)
+
+
+def test_a_bounce_of_our_reply_marks_its_delivery_bounced(
+    smtp: SmtpServer, agent_user: Any, api: Client, console: Client
+) -> None:
+    draft = customer_mail()
+    reply = approve(draft, agent_user)
+    deliver(reply)
+    message_id = reply.email.message_id_header
+    assert mark_bounced("<unknown@elsewhere.example>", "550 no such user") is None
+    bounced = mark_bounced(f"<{message_id}>", "550 5.1.1 <alice@example.com>: no such user")
+    assert bounced is not None and bounced.status == "bounced"
+    assert "550 5.1.1" in bounced.last_error and "alice@example.com" not in bounced.last_error
+    thread = api.get(f"{API}/conversations/{draft.conversation_id}").json()
+    assert thread["messages"][1]["delivery"]["status"] == "bounced"
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    assert f'class="delivery bounced" id="delivery-{reply.pk}"' in page
+    deliver(reply)
+    assert len(smtp.received) == 1  # never sent again
+
+
+def test_an_admin_retries_a_failed_delivery(
+    smtp: SmtpServer,
+    agent_user: Any,
+    admin_client: Client,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    smtp.handler.refuse["alice@example.com"] = "550 5.1.1 no such user"
+    reply = approve(customer_mail(), agent_user)
+    deliver(reply)
+    assert delivery_of(reply).status == "failed"
+    smtp.handler.refuse.clear()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = admin_client.post(
+            "/admin/support/replydelivery/",
+            {"action": "retry", "_selected_action": [str(reply.pk)]},
+        )
+    assert response.status_code == 302
+    assert (delivery_of(reply).status, delivery_of(reply).attempts) == ("queued", 0)
+    assert [c.args for c in callbacks if c.func.__name__ == "enqueue"] == [(reply.pk,)]
+    deliver(reply)
+    assert delivery_of(reply).status == "sent" and len(smtp.received) == 1
