@@ -8,15 +8,24 @@ from __future__ import annotations
 import logging
 
 import dramatiq
+from django.conf import settings
 
 from support import outbound
 from support.outbound.deliveries import DELIVER_REPLY_ACTOR, OUTBOUND_QUEUE
 
 logger = logging.getLogger(__name__)
 
+# EMAIL_TIMEOUT bounds each socket operation of an SMTP conversation (connect, greeting, TLS,
+# sender, recipients, data), not the whole: the time limit leaves room for all of them, so a
+# slow server fails an attempt (counted, retried) before Dramatiq interrupts it.
+TIME_LIMIT_MS = max(120, 8 * settings.EMAIL_TIMEOUT) * 1000
+
 
 @dramatiq.actor(
-    actor_name=DELIVER_REPLY_ACTOR, queue_name=OUTBOUND_QUEUE, max_retries=0, time_limit=120_000
+    actor_name=DELIVER_REPLY_ACTOR,
+    queue_name=OUTBOUND_QUEUE,
+    max_retries=0,
+    time_limit=TIME_LIMIT_MS,
 )
 def deliver_reply(message_id: str, retry: bool = False) -> None:
     """Idempotent: a delivery already sent, not due, or being sent by another worker is left

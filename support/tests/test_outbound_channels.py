@@ -6,6 +6,7 @@ a reply's delivery status live. Real database, Redis, a local webhook receiver, 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -196,6 +197,19 @@ def test_drafts_the_system_closes_are_closed_not_rejected(
     rejected = _payloads("draft.rejected")
     assert [p["draft_id"] for p in rejected] == [str(judged.pk)]
     assert "reason" not in rejected[0]
+
+
+@pytest.mark.django_db
+def test_endpoints_that_heard_of_closes_as_rejections_keep_hearing_of_them() -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("support.migrations.0019_outbound_replies")
+    rejected = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/a", events=["draft.rejected"])
+    sent = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/b", events=["draft.sent"])
+    migration.closes_reach_who_heard_of_them(apps, None)
+    rejected.refresh_from_db()
+    sent.refresh_from_db()
+    assert (rejected.events, sent.events) == (["draft.rejected", "draft.closed"], ["draft.sent"])
 
 
 # The console, live.
