@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+from email.utils import formataddr, parseaddr
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -71,6 +73,37 @@ def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = env_str(name, default) or default
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+# An address as mail servers take it: something@a.domain, no spaces or brackets.
+_ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
+
+
+def check_address(name: str, raw: str) -> tuple[str, str]:
+    """(display name, address) of "Name <address>" or a bare address; raises when malformed."""
+    display, address = parseaddr(raw.strip())
+    if not _ADDRESS.match(address):
+        raise ConfigError(f'{name} must be an e-mail address or "Name <address>", got {raw!r}')
+    return display, address.lower()
+
+
+def env_address(name: str, default: str) -> str:
+    """An e-mail address, with an optional display name ("Support <help@shop.example>"),
+    normalised (the address in lower case)."""
+    return formataddr(check_address(name, env_str(name) or default))
+
+
+def env_addresses(name: str) -> list[str]:
+    """Comma-separated e-mail addresses, lower case."""
+    return [check_address(name, item)[1] for item in env_list(name, [])]
+
+
+def env_dotted_path(name: str, default: str) -> str:
+    """A Python dotted path (a backend class); importing it is left to its user."""
+    value = env_str(name) or default
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+", value):
+        raise ConfigError(f"{name} must be a dotted Python path, got {value!r}")
     return value
 
 

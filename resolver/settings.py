@@ -13,8 +13,12 @@ from pathlib import Path
 from resolver import embedded
 from resolver.database import POSTGRES_SCHEMES, database_config
 from resolver.env import (
+    ConfigError,
+    env_address,
+    env_addresses,
     env_bool,
     env_choice,
+    env_dotted_path,
     env_float,
     env_int,
     env_list,
@@ -100,6 +104,7 @@ DRAMATIQ_ACTOR_MODULES = [
     "knowledge.actors",
     "agents.actors",
     "support.actors",
+    "support.outbound.actors",
 ]
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
@@ -204,6 +209,34 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
 WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 5.0, minimum=0.01, maximum=600.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0, maximum=720)
+
+# E-mail out (support/outbound/email.py): Django's mail settings, SMTP by default; an ESP through
+# an anymail backend ("anymail.backends.mailgun.EmailBackend" and its ANYMAIL settings).
+EMAIL_BACKEND = env_dotted_path("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST") or "localhost"
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS, usually port 587
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # TLS from the first byte, usually port 465
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ConfigError("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them")
+# Django waits for an SMTP server forever without one; a hung server would hold a worker thread.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1, maximum=600)
+# Our replies' From, and the domain of their Message-IDs; the aliases are other addresses of ours
+# (left out of reply-all).
+SUPPORT_EMAIL_FROM = env_address("SUPPORT_EMAIL_FROM", "Support <support@localhost>")
+SUPPORT_EMAIL_ALIASES = env_addresses("SUPPORT_EMAIL_ALIASES")
+DEFAULT_FROM_EMAIL = SERVER_EMAIL = SUPPORT_EMAIL_FROM
+# Automatic replies (the auto-send rule) by e-mail to one address per hour; past it a draft waits
+# for a human: two auto-responders answering each other stop here.
+AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5, minimum=1, maximum=1000)
+# A reply's e-mail: attempt n waits EMAIL_DELIVERY_BACKOFF_SECONDS * 2**(n-1), capped at an hour;
+# after the last it is `failed` and dead-lettered.
+EMAIL_DELIVERY_MAX_ATTEMPTS = env_int("EMAIL_DELIVERY_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+EMAIL_DELIVERY_BACKOFF_SECONDS = env_float(
+    "EMAIL_DELIVERY_BACKOFF_SECONDS", 30.0, minimum=0.01, maximum=3600.0
+)
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)

@@ -21,6 +21,7 @@ from support.observers import (
     OBSERVE_REPLY_ACTOR,
     REWEIGH_ACTOR,
 )
+from support.outbound import webhook as reply_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def deliver_webhook(delivery_id: int) -> None:
         deliver_webhook.send_with_options(
             args=(delivery_id,), delay=int(delay.total_seconds() * 1000)
         )
+    reply_webhook.settle(delivery_id)  # a `reply.sent` delivery: the reply's status follows it
 
 
 @dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=120_000)
@@ -51,11 +53,15 @@ def housekeeping() -> None:
 @dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=120_000)
 def sweep_outbox() -> None:
     """Sent by every worker every OUTBOX_SWEEP_SECONDS; runs once per interval cluster-wide:
-    agent runs and KB re-embeds whose queue message a Redis outage lost are sent again."""
+    agent runs, KB re-embeds and reply deliveries whose queue message a Redis outage lost are
+    sent again."""
     if run_once_per("sweep_outbox", settings.OUTBOX_SWEEP_SECONDS):
         runs, embeds = outbox.sweep(), requeue_stranded_embeddings()
-        if runs or embeds:
-            logger.info("outbox: re-queued %s agent runs, %s re-embeds", runs, embeds)
+        replies = outbox.sweep_replies()
+        if runs or embeds or replies:
+            logger.info(
+                "outbox: re-queued %s agent runs, %s re-embeds, %s replies", runs, embeds, replies
+            )
 
 
 @dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=600_000)

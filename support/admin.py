@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
 from resolver.audit_actor import Actor
-from support import review, webhooks
+from support import outbound, review, webhooks
 from support.admin_privacy import CustomerDataActions
 from support.announce import queue_deliveries
 from support.models import (
@@ -31,6 +31,7 @@ from support.models import (
     WebhookEndpoint,
 )
 from support.models.webhook import WEBHOOK_EVENTS
+from support.outbound.deliveries import enqueue
 
 
 class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -253,6 +254,37 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["delivery", "number", "status_code", "latency_ms", "error", "created_at"]
     list_filter = ["status_code"]
     search_fields = ["delivery__event_id", "error"]
+
+
+@admin.register(ReplyDelivery)
+class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """How each reply reached its customer (support/outbound/): a record; a failed one can be
+    tried again."""
+
+    list_display = [
+        "message",
+        "channel",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "channel"]
+    search_fields = ["message__id"]
+    actions = ["retry"]
+
+    @admin.action(description="Retry failed deliveries (fresh attempts)")
+    def retry(self, request: HttpRequest, queryset: QuerySet[ReplyDelivery]) -> None:
+        count = 0
+        for row in queryset:
+            delivery = outbound.retry(row.pk)
+            if delivery is None:
+                continue
+            count += 1
+            if delivery.channel in outbound.SENDERS:
+                transaction.on_commit(partial(enqueue, delivery.pk))
+        self.message_user(request, f"Queued {count} failed delivery(ies) again.")
 
 
 # The widget's models have their own admin module.

@@ -33,9 +33,11 @@ EVENT_TYPES = {
 }
 
 
-def draft_event(draft: Draft) -> dict[str, Any] | None:
-    """The event for the draft's current status (None while PENDING), schema-validated."""
-    event_type = EVENT_TYPES.get(DraftStatus(draft.status))
+def draft_event(draft: Draft, closed: str = "") -> dict[str, Any] | None:
+    """The event for the draft's current status (None while PENDING), schema-validated;
+    `closed` (a CloseReason): the system closed it unanswered, `draft.closed` with the reason,
+    where a human's rejection is `draft.rejected`."""
+    event_type = EventType.DRAFT_CLOSED if closed else EVENT_TYPES.get(DraftStatus(draft.status))
     if event_type is None:
         return None
     payload: dict[str, Any] = {
@@ -46,6 +48,8 @@ def draft_event(draft: Draft) -> dict[str, Any] | None:
     }
     if draft.status == DraftStatus.ESCALATED:
         payload["reason"] = draft.escalation_reason or None
+    if closed:
+        payload["reason"] = closed
     return make_event(event_type, trace_id=draft.trace_id or None, **payload)
 
 
@@ -60,12 +64,16 @@ def record_deliveries(event: dict[str, Any]) -> list[int]:
     return [delivery.pk for delivery in deliveries]
 
 
-def announce_draft(draft: Draft) -> dict[str, Any] | None:
-    """Call inside the transaction that changed `draft`; returns the event (None if PENDING)."""
-    event = draft_event(draft)
+def announce_draft(
+    draft: Draft, *, closed: str = "", to_webhooks: bool = True
+) -> dict[str, Any] | None:
+    """Call inside the transaction that changed `draft`; returns the event (None if PENDING).
+    `to_webhooks=False`: a change of something else than the status (a re-label), which open
+    console pages show but webhook endpoints, told of the status once, must not hear again."""
+    event = draft_event(draft, closed)
     if event is None:
         return None
-    delivery_ids = record_deliveries(event)
+    delivery_ids = record_deliveries(event) if to_webhooks else []
     transaction.on_commit(partial(broadcast, event))
     if delivery_ids:
         transaction.on_commit(partial(queue_deliveries, delivery_ids))

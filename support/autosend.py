@@ -24,8 +24,8 @@ def qualifies(draft: Draft) -> bool:
 
 def auto_send_if_allowed(draft: Draft) -> bool:
     """Called after the commit that made `draft` SUGGESTED (support.agent_runs.record_outcome);
-    True if it was sent. review.auto_send re-checks the status under a lock."""
+    True if it was sent (not when the automatic reply limit held it for a human).
+    review.auto_send re-checks the status under a lock."""
     if not qualifies(draft):
         return False
-    review.auto_send(draft.pk)
-    return True
+    return review.auto_send(draft.pk).status == DraftStatus.SENT

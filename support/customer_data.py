@@ -21,6 +21,7 @@ from resolver.api.types import storable
 from resolver.audit_actor import Actor
 from resolver.models import DeadLetter
 from resolver.personal_data import Subject, registry
+from support.announce import announce_draft
 from support.models import (
     AuditAction,
     AuditLog,
@@ -32,6 +33,8 @@ from support.models import (
     Message,
     WebhookAttempt,
 )
+from support.models.draft import OPEN_STATUSES
+from support.vocabulary import CloseReason
 
 MAX_REF_CHARS = 200
 # Retention works through old conversations in batches, so one run holds no lock for long.
@@ -117,7 +120,14 @@ def export(ref: str, actor: Actor) -> dict[str, Any]:
 
 def erase(subject: Subject, *, customer_wide: bool = True) -> dict[str, int]:
     """Runs every holder's erasure over the subject's rows; {model label: rows} of those it
-    touched. The caller holds the transaction."""
+    touched. The caller holds the transaction. Open drafts are closed by it (support's
+    personal_data.py): each is announced `draft.closed` afterwards, when no holder can delete
+    the webhook deliveries that carry it (they name ids only)."""
+    closing = list(
+        Draft.objects.filter(pk__in=subject.draft_ids, status__in=OPEN_STATUSES).values_list(
+            "pk", flat=True
+        )
+    )
     counts: dict[str, int] = {}
     for holder in registry().holders:
         if holder.customer_only and not customer_wide:
@@ -125,6 +135,8 @@ def erase(subject: Subject, *, customer_wide: bool = True) -> dict[str, int]:
         count = holder.erase(holder.rows(subject), subject)
         if count:
             counts[holder.label] = counts.get(holder.label, 0) + count
+    for draft in Draft.objects.filter(pk__in=closing).order_by("created_at"):
+        announce_draft(draft, closed=CloseReason.ERASED)
     return counts
 
 

@@ -2,7 +2,12 @@
 message, so it is the record that a run is owed. The run request goes to the queue after commit;
 when that fails (Redis down) or the queued message is lost, the sweep (the `sweep_outbox`
 periodic actor) sends it again. A worker claims a draft before running it (agents/runner.py), so
-a request sent twice still drafts once."""
+a request sent twice still drafts once.
+
+Replies are owed the same way: a queued ReplyDelivery is written with its AGENT message, and one
+due for a while (its enqueue after commit failed, or its delayed retry message was lost) is sent
+to the `deliver_reply` actor again (`sweep_replies`); the actor locks the row and skips one that
+is sent, so a reply queued twice is sent once."""
 
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from support.inbound import enqueue_message
-from support.models import Draft, DraftStatus, Message
+from support.models import Draft, DraftStatus, Message, ReplyDelivery
 from support.models.draft import DRAFT_CLAIM_LEASE
+from support.outbound import SENDERS
+from support.outbound.deliveries import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +68,34 @@ def sweep() -> int:
     if message_ids:
         logger.info("outbox: queued %s stranded agent runs", len(message_ids))
     return len(message_ids)
+
+
+# A reply due this long and still queued lost its queue message (a healthy one is taken within
+# seconds of being due); the sweep moves its time to now, so it is queued again at most once
+# per this while a backlog drains.
+REPLY_LOST_AFTER = timedelta(minutes=1)
+
+
+def sweep_replies() -> int:
+    """Queues each reply delivery due for longer than REPLY_LOST_AFTER again; returns how many.
+    Rows a worker is sending (locked) are skipped. Raises when Redis is down."""
+    with transaction.atomic():
+        ids = list(
+            ReplyDelivery.objects.due()
+            .filter(
+                channel__in=list(SENDERS),
+                next_attempt_at__lt=timezone.now() - REPLY_LOST_AFTER,
+            )
+            .select_for_update(skip_locked=True)
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:SWEEP_LIMIT]
+        )
+        ReplyDelivery.objects.filter(pk__in=ids).update(next_attempt_at=timezone.now())
+    for message_id in ids:
+        enqueue(message_id)
+    if ids:
+        logger.info("outbox: queued %s stranded reply deliveries", len(ids))
+    return len(ids)
 
 
 @dataclass(frozen=True)

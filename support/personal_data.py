@@ -33,6 +33,7 @@ from support.models import (
     Message,
     Order,
     ReplyDelivery,
+    ReplyDeliveryStatus,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -76,9 +77,18 @@ def _reply_deliveries(subject: Subject) -> QuerySet[ReplyDelivery]:
     return ReplyDelivery.objects.filter(message__conversation_id__in=subject.conversation_ids)
 
 
+# Not personal: why a queued reply was never sent.
+NOT_SENT_ERASED = "not sent: the customer's data was erased"
+
+
 def _erase_reply_deliveries(rows: QuerySet[ReplyDelivery], subject: Subject) -> int:
     # A transport's error may name the recipient ("550 <alice@…> unknown"); the status stays.
-    return rows.update(last_error="")
+    # A reply still queued is not sent: its text and its envelope are gone.
+    queued = rows.filter(status=ReplyDeliveryStatus.QUEUED).update(
+        status=ReplyDeliveryStatus.FAILED, last_error=NOT_SENT_ERASED
+    )
+    errors = rows.exclude(last_error="").exclude(last_error=NOT_SENT_ERASED)
+    return queued + errors.update(last_error="")
 
 
 def _drafts(subject: Subject) -> QuerySet[Draft]:

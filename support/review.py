@@ -19,7 +19,8 @@ from knowledge.taxonomy import taxonomy
 from resolver.audit_actor import Actor
 from resolver.errors import ClientError
 from resolver.events import EventType, make_event
-from support.announce import announce_draft, announce_reply, broadcast
+from support import outbound
+from support.announce import announce_draft, broadcast
 from support.inbound import enqueue_and_announce
 from support.models import (
     AuditAction,
@@ -39,6 +40,7 @@ from support.observers import (
     OBSERVE_REPLY_ACTOR,
     learn_later,
 )
+from support.vocabulary import CloseReason
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +107,8 @@ def _mark_reviewed(draft: Draft, actor: Actor, status: str) -> None:
 def _agent_message(
     conversation_id: Any, actor: Actor, text: str, automated: bool = False, **metadata: str
 ) -> Message:
-    """A message to the customer: stored, the conversation bumped, the widget told after commit."""
+    """A message to the customer: stored, the conversation bumped, and handed to the outbound
+    seam (support/outbound/), which delivers it by the conversation's channel after commit."""
     reply = Message.objects.create(
         conversation_id=conversation_id,
         role=MessageRole.AGENT,
@@ -117,7 +120,7 @@ def _agent_message(
     Conversation.objects.filter(pk=conversation_id).update(
         last_message_at=reply.created_at, updated_at=reply.created_at
     )
-    announce_reply(reply)
+    outbound.queue_reply(reply)
     return reply
 
 
@@ -152,13 +155,18 @@ def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
 
 
 def auto_send(draft_id: Any) -> Draft:
-    """The auto-send policy (support/autosend.py) sends a SUGGESTED draft as it is."""
+    """The auto-send policy (support/autosend.py) sends a SUGGESTED draft as it is, unless its
+    recipient already had as many automatic e-mails this hour as AUTO_REPLY_LIMIT_PER_HOUR
+    allows: then it stays SUGGESTED for a human, and the audit trail says why."""
     with transaction.atomic():
         draft = _lock_open(draft_id)
         if draft.status != DraftStatus.SUGGESTED:
             raise Conflict(f"only SUGGESTED drafts are sent automatically, not {draft.status}")
         before = _snapshot(draft)
         actor = Actor.auto_send()
+        if not outbound.may_auto_reply(draft.conversation_id):
+            _audit(draft, actor, AuditAction.AUTO_SEND_HELD, before, before)
+            return draft
         reply = _send(draft, actor, draft.answer.strip(), automated=True)
         after = {**_snapshot(draft), "message_id": str(reply.pk)}
         _audit(draft, actor, AuditAction.AUTO_SENT, before, after, confidence=draft.confidence)
@@ -231,7 +239,9 @@ def relabel(draft_id: Any, actor: Actor, intent: str, category: str = "") -> Dra
         draft.save(update_fields=["intent", "category", "updated_at"])
         after = {"intent": intent, "category": category}
         _audit(draft, actor, AuditAction.RELABELLED, before, after)
-        announce_draft(draft)
+        # The console shows the new label; webhooks heard of the status already (a SENT
+        # draft's draft.sent again would tell an integration to deliver its reply twice).
+        announce_draft(draft, to_webhooks=False)
         learn_later(OBSERVE_RELABEL_ACTOR, draft.pk)
     return draft
 
@@ -252,16 +262,19 @@ def escalate(draft_id: Any, actor: Actor) -> Draft:
     return draft
 
 
-def _close_unreviewed(draft: Draft, actor: Actor, reason: str, **meta: Any) -> None:
+def _close_unreviewed(
+    draft: Draft, actor: Actor, reason: str, closed: CloseReason, **meta: Any
+) -> None:
     """An open draft nobody will act on any more (a reprocess replaced it, or its conversation
-    was resolved) is closed; a worker still running it then records nothing."""
+    was resolved) is closed; a worker still running it then records nothing. Announced as
+    `draft.closed` with the reason: no human judged its answer."""
     before = _snapshot(draft)
     draft.status = DraftStatus.REJECTED
     draft.reject_reason = reason
     draft.run_started_at = None
     draft.save()
     _audit(draft, actor, AuditAction.REJECTED, before, _snapshot(draft), **meta)
-    announce_draft(draft)
+    announce_draft(draft, closed=closed)
 
 
 def _requeue_stuck(draft: Draft, actor: Actor) -> None:
@@ -290,7 +303,7 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
             draft = pending
         else:
             for old in drafts:
-                _close_unreviewed(old, actor, SUPERSEDED, superseded=True)
+                _close_unreviewed(old, actor, SUPERSEDED, CloseReason.SUPERSEDED, superseded=True)
             draft = Draft.objects.create(
                 message=message,
                 conversation_id=message.conversation_id,
@@ -315,7 +328,7 @@ def resolve(conversation_id: Any, actor: Actor) -> Conversation:
             conversation=conversation, status__in=OPEN_STATUSES
         )
         for draft in open_drafts.order_by("created_at"):
-            _close_unreviewed(draft, actor, CLOSED_BY_RESOLVE, resolved=True)
+            _close_unreviewed(draft, actor, CLOSED_BY_RESOLVE, CloseReason.RESOLVED, resolved=True)
         conversation.status = ConversationStatus.RESOLVED
         conversation.resolved_at = timezone.now()
         conversation.save(update_fields=["status", "resolved_at", "updated_at"])

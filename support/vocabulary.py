@@ -51,6 +51,15 @@ class RejectCategory(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class CloseReason(models.TextChoices):
+    """Why the system closed an open draft unanswered (event `draft.closed`): not a human's
+    verdict on its answer, which `draft.rejected` is."""
+
+    SUPERSEDED = "superseded", "Superseded by a reprocess"
+    RESOLVED = "resolved", "The conversation was resolved"
+    ERASED = "erased", "The customer's data was erased"
+
+
 class Sentiment(models.TextChoices):
     POSITIVE = "POSITIVE", "Positive"
     NEUTRAL = "NEUTRAL", "Neutral"

@@ -117,6 +117,31 @@ def test_env_names_are_the_settings_and_cover_them_all() -> None:
             assert "env" not in container  # every setting comes from the two objects above
 
 
+# The e-mail settings CONTRACTS.md names: every deployment passes them.
+MAIL_SETTINGS = {
+    "EMAIL_BACKEND",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_HOST_USER",
+    "EMAIL_HOST_PASSWORD",
+    "EMAIL_USE_TLS",
+    "EMAIL_USE_SSL",
+    "SUPPORT_EMAIL_FROM",
+}
+
+
+def test_compose_passes_real_settings_and_the_mail_ones() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    environment = set(compose["x-app"]["environment"])
+    assert environment <= settings_env_names()
+    assert MAIL_SETTINGS.issubset(environment)
+    objects = render("overlays/example")
+    assert "EMAIL_HOST_PASSWORD" in one(objects, "Secret", "resolver-secrets")["data"]
+    assert MAIL_SETTINGS - {"EMAIL_HOST_PASSWORD"} <= set(
+        one(objects, "ConfigMap", "resolver-config")["data"]
+    )
+
+
 @pytest.mark.django_db
 def test_probes_point_at_paths_that_answer(client: Client) -> None:
     """With the ConfigMap's ALLOWED_HOSTS and the Host the probe sends (the kubelet would send

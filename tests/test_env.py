@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 from resolver.database import database_config
-from resolver.env import ConfigError, env_bool, env_choice, env_int, env_url
+from resolver.env import (
+    ConfigError,
+    env_address,
+    env_addresses,
+    env_bool,
+    env_choice,
+    env_dotted_path,
+    env_int,
+    env_url,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,6 +54,34 @@ def test_env_choice_rejects_unknown_provider(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LLM_PROVIDER", "gpt5")
     with pytest.raises(ConfigError, match="LLM_PROVIDER must be one of extractive, ollama"):
         env_choice("LLM_PROVIDER", "extractive", ("extractive", "ollama"))
+
+
+def test_env_address_normalises_and_refuses_what_is_no_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUPPORT_EMAIL_FROM", " Shop Help <Help@Shop.Example> ")
+    assert env_address("SUPPORT_EMAIL_FROM", "x@y.z") == "Shop Help <help@shop.example>"
+    monkeypatch.setenv("SUPPORT_EMAIL_FROM", "")
+    assert env_address("SUPPORT_EMAIL_FROM", "Support <support@localhost>") == (
+        "Support <support@localhost>"
+    )
+    for bad in ("support", "Support <>", "a b@shop.example", "x@", "<x@shop..example>"):
+        monkeypatch.setenv("SUPPORT_EMAIL_FROM", bad)
+        with pytest.raises(ConfigError, match="SUPPORT_EMAIL_FROM must be an e-mail address"):
+            env_address("SUPPORT_EMAIL_FROM", "x@y.z")
+    monkeypatch.setenv("SUPPORT_EMAIL_ALIASES", "Help@Shop.Example, sales@shop.example")
+    assert env_addresses("SUPPORT_EMAIL_ALIASES") == ["help@shop.example", "sales@shop.example"]
+    monkeypatch.setenv("SUPPORT_EMAIL_ALIASES", "help@shop.example, oops")
+    with pytest.raises(ConfigError, match="SUPPORT_EMAIL_ALIASES"):
+        env_addresses("SUPPORT_EMAIL_ALIASES")
+
+
+def test_env_dotted_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMAIL_BACKEND", "anymail.backends.mailgun.EmailBackend")
+    assert env_dotted_path("EMAIL_BACKEND", "x.y") == "anymail.backends.mailgun.EmailBackend"
+    monkeypatch.setenv("EMAIL_BACKEND", "smtp")
+    with pytest.raises(ConfigError, match="EMAIL_BACKEND must be a dotted Python path"):
+        env_dotted_path("EMAIL_BACKEND", "x.y")
 
 
 @pytest.mark.parametrize(
@@ -89,10 +126,15 @@ def test_database_config_tcp_and_socket() -> None:
         ("REDIS_URL", "redis://localhost:notaport/0", "REDIS_URL is not a valid URL"),
         ("PORT", "http", "PORT must be an integer, got 'http'"),
         ("DEBUG", "perhaps", "DEBUG must be one of"),
+        ("SUPPORT_EMAIL_FROM", "support", "SUPPORT_EMAIL_FROM must be an e-mail address"),
+        ("EMAIL_PORT", "smtp", "EMAIL_PORT must be an integer"),
+        ("EMAIL_USE_SSL", "1", "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive"),
     ],
 )
 def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: str) -> None:
     env = {**os.environ, name: value}
+    if name == "EMAIL_USE_SSL":
+        env["EMAIL_USE_TLS"] = "1"
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,

@@ -20,6 +20,7 @@ from resolver.models import Scope
 from support.models import ConversationStatus
 from support.vocabulary import (
     GUARD_CHECKS,
+    CloseReason,
     DraftStatus,
     EscalationReason,
     MessageKind,
@@ -39,6 +40,7 @@ VOCABULARIES: dict[type[models.TextChoices], str] = {
     Sentiment: "support/vocabulary.py",
     Urgency: "support/vocabulary.py",
     MessageKind: "support/vocabulary.py",
+    CloseReason: "support/vocabulary.py",
     EventType: "resolver/events/__init__.py",
     Scope: "resolver/models/apikey.py",
     ConversationStatus: "support/models/conversation.py",
@@ -47,6 +49,7 @@ VOCABULARIES: dict[type[models.TextChoices], str] = {
 NOT_COPIES = {
     ("other", None): "the generic 'other' (a metric label, a chart segment, a category default)",
     ("privacy", "agents/message_signals.py"): "the name of a risk pattern, not the scope",
+    ("erased", None): "the key of an erasure's counts (the API's answer, the audit row)",
 }
 
 
@@ -150,7 +153,9 @@ def test_webhook_endpoints_subscribe_to_the_event_types() -> None:
     from support.models.webhook import WEBHOOK_EVENTS
 
     assert set(WEBHOOK_EVENTS) <= set(EventType.values)
-    assert set(WEBHOOK_EVENTS) == {event.value for event in EVENT_TYPES.values()}
+    # A draft's status, a draft the system closed, a reply an API integration delivers.
+    announced = {*EVENT_TYPES.values(), EventType.DRAFT_CLOSED, EventType.REPLY_SENT}
+    assert set(WEBHOOK_EVENTS) == {event.value for event in announced}
 
 
 def test_guard_checks_are_the_guards_keys() -> None:

@@ -30,18 +30,27 @@ class EventType(models.TextChoices):
     DRAFT_READY = "draft.ready", "A draft is suggested"
     DRAFT_ESCALATED = "draft.escalated", "A draft is escalated to a person"
     DRAFT_SENT = "draft.sent", "A draft was sent to the customer"
-    DRAFT_REJECTED = "draft.rejected", "A draft was rejected"
+    DRAFT_REJECTED = "draft.rejected", "A human rejected a draft"
+    # A draft nobody will answer any more, closed by the system, not by a verdict on its answer:
+    # a reprocess superseded it, its conversation was resolved, its customer's data was erased.
+    DRAFT_CLOSED = "draft.closed", "A draft was closed unanswered (with the reason)"
+    # What an API integration delivers to its customer: the reply's text, once per reply.
+    REPLY_SENT = "reply.sent", "A reply to an API-channel customer (with its text)"
+    REPLY_DELIVERY = "reply.delivery", "A reply's delivery status changed (console only)"
     MESSAGE_SENT = "message.sent", "An agent wrote to the customer (console only)"
     CONVERSATION_RESOLVED = "conversation.resolved", "A conversation was resolved (console only)"
 
 
-# What webhook endpoints may subscribe to: what happens to drafts. message.created carries the
-# customer's message to the worker; the console-only events tell open screens to refresh.
+# What webhook endpoints may subscribe to: what happens to drafts, and the replies an API
+# integration delivers. message.created carries the customer's message to the worker; the
+# console-only events tell open screens to refresh.
 WEBHOOK_EVENT_TYPES = (
     EventType.DRAFT_READY,
     EventType.DRAFT_ESCALATED,
     EventType.DRAFT_SENT,
     EventType.DRAFT_REJECTED,
+    EventType.DRAFT_CLOSED,
+    EventType.REPLY_SENT,
 )
 
 
@@ -67,12 +76,15 @@ def validate_event(data: Any) -> dict[str, Any]:
     return dict(data)
 
 
-def make_event(event_type: str, *, trace_id: str | None = None, **payload: Any) -> dict[str, Any]:
-    """A new event with the common fields filled in (event_id is the dedupe key), validated."""
+def make_event(
+    event_type: str, *, trace_id: str | None = None, event_id: str | None = None, **payload: Any
+) -> dict[str, Any]:
+    """A new event with the common fields filled in (event_id is the dedupe key: a new one
+    unless the publisher derives it, so that the event can only ever be made once), validated."""
     event = {
         "schema_version": SCHEMA_VERSION,
         "type": event_type,
-        "event_id": str(uuid.uuid4()),
+        "event_id": event_id or str(uuid.uuid4()),
         "occurred_at": timezone.now().isoformat(),
         # The active trace's (resolver/tracing.py), so an event names the request behind it.
         "trace_id": trace_id or new_trace_id(),

@@ -15,14 +15,18 @@ from resolver.api.errors import ERRORS
 from resolver.models import Scope
 from support import review
 from support.api.schemas import ConversationOut
-from support.models import Conversation, Draft, Message
+from support.models import Conversation, Draft, EmailEnvelope, Message, ReplyDelivery
 
 router = Router(tags=["conversations"])
 
 
 def thread(conversation: Conversation) -> list[dict[str, Any]]:
     latest_first = Prefetch("drafts", queryset=Draft.objects.order_by("-created_at", "-id"))
-    messages = Message.objects.filter(conversation=conversation).prefetch_related(latest_first)
+    messages = (
+        Message.objects.filter(conversation=conversation)
+        .select_related("delivery", "email")
+        .prefetch_related(latest_first)
+    )
     return [
         {
             "id": message.pk,
@@ -30,9 +34,29 @@ def thread(conversation: Conversation) -> list[dict[str, Any]]:
             "body": message.body,
             "created_at": message.created_at,
             "draft": next((d.as_wire() for d in message.drafts.all()), None),
+            "delivery": delivery.as_wire() if (delivery := _delivery(message)) else None,
+            # Attachments are stored by the inbound e-mail path; none are listed yet.
+            "attachments": [],
+            "message_id_header": envelope.message_id_header
+            if (envelope := _envelope(message))
+            else None,
         }
         for message in messages.order_by("created_at", "id")
     ]
+
+
+def _delivery(message: Message) -> ReplyDelivery | None:
+    try:
+        return message.delivery
+    except ReplyDelivery.DoesNotExist:
+        return None
+
+
+def _envelope(message: Message) -> EmailEnvelope | None:
+    try:
+        return message.email
+    except EmailEnvelope.DoesNotExist:
+        return None
 
 
 @router.get(

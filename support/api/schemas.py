@@ -17,6 +17,7 @@ from support.models import (
     EscalationReason,
     MessageRole,
     RejectCategory,
+    ReplyDeliveryStatus,
     Sentiment,
     Urgency,
 )
@@ -98,12 +99,39 @@ class RejectIn(Schema):
     category: RejectCategory | None = None
 
 
+class DeliveryOut(Schema):
+    """How an AGENT message reached the customer (ReplyDelivery.as_wire)."""
+
+    status: ReplyDeliveryStatus = Field(
+        description="queued → sent | failed (every attempt failed) | bounced (sent, then returned)"
+    )
+    attempts: int
+    last_error: str | None
+    sent_at: datetime | None
+
+
+class AttachmentOut(Schema):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+
+
 class MessageOut(Schema):
     id: uuid.UUID
     role: MessageRole
     body: str
     created_at: datetime
     draft: DraftOut | None
+    # Additions (2026-12-05).
+    delivery: DeliveryOut | None = Field(
+        description="An AGENT message a transport delivers (e-mail, the reply.sent webhook); "
+        "null for the widget's and for messages of customers."
+    )
+    attachments: list[AttachmentOut]
+    message_id_header: str | None = Field(
+        description="An e-mail's RFC 5322 Message-ID (without angle brackets); null otherwise."
+    )
 
 
 class ConversationOut(Schema):

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from django.http import QueryDict
 from django.template.loader import render_to_string
 
+from resolver.events import EventType
 from support.console.filters import QueueFilter
 from support.console.screens import ConversationScreen, QueueScreen
 from support.models import Conversation
@@ -41,6 +42,9 @@ class QueueLive:
         ]
 
     def update(self, event: dict[str, Any]) -> list[str]:
+        # A reply's delivery changes nothing the queue shows.
+        if event.get("type") == EventType.REPLY_DELIVERY:
+            return []
         return self.snapshot() if event.get("message_id") else []
 
 

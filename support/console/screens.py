@@ -127,7 +127,11 @@ class ConversationScreen:
     def load(cls, conversation_id: Any) -> ConversationScreen:
         """Conversation.DoesNotExist if there is none."""
         conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
-        messages = list(Message.objects.filter(conversation=conversation).select_related("author"))
+        messages = list(
+            Message.objects.filter(conversation=conversation).select_related(
+                "author", "delivery", "email"
+            )
+        )
         activity = list(
             AuditLog.objects.filter(conversation=conversation).order_by("-created_at", "-id")[
                 :ACTIVITY_ROWS

@@ -56,6 +56,23 @@ class ReplyDelivery(models.Model):
     def __str__(self) -> str:
         return f"{self.channel} delivery of {self.message_id}: {self.status}"
 
+    # For templates, which cannot name the vocabulary.
+    @property
+    def is_queued(self) -> bool:
+        return self.status == ReplyDeliveryStatus.QUEUED
+
+    @property
+    def is_sent(self) -> bool:
+        return self.status == ReplyDeliveryStatus.SENT
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == ReplyDeliveryStatus.FAILED
+
+    @property
+    def is_bounced(self) -> bool:
+        return self.status == ReplyDeliveryStatus.BOUNCED
+
     def as_wire(self) -> dict[str, object]:
         """The message's `delivery` object (CONTRACTS.md)."""
         return {

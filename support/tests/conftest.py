@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +13,8 @@ from django.test import Client
 from resolver.models import ApiKey
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
+from support.tests.smtp import SmtpServer
+from tests.helpers import free_port
 
 API = "/api/v1"
 MakeDraft = Callable[..., Draft]
@@ -124,3 +126,28 @@ class Api:
 
     def get(self, path: str) -> Any:
         return self.client.get(path).json()
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    """One real SMTP server (aiosmtpd) on loopback for the whole session."""
+    server = SmtpServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpServer, settings: Any) -> Iterator[SmtpServer]:
+    """The session's SMTP server, running and empty, and Django's mail sent to it over SMTP
+    (the test environment's default is the in-memory backend)."""
+    smtp_server.reset()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = smtp_server.host, smtp_server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    settings.SUPPORT_EMAIL_FROM = "Shop Support <support@shop.example>"
+    settings.SUPPORT_EMAIL_ALIASES = ["help@shop.example"]
+    yield smtp_server
+    smtp_server.reset()

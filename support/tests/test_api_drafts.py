@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from support.announce import broadcast, tell_widget
+from support.announce import broadcast
 from support.models import (
     AuditLog,
     Conversation,
@@ -251,9 +251,10 @@ def test_unknown_draft_is_404(api: Client) -> None:
 @pytest.mark.parametrize(
     ("action", "event_type", "status", "pushes"),
     [
-        # Approving also sends the reply to the customer's widget; the learning loop looks at
-        # what the agent sent or rejected.
-        ("approve", "draft.sent", "SENT", [tell_widget, broadcast, queue_observation]),
+        # Approving hands the reply to the outbound seam, by the conversation's channel: an API
+        # conversation with no `reply.sent` subscriber has nothing to deliver (a widget's is
+        # pushed: test_outbound_channels.py); the learning loop looks at what the agent sent.
+        ("approve", "draft.sent", "SENT", [broadcast, queue_observation]),
         ("reject", "draft.rejected", "REJECTED", [broadcast, queue_observation]),
         ("escalate", "draft.escalated", "ESCALATED", [broadcast]),
     ],

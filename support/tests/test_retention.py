@@ -90,7 +90,7 @@ def test_dead_letters_and_webhook_bodies_expire(make_draft: MakeDraft) -> None:
     WebhookEndpoint.objects.create(url="https://hooks.example.com/in")
     draft = make_draft("hello")
     review.approve(draft.pk, Actor.agent())
-    delivery = WebhookDelivery.objects.get()
+    delivery = WebhookDelivery.objects.get(event_type="draft.sent")
     old = WebhookAttempt.objects.create(
         delivery=delivery, number=1, latency_ms=3, status_code=500, response_snippet="echo: hi"
     )
