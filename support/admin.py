@@ -306,12 +306,3 @@ class EmailEnvelopeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     list_display = ["message_id_header", "subject", "from_address", "created_at"]
     search_fields = ["message_id_header", "subject", "from_address"]
-
-
-@admin.register(ReplyDelivery)
-class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """How each reply reached (or failed to reach) the customer through its transport."""
-
-    list_display = ["message", "channel", "status", "attempts", "sent_at", "last_error"]
-    list_filter = ["status", "channel"]
-    search_fields = ["message__id", "last_error"]
