@@ -253,7 +253,8 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["delivery__event_id", "error"]
 
 
-# The widget's models have their own admin module.
+# The widget's and the e-mail channel's models have their own admin modules.
+import support.email.admin  # noqa: E402
 import support.widget.admin  # noqa: E402, F401
 
 
