@@ -15,14 +15,27 @@ from resolver.api.errors import ERRORS
 from resolver.models import Scope
 from support import review
 from support.api.schemas import ConversationOut
-from support.models import Conversation, Draft, Message
+from support.models import Conversation, Draft, EmailEnvelope, Message, MessageRole
 
 router = Router(tags=["conversations"])
 
 
+def _message_id_header(message: Message) -> str | None:
+    if message.role != MessageRole.CUSTOMER:
+        return None
+    try:
+        return message.email.message_id_header
+    except EmailEnvelope.DoesNotExist:
+        return None
+
+
 def thread(conversation: Conversation) -> list[dict[str, Any]]:
     latest_first = Prefetch("drafts", queryset=Draft.objects.order_by("-created_at", "-id"))
-    messages = Message.objects.filter(conversation=conversation).prefetch_related(latest_first)
+    messages = (
+        Message.objects.filter(conversation=conversation)
+        .select_related("email")
+        .prefetch_related(latest_first, "attachments")
+    )
     return [
         {
             "id": message.pk,
@@ -30,6 +43,9 @@ def thread(conversation: Conversation) -> list[dict[str, Any]]:
             "body": message.body,
             "created_at": message.created_at,
             "draft": next((d.as_wire() for d in message.drafts.all()), None),
+            "attachments": [a.as_wire() for a in message.attachments.all()],
+            "message_id_header": _message_id_header(message),
+            "ignored_reason": message.ignored_reason or None,
         }
         for message in messages.order_by("created_at", "id")
     ]

@@ -15,6 +15,7 @@ from support.models import (
     ConversationStatus,
     DraftStatus,
     EscalationReason,
+    IgnoredReason,
     MessageRole,
     RejectCategory,
     Sentiment,
@@ -98,12 +99,26 @@ class RejectIn(Schema):
     category: RejectCategory | None = None
 
 
+class AttachmentOut(Schema):
+    id: uuid.UUID = Field(description="GET /attachments/{id} downloads it.")
+    filename: str
+    content_type: str = Field(description="Sniffed from the bytes, not the sender's claim.")
+    size: int
+
+
 class MessageOut(Schema):
     id: uuid.UUID
     role: MessageRole
     body: str
     created_at: datetime
     draft: DraftOut | None
+    attachments: list[AttachmentOut] = Field(default_factory=list)
+    message_id_header: str | None = Field(
+        None, description="A customer's message from e-mail: its RFC 5322 Message-ID."
+    )
+    ignored_reason: IgnoredReason | None = Field(
+        None, description="A customer message stored but never drafted, and why."
+    )
 
 
 class ConversationOut(Schema):
