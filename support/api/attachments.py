@@ -20,7 +20,8 @@ router = Router(tags=["attachments"])
 FILE_RESPONSE = {
     "200": {
         "description": "The file, with its sniffed content type, as a download.",
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        # Whatever the file is: the type sniffed from its bytes.
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     }
 }
 
