@@ -32,11 +32,10 @@ EXTRA_HEADERS = re.compile(
             r"|Message transféré|Mensaje reenviado|Messaggio inoltrato|Doorgestuurd bericht)"
             r"\s*-{5,}\s*$",
             r"Begin forwarded message:\s*$",
-            # Gmail in Spanish, Portuguese and Russian ("El … escribió:", "Em … escreveu:",
-            # "… написал(а):"); the header may wrap once.  # noqa: RUF003
+            # Gmail in Spanish and Portuguese ("El … escribió:", "Em … escreveu:"); the
+            # header may wrap once.
             r"El\s.+?\n?.*?\sescribió:\s*$",
             r"Em\s.+?\n?.*?\sescreveu:\s*$",
-            r".{4,200}?\sнаписал(?:\(а\))?:\s*$",  # noqa: RUF001
             # Outlook's header block in Japanese and Russian.
             r"差出人\s*[:：].*\n(?:.*\n)?" + _QUOTE + r"(?:送信日時|日付)\s*[:：]",  # noqa: RUF001
             r"От(?: кого)?\s*:.*\n(?:.*\n)?" + _QUOTE + r"(?:Отправлено|Дата)\s*:",
@@ -44,6 +43,9 @@ EXTRA_HEADERS = re.compile(
     ),
     re.MULTILINE | re.IGNORECASE,
 )
+# Apple Mail in Russian ("3 дек. 2026 г., в 10:15, Shop <…> написал(а):"), found by its  # noqa: RUF003
+# end: a pattern anchored at the line's start would try every offset of every line.
+LINE_END_HEADERS = re.compile(r"\sнаписал(?:\(а\))?:[ \t]*$", re.MULTILINE)  # noqa: RUF001
 # Lines a mail client adds under what its user typed.
 CLIENT_LINES = re.compile(
     r"^(?:Sent from (?:my |Yahoo Mail|Mail for Windows|Outlook|AOL)\S*.*"
@@ -90,10 +92,16 @@ def _parser(text: str) -> EmailMessage:
 
 
 def _first_header(message: EmailMessage) -> int:
-    """Where the first quote or forward header starts (the end of the text if none)."""
-    starts = [m.start() for m in (message.HEADER_REGEX.search(message.text),) if m]
-    starts += [m.start() for m in (EXTRA_HEADERS.search(message.text),) if m]
-    return min(starts, default=len(message.text))
+    """Where the first quote or forward header starts (the end of the text if none). Our own
+    patterns only look above the parser's first header: what is below it is quoted anyway."""
+    text = message.text
+    found = message.HEADER_REGEX.search(text)
+    end = found.start() if found else len(text)
+    if extra := EXTRA_HEADERS.search(text, 0, end):
+        end = extra.start()
+    if line_end := LINE_END_HEADERS.search(text, 0, end):
+        end = text.rfind("\n", 0, line_end.start()) + 1
+    return end
 
 
 def _unquoted(text: str) -> str:
@@ -103,7 +111,8 @@ def _unquoted(text: str) -> str:
 def _below_the_quote(message: EmailMessage) -> str:
     """A reply written under the quoted history (Thunderbird's default) or between its lines:
     everything that is neither quoted nor a quote header."""
-    text = EXTRA_HEADERS.sub("", message.HEADER_REGEX.sub("", message.text))
+    text = message.HEADER_REGEX.sub("", message.text)
+    text = LINE_END_HEADERS.sub("", EXTRA_HEADERS.sub("", text))
     return _unquoted(text)
 
 

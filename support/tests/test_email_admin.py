@@ -59,7 +59,7 @@ def test_the_reprocess_action_stores_the_email_once_the_cause_is_fixed(
     assert "Reprocessed 1 e-mail(s)." in response.content.decode()
     quarantined.refresh_from_db()
     assert quarantined.status == InboundStatus.STORED and quarantined.message is not None
-    assert Message.objects.get(pk=quarantined.message_id).attachments.count() == 1
+    assert Message.objects.get(pk=str(quarantined.message_id)).attachments.count() == 1
     assert AuditLog.objects.filter(action=AuditAction.REPROCESSED).count() == 1
 
     again = admin_client.post(

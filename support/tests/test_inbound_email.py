@@ -6,12 +6,15 @@ never blocks the next one, and can be reprocessed."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from resolver.audit_actor import Actor
+from resolver.polling import wait_for
 from support.email.receive import NotQuarantined, receive_email, reprocess
 from support.models import (
     AuditAction,
@@ -363,3 +366,23 @@ def test_an_unknown_door_is_a_programming_error(db: None) -> None:
         receive_email(build(), door="smtp")
     with pytest.raises(ValueError):
         receive_email(build(), door="anymail:")
+
+
+@pytest.mark.slow
+def test_a_worker_drafts_an_email_message_like_any_other(
+    start_workers: Callable[..., subprocess.Popen],
+) -> None:
+    """The e-mail door ends in the same queue: a real worker takes the run and decides."""
+    start_workers()
+    sender, _ = unique_sender()
+    received = receive_email(
+        build("I forgot my password, how do I reset it?", sender=sender), door="api"
+    )
+    draft = Draft.objects.get(pk=str(received.draft_id))
+
+    def settled() -> bool:
+        draft.refresh_from_db()
+        return draft.status != DraftStatus.PENDING
+
+    assert wait_for(settled, 60), "no draft within 60 s"
+    assert draft.status in (DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
