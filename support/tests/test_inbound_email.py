@@ -386,3 +386,19 @@ def test_a_worker_drafts_an_email_message_like_any_other(
 
     assert wait_for(settled, 60), "no draft within 60 s"
     assert draft.status in (DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
+
+
+def test_retention_deletes_quarantined_emails_nobody_reprocessed(db: None) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from support.customer_data import expire_records
+
+    old = receive_email(b"Subject: no sender\n\nold", door="imap")
+    recent = receive_email(b"Subject: no sender\n\nrecent", door="imap")
+    InboundEmail.objects.filter(pk=old.inbound_id).update(
+        received_at=timezone.now() - timedelta(days=40)
+    )
+    assert expire_records(30)["support.InboundEmail"] == 1
+    assert list(InboundEmail.objects.values_list("pk", flat=True)) == [recent.inbound_id]
