@@ -54,8 +54,7 @@ class ParsedEmail:
     @property
     def thread_ids(self) -> tuple[str, ...]:
         """In-Reply-To, then References newest first: the Message-IDs it answers."""
-        ids = [self.in_reply_to, *reversed(self.references)] if self.in_reply_to else []
-        ids = ids or list(reversed(self.references))
+        ids = (self.in_reply_to, *reversed(self.references))
         return tuple(dict.fromkeys(i for i in ids if i))
 
 
@@ -249,7 +248,11 @@ def parse(raw: bytes) -> ParsedEmail:
     text = "\n".join(plain).strip()
     if not text and html_source:
         text = html_text.to_text(html_source).strip()
-    senders = _addresses(message, "from") or _addresses(message, "sender")
+    # A From with no address (a bare name) falls back to Sender, then Reply-To.
+    senders = next(
+        (found for name in ("from", "sender", "reply-to") if (found := _addresses(message, name))),
+        [],
+    )
     from_address, from_name = senders[0] if senders else ("", "")
     message_ids = _message_ids(header(message, "message-id"))
     subject = header(message, "subject")[:MAX_HEADER]
