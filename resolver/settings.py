@@ -179,6 +179,8 @@ TONE_MODEL = env_str("TONE_MODEL", "tone-v1") or "tone-v1"
 # DATA_UPLOAD_MAX_MEMORY_SIZE too (before it is parsed).
 API_MESSAGE_MAX_BYTES = env_int("API_MESSAGE_MAX_BYTES", 32 * 1024, minimum=1, maximum=1 << 24)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(4 * API_MESSAGE_MAX_BYTES, 256 * 1024)
+# Endpoints whose bodies may be larger (path -> bytes): they read the body themselves, in bounds.
+API_BODY_LIMITS: dict[str, int] = {}
 # Requests per minute per API key (or per client IP without one); 0 disables the limit.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # How long a process trusts a verified API key (a revocation reaches every process within this).
@@ -237,6 +239,24 @@ EMAIL_DELIVERY_MAX_ATTEMPTS = env_int("EMAIL_DELIVERY_MAX_ATTEMPTS", 8, minimum=
 EMAIL_DELIVERY_BACKOFF_SECONDS = env_float(
     "EMAIL_DELIVERY_BACKOFF_SECONDS", 30.0, minimum=0.01, maximum=3600.0
 )
+
+# E-mail, inbound (support/email/). Our own addresses are SUPPORT_EMAIL_FROM's and
+# SUPPORT_EMAIL_ALIASES (above): mail from them is never drafted, and they are never a customer or
+# a participant of a thread. Our replies' Message-IDs end in SUPPORT_EMAIL_FROM's domain, which is
+# how a reply of ours coming back is told from a customer's mail.
+# POST /api/v1/inbound/email takes a whole e-mail, attachments included: its own body limit.
+INBOUND_EMAIL_MAX_BYTES = env_int(
+    "INBOUND_EMAIL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024, maximum=1 << 30
+)
+# E-mails per hour from one sender that are drafted; beyond it they are stored, not drafted
+# (ignored_reason rate_limited). 0 = no limit.
+INBOUND_EMAIL_RATE_LIMIT_PER_HOUR = env_int("INBOUND_EMAIL_RATE_LIMIT_PER_HOUR", 20, minimum=0)
+# A part larger than this is listed on its message but its bytes are not kept.
+ATTACHMENT_MAX_BYTES = env_int(
+    "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=1 << 31
+)
+ATTACHMENT_DIR = Path(env_str("ATTACHMENT_DIR") or RESOLVER_DATA_DIR / "attachments").resolve()
+API_BODY_LIMITS["/api/v1/inbound/email"] = INBOUND_EMAIL_MAX_BYTES
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)

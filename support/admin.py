@@ -22,7 +22,6 @@ from support.models import (
     Customer,
     CustomerRating,
     Draft,
-    EmailEnvelope,
     Message,
     Order,
     ReplyDelivery,
@@ -287,7 +286,8 @@ class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"Queued {count} failed delivery(ies) again.")
 
 
-# The widget's models have their own admin module.
+# The widget's and the e-mail channel's models have their own admin modules.
+import support.email.admin  # noqa: E402
 import support.widget.admin  # noqa: E402, F401
 
 
@@ -298,11 +298,3 @@ class CustomerRatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["updated_at", "score", "conversation", "comment"]
     list_filter = ["score", "updated_at"]
     search_fields = ["comment", "conversation__id"]
-
-
-@admin.register(EmailEnvelope)
-class EmailEnvelopeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The headers of each e-mail message, ours and the customers': a record of what threaded it."""
-
-    list_display = ["message_id_header", "subject", "from_address", "created_at"]
-    search_fields = ["message_id_header", "subject", "from_address"]

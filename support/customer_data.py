@@ -30,6 +30,8 @@ from support.models import (
     Customer,
     CustomerRating,
     Draft,
+    InboundEmail,
+    InboundStatus,
     Message,
     WebhookAttempt,
 )
@@ -239,13 +241,18 @@ def anonymise_batch(days: int, actor: Actor, batch: int = RETENTION_BATCH) -> di
 
 
 def expire_records(days: int) -> dict[str, int]:
-    """Dead letters (their errors may quote a message) and webhook attempts' response bodies
-    older than `days` (an attempt keeps its status code and error: the receiver's health)."""
+    """Dead letters (their errors may quote a message), webhook attempts' response bodies and
+    quarantined e-mails (raw, nobody reprocessed them: no conversation holds them) older than
+    `days` (an attempt keeps its status code and error: the receiver's health)."""
     cutoff = timezone.now() - timedelta(days=days)
     _, deleted = DeadLetter.objects.filter(created_at__lt=cutoff).delete()
     attempts = WebhookAttempt.objects.filter(created_at__lt=cutoff).exclude(response_snippet="")
+    quarantined = InboundEmail.objects.filter(
+        status=InboundStatus.QUARANTINED, received_at__lt=cutoff
+    )
     counts = {
         DeadLetter._meta.label: deleted.get(DeadLetter._meta.label, 0),
         WebhookAttempt._meta.label: attempts.update(response_snippet=""),
+        InboundEmail._meta.label: quarantined.delete()[1].get(InboundEmail._meta.label, 0),
     }
     return {label: count for label, count in counts.items() if count}

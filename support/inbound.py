@@ -39,14 +39,16 @@ AGENT_RUN_QUEUE = "drafts"
 
 
 def _conversation(
-    conversation: Conversation | None, customer_ref: str, channel: str
+    conversation: Conversation | None, customer_ref: str, channel: str, subject: str = ""
 ) -> Conversation:
     if conversation is not None:
         return conversation
     if customer_ref:
         Conversation.objects.lock_customer(customer_ref)
     customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
-    return Conversation(customer_ref=customer_ref, customer=customer, channel=channel)
+    return Conversation(
+        customer_ref=customer_ref, customer=customer, channel=channel, subject=subject
+    )
 
 
 def receive_message(
@@ -57,10 +59,36 @@ def receive_message(
     channel: str = Channel.API,
     enqueue: bool = True,
 ) -> tuple[Message, Draft]:
+    message, draft = store_message(
+        body,
+        conversation=conversation,
+        customer_ref=customer_ref,
+        channel=channel,
+        enqueue=enqueue,
+    )
+    if draft is None:  # only a message stored as ignored has none
+        raise AssertionError("a customer message that is not ignored gets a draft")
+    return message, draft
+
+
+def store_message(
+    body: str,
+    *,
+    conversation: Conversation | None = None,
+    customer_ref: str = "",
+    channel: str = Channel.API,
+    enqueue: bool = True,
+    subject: str = "",
+    ignored_reason: str = "",
+) -> tuple[Message, Draft | None]:
+    """The one way a customer message is stored, whatever the door (API, widget, e-mail): its
+    conversation (a new one with `customer_ref`, `channel` and `subject` when none is given),
+    the message, and a PENDING draft queued after commit; or, with `ignored_reason`
+    (IgnoredReason), the message alone: stored and shown, never drafted."""
     # No savepoint when nested (the API's idempotency transaction): a failure here aborts the
     # caller's transaction anyway, and a savepoint is two more round trips per message.
     with transaction.atomic(savepoint=False):
-        conversation = _conversation(conversation, customer_ref, channel)
+        conversation = _conversation(conversation, customer_ref, channel, subject)
         if conversation._state.adding:
             conversation.last_message_at = timezone.now()
             conversation.save()
@@ -68,8 +96,21 @@ def receive_message(
             Conversation.objects.touched(conversation.pk)
         trace_id = new_trace_id()
         message = Message.objects.create(
-            conversation=conversation, role=MessageRole.CUSTOMER, body=body, trace_id=trace_id
+            conversation=conversation,
+            role=MessageRole.CUSTOMER,
+            body=body,
+            trace_id=trace_id,
+            ignored_reason=ignored_reason,
         )
+        if ignored_reason:
+            AuditLog.objects.record(
+                Actor.customer(),
+                AuditAction.CREATED,
+                conversation_id=conversation.pk,
+                message_id=message.pk,
+                after={"message_id": str(message.pk), "ignored_reason": ignored_reason},
+            )
+            return message, None
         # enqueue=False: the caller runs the draft itself (CLI, evals): nothing for the outbox.
         draft = Draft.objects.create(
             message=message,

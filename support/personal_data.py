@@ -22,7 +22,10 @@ from django.utils import timezone
 from knowledge.models import TriageExample
 from knowledge.personal_data import triage_examples
 from resolver.personal_data import ERASED, Holder, Subject, delete_rows
+from support.email.addresses import normalise
+from support.email.attachments import remove_after_commit
 from support.models import (
+    Attachment,
     AuditLog,
     Conversation,
     Customer,
@@ -30,6 +33,7 @@ from support.models import (
     Draft,
     DraftStatus,
     EmailEnvelope,
+    InboundEmail,
     Message,
     Order,
     ReplyDelivery,
@@ -71,6 +75,27 @@ def _erase_messages(rows: QuerySet[Message], subject: Subject) -> int:
 def _envelopes(subject: Subject) -> QuerySet[EmailEnvelope]:
     # Theirs and ours: a reply's headers quote their subject and name their address.
     return EmailEnvelope.objects.filter(message_id__in=subject.message_ids)
+
+
+def _inbound_emails(subject: Subject) -> QuerySet[InboundEmail]:
+    """The e-mails as they arrived (raw bytes): those their messages came from, and, for a
+    customer, every e-mail from their address, quarantined ones included."""
+    match = Q(message_id__in=subject.message_ids)
+    if address := normalise(subject.ref):
+        match |= Q(from_address=address)
+    return InboundEmail.objects.filter(match)
+
+
+def _attachments(subject: Subject) -> QuerySet[Attachment]:
+    return Attachment.objects.filter(message_id__in=subject.message_ids)
+
+
+def _erase_attachments(rows: QuerySet[Attachment], subject: Subject) -> int:
+    """The rows and their files (deleted once the erasure commits)."""
+    paths = list(rows.exclude(path="").values_list("path", flat=True))
+    count = delete_rows(rows, subject)
+    remove_after_commit(paths)
+    return count
 
 
 def _reply_deliveries(subject: Subject) -> QuerySet[ReplyDelivery]:
@@ -202,6 +227,18 @@ HOLDERS = [
         _envelopes,
         delete_rows,
     ),
+    Holder(
+        InboundEmail,
+        ("message_id_header", "from_address", "sha256", "error", "esp_verdict"),
+        _inbound_emails,
+        delete_rows,
+    ),
+    Holder(
+        Attachment,
+        ("filename", "content_type", "declared_type", "sha256", "path", "content_id"),
+        _attachments,
+        _erase_attachments,
+    ),
     Holder(ReplyDelivery, ("last_error",), _reply_deliveries, _erase_reply_deliveries),
     Holder(
         Draft,
@@ -221,6 +258,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.Message.trace_id": "a W3C trace id",
     "support.Conversation.thread_token": "a random token",
     "support.ReplyDelivery.channel": "a channel of the vocabulary",
+    "support.InboundEmail.door": "which door an e-mail came in by (api, imap, anymail:<esp>)",
     "support.Draft.intent": "a label of the taxonomy",
     "support.Draft.category": "a label of the taxonomy",
     "support.Draft.triage_scores": "probabilities per label",

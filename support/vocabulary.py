@@ -22,6 +22,16 @@ class DraftStatus(models.TextChoices):
     REJECTED = "REJECTED", "Rejected"
 
 
+class ReceiptStatus(models.TextChoices):
+    """What became of an e-mail a door handed to support/email/receive.py (the `status` of
+    POST /inbound/email): a message being drafted, a message stored but not drafted, or nothing
+    yet (quarantined: kept for an admin to reprocess)."""
+
+    PENDING = DraftStatus.PENDING.value, "Stored, being drafted"
+    IGNORED = "IGNORED", "Stored, not drafted"
+    QUARANTINED = "QUARANTINED", "Quarantined"
+
+
 # What an agent run may decide about a PENDING draft.
 RunStatus = Literal[DraftStatus.SUGGESTED, DraftStatus.ESCALATED]
 # Statuses a human still has to act on (the console queue).

@@ -12,9 +12,11 @@ def build_api() -> NinjaAPI:
     from evals.api import router as evals_router
     from knowledge.api import router as knowledge_router
     from resolver.models.apikey import Scope
+    from support.api.attachments import router as attachments_router
     from support.api.conversations import router as conversations_router
     from support.api.customers import router as customers_router
     from support.api.drafts import router as drafts_router
+    from support.api.inbound_email import router as inbound_email_router
     from support.api.messages import router as messages_router
     from support.api.proposals import router as proposals_router
     from support.api.stats import router as stats_router
@@ -41,6 +43,8 @@ def build_api() -> NinjaAPI:
         proposals_router,
         customers_router,
         widget_router,
+        inbound_email_router,
+        attachments_router,
     ):
         api.add_router("", router)
     return api

@@ -51,16 +51,17 @@ def identities(request: HttpRequest) -> list[tuple[str, int]]:
     return buckets
 
 
-def over_limit(buckets: list[tuple[str, int]]) -> int:
-    """Seconds until the caller may retry, 0 when under every limit (one-minute windows)."""
+def over_limit(buckets: list[tuple[str, int]], window_seconds: int = WINDOW_SECONDS) -> int:
+    """Seconds until the caller may retry, 0 when under every limit (fixed windows, a minute
+    unless told otherwise)."""
     now = time.time()
-    window = int(now // WINDOW_SECONDS)
+    window = int(now // window_seconds)
     try:
         pipe = get_redis().pipeline()
         for bucket, _ in buckets:
             key = f"{RATE_KEY}{bucket}:{window}"
             pipe.incr(key)
-            pipe.expire(key, WINDOW_SECONDS + 1)
+            pipe.expire(key, window_seconds + 1)
         counts = pipe.execute()[::2]
     except Exception:
         # A Redis outage must not take the API down with it; /healthz reports Redis.
@@ -68,7 +69,7 @@ def over_limit(buckets: list[tuple[str, int]]) -> int:
         return 0
     if all(count <= limit for count, (_, limit) in zip(counts, buckets, strict=True)):
         return 0
-    return max(1, int((window + 1) * WINDOW_SECONDS - now))
+    return max(1, int((window + 1) * window_seconds - now))
 
 
 def _content_length(request: HttpRequest) -> int:
@@ -85,8 +86,8 @@ class ApiLimitsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
-        if _content_length(request) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = settings.API_BODY_LIMITS.get(request.path, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if _content_length(request) > limit:
             detail = f"the request body is over the {limit} byte limit"
             return JsonResponse(error_body(413, detail), status=413)
         buckets = [] if request.method == "OPTIONS" else identities(request)

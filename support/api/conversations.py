@@ -15,9 +15,18 @@ from resolver.api.errors import ERRORS
 from resolver.models import Scope
 from support import review
 from support.api.schemas import ConversationOut
-from support.models import Conversation, Draft, EmailEnvelope, Message, ReplyDelivery
+from support.models import Conversation, Draft, EmailEnvelope, Message, MessageRole, ReplyDelivery
 
 router = Router(tags=["conversations"])
+
+
+def _message_id_header(message: Message) -> str | None:
+    if message.role != MessageRole.CUSTOMER:
+        return None
+    try:
+        return message.email.message_id_header
+    except EmailEnvelope.DoesNotExist:
+        return None
 
 
 def thread(conversation: Conversation) -> list[dict[str, Any]]:
@@ -25,7 +34,7 @@ def thread(conversation: Conversation) -> list[dict[str, Any]]:
     messages = (
         Message.objects.filter(conversation=conversation)
         .select_related("delivery", "email")
-        .prefetch_related(latest_first)
+        .prefetch_related(latest_first, "attachments")
     )
     return [
         {
@@ -35,11 +44,9 @@ def thread(conversation: Conversation) -> list[dict[str, Any]]:
             "created_at": message.created_at,
             "draft": next((d.as_wire() for d in message.drafts.all()), None),
             "delivery": delivery.as_wire() if (delivery := _delivery(message)) else None,
-            # Attachments are stored by the inbound e-mail path; none are listed yet.
-            "attachments": [],
-            "message_id_header": envelope.message_id_header
-            if (envelope := _envelope(message))
-            else None,
+            "attachments": [a.as_wire() for a in message.attachments.all()],
+            "message_id_header": _message_id_header(message),
+            "ignored_reason": message.ignored_reason or None,
         }
         for message in messages.order_by("created_at", "id")
     ]
@@ -49,13 +56,6 @@ def _delivery(message: Message) -> ReplyDelivery | None:
     try:
         return message.delivery
     except ReplyDelivery.DoesNotExist:
-        return None
-
-
-def _envelope(message: Message) -> EmailEnvelope | None:
-    try:
-        return message.email
-    except EmailEnvelope.DoesNotExist:
         return None
 
 

@@ -15,6 +15,7 @@ from support.models import (
     ConversationStatus,
     DraftStatus,
     EscalationReason,
+    IgnoredReason,
     MessageRole,
     RejectCategory,
     ReplyDeliveryStatus,
@@ -111,9 +112,9 @@ class DeliveryOut(Schema):
 
 
 class AttachmentOut(Schema):
-    id: uuid.UUID
+    id: uuid.UUID = Field(description="GET /attachments/{id} downloads it.")
     filename: str
-    content_type: str
+    content_type: str = Field(description="Sniffed from the bytes, not the sender's claim.")
     size: int
 
 
@@ -125,12 +126,16 @@ class MessageOut(Schema):
     draft: DraftOut | None
     # Additions (2026-12-05).
     delivery: DeliveryOut | None = Field(
+        None,
         description="An AGENT message a transport delivers (e-mail, the reply.sent webhook); "
-        "null for the widget's and for messages of customers."
+        "null for the widget's and for messages of customers.",
     )
-    attachments: list[AttachmentOut]
+    attachments: list[AttachmentOut] = Field(default_factory=list)
     message_id_header: str | None = Field(
-        description="An e-mail's RFC 5322 Message-ID (without angle brackets); null otherwise."
+        None, description="A customer's message from e-mail: its RFC 5322 Message-ID."
+    )
+    ignored_reason: IgnoredReason | None = Field(
+        None, description="A customer message stored but never drafted, and why."
     )
 
 

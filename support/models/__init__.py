@@ -1,3 +1,4 @@
+from support.models.attachment import Attachment, AttachmentSkip
 from support.models.audit import AuditAction, AuditLog
 from support.models.autosend import AutoSendRule
 from support.models.conversation import Channel, Conversation, ConversationStatus
@@ -12,6 +13,7 @@ from support.models.draft import (
     Urgency,
 )
 from support.models.email import EmailEnvelope
+from support.models.inbound_email import Door, InboundEmail, InboundStatus
 from support.models.message import IgnoredReason, Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.rating import CustomerRating
@@ -24,6 +26,8 @@ from support.models.webhook import (
 from support.models.widget import WidgetKey
 
 __all__ = [
+    "Attachment",
+    "AttachmentSkip",
     "AuditAction",
     "AuditLog",
     "AutoSendRule",
@@ -34,11 +38,14 @@ __all__ = [
     "Customer",
     "CustomerRating",
     "DeliveryStatus",
+    "Door",
     "Draft",
     "DraftStatus",
     "EmailEnvelope",
     "EscalationReason",
     "IgnoredReason",
+    "InboundEmail",
+    "InboundStatus",
     "Message",
     "MessageRole",
     "Order",

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 
+from support.email.addresses import own_addresses
 from support.models import (
     Conversation,
     EmailEnvelope,
@@ -41,11 +42,6 @@ def our_sender() -> tuple[str, str]:
     """(display name, address) of SUPPORT_EMAIL_FROM."""
     name, address = parseaddr(settings.SUPPORT_EMAIL_FROM)
     return name, address.lower()
-
-
-def own_addresses() -> set[str]:
-    """Every address of ours: left out of a reply-all."""
-    return {our_sender()[1], *settings.SUPPORT_EMAIL_ALIASES}
 
 
 def answered(conversation_id: Any) -> EmailEnvelope | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 # RFC 5322 asks to keep References whole; clients cut long ones keeping the first (the thread's
@@ -74,7 +75,7 @@ def _unique(addresses: Iterable[str], leave_out: set[str]) -> list[str]:
     return list(found)
 
 
-def recipients(theirs: Theirs, own: set[str]) -> tuple[list[str], list[str]]:
+def recipients(theirs: Theirs, own: AbstractSet[str]) -> tuple[list[str], list[str]]:
     """(To, Cc) of a reply-all: to the sender and whom they wrote to, copying whom they copied;
     our own addresses never (a reply to ourselves would come back as a new mail)."""
     own = {address.lower() for address in own}

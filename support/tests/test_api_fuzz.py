@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,11 +31,16 @@ from knowledge.models import Proposal, ProposalKind
 from resolver.audit_actor import Actor
 from resolver.models import ApiKey
 from support import review
-from support.models import WidgetKey
+from support.email.receive import receive_email
+from support.models import Attachment, WidgetKey
 from support.tests.conftest import API, SHOP, MakeDraft
+from support.tests.emails.build import PDF, build
 from support.widget import tokens
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+INBOUND_EMAIL = f"{API}/inbound/email"
+# A raw e-mail goes as bytes, as any binary body does.
+schemathesis.serializer.alias("message/rfc822", "application/octet-stream")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -48,6 +54,9 @@ def fuzz_operation(
 ) -> Counter:
     tally: Counter = Counter()
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=ids or None)
+    if operation.path == INBOUND_EMAIL and mode == GenerationMode.POSITIVE:
+        # Any bytes are a valid body by the schema; an e-mail of them reaches the success path.
+        strategy = strategy.map(as_email)
 
     @given(case=strategy)
     @settings(
@@ -64,6 +73,13 @@ def fuzz_operation(
 
     run()
     return tally
+
+
+def as_email(case: Any) -> Any:
+    """The generated body as the text of an e-mail from a customer."""
+    raw = case.body if isinstance(case.body, bytes) else str(case.body or "").encode()
+    case.body = build(raw.decode("utf-8", errors="replace") or "Where is my order?")
+    return case
 
 
 @pytest.fixture
@@ -101,7 +117,14 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
         # A customer of their own: erasing them leaves the other operations' rows alone.
         f"{API}/customers/{{ref}}/export": {"ref": _customer_ref(make_draft)},
         f"{API}/customers/{{ref}}": {"ref": _customer_ref(make_draft)},
+        f"{API}/attachments/{{attachment_id}}": {"attachment_id": _attachment_id()},
     }
+
+
+def _attachment_id() -> str:
+    pdf = {"data": PDF, "type": "application/pdf", "filename": "invoice.pdf"}
+    received = receive_email(build("Invoice attached.", attachments=[pdf]), door="api")
+    return str(Attachment.objects.get(message_id=str(received.message_id)).pk)
 
 
 def _customer_ref(make_draft: MakeDraft) -> str:
@@ -139,7 +162,10 @@ def headers_for(operation: Any, api: dict[str, str], widget: tuple[dict[str, str
 
 @pytest.mark.slow
 @override_settings(
-    API_RATE_LIMIT_PER_MINUTE=0, WIDGET_RATE_LIMIT_PER_MINUTE=0, WIDGET_IP_RATE_LIMIT_PER_MINUTE=0
+    API_RATE_LIMIT_PER_MINUTE=0,
+    WIDGET_RATE_LIMIT_PER_MINUTE=0,
+    WIDGET_IP_RATE_LIMIT_PER_MINUTE=0,
+    INBOUND_EMAIL_RATE_LIMIT_PER_HOUR=0,
 )
 def test_fuzz_every_operation(
     db: None,
@@ -147,7 +173,10 @@ def test_fuzz_every_operation(
     make_draft: MakeDraft,
     small_kb: object,
     capsys: pytest.CaptureFixture[str],
+    settings: Any,
+    tmp_path: Path,
 ) -> None:
+    settings.ATTACHMENT_DIR = tmp_path / "attachments"
     schema = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", get_wsgi_application())
     _, raw = ApiKey.issue("fuzz", ["ingest", "read", "act", "privacy"])
     headers = {"Authorization": f"Bearer {raw}"}
@@ -158,7 +187,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 23  # a new endpoint is fuzzed too: count it here
+    assert len(operations) == 25  # a new endpoint is fuzzed too: count it here
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         valid = fuzz_operation(

@@ -1,0 +1,46 @@
+"""Settings and helpers shared by the e-mail channel's tests."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resolver.audit_actor import Actor
+from support import review
+from support.models import Conversation, EmailEnvelope
+from support.tests.emails.build import SUPPORT, SUPPORT_ADDRESS, our_message_id
+
+
+@pytest.fixture
+def email_settings(settings: Any, tmp_path: Path) -> Any:
+    settings.SUPPORT_EMAIL_FROM = SUPPORT
+    settings.SUPPORT_EMAIL_ALIASES = ["help@shop.example"]
+    settings.ATTACHMENT_DIR = tmp_path / "attachments"
+    settings.INBOUND_EMAIL_RATE_LIMIT_PER_HOUR = 0
+    return settings
+
+
+def unique_sender(name: str = "Anna Keller") -> tuple[str, str]:
+    """(From header, address): an address of its own, so Redis counters of earlier runs (the
+    flood limit's, kept for an hour) never count against it."""
+    address = f"cust-{uuid.uuid4().hex[:10]}@gmail.example"
+    return f"{name} <{address}>", address
+
+
+def our_reply(conversation_id: Any, text: str = "Hello, could you send your order number?") -> str:
+    """An agent's reply in the conversation, with the envelope the outbound e-mail gives it;
+    returns its Message-ID."""
+    message = review.write_to_customer(conversation_id, Actor.agent(), text)
+    conversation = Conversation.objects.get(pk=conversation_id)
+    message_id = our_message_id()
+    EmailEnvelope.objects.create(
+        message=message,
+        message_id_header=message_id,
+        subject=f"Re: {conversation.subject} [#{conversation.thread_token}]",
+        from_address=SUPPORT_ADDRESS,
+        to=[conversation.customer_ref],
+    )
+    return message_id

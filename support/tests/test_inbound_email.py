@@ -1,0 +1,404 @@
+"""The e-mail channel's receive path (support/email/receive.py) on the real database and Redis:
+an e-mail becomes a conversation, a customer message and a PENDING draft queued after commit;
+the same e-mail through two doors is one message; mail nobody is to answer is stored undrafted
+with its reason; a flooding sender is limited; an e-mail that cannot be stored is quarantined,
+never blocks the next one, and can be reprocessed."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from resolver.audit_actor import Actor
+from resolver.polling import wait_for
+from support.email.receive import NotQuarantined, receive_email, reprocess
+from support.models import (
+    AuditAction,
+    AuditLog,
+    Channel,
+    Conversation,
+    Draft,
+    DraftStatus,
+    EmailEnvelope,
+    IgnoredReason,
+    InboundEmail,
+    InboundStatus,
+    Message,
+)
+from support.tests.email_fixtures import email_settings, unique_sender  # noqa: F401
+from support.tests.emails.build import PDF, SUPPORT, build
+from support.vocabulary import ReceiptStatus
+
+pytestmark = pytest.mark.usefixtures("email_settings")
+
+
+def test_an_email_becomes_a_message_with_a_pending_draft_queued_after_commit(
+    db: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    raw = build(
+        "Hi,\n\nWhere is my order 1042? It was due on Monday.\n\nThanks,\nAnna\n",
+        sender="Anna Keller <Anna.Keller@GMAIL.Example>",
+        to=f"{SUPPORT}, Help <help@shop.example>",
+        subject="Where is my order?",
+        headers={"Cc": "Bob Keller <Bob@gmail.example>"},
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        received = receive_email(raw, door="api")
+
+    assert received.status == ReceiptStatus.PENDING and not received.duplicate
+    conversation = Conversation.objects.get(pk=str(received.conversation_id))
+    assert (conversation.channel, conversation.subject, conversation.customer_ref) == (
+        Channel.EMAIL,
+        "Where is my order?",
+        "anna.keller@gmail.example",
+    )
+    message = Message.objects.get(pk=str(received.message_id))
+    assert message.body == "Hi,\n\nWhere is my order 1042? It was due on Monday."
+    envelope = EmailEnvelope.objects.get(message=message)
+    assert envelope.to == ["support@shop.example", "help@shop.example"]
+    assert envelope.cc == ["bob@gmail.example"]
+    assert (envelope.from_address, envelope.from_name) == (
+        "anna.keller@gmail.example",
+        "Anna Keller",
+    )
+    inbound = InboundEmail.objects.get(pk=received.inbound_id)
+    assert (inbound.status, inbound.door, bytes(inbound.raw)) == (InboundStatus.STORED, "api", raw)
+    assert inbound.message_id_header == envelope.message_id_header
+    draft = Draft.objects.get(pk=str(received.draft_id))
+    # Queued after commit by the same path as every customer message (support/inbound.py).
+    assert draft.status == DraftStatus.PENDING and draft.enqueued_at is not None
+
+
+def test_the_same_email_through_two_doors_is_one_message(db: None) -> None:
+    raw = build("Is the blue scarf back in stock?")
+    first = receive_email(raw, door="imap")
+    second = receive_email(raw, door="anymail:mailgun")
+
+    assert second.duplicate and not first.duplicate
+    assert (second.conversation_id, second.message_id, second.draft_id) == (
+        first.conversation_id,
+        first.message_id,
+        first.draft_id,
+    )
+    assert Message.objects.count() == 1 and Draft.objects.count() == 1
+    duplicate = InboundEmail.objects.get(pk=second.inbound_id)
+    assert duplicate.status == InboundStatus.DUPLICATE and duplicate.message_id == first.message_id
+    assert bytes(duplicate.raw) == b""  # the first delivery's copy is the one kept
+
+
+def test_an_email_without_a_message_id_is_still_the_same_email_when_redelivered(
+    db: None,
+) -> None:
+    raw = build("My parcel never came.", message_id=None)
+    # Another door's copy: its own trace header on top, CRLF line endings.
+    relayed = b"Received: from mx.example by imap.example; Tue, 3 Dec 2026 10:16:00 +0000\n" + raw
+    first = receive_email(raw, door="api")
+    second = receive_email(relayed.replace(b"\n", b"\r\n"), door="imap")
+
+    assert second.duplicate and second.message_id == first.message_id
+    header = EmailEnvelope.objects.get().message_id_header
+    assert header.startswith("sha256-") and header.endswith("@derived.invalid")
+
+
+def _report(original_id: str, action: str = "failed") -> bytes:
+    """A delivery status notification (RFC 3464) as Postfix writes it, returning our reply."""
+    return f"""From: MAILER-DAEMON@mx.gmail.example (Mail Delivery System)
+To: support@shop.example
+Subject: Undelivered Mail Returned to Sender
+Date: Tue, 3 Dec 2026 10:20:00 +0000
+Message-ID: <20261203102000.{action}.ABC123@mx.gmail.example>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status;
+ boundary="B1"
+
+--B1
+Content-Type: text/plain; charset=us-ascii
+
+This is the mail system at host mx.gmail.example. I'm sorry to have to inform you that your
+message could not be delivered to one or more recipients.
+
+--B1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.gmail.example
+Arrival-Date: Tue, 3 Dec 2026 10:19:58 +0000
+
+Final-Recipient: rfc822; gone@gmail.example
+Action: {action}
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <gone@gmail.example>: Recipient address rejected
+
+--B1
+Content-Type: message/rfc822
+
+From: Shop Support <support@shop.example>
+To: gone@gmail.example
+Subject: Re: Where is my order?
+Message-ID: <{original_id}>
+
+Hello, your order ships tomorrow.
+
+--B1--
+""".encode()
+
+
+NOISE = [
+    pytest.param(
+        {"Auto-Submitted": "auto-replied"}, "", IgnoredReason.AUTO_REPLY, id="auto-submitted"
+    ),
+    pytest.param({"X-Autoreply": "yes"}, "", IgnoredReason.AUTO_REPLY, id="x-autoreply"),
+    pytest.param({"X-Autorespond": "yes"}, "", IgnoredReason.AUTO_REPLY, id="x-autorespond"),
+    pytest.param({"Precedence": "bulk"}, "", IgnoredReason.AUTO_REPLY, id="precedence-bulk"),
+    pytest.param({"Precedence": "junk"}, "", IgnoredReason.AUTO_REPLY, id="precedence-junk"),
+    pytest.param({}, "Automatic reply: Where is my order?", IgnoredReason.AUTO_REPLY, id="ooo-en"),
+    pytest.param({}, "Out of Office: Re: order 1042", IgnoredReason.AUTO_REPLY, id="ooo-en-2"),
+    pytest.param({}, "Abwesenheitsnotiz: Lieferung", IgnoredReason.AUTO_REPLY, id="ooo-de"),
+    pytest.param({}, "Réponse automatique : colis", IgnoredReason.AUTO_REPLY, id="ooo-fr"),
+    pytest.param({}, "Respuesta automática: pedido", IgnoredReason.AUTO_REPLY, id="ooo-es"),
+    pytest.param({"List-Id": "<news.shop.example>"}, "", IgnoredReason.MAILING_LIST, id="list-id"),
+    pytest.param(
+        {"List-Unsubscribe": "<mailto:u@x.example>", "Precedence": "bulk"},
+        "",
+        IgnoredReason.MAILING_LIST,
+        id="list-unsubscribe-bulk",
+    ),
+    pytest.param({"Precedence": "list"}, "", IgnoredReason.MAILING_LIST, id="precedence-list"),
+]
+
+
+@pytest.mark.parametrize(("headers", "subject", "reason"), NOISE)
+def test_mail_nobody_is_to_answer_is_stored_without_a_draft(
+    db: None, headers: dict[str, str], subject: str, reason: str
+) -> None:
+    received = receive_email(
+        build("I am away until Monday.", subject=subject or "Where is my order?", headers=headers),
+        door="imap",
+    )
+
+    assert (received.status, received.ignored_reason, received.draft_id) == (
+        ReceiptStatus.IGNORED,
+        reason,
+        None,
+    )
+    message = Message.objects.get(pk=str(received.message_id))
+    assert message.ignored_reason == reason and not Draft.objects.exists()
+    assert InboundEmail.objects.get().status == InboundStatus.IGNORED
+
+
+@pytest.mark.parametrize(
+    ("sender", "message_id", "reason"),
+    [
+        ("Shop Support <Support@Shop.Example>", "", IgnoredReason.OWN_ADDRESS),
+        ("Help Desk <help@shop.example>", "", IgnoredReason.OWN_ADDRESS),  # an alias
+        ("Anna <anna@gmail.example>", "resolver.1234@shop.example", IgnoredReason.LOOP),
+        ("MAILER-DAEMON@mx.example", "", IgnoredReason.BOUNCE),
+        ("postmaster@mx.example", "", IgnoredReason.BOUNCE),
+    ],
+)
+def test_our_own_mail_loops_and_bounces_are_not_drafted(
+    db: None, sender: str, message_id: str, reason: str
+) -> None:
+    received = receive_email(build(sender=sender, message_id=message_id), door="imap")
+    assert (received.status, received.ignored_reason) == (ReceiptStatus.IGNORED, reason)
+    assert not Draft.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Auto-Submitted": "no"}, {"List-Unsubscribe": "<mailto:u@crm.example>"}, {}],
+    ids=["auto-submitted-no", "list-unsubscribe-alone", "plain"],
+)
+def test_a_person_s_mail_is_drafted(db: None, headers: dict[str, str]) -> None:
+    received = receive_email(build(headers=headers), door="api")
+    assert received.status == ReceiptStatus.PENDING and received.draft_id is not None
+
+
+def test_our_reply_coming_back_with_its_own_message_id_is_a_loop(db: None) -> None:
+    from support.tests.email_fixtures import our_reply
+
+    first = receive_email(build("Where is my order?"), door="api")
+    reply_id = our_reply(first.conversation_id)
+    back = receive_email(
+        build("Hello, could you send your order number?", sender=SUPPORT, message_id=reply_id),
+        door="imap",
+    )
+    assert (back.status, back.ignored_reason, back.conversation_id) == (
+        ReceiptStatus.IGNORED,
+        IgnoredReason.LOOP,
+        first.conversation_id,
+    )
+    assert Message.objects.filter(conversation_id=str(first.conversation_id)).count() == 2
+
+
+def test_a_bounce_of_our_reply_marks_its_delivery_bounced(db: None) -> None:
+    from support.models import ReplyDelivery, ReplyDeliveryStatus
+    from support.tests.email_fixtures import our_reply
+
+    sender, _ = unique_sender()
+    first = receive_email(build("Where is my order?", sender=sender), door="api")
+    reply_id = our_reply(first.conversation_id)
+    reply = EmailEnvelope.objects.get(message_id_header=reply_id).message
+    ReplyDelivery.objects.create(
+        message=reply, channel=Channel.EMAIL, status=ReplyDeliveryStatus.SENT
+    )
+
+    delayed = receive_email(_report(reply_id, action="delayed"), door="imap")
+    assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.SENT
+    bounce = receive_email(_report(reply_id), door="imap")
+
+    delivery = ReplyDelivery.objects.get(message=reply)
+    assert delivery.status == ReplyDeliveryStatus.BOUNCED
+    assert "550 5.1.1" in delivery.last_error
+    for report in (delayed, bounce):
+        assert (report.status, report.ignored_reason) == (
+            ReceiptStatus.IGNORED,
+            IgnoredReason.BOUNCE,
+        )
+        # Shown in the conversation of the reply it returns, not in one of its own.
+        assert report.conversation_id == first.conversation_id
+
+
+def test_a_bounce_returning_only_the_headers_marks_the_delivery_too(db: None) -> None:
+    from support.models import ReplyDelivery, ReplyDeliveryStatus
+    from support.tests.email_fixtures import our_reply
+
+    first = receive_email(build("Where is my order?"), door="api")
+    reply_id = our_reply(first.conversation_id)
+    reply = EmailEnvelope.objects.get(message_id_header=reply_id).message
+    ReplyDelivery.objects.create(
+        message=reply, channel=Channel.EMAIL, status=ReplyDeliveryStatus.SENT
+    )
+    report = _report(reply_id).replace(
+        b"Content-Type: message/rfc822\n", b"Content-Type: text/rfc822-headers\n"
+    )
+    receive_email(report, door="imap")
+    assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.BOUNCED
+
+
+def test_a_flooding_sender_is_stored_but_no_longer_drafted(db: None, settings: Any) -> None:
+    settings.INBOUND_EMAIL_RATE_LIMIT_PER_HOUR = 3
+    sender, _ = unique_sender()
+    results = [
+        receive_email(
+            build(f"Message number {i}", sender=sender, subject=f"Flood {i}"), door="imap"
+        )
+        for i in range(5)
+    ]
+    assert [r.status for r in results] == [ReceiptStatus.PENDING] * 3 + [ReceiptStatus.IGNORED] * 2
+    assert [r.ignored_reason for r in results[3:]] == [IgnoredReason.RATE_LIMITED] * 2
+    assert Message.objects.count() == 5 and Draft.objects.count() == 3  # none dropped
+    # Another sender is not limited by them.
+    other, _ = unique_sender("Bob")
+    assert receive_email(build(sender=other), door="imap").status == ReceiptStatus.PENDING
+
+
+def test_an_email_that_cannot_be_stored_is_quarantined_and_the_next_one_goes_on(
+    db: None,
+) -> None:
+    no_sender = b"To: support@shop.example\nSubject: hello\nMessage-ID: <x1@example.net>\n\nhi\n"
+    quarantined = receive_email(no_sender, door="imap")
+    again = receive_email(no_sender, door="imap")
+    after = receive_email(build("Where is my order?"), door="imap")
+
+    assert quarantined.status == ReceiptStatus.QUARANTINED and quarantined.message_id is None
+    assert "no From address" in quarantined.error
+    row = InboundEmail.objects.get(pk=quarantined.inbound_id)
+    assert (row.status, bytes(row.raw), row.attempts) == (InboundStatus.QUARANTINED, no_sender, 2)
+    assert again.inbound_id == row.pk  # the same bytes again: the same row, one more attempt
+    assert after.status == ReceiptStatus.PENDING
+    with pytest.raises(NotQuarantined):
+        reprocess(after.inbound_id, Actor.agent())
+
+
+def test_a_quarantined_email_is_reprocessed_once_the_cause_is_fixed(
+    db: None, settings: Any, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the attachment directory should be")
+    settings.ATTACHMENT_DIR = blocker / "attachments"
+    raw = build(
+        "Invoice attached.",
+        attachments=[{"data": PDF, "type": "application/pdf", "filename": "invoice.pdf"}],
+    )
+    quarantined = receive_email(raw, door="anymail:postmark", esp_verdict={"spam_score": 0.1})
+    assert quarantined.status == ReceiptStatus.QUARANTINED
+    assert not Message.objects.exists() and not list(tmp_path.rglob("*.part"))
+
+    settings.ATTACHMENT_DIR = tmp_path / "attachments"
+    received = reprocess(quarantined.inbound_id, Actor.agent())
+
+    assert received.status == ReceiptStatus.PENDING
+    assert received.inbound_id == quarantined.inbound_id
+    row = InboundEmail.objects.get(pk=received.inbound_id)
+    assert (row.status, row.attempts, row.error, row.door) == (
+        InboundStatus.STORED,
+        2,
+        "",
+        "anymail:postmark",
+    )
+    assert row.esp_verdict == {"spam_score": 0.1}
+    assert Message.objects.get(pk=str(received.message_id)).attachments.count() == 1
+    audit = AuditLog.objects.get(action=AuditAction.REPROCESSED)
+    assert audit.metadata["inbound_email"] == str(row.pk)
+    with pytest.raises(NotQuarantined):
+        reprocess(row.pk, Actor.agent())
+
+
+def test_nul_bytes_and_undecodable_headers_do_not_stop_an_email(db: None) -> None:
+    raw = (
+        b"From: =?x-nonsense?B?////?= <anna@gmail.example>\n"
+        b"To: support@shop.example\nSubject: =?utf-8?B?broken base64?=\n"
+        b"Message-ID: <nul-1@gmail.example>\nContent-Type: text/plain; charset=utf-8\n\n"
+        b"Where\x00 is my order? Gr\xc3\xb6\xc3\x9fe 44\xff\n"
+    )
+    received = receive_email(raw, door="imap")
+    assert received.status == ReceiptStatus.PENDING
+    assert Message.objects.get().body == "Where is my order? Größe 44\ufffd"
+
+
+def test_an_unknown_door_is_a_programming_error(db: None) -> None:
+    with pytest.raises(ValueError, match="unknown inbound door"):
+        receive_email(build(), door="smtp")
+    with pytest.raises(ValueError):
+        receive_email(build(), door="anymail:")
+
+
+@pytest.mark.slow
+def test_a_worker_drafts_an_email_message_like_any_other(
+    start_workers: Callable[..., subprocess.Popen],
+) -> None:
+    """The e-mail door ends in the same queue: a real worker takes the run and decides."""
+    start_workers()
+    sender, _ = unique_sender()
+    received = receive_email(
+        build("I forgot my password, how do I reset it?", sender=sender), door="api"
+    )
+    draft = Draft.objects.get(pk=str(received.draft_id))
+
+    def settled() -> bool:
+        draft.refresh_from_db()
+        return draft.status != DraftStatus.PENDING
+
+    assert wait_for(settled, 60), "no draft within 60 s"
+    assert draft.status in (DraftStatus.SUGGESTED, DraftStatus.ESCALATED)
+
+
+def test_retention_deletes_quarantined_emails_nobody_reprocessed(db: None) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from support.customer_data import expire_records
+
+    old = receive_email(b"Subject: no sender\n\nold", door="imap")
+    recent = receive_email(b"Subject: no sender\n\nrecent", door="imap")
+    InboundEmail.objects.filter(pk=old.inbound_id).update(
+        received_at=timezone.now() - timedelta(days=40)
+    )
+    assert expire_records(30)["support.InboundEmail"] == 1
+    assert list(InboundEmail.objects.values_list("pk", flat=True)) == [recent.inbound_id]
