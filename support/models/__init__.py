@@ -12,6 +12,7 @@ from support.models.draft import (
     Urgency,
 )
 from support.models.email import EmailEnvelope
+from support.models.mailbox import MailboxCredential, MailboxCursor
 from support.models.message import IgnoredReason, Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.rating import CustomerRating
@@ -39,6 +40,8 @@ __all__ = [
     "EmailEnvelope",
     "EscalationReason",
     "IgnoredReason",
+    "MailboxCredential",
+    "MailboxCursor",
     "Message",
     "MessageRole",
     "Order",

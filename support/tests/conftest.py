@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -13,6 +13,9 @@ from django.test import Client
 from resolver.models import ApiKey
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
+from support.tests.email_receiver import PATH as RECEIVER_PATH
+from support.tests.email_receiver import RECORDER, Recorder
+from support.tests.mail_servers import Dovecot, TokenEndpoint, dovecot_server, token_endpoint
 
 API = "/api/v1"
 MakeDraft = Callable[..., Draft]
@@ -124,3 +127,25 @@ class Api:
 
     def get(self, path: str) -> Any:
         return self.client.get(path).json()
+
+
+@pytest.fixture
+def email_receiver(settings: Any) -> Iterator[Recorder]:
+    """The doors hand messages to the recording receiver (support/tests/email_receiver.py)."""
+    settings.EMAIL_RECEIVER = RECEIVER_PATH
+    RECORDER.reset()
+    yield RECORDER
+    RECORDER.reset()
+
+
+@pytest.fixture(scope="session")
+def oauth_endpoint() -> Iterator[TokenEndpoint]:
+    with token_endpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def dovecot(oauth_endpoint: TokenEndpoint) -> Iterator[Dovecot]:
+    """Dovecot, once per session (support/tests/mail_servers.py); each test uses its own folder."""
+    with dovecot_server(oauth_endpoint.introspection_url) as server:
+        yield server

@@ -1,0 +1,1 @@
+"""E-mail: the doors a message comes in by and the one path that receives it."""
