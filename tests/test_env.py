@@ -89,6 +89,8 @@ def test_database_config_tcp_and_socket() -> None:
         ("REDIS_URL", "redis://localhost:notaport/0", "REDIS_URL is not a valid URL"),
         ("PORT", "http", "PORT must be an integer, got 'http'"),
         ("DEBUG", "perhaps", "DEBUG must be one of"),
+        ("IMAP_HOST", "imap.example.org", "also set IMAP_USER, IMAP_PASSWORD"),
+        ("ANYMAIL_WEBHOOK_SECRET", "no-colon", "ANYMAIL_WEBHOOK_SECRET must be user:password"),
     ],
 )
 def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: str) -> None:

@@ -2,7 +2,9 @@
 standard paths (/anymail/<esp>/inbound/, support/email/urls.py). anymail verifies each post as
 the ESP signs it (Mailgun: the HMAC signature under MAILGUN_WEBHOOK_SIGNING_KEY; Postmark,
 SendGrid and Amazon SES: HTTP basic auth with ANYMAIL_WEBHOOK_SECRET, the check those ESPs
-offer; SES's SNS headers must also agree with the body) and rebuilds the message as MIME.
+offer; SES's SNS headers must also agree with the body) and rebuilds the message as MIME. With
+ANYMAIL_WEBHOOK_SECRET set, anymail asks every ESP for the basic auth, Mailgun too (on top of its
+signature).
 
 A door opens only when its check is configured: anymail itself would accept unauthenticated posts
 with a warning, so an ESP without its secret answers 404 here. A refused signature is a 403, a
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from anymail.exceptions import (
+    AnymailConfigurationError,
     AnymailError,
     AnymailNotSupportedWarning,
     AnymailWebhookValidationFailure,
@@ -55,6 +58,7 @@ INBOUND_VIEWS: dict[str, Any] = {
 # JSON, a form without its fields, bad base64).
 MALFORMED: tuple[type[Exception], ...] = (
     AnymailError,
+    AnymailConfigurationError,
     KeyError,
     ValueError,
     TypeError,
