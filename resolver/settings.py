@@ -244,6 +244,9 @@ if any(":" not in secret for secret in _webhook_secrets):
 ANYMAIL = {
     "WEBHOOK_SECRET": _webhook_secrets,
     "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
+    # Confirming an SNS subscription would call AWS with whatever credentials boto3 finds: the
+    # confirmation link is logged instead, for an operator to open (support/email/esp.py).
+    "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
 }
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.

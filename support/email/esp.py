@@ -18,6 +18,7 @@ decisions are the receive path's, called like every other door's."""
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from collections.abc import Callable
@@ -118,6 +119,19 @@ def _error(status: int, detail: str, code: str) -> JsonResponse:
     return JsonResponse(error_body(status, detail, code), status=status)
 
 
+def _note_subscription(request: HttpRequest) -> None:
+    """An SNS subscription to confirm (anymail verified the post's basic auth): its link is
+    logged for an operator to open, rather than Resolver calling AWS (auto-confirm is off)."""
+    if request.headers.get("x-amz-sns-message-type") != "SubscriptionConfirmation":
+        return
+    sns = json.loads(request.body)
+    logger.warning(
+        "amazon_ses: SNS topic %s asks to be confirmed: open %s",
+        sns.get("TopicArn"),
+        sns.get("SubscribeURL"),
+    )
+
+
 def inbound_view(esp: str) -> Callable[..., HttpResponse]:
     """anymail's inbound view for `esp`, opened only when configured, its errors as JSON."""
     view_class = INBOUND_VIEWS[esp]
@@ -146,6 +160,8 @@ def inbound_view(esp: str) -> Callable[..., HttpResponse]:
         except MALFORMED as exc:
             logger.warning("anymail %s: unreadable payload: %s: %s", esp, type(exc).__name__, exc)
             return _error(400, f"not a {esp} inbound payload anymail can read", "bad_request")
+        if esp == "amazon_ses" and response.status_code == 200:
+            _note_subscription(request)
         if response.status_code == 401:
             # Amazon SNS sends basic auth only once challenged (anymail's bare 401).
             challenge = _error(401, f"the {esp} webhook needs its basic auth", "unauthorized")

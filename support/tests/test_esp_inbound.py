@@ -37,9 +37,19 @@ MIME = (
 )
 
 
+def anymail_settings(settings: Any, secrets: list[str], signing_key: str) -> dict[str, Any]:
+    """The project's ANYMAIL settings with these secrets (the rest, such as SNS auto-confirm
+    being off, kept: no test may reach AWS)."""
+    return {
+        **settings.ANYMAIL,
+        "WEBHOOK_SECRET": secrets,
+        "MAILGUN_WEBHOOK_SIGNING_KEY": signing_key,
+    }
+
+
 @pytest.fixture(autouse=True)
 def configured(settings: Any, email_receiver: Recorder) -> None:
-    settings.ANYMAIL = {"WEBHOOK_SECRET": [BASIC], "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    settings.ANYMAIL = anymail_settings(settings, [BASIC], SIGNING_KEY)
 
 
 def basic(credentials: str = BASIC) -> dict[str, Any]:
@@ -80,7 +90,7 @@ def test_mailgun_raw_mime_post_is_handed_over_once(
     client: Client, email_receiver: Recorder, settings: Any
 ) -> None:
     """Signed only (no ANYMAIL_WEBHOOK_SECRET): the signature is the check."""
-    settings.ANYMAIL = {"WEBHOOK_SECRET": [], "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
+    settings.ANYMAIL = anymail_settings(settings, [], SIGNING_KEY)
     response = client.post("/anymail/mailgun/inbound_mime/", mailgun_form(**{"body-mime": MIME}))
     assert response.status_code == 200, response.content
     message = handed_once(email_receiver, "anymail:mailgun")
@@ -340,7 +350,7 @@ def test_amazon_ses_unauthenticated_or_inconsistent_posts_hand_nothing_over(
 def test_a_door_without_its_secret_is_closed(
     client: Client, email_receiver: Recorder, settings: Any
 ) -> None:
-    settings.ANYMAIL = {"WEBHOOK_SECRET": [], "MAILGUN_WEBHOOK_SIGNING_KEY": ""}
+    settings.ANYMAIL = anymail_settings(settings, [], "")
     assert_refused(client.post("/anymail/sendgrid/inbound/", sendgrid_form()), 404, email_receiver)
     assert_refused(post_json(client, "/anymail/postmark/inbound/", POSTMARK), 404, email_receiver)
     assert_refused(post_sns(client, ses_notification()), 404, email_receiver)
@@ -370,3 +380,56 @@ def test_a_receiver_failure_asks_the_esp_to_retry(client: Client, email_receiver
     email_receiver.refuse.clear()  # the ESP's next attempt goes through
     assert post_sns(client, ses_notification(), **basic()).status_code == 200
     assert len(email_receiver.handed) == 1
+
+
+def test_an_sns_subscription_is_logged_for_an_operator_to_confirm(
+    client: Client, email_receiver: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    confirmation = {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+        "Token": "2336412f37fb687f5d51e6e2425dacbba",
+        "TopicArn": "arn:aws:sns:us-west-2:123456789012:SES_Inbound",
+        "Message": "You have chosen to subscribe to the topic ...",
+        "SubscribeURL": "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&Token=233",
+        "Timestamp": "2026-03-30T17:17:36.516Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE==",
+        "SigningCertURL": "https://sns.us-west-2.amazonaws.com/SimpleNotificationService-1.pem",
+    }
+    with caplog.at_level("WARNING", logger="support.email.esp"):
+        response = post_sns(client, confirmation, **basic())
+    assert response.status_code == 200
+    assert "Action=ConfirmSubscription" in caplog.text and "SES_Inbound" in caplog.text
+    assert email_receiver.handed == []
+
+
+def test_the_doors_need_no_csrf_token(email_receiver: Recorder) -> None:
+    """An ESP posts without a session or CSRF token: the doors are exempt (their check is the
+    signature or basic auth)."""
+    strict = Client(enforce_csrf_checks=True)
+    response = post_json(strict, "/anymail/postmark/inbound/", POSTMARK, **basic())
+    assert response.status_code == 200
+    assert len(email_receiver.handed) == 1
+
+
+def test_odd_charsets_and_broken_mime_pass_through_an_esp(
+    client: Client, email_receiver: Recorder
+) -> None:
+    """The receive path judges them; the door hands them over (anymail rebuilds, loses nothing
+    the receive path needs: the ISO-2022-JP and Latin-1 bytes arrive as they were)."""
+    odd = [
+        b"From: yamada@example.jp\r\nSubject: =?ISO-2022-JP?B?GyRCJCpMZCQkOWckbyQ7GyhC?=\r\n"
+        b"Content-Type: text/plain; charset=ISO-2022-JP\r\n\r\n\x1b$B$3$s$K$A$O\x1b(B\r\n",
+        b"From: x@example.com\r\nSubject: caf\xe9\r\nContent-Type: text/plain; charset=x-nope\r\n"
+        b"\r\n\xff\xfe broken \x80\x81\r\n",
+    ]
+    for raw in odd:
+        sns = ses_notification()
+        event = json.loads(sns["Message"])
+        event["content"] = base64.b64encode(raw).decode()
+        sns["Message"] = json.dumps(event)
+        assert post_sns(client, sns, **basic()).status_code == 200
+    handed = email_receiver.raws()
+    assert b"\x1b$B$3$s$K$A$O\x1b(B" in handed[0]
+    assert b"caf\xe9" in handed[1] and b"\xff\xfe broken \x80\x81" in handed[1]

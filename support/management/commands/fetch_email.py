@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from resolver.api.errors import UNAVAILABLE
 from support.email import imap
 
 
@@ -23,12 +24,17 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.IMAP_HOST:
             raise CommandError("IMAP_HOST is not set: there is no mailbox to fetch from")
-        while True:
+        if options["once"]:
             result = self._catch_up()
-            if options["once"]:
-                if result.error:
-                    raise CommandError(str(result))
-                return
+            if result.error:
+                raise CommandError(str(result))
+            return
+        while True:
+            try:
+                self._catch_up()
+            except UNAVAILABLE as exc:
+                # PostgreSQL or Redis away: nothing was stored past the cursor; try again later.
+                self.stderr.write(f"fetch_email: {type(exc).__name__}: {exc}")
             time.sleep(settings.IMAP_POLL_SECONDS)
 
     def _catch_up(self) -> imap.PollResult:
