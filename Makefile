@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: llamacpp-smoke install browser run worker test pytest lint format migrations-check fuzz bench portability clean eval eval-gate
+.PHONY: llamacpp-smoke install browser dovecot run worker test pytest lint format migrations-check fuzz bench portability clean eval eval-gate
 
 install: $(STAMP)
 
@@ -28,6 +28,16 @@ browser:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
 
+# The IMAP tests run Debian's Dovecot, one server per test session with its own configuration in
+# a temporary directory (support/tests/mail_servers.py); the package's own service is not used.
+DOVECOT ?= /usr/sbin/dovecot
+dovecot:
+	@test -x $(DOVECOT) || { \
+		echo "Installing Debian's dovecot-imapd for the IMAP tests..."; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends dovecot-imapd; }
+
 # Humans read `make run`'s logs: plain text (deployments log JSON, the default).
 run: install
 	LOG_FORMAT=$${LOG_FORMAT:-console} $(PY) manage.py runresolver
@@ -37,7 +47,7 @@ worker: install
 
 # Tests use their own embedded servers (var/test) unless DATABASE_URL / REDIS_URL are set.
 # After the suite, the fast eval set gates quality against its committed baseline.
-test: install browser lint
+test: install browser dovecot lint
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
 	$(MAKE) eval-gate
 
@@ -62,7 +72,7 @@ eval: install
 		echo "== $$name"; $(PY) manage.py evaluate --set $$name $$check; \
 	done
 
-pytest: install browser
+pytest: install browser dovecot
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

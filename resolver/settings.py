@@ -257,6 +257,48 @@ ATTACHMENT_MAX_BYTES = env_int(
 )
 ATTACHMENT_DIR = Path(env_str("ATTACHMENT_DIR") or RESOLVER_DATA_DIR / "attachments").resolve()
 API_BODY_LIMITS["/api/v1/inbound/email"] = INBOUND_EMAIL_MAX_BYTES
+# Inbound e-mail (#25). Every door hands the raw message to one receive path, named here (the
+# IMAP poller and the ESP webhooks in support/email/ resolve it when a message arrives).
+EMAIL_RECEIVER = "support.email.receive.receive_email"
+# IMAP polling of one mailbox folder (support/email/imap.py): off while IMAP_HOST is empty.
+IMAP_HOST = env_str("IMAP_HOST")
+IMAP_SSL = env_bool("IMAP_SSL", True)  # implicit TLS (993); 0: plain IMAP, for a trusted network
+IMAP_PORT = env_int("IMAP_PORT", 993 if IMAP_SSL else 143, minimum=1, maximum=65535)
+IMAP_USER = env_str("IMAP_USER")
+IMAP_PASSWORD = env_str("IMAP_PASSWORD")
+IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX") or "INBOX"
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60, minimum=5, maximum=3600)
+# password: LOGIN with IMAP_PASSWORD; xoauth2: OAuth2 access tokens from the refresh-token grant
+# at IMAP_OAUTH2_TOKEN_URL (Gmail, Microsoft 365: both retire password IMAP).
+IMAP_AUTH = env_choice("IMAP_AUTH", "password", ("password", "xoauth2"))
+IMAP_OAUTH2_TOKEN_URL = env_url("IMAP_OAUTH2_TOKEN_URL", ("https", "http")) or ""
+IMAP_OAUTH2_CLIENT_ID = env_str("IMAP_OAUTH2_CLIENT_ID")
+IMAP_OAUTH2_CLIENT_SECRET = env_str("IMAP_OAUTH2_CLIENT_SECRET")
+IMAP_OAUTH2_REFRESH_TOKEN = env_str("IMAP_OAUTH2_REFRESH_TOKEN")
+IMAP_OAUTH2_SCOPE = env_str("IMAP_OAUTH2_SCOPE")
+if IMAP_HOST:
+    _imap_needs = ["IMAP_USER"] + (
+        ["IMAP_PASSWORD"]
+        if IMAP_AUTH == "password"
+        else ["IMAP_OAUTH2_TOKEN_URL", "IMAP_OAUTH2_CLIENT_ID", "IMAP_OAUTH2_REFRESH_TOKEN"]
+    )
+    if _imap_missing := [name for name in _imap_needs if not globals()[name]]:
+        raise ConfigError(
+            f"IMAP_HOST is set with IMAP_AUTH={IMAP_AUTH}: also set {', '.join(_imap_missing)}"
+        )
+# ESP inbound webhooks through django-anymail at /anymail/<esp>/inbound/ (support/email/esp.py).
+# A door opens only with its check configured: Mailgun's signing key; HTTP basic auth
+# ("user:password", comma-separated while rotating) for Postmark, SendGrid and Amazon SES.
+_webhook_secrets = env_list("ANYMAIL_WEBHOOK_SECRET", [])
+if any(":" not in secret for secret in _webhook_secrets):
+    raise ConfigError("ANYMAIL_WEBHOOK_SECRET must be user:password (comma-separated to rotate)")
+ANYMAIL = {
+    "WEBHOOK_SECRET": _webhook_secrets,
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
+    # Confirming an SNS subscription would call AWS with whatever credentials boto3 finds: the
+    # confirmation link is logged instead, for an operator to open (support/email/esp.py).
+    "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
+}
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)
@@ -286,6 +328,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "channels",
+    "anymail",
     "support",
     "knowledge",
     "agents",

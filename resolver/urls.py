@@ -17,6 +17,8 @@ urlpatterns = [
     path("console/evals/", include("evals.urls")),
     path("console/", include("support.console.urls")),
     path("widget/demo/", widget_demo, name="widget-demo"),
+    # ESP inbound e-mail webhooks at anymail's standard paths (/anymail/<esp>/inbound/).
+    path("anymail/", include("support.email.urls")),
 ]
 
 # An outage of PostgreSQL or Redis outside a view is a 503, not a 500 (resolver/unavailable.py).

@@ -14,6 +14,7 @@ from resolver.audit_actor import Actor
 from resolver.periodic import run_once_per
 from support import customer_data, learning, outbox, webhooks
 from support import housekeeping as chores
+from support.email import imap
 from support.observers import (
     LEARNING_QUEUE,
     OBSERVE_DRAFT_ACTOR,
@@ -62,6 +63,15 @@ def sweep_outbox() -> None:
             logger.info(
                 "outbox: re-queued %s agent runs, %s re-embeds, %s replies", runs, embeds, replies
             )
+
+
+@dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=600_000)
+def poll_mailbox() -> None:
+    """Sent by every worker every IMAP_POLL_SECONDS; polls the IMAP mailbox once per interval
+    cluster-wide when IMAP_HOST is set (support/email/imap.py; a poll that fails is logged and
+    noted on its MailboxCursor, and the next one tries again)."""
+    if settings.IMAP_HOST and run_once_per("poll_mailbox", settings.IMAP_POLL_SECONDS):
+        imap.poll()
 
 
 @dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=600_000)

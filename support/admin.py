@@ -22,6 +22,8 @@ from support.models import (
     Customer,
     CustomerRating,
     Draft,
+    MailboxCredential,
+    MailboxCursor,
     Message,
     Order,
     ReplyDelivery,
@@ -298,3 +300,30 @@ class CustomerRatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["updated_at", "score", "conversation", "comment"]
     list_filter = ["score", "updated_at"]
     search_fields = ["comment", "conversation__id"]
+
+
+@admin.register(MailboxCursor)
+class MailboxCursorAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Where the IMAP door stands in each mailbox folder, and why its last poll failed, if it
+    did (support/email/imap.py)."""
+
+    list_display = ["user", "host", "folder", "last_uid", "last_polled_at", "last_error"]
+    readonly_fields = [
+        "host",
+        "user",
+        "folder",
+        "uidvalidity",
+        "last_uid",
+        "retry_uids",
+        "last_polled_at",
+        "last_error",
+    ]
+
+
+@admin.register(MailboxCredential)
+class MailboxCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Which mailbox accounts hold OAuth2 tokens and until when; the tokens are never shown."""
+
+    list_display = ["user", "host", "expires_at", "refreshed_at"]
+    fields = ["host", "user", "expires_at", "refreshed_at"]
+    readonly_fields = ["host", "user", "expires_at", "refreshed_at"]

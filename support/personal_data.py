@@ -289,4 +289,16 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.BusinessProfile.website_url": _CONFIG,
     "support.BusinessProfile.live_chat_label": _CONFIG,
     "support.BusinessProfile.labels": _CONFIG,
+    # The IMAP door's state (support/email/imap.py, oauth2.py): our mailbox, not a customer's.
+    "support.MailboxCursor.host": _CONFIG,
+    "support.MailboxCursor.user": "our mailbox's account name (configuration)",
+    "support.MailboxCursor.folder": _CONFIG,
+    "support.MailboxCursor.retry_uids": "IMAP UIDs and attempt counts",
+    "support.MailboxCursor.last_error": "the mail server's or token endpoint's error about our "
+    "mailbox (a message's failure is logged, scrubbed, never stored here)",
+    "support.MailboxCredential.host": _CONFIG,
+    "support.MailboxCredential.user": "our mailbox's account name (configuration)",
+    "support.MailboxCredential.refresh_token": "an OAuth2 secret of our mailbox (configuration)",
+    "support.MailboxCredential.seed_digest": "a SHA-256 digest of a configured secret",
+    "support.MailboxCredential.access_token": "an OAuth2 secret of our mailbox (configuration)",
 }

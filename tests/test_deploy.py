@@ -235,3 +235,31 @@ def test_ingress_and_disruption_budgets_select_real_pods() -> None:
             if selected.items() <= d["spec"]["template"]["metadata"]["labels"].items()
         ]
         assert len(pods) == 1, budget["metadata"]["name"]
+
+
+INBOUND_EMAIL = re.compile(r"^(IMAP_|ANYMAIL_|MAILGUN_)")
+INBOUND_EMAIL_SECRETS = {
+    "IMAP_PASSWORD",
+    "IMAP_OAUTH2_CLIENT_SECRET",
+    "IMAP_OAUTH2_REFRESH_TOKEN",
+    "ANYMAIL_WEBHOOK_SECRET",
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+}
+
+
+def test_inbound_email_settings_reach_compose_and_their_secrets_the_secret() -> None:
+    """Every inbound e-mail setting is passed to docker compose's app containers (from .env or the
+    shell) and listed in .env.example; in Kubernetes, passwords and OAuth2 secrets are in the
+    Secret, the rest in the ConfigMap."""
+    names = {name for name in settings_env_names() if INBOUND_EMAIL.match(name)}
+    assert names > INBOUND_EMAIL_SECRETS
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["x-app"]["environment"]
+    for name in names:
+        assert str(compose.get(name, "")).startswith("${" + name + ":-"), name
+    example = (ROOT / ".env.example").read_text()
+    assert {name for name in names if not re.search(rf"^{name}=", example, re.M)} == set()
+    objects = render("overlays/example")
+    secret = set(one(objects, "Secret", "resolver-secrets")["data"])
+    config = set(one(objects, "ConfigMap", "resolver-config")["data"])
+    assert names & secret == INBOUND_EMAIL_SECRETS
+    assert names - secret <= config

@@ -129,6 +129,8 @@ def test_database_config_tcp_and_socket() -> None:
         ("SUPPORT_EMAIL_FROM", "support", "SUPPORT_EMAIL_FROM must be an e-mail address"),
         ("EMAIL_PORT", "smtp", "EMAIL_PORT must be an integer"),
         ("EMAIL_USE_SSL", "1", "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive"),
+        ("IMAP_HOST", "imap.example.org", "also set IMAP_USER, IMAP_PASSWORD"),
+        ("ANYMAIL_WEBHOOK_SECRET", "no-colon", "ANYMAIL_WEBHOOK_SECRET must be user:password"),
     ],
 )
 def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: str) -> None:

@@ -43,6 +43,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
         "observe_relabel",
         "observe_sent_draft",
         "ping",
+        "poll_mailbox",
         "process_message",
         "reindex_document",
         "reweigh_proposals",

@@ -14,6 +14,7 @@ from support.models.draft import (
 )
 from support.models.email import EmailEnvelope
 from support.models.inbound_email import Door, InboundEmail, InboundStatus
+from support.models.mailbox import MailboxCredential, MailboxCursor
 from support.models.message import IgnoredReason, Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.rating import CustomerRating
@@ -46,6 +47,8 @@ __all__ = [
     "IgnoredReason",
     "InboundEmail",
     "InboundStatus",
+    "MailboxCredential",
+    "MailboxCursor",
     "Message",
     "MessageRole",
     "Order",

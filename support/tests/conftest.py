@@ -13,6 +13,9 @@ from django.test import Client
 from resolver.models import ApiKey
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
+from support.tests.email_receiver import PATH as RECEIVER_PATH
+from support.tests.email_receiver import RECORDER, Recorder
+from support.tests.mail_servers import Dovecot, TokenEndpoint, dovecot_server, token_endpoint
 from support.tests.smtp import SmtpServer
 from tests.helpers import free_port
 
@@ -151,3 +154,25 @@ def smtp(smtp_server: SmtpServer, settings: Any) -> Iterator[SmtpServer]:
     settings.SUPPORT_EMAIL_ALIASES = ["help@shop.example"]
     yield smtp_server
     smtp_server.reset()
+
+
+@pytest.fixture
+def email_receiver(settings: Any) -> Iterator[Recorder]:
+    """The doors hand messages to the recording receiver (support/tests/email_receiver.py)."""
+    settings.EMAIL_RECEIVER = RECEIVER_PATH
+    RECORDER.reset()
+    yield RECORDER
+    RECORDER.reset()
+
+
+@pytest.fixture(scope="session")
+def oauth_endpoint() -> Iterator[TokenEndpoint]:
+    with token_endpoint() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def dovecot(oauth_endpoint: TokenEndpoint) -> Iterator[Dovecot]:
+    """Dovecot, once per session (support/tests/mail_servers.py); each test uses its own folder."""
+    with dovecot_server(oauth_endpoint.introspection_url) as server:
+        yield server
