@@ -36,6 +36,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
     ]
     assert sorted(actor.actor_name for actor in actors) == [
         "apply_retention",
+        "deliver_reply",
         "deliver_webhook",
         "forget_idempotency_keys",
         "housekeeping",

@@ -15,14 +15,13 @@ from resolver.api.errors import ERRORS
 from resolver.models import Scope
 from support import review
 from support.api.schemas import ConversationOut
-from support.models import Conversation, Draft, EmailEnvelope, Message, MessageRole, ReplyDelivery
+from support.models import Conversation, Draft, EmailEnvelope, Message, ReplyDelivery
 
 router = Router(tags=["conversations"])
 
 
 def _message_id_header(message: Message) -> str | None:
-    if message.role != MessageRole.CUSTOMER:
-        return None
+    """An e-mail message's Message-ID, the customer's or our reply's (what threads it)."""
     try:
         return message.email.message_id_header
     except EmailEnvelope.DoesNotExist:

@@ -132,7 +132,8 @@ class MessageOut(Schema):
     )
     attachments: list[AttachmentOut] = Field(default_factory=list)
     message_id_header: str | None = Field(
-        None, description="A customer's message from e-mail: its RFC 5322 Message-ID."
+        None,
+        description="An e-mail message (the customer's or our reply): its RFC 5322 Message-ID.",
     )
     ignored_reason: IgnoredReason | None = Field(
         None, description="A customer message stored but never drafted, and why."

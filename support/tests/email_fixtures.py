@@ -10,8 +10,8 @@ import pytest
 
 from resolver.audit_actor import Actor
 from support import review
-from support.models import Conversation, EmailEnvelope
-from support.tests.emails.build import SUPPORT, SUPPORT_ADDRESS, our_message_id
+from support.models import EmailEnvelope
+from support.tests.emails.build import SUPPORT
 
 
 @pytest.fixture
@@ -31,16 +31,8 @@ def unique_sender(name: str = "Anna Keller") -> tuple[str, str]:
 
 
 def our_reply(conversation_id: Any, text: str = "Hello, could you send your order number?") -> str:
-    """An agent's reply in the conversation, with the envelope the outbound e-mail gives it;
-    returns its Message-ID."""
+    """An agent's reply in the conversation, through the outbound seam, which writes its
+    envelope (Message-ID, subject with the thread token, recipients) before sending; returns
+    its Message-ID."""
     message = review.write_to_customer(conversation_id, Actor.agent(), text)
-    conversation = Conversation.objects.get(pk=conversation_id)
-    message_id = our_message_id()
-    EmailEnvelope.objects.create(
-        message=message,
-        message_id_header=message_id,
-        subject=f"Re: {conversation.subject} [#{conversation.thread_token}]",
-        from_address=SUPPORT_ADDRESS,
-        to=[conversation.customer_ref],
-    )
-    return message_id
+    return EmailEnvelope.objects.get(message=message).message_id_header
