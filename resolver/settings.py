@@ -176,11 +176,13 @@ TRIAGE_MODEL = env_str("TRIAGE_MODEL", "triage-v2") or "triage-v2"
 TONE_MODEL = env_str("TONE_MODEL", "tone-v1") or "tone-v1"
 
 # HTTP API. A message body over API_MESSAGE_MAX_BYTES is refused with 413; any request body over
-# DATA_UPLOAD_MAX_MEMORY_SIZE too (before it is parsed).
+# REQUEST_BODY_MAX_BYTES too, on every path (resolver/api/middleware.py, before it is read).
 API_MESSAGE_MAX_BYTES = env_int("API_MESSAGE_MAX_BYTES", 32 * 1024, minimum=1, maximum=1 << 24)
-DATA_UPLOAD_MAX_MEMORY_SIZE = max(4 * API_MESSAGE_MAX_BYTES, 256 * 1024)
-# Endpoints whose bodies may be larger (path -> bytes): they read the body themselves, in bounds.
+REQUEST_BODY_MAX_BYTES = max(4 * API_MESSAGE_MAX_BYTES, 256 * 1024)
+# Endpoints whose bodies may be larger (path -> bytes): they read the body themselves, in bounds;
+# and path prefixes (prefix -> bytes): the ESP webhooks, which post whole e-mails.
 API_BODY_LIMITS: dict[str, int] = {}
+BODY_LIMIT_PREFIXES: dict[str, int] = {}
 # Requests per minute per API key (or per client IP without one); 0 disables the limit.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # How long a process trusts a verified API key (a revocation reaches every process within this).
@@ -257,6 +259,12 @@ ATTACHMENT_MAX_BYTES = env_int(
 )
 ATTACHMENT_DIR = Path(env_str("ATTACHMENT_DIR") or RESOLVER_DATA_DIR / "attachments").resolve()
 API_BODY_LIMITS["/api/v1/inbound/email"] = INBOUND_EMAIL_MAX_BYTES
+# An ESP posts the e-mail as JSON or a form, attachments in base64 (4/3 of their size): the
+# webhooks take that much, and Django parses up to it (every other path is held to
+# REQUEST_BODY_MAX_BYTES by the middleware before Django reads a byte).
+ESP_WEBHOOK_MAX_BYTES = INBOUND_EMAIL_MAX_BYTES * 3 // 2
+BODY_LIMIT_PREFIXES["/anymail/"] = ESP_WEBHOOK_MAX_BYTES
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(REQUEST_BODY_MAX_BYTES, ESP_WEBHOOK_MAX_BYTES)
 # Inbound e-mail (#25). Every door hands the raw message to one receive path, named here (the
 # IMAP poller and the ESP webhooks in support/email/ resolve it when a message arrives).
 EMAIL_RECEIVER = "support.email.receive.receive_email"

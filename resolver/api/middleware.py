@@ -79,17 +79,31 @@ def _content_length(request: HttpRequest) -> int:
         return 0
 
 
+def body_limit(path: str) -> int:
+    """The largest request body `path` takes: its own (API_BODY_LIMITS), its prefix's
+    (BODY_LIMIT_PREFIXES: the ESP webhooks), else REQUEST_BODY_MAX_BYTES."""
+    if path in settings.API_BODY_LIMITS:
+        return int(settings.API_BODY_LIMITS[path])
+    for prefix, limit in settings.BODY_LIMIT_PREFIXES.items():
+        if path.startswith(prefix):
+            return int(limit)
+    return int(settings.REQUEST_BODY_MAX_BYTES)
+
+
 class ApiLimitsMiddleware:
+    """Body limits on every path (Django's own, DATA_UPLOAD_MAX_MEMORY_SIZE, is as large as the
+    largest path's), rate limits on the API's."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(API_PREFIX):
-            return self.get_response(request)
-        limit = settings.API_BODY_LIMITS.get(request.path, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        limit = body_limit(request.path)
         if _content_length(request) > limit:
             detail = f"the request body is over the {limit} byte limit"
             return JsonResponse(error_body(413, detail), status=413)
+        if not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
         buckets = [] if request.method == "OPTIONS" else identities(request)
         if buckets and (retry_after := over_limit(buckets)):
             detail = "too many requests: rate limit exceeded, retry later"

@@ -140,11 +140,6 @@ def inbound_view(esp: str) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not is_open(esp):
             return _error(404, f"the {esp} inbound webhook is not configured", "not_found")
-        length = request.META.get("CONTENT_LENGTH") or "0"
-        if length.isdigit() and int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-            detail = f"the request body is over the {limit} byte limit"
-            return _error(413, detail, "payload_too_large")
         try:
             response: HttpResponse = view_class.as_view()(request, *args, **kwargs)
         except AnymailWebhookValidationFailure as exc:

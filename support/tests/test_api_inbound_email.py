@@ -92,9 +92,9 @@ def test_the_body_limit_is_the_inbound_email_limit(ingest: Client, settings: Any
     response = post(ingest, big)
     assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
     # Bigger than the API's usual body limit is fine up to INBOUND_EMAIL_MAX_BYTES.
-    settings.INBOUND_EMAIL_MAX_BYTES = settings.DATA_UPLOAD_MAX_MEMORY_SIZE * 4
+    settings.INBOUND_EMAIL_MAX_BYTES = settings.REQUEST_BODY_MAX_BYTES * 4
     settings.API_BODY_LIMITS = {URL: settings.INBOUND_EMAIL_MAX_BYTES}
-    large = build("y" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1000))
+    large = build("y" * (settings.REQUEST_BODY_MAX_BYTES + 1000))
     assert post(ingest, large).status_code == 202
 
 

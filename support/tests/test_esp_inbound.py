@@ -212,6 +212,38 @@ def test_postmark_raw_email_is_used_when_sent(client: Client, email_receiver: Re
     assert message["Message-ID"] == "<CAEPk3RKsi@mail.example.org>"
 
 
+def test_an_e_mail_larger_than_the_usual_body_limit_comes_in(
+    client: Client, email_receiver: Recorder, settings: Any
+) -> None:
+    """An ESP posts whole e-mails, attachments included: the webhooks take up to
+    ESP_WEBHOOK_MAX_BYTES (from INBOUND_EMAIL_MAX_BYTES), other paths stay at the usual limit."""
+    attachment = base64.b64encode(b"%PDF-1.4 " + b"x" * (2 * settings.REQUEST_BODY_MAX_BYTES))
+    payload = {
+        **POSTMARK,
+        "Attachments": [
+            {
+                "Name": "invoice.pdf",
+                "Content": attachment.decode(),
+                "ContentType": "application/pdf",
+            }
+        ],
+    }
+    body = json.dumps(payload)
+    assert len(body) > settings.REQUEST_BODY_MAX_BYTES
+    response = post_json(client, "/anymail/postmark/inbound/", payload, **basic())
+    assert response.status_code == 200, response.content
+    message = handed_once(email_receiver, "anymail:postmark")
+    [part] = [p for p in message.walk() if p.get_filename() == "invoice.pdf"]
+    assert part.get_payload(decode=True).startswith(b"%PDF-1.4 ")
+    # Anywhere else a body that large is refused before it is read.
+    refused = client.post("/console/login/", body, content_type="application/json")
+    assert refused.status_code == 413 and refused.json()["code"] == "payload_too_large"
+    settings.BODY_LIMIT_PREFIXES = {"/anymail/": 1024}
+    email_receiver.reset()
+    too_large = post_json(client, "/anymail/postmark/inbound/", payload, **basic())
+    assert_refused(too_large, 413, email_receiver)
+
+
 def test_postmark_without_or_with_wrong_basic_auth_hands_nothing_over(
     client: Client, email_receiver: Recorder
 ) -> None:
