@@ -111,6 +111,7 @@ bench: install browser
 	cd bench && ../$(PY) startup.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) pii_leaks.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) email_parse.py
+	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) email_flood.py
 
 # Which CPUs the bundled PostgreSQL + pgvector runs on: the self-check's statements under QEMU's
 # user-mode emulator per CPU model, x86-64 and aarch64 (Debian's qemu-user, and arm64 libc and
