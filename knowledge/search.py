@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.db import connection, transaction
 from django.db.models import Q
 from ninja import Schema
+from pydantic import ConfigDict, Field
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
 from knowledge.models.chunk import ChunkKind, KBChunk
@@ -66,22 +67,18 @@ class SearchResult(Schema):
     score: float
 
 
-@dataclass(frozen=True)
-class SearchHit:
-    """One article the hybrid search found: what the CLI and the API show (as_result), what a
-    draft cites (citation) and what the agent's graph drafts and judges from (its evidence)."""
+class SearchHit(SearchResult):
+    """One article the hybrid search found: its public shape (the SearchResult it extends: what
+    the CLI and the API show), what a draft cites (citation) and what the agent's graph drafts
+    and judges from (its evidence)."""
 
-    kb_id: int
-    title: str
-    snippet: str
-    intent: str
-    category: str
-    score: float
+    model_config = ConfigDict(frozen=True)
+
     # Best cosine similarity of the document's chunks (0 when only the full-text leg found it).
     similarity: float = 0.0
     vector_rank: int | None = None  # rank of the document in each leg (1 = best)
     text_rank: int | None = None
-    content: str = field(default="", repr=False)  # the whole article, for drafts to quote
+    content: str = Field(default="", repr=False)  # the whole article, for drafts to quote
     # An article the KB learned from agents' answers (support's learning loop).
     learned: bool = False
 
@@ -93,7 +90,7 @@ class SearchHit:
         return {key: getattr(self, key) for key in CITATION_KEYS}
 
     def as_result(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in SearchResult.model_fields}
+        return SearchResult.model_validate(self, from_attributes=True).model_dump()
 
 
 @dataclass
