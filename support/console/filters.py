@@ -29,6 +29,9 @@ ROW_FIELDS = (
     "created_at",
     "message__body",
     "conversation__customer_ref",
+    # The row's channel chip and an e-mail's subject.
+    "conversation__channel",
+    "conversation__subject",
 )
 
 

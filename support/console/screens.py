@@ -128,9 +128,10 @@ class ConversationScreen:
         """Conversation.DoesNotExist if there is none."""
         conversation = Conversation.objects.select_related("customer").get(pk=conversation_id)
         messages = list(
-            Message.objects.filter(conversation=conversation).select_related(
-                "author", "delivery", "email"
-            )
+            Message.objects.filter(conversation=conversation)
+            .select_related("author", "delivery", "email")
+            # An e-mail's files (the customer's); no query per message for the others.
+            .prefetch_related("attachments")
         )
         activity = list(
             AuditLog.objects.filter(conversation=conversation).order_by("-created_at", "-id")[

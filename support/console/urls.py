@@ -31,6 +31,7 @@ urlpatterns = [
     path("drafts/<uuid:draft_id>/escalate/", views.escalate, name="escalate"),
     path("drafts/<uuid:draft_id>/relabel/", views.relabel, name="relabel"),
     path("messages/<uuid:message_id>/reprocess/", views.reprocess, name="reprocess"),
+    path("messages/<uuid:message_id>/original/", views.email_original, name="email-original"),
     path("kb/<int:kb_id>/", views.kb_document, name="kb"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("learning/", learning.proposals, name="learning"),

@@ -23,7 +23,17 @@ from support.console.access import agent_required
 from support.console.filters import QueueFilter
 from support.console.forms import ApproveForm, RejectForm, RelabelForm, ReplyForm, first_error
 from support.console.screens import ConversationScreen, QueueScreen
-from support.models import Conversation, Draft, Message
+from support.models import Conversation, Draft, EmailEnvelope, Message
+
+# The original e-mail's page (email_original): its sanitised HTML may style itself inline and show
+# images embedded as data: or its own inline images (receiving rewrote their cid: references to
+# /api/v1/attachments/{id}, same origin, the agent's session), and nothing else: no script at all,
+# no request to anyone else (a remote image would tell the sender the mail was read), no form, no
+# frame. No `sandbox`: its opaque origin would send those image requests without the session.
+ORIGINAL_EMAIL_POLICY = (
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -171,3 +181,18 @@ def kb_document(request: HttpRequest, kb_id: int) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     days = dashboard_screen.window_days(request.GET.get("days"))
     return render(request, "console/dashboard.html", dashboard_screen.figures(days))
+
+
+@agent_required
+def email_original(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+    """A customer's e-mail as it was written: its HTML (sanitised when it was received) as a
+    page of its own, under a policy that lets it run nothing and fetch only its own images."""
+    envelope = get_object_or_404(EmailEnvelope.objects.only("html", "subject"), pk=message_id)
+    if not envelope.html:
+        raise Http404("This e-mail had no HTML part")
+    response = render(
+        request, "console/email_original.html", {"subject": envelope.subject, "html": envelope.html}
+    )
+    response["Content-Security-Policy"] = ORIGINAL_EMAIL_POLICY
+    response["Referrer-Policy"] = "no-referrer"
+    return response

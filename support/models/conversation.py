@@ -122,5 +122,9 @@ class Conversation(models.Model):
         return f"{self.customer_ref or 'anonymous'} · {self.status}"
 
     @property
+    def is_email(self) -> bool:
+        return self.channel == Channel.EMAIL
+
+    @property
     def is_resolved(self) -> bool:  # for templates, which cannot name the vocabulary
         return self.status == ConversationStatus.RESOLVED
