@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -70,47 +71,51 @@ def email(n: int) -> bytes:
     ).encode()
 
 
-async def post_all(raws: list[bytes], key: str, concurrency: int) -> dict[str, Any]:
+async def pool(
+    items: list[Any], concurrency: int, send: Callable[[aiohttp.ClientSession, Any], Awaitable[int]]
+) -> tuple[Counter[int], list[float]]:
+    """`send` on each item over `concurrency` connections: answers by status, latencies (ms)."""
     statuses: Counter[int] = Counter()
     latencies: list[float] = []
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for raw in raws:
-        queue.put_nowait(raw)
-    headers = {"content-type": "message/rfc822", "authorization": f"Bearer {key}"}
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def worker() -> None:
             while not queue.empty():
-                raw = queue.get_nowait()
+                item = queue.get_nowait()
                 started = time.perf_counter()
-                async with session.post(
-                    f"{BASE}/api/v1/inbound/email", data=raw, headers=headers
-                ) as response:
-                    await response.read()
-                    statuses[response.status] += 1
+                statuses[await send(session, item)] += 1
                 latencies.append((time.perf_counter() - started) * 1000)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return statuses, latencies
+
+
+async def post_all(raws: list[bytes], key: str, concurrency: int) -> dict[str, Any]:
+    headers = {"content-type": "message/rfc822", "authorization": f"Bearer {key}"}
+
+    async def send(session: aiohttp.ClientSession, raw: bytes) -> int:
+        url = f"{BASE}/api/v1/inbound/email"
+        async with session.post(url, data=raw, headers=headers) as response:
+            await response.read()
+            return response.status
+
+    statuses, latencies = await pool(raws, concurrency, send)
     return {"statuses": dict(statuses), "latency": latency_summary(latencies)}
 
 
 async def approve_all(draft_ids: list[str], key: str, concurrency: int) -> Counter[int]:
-    statuses: Counter[int] = Counter()
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for draft_id in draft_ids:
-        queue.put_nowait(draft_id)
     headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
-        async def worker() -> None:
-            while not queue.empty():
-                draft_id = queue.get_nowait()
-                url = f"{BASE}/api/v1/drafts/{draft_id}/approve"
-                async with session.post(url, data=b"{}", headers=headers) as response:
-                    await response.read()
-                    statuses[response.status] += 1
+    async def send(session: aiohttp.ClientSession, draft_id: str) -> int:
+        url = f"{BASE}/api/v1/drafts/{draft_id}/approve"
+        async with session.post(url, data=b"{}", headers=headers) as response:
+            await response.read()
+            return response.status
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    statuses, _ = await pool(draft_ids, concurrency, send)
     return statuses
 
 

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from urllib.parse import parse_qs
 from imap_tools import MailBoxUnencrypted
 
 from resolver.polling import wait_for
+from support.email import imap
 from tests.helpers import free_port
 
 DOVECOT = "/usr/sbin/dovecot"
@@ -153,6 +155,19 @@ class Dovecot:
         with self.client() as mailbox:
             mailbox.folder.create(name)
         return name
+
+    def new_mailbox(self) -> imap.Mailbox:
+        """A fresh folder of the test mailbox, as the IMAP door reads it: a password over plain
+        IMAP."""
+        folder = self.new_folder(f"t{uuid.uuid4().hex[:12]}")
+        return imap.Mailbox(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            folder=folder,
+            ssl=False,
+            password=self.password,
+        )
 
     def append(self, folder: str, *messages: bytes) -> None:
         with self.client() as mailbox:

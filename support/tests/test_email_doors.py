@@ -51,16 +51,8 @@ def _stored(address: str) -> Message:
 def test_imap_then_the_api_door_store_one_message(dovecot: Dovecot, shipped_receiver: Any) -> None:
     sender, address = unique_sender()
     raw = _email(sender, "Parcel not here", "My parcel NW-10001 has not arrived yet.")
-    folder = dovecot.new_folder(f"d{uuid.uuid4().hex[:12]}")
-    dovecot.append(folder, raw)
-    box = imap.Mailbox(
-        host=dovecot.host,
-        port=dovecot.port,
-        user=dovecot.user,
-        folder=folder,
-        ssl=False,
-        password=dovecot.password,
-    )
+    box = dovecot.new_mailbox()
+    dovecot.append(box.folder, raw)
     assert imap.poll(box).handed_over == 1
     message = _stored(address)
     assert message.body == "My parcel NW-10001 has not arrived yet."

@@ -40,15 +40,7 @@ def mail(n: int, body: bytes = b"Where is my order?") -> bytes:
 @pytest.fixture
 def box(dovecot: Dovecot, email_receiver: Recorder) -> imap.Mailbox:
     """A fresh folder of the test mailbox, read with a password over plain IMAP."""
-    folder = dovecot.new_folder(f"t{uuid.uuid4().hex[:12]}")
-    return imap.Mailbox(
-        host=dovecot.host,
-        port=dovecot.port,
-        user=dovecot.user,
-        folder=folder,
-        ssl=False,
-        password=dovecot.password,
-    )
+    return dovecot.new_mailbox()
 
 
 def flags(dovecot: Dovecot, folder: str) -> list[tuple[str, ...]]:
