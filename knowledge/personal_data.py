@@ -77,9 +77,8 @@ def _is_theirs(source: dict[str, Any], subject: Subject) -> bool:
     return source.get("conversation_id") in subject.conversation_ids
 
 
-def _export_proposal(proposal: Proposal, subject: Subject) -> dict[str, Any]:
+def _export_proposal(proposal: Proposal, subject: Subject, theirs: _Theirs) -> dict[str, Any]:
     """Only what is theirs: a proposal other customers also back holds their words too."""
-    theirs = _Theirs(subject)
     return {
         "model": "knowledge.proposal",
         "pk": proposal.pk,
@@ -96,7 +95,8 @@ def _export_proposal(proposal: Proposal, subject: Subject) -> dict[str, Any]:
 
 
 def _export_proposals(rows: QuerySet[Proposal], subject: Subject) -> list[dict[str, Any]]:
-    return [_export_proposal(proposal, subject) for proposal in rows]
+    theirs = _Theirs(subject)  # the subject's texts generalised once, not per proposal
+    return [_export_proposal(proposal, subject, theirs) for proposal in rows]
 
 
 def _forget_in_article(proposal: Proposal, theirs: _Theirs) -> None:

@@ -59,7 +59,7 @@ def run_check(name: str, check: Check) -> dict[str, Any]:
     try:
         return check()
     except Exception as exc:  # a health check reports failures, it never raises
-        logger.warning("health check %s failed: %s", name, exc)
+        # Logged with the others' failures, once when they change (_log_change), not per probe.
         return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
 
 

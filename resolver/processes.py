@@ -36,7 +36,7 @@ def stop_all(children: Sequence[subprocess.Popen[bytes]], grace_seconds: float =
             child.wait()
 
 
-def raise_on_sigterm(on_repeat: Callable[[], None] | None = None) -> None:
+def raise_on_stop_signal(on_repeat: Callable[[], None] | None = None) -> None:
     """Turn the first SIGTERM, SIGINT or SIGHUP into KeyboardInterrupt so `finally` blocks and
     atexit handlers run. Only the first: a second one (make passes the SIGTERM sent to its group
     on to its child; an impatient second Ctrl-C) would interrupt the stop half-way, and Redis would
@@ -120,5 +120,10 @@ def watch_parent(on_gone: Callable[[], None], interval: float = 1.0) -> threadin
 
 def terminate_self() -> None:
     """SIGTERM to this process: what its own handlers treat as a request to stop gracefully."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    """`signum` to every process of group `pgid`; one already gone (or not ours) is no error."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)

@@ -24,6 +24,7 @@ from typing import IO, Any
 import psutil
 
 from resolver.polling import wait_for
+from resolver.processes import signal_group
 
 
 class RunLockHeld(RuntimeError):
@@ -81,7 +82,7 @@ class RunLock:
         wait_for(lambda: not any(_group_members(c) for c in children), grace_seconds, 0.2)
         for child in children:
             if _group_members(child):
-                _signal_group(child.pid, signal.SIGKILL)
+                signal_group(child.pid, signal.SIGKILL)
         wait_for(lambda: not any(_group_members(c) for c in children), 5, 0.1)
         self.record_path.unlink(missing_ok=True)
 
@@ -143,11 +144,6 @@ def _group_members(child: Started) -> list[int]:
             ):
                 found.append(process.pid)
     return sorted(found)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
 
 
 def describe(leftovers: dict[str, list[int]]) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from resolver.processes import die_with_parent
+from resolver.processes import die_with_parent, signal_group
 
 # Seconds to wait before restart n (1-based) of a unit that keeps dying; the last value repeats.
 BACKOFF_SECONDS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
@@ -143,8 +143,7 @@ class ChildProcess:
 
     def _signal_group(self, signum: int) -> None:
         assert self.process is not None
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signum)
+        signal_group(self.process.pid, signum)
 
     def _pump(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None

@@ -42,6 +42,7 @@ from support.models import (
     WebhookDelivery,
 )
 from support.models.draft import OPEN_STATUSES
+from support.outbound.deliveries import NOT_SENT_ERASED
 from support.review import CLOSED_BY_ERASURE
 
 
@@ -100,10 +101,6 @@ def _erase_attachments(rows: QuerySet[Attachment], subject: Subject) -> int:
 
 def _reply_deliveries(subject: Subject) -> QuerySet[ReplyDelivery]:
     return ReplyDelivery.objects.filter(message__conversation_id__in=subject.conversation_ids)
-
-
-# Not personal: why a queued reply was never sent.
-NOT_SENT_ERASED = "not sent: the customer's data was erased"
 
 
 def _erase_reply_deliveries(rows: QuerySet[ReplyDelivery], subject: Subject) -> int:

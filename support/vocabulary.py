@@ -1,8 +1,10 @@
 """Resolver's words, each defined once: what a draft's status, escalation reason, reject category,
 sentiment, urgency and guard checks may be, and what kind of message the tone model reads. The
 models' columns and constraints, the API's schema, the events' JSON Schema (`manage.py
-event_schema`), the graph's decisions and the console derive from these; tests/test_vocabulary.py
-fails on a copy anywhere else.
+event_schema`), the graph's decisions and the console derive from these. tests/test_vocabulary.py
+fails on a copy of a status, escalation reason, sentiment, urgency or message kind anywhere else;
+a guard check is the `GuardCheck` Literal type, which mypy checks wherever one is written (its
+words, "tone" and "policy", are also reject categories, so a text scan cannot tell them apart).
 
 This module imports nothing of Resolver's, so the graph (agents/) can use the words without
 pulling in the models, the console or the delivery code."""

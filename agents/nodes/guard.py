@@ -1,4 +1,4 @@
-"""guard: grounded, tone and policy checks of the drafted."""
+"""guard: grounded, tone and policy checks of the drafted answer."""
 
 from __future__ import annotations
 

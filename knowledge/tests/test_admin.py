@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -49,6 +50,21 @@ def test_import_rejects_unreadable_file(admin_client: Client) -> None:
     assert response.status_code == 200
     assert "Nothing imported: CSV header lacks column(s)" in response.content.decode()
     assert not KBDocument.objects.exists()
+
+
+def test_a_large_import_file_is_not_held_to_the_api_body_limit(
+    admin_client: Client, settings: Any
+) -> None:
+    """A KB file larger than the API's body limit uploads (the limit guards bodies read into
+    memory; Django streams an upload to disk)."""
+    padding = " " * (settings.REQUEST_BODY_MAX_BYTES + 1024)
+    line = json.dumps({"title": "Hours", "content": "Open 9-17." + padding})
+    upload = SimpleUploadedFile("kb.jsonl", line.encode())
+    response = admin_client.post(
+        f"{CHANGELIST}import/", {"source": "jsonl", "file": upload}, follow=True
+    )
+    assert response.status_code == 200
+    assert KBDocument.objects.get().title == "Hours"
 
 
 def test_test_search_page_shows_ranks(

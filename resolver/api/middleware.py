@@ -79,14 +79,21 @@ def _content_length(request: HttpRequest) -> int:
         return 0
 
 
-def body_limit(path: str) -> int:
-    """The largest request body `path` takes: its own (API_BODY_LIMITS), its prefix's
-    (BODY_LIMIT_PREFIXES: the ESP webhooks), else REQUEST_BODY_MAX_BYTES."""
+def body_limit(request: HttpRequest) -> int | None:
+    """The largest request body a request may send: its path's own (API_BODY_LIMITS), its
+    prefix's (BODY_LIMIT_PREFIXES: the ESP webhooks), else REQUEST_BODY_MAX_BYTES; None for a
+    page's file upload (admin's KB import: Django streams files to disk, its own limits apply).
+    Django's DATA_UPLOAD_MAX_MEMORY_SIZE is as large as the largest of these, so this is the
+    limit everywhere else."""
+    path = request.path
     if path in settings.API_BODY_LIMITS:
         return int(settings.API_BODY_LIMITS[path])
     for prefix, limit in settings.BODY_LIMIT_PREFIXES.items():
         if path.startswith(prefix):
             return int(limit)
+    uploading = request.content_type == "multipart/form-data"
+    if uploading and not path.startswith(API_PREFIX):
+        return None
     return int(settings.REQUEST_BODY_MAX_BYTES)
 
 
@@ -98,8 +105,8 @@ class ApiLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = body_limit(request.path)
-        if _content_length(request) > limit:
+        limit = body_limit(request)
+        if limit is not None and _content_length(request) > limit:
             detail = f"the request body is over the {limit} byte limit"
             return JsonResponse(error_body(413, detail), status=413)
         if not request.path.startswith(API_PREFIX):

@@ -12,7 +12,7 @@ from resolver.broker import child_environment, worker_command
 from resolver.processes import (
     STOPPED_BY_SIGNAL,
     die_with_parent,
-    raise_on_sigterm,
+    raise_on_stop_signal,
     stop_all,
     wait_first_exit,
 )
@@ -31,7 +31,9 @@ class Command(BaseCommand):
         # A child, not exec: this process keeps its hold on embedded services until the end.
         # It dies with this process (SIGKILL, OOM), not to keep taking messages with no parent.
         worker = subprocess.Popen(argv, env=child_environment(), preexec_fn=die_with_parent())
-        raise_on_sigterm()
+        raise_on_stop_signal(
+            on_repeat=lambda: self.stderr.write("Still stopping the worker: its runs finish first.")
+        )
         try:
             wait_first_exit([worker])
         except KeyboardInterrupt:

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from resolver import embedded
 from resolver.broker import child_environment, worker_command
 from resolver.dbcheck import check_or_exit
-from resolver.processes import die_with_parent, raise_on_sigterm
+from resolver.processes import die_with_parent, raise_on_stop_signal
 from resolver.run_lock import RunLock, RunLockHeld, describe
 from resolver.supervisor import ChildProcess, Supervisor, Unit, WatchedServer
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # From the start: a stop signal during the start-up must still stop what has started.
-        raise_on_sigterm(on_repeat=self._still_stopping)
+        raise_on_stop_signal(on_repeat=self._still_stopping)
         lock = RunLock(Path(settings.RESOLVER_DATA_DIR))
         try:
             self._claim(lock)
