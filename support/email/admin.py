@@ -9,6 +9,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -48,6 +49,11 @@ class InboundEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "short_error",
     ]
     list_filter = ["status", "door", "received_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InboundEmail]:
+        # The raw e-mail (up to INBOUND_EMAIL_MAX_BYTES each) is read only to download it.
+        return super().get_queryset(request).defer("raw")
+
     search_fields = ["id", "from_address", "message_id_header"]
     date_hierarchy = "received_at"
     fields = FIELDS

@@ -252,7 +252,8 @@ def _store(
     if not parsed.from_address:
         raise Unstorable("the e-mail has no From address: no customer to answer")
     reason = noise_reason(parsed)
-    if not reason and flooded(parsed.from_address):
+    # A quarantined e-mail being reprocessed was counted when it first came in.
+    if not reason and existing is None and flooded(parsed.from_address):
         reason = IgnoredReason.RATE_LIMITED
     returned = tuple(original_message_ids(parsed.message)) if reason == IgnoredReason.BOUNCE else ()
     conversation = conversation_for(parsed, ignored=bool(reason), returned=returned)

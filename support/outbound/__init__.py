@@ -25,6 +25,7 @@ from django.utils import timezone
 from support.models import Channel, Conversation, Message, ReplyDelivery, ReplyDeliveryStatus
 from support.outbound import email, webhook, widget
 from support.outbound.deliveries import (
+    NOT_SENT_ERASED,
     backoff,
     error_text,
     mark_failed,
@@ -120,6 +121,7 @@ def retry(message_id: Any) -> ReplyDelivery | None:
             ReplyDelivery.objects.select_for_update()
             .select_related("message")
             .filter(pk=message_id, status=ReplyDeliveryStatus.FAILED)
+            .exclude(last_error=NOT_SENT_ERASED)
             .first()
         )
         if delivery is None:
@@ -127,6 +129,6 @@ def retry(message_id: Any) -> ReplyDelivery | None:
         conversation_id = delivery.message.conversation_id
         if delivery.channel in SENDERS:
             requeue(delivery, conversation_id)
-        else:
-            webhook.retry(delivery, conversation_id)
+        elif not webhook.retry(delivery, conversation_id):
+            return None
     return delivery

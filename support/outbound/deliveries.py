@@ -27,6 +27,9 @@ DELIVER_REPLY_ACTOR = "deliver_reply"
 OUTBOUND_QUEUE = "outbound"
 MAX_BACKOFF = timedelta(hours=1)
 ERROR_CHARS = 500
+# Why a queued reply was never sent (support/personal_data.py): nothing to retry, its text and
+# envelope are gone.
+NOT_SENT_ERASED = "not sent: the customer's data was erased"
 
 
 def backoff(attempts: int, base_seconds: float) -> timedelta:

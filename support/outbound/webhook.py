@@ -108,15 +108,26 @@ def settle(webhook_delivery_id: int) -> None:
         elif DeliveryStatus.PENDING not in statuses:
             if delivery.status != ReplyDeliveryStatus.FAILED:
                 mark_failed(delivery, conversation_id, attempts, _last_error(hooks))
-        elif (attempts, error := _last_error(hooks)) != (delivery.attempts, delivery.last_error):
+        elif (attempts, error := _last_error(hooks), ReplyDeliveryStatus.QUEUED) != (
+            delivery.attempts,
+            delivery.last_error,
+            delivery.status,
+        ):
+            # A webhook delivery still pending: the reply is queued (again, when one of its
+            # failed deliveries was replayed from the webhook admin).
             delivery.attempts, delivery.last_error = attempts, error
-            delivery.save(update_fields=["attempts", "last_error", "updated_at"])
+            delivery.status = ReplyDeliveryStatus.QUEUED
+            delivery.save(update_fields=["status", "attempts", "last_error", "updated_at"])
             announce(delivery, conversation_id)
 
 
-def retry(delivery: ReplyDelivery, conversation_id: Any) -> None:
+def retry(delivery: ReplyDelivery, conversation_id: Any) -> bool:
     """A failed reply's webhook deliveries made due again (same event id: receivers dedupe),
-    queued after commit."""
+    queued after commit; False (the reply stays failed) when none is left to replay (an
+    endpoint removed, an erasure)."""
     ids = replay(_hooks(delivery.pk).filter(status=DeliveryStatus.FAILED))
+    if not ids:
+        return False
     requeue(delivery, conversation_id)
     transaction.on_commit(partial(queue_deliveries, ids))
+    return True

@@ -23,7 +23,7 @@ from knowledge.models import TriageExample
 from resolver.asgi import application
 from resolver.audit_actor import Actor
 from resolver.models import DeadLetter
-from support import customer_data, review
+from support import customer_data, outbound, review, webhooks
 from support.actors import deliver_webhook
 from support.inbound import receive_message
 from support.models import (
@@ -34,6 +34,7 @@ from support.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from support.outbound import webhook as reply_webhook
 from support.outbound.actors import deliver_reply
 from support.tests.conftest import API, SUGGESTION, MakeDraft, post_json
 from support.tests.mail_threads import customer_mail, reply_to
@@ -145,6 +146,46 @@ def test_a_reply_the_integration_never_took_fails_and_a_replay_delivers_it(
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("sent", 1)
     assert [h["webhook-id"] for h, _ in receiver.requests] == [str(reply.pk)] * 3
+
+
+@pytest.mark.django_db
+@override_settings(WEBHOOK_MAX_ATTEMPTS=1)
+def test_a_failed_api_reply_follows_its_webhook_replay_and_stays_failed_with_none_left(
+    make_draft: MakeDraft, agent_user: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    """Replayed from the webhook deliveries' admin, the failed reply is queued again (not shown
+    failed while it is retried); with no webhook delivery left to replay (its endpoint removed),
+    a retry leaves it failed instead of queued for ever."""
+    draft = make_draft()
+    with webhook_receiver(500, 200) as receiver:
+        endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["reply.sent"])
+        with django_capture_on_commit_callbacks(execute=False):
+            review.approve(draft.pk, Actor.for_user(agent_user))
+        reply = reply_to(draft)
+        (hook,) = _hooks("reply.sent")
+        deliver_webhook(hook.pk)
+        delivery = ReplyDelivery.objects.get(pk=reply.pk)
+        assert delivery.status == "failed"
+        with django_capture_on_commit_callbacks(execute=False):
+            webhooks.replay(WebhookDelivery.objects.filter(pk=hook.pk))
+        reply_webhook.settle(hook.pk)
+        delivery.refresh_from_db()
+        assert delivery.status == "queued"
+        deliver_webhook(hook.pk)
+        delivery.refresh_from_db()
+        assert delivery.status == "sent"
+
+    other = make_draft()
+    with webhook_receiver(500) as receiver:
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=receiver.url)
+        with django_capture_on_commit_callbacks(execute=False):
+            review.approve(other.pk, Actor.for_user(agent_user))
+        second = reply_to(other)
+        deliver_webhook(_hooks("reply.sent")[-1].pk)
+    assert ReplyDelivery.objects.get(pk=second.pk).status == "failed"
+    endpoint.delete()  # its deliveries go with it: nothing to replay
+    assert outbound.retry(second.pk) is None
+    assert ReplyDelivery.objects.get(pk=second.pk).status == "failed"
 
 
 @pytest.mark.django_db
