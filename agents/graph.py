@@ -4,7 +4,6 @@ or connected at import time."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -13,7 +12,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents import nodes
 from agents.services import Services
-from agents.state import AgentState, Turn
+from agents.state import AgentState
 from agents.telemetry import node_span, record_update
 from support.outcome import DraftOutcome
 
@@ -74,24 +73,6 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph.add_edge("finalize", END)
     graph.add_edge("escalate", END)
     return graph.compile()
-
-
-def initial_state(
-    message: str,
-    history: list[Turn] | None = None,
-    customer_ref: str | None = None,
-) -> AgentState:
-    return {
-        "message": message,
-        "history": history or [],
-        "customer_ref": customer_ref,
-        "repairs": 0,
-        "feedback": [],
-        "tokens": 0,
-        "cost": 0.0,
-        "trace": [],
-        "started": time.perf_counter(),
-    }
 
 
 def run_graph(graph: CompiledStateGraph, state: AgentState) -> DraftOutcome:

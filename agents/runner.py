@@ -9,17 +9,15 @@ import logging
 
 from langgraph.graph.state import CompiledStateGraph
 
-from agents.graph import build_graph, initial_state, run_graph
+from agents.graph import build_graph, run_graph
 from agents.services import default_services
-from agents.state import Turn
+from agents.state_builder import build_state, state_for_message
 from resolver.once import once_per_process
 from support.agent_runs import record_outcome
 from support.models import Draft, Message
 from support.outcome import DraftOutcome
 
 logger = logging.getLogger(__name__)
-
-HISTORY_TURNS = 6
 
 
 @once_per_process
@@ -42,18 +40,7 @@ def warm_up() -> None:
 
     worker_graph()
     dry_run = build_graph(default_services(drafter=ExtractiveProvider()))
-    run_graph(dry_run, initial_state(WARM_UP_MESSAGE))  # the graph writes nothing
-
-
-def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:
-    earlier = (
-        Message.objects.filter(
-            conversation_id=message.conversation_id, created_at__lt=message.created_at
-        )
-        .order_by("-created_at")
-        .values_list("role", "body")[:turns]
-    )
-    return [Turn(role=role, body=body) for role, body in reversed(earlier)]
+    run_graph(dry_run, build_state(WARM_UP_MESSAGE))  # the graph writes nothing
 
 
 def run_for_draft(
@@ -65,9 +52,7 @@ def run_for_draft(
     """Drafts the message of a claimed `draft` and records the outcome (raises
     support.agent_runs.AlreadyRecorded when the event or the draft was handled meanwhile)."""
     message = Message.objects.select_related("conversation").get(pk=draft.message_id)
-    state = initial_state(
-        message.body, history_for(message), customer_ref=message.conversation.customer_ref
-    )
+    state = state_for_message(message)
     outcome = run_graph(graph or worker_graph(), state)
     record_outcome(draft.pk, outcome, event_id=event_id, trace_id=trace_id)
     return outcome

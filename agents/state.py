@@ -14,6 +14,8 @@ from agents.message_signals import MessageSignals
 from agents.profile import Profile
 from agents.triage.service import Triage
 from knowledge.search import SearchHit
+from support.documents import DocumentFacts
+from support.memory import EarlierConversation
 from support.outcome import DraftOutcome
 from support.vocabulary import GUARD_CHECKS, GuardCheck
 
@@ -84,6 +86,9 @@ class AgentState(TypedDict, total=False):
     message: str
     history: list[Turn]  # earlier turns of the conversation, oldest first
     customer_ref: str | None  # None = operator run (CLI): facts of any order may be shown
+    verified: bool  # the message's own sender is verified (support.vocabulary.Verification)
+    earlier: list[EarlierConversation]  # the verified customer's earlier conversations
+    documents: list[DocumentFacts]  # the message's attachments, as read (the sender's claim)
     # Triage.
     clean_message: str  # the message without prompt-injection sentences
     context_text: str  # the message, with the previous customer turn when it is a follow-up
@@ -95,6 +100,8 @@ class AgentState(TypedDict, total=False):
     profile: Profile  # the business profile, read once per run
     evidence: list[SearchHit]  # what the KB search found, best first
     kb_covers_it: bool  # False: nothing close enough in the KB (escalated retrieval_weak)
+    used_earlier: list[str]  # ids of the earlier conversations the draft drew on
+    missing: list[str]  # facts the message lacks for its intent (support.vocabulary.MissingFact)
     # Drafting loop.
     drafted_answer: DraftedAnswer
     retrieval_confidence: float

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from agents.runner import history_for
+from agents.state_builder import history_for
 from evals.sets import Case, EvalSet
 from support.models import Draft, DraftStatus
 from support.review import CLOSED_BY_ERASURE, CLOSED_BY_RESOLVE, SUPERSEDED

@@ -17,10 +17,11 @@ from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
 
-from agents.graph import build_graph, initial_state, run_graph_to_end
+from agents.graph import build_graph, run_graph_to_end
 from agents.prompts import PROMPT_VERSION
 from agents.services import Services, default_services
 from agents.state import AgentState, Turn
+from agents.state_builder import build_state
 from evals.metrics import CaseScore, aggregate, score_case
 from evals.models import EvalCase, EvalRun, EvalStatus
 from evals.sets import Case, EvalSet
@@ -94,7 +95,7 @@ def run_case(graph: Any, case: Case) -> tuple[CaseScore, list[str]]:
     history: list[Turn] = [{"role": t["role"], "body": t["body"]} for t in case.history]
     started = time.perf_counter()
     outcome, state = run_graph_to_end(
-        graph, initial_state(case.text, history, customer_ref=case.customer_ref)
+        graph, build_state(case.text, history, customer_ref=case.customer_ref)
     )
     actual = _actual(outcome, state, (time.perf_counter() - started) * 1000)
     articles, known = _sources(outcome, state)

@@ -58,6 +58,7 @@ def receive_message(
     customer_ref: str = "",
     channel: str = Channel.API,
     enqueue: bool = True,
+    verified_by: str = "",
 ) -> tuple[Message, Draft]:
     message, draft = store_message(
         body,
@@ -65,6 +66,7 @@ def receive_message(
         customer_ref=customer_ref,
         channel=channel,
         enqueue=enqueue,
+        verified_by=verified_by,
     )
     if draft is None:  # only a message stored as ignored has none
         raise AssertionError("a customer message that is not ignored gets a draft")
@@ -80,11 +82,13 @@ def store_message(
     enqueue: bool = True,
     subject: str = "",
     ignored_reason: str = "",
+    verified_by: str = "",
 ) -> tuple[Message, Draft | None]:
     """The one way a customer message is stored, whatever the door (API, widget, e-mail): its
     conversation (a new one with `customer_ref`, `channel` and `subject` when none is given),
     the message, and a PENDING draft queued after commit; or, with `ignored_reason`
-    (IgnoredReason), the message alone: stored and shown, never drafted."""
+    (IgnoredReason), the message alone: stored and shown, never drafted. `verified_by`
+    (Verification): how the door verified this message's sender ("" = unverified)."""
     # No savepoint when nested (the API's idempotency transaction): a failure here aborts the
     # caller's transaction anyway, and a savepoint is two more round trips per message.
     with transaction.atomic(savepoint=False):
@@ -101,6 +105,7 @@ def store_message(
             body=body,
             trace_id=trace_id,
             ignored_reason=ignored_reason,
+            verified_by=verified_by,
         )
         if ignored_reason:
             AuditLog.objects.record(

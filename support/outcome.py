@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from support.vocabulary import DraftStatus, RunStatus
+from support.vocabulary import DraftStatus, RunStatus, empty_context
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class DraftOutcome:
     cost: float
     latency_ms: int
     trace: list[str] = field(default_factory=list)
+    # The Draft's `context` (support.vocabulary.empty_context): earlier conversations used,
+    # documents read, facts missing.
+    context: dict[str, Any] = field(default_factory=empty_context)
 
     @property
     def escalated(self) -> bool:
@@ -55,6 +58,7 @@ class DraftOutcome:
             "confidence": self.confidence,
             "guard": self.guard,
             "facts": self.facts,
+            "context": self.context,
             "model": self.model[:128],
             "prompt_version": self.prompt_version,
             "tokens": self.tokens,

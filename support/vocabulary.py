@@ -114,3 +114,40 @@ def empty_guard() -> dict[str, object]:
 
 def not_drafted_guard() -> dict[str, object]:
     return {**empty_guard(), "reasons": [NOT_DRAFTED]}
+
+
+class Verification(models.TextChoices):
+    """How a customer message's sender was verified; "" = not verified (a claim anyone can make:
+    a widget ref without its hash, an e-mail From no trusted server vouched for). Per message:
+    only a message whose own sender is verified gets that customer's earlier conversations and
+    orders in its draft (CONTRACTS.md, "Identity")."""
+
+    NONE = "", "Unverified"
+    API_KEY = "api_key", "API key (the integrator authenticated the customer)"
+    WIDGET_HASH = "widget_hash", "Widget identity hash"
+    EMAIL_AUTH = "email_auth", "Authentication-Results (DMARC or aligned DKIM pass)"
+    ESP = "esp", "The ESP's verdict (DMARC or aligned DKIM pass)"
+
+
+# What the agent found the message lacks for its intent (support asks the customer for it):
+# the `missing` list of a draft's context names these.
+class MissingFact(models.TextChoices):
+    ORDER_NUMBER = "order_number", "order number"
+    SHIPPING_ADDRESS = "shipping_address", "shipping address"
+    EMAIL_ADDRESS = "email_address", "e-mail address"
+    AMOUNT = "amount", "amount"
+
+
+class DocumentStatus(models.TextChoices):
+    """What became of an attachment the worker was to read (support/documents/)."""
+
+    READ = "read", "Read"
+    NOT_READ = "not_read", "Not read (an image: no OCR)"
+    FAILED = "failed", "Could not be read"
+
+
+def empty_context() -> dict[str, object]:
+    """A draft's context (CONTRACTS.md, the Draft's `context`): the customer's earlier
+    conversations it used, the documents read (fields found, mismatches with the records), and
+    the facts the message lacks (MissingFact)."""
+    return {"earlier_conversations": [], "documents": [], "missing": []}

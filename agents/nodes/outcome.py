@@ -27,6 +27,19 @@ def _confidence(state: AgentState) -> float:
     return calibrated(raw, state["triage_result"])
 
 
+def _context(state: AgentState) -> dict[str, Any]:
+    """The Draft's context: the earlier conversations the run had in view (`used_earlier`, set
+    where the graph used them; else every one it was given), the documents read, the facts
+    the message lacks."""
+    used = state.get("used_earlier")
+    earlier = used if used is not None else [str(c.id) for c in state.get("earlier", [])]
+    return {
+        "earlier_conversations": list(earlier),
+        "documents": [document.as_context() for document in state.get("documents", [])],
+        "missing": list(state.get("missing", [])),
+    }
+
+
 def build_outcome(state: AgentState, status: RunStatus) -> DraftOutcome:
     drafted = state.get("drafted_answer")
     guard = state.get("guard_result")
@@ -49,4 +62,5 @@ def build_outcome(state: AgentState, status: RunStatus) -> DraftOutcome:
         cost=round(state.get("cost", 0.0), 6),
         latency_ms=round((time.perf_counter() - state["started"]) * 1000),
         trace=[*state.get("trace", [])],
+        context=_context(state),
     )

@@ -67,8 +67,8 @@ def build_messages(
     """The prompt; `redact` replaces personal data by placeholders in what the customer and the
     facts say before it leaves for the provider (ChatProvider restores them in the answer)."""
     facts = [redact(s) for s in request.facts.sentences()] or ["(none)"]
-    # The runner passes at most runner.HISTORY_TURNS turns. Texts are redacted before they are
-    # cut: a value cut in half is no longer recognised (the PII set's long messages).
+    # The state holds at most state_builder.HISTORY_TURNS turns. Texts are redacted before they
+    # are cut: a value cut in half is no longer recognised (the PII set's long messages).
     history = [f"{turn['role'].lower()}: {redact(turn['body'])[:500]}" for turn in request.history]
     feedback = ""
     if request.feedback:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from agents.graph import build_graph, initial_state, run_graph
+from agents.graph import build_graph, run_graph
 from agents.services import default_services
+from agents.state_builder import build_state
 from knowledge.models import KBDocument
 
 pytest.importorskip("llama_cpp", reason="needs the llamacpp extra (make llamacpp-smoke)")
@@ -25,7 +26,7 @@ def test_a_real_gguf_model_drafts_through_the_graph(agent_kb: dict[str, KBDocume
     model = Path(gemma.assemble())
     with override_settings(LLM_PROVIDER="llamacpp", LLM_MODEL=str(model)):
         graph = build_graph(default_services())
-    outcome = run_graph(graph, initial_state("how can I cancel my order?"))
+    outcome = run_graph(graph, build_state("how can I cancel my order?"))
     assert outcome.triage["intent"] == "cancel_order"
     assert "compose" in outcome.trace and "guard" in outcome.trace
     assert outcome.model == f"llamacpp:{model}"

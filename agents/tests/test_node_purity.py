@@ -22,9 +22,10 @@ from langgraph.graph import START
 from langgraph.graph.state import CompiledStateGraph
 
 from agents import nodes
-from agents.graph import RECURSION_LIMIT, build_graph, initial_state
+from agents.graph import RECURSION_LIMIT, build_graph
 from agents.services import Services, default_services
 from agents.state import AgentState, Turn
+from agents.state_builder import build_state
 from agents.tests.conftest import llm_json, scripted
 from knowledge.models import GuardRule
 from support.models import Customer, Order
@@ -202,7 +203,7 @@ def _graph(case: Case) -> CompiledStateGraph:
 
 def _run(graph: CompiledStateGraph, case: Case) -> tuple[DraftOutcome, list[str]]:
     """The run's outcome and the graph nodes that ran, as the graph itself reports them."""
-    state = initial_state(case.message, list(case.history), customer_ref=case.customer_ref)
+    state = build_state(case.message, list(case.history), customer_ref=case.customer_ref)
     ran: list[str] = []
     outcome: DraftOutcome | None = None
     config: Any = {"recursion_limit": RECURSION_LIMIT}

@@ -7,11 +7,12 @@ from typing import Any
 from agents import nodes
 from agents.entities import Entities, extract_entities
 from agents.facts import CustomerFacts
-from agents.graph import initial_state, route_after_decide, route_after_retrieve
+from agents.graph import route_after_decide, route_after_retrieve
 from agents.message_signals import MessageSignals
 from agents.nodes.decide import decide
 from agents.services import AgentSettings, default_services
 from agents.state import AgentState, DraftedAnswer, GuardIssue, GuardResult, Turn
+from agents.state_builder import build_state
 from agents.tests.conftest import DELIVERY
 from knowledge.models import KBDocument
 from support.models import Order
@@ -21,19 +22,19 @@ SETTINGS = AgentSettings(confidence_threshold=0.55, max_repairs=1, min_similarit
 
 def test_triage_node_reads_the_previous_turn_for_a_follow_up() -> None:
     history = [Turn(role="CUSTOMER", body="I need to track order NW-10001")]
-    state = initial_state("and when does it arrive?", history)
+    state = build_state("and when does it arrive?", history)
     result = nodes.triage_node(state, default_services())
     assert result["context_text"] == "I need to track order NW-10001\nand when does it arrive?"
     assert result["triage_result"].intent in {"track_order", "delivery_period"}
     alone = nodes.triage_node(
-        initial_state("I forgot my password, how do I reset it?"), default_services()
+        build_state("I forgot my password, how do I reset it?"), default_services()
     )
     assert alone["context_text"] == "I forgot my password, how do I reset it?"
     assert alone["triage_result"].intent == "recover_password"
 
 
 def _triaged(text: str, **extra: Any) -> AgentState:
-    state = initial_state(text, **extra)
+    state = build_state(text, **extra)
     state.update(nodes.triage_node(state, default_services()))  # type: ignore[typeddict-item]
     return state
 

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from agents.graph import build_graph, initial_state, run_graph
+from agents.graph import build_graph, run_graph
 from agents.llm import chat_model
 from agents.providers.chat import ChatProvider
 from agents.services import default_services
+from agents.state_builder import build_state
 from agents.tests.openai_stub import OpenAIStub, serve
 from knowledge.models import KBDocument
 
@@ -45,7 +46,7 @@ def test_openai_provider_through_the_graph(agent_kb: dict[str, KBDocument], stub
     provider = ChatProvider(model, "openai", cost_per_1k_tokens=0.5)
     outcome = run_graph(
         build_graph(default_services(drafter=provider)),
-        initial_state("how can I cancel my order, I changed my mind"),
+        build_state("how can I cancel my order, I changed my mind"),
     )
     assert outcome.status == "SUGGESTED", outcome.guard
     assert outcome.answer == ANSWER

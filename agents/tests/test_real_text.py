@@ -10,13 +10,14 @@ import pytest
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.facts import CustomerFacts
-from agents.graph import build_graph, initial_state, run_graph
+from agents.graph import build_graph, run_graph
 from agents.guard import check_answer
 from agents.message_signals import MessageSignals, read_signals
 from agents.prompts import NO_REPLY_ACTION
 from agents.scoring import Calibration, calibrated, load_calibration
 from agents.services import default_services
 from agents.state import DraftedAnswer
+from agents.state_builder import build_state
 from agents.triage.service import Triage
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import DocumentSource, KBDocument
@@ -29,7 +30,7 @@ PRAISE = "Just wanted to say thank you, the team sorted my return in minutes, br
 def test_a_complaint_goes_to_a_person_without_a_kb_answer(
     extractive_graph: CompiledStateGraph,
 ) -> None:
-    outcome = run_graph(extractive_graph, initial_state(COMPLAINT))
+    outcome = run_graph(extractive_graph, build_state(COMPLAINT))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "customer_complaint")
     assert outcome.answer == ""
     assert "compose" not in outcome.trace
@@ -37,7 +38,7 @@ def test_a_complaint_goes_to_a_person_without_a_kb_answer(
 
 
 def test_praise_is_acknowledged_without_apology_or_kb(extractive_graph: CompiledStateGraph) -> None:
-    outcome = run_graph(extractive_graph, initial_state(PRAISE))
+    outcome = run_graph(extractive_graph, build_state(PRAISE))
     assert outcome.status == "SUGGESTED"
     assert outcome.trace == ["triage", "retrieve", "acknowledge", "finalize"]
     assert outcome.answer.startswith("Thank you so much for your kind words!")
@@ -48,7 +49,7 @@ def test_praise_is_acknowledged_without_apology_or_kb(extractive_graph: Compiled
 def test_praise_reply_none_suggests_no_text(agent_kb: object) -> None:
     services = default_services()
     services.settings = replace(services.settings, praise_reply="none")
-    outcome = run_graph(build_graph(services), initial_state(PRAISE))
+    outcome = run_graph(build_graph(services), build_state(PRAISE))
     assert (outcome.status, outcome.answer, outcome.suggested_action) == (
         "SUGGESTED",
         "",
@@ -61,7 +62,7 @@ def test_another_companys_problem_is_not_drafted_from_the_store_kb(
 ) -> None:
     outcome = run_graph(
         extractive_graph,
-        initial_state("@AcmeAir my flight AA1122 is delayed 3 hours, can you rebook me on AA1126?"),
+        build_state("@AcmeAir my flight AA1122 is delayed 3 hours, can you rebook me on AA1126?"),
     )
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "retrieval_weak")
     assert outcome.triage["kind"] != "store_question"
@@ -104,7 +105,7 @@ INVOICE = DocumentSpec(
 def test_example_specifics_of_an_article_are_never_quoted(agent_kb: object) -> None:
     upsert_documents([INVOICE])
     outcome = run_graph(
-        build_graph(default_services()), initial_state("how do I download my invoice?")
+        build_graph(default_services()), build_state("how do I download my invoice?")
     )
     assert "Download invoice" in outcome.answer
     assert "Hawkings" not in outcome.answer and "$299" not in outcome.answer

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from agents.graph import build_graph, initial_state, run_graph
+from agents.graph import build_graph, run_graph
 from agents.llm import chat_model
 from agents.providers.chat import ChatProvider
 from agents.services import default_services
+from agents.state_builder import build_state
 from agents.tests.openai_stub import OpenAIStub, serve
 from knowledge.models import KBDocument
 
@@ -57,7 +58,7 @@ def test_the_provider_sees_placeholders_and_the_customer_the_real_values(
 ) -> None:
     model = chat_model("openai", base_url=capturing_llm, api_key="sk-test", model="stub")
     graph = build_graph(default_services(drafter=ChatProvider(model, "openai")))
-    outcome = run_graph(graph, initial_state(MESSAGE))
+    outcome = run_graph(graph, build_state(MESSAGE))
     assert CapturingLLM.bodies, "the model was not called"
     sent = "\n".join(CapturingLLM.bodies)
     leaked = [kind for kind, value in PERSONAL.items() if value in sent]
@@ -75,6 +76,6 @@ def test_names_stay_when_the_setting_is_off(
 ) -> None:
     model = chat_model("openai", base_url=capturing_llm, api_key="sk-test", model="stub")
     provider = ChatProvider(model, "openai", redact_names=False)
-    run_graph(build_graph(default_services(drafter=provider)), initial_state(MESSAGE))
+    run_graph(build_graph(default_services(drafter=provider)), build_state(MESSAGE))
     sent = "\n".join(CapturingLLM.bodies)
     assert PERSONAL["name"] in sent and PERSONAL["email"] not in sent

@@ -17,6 +17,7 @@ from support import review
 from support.api.schemas import Accepted, MessageIn
 from support.inbound import receive_message
 from support.models import Channel, Conversation, Draft, Message
+from support.vocabulary import Verification
 
 router = Router(tags=["messages"])
 
@@ -31,6 +32,21 @@ def _conversation(payload: MessageIn) -> Conversation | None:
     if ref and conversation.customer_ref and ref != conversation.customer_ref:
         raise ApiError(409, "the conversation belongs to another customer_ref")
     return conversation
+
+
+def _verification(payload: MessageIn, conversation: Conversation | None) -> str:
+    """A customer_ref sent with an API key is trusted: the integrator authenticated it
+    (CONTRACTS.md, "Identity"); so is a message to an API conversation that has one. A message
+    the API adds to a widget or e-mail conversation vouches for nobody."""
+    if payload.customer_ref:
+        return Verification.API_KEY
+    if (
+        conversation is not None
+        and conversation.customer_ref
+        and conversation.channel == Channel.API
+    ):
+        return Verification.API_KEY
+    return Verification.NONE
 
 
 def _check_size(body: str) -> None:
@@ -61,11 +77,13 @@ def ingest(
     key = check_key(idempotency_key) if idempotency_key else None
 
     def create() -> tuple[int, dict[str, Any]]:
+        conversation = _conversation(payload)
         message, draft = receive_message(
             payload.body,
-            conversation=_conversation(payload),
+            conversation=conversation,
             customer_ref=payload.customer_ref or "",
             channel=Channel.API,
+            verified_by=_verification(payload, conversation),
         )
         return 202, _accepted(message, draft)
 

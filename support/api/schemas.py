@@ -22,6 +22,7 @@ from support.models import (
     Sentiment,
     Urgency,
 )
+from support.vocabulary import DocumentStatus, MissingFact
 
 
 class MessageIn(Schema):
@@ -54,6 +55,28 @@ class Guard(Schema):
     reasons: list[str]
 
 
+class Mismatch(Schema):
+    field: str  # order_number, amount, currency, email, tracking_number, date
+    document: str  # what the document says
+    record: str | None  # what our records say (None: no such record for this customer)
+
+
+class DocumentRead(Schema):
+    attachment_id: uuid.UUID
+    filename: str = ""
+    status: DocumentStatus
+    fields: dict[str, list[str]]
+    mismatches: list[Mismatch]
+
+
+class DraftContext(Schema):
+    earlier_conversations: list[uuid.UUID]
+    documents: list[DocumentRead]
+    missing: list[MissingFact] = Field(
+        default_factory=list, description="Facts the message lacks for its intent."
+    )
+
+
 class DraftOut(Schema):
     id: uuid.UUID
     message_id: uuid.UUID
@@ -84,6 +107,7 @@ class DraftOut(Schema):
     trace_id: str | None = Field(
         description="W3C trace id of the request that brought the message (one trace per message)."
     )
+    context: DraftContext
 
 
 class DraftPage(Schema):

@@ -99,6 +99,9 @@ class Conversation(models.Model):
     # Set when the customer's data was erased or retention anonymised it (support/customer_data.py):
     # the rows stay for the dashboards, without the customer's words or reference.
     anonymised_at = models.DateTimeField(null=True, blank=True)
+    # Written when the conversation resolves (support/memory.py): what a later draft for the
+    # same verified customer sees of it; erased with the customer's words.
+    summary = models.TextField(blank=True)
 
     objects = ConversationQuerySet.as_manager()
 

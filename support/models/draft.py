@@ -17,6 +17,7 @@ from support.vocabulary import (
     RejectCategory,
     Sentiment,
     Urgency,
+    empty_context,
     empty_guard,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "RejectCategory",
     "Sentiment",
     "Urgency",
+    "empty_context",
     "empty_guard",
 ]
 
@@ -117,6 +119,9 @@ class Draft(models.Model):
     confidence = models.FloatField(null=True, blank=True)
     guard = models.JSONField(default=empty_guard, blank=True)
     facts = models.JSONField(default=dict, blank=True, help_text="Customer facts the draft used.")
+    # What the run saw beyond the message (support.vocabulary.empty_context): earlier
+    # conversations of the verified customer, documents read, facts the message lacks.
+    context = models.JSONField(default=empty_context, blank=True)
 
     # Cost accounting.
     model = models.CharField(max_length=128, blank=True)
@@ -269,4 +274,7 @@ class Draft(models.Model):
             "reject_category": self.reject_category or None,
             # W3C trace id of the request that brought the message (a caller's traceparent).
             "trace_id": self.trace_id or None,
+            # What the run saw beyond the message: `earlier_conversations` (ids),
+            # `documents` (fields and mismatches), `missing` (facts to ask the customer for).
+            "context": {**empty_context(), **(self.context or {})},
         }

@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from support.vocabulary import Verification
+
 PREVIEW_CHARS = 140
 
 
@@ -46,6 +48,8 @@ class Message(models.Model):
     metadata = models.JSONField(default=dict, blank=True)
     # A customer message stored but not drafted, and why ("" for every message that is).
     ignored_reason = models.CharField(max_length=16, choices=IgnoredReason.choices, blank=True)
+    # How the sender was verified ("" = unverified: the console marks it; no memory for it).
+    verified_by = models.CharField(max_length=16, choices=Verification.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -61,6 +65,10 @@ class Message(models.Model):
             models.CheckConstraint(
                 condition=models.Q(ignored_reason__in=[*IgnoredReason.values, ""]),
                 name="message_ignored_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(verified_by__in=Verification.values),
+                name="message_verified_by_valid",
             ),
         ]
         indexes = [
@@ -81,6 +89,10 @@ class Message(models.Model):
             "created_at": self.created_at.isoformat(),
             "automated": self.automated,
         }
+
+    @property
+    def sender_verified(self) -> bool:
+        return bool(self.verified_by)
 
     @property
     def preview(self) -> str:

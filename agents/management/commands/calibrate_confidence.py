@@ -21,7 +21,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from sklearn.linear_model import LogisticRegression
 from tqdm import tqdm
 
-from agents.graph import build_graph, initial_state, run_graph_to_end
+from agents.graph import build_graph, run_graph_to_end
 from agents.management.commands.train_tone import (
     DATASETS,
     bitext_questions,
@@ -30,6 +30,7 @@ from agents.management.commands.train_tone import (
 )
 from agents.prompts import ACKNOWLEDGEMENT_VERSION
 from agents.services import default_services
+from agents.state_builder import build_state
 from knowledge.taxonomy import HUMAN_INTENTS
 from support.vocabulary import MessageKind
 
@@ -66,7 +67,7 @@ class Command(BaseCommand):
         graph = build_graph(default_services())
         rows, labels = [], []
         for text, intent in tqdm(calibration_cases(options["datasets"]), file=sys.stderr):
-            _, state = run_graph_to_end(graph, initial_state(text))
+            _, state = run_graph_to_end(graph, build_state(text))
             drafted = state.get("drafted_answer")
             if drafted is not None and drafted.prompt_version == ACKNOWLEDGEMENT_VERSION:
                 continue  # acknowledgements keep their own confidence

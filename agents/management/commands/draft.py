@@ -8,9 +8,10 @@ from typing import Any
 
 from django.core.management.base import CommandParser
 
-from agents.graph import build_graph, initial_state, run_graph
+from agents.graph import build_graph, run_graph
 from agents.runner import run_for_draft
 from agents.services import default_services
+from agents.state_builder import build_state
 from knowledge.models import KBDocument
 from resolver.cli import BatchCommand
 from support.agent_runs import unsaved_draft
@@ -39,13 +40,17 @@ class Command(BatchCommand):
 
     def _draft(self, graph: Any, text: str, options: dict[str, Any]) -> dict[str, Any]:
         if not options["persist"]:
-            outcome = run_graph(graph, initial_state(text, customer_ref=options["customer"]))
+            outcome = run_graph(graph, build_state(text, customer_ref=options["customer"]))
             return unsaved_draft(outcome)
         from support.inbound import receive_message
         from support.models import Channel
+        from support.vocabulary import Verification
 
+        ref = options["customer"] or ""
+        # The operator names the customer: trusted as an API key's customer_ref is.
+        verified_by = Verification.API_KEY if ref else Verification.NONE
         _, draft = receive_message(
-            text, customer_ref=options["customer"] or "", channel=Channel.API, enqueue=False
+            text, customer_ref=ref, channel=Channel.API, enqueue=False, verified_by=verified_by
         )
         run_for_draft(draft, graph=graph)
         draft.refresh_from_db()
