@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowledge.taxonomy import taxonomy
+from support.console.customer_timeline import CustomerTimeline
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
 from support.models import AuditLog, Conversation, Draft, Message, RejectCategory
 from support.models.draft import DraftQuerySet
@@ -122,6 +123,7 @@ class ConversationScreen:
     cards: list[DraftCard]
     activity: list[AuditLog]
     next_draft: Draft | None
+    customer_timeline: CustomerTimeline
 
     @classmethod
     def load(cls, conversation_id: Any) -> ConversationScreen:
@@ -139,7 +141,14 @@ class ConversationScreen:
             ]
         )
         cards = _cards(_shown_drafts(conversation), activity)
-        return cls(conversation, messages, cards, activity, next_in_queue(conversation.pk))
+        return cls(
+            conversation,
+            messages,
+            cards,
+            activity,
+            next_in_queue(conversation.pk),
+            CustomerTimeline.load(conversation),
+        )
 
     def context(self) -> dict[str, Any]:
         return {
@@ -148,6 +157,7 @@ class ConversationScreen:
             "cards": self.cards,
             "activity": self.activity,
             "next_draft": self.next_draft,
+            "customer_timeline": self.customer_timeline,
             "reject_categories": RejectCategory.choices,
             # What an agent may re-label a draft as (the KB's taxonomy).
             "intents": sorted(taxonomy()),

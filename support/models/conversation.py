@@ -5,7 +5,11 @@ import secrets
 import uuid
 
 from django.db import connection, models
+from django.db.models.functions import Left
 from django.utils import timezone
+
+from support.models.draft import Draft
+from support.models.message import Message, MessageRole
 
 
 class ConversationStatus(models.TextChoices):
@@ -33,11 +37,45 @@ def new_thread_token() -> str:
     return base64.b32encode(secrets.token_bytes(8)).decode().rstrip("=").lower()
 
 
+# How much of a conversation's first customer message a timeline row carries (its preview).
+OPENING_CHARS = 300
+
+
 # The first key of the advisory lock a customer reference takes (the second: its hash).
 CUSTOMER_LOCK_SPACE = 1_818_001
 
 
 class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def of_customer(self, ref: str) -> ConversationQuerySet:
+        """The conversations of the customer known by `ref`, all channels, newest first (the
+        customer's timeline: GET /customers/{ref}/conversations, the console's side column).
+
+        Those linked to their Customer row (a verified sender links it, whatever the channel)
+        and those an API integration named by the reference (a key vouched for it). Not a
+        widget's or an e-mail's bare `customer_ref`: that is a claim anyone can make, and a
+        stranger's conversation must not join a customer's history. Never an anonymised one:
+        its customer's words and reference are gone."""
+        if not ref:
+            return self.none()
+        named = models.Q(customer__ref=ref) | models.Q(customer_ref=ref, channel=Channel.API)
+        return self.filter(named, anonymised_at__isnull=True).order_by("-created_at", "-id")
+
+    def with_timeline_facts(self) -> ConversationQuerySet:
+        """Annotates what a timeline row shows besides the conversation's own columns, in the
+        same query (no query per row): `latest_intent` (the intent of its latest draft that has
+        one: a draft still pending has none yet) and `opening` (the start of its first customer
+        message, the row's preview when it has no subject)."""
+        drafts = Draft.objects.filter(conversation=models.OuterRef("pk")).exclude(intent="")
+        first = Message.objects.filter(
+            conversation=models.OuterRef("pk"), role=MessageRole.CUSTOMER
+        ).order_by("created_at", "id")
+        return self.annotate(
+            latest_intent=models.Subquery(
+                drafts.order_by("-created_at", "-id").values("intent")[:1]
+            ),
+            opening=Left(models.Subquery(first.values("body")[:1]), OPENING_CHARS),
+        )
+
     def lock_customer(self, ref: str) -> None:
         """Serialises, for one customer reference, starting a conversation with erasing their
         data (a transaction-level advisory lock): an erasure sees every conversation committed

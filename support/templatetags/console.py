@@ -8,7 +8,12 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
+from support.models import Channel
+
 register = template.Library()
+
+# A glyph per channel beside its label (the label is what a screen reader reads).
+CHANNEL_ICONS: dict[str, str] = {Channel.API: "⇄", Channel.WIDGET: "💬", Channel.EMAIL: "✉"}
 
 
 @register.filter
@@ -22,3 +27,8 @@ def waited(since: datetime) -> str:
     if seconds < 86400:
         return f"{seconds // 3600}h {seconds % 3600 // 60}m"
     return f"{seconds // 86400}d"
+
+
+@register.filter
+def channel_icon(channel: str) -> str:
+    return CHANNEL_ICONS.get(channel, "•")
