@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from support.models import Draft
 from support.tests.conftest import Api
+from support.tests.customer_history import conversation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "how do I change my password?"
@@ -89,18 +90,27 @@ def test_ingested_message_appears_live_then_edit_and_approve(
     )
 
 
-def test_reject_asks_for_a_reason(console_page: Callable[..., Page], live_server_url: str) -> None:
+def test_reject_asks_for_a_reason(
+    console_page: Callable[..., Page], live_server_url: str, browser_env: Path
+) -> None:
     api = Api(live_server_url)
+    # The customer wrote before: their history is beside the thread, and stays through pushes.
+    earlier = conversation("my parcel never came", ref="browser-2", days_ago=3, intent="refund")
     created = api.post("/messages", {"body": QUESTION, "customer_ref": "browser-2"})
     page = console_page()
     page.goto(f"{live_server_url}/console/conversations/{created['conversation_id']}/")
     _live(page)
     expect(page.locator("[data-status]")).to_have_text(ANSWERED)
+    history = page.locator(f"#customer-timeline #history-{earlier.pk}")
+    expect(history).to_be_visible()
+    expect(history).to_contain_text("my parcel never came")
     page.get_by_role("button", name="Reject").click()
     page.get_by_label("Reason").fill("cites the wrong article")
     page.get_by_role("button", name="Confirm").click()
     expect(page.locator("[data-status]")).to_have_text("REJECTED")
     expect(page.get_by_text("cites the wrong article").first).to_be_visible()
+    expect(history).to_contain_text("refund")  # still there after the push
+    page.screenshot(path=browser_env / "console-customer-history-1280.png", full_page=True)
     draft = Draft.objects.get(pk=created["draft_id"])
     assert (draft.status, draft.reject_reason) == ("REJECTED", "cites the wrong article")
 
