@@ -8,6 +8,7 @@ from django.db import connection, models
 from django.db.models.functions import Left
 from django.utils import timezone
 
+from support.models.customer import Customer
 from support.models.draft import Draft
 from support.models.message import Message, MessageRole
 
@@ -57,7 +58,10 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         its customer's words and reference are gone."""
         if not ref:
             return self.none()
-        named = models.Q(customer__ref=ref) | models.Q(customer_ref=ref, channel=Channel.API)
+        # A scalar subquery, not a join: PostgreSQL runs it once and can then OR two index
+        # scans (the customer FK's and conversation_customer_ref_idx).
+        customer_id = models.Subquery(Customer.objects.filter(ref=ref).values("pk")[:1])
+        named = models.Q(customer_id=customer_id) | models.Q(customer_ref=ref, channel=Channel.API)
         return self.filter(named, anonymised_at__isnull=True).order_by("-created_at", "-id")
 
     def with_timeline_facts(self) -> ConversationQuerySet:
