@@ -41,7 +41,7 @@ from support.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from support.models.draft import OPEN_STATUSES
+from support.models.draft import OPEN_STATUSES, empty_context
 from support.outbound.deliveries import NOT_SENT_ERASED
 from support.review import CLOSED_BY_ERASURE
 
@@ -61,7 +61,12 @@ def _conversations(subject: Subject) -> QuerySet[Conversation]:
 def _erase_conversations(rows: QuerySet[Conversation], subject: Subject) -> int:
     now = timezone.now()
     return rows.update(
-        customer_ref="", customer=None, subject="", anonymised_at=now, updated_at=now
+        customer_ref="",
+        customer=None,
+        subject="",
+        summary="",
+        anonymised_at=now,
+        updated_at=now,
     )
 
 
@@ -125,6 +130,8 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
         "sent_text": "",
         "suggested_action": "",
         "facts": {},
+        # Document fields (amounts, addresses) and the earlier conversations it drew on.
+        "context": empty_context(),
         "guard": Func(
             F("guard"),
             Value(["reasons"], output_field=ArrayField(TextField())),
@@ -206,7 +213,12 @@ HOLDERS = [
     Holder(
         Customer, ("ref", "name", "email", "metadata"), _customers, delete_rows, customer_only=True
     ),
-    Holder(Conversation, ("customer_ref", "subject"), _conversations, _erase_conversations),
+    Holder(
+        Conversation,
+        ("customer_ref", "subject", "summary"),
+        _conversations,
+        _erase_conversations,
+    ),
     Holder(Message, ("body", "metadata"), _messages, _erase_messages),
     Holder(
         EmailEnvelope,
@@ -239,7 +251,7 @@ HOLDERS = [
     Holder(ReplyDelivery, ("last_error",), _reply_deliveries, _erase_reply_deliveries),
     Holder(
         Draft,
-        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard"),
+        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard", "context"),
         _drafts,
         _erase_drafts,
     ),
