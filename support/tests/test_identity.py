@@ -122,7 +122,7 @@ def test_the_esp_verdict_verifies_without_a_trusted_header(db: None, identity: A
     address, domain = person()
     raw = signed(build(sender=address), f"{BORDER}; dmarc=pass header.from={domain}")
     not_trusted = receive_email(raw, door="anymail:amazon_ses", esp_verdict={"dmarc": "fail"})
-    assert Message.objects.get(pk=not_trusted.message_id).verified_by == Verification.NONE
+    assert Message.objects.get(pk=str(not_trusted.message_id)).verified_by == Verification.NONE
 
     raw = build(sender=address)
     received = receive_email(raw, door="anymail:amazon_ses", esp_verdict={"dmarc": "pass"})
