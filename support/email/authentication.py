@@ -26,7 +26,6 @@ from email.utils import getaddresses
 from typing import Any
 
 import authres
-import authres.core
 
 from support.email.addresses import normalise
 from support.email.charsets import decode_header_value
@@ -100,8 +99,10 @@ def _header_passes(values: list[str], from_domain: str, trusted: str) -> bool:
         return False
     try:
         header = authres.AuthenticationResultsHeader.parse_value(_unfold(ours))
-    except authres.core.AuthResError:
-        return False  # our own verdict unreadable: nothing vouches (never a lower header)
+    except Exception:
+        # Unreadable (authres.core.AuthResError), or anything else a hostile header might make the
+        # parser raise: nothing vouches (never a lower header), and the e-mail is still stored.
+        return False
     return any(_result_passes(result, from_domain) for result in header.results)
 
 
