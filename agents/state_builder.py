@@ -59,7 +59,14 @@ def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:
 def state_for_message(message: Message) -> AgentState:
     """The state for a stored customer message (worker, `draft --persist`, shadow replay)."""
     verified = message.sender_verified
-    ref = message.conversation.customer_ref
+    conversation = message.conversation
+    # A verified sender linked to a Customer (support/customers.py) sees that customer's orders,
+    # whose ref may differ from the conversation's (an e-mail address on record as C-1042's).
+    ref = (
+        conversation.customer.ref
+        if conversation.customer is not None
+        else conversation.customer_ref
+    )
     return build_state(
         message.body,
         history_for(message),

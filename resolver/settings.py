@@ -207,6 +207,9 @@ WIDGET_TOKEN_REFRESH_DAYS = env_int("WIDGET_TOKEN_REFRESH_DAYS", 30, minimum=1, 
 WIDGET_MESSAGE_MAX_CHARS = env_int("WIDGET_MESSAGE_MAX_CHARS", 4000, minimum=1, maximum=32768)
 WIDGET_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_RATE_LIMIT_PER_MINUTE", 30, minimum=0)
 WIDGET_IP_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_IP_RATE_LIMIT_PER_MINUTE", 120, minimum=0)
+# Identity (#26, support/widget/identity.py): the host page's server signs a logged-in customer's
+# ref with this secret (data-customer-hash); empty = no widget visitor is ever verified.
+WIDGET_IDENTITY_SECRET = env_str("WIDGET_IDENTITY_SECRET")
 
 # Outbound webhooks: attempt n waits WEBHOOK_BACKOFF_SECONDS * 2**(n-1), capped at an hour.
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=60.0)
@@ -253,6 +256,10 @@ INBOUND_EMAIL_MAX_BYTES = env_int(
 # E-mails per hour from one sender that are drafted; beyond it they are stored, not drafted
 # (ignored_reason rate_limited). 0 = no limit.
 INBOUND_EMAIL_RATE_LIMIT_PER_HOUR = env_int("INBOUND_EMAIL_RATE_LIMIT_PER_HOUR", 20, minimum=0)
+# Identity (#26, support/email/authentication.py): the authserv-id our own border (MX, or the
+# ESP: "amazonses.com") writes in its Authentication-Results header; a sender is verified when the
+# topmost such header says DMARC or aligned DKIM passed. Empty = no header is trusted.
+EMAIL_TRUSTED_AUTHSERV_ID = env_str("EMAIL_TRUSTED_AUTHSERV_ID").lower()
 # A part larger than this is listed on its message but its bytes are not kept.
 ATTACHMENT_MAX_BYTES = env_int(
     "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=1 << 31

@@ -1,5 +1,8 @@
 /* Resolver chat widget. Paste one tag into a page:
      <script src="https://HOST/static/widget.js" data-key="pk_…" defer></script>
+   A logged-in customer: the host page's server adds data-customer-ref="…" and
+   data-customer-hash="…" (hex HMAC-SHA256 of the ref under WIDGET_IDENTITY_SECRET; README,
+   "Identity"). A ref without its valid hash starts an anonymous conversation.
    Vanilla JS, no build step, no third-party requests, no inline script on the host page. The UI
    lives in a Shadow DOM (no CSS leaks either way). Everything a customer, an agent or the AI wrote
    is rendered with textContent, never as HTML. */
@@ -11,6 +14,8 @@
   window.__resolverWidget = true;
 
   var KEY = script.dataset.key;
+  var CUSTOMER_REF = script.dataset.customerRef || "";
+  var CUSTOMER_HASH = script.dataset.customerHash || "";
   var BASE = new URL(script.src, document.baseURI).origin;
   var API = BASE + "/api/v1/widget";
   var STORE = "resolver-widget:" + KEY;
@@ -242,9 +247,10 @@
   }
 
   function start() {
-    return request("POST", "/conversations", {}, { "X-Widget-Key": KEY }).then(function (data) {
+    var identity = CUSTOMER_REF ? { customer_ref: CUSTOMER_REF, customer_hash: CUSTOMER_HASH } : {};
+    return request("POST", "/conversations", identity, { "X-Widget-Key": KEY }).then(function (data) {
       applyConfig(data);
-      save({ conversation_id: data.conversation_id, token: data.token, config: data });
+      save({ conversation_id: data.conversation_id, token: data.token, config: data, ref: CUSTOMER_REF });
     });
   }
 
@@ -302,6 +308,8 @@
   function ensureSession() {
     if (ready) { return ready; }
     var saved = load();
+    /* Another customer logged in on this browser (or one logged out): not their conversation. */
+    if (saved && (saved.ref || "") !== CUSTOMER_REF) { save(null); saved = null; }
     if (saved && saved.conversation_id && saved.token) {
       state.session = saved;
       if (saved.config) { applyConfig(saved.config); }

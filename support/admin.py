@@ -54,7 +54,15 @@ def _review_action(
 
 @admin.register(Conversation)
 class ConversationAdmin(CustomerDataActions, admin.ModelAdmin):
-    list_display = ["id", "customer_ref", "channel", "status", "last_message_at", "created_at"]
+    list_display = [
+        "id",
+        "customer_ref",
+        "customer",  # linked only by a verified message (support/customers.py)
+        "channel",
+        "status",
+        "last_message_at",
+        "created_at",
+    ]
     list_filter = ["status", "channel", "created_at"]
     search_fields = ["id", "customer_ref", "customer__name", "customer__email"]
     raw_id_fields = ["customer"]
@@ -89,8 +97,16 @@ class ConversationAdmin(CustomerDataActions, admin.ModelAdmin):
 class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a message sent to a customer is never rewritten."""
 
-    list_display = ["id", "conversation", "role", "short_body", "automated", "created_at"]
-    list_filter = ["role", "automated", "created_at"]
+    list_display = [
+        "id",
+        "conversation",
+        "role",
+        "short_body",
+        "automated",
+        "verified_by",
+        "created_at",
+    ]
+    list_filter = ["role", "automated", "verified_by", "created_at"]
     search_fields = ["body", "conversation__customer_ref", "id"]
     raw_id_fields = ["conversation", "author"]
 

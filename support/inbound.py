@@ -17,12 +17,12 @@ from resolver.errors import ClientError
 from resolver.events import EventType, make_event
 from resolver.tracing import joined, new_trace_id
 from support.announce import broadcast
+from support.customers import link, verified_customer
 from support.models import (
     AuditAction,
     AuditLog,
     Channel,
     Conversation,
-    Customer,
     CustomerRating,
     Draft,
     DraftStatus,
@@ -39,13 +39,24 @@ AGENT_RUN_QUEUE = "drafts"
 
 
 def _conversation(
-    conversation: Conversation | None, customer_ref: str, channel: str, subject: str = ""
+    conversation: Conversation | None,
+    customer_ref: str,
+    channel: str,
+    subject: str = "",
+    verified_by: str = "",
 ) -> Conversation:
+    """The given conversation, or a new one (unsaved) for `customer_ref`. Linked to a Customer
+    only when this message's sender is verified (support/customers.py): the sender's identity is
+    `customer_ref` (an e-mail's From, an API caller's ref), else the conversation's own (a
+    widget's ref, verified when it started)."""
     if conversation is not None:
+        identity = customer_ref or conversation.customer_ref
+        if verified_by and conversation.customer_id is None:
+            link(conversation, verified_customer(verified_by, identity))
         return conversation
     if customer_ref:
         Conversation.objects.lock_customer(customer_ref)
-    customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
+    customer = verified_customer(verified_by, customer_ref)
     return Conversation(
         customer_ref=customer_ref, customer=customer, channel=channel, subject=subject
     )
@@ -92,7 +103,7 @@ def store_message(
     # No savepoint when nested (the API's idempotency transaction): a failure here aborts the
     # caller's transaction anyway, and a savepoint is two more round trips per message.
     with transaction.atomic(savepoint=False):
-        conversation = _conversation(conversation, customer_ref, channel, subject)
+        conversation = _conversation(conversation, customer_ref, channel, subject, verified_by)
         if conversation._state.adding:
             conversation.last_message_at = timezone.now()
             conversation.save()

@@ -15,7 +15,14 @@ from resolver.api.errors import ERRORS
 from resolver.models import Scope
 from support import review
 from support.api.schemas import ConversationOut
-from support.models import Conversation, Draft, EmailEnvelope, Message, ReplyDelivery
+from support.models import (
+    Conversation,
+    Draft,
+    EmailEnvelope,
+    Message,
+    MessageRole,
+    ReplyDelivery,
+)
 
 router = Router(tags=["conversations"])
 
@@ -46,6 +53,7 @@ def thread(conversation: Conversation) -> list[dict[str, Any]]:
             "attachments": [a.as_wire() for a in message.attachments.all()],
             "message_id_header": _message_id_header(message),
             "ignored_reason": message.ignored_reason or None,
+            "verified_by": message.verified_by if message.role == MessageRole.CUSTOMER else None,
         }
         for message in messages.order_by("created_at", "id")
     ]

@@ -22,7 +22,7 @@ from support.models import (
     Sentiment,
     Urgency,
 )
-from support.vocabulary import DocumentStatus, MissingFact
+from support.vocabulary import DocumentStatus, MissingFact, Verification
 
 
 class MessageIn(Schema):
@@ -161,6 +161,11 @@ class MessageOut(Schema):
     )
     ignored_reason: IgnoredReason | None = Field(
         None, description="A customer message stored but never drafted, and why."
+    )
+    verified_by: Verification | None = Field(
+        None,
+        description='A customer message: how its sender was verified ("" = unverified: a '
+        "claim, no customer's orders or history reach its draft); null for other messages.",
     )
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Header, Router, Schema, Status
@@ -18,20 +19,29 @@ from resolver.api.errors import ERRORS, ApiError
 from resolver.api.idempotency import check_key, once
 from resolver.api.types import Text
 from support.api.schemas import Body, Ref
+from support.customers import customer_for_ref
 from support.inbound import rate_reply, receive_message
 from support.models import Channel, Conversation, DraftStatus, Message, MessageRole
+from support.vocabulary import Verification
 from support.widget import tokens
 from support.widget.access import TokenAuth, Visitor, visitor_of, widget_key
+from support.widget.identity import check_customer_hash
 
 router = Router(tags=["widget"])
-# A widget's customer_ref is whatever the host page claims: it is namespaced so that it never
-# names a real customer (whose orders the agent would then describe to this visitor).
+# A widget's customer_ref without its valid hash is whatever the host page claims: it is
+# namespaced so that it never names a real customer (whose orders the agent would then describe
+# to this visitor). With its hash (support/widget/identity.py) it is the customer's own ref.
 REF_PREFIX = "widget:"
+# Hex HMAC-SHA256: 64 characters; a longer value is not a hash (and is anonymous, not a 422).
+HASH_MAX_CHARS = 128
 VISIBLE_ROLES = (MessageRole.CUSTOMER, MessageRole.AGENT)
 
 
 class StartIn(Schema):
     customer_ref: Ref | None = None
+    # Not validated beyond its type: a wrong or malformed hash starts an anonymous conversation,
+    # never an error the page would show its visitor.
+    customer_hash: str | None = None
 
 
 class Session(Schema):
@@ -85,12 +95,26 @@ class WidgetConversation(Schema):
     messages: list[WidgetMessage]
 
 
-def session(conversation_id: uuid.UUID, key_id: int) -> dict[str, Any]:
+def session(conversation_id: uuid.UUID, key_id: int, verified: bool = False) -> dict[str, Any]:
     return {
         "conversation_id": conversation_id,
-        "token": tokens.issue(conversation_id, key_id),
+        "token": tokens.issue(conversation_id, key_id, verified),
         "expires_at": timezone.now() + tokens.expires_in(),
     }
+
+
+def start_conversation(ref: str, verified: bool) -> Conversation:
+    """A new widget conversation: a verified ref's is the customer's own (linked to their
+    Customer row, made under their lock when new); any other is anonymous or namespaced."""
+    if not verified:
+        return Conversation.objects.create(
+            channel=Channel.WIDGET, customer_ref=f"{REF_PREFIX}{ref}" if ref else ""
+        )
+    with transaction.atomic():
+        customer = customer_for_ref(ref)
+        return Conversation.objects.create(
+            channel=Channel.WIDGET, customer_ref=ref, customer=customer
+        )
 
 
 def _visitor_of_conversation(request: HttpRequest, conversation_id: uuid.UUID) -> Visitor:
@@ -113,11 +137,11 @@ def start(request: HttpRequest, payload: StartIn | None = None) -> Status[dict[s
     """Starts a conversation for the key in `X-Widget-Key` (from an origin it allows)."""
     key = widget_key(request)
     ref = payload.customer_ref if payload and payload.customer_ref else ""
-    conversation = Conversation.objects.create(
-        channel=Channel.WIDGET, customer_ref=f"{REF_PREFIX}{ref}" if ref else ""
-    )
+    given = (payload.customer_hash or "")[:HASH_MAX_CHARS] if payload else ""
+    verified = check_customer_hash(ref, given)
+    conversation = start_conversation(ref, verified)
     body = {
-        **session(conversation.pk, key.pk),
+        **session(conversation.pk, key.pk, verified),
         "company_name": key.company_name,
         "colour": key.colour,
         "greeting": key.greeting,
@@ -130,7 +154,7 @@ def start(request: HttpRequest, payload: StartIn | None = None) -> Status[dict[s
 def refresh(request: HttpRequest) -> dict[str, Any]:
     """A fresh token for the same conversation (accepted up to WIDGET_TOKEN_REFRESH_DAYS)."""
     visitor = visitor_of(request)
-    return session(_conversation(visitor).pk, visitor.key.pk)
+    return session(_conversation(visitor).pk, visitor.key.pk, visitor.grant.verified)
 
 
 @router.post("/widget/messages", response={202: WidgetAccepted, **ERRORS}, auth=TokenAuth())
@@ -148,7 +172,11 @@ def post_message(
 
     def create() -> tuple[int, dict[str, Any]]:
         conversation = _conversation(visitor)
-        message, _ = receive_message(payload.body, conversation=conversation)
+        # The token was minted for this conversation's start: verified there, verified here.
+        verified_by = Verification.WIDGET_HASH if visitor.grant.verified else Verification.NONE
+        message, _ = receive_message(
+            payload.body, conversation=conversation, verified_by=verified_by
+        )
         accepted = {
             "id": str(message.pk),
             "conversation_id": str(conversation.pk),

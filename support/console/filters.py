@@ -28,6 +28,7 @@ ROW_FIELDS = (
     "confidence",
     "created_at",
     "message__body",
+    "message__verified_by",  # the row's verified / unverified chip
     "conversation__customer_ref",
     # The row's channel chip and an e-mail's subject.
     "conversation__channel",

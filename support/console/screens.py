@@ -10,7 +10,14 @@ from typing import Any
 from knowledge.taxonomy import taxonomy
 from support.console.customer_timeline import CustomerTimeline
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
-from support.models import AuditLog, Conversation, Draft, Message, RejectCategory
+from support.models import (
+    AuditLog,
+    Conversation,
+    Draft,
+    Message,
+    MessageRole,
+    RejectCategory,
+)
 from support.models.draft import DraftQuerySet
 from support.vocabulary import GUARD_CHECKS, NOT_DRAFTED
 
@@ -158,6 +165,10 @@ class ConversationScreen:
             "activity": self.activity,
             "next_draft": self.next_draft,
             "customer_timeline": self.customer_timeline,
+            # Verification is per message: the head shows the latest customer message's.
+            "latest_customer_message": next(
+                (m for m in reversed(self.messages) if m.role == MessageRole.CUSTOMER), None
+            ),
             "reject_categories": RejectCategory.choices,
             # What an agent may re-label a draft as (the KB's taxonomy).
             "intents": sorted(taxonomy()),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -84,9 +85,21 @@ def door(esp_name: str) -> str:
     return DOOR_PREFIX + esp_name.lower().replace(" ", "_")
 
 
-def verdict(event: AnymailInboundEvent) -> dict[str, Any]:
+# SendGrid's Inbound Parse `dkim` field: each signature's domain and result, as
+# "{@example.com : pass}" or "{@example.com : pass, @other.net : fail}".
+_SENDGRID_DKIM = re.compile(r"@?([A-Za-z0-9][A-Za-z0-9.-]*)\s*:\s*([A-Za-z]+)")
+
+
+def verdict(event: AnymailInboundEvent, esp_name: str = "") -> dict[str, Any]:
     """What the ESP concluded about the message, where it says: anymail's spam fields for every
-    ESP, and Amazon SES's SPF, DKIM, DMARC and virus verdicts ("pass", "fail", "gray", ...)."""
+    ESP, Amazon SES's SPF, DKIM, DMARC and virus verdicts ("pass", "fail", "gray", ...), and the
+    domains whose DKIM signature passed where the ESP names them (`dkim_pass_domains`: SendGrid's
+    `dkim` field). support/email/authentication.py turns a DMARC pass, or a DKIM pass aligned with
+    the From domain, into a verified sender. Mailgun (`X-Mailgun-Dkim-Check-Result`) and Amazon
+    SES (`dkimVerdict`) say a signature passed without saying whose, so their DKIM verdict alone
+    verifies nobody; Postmark reports SPF only (`Received-SPF`), which checks the envelope sender,
+    not From. SES also adds its own `Authentication-Results: amazonses.com; ...` header:
+    EMAIL_TRUSTED_AUTHSERV_ID=amazonses.com trusts it (and only the topmost one)."""
     message = event.message
     found: dict[str, Any] = {
         "spam_detected": getattr(message, "spam_detected", None),
@@ -95,20 +108,35 @@ def verdict(event: AnymailInboundEvent) -> dict[str, Any]:
         "dkim": None,
         "dmarc": None,
         "virus": None,
+        "dkim_pass_domains": [],
     }
     receipt = event.esp_event.get("receipt") if isinstance(event.esp_event, dict) else None
     if isinstance(receipt, dict):
         for key in ("spf", "dkim", "dmarc", "virus"):
             status = (receipt.get(f"{key}Verdict") or {}).get("status")
             found[key] = str(status).lower() if status else None
+    if esp_name.lower() == "sendgrid":
+        found["dkim_pass_domains"] = _sendgrid_dkim_passes(event.esp_event)
     return found
+
+
+def _sendgrid_dkim_passes(esp_event: Any) -> list[str]:
+    form = getattr(esp_event, "POST", None)  # SendGrid's inbound esp_event is the request
+    raw = str(form.get("dkim") or "") if form is not None else ""
+    return [
+        domain.lower().rstrip(".")
+        for domain, result in _SENDGRID_DKIM.findall(raw)
+        if result.lower() == "pass"
+    ]
 
 
 @receiver(inbound, dispatch_uid="support.email.esp.on_inbound")
 def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
     """anymail's inbound signal: the message, as MIME, to the receive path."""
     try:
-        hand_over(event.message.as_bytes(), door=door(esp_name), esp_verdict=verdict(event))
+        hand_over(
+            event.message.as_bytes(), door=door(esp_name), esp_verdict=verdict(event, esp_name)
+        )
     except UNAVAILABLE:
         raise  # 503 + Retry-After (resolver/unavailable.py)
     except Exception as exc:

@@ -28,6 +28,7 @@ from resolver.api.errors import is_unavailable
 from resolver.audit_actor import Actor
 from resolver.errors import ClientError
 from support.email import attachments as files
+from support.email.authentication import author_address, sender_verification
 from support.email.bounces import mark_bounced, original_message_ids
 from support.email.flood import flooded
 from support.email.html import sanitise
@@ -50,7 +51,7 @@ from support.models import (
     Message,
     MessageRole,
 )
-from support.vocabulary import ReceiptStatus
+from support.vocabulary import ReceiptStatus, Verification
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ def _store(
         channel=Channel.EMAIL,
         subject=subject_without_token(parsed.subject)[:MAX_SUBJECT],
         ignored_reason=reason,
+        verified_by="" if reason else _verification(parsed, verdict),
     )
     EmailEnvelope.objects.create(
         message=message,
@@ -300,6 +302,19 @@ def _store(
         message_id=message.pk,
         draft_id=draft.pk if draft is not None else None,
         ignored_reason=reason,
+    )
+
+
+def _verification(parsed: ParsedEmail, verdict: dict[str, Any]) -> str:
+    """How the sender was verified (Verification; "" = not): what our border's
+    Authentication-Results or the ESP's verdict says of the From domain. Only when the customer
+    address is the From header's one author (not a Sender or Reply-To fallback). Mail nobody is to
+    answer is not looked at: it is drafted for no one and must link no customer (a bounce is from
+    a mailer daemon, in the customer's thread)."""
+    if author_address(parsed.message) != parsed.from_address:
+        return Verification.NONE
+    return sender_verification(
+        parsed.message, parsed.from_address, settings.EMAIL_TRUSTED_AUTHSERV_ID, verdict
     )
 
 

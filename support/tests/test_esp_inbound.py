@@ -282,6 +282,8 @@ def test_sendgrid_raw_parse_post_is_handed_over_once(
     assert message["Message-ID"] == "<CAEPk3RKsi@mail.example.org>"
     verdict = email_receiver.handed[0].esp_verdict
     assert verdict is not None and verdict["spam_score"] == 0.011
+    # SendGrid's `dkim` field names each signature's domain: what aligned DKIM is checked on.
+    assert verdict["dkim_pass_domains"] == ["example.org"]
 
 
 def test_sendgrid_with_wrong_basic_auth_hands_nothing_over(
@@ -360,6 +362,7 @@ def test_amazon_ses_sns_notification_is_handed_over_with_its_verdicts(
         "dkim": "pass",
         "dmarc": "fail",
         "virus": "pass",
+        "dkim_pass_domains": [],  # SES's DKIM verdict names no domain
     }
 
 

@@ -1,0 +1,79 @@
+"""One Customer for the channels a verified person used. A conversation is linked to a customer
+(`Conversation.customer`, what memory and the timeline read) only by a message whose own sender
+was verified (support.vocabulary.Verification): a claim (a widget ref without its hash, a From
+no trusted server vouched for) never links one, so a forged e-mail can never enter a customer's
+history. Who the verified sender is depends on how they were verified:
+
+- an e-mail (Authentication-Results, the ESP's verdict): the Customer whose `email` is the
+  address (case-insensitive), else the one whose ref is the lower-cased address (made, with its
+  `email`, when there is none);
+- an API key's `customer_ref`, a widget ref with its valid hash: the Customer with that ref
+  (made when there is none).
+
+Runs inside the caller's transaction, under the customer's advisory lock (the one erasure takes:
+Conversation.objects.lock_customer), so two first messages of the same person make one row."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from support.models import Conversation, Customer
+from support.vocabulary import Verification
+
+EMAIL_VERIFICATIONS = frozenset({Verification.EMAIL_AUTH, Verification.ESP})
+REF_VERIFICATIONS = frozenset({Verification.API_KEY, Verification.WIDGET_HASH})
+
+
+def verified_customer(verified_by: str, identity: str) -> Customer | None:
+    """The customer a sender verified as `identity` (an e-mail address or a ref) is; None when
+    the sender is unverified or names nobody. Takes the identity's lock (and the customer's)."""
+    if not verified_by or not identity:
+        return None
+    if verified_by in EMAIL_VERIFICATIONS:
+        return customer_for_email(identity)
+    if verified_by in REF_VERIFICATIONS:
+        return customer_for_ref(identity)
+    raise ValueError(f"unknown verification {verified_by!r}")
+
+
+def customer_for_ref(ref: str) -> Customer:
+    Conversation.objects.lock_customer(ref)
+    return _get_or_create(ref)
+
+
+def customer_for_email(address: str) -> Customer:
+    address = address.strip().lower()
+    Conversation.objects.lock_customer(address)
+    customer = Customer.objects.filter(email__iexact=address).order_by("pk").first()
+    if customer is None:
+        return _get_or_create(address, email=address)
+    if customer.ref != address:
+        # Serialise with an erasure of that customer (it locks by its ref).
+        Conversation.objects.lock_customer(customer.ref)
+    return customer
+
+
+def _get_or_create(ref: str, email: str = "") -> Customer:
+    """The row with `ref`, made when there is none. The lock serialises our own callers; a row
+    made meanwhile without it (PUT /orders, admin) makes the insert fail on the unique ref, and
+    the savepoint lets us read that row instead of aborting the caller's transaction."""
+    customer = Customer.objects.filter(ref=ref).first()
+    if customer is not None:
+        return customer
+    try:
+        with transaction.atomic():
+            return Customer.objects.create(ref=ref, email=email)
+    except IntegrityError:
+        return Customer.objects.get(ref=ref)
+
+
+def link(conversation: Conversation, customer: Customer | None) -> None:
+    """A verified message links a conversation that is not linked yet (a conditional UPDATE: an
+    earlier link, made by an earlier verified message, stays)."""
+    if customer is None or conversation.customer_id is not None:
+        return
+    updated = Conversation.objects.filter(pk=conversation.pk, customer__isnull=True).update(
+        customer=customer
+    )
+    if updated:
+        conversation.customer = customer
