@@ -30,6 +30,7 @@ from support.models import (
     MessageRole,
 )
 from support.observers import REWEIGH_ACTOR, learn_later
+from support.vocabulary import Verification
 
 logger = logging.getLogger(__name__)
 
@@ -44,22 +45,31 @@ def _conversation(
     channel: str,
     subject: str = "",
     verified_by: str = "",
-) -> Conversation:
-    """The given conversation, or a new one (unsaved) for `customer_ref`. Linked to a Customer
-    only when this message's sender is verified (support/customers.py): the sender's identity is
+) -> tuple[Conversation, str]:
+    """The given conversation, or a new one (unsaved) for `customer_ref`, and how this
+    message's sender is verified AS that conversation's customer. Linked to a Customer only when
+    this message's sender is verified (support/customers.py): the sender's identity is
     `customer_ref` (an e-mail's From, an API caller's ref), else the conversation's own (a
-    widget's ref, verified when it started)."""
-    if conversation is not None:
-        identity = customer_ref or conversation.customer_ref
-        if verified_by and conversation.customer_id is None:
-            link(conversation, verified_customer(verified_by, identity))
-        return conversation
-    if customer_ref:
-        Conversation.objects.lock_customer(customer_ref)
-    customer = verified_customer(verified_by, customer_ref)
-    return Conversation(
-        customer_ref=customer_ref, customer=customer, channel=channel, subject=subject
-    )
+    widget's ref, verified when it started). A verified sender who is someone else than the
+    customer the conversation is linked to (a colleague in Cc writing into the thread) vouches
+    for nobody here: stored unverified, so their draft gets none of that customer's orders or
+    memory."""
+    if conversation is None:
+        if customer_ref:
+            Conversation.objects.lock_customer(customer_ref)
+        customer = verified_customer(verified_by, customer_ref)
+        new = Conversation(
+            customer_ref=customer_ref, customer=customer, channel=channel, subject=subject
+        )
+        return new, verified_by
+    if not verified_by:
+        return conversation, verified_by
+    sender = verified_customer(verified_by, customer_ref or conversation.customer_ref)
+    if conversation.customer_id is None:
+        link(conversation, sender)
+    elif sender is None or sender.pk != conversation.customer_id:
+        return conversation, Verification.NONE
+    return conversation, verified_by
 
 
 def receive_message(
@@ -103,7 +113,9 @@ def store_message(
     # No savepoint when nested (the API's idempotency transaction): a failure here aborts the
     # caller's transaction anyway, and a savepoint is two more round trips per message.
     with transaction.atomic(savepoint=False):
-        conversation = _conversation(conversation, customer_ref, channel, subject, verified_by)
+        conversation, verified_by = _conversation(
+            conversation, customer_ref, channel, subject, verified_by
+        )
         if conversation._state.adding:
             conversation.last_message_at = timezone.now()
             conversation.save()

@@ -366,3 +366,32 @@ def test_the_widget_hash_command_prints_what_the_host_page_sends(identity: Any) 
     identity.WIDGET_IDENTITY_SECRET = ""
     with pytest.raises(CommandError, match="WIDGET_IDENTITY_SECRET"):
         call_command("widget_hash", "C-1042", stdout=out)
+
+
+def test_a_verified_sender_who_is_not_the_conversations_customer_vouches_for_nobody(
+    db: None, identity: Any
+) -> None:
+    """A colleague in Cc, verified as themselves, writes into Anna's thread: their message must
+    not get Anna's orders or memory, so it is stored unverified (as Anna)."""
+    address, domain = person()
+    anna = email_from(address, f"{BORDER}; dmarc=pass header.from={domain}")
+    assert anna.conversation.customer is not None
+
+    colleague, _ = receive_message(
+        "Adding myself: what is the status of order NW-10001?",
+        conversation=anna.conversation,
+        customer_ref=f"bob@{domain}",
+        channel=Channel.EMAIL,
+        verified_by=Verification.EMAIL_AUTH,
+    )
+    assert colleague.verified_by == Verification.NONE
+    again, _ = receive_message(
+        "And one more thing.",
+        conversation=anna.conversation,
+        customer_ref=address,
+        channel=Channel.EMAIL,
+        verified_by=Verification.EMAIL_AUTH,
+    )
+    assert again.verified_by == Verification.EMAIL_AUTH  # Anna herself still is
+    conversation = Conversation.objects.get(pk=anna.conversation_id)
+    assert conversation.customer_id == anna.conversation.customer_id
