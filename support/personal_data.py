@@ -30,6 +30,7 @@ from support.models import (
     Conversation,
     Customer,
     CustomerRating,
+    DocumentReading,
     Draft,
     DraftStatus,
     EmailEnvelope,
@@ -44,6 +45,7 @@ from support.models import (
 from support.models.draft import OPEN_STATUSES
 from support.outbound.deliveries import NOT_SENT_ERASED
 from support.review import CLOSED_BY_ERASURE
+from support.vocabulary import empty_context
 
 
 def _customers(subject: Subject) -> QuerySet[Customer]:
@@ -99,6 +101,10 @@ def _erase_attachments(rows: QuerySet[Attachment], subject: Subject) -> int:
     return count
 
 
+def _document_readings(subject: Subject) -> QuerySet[DocumentReading]:
+    return DocumentReading.objects.filter(attachment__message_id__in=subject.message_ids)
+
+
 def _reply_deliveries(subject: Subject) -> QuerySet[ReplyDelivery]:
     return ReplyDelivery.objects.filter(message__conversation_id__in=subject.conversation_ids)
 
@@ -125,6 +131,8 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
         "sent_text": "",
         "suggested_action": "",
         "facts": {},
+        # Documents' fields (order numbers, addresses, amounts) and mismatches quote the customer.
+        "context": empty_context(),
         "guard": Func(
             F("guard"),
             Value(["reasons"], output_field=ArrayField(TextField())),
@@ -230,6 +238,14 @@ HOLDERS = [
         _inbound_emails,
         delete_rows,
     ),
+    # What the worker read in an attachment (its text, fields, mismatches): before the attachment,
+    # whose deletion would take the reading with it unexported.
+    Holder(
+        DocumentReading,
+        ("text", "fields", "mismatches", "error"),
+        _document_readings,
+        delete_rows,
+    ),
     Holder(
         Attachment,
         ("filename", "content_type", "declared_type", "sha256", "path", "content_id"),
@@ -239,7 +255,7 @@ HOLDERS = [
     Holder(ReplyDelivery, ("last_error",), _reply_deliveries, _erase_reply_deliveries),
     Holder(
         Draft,
-        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard"),
+        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard", "context"),
         _drafts,
         _erase_drafts,
     ),

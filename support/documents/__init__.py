@@ -37,6 +37,29 @@ class DocumentFacts:
 
 
 def documents_for(message: Message) -> list[DocumentFacts]:
-    """The documents attached to `message`, as read (none yet: filled by the documents work of
-    issue #26)."""
-    return []
+    """The documents attached to `message`, as the worker read them (support/documents/read.py:
+    read_attachments runs before the state is built), in the order the e-mail carried them."""
+    from support.models import DocumentReading
+
+    readings = (
+        DocumentReading.objects.filter(attachment__message_id=message.pk)
+        .select_related("attachment")
+        .order_by("attachment__created_at", "attachment_id")
+    )
+    return [
+        DocumentFacts(
+            attachment_id=reading.attachment_id,
+            filename=reading.attachment.filename,
+            status=DocumentStatus(reading.status),
+            text=reading.text,
+            fields=dict(reading.fields or {}),
+            mismatches=tuple(reading.mismatches or ()),
+        )
+        for reading in readings
+    ]
+
+
+def mismatches_in(context: Any) -> list[dict[str, Any]]:
+    """The mismatches of a Draft's context (its documents'), for auto-send and the console."""
+    documents = context.get("documents", []) if isinstance(context, dict) else []
+    return [m for d in documents if isinstance(d, dict) for m in d.get("mismatches") or []]

@@ -1,0 +1,140 @@
+"""Reading a message's attachments (the worker, agents/runner.py, before it builds the state): the
+text of a PDF (its text layer, in a bounded child process: pdf_child.py), of plain text and CSV;
+an image is listed, not read (no OCR). The fields found are compared with the verified customer's
+orders. Each attachment is read once: its DocumentReading row says so."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+
+from support.documents import compare
+from support.documents.fields import find_fields
+from support.email.attachments import open_stored
+from support.models import Attachment, Customer, DocumentReading, Message
+from support.models.document import TEXT_MAX_CHARS
+from support.vocabulary import DocumentStatus
+
+logger = logging.getLogger(__name__)
+
+PDF = "application/pdf"
+TEXT_TYPES = frozenset({"text/plain", "text/csv"})
+# The child's address space: pypdf needs tens of MB; a decompression bomb gets no further.
+CHILD_MEMORY_BYTES = 768 * 1024 * 1024
+# The most bytes of a text file decoded (a character is at most 4 bytes in UTF-8).
+TEXT_MAX_BYTES = TEXT_MAX_CHARS * 4
+_CHILD = Path(__file__).with_name("pdf_child.py")
+
+
+def read_attachments(message_id: uuid.UUID | str) -> list[DocumentReading]:
+    """Reads the attachments of the message not read yet (idempotent; a reading another worker
+    wrote meanwhile wins). Returns the readings written now."""
+    pending = list(Attachment.objects.filter(message_id=message_id, reading__isnull=True))
+    if not pending:
+        return []
+    message = Message.objects.select_related("conversation__customer").get(pk=message_id)
+    orders = customer_orders(verified_customer(message))
+    readings = [read_one(attachment, orders) for attachment in pending]
+    DocumentReading.objects.bulk_create(readings, ignore_conflicts=True)
+    return readings
+
+
+def verified_customer(message: Message) -> Customer | None:
+    """The customer the message's own sender is verified as; nobody for an unverified one."""
+    if not message.sender_verified:
+        return None
+    conversation = message.conversation
+    if conversation.customer is not None:
+        return conversation.customer
+    ref = conversation.customer_ref
+    return Customer.objects.filter(ref=ref).first() if ref else None
+
+
+def customer_orders(customer: Customer | None) -> dict[str, compare.OrderRecord]:
+    if customer is None:
+        return {}
+    rows = customer.orders.values_list("number", "total", "currency")
+    return {
+        number.upper(): compare.OrderRecord(number, total, currency)
+        for number, total, currency in rows
+    }
+
+
+def read_one(attachment: Attachment, orders: dict[str, compare.OrderRecord]) -> DocumentReading:
+    """The reading of one attachment (not saved). Never raises for what the file holds."""
+    status, text, error, pages = _extract(attachment)
+    fields = find_fields(text) if text else {}
+    return DocumentReading(
+        attachment=attachment,
+        status=status,
+        text=text,
+        fields=fields,
+        mismatches=compare.mismatches(fields, orders),
+        error=error[:500],
+        pages=pages,
+    )
+
+
+def _extract(attachment: Attachment) -> tuple[DocumentStatus, str, str, int | None]:
+    """(status, text, error, pages)."""
+    kind = attachment.content_type
+    if not attachment.is_stored:
+        return DocumentStatus.NOT_READ, "", f"not kept: {attachment.skipped}", None
+    if kind.startswith("image/"):
+        return DocumentStatus.NOT_READ, "", "an image: no OCR", None
+    if kind != PDF and kind not in TEXT_TYPES:
+        return DocumentStatus.NOT_READ, "", f"{kind} is not read", None
+    try:
+        path = open_stored(attachment.path)
+    except (FileNotFoundError, ValueError):
+        return DocumentStatus.FAILED, "", "the file is gone", None
+    if kind == PDF:
+        return _pdf(path)
+    with open(path, "rb") as handle:
+        data = handle.read(TEXT_MAX_BYTES)
+    text = data.decode("utf-8", errors="replace").replace("\x00", "")
+    return DocumentStatus.READ, text[:TEXT_MAX_CHARS], "", None
+
+
+def _pdf(path: Path) -> tuple[DocumentStatus, str, str, int | None]:
+    command = [
+        sys.executable,
+        "-I",  # isolated: no PYTHONPATH, no current directory, no user site
+        str(_CHILD),
+        str(path),
+        str(settings.DOCUMENT_MAX_PAGES),
+        str(TEXT_MAX_CHARS),
+        str(CHILD_MEMORY_BYTES),
+    ]
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            timeout=settings.DOCUMENT_READ_SECONDS,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        limit = settings.DOCUMENT_READ_SECONDS
+        return (
+            DocumentStatus.FAILED,
+            "",
+            f"took longer than DOCUMENT_READ_SECONDS ({limit:g})",
+            None,
+        )
+    try:
+        result = json.loads(done.stdout)
+    except ValueError:
+        # Killed (memory) or crashed before it could answer.
+        logger.warning("pdf reader exited %s: %s", done.returncode, done.stderr[-300:])
+        return DocumentStatus.FAILED, "", f"the reader stopped (exit {done.returncode})", None
+    pages = result.get("pages")
+    if result.get("status") != DocumentStatus.READ:
+        return DocumentStatus.FAILED, "", str(result.get("error") or "unreadable"), pages
+    return DocumentStatus.READ, str(result.get("text") or ""), "", pages
