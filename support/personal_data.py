@@ -295,6 +295,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.WidgetKey.colour": _CONFIG,
     "support.WidgetKey.greeting": _CONFIG,
     "support.AutoSendRule.intent": _CONFIG,
+    "support.Order.currency": "an ISO 4217 code",
     "support.BusinessProfile.company_name": _CONFIG,
     "support.BusinessProfile.support_phone": _CONFIG,
     "support.BusinessProfile.support_hours": _CONFIG,

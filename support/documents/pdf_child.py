@@ -4,7 +4,7 @@ child its memory or its time limit, never the worker. Imports nothing but the st
 and pypdf, so the child starts in a fraction of a second.
 
 Usage: python pdf_child.py PATH MAX_PAGES MAX_CHARS MAX_MEMORY_BYTES; prints one JSON object:
-{"status": "read", "text", "pages"} or {"status": "failed", "error", "pages"?}."""
+{"ok": true, "text", "pages"} or {"ok": false, "error", "pages"?}."""
 
 from __future__ import annotations
 
@@ -35,11 +35,11 @@ def read(path: str, max_pages: int, max_chars: int) -> dict[str, Any]:
             except Exception:
                 unlocked = False
             if not unlocked:
-                return {"status": "failed", "error": "encrypted: a password is needed"}
+                return {"ok": False, "error": "encrypted: a password is needed"}
         pages = len(reader.pages)
         if pages > max_pages:
             return {
-                "status": "failed",
+                "ok": False,
                 "error": f"{pages} pages, more than DOCUMENT_MAX_PAGES ({max_pages})",
                 "pages": pages,
             }
@@ -57,13 +57,13 @@ def read(path: str, max_pages: int, max_chars: int) -> dict[str, Any]:
             if length >= max_chars:
                 break
     except LimitReachedError:
-        return {"status": "failed", "error": "a stream too large when decompressed"}
+        return {"ok": False, "error": "a stream too large when decompressed"}
     except MemoryError:
-        return {"status": "failed", "error": "too large to read (memory limit)"}
+        return {"ok": False, "error": "too large to read (memory limit)"}
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
-        return {"status": "failed", "error": f"not a readable PDF: {type(exc).__name__}"}
+        return {"ok": False, "error": f"not a readable PDF: {type(exc).__name__}"}
     text = "\n".join(texts).replace("\x00", "")[:max_chars]
-    return {"status": "read", "text": text, "pages": pages}
+    return {"ok": True, "text": text, "pages": pages}
 
 
 def main(argv: list[str]) -> int:
@@ -72,9 +72,9 @@ def main(argv: list[str]) -> int:
     try:
         result = read(path, max_pages, max_chars)
     except MemoryError:
-        result = {"status": "failed", "error": "too large to read (memory limit)"}
+        result = {"ok": False, "error": "too large to read (memory limit)"}
     except Exception as exc:  # whatever else a broken file makes pypdf raise
-        result = {"status": "failed", "error": f"not a readable PDF: {type(exc).__name__}"}
+        result = {"ok": False, "error": f"not a readable PDF: {type(exc).__name__}"}
     sys.stdout.write(json.dumps(result))
     return 0
 

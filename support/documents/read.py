@@ -135,6 +135,6 @@ def _pdf(path: Path) -> tuple[DocumentStatus, str, str, int | None]:
         logger.warning("pdf reader exited %s: %s", done.returncode, done.stderr[-300:])
         return DocumentStatus.FAILED, "", f"the reader stopped (exit {done.returncode})", None
     pages = result.get("pages")
-    if result.get("status") != DocumentStatus.READ:
+    if result.get("ok") is not True:
         return DocumentStatus.FAILED, "", str(result.get("error") or "unreadable"), pages
     return DocumentStatus.READ, str(result.get("text") or ""), "", pages

@@ -290,3 +290,21 @@ def test_erasure_removes_what_was_read(
     assert not DocumentReading.objects.filter(attachment__message=message).exists()
     draft.refresh_from_db()
     assert draft.context == {"earlier_conversations": [], "documents": [], "missing": []}
+
+
+def test_the_console_lists_the_facts_a_message_lacks(
+    small_kb: object, django_capture_on_commit_callbacks: Any, console: Client
+) -> None:
+    """#26 must 5, through the worker: the reply asks for the order number, the draft card says
+    what is missing; given the number, nothing is."""
+    asked = _run_worker(_receive(body="How do I get a refund?"), django_capture_on_commit_callbacks)
+    assert (asked.intent, asked.status) == ("get_refund", "SUGGESTED")
+    assert asked.context["missing"] == ["order_number"]
+    assert asked.answer.endswith("could you send me your order number?")
+    page = console.get(f"/console/conversations/{asked.conversation_id}/").content.decode()
+    assert "<strong>Missing:</strong> order number" in page
+
+    given = _run_worker(_receive(body=REFUND), django_capture_on_commit_callbacks)
+    assert given.context["missing"] == []
+    page = console.get(f"/console/conversations/{given.conversation_id}/").content.decode()
+    assert "<strong>Missing:</strong>" not in page
