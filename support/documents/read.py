@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -30,19 +31,42 @@ CHILD_MEMORY_BYTES = 768 * 1024 * 1024
 # The most bytes of a text file decoded (a character is at most 4 bytes in UTF-8).
 TEXT_MAX_BYTES = TEXT_MAX_CHARS * 4
 _CHILD = Path(__file__).with_name("pdf_child.py")
+# A message's documents share one time budget (a run has AGENT_RUN_TIME_LIMIT_SECONDS in all) and
+# at most this many are read: an e-mail with a hundred PDFs does not hold a worker for an hour.
+MAX_DOCUMENTS = 10
+BUDGET_FACTOR = 3  # times DOCUMENT_READ_SECONDS, for all of a message's documents
 
 
 def read_attachments(message_id: uuid.UUID | str) -> list[DocumentReading]:
     """Reads the attachments of the message not read yet (idempotent; a reading another worker
-    wrote meanwhile wins). Returns the readings written now."""
-    pending = list(Attachment.objects.filter(message_id=message_id, reading__isnull=True))
+    wrote meanwhile wins). Each reading is saved as it is done, so a run stopped midway (its
+    time limit) does not read the same files again. Returns the readings written now."""
+    pending = list(
+        Attachment.objects.filter(message_id=message_id, reading__isnull=True).order_by(
+            "created_at", "id"
+        )
+    )
     if not pending:
         return []
     message = Message.objects.select_related("conversation__customer").get(pk=message_id)
     orders = customer_orders(verified_customer(message))
-    readings = [read_one(attachment, orders) for attachment in pending]
-    DocumentReading.objects.bulk_create(readings, ignore_conflicts=True)
+    already = Attachment.objects.filter(message_id=message_id, reading__isnull=False).count()
+    deadline = time.monotonic() + settings.DOCUMENT_READ_SECONDS * BUDGET_FACTOR
+    readings = []
+    for number, attachment in enumerate(pending, start=already + 1):
+        if number > MAX_DOCUMENTS:
+            reading = _not_read(attachment, f"more than {MAX_DOCUMENTS} documents in one message")
+        elif time.monotonic() >= deadline:
+            reading = _not_read(attachment, "the message's time for documents was used up")
+        else:
+            reading = read_one(attachment, orders, deadline)
+        DocumentReading.objects.bulk_create([reading], ignore_conflicts=True)
+        readings.append(reading)
     return readings
+
+
+def _not_read(attachment: Attachment, why: str) -> DocumentReading:
+    return DocumentReading(attachment=attachment, status=DocumentStatus.NOT_READ, error=why)
 
 
 def verified_customer(message: Message) -> Customer | None:
@@ -66,9 +90,13 @@ def customer_orders(customer: Customer | None) -> dict[str, compare.OrderRecord]
     }
 
 
-def read_one(attachment: Attachment, orders: dict[str, compare.OrderRecord]) -> DocumentReading:
+def read_one(
+    attachment: Attachment,
+    orders: dict[str, compare.OrderRecord],
+    deadline: float | None = None,
+) -> DocumentReading:
     """The reading of one attachment (not saved). Never raises for what the file holds."""
-    status, text, error, pages = _extract(attachment)
+    status, text, error, pages = _extract(attachment, deadline)
     fields = find_fields(text) if text else {}
     return DocumentReading(
         attachment=attachment,
@@ -81,7 +109,9 @@ def read_one(attachment: Attachment, orders: dict[str, compare.OrderRecord]) -> 
     )
 
 
-def _extract(attachment: Attachment) -> tuple[DocumentStatus, str, str, int | None]:
+def _extract(
+    attachment: Attachment, deadline: float | None = None
+) -> tuple[DocumentStatus, str, str, int | None]:
     """(status, text, error, pages)."""
     kind = attachment.content_type
     if not attachment.is_stored:
@@ -95,14 +125,17 @@ def _extract(attachment: Attachment) -> tuple[DocumentStatus, str, str, int | No
     except (FileNotFoundError, ValueError):
         return DocumentStatus.FAILED, "", "the file is gone", None
     if kind == PDF:
-        return _pdf(path)
+        return _pdf(path, deadline)
     with open(path, "rb") as handle:
         data = handle.read(TEXT_MAX_BYTES)
     text = data.decode("utf-8", errors="replace").replace("\x00", "")
     return DocumentStatus.READ, text[:TEXT_MAX_CHARS], "", None
 
 
-def _pdf(path: Path) -> tuple[DocumentStatus, str, str, int | None]:
+def _pdf(path: Path, deadline: float | None = None) -> tuple[DocumentStatus, str, str, int | None]:
+    limit = float(settings.DOCUMENT_READ_SECONDS)
+    if deadline is not None:  # what is left of the message's budget, if less
+        limit = max(0.01, min(limit, deadline - time.monotonic()))
     command = [
         sys.executable,
         "-I",  # isolated: no PYTHONPATH, no current directory, no user site
@@ -116,18 +149,12 @@ def _pdf(path: Path) -> tuple[DocumentStatus, str, str, int | None]:
         done = subprocess.run(
             command,
             capture_output=True,
-            timeout=settings.DOCUMENT_READ_SECONDS,
+            timeout=limit,
             check=False,
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        limit = settings.DOCUMENT_READ_SECONDS
-        return (
-            DocumentStatus.FAILED,
-            "",
-            f"took longer than DOCUMENT_READ_SECONDS ({limit:g})",
-            None,
-        )
+        return DocumentStatus.FAILED, "", f"took longer than {limit:g} s to read", None
     try:
         result = json.loads(done.stdout)
     except ValueError:

@@ -31,6 +31,7 @@ from support.models import (
     Order,
     OrderStatus,
 )
+from support.tests.conftest import API, key_client
 from support.tests.email_fixtures import email_settings, unique_sender  # noqa: F401
 from support.tests.emails.build import PNG, build
 from support.vocabulary import DocumentStatus, Verification
@@ -177,6 +178,20 @@ def test_text_and_csv_are_read_and_images_listed_not_read(db: None) -> None:
     assert "no OCR" in image.error
 
 
+def test_a_message_s_documents_are_bounded_in_number(
+    db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("support.documents.read.MAX_DOCUMENTS", 1)
+    message = _receive(
+        {"data": b"Order NW-10001\n", "type": "text/plain", "filename": "a.txt"},
+        {"data": b"Order NW-10002\n", "type": "text/plain", "filename": "b.txt"},
+    )
+    first, second = read_attachments(message.pk)
+    assert (first.status, first.fields["order_numbers"]) == ("read", ["NW-10001"])
+    assert (second.status, second.text) == ("not_read", "")
+    assert "more than 1 documents" in second.error
+
+
 @pytest.mark.parametrize(
     ("data", "settings_", "reason"),
     [
@@ -184,7 +199,7 @@ def test_text_and_csv_are_read_and_images_listed_not_read(db: None) -> None:
         (b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R", {}, "not a readable PDF"),
         (invoice_pdf(pages=3), {"DOCUMENT_MAX_PAGES": 2}, "3 pages, more than"),
         (bomb_pdf(), {}, "too large when decompressed"),
-        (invoice_pdf(), {"DOCUMENT_READ_SECONDS": 0.001}, "took longer than"),
+        (invoice_pdf(), {"DOCUMENT_READ_SECONDS": 0.01}, "took longer than 0.01 s"),
     ],
     ids=["encrypted", "broken", "too-many-pages", "decompression-bomb", "too-slow"],
 )
@@ -238,6 +253,9 @@ def test_a_mismatching_invoice_blocks_auto_send(
     assert document["mismatches"] == [
         {"field": "amount", "document": "EUR 59.00", "record": "EUR 49.00", "order": "NW-10001"}
     ]
+    page_ = key_client("read").get(f"{API}/drafts", {"status": "SUGGESTED"}).json()
+    [wire] = [item for item in page_["items"] if item["id"] == str(draft.pk)]
+    assert wire["context"]["documents"][0]["mismatches"] == document["mismatches"]
     page = console.get(f"/console/conversations/{message.conversation_id}/").content.decode()
     assert "Invoice total €59.00 ≠ order NW-10001 total €49.00" in page
     assert "order numbers: NW-10001" in page  # the attachment's reading in the thread
