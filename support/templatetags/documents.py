@@ -28,14 +28,10 @@ def money(text: str) -> str:
 
 def mismatch_text(mismatch: dict[str, Any]) -> str:
     """One line an agent reads at a glance."""
-    field, document, record = (
-        mismatch.get("field"),
-        mismatch.get("document"),
-        mismatch.get("record"),
-    )
-    order = mismatch.get("order", "")
+    field, document = mismatch.get("field"), str(mismatch.get("document", ""))
+    record, order = mismatch.get("record"), mismatch.get("order", "")
     if field == AMOUNT:
-        return f"Invoice total {money(document)} ≠ order {order} total {money(record)}"
+        return f"Invoice total {money(document)} ≠ order {order} total {money(str(record))}"
     if field == CURRENCY:
         return f"Invoice currency {document} ≠ order {order} currency {record}"
     if field == ORDER_NUMBER:

@@ -103,6 +103,7 @@ def _pdf(data: bytes, filename: str = "invoice.pdf") -> dict[str, Any]:
 def _receive(*attachments: dict[str, Any], body: str = REFUND, verified: bool = True) -> Message:
     sender, _ = unique_sender()
     received = receive_email(build(body, sender=sender, attachments=list(attachments)), door="imap")
+    assert received.message_id is not None
     if verified:  # what a trusted Authentication-Results header makes of it (identity's work)
         Message.objects.filter(pk=received.message_id).update(verified_by=Verification.EMAIL_AUTH)
     return Message.objects.select_related("conversation").get(pk=received.message_id)
