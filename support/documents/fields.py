@@ -19,6 +19,16 @@ TOTALS = "totals"
 DATES = "dates"
 EMAIL_ADDRESSES = "email_addresses"
 TRACKING_NUMBERS = "tracking_numbers"
+# In the order the console lists them (a JSON column does not keep the order of its keys).
+KINDS = (
+    ORDER_NUMBERS,
+    TOTALS,
+    AMOUNTS,
+    INVOICE_NUMBERS,
+    DATES,
+    TRACKING_NUMBERS,
+    EMAIL_ADDRESSES,
+)
 
 MAX_VALUES = 20  # per kind: a price list of a thousand lines is not a thousand facts
 

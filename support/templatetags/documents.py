@@ -9,7 +9,7 @@ from django import template
 
 from support.documents import mismatches_in
 from support.documents.compare import AMOUNT, CURRENCY, ORDER_NUMBER
-from support.documents.fields import SYMBOLS, Amount
+from support.documents.fields import KINDS, SYMBOLS, Amount
 from support.vocabulary import DocumentStatus, MissingFact
 
 register = template.Library()
@@ -53,9 +53,14 @@ def missing_labels(context: Any) -> list[str]:
 
 @register.filter
 def document_status(status: str) -> str:
-    return str(DocumentStatus(status).label) if status in DocumentStatus.values else str(status)
+    """ "read", "not read", "failed" (the reason follows in the template)."""
+    return str(status).replace("_", " ") if status in DocumentStatus.values else str(status)
 
 
 @register.filter
-def field_label(kind: str) -> str:
-    return str(kind).replace("_", " ")
+def field_list(fields: Any) -> list[tuple[str, str]]:
+    """A reading's fields as (label, values) in KINDS' order: ("order numbers", "NW-1, NW-2")."""
+    if not isinstance(fields, dict):
+        return []
+    ordered = [kind for kind in KINDS if kind in fields] + sorted(set(fields) - set(KINDS))
+    return [(kind.replace("_", " "), ", ".join(map(str, fields[kind]))) for kind in ordered]
