@@ -38,14 +38,20 @@ class DocumentFacts:
 
 def documents_for(message: Message) -> list[DocumentFacts]:
     """The documents attached to `message`, as the worker read them (support/documents/read.py:
-    read_attachments runs before the state is built), in the order the e-mail carried them."""
+    read_attachments runs before the state is built), in the order the e-mail carried them.
+    Their mismatches are compared again with the customer's orders as they are now (a store
+    that corrected an order's total since the reading; the reading's own column keeps what was
+    found then)."""
+    from support.documents.compare import mismatches
+    from support.documents.records import customer_orders, verified_customer
     from support.models import DocumentReading
 
-    readings = (
+    readings = list(
         DocumentReading.objects.filter(attachment__message_id=message.pk)
         .select_related("attachment")
         .order_by("attachment__created_at", "attachment_id")
     )
+    orders = customer_orders(verified_customer(message)) if readings else {}
     return [
         DocumentFacts(
             attachment_id=reading.attachment_id,
@@ -53,7 +59,7 @@ def documents_for(message: Message) -> list[DocumentFacts]:
             status=DocumentStatus(reading.status),
             text=reading.text,
             fields=dict(reading.fields or {}),
-            mismatches=tuple(reading.mismatches or ()),
+            mismatches=tuple(mismatches(reading.fields or {}, orders)),
         )
         for reading in readings
     ]

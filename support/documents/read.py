@@ -15,10 +15,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from support.documents import compare
+from support.documents.compare import OrderRecord, mismatches
 from support.documents.fields import find_fields
+from support.documents.records import customer_orders, verified_customer
 from support.email.attachments import open_stored
-from support.models import Attachment, Customer, DocumentReading, Message
+from support.models import Attachment, DocumentReading, Message
 from support.models.document import TEXT_MAX_CHARS
 from support.vocabulary import DocumentStatus
 
@@ -69,30 +70,9 @@ def _not_read(attachment: Attachment, why: str) -> DocumentReading:
     return DocumentReading(attachment=attachment, status=DocumentStatus.NOT_READ, error=why)
 
 
-def verified_customer(message: Message) -> Customer | None:
-    """The customer the message's own sender is verified as; nobody for an unverified one."""
-    if not message.sender_verified:
-        return None
-    conversation = message.conversation
-    if conversation.customer is not None:
-        return conversation.customer
-    ref = conversation.customer_ref
-    return Customer.objects.filter(ref=ref).first() if ref else None
-
-
-def customer_orders(customer: Customer | None) -> dict[str, compare.OrderRecord]:
-    if customer is None:
-        return {}
-    rows = customer.orders.values_list("number", "total", "currency")
-    return {
-        number.upper(): compare.OrderRecord(number, total, currency)
-        for number, total, currency in rows
-    }
-
-
 def read_one(
     attachment: Attachment,
-    orders: dict[str, compare.OrderRecord],
+    orders: dict[str, OrderRecord],
     deadline: float | None = None,
 ) -> DocumentReading:
     """The reading of one attachment (not saved). Never raises for what the file holds."""
@@ -103,7 +83,7 @@ def read_one(
         status=status,
         text=text,
         fields=fields,
-        mismatches=compare.mismatches(fields, orders),
+        mismatches=mismatches(fields, orders),
         error=error[:500],
         pages=pages,
     )

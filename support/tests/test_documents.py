@@ -153,6 +153,19 @@ def test_an_invoice_pdf_is_read_and_its_fields_found(db: None) -> None:
     )
 
 
+def test_a_draft_compares_with_the_orders_as_they_are_now(db: None) -> None:
+    """The store corrected the order's total after the reading: a reprocessed draft sees no
+    mismatch; the reading keeps what it found."""
+    message = _receive(_pdf(invoice_pdf(total="EUR 59.00")))
+    order = _customer_with_order(message, total="49.00")
+    [reading] = read_attachments(message.pk)
+    assert [m["field"] for m in reading.mismatches] == ["amount"]
+    assert [m["field"] for m in documents_for(message)[0].mismatches] == ["amount"]
+    Order.objects.filter(pk=order.pk).update(total=Decimal("59.00"))
+    assert documents_for(message)[0].mismatches == ()
+    assert len(_reading(message).mismatches) == 1
+
+
 def test_each_attachment_is_read_once(db: None) -> None:
     message = _receive(_pdf(invoice_pdf()))
     first = read_attachments(message.pk)
