@@ -64,6 +64,17 @@ def _visible_to(order: Order, customer_ref: str | None) -> bool:
     return order.customer is not None and order.customer.ref == customer_ref
 
 
+# More orders than this and none is "the one they mean" (agents/missing.py).
+CUSTOMER_ORDERS_LIMIT = 20
+
+
+def customer_orders(customer_ref: str) -> tuple[tuple[str, str], ...]:
+    """A customer's orders (number, status), newest first: which one a message means when it
+    names none (agents/missing.py). Only ever asked for a verified customer's ref."""
+    rows = Order.objects.filter(customer__ref=customer_ref).order_by("-placed_at", "-pk")
+    return tuple(rows.values_list("number", "status")[:CUSTOMER_ORDERS_LIMIT])
+
+
 def lookup_facts(order_numbers: list[str], customer_ref: str | None) -> CustomerFacts:
     if not order_numbers:
         return CustomerFacts(customer_ref=customer_ref or "")

@@ -1,4 +1,4 @@
-"""The agent graph: triage → retrieve → compose → guard → decide → (repair → compose …) →
+"""The agent graph: triage → retrieve → missing → compose → guard → decide → (repair → compose …) →
 finalize | escalate. build_graph() wires nodes to the services it is given; nothing is compiled
 or connected at import time."""
 
@@ -53,6 +53,7 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph = StateGraph(AgentState)
     graph.add_node("triage", _bind(nodes.triage_node, services))
     graph.add_node("retrieve", _bind(nodes.retrieve_node, services))
+    graph.add_node("missing", _bind(nodes.missing_node, services))
     graph.add_node("compose", _bind(nodes.compose_node, services))
     graph.add_node("acknowledge", _bind(nodes.acknowledge_node, services))
     graph.add_node("guard", _bind(nodes.guard_node, services))
@@ -62,8 +63,9 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph.add_node("escalate", _bind(nodes.escalate_node, services))
     graph.add_edge(START, "triage")
     graph.add_edge("triage", "retrieve")
+    graph.add_edge("retrieve", "missing")
     graph.add_conditional_edges(
-        "retrieve", route_after_retrieve, ["compose", "acknowledge", "escalate"]
+        "missing", route_after_retrieve, ["compose", "acknowledge", "escalate"]
     )
     graph.add_edge("acknowledge", "finalize")
     graph.add_edge("compose", "guard")

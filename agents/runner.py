@@ -14,6 +14,7 @@ from agents.services import default_services
 from agents.state_builder import build_state, state_for_message
 from resolver.once import once_per_process
 from support.agent_runs import record_outcome
+from support.documents.read import read_attachments
 from support.models import Draft, Message
 from support.outcome import DraftOutcome
 
@@ -52,6 +53,7 @@ def run_for_draft(
     """Drafts the message of a claimed `draft` and records the outcome (raises
     support.agent_runs.AlreadyRecorded when the event or the draft was handled meanwhile)."""
     message = Message.objects.select_related("conversation").get(pk=draft.message_id)
+    read_attachments(message.pk)  # once per attachment: the graph sees what they say, as read
     state = state_for_message(message)
     outcome = run_graph(graph or worker_graph(), state)
     record_outcome(draft.pk, outcome, event_id=event_id, trace_id=trace_id)

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.facts import CustomerFacts, lookup_facts
+from agents.facts import CustomerFacts, customer_orders, lookup_facts
 from agents.guard.learned import LearnedRule, load_guard_rules
 from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
@@ -56,6 +56,7 @@ class Services:
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile
     guard_rules: Callable[[], tuple[LearnedRule, ...]] = load_guard_rules
+    customer_orders: Callable[[str], tuple[tuple[str, str], ...]] = customer_orders
 
 
 def configured_provider() -> DraftProvider:

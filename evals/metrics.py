@@ -53,8 +53,12 @@ LOWER_IS_BETTER = {
 
 
 def supported_share(answer: str, sources: Sequence[str]) -> float:
-    """Share of the answer's sentences whose words are mostly found in one source text."""
-    sentences = [s for s in SENTENCE.split(answer.strip()) if len(tokens(s)) >= 3]
+    """Share of the answer's statements whose words are mostly found in one source text. A
+    question states nothing ("could you send me your order number?", what a draft asks for the
+    facts a message lacks): it is no claim to ground."""
+    sentences = [
+        s for s in SENTENCE.split(answer.strip()) if len(tokens(s)) >= 3 and not s.endswith("?")
+    ]
     if not sentences:
         return 1.0
     source_words = [set(tokens(source)) for source in sources]

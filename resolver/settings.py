@@ -7,6 +7,7 @@ RESOLVER_DATA_DIR; the rest of the code only ever sees the resulting URLs.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -265,6 +266,16 @@ ATTACHMENT_MAX_BYTES = env_int(
     "ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024, maximum=1 << 31
 )
 ATTACHMENT_DIR = Path(env_str("ATTACHMENT_DIR") or RESOLVER_DATA_DIR / "attachments").resolve()
+# Documents a customer sends (support/documents/, #26): read by the worker in a child process,
+# bounded so a hostile PDF (a page bomb, a decompression bomb) fails that one reading, not the run.
+DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 50, minimum=1, maximum=10_000)
+DOCUMENT_READ_SECONDS = env_float("DOCUMENT_READ_SECONDS", 10.0, minimum=0.5, maximum=300.0)
+# The currency of an order whose store does not say (ISO 4217); invoices are compared with it.
+DEFAULT_CURRENCY = env_str("DEFAULT_CURRENCY", "EUR").upper()
+if not re.fullmatch(r"[A-Z]{3}", DEFAULT_CURRENCY):
+    raise ConfigError(
+        f"DEFAULT_CURRENCY must be a 3-letter ISO 4217 code, got {DEFAULT_CURRENCY!r}"
+    )
 API_BODY_LIMITS["/api/v1/inbound/email"] = INBOUND_EMAIL_MAX_BYTES
 # An ESP posts the e-mail as JSON or a form, attachments in base64 (4/3 of their size): the
 # webhooks take that much, and Django parses up to it (every other path is held to

@@ -182,7 +182,15 @@ class CustomerAdmin(CustomerDataActions, admin.ModelAdmin):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["number", "customer", "status", "delivery_date", "refund_eligible", "total"]
+    list_display = [
+        "number",
+        "customer",
+        "status",
+        "delivery_date",
+        "refund_eligible",
+        "total",
+        "currency",
+    ]
     list_filter = ["status", "refund_eligible"]
     search_fields = ["number", "customer__ref", "customer__email"]
     raw_id_fields = ["customer"]

@@ -1,10 +1,12 @@
 """The auto-send policy: per intent, off by default (AutoSendRule, edited in admin). A SUGGESTED
 draft goes to the customer without a human only when its intent's rule is on, its confidence is
-above the rule's threshold, every guard check passed and the conversation is not escalated."""
+above the rule's threshold, every guard check passed, no document the customer sent disagrees
+with our records (support/documents/compare.py) and the conversation is not escalated."""
 
 from __future__ import annotations
 
 from support import review
+from support.documents import mismatches_in
 from support.models import AutoSendRule, Conversation, ConversationStatus, Draft, DraftStatus
 from support.vocabulary import GUARD_CHECKS
 
@@ -17,6 +19,8 @@ def qualifies(draft: Draft) -> bool:
         return False
     guard = draft.guard if isinstance(draft.guard, dict) else {}
     if not all(guard.get(check) is True for check in GUARD_CHECKS):
+        return False
+    if mismatches_in(draft.context):  # a document disagrees with our records: a human looks
         return False
     escalated = ConversationStatus.ESCALATED
     return not Conversation.objects.filter(pk=draft.conversation_id, status=escalated).exists()

@@ -30,6 +30,7 @@ from support.models import (
     Conversation,
     Customer,
     CustomerRating,
+    DocumentReading,
     Draft,
     DraftStatus,
     EmailEnvelope,
@@ -102,6 +103,10 @@ def _erase_attachments(rows: QuerySet[Attachment], subject: Subject) -> int:
     count = delete_rows(rows, subject)
     remove_after_commit(paths)
     return count
+
+
+def _document_readings(subject: Subject) -> QuerySet[DocumentReading]:
+    return DocumentReading.objects.filter(attachment__message_id__in=subject.message_ids)
 
 
 def _reply_deliveries(subject: Subject) -> QuerySet[ReplyDelivery]:
@@ -242,6 +247,14 @@ HOLDERS = [
         _inbound_emails,
         delete_rows,
     ),
+    # What the worker read in an attachment (its text, fields, mismatches): before the attachment,
+    # whose deletion would take the reading with it unexported.
+    Holder(
+        DocumentReading,
+        ("text", "fields", "mismatches", "error"),
+        _document_readings,
+        delete_rows,
+    ),
     Holder(
         Attachment,
         ("filename", "content_type", "declared_type", "sha256", "path", "content_id"),
@@ -291,6 +304,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.WidgetKey.colour": _CONFIG,
     "support.WidgetKey.greeting": _CONFIG,
     "support.AutoSendRule.intent": _CONFIG,
+    "support.Order.currency": "an ISO 4217 code",
     "support.BusinessProfile.company_name": _CONFIG,
     "support.BusinessProfile.support_phone": _CONFIG,
     "support.BusinessProfile.support_hours": _CONFIG,

@@ -7,6 +7,7 @@ from agents.nodes.decide import decide_node
 from agents.nodes.escalate import escalate_node
 from agents.nodes.finalize import finalize_node
 from agents.nodes.guard import guard_node
+from agents.nodes.missing import missing_node
 from agents.nodes.repair import repair_node
 from agents.nodes.retrieve import retrieve_node
 from agents.nodes.triage import triage_node
@@ -18,6 +19,7 @@ __all__ = [
     "escalate_node",
     "finalize_node",
     "guard_node",
+    "missing_node",
     "repair_node",
     "retrieve_node",
     "triage_node",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from agents.missing import ask_for_missing
 from agents.nodes.outcome import build_outcome
 from agents.services import Services
 from agents.state import AgentState
@@ -12,5 +14,8 @@ from support.vocabulary import DraftStatus
 
 def finalize_node(state: AgentState, services: Services) -> dict[str, Any]:
     outcome = build_outcome(state, DraftStatus.SUGGESTED)
+    # The facts the message lacks are asked for after the guard checked the answer: the
+    # question states nothing, so there is nothing for the guard to ground.
+    outcome = replace(outcome, answer=ask_for_missing(outcome.answer, state.get("missing", [])))
     outcome.trace.append("finalize")
     return {"outcome": outcome, "trace": ["finalize"]}

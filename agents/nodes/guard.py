@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.documents import document_claims
 from agents.guard import check_answer
 from agents.services import Services
 from agents.state import AgentState, customer_turns
@@ -17,7 +18,7 @@ def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
         state["triage_result"].sentiment,
         state["signals"],
         state["profile"].texts(),
-        [state["message"], *customer_turns(state.get("history", []))],
+        [state["message"], *customer_turns(state.get("history", [])), *document_claims(state)],
         services.guard_rules(),
     )
     return {"guard_result": result, "trace": ["guard"]}

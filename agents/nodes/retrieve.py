@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.documents import with_document_numbers
 from agents.entities import extract_entities
 from agents.nodes.decide import message_reason
 from agents.scoring import best_article, retrieval_confidence
@@ -43,6 +44,7 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     intent = triaged.intent if triaged.confidence >= INTENT_BOOST_MIN else None
     evidence = services.search(state["context_text"], intent)
     entities = extract_entities(state["message"], *customer_turns(state.get("history", [])))
+    entities = with_document_numbers(entities, state)  # the customer's documents' numbers too
     top = best_article(evidence)
     strong = top is not None and top.learned and top.similarity >= STRONG_MATCH
     covered = not (

@@ -34,7 +34,15 @@ def test_extractive_golden_path(extractive_graph: CompiledStateGraph) -> None:
     assert "+1 555 0100" in outcome.answer  # the business profile's phone filled in
     assert outcome.guard == {"grounded": True, "tone": True, "policy": True, "reasons": []}
     assert outcome.model == "extractive"
-    assert outcome.trace == ["triage", "retrieve", "compose", "guard", "decide", "finalize"]
+    assert outcome.trace == [
+        "triage",
+        "retrieve",
+        "missing",
+        "compose",
+        "guard",
+        "decide",
+        "finalize",
+    ]
     assert outcome.suggested_action is not None and "Manage Cancel" in outcome.suggested_action
 
 
@@ -82,7 +90,7 @@ def test_out_of_scope_escalates_retrieval_weak(
     outcome = run_graph(extractive_graph, build_state(text))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "retrieval_weak")
     assert outcome.answer == ""
-    assert outcome.trace == ["triage", "retrieve", "escalate"]
+    assert outcome.trace == ["triage", "retrieve", "missing", "escalate"]
 
 
 @pytest.mark.parametrize(
@@ -145,7 +153,7 @@ def test_ungrounded_llm_draft_is_repaired(
     graph = llm_graph(invented, llm_json(GROUNDED, [1]))
     outcome = run_graph(graph, build_state(CANCEL))
     assert outcome.trace == [
-        "triage", "retrieve", "compose", "guard", "decide",
+        "triage", "retrieve", "missing", "compose", "guard", "decide",
         "repair", "compose", "guard", "decide", "finalize",
     ]  # fmt: skip
     assert outcome.status == "SUGGESTED"

@@ -48,6 +48,9 @@ def test_supported_share_counts_sentences_found_in_a_source() -> None:
     source = "Refunds are issued to the original payment method within 5-7 business days."
     answer = "Refunds are issued to the original payment method. We also give you a free gift card."
     assert supported_share(answer, [source]) == 0.5
+    # A question states nothing: asking for the order number is no claim to ground.
+    asking = f"{answer} So I can look into this, could you send me your order number?"
+    assert supported_share(asking, [source]) == 0.5
 
 
 def test_macro_f1_and_percentile() -> None:

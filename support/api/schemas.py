@@ -59,6 +59,7 @@ class Mismatch(Schema):
     field: str  # order_number, amount, currency, email, tracking_number, date
     document: str  # what the document says
     record: str | None  # what our records say (None: no such record for this customer)
+    order: str | None = None  # the customer's order compared (amount, currency)
 
 
 class DocumentRead(Schema):

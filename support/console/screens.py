@@ -140,7 +140,7 @@ class ConversationScreen:
             Message.objects.filter(conversation=conversation)
             .select_related("author", "delivery", "email")
             # An e-mail's files (the customer's); no query per message for the others.
-            .prefetch_related("attachments")
+            .prefetch_related("attachments", "attachments__reading")
         )
         activity = list(
             AuditLog.objects.filter(conversation=conversation).order_by("-created_at", "-id")[

@@ -37,6 +37,35 @@ class DocumentFacts:
 
 
 def documents_for(message: Message) -> list[DocumentFacts]:
-    """The documents attached to `message`, as read (none yet: filled by the documents work of
-    issue #26)."""
-    return []
+    """The documents attached to `message`, as the worker read them (support/documents/read.py:
+    read_attachments runs before the state is built), in the order the e-mail carried them.
+    Their mismatches are compared again with the customer's orders as they are now (a store
+    that corrected an order's total since the reading; the reading's own column keeps what was
+    found then)."""
+    from support.documents.compare import mismatches
+    from support.documents.records import customer_orders, verified_customer
+    from support.models import DocumentReading
+
+    readings = list(
+        DocumentReading.objects.filter(attachment__message_id=message.pk)
+        .select_related("attachment")
+        .order_by("attachment__created_at", "attachment_id")
+    )
+    orders = customer_orders(verified_customer(message)) if readings else {}
+    return [
+        DocumentFacts(
+            attachment_id=reading.attachment_id,
+            filename=reading.attachment.filename,
+            status=DocumentStatus(reading.status),
+            text=reading.text,
+            fields=dict(reading.fields or {}),
+            mismatches=tuple(mismatches(reading.fields or {}, orders)),
+        )
+        for reading in readings
+    ]
+
+
+def mismatches_in(context: Any) -> list[dict[str, Any]]:
+    """The mismatches of a Draft's context (its documents'), for auto-send and the console."""
+    documents = context.get("documents", []) if isinstance(context, dict) else []
+    return [m for d in documents if isinstance(d, dict) for m in d.get("mismatches") or []]

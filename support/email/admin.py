@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
 from support.email.receive import reprocess
-from support.models import Attachment, EmailEnvelope, InboundEmail
+from support.models import Attachment, DocumentReading, EmailEnvelope, InboundEmail
 
 # Everything is shown, nothing edited: an e-mail is a record of what arrived.
 FIELDS = (
@@ -128,3 +128,13 @@ class AttachmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return f"(not kept: {obj.get_skipped_display()})"
         url = reverse("api-v1:attachment", kwargs={"attachment_id": obj.pk})
         return format_html('<a href="{}">Download</a>', url)
+
+
+@admin.register(DocumentReading)
+class DocumentReadingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """What the worker read in each attachment (support/documents/read.py): a record."""
+
+    list_display = ["read_at", "attachment", "status", "pages", "error"]
+    list_filter = ["status"]
+    search_fields = ["attachment__id", "attachment__filename"]
+    raw_id_fields = ["attachment"]

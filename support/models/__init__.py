@@ -4,6 +4,7 @@ from support.models.autosend import AutoSendRule
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
 from support.models.delivery import ReplyDelivery, ReplyDeliveryStatus
+from support.models.document import DocumentReading
 from support.models.draft import (
     Draft,
     DraftStatus,
@@ -39,6 +40,7 @@ __all__ = [
     "Customer",
     "CustomerRating",
     "DeliveryStatus",
+    "DocumentReading",
     "Door",
     "Draft",
     "DraftStatus",

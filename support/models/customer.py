@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+
+
+def default_currency() -> str:
+    return str(settings.DEFAULT_CURRENCY)
 
 
 class Customer(models.Model):
@@ -39,6 +44,8 @@ class Order(models.Model):
     delivery_date = models.DateField(null=True, blank=True)
     refund_eligible = models.BooleanField(default=False)
     total = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    # ISO 4217 code of `total` (settings.DEFAULT_CURRENCY unless the store says otherwise).
+    currency = models.CharField(max_length=3, default=default_currency)
     placed_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,6 +56,9 @@ class Order(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(total__gte=0), name="order_total_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="order_currency_iso"
             ),
         ]
 

@@ -1,0 +1,83 @@
+"""The text layer of one PDF, read in a child process (support/documents/read.py runs this file by
+its path): a hostile PDF (a decompression bomb, a page tree of millions, a parser loop) costs that
+child its memory or its time limit, never the worker. Imports nothing but the standard library
+and pypdf, so the child starts in a fraction of a second.
+
+Usage: python pdf_child.py PATH MAX_PAGES MAX_CHARS MAX_MEMORY_BYTES; prints one JSON object:
+{"ok": true, "text", "pages"} or {"ok": false, "error", "pages"?}."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def _limit_memory(max_bytes: int) -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
+    except (ImportError, ValueError, OSError):  # not on this platform: the time limit still holds
+        pass
+
+
+def read(path: str, max_pages: int, max_chars: int) -> dict[str, Any]:
+    from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError, PdfReadError
+
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted:
+            try:
+                # Many "protected" PDFs open without a password (an owner password only).
+                unlocked = bool(reader.decrypt(""))
+            except Exception:
+                unlocked = False
+            if not unlocked:
+                return {"ok": False, "error": "encrypted: a password is needed"}
+        pages = len(reader.pages)
+        if pages > max_pages:
+            return {
+                "ok": False,
+                "error": f"{pages} pages, more than DOCUMENT_MAX_PAGES ({max_pages})",
+                "pages": pages,
+            }
+        texts: list[str] = []
+        length = 0
+        for page in reader.pages:
+            # extract_text() reads a stream over pypdf's limits as empty: decoding the content
+            # first tells a decompression bomb from a page without text.
+            contents = page.get_contents()
+            if contents is not None:
+                contents.get_data()
+            text = page.extract_text() or ""
+            texts.append(text)
+            length += len(text)
+            if length >= max_chars:
+                break
+    except LimitReachedError:
+        return {"ok": False, "error": "a stream too large when decompressed"}
+    except MemoryError:
+        return {"ok": False, "error": "too large to read (memory limit)"}
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        return {"ok": False, "error": f"not a readable PDF: {type(exc).__name__}"}
+    text = "\n".join(texts).replace("\x00", "")[:max_chars]
+    return {"ok": True, "text": text, "pages": pages}
+
+
+def main(argv: list[str]) -> int:
+    path, max_pages, max_chars, max_memory = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    _limit_memory(max_memory)
+    try:
+        result = read(path, max_pages, max_chars)
+    except MemoryError:
+        result = {"ok": False, "error": "too large to read (memory limit)"}
+    except Exception as exc:  # whatever else a broken file makes pypdf raise
+        result = {"ok": False, "error": f"not a readable PDF: {type(exc).__name__}"}
+    sys.stdout.write(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
