@@ -61,7 +61,7 @@ def _conversations(subject: Subject) -> QuerySet[Conversation]:
 def _erase_conversations(rows: QuerySet[Conversation], subject: Subject) -> int:
     now = timezone.now()
     return rows.update(
-        customer_ref="", customer=None, subject="", anonymised_at=now, updated_at=now
+        customer_ref="", customer=None, subject="", summary="", anonymised_at=now, updated_at=now
     )
 
 
@@ -206,7 +206,12 @@ HOLDERS = [
     Holder(
         Customer, ("ref", "name", "email", "metadata"), _customers, delete_rows, customer_only=True
     ),
-    Holder(Conversation, ("customer_ref", "subject"), _conversations, _erase_conversations),
+    Holder(
+        Conversation,
+        ("customer_ref", "subject", "summary"),
+        _conversations,
+        _erase_conversations,
+    ),
     Holder(Message, ("body", "metadata"), _messages, _erase_messages),
     Holder(
         EmailEnvelope,
