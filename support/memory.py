@@ -150,14 +150,15 @@ def extractive_summary(
 def _outcome(status: str, drafts: list[tuple[str, str]]) -> str:
     """resolved | escalated (reason) | sent | open, from the conversation and its drafts."""
     if status == ConversationStatus.RESOLVED:
-        return "resolved"
+        return ConversationStatus.RESOLVED.label.lower()
     last = drafts[-1] if drafts else ("", "")
     if last[0] == DraftStatus.ESCALATED or status == ConversationStatus.ESCALATED:
         reason = next((r for s, r in reversed(drafts) if s == DraftStatus.ESCALATED and r), "")
-        return f"escalated ({reason})" if reason else "escalated"
+        escalated = DraftStatus.ESCALATED.label.lower()
+        return f"{escalated} ({reason})" if reason else escalated
     if any(s == DraftStatus.SENT for s, _ in drafts):
-        return "sent"
-    return "open"
+        return DraftStatus.SENT.label.lower()
+    return ConversationStatus.OPEN.label.lower()
 
 
 def _orders_named(

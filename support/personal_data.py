@@ -44,6 +44,7 @@ from support.models import (
 from support.models.draft import OPEN_STATUSES
 from support.outbound.deliveries import NOT_SENT_ERASED
 from support.review import CLOSED_BY_ERASURE
+from support.vocabulary import empty_context
 
 
 def _customers(subject: Subject) -> QuerySet[Customer]:
@@ -125,6 +126,8 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
         "sent_text": "",
         "suggested_action": "",
         "facts": {},
+        # Documents' fields and the ids of earlier conversations (themselves erased with them).
+        "context": empty_context(),
         "guard": Func(
             F("guard"),
             Value(["reasons"], output_field=ArrayField(TextField())),
@@ -244,7 +247,7 @@ HOLDERS = [
     Holder(ReplyDelivery, ("last_error",), _reply_deliveries, _erase_reply_deliveries),
     Holder(
         Draft,
-        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard"),
+        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard", "context"),
         _drafts,
         _erase_drafts,
     ),

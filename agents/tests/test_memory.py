@@ -223,7 +223,7 @@ def learning_queue(redis_client: redis.Redis) -> Iterator[Any]:
 
     yield added
     for message_id in set(cast(dict[bytes, bytes], redis_client.hgetall(key))) - before:
-        redis_client.hdel(key, message_id)  # no worker here: nobody else's test drafts it
+        redis_client.hdel(key, message_id.decode())  # no worker here: nobody else's test drafts it
 
 
 def test_resolving_queues_the_summary_the_actor_writes(
