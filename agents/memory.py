@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from agents import prompts
@@ -27,17 +28,28 @@ from support.models import Message, MessageRole
 logger = logging.getLogger(__name__)
 
 # A message that leans on an earlier case: "any news on my replacement?", "still nothing",
-# "as I said last week".
+# "you said". Alone, it points at the customer's latest case.
 FOLLOW_UP = re.compile(
-    r"\b(any (news|update|word|progress)|an update|update on|updates?\?|news on|still|again|"
+    r"\b(any (news|update|word|progress)|an update|update on|updates?\?|news on|still|"
     r"my (replacement|refund|exchange|return|new address|credit|voucher|reship\w*)|"
-    r"the (replacement|refund|exchange|credit)|last (week|time|month|message)|"
-    r"(few|couple of|two|three|\d+) (days|weeks) ago|yesterday|earlier|before|"
+    r"the (replacement|refund|exchange|credit)|"
     r"as (i|we) (said|mentioned|wrote|discussed)|you (said|promised|told me|wrote|guys said)|"
-    r"i was told|(was|were) supposed to|follow(ing)?[- ]up|chasing|"
+    r"i was told|(was|were) supposed to|follow(ing)?[- ]up|chasing|(like|as|what) i asked|"
+    r"did you (\w+ )?(change|update|send|ship|cancel|refund|process|fix|correct)|"
     r"(haven'?t|hasn'?t|have not|has not|didn'?t|did not|never|not yet) (received|got|gotten|"
     r"arrived|come|seen|heard)|where('s| is) (my|the) (replacement|refund|credit))\b",
     re.IGNORECASE,
+)
+# Words that only say "before": they point at an earlier case whose topic the message shares.
+BACK_REFERENCE = re.compile(
+    r"\b(again|last (week|time|month|message)|(few|couple of|two|three|\d+) (days|weeks) ago|"
+    r"yesterday|earlier|before|previous(ly)?|other day)\b",
+    re.IGNORECASE,
+)
+# Content words too common in support messages to say two are about the same thing.
+_GENERIC = content_stems(
+    "order orders item items parcel package hi hello hey thanks please help question issue "
+    "problem message email chat today week still again news update"
 )
 # Older than this, an earlier case is only used when the message names one of its orders.
 STALE_DAYS = 45
@@ -75,6 +87,12 @@ def topic(case: EarlierConversation) -> str:
     return next((t for t, stems in _TOPIC_STEMS.items() if stems & words), "")
 
 
+def case_date(case: EarlierConversation) -> str:
+    """ "3 December": the year only for a case from another year (as people say it)."""
+    day = case.started_at.date()
+    return f"{day.day} {day:%B}" + (f" {day.year}" if day.year != timezone.localdate().year else "")
+
+
 def reference(case: EarlierConversation) -> str:
     """How a reply names the case: "your message of 3 December 2026 (replacement for order
     NW-10001)"."""
@@ -85,7 +103,7 @@ def reference(case: EarlierConversation) -> str:
         if about and orders
         else (f"order {orders}" if orders else about)
     )
-    return f"your message of {case.started_on}" + (f" ({detail})" if detail else "")
+    return f"your message of {case_date(case)}" + (f" ({detail})" if detail else "")
 
 
 def mention(case: EarlierConversation) -> str:
@@ -104,7 +122,8 @@ def _fresh(case: EarlierConversation, now: datetime) -> bool:
 
 
 def _topic_overlap(message: str, case: EarlierConversation) -> int:
-    words = content_stems(message)
+    """Shared words that say what a case is about (a topic word counts twice)."""
+    words = content_stems(message) - _GENERIC
     said = content_stems(" ".join([case.summary, *case.done, case.intent.replace("_", " ")]))
     return len(words & said & set().union(*_TOPIC_STEMS.values())) * 2 + len(words & said)
 
@@ -130,6 +149,7 @@ def relevant(
     if not fresh:
         return []
     follow_up = bool(FOLLOW_UP.search(message))
+    back = follow_up or bool(BACK_REFERENCE.search(message))
     scores = similarity(message, [c.summary for c in fresh]) if similarity else [0.0] * len(fresh)
     ranked = sorted(
         zip(fresh, scores, strict=True),
@@ -137,8 +157,7 @@ def relevant(
         reverse=True,
     )
     best, score = ranked[0]
-    overlap = _topic_overlap(message, best)
-    if follow_up and (overlap or score >= SIMILAR_FOLLOW_UP or len(fresh) == 1):
+    if back and (_topic_overlap(message, best) or score >= SIMILAR_FOLLOW_UP):
         return [best]
     if follow_up:
         return [fresh[0]]  # "any news?" alone: the latest case
