@@ -153,7 +153,8 @@ def relevant(
     scores = similarity(message, [c.summary for c in fresh]) if similarity else [0.0] * len(fresh)
     ranked = sorted(
         zip(fresh, scores, strict=True),
-        key=lambda pair: (_topic_overlap(message, pair[0]), pair[1]),
+        # On a tie, the case where we promised or did something: what a follow-up chases.
+        key=lambda pair: (_topic_overlap(message, pair[0]), bool(pair[0].done), pair[1]),
         reverse=True,
     )
     best, score = ranked[0]

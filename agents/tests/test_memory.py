@@ -6,7 +6,7 @@ OpenAI-compatible stub on loopback that records its prompts."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, cast
 
@@ -24,6 +24,7 @@ from agents.providers.chat import ChatProvider
 from agents.runner import run_for_draft
 from agents.services import default_services
 from agents.state_builder import state_for_message
+from agents.tests.conftest import llm_json
 from agents.tests.openai_stub import OpenAIStub, serve
 from knowledge.models import KBDocument
 from resolver.audit_actor import Actor
@@ -334,3 +335,29 @@ def test_follow_up_words() -> None:
         assert FOLLOW_UP.search(text), text
     assert BACK_REFERENCE.search("hi again") and not FOLLOW_UP.search("hi again")
     assert not FOLLOW_UP.search("how do I reset my password")
+
+
+def test_memory_is_a_source_for_specifics_never_policy(
+    alice: Customer, llm_graph: Callable[..., CompiledStateGraph]
+) -> None:
+    case = earlier(
+        REF,
+        "Order NW-10001 arrived with a cracked screen.",
+        "We have sent a replacement for order NW-10001.",
+    )
+    day = f"{case.created_at:%-d %B}"
+    # The date and the order number come from memory: the guard lets them through.
+    grounded = f"About your message of {day} (order NW-10001): Order NW-10001 is currently shipped."
+    message, _ = new_message("any news on my replacement?")
+    draft = run(message, llm_graph(llm_json(grounded)))
+    assert (draft.status, draft.answer) == (DraftStatus.SUGGESTED, grounded)
+
+    # Our past reply is not proof that it was done: claiming it is still forbidden.
+    message, _ = new_message("any news on my replacement?")
+    claim = f"About your message of {day}: we have sent a replacement for order NW-10001."
+    draft = run(message, llm_graph(llm_json(claim)))
+    assert (draft.status, draft.escalation_reason) == (
+        DraftStatus.ESCALATED,
+        EscalationReason.FORBIDDEN_ACTION,
+    )
+    assert draft.context["earlier_conversations"] == [str(case.pk)]
