@@ -27,6 +27,7 @@ from django.db import transaction
 
 from resolver.broker import send_to_actor
 from resolver.personal_data import ERASED
+from resolver.redaction import find
 from support.models import (
     Conversation,
     ConversationStatus,
@@ -121,7 +122,15 @@ def commitments(replies: Iterable[str], limit: int = DONE_PER_CONVERSATION) -> t
 
 
 def _clip(text: str, chars: int) -> str:
-    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+    """`text` cut to `chars`, never inside an e-mail address, a phone or card number: half a
+    value is no longer recognised by the redaction an LLM's prompt goes through."""
+    if len(text) <= chars:
+        return text
+    cut = chars - 1
+    for finding in find(text[: chars + 200], names=True):
+        if finding.start < cut < finding.end:
+            cut = finding.start
+    return text[:cut].rstrip() + "…"
 
 
 def extractive_summary(
@@ -132,19 +141,26 @@ def extractive_summary(
 ) -> str:
     """The customer's request in one or two sentences and what we did, with dates: the summary
     a resolved conversation keeps when no LLM writes it, and memory's for one not summarised."""
-    asked = " ".join(_sentences(" ".join(requests[:1]))[:2])
-    parts = [f"{long_date(started)}: the customer wrote: “{_clip(asked, REQUEST_CHARS)}”"]
+    asked = _opening(requests[0], 2) if requests else ""
+    parts = [f"{long_date(started)}: the customer wrote:\n{_clip(asked, REQUEST_CHARS)}"]
     done = commitments(replies)
     if done:
-        parts.append(f"We said: “{_clip(' '.join(done), REQUEST_CHARS)}”")
+        parts.append(f"We said: {_clip(' '.join(done), REQUEST_CHARS)}")
     elif replies:
-        first = _sentences(replies[-1])[:1]
-        parts.append(f"We replied: “{_clip(' '.join(first), REQUEST_CHARS)}”")
+        parts.append(f"We replied: {_clip(_opening(replies[-1], 1), REQUEST_CHARS)}")
     else:
         parts.append("No reply was sent.")
     if resolved is not None:
         parts.append(f"Resolved on {long_date(resolved)}.")
-    return _clip(" ".join(parts), SUMMARY_CHARS)
+    # One part a line: the customer's words keep their own line breaks (a sign-off on its own
+    # line is how redaction knows a name).
+    return _clip("\n".join(parts), SUMMARY_CHARS)
+
+
+def _opening(text: str, count: int) -> str:
+    """The first `count` sentences of `text` as written (line breaks kept)."""
+    ends = [match.end() for match in _SENTENCE_END.finditer(text.strip())]
+    return text.strip()[: ends[count - 1]].strip() if len(ends) >= count else text.strip()
 
 
 def _outcome(status: str, drafts: list[tuple[str, str]]) -> str:
