@@ -150,15 +150,19 @@ def relevant(
         return []
     follow_up = bool(FOLLOW_UP.search(message))
     back = follow_up or bool(BACK_REFERENCE.search(message))
+    overlaps = [_topic_overlap(message, case) for case in fresh]
+    if back and max(overlaps):
+        # The words say which case: no embedding needed. On a tie, the case where we
+        # promised or did something (what a follow-up chases), then the latest.
+        ranked = sorted(
+            zip(fresh, overlaps, strict=True),
+            key=lambda pair: (pair[1], bool(pair[0].done)),
+            reverse=True,
+        )
+        return [ranked[0][0]]
     scores = similarity(message, [c.summary for c in fresh]) if similarity else [0.0] * len(fresh)
-    ranked = sorted(
-        zip(fresh, scores, strict=True),
-        # On a tie, the case where we promised or did something: what a follow-up chases.
-        key=lambda pair: (_topic_overlap(message, pair[0]), bool(pair[0].done), pair[1]),
-        reverse=True,
-    )
-    best, score = ranked[0]
-    if back and (_topic_overlap(message, best) or score >= SIMILAR_FOLLOW_UP):
+    best, score = max(zip(fresh, scores, strict=True), key=lambda pair: pair[1])
+    if back and score >= SIMILAR_FOLLOW_UP:
         return [best]
     if follow_up:
         return [fresh[0]]  # "any news?" alone: the latest case
@@ -185,14 +189,23 @@ def unchecked_promise(
     return any(case.done and not (set(case.orders) & checked) for case in used)
 
 
+SUMMARY_CACHE = 4096  # summary vectors kept per worker process (1.5 kB each)
+_SUMMARY_VECTORS: dict[str, Any] = {}
+
+
 def embedding_similarity(message: str, texts: Sequence[str]) -> list[float]:
     """Cosine similarity of the message to each text (the KB's embedding model, loaded once)."""
     from knowledge.embeddings import embed_documents, embed_query
 
-    if not texts:
-        return []
-    vectors = embed_documents(list(texts))
-    return [float(value) for value in vectors @ embed_query(message)]
+    # The message was embedded by the KB search (embed_query's cache); a customer's summaries
+    # are embedded once per worker process, the new ones in one batch.
+    missing = [text for text in dict.fromkeys(texts) if text not in _SUMMARY_VECTORS]
+    for text, vector in zip(missing, embed_documents(missing), strict=True):
+        if len(_SUMMARY_VECTORS) >= SUMMARY_CACHE:
+            _SUMMARY_VECTORS.pop(next(iter(_SUMMARY_VECTORS)))  # the oldest
+        _SUMMARY_VECTORS[text] = vector
+    target = embed_query(message)
+    return [float(_SUMMARY_VECTORS[text] @ target) for text in texts]
 
 
 # The summary the LLM provider writes when a conversation resolves.
