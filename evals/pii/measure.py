@@ -103,6 +103,7 @@ def _request(case: Case) -> Any:
     from agents.triage.service import Triage
     from knowledge.search import SearchHit
     from support.memory import EarlierConversation, extractive_summary
+    from support.models import ConversationStatus
     from support.vocabulary import Sentiment, Urgency
 
     article = SearchHit(
@@ -142,9 +143,9 @@ def _request(case: Case) -> Any:
                 channel="email",
                 started_at=datetime(2026, 12, 1, tzinfo=UTC),
                 last_message_at=None,
-                status="RESOLVED",
+                status=ConversationStatus.RESOLVED,
                 intent="get_refund",
-                outcome="resolved",
+                outcome=ConversationStatus.RESOLVED.label,
                 summary=extractive_summary([case.text], [], date(2026, 12, 1)),
                 done=(case.text,),
             ),
