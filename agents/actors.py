@@ -71,7 +71,8 @@ def summarise_conversation(conversation_id: str) -> None:
     """A conversation was resolved (support/review.py:resolve): its summary, for later drafts
     for the same verified customer (support/memory.py). Idempotent: it writes the summary of
     the conversation as it is, and nothing once it was reopened, anonymised or erased."""
-    if not write_summary(conversation_id, summarise(conversation_id)):
+    summary = summarise(conversation_id)
+    if not summary or not write_summary(conversation_id, summary):
         logger.info(
             "conversation %s: not resolved any more, or erased: no summary", conversation_id
         )

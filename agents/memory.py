@@ -229,8 +229,8 @@ def summarise(conversation_id: Any) -> str:
     transcript redacted as agents/providers/chat.py redacts a prompt, the placeholders restored
     in what it writes), else, or when it fails, the extractive one (support/memory.py)."""
     extractive = summary_of(conversation_id)
-    if settings.LLM_PROVIDER == "extractive":
-        return extractive
+    if not extractive or settings.LLM_PROVIDER == "extractive":
+        return extractive  # "": the conversation is gone
     from agents.llm import chat_model
 
     redactor = Redactor(names=settings.REDACT_PERSON_NAMES)

@@ -275,8 +275,11 @@ def earlier_conversations(message: Message) -> list[EarlierConversation]:
 
 def summary_of(conversation_id: Any) -> str:
     """The extractive summary of a conversation, from its rows (what the summarise actor writes
-    when no LLM provider is configured, and its fallback when one fails)."""
-    conversation = Conversation.objects.get(pk=conversation_id)
+    when no LLM provider is configured, and its fallback when one fails); "" when there is no
+    such conversation any more."""
+    conversation = Conversation.objects.filter(pk=conversation_id).first()
+    if conversation is None:
+        return ""
     said: dict[str, list[str]] = defaultdict(list)
     turns = conversation.messages.exclude(body=ERASED).order_by("created_at")
     for role, body in turns.values_list("role", "body"):

@@ -6,6 +6,7 @@ OpenAI-compatible stub on loopback that records its prompts."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, cast
@@ -244,6 +245,7 @@ def test_resolving_queues_the_summary_the_actor_writes(
     assert f"Resolved on {timezone.localdate():%-d %B %Y}." in case.summary
     summarise_conversation.fn(str(case.pk))  # idempotent
     assert Conversation.objects.get(pk=case.pk).summary == case.summary
+    summarise_conversation.fn(str(uuid.uuid4()))  # a conversation gone meanwhile: nothing
 
     # Reopened by the customer before the actor ran: no summary of a case still open.
     receive_message("it broke again", conversation=case, enqueue=False, verified_by=VERIFIED)
