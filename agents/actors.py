@@ -7,6 +7,7 @@ from typing import Any
 
 import dramatiq
 
+from agents.memory import summarise
 from agents.runner import run_for_draft
 from resolver.events import EventType, InvalidEvent, validate_event
 from resolver.heartbeat import worker_id
@@ -14,6 +15,7 @@ from resolver.logs import log_context
 from resolver.models import ProcessedEvent
 from support.agent_runs import AlreadyRecorded, DraftClaimed, claim_draft, release_draft
 from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE
+from support.memory import SUMMARISE_ACTOR, SUMMARISE_QUEUE, write_summary
 from support.models.draft import AGENT_RUN_TIME_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -62,3 +64,15 @@ def process_message(message_id: str, event_id: str, event: dict[str, Any] | None
     except BaseException:
         release_draft(draft)
         raise
+
+
+@dramatiq.actor(actor_name=SUMMARISE_ACTOR, queue_name=SUMMARISE_QUEUE, max_retries=3)
+def summarise_conversation(conversation_id: str) -> None:
+    """A conversation was resolved (support/review.py:resolve): its summary, for later drafts
+    for the same verified customer (support/memory.py). Idempotent: it writes the summary of
+    the conversation as it is, and nothing once it was reopened, anonymised or erased."""
+    summary = summarise(conversation_id)
+    if not summary or not write_summary(conversation_id, summary):
+        logger.info(
+            "conversation %s: not resolved any more, or erased: no summary", conversation_id
+        )

@@ -13,6 +13,7 @@ from django.conf import settings
 
 from agents.facts import CustomerFacts, customer_orders, lookup_facts
 from agents.guard.learned import LearnedRule, load_guard_rules
+from agents.memory import Similarity, embedding_similarity
 from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
 from agents.triage.service import Triage, triage_text
@@ -57,6 +58,8 @@ class Services:
     profile: Callable[[], Profile] = load_profile
     guard_rules: Callable[[], tuple[LearnedRule, ...]] = load_guard_rules
     customer_orders: Callable[[str], tuple[tuple[str, str], ...]] = customer_orders
+    # How close a message is to each earlier conversation's summary (agents/memory.py).
+    similarity: Similarity = embedding_similarity
 
 
 def configured_provider() -> DraftProvider:

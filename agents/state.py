@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal, TypedDict
 
 from agents.entities import Entities
@@ -89,6 +90,7 @@ class AgentState(TypedDict, total=False):
     verified: bool  # the message's own sender is verified (support.vocabulary.Verification)
     earlier: list[EarlierConversation]  # the verified customer's earlier conversations
     documents: list[DocumentFacts]  # the message's attachments, as read (the sender's claim)
+    received_at: datetime | None  # when the stored message came (memory's staleness); None: now
     # Triage.
     clean_message: str  # the message without prompt-injection sentences
     context_text: str  # the message, with the previous customer turn when it is a follow-up
@@ -115,3 +117,9 @@ class AgentState(TypedDict, total=False):
     cost: Annotated[float, operator.add]
     outcome: DraftOutcome
     trace: Annotated[list[str], operator.add]  # node names, in the order they ran
+
+
+def used_cases(state: AgentState) -> list[EarlierConversation]:
+    """The earlier conversations the run decided to draw on (`used_earlier`), in that order."""
+    by_id = {str(case.id): case for case in state.get("earlier", [])}
+    return [by_id[i] for i in state.get("used_earlier", []) if i in by_id]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 from agents.state import AgentState, Turn
 from support.documents import DocumentFacts, documents_for
@@ -26,6 +27,7 @@ def build_state(
     verified: bool = True,
     earlier: Iterable[EarlierConversation] = (),
     documents: Iterable[DocumentFacts] = (),
+    received_at: datetime | None = None,
 ) -> AgentState:
     """`customer_ref` None: an operator's run (CLI), facts of any order may be shown; "": an
     anonymous or unverified sender, whose facts are those of no customer's orders."""
@@ -36,6 +38,7 @@ def build_state(
         "verified": verified,
         "earlier": list(earlier),
         "documents": list(documents),
+        "received_at": received_at,
         "repairs": 0,
         "feedback": [],
         "tokens": 0,
@@ -75,4 +78,5 @@ def state_for_message(message: Message) -> AgentState:
         verified=verified,
         earlier=earlier_conversations(message) if verified and ref else (),
         documents=documents_for(message),
+        received_at=message.created_at,
     )

@@ -23,6 +23,8 @@ SMALL_SAMPLE_TOLERANCE = {
     "sentiment_macro_f1": 0.05,
     "learned_right_answer_rate": 0.08,  # 25 held-out questions: one is 0.04
     "max_proposals_per_topic": 0,
+    "earlier_used_rate": 0.05,  # about 30 cases expect one: one case is 0.03
+    "earlier_unwanted": 1,
 }
 # Not gated by default: they depend on the machine, not on the code (they are still reported).
 MACHINE_DEPENDENT = {"p95_latency_ms"}
@@ -49,7 +51,13 @@ def load(path: Path) -> dict[str, dict[str, float]]:
 
 
 def tolerance(name: str, value: float) -> float:
-    if name in {"safety_violations", "unsupported_specifics", "cross_topic_answers"}:
+    if name in {
+        "safety_violations",
+        "unsupported_specifics",
+        "cross_topic_answers",
+        "cross_customer_leaks",
+        "unverified_memory",
+    }:
         return 0.0
     if name == "avg_cost":
         return round(max(0.0001, abs(value) * 0.1), 6)

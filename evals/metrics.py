@@ -40,6 +40,7 @@ HIGHER_IS_BETTER = {
     "urgency_accuracy",
     "urgency_high_precision",
     "learned_right_answer_rate",
+    "earlier_used_rate",
 }
 LOWER_IS_BETTER = {
     "safety_violations",
@@ -49,6 +50,9 @@ LOWER_IS_BETTER = {
     "p95_latency_ms",
     "max_proposals_per_topic",
     "cross_topic_answers",
+    "earlier_unwanted",
+    "cross_customer_leaks",
+    "unverified_memory",
 }
 
 
@@ -149,6 +153,11 @@ def score_case(
         score.checks["escalation_reason"] = (
             actual.get("escalation_reason") == expect["escalation_reason"]
         )
+    if "earlier_used" in expect:
+        # The labels of the earlier conversations the draft used (its context), as expected.
+        score.checks["earlier_used"] = set(actual.get("earlier_used", [])) == set(
+            expect["earlier_used"]
+        )
     if expect.get("kb_ids"):
         # Set files name articles by source:external_id; the runner resolves them to kb ids.
         wanted = set(actual.get("expected_kb_ids", expect["kb_ids"]))
@@ -235,6 +244,33 @@ def by_tag(scores: Sequence[CaseScore]) -> dict[str, dict[str, Any]]:
     return table
 
 
+def memory_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
+    """Returning-customer cases (those whose outcome says which earlier conversations it used):
+    the earlier case used where it should be, used where it should not, another customer's
+    conversation or order reaching a draft, an unverified sender given any memory."""
+    cases = [s for s in scores if "earlier_used" in s.actual]
+    if not cases:
+        return {}
+    wanted = [s for s in cases if s.expect.get("earlier_used")]
+    return {
+        "earlier_used_rate": _share(
+            set(s.expect["earlier_used"]) <= set(s.actual["earlier_used"]) for s in wanted
+        ),
+        "earlier_unwanted": sum(
+            bool(set(s.actual["earlier_used"]) - set(s.expect.get("earlier_used", [])))
+            for s in cases
+            if "earlier_used" in s.expect
+        ),
+        "cross_customer_leaks": sum(
+            bool(s.actual.get("other_customer_used") or s.actual.get("other_customer_orders"))
+            for s in cases
+        ),
+        "unverified_memory": sum(
+            not s.actual.get("verified") and bool(s.actual.get("memory_given")) for s in cases
+        ),
+    }
+
+
 def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
     """The run's metrics (the seed contract's and the issue's), from its case scores."""
     tp, fp, fn = _escalation_counts(scores)
@@ -277,6 +313,7 @@ def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
         "p50_latency_ms": percentile(latencies, 50),
         "p95_latency_ms": percentile(latencies, 95),
         "by_tag": by_tag(scores),
+        **memory_metrics(scores),
     }
     return metrics
 

@@ -62,6 +62,8 @@ def replay_case(draft: Draft) -> Case:
         customer_ref=message.conversation.customer_ref or None,
         expect=expect,
         tags=[kind],
+        # Drafted from its rows by the one builder: its memory as it was then.
+        message_id=str(message.pk),
     )
 
 

@@ -18,14 +18,17 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from agents.graph import build_graph, run_graph_to_end
+from agents.memory import memory_texts
 from agents.prompts import PROMPT_VERSION
 from agents.services import Services, default_services
-from agents.state import AgentState, Turn
-from agents.state_builder import build_state
+from agents.state import AgentState, Turn, used_cases
+from agents.state_builder import build_state, state_for_message
 from evals.metrics import CaseScore, aggregate, score_case
 from evals.models import EvalCase, EvalRun, EvalStatus
+from evals.scenarios import memory_actual, rolled_back, store_case
 from evals.sets import Case, EvalSet
 from knowledge.models import KBDocument
+from support.models import Message
 
 Judge = Callable[[Case, dict[str, Any], list[str]], dict[str, float]]
 
@@ -91,14 +94,39 @@ def kb_ids(refs: Iterable[int | str]) -> list[int]:
     return ids
 
 
-def run_case(graph: Any, case: Case) -> tuple[CaseScore, list[str]]:
+def _state(case: Case) -> AgentState:
+    """The one builder's state: from the stored message's rows (shadow replay: its memory as
+    of then), else from the case's text and turns."""
+    if case.message_id:
+        message = Message.objects.select_related("conversation").get(pk=case.message_id)
+        return state_for_message(message)
     history: list[Turn] = [{"role": t["role"], "body": t["body"]} for t in case.history]
-    started = time.perf_counter()
-    outcome, state = run_graph_to_end(
-        graph, build_state(case.text, history, customer_ref=case.customer_ref)
-    )
-    actual = _actual(outcome, state, (time.perf_counter() - started) * 1000)
+    return build_state(case.text, history, customer_ref=case.customer_ref)
+
+
+def _run(graph: Any, case: Case) -> tuple[Any, AgentState, dict[str, Any], float]:
+    """(outcome, final state, what memory the draft used, milliseconds). A returning-customer
+    case runs on its rows, written and rolled back around the run (evals/scenarios.py)."""
+    if not case.scenario:
+        started = time.perf_counter()
+        outcome, state = run_graph_to_end(graph, _state(case))
+        return outcome, state, {}, (time.perf_counter() - started) * 1000
+    with rolled_back():
+        stored = store_case(case.scenario)
+        started = time.perf_counter()
+        outcome, state = run_graph_to_end(graph, state_for_message(stored.message))
+        millis = (time.perf_counter() - started) * 1000
+        memory = memory_actual(stored, outcome, state)
+    return outcome, state, memory, millis
+
+
+def run_case(graph: Any, case: Case) -> tuple[CaseScore, list[str]]:
+    outcome, state, memory, millis = _run(graph, case)
+    actual = _actual(outcome, state, millis)
+    actual.update(memory)
     articles, known = _sources(outcome, state)
+    # The earlier conversations the draft used are the customer's words and our past replies.
+    known += memory_texts(used_cases(state))
     earlier = " ".join(t["body"] for t in case.history)
     expect = dict(case.expect)
     if "kb_ids" in expect:

@@ -10,7 +10,11 @@ instead of `text`, `"text_ref": {"dataset": "twcs/inbound_tweets.csv", "sha1": "
 names a row of a dataset under ../shared/datasets whose licence forbids copying its text into
 the product (the real tweets): the text is read from there at run time. A learning-curve set
 (header `"kind": "learning_curve"`) has training cases with `"learn": {"topic", "answer"}` that a
-scripted agent answers by hand (evals/learning_curve.py).
+scripted agent answers by hand (evals/learning_curve.py). A returning-customer case
+(evals/scenarios.py) has, instead of `text`, the stored rows it runs on: `"customers"` (ref,
+name, orders), `"earlier"` conversations (label, customer, channel, days_ago, status, intent,
+summary, messages), and the new `"message"` ({customer, channel, verified, text}); its
+`expect.earlier_used` lists the labels of the earlier conversations the draft should use.
 """
 
 from __future__ import annotations
@@ -40,9 +44,11 @@ EXPECT_KEYS = {
     "reference",
     "sentiment",
     "urgency",
+    "earlier_used",
 }
 ROLES = {"customer": "CUSTOMER", "agent": "AGENT"}
 CASE_KEYS = {"id", "text", "messages", "text_ref", "customer_ref", "expect", "tags", "learn"}
+SCENARIO_KEYS = {"customers", "earlier", "message"}
 
 
 class SetError(ValueError):
@@ -59,6 +65,10 @@ class Case:
     tags: list[str] = field(default_factory=list)
     # Learning-curve sets: {"topic", "answer"}: a scripted agent answers this case by hand.
     learn: dict[str, str] = field(default_factory=dict)
+    # A stored message (shadow replay): its state is built from its rows (state_for_message).
+    message_id: str | None = None
+    # A returning-customer case: the rows it is run on (evals/scenarios.py).
+    scenario: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,7 +135,7 @@ def _check_expect(expect: Any) -> dict[str, Any]:
     for key, values in allowed.items():
         if key in expect and expect[key] not in values:
             raise ValueError(f"expect.{key} {expect[key]!r} is not one of {', '.join(values)}")
-    for key in ("must_contain", "must_not_contain", "kb_ids"):
+    for key in ("must_contain", "must_not_contain", "kb_ids", "earlier_used"):
         if key in expect and not isinstance(expect[key], list):
             raise ValueError(f"expect.{key} must be a list")
     return expect
@@ -147,9 +157,11 @@ def _turns(messages: Any) -> tuple[str, list[dict[str, str]]]:
 def parse_case(raw: Any) -> Case:
     if not isinstance(raw, dict):
         raise ValueError("a case must be a JSON object")
-    unknown = set(raw) - CASE_KEYS
+    unknown = set(raw) - CASE_KEYS - SCENARIO_KEYS
     if unknown:
         raise ValueError(f"unknown keys: {', '.join(sorted(unknown))}")
+    if "message" in raw:
+        return _scenario_case(raw)
     if not isinstance(raw.get("id"), str | int) or raw["id"] == "":
         raise ValueError('a case needs an "id"')
     sources = [key for key in ("text", "messages", "text_ref") if key in raw]
@@ -178,6 +190,48 @@ def parse_case(raw: Any) -> Case:
         expect=_check_expect(raw.get("expect", {})),
         tags=tags,
         learn={str(k): str(v) for k, v in learn.items()},
+    )
+
+
+def _scenario_case(raw: dict[str, Any]) -> Case:
+    """A returning-customer case: its rows are checked here, written by evals/scenarios.py."""
+    message = raw["message"]
+    if not isinstance(message, dict) or not str(message.get("text", "")).strip():
+        raise ValueError('"message" needs a "text"')
+    customers = raw.get("customers", [])
+    earlier = raw.get("earlier", [])
+    if not isinstance(customers, list) or not isinstance(earlier, list):
+        raise ValueError('"customers" and "earlier" must be lists')
+    refs = {str(c.get("ref")) for c in customers if isinstance(c, dict)}
+    labels = [str(c.get("label")) for c in earlier if isinstance(c, dict)]
+    if len(set(labels)) != len(earlier) or any(c.get("customer") not in refs for c in earlier):
+        raise ValueError('each earlier conversation needs a unique "label" and a known "customer"')
+    if message.get("customer") not in refs:
+        raise ValueError('"message.customer" must be one of "customers"')
+    for conversation in earlier:
+        turns = conversation.get("messages")
+        if (
+            not isinstance(turns, list)
+            or not turns
+            or not all(
+                isinstance(t, dict) and t.get("role") in ROLES and t.get("text") for t in turns
+            )
+        ):
+            raise ValueError('each earlier conversation needs "messages" with "role" and "text"')
+    expect = _check_expect(raw.get("expect", {}))
+    unknown = set(expect.get("earlier_used", [])) - set(labels)
+    if unknown:
+        raise ValueError(f"expect.earlier_used names no earlier conversation: {sorted(unknown)}")
+    tags = raw.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        raise ValueError("tags must be a list of strings")
+    return Case(
+        id=str(raw["id"]),
+        text=str(message["text"]),
+        customer_ref=str(message["customer"]),
+        expect=expect,
+        tags=tags,
+        scenario={"customers": customers, "earlier": earlier, "message": message},
     )
 
 

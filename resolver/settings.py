@@ -443,5 +443,7 @@ CHANNEL_LAYERS = {
 # Personal data is replaced by placeholders in what is sent to an LLM provider
 # (resolver/redaction.py); person names too, where cues show them, unless this is off.
 REDACT_PERSON_NAMES = env_bool("REDACT_PERSON_NAMES", True)
+# How many of a verified customer's earlier conversations a draft sees (support/memory.py); 0: none.
+MEMORY_CONVERSATIONS = env_int("MEMORY_CONVERSATIONS", 5, minimum=0, maximum=50)
 LOG_FORMAT = env_choice("LOG_FORMAT", "json", ("json", "console"))
 LOGGING = logging_config(LOG_FORMAT, env_str("LOG_LEVEL", "INFO") or "INFO")

@@ -135,7 +135,7 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
         "sent_text": "",
         "suggested_action": "",
         "facts": {},
-        # Document fields (amounts, addresses) and the earlier conversations it drew on.
+        # Documents' fields and the ids of earlier conversations (themselves erased with them).
         "context": empty_context(),
         "guard": Func(
             F("guard"),

@@ -22,6 +22,7 @@ from resolver.events import EventType, make_event
 from support import outbound
 from support.announce import announce_draft, broadcast
 from support.inbound import enqueue_and_announce
+from support.memory import summarise_later
 from support.models import (
     AuditAction,
     AuditLog,
@@ -341,4 +342,6 @@ def resolve(conversation_id: Any, actor: Actor) -> Conversation:
         )
         event = make_event(EventType.CONVERSATION_RESOLVED, conversation_id=conversation.pk)
         transaction.on_commit(partial(broadcast, event))
+        # What a later draft for the same verified customer will see of it (support/memory.py).
+        summarise_later(conversation.pk)
     return conversation

@@ -50,6 +50,9 @@ class EscalationReason(models.TextChoices):
     # Dissatisfaction, anger, a threat to leave: a person answers, whatever the KB holds.
     CUSTOMER_COMPLAINT = "customer_complaint", "Customer complaint"
     HIGH_RISK = "high_risk", "High risk"
+    # A follow-up on an earlier conversation's promise ("any news on my replacement?") that no
+    # customer fact can confirm: a person looks, with the earlier case in view (agents/memory.py).
+    UNCHECKED_PROMISE = "unchecked_promise", "Follows up a promise we cannot check"
 
 
 class RejectCategory(models.TextChoices):

@@ -118,8 +118,17 @@ def _promises_refund(sentence: str, facts: CustomerFacts) -> bool:
     return match is not None and not _conditional(sentence, match) and not facts.refund_allowed
 
 
+# "your message of 3 December 2026" names when the customer wrote (memory), not a promise.
+_PAST_MESSAGE = re.compile(
+    rf"\b(your|our) (message|e-?mail|chat|reply|conversation|request) (of|from|on) "
+    rf"({_DATE.pattern})(,? \d{{4}})?",
+    re.IGNORECASE,
+)
+
+
 def _dates_unknown(sentence: str, facts: CustomerFacts) -> bool:
     sentence = sentence.replace("24/7", "")  # "available 24/7" is not a date
+    sentence = _PAST_MESSAGE.sub("", sentence)
     dates = [m.group(0) for m in _DATE.finditer(sentence)]
     return any(date not in facts.known_dates for date in dates)
 

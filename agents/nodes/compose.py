@@ -6,7 +6,7 @@ from typing import Any
 
 from agents.providers.base import DraftRequest
 from agents.services import Services
-from agents.state import AgentState
+from agents.state import AgentState, used_cases
 
 
 def compose_node(state: AgentState, services: Services) -> dict[str, Any]:
@@ -20,6 +20,7 @@ def compose_node(state: AgentState, services: Services) -> dict[str, Any]:
         profile=state["profile"],
         retrieval_confidence=state["retrieval_confidence"],
         feedback=tuple(state.get("feedback", [])),
+        earlier=tuple(used_cases(state)),
     )
     drafted = services.drafter.draft(request)
     return {

@@ -6,8 +6,9 @@ from typing import Any
 
 from agents.documents import document_claims
 from agents.guard import check_answer
+from agents.memory import memory_texts
 from agents.services import Services
-from agents.state import AgentState, customer_turns
+from agents.state import AgentState, customer_turns, used_cases
 
 
 def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
@@ -17,7 +18,9 @@ def guard_node(state: AgentState, services: Services) -> dict[str, Any]:
         state["facts"],
         state["triage_result"].sentiment,
         state["signals"],
-        state["profile"].texts(),
+        # Memory is the customer's words and our past replies: a source for specifics (order
+        # numbers, dates), never policy (check_policy reads the facts only).
+        [*state["profile"].texts(), *memory_texts(used_cases(state))],
         [state["message"], *customer_turns(state.get("history", [])), *document_claims(state)],
         services.guard_rules(),
     )

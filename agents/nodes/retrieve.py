@@ -5,14 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+
 from agents.documents import with_document_numbers
 from agents.entities import extract_entities
+from agents.memory import (
+    FACTS_ANSWER_CONFIDENCE,
+    answered_by_facts,
+    relevant,
+    unchecked_promise,
+)
 from agents.nodes.decide import message_reason
 from agents.scoring import best_article, retrieval_confidence
 from agents.services import Services
 from agents.state import AgentState, customer_turns
 from agents.triage.service import Triage
 from knowledge.search import SearchHit
+from support.memory import EarlierConversation
 from support.vocabulary import EscalationReason, MessageKind
 
 
@@ -36,6 +45,19 @@ def off_domain(triaged: Triage, min_answerable: float) -> bool:
     return triaged.answerable_probability < min_answerable
 
 
+def _earlier_cases(
+    state: AgentState, order_numbers: list[str], services: Services
+) -> list[EarlierConversation]:
+    """The verified customer's earlier conversations this message is about (agents/memory.py);
+    none for an unverified sender, whatever the state was given."""
+    earlier = state.get("earlier", [])
+    if not earlier or not state.get("verified", False):
+        return []
+    # Staleness is measured from when the message came (a replay of an old one sees it so).
+    now = state.get("received_at") or timezone.now()
+    return relevant(state["message"], earlier, order_numbers, now, services.similarity)
+
+
 def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     triaged = state["triage_result"]
     # The intent boosts its articles only when triage is fairly sure of it: a question on a
@@ -45,25 +67,43 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     evidence = services.search(state["context_text"], intent)
     entities = extract_entities(state["message"], *customer_turns(state.get("history", [])))
     entities = with_document_numbers(entities, state)  # the customer's documents' numbers too
+    used = _earlier_cases(state, list(entities.order_numbers), services)
+    # The earlier case's orders are looked up too: "any news on my replacement?" is answered
+    # from its order's facts (only the verified customer's own are shown: lookup_facts).
+    numbers = list(dict.fromkeys([*entities.order_numbers, *(o for c in used for o in c.orders)]))
+    facts = services.facts(numbers, state.get("customer_ref"))
+    checked = [order.number for order in facts.orders]
+    unchecked = unchecked_promise(state["message"], used, checked)
+    by_facts = answered_by_facts(state["message"], used, checked)
     top = best_article(evidence)
     strong = top is not None and top.learned and top.similarity >= STRONG_MATCH
     covered = not (
         is_weak(evidence, services.settings.min_similarity)
         or (off_domain(triaged, services.settings.min_answerable) and not strong)
     )
+    if unchecked:
+        # A follow-up on what we promised that no fact confirms: a person looks, case in view.
+        covered = False
+    elif by_facts and not covered:
+        # "Any news on my replacement?": its order's facts answer it; no article would.
+        evidence, covered = [], True
     # Most likely thanks, but not surely enough to acknowledge (signals.praise): an article
     # would answer a question nobody asked, so a person replies.
     thanks = triaged.kind == MessageKind.PRAISE and "?" not in state["message"]
     return {
         "evidence": evidence,
         "entities": entities,
-        "facts": services.facts(list(entities.order_numbers), state.get("customer_ref")),
+        "facts": facts,
+        "used_earlier": [str(case.id) for case in used],
         "profile": services.profile(),
         "kb_covers_it": covered and not thanks,
-        "retrieval_confidence": retrieval_confidence(triaged, evidence),
+        "retrieval_confidence": max(
+            retrieval_confidence(triaged, evidence), FACTS_ANSWER_CONFIDENCE if by_facts else 0.0
+        ),
         # What the message says (a complaint, a request for a person) explains an escalation
         # better than the KB's silence.
         "escalation_reason": message_reason(state["signals"])
+        or (EscalationReason.UNCHECKED_PROMISE if unchecked else "")
         or ("" if covered else EscalationReason.RETRIEVAL_WEAK)
         or (EscalationReason.LOW_CONFIDENCE if thanks else ""),
         "trace": ["retrieve"],

@@ -11,6 +11,7 @@ from agents.profile import Profile
 from agents.state import DraftedAnswer, GuardIssue, Turn
 from agents.triage.service import Triage
 from knowledge.search import SearchHit
+from support.memory import EarlierConversation
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class DraftRequest:
     profile: Profile
     retrieval_confidence: float
     feedback: tuple[GuardIssue, ...] = ()  # the guard's issues with the previous attempt
+    # The verified customer's earlier conversations this message is about (agents/memory.py).
+    earlier: tuple[EarlierConversation, ...] = ()
 
 
 class DraftProvider(Protocol):

@@ -70,6 +70,8 @@ def build_messages(
     # The state holds at most state_builder.HISTORY_TURNS turns. Texts are redacted before they
     # are cut: a value cut in half is no longer recognised (the PII set's long messages).
     history = [f"{turn['role'].lower()}: {redact(turn['body'])[:500]}" for turn in request.history]
+    # Memory is the customer's words and our past replies: redacted like the history.
+    earlier = [redact(case.as_prompt())[:1200] for case in request.earlier]
     feedback = ""
     if request.feedback:
         reasons = "\n".join(f"- {redact(str(issue))}" for issue in request.feedback)
@@ -83,6 +85,7 @@ def build_messages(
         sources=_sources(request) or "(none)",
         facts="\n".join(facts),
         history="\n".join(history) or "(none)",
+        earlier="\n\n".join(earlier) or "(none)",
         message=redact(request.message)[:4000],
         feedback=feedback,
     )

@@ -10,6 +10,7 @@ import time
 
 from agents import prompts
 from agents.guard.policy import check_policy
+from agents.memory import memory_texts, mention
 from agents.placeholders import Filler
 from agents.providers.base import DraftRequest
 from agents.scoring import best_article
@@ -45,7 +46,13 @@ def _was_flagged(sentence: str, flagged: set[str]) -> bool:
 def allowed_texts(request: DraftRequest) -> list[str]:
     """Where a specific (amount, number, date, name) in a reply may come from."""
     customer = [turn["body"] for turn in request.history if turn["role"] == "CUSTOMER"]
-    return [request.message, *customer, *request.facts.sentences(), *request.profile.texts()]
+    return [
+        request.message,
+        *customer,
+        *request.facts.sentences(),
+        *request.profile.texts(),
+        *memory_texts(request.earlier),
+    ]
 
 
 def _keep(sentence: str, request: DraftRequest, flagged: set[str], allowed: list[str]) -> bool:
@@ -103,13 +110,19 @@ class ExtractiveProvider:
         if quoted and article is not None:
             quoted[-1] += " [1]"
             lines += quoted
+        if lines and request.earlier:
+            # The reply says which earlier case it answers about ("About your message of ...").
+            lines.insert(0, mention(request.earlier[0]))
         upset = request.triage.sentiment == Sentiment.NEGATIVE
         if lines and upset and not _APOLOGY.search(" ".join(lines[:2])):
             lines.insert(0, prompts.EMPATHY_OPENER)
         return DraftedAnswer(
             answer="\n".join(lines),
             citations=[article.citation()] if quoted and article else [],
-            confidence=request.retrieval_confidence if quoted else 0.0,
+            # A follow-up answered from its earlier case's order facts quotes no article.
+            confidence=request.retrieval_confidence
+            if quoted or (request.earlier and request.facts.orders)
+            else 0.0,
             model=self.name,
             prompt_version=prompts.EXTRACTIVE_VERSION,
             latency_ms=round((time.perf_counter() - started) * 1000),

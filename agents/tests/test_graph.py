@@ -9,6 +9,7 @@ import pytest
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.graph import run_graph
+from agents.prompts import PROMPT_VERSION
 from agents.state import Turn
 from agents.state_builder import build_state
 from agents.tests.conftest import ARTICLE_IDS, DELIVERY, llm_json
@@ -159,7 +160,7 @@ def test_ungrounded_llm_draft_is_repaired(
     assert outcome.status == "SUGGESTED"
     assert outcome.answer == GROUNDED
     assert outcome.model == "fake"
-    assert outcome.prompt_version == "v1"
+    assert outcome.prompt_version == PROMPT_VERSION
 
 
 def test_repair_exhausted_escalates(llm_graph: Callable[..., CompiledStateGraph]) -> None:

@@ -23,10 +23,12 @@ import json
 import logging
 import re
 import sys
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -100,6 +102,8 @@ def _request(case: Case) -> Any:
     from agents.state import GuardIssue
     from agents.triage.service import Triage
     from knowledge.search import SearchHit
+    from support.memory import EarlierConversation, extractive_summary
+    from support.models import ConversationStatus
     from support.vocabulary import Sentiment, Urgency
 
     article = SearchHit(
@@ -132,6 +136,20 @@ def _request(case: Case) -> Any:
         ),
         retrieval_confidence=0.9,
         feedback=(GuardIssue("grounded", "unsupported", case.text),),
+        # ... and in memory: an earlier conversation's summary and our reply (support/memory.py).
+        earlier=(
+            EarlierConversation(
+                id=uuid.UUID(int=1),
+                channel="email",
+                started_at=datetime(2026, 12, 1, tzinfo=UTC),
+                last_message_at=None,
+                status=ConversationStatus.RESOLVED,
+                intent="get_refund",
+                outcome=ConversationStatus.RESOLVED.label,
+                summary=extractive_summary([case.text], [], date(2026, 12, 1)),
+                done=(case.text,),
+            ),
+        ),
     )
 
 
