@@ -104,6 +104,7 @@ class AgentState(TypedDict, total=False):
     kb_covers_it: bool  # False: nothing close enough in the KB (escalated retrieval_weak)
     used_earlier: list[str]  # ids of the earlier conversations the draft drew on
     missing: list[str]  # facts the message lacks for its intent (support.vocabulary.MissingFact)
+    proposed_actions: list[dict[str, Any]]  # [{"name", "arguments"}], checked (issue #27)
     # Drafting loop.
     drafted_answer: DraftedAnswer
     retrieval_confidence: float

@@ -36,6 +36,10 @@ class DraftOutcome:
     # The Draft's `context` (support.vocabulary.empty_context): earlier conversations used,
     # documents read, facts missing.
     context: dict[str, Any] = field(default_factory=empty_context)
+    # The actions the run proposes: [{"name", "arguments"}], each allowed by
+    # support.actions.catalogue.check_action when the run checked it (record_outcome writes
+    # them as Action rows, status proposed).
+    actions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def escalated(self) -> bool:

@@ -25,6 +25,7 @@ from resolver.personal_data import ERASED, Holder, Subject, delete_rows
 from support.email.addresses import normalise
 from support.email.attachments import remove_after_commit
 from support.models import (
+    Action,
     Attachment,
     AuditLog,
     Conversation,
@@ -39,6 +40,7 @@ from support.models import (
     Order,
     ReplyDelivery,
     ReplyDeliveryStatus,
+    Task,
     WebhookAttempt,
     WebhookDelivery,
 )
@@ -154,6 +156,20 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
     )
 
 
+def _actions(subject: Subject) -> QuerySet[Action]:
+    return Action.objects.filter(conversation_id__in=subject.conversation_ids)
+
+
+def _erase_actions(rows: QuerySet[Action], subject: Subject) -> int:
+    """What was done stays countable (name, status, dates); its arguments (an address, an
+    order number), the store's answer and any error text go."""
+    return rows.update(arguments={}, proposed_arguments=None, result=None, error="")
+
+
+def _tasks(subject: Subject) -> QuerySet[Task]:
+    return Task.objects.filter(conversation_id__in=subject.conversation_ids)
+
+
 def _ratings(subject: Subject) -> QuerySet[CustomerRating]:
     return CustomerRating.objects.filter(conversation_id__in=subject.conversation_ids)
 
@@ -214,7 +230,7 @@ HOLDERS = [
     # examples in knowledge's list, which settings.PERSONAL_DATA_MODULES runs after this one).
     Holder(LogEntry, ("object_repr", "change_message"), _admin_log, _erase_admin_log),
     # Orders before their customer: deleting the customer would detach them (SET_NULL).
-    Holder(Order, ("number",), _orders, delete_rows, customer_only=True),
+    Holder(Order, ("number", "shipping_address"), _orders, delete_rows, customer_only=True),
     Holder(
         Customer, ("ref", "name", "email", "metadata"), _customers, delete_rows, customer_only=True
     ),
@@ -269,6 +285,10 @@ HOLDERS = [
         _erase_drafts,
     ),
     Holder(CustomerRating, ("comment",), _ratings, _erase_ratings),
+    Holder(
+        Action, ("arguments", "proposed_arguments", "result", "error"), _actions, _erase_actions
+    ),
+    Holder(Task, ("title",), _tasks, delete_rows),
     Holder(AuditLog, ("before", "after", "metadata"), _audit, _erase_audit),
     # Attempts before their deliveries: deleting a delivery deletes its attempts with it.
     Holder(WebhookAttempt, ("response_snippet", "error"), _attempts, delete_rows),
@@ -305,6 +325,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.WidgetKey.greeting": _CONFIG,
     "support.AutoSendRule.intent": _CONFIG,
     "support.Order.currency": "an ISO 4217 code",
+    "support.Action.name": "an action of the catalogue (support/actions/catalogue.py)",
     "support.BusinessProfile.company_name": _CONFIG,
     "support.BusinessProfile.support_phone": _CONFIG,
     "support.BusinessProfile.support_hours": _CONFIG,

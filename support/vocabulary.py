@@ -154,3 +154,34 @@ def empty_context() -> dict[str, object]:
     conversations it used, the documents read (fields found, mismatches with the records), and
     the facts the message lacks (MissingFact)."""
     return {"earlier_conversations": [], "documents": [], "missing": []}
+
+
+class ActionStatus(models.TextChoices):
+    """An operational move the copilot proposed on a draft (support/actions/): proposed by the
+    graph, decided by a human (approved → executed | failed, or rejected). Nothing executes
+    without a human's approval while autonomy is off; money never does."""
+
+    PROPOSED = "proposed", "Proposed"
+    APPROVED = "approved", "Approved (executing)"
+    EXECUTED = "executed", "Executed"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+
+
+class ActionRisk(models.TextChoices):
+    READ = "read", "Reads the store"
+    WRITE = "write", "Changes an order"
+    MONEY = "money", "Moves money"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    DONE = "done", "Done"
+
+
+class TaskCreator(models.TextChoices):
+    """Who made a follow-up task: a human agent, or the copilot (a draft's create_follow_up
+    action, approved by a human)."""
+
+    AGENT = "agent", "Agent"
+    AI = "ai", "AI"

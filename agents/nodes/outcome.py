@@ -63,4 +63,5 @@ def build_outcome(state: AgentState, status: RunStatus) -> DraftOutcome:
         latency_ms=round((time.perf_counter() - state["started"]) * 1000),
         trace=[*state.get("trace", [])],
         context=_context(state),
+        actions=[dict(action) for action in state.get("proposed_actions", [])],
     )

@@ -1,3 +1,4 @@
+from support.models.action import Action, Task
 from support.models.attachment import Attachment, AttachmentSkip
 from support.models.audit import AuditAction, AuditLog
 from support.models.autosend import AutoSendRule
@@ -28,6 +29,7 @@ from support.models.webhook import (
 from support.models.widget import WidgetKey
 
 __all__ = [
+    "Action",
     "Attachment",
     "AttachmentSkip",
     "AuditAction",
@@ -59,6 +61,7 @@ __all__ = [
     "ReplyDelivery",
     "ReplyDeliveryStatus",
     "Sentiment",
+    "Task",
     "Urgency",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -47,6 +47,10 @@ class Order(models.Model):
     # ISO 4217 code of `total` (settings.DEFAULT_CURRENCY unless the store says otherwise).
     currency = models.CharField(max_length=3, default=default_currency)
     placed_at = models.DateTimeField(null=True, blank=True)
+    # Where it ships (the store's; change_shipping_address changes it while unshipped).
+    shipping_address = models.TextField(blank=True)
+    # How much of `total` was refunded so far: a refund is at most total - refunded.
+    refunded = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -59,6 +63,10 @@ class Order(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(currency__regex=r"^[A-Z]{3}$"), name="order_currency_iso"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded__gte=0, refunded__lte=models.F("total")),
+                name="order_refunded_within_total",
             ),
         ]
 
