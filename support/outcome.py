@@ -36,7 +36,8 @@ class DraftOutcome:
     # The Draft's `context` (support.vocabulary.empty_context): earlier conversations used,
     # documents read, facts missing.
     context: dict[str, Any] = field(default_factory=empty_context)
-    # The actions the run proposes: [{"name", "arguments"}], each allowed by
+    # The actions the run proposes: [{"name", "arguments", "confirmation", "fallback"}] (the
+    # answer's sentence stating it done, and what to say instead if it is not), each allowed by
     # support.actions.catalogue.check_action when the run checked it (record_outcome writes
     # them as Action rows, status proposed).
     actions: list[dict[str, Any]] = field(default_factory=list)

@@ -163,7 +163,9 @@ def _actions(subject: Subject) -> QuerySet[Action]:
 def _erase_actions(rows: QuerySet[Action], subject: Subject) -> int:
     """What was done stays countable (name, status, dates); its arguments (an address, an
     order number), the store's answer and any error text go."""
-    return rows.update(arguments={}, proposed_arguments=None, result=None, error="")
+    return rows.update(
+        arguments={}, proposed_arguments=None, confirmation="", fallback="", result=None, error=""
+    )
 
 
 def _tasks(subject: Subject) -> QuerySet[Task]:
@@ -286,7 +288,10 @@ HOLDERS = [
     ),
     Holder(CustomerRating, ("comment",), _ratings, _erase_ratings),
     Holder(
-        Action, ("arguments", "proposed_arguments", "result", "error"), _actions, _erase_actions
+        Action,
+        ("arguments", "proposed_arguments", "confirmation", "fallback", "result", "error"),
+        _actions,
+        _erase_actions,
     ),
     Holder(Task, ("title",), _tasks, delete_rows),
     Holder(AuditLog, ("before", "after", "metadata"), _audit, _erase_audit),

@@ -26,6 +26,11 @@ class Action(models.Model):
     arguments = models.JSONField(default=dict, blank=True)
     # The arguments as the copilot proposed them, when a human corrected them on approval.
     proposed_arguments = models.JSONField(null=True, blank=True)
+    # The draft's answer states the action as done in `confirmation`; when it is rejected or
+    # fails, the reply sent says `fallback` instead (support/actions/: the sent text follows
+    # what really happened).
+    confirmation = models.TextField(blank=True)
+    fallback = models.TextField(blank=True)
     status = models.CharField(
         max_length=16, choices=ActionStatus.choices, default=ActionStatus.PROPOSED
     )
