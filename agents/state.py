@@ -104,7 +104,11 @@ class AgentState(TypedDict, total=False):
     kb_covers_it: bool  # False: nothing close enough in the KB (escalated retrieval_weak)
     used_earlier: list[str]  # ids of the earlier conversations the draft drew on
     missing: list[str]  # facts the message lacks for its intent (support.vocabulary.MissingFact)
-    proposed_actions: list[dict[str, Any]]  # [{"name", "arguments"}], checked (issue #27)
+    # The act node (issue #27): moves checked and allowed, [{"name", "arguments",
+    # "confirmation", "fallback"}], and those the policy refused, [{"name", "arguments",
+    # "problems", "reply"}] (the reply's sentence saying so and what can be done instead).
+    proposed_actions: list[dict[str, Any]]
+    refused_actions: list[dict[str, Any]]
     # Drafting loop.
     drafted_answer: DraftedAnswer
     retrieval_confidence: float

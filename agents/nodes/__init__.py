@@ -2,6 +2,7 @@
 keys it changes."""
 
 from agents.nodes.acknowledge import acknowledge_node
+from agents.nodes.act import act_node
 from agents.nodes.compose import compose_node
 from agents.nodes.decide import decide_node
 from agents.nodes.escalate import escalate_node
@@ -14,6 +15,7 @@ from agents.nodes.triage import triage_node
 
 __all__ = [
     "acknowledge_node",
+    "act_node",
     "compose_node",
     "decide_node",
     "escalate_node",

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.actions import FOLLOW_UP
 from agents.providers.base import DraftRequest
 from agents.services import Services
 from agents.state import AgentState, used_cases
+
+
+def order_moves(state: AgentState) -> tuple[str, ...]:
+    """The sentences finalize adds about the order moves (a follow-up task is not one: the
+    article still answers the question)."""
+    proposed = [
+        p["confirmation"] for p in state.get("proposed_actions", []) if p["name"] != FOLLOW_UP
+    ]
+    refused = [r["reply"] for r in state.get("refused_actions", []) if r.get("reply")]
+    return tuple([*proposed, *refused])
 
 
 def compose_node(state: AgentState, services: Services) -> dict[str, Any]:
@@ -21,6 +32,7 @@ def compose_node(state: AgentState, services: Services) -> dict[str, Any]:
         retrieval_confidence=state["retrieval_confidence"],
         feedback=tuple(state.get("feedback", [])),
         earlier=tuple(used_cases(state)),
+        actions=order_moves(state),
     )
     drafted = services.drafter.draft(request)
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from agents.actions import with_actions
 from agents.missing import ask_for_missing
 from agents.nodes.outcome import build_outcome
 from agents.services import Services
@@ -16,6 +17,11 @@ def finalize_node(state: AgentState, services: Services) -> dict[str, Any]:
     outcome = build_outcome(state, DraftStatus.SUGGESTED)
     # The facts the message lacks are asked for after the guard checked the answer: the
     # question states nothing, so there is nothing for the guard to ground.
-    outcome = replace(outcome, answer=ask_for_missing(outcome.answer, state.get("missing", [])))
+    answer = ask_for_missing(outcome.answer, state.get("missing", []))
+    # The proposed moves' confirmations and the refused ones' explanations, after the guard too:
+    # fixed wording about what the catalogue's check decided (agents/actions.py).
+    refused = [r["reply"] for r in state.get("refused_actions", []) if r.get("reply")]
+    answer = with_actions(answer, outcome.actions, refused) if answer.strip() else answer
+    outcome = replace(outcome, answer=answer)
     outcome.trace.append("finalize")
     return {"outcome": outcome, "trace": ["finalize"]}

@@ -40,6 +40,13 @@ def _context(state: AgentState) -> dict[str, Any]:
     }
 
 
+def _refused(state: AgentState) -> list[dict[str, Any]]:
+    return [
+        {"name": r["name"], "arguments": r["arguments"], "problems": r["problems"]}
+        for r in state.get("refused_actions", [])
+    ]
+
+
 def build_outcome(state: AgentState, status: RunStatus) -> DraftOutcome:
     drafted = state.get("drafted_answer")
     guard = state.get("guard_result")
@@ -55,7 +62,12 @@ def build_outcome(state: AgentState, status: RunStatus) -> DraftOutcome:
         suggested_action=(drafted.suggested_action or None) if drafted else None,
         confidence=_confidence(state),
         guard=guard.as_dict() if guard else not_drafted_guard(),
-        facts={**facts.as_dict(), "entities": state["entities"].as_dict()},
+        facts={
+            **facts.as_dict(),
+            "entities": state["entities"].as_dict(),
+            # What the customer asked that the policy refused, and why (the reviewer sees it).
+            **({"refused_actions": refused} if (refused := _refused(state)) else {}),
+        },
         model=drafted.model if drafted else "",
         prompt_version=drafted.prompt_version if drafted else "",
         tokens=state.get("tokens", 0),

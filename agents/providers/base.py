@@ -27,6 +27,10 @@ class DraftRequest:
     feedback: tuple[GuardIssue, ...] = ()  # the guard's issues with the previous attempt
     # The verified customer's earlier conversations this message is about (agents/memory.py).
     earlier: tuple[EarlierConversation, ...] = ()
+    # What the reply will say about the customer's order moves (issue #27): the proposed ones'
+    # confirmations and the refused ones' explanations, added after the guard by finalize. A
+    # provider writes around them: no how-to steps for what is being done for the customer.
+    actions: tuple[str, ...] = ()
 
 
 class DraftProvider(Protocol):

@@ -89,6 +89,8 @@ def build_messages(
         message=redact(request.message)[:4000],
         feedback=feedback,
     )
+    if request.actions:
+        user += prompts.ACTIONS_NOTE.format(actions="\n".join(f"- {a}" for a in request.actions))
     return [SystemMessage(prompts.SYSTEM), HumanMessage(user)]
 
 

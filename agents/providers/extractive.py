@@ -104,9 +104,11 @@ class ExtractiveProvider:
 
     def draft(self, request: DraftRequest) -> DraftedAnswer:
         started = time.perf_counter()
-        article = best_article(request.evidence)
+        # An order move the system makes (or cannot) is stated by its own sentence: an article's
+        # steps would tell the customer to do it themselves.
+        article = None if request.actions else best_article(request.evidence)
         quoted = _quote(article, request) if article else []
-        lines = request.facts.sentences()
+        lines = request.facts.sentences() or ([prompts.ACTION_ACK] if request.actions else [])
         if quoted and article is not None:
             quoted[-1] += " [1]"
             lines += quoted
@@ -121,7 +123,7 @@ class ExtractiveProvider:
             citations=[article.citation()] if quoted and article else [],
             # A follow-up answered from its earlier case's order facts quotes no article.
             confidence=request.retrieval_confidence
-            if quoted or (request.earlier and request.facts.orders)
+            if quoted or request.actions or (request.earlier and request.facts.orders)
             else 0.0,
             model=self.name,
             prompt_version=prompts.EXTRACTIVE_VERSION,

@@ -1,0 +1,306 @@
+"""Which operational moves a message asks for (issue #27), and the sentences a reply says about
+them. Pure: the act node (agents/nodes/act.py) reads the state and two read-only services, the
+verified customer's order rows (`order_rows`) and the catalogue's check
+(`check_for_customer`: support.actions.catalogue.check_action for that customer, now).
+
+A move is proposed only for the message's verified customer, on one of their own orders, when
+the message asks for it (a request, not a how-to or policy question), with its arguments taken
+from the message (an amount, a new address) or the order's row (what is left to refund). What
+the catalogue's check refuses is not proposed: the reply says why and what can be done instead
+(the KB's policy: a shipped order is returned, not cancelled)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from agents import prompts
+from support.documents.fields import amounts
+from support.models import Customer, Order
+
+CANCEL = "cancel_order"
+REFUND = "refund_order"
+ADDRESS = "update_shipping_address"
+RESEND = "resend_confirmation"
+FOLLOW_UP = "create_follow_up"
+
+# At most this many orders named in one message are acted on (more reads as a list, not a
+# request a reviewer approves one by one).
+MAX_ORDERS = 3
+OPEN_STATUSES = frozenset({"PROCESSING", "SHIPPED"})
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    """What a proposal needs of one of the verified customer's orders (the store's facts)."""
+
+    number: str
+    status: str
+    total: Decimal
+    refunded: Decimal
+    currency: str
+
+    @property
+    def refundable(self) -> Decimal:
+        return max(self.total - self.refunded, Decimal("0"))
+
+
+def order_rows(customer_ref: str) -> tuple[OrderRow, ...]:
+    """The verified customer's orders, newest first (a read; only asked for a verified ref)."""
+    rows = Order.objects.filter(customer__ref=customer_ref).order_by("-placed_at", "-pk")
+    return tuple(
+        OrderRow(number, status, total, refunded, currency)
+        for number, status, total, refunded, currency in rows.values_list(
+            "number", "status", "total", "refunded", "currency"
+        )[:50]
+    )
+
+
+def check_for_customer(name: str, arguments: dict[str, Any], customer_ref: str) -> list[str]:
+    """The catalogue's problems with `name` for the customer `customer_ref`, checked now
+    ([] = allowed). Imported lazily: the catalogue reads settings and models."""
+    from support.actions.catalogue import PolicyContext, check_action
+
+    customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
+    return check_action(name, arguments, PolicyContext(customer=customer, now=timezone.now()))
+
+
+# --- What the message asks for ------------------------------------------------------------------
+
+# A question about how, whether or what it costs is answered from the KB, not acted on.
+_HOW_TO = re.compile(
+    r"\b(how (do|can|would|should) (i|we|one|you)|is it possible to|what(?:'s| is) (the|your)|"
+    r"fee|fees|charge for|penalt\w*|policy|policies|how long|when will)\b",
+    re.IGNORECASE,
+)
+_NEGATED = re.compile(
+    r"\b(don'?t|do not|didn'?t|did not|never|no need to|not)\s+(want to\s+|wanna\s+|need to\s+)?"
+    r"(cancel|refund|change|update)",
+    re.IGNORECASE,
+)
+_CANCEL = re.compile(r"\bcancel+(?!lation fee)\w*\b", re.IGNORECASE)
+# Things that are cancelled but are not orders.
+_NOT_ORDER = re.compile(
+    r"\b(subscription|newsletter|membership|account|e-?mails?|premium|plan)\b", re.IGNORECASE
+)
+_REFUND = re.compile(
+    r"\b(refund\w*|money back|reimburse\w*|pay (me )?back|give me back)\b", re.IGNORECASE
+)
+# Asking after a refund already under way is tracking it, not asking for one.
+_REFUND_TRACKING = re.compile(
+    r"\b(where is|where's|status of|still (waiting|haven'?t)|haven'?t (received|got|seen)|"
+    r"not (received|arrived)|when (will|do) i (get|receive|see)|track\w*)\b[^.?!]{0,40}"
+    r"\b(refund|money)\b|\brefund\b[^.?!]{0,30}\b(status|arrive[ds]?|pending|processed yet)\b",
+    re.IGNORECASE,
+)
+_ADDRESS_CHANGE = re.compile(
+    r"\b(change|update|correct|fix|edit|amend|modify)\w*\b[^.?!]{0,40}\b(address|deliver\w* to|"
+    r"ship\w* to)\b|\b(wrong|old|incorrect) address\b|\b(ship|send|deliver)\s+(it|them|the "
+    r"(order|parcel|package))\s+to\b|\bnew address\b|\bmoved\b",
+    re.IGNORECASE,
+)
+_CONFIRMATION = re.compile(r"\b(order )?confirmation( e-?mail| mail| message)?\b", re.IGNORECASE)
+_RESEND = re.compile(
+    r"\b(resend|re-send|send (it|me|the \w+)[^.?!]{0,20}again|send again|"
+    r"(didn'?t|did not|never|haven'?t|have not) (get|got|receive[d]?)|no(t)? (got|received)|"
+    r"can'?t find|lost)\b",
+    re.IGNORECASE,
+)
+_CALL_BACK = re.compile(
+    r"\b(call me( back)?|call back|callback|ring me|phone me|give me a (call|ring))\b",
+    re.IGNORECASE,
+)
+_FOLLOW_UP = re.compile(
+    r"\b(follow up|follow-up|get back to me|keep me (posted|updated|informed)|"
+    r"let me know (when|once|as soon as)|update me (when|once|as soon as)|check (back )?"
+    r"(on|in on) (it|this|that|the replacement)|circle back)\b",
+    re.IGNORECASE,
+)
+# A street address as customers write it after a cue: the rest of the sentence, less politeness.
+_ADDRESS_CUE = re.compile(
+    r"\b(?:new (?:shipping |delivery )?address(?: is| will be)?|(?:ship|send|deliver)\w*"
+    r"(?: it| them| the (?:order|parcel|package))?(?: instead)? to|address (?:to|is|should be)"
+    r"|(?:change|update|correct)\w* (?:it|the address|my address|the shipping address|the "
+    r"delivery address|my shipping address|my delivery address)(?: of [\w-]+)? to|moved to)"
+    r"\s*:?\s*",
+    re.IGNORECASE,
+)
+_ADDRESS_END = re.compile(
+    r"\s*(?:[.!?](?:\s|$)|\binstead\b|\bplease\b|\bthanks?\b|\bthank you\b|\bpls\b|\n|$)",
+    re.IGNORECASE,
+)
+_HAS_DIGIT_OR_STREET = re.compile(r"\d|\b(street|st|road|rd|avenue|ave|lane|way)\b", re.IGNORECASE)
+
+
+def _asks_cancel(text: str) -> bool:
+    return bool(
+        _CANCEL.search(text)
+        and not _HOW_TO.search(text)
+        and not _NEGATED.search(text)
+        and not _NOT_ORDER.search(text)
+    )
+
+
+def _asks_refund(text: str) -> bool:
+    return bool(
+        _REFUND.search(text)
+        and not _REFUND_TRACKING.search(text)
+        and not _HOW_TO.search(text)
+        and not _NEGATED.search(text)
+    )
+
+
+def new_address(text: str) -> str:
+    """The new address the message gives after a cue ("ship it to 12 Elm Street, Leeds"), ""
+    when it gives none (a change asked without the address: missing, not guessed)."""
+    for cue in _ADDRESS_CUE.finditer(text):
+        rest = text[cue.end() :]
+        end = _ADDRESS_END.search(rest)
+        candidate = rest[: end.start() if end else len(rest)].strip(" ,;:-\"'")
+        if len(candidate) >= 6 and _HAS_DIGIT_OR_STREET.search(candidate):
+            return candidate
+    return ""
+
+
+def requested(text: str, intent: str) -> list[str]:
+    """The catalogue actions the customer's message asks for, in a stable order."""
+    wanted: list[str] = []
+    if _asks_cancel(text):
+        wanted.append(CANCEL)
+    if _asks_refund(text) and CANCEL not in wanted:
+        wanted.append(REFUND)
+    if _ADDRESS_CHANGE.search(text) and not _HOW_TO.search(text) and CANCEL not in wanted:
+        wanted.append(ADDRESS)
+    if _CONFIRMATION.search(text) and _RESEND.search(text):
+        wanted.append(RESEND)
+    if _CALL_BACK.search(text) or _FOLLOW_UP.search(text):
+        wanted.append(FOLLOW_UP)
+    return wanted
+
+
+# --- Which order ---------------------------------------------------------------------------------
+
+
+def target_orders(
+    named: Sequence[str], earlier_orders: Sequence[str], rows: Sequence[OrderRow]
+) -> list[OrderRow]:
+    """The verified customer's orders the message means: those it names (another customer's
+    number names none of theirs: nothing), else the one the earlier conversation it follows up
+    was about, else their only order or only open one."""
+    by_number = {row.number.upper(): row for row in rows}
+    if named:
+        own = [by_number[n.upper()] for n in dict.fromkeys(named) if n.upper() in by_number]
+        return own[:MAX_ORDERS]
+    earlier = [
+        by_number[n.upper()] for n in dict.fromkeys(earlier_orders) if n.upper() in by_number
+    ]
+    if len(earlier) == 1:
+        return earlier
+    open_rows = [row for row in rows if row.status in OPEN_STATUSES]
+    if len(rows) == 1:
+        return list(rows)
+    return open_rows if len(open_rows) == 1 else []
+
+
+# --- Arguments, and what the reply says -----------------------------------------------------------
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def refund_amount(text: str, row: OrderRow) -> Decimal:
+    """The amount the customer names when they name one, else what is left to refund."""
+    named = [amount.value for amount in amounts(text)]
+    return named[0] if len(named) == 1 else row.refundable
+
+
+@dataclass(frozen=True)
+class Proposal:
+    name: str
+    arguments: dict[str, Any]
+    confirmation: str  # the reply's sentence stating it done (kept only if it executes)
+    fallback: str  # what the sent reply says instead when it is rejected or fails
+
+    def as_state(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arguments": dict(self.arguments),
+            "confirmation": self.confirmation,
+            "fallback": self.fallback,
+        }
+
+
+def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
+    """The proposal for `name` on `row` (None: its arguments cannot be had from the message)."""
+    if name == FOLLOW_UP:
+        asked = "Call the customer back" if _CALL_BACK.search(text) else "Follow up"
+        title = f"{asked} about order {row.number}" if row else asked
+        return Proposal(name, {"title": title}, prompts.FOLLOW_UP_DONE, prompts.FOLLOW_UP_FALLBACK)
+    if row is None:
+        return None
+    number = row.number
+    if name == CANCEL:
+        args: dict[str, Any] = {"order_number": number}
+    elif name == RESEND:
+        args = {"order_number": number}
+    elif name == REFUND:
+        amount = refund_amount(text, row)
+        if amount <= 0:
+            return None
+        args = {"order_number": number, "amount": _money(amount)}
+    elif name == ADDRESS:
+        address = new_address(text)
+        if not address:
+            return None
+        args = {"order_number": number, "address": address}
+    else:
+        return None
+    words = {**args, "currency": row.currency}
+    return Proposal(
+        name,
+        args,
+        prompts.ACTION_DONE[name].format(**words),
+        prompts.ACTION_FALLBACK[name].format(**words),
+    )
+
+
+def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems: list[str]) -> str:
+    """What the reply says about a move the policy does not allow, and what can be done
+    instead, in the KB policy's terms (agents/prompts.py: ACTION_REFUSED)."""
+    number = str(arguments.get("order_number", ""))
+    status = row.status if row else ""
+    said = " ".join(problems).lower()
+    if name in (CANCEL, ADDRESS) and status and status != "PROCESSING":
+        key = f"{name}:{status.lower()}"
+    elif name == REFUND and "window" in said:
+        key = f"{name}:window"
+    elif name == REFUND and "at most" in said:
+        key = f"{name}:amount"
+    elif name == REFUND and "eligible" in said:
+        key = f"{name}:not_eligible"
+    elif name == RESEND and status == "CANCELLED":
+        key = f"{name}:cancelled"
+    else:
+        key = name
+    template = prompts.ACTION_REFUSED.get(key) or prompts.ACTION_REFUSED[name]
+    return template.format(order_number=number, status=status.lower())
+
+
+def with_actions(answer: str, proposed: Sequence[dict[str, Any]], refused: Sequence[str]) -> str:
+    """The answer opening with what was done (each proposal's confirmation) and what could not
+    be (each refusal), once each: the sentence the sent reply keeps or swaps for its fallback
+    (support/actions/) must stand on its own."""
+    lead = [p["confirmation"] for p in proposed if p.get("confirmation")]
+    lead += list(refused)
+    lead = [sentence for sentence in dict.fromkeys(lead) if sentence and sentence not in answer]
+    if not lead:
+        return answer
+    if answer.strip() == prompts.ACTION_ACK:
+        return f"{prompts.ACTION_ACK}\n{' '.join(lead)}"
+    return "\n".join([" ".join(lead), *([answer.strip()] if answer.strip() else [])])
