@@ -104,9 +104,11 @@ _ADDRESS_CHANGE = re.compile(
     r"(order|parcel|package))\s+to\b|\bnew address\b|\bmoved\b",
     re.IGNORECASE,
 )
+# "Ship NW-42003 to 221 Baker Street": a move asked by giving the new address.
+_SHIP_TO = re.compile(r"\b(ship|send|deliver)\w*(?: (?!to\b)[\w-]+){0,3}? to\s+\d", re.IGNORECASE)
 _CONFIRMATION = re.compile(r"\b(order )?confirmation( e-?mail| mail| message)?\b", re.IGNORECASE)
 _RESEND = re.compile(
-    r"\b(resend|re-send|send (it|me|the \w+)[^.?!]{0,20}again|send again|"
+    r"\b(resend|re-send|send (it|me|the \w+)[^.?!]{0,40}again|send again|"
     r"(didn'?t|did not|never|haven'?t|have not) (get|got|receive[d]?)|no(t)? (got|received)|"
     r"can'?t find|lost)\b",
     re.IGNORECASE,
@@ -124,10 +126,10 @@ _FOLLOW_UP = re.compile(
 # A street address as customers write it after a cue: the rest of the sentence, less politeness.
 _ADDRESS_CUE = re.compile(
     r"\b(?:new (?:shipping |delivery )?address(?: is| will be)?|(?:ship|send|deliver)\w*"
-    r"(?: it| them| the (?:order|parcel|package))?(?: instead)? to|address (?:to|is|should be)"
+    r"(?: (?!to\b)[\w-]+){0,3}? to|address (?:to|is|should be)|should (?:be|go to|be sent to)"
     r"|(?:change|update|correct)\w* (?:it|the address|my address|the shipping address|the "
-    r"delivery address|my shipping address|my delivery address)(?: of [\w-]+)? to|moved to)"
-    r"\s*:?\s*",
+    r"delivery address|my shipping address|my delivery address)(?: (?:of|for|on) [\w-]+)? to"
+    r"|moved to)\s*:?\s*",
     re.IGNORECASE,
 )
 _ADDRESS_END = re.compile(
@@ -174,7 +176,8 @@ def requested(text: str, intent: str) -> list[str]:
         wanted.append(CANCEL)
     if _asks_refund(text) and CANCEL not in wanted:
         wanted.append(REFUND)
-    if _ADDRESS_CHANGE.search(text) and not _HOW_TO.search(text) and CANCEL not in wanted:
+    asks_address = _ADDRESS_CHANGE.search(text) or _SHIP_TO.search(text)
+    if asks_address and not _HOW_TO.search(text) and CANCEL not in wanted:
         wanted.append(ADDRESS)
     if _CONFIRMATION.search(text) and _RESEND.search(text):
         wanted.append(RESEND)

@@ -57,6 +57,7 @@ def tolerance(name: str, value: float) -> float:
         "cross_topic_answers",
         "cross_customer_leaks",
         "unverified_memory",
+        "policy_violations",
     }:
         return 0.0
     if name == "avg_cost":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from knowledge.overlap import token_f1, tokens
@@ -41,6 +42,10 @@ HIGHER_IS_BETTER = {
     "urgency_high_precision",
     "learned_right_answer_rate",
     "earlier_used_rate",
+    "action_precision",
+    "action_recall",
+    "argument_accuracy",
+    "action_reply_consistency",
 }
 LOWER_IS_BETTER = {
     "safety_violations",
@@ -53,6 +58,7 @@ LOWER_IS_BETTER = {
     "earlier_unwanted",
     "cross_customer_leaks",
     "unverified_memory",
+    "policy_violations",
 }
 
 
@@ -158,6 +164,15 @@ def score_case(
         score.checks["earlier_used"] = set(actual.get("earlier_used", [])) == set(
             expect["earlier_used"]
         )
+    if "actions" in expect:
+        # The moves proposed are the expected ones (names and targets; arguments are scored in
+        # argument_accuracy) and none the catalogue or a human would refuse.
+        matched, _ = match_actions(expect["actions"], actual.get("actions", []))
+        score.checks["actions"] = (
+            len(matched) == len(expect["actions"]) == len(actual.get("actions", []))
+            and all(arguments_match(e, a) for e, a in matched)
+            and not action_violations(expect, actual)
+        )
     if expect.get("kb_ids"):
         # Set files name articles by source:external_id; the runner resolves them to kb ids.
         wanted = set(actual.get("expected_kb_ids", expect["kb_ids"]))
@@ -172,6 +187,87 @@ def score_case(
             score.answer_f1 = token_f1(answer, expect["reference"])
         score.grounded = supported_share(answer, sources)
     return score
+
+
+def _target(action: dict[str, Any]) -> tuple[str, str]:
+    """What a move acts on: its name and order (a follow-up: the conversation)."""
+    number = str(action.get("arguments", {}).get("order_number", "")).upper()
+    return str(action.get("name", "")), number
+
+
+def match_actions(
+    expected: Sequence[dict[str, Any]], proposed: Sequence[dict[str, Any]]
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], list[dict[str, Any]]]:
+    """(expected and proposed moves paired by name and order, the proposed ones unpaired)."""
+    left = list(proposed)
+    pairs = []
+    for want in expected:
+        found = next((p for p in left if _target(p) == _target(want)), None)
+        if found is not None:
+            left.remove(found)
+            pairs.append((want, found))
+    return pairs, left
+
+
+def _same_value(expected: Any, actual: Any) -> bool:
+    try:
+        return Decimal(str(expected)) == Decimal(str(actual))
+    except (InvalidOperation, ValueError):
+        words = re.compile(r"[^0-9a-z]+")
+        return words.sub(" ", str(expected).lower()).strip() == (
+            words.sub(" ", str(actual).lower()).strip()
+        )
+
+
+def arguments_match(expected: dict[str, Any], proposed: dict[str, Any]) -> bool:
+    """The arguments the case names have the values it expects (amounts as numbers, texts
+    without case and punctuation); those it leaves out (a follow-up's wording) are not scored."""
+    actual = proposed.get("arguments", {})
+    return all(
+        key in actual and _same_value(value, actual[key])
+        for key, value in expected.get("arguments", {}).items()
+    )
+
+
+def action_violations(expect: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Proposed moves that must be refused: the catalogue's check refuses them on the case's
+    rows, or the case says a human would refuse that move (a shipped order's cancellation)."""
+    refuse = set(expect.get("actions_refused", []))
+    return [
+        action["name"]
+        for action in actual.get("actions", [])
+        if action.get("catalogue_problems") or action["name"] in refuse
+    ]
+
+
+def action_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
+    """Actions cases (#27, expect.actions): precision and recall of the moves proposed (by
+    name and order), argument accuracy of the paired ones, policy violations, and how often a
+    suggested reply states each proposed move with its confirmation."""
+    cases = [s for s in scores if "actions" in s.expect]
+    if not cases:
+        return {}
+    proposed = expected = paired = right = 0
+    stated: list[bool] = []
+    for score in cases:
+        actual = score.actual.get("actions", [])
+        pairs, _ = match_actions(score.expect["actions"], actual)
+        proposed += len(actual)
+        expected += len(score.expect["actions"])
+        paired += len(pairs)
+        right += sum(arguments_match(want, got) for want, got in pairs)
+        if score.suggested:
+            answer = score.actual.get("answer") or ""
+            stated += [bool(a.get("confirmation")) and a["confirmation"] in answer for a in actual]
+    return {
+        "action_precision": round(paired / proposed, 4) if proposed else 1.0,
+        "action_recall": round(paired / expected, 4) if expected else 1.0,
+        "argument_accuracy": round(right / paired, 4) if paired else None,
+        "policy_violations": sum(len(action_violations(s.expect, s.actual)) for s in cases),
+        "action_reply_consistency": _share(stated),
+        "actions_proposed": proposed,
+        "actions_expected": expected,
+    }
 
 
 def _share(flags: Iterable[bool]) -> float | None:
@@ -314,6 +410,7 @@ def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
         "p95_latency_ms": percentile(latencies, 95),
         "by_tag": by_tag(scores),
         **memory_metrics(scores),
+        **action_metrics(scores),
     }
     return metrics
 

@@ -25,7 +25,7 @@ from agents.state import AgentState, Turn, used_cases
 from agents.state_builder import build_state, state_for_message
 from evals.metrics import CaseScore, aggregate, score_case
 from evals.models import EvalCase, EvalRun, EvalStatus
-from evals.scenarios import memory_actual, rolled_back, store_case
+from evals.scenarios import actions_actual, memory_actual, rolled_back, store_case
 from evals.sets import Case, EvalSet
 from knowledge.models import KBDocument
 from support.models import Message
@@ -117,6 +117,8 @@ def _run(graph: Any, case: Case) -> tuple[Any, AgentState, dict[str, Any], float
         outcome, state = run_graph_to_end(graph, state_for_message(stored.message))
         millis = (time.perf_counter() - started) * 1000
         memory = memory_actual(stored, outcome, state)
+        if "actions" in case.expect:
+            memory.update(actions_actual(stored, outcome))
     return outcome, state, memory, millis
 
 
@@ -127,6 +129,11 @@ def run_case(graph: Any, case: Case) -> tuple[CaseScore, list[str]]:
     articles, known = _sources(outcome, state)
     # The earlier conversations the draft used are the customer's words and our past replies.
     known += memory_texts(used_cases(state))
+    if "actions" in case.expect:
+        # The sender's own rows are the store's facts: an order's total is what a refund names.
+        sender = case.scenario["message"]["customer"]
+        own = [c for c in case.scenario["customers"] if c.get("ref") == sender]
+        known.append(json.dumps(own, default=str))
     earlier = " ".join(t["body"] for t in case.history)
     expect = dict(case.expect)
     if "kb_ids" in expect:

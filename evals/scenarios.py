@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -68,13 +70,20 @@ def _customers(rows: list[dict[str, Any]]) -> tuple[dict[str, Customer], dict[st
         customer = Customer.objects.create(ref=row["ref"], name=row.get("name", ""))
         customers[row["ref"]] = customer
         for order in row.get("orders", []):
-            days = order.get("delivery_in_days")
+            days = order.get("delivery_in_days")  # negative: delivered that many days ago
+            placed = order.get("placed_days_ago")
             Order.objects.create(
                 number=order["number"],
                 customer=customer,
                 status=order.get("status", OrderStatus.PROCESSING),
                 delivery_date=today + timedelta(days=days) if days is not None else None,
                 refund_eligible=bool(order.get("refund_eligible", False)),
+                # The actions set's rows (#27): what was paid and refunded, when, where to.
+                total=Decimal(str(order.get("total", "0"))),
+                refunded=Decimal(str(order.get("refunded", "0"))),
+                currency=order.get("currency", settings.DEFAULT_CURRENCY),
+                placed_at=timezone.now() - timedelta(days=placed) if placed is not None else None,
+                shipping_address=order.get("shipping_address", ""),
             )
             owners[order["number"].upper()] = row["ref"]
     return customers, owners
@@ -149,6 +158,29 @@ def store_case(scenario: dict[str, Any]) -> Stored:
         )
     stored = Message.objects.select_related("conversation").get(pk=message.pk)
     return Stored(stored, labels, owners, order_owners)
+
+
+def actions_actual(stored: Stored, outcome: Any) -> dict[str, Any]:
+    """What the actions metrics read: the moves the draft proposes, and the problems the
+    catalogue's own check finds with each on the case's rows as written (for the sender's
+    conversation's customer: none for an unverified one), measured here, not taken from the
+    run."""
+    from support.actions.catalogue import PolicyContext, check_action
+
+    customer = stored.message.conversation.customer
+    context = PolicyContext(customer=customer, now=timezone.now())
+    return {
+        "actions": [
+            {
+                "name": action["name"],
+                "arguments": action["arguments"],
+                "confirmation": action.get("confirmation", ""),
+                "catalogue_problems": check_action(action["name"], action["arguments"], context),
+            }
+            for action in outcome.actions
+        ],
+        "refused_actions": [r["name"] for r in outcome.facts.get("refused_actions", [])],
+    }
 
 
 def memory_actual(stored: Stored, outcome: Any, state: Any) -> dict[str, Any]:

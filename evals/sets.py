@@ -14,7 +14,10 @@ scripted agent answers by hand (evals/learning_curve.py). A returning-customer c
 (evals/scenarios.py) has, instead of `text`, the stored rows it runs on: `"customers"` (ref,
 name, orders), `"earlier"` conversations (label, customer, channel, days_ago, status, intent,
 summary, messages), and the new `"message"` ({customer, channel, verified, text}); its
-`expect.earlier_used` lists the labels of the earlier conversations the draft should use.
+`expect.earlier_used` lists the labels of the earlier conversations the draft should use. An
+actions case (evals/sets/actions.jsonl, #27) is one too: its orders carry `total`, `refunded`,
+`currency`, `placed_days_ago`, `shipping_address`; `expect.actions` lists the moves the draft
+should propose ([] = none) and `expect.actions_refused` the ones a human would refuse.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ EXPECT_KEYS = {
     "sentiment",
     "urgency",
     "earlier_used",
+    "actions",
+    "actions_refused",
 }
 ROLES = {"customer": "CUSTOMER", "agent": "AGENT"}
 CASE_KEYS = {"id", "text", "messages", "text_ref", "customer_ref", "expect", "tags", "learn"}
@@ -135,10 +140,25 @@ def _check_expect(expect: Any) -> dict[str, Any]:
     for key, values in allowed.items():
         if key in expect and expect[key] not in values:
             raise ValueError(f"expect.{key} {expect[key]!r} is not one of {', '.join(values)}")
-    for key in ("must_contain", "must_not_contain", "kb_ids", "earlier_used"):
+    for key in ("must_contain", "must_not_contain", "kb_ids", "earlier_used", "actions_refused"):
         if key in expect and not isinstance(expect[key], list):
             raise ValueError(f"expect.{key} must be a list")
+    if "actions" in expect:
+        _check_actions(expect["actions"])
     return expect
+
+
+def _check_actions(actions: Any) -> None:
+    """expect.actions: the moves a draft should propose, [] for none: [{"name", "arguments"?}]
+    (the arguments named are compared; those left out are not)."""
+    if not isinstance(actions, list) or not all(
+        isinstance(a, dict)
+        and isinstance(a.get("name"), str)
+        and isinstance(a.get("arguments", {}), dict)
+        and set(a) <= {"name", "arguments"}
+        for a in actions
+    ):
+        raise ValueError('expect.actions must be a list of {"name", "arguments"?}')
 
 
 def _turns(messages: Any) -> tuple[str, list[dict[str, str]]]:

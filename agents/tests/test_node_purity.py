@@ -121,6 +121,12 @@ CASES = (
         "ESCALATED",
         "customer_complaint",
     ),
+    Case(
+        "propose an action",  # the act node asks the catalogue's check about Bob's order
+        "Please cancel my order NW-20001, I ordered the wrong one",
+        "SUGGESTED",
+        customer_ref="bob",
+    ),
     Case("retrieval weak", "what is the capital of pakistan", "ESCALATED", "retrieval_weak"),
     Case(
         "human requested",

@@ -1,0 +1,189 @@
+"""The graph proposes actions (#27 must 2): the act node picks the moves a verified customer's
+message asks for on their own orders, checks each with the real catalogue (support/actions/
+catalogue.py) on real rows, proposes what passes and explains what does not; the reply states a
+proposed move with its confirmation sentence. Real PostgreSQL rows and the real catalogue; the
+extractive provider (no LLM)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from langgraph.graph.state import CompiledStateGraph
+
+from agents.actions import (
+    CANCEL,
+    FOLLOW_UP,
+    REFUND,
+    OrderRow,
+    new_address,
+    requested,
+    target_orders,
+    with_actions,
+)
+from agents.graph import run_graph
+from agents.prompts import ACTION_FALLBACK
+from agents.state_builder import build_state
+from support.models import Customer, Order, OrderStatus
+from support.outcome import DraftOutcome
+
+
+@pytest.fixture
+def shop(db: None) -> dict[str, Order]:
+    """Dana's orders (one processing, one shipped, one delivered and refundable, partly
+    refunded) and Eli's processing order."""
+    dana = Customer.objects.create(ref="dana", name="Dana")
+    eli = Customer.objects.create(ref="eli", name="Eli")
+    today = timezone.localdate()
+    placed = timezone.now() - timedelta(days=6)
+    rows = [
+        Order(number="NW-50001", customer=dana, total=Decimal("40.00"), placed_at=placed),
+        Order(
+            number="NW-50002",
+            customer=dana,
+            status=OrderStatus.SHIPPED,
+            total=Decimal("25.00"),
+            delivery_date=today + timedelta(days=2),
+            placed_at=placed,
+        ),
+        Order(
+            number="NW-50003",
+            customer=dana,
+            status=OrderStatus.DELIVERED,
+            total=Decimal("80.00"),
+            refunded=Decimal("30.00"),
+            refund_eligible=True,
+            delivery_date=today - timedelta(days=3),
+            placed_at=placed,
+        ),
+        Order(number="NW-60001", customer=eli, total=Decimal("10.00"), placed_at=placed),
+    ]
+    Order.objects.bulk_create(rows)
+    return {order.number: order for order in rows}
+
+
+def _draft(
+    graph: CompiledStateGraph, text: str, ref: str | None = "dana", verified: bool = True
+) -> DraftOutcome:
+    return run_graph(graph, build_state(text, [], customer_ref=ref, verified=verified))
+
+
+def _moves(outcome: DraftOutcome) -> list[tuple[str, dict[str, object]]]:
+    return [(action["name"], action["arguments"]) for action in outcome.actions]
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_verified_customer_s_cancellation_is_proposed_and_stated(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    outcome = _draft(extractive_graph, "Please cancel order NW-50001, I ordered the wrong size.")
+    assert _moves(outcome) == [(CANCEL, {"order_number": "NW-50001"})]
+    action = outcome.actions[0]
+    assert action["confirmation"] == "I've cancelled order NW-50001."
+    assert action["fallback"] == ACTION_FALLBACK[CANCEL].format(order_number="NW-50001")
+    if outcome.status == "SUGGESTED":
+        assert action["confirmation"] in outcome.answer
+        # No article's steps telling the customer to cancel it themselves.
+        assert "log in" not in outcome.answer.lower()
+    # Proposed, never executed: the order is as it was.
+    assert Order.objects.get(number="NW-50001").status == OrderStatus.PROCESSING
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_move_the_policy_refuses_is_not_proposed_and_the_reply_says_why(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    outcome = _draft(extractive_graph, "I'd like to cancel NW-50002.")
+    assert outcome.actions == []
+    refused = outcome.facts["refused_actions"]
+    assert [r["name"] for r in refused] == [CANCEL]
+    assert refused[0]["problems"]  # the catalogue's own words, for the reviewer
+    if outcome.status == "SUGGESTED":
+        assert "already shipped" in outcome.answer
+        assert "returns policy" in outcome.answer  # what can be done instead
+        assert "I've cancelled" not in outcome.answer
+
+
+@pytest.mark.usefixtures("shop")
+def test_nobody_s_order_is_acted_on_for_an_unverified_sender_or_another_customer(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    assert (
+        _draft(extractive_graph, "Cancel order NW-50001 please", ref="", verified=False).actions
+        == []
+    )
+    assert _draft(extractive_graph, "Cancel order NW-50001 please", ref=None).actions == []  # type: ignore[arg-type]
+    other = _draft(extractive_graph, "Cancel order NW-60001 please")  # Eli's, asked by Dana
+    assert other.actions == []
+    assert Order.objects.get(number="NW-60001").status == OrderStatus.PROCESSING
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_refund_takes_the_amount_named_or_what_is_left(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    rest = _draft(extractive_graph, "The lamp from NW-50003 is broken, I want a refund.")
+    assert _moves(rest) == [(REFUND, {"order_number": "NW-50003", "amount": "50.00"})]
+    part = _draft(extractive_graph, "Please refund €12.50 on NW-50003, one shade was cracked")
+    assert _moves(part) == [(REFUND, {"order_number": "NW-50003", "amount": "12.50"})]
+    too_much = _draft(extractive_graph, "Please refund €60 on NW-50003, it is all broken")
+    assert too_much.actions == []
+    assert [r["name"] for r in too_much.facts["refused_actions"]] == [REFUND]
+
+
+@pytest.mark.usefixtures("shop")
+def test_questions_and_tracking_propose_nothing(extractive_graph: CompiledStateGraph) -> None:
+    for text in (
+        "How do I cancel an order on your website?",
+        "Where is my refund for NW-50003?",
+        "What is the cancellation fee for NW-50001?",
+    ):
+        outcome = _draft(extractive_graph, text)
+        assert outcome.actions == [], text
+        assert "refused_actions" not in outcome.facts, text
+
+
+def test_what_a_message_asks_for() -> None:
+    assert requested("pls cancel NW-1, changed my mind", "") == [CANCEL]
+    assert requested("I don't want to cancel NW-1", "") == []
+    assert requested("cancel my newsletter subscription", "") == []
+    assert requested("where is my refund?", "") == []
+    assert requested("my order NW-1 came broken, refund it and call me back", "") == [
+        REFUND,
+        FOLLOW_UP,
+    ]
+    assert requested("Can you ship NW-2 to 221 Baker Street, London NW1 6XE?", "") == [
+        "update_shipping_address"
+    ]
+    assert requested("I never got the confirmation email for NW-3", "") == ["resend_confirmation"]
+
+
+def test_the_new_address_is_the_customer_s_words() -> None:
+    assert new_address("new address is 7 Elm Street, Leeds LS6 2AB. thanks") == (
+        "7 Elm Street, Leeds LS6 2AB"
+    )
+    assert new_address("please change the delivery address of NW-1 to 14 Harbour Road") == (
+        "14 Harbour Road"
+    )
+    assert new_address("I need to change my shipping address") == ""  # missing, not guessed
+
+
+def test_which_order_is_meant() -> None:
+    def row(number: str, status: str = "PROCESSING") -> OrderRow:
+        return OrderRow(number, status, Decimal("1"), Decimal("0"), "EUR")
+
+    mine = [row("NW-1"), row("NW-2", "DELIVERED")]
+    assert [r.number for r in target_orders(["nw-2"], [], mine)] == ["NW-2"]
+    assert target_orders(["NW-9"], [], mine) == []  # a number not theirs names none of theirs
+    assert [r.number for r in target_orders([], [], mine)] == ["NW-1"]  # the one still open
+    assert target_orders([], [], [row("NW-1"), row("NW-2")]) == []  # which one? nobody guesses
+    assert [r.number for r in target_orders([], ["NW-2"], mine)] == ["NW-2"]  # memory's order
+
+
+def test_the_reply_opens_with_what_was_done_once() -> None:
+    proposed = [{"confirmation": "I've cancelled order NW-1."}]
+    answer = with_actions("Order NW-1 is currently processing.", proposed, [])
+    assert answer == "I've cancelled order NW-1.\nOrder NW-1 is currently processing."
+    assert with_actions(answer, proposed, []) == answer
