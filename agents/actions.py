@@ -217,6 +217,15 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
+# How a reply writes an amount in the currencies with a symbol of their own; others by code.
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def written_amount(amount: str, currency: str) -> str:
+    symbol = _SYMBOLS.get(currency)
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+
+
 def refund_amount(text: str, row: OrderRow) -> Decimal:
     """The amount the customer names when they name one, else what is left to refund."""
     named = [amount.value for amount in amounts(text)]
@@ -264,7 +273,9 @@ def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
         args = {"order_number": number, "address": address}
     else:
         return None
-    words = {**args, "currency": row.currency}
+    words = {**args}
+    if "amount" in args:
+        words["amount"] = written_amount(args["amount"], row.currency)
     return Proposal(
         name,
         args,
@@ -296,14 +307,16 @@ def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems
 
 
 def with_actions(answer: str, proposed: Sequence[dict[str, Any]], refused: Sequence[str]) -> str:
-    """The answer opening with what was done (each proposal's confirmation) and what could not
-    be (each refusal), once each: the sentence the sent reply keeps or swaps for its fallback
-    (support/actions/) must stand on its own."""
+    """The answer with what was done (each proposal's confirmation) and what could not be (each
+    refusal) after its opening courtesies, once each: the sentence the sent reply keeps or swaps
+    for its fallback (support/actions/) must stand on its own."""
     lead = [p["confirmation"] for p in proposed if p.get("confirmation")]
     lead += list(refused)
     lead = [sentence for sentence in dict.fromkeys(lead) if sentence and sentence not in answer]
     if not lead:
         return answer
-    if answer.strip() == prompts.ACTION_ACK:
-        return f"{prompts.ACTION_ACK}\n{' '.join(lead)}"
-    return "\n".join([" ".join(lead), *([answer.strip()] if answer.strip() else [])])
+    lines = answer.strip().splitlines()
+    head = []
+    while lines and lines[0] in (prompts.EMPATHY_OPENER, prompts.ACTION_ACK):
+        head.append(lines.pop(0))
+    return "\n".join([*head, " ".join(lead), *lines])

@@ -11,6 +11,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from agents import nodes
+from agents.actions import FOLLOW_UP
 from agents.services import Services
 from agents.state import AgentState
 from agents.telemetry import node_span, record_update
@@ -23,10 +24,19 @@ def route_after_retrieve(state: AgentState) -> Literal["compose", "acknowledge",
     signals = state["signals"]
     if signals.praise:
         return "acknowledge"
-    if signals.complaint or not state["kb_covers_it"]:
+    if signals.complaint:
         # A KB answer to a complaint reads as not listening: a person answers it.
         return "escalate"
+    if not state["kb_covers_it"] and not _order_moves(state):
+        # An order move the catalogue's check decided (proposed or refused) is answered by its
+        # own sentences, whatever the KB holds; anything else needs an article.
+        return "escalate"
     return "compose"
+
+
+def _order_moves(state: AgentState) -> bool:
+    proposed = [p for p in state.get("proposed_actions", []) if p["name"] != FOLLOW_UP]
+    return bool(proposed or state.get("refused_actions"))
 
 
 def route_after_decide(state: AgentState) -> Literal["finalize", "repair", "escalate"]:

@@ -80,7 +80,7 @@ SUMMARY_USER = """Transcript (date, who, text):
 # they are fixed wording about a move the catalogue's check allowed, not a model's claim.
 ACTION_DONE = {
     "cancel_order": "I've cancelled order {order_number}.",
-    "refund_order": "I've refunded {amount} {currency} for order {order_number}.",
+    "refund_order": "I've refunded {amount} for order {order_number}.",
     "update_shipping_address": "I've changed the delivery address of order {order_number} to "
     "{address}.",
     "resend_confirmation": "I've sent you the confirmation of order {order_number} again.",

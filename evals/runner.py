@@ -133,7 +133,12 @@ def run_case(graph: Any, case: Case) -> tuple[CaseScore, list[str]]:
         # The sender's own rows are the store's facts: an order's total is what a refund names.
         sender = case.scenario["message"]["customer"]
         own = [c for c in case.scenario["customers"] if c.get("ref") == sender]
-        known.append(json.dumps(own, default=str))
+        # And the arguments of the moves the catalogue's check accepts on those rows (what is
+        # left to refund is the rows' arithmetic, not an invented amount).
+        accepted = [
+            a["arguments"] for a in actual.get("actions", []) if not a["catalogue_problems"]
+        ]
+        known.append(json.dumps([own, accepted], default=str))
     earlier = " ".join(t["body"] for t in case.history)
     expect = dict(case.expect)
     if "kb_ids" in expect:

@@ -99,6 +99,20 @@ def _suggested_action(evidence: list[SearchHit]) -> str:
     return f"Follow the policy “{policy.title}” (KB {policy.kb_id})" if policy else ""
 
 
+# A reply about order moves says what the catalogue's check decided, in fixed wording: as sure
+# as a well-matched article, whatever the KB search found (a human still approves the move).
+ACTIONS_CONFIDENCE = 0.9
+
+
+def _confidence(request: DraftRequest, quoted: list[str]) -> float:
+    if request.actions:
+        return max(request.retrieval_confidence, ACTIONS_CONFIDENCE)
+    # A follow-up answered from its earlier case's order facts quotes no article.
+    if quoted or (request.earlier and request.facts.orders):
+        return request.retrieval_confidence
+    return 0.0
+
+
 class ExtractiveProvider:
     name = "extractive"
 
@@ -121,10 +135,7 @@ class ExtractiveProvider:
         return DraftedAnswer(
             answer="\n".join(lines),
             citations=[article.citation()] if quoted and article else [],
-            # A follow-up answered from its earlier case's order facts quotes no article.
-            confidence=request.retrieval_confidence
-            if quoted or request.actions or (request.earlier and request.facts.orders)
-            else 0.0,
+            confidence=_confidence(request, quoted),
             model=self.name,
             prompt_version=prompts.EXTRACTIVE_VERSION,
             latency_ms=round((time.perf_counter() - started) * 1000),
