@@ -75,7 +75,8 @@ def check_for_customer(name: str, arguments: dict[str, Any], customer_ref: str) 
 # A question about how, whether or what it costs is answered from the KB, not acted on.
 _HOW_TO = re.compile(
     r"\b(how (do|can|would|should) (i|we|one|you)|is it possible to|what(?:'s| is) (the|your)|"
-    r"fee|fees|charge for|penalt\w*|policy|policies|how long|when will)\b",
+    r"fee|fees|charge for|penalt\w*|policy|policies|how long|when will|what happens|what if|"
+    r"if i)\b",
     re.IGNORECASE,
 )
 _NEGATED = re.compile(
@@ -83,7 +84,11 @@ _NEGATED = re.compile(
     r"(cancel|refund|change|update)",
     re.IGNORECASE,
 )
-_CANCEL = re.compile(r"\bcancel+(?!lation fee)\w*\b", re.IGNORECASE)
+_CANCEL = re.compile(
+    r"\bcancel+(?!lation fee)\w*\b|\bstop\b[^.?!]{0,40}\b(going out|shipping|being (sent|shipped)|"
+    r"dispatch\w*)\b",
+    re.IGNORECASE,
+)
 # Things that are cancelled but are not orders.
 _NOT_ORDER = re.compile(
     r"\b(subscription|newsletter|membership|account|e-?mails?|premium|plan)\b", re.IGNORECASE
@@ -95,13 +100,15 @@ _REFUND = re.compile(
 _REFUND_TRACKING = re.compile(
     r"\b(where is|where's|status of|still (waiting|haven'?t)|haven'?t (received|got|seen)|"
     r"not (received|arrived)|when (will|do) i (get|receive|see)|track\w*)\b[^.?!]{0,40}"
-    r"\b(refund|money)\b|\brefund\b[^.?!]{0,30}\b(status|arrive[ds]?|pending|processed yet)\b",
+    r"\b(refund|money)\b|\brefund\b(?: for [\w-]+)?\s+(?:status|has(?:n'?t)? (?:arrived|come|"
+    r"been processed)|(?:is|was) (?:pending|processed)|arrived|came)\b",
     re.IGNORECASE,
 )
 _ADDRESS_CHANGE = re.compile(
     r"\b(change|update|correct|fix|edit|amend|modify)\w*\b[^.?!]{0,40}\b(address|deliver\w* to|"
     r"ship\w* to)\b|\b(wrong|old|incorrect) address\b|\b(ship|send|deliver)\s+(it|them|the "
-    r"(order|parcel|package))\s+to\b|\bnew address\b|\bmoved\b",
+    r"(order|parcel|package))\s+to\b|\bnew address\b|\bmoved\b|\btypo in (my|the) address\b|"
+    r"\baddress is wrong\b|\bchange where\b",
     re.IGNORECASE,
 )
 # "Ship NW-42003 to 221 Baker Street": a move asked by giving the new address.
@@ -129,11 +136,12 @@ _ADDRESS_CUE = re.compile(
     r"(?: (?!to\b)[\w-]+){0,3}? to|address (?:to|is|should be)|should (?:be|go to|be sent to)"
     r"|(?:change|update|correct)\w* (?:it|the address|my address|the shipping address|the "
     r"delivery address|my shipping address|my delivery address)(?: (?:of|for|on) [\w-]+)? to"
-    r"|moved to)\s*:?\s*",
+    r"|moved to|address[^.?!]{0,30}\b(?:it'?s|it is))\s*:?\s*",
     re.IGNORECASE,
 )
 _ADDRESS_END = re.compile(
-    r"\s*(?:[.!?](?:\s|$)|\binstead\b|\bplease\b|\bthanks?\b|\bthank you\b|\bpls\b|\n|$)",
+    r"\s*(?:[.!?](?:\s|$)|\binstead\b|\bplease\b|\bthanks?\b|\bthank you\b|\bpls\b|\bnot\b|"
+    r"\n|$)",
     re.IGNORECASE,
 )
 _HAS_DIGIT_OR_STREET = re.compile(r"\d|\b(street|st|road|rd|avenue|ave|lane|way)\b", re.IGNORECASE)
