@@ -1,6 +1,6 @@
 """Which operational moves a message asks for (issue #27), and the sentences a reply says about
 them. Pure: the act node (agents/nodes/act.py) reads the state and two read-only services, the
-verified customer's order rows (`order_rows`) and the catalogue's check
+verified customer and their order rows (`customer_orders`) and the catalogue's check
 (`check_for_customer`: support.actions.catalogue.check_action for that customer, now).
 
 A move is proposed only for the message's verified customer, on one of their own orders, when
@@ -32,6 +32,7 @@ FOLLOW_UP = "create_follow_up"
 # At most this many orders named in one message are acted on (more reads as a list, not a
 # request a reviewer approves one by one).
 MAX_ORDERS = 3
+ORDERS_LIMIT = 50  # a customer's latest orders a message may mean
 OPEN_STATUSES = frozenset({"PROCESSING", "SHIPPED"})
 
 
@@ -50,23 +51,33 @@ class OrderRow:
         return max(self.total - self.refunded, Decimal("0"))
 
 
-def order_rows(customer_ref: str) -> tuple[OrderRow, ...]:
-    """The verified customer's orders, newest first (a read; only asked for a verified ref)."""
-    rows = Order.objects.filter(customer__ref=customer_ref).order_by("-placed_at", "-pk")
-    return tuple(
-        OrderRow(number, status, total, refunded, currency)
-        for number, status, total, refunded, currency in rows.values_list(
-            "number", "status", "total", "refunded", "currency"
-        )[:50]
+@dataclass(frozen=True)
+class CustomerOrders:
+    """The verified customer (None: no order of theirs is on record) and their orders, newest
+    first: read in one query, the customer riding along with its orders."""
+
+    customer: Customer | None
+    rows: tuple[OrderRow, ...] = ()
+
+
+def customer_orders(customer_ref: str) -> CustomerOrders:
+    """Only ever asked for a verified customer's ref (a read)."""
+    orders = list(
+        Order.objects.filter(customer__ref=customer_ref)
+        .select_related("customer")
+        .order_by("-placed_at", "-pk")[:ORDERS_LIMIT]
     )
+    rows = tuple(OrderRow(o.number, o.status, o.total, o.refunded, o.currency) for o in orders)
+    return CustomerOrders(orders[0].customer if orders else None, rows)
 
 
-def check_for_customer(name: str, arguments: dict[str, Any], customer_ref: str) -> list[str]:
-    """The catalogue's problems with `name` for the customer `customer_ref`, checked now
-    ([] = allowed). Imported lazily: the catalogue reads settings and models."""
+def check_for_customer(
+    name: str, arguments: dict[str, Any], customer: Customer | None
+) -> list[str]:
+    """The catalogue's problems with `name` for `customer`, checked now ([] = allowed).
+    Imported lazily: the catalogue reads settings and models."""
     from support.actions.catalogue import PolicyContext, check_action
 
-    customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
     return check_action(name, arguments, PolicyContext(customer=customer, now=timezone.now()))
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.actions import OrderRow, check_for_customer, order_rows
+from agents.actions import CustomerOrders, check_for_customer
+from agents.actions import customer_orders as action_orders
 from agents.facts import CustomerFacts, customer_orders, lookup_facts
 from agents.guard.learned import LearnedRule, load_guard_rules
 from agents.memory import Similarity, embedding_similarity
@@ -19,6 +20,7 @@ from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
 from agents.triage.service import Triage, triage_text
 from knowledge.search import SearchHit
+from support.models import Customer
 
 EVIDENCE_LIMIT = 5
 
@@ -61,10 +63,11 @@ class Services:
     customer_orders: Callable[[str], tuple[tuple[str, str], ...]] = customer_orders
     # How close a message is to each earlier conversation's summary (agents/memory.py).
     similarity: Similarity = embedding_similarity
-    # Actions (issue #27): the verified customer's order rows, and the catalogue's policy check
-    # of a move for that customer now (support.actions.catalogue.check_action; [] = allowed).
-    order_rows: Callable[[str], tuple[OrderRow, ...]] = order_rows
-    check_action: Callable[[str, dict[str, Any], str], list[str]] = check_for_customer
+    # Actions (issue #27): the verified customer and their order rows, and the catalogue's
+    # policy check of a move for that customer now (support.actions.catalogue.check_action;
+    # [] = allowed).
+    action_orders: Callable[[str], CustomerOrders] = action_orders
+    check_action: Callable[[str, dict[str, Any], Customer | None], list[str]] = check_for_customer
 
 
 def configured_provider() -> DraftProvider:
