@@ -1,4 +1,4 @@
-"""The agent graph: triage → retrieve → missing → act → compose → guard → decide → (repair →
+"""The agent graph: triage → retrieve → missing → propose → compose → guard → decide → (repair →
 compose …) → finalize | escalate. build_graph() wires nodes to the services it is given;
 nothing is compiled or connected at import time."""
 
@@ -64,7 +64,7 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph.add_node("triage", _bind(nodes.triage_node, services))
     graph.add_node("retrieve", _bind(nodes.retrieve_node, services))
     graph.add_node("missing", _bind(nodes.missing_node, services))
-    graph.add_node("act", _bind(nodes.act_node, services))
+    graph.add_node("propose", _bind(nodes.act_node, services))
     graph.add_node("compose", _bind(nodes.compose_node, services))
     graph.add_node("acknowledge", _bind(nodes.acknowledge_node, services))
     graph.add_node("guard", _bind(nodes.guard_node, services))
@@ -75,8 +75,10 @@ def build_graph(services: Services) -> CompiledStateGraph:
     graph.add_edge(START, "triage")
     graph.add_edge("triage", "retrieve")
     graph.add_edge("retrieve", "missing")
-    graph.add_edge("missing", "act")
-    graph.add_conditional_edges("act", route_after_retrieve, ["compose", "acknowledge", "escalate"])
+    graph.add_edge("missing", "propose")
+    graph.add_conditional_edges(
+        "propose", route_after_retrieve, ["compose", "acknowledge", "escalate"]
+    )
     graph.add_edge("acknowledge", "finalize")
     graph.add_edge("compose", "guard")
     graph.add_edge("guard", "decide")

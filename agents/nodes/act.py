@@ -1,8 +1,10 @@
-"""act: the operational moves the message asks for (issue #27), proposed, never executed. Only
-for the message's verified customer, on their own orders (agents/actions.py says which and with
-what arguments); each is checked with the catalogue's policy (Services.check_action, a read) and
-proposed only when it passes. A refused one is not proposed: `refused_actions` says why, and the
-reply explains it and what can be done instead (finalize adds those sentences)."""
+"""act (the graph's `propose` node): the operational moves the message asks for (issue #27),
+proposed, never executed. Only for the message's verified customer, on their own orders
+(agents/actions.py says which and with what arguments); each is checked with the catalogue's
+policy (Services.check_action, a read) and proposed only when it passes. A refused one is not
+proposed: `refused_actions` says why, and the reply explains it and what can be done instead
+(finalize adds those sentences). The node is named `propose` in the graph and its trace ("act"
+is a scope's word)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ def act_node(state: AgentState, services: Services) -> dict[str, Any]:
     ref = state.get("customer_ref")
     proposed: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
-    done = {"proposed_actions": proposed, "refused_actions": refused, "trace": ["act"]}
+    done = {"proposed_actions": proposed, "refused_actions": refused, "trace": ["propose"]}
     # An operator's run (ref None) and an unverified sender ("") act for nobody.
     if not ref or not state.get("verified", False):
         return done

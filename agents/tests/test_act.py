@@ -83,10 +83,10 @@ def test_a_verified_customer_s_cancellation_is_proposed_and_stated(
     action = outcome.actions[0]
     assert action["confirmation"] == "I've cancelled order NW-50001."
     assert action["fallback"] == ACTION_FALLBACK[CANCEL].format(order_number="NW-50001")
-    if outcome.status == "SUGGESTED":
-        assert action["confirmation"] in outcome.answer
-        # No article's steps telling the customer to cancel it themselves.
-        assert "log in" not in outcome.answer.lower()
+    assert outcome.status == "SUGGESTED"
+    assert action["confirmation"] in outcome.answer.splitlines()  # a line of its own
+    # No article's steps telling the customer to cancel it themselves.
+    assert "log in" not in outcome.answer.lower()
     # Proposed, never executed: the order is as it was.
     assert Order.objects.get(number="NW-50001").status == OrderStatus.PROCESSING
 
@@ -100,21 +100,19 @@ def test_a_move_the_policy_refuses_is_not_proposed_and_the_reply_says_why(
     refused = outcome.facts["refused_actions"]
     assert [r["name"] for r in refused] == [CANCEL]
     assert refused[0]["problems"]  # the catalogue's own words, for the reviewer
-    if outcome.status == "SUGGESTED":
-        assert "already shipped" in outcome.answer
-        assert "returns policy" in outcome.answer  # what can be done instead
-        assert "I've cancelled" not in outcome.answer
+    assert outcome.status == "SUGGESTED"
+    assert "already shipped" in outcome.answer
+    assert "returns policy" in outcome.answer  # what can be done instead
+    assert "I've cancelled" not in outcome.answer
 
 
 @pytest.mark.usefixtures("shop")
 def test_nobody_s_order_is_acted_on_for_an_unverified_sender_or_another_customer(
     extractive_graph: CompiledStateGraph,
 ) -> None:
-    assert (
-        _draft(extractive_graph, "Cancel order NW-50001 please", ref="", verified=False).actions
-        == []
-    )
-    assert _draft(extractive_graph, "Cancel order NW-50001 please", ref=None).actions == []  # type: ignore[arg-type]
+    text = "Cancel order NW-50001 please"
+    assert _draft(extractive_graph, text, ref="", verified=False).actions == []
+    assert _draft(extractive_graph, text, ref=None).actions == []  # an operator's run: nobody
     other = _draft(extractive_graph, "Cancel order NW-60001 please")  # Eli's, asked by Dana
     assert other.actions == []
     assert Order.objects.get(number="NW-60001").status == OrderStatus.PROCESSING

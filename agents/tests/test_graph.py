@@ -39,6 +39,7 @@ def test_extractive_golden_path(extractive_graph: CompiledStateGraph) -> None:
         "triage",
         "retrieve",
         "missing",
+        "propose",
         "compose",
         "guard",
         "decide",
@@ -91,7 +92,7 @@ def test_out_of_scope_escalates_retrieval_weak(
     outcome = run_graph(extractive_graph, build_state(text))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "retrieval_weak")
     assert outcome.answer == ""
-    assert outcome.trace == ["triage", "retrieve", "missing", "escalate"]
+    assert outcome.trace == ["triage", "retrieve", "missing", "propose", "escalate"]
 
 
 @pytest.mark.parametrize(
@@ -154,7 +155,7 @@ def test_ungrounded_llm_draft_is_repaired(
     graph = llm_graph(invented, llm_json(GROUNDED, [1]))
     outcome = run_graph(graph, build_state(CANCEL))
     assert outcome.trace == [
-        "triage", "retrieve", "missing", "compose", "guard", "decide",
+        "triage", "retrieve", "missing", "propose", "compose", "guard", "decide",
         "repair", "compose", "guard", "decide", "finalize",
     ]  # fmt: skip
     assert outcome.status == "SUGGESTED"

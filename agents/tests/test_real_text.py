@@ -40,7 +40,7 @@ def test_a_complaint_goes_to_a_person_without_a_kb_answer(
 def test_praise_is_acknowledged_without_apology_or_kb(extractive_graph: CompiledStateGraph) -> None:
     outcome = run_graph(extractive_graph, build_state(PRAISE))
     assert outcome.status == "SUGGESTED"
-    assert outcome.trace == ["triage", "retrieve", "missing", "acknowledge", "finalize"]
+    assert outcome.trace == ["triage", "retrieve", "missing", "propose", "acknowledge", "finalize"]
     assert outcome.answer.startswith("Thank you so much for your kind words!")
     assert "sorry" not in outcome.answer.lower() and outcome.citations == []
     assert outcome.triage["sentiment"] == "POSITIVE"
