@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -22,7 +22,7 @@ from support.models import (
     Sentiment,
     Urgency,
 )
-from support.vocabulary import DocumentStatus, MissingFact, Verification
+from support.vocabulary import ActionStatus, DocumentStatus, MissingFact, Verification
 
 
 class MessageIn(Schema):
@@ -123,6 +123,29 @@ class ApproveIn(Schema):
 class RejectIn(Schema):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
     category: RejectCategory | None = None
+
+
+class ActionOut(Schema):
+    """An action the copilot proposed on a draft (Action.as_wire); `error` says why it failed
+    or was rejected (an addition)."""
+
+    id: uuid.UUID
+    name: str
+    arguments: dict[str, Any]
+    status: ActionStatus
+    result: dict[str, Any] | None
+    error: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class ActionApproveIn(Schema):
+    # The arguments as the agent corrected them; absent = as proposed.
+    arguments: dict[str, Any] | None = None
+
+
+class ActionRejectIn(Schema):
+    reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class DeliveryOut(Schema):
