@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowledge.taxonomy import taxonomy
+from support.actions.text import UNDECIDED
+from support.console.actions import ActionRow
 from support.console.customer_timeline import CustomerTimeline
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
 from support.models import (
@@ -81,7 +83,16 @@ class DraftCard:
     def can_approve(self) -> bool:
         """An empty answer has nothing to approve (review.approve refuses it too); the agent's
         own text typed into the box enables the button (console.js)."""
-        return bool(self.draft.answer.strip())
+        return bool(self.draft.answer.strip()) and not self.actions_undecided
+
+    @property
+    def actions(self) -> list[ActionRow]:
+        return [ActionRow(action) for action in self.draft.actions.all()]
+
+    @property
+    def actions_undecided(self) -> bool:
+        """An action still proposed or executing: the reply waits (review.approve refuses)."""
+        return any(row.action.status in UNDECIDED for row in self.actions)
 
     @property
     def orders(self) -> list[dict[str, Any]]:
@@ -101,8 +112,10 @@ def _cards(drafts: list[Draft], activity: list[AuditLog]) -> list[DraftCard]:
 
 def _shown_drafts(conversation: Conversation) -> list[Draft]:
     """Every open draft, oldest first; with none open, the most recent one (read-only)."""
-    drafts = Draft.objects.filter(conversation=conversation).select_related(
-        "message", "reviewed_by"
+    drafts = (
+        Draft.objects.filter(conversation=conversation)
+        .select_related("message", "reviewed_by")
+        .prefetch_related("actions__decided_by")
     )
     open_drafts = list(drafts.needing_human().order_by("created_at"))
     if open_drafts:

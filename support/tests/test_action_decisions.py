@@ -49,11 +49,14 @@ def test_approval_cancels_the_order_and_audits_both_steps(db: None, agent_user: 
 
     order.refresh_from_db()
     assert order.status == OrderStatus.CANCELLED
-    assert (approved.status, approved.result["status"]) == (ActionStatus.EXECUTED, "CANCELLED")
+    assert (approved.status, (approved.result or {})["status"]) == (
+        ActionStatus.EXECUTED,
+        "CANCELLED",
+    )
     assert approved.decided_by == agent_user and approved.executed_at is not None
     assert audit_actions(action) == [AuditAction.ACTION_APPROVED, AuditAction.ACTION_EXECUTED]
     row = AuditLog.objects.get(action=AuditAction.ACTION_APPROVED)
-    assert (row.actor, row.draft_id, row.before["status"]) == (
+    assert (row.actor, row.draft_id, (row.before or {})["status"]) == (
         f"user:{agent_user.username}",
         draft.pk,
         ActionStatus.PROPOSED,

@@ -74,7 +74,7 @@ def approved_cancel(agent_user: Any, capture: Any) -> Action:
 
 def queued_retries(action: Action) -> int:
     """Messages for the execute_action actor about `action` in the delayed queue (Redis)."""
-    bodies = get_redis().hvals(f"resolver:{decide.EXECUTE_QUEUE}.DQ.msgs")  # type: ignore[arg-type]
+    bodies = get_redis().hvals(f"resolver:{decide.EXECUTE_QUEUE}.DQ.msgs")
     return sum(str(action.pk) in body.decode() for body in bodies)  # type: ignore[union-attr]
 
 
@@ -106,7 +106,7 @@ def test_the_post_is_signed_and_keyed_by_the_action(
     # The store changes its own rows (and PUTs the facts back); Resolver's stay as they were.
     assert Order.objects.get(number="NW-10001").status == OrderStatus.PROCESSING
     executed = AuditLog.objects.get(action=AuditAction.ACTION_EXECUTED)
-    assert executed.after["result"]["store_ref"] == "st-1"
+    assert (executed.after or {})["result"]["store_ref"] == "st-1"
 
 
 def test_a_wrong_secret_is_refused_by_the_store_and_fails(
@@ -156,7 +156,7 @@ def test_a_timeout_is_retried_and_the_store_does_it_once(
     assert action.status == ActionStatus.EXECUTED
     assert shop.keys == [str(action.pk)] * 2
     assert len(shop.done) == 1  # the retry got the first answer, not a second cancellation
-    assert action.result["store_ref"] == "st-1"
+    assert (action.result or {})["store_ref"] == "st-1"
 
 
 def test_a_4xx_is_a_permanent_failure_with_its_reason(
@@ -171,7 +171,7 @@ def test_a_4xx_is_a_permanent_failure_with_its_reason(
     assert decide.attempt(action.pk) is None
     assert len(shop.requests) == 1
     failed = AuditLog.objects.get(action=AuditAction.ACTION_FAILED)
-    assert failed.after["error"].startswith("HTTP 409")
+    assert (failed.after or {})["error"].startswith("HTTP 409")
 
 
 def test_a_store_down_for_every_attempt_fails_the_action(
