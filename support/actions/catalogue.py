@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from jsonschema import Draft202012Validator
 
-from support.models import Customer, Order, OrderStatus
+from support.models import Customer, Message, Order, OrderStatus
 from support.vocabulary import ActionRisk
 
 
@@ -27,6 +27,20 @@ class PolicyContext:
 
     customer: Customer | None
     now: datetime
+
+
+def context_for(message: Message, now: datetime | None = None) -> PolicyContext:
+    """Whom a draft answering `message` may act for: its conversation's customer when the
+    message's own sender is verified (agents/state_builder.py reads the same customer), else
+    nobody. The proposal (record_proposals) and the approval check with it."""
+    if not message.sender_verified:
+        return PolicyContext(customer=None, now=now or timezone.now())
+    conversation = message.conversation
+    customer = conversation.customer
+    if customer is None and conversation.customer_ref:
+        # An API key vouched for a ref that has no Customer row linked yet.
+        customer = Customer.objects.filter(ref=conversation.customer_ref).first()
+    return PolicyContext(customer=customer, now=now or timezone.now())
 
 
 # Problems that forbid the action (plain sentences an agent reads); [] = allowed.
