@@ -78,6 +78,19 @@ class DraftContext(Schema):
     )
 
 
+class ActionOut(Schema):
+    """An operational move proposed with a draft (support/actions/)."""
+
+    id: uuid.UUID
+    name: str = Field(description="One of GET /actions.")
+    arguments: dict[str, Any]
+    status: ActionStatus
+    result: Any = Field(description="What the backend answered when it ran.")
+    error: str | None = Field(None, description="Why it failed, or why it was rejected.")
+    decided_by: str | None = Field(description="The user who approved or rejected it.")
+    decided_at: datetime | None
+
+
 class DraftOut(Schema):
     id: uuid.UUID
     message_id: uuid.UUID
@@ -109,6 +122,7 @@ class DraftOut(Schema):
         description="W3C trace id of the request that brought the message (one trace per message)."
     )
     context: DraftContext
+    actions: list[ActionOut] = Field(default_factory=list)
 
 
 class DraftPage(Schema):
@@ -123,20 +137,6 @@ class ApproveIn(Schema):
 class RejectIn(Schema):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
     category: RejectCategory | None = None
-
-
-class ActionOut(Schema):
-    """An action the copilot proposed on a draft (Action.as_wire); `error` says why it failed
-    or was rejected (an addition)."""
-
-    id: uuid.UUID
-    name: str
-    arguments: dict[str, Any]
-    status: ActionStatus
-    result: dict[str, Any] | None
-    error: str | None
-    decided_by: str | None
-    decided_at: datetime | None
 
 
 class ActionApproveIn(Schema):

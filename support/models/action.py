@@ -62,16 +62,18 @@ class Action(models.Model):
         return f"{self.name} · {self.status}"
 
     def as_wire(self) -> dict[str, Any]:
-        """The Action object of CONTRACTS.md (on the Draft, and what approve/reject answer);
-        `error` says why it failed or was rejected."""
+        """The Action object of CONTRACTS.md (on the Draft's `actions`, and what approve and
+        reject answer)."""
+        decider = self.decided_by
         return {
             "id": self.pk,
             "name": self.name,
             "arguments": self.arguments,
             "status": self.status,
             "result": self.result,
+            # An addition: why it failed, or why it was rejected.
             "error": self.error or None,
-            "decided_by": self.decided_by.get_username() if self.decided_by else None,
+            "decided_by": decider.get_username() if decider is not None else None,
             "decided_at": self.decided_at,
         }
 
