@@ -36,6 +36,11 @@ class AuditAction(models.TextChoices):
     CUSTOMER_EXPORTED = "customer_exported", "Customer data exported"
     CUSTOMER_ERASED = "customer_erased", "Customer data erased"
     ANONYMISED = "anonymised", "Anonymised by retention"
+    # Follow-up tasks (support/tasks.py).
+    TASK_CREATED = "task_created", "Task created"
+    TASK_UPDATED = "task_updated", "Task changed"
+    TASK_DONE = "task_done", "Task done"
+    TASK_REOPENED = "task_reopened", "Task reopened"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):
