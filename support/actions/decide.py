@@ -25,7 +25,7 @@ from dramatiq import Message
 from resolver.audit_actor import Actor, ActorType
 from resolver.errors import ClientError
 from support.actions.backends import BUILTIN, Outcome, backend_name, builtin, http
-from support.actions.catalogue import CATALOGUE, PolicyContext, check_action
+from support.actions.catalogue import CATALOGUE, check_action, context_for
 from support.announce import announce_draft
 from support.models import Action, AuditAction, AuditLog, Order
 from support.models.draft import OPEN_STATUSES
@@ -57,7 +57,7 @@ class ActionConflict(ActionError):
 def _lock(action_id: Any, draft_id: Any = None) -> Action:
     """The action, locked; Action.DoesNotExist if there is none (on `draft_id`, when given)."""
     actions = Action.objects.select_for_update(of=("self",)).select_related(
-        "draft", "conversation__customer"
+        "draft__message__conversation__customer", "conversation__customer"
     )
     if draft_id is not None:
         actions = actions.filter(draft_id=draft_id)
@@ -97,7 +97,8 @@ def check_approval(action: Action, actor: Actor, arguments: dict[str, Any]) -> N
         raise ActionError(f"no such action: {action.name}")
     if spec.risk == ActionRisk.MONEY and actor.actor_type not in HUMANS:
         raise ActionError("a money action runs only on a human's approval")
-    context = PolicyContext(customer=action.conversation.customer, now=timezone.now())
+    # Whom the draft may act for: the message's verified customer, as when it was proposed.
+    context = context_for(action.draft.message)
     if problems := check_action(action.name, arguments, context):
         raise ActionError("; ".join(problems))
 
@@ -106,7 +107,8 @@ def _lock_order(arguments: dict[str, Any]) -> None:
     """Locks the order the action is about, so the check and the change see the same row."""
     number = arguments.get("order_number")
     if isinstance(number, str):
-        list(Order.objects.select_for_update().filter(number=number).values_list("pk"))
+        orders = Order.objects.select_for_update().filter(number__iexact=number.strip())
+        list(orders.values_list("pk"))
 
 
 def do_approve(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:

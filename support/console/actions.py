@@ -69,11 +69,20 @@ class ActionRow:
             Field(
                 name,
                 _text(arguments.get(name)),
-                str(properties.get(name, {}).get("type") or _kind(arguments.get(name))),
+                _schema_kind(properties.get(name, {})) or _kind(arguments.get(name)),
                 name in required,
             )
             for name in names
         ]
+
+
+def _schema_kind(schema: dict[str, Any]) -> str:
+    """The field's type: the schema's, or the first of its alternatives ("anyOf": a refund's
+    amount is a number or a decimal string, entered as a number)."""
+    if isinstance(schema.get("type"), str):
+        return str(schema["type"])
+    kinds = [option.get("type") for option in schema.get("anyOf", []) if isinstance(option, dict)]
+    return next((str(kind) for kind in kinds if isinstance(kind, str)), "")
 
 
 def _kind(value: Any) -> str:

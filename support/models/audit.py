@@ -41,6 +41,11 @@ class AuditAction(models.TextChoices):
     ACTION_REJECTED = "action_rejected", "Action rejected"
     ACTION_EXECUTED = "action_executed", "Action executed"
     ACTION_FAILED = "action_failed", "Action failed"
+    # Follow-up tasks (support/tasks.py).
+    TASK_CREATED = "task_created", "Task created"
+    TASK_UPDATED = "task_updated", "Task changed"
+    TASK_DONE = "task_done", "Task done"
+    TASK_REOPENED = "task_reopened", "Task reopened"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):

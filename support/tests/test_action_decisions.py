@@ -6,29 +6,28 @@ and the draft's reply waiting for its actions, saying the fallback of one that d
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from resolver.audit_actor import Actor
 from support import autosend, review
 from support.actions import decide
-from support.models import Action, AuditAction, AuditLog, DraftStatus, Order, OrderStatus
+from support.models import Action, AuditAction, AuditLog, DraftStatus, Order, OrderStatus, Task
 from support.tests.action_fixtures import (
     CONFIRMATION,
     FALLBACK,
     customer_draft,
     order_for,
     propose,
-    specs,  # noqa: F401  (the fixture)
 )
 from support.tests.conftest import key_client, post_json
-from support.vocabulary import ActionStatus
-
-pytestmark = pytest.mark.usefixtures("specs")
+from support.vocabulary import ActionStatus, TaskCreator, TaskStatus
 
 
 def human(agent_user: Any) -> Actor:
@@ -129,7 +128,7 @@ def test_the_policy_is_checked_again_on_the_facts_at_approval(db: None, agent_us
     action = propose(draft, "cancel_order", order_number=order.number)
     Order.objects.filter(pk=order.pk).update(status=OrderStatus.SHIPPED)  # the store moved on
 
-    with pytest.raises(decide.ActionError, match="SHIPPED"):
+    with pytest.raises(decide.ActionError, match="is shipped: it can be cancelled only while"):
         decide.approve(action.pk, human(agent_user))
 
     action.refresh_from_db()
@@ -165,7 +164,7 @@ def test_an_unverified_sender_gets_no_action_on_the_order(db: None, agent_user: 
     assert stranger.conversation.customer is None
     action = propose(stranger, "cancel_order", order_number=order.number)
 
-    with pytest.raises(decide.ActionError, match="not verified"):
+    with pytest.raises(decide.ActionError, match="not a verified customer"):
         decide.approve(action.pk, human(agent_user))
     order.refresh_from_db()
     assert order.status == OrderStatus.PROCESSING
@@ -312,7 +311,7 @@ def test_api_refusals_are_4xx_with_a_reason(db: None) -> None:
     read_only = post_json(key_client("read"), action_path(action, "approve"))
 
     assert (refused.status_code, refused.json()["code"]) == (422, "invalid_action")
-    assert "DELIVERED" in refused.json()["detail"]
+    assert "NW-10001 is delivered" in refused.json()["detail"]
     assert wrong_draft.status_code == 404
     assert not_a_dict.status_code == 422
     assert read_only.status_code == 403
@@ -332,3 +331,44 @@ def test_api_rejects_and_the_draft_cannot_be_sent_before(db: None, api: Client) 
     assert (rejected.status_code, rejected.json()["status"]) == (200, ActionStatus.REJECTED)
     assert rejected.json()["error"] == "customer changed mind"
     assert sent.status_code == 200 and FALLBACK in sent.json()["sent_text"]
+
+
+def test_an_approved_follow_up_makes_one_ai_task(db: None, agent_user: Any) -> None:
+    draft = customer_draft(verified=False)  # a task touches no order: any sender may get one
+    due = (timezone.now() + timedelta(days=2)).replace(microsecond=0)
+    action = propose(
+        draft, "create_follow_up", title="Call back about the refund", due_at=due.isoformat()
+    )
+
+    approved = decide.approve(action.pk, human(agent_user))
+    decide.approve(action.pk, human(agent_user))
+
+    task = Task.objects.get(action=action)
+    assert (task.title, task.due_at, task.created_by, task.status) == (
+        "Call back about the refund",
+        due,
+        TaskCreator.AI,
+        TaskStatus.OPEN,
+    )
+    assert task.conversation_id == draft.conversation_id
+    assert approved.status == ActionStatus.EXECUTED
+    assert (approved.result or {})["task_id"] == str(task.pk)
+    assert Task.objects.count() == 1
+
+
+def test_order_status_and_resend_change_nothing(db: None, agent_user: Any) -> None:
+    draft = customer_draft()
+    order = order_for(draft, number="NW-10002", status=OrderStatus.SHIPPED)
+    looked_up = decide.approve(
+        propose(draft, "order_status", order_number="nw-10002").pk, human(agent_user)
+    )
+    resent = decide.approve(
+        propose(draft, "resend_confirmation", order_number="NW-10002").pk, human(agent_user)
+    )
+
+    assert (looked_up.status, (looked_up.result or {})["status"]) == (
+        ActionStatus.EXECUTED,
+        OrderStatus.SHIPPED,
+    )
+    assert resent.status == ActionStatus.EXECUTED
+    assert Order.objects.get(pk=order.pk).updated_at == order.updated_at

@@ -24,13 +24,10 @@ from support.tests.action_fixtures import (
     customer_draft,
     order_for,
     propose,
-    specs,  # noqa: F401  (the fixture)
 )
 from support.tests.conftest import key_client, post_json
 from support.tests.store_receiver import Store, action_store
 from support.vocabulary import ActionStatus
-
-pytestmark = pytest.mark.usefixtures("specs")
 
 SECRET = new_secret()
 TIMEOUT = 0.5

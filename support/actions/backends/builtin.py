@@ -4,22 +4,26 @@ the action's status and the audit row commit together (or not at all)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
-
 from resolver.audit_actor import Actor
 from support.actions.backends import Outcome
+from support.actions.catalogue import context_for
 from support.models import Action, Order, OrderStatus
+from support.tasks import TaskError, create_task
 from support.vocabulary import TaskCreator
 
 
-def _order(arguments: dict[str, Any]) -> Order:
-    return Order.objects.select_for_update().get(number=arguments["order_number"])
+def _order(action: Action) -> Order:
+    """The order the action is about, as the catalogue's check found it: the verified
+    customer's, its number matched case-insensitively (as customers type them)."""
+    customer = context_for(action.draft.message).customer
+    if customer is None:
+        raise Order.DoesNotExist
+    number = str(action.arguments["order_number"]).strip()
+    return Order.objects.select_for_update().get(number__iexact=number, customer=customer)
 
 
 def _facts(order: Order) -> dict[str, Any]:
@@ -35,18 +39,18 @@ def _facts(order: Order) -> dict[str, Any]:
 
 
 def order_status(action: Action, actor: Actor) -> Outcome:
-    return Outcome.done(**_facts(_order(action.arguments)))
+    return Outcome.done(**_facts(_order(action)))
 
 
 def cancel_order(action: Action, actor: Actor) -> Outcome:
-    order = _order(action.arguments)
+    order = _order(action)
     order.status = OrderStatus.CANCELLED
     order.save(update_fields=["status", "updated_at"])
     return Outcome.done(**_facts(order))
 
 
 def refund_order(action: Action, actor: Actor) -> Outcome:
-    order = _order(action.arguments)
+    order = _order(action)
     amount = Decimal(str(action.arguments["amount"]))
     if amount <= 0 or order.refunded + amount > order.total:
         # The policy check refused this already; the database's constraint would too.
@@ -57,7 +61,7 @@ def refund_order(action: Action, actor: Actor) -> Outcome:
 
 
 def update_shipping_address(action: Action, actor: Actor) -> Outcome:
-    order = _order(action.arguments)
+    order = _order(action)
     order.shipping_address = str(action.arguments["address"]).strip()
     order.save(update_fields=["shipping_address", "updated_at"])
     return Outcome.done(**_facts(order))
@@ -66,28 +70,26 @@ def update_shipping_address(action: Action, actor: Actor) -> Outcome:
 def resend_confirmation(action: Action, actor: Actor) -> Outcome:
     # Resolver keeps no order e-mails of its own: the builtin store can only say the order is
     # there; a real store (the http backend) sends the confirmation.
-    order = _order(action.arguments)
+    order = _order(action)
     return Outcome.done(order_number=order.number, resent=False, note="no store mail in builtin")
 
 
 def create_follow_up(action: Action, actor: Actor) -> Outcome:
-    due: datetime | None = None
-    if raw := action.arguments.get("due_at"):
-        due = parse_datetime(str(raw))
-        if due is None:
-            return Outcome.failed(f"due_at is not a date and time: {raw!r}")
-    # support/tasks.py (the follow-up tasks of #27) by name: written in parallel with this
-    # module; once merged, a plain `from support.tasks import create_task` replaces this.
-    tasks = importlib.import_module("support.tasks")
-    task = tasks.create_task(
-        action.conversation_id,
-        str(action.arguments["title"]),
-        due_at=due,
-        created_by=TaskCreator.AI,
-        actor=actor,
-        action=action,
-    )
-    return Outcome.done(task_id=str(task.pk), title=task.title)
+    """A task on the conversation, made by the AI; the action's task is made once however
+    often this runs (support/tasks.py:create_task)."""
+    try:
+        task = create_task(
+            action.conversation_id,
+            action.arguments.get("title", ""),
+            due_at=action.arguments.get("due_at"),
+            created_by=TaskCreator.AI,
+            actor=actor,
+            action=action,
+        )
+    except TaskError as exc:
+        return Outcome.failed(exc.detail)
+    due = task.due_at.isoformat() if task.due_at else None
+    return Outcome.done(task_id=str(task.pk), title=task.title, due_at=due)
 
 
 RUNS: dict[str, Callable[[Action, Actor], Outcome]] = {
