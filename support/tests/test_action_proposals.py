@@ -69,6 +69,7 @@ def test_an_allowed_proposal_is_stored_with_the_draft(orders: None) -> None:
             "arguments": {"order_number": "NW-1"},
             "status": "proposed",
             "result": None,
+            "error": None,
             "decided_by": None,
             "decided_at": None,
         }
