@@ -33,6 +33,7 @@ from resolver.models import ApiKey
 from support import review
 from support.email.receive import receive_email
 from support.models import Attachment, WidgetKey
+from support.tests.action_fixtures import customer_draft, order_for, propose
 from support.tests.conftest import API, SHOP, MakeDraft
 from support.tests.emails.build import PDF, build
 from support.widget import tokens
@@ -122,7 +123,17 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
         f"{API}/customers/{{ref}}/conversations": {
             "ref": _customer_ref(make_draft, "fuzz-timeline")
         },
+        f"{API}/drafts/{{draft_id}}/actions/{{action_id}}/approve": _action_ids("approve"),
+        f"{API}/drafts/{{draft_id}}/actions/{{action_id}}/reject": _action_ids("reject"),
     }
+
+
+def _action_ids(verb: str) -> dict[str, str]:
+    """A verified customer's draft with an order_status proposed on their order."""
+    draft = customer_draft(f"where is NW-FUZZ-{verb}?", ref=f"fuzz-{verb}")
+    order = order_for(draft, number=f"NW-FUZZ-{verb}")
+    action = propose(draft, "order_status", order_number=order.number)
+    return {"draft_id": str(draft.pk), "action_id": str(action.pk)}
 
 
 def _attachment_id() -> str:
@@ -191,7 +202,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 26  # a new endpoint is fuzzed too: count it here
+    assert len(operations) == 28  # a new endpoint is fuzzed too: count it here
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         valid = fuzz_operation(
