@@ -59,12 +59,14 @@ class ActionRow:
 
     @property
     def fields(self) -> list[Field]:
-        """The proposed arguments, then the schema's other properties (optional ones, empty)."""
+        """The schema's properties, filled with the proposed arguments (an optional one not
+        proposed is empty), then any argument the schema does not know (the check refuses it)."""
         spec = CATALOGUE.get(self.action.name)
         properties: dict[str, Any] = dict((spec.schema if spec else {}).get("properties", {}))
         required = set((spec.schema if spec else {}).get("required", []))
         arguments = self.action.arguments or {}
-        names = list(arguments) + [name for name in properties if name not in arguments]
+        # The schema's order (the contract's), not the stored JSON's (jsonb sorts its keys).
+        names = list(properties) + [name for name in arguments if name not in properties]
         return [
             Field(
                 name,

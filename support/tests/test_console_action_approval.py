@@ -50,8 +50,10 @@ def test_a_proposed_action_is_shown_with_its_arguments_editable(db: None, consol
 
     assert f'id="action-{action.pk}"' in html and "refund_order" in html
     assert 'class="chip risk money"' in html
-    assert re.search(r'name="arg-amount" type="number" step="any" value="40"', html)
-    assert re.search(rf'name="arg-order_number" type="text" value="{order.number}"', html)
+    assert re.search(r'name="arg-amount" hx-preserve type="number" step="any" value="40"', html)
+    assert re.search(
+        rf'name="arg-order_number" hx-preserve type="text" value="{order.number}"', html
+    )
     assert 'data-approve-action data-key="y"' in html
     # The reply waits: its Approve is disabled and says why.
     assert "disabled" in approve_button_of_draft(html)
