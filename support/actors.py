@@ -5,7 +5,6 @@ Dramatiq's retry middleware, so each attempt is logged."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 import dramatiq
 from django.conf import settings
@@ -79,8 +78,8 @@ def sweep_outbox() -> None:
             logger.info(
                 "outbox: re-queued %s agent runs, %s re-embeds, %s replies", runs, embeds, replies
             )
-        for action_id in decide.stranded():  # an approved action's retry the outage lost
-            decide.queue_attempt(action_id, timedelta(0))
+        if actions := decide.requeue_stranded():  # approved actions whose retry was lost
+            logger.info("outbox: re-queued %s approved actions", actions)
 
 
 @dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=600_000)

@@ -256,7 +256,9 @@ def queue_attempt(action_id: Any, delay: timedelta) -> None:
         kwargs={},
         options={},
     )
-    dramatiq.get_broker().enqueue(message, delay=int(delay.total_seconds() * 1000))
+    milliseconds = int(delay.total_seconds() * 1000)
+    # No delay: the queue itself (a delay of 0 would still wait in the delay queue).
+    dramatiq.get_broker().enqueue(message, delay=milliseconds or None)
 
 
 def execute_now(action_id: Any) -> None:
@@ -276,3 +278,11 @@ def stranded(older_than: timedelta = MAX_BACKOFF + timedelta(minutes=5)) -> list
             "pk", flat=True
         )
     )
+
+
+def requeue_stranded() -> int:
+    """Queues the stranded actions' next try (the outbox sweep, support/actors.py)."""
+    ids = stranded()
+    for action_id in ids:
+        queue_attempt(action_id, timedelta(0))
+    return len(ids)

@@ -18,7 +18,16 @@ from django.utils import timezone
 from resolver.audit_actor import Actor
 from support import autosend, review
 from support.actions import decide
-from support.models import Action, AuditAction, AuditLog, DraftStatus, Order, OrderStatus, Task
+from support.models import (
+    Action,
+    AuditAction,
+    AuditLog,
+    Draft,
+    DraftStatus,
+    Order,
+    OrderStatus,
+    Task,
+)
 from support.tests.action_fixtures import (
     CONFIRMATION,
     FALLBACK,
@@ -372,3 +381,18 @@ def test_order_status_and_resend_change_nothing(db: None, agent_user: Any) -> No
     )
     assert resent.status == ActionStatus.EXECUTED
     assert Order.objects.get(pk=order.pk).updated_at == order.updated_at
+
+
+def test_an_action_of_a_sent_draft_cannot_be_decided_any_more(db: None, api: Client) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    action = propose(draft, "cancel_order", order_number=order.number)
+    Draft.objects.filter(pk=draft.pk).update(status=DraftStatus.SENT)  # sent by another path
+
+    approved = post_json(api, action_path(action, "approve"))
+    rejected = post_json(api, action_path(action, "reject"))
+
+    assert (approved.status_code, approved.json()["code"]) == (409, "conflict")
+    assert "the draft is already SENT" in approved.json()["detail"]
+    assert rejected.status_code == 200  # refusing it is still recorded
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.PROCESSING

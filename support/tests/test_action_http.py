@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from resolver.audit_actor import Actor
@@ -205,3 +207,20 @@ def test_approving_twice_through_the_api_posts_once(
     assert first.json()["status"] == second.json()["status"] == ActionStatus.EXECUTED
     assert first.json()["result"]["store_ref"] == "st-1"
     assert len(shop.requests) == 1
+
+
+def test_an_approved_action_whose_retry_was_lost_is_queued_again(
+    db: None, agent_user: Any, store: OpenStore, django_capture_on_commit_callbacks: Any
+) -> None:
+    store((500, 0))
+    lost = approved_cancel(agent_user, django_capture_on_commit_callbacks)
+    recent = propose(lost.draft, "order_status", order_number="NW-10001")
+    Action.objects.filter(pk=recent.pk).update(status=ActionStatus.APPROVED)
+    long_ago = timezone.now() - decide.MAX_BACKOFF - timedelta(minutes=10)
+    Action.objects.filter(pk=lost.pk).update(updated_at=long_ago)  # its queue message is gone
+
+    assert decide.stranded() == [lost.pk]  # not the one approved a moment ago
+    key = f"resolver:{decide.EXECUTE_QUEUE}"
+    before = int(get_redis().llen(key))  # type: ignore[arg-type]
+    assert decide.requeue_stranded() == 1
+    assert int(get_redis().llen(key)) == before + 1  # type: ignore[arg-type]
