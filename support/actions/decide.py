@@ -139,7 +139,7 @@ def approve(
         _lock_order(chosen)
         check_approval(action, actor, chosen)
         do_approve(action, actor, chosen)
-        if backend == BUILTIN:
+        if backend == BUILTIN or action.name in builtin.INTERNAL:
             _settle(action, actor, builtin.run(action, actor))
         else:
             transaction.on_commit(partial(execute_now, action.pk), robust=True)

@@ -20,7 +20,7 @@ from resolver.audit_actor import Actor
 from resolver.redis_client import get_redis
 from support import actors
 from support.actions import decide
-from support.models import Action, AuditAction, AuditLog, Order, OrderStatus
+from support.models import Action, AuditAction, AuditLog, Order, OrderStatus, Task
 from support.models.webhook import new_secret
 from support.tests.action_fixtures import (
     customer_draft,
@@ -224,3 +224,18 @@ def test_an_approved_action_whose_retry_was_lost_is_queued_again(
     before = int(get_redis().llen(key))  # type: ignore[arg-type]
     assert decide.requeue_stranded() == 1
     assert int(get_redis().llen(key)) == before + 1  # type: ignore[arg-type]
+
+
+def test_a_follow_up_is_resolvers_own_task_never_posted(
+    db: None, agent_user: Any, store: OpenStore, django_capture_on_commit_callbacks: Any
+) -> None:
+    shop = store()
+    draft = customer_draft()
+    action = propose(draft, "create_follow_up", title="Ring the customer back")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = decide.approve(action.pk, Actor.for_user(agent_user))
+
+    assert approved.status == ActionStatus.EXECUTED
+    assert Task.objects.get(action=action).title == "Ring the customer back"
+    assert shop.requests == []

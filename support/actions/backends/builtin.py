@@ -92,6 +92,9 @@ def create_follow_up(action: Action, actor: Actor) -> Outcome:
     return Outcome.done(task_id=str(task.pk), title=task.title, due_at=due)
 
 
+# Actions on Resolver's own rows, never the store's: run here whatever ACTIONS_BACKEND says.
+INTERNAL = frozenset({"create_follow_up"})
+
 RUNS: dict[str, Callable[[Action, Actor], Outcome]] = {
     "order_status": order_status,
     "cancel_order": cancel_order,
