@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from resolver.bootstrap import may_use_console
+from resolver.bootstrap import AGENTS_GROUP, may_use_console
 from resolver.errors import ClientError
 from support.models import Action, AuditAction, AuditLog, Conversation, Task
 from support.vocabulary import TaskCreator, TaskStatus
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TITLE_MAX_LENGTH = Task._meta.get_field("title").max_length or 300
+# A follow-up is days or weeks ahead; a due date years away is a typo in the year.
+MAX_AHEAD = timedelta(days=5 * 366)
 
 
 class TaskError(ClientError):
@@ -43,20 +46,27 @@ class _Unset:
         return "UNSET"
 
 
+class NoSuchConversation(TaskError):
+    """A task for a conversation that does not exist (404, as POST /messages answers)."""
+
+    status_code = 404
+    code = "not_found"
+
+
 UNSET: Any = _Unset()
 
 
-# -- validation --------------------------------------------------------------------------------
+# -- validation --
 
 
 def check_title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
         raise TaskError("title: a task needs a title")
+    if "\x00" in title:  # PostgreSQL cannot store it
+        raise TaskError("title: NUL characters are not allowed")
     title = " ".join(title.split())  # one line, as the lists show it
     if len(title) > TITLE_MAX_LENGTH:
         raise TaskError(f"title: at most {TITLE_MAX_LENGTH} characters")
-    if "\x00" in title:
-        raise TaskError("title: NUL characters are not allowed")
     return title
 
 
@@ -81,19 +91,48 @@ def parse_due(value: Any) -> datetime | None:
         if parsed is None:
             raise TaskError("due_at: not an ISO 8601 date or date-time")
         value = parsed
-    if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    if isinstance(value, date):
-        return _end_of_day(value)
-    raise TaskError("due_at: not an ISO 8601 date or date-time")
+    try:
+        if isinstance(value, datetime):
+            aware = value if timezone.is_aware(value) else timezone.make_aware(value)
+        elif isinstance(value, date):
+            aware = _end_of_day(value)
+        else:
+            raise TaskError("due_at: not an ISO 8601 date or date-time")
+        return aware.astimezone(UTC)  # raises on a date outside what UTC can name
+    except OverflowError:
+        raise TaskError("due_at: out of range") from None
 
 
 def check_due(value: Any, now: datetime | None = None) -> datetime | None:
     """parse_due, and a new due date must not be in the past (a typo in the year, most often)."""
     due = parse_due(value)
-    if due is not None and due < (now or timezone.now()):
-        raise TaskError("due_at: the due date is in the past")
+    if due is not None:
+        check_due_ahead(due, now or timezone.now())
     return due
+
+
+def check_due_ahead(due: datetime, now: datetime) -> None:
+    if due < now:
+        raise TaskError("due_at: the due date is in the past")
+    if due > now + MAX_AHEAD:
+        raise TaskError("due_at: more than five years ahead")
+
+
+def find_user(username: str) -> Any:
+    if "\x00" in username:
+        raise TaskError("assignee: NUL characters are not allowed")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise TaskError(f"assignee: no user named {username!r}")
+    return user
+
+
+def assignable_users() -> QuerySet[Any]:
+    """Who a task may be assigned to, by name: those `may_use_console` lets in."""
+    agents = Q(is_staff=True) | Q(groups__name=AGENTS_GROUP)
+    return (
+        get_user_model().objects.filter(agents, is_active=True).distinct().order_by("username")
+    )
 
 
 def check_assignee(assignee: Any) -> Any:
@@ -101,12 +140,7 @@ def check_assignee(assignee: Any) -> Any:
     someone who works the console: a task for anyone else would never be seen."""
     if assignee is None or assignee == "":
         return None
-    if isinstance(assignee, str):
-        user = get_user_model().objects.filter(username=assignee).first()
-        if user is None:
-            raise TaskError(f"assignee: no user named {assignee!r}")
-    else:
-        user = assignee
+    user = find_user(assignee) if isinstance(assignee, str) else assignee
     if not may_use_console(user):
         raise TaskError(f"assignee: {user.get_username()!r} is not an agent")
     return user
@@ -124,7 +158,7 @@ def check_status(status: Any) -> str:
     return str(status)
 
 
-# -- what the audit rows say ---------------------------------------------------------------------
+# -- what the audit rows say --
 
 
 def snapshot(task: Task) -> dict[str, Any]:
@@ -148,7 +182,47 @@ def _audit(task: Task, actor: Actor, action: str, before: Any, after: Any) -> No
     )
 
 
-# -- create ----------------------------------------------------------------------------------------
+# -- reading --
+
+
+def as_wire(task: Task) -> dict[str, Any]:
+    """The Task object of the API (CONTRACTS.md), plus when it was done and the action that made
+    it. Select the assignee with the task: its username is the wire's `assignee`."""
+    return {
+        "id": task.pk,
+        "conversation_id": task.conversation_id,
+        "title": task.title,
+        "due_at": task.due_at,
+        "assignee": task.assignee.get_username() if task.assignee else None,
+        "status": task.status,
+        "created_by": task.created_by,
+        "created_at": task.created_at,
+        "done_at": task.done_at,
+        "action_id": task.action_id,
+        "overdue": is_overdue(task),
+    }
+
+
+def is_overdue(task: Task, now: datetime | None = None) -> bool:
+    return (
+        task.status == TaskStatus.OPEN
+        and task.due_at is not None
+        and task.due_at < (now or timezone.now())
+    )
+
+
+def overdue(now: datetime) -> Q:
+    return Q(status=TaskStatus.OPEN, due_at__lt=now)
+
+
+def in_due_order(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """Soonest due first, those without a due date last, then the oldest."""
+    return tasks.select_related("assignee").order_by(
+        F("due_at").asc(nulls_last=True), "created_at", "id"
+    )
+
+
+# -- create --
 
 
 def create_task(
@@ -177,7 +251,7 @@ def create_task(
                 logger.info("action %s already made task %s", action.pk, existing.pk)
                 return existing
         if not Conversation.objects.filter(pk=conversation_id).exists():
-            raise TaskError("conversation_id: no such conversation")
+            raise NoSuchConversation("conversation_id: no such conversation")
         task = Task.objects.create(
             conversation_id=conversation_id,
             title=title,
@@ -190,7 +264,7 @@ def create_task(
     return task
 
 
-# -- update, complete ------------------------------------------------------------------------------
+# -- update, complete --
 
 
 @dataclass(frozen=True)
@@ -248,8 +322,8 @@ def update_task(
         due = fields.get("due_at")
         # Only a new due date must be ahead: a client sending the task back as it read it,
         # overdue, changes nothing.
-        if due is not None and due != task.due_at and due < now:
-            raise TaskError("due_at: the due date is in the past")
+        if due is not None and due != task.due_at:
+            check_due_ahead(due, now)
         before, after = _Changes(fields).apply(task, now)
         if not after:
             return task  # nothing changed: no row written, nothing audited

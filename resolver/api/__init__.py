@@ -20,6 +20,7 @@ def build_api() -> NinjaAPI:
     from support.api.messages import router as messages_router
     from support.api.proposals import router as proposals_router
     from support.api.stats import router as stats_router
+    from support.api.tasks import router as tasks_router
     from support.api.widget import router as widget_router
 
     api = NinjaAPI(
@@ -45,6 +46,7 @@ def build_api() -> NinjaAPI:
         widget_router,
         inbound_email_router,
         attachments_router,
+        tasks_router,
     ):
         api.add_router("", router)
     return api
