@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from resolver.bootstrap import AGENTS_GROUP, may_use_console
+from resolver.bootstrap import may_use_console
 from resolver.errors import ClientError
+from resolver.events import EventType, make_event
+from support.announce import broadcast
 from support.models import Action, AuditAction, AuditLog, Conversation, Task
 from support.vocabulary import TaskCreator, TaskStatus
 
@@ -127,14 +129,6 @@ def find_user(username: str) -> Any:
     return user
 
 
-def assignable_users() -> QuerySet[Any]:
-    """Who a task may be assigned to, by name: those `may_use_console` lets in."""
-    agents = Q(is_staff=True) | Q(groups__name=AGENTS_GROUP)
-    return (
-        get_user_model().objects.filter(agents, is_active=True).distinct().order_by("username")
-    )
-
-
 def check_assignee(assignee: Any) -> Any:
     """The user a task is assigned to (a user or a username; None: nobody yet), who must be
     someone who works the console: a task for anyone else would never be seen."""
@@ -171,6 +165,12 @@ def snapshot(task: Task) -> dict[str, Any]:
 
 
 def _audit(task: Task, actor: Actor, action: str, before: Any, after: Any) -> None:
+    """The audit row, and after commit the console's open pages of the conversation are told
+    (task.changed: the conversation page's task list is pushed again)."""
+    event = make_event(
+        EventType.TASK_CHANGED, task_id=task.pk, conversation_id=task.conversation_id
+    )
+    transaction.on_commit(partial(broadcast, event))
     AuditLog.objects.record(
         actor,
         action,
@@ -199,27 +199,8 @@ def as_wire(task: Task) -> dict[str, Any]:
         "created_at": task.created_at,
         "done_at": task.done_at,
         "action_id": task.action_id,
-        "overdue": is_overdue(task),
+        "overdue": task.is_overdue(timezone.now()),
     }
-
-
-def is_overdue(task: Task, now: datetime | None = None) -> bool:
-    return (
-        task.status == TaskStatus.OPEN
-        and task.due_at is not None
-        and task.due_at < (now or timezone.now())
-    )
-
-
-def overdue(now: datetime) -> Q:
-    return Q(status=TaskStatus.OPEN, due_at__lt=now)
-
-
-def in_due_order(tasks: QuerySet[Task]) -> QuerySet[Task]:
-    """Soonest due first, those without a due date last, then the oldest."""
-    return tasks.select_related("assignee").order_by(
-        F("due_at").asc(nulls_last=True), "created_at", "id"
-    )
 
 
 # -- create --

@@ -110,9 +110,9 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilter]) -> dict[str, An
     if filters.conversation_id:
         found = found.filter(conversation_id=filters.conversation_id)
     if filters.overdue is not None:
-        late = tasks.overdue(timezone.now())
-        found = found.filter(late) if filters.overdue else found.exclude(late)
-    return {"items": [tasks.as_wire(t) for t in tasks.in_due_order(found)[: filters.limit]]}
+        late = Task.objects.overdue(timezone.now()).values("id")
+        found = found.filter(id__in=late) if filters.overdue else found.exclude(id__in=late)
+    return {"items": [tasks.as_wire(t) for t in found.in_due_order()[: filters.limit]]}
 
 
 @router.post("/tasks", response={201: TaskOut, **ERRORS}, auth=scoped(Scope.ACT))

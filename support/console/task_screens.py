@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
 from django.utils import timezone
 
-from support import tasks
+from resolver.bootstrap import console_users
 from support.models import Conversation, Task
+from support.models.action import TaskQuerySet
 from support.vocabulary import TaskCreator, TaskStatus
 
 # Each list of the page shows this many; the API pages through every task.
@@ -45,8 +45,8 @@ class TasksScreen:
     @classmethod
     def load(cls, user: Any) -> TasksScreen:
         open_ones = Task.objects.filter(status=TaskStatus.OPEN).select_related("conversation")
-        mine = tasks.in_due_order(open_ones.filter(assignee=user))
-        others = tasks.in_due_order(open_ones.exclude(assignee=user))
+        mine = open_ones.filter(assignee=user).in_due_order()
+        others = open_ones.exclude(assignee=user).in_due_order()
         done = (
             Task.objects.filter(status=TaskStatus.DONE, assignee=user)
             .select_related("conversation", "assignee")
@@ -64,17 +64,15 @@ class TasksScreen:
         }
 
 
-def _rows(found: QuerySet[Task], now: datetime) -> list[TaskRow]:
-    return [TaskRow(task, tasks.is_overdue(task, now)) for task in found[:PAGE_ROWS]]
+def _rows(found: TaskQuerySet, now: datetime) -> list[TaskRow]:
+    return [TaskRow(task, task.is_overdue(now)) for task in found[:PAGE_ROWS]]
 
 
 def conversation_tasks(conversation: Conversation) -> dict[str, Any]:
     """What the conversation page shows of its tasks (templates/console/_tasks.html): every
     task, open ones first, and whom a new one may be assigned to."""
-    listed = _rows(
-        tasks.in_due_order(Task.objects.filter(conversation=conversation)), timezone.now()
-    )
+    listed = _rows(Task.objects.filter(conversation=conversation).in_due_order(), timezone.now())
     return {
         "tasks": sorted(listed, key=lambda row: row.task.status != TaskStatus.OPEN),
-        "assignable": list(tasks.assignable_users().only("id", "username")),
+        "assignable": list(console_users().only("id", "username")),
     }

@@ -213,3 +213,37 @@ def test_the_live_update_carries_the_tasks(conversation: Conversation, agent_use
     (fragment,) = ConversationLive(conversation.pk).snapshot()
     assert 'id="conversation-tasks" class="tasks" hx-swap-oob="true"' in fragment
     assert "Call Ella back" in fragment
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_conversation_page_is_pushed_its_new_task(agent_user: Any) -> None:
+    """Another agent adds a task: the page open on the conversation gets the list again over
+    /ws/console/ once the task commits (real Redis channel layer)."""
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from resolver.asgi import application
+    from support.inbound import receive_message
+    from tests.helpers import session_headers
+
+    def _conversation() -> Any:
+        _, draft = receive_message("my replacement never came", customer_ref="cust-ella")
+        return draft.conversation_id
+
+    conversation_id = await database_sync_to_async(_conversation)()
+    headers = await database_sync_to_async(session_headers)(agent_user)
+    socket = WebsocketCommunicator(
+        application, f"/ws/console/?conversation={conversation_id}", headers=headers
+    )
+    connected, _ = await socket.connect()
+    assert connected
+    snapshot = await socket.receive_from(timeout=5)
+    assert "No tasks." in snapshot
+
+    await database_sync_to_async(create_task)(
+        conversation_id, "Call Ella back", created_by="agent", actor=Actor.agent()
+    )
+    pushed = await socket.receive_from(timeout=5)
+    assert 'id="conversation-tasks" class="tasks" hx-swap-oob="true"' in pushed
+    assert "Call Ella back" in pushed
+    await socket.disconnect()
