@@ -41,18 +41,18 @@ class TaskError(ClientError):
     assignee who is not an agent, a conversation that does not exist."""
 
 
-class _Unset:
-    """An argument of update_task that was not given (None means: clear it)."""
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
 class NoSuchConversation(TaskError):
     """A task for a conversation that does not exist (404, as POST /messages answers)."""
 
     status_code = 404
     code = "not_found"
+
+
+class _Unset:
+    """An argument of update_task that was not given (None means: clear it)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
 
 
 UNSET: Any = _Unset()
@@ -132,12 +132,20 @@ def find_user(username: str) -> Any:
 def check_assignee(assignee: Any) -> Any:
     """The user a task is assigned to (a user or a username; None: nobody yet), who must be
     someone who works the console: a task for anyone else would never be seen."""
+    user = resolve_assignee(assignee)
+    check_agent(user)
+    return user
+
+
+def resolve_assignee(assignee: Any) -> Any:
     if assignee is None or assignee == "":
         return None
-    user = find_user(assignee) if isinstance(assignee, str) else assignee
-    if not may_use_console(user):
+    return find_user(assignee) if isinstance(assignee, str) else assignee
+
+
+def check_agent(user: Any) -> None:
+    if user is not None and not may_use_console(user):
         raise TaskError(f"assignee: {user.get_username()!r} is not an agent")
-    return user
 
 
 def check_creator(created_by: Any) -> str:
@@ -293,18 +301,20 @@ def update_task(
     if due_at is not UNSET:
         fields["due_at"] = parse_due(due_at)
     if assignee is not UNSET:
-        fields["assignee"] = check_assignee(assignee)
+        fields["assignee"] = resolve_assignee(assignee)
     if status is not UNSET:
         fields["status"] = check_status(status)
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=task_id)
         )
+        # Only a new due date must be ahead, and only a new assignee an agent: a client sending
+        # the task back as it read it (overdue, a former agent's) changes nothing.
         due = fields.get("due_at")
-        # Only a new due date must be ahead: a client sending the task back as it read it,
-        # overdue, changes nothing.
         if due is not None and due != task.due_at:
             check_due_ahead(due, now)
+        if "assignee" in fields and fields["assignee"] != task.assignee:
+            check_agent(fields["assignee"])
         before, after = _Changes(fields).apply(task, now)
         if not after:
             return task  # nothing changed: no row written, nothing audited

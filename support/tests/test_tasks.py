@@ -223,3 +223,21 @@ def test_naive_datetimes_are_in_the_configured_time_zone(
     naive = datetime.combine(date.today() + timedelta(days=3), datetime.min.time()).replace(hour=9)
     task = create_task(conversation.pk, "Call back", due_at=naive, created_by="agent", actor=actor)
     assert task.due_at == timezone.make_aware(naive)
+
+
+def test_a_former_agents_task_keeps_them_until_someone_else_takes_it(
+    conversation: Conversation, actor: Actor, agent_user: Any
+) -> None:
+    task = create_task(
+        conversation.pk, "Call back", assignee=agent_user, created_by="agent", actor=actor
+    )
+    agent_user.groups.clear()  # agnes left the team
+
+    same = update_task(task.pk, actor, assignee="agnes", title="Call back")
+    assert same.assignee == agent_user  # sent back as read: no change, no refusal
+    with pytest.raises(TaskError, match="'agnes' is not an agent"):
+        create_task(conversation.pk, "Another", assignee="agnes", created_by="agent", actor=actor)
+    User.objects.create_user("dana", password="pw-dana-12345", is_staff=True)
+    assert update_task(task.pk, actor, assignee="dana").assignee.get_username() == "dana"
+    with pytest.raises(TaskError, match="'agnes' is not an agent"):
+        update_task(task.pk, actor, assignee="agnes")
