@@ -237,7 +237,7 @@ def test_a_former_agents_task_keeps_them_until_someone_else_takes_it(
     assert same.assignee == agent_user  # sent back as read: no change, no refusal
     with pytest.raises(TaskError, match="'agnes' is not an agent"):
         create_task(conversation.pk, "Another", assignee="agnes", created_by="agent", actor=actor)
-    User.objects.create_user("dana", password="pw-dana-12345", is_staff=True)
-    assert update_task(task.pk, actor, assignee="dana").assignee.get_username() == "dana"
+    dana = User.objects.create_user("dana", password="pw-dana-12345", is_staff=True)
+    assert update_task(task.pk, actor, assignee="dana").assignee == dana
     with pytest.raises(TaskError, match="'agnes' is not an agent"):
         update_task(task.pk, actor, assignee="agnes")
