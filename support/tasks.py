@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from resolver.errors import ClientError
 from resolver.events import EventType, make_event
 from support.announce import broadcast
 from support.models import Action, AuditAction, AuditLog, Conversation, Task
+from support.models.action import END_OF_DAY
 from support.vocabulary import TaskCreator, TaskStatus
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def check_title(title: Any) -> str:
 def _end_of_day(day: date) -> datetime:
     # A due date without a time means "by the end of that day", in the console's time zone:
     # a task due today is not overdue this morning.
-    return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
+    return timezone.make_aware(datetime.combine(day, END_OF_DAY))
 
 
 def parse_due(value: Any) -> datetime | None:
@@ -186,6 +187,7 @@ def _audit(task: Task, actor: Actor, action: str, before: Any, after: Any) -> No
         before=before,
         after=after,
         task_id=str(task.pk),
+        title=task.title,  # what the conversation's activity names it by
         **({"action_id": str(task.action_id)} if task.action_id else {}),
     )
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from resolver.bootstrap import console_users
 from support.models import Conversation, Task
-from support.models.action import TaskQuerySet
+from support.models.action import END_OF_DAY, TaskQuerySet
 from support.vocabulary import TaskCreator, TaskStatus
 
 # Each list of the page shows this many; the API pages through every task.
@@ -28,6 +28,12 @@ class TaskRow:
     @property
     def done(self) -> bool:
         return self.task.status == TaskStatus.DONE
+
+    @property
+    def whole_day(self) -> bool:
+        """Due by the end of a day (given as a date): the lists show the day alone."""
+        due = self.task.due_at
+        return due is not None and timezone.localtime(due).time() == END_OF_DAY
 
     @property
     def by_ai(self) -> bool:

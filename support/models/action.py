@@ -8,7 +8,7 @@ approved create_follow_up action."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 
 from django.conf import settings
 from django.db import models
@@ -60,6 +60,10 @@ class Action(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} · {self.status}"
+
+
+# When a task given a date alone is due: by the end of that day (support/tasks.py).
+END_OF_DAY = time(23, 59, 59)
 
 
 class TaskQuerySet(models.QuerySet["Task"]):

@@ -69,7 +69,8 @@ def test_an_agent_creates_a_task_through_the_api(
     assert task.due_at == due and task.assignee == agent_user
     assert body["overdue"] is False and body["done_at"] is None and body["action_id"] is None
     row = AuditLog.objects.get(action="task_created")
-    assert row.actor == "key:test" and row.metadata == {"task_id": body["id"]}
+    assert row.actor == "key:test"
+    assert row.metadata == {"task_id": body["id"], "title": "Check the replacement shipped"}
 
 
 @pytest.mark.parametrize(

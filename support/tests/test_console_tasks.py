@@ -162,6 +162,10 @@ def test_an_agent_adds_a_task_on_the_conversation_page(
     )
     assert task.due_at is not None and timezone.localdate(task.due_at) == tomorrow
     fragment = response.content.decode()
+    # Due by the end of the day: the day alone, no "23:59".
+    assert f"due {tomorrow.strftime('%b')} {tomorrow.day}</time>" in fragment
+    # The activity log names the task.
+    assert "<strong>user:agnes</strong> task created: “Check the shipment”" in fragment
     assert 'id="conversation-tasks" class="tasks" hx-swap-oob="true"' in fragment
     assert "Check the shipment" in fragment
     assert AuditLog.objects.get(action="task_created").actor == "user:agnes"
