@@ -60,6 +60,7 @@ def test_an_allowed_proposal_is_stored_with_the_draft(orders: None) -> None:
     assert action.conversation_id == draft.conversation_id
     assert (action.confirmation, action.fallback) == (CANCEL["confirmation"], CANCEL["fallback"])
     audit = AuditLog.objects.get(draft=draft, action="suggested")
+    assert audit.after is not None
     assert audit.after["actions"] == [{"id": str(action.pk), "name": "cancel_order"}]
     draft.refresh_from_db()
     assert draft.as_wire()["actions"] == [
