@@ -209,7 +209,10 @@ def _check_create_follow_up(arguments: dict[str, Any], context: PolicyContext) -
         problems.append("the follow-up needs a title")
     raw = arguments.get("due_at")
     if raw is not None:
-        due = parse_datetime(str(raw))
+        try:
+            due = parse_datetime(str(raw))
+        except ValueError:  # well formed, but no such day or hour (2026-02-30)
+            due = None
         if due is None:
             problems.append(f"due_at {raw!r} is not a date and time (ISO 8601)")
         else:

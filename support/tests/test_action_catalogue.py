@@ -261,6 +261,7 @@ def test_follow_up_needs_a_title_and_a_future_due_time() -> None:
     assert check_action("create_follow_up", {"title": "Call", "due_at": "tomorrow"}, ctx(None)) == [
         "due_at 'tomorrow' is not a date and time (ISO 8601)"
     ]
+    assert check_action("create_follow_up", {"title": "C", "due_at": "2026-02-30T10:00"}, ctx(None))
     assert check_action("create_follow_up", {"title": "  "}, ctx(None)) == [
         "the follow-up needs a title"
     ]
