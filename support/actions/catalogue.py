@@ -43,6 +43,13 @@ def context_for(message: Message, now: datetime | None = None) -> PolicyContext:
     return PolicyContext(customer=customer, now=now or timezone.now())
 
 
+def context_for_ref(customer_ref: str, now: datetime | None = None) -> PolicyContext:
+    """The context for a VERIFIED customer's ref as the graph's state carries it (state
+    "customer_ref" is "" for an unverified sender: nobody); an unknown ref is nobody too."""
+    customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
+    return PolicyContext(customer=customer, now=now or timezone.now())
+
+
 # Problems that forbid the action (plain sentences an agent reads); [] = allowed.
 PolicyCheck = Callable[[dict[str, Any], PolicyContext], list[str]]
 
