@@ -276,6 +276,9 @@ if not re.fullmatch(r"[A-Z]{3}", DEFAULT_CURRENCY):
     raise ConfigError(
         f"DEFAULT_CURRENCY must be a 3-letter ISO 4217 code, got {DEFAULT_CURRENCY!r}"
     )
+# Actions (support/actions/catalogue.py): a refund is proposed/approved only this many days
+# after delivery (or after the order was placed when no delivery date is known).
+REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 30, minimum=1, maximum=3650)
 API_BODY_LIMITS["/api/v1/inbound/email"] = INBOUND_EMAIL_MAX_BYTES
 # An ESP posts the e-mail as JSON or a form, attachments in base64 (4/3 of their size): the
 # webhooks take that much, and Django parses up to it (every other path is held to

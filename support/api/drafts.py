@@ -31,7 +31,7 @@ class DraftFilter(Schema):
 @router.get("/drafts", response={200: DraftPage, **ERRORS}, auth=scoped(Scope.READ))
 def list_drafts(request: HttpRequest, filters: Query[DraftFilter]) -> dict[str, Any]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    drafts = Draft.objects.order_by("-created_at", "-id")
+    drafts = Draft.objects.with_actions().order_by("-created_at", "-id")
     if filters.status:
         drafts = drafts.filter(status=filters.status)
     if filters.intent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, time
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -60,6 +61,19 @@ class Action(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} · {self.status}"
+
+    def as_wire(self) -> dict[str, Any]:
+        """The Action object of CONTRACTS.md (on the Draft's `actions`)."""
+        decider = self.decided_by
+        return {
+            "id": self.pk,
+            "name": self.name,
+            "arguments": self.arguments,
+            "status": self.status,
+            "result": self.result,
+            "decided_by": decider.get_username() if decider is not None else None,
+            "decided_at": self.decided_at,
+        }
 
 
 # When a task given a date alone is due: by the end of that day (support/tasks.py).

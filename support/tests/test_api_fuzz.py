@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from resolver.audit_actor import Actor
 from resolver.models import ApiKey
 from support import review
 from support.email.receive import receive_email
-from support.models import Attachment, WidgetKey
+from support.models import Attachment, Customer, Order, WidgetKey
 from support.tasks import create_task
 from support.tests.conftest import API, SHOP, MakeDraft
 from support.tests.emails.build import PDF, build
@@ -133,6 +134,8 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
         f"{API}/customers/{{ref}}": {"ref": _customer_ref(make_draft)},
         f"{API}/attachments/{{attachment_id}}": {"attachment_id": _attachment_id()},
         f"{API}/tasks/{{task_id}}": {"task_id": _task_id(drafts["a"].conversation_id)},
+        # GET reads it, PUT updates it (the store's facts).
+        f"{API}/orders/{{number}}": {"number": _order_number()},
         # Not the erased customer's: their timeline would be a 404 once the erasure ran.
         f"{API}/customers/{{ref}}/conversations": {
             "ref": _customer_ref(make_draft, "fuzz-timeline")
@@ -154,6 +157,11 @@ def _customer_ref(make_draft: MakeDraft, ref: str = "fuzz-customer") -> str:
 def _task_id(conversation_id: Any) -> str:
     task = create_task(conversation_id, "Call back", created_by="agent", actor=Actor.agent())
     return str(task.pk)
+
+
+def _order_number() -> str:
+    customer = Customer.objects.create(ref="fuzz-orders")
+    return Order.objects.create(number="FUZZ-1", customer=customer, total=Decimal("9.99")).number
 
 
 def _proposal_id() -> str:
@@ -216,7 +224,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 29  # a new endpoint is fuzzed too: count it here
+    assert len(operations) == 32  # a new endpoint is fuzzed too: count it here
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         name = f"{operation.method.upper()} {operation.path}"
