@@ -27,6 +27,7 @@ from support.models import (
     Message,
     Order,
     ReplyDelivery,
+    Task,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -161,6 +162,17 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["action", "actor_type", "created_at"]
     search_fields = ["actor", "conversation__id", "draft__id"]
     date_hierarchy = "created_at"
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Follow-up tasks, to look at: they change in the console or the API (support/tasks.py),
+    which audit every change."""
+
+    list_display = ["title", "conversation", "assignee", "due_at", "status", "created_by"]
+    list_filter = ["status", "created_by", "due_at"]
+    search_fields = ["title", "assignee__username", "conversation__id"]
+    list_select_related = ["assignee", "conversation"]
 
 
 class OrderInline(admin.TabularInline):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -20,7 +21,10 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from resolver.bootstrap import may_use_console
 from resolver.errors import ClientError
+from resolver.events import EventType, make_event
+from support.announce import broadcast
 from support.models import Action, AuditAction, AuditLog, Conversation, Task
+from support.models.action import END_OF_DAY
 from support.vocabulary import TaskCreator, TaskStatus
 
 if TYPE_CHECKING:
@@ -29,11 +33,20 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TITLE_MAX_LENGTH = Task._meta.get_field("title").max_length or 300
+# A follow-up is days or weeks ahead; a due date years away is a typo in the year.
+MAX_AHEAD = timedelta(days=5 * 366)
 
 
 class TaskError(ClientError):
     """A task the input does not allow (422): an empty title, a due date in the past, an
     assignee who is not an agent, a conversation that does not exist."""
+
+
+class NoSuchConversation(TaskError):
+    """A task for a conversation that does not exist (404, as POST /messages answers)."""
+
+    status_code = 404
+    code = "not_found"
 
 
 class _Unset:
@@ -46,24 +59,24 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
-# -- validation --------------------------------------------------------------------------------
+# -- validation --
 
 
 def check_title(title: Any) -> str:
     if not isinstance(title, str) or not title.strip():
         raise TaskError("title: a task needs a title")
+    if "\x00" in title:  # PostgreSQL cannot store it
+        raise TaskError("title: NUL characters are not allowed")
     title = " ".join(title.split())  # one line, as the lists show it
     if len(title) > TITLE_MAX_LENGTH:
         raise TaskError(f"title: at most {TITLE_MAX_LENGTH} characters")
-    if "\x00" in title:
-        raise TaskError("title: NUL characters are not allowed")
     return title
 
 
 def _end_of_day(day: date) -> datetime:
     # A due date without a time means "by the end of that day", in the console's time zone:
     # a task due today is not overdue this morning.
-    return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
+    return timezone.make_aware(datetime.combine(day, END_OF_DAY))
 
 
 def parse_due(value: Any) -> datetime | None:
@@ -81,35 +94,59 @@ def parse_due(value: Any) -> datetime | None:
         if parsed is None:
             raise TaskError("due_at: not an ISO 8601 date or date-time")
         value = parsed
-    if isinstance(value, datetime):
-        return value if timezone.is_aware(value) else timezone.make_aware(value)
-    if isinstance(value, date):
-        return _end_of_day(value)
-    raise TaskError("due_at: not an ISO 8601 date or date-time")
+    try:
+        if isinstance(value, datetime):
+            aware = value if timezone.is_aware(value) else timezone.make_aware(value)
+        elif isinstance(value, date):
+            aware = _end_of_day(value)
+        else:
+            raise TaskError("due_at: not an ISO 8601 date or date-time")
+        return aware.astimezone(UTC)  # raises on a date outside what UTC can name
+    except OverflowError:
+        raise TaskError("due_at: out of range") from None
 
 
 def check_due(value: Any, now: datetime | None = None) -> datetime | None:
     """parse_due, and a new due date must not be in the past (a typo in the year, most often)."""
     due = parse_due(value)
-    if due is not None and due < (now or timezone.now()):
-        raise TaskError("due_at: the due date is in the past")
+    if due is not None:
+        check_due_ahead(due, now or timezone.now())
     return due
+
+
+def check_due_ahead(due: datetime, now: datetime) -> None:
+    if due < now:
+        raise TaskError("due_at: the due date is in the past")
+    if due > now + MAX_AHEAD:
+        raise TaskError("due_at: more than five years ahead")
+
+
+def find_user(username: str) -> Any:
+    if "\x00" in username:
+        raise TaskError("assignee: NUL characters are not allowed")
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise TaskError(f"assignee: no user named {username!r}")
+    return user
 
 
 def check_assignee(assignee: Any) -> Any:
     """The user a task is assigned to (a user or a username; None: nobody yet), who must be
     someone who works the console: a task for anyone else would never be seen."""
+    user = resolve_assignee(assignee)
+    check_agent(user)
+    return user
+
+
+def resolve_assignee(assignee: Any) -> Any:
     if assignee is None or assignee == "":
         return None
-    if isinstance(assignee, str):
-        user = get_user_model().objects.filter(username=assignee).first()
-        if user is None:
-            raise TaskError(f"assignee: no user named {assignee!r}")
-    else:
-        user = assignee
-    if not may_use_console(user):
+    return find_user(assignee) if isinstance(assignee, str) else assignee
+
+
+def check_agent(user: Any) -> None:
+    if user is not None and not may_use_console(user):
         raise TaskError(f"assignee: {user.get_username()!r} is not an agent")
-    return user
 
 
 def check_creator(created_by: Any) -> str:
@@ -124,7 +161,7 @@ def check_status(status: Any) -> str:
     return str(status)
 
 
-# -- what the audit rows say ---------------------------------------------------------------------
+# -- what the audit rows say --
 
 
 def snapshot(task: Task) -> dict[str, Any]:
@@ -137,6 +174,12 @@ def snapshot(task: Task) -> dict[str, Any]:
 
 
 def _audit(task: Task, actor: Actor, action: str, before: Any, after: Any) -> None:
+    """The audit row, and after commit the console's open pages of the conversation are told
+    (task.changed: the conversation page's task list is pushed again)."""
+    event = make_event(
+        EventType.TASK_CHANGED, task_id=task.pk, conversation_id=task.conversation_id
+    )
+    transaction.on_commit(partial(broadcast, event))
     AuditLog.objects.record(
         actor,
         action,
@@ -144,11 +187,33 @@ def _audit(task: Task, actor: Actor, action: str, before: Any, after: Any) -> No
         before=before,
         after=after,
         task_id=str(task.pk),
+        title=task.title,  # what the conversation's activity names it by
         **({"action_id": str(task.action_id)} if task.action_id else {}),
     )
 
 
-# -- create ----------------------------------------------------------------------------------------
+# -- reading --
+
+
+def as_wire(task: Task) -> dict[str, Any]:
+    """The Task object of the API (CONTRACTS.md), plus when it was done and the action that made
+    it. Select the assignee with the task: its username is the wire's `assignee`."""
+    return {
+        "id": task.pk,
+        "conversation_id": task.conversation_id,
+        "title": task.title,
+        "due_at": task.due_at,
+        "assignee": task.assignee.get_username() if task.assignee else None,
+        "status": task.status,
+        "created_by": task.created_by,
+        "created_at": task.created_at,
+        "done_at": task.done_at,
+        "action_id": task.action_id,
+        "overdue": task.is_overdue(timezone.now()),
+    }
+
+
+# -- create --
 
 
 def create_task(
@@ -177,7 +242,7 @@ def create_task(
                 logger.info("action %s already made task %s", action.pk, existing.pk)
                 return existing
         if not Conversation.objects.filter(pk=conversation_id).exists():
-            raise TaskError("conversation_id: no such conversation")
+            raise NoSuchConversation("conversation_id: no such conversation")
         task = Task.objects.create(
             conversation_id=conversation_id,
             title=title,
@@ -190,7 +255,7 @@ def create_task(
     return task
 
 
-# -- update, complete ------------------------------------------------------------------------------
+# -- update, complete --
 
 
 @dataclass(frozen=True)
@@ -238,18 +303,20 @@ def update_task(
     if due_at is not UNSET:
         fields["due_at"] = parse_due(due_at)
     if assignee is not UNSET:
-        fields["assignee"] = check_assignee(assignee)
+        fields["assignee"] = resolve_assignee(assignee)
     if status is not UNSET:
         fields["status"] = check_status(status)
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",)).select_related("assignee").get(pk=task_id)
         )
+        # Only a new due date must be ahead, and only a new assignee an agent: a client sending
+        # the task back as it read it (overdue, a former agent's) changes nothing.
         due = fields.get("due_at")
-        # Only a new due date must be ahead: a client sending the task back as it read it,
-        # overdue, changes nothing.
-        if due is not None and due != task.due_at and due < now:
-            raise TaskError("due_at: the due date is in the past")
+        if due is not None and due != task.due_at:
+            check_due_ahead(due, now)
+        if "assignee" in fields and fields["assignee"] != task.assignee:
+            check_agent(fields["assignee"])
         before, after = _Changes(fields).apply(task, now)
         if not after:
             return task  # nothing changed: no row written, nothing audited

@@ -43,6 +43,13 @@ def context_for(message: Message, now: datetime | None = None) -> PolicyContext:
     return PolicyContext(customer=customer, now=now or timezone.now())
 
 
+def context_for_ref(customer_ref: str, now: datetime | None = None) -> PolicyContext:
+    """The context for a VERIFIED customer's ref as the graph's state carries it (state
+    "customer_ref" is "" for an unverified sender: nobody); an unknown ref is nobody too."""
+    customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
+    return PolicyContext(customer=customer, now=now or timezone.now())
+
+
 # Problems that forbid the action (plain sentences an agent reads); [] = allowed.
 PolicyCheck = Callable[[dict[str, Any], PolicyContext], list[str]]
 
@@ -209,7 +216,10 @@ def _check_create_follow_up(arguments: dict[str, Any], context: PolicyContext) -
         problems.append("the follow-up needs a title")
     raw = arguments.get("due_at")
     if raw is not None:
-        due = parse_datetime(str(raw))
+        try:
+            due = parse_datetime(str(raw))
+        except ValueError:  # well formed, but no such day or hour (2026-02-30)
+            due = None
         if due is None:
             problems.append(f"due_at {raw!r} is not a date and time (ISO 8601)")
         else:

@@ -12,6 +12,8 @@ import json
 import logging
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
+
 from support.actions.catalogue import check_action, context_for
 from support.models import Action, Draft
 
@@ -60,9 +62,14 @@ def record_proposals(draft: Draft, proposals: list[dict[str, Any]]) -> list[Acti
 
 
 def _shape(proposal: Any) -> tuple[str, dict[str, Any]]:
-    """(name, arguments) of a proposal as the outcome carries it; a malformed one gets a shape
-    check_action refuses (no such action / arguments not an object)."""
+    """(name, arguments) of a proposal as the outcome carries it, the arguments as JSON will
+    store them (a Decimal amount becomes its string, which the schema takes), so the check sees
+    what an approval will read; a malformed one gets a shape check_action refuses."""
     if not isinstance(proposal, dict):
         return "", {}
     arguments = proposal.get("arguments")
-    return str(proposal.get("name") or ""), arguments if isinstance(arguments, dict) else {}
+    try:
+        stored = json.loads(json.dumps(arguments, cls=DjangoJSONEncoder))
+    except (TypeError, ValueError):  # not JSON at all: refused as "not an object"
+        stored = None
+    return str(proposal.get("name") or ""), stored if isinstance(stored, dict) else {}

@@ -12,6 +12,7 @@ from support.actions.text import UNDECIDED
 from support.console.actions import ActionRow
 from support.console.customer_timeline import CustomerTimeline
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
+from support.console.task_screens import conversation_tasks
 from support.models import (
     AuditLog,
     Conversation,
@@ -144,6 +145,7 @@ class ConversationScreen:
     activity: list[AuditLog]
     next_draft: Draft | None
     customer_timeline: CustomerTimeline
+    tasks: dict[str, Any]  # support/console/tasks.py: conversation_tasks
 
     @classmethod
     def load(cls, conversation_id: Any) -> ConversationScreen:
@@ -168,6 +170,7 @@ class ConversationScreen:
             activity,
             next_in_queue(conversation.pk),
             CustomerTimeline.load(conversation),
+            conversation_tasks(conversation),
         )
 
     def context(self) -> dict[str, Any]:
@@ -178,6 +181,7 @@ class ConversationScreen:
             "activity": self.activity,
             "next_draft": self.next_draft,
             "customer_timeline": self.customer_timeline,
+            **self.tasks,
             # Verification is per message: the head shows the latest customer message's.
             "latest_customer_message": next(
                 (m for m in reversed(self.messages) if m.role == MessageRole.CUSTOMER), None

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from support.agent_runs import AlreadyRecorded, record_outcome, unsaved_draft
 from support.inbound import receive_message
@@ -60,6 +61,7 @@ def test_an_allowed_proposal_is_stored_with_the_draft(orders: None) -> None:
     assert action.conversation_id == draft.conversation_id
     assert (action.confirmation, action.fallback) == (CANCEL["confirmation"], CANCEL["fallback"])
     audit = AuditLog.objects.get(draft=draft, action="suggested")
+    assert audit.after is not None
     assert audit.after["actions"] == [{"id": str(action.pk), "name": "cancel_order"}]
     draft.refresh_from_db()
     assert draft.as_wire()["actions"] == [
@@ -165,3 +167,33 @@ def test_the_conversation_thread_shows_the_drafts_actions(orders: None, api: Cli
     assert response.status_code == 200
     shown = response.json()["messages"][0]["draft"]["actions"]
     assert [(a["name"], a["status"]) for a in shown] == [("cancel_order", "proposed")]
+
+
+def test_a_later_unverified_message_acts_on_nobodys_order(orders: None) -> None:
+    first = verified_draft()  # links the conversation to Alice
+    record_outcome(first.pk, outcome())
+    conversation = first.conversation
+    assert conversation.customer is not None
+    # Someone in Cc, or anyone with the thread's address, writes without being verified.
+    _, second = receive_message("cancel NW-1 now", conversation=conversation, enqueue=False)
+    record_outcome(second.pk, outcome(actions=[CANCEL]))
+    assert not Action.objects.filter(draft=second).exists()
+
+
+def test_decimal_arguments_are_stored_as_json(orders: None) -> None:
+    Order.objects.filter(number="NW-1").update(
+        refund_eligible=True, delivery_date=timezone.localdate()
+    )
+    draft = verified_draft("refund 12.50 on NW-1")
+    refund = {
+        "name": "refund_order",
+        "arguments": {"order_number": "NW-1", "amount": Decimal("12.50")},
+    }
+    record_outcome(
+        draft.pk,
+        outcome(
+            actions=[refund, {"name": "order_status", "arguments": {"order_number": object()}}]
+        ),
+    )
+    stored = Action.objects.get(draft=draft)
+    assert stored.arguments == {"order_number": "NW-1", "amount": "12.50"}

@@ -149,7 +149,7 @@ def test_an_actions_task_is_made_once(make_draft: MakeDraft) -> None:
     assert first.created_by == TaskCreator.AI
     rows = AuditLog.objects.filter(action="task_created")
     assert [row.metadata for row in rows] == [
-        {"task_id": str(first.pk), "action_id": str(action.pk)}
+        {"task_id": str(first.pk), "title": "Call back", "action_id": str(action.pk)}
     ]
 
 
@@ -223,3 +223,43 @@ def test_naive_datetimes_are_in_the_configured_time_zone(
     naive = datetime.combine(date.today() + timedelta(days=3), datetime.min.time()).replace(hour=9)
     task = create_task(conversation.pk, "Call back", due_at=naive, created_by="agent", actor=actor)
     assert task.due_at == timezone.make_aware(naive)
+
+
+def test_a_former_agents_task_keeps_them_until_someone_else_takes_it(
+    conversation: Conversation, actor: Actor, agent_user: Any
+) -> None:
+    task = create_task(
+        conversation.pk, "Call back", assignee=agent_user, created_by="agent", actor=actor
+    )
+    agent_user.groups.clear()  # agnes left the team
+
+    same = update_task(task.pk, actor, assignee="agnes", title="Call back")
+    assert same.assignee == agent_user  # sent back as read: no change, no refusal
+    with pytest.raises(TaskError, match="'agnes' is not an agent"):
+        create_task(conversation.pk, "Another", assignee="agnes", created_by="agent", actor=actor)
+    dana = User.objects.create_user("dana", password="pw-dana-12345", is_staff=True)
+    assert update_task(task.pk, actor, assignee="dana").assignee == dana
+    with pytest.raises(TaskError, match="'agnes' is not an agent"):
+        update_task(task.pk, actor, assignee="agnes")
+
+
+def test_erasing_the_customer_erases_their_tasks_and_the_audit_text(
+    make_draft: MakeDraft, actor: Actor
+) -> None:
+    from support.customer_data import do_erase
+
+    theirs = make_draft("please call me at 555-0199", customer_ref="cust-erase").conversation
+    other = make_draft("where is my parcel?", customer_ref="cust-keep").conversation
+    task = create_task(theirs.pk, "Call Erin at 555-0199", created_by="agent", actor=actor)
+    complete_task(task.pk, actor)
+    kept = create_task(other.pk, "Call Kim back", created_by="agent", actor=actor)
+
+    erased = do_erase("cust-erase", Actor.system("privacy-test"))
+
+    assert erased["support.Task"] == 1
+    assert not Task.objects.filter(pk=task.pk).exists()
+    rows = AuditLog.objects.filter(conversation=theirs, action__startswith="task_")
+    assert sorted(rows.values_list("action", flat=True)) == ["task_created", "task_done"]
+    assert all((r.before, r.after, r.metadata) == (None, None, {}) for r in rows)
+    assert Task.objects.get(pk=kept.pk).title == "Call Kim back"
+    assert AuditLog.objects.get(metadata__task_id=str(kept.pk)).metadata["title"] == "Call Kim back"
