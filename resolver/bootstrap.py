@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth.models import Group, User
+from django.db.models import Q
 
 AGENTS_GROUP = "agents"
 ADMIN_USERNAME = "admin"
@@ -19,6 +20,12 @@ def may_use_console(user: Any) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return bool(user.is_staff) or user.groups.filter(name=AGENTS_GROUP).exists()
+
+
+def console_users() -> Any:
+    """The users `may_use_console` lets in, by name (whom a follow-up task may be assigned to)."""
+    agents = Q(is_staff=True) | Q(groups__name=AGENTS_GROUP)
+    return User.objects.filter(agents, is_active=True).distinct().order_by("username")
 
 
 def ensure_agents_group() -> Group:

@@ -218,6 +218,23 @@ WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
 WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 5.0, minimum=0.01, maximum=600.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0, maximum=720)
 
+# Actions (#27, support/actions/backends/): an approved action runs on the Order rows (builtin)
+# or is POSTed to the store (http), signed as webhooks are with ACTIONS_HTTP_SECRET (a Standard
+# Webhooks "whsec_..." secret; comma-separated: new,old during a rotation), retried after a 5xx
+# or a timeout: attempt n waits ACTIONS_HTTP_BACKOFF_SECONDS * 2**(n-1).
+ACTIONS_BACKEND = env_choice("ACTIONS_BACKEND", "builtin", ("builtin", "http"))
+ACTIONS_HTTP_URL = env_url("ACTIONS_HTTP_URL", ("http", "https"))
+ACTIONS_HTTP_SECRET = env_list("ACTIONS_HTTP_SECRET", [])
+ACTIONS_HTTP_TIMEOUT_SECONDS = env_float(
+    "ACTIONS_HTTP_TIMEOUT_SECONDS", 10.0, minimum=0.1, maximum=60.0
+)
+ACTIONS_HTTP_MAX_ATTEMPTS = env_int("ACTIONS_HTTP_MAX_ATTEMPTS", 6, minimum=1, maximum=20)
+ACTIONS_HTTP_BACKOFF_SECONDS = env_float(
+    "ACTIONS_HTTP_BACKOFF_SECONDS", 5.0, minimum=0.01, maximum=600.0
+)
+if ACTIONS_BACKEND == "http" and not (ACTIONS_HTTP_URL and ACTIONS_HTTP_SECRET):
+    raise ConfigError("ACTIONS_BACKEND=http needs ACTIONS_HTTP_URL and ACTIONS_HTTP_SECRET")
+
 # E-mail out (support/outbound/email.py): Django's mail settings, SMTP by default; an ESP through
 # an anymail backend ("anymail.backends.mailgun.EmailBackend" and its ANYMAIL settings).
 EMAIL_BACKEND = env_dotted_path("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

@@ -14,6 +14,7 @@ from resolver.audit_actor import Actor
 from resolver.periodic import run_once_per
 from support import customer_data, learning, outbox, webhooks
 from support import housekeeping as chores
+from support.actions import decide
 from support.email import imap
 from support.observers import (
     LEARNING_QUEUE,
@@ -42,6 +43,20 @@ def deliver_webhook(delivery_id: int) -> None:
     reply_webhook.settle(delivery_id)  # a `reply.sent` delivery: the reply's status follows it
 
 
+@dramatiq.actor(
+    actor_name=decide.EXECUTE_ACTOR,
+    queue_name=decide.EXECUTE_QUEUE,
+    max_retries=0,
+    time_limit=120_000,
+)
+def execute_action(action_id: str) -> None:
+    """One more try at an approved action the store (ACTIONS_BACKEND=http) did not answer, or
+    answered with a 5xx; the next is scheduled by support.actions.decide, with backoff."""
+    delay = decide.attempt(action_id)
+    if delay is not None:
+        decide.queue_attempt(action_id, delay)
+
+
 @dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=120_000)
 def housekeeping() -> None:
     """Sent by every worker every HOUSEKEEPING_SECONDS; runs once per interval cluster-wide."""
@@ -63,6 +78,8 @@ def sweep_outbox() -> None:
             logger.info(
                 "outbox: re-queued %s agent runs, %s re-embeds, %s replies", runs, embeds, replies
             )
+        if actions := decide.requeue_stranded():  # approved actions whose retry was lost
+            logger.info("outbox: re-queued %s approved actions", actions)
 
 
 @dramatiq.actor(queue_name=webhooks.DELIVERY_QUEUE, max_retries=0, time_limit=600_000)

@@ -16,6 +16,7 @@ from support import outbound, review, webhooks
 from support.admin_privacy import CustomerDataActions
 from support.announce import queue_deliveries
 from support.models import (
+    Action,
     AuditLog,
     BusinessProfile,
     Conversation,
@@ -27,6 +28,7 @@ from support.models import (
     Message,
     Order,
     ReplyDelivery,
+    Task,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
@@ -163,9 +165,40 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
 
 
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Follow-up tasks, to look at: they change in the console or the API (support/tasks.py),
+    which audit every change."""
+
+    list_display = ["title", "conversation", "assignee", "due_at", "status", "created_by"]
+    list_filter = ["status", "created_by", "due_at"]
+    search_fields = ["title", "assignee__username", "conversation__id"]
+    list_select_related = ["assignee", "conversation"]
+
+
+@admin.register(Action)
+class ActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Actions the copilot proposed and what humans decided, to look at: they are decided in
+    the console or the API (support/actions/decide.py), which audit every decision."""
+
+    list_display = ["name", "status", "draft", "decided_by", "decided_at", "executed_at"]
+    list_filter = ["status", "name"]
+    search_fields = ["draft__id", "conversation__id"]
+    list_select_related = ["decided_by", "draft"]
+
+
 class OrderInline(admin.TabularInline):
     model = Order
-    fields = ["number", "status", "delivery_date", "refund_eligible", "total"]
+    fields = [
+        "number",
+        "status",
+        "delivery_date",
+        "refund_eligible",
+        "total",
+        "currency",
+        "refunded",
+        "shipping_address",
+    ]
     extra = 0
 
 

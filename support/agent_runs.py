@@ -27,12 +27,14 @@ from resolver.events import EventType
 from resolver.heartbeat import MISSED_BEATS, is_beating
 from resolver.models import ProcessedEvent
 from resolver.redis_client import get_redis
+from support.actions.propose import record_proposals
 from support.announce import announce_draft
 from support.autosend import auto_send_if_allowed
 from support.models import AuditAction, AuditLog, Conversation, Draft, DraftStatus
 from support.models.draft import DRAFT_CLAIM_LEASE
 from support.outcome import DraftOutcome
 from support.review import ReviewError
+from support.vocabulary import ActionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,11 @@ def unsaved_draft(outcome: DraftOutcome) -> dict[str, Any]:
     wire = Draft(**outcome.draft_fields()).as_wire()
     for unsaved in UNSAVED_KEYS:
         del wire[unsaved]
+    # What it would propose (unchecked here: the graph checked them, record_proposals would again).
+    wire["actions"] = [
+        {"name": p.get("name"), "arguments": p.get("arguments"), "status": ActionStatus.PROPOSED}
+        for p in outcome.actions
+    ]
     return wire
 
 
@@ -143,6 +150,7 @@ def record_outcome(
         for name, value in fields.items():
             setattr(draft, name, value)
         draft.save(update_fields=[*fields])
+        actions = record_proposals(draft, outcome.actions)
         escalated = outcome.escalated
         if escalated:
             Conversation.objects.escalate(draft.conversation_id)
@@ -158,6 +166,7 @@ def record_outcome(
                 "escalation_reason": outcome.escalation_reason,
                 "confidence": outcome.confidence,
                 "trace": outcome.trace,
+                "actions": [{"id": str(a.pk), "name": a.name} for a in actions],
             },
         )
         announce_draft(draft)  # after commit

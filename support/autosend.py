@@ -20,6 +20,8 @@ def qualifies(draft: Draft) -> bool:
     guard = draft.guard if isinstance(draft.guard, dict) else {}
     if not all(guard.get(check) is True for check in GUARD_CHECKS):
         return False
+    if draft.actions.exists():  # an action waits for a human's decision, money always does
+        return False
     if mismatches_in(draft.context):  # a document disagrees with our records: a human looks
         return False
     escalated = ConversationStatus.ESCALATED

@@ -20,6 +20,8 @@ from resolver.audit_actor import Actor
 from resolver.errors import ClientError
 from resolver.events import EventType, make_event
 from support import outbound
+from support.actions import text as action_text
+from support.actions.decide import reject_undecided
 from support.announce import announce_draft, broadcast
 from support.inbound import enqueue_and_announce
 from support.memory import summarise_later
@@ -138,15 +140,28 @@ def _send(draft: Draft, actor: Actor, text: str, automated: bool = False) -> Mes
     return reply
 
 
+def _decided_actions(draft: Draft) -> list[Any]:
+    """The draft's actions, once none may still change things: Conflict while one is proposed
+    or executing (the reply would state what has not happened yet)."""
+    actions = list(draft.actions.all())
+    if any(action.status in action_text.UNDECIDED for action in actions):
+        raise Conflict("decide the actions first: one is still proposed or executing")
+    return actions
+
+
 def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
+    """Sends the draft (or `edited`); each of its actions that was rejected or failed has its
+    confirmation sentence replaced by its fallback in what is sent."""
     with transaction.atomic():
         draft = _lock_open(draft_id)
-        text = (edited if edited is not None else draft.answer).strip()
+        actions = _decided_actions(draft)
+        answer = action_text.settle(draft.answer, actions)
+        text = action_text.settle((edited if edited is not None else answer), actions).strip()
         if not text:
             raise ReviewError("there is no answer to send: pass the reply as 'edited'")
         before = _snapshot(draft)
-        if text != draft.answer.strip():
-            _audit(draft, actor, AuditAction.EDITED, {"answer": draft.answer}, {"answer": text})
+        if text != answer.strip():
+            _audit(draft, actor, AuditAction.EDITED, {"answer": answer}, {"answer": text})
         reply = _send(draft, actor, text)
         _audit(draft, actor, AuditAction.APPROVED, before, _snapshot(draft))
         _audit(draft, actor, AuditAction.SENT, None, {"message_id": str(reply.pk)})
@@ -163,6 +178,9 @@ def auto_send(draft_id: Any) -> Draft:
         draft = _lock_open(draft_id)
         if draft.status != DraftStatus.SUGGESTED:
             raise Conflict(f"only SUGGESTED drafts are sent automatically, not {draft.status}")
+        if draft.actions.exists():
+            # An action waits for a human (money always does): so does the reply stating it.
+            raise Conflict("a draft with actions is never sent automatically")
         before = _snapshot(draft)
         actor = Actor.auto_send()
         if not outbound.may_auto_reply(draft.conversation_id):
@@ -209,6 +227,7 @@ def reject(draft_id: Any, actor: Actor, reason: str = "", category: str = "") ->
         draft.reject_reason = reason.strip()
         draft.reject_category = category
         draft.save()
+        reject_undecided(draft.pk, actor, "the draft was rejected")
         after = {**_snapshot(draft), "reason": reason}
         if category:
             after["category"] = category
@@ -274,6 +293,7 @@ def _close_unreviewed(
     draft.reject_reason = reason
     draft.run_started_at = None
     draft.save()
+    reject_undecided(draft.pk, actor, reason)
     _audit(draft, actor, AuditAction.REJECTED, before, _snapshot(draft), **meta)
     announce_draft(draft, closed=closed)
 

@@ -131,6 +131,8 @@ def test_database_config_tcp_and_socket() -> None:
         ("EMAIL_USE_SSL", "1", "EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive"),
         ("IMAP_HOST", "imap.example.org", "also set IMAP_USER, IMAP_PASSWORD"),
         ("ANYMAIL_WEBHOOK_SECRET", "no-colon", "ANYMAIL_WEBHOOK_SECRET must be user:password"),
+        ("ACTIONS_BACKEND", "ftp", "ACTIONS_BACKEND must be one of builtin, http"),
+        ("ACTIONS_BACKEND", "http", "ACTIONS_BACKEND=http needs ACTIONS_HTTP_URL"),
     ],
 )
 def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: str) -> None:

@@ -38,6 +38,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
         "apply_retention",
         "deliver_reply",
         "deliver_webhook",
+        "execute_action",
         "forget_idempotency_keys",
         "housekeeping",
         "observe_agent_reply",
@@ -48,6 +49,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
         "process_message",
         "reindex_document",
         "reweigh_proposals",
+        "summarise_conversation",
         "sweep_outbox",
     ]
     assert all(actor.broker is dramatiq.get_broker() for actor in actors)

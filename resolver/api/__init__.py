@@ -13,13 +13,16 @@ def build_api() -> NinjaAPI:
     from knowledge.api import router as knowledge_router
     from resolver.models.apikey import Scope
     from support.api.attachments import router as attachments_router
+    from support.api.catalogue import router as catalogue_router
     from support.api.conversations import router as conversations_router
     from support.api.customers import router as customers_router
     from support.api.drafts import router as drafts_router
     from support.api.inbound_email import router as inbound_email_router
     from support.api.messages import router as messages_router
+    from support.api.orders import router as orders_router
     from support.api.proposals import router as proposals_router
     from support.api.stats import router as stats_router
+    from support.api.tasks import router as tasks_router
     from support.api.widget import router as widget_router
 
     api = NinjaAPI(
@@ -45,6 +48,9 @@ def build_api() -> NinjaAPI:
         widget_router,
         inbound_email_router,
         attachments_router,
+        catalogue_router,
+        orders_router,
+        tasks_router,
     ):
         api.add_router("", router)
     return api

@@ -39,6 +39,7 @@ class EventType(models.TextChoices):
     REPLY_DELIVERY = "reply.delivery", "A reply's delivery status changed (console only)"
     MESSAGE_SENT = "message.sent", "An agent wrote to the customer (console only)"
     CONVERSATION_RESOLVED = "conversation.resolved", "A conversation was resolved (console only)"
+    TASK_CHANGED = "task.changed", "A follow-up task was created or changed (console only)"
 
 
 # What webhook endpoints may subscribe to: what happens to drafts, and the replies an API

@@ -87,7 +87,9 @@
   function syncApprove(box) {
     var card = box.closest("[data-draft]");
     var button = card && card.querySelector("[data-approve]");
-    if (button) { button.disabled = !box.value.trim(); }
+    /* A proposed or executing action holds the reply back (the server refuses it too). */
+    var waiting = card && card.querySelector("[data-actions-pending]");
+    if (button) { button.disabled = !box.value.trim() || !!waiting; }
   }
 
   function syncAllApprove() {
@@ -128,6 +130,7 @@
         break;
       }
       case "a": case "r": case "e": case "p": handled = press(event.key, event.target); break;
+      case "y": handled = press("y", event.target); break;  /* approve the first proposed action */
       case "n": {
         var next = document.querySelector("[data-next]");
         if (next) { next.click(); } else { handled = false; }

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from jsonschema import Draft202012Validator
 
-from support.models import Customer, Order, OrderStatus
+from support.models import Customer, Message, Order, OrderStatus
 from support.vocabulary import ActionRisk
 
 
@@ -27,6 +27,27 @@ class PolicyContext:
 
     customer: Customer | None
     now: datetime
+
+
+def context_for(message: Message, now: datetime | None = None) -> PolicyContext:
+    """Whom a draft answering `message` may act for: its conversation's customer when the
+    message's own sender is verified (agents/state_builder.py reads the same customer), else
+    nobody. The proposal (record_proposals) and the approval check with it."""
+    if not message.sender_verified:
+        return PolicyContext(customer=None, now=now or timezone.now())
+    conversation = message.conversation
+    customer = conversation.customer
+    if customer is None and conversation.customer_ref:
+        # An API key vouched for a ref that has no Customer row linked yet.
+        customer = Customer.objects.filter(ref=conversation.customer_ref).first()
+    return PolicyContext(customer=customer, now=now or timezone.now())
+
+
+def context_for_ref(customer_ref: str, now: datetime | None = None) -> PolicyContext:
+    """The context for a VERIFIED customer's ref as the graph's state carries it (state
+    "customer_ref" is "" for an unverified sender: nobody); an unknown ref is nobody too."""
+    customer = Customer.objects.filter(ref=customer_ref).first() if customer_ref else None
+    return PolicyContext(customer=customer, now=now or timezone.now())
 
 
 # Problems that forbid the action (plain sentences an agent reads); [] = allowed.
@@ -195,7 +216,10 @@ def _check_create_follow_up(arguments: dict[str, Any], context: PolicyContext) -
         problems.append("the follow-up needs a title")
     raw = arguments.get("due_at")
     if raw is not None:
-        due = parse_datetime(str(raw))
+        try:
+            due = parse_datetime(str(raw))
+        except ValueError:  # well formed, but no such day or hour (2026-02-30)
+            due = None
         if due is None:
             problems.append(f"due_at {raw!r} is not a date and time (ISO 8601)")
         else:

@@ -36,7 +36,9 @@ def _message_id_header(message: Message) -> str | None:
 
 
 def thread(conversation: Conversation) -> list[dict[str, Any]]:
-    latest_first = Prefetch("drafts", queryset=Draft.objects.order_by("-created_at", "-id"))
+    latest_first = Prefetch(
+        "drafts", queryset=Draft.objects.with_actions().order_by("-created_at", "-id")
+    )
     messages = (
         Message.objects.filter(conversation=conversation)
         .select_related("delivery", "email")

@@ -14,8 +14,17 @@ from resolver.api.auth import actor_of, scoped
 from resolver.api.errors import ERRORS, ApiError
 from resolver.models import Scope
 from support import review
+from support.actions import decide
 from support.api.cursor import after, encode
-from support.api.schemas import ApproveIn, DraftOut, DraftPage, RejectIn
+from support.api.schemas import (
+    ActionApproveIn,
+    ActionOut,
+    ActionRejectIn,
+    ApproveIn,
+    DraftOut,
+    DraftPage,
+    RejectIn,
+)
 from support.models import Draft, DraftStatus
 
 router = Router(tags=["drafts"])
@@ -31,7 +40,7 @@ class DraftFilter(Schema):
 @router.get("/drafts", response={200: DraftPage, **ERRORS}, auth=scoped(Scope.READ))
 def list_drafts(request: HttpRequest, filters: Query[DraftFilter]) -> dict[str, Any]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    drafts = Draft.objects.order_by("-created_at", "-id")
+    drafts = Draft.objects.with_actions().order_by("-created_at", "-id")
     if filters.status:
         drafts = drafts.filter(status=filters.status)
     if filters.intent:
@@ -77,3 +86,38 @@ def reject(
 )
 def escalate(request: HttpRequest, draft_id: uuid.UUID) -> dict[str, Any]:
     return review.escalate(draft_id, actor_of(request)).as_wire()
+
+
+@router.post(
+    "/drafts/{draft_id}/actions/{action_id}/approve",
+    response={200: ActionOut, **ERRORS},
+    auth=scoped(Scope.ACT),
+)
+def approve_action(
+    request: HttpRequest,
+    draft_id: uuid.UUID,
+    action_id: uuid.UUID,
+    payload: ActionApproveIn | None = None,
+) -> dict[str, Any]:
+    """Approves a proposed action (with corrected `arguments`, if given), re-checked against the
+    store's facts as they are now, and executes it: the Action, `executed` or `failed` with the
+    reason (`approved` while the store's backend retries it). Approving again executes nothing."""
+    arguments = payload.arguments if payload else None
+    action = decide.approve(action_id, actor_of(request), arguments, draft_id=draft_id)
+    return action.as_wire()
+
+
+@router.post(
+    "/drafts/{draft_id}/actions/{action_id}/reject",
+    response={200: ActionOut, **ERRORS},
+    auth=scoped(Scope.ACT),
+)
+def reject_action(
+    request: HttpRequest,
+    draft_id: uuid.UUID,
+    action_id: uuid.UUID,
+    payload: ActionRejectIn | None = None,
+) -> dict[str, Any]:
+    """The action will not run; the reply sent says its fallback instead of its confirmation."""
+    reason = (payload.reason if payload else None) or ""
+    return decide.reject(action_id, actor_of(request), reason, draft_id=draft_id).as_wire()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import Field
@@ -22,7 +22,7 @@ from support.models import (
     Sentiment,
     Urgency,
 )
-from support.vocabulary import DocumentStatus, MissingFact, Verification
+from support.vocabulary import ActionStatus, DocumentStatus, MissingFact, Verification
 
 
 class MessageIn(Schema):
@@ -78,6 +78,19 @@ class DraftContext(Schema):
     )
 
 
+class ActionOut(Schema):
+    """An operational move proposed with a draft (support/actions/)."""
+
+    id: uuid.UUID
+    name: str = Field(description="One of GET /actions.")
+    arguments: dict[str, Any]
+    status: ActionStatus
+    result: Any = Field(description="What the backend answered when it ran.")
+    error: str | None = Field(None, description="Why it failed, or why it was rejected.")
+    decided_by: str | None = Field(description="The user who approved or rejected it.")
+    decided_at: datetime | None
+
+
 class DraftOut(Schema):
     id: uuid.UUID
     message_id: uuid.UUID
@@ -109,6 +122,7 @@ class DraftOut(Schema):
         description="W3C trace id of the request that brought the message (one trace per message)."
     )
     context: DraftContext
+    actions: list[ActionOut] = Field(default_factory=list)
 
 
 class DraftPage(Schema):
@@ -123,6 +137,15 @@ class ApproveIn(Schema):
 class RejectIn(Schema):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
     category: RejectCategory | None = None
+
+
+class ActionApproveIn(Schema):
+    # The arguments as the agent corrected them; absent = as proposed.
+    arguments: dict[str, Any] | None = None
+
+
+class ActionRejectIn(Schema):
+    reason: Annotated[Text, Field(max_length=2000)] | None = None
 
 
 class DeliveryOut(Schema):

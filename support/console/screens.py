@@ -8,8 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowledge.taxonomy import taxonomy
+from support.actions.text import UNDECIDED
+from support.console.actions import ActionRow
 from support.console.customer_timeline import CustomerTimeline
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
+from support.console.task_screens import conversation_tasks
 from support.models import (
     AuditLog,
     Conversation,
@@ -81,7 +84,16 @@ class DraftCard:
     def can_approve(self) -> bool:
         """An empty answer has nothing to approve (review.approve refuses it too); the agent's
         own text typed into the box enables the button (console.js)."""
-        return bool(self.draft.answer.strip())
+        return bool(self.draft.answer.strip()) and not self.actions_undecided
+
+    @property
+    def actions(self) -> list[ActionRow]:
+        return [ActionRow(action) for action in self.draft.actions.all()]
+
+    @property
+    def actions_undecided(self) -> bool:
+        """An action still proposed or executing: the reply waits (review.approve refuses)."""
+        return any(row.action.status in UNDECIDED for row in self.actions)
 
     @property
     def orders(self) -> list[dict[str, Any]]:
@@ -101,8 +113,10 @@ def _cards(drafts: list[Draft], activity: list[AuditLog]) -> list[DraftCard]:
 
 def _shown_drafts(conversation: Conversation) -> list[Draft]:
     """Every open draft, oldest first; with none open, the most recent one (read-only)."""
-    drafts = Draft.objects.filter(conversation=conversation).select_related(
-        "message", "reviewed_by"
+    drafts = (
+        Draft.objects.filter(conversation=conversation)
+        .select_related("message", "reviewed_by")
+        .prefetch_related("actions__decided_by")
     )
     open_drafts = list(drafts.needing_human().order_by("created_at"))
     if open_drafts:
@@ -131,6 +145,7 @@ class ConversationScreen:
     activity: list[AuditLog]
     next_draft: Draft | None
     customer_timeline: CustomerTimeline
+    tasks: dict[str, Any]  # support/console/tasks.py: conversation_tasks
 
     @classmethod
     def load(cls, conversation_id: Any) -> ConversationScreen:
@@ -155,6 +170,7 @@ class ConversationScreen:
             activity,
             next_in_queue(conversation.pk),
             CustomerTimeline.load(conversation),
+            conversation_tasks(conversation),
         )
 
     def context(self) -> dict[str, Any]:
@@ -165,6 +181,7 @@ class ConversationScreen:
             "activity": self.activity,
             "next_draft": self.next_draft,
             "customer_timeline": self.customer_timeline,
+            **self.tasks,
             # Verification is per message: the head shows the latest customer message's.
             "latest_customer_message": next(
                 (m for m in reversed(self.messages) if m.role == MessageRole.CUSTOMER), None

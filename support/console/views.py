@@ -17,13 +17,16 @@ from django_htmx.middleware import HtmxDetails
 from knowledge import taxonomy
 from knowledge.models import KBDocument
 from resolver.audit_actor import Actor
+from resolver.errors import ClientError
 from support import review
+from support.actions import decide
 from support.console import dashboard as dashboard_screen
 from support.console.access import agent_required
+from support.console.actions import arguments_from
 from support.console.filters import QueueFilter
 from support.console.forms import ApproveForm, RejectForm, RelabelForm, ReplyForm, first_error
 from support.console.screens import ConversationScreen, QueueScreen
-from support.models import Conversation, Draft, EmailEnvelope, Message
+from support.models import Action, Conversation, Draft, EmailEnvelope, Message
 
 # The original e-mail's page (email_original): its sanitised HTML may style itself inline and show
 # images embedded as data: or its own inline images (receiving rewrote their cid: references to
@@ -74,7 +77,7 @@ def _act(
 ) -> HttpResponse:
     try:
         action(Actor.for_user(request.user))
-    except review.ReviewError as exc:
+    except ClientError as exc:  # a review's or an action's refusal
         return _respond(request, conversation_id, exc.detail, exc.status_code)
     return _respond(request, conversation_id)
 
@@ -169,6 +172,30 @@ def reply(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
 def resolve(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     get_object_or_404(Conversation.objects.only("id"), pk=conversation_id)
     return _act(request, conversation_id, lambda actor: review.resolve(conversation_id, actor))
+
+
+@require_POST
+@agent_required
+def approve_action(request: HtmxHttpRequest, action_id: uuid.UUID) -> HttpResponse:
+    """Approves a proposed action with the arguments as the agent left them in its form."""
+    action = get_object_or_404(
+        Action.objects.only("name", "arguments", "conversation_id"), pk=action_id
+    )
+
+    def approve(actor: Actor) -> Action:
+        return decide.approve(action_id, actor, arguments_from(action, request.POST))
+
+    return _act(request, action.conversation_id, approve)
+
+
+@require_POST
+@agent_required
+def reject_action(request: HtmxHttpRequest, action_id: uuid.UUID) -> HttpResponse:
+    action = get_object_or_404(Action.objects.only("conversation_id"), pk=action_id)
+    reason = request.POST.get("reason", "")
+    return _act(
+        request, action.conversation_id, lambda actor: decide.reject(action_id, actor, reason)
+    )
 
 
 @agent_required

@@ -8,6 +8,8 @@ approved create_follow_up action."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, time
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -60,6 +62,39 @@ class Action(models.Model):
     def __str__(self) -> str:
         return f"{self.name} · {self.status}"
 
+    def as_wire(self) -> dict[str, Any]:
+        """The Action object of CONTRACTS.md (on the Draft's `actions`, and what approve and
+        reject answer)."""
+        decider = self.decided_by
+        return {
+            "id": self.pk,
+            "name": self.name,
+            "arguments": self.arguments,
+            "status": self.status,
+            "result": self.result,
+            # An addition: why it failed, or why it was rejected.
+            "error": self.error or None,
+            "decided_by": decider.get_username() if decider is not None else None,
+            "decided_at": self.decided_at,
+        }
+
+
+# When a task given a date alone is due: by the end of that day (support/tasks.py).
+END_OF_DAY = time(23, 59, 59)
+
+
+class TaskQuerySet(models.QuerySet["Task"]):
+    def overdue(self, now: datetime) -> TaskQuerySet:
+        """Open and past their due date."""
+        return self.filter(status=TaskStatus.OPEN, due_at__lt=now)
+
+    def in_due_order(self) -> TaskQuerySet:
+        """Soonest due first (so the overdue ones lead), those without a due date last, then
+        the oldest; with the assignee, whose name every list shows."""
+        return self.select_related("assignee").order_by(
+            models.F("due_at").asc(nulls_last=True), "created_at", "id"
+        )
+
 
 class Task(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -84,6 +119,8 @@ class Task(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     done_at = models.DateTimeField(null=True, blank=True)
 
+    objects = TaskQuerySet.as_manager()
+
     class Meta:
         ordering = ["due_at", "created_at"]
         constraints = [
@@ -102,3 +139,6 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status == TaskStatus.OPEN and self.due_at is not None and self.due_at < now

@@ -36,6 +36,16 @@ class AuditAction(models.TextChoices):
     CUSTOMER_EXPORTED = "customer_exported", "Customer data exported"
     CUSTOMER_ERASED = "customer_erased", "Customer data erased"
     ANONYMISED = "anonymised", "Anonymised by retention"
+    # An action the copilot proposed on a draft (support/actions/decide.py).
+    ACTION_APPROVED = "action_approved", "Action approved"
+    ACTION_REJECTED = "action_rejected", "Action rejected"
+    ACTION_EXECUTED = "action_executed", "Action executed"
+    ACTION_FAILED = "action_failed", "Action failed"
+    # Follow-up tasks (support/tasks.py).
+    TASK_CREATED = "task_created", "Task created"
+    TASK_UPDATED = "task_updated", "Task changed"
+    TASK_DONE = "task_done", "Task done"
+    TASK_REOPENED = "task_reopened", "Task reopened"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from knowledge.search import CITATION_KEYS
+from support.models.action import Action
 from support.vocabulary import (
     OPEN_STATUSES,
     DraftStatus,
@@ -60,6 +61,12 @@ def _urgency_rank() -> models.Case:
 
 
 class DraftQuerySet(models.QuerySet["Draft"]):
+    def with_actions(self) -> DraftQuerySet:
+        """Prefetches each draft's actions (and who decided them) for as_wire: two queries
+        for a page of drafts, not one per draft."""
+        decided = Action.objects.select_related("decided_by")
+        return self.prefetch_related(models.Prefetch("actions", queryset=decided))
+
     def needing_human(self) -> DraftQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
 
@@ -277,4 +284,7 @@ class Draft(models.Model):
             # What the run saw beyond the message: `earlier_conversations` (ids),
             # `documents` (fields and mismatches), `missing` (facts to ask the customer for).
             "context": {**empty_context(), **(self.context or {})},
+            # The operational moves proposed with it (support/actions/), newest decision last;
+            # prefetch them (Draft.objects.with_actions()) when listing drafts.
+            "actions": [] if self._state.adding else [a.as_wire() for a in self.actions.all()],
         }

@@ -18,6 +18,7 @@ from support.actions.catalogue import (
     NOT_VERIFIED,
     PolicyContext,
     check_action,
+    context_for_ref,
     find_order,
     refund_amount,
 )
@@ -261,7 +262,20 @@ def test_follow_up_needs_a_title_and_a_future_due_time() -> None:
     assert check_action("create_follow_up", {"title": "Call", "due_at": "tomorrow"}, ctx(None)) == [
         "due_at 'tomorrow' is not a date and time (ISO 8601)"
     ]
+    assert check_action("create_follow_up", {"title": "C", "due_at": "2026-02-30T10:00"}, ctx(None))
     assert check_action("create_follow_up", {"title": "  "}, ctx(None)) == [
         "the follow-up needs a title"
     ]
     assert check_action("create_follow_up", {"title": "x" * 301}, ctx(None))[0].startswith("title:")
+
+
+def test_the_context_of_a_states_customer_ref(alice: Customer) -> None:
+    order(alice, "NW-1")
+    assert context_for_ref("alice").customer == alice
+    assert context_for_ref("").customer is None  # an unverified sender's state
+    assert context_for_ref("nobody-known").customer is None
+    allowed = check_action("cancel_order", {"order_number": "NW-1"}, context_for_ref("alice"))
+    assert allowed == []
+    assert check_action("cancel_order", {"order_number": "NW-1"}, context_for_ref("")) == [
+        NOT_VERIFIED
+    ]

@@ -51,12 +51,13 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
         "id", "message_id", "conversation_id", "status", "escalation_reason", "intent",
         "category", "sentiment", "urgency", "answer", "citations", "suggested_action",
         "confidence", "guard", "model", "prompt_version", "tokens", "cost", "latency_ms",
-        "created_at", "context",
+        "created_at", "context", "actions",
     }  # fmt: skip
     additions = {"reviewed_at", "sent_text", "reject_reason", "reject_category", "trace_id"}
     assert set(item) == contract | additions
     # Additions (2026-12-05): what the run saw beyond the message; "missing" is ours.
     assert item["context"] == {"earlier_conversations": [], "documents": [], "missing": []}
+    assert item["actions"] == []  # Additions (2026-12-05): none proposed with this one
     assert (item["id"], item["status"], item["escalation_reason"]) == (
         str(draft.pk),
         "ESCALATED",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,9 @@ from resolver.audit_actor import Actor
 from resolver.models import ApiKey
 from support import review
 from support.email.receive import receive_email
-from support.models import Attachment, WidgetKey
+from support.models import Attachment, Customer, Order, WidgetKey
+from support.tasks import create_task
+from support.tests.action_fixtures import customer_draft, order_for, propose
 from support.tests.conftest import API, SHOP, MakeDraft
 from support.tests.emails.build import PDF, build
 from support.widget import tokens
@@ -50,13 +53,20 @@ CHECKS = [
 
 
 def fuzz_operation(
-    operation: Any, mode: GenerationMode, headers: dict[str, str], ids: dict[str, str]
+    operation: Any,
+    mode: GenerationMode,
+    headers: dict[str, str],
+    ids: dict[str, str],
+    body_ids: dict[str, str] | None = None,
 ) -> Counter:
     tally: Counter = Counter()
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=ids or None)
     if operation.path == INBOUND_EMAIL and mode == GenerationMode.POSITIVE:
         # Any bytes are a valid body by the schema; an e-mail of them reaches the success path.
         strategy = strategy.map(as_email)
+    if body_ids and mode == GenerationMode.POSITIVE:
+        # Ids a body refers to (POST /tasks' conversation_id): an existing row's.
+        strategy = strategy.map(lambda case: with_body_ids(case, body_ids))
 
     @given(case=strategy)
     @settings(
@@ -73,6 +83,12 @@ def fuzz_operation(
 
     run()
     return tally
+
+
+def with_body_ids(case: Any, body_ids: dict[str, str]) -> Any:
+    if isinstance(case.body, dict):
+        case.body = {**case.body, **body_ids}
+    return case
 
 
 def as_email(case: Any) -> Any:
@@ -118,11 +134,24 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
         f"{API}/customers/{{ref}}/export": {"ref": _customer_ref(make_draft)},
         f"{API}/customers/{{ref}}": {"ref": _customer_ref(make_draft)},
         f"{API}/attachments/{{attachment_id}}": {"attachment_id": _attachment_id()},
+        f"{API}/tasks/{{task_id}}": {"task_id": _task_id(drafts["a"].conversation_id)},
+        # GET reads it, PUT updates it (the store's facts).
+        f"{API}/orders/{{number}}": {"number": _order_number()},
         # Not the erased customer's: their timeline would be a 404 once the erasure ran.
         f"{API}/customers/{{ref}}/conversations": {
             "ref": _customer_ref(make_draft, "fuzz-timeline")
         },
+        f"{API}/drafts/{{draft_id}}/actions/{{action_id}}/approve": _action_ids("approve"),
+        f"{API}/drafts/{{draft_id}}/actions/{{action_id}}/reject": _action_ids("reject"),
     }
+
+
+def _action_ids(verb: str) -> dict[str, str]:
+    """A verified customer's draft with an order_status proposed on their order."""
+    draft = customer_draft(f"where is NW-FUZZ-{verb}?", ref=f"fuzz-{verb}")
+    order = order_for(draft, number=f"NW-FUZZ-{verb}")
+    action = propose(draft, "order_status", order_number=order.number)
+    return {"draft_id": str(draft.pk), "action_id": str(action.pk)}
 
 
 def _attachment_id() -> str:
@@ -134,6 +163,16 @@ def _attachment_id() -> str:
 def _customer_ref(make_draft: MakeDraft, ref: str = "fuzz-customer") -> str:
     make_draft("a question to export and erase", customer_ref=ref)
     return ref
+
+
+def _task_id(conversation_id: Any) -> str:
+    task = create_task(conversation_id, "Call back", created_by="agent", actor=Actor.agent())
+    return str(task.pk)
+
+
+def _order_number() -> str:
+    customer = Customer.objects.create(ref="fuzz-orders")
+    return Order.objects.create(number="FUZZ-1", customer=customer, total=Decimal("9.99")).number
 
 
 def _proposal_id() -> str:
@@ -188,17 +227,27 @@ def test_fuzz_every_operation(
     start, with_token, widget_ids = widget_access(make_draft)
     ids[f"{API}/widget/conversations/{{conversation_id}}"] = widget_ids
     ids[f"{API}/widget/conversations/{{conversation_id}}/rating"] = widget_ids
+    body_ids = {
+        f"POST {API}/tasks": {
+            "conversation_id": ids[f"{API}/conversations/{{conversation_id}}"]["conversation_id"]
+        }
+    }
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 26  # a new endpoint is fuzzed too: count it here
+    assert len(operations) == 34  # a new endpoint is fuzzed too: count it here
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
+        name = f"{operation.method.upper()} {operation.path}"
         valid = fuzz_operation(
-            operation, GenerationMode.POSITIVE, auth, ids.get(operation.path, {})
+            operation,
+            GenerationMode.POSITIVE,
+            auth,
+            ids.get(operation.path, {}),
+            body_ids.get(name),
         )
         invalid = fuzz_operation(operation, GenerationMode.NEGATIVE, auth, {})
-        succeeded[f"{operation.method.upper()} {operation.path}"] = valid["2xx"]
+        succeeded[name] = valid["2xx"]
         totals += valid + invalid
     with capsys.disabled():
         print(f"\nfuzz: {sum(totals.values())} requests, by class {dict(sorted(totals.items()))}")

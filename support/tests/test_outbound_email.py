@@ -376,7 +376,8 @@ def test_smtp_down_while_replies_are_approved_a_worker_delivers_each_once(
     smtp.start()
     # A sweep on top of the worker's own retries: every reply is queued twice from now on.
     ReplyDelivery.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=2))
-    assert outbox.sweep_replies() == 5
+    # A row a worker is sending at this very moment is locked, and the sweep skips it.
+    assert 1 <= outbox.sweep_replies() <= 5
     sent = ReplyDelivery.objects.filter(status=ReplyDeliveryStatus.SENT)
     assert wait_for(lambda: sent.count() == 5, 60), list(ReplyDelivery.objects.values())
     assert wait_for(lambda: len(smtp.received) >= 5, 5)

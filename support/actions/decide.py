@@ -1,0 +1,288 @@
+"""A human decides an action the copilot proposed on a draft: approve it (with corrected
+arguments, if need be) or reject it. Each decision locks the action row, checks it may be made,
+writes it and its audit row in one transaction, and announces the draft (the console is live).
+
+Approval re-checks the policy with the arguments as approved against the store's facts as they
+are now (the order row locked: a cancel cannot race a shipment), then executes through the
+backend: `builtin` in the same transaction; `http` after commit, then retried by the
+`execute_action` actor. Approving twice executes once: the second call finds the action
+approved already and returns it. Money moves only on a human's approval: no automatic path
+(the auto-send rule, an agent, the system) may approve one."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import dramatiq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from dramatiq import Message
+
+from resolver.audit_actor import Actor, ActorType
+from resolver.errors import ClientError
+from support.actions.backends import BUILTIN, Outcome, backend_name, builtin, http
+from support.actions.catalogue import CATALOGUE, check_action, context_for
+from support.announce import announce_draft
+from support.models import Action, AuditAction, AuditLog, Order
+from support.models.draft import OPEN_STATUSES
+from support.vocabulary import ActionRisk, ActionStatus
+
+logger = logging.getLogger(__name__)
+
+# The actor that retries an http action (support/actors.py), named so that queueing imports none.
+EXECUTE_ACTOR = "execute_action"
+EXECUTE_QUEUE = "webhooks"
+MAX_BACKOFF = timedelta(hours=1)
+# Who may approve an action at all: a person in the console or an integration's agent through
+# an API key (scope act). The graph, the auto-send rule and periodic jobs may not.
+HUMANS = frozenset({ActorType.USER, ActorType.API_KEY})
+REASON_MAX_CHARS = 2000
+
+
+class ActionError(ClientError):
+    """A decision the action's state or the policy does not allow (422)."""
+
+
+class ActionConflict(ActionError):
+    """Someone decided it already, or its draft is closed (409)."""
+
+    status_code = 409
+    code = "conflict"
+
+
+def _lock(action_id: Any, draft_id: Any = None) -> Action:
+    """The action, locked; Action.DoesNotExist if there is none (on `draft_id`, when given)."""
+    actions = Action.objects.select_for_update(of=("self",)).select_related(
+        "draft__message__conversation__customer", "conversation__customer"
+    )
+    if draft_id is not None:
+        actions = actions.filter(draft_id=draft_id)
+    return actions.get(pk=action_id)
+
+
+def _audit(action: Action, actor: Actor, what: str, before: Any, after: Any) -> None:
+    AuditLog.objects.record(
+        actor,
+        what,
+        conversation_id=action.conversation_id,
+        draft_id=action.draft_id,
+        before=before,
+        after=after,
+        action_id=str(action.pk),
+        name=action.name,
+    )
+
+
+def _snapshot(action: Action) -> dict[str, Any]:
+    return {"status": action.status, "arguments": action.arguments}
+
+
+# ---------- approve ----------
+
+
+def check_approval(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:
+    """Raises unless `actor` may approve `action` with `arguments` now: it is still proposed,
+    its draft is open, the actor is a human where money moves, and the catalogue's check (the
+    schema and the policy, on the facts as they are now) finds nothing against it."""
+    if action.status != ActionStatus.PROPOSED:
+        raise ActionConflict(f"the action is already {action.status}")
+    if action.draft.status not in OPEN_STATUSES:
+        raise ActionConflict(f"the draft is already {action.draft.status}")
+    spec = CATALOGUE.get(action.name)
+    if spec is None:
+        raise ActionError(f"no such action: {action.name}")
+    if spec.risk == ActionRisk.MONEY and actor.actor_type not in HUMANS:
+        raise ActionError("a money action runs only on a human's approval")
+    # Whom the draft may act for: the message's verified customer, as when it was proposed.
+    context = context_for(action.draft.message)
+    if problems := check_action(action.name, arguments, context):
+        raise ActionError("; ".join(problems))
+
+
+def _lock_order(arguments: dict[str, Any]) -> None:
+    """Locks the order the action is about, so the check and the change see the same row."""
+    number = arguments.get("order_number")
+    if isinstance(number, str):
+        orders = Order.objects.select_for_update().filter(number__iexact=number.strip())
+        list(orders.values_list("pk"))
+
+
+def do_approve(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:
+    before = _snapshot(action)
+    if arguments != action.arguments:
+        action.proposed_arguments = action.arguments
+        action.arguments = arguments
+    action.status = ActionStatus.APPROVED
+    action.decided_by = actor.user
+    action.decided_at = timezone.now()
+    action.save()
+    _audit(action, actor, AuditAction.ACTION_APPROVED, before, _snapshot(action))
+
+
+def approve(
+    action_id: Any, actor: Actor, arguments: dict[str, Any] | None = None, draft_id: Any = None
+) -> Action:
+    """Approves and executes (builtin) or queues (http) the action; an action approved already
+    is returned as it is (never executed twice)."""
+    if arguments is not None and not isinstance(arguments, dict):
+        raise ActionError("arguments must be an object")
+    backend = backend_name()
+    with transaction.atomic():
+        action = _lock(action_id, draft_id)
+        if action.status in (ActionStatus.APPROVED, ActionStatus.EXECUTED):
+            return action
+        chosen = dict(action.arguments if arguments is None else arguments)
+        _lock_order(chosen)
+        check_approval(action, actor, chosen)
+        do_approve(action, actor, chosen)
+        if backend == BUILTIN or action.name in builtin.INTERNAL:
+            _settle(action, actor, builtin.run(action, actor))
+        else:
+            transaction.on_commit(partial(execute_now, action.pk), robust=True)
+        announce_draft(action.draft, to_webhooks=False)
+    action.refresh_from_db()
+    return action
+
+
+# ---------- reject ----------
+
+
+def check_rejection(action: Action) -> None:
+    if action.status != ActionStatus.PROPOSED:
+        raise ActionConflict(f"the action is already {action.status}")
+
+
+def do_reject(action: Action, actor: Actor, reason: str) -> None:
+    before = _snapshot(action)
+    action.status = ActionStatus.REJECTED
+    action.error = reason
+    action.decided_by = actor.user
+    action.decided_at = timezone.now()
+    action.save()
+    after = {"status": action.status, "reason": reason}
+    _audit(action, actor, AuditAction.ACTION_REJECTED, before, after)
+
+
+def reject(action_id: Any, actor: Actor, reason: str = "", draft_id: Any = None) -> Action:
+    """The action will not run; the draft's reply says its `fallback` instead of its
+    `confirmation` when it is sent. Rejecting a rejected action again changes nothing."""
+    reason = reason.strip()[:REASON_MAX_CHARS]
+    with transaction.atomic():
+        action = _lock(action_id, draft_id)
+        if action.status == ActionStatus.REJECTED:
+            return action
+        check_rejection(action)
+        do_reject(action, actor, reason)
+        announce_draft(action.draft, to_webhooks=False)
+    return action
+
+
+def reject_undecided(draft_id: Any, actor: Actor, reason: str) -> int:
+    """A draft closed unsent (rejected, superseded, resolved) takes its undecided proposals with
+    it: nobody may approve an action of a reply that will never go out. Inside the caller's
+    transaction."""
+    rejected = 0
+    for action in Action.objects.select_for_update().filter(
+        draft_id=draft_id, status=ActionStatus.PROPOSED
+    ):
+        do_reject(action, actor, reason)
+        rejected += 1
+    return rejected
+
+
+# ---------- execution ----------
+
+
+def _settle(action: Action, actor: Actor, outcome: Outcome) -> None:
+    """Writes what the backend answered; inside the caller's transaction, the action locked."""
+    before = {"status": action.status}
+    if outcome.executed:
+        action.status = ActionStatus.EXECUTED
+        action.result = outcome.result
+        action.error = ""
+        action.executed_at = timezone.now()
+        what = AuditAction.ACTION_EXECUTED
+    else:
+        action.status = ActionStatus.FAILED
+        action.error = outcome.error
+        what = AuditAction.ACTION_FAILED
+    action.save()
+    after = {"status": action.status, "result": action.result, "error": action.error or None}
+    _audit(action, actor, what, before, after)
+
+
+def backoff(attempts: int) -> timedelta:
+    delay = timedelta(seconds=settings.ACTIONS_HTTP_BACKOFF_SECONDS * 2 ** (attempts - 1))
+    return min(delay, MAX_BACKOFF)
+
+
+def attempt(action_id: Any) -> timedelta | None:
+    """One POST of an approved http action; returns the delay before the next try (None: it
+    executed, failed for good, or is not ours to send). The row stays locked during the POST,
+    so two workers never send it at once; one that dies mid-POST leaves it approved and the
+    retry carries the same Idempotency-Key."""
+    with transaction.atomic():
+        action = (
+            Action.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("draft", "conversation__customer")
+            .filter(pk=action_id, status=ActionStatus.APPROVED)
+            .first()
+        )
+        if action is None:
+            return None
+        outcome = http.send(action)
+        action.attempts += 1
+        actor = Actor.system("actions")
+        if outcome.retry and action.attempts < settings.ACTIONS_HTTP_MAX_ATTEMPTS:
+            action.error = outcome.error  # the last try's, shown while it is retried
+            action.save(update_fields=["attempts", "error", "updated_at"])
+            delay = backoff(action.attempts)
+        else:
+            _settle(action, actor, outcome)
+            delay = None
+        announce_draft(action.draft, to_webhooks=False)
+    return delay
+
+
+def queue_attempt(action_id: Any, delay: timedelta) -> None:
+    message: Message[Any] = Message(
+        queue_name=EXECUTE_QUEUE,
+        actor_name=EXECUTE_ACTOR,
+        args=(str(action_id),),
+        kwargs={},
+        options={},
+    )
+    milliseconds = int(delay.total_seconds() * 1000)
+    # No delay: the queue itself (a delay of 0 would still wait in the delay queue).
+    dramatiq.get_broker().enqueue(message, delay=milliseconds or None)
+
+
+def execute_now(action_id: Any) -> None:
+    """After the approval's commit: the first try at once (the agent usually sees the result in
+    the answer to the approval), the retries through the actor."""
+    delay = attempt(action_id)
+    if delay is not None:
+        queue_attempt(action_id, delay)
+
+
+def stranded(older_than: timedelta = MAX_BACKOFF + timedelta(minutes=5)) -> list[Any]:
+    """Approved http actions nobody touched for longer than the longest backoff: their queue
+    message was lost (Redis down at commit). The outbox sweep queues them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Action.objects.filter(status=ActionStatus.APPROVED, updated_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def requeue_stranded() -> int:
+    """Queues the stranded actions' next try (the outbox sweep, support/actors.py)."""
+    ids = stranded()
+    for action_id in ids:
+        queue_attempt(action_id, timedelta(0))
+    return len(ids)

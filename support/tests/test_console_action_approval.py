@@ -1,0 +1,152 @@
+"""The console's actions on a draft card: a proposed action's arguments in a form, "y" to approve
+it (with the arguments as edited), a reject button; executed and failed ones with their result
+or error; the reply held back until each is decided; and the card pushed live to an open page
+when an action is decided (real database, real Redis channel layer)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
+from resolver.asgi import application
+from resolver.audit_actor import Actor
+from support.actions import decide
+from support.models import Action, Order, OrderStatus
+from support.tests.action_fixtures import (
+    customer_draft,
+    order_for,
+    propose,
+)
+from support.vocabulary import ActionStatus
+from tests.helpers import session_headers
+
+HTMX = {"HX-Request": "true"}
+
+
+def page(console: Client, action: Action) -> str:
+    reply = console.get(f"/console/conversations/{action.conversation_id}/")
+    assert reply.status_code == 200
+    return reply.content.decode()
+
+
+def approve_button_of_draft(html: str) -> str:
+    found = re.search(r"<button[^>]*data-approve(?:\s|>)[^>]*>", html)
+    assert found, "no Approve button for the draft"
+    return found.group(0)
+
+
+def test_a_proposed_action_is_shown_with_its_arguments_editable(db: None, console: Client) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    action = propose(draft, "refund_order", order_number=order.number, amount=40)
+
+    html = page(console, action)
+
+    assert f'id="action-{action.pk}"' in html and "refund_order" in html
+    assert 'class="chip risk money"' in html
+    assert re.search(r'name="arg-amount" hx-preserve type="number" step="any" value="40"', html)
+    assert re.search(
+        rf'name="arg-order_number" hx-preserve type="text" value="{order.number}"', html
+    )
+    assert 'data-approve-action data-key="y"' in html
+    # The reply waits: its Approve is disabled and says why.
+    assert "disabled" in approve_button_of_draft(html)
+    assert "Decide the actions first" in html
+
+
+def test_y_approves_with_the_edited_arguments(db: None, console: Client) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    action = propose(draft, "refund_order", order_number=order.number, amount=40)
+
+    reply = console.post(
+        f"/console/actions/{action.pk}/approve/",
+        {"arg-order_number": order.number, "arg-amount": "12.5"},
+        headers=HTMX,
+    )
+
+    assert reply.status_code == 200
+    action.refresh_from_db()
+    order.refresh_from_db()
+    assert (action.status, action.arguments["amount"]) == (ActionStatus.EXECUTED, 12.5)
+    assert order.refunded == Decimal("12.50")
+    html = reply.content.decode()
+    assert "Executed" in html and "refunded 12.50" in html
+    assert "disabled" not in approve_button_of_draft(html)  # the reply may go now
+
+
+def test_a_refused_approval_says_why_and_changes_nothing(db: None, console: Client) -> None:
+    draft = customer_draft()
+    order = order_for(draft, status=OrderStatus.SHIPPED)
+    action = propose(draft, "cancel_order", order_number=order.number)
+
+    reply = console.post(
+        f"/console/actions/{action.pk}/approve/", {"arg-order_number": order.number}, headers=HTMX
+    )
+    wrong_type = console.post(
+        f"/console/actions/{action.pk}/approve/", {"arg-order_number": ""}, headers=HTMX
+    )
+
+    assert reply.status_code == 422 and "order NW-10001 is shipped" in reply.content.decode()
+    assert wrong_type.status_code == 422
+    action.refresh_from_db()
+    assert action.status == ActionStatus.PROPOSED
+    assert Order.objects.get(pk=order.pk).status == OrderStatus.SHIPPED
+
+
+def test_reject_then_the_card_shows_it_and_the_reply_says_the_fallback(
+    db: None, console: Client
+) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    action = propose(draft, "cancel_order", order_number=order.number)
+
+    reply = console.post(
+        f"/console/actions/{action.pk}/reject/", {"reason": "keeps the order"}, headers=HTMX
+    )
+    sent = console.post(f"/console/drafts/{draft.pk}/approve/", headers=HTMX)
+
+    assert reply.status_code == 200
+    assert "<strong>Rejected:</strong> keeps the order" in reply.content.decode()
+    assert sent.status_code == 200
+    draft.refresh_from_db()
+    assert draft.sent_text and "I've asked our team to cancel" in draft.sent_text
+
+
+def test_a_failed_action_shows_its_error(db: None, console: Client) -> None:
+    draft = customer_draft()
+    action = propose(draft, "cancel_order", order_number="NW-10001")
+    Action.objects.filter(pk=action.pk).update(
+        status=ActionStatus.FAILED, error='HTTP 409: {"error": "the order has shipped"}'
+    )
+
+    html = page(console, action)
+
+    assert "<strong>Failed:</strong> HTTP 409" in html
+    assert f'action="/console/actions/{action.pk}/approve/"' not in html
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_open_page_sees_the_decision_live(agent_user: User) -> None:
+    draft = await database_sync_to_async(customer_draft)()
+    order = await database_sync_to_async(order_for)(draft)
+    action = await database_sync_to_async(propose)(draft, "cancel_order", order_number=order.number)
+    headers = await database_sync_to_async(session_headers)(agent_user)
+    socket = WebsocketCommunicator(
+        application, f"/ws/console/?conversation={draft.conversation_id}", headers=headers
+    )
+    assert (await socket.connect())[0]
+    assert "Proposed" in await socket.receive_from(timeout=5)  # the snapshot
+
+    approve = decide.approve
+    await database_sync_to_async(approve)(action.pk, Actor.for_user(agent_user))
+
+    pushed = await socket.receive_from(timeout=5)
+    assert f'id="action-{action.pk}"' in pushed and "Executed" in pushed
+    await socket.disconnect()
