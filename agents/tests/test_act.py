@@ -25,9 +25,13 @@ from agents.actions import (
 )
 from agents.graph import run_graph
 from agents.prompts import ACTION_FALLBACK
+from agents.runner import run_for_draft
 from agents.state_builder import build_state
-from support.models import Customer, Order, OrderStatus
+from support.agent_runs import claim_draft
+from support.inbound import receive_message
+from support.models import Action, Customer, Order, OrderStatus
 from support.outcome import DraftOutcome
+from support.vocabulary import ActionStatus, Verification
 
 
 @pytest.fixture
@@ -185,3 +189,30 @@ def test_the_reply_opens_with_what_was_done_once() -> None:
     answer = with_actions("Order NW-1 is currently processing.", proposed, [])
     assert answer == "I've cancelled order NW-1.\nOrder NW-1 is currently processing."
     assert with_actions(answer, proposed, []) == answer
+
+
+@pytest.mark.usefixtures("shop")
+def test_the_worker_records_the_proposal_with_its_draft_and_changes_no_order(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    """The worker's path: a verified customer's stored message, drafted from its rows, the
+    proposal recorded as a proposed Action beside the draft (support/actions/propose.py)."""
+    _, draft = receive_message(
+        "Please cancel order NW-50001, I ordered the wrong size.",
+        customer_ref="dana",
+        verified_by=Verification.API_KEY,
+        enqueue=False,
+    )
+    assert claim_draft(draft.message_id) is not None
+    run_for_draft(draft, graph=extractive_graph)
+
+    draft.refresh_from_db()
+    action = Action.objects.get(draft=draft)
+    assert (action.name, action.arguments, action.status) == (
+        CANCEL,
+        {"order_number": "NW-50001"},
+        ActionStatus.PROPOSED,
+    )
+    assert action.confirmation in draft.answer.splitlines()
+    assert action.fallback and action.fallback not in draft.answer
+    assert Order.objects.get(number="NW-50001").status == OrderStatus.PROCESSING
