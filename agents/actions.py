@@ -188,8 +188,11 @@ def new_address(text: str) -> str:
     return ""
 
 
-def requested(text: str, intent: str) -> list[str]:
-    """The catalogue actions the customer's message asks for, in a stable order."""
+def requested(text: str) -> list[str]:
+    """The catalogue actions the customer's message asks for, in a stable order. Read from the
+    words, not triage's intent: on the actions set the intent was often wrong for a request (a
+    confirmation to resend read as `review` or `recover_password`, a partial refund as
+    `track_refund`), and a how-to question has the same intent as the request."""
     wanted: list[str] = []
     if _asks_cancel(text):
         wanted.append(CANCEL)

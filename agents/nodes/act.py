@@ -24,7 +24,7 @@ def act_node(state: AgentState, services: Services) -> dict[str, Any]:
     if not ref or not state.get("verified", False):
         return done
     text = state["message"]
-    wanted = requested(text, state["triage_result"].intent)
+    wanted = requested(text)
     if not wanted:
         return done
     mine = services.action_orders(ref)
