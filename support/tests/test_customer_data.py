@@ -32,6 +32,7 @@ from resolver.models import DeadLetter, IdempotencyRecord
 from resolver.personal_data import registry
 from support import customer_data, review
 from support.models import (
+    Action,
     AuditAction,
     AuditLog,
     Conversation,
@@ -40,11 +41,13 @@ from support.models import (
     Draft,
     Message,
     Order,
+    Task,
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
 )
 from support.tests.conftest import API, MakeDraft, key_client
+from support.vocabulary import TaskCreator
 
 REF = "zelda.q@example.org"
 # Every value planted below contains one of these; none may survive the erase.
@@ -97,6 +100,24 @@ def _plant(make_draft: MakeDraft, ref: str, mark: str, name: str = "") -> dict[s
     )
     review.reject(rejected.pk, Actor.agent(), reason=f"{mark} wrong policy", category="policy")
     conversation_id = str(sent.conversation_id)
+    # What #26 and #27 keep: the summary memory reads, a draft's context, an action's
+    # arguments and sentences, a follow-up task.
+    Conversation.objects.filter(pk=conversation_id).update(summary=f"{mark} wanted a refund")
+    Draft.objects.filter(pk=rejected.pk).update(
+        context={"earlier_conversations": [], "documents": [{"fields": {"email": [mark]}}]}
+    )
+    Action.objects.create(
+        draft=rejected,
+        conversation_id=conversation_id,
+        name="update_shipping_address",
+        arguments={"order_number": order.number, "address": f"{mark} Lane 1"},
+        confirmation=f"I've changed the address to {mark} Lane 1.",
+        fallback=f"I could not change it to {mark} Lane 1.",
+        result={"address": f"{mark} Lane 1"},
+    )
+    Task.objects.create(
+        conversation_id=conversation_id, title=f"Call {mark} back", created_by=TaskCreator.AGENT
+    )
     reply = Message.objects.filter(conversation_id=conversation_id, role="AGENT").first()
     assert reply is not None
     CustomerRating.objects.create(
