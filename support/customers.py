@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
+from support.email.addresses import normalise
 from support.models import Conversation, Customer
 from support.vocabulary import Verification
 
@@ -34,6 +35,28 @@ def verified_customer(verified_by: str, identity: str) -> Customer | None:
     if verified_by in REF_VERIFICATIONS:
         return customer_for_ref(identity)
     raise ValueError(f"unknown verification {verified_by!r}")
+
+
+def is_thread_customer(verified_by: str, identity: str, thread_ref: str) -> bool:
+    """Is a sender verified as `identity` the customer a conversation started for (its
+    `customer_ref`, `thread_ref`)? An e-mail sender when their address is that ref (normalised),
+    or the Customer on record for their address has it as ref or e-mail; an API or widget sender
+    when their ref is it. Reads only: makes no Customer for someone who is not."""
+    if not verified_by or not identity or not thread_ref:
+        return False
+    if verified_by in REF_VERIFICATIONS:
+        return identity == thread_ref
+    if verified_by not in EMAIL_VERIFICATIONS:
+        raise ValueError(f"unknown verification {verified_by!r}")
+    address = normalise(identity)
+    if not address:
+        return False
+    if address == normalise(thread_ref):
+        return True
+    on_record = Customer.objects.filter(email__iexact=address).order_by("pk").first()
+    return on_record is not None and (
+        on_record.ref == thread_ref or on_record.email.lower() == thread_ref.strip().lower()
+    )
 
 
 def customer_for_ref(ref: str) -> Customer:
@@ -68,8 +91,9 @@ def _get_or_create(ref: str, email: str = "") -> Customer:
 
 
 def link(conversation: Conversation, customer: Customer | None) -> None:
-    """A verified message links a conversation that is not linked yet (a conditional UPDATE: an
-    earlier link, made by an earlier verified message, stays)."""
+    """Links a conversation that is not linked yet to `customer`, the verified sender the caller
+    found to be the thread's own customer (is_thread_customer; a conditional UPDATE: an earlier
+    link, made by an earlier verified message, stays)."""
     if customer is None or conversation.customer_id is not None:
         return
     updated = Conversation.objects.filter(pk=conversation.pk, customer__isnull=True).update(

@@ -17,7 +17,7 @@ from resolver.errors import ClientError
 from resolver.events import EventType, make_event
 from resolver.tracing import joined, new_trace_id
 from support.announce import broadcast
-from support.customers import link, verified_customer
+from support.customers import is_thread_customer, link, verified_customer
 from support.models import (
     AuditAction,
     AuditLog,
@@ -64,10 +64,16 @@ def _conversation(
         return new, verified_by
     if not verified_by:
         return conversation, verified_by
-    sender = verified_customer(verified_by, customer_ref or conversation.customer_ref)
+    identity = customer_ref or conversation.customer_ref
     if conversation.customer_id is None:
-        link(conversation, sender)
-    elif sender is None or sender.pk != conversation.customer_id:
+        # Not linked yet (its first message unverified): only the thread's own customer may link
+        # it; anyone else verified in it (a Cc'd colleague) would pour it into their history.
+        if not is_thread_customer(verified_by, identity, conversation.customer_ref):
+            return conversation, Verification.NONE
+        link(conversation, verified_customer(verified_by, identity))
+        return conversation, verified_by
+    sender = verified_customer(verified_by, identity)
+    if sender is None or sender.pk != conversation.customer_id:
         return conversation, Verification.NONE
     return conversation, verified_by
 

@@ -395,3 +395,81 @@ def test_a_verified_sender_who_is_not_the_conversations_customer_vouches_for_nob
     assert again.verified_by == Verification.EMAIL_AUTH  # Anna herself still is
     conversation = Conversation.objects.get(pk=anna.conversation_id)
     assert conversation.customer_id == anna.conversation.customer_id
+
+
+def test_only_the_threads_own_customer_links_a_conversation_not_linked_yet(
+    db: None, identity: Any
+) -> None:
+    """Anna's first e-mail was unverified (the thread is linked to nobody); a colleague in Cc,
+    verified as himself, writes next: he must not link Anna's thread to himself (her words in his
+    history, his orders in a reply that goes to her). Anna herself, verified, links it."""
+    address, domain = person()
+    anna = email_from(address)
+    assert anna.conversation.customer_id is None
+
+    bob, _ = receive_message(
+        "Adding myself: what about my order NW-10001?",
+        conversation=anna.conversation,
+        customer_ref=f"bob@{domain}",
+        channel=Channel.EMAIL,
+        verified_by=Verification.EMAIL_AUTH,
+    )
+    assert bob.verified_by == Verification.NONE
+    assert Conversation.objects.get(pk=anna.conversation_id).customer_id is None
+    assert not Customer.objects.exists()  # and no customer was made for Bob
+
+    again, _ = receive_message(
+        "It is me, Anna.",
+        conversation=anna.conversation,
+        customer_ref=address.upper(),  # the same mailbox, however written
+        channel=Channel.EMAIL,
+        verified_by=Verification.EMAIL_AUTH,
+    )
+    assert again.verified_by == Verification.EMAIL_AUTH
+    linked = Conversation.objects.select_related("customer").get(pk=anna.conversation_id)
+    assert linked.customer is not None and linked.customer.email == address
+
+
+def test_an_api_ref_other_than_the_threads_own_does_not_link_it(db: None, identity: Any) -> None:
+    first, _ = receive_message("Where is my order?", customer_ref="C-1", enqueue=False)
+    assert first.conversation.customer_id is None
+
+    other, _ = receive_message(
+        "Mine too",
+        conversation=first.conversation,
+        customer_ref="C-2",
+        verified_by=Verification.API_KEY,
+        enqueue=False,
+    )
+    assert other.verified_by == Verification.NONE
+    assert Conversation.objects.get(pk=first.conversation_id).customer_id is None
+
+    own, _ = receive_message(
+        "Any news?",
+        conversation=first.conversation,
+        customer_ref="C-1",
+        verified_by=Verification.API_KEY,
+        enqueue=False,
+    )
+    assert own.verified_by == Verification.API_KEY
+    assert Conversation.objects.get(pk=first.conversation_id).customer.ref == "C-1"  # type: ignore[union-attr]
+
+
+def test_a_customer_on_record_links_the_thread_started_under_their_ref(
+    db: None, identity: Any
+) -> None:
+    """A thread started (unverified) under a customer's ref, then their verified e-mail: the
+    Customer on record for that address has that ref, so it is them."""
+    address, _ = person()
+    customer = Customer.objects.create(ref="C-77", email=address)
+    first, _ = receive_message("Hello", customer_ref="C-77", enqueue=False)
+    again, _ = receive_message(
+        "It is me",
+        conversation=first.conversation,
+        customer_ref=address,
+        channel=Channel.EMAIL,
+        verified_by=Verification.EMAIL_AUTH,
+        enqueue=False,
+    )
+    assert again.verified_by == Verification.EMAIL_AUTH
+    assert Conversation.objects.get(pk=first.conversation_id).customer_id == customer.pk
