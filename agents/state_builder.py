@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from agents.state import AgentState, Turn
+from support.customers import customer_of
 from support.documents import DocumentFacts, documents_for
 from support.memory import EarlierConversation, earlier_conversations
 from support.models import Message
@@ -62,21 +63,17 @@ def history_for(message: Message, turns: int = HISTORY_TURNS) -> list[Turn]:
 def state_for_message(message: Message) -> AgentState:
     """The state for a stored customer message (worker, `draft --persist`, shadow replay)."""
     verified = message.sender_verified
-    conversation = message.conversation
-    # A verified sender linked to a Customer (support/customers.py) sees that customer's orders,
-    # whose ref may differ from the conversation's (an e-mail address on record as C-1042's).
-    ref = (
-        conversation.customer.ref
-        if conversation.customer is not None
-        else conversation.customer_ref
-    )
+    # The message's customer (support.customers.customer_of, as documents and actions read it):
+    # its ref may differ from the conversation's (an e-mail address on record as C-1042's).
+    customer = customer_of(message)
+    ref = customer.ref if customer is not None else ""
     return build_state(
         message.body,
         history_for(message),
         # An unverified sender is nobody in particular: no customer's orders, no memory.
-        customer_ref=ref if verified else "",
+        customer_ref=ref,
         verified=verified,
-        earlier=earlier_conversations(message) if verified and ref else (),
+        earlier=earlier_conversations(message) if ref else (),
         documents=documents_for(message),
         received_at=message.created_at,
     )

@@ -18,7 +18,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from support.email.addresses import normalise
-from support.models import Conversation, Customer
+from support.models import Conversation, Customer, Message
 from support.vocabulary import Verification
 
 EMAIL_VERIFICATIONS = frozenset({Verification.EMAIL_AUTH, Verification.ESP})
@@ -35,6 +35,15 @@ def verified_customer(verified_by: str, identity: str) -> Customer | None:
     if verified_by in REF_VERIFICATIONS:
         return customer_for_ref(identity)
     raise ValueError(f"unknown verification {verified_by!r}")
+
+
+def customer_of(message: Message) -> Customer | None:
+    """THE customer a message speaks for (its draft's orders, memory, documents and actions): its
+    conversation's linked customer when the message's own sender is verified, else nobody. No
+    fallback by `customer_ref` string: that is a claim; a verified message links its thread."""
+    if not message.sender_verified:
+        return None
+    return message.conversation.customer
 
 
 def is_thread_customer(verified_by: str, identity: str, thread_ref: str) -> bool:

@@ -11,10 +11,20 @@ import pytest
 
 from agents.facts import lookup_facts
 from agents.state_builder import state_for_message
+from support.actions.catalogue import context_for
+from support.customers import customer_of
 from support.email.receive import receive_email
-from support.models import Conversation, ConversationStatus, Customer, Message, Order
+from support.models import (
+    Conversation,
+    ConversationStatus,
+    Customer,
+    Message,
+    MessageRole,
+    Order,
+)
 from support.tests.email_fixtures import email_settings  # noqa: F401
 from support.tests.emails.build import build
+from support.vocabulary import Verification
 
 BORDER = "mx.shop.example"
 
@@ -59,3 +69,32 @@ def test_a_verified_sender_gets_the_orders_of_the_customer_on_record(alice: Cust
     facts = lookup_facts(["NW-10001", "NW-20001"], state["customer_ref"])
     assert [fact.number for fact in facts.orders] == ["NW-10001"]
     assert facts.unknown_orders == ("NW-20001",)  # Bob's order stays unknown to her
+
+
+def _api_message(conversation: Conversation, verified_by: str) -> Message:
+    message = Message.objects.create(
+        conversation=conversation,
+        role=MessageRole.CUSTOMER,
+        body="Refund NW-10001 please",
+        verified_by=verified_by,
+    )
+    return Message.objects.select_related("conversation__customer").get(pk=message.pk)
+
+
+def test_the_state_the_actions_and_the_documents_read_one_customer(alice: Customer) -> None:
+    """support.customers.customer_of is the one answer: the state's orders and memory, the
+    actions' policy context and the documents' records all go by it, and a claimed ref with no
+    customer linked is nobody (no fallback by the customer_ref string)."""
+    linked = Conversation.objects.create(customer=alice, customer_ref="alice")
+    claimed = Conversation.objects.create(customer_ref="alice")  # linked to nobody
+    cases = [
+        (_api_message(linked, Verification.API_KEY), alice),
+        (_api_message(linked, Verification.NONE), None),
+        (_api_message(claimed, Verification.API_KEY), None),
+    ]
+    for message, expected in cases:
+        assert customer_of(message) == expected
+        assert context_for(message).customer == expected
+        state = state_for_message(message)
+        assert state["customer_ref"] == (expected.ref if expected else "")
+        assert bool(state["earlier"]) == (expected is not None)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from jsonschema import Draft202012Validator
 
+from support.customers import customer_of
 from support.models import Customer, Message, Order, OrderStatus
 from support.vocabulary import ActionRisk
 
@@ -33,14 +34,7 @@ def context_for(message: Message, now: datetime | None = None) -> PolicyContext:
     """Whom a draft answering `message` may act for: its conversation's customer when the
     message's own sender is verified (agents/state_builder.py reads the same customer), else
     nobody. The proposal (record_proposals) and the approval check with it."""
-    if not message.sender_verified:
-        return PolicyContext(customer=None, now=now or timezone.now())
-    conversation = message.conversation
-    customer = conversation.customer
-    if customer is None and conversation.customer_ref:
-        # An API key vouched for a ref that has no Customer row linked yet.
-        customer = Customer.objects.filter(ref=conversation.customer_ref).first()
-    return PolicyContext(customer=customer, now=now or timezone.now())
+    return PolicyContext(customer=customer_of(message), now=now or timezone.now())
 
 
 def context_for_ref(customer_ref: str, now: datetime | None = None) -> PolicyContext:

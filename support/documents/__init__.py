@@ -42,8 +42,9 @@ def documents_for(message: Message) -> list[DocumentFacts]:
     Their mismatches are compared again with the customer's orders as they are now (a store
     that corrected an order's total since the reading; the reading's own column keeps what was
     found then)."""
+    from support.customers import customer_of
     from support.documents.compare import mismatches
-    from support.documents.records import customer_orders, verified_customer
+    from support.documents.records import customer_orders
     from support.models import DocumentReading
 
     readings = list(
@@ -51,7 +52,7 @@ def documents_for(message: Message) -> list[DocumentFacts]:
         .select_related("attachment")
         .order_by("attachment__created_at", "attachment_id")
     )
-    orders = customer_orders(verified_customer(message)) if readings else {}
+    orders = customer_orders(customer_of(message)) if readings else {}
     return [
         DocumentFacts(
             attachment_id=reading.attachment_id,

@@ -15,9 +15,10 @@ from pathlib import Path
 
 from django.conf import settings
 
+from support.customers import customer_of
 from support.documents.compare import OrderRecord, mismatches
 from support.documents.fields import find_fields
-from support.documents.records import customer_orders, verified_customer
+from support.documents.records import customer_orders
 from support.email.attachments import open_stored
 from support.models import Attachment, DocumentReading, Message
 from support.models.document import TEXT_MAX_CHARS
@@ -50,7 +51,7 @@ def read_attachments(message_id: uuid.UUID | str) -> list[DocumentReading]:
     if not pending:
         return []
     message = Message.objects.select_related("conversation__customer").get(pk=message_id)
-    orders = customer_orders(verified_customer(message))
+    orders = customer_orders(customer_of(message))
     already = Attachment.objects.filter(message_id=message_id, reading__isnull=False).count()
     deadline = time.monotonic() + settings.DOCUMENT_READ_SECONDS * BUDGET_FACTOR
     readings = []
