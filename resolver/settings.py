@@ -276,7 +276,8 @@ INBOUND_EMAIL_MAX_BYTES = env_int(
 INBOUND_EMAIL_RATE_LIMIT_PER_HOUR = env_int("INBOUND_EMAIL_RATE_LIMIT_PER_HOUR", 20, minimum=0)
 # Identity (#26, support/email/authentication.py): the authserv-id our own border (MX, or the
 # ESP: "amazonses.com") writes in its Authentication-Results header; a sender is verified when the
-# topmost such header says DMARC or aligned DKIM passed. Empty = no header is trusted.
+# message's topmost header is such a one and says DMARC or aligned DKIM passed. On an ESP's door
+# only that ESP's own id is trusted (authentication.py:ESP_AUTHSERV_IDS). Empty = none trusted.
 EMAIL_TRUSTED_AUTHSERV_ID = env_str("EMAIL_TRUSTED_AUTHSERV_ID").lower()
 # A part larger than this is listed on its message but its bytes are not kept.
 ATTACHMENT_MAX_BYTES = env_int(

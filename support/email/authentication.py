@@ -5,15 +5,23 @@ carries (support/email/esp.py:verdict). Verified when DMARC passed for the From 
 signature passed whose domain is aligned with it (relaxed: the same domain, or the From domain is
 a subdomain of the signing one).
 
-Which header counts: only the topmost `Authentication-Results` whose authserv-id is ours. A
-border that follows RFC 8601 §5 strips headers claiming its own id from incoming mail; one that
-does not leaves a sender's forged copy *below* its own, often right below it (a sender talking to
-our MX directly has no hop of its own in between), so nothing under the first one can be told
-apart from a forgery and none of them counts. One header per hop is what combined verifiers
-write (rspamd, Gmail, Microsoft 365, Amazon SES); with OpenDKIM and OpenDMARC as separate milters,
-OpenDMARC's header (it runs after OpenDKIM, whose result it reads) is the topmost, and its DMARC
-verdict covers aligned DKIM. A topmost header of ours that cannot be parsed verifies nothing
-(never falls through to a lower one).
+Which header counts: only the message's topmost `Authentication-Results` (the first one, whoever
+added it), and only when its authserv-id is ours. Our border adds its header on top, so a message
+whose top header is someone else's did not come through it as the last hop (or was made to look
+as if): nothing vouches. A border that follows RFC 8601 §5 strips headers claiming its own id
+from incoming mail; one that does not leaves a sender's forged copy *below* its own, often right
+below it (a sender talking to our MX directly has no hop of its own in between), so nothing
+under the first one can be told apart from a forgery and none of them counts.
+
+Mail from an ESP's inbound webhook (door `anymail:<esp>`) never passed our border: every header
+it carries is the sender's, save the one the ESP itself adds on top (Amazon SES:
+`amazonses.com`, ESP_AUTHSERV_IDS). So on such a door the setting is trusted only when it is that
+ESP's own id (`trusted_for_door`); otherwise only the ESP's verdict counts.
+
+One header per hop is what combined verifiers write (rspamd, Gmail, Microsoft 365, Amazon SES); with
+OpenDKIM and OpenDMARC as separate milters, OpenDMARC's header (it runs after OpenDKIM, whose result
+it reads) is the topmost, and its DMARC verdict covers aligned DKIM. A topmost header of ours that
+cannot be parsed verifies nothing (never falls through to a lower one).
 
 Pure: no settings, no database; `receive.py` passes the setting and the ESP's verdict in."""
 
@@ -32,6 +40,10 @@ from support.email.charsets import decode_header_value
 from support.vocabulary import Verification
 
 HEADER = "Authentication-Results"
+# The authserv-id an ESP writes in the Authentication-Results header it adds on top of the mail it
+# hands to its inbound webhook (door "anymail:<esp>"). An ESP not named adds none we can trust.
+ESP_AUTHSERV_IDS: dict[str, str] = {"amazon_ses": "amazonses.com"}
+ESP_DOOR_PREFIX = "anymail:"  # the ESP doors' names (support/email/esp.py:door)
 PASS = "pass"
 # RFC 8601 §2.2: authserv-id is the first token of the value, before the optional version and
 # the ";". Comments "(...)" may sit anywhere around it.
@@ -60,6 +72,18 @@ def sender_verification(
     if esp_verdict and _esp_passes(esp_verdict, from_domain):
         return Verification.ESP
     return Verification.NONE
+
+
+def trusted_for_door(door: str, trusted_authserv_id: str) -> str:
+    """The authserv-id to trust on mail that came in by `door`: the setting on our own doors (the
+    API, IMAP: behind our border); on an ESP's door only when it is that ESP's own id (the header
+    the ESP adds on top), else "" (no header trusted: only the ESP's verdict counts)."""
+    if not door.startswith(ESP_DOOR_PREFIX):
+        return trusted_authserv_id
+    esp_id = ESP_AUTHSERV_IDS.get(door.removeprefix(ESP_DOOR_PREFIX), "")
+    if esp_id and trusted_authserv_id.strip().lower() == esp_id:
+        return trusted_authserv_id
+    return ""
 
 
 def domain_of(address_or_domain: str) -> str:
@@ -94,9 +118,10 @@ def _unfold(value: str) -> str:
 
 
 def _header_passes(values: list[str], from_domain: str, trusted: str) -> bool:
-    ours = next((v for v in values if authserv_id(v) == trusted.strip().lower()), None)
-    if ours is None:
+    # The topmost header only, whoever added it: ours is on top when it came through our border.
+    if not values or authserv_id(values[0]) != trusted.strip().lower():
         return False
+    ours = values[0]
     try:
         header = authres.AuthenticationResultsHeader.parse_value(_unfold(ours))
     except Exception:

@@ -42,6 +42,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from resolver.api.errors import UNAVAILABLE, error_body
+from support.email.authentication import ESP_DOOR_PREFIX
 from support.email.handover import hand_over
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ logger = logging.getLogger(__name__)
 # project's tests post SendGrid's documented inbound shapes (support/tests/test_esp_inbound.py).
 warnings.filterwarnings("ignore", category=AnymailNotSupportedWarning)
 
-DOOR_PREFIX = "anymail:"
+DOOR_PREFIX = ESP_DOOR_PREFIX
 INBOUND_VIEWS: dict[str, Any] = {
     "mailgun": MailgunInboundWebhookView,
     "postmark": PostmarkInboundWebhookView,

@@ -28,7 +28,7 @@ from resolver.api.errors import is_unavailable
 from resolver.audit_actor import Actor
 from resolver.errors import ClientError
 from support.email import attachments as files
-from support.email.authentication import author_address, sender_verification
+from support.email.authentication import author_address, sender_verification, trusted_for_door
 from support.email.bounces import mark_bounced, original_message_ids
 from support.email.flood import flooded
 from support.email.html import sanitise
@@ -266,7 +266,7 @@ def _store(
         channel=Channel.EMAIL,
         subject=subject_without_token(parsed.subject)[:MAX_SUBJECT],
         ignored_reason=reason,
-        verified_by="" if reason else _verification(parsed, verdict),
+        verified_by="" if reason else _verification(parsed, door, verdict),
     )
     EmailEnvelope.objects.create(
         message=message,
@@ -305,7 +305,7 @@ def _store(
     )
 
 
-def _verification(parsed: ParsedEmail, verdict: dict[str, Any]) -> str:
+def _verification(parsed: ParsedEmail, door: str, verdict: dict[str, Any]) -> str:
     """How the sender was verified (Verification; "" = not): what our border's
     Authentication-Results or the ESP's verdict says of the From domain. Only when the customer
     address is the From header's one author (not a Sender or Reply-To fallback). Mail nobody is to
@@ -314,7 +314,11 @@ def _verification(parsed: ParsedEmail, verdict: dict[str, Any]) -> str:
     if author_address(parsed.message) != parsed.from_address:
         return Verification.NONE
     return sender_verification(
-        parsed.message, parsed.from_address, settings.EMAIL_TRUSTED_AUTHSERV_ID, verdict
+        parsed.message,
+        parsed.from_address,
+        # An ESP's door never passed our border: only the ESP's own header may be trusted there.
+        trusted_for_door(door, settings.EMAIL_TRUSTED_AUTHSERV_ID),
+        verdict,
     )
 
 

@@ -15,6 +15,7 @@ from support.email.authentication import (
     author_address,
     authserv_id,
     sender_verification,
+    trusted_for_door,
 )
 from support.vocabulary import Verification
 
@@ -106,8 +107,10 @@ def test_only_headers_with_our_authserv_id_count() -> None:
     elsewhere = GMAIL_STYLE.replace(OURS, "mx.google.com")
     assert verdict([elsewhere]) == ""
     assert verdict([GMAIL_STYLE], trusted="") == ""  # no setting: no header is trusted
-    # Another server's header on top (a downstream hop) does not hide ours below it.
-    assert verdict([elsewhere, GMAIL_STYLE]) == Verification.EMAIL_AUTH
+    # Our border adds its header on top: someone else's there (forged above ours, or a hop
+    # after our border) leaves the message untrusted, whatever lies below.
+    assert verdict([elsewhere, GMAIL_STYLE]) == ""
+    assert verdict([GMAIL_STYLE, elsewhere]) == Verification.EMAIL_AUTH
     # Configured in another case: ids compare case-insensitively.
     assert verdict([GMAIL_STYLE], trusted="MX.SHOP.EXAMPLE") == Verification.EMAIL_AUTH
 
@@ -186,3 +189,16 @@ def test_author_address_is_the_one_from_address() -> None:
     assert author("=?utf-8?q?Keller=2C_Anna?= <anna@example.com>") == "anna@example.com"
     assert author("anna@example.com, bob@example.com") == ""
     assert author("Anna Keller") == ""
+
+
+def test_which_authserv_id_each_door_trusts() -> None:
+    # Our own doors are behind our border: the setting as it is.
+    assert trusted_for_door("api", OURS) == OURS
+    assert trusted_for_door("imap", OURS) == OURS
+    # An ESP's door never passed our border: our id is a sender's forgery there.
+    assert trusted_for_door("anymail:amazon_ses", OURS) == ""
+    assert trusted_for_door("anymail:mailgun", OURS) == ""
+    # The ESP's own id, which it adds on top itself, only on its own door.
+    assert trusted_for_door("anymail:amazon_ses", "AmazonSES.com") == "AmazonSES.com"
+    assert trusted_for_door("anymail:mailgun", "amazonses.com") == ""
+    assert trusted_for_door("api", "") == ""

@@ -473,3 +473,49 @@ def test_a_customer_on_record_links_the_thread_started_under_their_ref(
     )
     assert again.verified_by == Verification.EMAIL_AUTH
     assert Conversation.objects.get(pk=first.conversation_id).customer_id == customer.pk
+
+
+def test_a_header_forged_on_an_esp_door_verifies_nobody(db: None, identity: Any) -> None:
+    """Mail through an ESP's webhook never passed our border: a sender's header naming our
+    border's id is a forgery there, and only the ESP's verdict counts."""
+    address, domain = person()
+    forged = signed(build(sender=address), f"{BORDER}; dmarc=pass header.from={domain}")
+    received = receive_email(forged, door="anymail:mailgun", esp_verdict={})
+    message = Message.objects.select_related("conversation").get(pk=str(received.message_id))
+    assert message.verified_by == Verification.NONE
+    assert message.conversation.customer_id is None
+    assert not Customer.objects.exists()
+
+
+def test_the_esps_own_header_on_top_verifies_on_its_door_only(db: None, identity: Any) -> None:
+    identity.EMAIL_TRUSTED_AUTHSERV_ID = "amazonses.com"
+    address, domain = person()
+    ses = f"amazonses.com; dmarc=pass header.from={domain}"
+    received = receive_email(
+        signed(build(sender=address), ses), door="anymail:amazon_ses", esp_verdict={}
+    )
+    assert Message.objects.get(pk=str(received.message_id)).verified_by == Verification.EMAIL_AUTH
+
+    # The same header on another ESP's door is the sender's own: nobody vouched.
+    other, _ = person()
+    received = receive_email(
+        signed(build(sender=other), ses.replace(domain, other.rpartition("@")[2])),
+        door="anymail:mailgun",
+        esp_verdict={},
+    )
+    assert Message.objects.get(pk=str(received.message_id)).verified_by == Verification.NONE
+
+
+def test_a_message_whose_topmost_header_is_someone_elses_is_unverified(
+    db: None, identity: Any
+) -> None:
+    """Our border adds its header on top; a message whose first Authentication-Results is
+    another server's did not come to us through it, so nothing below counts."""
+    address, domain = person()
+    message = email_from(
+        address,
+        f"mx.elsewhere.example; dmarc=pass header.from={domain}",
+        f"{BORDER}; dmarc=pass header.from={domain}",
+    )
+    assert message.verified_by == Verification.NONE
+    assert message.conversation.customer_id is None
