@@ -4,16 +4,20 @@ them, and the graph's question at the end of a suggested answer."""
 
 from __future__ import annotations
 
+import ast
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from django.utils import timezone
 from langgraph.graph.state import CompiledStateGraph
 
+from agents import missing
 from agents.graph import run_graph
 from agents.missing import Known, ask_for_missing, missing_facts, question
 from agents.state import Turn
 from agents.state_builder import build_state
+from knowledge import taxonomy
 from support.documents import DocumentFacts
 from support.memory import EarlierConversation
 from support.models import Customer, Order, OrderStatus
@@ -156,3 +160,13 @@ def test_only_the_earlier_conversations_the_run_drew_on_give_the_order(
     followed = run_graph(extractive_graph, state)
     assert followed.context["earlier_conversations"] == [str(fresh.id)]
     assert followed.context["missing"] == []
+
+
+def test_the_intents_are_named_by_the_taxonomy_not_quoted() -> None:
+    """The intents a reply needs facts for are knowledge/taxonomy.py's constants (like
+    HUMAN_INTENTS): agents/missing.py quotes none of them."""
+    named = {v for k, v in vars(taxonomy).items() if k.endswith("_INTENT") and isinstance(v, str)}
+    assert set(missing.NEEDS) <= named
+    source = ast.parse(Path(missing.__file__).read_text())
+    quoted = {n.value for n in ast.walk(source) if isinstance(n, ast.Constant)}
+    assert not quoted & named
