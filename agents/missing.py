@@ -9,6 +9,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from knowledge.taxonomy import (
+    CHANGE_SHIPPING_ADDRESS_INTENT,
+    DELIVERY_PROBLEM_INTENT,
+    GET_REFUND_INTENT,
+    TRACK_ORDER_INTENT,
+    TRACK_REFUND_INTENT,
+)
 from support.documents.fields import AMOUNTS, EMAIL_ADDRESSES, ORDER_NUMBERS, amounts
 from support.vocabulary import MissingFact
 
@@ -19,11 +26,11 @@ ADDRESS = MissingFact.SHIPPING_ADDRESS
 # address to change are one order's. An intent not listed needs nothing: a policy question or a
 # how-to ("how do I cancel?", "how long does delivery take?") is answered from the KB alone.
 NEEDS: dict[str, tuple[MissingFact, ...]] = {
-    "get_refund": (ORDER,),
-    "track_refund": (ORDER,),
-    "track_order": (ORDER,),
-    "change_shipping_address": (ORDER, ADDRESS),
-    "delivery_problem": (ORDER, ADDRESS),
+    GET_REFUND_INTENT: (ORDER,),
+    TRACK_REFUND_INTENT: (ORDER,),
+    TRACK_ORDER_INTENT: (ORDER,),
+    CHANGE_SHIPPING_ADDRESS_INTENT: (ORDER, ADDRESS),
+    DELIVERY_PROBLEM_INTENT: (ORDER, ADDRESS),
 }
 
 # A street address: a house number and a street word ("12 Baker Street", "Hauptstraße 5"), or a

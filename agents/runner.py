@@ -14,7 +14,7 @@ from agents.services import default_services
 from agents.state_builder import build_state, state_for_message
 from resolver.once import once_per_process
 from support.agent_runs import record_outcome
-from support.documents.read import read_attachments
+from support.documents.read import fail_unread, read_attachments
 from support.models import Draft, Message
 from support.outcome import DraftOutcome
 
@@ -53,8 +53,22 @@ def run_for_draft(
     """Drafts the message of a claimed `draft` and records the outcome (raises
     support.agent_runs.AlreadyRecorded when the event or the draft was handled meanwhile)."""
     message = Message.objects.select_related("conversation").get(pk=draft.message_id)
-    read_attachments(message.pk)  # once per attachment: the graph sees what they say, as read
+    _read_documents(message)
     state = state_for_message(message)
     outcome = run_graph(graph or worker_graph(), state)
     record_outcome(draft.pk, outcome, event_id=event_id, trace_id=trace_id)
     return outcome
+
+
+def _read_documents(message: Message) -> None:
+    """Reads the message's attachments once (the graph sees what they say, as read). A failure
+    there never stops the message from being drafted: it is logged and the attachments not
+    read are listed as failed (a retry would only fail the same way)."""
+    try:
+        read_attachments(message.pk)
+    except Exception:
+        logger.exception("reading the attachments of message %s failed", message.pk)
+        try:
+            fail_unread(message.pk, "the reader failed (logged)")
+        except Exception:  # the database refused even that: the draft lists no document
+            logger.exception("recording the failed readings of message %s failed", message.pk)

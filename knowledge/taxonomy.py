@@ -14,6 +14,14 @@ CONTACT_HUMAN_AGENT_INTENT = "contact_human_agent"
 COMPLAINT_INTENT = "complaint"
 HUMAN_INTENTS = frozenset({CONTACT_HUMAN_AGENT_INTENT, COMPLAINT_INTENT})
 
+# The taxonomy's intents about one order: a reply acts on them only once it knows which order
+# (and, for a parcel to redirect, where to): agents/missing.py asks for what the message lacks.
+GET_REFUND_INTENT = "get_refund"
+TRACK_REFUND_INTENT = "track_refund"
+TRACK_ORDER_INTENT = "track_order"
+CHANGE_SHIPPING_ADDRESS_INTENT = "change_shipping_address"
+DELIVERY_PROBLEM_INTENT = "delivery_problem"
+
 
 def taxonomy() -> dict[str, str]:
     """Intent -> category, sorted by intent."""

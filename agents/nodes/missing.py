@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.missing import Known, missing_facts
 from agents.services import Services
-from agents.state import AgentState, customer_turns
+from agents.state import AgentState, customer_turns, used_cases
 
 
 def missing_node(state: AgentState, services: Services) -> dict[str, Any]:
@@ -21,7 +21,9 @@ def missing_node(state: AgentState, services: Services) -> dict[str, Any]:
         order_numbers=[
             *entities.order_numbers,
             *entities.invoice_numbers,
-            *(n for c in state.get("earlier", []) for n in c.orders),
+            # Only the earlier cases the run drew on (retrieve's used_earlier), as propose
+            # does: an old case's order is not the one "refund please" means.
+            *(n for c in used_cases(state) for n in c.orders),
         ],
         document_fields=[document.fields for document in state.get("documents", [])],
         customer_orders=services.customer_orders(ref) if verified and ref else (),

@@ -4,16 +4,23 @@ them, and the graph's question at the end of a suggested answer."""
 
 from __future__ import annotations
 
+import ast
 import uuid
+from datetime import timedelta
+from pathlib import Path
 
+from django.utils import timezone
 from langgraph.graph.state import CompiledStateGraph
 
+from agents import missing
 from agents.graph import run_graph
 from agents.missing import Known, ask_for_missing, missing_facts, question
 from agents.state import Turn
 from agents.state_builder import build_state
+from knowledge import taxonomy
 from support.documents import DocumentFacts
-from support.models import Order
+from support.memory import EarlierConversation
+from support.models import Customer, Order, OrderStatus
 from support.vocabulary import DocumentStatus, MissingFact
 
 ORDER, ADDRESS = MissingFact.ORDER_NUMBER, MissingFact.SHIPPING_ADDRESS
@@ -111,3 +118,55 @@ def test_a_verified_customer_s_only_order_and_a_document_s_number_count(
     assert outcome.context["missing"] == []
     # Looked up as the customer's claim: alice's order, so its facts are shown.
     assert [o["number"] for o in outcome.facts["orders"]] == ["NW-10002"]
+
+
+def _case(order: str, days_ago: float, summary: str) -> EarlierConversation:
+    started = timezone.now() - timedelta(days=days_ago)
+    return EarlierConversation(
+        id=uuid.uuid4(),
+        channel="email",
+        started_at=started,
+        last_message_at=started,
+        status="RESOLVED",
+        intent="track_order",
+        outcome="resolved",
+        summary=summary,
+        orders=(order,),
+    )
+
+
+def test_only_the_earlier_conversations_the_run_drew_on_give_the_order(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    """A returning customer's old, unrelated case named an order: "refund please" does not say
+    it is that one, so the reply asks which (the earlier cases the run did not use are not
+    known facts). A fresh case the message follows up does give it."""
+    carol = Customer.objects.create(ref="carol", name="Carol")
+    for number in ("NW-30001", "NW-30002"):  # two orders, none open: neither is "the one"
+        Order.objects.create(number=number, customer=carol, status=OrderStatus.DELIVERED)
+    old = _case("NW-30001", 400, "Asked where the parcel was; it had been delivered.")
+    asked = run_graph(
+        extractive_graph, build_state("How do I get a refund?", customer_ref="carol", earlier=[old])
+    )
+    assert asked.triage["intent"] == "get_refund"
+    assert asked.context["earlier_conversations"] == []  # not drawn on
+    assert asked.context["missing"] == ["order_number"]
+    assert asked.answer.endswith(ASK_ORDER)
+
+    fresh = _case("NW-30002", 3, "Asked for a refund of the broken kettle; refund promised.")
+    state = build_state(
+        "Any news on my refund for the kettle?", customer_ref="carol", earlier=[fresh]
+    )
+    followed = run_graph(extractive_graph, state)
+    assert followed.context["earlier_conversations"] == [str(fresh.id)]
+    assert followed.context["missing"] == []
+
+
+def test_the_intents_are_named_by_the_taxonomy_not_quoted() -> None:
+    """The intents a reply needs facts for are knowledge/taxonomy.py's constants (like
+    HUMAN_INTENTS): agents/missing.py quotes none of them."""
+    named = {v for k, v in vars(taxonomy).items() if k.endswith("_INTENT") and isinstance(v, str)}
+    assert set(missing.NEEDS) <= named
+    source = ast.parse(Path(missing.__file__).read_text())
+    quoted = {n.value for n in ast.walk(source) if isinstance(n, ast.Constant)}
+    assert not quoted & named

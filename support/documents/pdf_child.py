@@ -62,8 +62,15 @@ def read(path: str, max_pages: int, max_chars: int) -> dict[str, Any]:
         return {"ok": False, "error": "too large to read (memory limit)"}
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         return {"ok": False, "error": f"not a readable PDF: {type(exc).__name__}"}
-    text = "\n".join(texts).replace("\x00", "")[:max_chars]
+    text = storable("\n".join(texts))[:max_chars]
     return {"ok": True, "text": text, "pages": pages}
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL can store: pypdf decodes ToUnicode maps with surrogatepass, so a crafted
+    PDF yields lone surrogates (not encodable in UTF-8), and NUL is refused in a text column.
+    (read.py's own storable does the same; this file imports nothing of ours.)"""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 def main(argv: list[str]) -> int:

@@ -67,6 +67,18 @@ def read_attachments(message_id: uuid.UUID | str) -> list[DocumentReading]:
     return readings
 
 
+def fail_unread(message_id: uuid.UUID | str, why: str) -> int:
+    """Records the message's attachments not read yet as failed (the worker, when reading them
+    raised: the run goes on without them and the draft lists them as failed). Returns how many."""
+    pending = Attachment.objects.filter(message_id=message_id, reading__isnull=True)
+    readings = [
+        DocumentReading(attachment=a, status=DocumentStatus.FAILED, error=why[:500])
+        for a in pending
+    ]
+    DocumentReading.objects.bulk_create(readings, ignore_conflicts=True)
+    return len(readings)
+
+
 def _not_read(attachment: Attachment, why: str) -> DocumentReading:
     return DocumentReading(attachment=attachment, status=DocumentStatus.NOT_READ, error=why)
 
@@ -109,8 +121,14 @@ def _extract(
         return _pdf(path, deadline)
     with open(path, "rb") as handle:
         data = handle.read(TEXT_MAX_BYTES)
-    text = data.decode("utf-8", errors="replace").replace("\x00", "")
+    text = storable(data.decode("utf-8", errors="replace"))
     return DocumentStatus.READ, text[:TEXT_MAX_CHARS], "", None
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL can store: no lone surrogate (UTF-8 cannot encode it: the save would raise
+    UnicodeEncodeError and every retry of the run with it), no NUL (refused in a text column)."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
 
 
 def _pdf(path: Path, deadline: float | None = None) -> tuple[DocumentStatus, str, str, int | None]:
@@ -144,5 +162,7 @@ def _pdf(path: Path, deadline: float | None = None) -> tuple[DocumentStatus, str
         return DocumentStatus.FAILED, "", f"the reader stopped (exit {done.returncode})", None
     pages = result.get("pages")
     if result.get("ok") is not True:
-        return DocumentStatus.FAILED, "", str(result.get("error") or "unreadable"), pages
-    return DocumentStatus.READ, str(result.get("text") or ""), "", pages
+        return DocumentStatus.FAILED, "", storable(str(result.get("error") or "unreadable")), pages
+    # The child cleans its text too; what comes back through JSON is cleaned again (a "\\ud800"
+    # escape decodes to a lone surrogate), so a change there cannot make a reading unsavable.
+    return DocumentStatus.READ, storable(str(result.get("text") or "")), "", pages

@@ -96,6 +96,42 @@ def bomb_pdf(megabytes: int = 200) -> bytes:
     return out
 
 
+def surrogate_pdf() -> bytes:
+    """One page whose font's ToUnicode map turns code 01 into U+D800, a lone surrogate (pypdf
+    decodes with surrogatepass): UTF-8, so PostgreSQL, cannot store it."""
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin\n12 dict begin\nbegincmap\n"
+        b"/CMapName /Adobe-Identity-UCS def\n/CMapType 2 def\n"
+        b"1 begincodespacerange\n<00> <FF>\nendcodespacerange\n"
+        b"1 beginbfchar\n<01> <D800>\nendbfchar\n"
+        b"1 beginbfrange\n<20> <7E> <0020>\nendbfrange\n"
+        b"endcmap\nCMapName currentdict /CMap defineresource pop\nend\nend"
+    )
+    content = b"BT /F1 12 Tf 72 700 Td (Order NW-10001 \x01 Total: EUR 59.00) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
+    ]
+    out = b"%PDF-1.7\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
 def _pdf(data: bytes, filename: str = "invoice.pdf") -> dict[str, Any]:
     return {"data": data, "type": "application/pdf", "filename": filename}
 
@@ -340,3 +376,37 @@ def test_the_console_lists_the_facts_a_message_lacks(
     assert given.context["missing"] == []
     page = console.get(f"/console/conversations/{given.conversation_id}/").content.decode()
     assert "<strong>Missing:</strong>" not in page
+
+
+def test_a_lone_surrogate_in_a_pdf_is_cleaned_and_the_message_drafted(
+    small_kb: object, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A lone surrogate from a crafted PDF used to make the reading's save raise, and every
+    retry of the run with it: the message was never drafted."""
+    message = _receive(_pdf(surrogate_pdf()))
+    draft = _run_worker(message, django_capture_on_commit_callbacks)
+    reading = _reading(message)
+    assert reading.status == DocumentStatus.READ
+    assert "\ud800" not in reading.text and "NW-10001 ? Total" in reading.text
+    assert reading.fields["order_numbers"] == ["NW-10001"]
+    assert draft.status in ("SUGGESTED", "ESCALATED")
+    assert draft.context["documents"][0]["status"] == "read"
+
+
+def test_a_reader_that_raises_fails_its_documents_not_the_run(
+    small_kb: object, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever read_attachments raises (a bug of ours, a file pypdf chokes on in a new way), the
+    worker logs it, lists the documents as failed and drafts the message."""
+
+    def broken(*args: object, **kwargs: object) -> DocumentReading:
+        raise RuntimeError("a reader bug")
+
+    monkeypatch.setattr("support.documents.read.read_one", broken)
+    message = _receive(_pdf(invoice_pdf()))
+    draft = _run_worker(message, django_capture_on_commit_callbacks)
+    reading = _reading(message)
+    assert (reading.status, reading.text) == (DocumentStatus.FAILED, "")
+    assert draft.status in ("SUGGESTED", "ESCALATED")
+    [document] = draft.context["documents"]
+    assert document["status"] == "failed"
