@@ -20,6 +20,7 @@ from typing import Any
 from django.utils import timezone
 
 from agents import prompts
+from support.actions.catalogue import CATALOGUE
 from support.documents.fields import amounts
 from support.models import Customer, Order
 
@@ -239,15 +240,6 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
-# How a reply writes an amount in the currencies with a symbol of their own; others by code.
-_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
-
-
-def written_amount(amount: str, currency: str) -> str:
-    symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
-
-
 def refund_amount(text: str, row: OrderRow) -> Decimal:
     """The amount the customer names when they name one, else what is left to refund."""
     named = [amount.value for amount in amounts(text)]
@@ -272,10 +264,12 @@ class Proposal:
 
 def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
     """The proposal for `name` on `row` (None: its arguments cannot be had from the message)."""
+    spec = CATALOGUE[name]
     if name == FOLLOW_UP:
         asked = "Call the customer back" if _CALL_BACK.search(text) else "Follow up"
         title = f"{asked} about order {row.number}" if row else asked
-        return Proposal(name, {"title": title}, prompts.FOLLOW_UP_DONE, prompts.FOLLOW_UP_FALLBACK)
+        follow_up = {"title": title}
+        return Proposal(name, follow_up, spec.confirm(follow_up), spec.fallback(follow_up))
     if row is None:
         return None
     number = row.number
@@ -295,15 +289,8 @@ def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
         args = {"order_number": number, "address": address}
     else:
         return None
-    words = {**args}
-    if "amount" in args:
-        words["amount"] = written_amount(args["amount"], row.currency)
-    return Proposal(
-        name,
-        args,
-        prompts.ACTION_DONE[name].format(**words),
-        prompts.ACTION_FALLBACK[name].format(**words),
-    )
+    # The sentences are the catalogue's: an approval with corrected arguments renders them again.
+    return Proposal(name, args, spec.confirm(args, row.currency), spec.fallback(args, row.currency))
 
 
 def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems: list[str]) -> str:

@@ -74,31 +74,13 @@ or promised (replacement, refund and its amount, tracking number), and the dates
 SUMMARY_USER = """Transcript (date, who, text):
 {transcript}"""
 
-# Actions (issue #27, agents/actions.py). A proposed action's sentence states it done: the sent
-# reply keeps it only when the action executed, else says its fallback (support/actions/). The
-# guard never sees these sentences (they are added after it, like the question for missing facts):
-# they are fixed wording about a move the catalogue's check allowed, not a model's claim.
-ACTION_DONE = {
-    "cancel_order": "I've cancelled order {order_number}.",
-    "refund_order": "I've refunded {amount} for order {order_number}.",
-    "update_shipping_address": "I've changed the delivery address of order {order_number} to "
-    "{address}.",
-    "resend_confirmation": "I've sent you the confirmation of order {order_number} again.",
-}
-ACTION_FALLBACK = {
-    "cancel_order": "I couldn't cancel order {order_number} right away; a colleague will get "
-    "back to you about it.",
-    "refund_order": "I couldn't issue the refund for order {order_number} right away; a "
-    "colleague will review it and get back to you.",
-    "update_shipping_address": "I couldn't change the delivery address of order {order_number} "
-    "right away; a colleague will get back to you about it.",
-    "resend_confirmation": "I couldn't resend the confirmation of order {order_number} right "
-    "away; a colleague will send it to you.",
-}
+# Actions (issue #27, agents/actions.py). A proposed action's sentence stating it done and its
+# fallback are the catalogue's (support/actions/catalogue.py ActionSpec.confirm/fallback): the sent
+# reply keeps the first only when the action executed. The guard never sees these sentences (they
+# are added after it, like the question for missing facts): fixed wording about a move the
+# catalogue's check allowed, not a model's claim.
 # The extractive reply's opening when the order moves' sentences are all it has to say.
 ACTION_ACK = "Thank you for getting in touch."
-FOLLOW_UP_DONE = "I've asked a colleague to follow up with you on this."
-FOLLOW_UP_FALLBACK = ""
 # What a reply says when the policy does not allow what the customer asked, and what can be done
 # instead, as the KB's policy has it (ABCD's order and shipping flows: an order is cancelled or
 # redirected only before it ships; once delivered it is returned; refunds within the window,

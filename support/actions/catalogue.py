@@ -61,6 +61,17 @@ class ActionSpec:
     risk: ActionRisk
     schema: dict[str, Any]  # JSON Schema (draft 2020-12) of the arguments
     check: PolicyCheck
+    # The reply's sentence stating it done, and what the sent reply says instead when it is
+    # rejected or fails (support/actions/text.py): templates over the arguments, rendered by
+    # the graph when it proposes and again at an approval with corrected arguments.
+    done: str = ""
+    undone: str = ""
+
+    def confirm(self, arguments: dict[str, Any], currency: str = "") -> str:
+        return self.done.format(**sentence_words(arguments, currency))
+
+    def fallback(self, arguments: dict[str, Any], currency: str = "") -> str:
+        return self.undone.format(**sentence_words(arguments, currency))
 
     def validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.schema)
@@ -72,6 +83,29 @@ class ActionSpec:
             "arguments_schema": self.schema,
             "risk": self.risk,
         }
+
+
+# --- The sentences a reply says about an action ----------------------------------------------
+
+# How a reply writes an amount in the currencies with a symbol of their own; others by code.
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def written_amount(amount: str, currency: str) -> str:
+    symbol = _SYMBOLS.get(currency)
+    if symbol:
+        return f"{symbol}{amount}"
+    return f"{amount} {currency}" if currency else amount
+
+
+def sentence_words(arguments: dict[str, Any], currency: str = "") -> dict[str, str]:
+    """The arguments as a reply writes them (an amount with two decimals and its currency)."""
+    words = {key: str(value) for key, value in arguments.items()}
+    if "amount" in arguments:
+        amount = refund_amount(arguments)
+        shown = str(amount.quantize(Decimal("0.01"))) if amount is not None else words["amount"]
+        words["amount"] = written_amount(shown, currency)
+    return words
 
 
 # --- Shared pieces of the checks -----------------------------------------------------------
@@ -231,10 +265,15 @@ def _check_create_follow_up(arguments: dict[str, Any], context: PolicyContext) -
 
 
 def _spec(
-    name: str, description: str, risk: ActionRisk, schema: dict[str, Any], check: PolicyCheck
+    name: str,
+    description: str,
+    risk: ActionRisk,
+    schema: dict[str, Any],
+    check: PolicyCheck,
+    sentences: tuple[str, str] = ("", ""),
 ) -> ActionSpec:
     Draft202012Validator.check_schema(schema)  # a broken schema stops start-up, not a request
-    return ActionSpec(name, description, risk, schema, check)
+    return ActionSpec(name, description, risk, schema, check, *sentences)
 
 
 _SPECS = (
@@ -251,6 +290,11 @@ _SPECS = (
         ActionRisk.WRITE,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
         _check_cancel_order,
+        (
+            "I've cancelled order {order_number}.",
+            "I couldn't cancel order {order_number} right away; a colleague will get back to you "
+            "about it.",
+        ),
     ),
     _spec(
         "refund_order",
@@ -271,6 +315,11 @@ _SPECS = (
             ["order_number", "amount"],
         ),
         _check_refund_order,
+        (
+            "I've refunded {amount} for order {order_number}.",
+            "I couldn't issue the refund for order {order_number} right away; a colleague will "
+            "review it and get back to you.",
+        ),
     ),
     _spec(
         "update_shipping_address",
@@ -284,6 +333,11 @@ _SPECS = (
             ["order_number", "address"],
         ),
         _check_update_shipping_address,
+        (
+            "I've changed the delivery address of order {order_number} to {address}.",
+            "I couldn't change the delivery address of order {order_number} right away; a "
+            "colleague will get back to you about it.",
+        ),
     ),
     _spec(
         "resend_confirmation",
@@ -291,6 +345,11 @@ _SPECS = (
         ActionRisk.WRITE,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
         _check_resend_confirmation,
+        (
+            "I've sent you the confirmation of order {order_number} again.",
+            "I couldn't resend the confirmation of order {order_number} right away; a colleague "
+            "will send it to you.",
+        ),
     ),
     _spec(
         "create_follow_up",
@@ -305,6 +364,7 @@ _SPECS = (
             ["title"],
         ),
         _check_create_follow_up,
+        ("I've asked a colleague to follow up with you on this.", ""),
     ),
 )
 

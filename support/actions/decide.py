@@ -25,7 +25,7 @@ from dramatiq import Message
 from resolver.audit_actor import Actor, ActorType
 from resolver.errors import ClientError
 from support.actions.backends import BUILTIN, Outcome, backend_name, builtin, http
-from support.actions.catalogue import CATALOGUE, check_action, context_for
+from support.actions.catalogue import CATALOGUE, check_action, context_for, find_order
 from support.announce import announce_draft
 from support.models import Action, AuditAction, AuditLog, Order
 from support.models.draft import OPEN_STATUSES
@@ -111,11 +111,31 @@ def _lock_order(arguments: dict[str, Any]) -> None:
         list(orders.values_list("pk"))
 
 
+def _restate(action: Action) -> None:
+    """After a correction, the action's sentences say the arguments as approved, and so does the
+    draft's answer (the console shows it, the reply sends it): the old confirmation sentence is
+    replaced where it still stands (an agent who rewrote it keeps their words)."""
+    spec = CATALOGUE[action.name]
+    number = action.arguments.get("order_number")
+    currency = ""
+    if isinstance(number, str):  # the check found it among the verified customer's orders
+        order = find_order(number, context_for(action.draft.message).customer)
+        currency = order.currency if order else ""
+    old = action.confirmation.strip()
+    action.confirmation = spec.confirm(action.arguments, currency)
+    action.fallback = spec.fallback(action.arguments, currency)
+    draft = action.draft
+    if old and old in draft.answer and action.confirmation:
+        draft.answer = draft.answer.replace(old, action.confirmation)
+        draft.save(update_fields=["answer", "updated_at"])
+
+
 def do_approve(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:
     before = _snapshot(action)
     if arguments != action.arguments:
         action.proposed_arguments = action.arguments
         action.arguments = arguments
+        _restate(action)
     action.status = ActionStatus.APPROVED
     action.decided_by = actor.user
     action.decided_at = timezone.now()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from resolver.audit_actor import Actor
 from support import autosend, review
 from support.actions import decide
+from support.actions.catalogue import CATALOGUE
 from support.models import (
     Action,
     AuditAction,
@@ -129,6 +130,34 @@ def test_corrected_arguments_are_checked_and_the_proposal_kept(db: None, agent_u
     assert order.refunded == Decimal("30.50")
     assert approved.arguments["amount"] == 20.5
     assert approved.proposed_arguments == {"order_number": order.number, "amount": 80}
+
+
+def test_a_corrected_refund_says_the_corrected_amount(db: None, agent_user: Any) -> None:
+    draft = customer_draft()
+    order = order_for(draft, currency="EUR")
+    spec = CATALOGUE["refund_order"]
+    proposed = {"order_number": order.number, "amount": "49.99"}
+    Draft.objects.filter(pk=draft.pk).update(
+        answer=f"Sorry for the trouble. {spec.confirm(proposed, 'EUR')} Anything else?"
+    )
+    action = Action.objects.create(
+        draft=draft,
+        conversation_id=draft.conversation_id,
+        name="refund_order",
+        arguments=proposed,
+        confirmation=spec.confirm(proposed, "EUR"),
+        fallback=spec.fallback(proposed, "EUR"),
+    )
+
+    approved = decide.approve(
+        action.pk, human(agent_user), {"order_number": order.number, "amount": 20}
+    )
+    draft.refresh_from_db()
+    sent = review.approve(draft.pk, human(agent_user))
+
+    assert approved.confirmation == "I've refunded €20.00 for order NW-10001."
+    assert approved.confirmation in draft.answer and "49.99" not in draft.answer
+    assert "€20.00" in sent.sent_text and "49.99" not in sent.sent_text
 
 
 def test_the_policy_is_checked_again_on_the_facts_at_approval(db: None, agent_user: Any) -> None:
