@@ -37,14 +37,22 @@ logger = logging.getLogger(__name__)
 EXECUTE_ACTOR = "execute_action"
 EXECUTE_QUEUE = "webhooks"
 MAX_BACKOFF = timedelta(hours=1)
-# Who may approve an action at all: a person in the console or an integration's agent through
-# an API key (scope act). The graph, the auto-send rule and periodic jobs may not.
-HUMANS = frozenset({ActorType.USER, ActorType.API_KEY})
+# Who may approve a write action: a person in the console or an integration's agent through an
+# API key (scope act). Money moves only on a person's word (issue #27): a console user, signed in (the console or the
+# API with its session). An API key is an integration, not a person we know.
+MONEY_APPROVERS = frozenset({ActorType.USER})
 REASON_MAX_CHARS = 2000
 
 
 class ActionError(ClientError):
     """A decision the action's state or the policy does not allow (422)."""
+
+
+class ActionForbidden(ActionError):
+    """This actor may not make this decision (403)."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class ActionConflict(ActionError):
@@ -86,7 +94,7 @@ def _snapshot(action: Action) -> dict[str, Any]:
 
 def check_approval(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:
     """Raises unless `actor` may approve `action` with `arguments` now: it is still proposed,
-    its draft is open, the actor is a human where money moves, and the catalogue's check (the
+    its draft is open, the actor is a console user where money moves, and the catalogue's check (the
     schema and the policy, on the facts as they are now) finds nothing against it."""
     if action.status != ActionStatus.PROPOSED:
         raise ActionConflict(f"the action is already {action.status}")
@@ -95,8 +103,11 @@ def check_approval(action: Action, actor: Actor, arguments: dict[str, Any]) -> N
     spec = CATALOGUE.get(action.name)
     if spec is None:
         raise ActionError(f"no such action: {action.name}")
-    if spec.risk == ActionRisk.MONEY and actor.actor_type not in HUMANS:
-        raise ActionError("a money action runs only on a human's approval")
+    if spec.risk == ActionRisk.MONEY and actor.actor_type not in MONEY_APPROVERS:
+        raise ActionForbidden(
+            "a money action runs only on a signed-in console user's approval (not an API key's "
+            "or an automatic one)"
+        )
     # Whom the draft may act for: the message's verified customer, as when it was proposed.
     context = context_for(action.draft.message)
     if problems := check_action(action.name, arguments, context):

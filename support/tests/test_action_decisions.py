@@ -214,7 +214,7 @@ def test_money_never_moves_without_a_human(db: None, automatic: Actor) -> None:
     order = order_for(draft)
     action = propose(draft, "refund_order", order_number=order.number, amount=5)
 
-    with pytest.raises(decide.ActionError, match="human"):
+    with pytest.raises(decide.ActionForbidden, match="console user"):
         decide.approve(action.pk, automatic)
 
     order.refresh_from_db()
@@ -314,11 +314,12 @@ def action_path(action: Action, verb: str) -> str:
     return f"/drafts/{action.draft_id}/actions/{action.pk}/{verb}"
 
 
-def test_api_approves_with_corrected_arguments(db: None) -> None:
+def test_api_approves_with_corrected_arguments(db: None, agent_user: Any) -> None:
     draft = customer_draft()
     order = order_for(draft)
     action = propose(draft, "refund_order", order_number=order.number, amount=80)
-    client = key_client("act")
+    client = Client()  # a console user's session: money needs a person
+    client.force_login(agent_user)
 
     reply = post_json(
         client,
@@ -334,7 +335,25 @@ def test_api_approves_with_corrected_arguments(db: None) -> None:
         12,
     )
     assert body["result"]["refunded"] == "12.00" and body["decided_at"]
-    assert AuditLog.objects.get(action=AuditAction.ACTION_APPROVED).actor.startswith("key:")
+    assert AuditLog.objects.get(action=AuditAction.ACTION_APPROVED).actor.startswith("user:")
+
+
+def test_an_api_key_may_not_approve_a_refund(db: None) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    refund = propose(draft, "refund_order", order_number=order.number, amount=12)
+    cancel = propose(draft, "cancel_order", order_number=order.number)
+    client = key_client("act")
+
+    refused = post_json(client, action_path(refund, "approve"))
+    cancelled = post_json(client, action_path(cancel, "approve"))
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    assert "console user" in refused.json()["detail"]
+    order.refresh_from_db()
+    assert order.refunded == 0
+    assert Action.objects.get(pk=refund.pk).status == ActionStatus.PROPOSED
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, ActionStatus.EXECUTED)
 
 
 def test_api_refusals_are_4xx_with_a_reason(db: None) -> None:
