@@ -38,8 +38,8 @@ EXECUTE_ACTOR = "execute_action"
 EXECUTE_QUEUE = "webhooks"
 MAX_BACKOFF = timedelta(hours=1)
 # Who may approve a write action: a person in the console or an integration's agent through an
-# API key (scope act). Money moves only on a person's word (issue #27): a console user, signed in (the console or the
-# API with its session). An API key is an integration, not a person we know.
+# API key (scope act). Money moves only on a person's word (issue #27): a console user, signed
+# in (the console, or the API with its session). An API key is an integration, not a person.
 MONEY_APPROVERS = frozenset({ActorType.USER})
 REASON_MAX_CHARS = 2000
 
