@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from dramatiq import Message
 
+from resolver.api.types import storable
 from resolver.audit_actor import Actor, ActorType
 from resolver.errors import ClientError
 from support.actions.backends import BUILTIN, Outcome, backend_name, builtin, http
@@ -114,6 +115,29 @@ def check_approval(action: Action, actor: Actor, arguments: dict[str, Any]) -> N
         raise ActionError("; ".join(problems))
 
 
+def _unstorable(value: Any, where: str = "arguments") -> str:
+    """Where `value` holds text PostgreSQL cannot store (a NUL, a lone surrogate), with why;
+    "" when it holds none. Checked before any query sees it: a 422, never a DataError."""
+    if isinstance(value, str):
+        try:
+            storable(value)
+        except ValueError as error:
+            return f"{where}: {error}"
+        return ""
+    if isinstance(value, dict):
+        items: list[tuple[Any, Any]] = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return ""
+    for key, item in items:
+        problem = _unstorable(key, where) if isinstance(key, str) else ""
+        problem = problem or _unstorable(item, f"{where}.{key}")
+        if problem:
+            return problem
+    return ""
+
+
 def _lock_order(arguments: dict[str, Any]) -> None:
     """Locks the order the action is about, so the check and the change see the same row."""
     number = arguments.get("order_number")
@@ -161,6 +185,8 @@ def approve(
     is returned as it is (never executed twice)."""
     if arguments is not None and not isinstance(arguments, dict):
         raise ActionError("arguments must be an object")
+    if problem := _unstorable(arguments):
+        raise ActionError(problem)
     backend = backend_name()
     with transaction.atomic():
         action = _lock(action_id, draft_id)
@@ -202,6 +228,8 @@ def reject(action_id: Any, actor: Actor, reason: str = "", draft_id: Any = None)
     """The action will not run; the draft's reply says its `fallback` instead of its
     `confirmation` when it is sent. Rejecting a rejected action again changes nothing."""
     reason = reason.strip()[:REASON_MAX_CHARS]
+    if problem := _unstorable(reason, "reason"):
+        raise ActionError(problem)
     with transaction.atomic():
         action = _lock(action_id, draft_id)
         if action.status == ActionStatus.REJECTED:

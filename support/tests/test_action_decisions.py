@@ -374,6 +374,33 @@ def test_api_refusals_are_4xx_with_a_reason(db: None) -> None:
     assert read_only.status_code == 403
 
 
+@pytest.mark.parametrize("bad", ["NW-\u0000", "NW-\ud800"])
+def test_api_refuses_arguments_the_database_cannot_store(db: None, bad: str) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    cancel = propose(draft, "cancel_order", order_number=order.number)
+    follow_up = propose(draft, "create_follow_up", title="Call back")
+    client = key_client("act")
+
+    as_value = post_json(
+        client, action_path(cancel, "approve"), {"arguments": {"order_number": bad}}
+    )
+    as_key = post_json(
+        client, action_path(follow_up, "approve"), {"arguments": {"title": "x", bad: "y"}}
+    )
+    nested = post_json(
+        client, action_path(follow_up, "approve"), {"arguments": {"title": ["ok", bad]}}
+    )
+
+    for reply in (as_value, as_key, nested):
+        assert reply.status_code == 422, reply.content
+        assert reply["Content-Type"].startswith("application/json")
+        assert reply.json()["detail"].startswith("arguments")
+    assert Action.objects.filter(status=ActionStatus.PROPOSED).count() == 2
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PROCESSING
+
+
 def test_api_rejects_and_the_draft_cannot_be_sent_before(db: None, api: Client) -> None:
     draft = customer_draft()
     order = order_for(draft)
