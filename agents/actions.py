@@ -22,19 +22,20 @@ from django.utils import timezone
 from agents import prompts
 from support.actions.catalogue import CATALOGUE
 from support.documents.fields import amounts
-from support.models import Customer, Order
+from support.models import Customer, Order, OrderStatus
+from support.vocabulary import ActionName
 
-CANCEL = "cancel_order"
-REFUND = "refund_order"
-ADDRESS = "update_shipping_address"
-RESEND = "resend_confirmation"
-FOLLOW_UP = "create_follow_up"
+CANCEL = ActionName.CANCEL_ORDER.value
+REFUND = ActionName.REFUND_ORDER.value
+ADDRESS = ActionName.UPDATE_SHIPPING_ADDRESS.value
+RESEND = ActionName.RESEND_CONFIRMATION.value
+FOLLOW_UP = ActionName.CREATE_FOLLOW_UP.value
 
 # At most this many orders named in one message are acted on (more reads as a list, not a
 # request a reviewer approves one by one).
 MAX_ORDERS = 3
 ORDERS_LIMIT = 50  # a customer's latest orders a message may mean
-OPEN_STATUSES = frozenset({"PROCESSING", "SHIPPED"})
+OPEN_STATUSES = frozenset({OrderStatus.PROCESSING, OrderStatus.SHIPPED})
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems
     number = str(arguments.get("order_number", ""))
     status = row.status if row else ""
     said = " ".join(problems).lower()
-    if name in (CANCEL, ADDRESS) and status and status != "PROCESSING":
+    if name in (CANCEL, ADDRESS) and status and status != OrderStatus.PROCESSING:
         key = f"{name}:{status.lower()}"
     elif name == REFUND and "window" in said:
         key = f"{name}:window"
@@ -307,7 +308,7 @@ def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems
         key = f"{name}:amount"
     elif name == REFUND and "eligible" in said:
         key = f"{name}:not_eligible"
-    elif name == RESEND and status == "CANCELLED":
+    elif name == RESEND and status == OrderStatus.CANCELLED:
         key = f"{name}:cancelled"
     else:
         key = name

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 from support.due import TaskError, check_due
 from support.models import Customer, Message, Order, OrderStatus
-from support.vocabulary import ActionRisk
+from support.vocabulary import ActionName, ActionRisk
 
 
 @dataclass(frozen=True)
@@ -267,19 +267,20 @@ def _spec(
     sentences: tuple[str, str] = ("", ""),
 ) -> ActionSpec:
     Draft202012Validator.check_schema(schema)  # a broken schema stops start-up, not a request
-    return ActionSpec(name, description, risk, schema, check, *sentences)
+    # The vocabulary's name (a ValueError at start-up for any other), stored as the plain string.
+    return ActionSpec(ActionName(name).value, description, risk, schema, check, *sentences)
 
 
 _SPECS = (
     _spec(
-        "order_status",
+        ActionName.ORDER_STATUS,
         "Look up an order's status and delivery date for the verified customer.",
         ActionRisk.READ,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
         _check_order_status,
     ),
     _spec(
-        "cancel_order",
+        ActionName.CANCEL_ORDER,
         "Cancel the verified customer's order; only while it is processing (not yet shipped).",
         ActionRisk.WRITE,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
@@ -291,7 +292,7 @@ _SPECS = (
         ),
     ),
     _spec(
-        "refund_order",
+        ActionName.REFUND_ORDER,
         "Refund an amount of the verified customer's order, in its currency: only a "
         "refund-eligible order, within REFUND_WINDOW_DAYS of delivery (or of the order when "
         "no delivery date is known), at most its total less what was already refunded.",
@@ -316,7 +317,7 @@ _SPECS = (
         ),
     ),
     _spec(
-        "update_shipping_address",
+        ActionName.UPDATE_SHIPPING_ADDRESS,
         "Change where the verified customer's order ships; only while it is processing.",
         ActionRisk.WRITE,
         _schema(
@@ -334,7 +335,7 @@ _SPECS = (
         ),
     ),
     _spec(
-        "resend_confirmation",
+        ActionName.RESEND_CONFIRMATION,
         "Send the verified customer their order confirmation again (not for a cancelled order).",
         ActionRisk.WRITE,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
@@ -346,7 +347,7 @@ _SPECS = (
         ),
     ),
     _spec(
-        "create_follow_up",
+        ActionName.CREATE_FOLLOW_UP,
         "Create a follow-up task on the conversation for the team (a callback, a check on a "
         "replacement), optionally due at a time (ISO 8601 date or date-time, not in the past, at "
         "most five years ahead).",
