@@ -20,20 +20,22 @@ from typing import Any
 from django.utils import timezone
 
 from agents import prompts
+from support.actions.catalogue import CATALOGUE
 from support.documents.fields import amounts
-from support.models import Customer, Order
+from support.models import Customer, Order, OrderStatus
+from support.vocabulary import ActionName
 
-CANCEL = "cancel_order"
-REFUND = "refund_order"
-ADDRESS = "update_shipping_address"
-RESEND = "resend_confirmation"
-FOLLOW_UP = "create_follow_up"
+CANCEL = ActionName.CANCEL_ORDER.value
+REFUND = ActionName.REFUND_ORDER.value
+ADDRESS = ActionName.UPDATE_SHIPPING_ADDRESS.value
+RESEND = ActionName.RESEND_CONFIRMATION.value
+FOLLOW_UP = ActionName.CREATE_FOLLOW_UP.value
 
 # At most this many orders named in one message are acted on (more reads as a list, not a
 # request a reviewer approves one by one).
 MAX_ORDERS = 3
 ORDERS_LIMIT = 50  # a customer's latest orders a message may mean
-OPEN_STATUSES = frozenset({"PROCESSING", "SHIPPED"})
+OPEN_STATUSES = frozenset({OrderStatus.PROCESSING, OrderStatus.SHIPPED})
 
 
 @dataclass(frozen=True)
@@ -239,15 +241,6 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
-# How a reply writes an amount in the currencies with a symbol of their own; others by code.
-_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
-
-
-def written_amount(amount: str, currency: str) -> str:
-    symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
-
-
 def refund_amount(text: str, row: OrderRow) -> Decimal:
     """The amount the customer names when they name one, else what is left to refund."""
     named = [amount.value for amount in amounts(text)]
@@ -272,10 +265,12 @@ class Proposal:
 
 def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
     """The proposal for `name` on `row` (None: its arguments cannot be had from the message)."""
+    spec = CATALOGUE[name]
     if name == FOLLOW_UP:
         asked = "Call the customer back" if _CALL_BACK.search(text) else "Follow up"
         title = f"{asked} about order {row.number}" if row else asked
-        return Proposal(name, {"title": title}, prompts.FOLLOW_UP_DONE, prompts.FOLLOW_UP_FALLBACK)
+        follow_up = {"title": title}
+        return Proposal(name, follow_up, spec.confirm(follow_up), spec.fallback(follow_up))
     if row is None:
         return None
     number = row.number
@@ -295,15 +290,8 @@ def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
         args = {"order_number": number, "address": address}
     else:
         return None
-    words = {**args}
-    if "amount" in args:
-        words["amount"] = written_amount(args["amount"], row.currency)
-    return Proposal(
-        name,
-        args,
-        prompts.ACTION_DONE[name].format(**words),
-        prompts.ACTION_FALLBACK[name].format(**words),
-    )
+    # The sentences are the catalogue's: an approval with corrected arguments renders them again.
+    return Proposal(name, args, spec.confirm(args, row.currency), spec.fallback(args, row.currency))
 
 
 def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems: list[str]) -> str:
@@ -312,7 +300,7 @@ def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems
     number = str(arguments.get("order_number", ""))
     status = row.status if row else ""
     said = " ".join(problems).lower()
-    if name in (CANCEL, ADDRESS) and status and status != "PROCESSING":
+    if name in (CANCEL, ADDRESS) and status and status != OrderStatus.PROCESSING:
         key = f"{name}:{status.lower()}"
     elif name == REFUND and "window" in said:
         key = f"{name}:window"
@@ -320,7 +308,7 @@ def refusal(name: str, arguments: dict[str, Any], row: OrderRow | None, problems
         key = f"{name}:amount"
     elif name == REFUND and "eligible" in said:
         key = f"{name}:not_eligible"
-    elif name == RESEND and status == "CANCELLED":
+    elif name == RESEND and status == OrderStatus.CANCELLED:
         key = f"{name}:cancelled"
     else:
         key = name

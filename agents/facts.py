@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models.functions import Upper
 
-from support.models import Order
+from support.models import Order, OrderStatus
 
 UNKNOWN_ORDER = "I could not find order {number} in our records, so please double-check the number."
 
@@ -22,7 +22,7 @@ class OrderFact:
 
     def sentence(self) -> str:
         text = f"Order {self.number} is currently {self.status.lower()}."
-        if self.delivery_date and self.status != "DELIVERED":
+        if self.delivery_date and self.status != OrderStatus.DELIVERED:
             text += f" Its expected delivery date is {self.delivery_date}."
         elif self.delivery_date:
             text += f" It was delivered on {self.delivery_date}."

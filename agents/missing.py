@@ -17,6 +17,7 @@ from knowledge.taxonomy import (
     TRACK_REFUND_INTENT,
 )
 from support.documents.fields import AMOUNTS, EMAIL_ADDRESSES, ORDER_NUMBERS, amounts
+from support.models import OrderStatus
 from support.vocabulary import MissingFact
 
 ORDER = MissingFact.ORDER_NUMBER
@@ -51,7 +52,7 @@ _ADDRESS = re.compile(
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
 # Statuses of an order still on its way (support.models.OrderStatus values).
-OPEN_ORDER_STATUSES = frozenset({"PROCESSING", "SHIPPED"})
+OPEN_ORDER_STATUSES = frozenset({OrderStatus.PROCESSING, OrderStatus.SHIPPED})
 
 # The one question a SUGGESTED answer ends with, per how many facts it asks for.
 QUESTION = "So I can look into this, could you send me your {facts}?"

@@ -3,6 +3,8 @@ changes, so quality and cost can be compared per version."""
 
 from __future__ import annotations
 
+from support.vocabulary import ActionName
+
 PROMPT_VERSION = "v3"  # v2: earlier conversations of a verified customer; v3: actions
 EXTRACTIVE_VERSION = "extractive-v1"
 
@@ -74,64 +76,51 @@ or promised (replacement, refund and its amount, tracking number), and the dates
 SUMMARY_USER = """Transcript (date, who, text):
 {transcript}"""
 
-# Actions (issue #27, agents/actions.py). A proposed action's sentence states it done: the sent
-# reply keeps it only when the action executed, else says its fallback (support/actions/). The
-# guard never sees these sentences (they are added after it, like the question for missing facts):
-# they are fixed wording about a move the catalogue's check allowed, not a model's claim.
-ACTION_DONE = {
-    "cancel_order": "I've cancelled order {order_number}.",
-    "refund_order": "I've refunded {amount} for order {order_number}.",
-    "update_shipping_address": "I've changed the delivery address of order {order_number} to "
-    "{address}.",
-    "resend_confirmation": "I've sent you the confirmation of order {order_number} again.",
-}
-ACTION_FALLBACK = {
-    "cancel_order": "I couldn't cancel order {order_number} right away; a colleague will get "
-    "back to you about it.",
-    "refund_order": "I couldn't issue the refund for order {order_number} right away; a "
-    "colleague will review it and get back to you.",
-    "update_shipping_address": "I couldn't change the delivery address of order {order_number} "
-    "right away; a colleague will get back to you about it.",
-    "resend_confirmation": "I couldn't resend the confirmation of order {order_number} right "
-    "away; a colleague will send it to you.",
-}
+# Actions (issue #27, agents/actions.py). A proposed action's sentence stating it done and its
+# fallback are the catalogue's (support/actions/catalogue.py ActionSpec.confirm/fallback): the sent
+# reply keeps the first only when the action executed. The guard never sees these sentences (they
+# are added after it, like the question for missing facts): fixed wording about a move the
+# catalogue's check allowed, not a model's claim.
 # The extractive reply's opening when the order moves' sentences are all it has to say.
 ACTION_ACK = "Thank you for getting in touch."
-FOLLOW_UP_DONE = "I've asked a colleague to follow up with you on this."
-FOLLOW_UP_FALLBACK = ""
 # What a reply says when the policy does not allow what the customer asked, and what can be done
 # instead, as the KB's policy has it (ABCD's order and shipping flows: an order is cancelled or
 # redirected only before it ships; once delivered it is returned; refunds within the window,
 # never more than was paid). Key: "action:status" or "action:reason", else the action.
+_CANCEL = ActionName.CANCEL_ORDER.value
+_ADDRESS = ActionName.UPDATE_SHIPPING_ADDRESS.value
+_REFUND = ActionName.REFUND_ORDER.value
+_RESEND = ActionName.RESEND_CONFIRMATION.value
+_FOLLOW_UP = ActionName.CREATE_FOLLOW_UP.value
 ACTION_REFUSED = {
-    "cancel_order": "I'm not able to cancel order {order_number} from here; a colleague will "
+    _CANCEL: "I'm not able to cancel order {order_number} from here; a colleague will "
     "check what can be done.",
-    "cancel_order:shipped": "Order {order_number} has already shipped, so it can no longer be "
+    f"{_CANCEL}:shipped": "Order {order_number} has already shipped, so it can no longer be "
     "cancelled. Once it arrives, you can send it back under our returns policy.",
-    "cancel_order:delivered": "Order {order_number} has already been delivered, so it can no "
+    f"{_CANCEL}:delivered": "Order {order_number} has already been delivered, so it can no "
     "longer be cancelled, but you can send it back under our returns policy.",
-    "cancel_order:cancelled": "Order {order_number} is already cancelled.",
-    "update_shipping_address": "I'm not able to change the delivery address of order "
+    f"{_CANCEL}:cancelled": "Order {order_number} is already cancelled.",
+    _ADDRESS: "I'm not able to change the delivery address of order "
     "{order_number} from here; a colleague will check what can be done.",
-    "update_shipping_address:shipped": "Order {order_number} has already shipped, so its "
+    f"{_ADDRESS}:shipped": "Order {order_number} has already shipped, so its "
     "delivery address can no longer be changed.",
-    "update_shipping_address:delivered": "Order {order_number} has already been delivered, so "
+    f"{_ADDRESS}:delivered": "Order {order_number} has already been delivered, so "
     "its delivery address can no longer be changed.",
-    "update_shipping_address:cancelled": "Order {order_number} is cancelled, so there is no "
+    f"{_ADDRESS}:cancelled": "Order {order_number} is cancelled, so there is no "
     "delivery address to change.",
-    "refund_order": "I'm not able to refund order {order_number} from here; a colleague will "
+    _REFUND: "I'm not able to refund order {order_number} from here; a colleague will "
     "review your request.",
-    "refund_order:window": "Order {order_number} is outside our refund window, so I can't "
+    f"{_REFUND}:window": "Order {order_number} is outside our refund window, so I can't "
     "refund it from here; a colleague will check whether anything else can be done.",
-    "refund_order:not_eligible": "Order {order_number} isn't eligible for a refund under our "
+    f"{_REFUND}:not_eligible": "Order {order_number} isn't eligible for a refund under our "
     "refund policy; a colleague will check whether anything else can be done.",
-    "refund_order:amount": "The amount you mention is more than what is left to refund on "
+    f"{_REFUND}:amount": "The amount you mention is more than what is left to refund on "
     "order {order_number}, so a colleague will review it.",
-    "resend_confirmation": "I'm not able to resend the confirmation of order {order_number} "
+    _RESEND: "I'm not able to resend the confirmation of order {order_number} "
     "from here; a colleague will look into it.",
-    "resend_confirmation:cancelled": "Order {order_number} was cancelled, so there is no "
+    f"{_RESEND}:cancelled": "Order {order_number} was cancelled, so there is no "
     "confirmation to resend.",
-    "create_follow_up": "",
+    _FOLLOW_UP: "",
 }
 # For a chat model: what the system states about actions itself (the model must not repeat,
 # contradict or tell the customer to do it themselves).

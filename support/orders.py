@@ -63,7 +63,7 @@ def put_order(number: str, facts: OrderFacts) -> tuple[Order, bool]:
                 with transaction.atomic():
                     return Order.objects.create(number=number, **columns), True
             except IntegrityError:  # created meanwhile by a concurrent PUT: update that one
-                order = Order.objects.select_for_update().get(number=number)
+                order = Order.objects.select_for_update().get(number__iexact=number)
         _check_refunded(columns["total"], columns.get("refunded", order.refunded))
         for name, value in columns.items():
             setattr(order, name, value)

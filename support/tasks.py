@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 
 from resolver.bootstrap import may_use_console
-from resolver.errors import ClientError
 from resolver.events import EventType, make_event
 from support.announce import broadcast
+
+# The due date's rules live in support/due.py (the actions' catalogue checks with them too);
+# re-exported: callers know them as support.tasks'.
+from support.due import TaskError, check_due, check_due_ahead, parse_due
 from support.models import Action, AuditAction, AuditLog, Conversation, Task
-from support.models.action import END_OF_DAY
 from support.vocabulary import TaskCreator, TaskStatus
 
 if TYPE_CHECKING:
@@ -33,13 +34,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TITLE_MAX_LENGTH = Task._meta.get_field("title").max_length or 300
-# A follow-up is days or weeks ahead; a due date years away is a typo in the year.
-MAX_AHEAD = timedelta(days=5 * 366)
-
-
-class TaskError(ClientError):
-    """A task the input does not allow (422): an empty title, a due date in the past, an
-    assignee who is not an agent, a conversation that does not exist."""
 
 
 class NoSuchConversation(TaskError):
@@ -71,54 +65,6 @@ def check_title(title: Any) -> str:
     if len(title) > TITLE_MAX_LENGTH:
         raise TaskError(f"title: at most {TITLE_MAX_LENGTH} characters")
     return title
-
-
-def _end_of_day(day: date) -> datetime:
-    # A due date without a time means "by the end of that day", in the console's time zone:
-    # a task due today is not overdue this morning.
-    return timezone.make_aware(datetime.combine(day, END_OF_DAY))
-
-
-def parse_due(value: Any) -> datetime | None:
-    """A due date as given (a datetime, a date, an ISO 8601 string, or None) as an aware
-    datetime; a naive one is in the configured time zone."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            # A date first: parse_datetime reads "2026-12-05" as midnight.
-            parsed: datetime | date | None = parse_date(text) or parse_datetime(text)
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise TaskError("due_at: not an ISO 8601 date or date-time")
-        value = parsed
-    try:
-        if isinstance(value, datetime):
-            aware = value if timezone.is_aware(value) else timezone.make_aware(value)
-        elif isinstance(value, date):
-            aware = _end_of_day(value)
-        else:
-            raise TaskError("due_at: not an ISO 8601 date or date-time")
-        return aware.astimezone(UTC)  # raises on a date outside what UTC can name
-    except OverflowError:
-        raise TaskError("due_at: out of range") from None
-
-
-def check_due(value: Any, now: datetime | None = None) -> datetime | None:
-    """parse_due, and a new due date must not be in the past (a typo in the year, most often)."""
-    due = parse_due(value)
-    if due is not None:
-        check_due_ahead(due, now or timezone.now())
-    return due
-
-
-def check_due_ahead(due: datetime, now: datetime) -> None:
-    if due < now:
-        raise TaskError("due_at: the due date is in the past")
-    if due > now + MAX_AHEAD:
-        raise TaskError("due_at: more than five years ahead")
 
 
 def find_user(username: str) -> Any:

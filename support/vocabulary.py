@@ -168,6 +168,18 @@ class ActionStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class ActionName(models.TextChoices):
+    """The contract's six actions (CONTRACTS.md "Action names and arguments"): the catalogue's
+    keys (support/actions/catalogue.py), the builtin backend's, the graph's proposals."""
+
+    ORDER_STATUS = "order_status", "Order status"
+    CANCEL_ORDER = "cancel_order", "Cancel order"
+    REFUND_ORDER = "refund_order", "Refund order"
+    UPDATE_SHIPPING_ADDRESS = "update_shipping_address", "Update shipping address"
+    RESEND_CONFIRMATION = "resend_confirmation", "Resend confirmation"
+    CREATE_FOLLOW_UP = "create_follow_up", "Create follow-up"
+
+
 class ActionRisk(models.TextChoices):
     READ = "read", "Reads the store"
     WRITE = "write", "Changes an order"

@@ -17,9 +17,10 @@ from django.test import Client
 
 from resolver.events import EventType
 from resolver.models import Scope
-from support.models import ConversationStatus
+from support.models import ConversationStatus, OrderStatus
 from support.vocabulary import (
     GUARD_CHECKS,
+    ActionName,
     CloseReason,
     DraftStatus,
     EscalationReason,
@@ -44,6 +45,8 @@ VOCABULARIES: dict[type[models.TextChoices], str] = {
     EventType: "resolver/events/__init__.py",
     Scope: "resolver/models/apikey.py",
     ConversationStatus: "support/models/conversation.py",
+    OrderStatus: "support/models/customer.py",
+    ActionName: "support/vocabulary.py",
 }
 # Words of a vocabulary that are also plain English or another list's name, with why.
 NOT_COPIES = {

@@ -24,9 +24,9 @@ from agents.actions import (
     with_actions,
 )
 from agents.graph import run_graph
-from agents.prompts import ACTION_FALLBACK
 from agents.runner import run_for_draft
 from agents.state_builder import build_state
+from support.actions.catalogue import CATALOGUE
 from support.agent_runs import claim_draft
 from support.inbound import receive_message
 from support.models import Action, Customer, Order, OrderStatus
@@ -86,7 +86,7 @@ def test_a_verified_customer_s_cancellation_is_proposed_and_stated(
     assert _moves(outcome) == [(CANCEL, {"order_number": "NW-50001"})]
     action = outcome.actions[0]
     assert action["confirmation"] == "I've cancelled order NW-50001."
-    assert action["fallback"] == ACTION_FALLBACK[CANCEL].format(order_number="NW-50001")
+    assert action["fallback"] == CATALOGUE[CANCEL].fallback({"order_number": "NW-50001"})
     assert outcome.status == "SUGGESTED"
     assert action["confirmation"] in outcome.answer.splitlines()  # a line of its own
     # No article's steps telling the customer to cancel it themselves.

@@ -103,7 +103,7 @@ def _request(case: Case) -> Any:
     from agents.triage.service import Triage
     from knowledge.search import SearchHit
     from support.memory import EarlierConversation, extractive_summary
-    from support.models import ConversationStatus
+    from support.models import ConversationStatus, OrderStatus
     from support.vocabulary import Sentiment, Urgency
 
     article = SearchHit(
@@ -116,7 +116,9 @@ def _request(case: Case) -> Any:
         score=0.9,
         similarity=0.9,
     )
-    orders = tuple(OrderFact(value, "SHIPPED", "2031-05-14", True) for value in case.keep[:1])
+    orders = tuple(
+        OrderFact(value, OrderStatus.SHIPPED, "2031-05-14", True) for value in case.keep[:1]
+    )
     return DraftRequest(
         message=case.text,
         # The same text as an earlier turn and in a guard's feedback: every place the prompt

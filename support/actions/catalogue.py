@@ -13,12 +13,12 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from jsonschema import Draft202012Validator
 
 from support.customers import customer_of
+from support.due import TaskError, check_due
 from support.models import Customer, Message, Order, OrderStatus
-from support.vocabulary import ActionRisk
+from support.vocabulary import ActionName, ActionRisk
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,17 @@ class ActionSpec:
     risk: ActionRisk
     schema: dict[str, Any]  # JSON Schema (draft 2020-12) of the arguments
     check: PolicyCheck
+    # The reply's sentence stating it done, and what the sent reply says instead when it is
+    # rejected or fails (support/actions/text.py): templates over the arguments, rendered by
+    # the graph when it proposes and again at an approval with corrected arguments.
+    done: str = ""
+    undone: str = ""
+
+    def confirm(self, arguments: dict[str, Any], currency: str = "") -> str:
+        return self.done.format(**sentence_words(arguments, currency))
+
+    def fallback(self, arguments: dict[str, Any], currency: str = "") -> str:
+        return self.undone.format(**sentence_words(arguments, currency))
 
     def validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.schema)
@@ -66,6 +77,29 @@ class ActionSpec:
             "arguments_schema": self.schema,
             "risk": self.risk,
         }
+
+
+# --- The sentences a reply says about an action ----------------------------------------------
+
+# How a reply writes an amount in the currencies with a symbol of their own; others by code.
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def written_amount(amount: str, currency: str) -> str:
+    symbol = _SYMBOLS.get(currency)
+    if symbol:
+        return f"{symbol}{amount}"
+    return f"{amount} {currency}" if currency else amount
+
+
+def sentence_words(arguments: dict[str, Any], currency: str = "") -> dict[str, str]:
+    """The arguments as a reply writes them (an amount with two decimals and its currency)."""
+    words = {key: str(value) for key, value in arguments.items()}
+    if "amount" in arguments:
+        amount = refund_amount(arguments)
+        shown = str(amount.quantize(Decimal("0.01"))) if amount is not None else words["amount"]
+        words["amount"] = written_amount(shown, currency)
+    return words
 
 
 # --- Shared pieces of the checks -----------------------------------------------------------
@@ -210,44 +244,49 @@ def _check_create_follow_up(arguments: dict[str, Any], context: PolicyContext) -
         problems.append("the follow-up needs a title")
     raw = arguments.get("due_at")
     if raw is not None:
+        # The task's own rule (support/tasks.py), so the check refuses what making it would.
         try:
-            due = parse_datetime(str(raw))
-        except ValueError:  # well formed, but no such day or hour (2026-02-30)
-            due = None
-        if due is None:
-            problems.append(f"due_at {raw!r} is not a date and time (ISO 8601)")
-        else:
-            if timezone.is_naive(due):
-                due = timezone.make_aware(due)
-            if due < context.now:
-                problems.append(f"due_at {raw} is in the past")
+            check_due(raw, context.now)
+        except TaskError as error:
+            problems.append(error.detail)
     return problems
 
 
 def _spec(
-    name: str, description: str, risk: ActionRisk, schema: dict[str, Any], check: PolicyCheck
+    name: str,
+    description: str,
+    risk: ActionRisk,
+    schema: dict[str, Any],
+    check: PolicyCheck,
+    sentences: tuple[str, str] = ("", ""),
 ) -> ActionSpec:
     Draft202012Validator.check_schema(schema)  # a broken schema stops start-up, not a request
-    return ActionSpec(name, description, risk, schema, check)
+    # The vocabulary's name (a ValueError at start-up for any other), stored as the plain string.
+    return ActionSpec(ActionName(name).value, description, risk, schema, check, *sentences)
 
 
 _SPECS = (
     _spec(
-        "order_status",
+        ActionName.ORDER_STATUS,
         "Look up an order's status and delivery date for the verified customer.",
         ActionRisk.READ,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
         _check_order_status,
     ),
     _spec(
-        "cancel_order",
+        ActionName.CANCEL_ORDER,
         "Cancel the verified customer's order; only while it is processing (not yet shipped).",
         ActionRisk.WRITE,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
         _check_cancel_order,
+        (
+            "I've cancelled order {order_number}.",
+            "I couldn't cancel order {order_number} right away; a colleague will get back to you "
+            "about it.",
+        ),
     ),
     _spec(
-        "refund_order",
+        ActionName.REFUND_ORDER,
         "Refund an amount of the verified customer's order, in its currency: only a "
         "refund-eligible order, within REFUND_WINDOW_DAYS of delivery (or of the order when "
         "no delivery date is known), at most its total less what was already refunded.",
@@ -265,9 +304,14 @@ _SPECS = (
             ["order_number", "amount"],
         ),
         _check_refund_order,
+        (
+            "I've refunded {amount} for order {order_number}.",
+            "I couldn't issue the refund for order {order_number} right away; a colleague will "
+            "review it and get back to you.",
+        ),
     ),
     _spec(
-        "update_shipping_address",
+        ActionName.UPDATE_SHIPPING_ADDRESS,
         "Change where the verified customer's order ships; only while it is processing.",
         ActionRisk.WRITE,
         _schema(
@@ -278,27 +322,40 @@ _SPECS = (
             ["order_number", "address"],
         ),
         _check_update_shipping_address,
+        (
+            "I've changed the delivery address of order {order_number} to {address}.",
+            "I couldn't change the delivery address of order {order_number} right away; a "
+            "colleague will get back to you about it.",
+        ),
     ),
     _spec(
-        "resend_confirmation",
+        ActionName.RESEND_CONFIRMATION,
         "Send the verified customer their order confirmation again (not for a cancelled order).",
         ActionRisk.WRITE,
         _schema({"order_number": _ORDER_NUMBER}, ["order_number"]),
         _check_resend_confirmation,
+        (
+            "I've sent you the confirmation of order {order_number} again.",
+            "I couldn't resend the confirmation of order {order_number} right away; a colleague "
+            "will send it to you.",
+        ),
     ),
     _spec(
-        "create_follow_up",
+        ActionName.CREATE_FOLLOW_UP,
         "Create a follow-up task on the conversation for the team (a callback, a check on a "
-        "replacement), optionally due at a time (ISO 8601, not in the past).",
+        "replacement), optionally due at a time (ISO 8601 date or date-time, not in the past, at "
+        "most five years ahead).",
         ActionRisk.WRITE,
         _schema(
             {
                 "title": {"type": "string", "minLength": 1, "maxLength": 300},
-                "due_at": {"type": "string", "format": "date-time"},
+                # As a task takes it (support/tasks.py:parse_due): a date or a date-time.
+                "due_at": {"type": "string", "minLength": 1, "maxLength": 64},
             },
             ["title"],
         ),
         _check_create_follow_up,
+        ("I've asked a colleague to follow up with you on this.", ""),
     ),
 )
 

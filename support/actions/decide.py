@@ -22,10 +22,11 @@ from django.db import transaction
 from django.utils import timezone
 from dramatiq import Message
 
+from resolver.api.types import storable
 from resolver.audit_actor import Actor, ActorType
 from resolver.errors import ClientError
 from support.actions.backends import BUILTIN, Outcome, backend_name, builtin, http
-from support.actions.catalogue import CATALOGUE, check_action, context_for
+from support.actions.catalogue import CATALOGUE, check_action, context_for, find_order
 from support.announce import announce_draft
 from support.models import Action, AuditAction, AuditLog, Order
 from support.models.draft import OPEN_STATUSES
@@ -37,14 +38,22 @@ logger = logging.getLogger(__name__)
 EXECUTE_ACTOR = "execute_action"
 EXECUTE_QUEUE = "webhooks"
 MAX_BACKOFF = timedelta(hours=1)
-# Who may approve an action at all: a person in the console or an integration's agent through
-# an API key (scope act). The graph, the auto-send rule and periodic jobs may not.
-HUMANS = frozenset({ActorType.USER, ActorType.API_KEY})
+# Who may approve a write action: a person in the console or an integration's agent through an
+# API key (scope act). Money moves only on a person's word (issue #27): a console user, signed
+# in (the console, or the API with its session). An API key is an integration, not a person.
+MONEY_APPROVERS = frozenset({ActorType.USER})
 REASON_MAX_CHARS = 2000
 
 
 class ActionError(ClientError):
     """A decision the action's state or the policy does not allow (422)."""
+
+
+class ActionForbidden(ActionError):
+    """This actor may not make this decision (403)."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class ActionConflict(ActionError):
@@ -86,7 +95,7 @@ def _snapshot(action: Action) -> dict[str, Any]:
 
 def check_approval(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:
     """Raises unless `actor` may approve `action` with `arguments` now: it is still proposed,
-    its draft is open, the actor is a human where money moves, and the catalogue's check (the
+    its draft is open, the actor is a console user where money moves, and the catalogue's check (the
     schema and the policy, on the facts as they are now) finds nothing against it."""
     if action.status != ActionStatus.PROPOSED:
         raise ActionConflict(f"the action is already {action.status}")
@@ -95,12 +104,38 @@ def check_approval(action: Action, actor: Actor, arguments: dict[str, Any]) -> N
     spec = CATALOGUE.get(action.name)
     if spec is None:
         raise ActionError(f"no such action: {action.name}")
-    if spec.risk == ActionRisk.MONEY and actor.actor_type not in HUMANS:
-        raise ActionError("a money action runs only on a human's approval")
+    if spec.risk == ActionRisk.MONEY and actor.actor_type not in MONEY_APPROVERS:
+        raise ActionForbidden(
+            "a money action runs only on a signed-in console user's approval (not an API key's "
+            "or an automatic one)"
+        )
     # Whom the draft may act for: the message's verified customer, as when it was proposed.
     context = context_for(action.draft.message)
     if problems := check_action(action.name, arguments, context):
         raise ActionError("; ".join(problems))
+
+
+def _unstorable(value: Any, where: str = "arguments") -> str:
+    """Where `value` holds text PostgreSQL cannot store (a NUL, a lone surrogate), with why;
+    "" when it holds none. Checked before any query sees it: a 422, never a DataError."""
+    if isinstance(value, str):
+        try:
+            storable(value)
+        except ValueError as error:
+            return f"{where}: {error}"
+        return ""
+    if isinstance(value, dict):
+        items: list[tuple[Any, Any]] = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return ""
+    for key, item in items:
+        problem = _unstorable(key, where) if isinstance(key, str) else ""
+        problem = problem or _unstorable(item, f"{where}.{key}")
+        if problem:
+            return problem
+    return ""
 
 
 def _lock_order(arguments: dict[str, Any]) -> None:
@@ -111,11 +146,31 @@ def _lock_order(arguments: dict[str, Any]) -> None:
         list(orders.values_list("pk"))
 
 
+def _restate(action: Action) -> None:
+    """After a correction, the action's sentences say the arguments as approved, and so does the
+    draft's answer (the console shows it, the reply sends it): the old confirmation sentence is
+    replaced where it still stands (an agent who rewrote it keeps their words)."""
+    spec = CATALOGUE[action.name]
+    number = action.arguments.get("order_number")
+    currency = ""
+    if isinstance(number, str):  # the check found it among the verified customer's orders
+        order = find_order(number, context_for(action.draft.message).customer)
+        currency = order.currency if order else ""
+    old = action.confirmation.strip()
+    action.confirmation = spec.confirm(action.arguments, currency)
+    action.fallback = spec.fallback(action.arguments, currency)
+    draft = action.draft
+    if old and old in draft.answer and action.confirmation:
+        draft.answer = draft.answer.replace(old, action.confirmation)
+        draft.save(update_fields=["answer", "updated_at"])
+
+
 def do_approve(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:
     before = _snapshot(action)
     if arguments != action.arguments:
         action.proposed_arguments = action.arguments
         action.arguments = arguments
+        _restate(action)
     action.status = ActionStatus.APPROVED
     action.decided_by = actor.user
     action.decided_at = timezone.now()
@@ -130,6 +185,8 @@ def approve(
     is returned as it is (never executed twice)."""
     if arguments is not None and not isinstance(arguments, dict):
         raise ActionError("arguments must be an object")
+    if problem := _unstorable(arguments):
+        raise ActionError(problem)
     backend = backend_name()
     with transaction.atomic():
         action = _lock(action_id, draft_id)
@@ -171,6 +228,8 @@ def reject(action_id: Any, actor: Actor, reason: str = "", draft_id: Any = None)
     """The action will not run; the draft's reply says its `fallback` instead of its
     `confirmation` when it is sent. Rejecting a rejected action again changes nothing."""
     reason = reason.strip()[:REASON_MAX_CHARS]
+    if problem := _unstorable(reason, "reason"):
+        raise ActionError(problem)
     with transaction.atomic():
         action = _lock(action_id, draft_id)
         if action.status == ActionStatus.REJECTED:

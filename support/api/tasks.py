@@ -14,6 +14,7 @@ from pydantic import Field
 
 from resolver.api.auth import actor_of, scoped
 from resolver.api.errors import ERRORS, ApiError
+from resolver.api.types import Text
 from resolver.audit_actor import Actor
 from resolver.models import Scope
 from support import tasks
@@ -57,24 +58,24 @@ class TaskPage(Schema):
 
 class TaskIn(Schema):
     conversation_id: uuid.UUID
-    title: str
-    due_at: str | None = Field(None, description=DUE_AT)
-    assignee: str | None = None  # a username; absent: nobody yet
+    title: Text
+    due_at: Text | None = Field(None, description=DUE_AT)
+    assignee: Text | None = None  # a username; absent: nobody yet
 
 
 class TaskPatch(Schema):
     """Only what is sent changes; `null` clears the due date or the assignee."""
 
-    title: str | None = None
-    due_at: str | None = Field(None, description=DUE_AT)
-    assignee: str | None = None
+    title: Text | None = None
+    due_at: Text | None = Field(None, description=DUE_AT)
+    assignee: Text | None = None
     status: TaskStatus | None = None
 
 
 class TaskFilter(Schema):
     status: TaskStatus | None = None
     # "me" (the console user calling), "none" (unassigned) or a username.
-    assignee: str | None = None
+    assignee: Text | None = None
     # true: open and past their due date; false: the others.
     overdue: bool | None = None
     conversation_id: uuid.UUID | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 
 
 def default_currency() -> str:
@@ -34,7 +35,9 @@ class Order(models.Model):
     """A customer fact the agent may quote. delivery_date stays null unless the carrier knows it,
     so no draft can promise a date nobody has."""
 
-    number = models.CharField(max_length=64, unique=True)
+    # Unique whatever its case (order_number_ci_unique below): customers, the graph and the API
+    # all look a number up case-insensitively, so "NW-1" and "nw-1" are one order.
+    number = models.CharField(max_length=64)
     customer = models.ForeignKey(
         Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
     )
@@ -55,6 +58,9 @@ class Order(models.Model):
 
     class Meta:
         constraints = [
+            # Also the index of every lookup (number__iexact and Upper("number") both query
+            # UPPER(number)); it replaces the case-sensitive unique index it implies.
+            models.UniqueConstraint(Upper("number"), name="order_number_ci_unique"),
             models.CheckConstraint(
                 condition=models.Q(status__in=OrderStatus.values), name="order_status_valid"
             ),

@@ -22,6 +22,7 @@ from support.actions.catalogue import (
     find_order,
     refund_amount,
 )
+from support.due import TaskError, check_due
 from support.models import Customer, Order, OrderStatus
 from support.vocabulary import ActionRisk
 
@@ -257,16 +258,39 @@ def test_follow_up_needs_a_title_and_a_future_due_time() -> None:
         check_action("create_follow_up", {"title": "Call back", "due_at": later}, ctx(None)) == []
     )
     assert check_action("create_follow_up", {"title": "Call", "due_at": earlier}, ctx(None)) == [
-        f"due_at {earlier} is in the past"
+        "due_at: the due date is in the past"
     ]
     assert check_action("create_follow_up", {"title": "Call", "due_at": "tomorrow"}, ctx(None)) == [
-        "due_at 'tomorrow' is not a date and time (ISO 8601)"
+        "due_at: not an ISO 8601 date or date-time"
     ]
     assert check_action("create_follow_up", {"title": "C", "due_at": "2026-02-30T10:00"}, ctx(None))
     assert check_action("create_follow_up", {"title": "  "}, ctx(None)) == [
         "the follow-up needs a title"
     ]
     assert check_action("create_follow_up", {"title": "x" * 301}, ctx(None))[0].startswith("title:")
+
+
+def test_a_follow_up_s_due_time_is_checked_as_a_task_s(agent_user: Any) -> None:
+    """The catalogue refuses what making the task would refuse, and allows what it allows."""
+    now = timezone.now()
+    cases = [
+        timezone.localdate(now).isoformat(),  # a bare date: due by the end of that day
+        (now + timedelta(days=6 * 365)).isoformat(),  # more than five years ahead
+        (now - timedelta(minutes=5)).isoformat(),
+        "2026-02-30T10:00",
+    ]
+    for due_at in cases:
+        refused = check_action("create_follow_up", {"title": "Call", "due_at": due_at}, ctx(None))
+        try:
+            check_due(due_at, now)
+        except TaskError as error:
+            assert refused == [error.detail], due_at
+        else:
+            assert refused == [], due_at
+    assert check_action("create_follow_up", {"title": "C", "due_at": cases[0]}, ctx(None)) == []
+    assert check_action("create_follow_up", {"title": "C", "due_at": cases[1]}, ctx(None)) == [
+        "due_at: more than five years ahead"
+    ]
 
 
 def test_the_context_of_a_states_customer_ref(alice: Customer) -> None:

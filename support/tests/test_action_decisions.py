@@ -18,6 +18,7 @@ from django.utils import timezone
 from resolver.audit_actor import Actor
 from support import autosend, review
 from support.actions import decide
+from support.actions.catalogue import CATALOGUE
 from support.models import (
     Action,
     AuditAction,
@@ -131,6 +132,34 @@ def test_corrected_arguments_are_checked_and_the_proposal_kept(db: None, agent_u
     assert approved.proposed_arguments == {"order_number": order.number, "amount": 80}
 
 
+def test_a_corrected_refund_says_the_corrected_amount(db: None, agent_user: Any) -> None:
+    draft = customer_draft()
+    order = order_for(draft, currency="EUR")
+    spec = CATALOGUE["refund_order"]
+    proposed = {"order_number": order.number, "amount": "49.99"}
+    Draft.objects.filter(pk=draft.pk).update(
+        answer=f"Sorry for the trouble. {spec.confirm(proposed, 'EUR')} Anything else?"
+    )
+    action = Action.objects.create(
+        draft=draft,
+        conversation_id=draft.conversation_id,
+        name="refund_order",
+        arguments=proposed,
+        confirmation=spec.confirm(proposed, "EUR"),
+        fallback=spec.fallback(proposed, "EUR"),
+    )
+
+    approved = decide.approve(
+        action.pk, human(agent_user), {"order_number": order.number, "amount": 20}
+    )
+    draft.refresh_from_db()
+    sent = review.approve(draft.pk, human(agent_user))
+
+    assert approved.confirmation == "I've refunded €20.00 for order NW-10001."
+    assert approved.confirmation in draft.answer and "49.99" not in draft.answer
+    assert "€20.00" in sent.sent_text and "49.99" not in sent.sent_text
+
+
 def test_the_policy_is_checked_again_on_the_facts_at_approval(db: None, agent_user: Any) -> None:
     draft = customer_draft()
     order = order_for(draft)
@@ -185,7 +214,7 @@ def test_money_never_moves_without_a_human(db: None, automatic: Actor) -> None:
     order = order_for(draft)
     action = propose(draft, "refund_order", order_number=order.number, amount=5)
 
-    with pytest.raises(decide.ActionError, match="human"):
+    with pytest.raises(decide.ActionForbidden, match="console user"):
         decide.approve(action.pk, automatic)
 
     order.refresh_from_db()
@@ -285,11 +314,12 @@ def action_path(action: Action, verb: str) -> str:
     return f"/drafts/{action.draft_id}/actions/{action.pk}/{verb}"
 
 
-def test_api_approves_with_corrected_arguments(db: None) -> None:
+def test_api_approves_with_corrected_arguments(db: None, agent_user: Any) -> None:
     draft = customer_draft()
     order = order_for(draft)
     action = propose(draft, "refund_order", order_number=order.number, amount=80)
-    client = key_client("act")
+    client = Client()  # a console user's session: money needs a person
+    client.force_login(agent_user)
 
     reply = post_json(
         client,
@@ -305,7 +335,25 @@ def test_api_approves_with_corrected_arguments(db: None) -> None:
         12,
     )
     assert body["result"]["refunded"] == "12.00" and body["decided_at"]
-    assert AuditLog.objects.get(action=AuditAction.ACTION_APPROVED).actor.startswith("key:")
+    assert AuditLog.objects.get(action=AuditAction.ACTION_APPROVED).actor.startswith("user:")
+
+
+def test_an_api_key_may_not_approve_a_refund(db: None) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    refund = propose(draft, "refund_order", order_number=order.number, amount=12)
+    cancel = propose(draft, "cancel_order", order_number=order.number)
+    client = key_client("act")
+
+    refused = post_json(client, action_path(refund, "approve"))
+    cancelled = post_json(client, action_path(cancel, "approve"))
+
+    assert (refused.status_code, refused.json()["code"]) == (403, "forbidden")
+    assert "console user" in refused.json()["detail"]
+    order.refresh_from_db()
+    assert order.refunded == 0
+    assert Action.objects.get(pk=refund.pk).status == ActionStatus.PROPOSED
+    assert (cancelled.status_code, cancelled.json()["status"]) == (200, ActionStatus.EXECUTED)
 
 
 def test_api_refusals_are_4xx_with_a_reason(db: None) -> None:
@@ -324,6 +372,33 @@ def test_api_refusals_are_4xx_with_a_reason(db: None) -> None:
     assert wrong_draft.status_code == 404
     assert not_a_dict.status_code == 422
     assert read_only.status_code == 403
+
+
+@pytest.mark.parametrize("bad", ["NW-\u0000", "NW-\ud800"])
+def test_api_refuses_arguments_the_database_cannot_store(db: None, bad: str) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    cancel = propose(draft, "cancel_order", order_number=order.number)
+    follow_up = propose(draft, "create_follow_up", title="Call back")
+    client = key_client("act")
+
+    as_value = post_json(
+        client, action_path(cancel, "approve"), {"arguments": {"order_number": bad}}
+    )
+    as_key = post_json(
+        client, action_path(follow_up, "approve"), {"arguments": {"title": "x", bad: "y"}}
+    )
+    nested = post_json(
+        client, action_path(follow_up, "approve"), {"arguments": {"title": ["ok", bad]}}
+    )
+
+    for reply in (as_value, as_key, nested):
+        assert reply.status_code == 422, reply.content
+        assert reply["Content-Type"].startswith("application/json")
+        assert reply.json()["detail"].startswith("arguments")
+    assert Action.objects.filter(status=ActionStatus.PROPOSED).count() == 2
+    order.refresh_from_db()
+    assert order.status == OrderStatus.PROCESSING
 
 
 def test_api_rejects_and_the_draft_cannot_be_sent_before(db: None, api: Client) -> None:

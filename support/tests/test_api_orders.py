@@ -5,16 +5,20 @@ and a PUT that changes what the catalogue's policy allows."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from support.actions.catalogue import CATALOGUE, PolicyContext, check_action
 from support.models import Customer, Order, OrderStatus
+from support.orders import OrderFacts, put_order
 from support.tests.conftest import API, key_client
 
 pytestmark = pytest.mark.django_db
@@ -184,3 +188,66 @@ def test_get_orders_knows_no_customer_order_as_nobodys(reader: Client) -> None:
     Order.objects.create(number="NW-83", status=OrderStatus.DELIVERED, total=Decimal("5"))
     body = reader.get(f"{API}/orders/NW-83").json()
     assert (body["customer_ref"], body["total"]) == (None, "5.00")
+
+
+def test_two_numbers_differing_only_in_case_are_one_order(store: Client) -> None:
+    put(store, "NW-5", NEW)
+    put(store, "nw-5", {**NEW, "status": "SHIPPED"})
+
+    assert Order.objects.filter(number__iexact="nw-5").count() == 1
+    assert Order.objects.get(number__iexact="NW-5").status == OrderStatus.SHIPPED
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Order.objects.create(number="Nw-5", status=OrderStatus.PROCESSING)  # any other writer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_put_racing_another_case_of_the_number_updates_that_order() -> None:
+    """A PUT "nw-9" whose lookup missed an "NW-9" being created meanwhile (not committed yet)
+    waits on the unique index, then updates the order the other made: one row, no 500."""
+    inserted, release = threading.Event(), threading.Event()
+    outcome: list[Any] = []
+
+    def other_put() -> None:
+        try:
+            with transaction.atomic():
+                Order.objects.create(number="NW-9", status=OrderStatus.PROCESSING)
+                inserted.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def racing_put() -> None:
+        try:
+            facts = OrderFacts(customer_ref="C-9", status=OrderStatus.SHIPPED, total=Decimal(5))
+            outcome.append(put_order("nw-9", facts))
+        except Exception as error:  # the test reports it
+            outcome.append(error)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=other_put)
+    first.start()
+    assert inserted.wait(10)
+    second = threading.Thread(target=racing_put)
+    second.start()
+    deadline = time.monotonic() + 10
+    while second.is_alive() and time.monotonic() < deadline and not _waiting_on_a_lock():
+        time.sleep(0.05)
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    assert len(outcome) == 1 and not isinstance(outcome[0], Exception), outcome
+    order, created = outcome[0]
+    assert (order.number, created, order.status) == ("NW-9", False, OrderStatus.SHIPPED)
+    assert Order.objects.filter(number__iexact="nw-9").count() == 1
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database()"
+        )
+        row = cursor.fetchone()
+    return bool(row and row[0])

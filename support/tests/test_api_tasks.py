@@ -185,6 +185,25 @@ def test_a_bad_patch_changes_nothing(
     assert AuditLog.objects.filter(metadata__task_id=str(task.pk)).count() == 1
 
 
+@pytest.mark.parametrize("bad", ["Call\u0000 back", "Call \ud800 back"])
+@pytest.mark.parametrize("field", ["title", "assignee", "due_at"])
+def test_text_the_database_cannot_store_is_a_422(
+    api: Client, conversation: Conversation, field: str, bad: str
+) -> None:
+    task = create_task(conversation.pk, "Call back", created_by="agent", actor=Actor.agent())
+    payload = {"conversation_id": str(conversation.pk), "title": "Call back", field: bad}
+
+    created = post_json(api, "/tasks", payload)
+    patched = patch_json(api, f"/tasks/{task.pk}", {field: bad})
+    listed = api.get(f"{API}/tasks", {"assignee": bad.replace("\ud800", "\x00")})
+
+    for reply in (created, patched):
+        assert reply.status_code == 422, reply.content
+        assert field in reply.json()["detail"]
+    assert listed.status_code == 422, listed.content
+    assert Task.objects.get().title == "Call back"
+
+
 def test_patching_an_unknown_task_is_404(api: Client) -> None:
     response = patch_json(api, f"/tasks/{uuid.uuid4()}", {"status": "done"})
     assert response.status_code == 404

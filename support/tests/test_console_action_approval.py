@@ -150,3 +150,25 @@ async def test_an_open_page_sees_the_decision_live(agent_user: User) -> None:
     pushed = await socket.receive_from(timeout=5)
     assert f'id="action-{action.pk}"' in pushed and "Executed" in pushed
     await socket.disconnect()
+
+
+def test_the_approve_form_refuses_text_the_database_cannot_store(db: None, console: Client) -> None:
+    draft = customer_draft()
+    order = order_for(draft)
+    action = propose(draft, "update_shipping_address", order_number=order.number, address="x")
+
+    reply = console.post(
+        f"/console/actions/{action.pk}/approve/",
+        {"arg-order_number": order.number, "arg-address": "22 New Road\x00"},
+        headers=HTMX,
+    )
+    rejected = console.post(
+        f"/console/actions/{action.pk}/reject/", {"reason": "no\x00"}, headers=HTMX
+    )
+
+    assert (reply.status_code, rejected.status_code) == (422, 422)
+    assert "NUL" in reply.content.decode()
+    action.refresh_from_db()
+    order.refresh_from_db()
+    assert action.status == ActionStatus.PROPOSED
+    assert order.shipping_address == "1 Old Street, Springfield"

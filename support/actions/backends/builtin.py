@@ -13,7 +13,7 @@ from support.actions.backends import Outcome
 from support.actions.catalogue import context_for
 from support.models import Action, Order, OrderStatus
 from support.tasks import TaskError, create_task
-from support.vocabulary import TaskCreator
+from support.vocabulary import ActionName, TaskCreator
 
 
 def _order(action: Action) -> Order:
@@ -93,15 +93,15 @@ def create_follow_up(action: Action, actor: Actor) -> Outcome:
 
 
 # Actions on Resolver's own rows, never the store's: run here whatever ACTIONS_BACKEND says.
-INTERNAL = frozenset({"create_follow_up"})
+INTERNAL = frozenset({ActionName.CREATE_FOLLOW_UP})
 
 RUNS: dict[str, Callable[[Action, Actor], Outcome]] = {
-    "order_status": order_status,
-    "cancel_order": cancel_order,
-    "refund_order": refund_order,
-    "update_shipping_address": update_shipping_address,
-    "resend_confirmation": resend_confirmation,
-    "create_follow_up": create_follow_up,
+    ActionName.ORDER_STATUS: order_status,
+    ActionName.CANCEL_ORDER: cancel_order,
+    ActionName.REFUND_ORDER: refund_order,
+    ActionName.UPDATE_SHIPPING_ADDRESS: update_shipping_address,
+    ActionName.RESEND_CONFIRMATION: resend_confirmation,
+    ActionName.CREATE_FOLLOW_UP: create_follow_up,
 }
 
 
