@@ -69,18 +69,8 @@ def encrypted_pdf() -> bytes:
     return bytes(pdf.output())
 
 
-def bomb_pdf(megabytes: int = 200) -> bytes:
-    """One page whose content stream inflates to `megabytes` MB of zeros (a few hundred KB on
-    the wire)."""
-    deflate = zlib.compressobj(9)
-    chunk = b"0" * (1 << 20)
-    stream = b"".join(deflate.compress(chunk) for _ in range(megabytes)) + deflate.flush()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-    ]
+def assemble_pdf(objects: list[bytes]) -> bytes:
+    """A PDF file of `objects` (numbered from 1, the first the catalogue), with its xref table."""
     out = b"%PDF-1.7\n"
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -94,6 +84,21 @@ def bomb_pdf(megabytes: int = 200) -> bytes:
         xref,
     )
     return out
+
+
+def bomb_pdf(megabytes: int = 200) -> bytes:
+    """One page whose content stream inflates to `megabytes` MB of zeros (a few hundred KB on
+    the wire)."""
+    deflate = zlib.compressobj(9)
+    chunk = b"0" * (1 << 20)
+    stream = b"".join(deflate.compress(chunk) for _ in range(megabytes)) + deflate.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+    ]
+    return assemble_pdf(objects)
 
 
 def surrogate_pdf() -> bytes:
@@ -117,19 +122,7 @@ def surrogate_pdf() -> bytes:
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
         b"<< /Length %d >>\nstream\n" % len(cmap) + cmap + b"\nendstream",
     ]
-    out = b"%PDF-1.7\n"
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return out
+    return assemble_pdf(objects)
 
 
 def _pdf(data: bytes, filename: str = "invoice.pdf") -> dict[str, Any]:
