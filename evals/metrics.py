@@ -44,6 +44,7 @@ HIGHER_IS_BETTER = {
     "urgency_high_precision",
     "urgency_high_recall",
     "praise_acknowledged_rate",
+    "acknowledged_recall",
     "learned_right_answer_rate",
     "earlier_used_rate",
     "action_precision",
@@ -408,6 +409,10 @@ def tone_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
                 for s in labelled
             ),
             "praise_acknowledged_rate": _share(bool(s.actual.get("acknowledged")) for s in agreed),
+            # Of every case a reader would thank (the real tweets' praise has one reader).
+            "acknowledged_recall": _share(
+                bool(s.actual.get("acknowledged")) for s in labelled if s.expect["acknowledged"]
+            ),
             "acknowledge_ece": _ece(
                 _probability_pairs(labelled, "acknowledge", lambda s: s.expect["acknowledged"])
             ),

@@ -51,6 +51,15 @@ _VETO: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "praise with a problem",
+        re.compile(
+            r"(?s)(?=.*\b(love|great|awesome|amazing|thanks?)\b)(?=.*\b(would not|won'?t|"
+            r"doesn'?t work|stopped working|not working|broken|crash\w*|never arrived|"
+            r"still waiting|no longer)\b)",
+            re.I,
+        ),
+    ),
+    (
         "thanks closing a complaint",
         re.compile(r"\bthanks? (you )?anyway\b|\bno thanks to you\b|\bthanks for nothing\b", re.I),
     ),
@@ -64,4 +73,4 @@ def sarcasm_cues(text: str) -> list[str]:
 
 def praise_veto_cues(text: str) -> list[str]:
     """Why praise in the message is not praise to thank ([] if nothing vetoes it)."""
-    return [cue for cue, pattern in _VETO if pattern.search(text)]
+    return list(dict.fromkeys(cue for cue, pattern in _VETO if pattern.search(text)))

@@ -193,6 +193,7 @@ def test_tone_metrics_on_a_small_run() -> None:
     metrics = aggregate(scores)
     assert metrics["acknowledged_non_praise"] == 1
     assert metrics["praise_acknowledged_rate"] == 0.5
+    assert metrics["acknowledged_recall"] == 0.5
     assert metrics["urgency_high_recall"] == 0.5
     assert scores[0].checks["acknowledged"] is False and scores[1].checks["acknowledged"] is True
     # acknowledge: bin 0.8-0.9: 0.85 vs 0 thanked (0.85); 0.9-1: 0.95 vs 1 (0.05);
