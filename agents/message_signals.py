@@ -24,10 +24,16 @@ INTENT_MIN = 0.5
 # still called praise to thank is small, not nil (a veto cue can misfire).
 VETOED_ACKNOWLEDGE = 0.02
 
-# A sentence asking something or requesting something: a mixed message's part to answer.
+# A sentence asking something or requesting something: a mixed message's part to answer. Without a
+# question mark a question word must be followed by what makes it one ("when will", "how do I"):
+# "When I called, your staff were lovely" and "What a great service" ask nothing.
+_START = r"^(?:\W*@\w+)*\W*"  # a sentence's start, after any @mentions
 _QUESTION = re.compile(
-    r"\?|^\W*(how|what|when|where|why|which|who|whom|can|could|would|will|do|does|did|is|are|"
-    r"am|may|should|shall|any)\b|\b(can|could|would|will) (you|i|someone)\b|"
+    rf"\?|{_START}(how|what|when|where|why|which|who)\b \W*(do|does|did|is|are|was|were|can|"
+    r"could|will|would|should|to|much|many|long|time)\b|"
+    rf"{_START}(can|could|would|will|do|does|did|is|are|am|may|should|shall)\b \W*(i|you|we|"
+    r"someone|anyone|it|there|my|this|the|your)\b|"
+    rf"{_START}any (news|update|idea|way)\b|\b(can|could|would) (you|someone)\b|"
     r"\b(let me know|tell me|help me|i need to know|is there (a|any) way)\b",
     re.IGNORECASE,
 )

@@ -91,6 +91,9 @@ def test_the_question_of_a_mixed_message_is_found_verbatim() -> None:
     )
     assert question_of("Loved it. Could you send me the invoice") == "Could you send me the invoice"
     assert question_of("Thank you, brilliant service!") == ""
+    assert question_of("@Delta when will my flight board") == "@Delta when will my flight board"
+    # A question word alone asks nothing: praise that starts with one is still praise.
+    assert question_of("When I called, your staff were lovely. What a great service!") == ""
 
 
 def test_thanks_with_a_store_question_gets_the_answer(
