@@ -20,8 +20,8 @@ from support.vocabulary import MessageKind
 DISSATISFIED_MIN = 0.5
 PRAISE_MIN = 0.8
 INTENT_MIN = 0.5
-# P(a person would thank it) of praise something vetoes: the share of such messages that readers
-# still called praise to thank is small, not nil (a veto cue can misfire).
+# P(a person would thank it) of praise something vetoes: small, not nil (a veto can misfire). On
+# the real-tweet tuning half, 4 of the 238 messages given P <= 0.02 were praise to thank (1.7%).
 VETOED_ACKNOWLEDGE = 0.02
 
 # A sentence asking something or requesting something: a mixed message's part to answer. Without a
