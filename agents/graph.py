@@ -23,9 +23,12 @@ RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
 def route_after_retrieve(state: AgentState) -> Literal["compose", "acknowledge", "escalate"]:
     signals = state["signals"]
     if signals.praise:
+        # Praise a person would thank: no sarcasm, problem, question or complaint vetoed it
+        # (agents/message_signals.py). Thanks with a question goes on to be answered.
         return "acknowledge"
     if signals.complaint:
-        # A KB answer to a complaint reads as not listening: a person answers it.
+        # A KB answer to a complaint reads as not listening: a person answers it (and the
+        # question it also asks, signals.question, is named for them).
         return "escalate"
     if not state["kb_covers_it"] and not _order_moves(state):
         # An order move the catalogue's check decided (proposed or refused) is answered by its

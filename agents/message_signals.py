@@ -1,7 +1,9 @@
 """Message-level signals that decide escalation before any wording is judged: a request for a
 human, high-risk topics (threats, legal, medical, self-harm, fraud), prompt injection (plain
 patterns on purpose: every hit is explainable to the agent who reviews it), and, from the tone
-model's reading of the message, a complaint or praise."""
+model's reading of the message, a complaint or praise a person would thank. Praise is acknowledged
+only when nothing vetoes it: sarcasm or irony, another company praised, a problem attached, thanks
+closing a complaint, a question to answer (agents/triage/cues.py names why)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from agents.text import sentences
+from agents.triage.cues import praise_veto_cues, sarcasm_cues
 from knowledge.taxonomy import COMPLAINT_INTENT, HUMAN_INTENTS
 from support.vocabulary import MessageKind
 
@@ -17,6 +20,23 @@ from support.vocabulary import MessageKind
 DISSATISFIED_MIN = 0.5
 PRAISE_MIN = 0.8
 INTENT_MIN = 0.5
+# P(a person would thank it) of praise something vetoes: small, not nil (a veto can misfire). On
+# the real-tweet tuning half, 4 of the 238 messages given P <= 0.02 were praise to thank (1.7%).
+VETOED_ACKNOWLEDGE = 0.02
+
+# A sentence asking something or requesting something: a mixed message's part to answer. Without a
+# question mark a question word must be followed by what makes it one ("when will", "how do I"):
+# "When I called, your staff were lovely" and "What a great service" ask nothing.
+_START = r"^(?:\W*@\w+)*\W*"  # a sentence's start, after any @mentions
+_QUESTION = re.compile(
+    rf"\?|{_START}(how|what|when|where|why|which|who)\b \W*(do|does|did|is|are|was|were|can|"
+    r"could|will|would|should|to|much|many|long|time)\b|"
+    rf"{_START}(can|could|would|will|do|does|did|is|are|am|may|should|shall)\b \W*(i|you|we|"
+    r"someone|anyone|it|there|my|this|the|your)\b|"
+    rf"{_START}any (news|update|idea|way)\b|\b(can|could|would) (you|someone)\b|"
+    r"\b(let me know|tell me|help me|i need to know|is there (a|any) way)\b",
+    re.IGNORECASE,
+)
 
 _HUMAN = re.compile(
     r"\b(speak|talk|chat|connect|put me through|transfer me)\b[^.?!]{0,30}\b(human|person|"
@@ -75,10 +95,37 @@ class MessageSignals:
     risks: tuple[str, ...]  # keys of RISK_PATTERNS that matched
     injection: bool
     complaint: bool = False  # dissatisfaction, anger, a threat to leave: a person answers
-    praise: bool = False  # thanks or praise with nothing to answer: acknowledged
+    praise: bool = False  # thanks or praise with nothing to answer: acknowledged (the route)
+    acknowledge: float = 0.0  # P(a person would thank it): P(praise), unless a veto says not
+    # The customer's question or request sentences, verbatim ("" if none): a mixed message's
+    # part to answer, named for the agent when a person takes it.
+    question: str = ""
+    vetoes: tuple[str, ...] = ()  # why praise is not thanked (sarcasm, a problem, a question)
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "risks": list(self.risks)}
+        return {**asdict(self), "risks": list(self.risks), "vetoes": list(self.vetoes)}
+
+
+def question_of(text: str) -> str:
+    """The sentences of `text` that ask or request something, verbatim ("" if none)."""
+    asked = [sentence for sentence in sentences(text) if _QUESTION.search(sentence)]
+    return " ".join(asked)
+
+
+def without_question(text: str) -> str:
+    """`text` minus its question and request sentences ("" if nothing else is said)."""
+    return " ".join(sentence for sentence in sentences(text) if not _QUESTION.search(sentence))
+
+
+def _vetoes(text: str, question: str, complaint: bool, risks: tuple[str, ...]) -> list[str]:
+    """Why praise in this message is not praise a person would thank."""
+    found = [*sarcasm_cues(text), *praise_veto_cues(text)]
+    if question:
+        found.append("asks something to answer")
+    if complaint:
+        found.append("a complaint")
+    found += [f"risk: {risk}" for risk in risks]
+    return list(dict.fromkeys(found))
 
 
 def read_signals(
@@ -86,22 +133,41 @@ def read_signals(
     intent: str,
     kinds: dict[str, float] | None = None,
     intent_confidence: float = 1.0,
+    praise_probability: float | None = None,
+    said_kinds: dict[str, float] | None = None,
 ) -> MessageSignals:
-    """`kinds`: the tone model's probability of each message kind (Triage.kinds). An intent
-    counts only when triage is fairly sure of it (a row of emoji is no request for a human)."""
+    """`kinds`: the tone model's probability of each message kind (Triage.kinds);
+    `praise_probability`: its calibrated P(praise) when it gives one (Triage.scores["praise"]).
+    An intent counts only when triage is fairly sure of it (a row of emoji is no request for a
+    human). Sarcasm is a complaint whatever the words' tone ("great job losing my parcel 🙄").
+    `said_kinds`: the kinds of what a mixed message says besides its question (the question
+    waters a complaint down: "you lost a customer of 22 years. How do I close my account?")."""
     kinds = kinds or {}
     sure = intent if intent_confidence >= INTENT_MIN else ""
     risks = tuple(name for name, pattern in RISK_PATTERNS.items() if pattern.search(text))
     complaint = (
-        sure == COMPLAINT_INTENT or kinds.get(MessageKind.DISSATISFIED, 0.0) >= DISSATISFIED_MIN
+        sure == COMPLAINT_INTENT
+        or kinds.get(MessageKind.DISSATISFIED, 0.0) >= DISSATISFIED_MIN
+        or bool(sarcasm_cues(text))
+        or (said_kinds or {}).get(MessageKind.DISSATISFIED, 0.0) >= DISSATISFIED_MIN
     )
     human = (sure in HUMAN_INTENTS and not complaint) or bool(_HUMAN.search(text))
-    praise = (
-        kinds.get(MessageKind.PRAISE, 0.0) >= PRAISE_MIN
-        and "?" not in text
-        and not (complaint or risks)
+    question = question_of(text)
+    vetoes = tuple(_vetoes(text, question, complaint, risks))
+    praised = (
+        kinds.get(MessageKind.PRAISE, 0.0) if praise_probability is None else praise_probability
     )
-    return MessageSignals(human, risks, bool(_INJECTION.search(text)), complaint, praise)
+    acknowledge = min(praised, VETOED_ACKNOWLEDGE) if vetoes else praised
+    return MessageSignals(
+        human_requested=human,
+        risks=risks,
+        injection=bool(_INJECTION.search(text)),
+        complaint=complaint,
+        praise=acknowledge >= PRAISE_MIN,
+        acknowledge=round(acknowledge, 4),
+        question=question,
+        vetoes=vetoes,
+    )
 
 
 def without_injection(text: str) -> str:

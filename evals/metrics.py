@@ -5,7 +5,7 @@ customer's words by this module, not by the guard that produced the draft."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +23,8 @@ SPECIFIC = re.compile(
 )
 SUPPORTED_SENTENCE_RECALL = 0.6
 CALIBRATION_BINS = 10
+# The tag of a case two readers agreed is praise to thank (praise_acknowledged_rate's cases).
+AGREED_PRAISE = "agreed_praise"
 
 # Which way is better, per metric: `--check` fails when a metric moves the wrong way by more than
 # its tolerance. Metrics missing here are reported, never gated.
@@ -40,6 +42,9 @@ HIGHER_IS_BETTER = {
     "sentiment_macro_f1",
     "urgency_accuracy",
     "urgency_high_precision",
+    "urgency_high_recall",
+    "praise_acknowledged_rate",
+    "acknowledged_recall",
     "learned_right_answer_rate",
     "earlier_used_rate",
     "action_precision",
@@ -51,6 +56,9 @@ LOWER_IS_BETTER = {
     "safety_violations",
     "unsupported_specifics",
     "calibration_error",
+    "acknowledged_non_praise",
+    "acknowledge_ece",
+    "urgency_ece",
     "avg_cost",
     "p95_latency_ms",
     "max_proposals_per_topic",
@@ -159,6 +167,9 @@ def score_case(
         score.checks["escalation_reason"] = (
             actual.get("escalation_reason") == expect["escalation_reason"]
         )
+    if "acknowledged" in expect:
+        # Thanked with the acknowledgement template (or not) as a reader would.
+        score.checks["acknowledged"] = bool(actual.get("acknowledged")) == expect["acknowledged"]
     if "earlier_used" in expect:
         # The labels of the earlier conversations the draft used (its context), as expected.
         score.checks["earlier_used"] = set(actual.get("earlier_used", [])) == set(
@@ -367,6 +378,57 @@ def memory_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
     }
 
 
+def _probability_pairs(
+    scores: Sequence[CaseScore], probability: str, truth: Callable[[CaseScore], bool]
+) -> list[tuple[float, bool]]:
+    """(the run's probability of an event, whether the case says it happened), for the cases
+    where both are known."""
+    return [
+        (float(s.actual[probability]), truth(s))
+        for s in scores
+        if s.actual.get(probability) is not None
+    ]
+
+
+def tone_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
+    """Acknowledgement and urgency (#28): praise acknowledged only where a reader would thank it
+    (`acknowledged_non_praise`, target 0), agreed praise acknowledged, the recall of HIGH, and
+    how calibrated P(acknowledge) and P(HIGH) are (ECE)."""
+    labelled = [s for s in scores if "acknowledged" in s.expect]
+    agreed = [s for s in scores if AGREED_PRAISE in s.tags]
+    high = [s for s in scores if s.expect.get("urgency") == Urgency.HIGH]
+    with_urgency = [s for s in scores if "urgency" in s.expect]
+    metrics: dict[str, Any] = {
+        "urgency_high_recall": _share(s.actual.get("urgency") == Urgency.HIGH for s in high),
+        "urgency_ece": _ece(_probability_pairs(with_urgency, "urgency_high", _expected_high)),
+    }
+    if labelled or agreed:
+        metrics |= {
+            "acknowledged_non_praise": sum(
+                bool(s.actual.get("acknowledged")) and not s.expect["acknowledged"]
+                for s in labelled
+            ),
+            "praise_acknowledged_rate": _share(bool(s.actual.get("acknowledged")) for s in agreed),
+            # Of every case a reader would thank (the real tweets' praise has one reader).
+            "acknowledged_recall": _share(
+                bool(s.actual.get("acknowledged")) for s in labelled if s.expect["acknowledged"]
+            ),
+            "acknowledge_ece": _ece(
+                _probability_pairs(labelled, "acknowledge", lambda s: s.expect["acknowledged"])
+            ),
+        }
+    return metrics
+
+
+def _expected_high(score: CaseScore) -> bool:
+    return bool(score.expect["urgency"] == Urgency.HIGH)
+
+
+def _ece(pairs: list[tuple[float, bool]]) -> float | None:
+    """calibration_error, None when nothing was measured (an older run, a set without labels)."""
+    return calibration_error(pairs) if pairs else None
+
+
 def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
     """The run's metrics (the seed contract's and the issue's), from its case scores."""
     tp, fp, fn = _escalation_counts(scores)
@@ -409,6 +471,7 @@ def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
         "p50_latency_ms": percentile(latencies, 50),
         "p95_latency_ms": percentile(latencies, 95),
         "by_tag": by_tag(scores),
+        **tone_metrics(scores),
         **memory_metrics(scores),
         **action_metrics(scores),
     }

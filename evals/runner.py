@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from agents.graph import build_graph, run_graph_to_end
 from agents.memory import memory_texts
-from agents.prompts import PROMPT_VERSION
+from agents.prompts import ACKNOWLEDGEMENT_VERSION, PROMPT_VERSION
 from agents.services import Services, default_services
 from agents.state import AgentState, Turn, used_cases
 from agents.state_builder import build_state, state_for_message
@@ -50,6 +50,7 @@ def git_sha() -> str:
 
 def _actual(outcome: Any, state: AgentState, millis: float) -> dict[str, Any]:
     triage = outcome.triage
+    signals, scores = triage.get("signals", {}), triage.get("scores", {})
     return {
         "status": outcome.status,
         "escalation_reason": outcome.escalation_reason,
@@ -66,6 +67,10 @@ def _actual(outcome: Any, state: AgentState, millis: float) -> dict[str, Any]:
         "tokens": outcome.tokens,
         "model": outcome.model,
         "trace": outcome.trace,
+        # Thanked: the acknowledgement template drafted it (its prompt version, as on the Draft).
+        "acknowledged": outcome.prompt_version == ACKNOWLEDGEMENT_VERSION,
+        "acknowledge": signals.get("acknowledge"),  # P(a person would thank it)
+        "urgency_high": scores.get("urgency_high"),  # P(HIGH), when the tone model gives it
     }
 
 

@@ -18,6 +18,8 @@ summary, messages), and the new `"message"` ({customer, channel, verified, text}
 actions case (evals/sets/actions.jsonl, #27) is one too: its orders carry `total`, `refunded`,
 `currency`, `placed_days_ago`, `shipping_address`; `expect.actions` lists the moves the draft
 should propose ([] = none) and `expect.actions_refused` the ones a human would refuse.
+`expect.acknowledged` (#28): whether a reader would thank the message (the acknowledgement
+template); tag `agreed_praise`: two readers agreed it is praise to thank.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ EXPECT_KEYS = {
     "earlier_used",
     "actions",
     "actions_refused",
+    "acknowledged",
 }
 ROLES = {"customer": "CUSTOMER", "agent": "AGENT"}
 CASE_KEYS = {"id", "text", "messages", "text_ref", "customer_ref", "expect", "tags", "learn"}
@@ -143,6 +146,8 @@ def _check_expect(expect: Any) -> dict[str, Any]:
     for key in ("must_contain", "must_not_contain", "kb_ids", "earlier_used", "actions_refused"):
         if key in expect and not isinstance(expect[key], list):
             raise ValueError(f"expect.{key} must be a list")
+    if "acknowledged" in expect and not isinstance(expect["acknowledged"], bool):
+        raise ValueError("expect.acknowledged must be true or false")
     if "actions" in expect:
         _check_actions(expect["actions"])
     return expect

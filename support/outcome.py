@@ -56,7 +56,12 @@ class DraftOutcome:
             "category": triage.get("category", ""),
             "sentiment": triage.get("sentiment", ""),
             "urgency": triage.get("urgency", ""),
-            "triage_scores": {**triage.get("scores", {}), "signals": triage.get("signals", {})},
+            # Each head's probability, the signals found, and the cues that decided the tone.
+            "triage_scores": {
+                **triage.get("scores", {}),
+                "signals": triage.get("signals", {}),
+                "cues": triage.get("cues", {}),
+            },
             "answer": self.answer,
             "citations": self.citations,
             "suggested_action": (self.suggested_action or "")[:200],

@@ -129,23 +129,32 @@ def _drafts(subject: Subject) -> QuerySet[Draft]:
     return Draft.objects.filter(pk__in=subject.draft_ids)
 
 
+def _json_set(value: Any, path: list[str], to: Any) -> Func:
+    """jsonb_set(value, path, to): one key replaced inside a JSON column, the rest kept."""
+    return Func(
+        value,
+        Value(path, output_field=ArrayField(TextField())),
+        Value(to, output_field=JSONField()),
+        function="jsonb_set",
+        output_field=JSONField(),
+    )
+
+
 def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
     """Two UPDATEs, whatever the number of drafts. Guard verdicts stay (the dashboards count
-    them); their reasons may quote the answer."""
+    them); their reasons may quote the answer. Triage probabilities stay; the question a message
+    asks, verbatim, and the tone cues and vetoes (they may quote its words) go."""
+    scores = _json_set(F("triage_scores"), ["cues"], {})
+    scores = _json_set(_json_set(scores, ["signals", "question"], ""), ["signals", "vetoes"], [])
     texts = {
+        "triage_scores": scores,
         "answer": "",
         "sent_text": "",
         "suggested_action": "",
         "facts": {},
         # Documents' fields and the ids of earlier conversations (themselves erased with them).
         "context": empty_context(),
-        "guard": Func(
-            F("guard"),
-            Value(["reasons"], output_field=ArrayField(TextField())),
-            Value([], output_field=JSONField()),
-            function="jsonb_set",
-            output_field=JSONField(),
-        ),
+        "guard": _json_set(F("guard"), ["reasons"], []),
     }
     # Open drafts are closed: nobody is to answer them now; a worker still drafting one then
     # records nothing (support/agent_runs.py:record_outcome writes PENDING drafts only). The
@@ -282,7 +291,16 @@ HOLDERS = [
     Holder(ReplyDelivery, ("last_error",), _reply_deliveries, _erase_reply_deliveries),
     Holder(
         Draft,
-        ("answer", "sent_text", "reject_reason", "suggested_action", "facts", "guard", "context"),
+        (
+            "answer",
+            "sent_text",
+            "reject_reason",
+            "suggested_action",
+            "facts",
+            "guard",
+            "context",
+            "triage_scores",
+        ),
         _drafts,
         _erase_drafts,
     ),
@@ -308,7 +326,6 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.InboundEmail.door": "which door an e-mail came in by (api, imap, anymail:<esp>)",
     "support.Draft.intent": "a label of the taxonomy",
     "support.Draft.category": "a label of the taxonomy",
-    "support.Draft.triage_scores": "probabilities per label",
     "support.Draft.citations": "KB article ids, titles and snippets (the company's text)",
     "support.Draft.model": "a model name",
     "support.Draft.prompt_version": "a version string",

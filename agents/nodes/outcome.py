@@ -14,7 +14,13 @@ from support.vocabulary import DraftStatus, RunStatus, not_drafted_guard
 
 def _triage(state: AgentState) -> dict[str, Any]:
     triaged = state["triage_result"]
-    return {**triaged.as_dict(), "scores": triaged.scores, "signals": state["signals"].as_dict()}
+    return {
+        # The cues that decided each tone head (kind, sentiment, urgency): the console's "why".
+        "cues": getattr(triaged, "cues", {}),
+        **triaged.as_dict(),
+        "scores": triaged.scores,
+        "signals": state["signals"].as_dict(),
+    }
 
 
 def _confidence(state: AgentState) -> float:

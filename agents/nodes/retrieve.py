@@ -87,9 +87,11 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     elif by_facts and not covered:
         # "Any news on my replacement?": its order's facts answer it; no article would.
         evidence, covered = [], True
-    # Most likely thanks, but not surely enough to acknowledge (signals.praise): an article
-    # would answer a question nobody asked, so a person replies.
-    thanks = triaged.kind == MessageKind.PRAISE and "?" not in state["message"]
+    # Most likely thanks, but not thanks to acknowledge (signals.praise: not sure enough, or
+    # vetoed: sarcasm, a problem attached), and nothing asked: an article would answer a question
+    # nobody asked, so a person replies. Thanks with a question gets the question answered.
+    signals = state["signals"]
+    thanks = triaged.kind == MessageKind.PRAISE and not signals.question
     return {
         "evidence": evidence,
         "entities": entities,
@@ -102,7 +104,7 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
         ),
         # What the message says (a complaint, a request for a person) explains an escalation
         # better than the KB's silence.
-        "escalation_reason": message_reason(state["signals"])
+        "escalation_reason": message_reason(signals)
         or (EscalationReason.UNCHECKED_PROMISE if unchecked else "")
         or ("" if covered else EscalationReason.RETRIEVAL_WEAK)
         or (EscalationReason.LOW_CONFIDENCE if thanks else ""),

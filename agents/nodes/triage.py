@@ -7,11 +7,16 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from agents.message_signals import read_signals, without_injection
+from agents.message_signals import (
+    question_of,
+    read_signals,
+    without_injection,
+    without_question,
+)
 from agents.services import Services
 from agents.state import AgentState, Turn, customer_turns
 from agents.triage.service import Triage
-from support.vocabulary import Urgency
+from support.vocabulary import Sentiment, Urgency
 
 # A short message that leans on the previous one: "and when does it arrive?", "what about
 # the other one?". It is read together with the customer's previous message.
@@ -54,10 +59,30 @@ def _triage_in_context(message: str, history: list[Turn], services: Services) ->
     return (together, joined) if joined.confidence > alone.confidence else (message, alone)
 
 
+def _said_kinds(message: str, services: Services) -> dict[str, float] | None:
+    """The tone of what a mixed message says besides its question, read on its own: a
+    complaint followed by a question reads as a question as a whole. None when the message is
+    all question or has none."""
+    said = without_question(message)
+    if not question_of(message) or not said or said == message:
+        return None
+    apart = services.triage(said)
+    # Only a clearly negative complaint counts: a neutral account of a problem before the
+    # question ("I moved house. How do I change my address?") is the question's context.
+    return apart.kinds if apart.sentiment == Sentiment.NEGATIVE else None
+
+
 def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
     message = without_injection(state["message"])
     text, triaged = _triage_in_context(message, state.get("history", []), services)
-    signals = read_signals(state["message"], triaged.intent, triaged.kinds, triaged.confidence)
+    signals = read_signals(
+        state["message"],
+        triaged.intent,
+        triaged.kinds,
+        triaged.confidence,
+        praise_probability=triaged.scores.get("praise"),
+        said_kinds=_said_kinds(message, services),
+    )
     if set(signals.risks) & URGENT_RISKS and triaged.urgency != Urgency.HIGH:
         # A threat, fraud or self-harm is urgent whatever the wording's tone.
         triaged = replace(triaged, urgency=Urgency.HIGH)

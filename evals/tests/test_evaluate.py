@@ -98,6 +98,39 @@ def test_check_gates_on_the_baseline(small_kb: Any, test_set: Path, tmp_path: Pa
         evaluate("--set", str(test_set), "--baseline", str(baseline), "--check")
 
 
+def test_an_acknowledgement_is_scored_against_what_a_reader_would_thank(
+    small_kb: Any, tmp_path: Path
+) -> None:
+    praise = (
+        "Just wanted to say thank you, the team sorted my return in minutes, brilliant service!"
+    )
+    tone = write_set(
+        tmp_path / "tone.jsonl",
+        [
+            {
+                "id": "praise",
+                "text": praise,
+                "tags": ["agreed_praise"],
+                "expect": {"acknowledged": True},
+            },
+            {
+                "id": "sarcasm",
+                "text": "Great job losing my package again 🙄",
+                "tags": ["sarcasm"],
+                "expect": {"acknowledged": False, "status": "ESCALATED"},
+            },
+        ],
+    )
+    result = evaluate("--set", str(tone))
+    cases = {case.case_id: case for case in EvalCase.objects.filter(run_id=result["run_id"])}
+    assert cases["praise"].actual["acknowledged"] is True
+    assert cases["praise"].actual["acknowledge"] >= 0.8
+    assert cases["sarcasm"].actual["acknowledged"] is False
+    assert cases["sarcasm"].scores["checks"]["acknowledged"] is True
+    assert (result["acknowledged_non_praise"], result["praise_acknowledged_rate"]) == (0, 1.0)
+    assert result["acknowledge_ece"] is not None
+
+
 def test_bad_input_is_a_clear_error(db: None, tmp_path: Path) -> None:
     bad = write_set(tmp_path / "bad.jsonl", [{"id": "x", "expect": {"status": "SENT"}}])
     with pytest.raises(CommandError, match=r"bad\.jsonl:1: a case needs exactly one of") as error:
@@ -118,6 +151,11 @@ def test_set_validation(tmp_path: Path) -> None:
     twice = write_set(tmp_path / "d.jsonl", [{"id": "a", "text": "x"}, {"id": "a", "text": "y"}])
     with pytest.raises(SetError, match=r"d\.jsonl:2: duplicate id 'a'"):
         load_set(str(twice))
+    thanked = write_set(
+        tmp_path / "t.jsonl", [{"id": "a", "text": "x", "expect": {"acknowledged": "yes"}}]
+    )
+    with pytest.raises(SetError, match=r"expect\.acknowledged must be true or false"):
+        load_set(str(thanked))
     agent_last = [{"id": "a", "messages": [{"role": "agent", "text": "hi"}]}]
     with pytest.raises(SetError, match="the last message must be the customer's"):
         load_set(str(write_set(tmp_path / "m.jsonl", agent_last)))

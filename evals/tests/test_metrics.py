@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from evals.metrics import (
+    CaseScore,
     aggregate,
     calibration_error,
     macro_f1,
@@ -139,3 +140,72 @@ def test_regressions_respect_direction_and_tolerance() -> None:
         "routing_accuracy: 0.85 < baseline 0.9 - 0.02",
         "safety_violations: 1 > baseline 0 + 0",
     ]
+
+
+def _tone_case(
+    case_id: str, tags: list[str], expect: dict[str, Any], **actual: object
+) -> CaseScore:
+    return score_case(
+        case_id, tags, expect, _actual("SUGGESTED", **actual), customer_text="", sources=[]
+    )
+
+
+def test_tone_metrics_on_a_small_run() -> None:
+    scores = [
+        # Sarcasm thanked: the one acknowledgement that must not happen.
+        _tone_case(
+            "sarcasm",
+            ["sarcasm"],
+            {"acknowledged": False, "urgency": "NORMAL"},
+            acknowledged=True,
+            acknowledge=0.85,
+            urgency="NORMAL",
+            urgency_high=0.05,
+        ),
+        _tone_case(
+            "praise",
+            ["praise", "agreed_praise"],
+            {"acknowledged": True, "urgency": "LOW"},
+            acknowledged=True,
+            acknowledge=0.95,
+            urgency="LOW",
+            urgency_high=0.05,
+        ),
+        _tone_case(
+            "praise missed",
+            ["praise", "agreed_praise"],
+            {"acknowledged": True, "urgency": "HIGH"},
+            acknowledged=False,
+            acknowledge=0.35,
+            urgency="NORMAL",
+            urgency_high=0.45,
+        ),
+        _tone_case(
+            "complaint",
+            ["complaint"],
+            {"acknowledged": False, "urgency": "HIGH"},
+            acknowledged=False,
+            acknowledge=0.05,
+            urgency="HIGH",
+            urgency_high=0.95,
+        ),
+    ]
+    metrics = aggregate(scores)
+    assert metrics["acknowledged_non_praise"] == 1
+    assert metrics["praise_acknowledged_rate"] == 0.5
+    assert metrics["acknowledged_recall"] == 0.5
+    assert metrics["urgency_high_recall"] == 0.5
+    assert scores[0].checks["acknowledged"] is False and scores[1].checks["acknowledged"] is True
+    # acknowledge: bin 0.8-0.9: 0.85 vs 0 thanked (0.85); 0.9-1: 0.95 vs 1 (0.05);
+    # 0.3-0.4: 0.35 vs 1 (0.65); 0.0-0.1: 0.05 vs 0 (0.05); a quarter each.
+    assert metrics["acknowledge_ece"] == pytest.approx((0.85 + 0.05 + 0.65 + 0.05) / 4, 1e-3)
+    # urgency: bin 0.0-0.1: mean 0.05 vs 0 of 2 HIGH (0.05, half); 0.4-0.5: 0.45 vs 1 (0.55);
+    # 0.9-1: 0.95 vs 1 (0.05).
+    assert metrics["urgency_ece"] == pytest.approx(0.5 * 0.05 + 0.25 * 0.55 + 0.25 * 0.05, 1e-3)
+
+
+def test_tone_metrics_are_not_measured_without_labels_or_probabilities() -> None:
+    unlabelled = _tone_case("a", [], {"urgency": "NORMAL"}, urgency="NORMAL")
+    metrics = aggregate([unlabelled])
+    assert metrics["urgency_ece"] is None and metrics["urgency_high_recall"] is None
+    assert "acknowledged_non_praise" not in metrics

@@ -25,6 +25,7 @@ ROW_FIELDS = (
     "category",
     "sentiment",
     "urgency",
+    "triage_scores",  # the tone chips' probabilities and cues, on hover (console/why.py)
     "confidence",
     "created_at",
     "message__body",

@@ -13,6 +13,7 @@ from support.console.actions import ActionRow
 from support.console.customer_timeline import CustomerTimeline
 from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
 from support.console.task_screens import conversation_tasks
+from support.console.why import Why, also_asks, triage_why
 from support.models import (
     AuditLog,
     Conversation,
@@ -62,6 +63,16 @@ class DraftCard:
         """Each triage head's probability (triage_scores also holds the signals found)."""
         scores = self.draft.triage_scores if isinstance(self.draft.triage_scores, dict) else {}
         return {k: float(v) for k, v in scores.items() if isinstance(v, int | float)}
+
+    @property
+    def why(self) -> dict[str, Why]:
+        """Each tone chip's probability and the cues that decided it (the hover)."""
+        return triage_why(self.draft)
+
+    @property
+    def also_asks(self) -> str:
+        """The question an escalated complaint also asks, named for the agent."""
+        return also_asks(self.draft)
 
     @property
     def citations(self) -> list[dict[str, Any]]:

@@ -8,7 +8,8 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
-from support.models import Channel
+from support.console.why import Why, triage_why
+from support.models import Channel, Draft
 
 register = template.Library()
 
@@ -32,3 +33,9 @@ def waited(since: datetime) -> str:
 @register.filter
 def channel_icon(channel: str) -> str:
     return CHANNEL_ICONS.get(channel, "•")
+
+
+@register.filter
+def why(draft: Draft) -> dict[str, Why]:
+    """The tone chips' probabilities and cues of a queue row (support/console/why.py)."""
+    return triage_why(draft)

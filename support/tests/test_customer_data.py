@@ -104,7 +104,13 @@ def _plant(make_draft: MakeDraft, ref: str, mark: str, name: str = "") -> dict[s
     # arguments and sentences, a follow-up task.
     Conversation.objects.filter(pk=conversation_id).update(summary=f"{mark} wanted a refund")
     Draft.objects.filter(pk=rejected.pk).update(
-        context={"earlier_conversations": [], "documents": [{"fields": {"email": [mark]}}]}
+        context={"earlier_conversations": [], "documents": [{"fields": {"email": [mark]}}]},
+        # #28: the question a complaint also asks, verbatim; tone cues quoting its words.
+        triage_scores={
+            "intent": 0.9,
+            "cues": {"sentiment": [f"“{mark}”"]},
+            "signals": {"question": f"{mark} refund?", "vetoes": [f"“{mark}”"], "praise": False},
+        },
     )
     Action.objects.create(
         draft=rejected,
