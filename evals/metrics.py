@@ -45,6 +45,7 @@ HIGHER_IS_BETTER = {
     "urgency_high_recall",
     "praise_acknowledged_rate",
     "acknowledged_recall",
+    "question_named_rate",
     "learned_right_answer_rate",
     "earlier_used_rate",
     "action_precision",
@@ -170,6 +171,9 @@ def score_case(
     if "acknowledged" in expect:
         # Thanked with the acknowledgement template (or not) as a reader would.
         score.checks["acknowledged"] = bool(actual.get("acknowledged")) == expect["acknowledged"]
+    if expect.get("asks_question") and actual["status"] == DraftStatus.ESCALATED:
+        # A complaint with a question: the escalation names the question for the agent.
+        score.checks["question_named"] = bool(actual.get("question"))
     if "earlier_used" in expect:
         # The labels of the earlier conversations the draft used (its context), as expected.
         score.checks["earlier_used"] = set(actual.get("earlier_used", [])) == set(
@@ -413,6 +417,7 @@ def tone_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
             "acknowledged_recall": _share(
                 bool(s.actual.get("acknowledged")) for s in labelled if s.expect["acknowledged"]
             ),
+            "question_named_rate": _check_rate(scores, "question_named"),
             "acknowledge_ece": _ece(
                 _probability_pairs(labelled, "acknowledge", lambda s: s.expect["acknowledged"])
             ),

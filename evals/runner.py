@@ -71,6 +71,8 @@ def _actual(outcome: Any, state: AgentState, millis: float) -> dict[str, Any]:
         "acknowledged": outcome.prompt_version == ACKNOWLEDGEMENT_VERSION,
         "acknowledge": signals.get("acknowledge"),  # P(a person would thank it)
         "urgency_high": scores.get("urgency_high"),  # P(HIGH), when the tone model gives it
+        # The customer's question an escalation names for the agent (a complaint + a question).
+        "question": signals.get("question") or "",
     }
 
 

@@ -19,7 +19,8 @@ actions case (evals/sets/actions.jsonl, #27) is one too: its orders carry `total
 `currency`, `placed_days_ago`, `shipping_address`; `expect.actions` lists the moves the draft
 should propose ([] = none) and `expect.actions_refused` the ones a human would refuse.
 `expect.acknowledged` (#28): whether a reader would thank the message (the acknowledgement
-template); tag `agreed_praise`: two readers agreed it is praise to thank.
+template); tag `agreed_praise`: two readers agreed it is praise to thank. `expect.asks_question`:
+a complaint that also asks something, whose escalation must name the question for the agent.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ EXPECT_KEYS = {
     "actions",
     "actions_refused",
     "acknowledged",
+    "asks_question",
 }
 ROLES = {"customer": "CUSTOMER", "agent": "AGENT"}
 CASE_KEYS = {"id", "text", "messages", "text_ref", "customer_ref", "expect", "tags", "learn"}
@@ -148,6 +150,8 @@ def _check_expect(expect: Any) -> dict[str, Any]:
             raise ValueError(f"expect.{key} must be a list")
     if "acknowledged" in expect and not isinstance(expect["acknowledged"], bool):
         raise ValueError("expect.acknowledged must be true or false")
+    if "asks_question" in expect and not isinstance(expect["asks_question"], bool):
+        raise ValueError("expect.asks_question must be true or false")
     if "actions" in expect:
         _check_actions(expect["actions"])
     return expect
