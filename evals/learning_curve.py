@@ -117,10 +117,13 @@ def _summary(results: list[dict[str, Any]], topics: list[str]) -> dict[str, Any]
             ),
         }
     n = max(1, len(results))
+    suggested = [r["f1"] for r in results if r["suggested"]]
     return {
         "suggested_rate": round(sum(r["suggested"] for r in results) / n, 4),
         "right_answer_rate": round(sum(right) / n, 4),
         "answer_f1": round(sum(r["f1"] for r in results) / n, 4),
+        # Is what it suggests the human's answer (the "F1 where suggested")?
+        "answer_f1_where_suggested": round(sum(suggested) / max(1, len(suggested)), 4),
         "cites_learned_rate": round(sum(r["cites_learned"] for r in results) / n, 4),
         "by_topic": by_topic,
     }

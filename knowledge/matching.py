@@ -136,11 +136,16 @@ def calibrate(document: KBDocument) -> Calibration:
     calibration = Calibration(
         threshold_from(held_out, other), len(keys), held_out, other, other_document
     )
-    document.match_threshold = calibration.threshold
-    document.metadata = {**document.metadata, "match": calibration.as_metadata()}
-    KBDocument.objects.filter(pk=document.pk).update(
-        match_threshold=document.match_threshold, metadata=document.metadata
-    )
+    with transaction.atomic():
+        # Under the row lock, on the metadata as it is now: an erasure may be rewriting its
+        # questions meanwhile, and a stale copy must not bring them back.
+        locked = KBDocument.objects.select_for_update().filter(pk=document.pk).first()
+        if locked is None:
+            return calibration
+        locked.match_threshold = calibration.threshold
+        locked.metadata = {**locked.metadata, "match": calibration.as_metadata()}
+        locked.save(update_fields=["match_threshold", "metadata"])
+    document.match_threshold, document.metadata = locked.match_threshold, locked.metadata
     return calibration
 
 

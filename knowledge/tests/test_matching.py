@@ -61,9 +61,7 @@ def _learned(agent_user: Any, taught: list[str] = TAUGHT) -> KBDocument:
         question=questions[0],
         variants=questions[1:],
         answer=RENTAL,
-        sources=[
-            {"conversation_id": _conversation(i), "draft_id": None} for i in range(len(taught))
-        ],
+        sources=[{"conversation_id": _conversation(q), "draft_id": None} for q in taught],
     )
     approved = learning.approve(proposal.pk, Actor.for_user(agent_user))
     assert approved.document_id is not None
