@@ -75,21 +75,31 @@ class Calibration:
         }
 
 
-def key_vectors(document: KBDocument) -> np.ndarray:
-    """The embedded retrieval keys of an article, one row per key."""
-    rows = KBChunk.objects.filter(
-        document=document, kind=ChunkKind.QUESTION, embedding__isnull=False
-    ).values_list("embedding", flat=True)
-    vectors = [np.asarray(vector, dtype=np.float32) for vector in rows]
+def key_vectors(documents: list[int]) -> np.ndarray:
+    """The embedded retrieval keys of articles, one row per key, in the articles' order."""
+    rows = (
+        KBChunk.objects.filter(
+            document_id__in=documents, kind=ChunkKind.QUESTION, embedding__isnull=False
+        )
+        .order_by("document_id", "ordinal")
+        .values_list("document_id", "embedding")
+    )
+    by_document: dict[int, list[np.ndarray]] = {}
+    for document_id, vector in rows:
+        by_document.setdefault(document_id, []).append(np.asarray(vector, dtype=np.float32))
+    vectors = [vector for pk in documents for vector in by_document.get(pk, [])]
     return np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
 
 
-def held_out_similarities(keys: np.ndarray) -> list[float]:
-    """Leave-one-out: each key's similarity to the nearest of the others (vectors are unit)."""
-    if len(keys) < 2:
+def held_out_similarities(keys: np.ndarray, topic: np.ndarray | None = None) -> list[float]:
+    """Leave-one-out: each key's similarity to the nearest other key of its topic (vectors are
+    unit). `topic` holds the article's keys first, then its same-answer siblings' keys (one
+    topic learned as two proposals): a one-key article is held out against those."""
+    topic = keys if topic is None else topic
+    if len(keys) == 0 or len(topic) < 2:
         return []
-    similarity = keys @ keys.T
-    np.fill_diagonal(similarity, -1.0)
+    similarity = keys @ topic.T
+    np.fill_diagonal(similarity[:, : len(keys)], -1.0)
     return [round(float(value), 4) for value in similarity.max(axis=1)]
 
 
@@ -130,9 +140,10 @@ def threshold_from(held_out: list[float], other: float) -> float | None:
 
 def calibrate(document: KBDocument) -> Calibration:
     """Derives and stores a learned article's threshold from its current keys."""
-    keys = key_vectors(document)
-    held_out = held_out_similarities(keys)
-    other, other_document = nearest_other(keys, [document.pk, *same_topic(document)])
+    siblings = same_topic(document)
+    keys = key_vectors([document.pk])
+    held_out = held_out_similarities(keys, key_vectors([document.pk, *siblings]))
+    other, other_document = nearest_other(keys, [document.pk, *siblings])
     calibration = Calibration(
         threshold_from(held_out, other), len(keys), held_out, other, other_document
     )

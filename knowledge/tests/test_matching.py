@@ -171,3 +171,6 @@ def test_the_threshold_sits_above_the_closest_other_topic() -> None:
     assert threshold_from(held_out, 0.1) == MIN_MATCH_THRESHOLD  # never below the floor
     assert threshold_from(held_out, 0.9) == MAX_MATCH_THRESHOLD
     assert threshold_from([], 0.1) is None  # one key: nothing held out, the default applies
+    # One key of a topic learned as two proposals: held out against its sibling's keys.
+    assert held_out_similarities(keys[1:2]) == []
+    assert held_out_similarities(keys[1:2], keys[[1, 0]]) == pytest.approx([0.8])
