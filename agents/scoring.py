@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agents.triage.classifier import ARTIFACTS
 from agents.triage.service import Triage
+from knowledge.matching import DEFAULT_MATCH_THRESHOLD
 from knowledge.search import SearchHit
 from resolver.once import once_per_process
 
@@ -19,11 +20,26 @@ from resolver.once import once_per_process
 # below LOW nothing relevant was found, above HIGH the match is as good as they get.
 SIMILARITY_LOW = 0.30
 SIMILARITY_HIGH = 0.80
-STRONG_SIMILARITY = 0.6
+# A learned article at its own threshold scores as one at this similarity would.
+STRONG_SIMILARITY = DEFAULT_MATCH_THRESHOLD
 
 
 def best_article(evidence: Sequence[SearchHit]) -> SearchHit | None:
     return next((item for item in evidence if item.customer_facing), None)
+
+
+def learned_first(evidence: Sequence[SearchHit]) -> list[SearchHit]:
+    """A message matches a learned article by its nearest key: the learned article that matches
+    by its own threshold and comes closer than the first article goes first, wherever the fusion
+    of the search's legs ranked it (many chunks and shared words lift the KB's long articles)."""
+    top = best_article(evidence)
+    matching = [hit for hit in evidence if hit.customer_facing and hit.learned_match]
+    if top is None or not matching:
+        return list(evidence)
+    nearest = max(matching, key=lambda hit: hit.similarity)
+    if nearest is top or nearest.similarity <= top.similarity:
+        return list(evidence)
+    return [nearest, *(hit for hit in evidence if hit is not nearest)]
 
 
 def _scaled(similarity: float) -> float:
@@ -37,10 +53,12 @@ def retrieval_confidence(triage: Triage, evidence: Sequence[SearchHit]) -> float
         return 0.0
     agreement = 1.0 if top.intent == triage.intent else 0.4
     score = 0.4 * triage.confidence + 0.4 * _scaled(top.similarity) + 0.2 * agreement
-    if top.learned and top.similarity >= STRONG_SIMILARITY:
-        # An article learned from agents, this close, stands on its own: its topic is one the
-        # intents do not know, so triage's confidence says nothing about it.
-        score = max(score, _scaled(top.similarity))
+    margin = top.learned_margin
+    if margin is not None and margin >= 0:
+        # An article learned from agents, as close as its own threshold asks, stands on its own:
+        # its topic is one the intents do not know, so triage's confidence says nothing about
+        # it. Its similarity counts from its own threshold (the default's place on the scale).
+        score = max(score, _scaled(STRONG_SIMILARITY + margin))
     return round(min(1.0, max(0.0, score)), 4)
 
 

@@ -23,7 +23,7 @@ from evals.models import EvalCase, EvalRun, EvalStatus
 from evals.runner import git_sha, run_case
 from evals.sets import Case, EvalSet
 from knowledge.actors import reindex_document
-from knowledge.models import Proposal, ProposalKind
+from knowledge.models import KBDocument, Proposal, ProposalKind
 from resolver.audit_actor import Actor
 from support import learning, review
 from support.inbound import receive_message
@@ -77,20 +77,32 @@ def _teach(graph: Any, cases: list[Case], actor: Actor) -> tuple[dict[str, int],
     return answered, topic_of
 
 
-def _approve_all(actor: Actor, topic_of: dict[str, str]) -> tuple[set[int], dict[str, int]]:
+def _approve_all(
+    actor: Actor, topic_of: dict[str, str]
+) -> tuple[set[int], dict[str, int], dict[int, str]]:
     """Approves every open answer proposal as it is; (learned article ids, proposals per topic,
-    a proposal counting for each topic its sources came from)."""
+    a proposal counting for each topic its sources came from, each article's first topic)."""
     learned: set[int] = set()
     per_topic: dict[str, int] = {}
+    per_document: dict[int, str] = {}
     for proposal in Proposal.objects.open().filter(kind=ProposalKind.ANSWER):
         approved = learning.approve(proposal.pk, actor)
+        topics = sorted({topic_of.get(str(s.get("draft_id")), "?") for s in approved.sources})
         if approved.document_id:
             reindex_document(approved.document_id)  # what the worker does after commit
             learned.add(approved.document_id)
-        topics = {topic_of.get(str(s.get("draft_id")), "?") for s in approved.sources}
+            per_document[approved.document_id] = topics[0]
         for topic in topics:
             per_topic[topic] = per_topic.get(topic, 0) + 1
-    return learned, per_topic
+    return learned, per_topic, per_document
+
+
+def _thresholds(learned: set[int], per_document: dict[int, str]) -> dict[str, list[Any]]:
+    """Each topic's learned articles' own similarity thresholds (knowledge/matching.py)."""
+    found: dict[str, list[Any]] = {}
+    for document in KBDocument.objects.filter(pk__in=learned).order_by("pk"):
+        found.setdefault(per_document.get(document.pk, "?"), []).append(document.match_threshold)
+    return found
 
 
 def _summary(results: list[dict[str, Any]], topics: list[str]) -> dict[str, Any]:
@@ -105,10 +117,13 @@ def _summary(results: list[dict[str, Any]], topics: list[str]) -> dict[str, Any]
             ),
         }
     n = max(1, len(results))
+    suggested = [r["f1"] for r in results if r["suggested"]]
     return {
         "suggested_rate": round(sum(r["suggested"] for r in results) / n, 4),
         "right_answer_rate": round(sum(right) / n, 4),
         "answer_f1": round(sum(r["f1"] for r in results) / n, 4),
+        # Is what it suggests the human's answer (the issue's "F1 where suggested")?
+        "answer_f1_where_suggested": round(sum(suggested) / max(1, len(suggested)), 4),
         "cites_learned_rate": round(sum(r["cites_learned"] for r in results) / n, 4),
         "by_topic": by_topic,
     }
@@ -149,7 +164,7 @@ def run_learning_curve(eval_set: EvalSet, *, progress: Callable[[str], None] = p
             before = _draft_held_out(graph, held_out, set())
             progress(f"teaching: {len(train)} questions on {len(topics)} topics")
             answered, topic_of = _teach(graph, train, actor)
-            learned, proposals = _approve_all(actor, topic_of)
+            learned, proposals, per_document = _approve_all(actor, topic_of)
             progress(f"after: {len(learned)} learned articles; drafting the held-out again")
             after = _draft_held_out(build_graph(default_services()), held_out, learned)
             learned_summary = _summary(after, topics)
@@ -160,6 +175,7 @@ def run_learning_curve(eval_set: EvalSet, *, progress: Callable[[str], None] = p
                 "learned_articles": len(learned),
                 "proposals_per_topic": proposals,
                 "max_proposals_per_topic": max(proposals.values(), default=0),
+                "learned_thresholds": _thresholds(learned, per_document),
                 "before": _summary(before, topics),
                 "after": learned_summary,
                 "cross_topic_answers": _cross_topic(after, answers),

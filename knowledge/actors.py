@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from knowledge.ingest.upsert import desired_chunks, rebuild_chunks, vectors_for
+from knowledge.matching import calibrate_learned
 from knowledge.models import EmbeddingStatus, KBDocument
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ def reindex_document(document_id: int) -> None:
             logger.info("reindex_document %s: finished by another run", document_id)
             return
         rebuild_chunks([locked], vectors)
+    # Its keys (or, for another article, the questions learned topics are told apart from)
+    # changed: the learned articles' own thresholds are derived again.
+    calibrate_learned()
 
 
 def enqueue_reindex(document_ids: list[int]) -> None:

@@ -121,6 +121,8 @@ class KBDocumentAdmin(admin.ModelAdmin):
         "content_hash",
         "embedding_status",
         "embedded_at",
+        # A learned article's own threshold, derived from its keys (knowledge/matching.py).
+        "match_threshold",
         "created_at",
         "updated_at",
     ]

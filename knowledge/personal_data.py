@@ -6,7 +6,9 @@ and the texts (message bodies, replies, reasons, comments) the loop copied, gene
 
 The knowledge base itself holds the company's text, not customers': an approved answer or
 revision becomes an article whose text a person reviewed, and which the loop had generalised (no
-e-mail addresses, numbers or names), so it is the company's from then on."""
+e-mail addresses, numbers or names), so it is the company's from then on. A learned article's
+retrieval keys (its question chunks, knowledge/matching.py) are the generalised questions: an
+erasure removes theirs with the questions."""
 
 from __future__ import annotations
 
@@ -16,7 +18,15 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from knowledge.actors import enqueue_reindex
-from knowledge.models import Proposal, ProposalKind, ProposalStatus, TriageExample
+from knowledge.matching import calibrate
+from knowledge.models import (
+    ChunkKind,
+    KBChunk,
+    Proposal,
+    ProposalKind,
+    ProposalStatus,
+    TriageExample,
+)
 from knowledge.specifics import generalise
 from resolver.personal_data import (
     ERASED,
@@ -113,6 +123,11 @@ def _forget_in_article(proposal: Proposal, theirs: _Theirs) -> None:
         document.title = (kept[0] if kept else document.content.split("\n", 1)[0])[:300]
     document.metadata = {**document.metadata, "questions": kept}
     document.save(update_fields=["title", "metadata", "updated_at"])
+    # Their questions were the article's retrieval keys: those go now, not when the worker
+    # re-embeds it, and its own threshold is derived again from the keys left.
+    keys = KBChunk.objects.filter(document=document, kind=ChunkKind.QUESTION)
+    keys.exclude(text__in=kept).delete()
+    calibrate(document)
     enqueue_reindex([document.pk])  # after commit
 
 

@@ -15,6 +15,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
+from knowledge.matching import DEFAULT_MATCH_THRESHOLD
 from knowledge.models.chunk import ChunkKind, KBChunk
 
 if TYPE_CHECKING:
@@ -79,12 +80,29 @@ class SearchHit(SearchResult):
     vector_rank: int | None = None  # rank of the document in each leg (1 = best)
     text_rank: int | None = None
     content: str = Field(default="", repr=False)  # the whole article, for drafts to quote
-    # An article the KB learned from agents' answers (support's learning loop).
+    # An article the KB learned from agents' answers (support's learning loop), and its own
+    # similarity threshold, calibrated on its retrieval keys (knowledge/matching.py).
     learned: bool = False
+    match_threshold: float | None = None
 
     @property
     def customer_facing(self) -> bool:
         return self.category != POLICY_CATEGORY
+
+    @property
+    def learned_margin(self) -> float | None:
+        """How far a learned article's nearest chunk (a key: a taught question, or its text)
+        is above the article's own threshold; None for other articles."""
+        if not self.learned:
+            return None
+        threshold = self.match_threshold
+        return self.similarity - (DEFAULT_MATCH_THRESHOLD if threshold is None else threshold)
+
+    @property
+    def learned_match(self) -> bool:
+        """A learned article close enough, by its own threshold, to answer the message."""
+        margin = self.learned_margin
+        return margin is not None and margin >= 0
 
     def citation(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in CITATION_KEYS}
@@ -310,6 +328,7 @@ def hybrid_search(
                 text_rank=words.ranks.get(document_id),
                 content=document.content,
                 learned=document.is_learned,
+                match_threshold=document.match_threshold,
             )
         )
     return hits

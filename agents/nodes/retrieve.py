@@ -16,7 +16,7 @@ from agents.memory import (
     unchecked_promise,
 )
 from agents.nodes.decide import message_reason
-from agents.scoring import best_article, retrieval_confidence
+from agents.scoring import best_article, learned_first, retrieval_confidence
 from agents.services import Services
 from agents.state import AgentState, customer_turns
 from agents.triage.service import Triage
@@ -33,10 +33,6 @@ def is_weak(evidence: list[SearchHit], min_similarity: float) -> bool:
 
 # Triage must be this sure of an intent before its articles are preferred in the search.
 INTENT_BOOST_MIN = 0.8
-# An article the KB learned from agents this close to the message answers it, whatever kind of
-# message the tone model takes it for (it knows the store topics it was trained on, not those
-# the KB learned since).
-STRONG_MATCH = 0.6
 
 
 def off_domain(triaged: Triage, min_answerable: float) -> bool:
@@ -64,7 +60,7 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     # topic the intents do not know (one the KB learned from agents) must not be pushed
     # towards the nearest intent's articles.
     intent = triaged.intent if triaged.confidence >= INTENT_BOOST_MIN else None
-    evidence = services.search(state["context_text"], intent)
+    evidence = learned_first(services.search(state["context_text"], intent))
     entities = extract_entities(state["message"], *customer_turns(state.get("history", [])))
     entities = with_document_numbers(entities, state)  # the customer's documents' numbers too
     used = _earlier_cases(state, list(entities.order_numbers), services)
@@ -76,7 +72,11 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     unchecked = unchecked_promise(state["message"], used, checked)
     by_facts = answered_by_facts(state["message"], used, checked)
     top = best_article(evidence)
-    strong = top is not None and top.learned and top.similarity >= STRONG_MATCH
+    # An article the KB learned from agents, as close as its own threshold asks (calibrated on
+    # its taught questions: knowledge/matching.py), answers the message whatever kind of message
+    # the tone model takes it for (it knows the store topics it was trained on, not those the KB
+    # learned since).
+    strong = top is not None and top.learned_match
     covered = not (
         is_weak(evidence, services.settings.min_similarity)
         or (off_domain(triaged, services.settings.min_answerable) and not strong)

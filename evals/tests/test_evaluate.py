@@ -169,6 +169,7 @@ def test_the_project_sets_load() -> None:
         "followups",
         "fast",
         "learning_curve",
+        "learning_curve_2",
     ):
         assert load_set(name).cases
     if not (DATASETS / "twcs" / "inbound_tweets.csv").exists():

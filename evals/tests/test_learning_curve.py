@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from evals.models import EvalCase, EvalRun
+from knowledge.matching import MAX_MATCH_THRESHOLD, MIN_MATCH_THRESHOLD
 from knowledge.models import KBDocument, Proposal
 from support.models import AuditLog, Conversation, Draft
 
@@ -66,6 +67,10 @@ def test_the_loop_learns_and_leaves_no_trace(small_kb: Any, tmp_path: Path) -> N
     assert result["before"]["suggested_rate"] == 0.0
     assert result["after"]["cites_learned_rate"] == 1.0
     assert result["learned_right_answer_rate"] == 1.0
+    assert result["after"]["answer_f1_where_suggested"] >= 0.6
+    # The learned article's own threshold, calibrated on the three taught questions.
+    [threshold] = result["learned_thresholds"]["gift"]
+    assert MIN_MATCH_THRESHOLD <= threshold <= MAX_MATCH_THRESHOLD
     run = EvalRun.objects.get(pk=result["run_id"])
     assert [case.case_id for case in EvalCase.objects.filter(run=run)] == ["h0", "h1"]
     assert all(case.actual["cites_learned"] for case in EvalCase.objects.filter(run=run))

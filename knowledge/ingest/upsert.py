@@ -16,6 +16,7 @@ from knowledge.chunking import chunk_text
 from knowledge.embeddings import embed_documents
 from knowledge.ingest.readers import read_source
 from knowledge.ingest.specs import DocumentSpec, IngestReport, ReadProblem
+from knowledge.matching import calibrate_learned
 from knowledge.models import ChunkKind, EmbeddingStatus, KBChunk, KBDocument
 from knowledge.search import forget_common_lexemes
 from knowledge.specifics import find_specifics
@@ -169,6 +170,8 @@ def upsert_documents(
             _upsert_batch(batch, report, vectors)
         if progress is not None:
             progress(len(batch))
+    if report.created or report.updated:
+        calibrate_learned()  # the questions learned topics are told apart from changed
     return report
 
 

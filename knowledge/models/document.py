@@ -71,6 +71,10 @@ class KBDocument(models.Model):
         max_length=16, choices=EmbeddingStatus.choices, default=EmbeddingStatus.PENDING
     )
     embedded_at = models.DateTimeField(null=True, blank=True)
+    # A learned article's own similarity threshold: how close a message must come to one of its
+    # retrieval keys (the taught customer questions) to be answered by it, calibrated on its
+    # keys whenever they change (knowledge/matching.py). None for other articles.
+    match_threshold = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -92,6 +96,11 @@ class KBDocument(models.Model):
             models.CheckConstraint(
                 condition=models.Q(embedding_status__in=EmbeddingStatus.values),
                 name="kbdocument_embedding_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(match_threshold__isnull=True)
+                | models.Q(match_threshold__gte=0.0, match_threshold__lte=1.0),
+                name="kbdocument_match_threshold_range",
             ),
         ]
         indexes = [

@@ -1,0 +1,174 @@
+"""How a message matches a learned article: by its nearest retrieval key, against the article's
+own similarity threshold.
+
+A learned article's retrieval keys are its question chunks: the customer questions agents
+answered by hand, generalised by the learning loop (the proposal's question and the variants its
+sources brought). They are embedded and searched beside the article's text (search.py) but never
+shown: a hit's snippet is always article text.
+
+Each learned article's threshold is calibrated on its keys whenever they change (the worker
+re-embeds it after an approval, a revision or an erasure): every key held out in turn stands for
+an unseen paraphrase, its similarity to the nearest other key saying how far this topic's
+wording strays; the other articles' questions (the KB's and other learned topics' keys) say how
+close another topic's wording comes. The threshold sits just above the closest other topic, so a
+learned topic in a quiet corner of the KB accepts looser paraphrases than one among neighbours,
+and never below the global floor (a message that far from everything stays out of scope)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+
+from knowledge.models import ChunkKind, DocumentSource, DocumentStatus, KBChunk, KBDocument
+from knowledge.overlap import token_f1
+
+logger = logging.getLogger(__name__)
+
+# Without calibration (one key, nothing to hold out against, or not embedded yet): the threshold
+# every learned article had before they were calibrated.
+DEFAULT_MATCH_THRESHOLD = 0.6
+# The bounds of a calibrated threshold: no lower than the global "nothing relevant" similarity
+# (settings.RETRIEVAL_MIN_SIMILARITY's default), no higher than a near-verbatim repeat.
+MIN_MATCH_THRESHOLD = 0.45
+MAX_MATCH_THRESHOLD = 0.8
+# How far above the closest other topic's question the threshold sits.
+OTHER_TOPIC_GAP = 0.05
+# A topic whose taught messages are all close together (held out, each is this close to another)
+# does not accept a message much further away than its own spread.
+HELD_OUT_SPREAD = 0.25
+# Two learned articles whose answers overlap this much are one topic (learning/answers.py's
+# "same answer"): each other's keys are not another topic's.
+SAME_ANSWER = 0.5
+EF_SEARCH = 100
+
+NEAREST_OTHER_SQL = """
+SELECT c.document_id, 1 - (c.embedding <=> %s::vector) AS similarity
+FROM knowledge_kbchunk c JOIN knowledge_kbdocument d ON d.id = c.document_id
+WHERE c.kind = %s AND c.embedding IS NOT NULL AND d.status = %s
+  AND NOT (c.document_id = ANY(%s))
+ORDER BY c.embedding <=> %s::vector
+LIMIT 1
+"""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What an article's threshold was derived from (kept in its metadata as "match")."""
+
+    threshold: float | None
+    keys: int
+    held_out: list[float]  # per key: similarity to the nearest other key of the article
+    nearest_other: float  # the closest another topic's question comes to any key
+    nearest_other_document: int | None
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "keys": self.keys,
+            "held_out": self.held_out,
+            "nearest_other": self.nearest_other,
+            "nearest_other_document": self.nearest_other_document,
+        }
+
+
+def key_vectors(documents: list[int]) -> np.ndarray:
+    """The embedded retrieval keys of articles, one row per key, in the articles' order."""
+    rows = (
+        KBChunk.objects.filter(
+            document_id__in=documents, kind=ChunkKind.QUESTION, embedding__isnull=False
+        )
+        .order_by("document_id", "ordinal")
+        .values_list("document_id", "embedding")
+    )
+    by_document: dict[int, list[np.ndarray]] = {}
+    for document_id, vector in rows:
+        by_document.setdefault(document_id, []).append(np.asarray(vector, dtype=np.float32))
+    vectors = [vector for pk in documents for vector in by_document.get(pk, [])]
+    return np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+
+def held_out_similarities(keys: np.ndarray, topic: np.ndarray | None = None) -> list[float]:
+    """Leave-one-out: each key's similarity to the nearest other key of its topic (vectors are
+    unit). `topic` holds the article's keys first, then its same-answer siblings' keys (one
+    topic learned as two proposals): a one-key article is held out against those."""
+    topic = keys if topic is None else topic
+    if len(keys) == 0 or len(topic) < 2:
+        return []
+    similarity = keys @ topic.T
+    np.fill_diagonal(similarity[:, : len(keys)], -1.0)
+    return [round(float(value), 4) for value in similarity.max(axis=1)]
+
+
+def same_topic(document: KBDocument) -> list[int]:
+    """The learned articles giving the same answer (one topic learned as two proposals)."""
+    others = KBDocument.objects.filter(source=DocumentSource.LEARNED).exclude(pk=document.pk)
+    return [
+        other.pk
+        for other in others.only("pk", "content")
+        if token_f1(other.content, document.content) >= SAME_ANSWER
+    ]
+
+
+def nearest_other(keys: np.ndarray, excluded: list[int]) -> tuple[float, int | None]:
+    """The closest another published article's question comes to any of the keys."""
+    best, best_document = 0.0, None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
+        cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        for key in keys:
+            vector = str(key.tolist())
+            params = [vector, ChunkKind.QUESTION.value, DocumentStatus.PUBLISHED.value]
+            cursor.execute(NEAREST_OTHER_SQL, [*params, excluded, vector])
+            row = cursor.fetchone()
+            if row is not None and float(row[1]) > best:
+                best, best_document = float(row[1]), int(row[0])
+    return round(best, 4), best_document
+
+
+def threshold_from(held_out: list[float], other: float) -> float | None:
+    """Just above the closest other topic, no further below the held-out keys than their
+    spread, within the bounds; None with nothing held out (one key: the default applies)."""
+    if not held_out:
+        return None
+    threshold = max(other + OTHER_TOPIC_GAP, min(held_out) - HELD_OUT_SPREAD)
+    return round(min(MAX_MATCH_THRESHOLD, max(MIN_MATCH_THRESHOLD, threshold)), 4)
+
+
+def calibrate(document: KBDocument) -> Calibration:
+    """Derives and stores a learned article's threshold from its current keys."""
+    siblings = same_topic(document)
+    keys = key_vectors([document.pk])
+    held_out = held_out_similarities(keys, key_vectors([document.pk, *siblings]))
+    other, other_document = nearest_other(keys, [document.pk, *siblings])
+    calibration = Calibration(
+        threshold_from(held_out, other), len(keys), held_out, other, other_document
+    )
+    with transaction.atomic():
+        # Under the row lock, on the metadata as it is now: an erasure may be rewriting its
+        # questions meanwhile, and a stale copy must not bring them back.
+        locked = KBDocument.objects.select_for_update().filter(pk=document.pk).first()
+        if locked is None:
+            return calibration
+        locked.match_threshold = calibration.threshold
+        locked.metadata = {**locked.metadata, "match": calibration.as_metadata()}
+        locked.save(update_fields=["match_threshold", "metadata"])
+    document.match_threshold, document.metadata = locked.match_threshold, locked.metadata
+    return calibration
+
+
+def calibrate_learned() -> int:
+    """Re-derives every published learned article's threshold: one article's keys changing
+    moves the closest other topic of its neighbours too. A few key look-ups per article."""
+    learned = KBDocument.objects.filter(
+        source=DocumentSource.LEARNED, status=DocumentStatus.PUBLISHED
+    ).order_by("pk")
+    count = 0
+    for document in learned:
+        calibration = calibrate(document)
+        logger.info("learned article %s: threshold %s", document.pk, calibration.threshold)
+        count += 1
+    return count
