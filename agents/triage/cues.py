@@ -39,8 +39,8 @@ _SARCASM = re.compile(
     r"\bnice (?:one|going|job|work),? @?\w*[^.?!]{0,20}(?:\.{2,}|…)|"
     r"\b(?:great|amazing|stellar|excellent|fantastic|wonderful|top[- ]notch) "
     r"(?:customer )?(?:service|support|job)\b[^.?!]{0,6}(?:\.{2,}|…|!{2,})?\s*(?:🙄|😒|🙃|😑|👏)|"
-    r"[\"“'‘](?:help|helpful|service|support|customer service|great|fast|quick|express|"
-    r"handle[sd]?|fixed|priority|premium|guaranteed|soon|24 ?hours?)[\"”'’]",
+    r"[\"“'\u2018](?:help|helpful|service|support|customer service|great|fast|quick|express|"
+    r"handle[sd]?|fixed|priority|premium|guaranteed|soon|24 ?hours?)[\"”'\u2019]",
     re.IGNORECASE | re.MULTILINE,
 )
 # A brand, person or company other than the one addressed does better, or the customer leaves
@@ -122,6 +122,7 @@ _QUESTION_START = re.compile(
 )
 _SHOUTED = re.compile(r"\b[A-Z]{3,}\b")
 MAX_CUE_CHARS = 40
+QUOTES = "\"“”'\u2018\u2019"
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ class Detector:
 def quoted(match: str) -> str:
     """A matched phrase as a cue: quoted, whitespace-folded, short."""
     text = " ".join(match.split())
-    text = re.sub(r"^(?:@\w+\s+)+", "", text).strip("\"“”'‘’")
+    text = re.sub(r"^(?:@\w+\s+)+", "", text).strip(QUOTES)
     if len(text) > MAX_CUE_CHARS:
         text = text[: MAX_CUE_CHARS - 1].rstrip() + "…"
     return f"“{text}”"
@@ -257,8 +258,7 @@ def happy_emoji_cues(text: str) -> list[str]:
     return _unique(f"emoji {char}" for char in text if char in HAPPY_EMOJI)
 
 
-# The detector families the tone model reads as features, in a fixed order (the artifact's
-# feature layout depends on it: append, never reorder).
+# Every detector family, in a fixed order.
 DETECTORS: tuple[Detector, ...] = (
     Detector("irony_emoji", irony_emoji),
     Detector("sarcasm", sarcasm_phrases),
@@ -274,6 +274,13 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("exclamation", exclamation_cues),
     Detector("angry_emoji", angry_emoji_cues),
     Detector("happy_emoji", happy_emoji_cues),
+)
+
+
+# The families the tone model reads as features, in the artifact's column order (append, never
+# reorder); questions, shouting and exclamation marks it counts itself.
+FEATURE_DETECTORS = tuple(
+    d for d in DETECTORS if d.name not in {"question", "shouting", "exclamation"}
 )
 
 
