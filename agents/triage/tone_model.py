@@ -46,6 +46,8 @@ TWEET_WEIGHT = 3.0
 SENTIMENT_WEIGHTS: dict[str, float] = {Sentiment.NEGATIVE: 1.0}
 URGENCY_HIGH_MIN = 0.5
 MAX_CUES = 3
+# The length feature (words / 60) from which "long message" is a cue worth showing.
+LONG_MESSAGE = 0.5
 # Surface features, in the artifact's column order after the embedding; the detectors of
 # cues.DETECTORS follow them (cue_detectors.FEATURE_DETECTORS).
 SURFACE = (
@@ -120,7 +122,7 @@ def readable(name: str, value: float, text: str, detected: dict[str, list[str]])
     if name == "shouting":
         return cue_detectors.shouting_cues(text)
     if name == "length":
-        return ["long message"]
+        return ["long message"] if value >= LONG_MESSAGE else []
     return detected.get(name, [])
 
 
