@@ -69,6 +69,7 @@ def test_praise_a_person_would_not_thank_is_vetoed(text: str) -> None:
         "thank you so much, the new jacket fits perfectly!",
         "@SpotifyCares Ok! Thanks",
         "Great, thanks",
+        "great, thanks a lot for the quick help",
         "logging out and back in fixed it, thanks for the help",
         "connection went down but you solved it in minutes. Thanks",
     ],

@@ -26,7 +26,7 @@ ANGRY_EMOJI = "😡😠🤬😤💔😭😩😫😞😔👎😢"
 HAPPY_EMOJI = "😍🥰😊😁😀😃😄🙂❤💕💙💖👍👌🙌👏🎉🙏😘✨💯"
 
 _SARCASM = re.compile(
-    r"thanks? (?:a lot )?for nothing|thanks a (?:lot|bunch|million),? (?:for|really)\b|"
+    r"thanks? (?:a lot )?for nothing|"
     r"\bgreat (?:job|work|service|stuff)\b[^.?!]{0,40}?(?:\.{2,}|…|,)\s*not\b|"
     r"(?:\.{2,}|…|\s)not!?\s*$|#not\b|#sarcasm\b|(?:^|\s)/s\b|\byeah,? right\b|"
     r"\b(?:gotta|got to|just|really) love (?:it when|how|waiting|being|the way|when)\b|"
