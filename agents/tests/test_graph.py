@@ -50,7 +50,7 @@ def test_extractive_golden_path(extractive_graph: CompiledStateGraph) -> None:
 
 def test_upset_customer_gets_an_apology_first(extractive_graph: CompiledStateGraph) -> None:
     outcome = run_graph(
-        extractive_graph, build_state("This is ridiculous!! I want to cancel my order NOW")
+        extractive_graph, build_state("I am annoyed, I want to cancel my order now")
     )
     assert outcome.triage["sentiment"] == "NEGATIVE"
     assert outcome.answer.startswith("I'm sorry")

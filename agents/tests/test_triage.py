@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from agents.triage.classifier import load_classifier, train
+from agents.triage.classifier import ARTIFACTS, load_classifier, train
 from agents.triage.service import triage_text
 from agents.triage.tone_model import (
     SENTIMENT_WEIGHTS,
@@ -85,9 +86,13 @@ def test_urgency_is_high_only_when_sure() -> None:
     assert _urgency({"HIGH": URGENCY_HIGH_MIN - 0.01, "NORMAL": 0.2, "LOW": 0.3}) == "LOW"
 
 
-def test_sentiment_weighs_frustration_up() -> None:
-    assert _likeliest({"NEGATIVE": 0.4, "NEUTRAL": 0.5}, SENTIMENT_WEIGHTS) == "NEGATIVE"
-    assert _likeliest({"NEGATIVE": 0.3, "NEUTRAL": 0.6}, SENTIMENT_WEIGHTS) == "NEUTRAL"
+def test_sentiment_weights_decide_between_close_readings() -> None:
+    assert _likeliest({"NEGATIVE": 0.4, "NEUTRAL": 0.5}, {"NEGATIVE": 1.5}) == "NEGATIVE"
+    assert _likeliest({"NEGATIVE": 0.3, "NEUTRAL": 0.6}, {"NEGATIVE": 1.5}) == "NEUTRAL"
+    assert _likeliest({"NEGATIVE": 0.4, "NEUTRAL": 0.5}, SENTIMENT_WEIGHTS) == "NEUTRAL"
+    # The shipped model's weights are the ones chosen on the tuning set (its card).
+    card = json.loads((ARTIFACTS / f"{settings.TONE_MODEL}.json").read_text())
+    assert load_tone_model().sentiment_weights == card["sentiment_weights"]
 
 
 def test_training_learns_from_small_data() -> None:
@@ -105,7 +110,16 @@ def test_training_learns_from_small_data() -> None:
 def test_triage_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     call_command("triage", "--json", "cancel order 42 now, this is urgent!")
     record = json.loads(capsys.readouterr().out)
-    assert set(record) == {"id", "intent", "category", "sentiment", "urgency", "confidence", "kind"}
+    assert set(record) == {
+        "id",
+        "intent",
+        "category",
+        "sentiment",
+        "urgency",
+        "confidence",
+        "kind",
+        "cues",
+    }
     assert record["id"] is None
     assert record["intent"] == "cancel_order"
     assert record["urgency"] == "HIGH"

@@ -1,76 +1,289 @@
-"""Cue detectors for the tone of a message: sarcasm and irony, and what makes praise no praise to
-thank (another company praised, a problem attached, thanks closing a complaint). Each cue is a
-short human-readable reason the console shows on hover.
+"""The cue detectors: short, explainable surface signals of a message's tone, each returning the
+text it matched so that the console can show why (Tone.cues) and the routing can veto an
+acknowledgement (agents/message_signals.py). The tone model also reads them as features
+(agents/triage/tone_model.py), so a cue that decides a head is one a person can see.
 
-A minimal stand-in for the routing work (branch `route`); the tone-model work replaces it and
-keeps these two signatures."""
+One place for them: sarcasm and irony, praise that a person would not thank (of a competitor or
+of someone else, praise attached to a problem, thanks closing a complaint), urgency phrases,
+repeated failures, threats to leave, contrast words and questions."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-_SARCASM: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("eye-roll emoji 🙄", re.compile("\U0001f644")),
-    ("unamused emoji 😒", re.compile("\U0001f612")),
-    ("upside-down face 🙃", re.compile("\U0001f643")),
-    ("“thanks for nothing”", re.compile(r"\bthanks? (you )?for nothing\b", re.I)),
-    (
-        "“… not”",
-        re.compile(
-            r"\b(great|good|nice|amazing|awesome|brilliant)\b[^.!?]{0,30}(\.\.\.|…)\s*not\b", re.I
-        ),
-    ),
-    ("“yeah right”", re.compile(r"\byeah,? right\b", re.I)),
-    (
-        "praise for a failure",
-        re.compile(
-            r"\b(thanks?( you)?|great job|good job|nice job|well done|way to go|bravo|kudos)\b"
-            r"[^.!?]{0,20}\b(for )?(losing|ruining|breaking|ignoring|wasting|delaying|"
-            r"cancell?ing|overcharging|charging me twice|messing)\b",
-            re.I,
-        ),
-    ),
+# Emoji that, in a customer's message, mean the opposite of the words around them, or a shrug.
+IRONY_EMOJI = {
+    "🙄": "eye-roll emoji",
+    "😒": "unamused emoji",
+    "🙃": "upside-down face emoji",
+    "😑": "expressionless emoji",
+    "🤔": "thinking-face emoji",
+    "🤦": "facepalm emoji",
+}
+ANGRY_EMOJI = "😡😠🤬😤💔😭😩😫😞😔👎😢"
+HAPPY_EMOJI = "😍🥰😊😁😀😃😄🙂❤💕💙💖👍👌🙌👏🎉🙏😘✨💯"
+
+_SARCASM = re.compile(
+    r"thanks? (?:a lot )?for nothing|"
+    r"\bgreat (?:job|work|service|stuff)\b[^.?!]{0,40}?(?:\.{2,}|…|,)\s*not\b|"
+    r"(?:\.{2,}|…|\s)not!?\s*$|#not\b|#sarcasm\b|(?:^|\s)/s\b|\byeah,? right\b|"
+    r"\b(?:gotta|got to|just|really) love (?:it when|how|waiting|being|the way|when)\b|"
+    r"\blove (?:waiting|being (?:on hold|ignored|lied to|charged)|paying)\b|"
+    r"\bloving (?:the|this) (?:wait|delay|silence)\b|"
+    r"\b(?:oh|just|so|wow),? (?:great|brilliant|wonderful|fantastic|perfect|lovely)\b|"
+    r"^\W*(?:@\w+\s+)*(?:great|brilliant|wonderful|fantastic|perfect|lovely|nice),\s+(?:another|"
+    r"again)\b|"
+    r"\b(?:really|totally|so) (?:making|made) my day\b|\bwhat a (?:joke|surprise|shock)\b|"
+    r"\bnice (?:one|going|job|work),? @?\w*[^.?!]{0,20}(?:\.{2,}|…)|"
+    r"\b(?:great|amazing|stellar|excellent|fantastic|wonderful|top[- ]notch) "
+    r"(?:customer )?(?:service|support|job)\b[^.?!]{0,6}(?:\.{2,}|…|!{2,})?\s*(?:🙄|😒|🙃|😑|👏)|"
+    r"[\"“'\u2018](?:help|helpful|service|support|customer service|great|fast|quick|express|"
+    r"handle[sd]?|fixed|priority|premium|guaranteed|soon|24 ?hours?)[\"”'\u2019]",
+    re.IGNORECASE | re.MULTILINE,
 )
-_VETO: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "another company praised",
-        re.compile(
-            r"\b(is|are|was|were) (so |way |far |much |a lot )*(better|more helpful|faster|"
-            r"cheaper|nicer|easier) than (you|y'all|this)\b|\bunlike you\b|"
-            r"\bswitch(ed|ing)? to\b",
-            re.I,
-        ),
-    ),
-    (
-        "praise with a problem",
-        re.compile(
-            r"\b(love|like|great|awesome|amazing|thanks?)\b[^.!?]{0,60}\bbut\b[^.!?]{0,80}"
-            r"\b(crash\w*|broken|not work\w*|doesn'?t work|won'?t|can'?t|still|never|missing|"
-            r"wrong|error|problem|issue)\b",
-            re.I,
-        ),
-    ),
-    (
-        "praise with a problem",
-        re.compile(
-            r"(?s)(?=.*\b(love|great|awesome|amazing|thanks?)\b)(?=.*\b(would not|won'?t|"
-            r"doesn'?t work|stopped working|not working|broken|crash\w*|never arrived|"
-            r"still waiting|no longer)\b)",
-            re.I,
-        ),
-    ),
-    (
-        "thanks closing a complaint",
-        re.compile(r"\bthanks? (you )?anyway\b|\bno thanks to you\b|\bthanks for nothing\b", re.I),
-    ),
+# A brand, person or company other than the one addressed does better, or the customer leaves
+# for it: "X is more helpful than you", "at least @X answers", "switching to X".
+_ELSEWHERE = re.compile(
+    r"\b(?:better|faster|quicker|more helpful|more reliable|cheaper|nicer|easier) than "
+    r"(?:you|your|u|ur|y'?all)\b|\bunlike (?:you|u|your)\b|\bat least @?\w+ (?:\w+ )?"
+    r"(?:answer|respond|reply|replies|care|cares|does|did|knows|know|has|have|got|can)\b|"
+    r"(?<=[a-z.,!] )@\w+ (?:would|will|does|did|always|actually) (?:\w+ )?(?:have|make|do|"
+    r"help|get|answer|respond|care|fix|deliver)|\b(?:switch|switched|switching|moving|move|"
+    r"leave|leaving|left) (?:back )?(?:over )?to @?(?!my\b|the\b|a\b|an\b|your\b)\w+|"
+    r"\b(?:going|go|went) (?:back )?(?:over )?to @\w+|"
+    r"\b(?:take|taking) (?:notes|lessons?|a leaf)\b|\blearn (?:a thing or two )?from @?\w+|"
+    r"\b(?:thank god|thankfully|luckily) (?:for )?@\w+|\bshop(?:ping)? (?:around|elsewhere)\b|"
+    r"\b(?:other|another) (?:carrier|provider|company|airline|network|bank|store|service)\b",
+    re.IGNORECASE,
 )
+_PRAISE = re.compile(
+    r"\b(?:love|loved|loving|great|amazing|awesome|excellent|brilliant|fantastic|best|"
+    r"wonderful|perfect|happy|glad|appreciate|appreciated|helpful|lovely|impressed|nice|"
+    r"thanks?|thank you|thx|ty|cheers)\b",
+    re.IGNORECASE,
+)
+CONTRAST_WORDS = re.compile(
+    r"\b(?:but|however|though|although|except|yet|unfortunately|sadly|shame|only problem|"
+    r"only issue|still)\b",
+    re.IGNORECASE,
+)
+_PROBLEM = re.compile(
+    r"\b(?:crash\w*|broken|broke|bug\w*|error\w*|fail\w*|not working|doesn'?t work|don'?t work|"
+    r"isn'?t working|won'?t|can'?t|cannot|couldn'?t|didn'?t|hasn'?t|haven'?t|never|still|"
+    r"issues?|problems?|wrong|missing|lost|late|delay\w*|cancel\w*|charged|overcharged|"
+    r"refund\w*|waiting|waited|stuck|slow|freez\w*|down|outage|no (?:one|response|reply|"
+    r"signal|service|internet|wifi)|nobody|useless|worst|terrible|awful|disappoint\w*|"
+    r"ridiculous|unacceptable|rude|again)\b",
+    re.IGNORECASE,
+)
+_CLOSING_THANKS = re.compile(
+    r"(?:\b(?:thanks?|thank you|thx|ty|cheers|ta)\b(?: (?:anyway|again|a lot|so much|"
+    r"guys|for (?:nothing|the help|listening|your help)|in advance))?[\s.!,:;)(@\w]*$)|"
+    r"\bthanks? anyway\b|\bthanks? in advance\b|\bthanks? for nothing\b",
+    re.IGNORECASE,
+)
+# The problem is over: thanks after it are thanks for the fix.
+_RESOLVED = re.compile(
+    r"(?<!not )(?<!n't )(?<!never )\b(?:solved|sorted|fixed|resolved|working again|works now|"
+    r"working now|all good|got it|figured it out)\b",
+    re.IGNORECASE,
+)
+_URGENT = re.compile(
+    r"\b(?:urgent|urgently|asap|immediately|right now|right away|emergency|today|tonight|"
+    r"fraud|fraudulent|unauthori[sz]ed|hacked|stolen|scam\w*|phishing|charged twice|"
+    r"double charged|charged \w+ times|lawyer|legal action|legal|sue|police|consumer forum|"
+    r"deadline|as soon as possible|locked out|can'?t (?:log ?in|access|get in)|down|outage|"
+    r"no (?:service|signal|internet|power|wifi)|miss(?:ed|ing)? (?:my |the |a )?(?:flight|"
+    r"connection|train)|stranded)\b|\b(?:help|now)!+",
+    re.IGNORECASE,
+)
+_REPEATED = re.compile(
+    r"\b(?:again|still|yet again|once again|every time|everytime|keeps? \w+ing|for (?:days|"
+    r"weeks|months|hours)|(?:\d+|two|three|four|five|several|multiple|many|countless) "
+    r"(?:times|calls|emails|weeks|days|months)|(?:2nd|3rd|\dth|second|third|fourth|fifth) "
+    r"(?:time|call|email|attempt)|no (?:response|reply|answer|update)|been waiting|"
+    r"still waiting|over and over)\b",
+    re.IGNORECASE,
+)
+_LEAVING = re.compile(
+    r"\b(?:cancel(?:l?ing|l?ed)? my (?:account|service|subscription|contract|plan|membership)|"
+    r"(?:switch|switching|switched|leaving|leave|moving) (?:to|carriers?|providers?|banks?)|"
+    r"never (?:again|flying|shopping|using|buying|ordering)|last time i\b|done with (?:you|"
+    r"u|your)|get rid of (?:you|them|u)|want out|shop(?:ping)? (?:around|elsewhere)|"
+    r"lost a customer|take my business)\b",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"(?:^|[.!?]\s+|^(?:@\w+\s+)+)(?:(?:how|what|when|where|why|who|which)\b|(?:can|could|"
+    r"would|will|is|are|do|does|did|should|may) (?:you|u|i|we|my|it|there|this|the|any|some)\b)",
+    re.IGNORECASE,
+)
+_SHOUTED = re.compile(r"\b[A-Z]{3,}\b")
+MAX_CUE_CHARS = 40
+QUOTES = "\"“”'\u2018\u2019"
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One family of cues: `find` returns the readable cues it sees in a text."""
+
+    name: str
+    find: Callable[[str], list[str]]
+
+
+def quoted(match: str) -> str:
+    """A matched phrase as a cue: quoted, whitespace-folded, short."""
+    text = " ".join(match.split())
+    text = re.sub(r"^(?:@\w+\s+)+", "", text).strip(QUOTES)
+    if len(text) > MAX_CUE_CHARS:
+        text = text[: MAX_CUE_CHARS - 1].rstrip() + "…"
+    return f"“{text}”"
+
+
+def _phrases(pattern: re.Pattern[str]) -> Callable[[str], list[str]]:
+    def find(text: str) -> list[str]:
+        return _unique(quoted(m.group(0)) for m in pattern.finditer(text) if m.group(0).strip())
+
+    return find
+
+
+def _unique(cues: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for cue in cues:
+        if cue not in seen:
+            seen.append(cue)
+    return seen
+
+
+def irony_emoji(text: str) -> list[str]:
+    return [f"{name} {emoji}" for emoji, name in IRONY_EMOJI.items() if emoji in text]
+
+
+def sarcasm_phrases(text: str) -> list[str]:
+    return _phrases(_SARCASM)(text)
 
 
 def sarcasm_cues(text: str) -> list[str]:
-    """Why the message reads as sarcasm or irony ([] if it does not)."""
-    return [cue for cue, pattern in _SARCASM if pattern.search(text)]
+    """Sarcasm or irony: an eye-roll emoji, "thanks for nothing", "great job... not", "yeah
+    right", "/s", "love waiting", scare quotes around a promise. Empty when there is none."""
+    return irony_emoji(text) + sarcasm_phrases(text)
+
+
+def elsewhere_praise_cues(text: str) -> list[str]:
+    """Praise of a competitor or of someone else, or leaving for them."""
+    return _phrases(_ELSEWHERE)(text)
+
+
+def praise_with_problem_cues(text: str) -> list[str]:
+    """Praise and a problem joined by a contrast word: "love the app but it crashes"."""
+    praise = _PRAISE.search(text)
+    if not praise:
+        return []
+    contrast = CONTRAST_WORDS.search(text, praise.end())
+    if not contrast:
+        return []
+    problem = _PROBLEM.search(text, contrast.start())
+    if not problem:
+        return []
+    return [f"{quoted(praise.group(0))} … {quoted(contrast.group(0))} {quoted(problem.group(0))}"]
+
+
+def closing_thanks_cues(text: str) -> list[str]:
+    """Thanks that close a complaint or a request ("…still not fixed. Thanks anyway"): a
+    courtesy, not praise."""
+    closing = _CLOSING_THANKS.search(text)
+    if not closing:
+        return []
+    phrase = closing.group(0).lower()
+    if any(word in phrase for word in ("anyway", "nothing", "in advance")):
+        return [f"thanks closing a request {quoted(closing.group(0).strip())}"]
+    problem = _PROBLEM.search(text[: closing.start()])
+    if problem and not _RESOLVED.search(text):
+        return [f"thanks after a problem {quoted(problem.group(0))}"]
+    return []
 
 
 def praise_veto_cues(text: str) -> list[str]:
-    """Why praise in the message is not praise to thank ([] if nothing vetoes it)."""
-    return list(dict.fromkeys(cue for cue, pattern in _VETO if pattern.search(text)))
+    """Reasons this is not praise a person would thank (non-empty = do not acknowledge it):
+    sarcasm or irony, praise of someone else, praise attached to a problem, thanks closing a
+    complaint or a request."""
+    return (
+        sarcasm_cues(text)
+        + elsewhere_praise_cues(text)
+        + praise_with_problem_cues(text)
+        + closing_thanks_cues(text)
+    )
+
+
+def urgency_cues(text: str) -> list[str]:
+    return _phrases(_URGENT)(text)
+
+
+def repeated_failure_cues(text: str) -> list[str]:
+    return _phrases(_REPEATED)(text)
+
+
+def leaving_cues(text: str) -> list[str]:
+    """A threat to leave: "cancelling my account", "switching to", "never again"."""
+    return _phrases(_LEAVING)(text)
+
+
+def contrast_cues(text: str) -> list[str]:
+    return _phrases(CONTRAST_WORDS)(text)
+
+
+def question_cues(text: str) -> list[str]:
+    cues = ["question mark"] if "?" in text else []
+    start = _QUESTION_START.search(text)
+    if start:
+        cues.append(f"question {quoted(start.group(0).split()[-1])}")
+    return cues
+
+
+def shouting_cues(text: str) -> list[str]:
+    return _unique(f"shouting {quoted(word)}" for word in _SHOUTED.findall(text))
+
+
+def exclamation_cues(text: str) -> list[str]:
+    return ["exclamation marks"] if "!!" in text else []
+
+
+def angry_emoji_cues(text: str) -> list[str]:
+    return _unique(f"emoji {char}" for char in text if char in ANGRY_EMOJI)
+
+
+def happy_emoji_cues(text: str) -> list[str]:
+    return _unique(f"emoji {char}" for char in text if char in HAPPY_EMOJI)
+
+
+# Every detector family, in a fixed order.
+DETECTORS: tuple[Detector, ...] = (
+    Detector("irony_emoji", irony_emoji),
+    Detector("sarcasm", sarcasm_phrases),
+    Detector("elsewhere_praise", elsewhere_praise_cues),
+    Detector("praise_with_problem", praise_with_problem_cues),
+    Detector("closing_thanks", closing_thanks_cues),
+    Detector("urgency", urgency_cues),
+    Detector("repeated_failure", repeated_failure_cues),
+    Detector("leaving", leaving_cues),
+    Detector("contrast", contrast_cues),
+    Detector("question", question_cues),
+    Detector("shouting", shouting_cues),
+    Detector("exclamation", exclamation_cues),
+    Detector("angry_emoji", angry_emoji_cues),
+    Detector("happy_emoji", happy_emoji_cues),
+)
+
+
+# The families the tone model reads as features, in the artifact's column order (append, never
+# reorder); questions, shouting and exclamation marks it counts itself.
+FEATURE_DETECTORS = tuple(
+    d for d in DETECTORS if d.name not in {"question", "shouting", "exclamation"}
+)
+
+
+def detect(text: str) -> dict[str, list[str]]:
+    """Every detector's cues for a text, by detector name (empty lists included)."""
+    return {detector.name: detector.find(text) for detector in DETECTORS}

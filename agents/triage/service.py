@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from agents.triage.classifier import load_classifier
 from agents.triage.tone_model import load_tone_model
-from support.vocabulary import MessageKind
+from support.vocabulary import MessageKind, Urgency
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,10 @@ class Triage:
     # P(store question) of the text the intent was read from, when that differs from the message
     # (a follow-up: "and how long does it take?" is a store question with its previous turn).
     context_answerable: float | None = None
+    # Calibrated probability of each urgency (Urgency).
+    urgencies: dict[str, float] = field(default_factory=dict)
+    # Per head ("kind", "sentiment", "urgency"): the cues that decided it (Tone.cues).
+    cues: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -33,6 +37,7 @@ class Triage:
             "urgency": self.urgency,
             "confidence": round(self.confidence, 4),
             "kind": self.kind,
+            "cues": self.cues,
         }
 
     @property
@@ -67,10 +72,14 @@ def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[
                 "sentiment": tone.sentiment_confidence,
                 "urgency": tone.urgency_confidence,
                 "kind": tone.kind_scores[tone.kind],
+                "praise": tone.kind_scores.get(MessageKind.PRAISE, 0.0),
+                "urgency_high": tone.urgency_scores.get(Urgency.HIGH, 0.0),
             },
             kind=tone.kind,
             kinds=tone.kind_scores,
             context_answerable=context,
+            urgencies=tone.urgency_scores,
+            cues=tone.cues,
         )
         for predicted, tone, context in zip(intents, tones, in_context, strict=True)
     ]

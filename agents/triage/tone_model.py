@@ -1,20 +1,25 @@
 """What kind of message this is (a store question, a company-specific problem, a complaint,
 praise, or no request at all), its sentiment and its urgency, read from the message's meaning (the
 MiniLM sentence embedding the KB search uses) plus a sentiment lexicon built for social and chat
-text (VADER) and a few cues (question marks, shouting, urgency phrases).
+text (VADER) and the cue detectors of agents/triage/cues.py (sarcasm, irony emoji, praise of
+someone else, thanks closing a complaint, urgency phrases, repeated failures, threats to leave).
 
 Trained by `manage.py train_tone` on support messages written for training
-(agents/training/support_messages.jsonl), Bitext store questions of the train template families
-and CLINC150's out-of-scope training queries; never on the tweets the eval sets are built from
-(their licence allows evaluation only). The artifact is agents/artifacts/TONE_MODEL.joblib with
-a JSON card of its measured quality."""
+(agents/training/support_messages.jsonl), labelled tweets of the shared pool that no eval set
+holds (agents/training/tweet_labels.jsonl: labels only, the text is read from
+../shared/datasets/twcs at training time), Bitext store questions of the train template families
+and CLINC150's out-of-scope training queries. Each head's probabilities are calibrated
+(temperature and, for sentiment and urgency, a bias per class) on the real-tweet tuning half
+(evals/sets/real_tweets_dev.jsonl), where the decision rules are chosen too; never on the
+evaluation half. The artifact is agents/artifacts/TONE_MODEL.joblib with a JSON card of its
+measured quality."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,29 +27,41 @@ from typing import Any
 import joblib
 import numpy as np
 from django.conf import settings
-from sklearn.linear_model import LogisticRegression
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from agents.triage import cues as cue_detectors
 from agents.triage.classifier import ARTIFACTS
 from resolver.once import once_per_process
 from support.vocabulary import Sentiment, Urgency
 
-URGENT = re.compile(
-    r"\b(urgent|urgently|asap|immediately|right now|right away|emergency|today|tonight|"
-    r"fraud|fraudulent|unauthori[sz]ed|hacked|stolen|charged twice|double charged|lawyer|"
-    r"legal action|sue|police|deadline|as soon as possible|locked out|can'?t (log ?in|access)|"
-    r"down|outage|no (service|signal|internet|power))\b",
-    re.IGNORECASE,
-)
 HEADS = ("kind", "sentiment", "urgency")
 # Regularisation per head, chosen on the real-tweet tuning set (README, "Quality").
-HEAD_C = {"kind": 2.0, "sentiment": 0.3, "urgency": 1.0}
-# Decision rules on top of the probabilities, chosen on the same set: customers' frustration is
-# under-read by a model trained on written examples (NEGATIVE weighted up), and HIGH urgency
-# sorts a message to the top of the queue, so it is said only when the model is sure (precision
+HEAD_C = {"kind": 1.0, "sentiment": 1.0, "urgency": 1.0}
+# Labelled tweets weigh more than written messages: they are the text the model meets.
+TWEET_WEIGHT = 3.0
+# Decision rules on top of the calibrated probabilities, chosen on the tuning set and stored in
+# the artifact (these are the defaults of an artifact that has none): HIGH urgency sorts a
+# message to the top of the queue, so it is said only when the model is fairly sure (precision
 # first); otherwise the likelier of NORMAL and LOW.
-SENTIMENT_WEIGHTS: dict[str, float] = {Sentiment.NEGATIVE: 1.5}
-URGENCY_HIGH_MIN = 0.7
+SENTIMENT_WEIGHTS: dict[str, float] = {Sentiment.NEGATIVE: 1.0}
+URGENCY_HIGH_MIN = 0.5
+MAX_CUES = 3
+# The length feature (words / 60) from which "long message" is a cue worth showing.
+LONG_MESSAGE = 0.5
+# Surface features, in the artifact's column order after the embedding; the detectors of
+# cues.DETECTORS follow them (cue_detectors.FEATURE_DETECTORS).
+SURFACE = (
+    "negative_words",
+    "neutral_words",
+    "positive_words",
+    "overall_polarity",
+    "question_marks",
+    "exclamations",
+    "shouting",
+    "length",
+)
+FEATURE_NAMES = SURFACE + tuple(d.name for d in cue_detectors.FEATURE_DETECTORS)
+_WORD = re.compile(r"[\w']+")
 
 
 @cache
@@ -52,8 +69,9 @@ def _vader() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
-def cues(text: str) -> list[float]:
-    """Lexicon and surface cues, scaled to about [-1, 1]."""
+def surface_features(text: str, detected: dict[str, list[str]] | None = None) -> list[float]:
+    """Lexicon, surface and cue-detector features (FEATURE_NAMES), scaled to about [-1, 1]."""
+    detected = detected if detected is not None else cue_detectors.detect(text)
     scores = _vader().polarity_scores(text)
     words = text.split()
     shouted = sum(w.isupper() and len(w) > 2 for w in words)
@@ -65,9 +83,8 @@ def cues(text: str) -> list[float]:
         min(1.0, text.count("?") / 2),
         min(1.0, text.count("!") / 3),
         min(1.0, shouted / 3),
-        min(1.0, len(URGENT.findall(text)) / 2),
         min(1.0, len(words) / 60),
-    ]
+    ] + [min(1.0, len(detected[d.name]) / 2) for d in cue_detectors.FEATURE_DETECTORS]
 
 
 def features(texts: Sequence[str]) -> np.ndarray:
@@ -75,64 +92,201 @@ def features(texts: Sequence[str]) -> np.ndarray:
 
     # One message (a graph run): the cached vector the KB search of the same text reuses.
     meaning = embed_query(texts[0])[None, :] if len(texts) == 1 else embed_queries(list(texts))
-    lexical = np.asarray([cues(text) for text in texts], dtype=np.float32)
+    lexical = np.asarray([surface_features(text) for text in texts], dtype=np.float32)
     return np.hstack([meaning, lexical])
+
+
+def lexicon_words(text: str, sign: float) -> list[str]:
+    """The message's words that VADER's lexicon scores with this sign, strongest first."""
+    lexicon = _vader().lexicon
+    scored = {
+        word: float(lexicon[word.lower()])
+        for word in _WORD.findall(text)
+        if word.lower() in lexicon and float(lexicon[word.lower()]) * sign > 0
+    }
+    return [cue_detectors.quoted(w) for w in sorted(scored, key=lambda w: -abs(scored[w]))]
+
+
+def readable(name: str, value: float, text: str, detected: dict[str, list[str]]) -> list[str]:
+    """What a feature saw in the text, as cues a person can read."""
+    if name == "negative_words":
+        return lexicon_words(text, -1)
+    if name == "positive_words":
+        return lexicon_words(text, 1)
+    if name == "overall_polarity":
+        return lexicon_words(text, value)
+    if name == "question_marks":
+        return ["question mark"]
+    if name == "exclamations":
+        return ["exclamation marks"]
+    if name == "shouting":
+        return cue_detectors.shouting_cues(text)
+    if name == "length":
+        return ["long message"] if value >= LONG_MESSAGE else []
+    return detected.get(name, [])
 
 
 @dataclass(frozen=True)
 class Tone:
     kind: str
-    kind_scores: dict[str, float]  # probability of each kind
+    kind_scores: dict[str, float]  # calibrated probability of each kind
     sentiment: str
     sentiment_confidence: float
     urgency: str
     urgency_confidence: float
+    sentiment_scores: dict[str, float] = field(default_factory=dict)
+    urgency_scores: dict[str, float] = field(default_factory=dict)
+    # Per head ("kind", "sentiment", "urgency"): up to MAX_CUES short reasons that decided it.
+    cues: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Temperature scaling with a bias per class on the log-probabilities: the probabilities
+    of a model trained on written messages and tweets, fitted to how often it is right on
+    real tweets."""
+
+    temperature: float = 1.0
+    bias: tuple[float, ...] = ()
+
+    def apply(self, probabilities: np.ndarray) -> np.ndarray:
+        logits = np.log(np.clip(probabilities, 1e-9, 1.0)) / self.temperature
+        if self.bias:
+            logits = logits + np.asarray(self.bias)
+        logits -= logits.max(axis=1, keepdims=True)
+        scaled = np.exp(logits)
+        return np.asarray(scaled / scaled.sum(axis=1, keepdims=True))
+
+
+def fit_calibration(probabilities: np.ndarray, truth: np.ndarray, with_bias: bool) -> Calibration:
+    """Minimises the log-loss of the calibrated probabilities (`truth`: class indices)."""
+    from scipy.optimize import minimize
+
+    classes = probabilities.shape[1]
+    logs = np.log(np.clip(probabilities, 1e-9, 1.0))
+
+    def loss(params: np.ndarray) -> float:
+        logits = logs / params[0] + (params[1:] if with_bias else 0.0)
+        logits = logits - logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(logits).sum(axis=1))
+        return float(-(logits[np.arange(len(truth)), truth] - log_norm).mean())
+
+    start = np.r_[1.0, np.zeros(classes if with_bias else 0)]
+    bounds = [(0.05, 20.0)] + [(-5.0, 5.0)] * (classes if with_bias else 0)
+    found = minimize(loss, start, bounds=bounds, method="L-BFGS-B").x
+    bias = tuple(float(b) for b in found[1:]) if with_bias else ()
+    return Calibration(float(found[0]), bias)
 
 
 @dataclass
 class ToneModel:
-    heads: dict[str, LogisticRegression]
+    heads: dict[str, Any]  # head → a fitted LogisticRegression
     version: str
+    calibration: dict[str, Calibration] = field(default_factory=dict)
+    sentiment_weights: dict[str, float] = field(default_factory=lambda: dict(SENTIMENT_WEIGHTS))
+    urgency_high_min: float = URGENCY_HIGH_MIN
+
+    def probabilities(self, matrix: np.ndarray) -> dict[str, list[dict[str, float]]]:
+        """Calibrated probabilities, head → one {label: p} per row."""
+        decoded: dict[str, list[dict[str, float]]] = {}
+        for head, model in self.heads.items():
+            raw = model.predict_proba(matrix)
+            if head in self.calibration:
+                raw = self.calibration[head].apply(raw)
+            labels = [str(label) for label in model.classes_]
+            decoded[head] = [dict(zip(labels, map(float, row), strict=True)) for row in raw]
+        return decoded
+
+    def decide(self, scores: dict[str, dict[str, float]]) -> dict[str, str]:
+        return {
+            "kind": _likeliest(scores["kind"]),
+            "sentiment": _likeliest(scores["sentiment"], self.sentiment_weights),
+            "urgency": _urgency(scores["urgency"], self.urgency_high_min),
+        }
 
     def predict(self, texts: Sequence[str]) -> list[Tone]:
         if not texts:
             return []
         matrix = features(texts)
-        probabilities = {head: model.predict_proba(matrix) for head, model in self.heads.items()}
+        probabilities = self.probabilities(matrix)
         tones = []
-        for row in range(len(texts)):
-            decoded = {
-                head: {
-                    str(label): float(p)
-                    for label, p in zip(
-                        self.heads[head].classes_, probabilities[head][row], strict=True
-                    )
-                }
-                for head in HEADS
-            }
-            best = {
-                "kind": _likeliest(decoded["kind"]),
-                "sentiment": _likeliest(decoded["sentiment"], SENTIMENT_WEIGHTS),
-                "urgency": _urgency(decoded["urgency"]),
-            }
+        for row, text in enumerate(texts):
+            scores = {head: probabilities[head][row] for head in HEADS}
+            best = self.decide(scores)
+            detected = cue_detectors.detect(text)
             tones.append(
                 Tone(
                     kind=best["kind"],
-                    kind_scores={k: round(float(v), 4) for k, v in decoded["kind"].items()},
+                    kind_scores=_rounded(scores["kind"]),
                     sentiment=best["sentiment"],
-                    sentiment_confidence=round(float(decoded["sentiment"][best["sentiment"]]), 4),
+                    sentiment_confidence=round(scores["sentiment"][best["sentiment"]], 4),
                     urgency=best["urgency"],
-                    urgency_confidence=round(float(decoded["urgency"].get(best["urgency"], 0)), 4),
+                    urgency_confidence=round(scores["urgency"].get(best["urgency"], 0.0), 4),
+                    sentiment_scores=_rounded(scores["sentiment"]),
+                    urgency_scores=_rounded(scores["urgency"]),
+                    cues={
+                        head: self.explain(head, best[head], matrix[row], text, detected)
+                        for head in HEADS
+                    },
                 )
             )
         return tones
 
+    def explain(
+        self, head: str, label: str, row: np.ndarray, text: str, detected: dict[str, list[str]]
+    ) -> list[str]:
+        """Up to MAX_CUES cues that pushed `head` towards `label`: the named features present in
+        the text, by their contribution to the label's logit against the other labels'; then
+        the detectors the label is known for (sarcasm for a complaint) if the model said none."""
+        model = self.heads[head]
+        classes = [str(c) for c in model.classes_]
+        coef = np.asarray(model.coef_)
+        named = coef[:, -len(FEATURE_NAMES) :]
+        if named.shape[0] == 1:  # a two-class head: one row, for the second class
+            direction = named[0] if classes.index(label) == 1 else -named[0]
+        else:
+            direction = named[classes.index(label)] - named.mean(axis=0)
+        values = row[-len(FEATURE_NAMES) :]
+        contributions = sorted(
+            (
+                (float(direction[i] * values[i]), name)
+                for i, name in enumerate(FEATURE_NAMES)
+                if values[i] != 0
+            ),
+            reverse=True,
+        )
+        found: list[str] = []
+        for contribution, name in contributions:
+            if contribution <= 0 or len(found) >= MAX_CUES:
+                break
+            for cue in readable(name, float(values[FEATURE_NAMES.index(name)]), text, detected):
+                if cue not in found and len(found) < MAX_CUES:
+                    found.append(cue)
+        return found
+
     def save(self, name: str, card: dict[str, Any]) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.joblib"
-        joblib.dump({"heads": self.heads}, path, compress=3)
+        joblib.dump(
+            {
+                "heads": self.heads,
+                "calibration": {
+                    head: {"temperature": c.temperature, "bias": list(c.bias)}
+                    for head, c in self.calibration.items()
+                },
+                "sentiment_weights": self.sentiment_weights,
+                "urgency_high_min": self.urgency_high_min,
+                "feature_names": list(FEATURE_NAMES),
+            },
+            path,
+            compress=3,
+        )
         (ARTIFACTS / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
         return path
+
+
+def _rounded(scores: dict[str, float]) -> dict[str, float]:
+    return {label: round(float(p), 4) for label, p in scores.items()}
 
 
 def _likeliest(scores: dict[str, float], weights: dict[str, float] | None = None) -> str:
@@ -140,26 +294,60 @@ def _likeliest(scores: dict[str, float], weights: dict[str, float] | None = None
     return max(scores, key=lambda label: scores[label] * weights.get(label, 1.0))
 
 
-def _urgency(scores: dict[str, float]) -> str:
-    if scores.get(Urgency.HIGH, 0.0) >= URGENCY_HIGH_MIN:
+def _urgency(scores: dict[str, float], high_min: float = URGENCY_HIGH_MIN) -> str:
+    if scores.get(Urgency.HIGH, 0.0) >= high_min:
         return Urgency.HIGH
     return max((Urgency.NORMAL, Urgency.LOW), key=lambda label: scores.get(label, 0.0))
 
 
-def train(examples: dict[str, tuple[list[str], list[str]]], version: str) -> ToneModel:
-    """examples: head → (texts, labels). Each head is a logistic regression on the features;
-    the kind head weighs its classes evenly (store questions outnumber the rest)."""
+def train(
+    examples: dict[str, tuple[list[str], list[str], list[float]]],
+    version: str,
+    matrices: dict[str, np.ndarray] | None = None,
+) -> ToneModel:
+    """examples: head → (texts, labels, weights). Each head is a logistic regression on the
+    features; the kind head weighs its classes evenly (store questions outnumber the rest).
+    `matrices`: head → the texts' features, when the caller has them already."""
+    from sklearn.linear_model import LogisticRegression
+
+    # Each distinct text is embedded once, whichever heads it trains.
+    distinct = list(dict.fromkeys(text for head in HEADS for text in examples[head][0]))
+    row_of = {text: row for row, text in enumerate(distinct)}
+    every = features(distinct) if not matrices else None
     heads = {}
     for head in HEADS:
-        texts, labels = examples[head]
+        texts, labels, weights = examples[head]
+        if matrices:
+            matrix = matrices[head]
+        else:
+            assert every is not None
+            matrix = every[[row_of[text] for text in texts]]
         weighting = "balanced" if head == "kind" else None
         model = LogisticRegression(C=HEAD_C[head], max_iter=4000, class_weight=weighting)
-        model.fit(features(texts), labels)
+        model.fit(matrix, labels, sample_weight=np.asarray(weights))
         heads[head] = model
     return ToneModel(heads, version)
+
+
+def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
+    """An artifact's model; one without calibration or decision rules gets the defaults."""
+    width = settings.EMBEDDING_DIMENSIONS + len(FEATURE_NAMES)
+    if any(head.n_features_in_ != width for head in data["heads"].values()):
+        raise ValueError(f"{version} was trained on other features; retrain it (train_tone)")
+    calibration = {
+        head: Calibration(float(c["temperature"]), tuple(c["bias"]))
+        for head, c in data.get("calibration", {}).items()
+    }
+    return ToneModel(
+        data["heads"],
+        version,
+        calibration,
+        dict(data.get("sentiment_weights", SENTIMENT_WEIGHTS)),
+        float(data.get("urgency_high_min", URGENCY_HIGH_MIN)),
+    )
 
 
 @once_per_process
 def load_tone_model() -> ToneModel:
     data = joblib.load(ARTIFACTS / f"{settings.TONE_MODEL}.joblib")
-    return ToneModel(data["heads"], settings.TONE_MODEL)
+    return from_artifact(data, settings.TONE_MODEL)
