@@ -15,24 +15,10 @@ from django.utils import timezone
 
 from agents.state_builder import history_for
 from evals.sets import Case, EvalSet
+from support.autonomy.evidence import NOT_A_REVIEW, verdict
 from support.models import Draft, DraftStatus
-from support.review import CLOSED_BY_ERASURE, CLOSED_BY_RESOLVE, SUPERSEDED
 
-SMALL_EDIT_WORDS = 3
-SMALL_EDIT_SHARE = 0.1
 MAX_CASES = 2000
-
-
-def verdict(draft: Draft) -> str:
-    if draft.status == DraftStatus.REJECTED:
-        return "rejected"
-    changed = draft.edit_distance or 0
-    if changed == 0:
-        return "sent_unchanged"
-    words = max(1, len(draft.answer.split()))
-    return (
-        "small_edit" if changed <= max(SMALL_EDIT_WORDS, SMALL_EDIT_SHARE * words) else "large_edit"
-    )
 
 
 def reviewed_drafts(days: int) -> list[Draft]:
@@ -40,7 +26,7 @@ def reviewed_drafts(days: int) -> list[Draft]:
     drafts = (
         Draft.objects.filter(reviewed_at__gte=since, automated=False)
         .filter(status__in=(DraftStatus.SENT, DraftStatus.REJECTED))
-        .exclude(reject_reason__in=(SUPERSEDED, CLOSED_BY_RESOLVE, CLOSED_BY_ERASURE))
+        .exclude(reject_reason__in=NOT_A_REVIEW)
         .filter(conversation__anonymised_at__isnull=True)
         .select_related("message__conversation")
         .order_by("-reviewed_at")

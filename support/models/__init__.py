@@ -1,6 +1,7 @@
 from support.models.action import Action, Task
 from support.models.attachment import Attachment, AttachmentSkip
 from support.models.audit import AuditAction, AuditLog
+from support.models.autonomy import IntentAutonomy
 from support.models.autosend import AutoSendRule
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
@@ -49,6 +50,7 @@ __all__ = [
     "EmailEnvelope",
     "EscalationReason",
     "IgnoredReason",
+    "IntentAutonomy",
     "InboundEmail",
     "InboundStatus",
     "MailboxCredential",
