@@ -4,6 +4,7 @@ with `evaluate --replay` (evals/replay.py), whose verdicts are these."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -125,3 +126,12 @@ def calibrated_threshold(
         if count >= min_reviewed and wilson_lower_bound(good, count) >= target:
             best = confidence
     return best
+
+
+def canary_pick(key: str, share: float) -> bool:
+    """Whether the draft `key` (its id) is one of the `share` of a canary intent's drafts sent
+    alone: a stable hash, so a redelivered run decides the same, and a replay reproduces it."""
+    if share >= 1.0:
+        return True
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share

@@ -6,6 +6,7 @@ import pytest
 
 from support.autonomy.evidence import (
     calibrated_threshold,
+    canary_pick,
     evidence_for,
     verdict,
     wilson_lower_bound,
@@ -67,3 +68,12 @@ def test_evidence_counts_verdicts_and_thumbs_down() -> None:
     assert (evidence.reviewed, evidence.sent_unchanged, evidence.rejected) == (3, 1, 1)
     assert evidence.thumbs_down == 1
     assert evidence_for("other_intent").reviewed == 0
+
+
+def test_canary_pick_is_stable_and_near_the_share() -> None:
+    keys = [f"draft-{i}" for i in range(2000)]
+    picked = [k for k in keys if canary_pick(k, 0.2)]
+    assert 0.17 < len(picked) / len(keys) < 0.23
+    assert picked == [k for k in keys if canary_pick(k, 0.2)]
+    assert all(canary_pick(k, 1.0) for k in keys[:10])
+    assert not any(canary_pick(k, 0.0) for k in keys)
