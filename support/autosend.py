@@ -1,21 +1,52 @@
-"""The auto-send policy: per intent, off by default (AutoSendRule, edited in admin). A SUGGESTED
-draft goes to the customer without a human only when its intent's rule is on, its confidence is
-above the rule's threshold, every guard check passed, no document the customer sent disagrees
-with our records (support/documents/compare.py) and the conversation is not escalated."""
+"""Auto-send, earned per intent (#29, support/autonomy/): a SUGGESTED draft goes to the customer
+without a human only when
+- AUTONOMY_ENABLED is on (off by default: the ladder is computed, nothing is sent alone);
+- its intent's IntentAutonomy row is `auto` and allowed (the team's switch), and, during the
+  intent's canary, the draft is one of AUTONOMY_CANARY_SHARE (evidence.canary_pick: the rest
+  are reviewed and keep feeding the evidence);
+- its confidence is at least the threshold calibrated for the intent at its promotion;
+- every guard check passed; it has no action (money or not, an action waits for a human: so
+  does the reply stating it); no document the customer sent disagrees with our records; the
+  conversation is not escalated;
+- its sender is verified, unless AUTONOMY_CUSTOMERS=anyone.
+
+The decision and the send are one transaction holding the draft's row lock, then the intent's
+row FOR SHARE (the order every take-back follows: draft, then intent): a demotion, which takes
+the intent's row FOR UPDATE, waits for a send in progress, and once it commits no draft of the
+intent is sent alone. The send itself is review.auto_send, the one seam, which re-checks the
+status and the automatic reply limit."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import transaction
+
 from support import review
+from support.autonomy.evidence import canary_pick
 from support.documents import mismatches_in
-from support.models import AutoSendRule, Conversation, ConversationStatus, Draft, DraftStatus
-from support.vocabulary import GUARD_CHECKS
+from support.models import (
+    Conversation,
+    ConversationStatus,
+    Draft,
+    DraftStatus,
+    IntentAutonomy,
+    Message,
+)
+from support.vocabulary import GUARD_CHECKS, AutonomyCustomers, AutonomyMode
 
 
-def qualifies(draft: Draft) -> bool:
-    if draft.status != DraftStatus.SUGGESTED or draft.confidence is None or not draft.intent:
+def _rung_allows(draft: Draft, rung: IntentAutonomy | None) -> bool:
+    if rung is None or rung.mode != AutonomyMode.AUTO or not rung.allowed:
         return False
-    rule = AutoSendRule.objects.filter(intent=draft.intent, enabled=True).first()
-    if rule is None or draft.confidence <= rule.min_confidence:
+    if rung.canary and not canary_pick(str(draft.pk), settings.AUTONOMY_CANARY_SHARE):
+        return False
+    threshold = rung.min_confidence if rung.min_confidence is not None else 1.0
+    return draft.confidence is not None and draft.confidence >= threshold
+
+
+def _draft_allows(draft: Draft) -> bool:
+    """What the draft itself must be, whatever its intent's rung."""
+    if draft.status != DraftStatus.SUGGESTED or draft.confidence is None or not draft.intent:
         return False
     guard = draft.guard if isinstance(draft.guard, dict) else {}
     if not all(guard.get(check) is True for check in GUARD_CHECKS):
@@ -25,13 +56,45 @@ def qualifies(draft: Draft) -> bool:
     if mismatches_in(draft.context):  # a document disagrees with our records: a human looks
         return False
     escalated = ConversationStatus.ESCALATED
-    return not Conversation.objects.filter(pk=draft.conversation_id, status=escalated).exists()
+    if Conversation.objects.filter(pk=draft.conversation_id, status=escalated).exists():
+        return False
+    return _sender_allows(draft)
+
+
+def _sender_allows(draft: Draft) -> bool:
+    if settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE:
+        return True
+    return Message.objects.filter(pk=draft.message_id).exclude(verified_by="").exists()
+
+
+def qualifies(draft: Draft, rung: IntentAutonomy | None = None) -> bool:
+    """Whether `draft` may go out alone; `rung`: its intent's row (read here if not given)."""
+    if not settings.AUTONOMY_ENABLED or not _draft_allows(draft):
+        return False
+    if rung is None:
+        rung = IntentAutonomy.objects.filter(intent=draft.intent).first()
+    return _rung_allows(draft, rung)
+
+
+def _share_lock(intent: str) -> IntentAutonomy | None:
+    """The intent's row, locked FOR SHARE (Django has no select_for_share): auto-sends of one
+    intent run side by side; a demotion (FOR UPDATE) waits for them and they for it."""
+    table = IntentAutonomy._meta.db_table
+    rows = IntentAutonomy.objects.raw(
+        f"SELECT * FROM {table} WHERE intent = %s FOR SHARE", [intent]
+    )
+    return next(iter(rows), None)
 
 
 def auto_send_if_allowed(draft: Draft) -> bool:
     """Called after the commit that made `draft` SUGGESTED (support.agent_runs.record_outcome);
-    True if it was sent (not when the automatic reply limit held it for a human).
-    review.auto_send re-checks the status under a lock."""
-    if not qualifies(draft):
+    True if it was sent (not when the automatic reply limit held it for a human)."""
+    if not settings.AUTONOMY_ENABLED or not draft.intent:
         return False
-    return review.auto_send(draft.pk).status == DraftStatus.SENT
+    with transaction.atomic():
+        # Draft first, then the intent's row: the order of every take-back (no deadlock).
+        locked = Draft.objects.select_for_update().get(pk=draft.pk)
+        rung = _share_lock(locked.intent)
+        if not qualifies(locked, rung):
+            return False
+        return review.auto_send(locked.pk).status == DraftStatus.SENT

@@ -44,9 +44,8 @@ from support.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from support.models.draft import OPEN_STATUSES, empty_context
+from support.models.draft import CLOSED_BY_ERASURE, OPEN_STATUSES, empty_context
 from support.outbound.deliveries import NOT_SENT_ERASED
-from support.review import CLOSED_BY_ERASURE
 
 
 def _customers(subject: Subject) -> QuerySet[Customer]:

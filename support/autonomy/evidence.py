@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from support.models import CustomerRating, Draft, DraftStatus
-from support.review import CLOSED_BY_ERASURE, CLOSED_BY_RESOLVE, SUPERSEDED
+from support.models.draft import CLOSED_BY_ERASURE, CLOSED_BY_RESOLVE, SUPERSEDED
 from support.vocabulary import ReviewVerdict
 
 # A light edit: at most this many words changed, or this share of the draft's words.
@@ -110,6 +110,20 @@ def evidence_for(intent: str, since: datetime | None = None) -> IntentEvidence:
     """The intent's evidence from its reviews since `since` (a demotion starts it afresh)."""
     fields = ("id", "status", "edit_distance", "answer")
     return tally(intent, list(reviewed_drafts(intent, since).only(*fields)))
+
+
+def confidence_pairs(intent: str, since: datetime | None = None) -> list[tuple[float, bool]]:
+    """(confidence, good) of the intent's reviewed drafts since `since`, good as the evidence
+    counts it (sent unchanged or lightly edited, and not rated 👎): calibrated_threshold's input."""
+    drafts = list(
+        reviewed_drafts(intent, since).only("id", "status", "edit_distance", "answer", "confidence")
+    )
+    verdicts = {str(d.pk): verdict(d) for d in drafts}
+    down = _thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
+    return [
+        (d.confidence or 0.0, verdicts[str(d.pk)] in GOOD_VERDICTS and str(d.pk) not in down)
+        for d in drafts
+    ]
 
 
 def calibrated_threshold(
