@@ -2,7 +2,6 @@ from support.models.action import Action, Task
 from support.models.attachment import Attachment, AttachmentSkip
 from support.models.audit import AuditAction, AuditLog
 from support.models.autonomy import IntentAutonomy
-from support.models.autosend import AutoSendRule
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
 from support.models.delivery import ReplyDelivery, ReplyDeliveryStatus
@@ -35,7 +34,6 @@ __all__ = [
     "AttachmentSkip",
     "AuditAction",
     "AuditLog",
-    "AutoSendRule",
     "BusinessProfile",
     "Channel",
     "Conversation",
@@ -50,9 +48,9 @@ __all__ = [
     "EmailEnvelope",
     "EscalationReason",
     "IgnoredReason",
-    "IntentAutonomy",
     "InboundEmail",
     "InboundStatus",
+    "IntentAutonomy",
     "MailboxCredential",
     "MailboxCursor",
     "Message",
