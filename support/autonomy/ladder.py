@@ -199,12 +199,17 @@ def set_allowed(intent: str, allowed: bool, actor: Actor) -> IntentAutonomy:
     return row
 
 
+def _reviewed_intents() -> set[str]:
+    reviewed = reviewed_drafts().exclude(intent="").values_list("intent", flat=True).distinct()
+    return set(reviewed)
+
+
 def rungs() -> list[Rung]:
-    """Every intent of the taxonomy and any with a row, by name."""
+    """Every intent of the taxonomy, any with a row and any with reviews, by name."""
     rows = {row.intent: row for row in IntentAutonomy.objects.all()}
     enabled = bool(settings.AUTONOMY_ENABLED)
     result = []
-    for intent in sorted({*intents(), *rows}):
+    for intent in sorted({*intents(), *rows, *_reviewed_intents()}):
         row = rows.get(intent) or IntentAutonomy(intent=intent)
         result.append(
             Rung(
@@ -226,5 +231,4 @@ def rungs() -> list[Rung]:
 
 def intents_to_sweep() -> list[str]:
     """The intents the periodic sweep re-weighs: every one with a row or a human review."""
-    reviewed = reviewed_drafts().exclude(intent="").values_list("intent", flat=True).distinct()
-    return sorted({*IntentAutonomy.objects.values_list("intent", flat=True), *reviewed})
+    return sorted({*IntentAutonomy.objects.values_list("intent", flat=True), *_reviewed_intents()})
