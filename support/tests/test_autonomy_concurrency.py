@@ -22,7 +22,7 @@ from support.tests.autonomy_fixtures import make_auto, reload
 from support.tests.conftest import SUGGESTION
 from support.vocabulary import AutonomyMode, DemotionReason
 
-INTENT = SUGGESTION["intent"]
+INTENT = str(SUGGESTION["intent"])
 
 
 def _suggested(n: int) -> Draft:

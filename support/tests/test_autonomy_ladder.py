@@ -61,6 +61,14 @@ def _rung(intent: str = INTENT) -> IntentAutonomy:
     return IntentAutonomy.objects.get(intent=intent)
 
 
+def _after(row: AuditLog) -> dict[str, Any]:
+    return row.after or {}
+
+
+def _before(row: AuditLog) -> dict[str, Any]:
+    return row.before or {}
+
+
 def _demotions() -> list[AuditLog]:
     return list(AuditLog.objects.filter(action=AuditAction.AUTONOMY_DEMOTED).order_by("id"))
 
@@ -78,7 +86,7 @@ def test_promoted_only_after_enough_reviews(
     assert (rung.mode, rung.canary, rung.min_confidence) == (AutonomyMode.AUTO, True, 0.8)
     assert rung.since is not None
     promoted = AuditLog.objects.get(action=AuditAction.AUTONOMY_PROMOTED)
-    assert (promoted.actor, promoted.after["mode"]) == ("system:autonomy", "auto")
+    assert (promoted.actor, _after(promoted)["mode"]) == ("system:autonomy", "auto")
     update_autonomy.fn(INTENT)  # idempotent: a redelivery changes nothing
     assert AuditLog.objects.filter(action=AuditAction.AUTONOMY_PROMOTED).count() == 1
 
@@ -109,7 +117,7 @@ def test_a_switched_off_intent_is_never_promoted(
     ladder.set_allowed(INTENT, True, Actor.for_user(agent_user))  # on: it earns it at once
     assert _rung().mode == AutonomyMode.AUTO
     switched = AuditLog.objects.filter(action=AuditAction.AUTONOMY_SWITCHED).order_by("id")
-    assert [row.after["allowed"] for row in switched] == [False, True]
+    assert [_after(row)["allowed"] for row in switched] == [False, True]
     assert switched[0].actor == f"user:{agent_user.get_username()}"
 
 
@@ -144,7 +152,7 @@ def test_a_rejection_demotes_at_once_audited_and_evidence_starts_afresh(
     )
     [audit] = _demotions()
     assert (audit.draft_id, audit.conversation_id) == (held.pk, held.conversation_id)
-    assert (audit.before["mode"], audit.after["mode"], audit.after["reason"]) == (
+    assert (_before(audit)["mode"], _after(audit)["mode"], _after(audit)["reason"]) == (
         "auto",
         "review",
         "rejected",
@@ -174,7 +182,7 @@ def test_a_thumbs_down_on_an_automated_reply_demotes(
         disliked.pk,
     )
     [audit] = _demotions()
-    assert (audit.actor, audit.after["reason"]) == ("customer", "thumbs_down")
+    assert (audit.actor, _after(audit)["reason"]) == ("customer", "thumbs_down")
 
 
 def test_a_thumbs_down_on_a_human_approved_reply_is_evidence_not_a_take_back(
@@ -202,7 +210,7 @@ def test_a_correction_is_sent_audited_and_demotes(
     assert reply.metadata["corrects_draft"] == str(draft.pk)
     assert Message.objects.filter(conversation_id=draft.conversation_id, role="AGENT").count() == 2
     corrected = AuditLog.objects.get(action=AuditAction.CORRECTED)
-    assert (corrected.draft_id, corrected.after["message_id"]) == (draft.pk, str(reply.pk))
+    assert (corrected.draft_id, _after(corrected)["message_id"]) == (draft.pk, str(reply.pk))
     rung = _rung()
     assert (rung.mode, rung.demoted_reason) == ("review", "corrected")
     assert _demotions()[0].actor == f"user:{agent_user.get_username()}"
@@ -238,7 +246,7 @@ def test_switching_off_demotes_and_evidence_below_target_demotes(
         "review",
         "below_target",
     )
-    assert [row.after["reason"] for row in _demotions()] == ["switched_off", "below_target"]
+    assert [_after(row)["reason"] for row in _demotions()] == ["switched_off", "below_target"]
 
 
 def test_the_api_corrects_and_the_rung_shows_the_reason(
