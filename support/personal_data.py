@@ -328,8 +328,6 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.WidgetKey.colour": _CONFIG,
     "support.WidgetKey.greeting": _CONFIG,
     "support.IntentAutonomy.intent": "a label of the taxonomy",
-    "support.IntentAutonomy.mode": "a mode of the vocabulary",
-    "support.IntentAutonomy.demoted_reason": "a reason of the vocabulary",
     "support.Order.currency": "an ISO 4217 code",
     "support.Action.name": "an action of the catalogue (support/actions/catalogue.py)",
     "support.BusinessProfile.company_name": _CONFIG,
