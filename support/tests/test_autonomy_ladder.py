@@ -268,3 +268,23 @@ def test_the_api_corrects_and_the_rung_shows_the_reason(
     [rung] = [i for i in body["items"] if i["intent"] == INTENT]
     assert (rung["mode"], rung["demoted_reason"]) == ("review", "corrected")
     assert reload(draft).status == "SENT"
+
+
+def test_admin_shows_the_rungs_and_switches_through_the_ladder(
+    admin_client: Any, admin_user: User, settings: Any
+) -> None:
+    row = make_auto(INTENT, settings)
+    page = admin_client.get("/admin/support/intentautonomy/")
+    assert page.status_code == 200 and INTENT in page.content.decode()
+    assert admin_client.get("/admin/support/intentautonomy/add/").status_code == 403
+    response = admin_client.post(
+        "/admin/support/intentautonomy/",
+        {"action": "switch_off", "_selected_action": [row.pk]},
+    )
+    assert response.status_code == 302
+    assert (_rung().allowed, _rung().mode, _rung().demoted_reason) == (
+        False,
+        "review",
+        "switched_off",
+    )
+    assert _demotions()[0].actor == f"user:{admin_user.get_username()}"
