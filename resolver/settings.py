@@ -265,8 +265,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1, maximum=600)
 SUPPORT_EMAIL_FROM = env_address("SUPPORT_EMAIL_FROM", "Support <support@localhost>")
 SUPPORT_EMAIL_ALIASES = env_addresses("SUPPORT_EMAIL_ALIASES")
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = SUPPORT_EMAIL_FROM
-# Automatic replies (the auto-send rule) by e-mail to one address per hour; past it a draft waits
-# for a human: two auto-responders answering each other stop here.
+# Automatic replies (earned auto-send, support/autosend.py) by e-mail to one address per hour;
+# past it a draft waits for a human: two auto-responders answering each other stop here.
 AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5, minimum=1, maximum=1000)
 # A reply's e-mail: attempt n waits EMAIL_DELIVERY_BACKOFF_SECONDS * 2**(n-1), capped at an hour;
 # after the last it is `failed` and dead-lettered.

@@ -21,7 +21,7 @@ class AuditAction(models.TextChoices):
     APPROVED = "approved", "Approved"
     SENT = "sent", "Sent"
     AUTO_SENT = "auto_sent", "Sent automatically"
-    # The auto-send rule would have sent it, but its recipient had as many automatic e-mails
+    # Auto-send would have sent it, but its recipient had as many automatic e-mails
     # this hour as allowed (support/outbound/limits.py): it waits for a human.
     AUTO_SEND_HELD = "auto_send_held", "Held for a human: automatic reply limit"
     REJECTED = "rejected", "Rejected"
