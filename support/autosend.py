@@ -97,4 +97,5 @@ def auto_send_if_allowed(draft: Draft) -> bool:
         rung = _share_lock(locked.intent)
         if not qualifies(locked, rung):
             return False
-        return review.auto_send(locked.pk).status == DraftStatus.SENT
+        canary = bool(rung and rung.canary)
+        return review.auto_send(locked.pk, canary=canary).status == DraftStatus.SENT

@@ -183,7 +183,7 @@ def _reweigh_later(draft: Draft) -> None:
         learn_later(UPDATE_AUTONOMY_ACTOR, draft.intent)
 
 
-def auto_send(draft_id: Any) -> Draft:
+def auto_send(draft_id: Any, canary: bool = False) -> Draft:
     """The auto-send policy (support/autosend.py) sends a SUGGESTED draft as it is, unless its
     recipient already had as many automatic e-mails this hour as AUTO_REPLY_LIMIT_PER_HOUR
     allows: then it stays SUGGESTED for a human, and the audit trail says why."""
@@ -201,7 +201,16 @@ def auto_send(draft_id: Any) -> Draft:
             return draft
         reply = _send(draft, actor, draft.answer.strip(), automated=True)
         after = {**_snapshot(draft), "message_id": str(reply.pk)}
-        _audit(draft, actor, AuditAction.AUTO_SENT, before, after, confidence=draft.confidence)
+        _audit(
+            draft,
+            actor,
+            AuditAction.AUTO_SENT,
+            before,
+            after,
+            confidence=draft.confidence,
+            intent=draft.intent,
+            canary=canary,  # sent during its intent's canary (support/autosend.py)
+        )
         announce_draft(draft)
     return draft
 

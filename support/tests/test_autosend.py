@@ -50,6 +50,7 @@ def test_a_qualifying_draft_is_sent_and_marked_automated(
     audit = AuditLog.objects.filter(draft=draft).order_by("created_at", "id").last()
     assert audit is not None
     assert (audit.actor, audit.action) == ("system:auto-send", "auto_sent")
+    assert audit.metadata == {"confidence": 0.8, "intent": "track_order", "canary": False}
 
 
 @pytest.mark.parametrize(
@@ -140,6 +141,8 @@ def test_a_canary_sends_its_share_alone_and_leaves_the_rest_for_review(
     for draft, was_sent in zip(drafts, outcomes, strict=True):
         assert was_sent is canary_pick(str(draft.pk), 0.2)
         assert reload(draft).status == (DraftStatus.SENT if was_sent else DraftStatus.SUGGESTED)
+    canary_sends = AuditLog.objects.filter(action="auto_sent", metadata__canary=True).count()
+    assert canary_sends == sent
     # The canary's end: all of them.
     make_auto("track_order", settings, canary=False)
     rest = [d for d, was_sent in zip(drafts, outcomes, strict=True) if not was_sent]
