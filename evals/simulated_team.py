@@ -193,3 +193,54 @@ def simulate_team(
         )
         raise
     return run
+
+
+def drafts_of_run(run: EvalRun) -> list[Drafted]:
+    """A stored simulation's drafts (its cases' actual), to walk again under other rules."""
+    return [
+        Drafted(
+            set_name=case.case_id.split(":", 1)[0],
+            case_id=case.case_id,
+            intent=case.actual.get("intent") or "",
+            confidence=float(case.actual.get("confidence") or 0.0),
+            verdict=case.actual["simulated_verdict"],
+            blocked=tuple(case.actual.get("auto_send_blockers", ())),
+        )
+        for case in run.cases.order_by("position")
+    ]
+
+
+def resimulate(
+    source: EvalRun,
+    *,
+    rounds: int = DEFAULT_ROUNDS,
+    seed: int = DEFAULT_SEED,
+    min_reviewed: int | None = None,
+    caught: bool = True,
+) -> EvalRun:
+    """The drafts of an earlier simulation walked again (other rounds, rules, `caught`): no
+    graph run; a new EvalRun with the metrics and no cases of its own."""
+    rules = LadderRules.from_settings(min_reviewed)
+    drafts = drafts_of_run(source)
+    metrics = simulate(drafts, rules, rounds=rounds, seed=seed, caught=caught)
+    return EvalRun.objects.create(
+        suite=SUITE,
+        dataset=source.dataset,
+        provider=source.provider,
+        model=source.model,
+        prompt_version=source.prompt_version,
+        git_sha=source.git_sha,
+        config={
+            **source.config,
+            "from_run": source.pk,
+            "rounds": rounds,
+            "seed": seed,
+            "rules": rules.as_dict(),
+            "rules_scaled": min_reviewed is not None,
+            "caught": caught,
+        },
+        metrics=metrics,
+        n_items=len(drafts),
+        status=EvalStatus.COMPLETED,
+        finished_at=timezone.now(),
+    )

@@ -201,3 +201,14 @@ def test_evaluate_simulate_team_on_a_set(small_kb: Any, tmp_path: Path) -> None:
     assert (result["auto_sent"], result["auto_sent_wrong"]) == (10, 0)
     assert result["autosent_share"] == round(10 / 60, 4)
     assert result["autonomy"]["by_intent"][pw["intent"]]["promotions"] == 1
+    # The stored drafts walked again under the same rules give the same numbers, without drafting.
+    again = io.StringIO()
+    with override_settings(AUTONOMY_TARGET=0.85, AUTONOMY_CANARY_SHARE=1.0):
+        call_command(
+            "evaluate", *args, "--from-run", str(run.pk), "--uncaught", "--json", stdout=again
+        )
+    replayed = json.loads(again.getvalue())
+    assert {k: v for k, v in replayed.items() if k != "run_id"} == {
+        k: v for k, v in result.items() if k != "run_id"
+    }
+    assert EvalRun.objects.get(pk=replayed["run_id"]).config["from_run"] == run.pk

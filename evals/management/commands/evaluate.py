@@ -27,6 +27,7 @@ from evals.simulated_team import (
     DEFAULT_SEED,
     DEFAULT_SETS,
     SUITE,
+    resimulate,
     simulate_team,
 )
 from knowledge.models import KBDocument
@@ -74,6 +75,9 @@ class Command(BaseCommand):
             "--min-reviewed", type=int, help="default AUTONOMY_MIN_REVIEWED (scaled: reported)"
         )
         team.add_argument(
+            "--from-run", type=int, help="walk a stored simulation's drafts again (no drafting)"
+        )
+        team.add_argument(
             "--uncaught",
             action="store_true",
             help="a wrong auto-sent reply is never reported (the worst case)",
@@ -106,6 +110,19 @@ class Command(BaseCommand):
             raise CommandError("--simulate-team takes --sets, not --set or --replay", returncode=2)
         if options["rounds"] < 1 or (options["min_reviewed"] or 1) < 1:
             raise CommandError("--rounds and --min-reviewed must be at least 1", returncode=2)
+        if options["from_run"]:
+            source = EvalRun.objects.filter(pk=options["from_run"], suite=SUITE).first()
+            if source is None:
+                raise CommandError(f"no {SUITE} run {options['from_run']}", returncode=2)
+            run = resimulate(
+                source,
+                rounds=options["rounds"],
+                seed=options["seed"],
+                min_reviewed=options["min_reviewed"],
+                caught=not options["uncaught"],
+            )
+            self._report(run, options)
+            return
         if hint := KBDocument.objects.empty_hint():
             raise CommandError(hint)
         names = [name.strip() for name in options["sets"].split(",") if name.strip()]
