@@ -113,8 +113,7 @@ def test_evaluate_replay_stores_the_autonomy_report(small_kb: Any, actor: Actor)
 
 
 def _score(drafted: str, checks: dict[str, bool], answer: str = ANSWER, **expect: Any) -> CaseScore:
-    status = drafted
-    actual = {"status": status, "answer": answer if status == DraftStatus.SUGGESTED else ""}
+    actual = {"status": drafted, "answer": answer if drafted == DraftStatus.SUGGESTED else ""}
     return CaseScore("c", [], expect, actual, checks=checks)
 
 
