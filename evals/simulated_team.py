@@ -149,6 +149,7 @@ def simulate_team(
     rounds: int = DEFAULT_ROUNDS,
     seed: int = DEFAULT_SEED,
     min_reviewed: int | None = None,
+    suggested_only: bool = False,
     caught: bool = True,
     limit: int | None = None,
     show_progress: bool = True,
@@ -156,7 +157,7 @@ def simulate_team(
     """Drafts every case of the sets once, simulates the team, writes the EvalRun (its cases:
     each draft and the simulated human's verdict) and returns it."""
     sets: list[EvalSet] = [load_set(name) for name in set_names]
-    rules = LadderRules.from_settings(min_reviewed)
+    rules = LadderRules.from_settings(min_reviewed, suggested_only=suggested_only)
     run = EvalRun.objects.create(
         suite=SUITE,
         dataset=",".join(set_names),
@@ -216,11 +217,12 @@ def resimulate(
     rounds: int = DEFAULT_ROUNDS,
     seed: int = DEFAULT_SEED,
     min_reviewed: int | None = None,
+    suggested_only: bool = False,
     caught: bool = True,
 ) -> EvalRun:
     """The drafts of an earlier simulation walked again (other rounds, rules, `caught`): no
     graph run; a new EvalRun with the metrics and no cases of its own."""
-    rules = LadderRules.from_settings(min_reviewed)
+    rules = LadderRules.from_settings(min_reviewed, suggested_only=suggested_only)
     drafts = drafts_of_run(source)
     metrics = simulate(drafts, rules, rounds=rounds, seed=seed, caught=caught)
     return EvalRun.objects.create(

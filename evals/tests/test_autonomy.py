@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from support.models import Draft, DraftStatus
 from support.vocabulary import GUARD_CHECKS, AutonomyMode, DemotionReason, ReviewVerdict
 
 ANSWER = "To reset your password, choose Forgot password on the login page."
-CLEAN = {**{check: True for check in GUARD_CHECKS}, "reasons": []}
+CLEAN: dict[str, Any] = {**dict.fromkeys(GUARD_CHECKS, True), "reasons": []}
 # Three good reviews out of three earn a lower bound of 0.53.
 SMALL = LadderRules(min_reviewed=3, target=0.5, canary_share=1.0)
 
@@ -52,7 +53,7 @@ def _suggested(intent: str = "recover_password", **fields: Any) -> Draft:
     return draft
 
 
-def _history(actor: Actor, verdicts: list[str], **fields: Any) -> list[Draft]:
+def _history(actor: Actor, verdicts: Sequence[str], **fields: Any) -> list[Draft]:
     """Drafts of one intent reviewed in this order by a human, through the console's actions."""
     drafts = []
     for kind in verdicts:

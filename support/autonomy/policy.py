@@ -77,15 +77,22 @@ class LadderRules:
     min_reviewed: int
     target: float
     canary_share: float
+    # Only drafts that were suggested are evidence: a draft its run escalated says nothing of
+    # the intent's suggestions (the human writes its reply: a rewrite otherwise). Off = the
+    # foundation's evidence (support/autonomy/evidence.reviewed_drafts counts them).
+    suggested_only: bool = False
 
     @classmethod
-    def from_settings(cls, min_reviewed: int | None = None) -> LadderRules:
+    def from_settings(
+        cls, min_reviewed: int | None = None, *, suggested_only: bool = False
+    ) -> LadderRules:
         from django.conf import settings
 
         return cls(
             min_reviewed=min_reviewed or settings.AUTONOMY_MIN_REVIEWED,
             target=settings.AUTONOMY_TARGET,
             canary_share=settings.AUTONOMY_CANARY_SHARE,
+            suggested_only=suggested_only,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,6 +100,7 @@ class LadderRules:
             "min_reviewed": self.min_reviewed,
             "target": self.target,
             "canary_share": self.canary_share,
+            "suggested_only": self.suggested_only,
         }
 
 
@@ -219,6 +227,8 @@ class Ladder:
                 reason = DemotionReason.THUMBS_DOWN if thumbs_down else DemotionReason.CORRECTED
                 event = self._demote(rung, reason, key, at)
             return Step(intent, True, verdict, event)
+        if self.rules.suggested_only and NOT_SUGGESTED in blocked:
+            return Step(intent, False, verdict, None)
         review = Review(float(confidence or 0.0), verdict, thumbs_down)
         return Step(intent, False, verdict, self.review(intent, review, key=key, at=at))
 

@@ -4,6 +4,8 @@ evidence below target, evidence restarting after a demotion, the blockers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from support.autonomy.evidence import canary_pick, wilson_lower_bound
 from support.autonomy.policy import (
     ACTION,
@@ -145,7 +147,12 @@ def test_blocked_drafts_wait_for_a_human_whatever_the_rung() -> None:
 
 
 def test_blockers() -> None:
-    clean = {"suggested": True, "intent": "track_order", "guard": CLEAN, "actions": 0}
+    clean: dict[str, Any] = {
+        "suggested": True,
+        "intent": "track_order",
+        "guard": CLEAN,
+        "actions": 0,
+    }
     assert blockers(**clean, mismatches=0) == []
     assert blockers(**{**clean, "guard": {**CLEAN, "tone": False}}, mismatches=0) == [GUARD]
     assert blockers(**{**clean, "actions": 1}, mismatches=0, verified=False) == [
@@ -170,3 +177,27 @@ def test_the_report_counts_what_went_out_alone() -> None:
     assert row["share"] == round(2 / 22, 4) and row["mode"] == AutonomyMode.REVIEW
     assert [t["event"] for t in row["transitions"]] == [PROMOTED, DemotionReason.CORRECTED]
     assert (report["drafts"], report["would_auto_send"], report["demotions"]) == (23, 2, 1)
+
+
+def test_escalated_drafts_are_evidence_unless_only_suggestions_count() -> None:
+    """An intent whose runs escalate one message in four (a human writes those replies):
+    with the foundation's evidence they are rewrites and it is never promoted; counting only
+    what was suggested, its suggestions earn auto."""
+    from dataclasses import replace
+
+    results = {}
+    for suggested_only in (False, True):
+        ladder = Ladder(replace(RULES, suggested_only=suggested_only))
+        for n in range(80):
+            escalated = n % 4 == 0
+            ladder.step(
+                "track_order",
+                f"k{n}",
+                0.9,
+                ReviewVerdict.LARGE_EDIT if escalated else GOOD,
+                blocked=[NOT_SUGGESTED] if escalated else [],
+            )
+        results[suggested_only] = ladder.rung("track_order")
+    assert results[False].mode == AutonomyMode.REVIEW and results[False].auto_sent == 0
+    assert results[True].mode == AutonomyMode.AUTO and results[True].auto_sent > 0
+    assert all(review.good for review in results[True].evidence)

@@ -78,6 +78,11 @@ class Command(BaseCommand):
             "--from-run", type=int, help="walk a stored simulation's drafts again (no drafting)"
         )
         team.add_argument(
+            "--suggested-only",
+            action="store_true",
+            help="only drafts that were suggested are evidence (not escalated ones)",
+        )
+        team.add_argument(
             "--uncaught",
             action="store_true",
             help="a wrong auto-sent reply is never reported (the worst case)",
@@ -119,6 +124,7 @@ class Command(BaseCommand):
                 rounds=options["rounds"],
                 seed=options["seed"],
                 min_reviewed=options["min_reviewed"],
+                suggested_only=options["suggested_only"],
                 caught=not options["uncaught"],
             )
             self._report(run, options)
@@ -132,6 +138,7 @@ class Command(BaseCommand):
                 rounds=options["rounds"],
                 seed=options["seed"],
                 min_reviewed=options["min_reviewed"],
+                suggested_only=options["suggested_only"],
                 caught=not options["uncaught"],
                 limit=options["limit"],
                 show_progress=sys.stderr.isatty(),
