@@ -116,7 +116,8 @@ def walk_ladder(drafts: list[Draft], rules: LadderRules) -> Ladder:
     return ladder
 
 
-def replay_autonomy(days: int) -> dict[str, Any]:
+def replay_autonomy(days: int, *, suggested_only: bool = False) -> dict[str, Any]:
     """The ladder's report over the window's reviewed drafts (the `autonomy` metrics)."""
-    report = walk_ladder(reviewed_drafts(days), LadderRules.from_settings()).report()
+    rules = LadderRules.from_settings(suggested_only=suggested_only)
+    report = walk_ladder(reviewed_drafts(days), rules).report()
     return {"days": days, **report}

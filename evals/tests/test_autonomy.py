@@ -111,6 +111,7 @@ def test_evaluate_replay_stores_the_autonomy_report(small_kb: Any, actor: Actor)
     assert autonomy["days"] == 3 and autonomy["rules"]["min_reviewed"] == 3
     row = autonomy["by_intent"]["recover_password"]
     assert (row["would_auto_send"], row["of_which_rejected"], row["share"]) == (1, 1, 0.25)
+    assert autonomy["rules"]["suggested_only"] is False
 
 
 def _score(drafted: str, checks: dict[str, bool], answer: str = ANSWER, **expect: Any) -> CaseScore:

@@ -80,7 +80,7 @@ class Command(BaseCommand):
         team.add_argument(
             "--suggested-only",
             action="store_true",
-            help="only drafts that were suggested are evidence (not escalated ones)",
+            help="only drafts that were suggested are evidence (also for --replay)",
         )
         team.add_argument(
             "--uncaught",
@@ -105,7 +105,9 @@ class Command(BaseCommand):
         else:
             run = evaluate_set(eval_set, judge=judge, show_progress=sys.stderr.isatty())
         if options["replay"]:
-            run.metrics["autonomy"] = replay_autonomy(options["days"])
+            run.metrics["autonomy"] = replay_autonomy(
+                options["days"], suggested_only=options["suggested_only"]
+            )
             run.save(update_fields=["metrics"])
         self._report(run, options)
         self._finish(run, options, eval_set.name)
