@@ -104,10 +104,10 @@ def test_a_send_in_progress_finishes_before_the_demotion_and_none_after(
     sending, release = threading.Event(), threading.Event()
     real_auto_send = review.auto_send
 
-    def slow_auto_send(draft_id: Any) -> Draft:
+    def slow_auto_send(draft_id: Any, **options: Any) -> Draft:
         sending.set()  # inside the transaction, the row share-locked
         release.wait(timeout=30)
-        return real_auto_send(draft_id)
+        return real_auto_send(draft_id, **options)
 
     monkeypatch.setattr(review, "auto_send", slow_auto_send)
     results: list[bool] = []
