@@ -96,7 +96,8 @@ def walk_ladder(drafts: list[Draft], rules: LadderRules) -> Ladder:
         if not draft.intent:
             continue
         blocked = blockers(
-            # A draft escalated by its run was never SUGGESTED: a human wrote or sent it.
+            # A draft escalated by its run was never SUGGESTED: a human wrote or sent it, and
+            # it is no evidence (as live: evidence.reviewed_drafts).
             suggested=not draft.escalation_reason,
             intent=draft.intent,
             guard=draft.guard if isinstance(draft.guard, dict) else None,
@@ -116,8 +117,8 @@ def walk_ladder(drafts: list[Draft], rules: LadderRules) -> Ladder:
     return ladder
 
 
-def replay_autonomy(days: int, *, suggested_only: bool = False) -> dict[str, Any]:
+def replay_autonomy(days: int) -> dict[str, Any]:
     """The ladder's report over the window's reviewed drafts (the `autonomy` metrics)."""
-    rules = LadderRules.from_settings(suggested_only=suggested_only)
+    rules = LadderRules.from_settings()
     report = walk_ladder(reviewed_drafts(days), rules).report()
     return {"days": days, **report}

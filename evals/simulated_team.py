@@ -4,8 +4,9 @@ in shuffled rounds (a fixed seed) as a team's queue would, walked through the au
 (support/autonomy/policy.py). A draft the ladder would send alone counts as auto-sent and is
 checked against what the case expects; every other draft is reviewed by a simulated human who
 sends it unchanged when it is right and rejects it otherwise (an escalated draft: the human
-writes the reply, a rewrite). The question: of what went out alone, how much would a human have
-rejected (target <= 1 %), and how much went out alone at all."""
+writes the reply, a rewrite, and no evidence about the intent's suggestions). The question: of
+what went out alone, how much would a human have rejected (target <= 1 %), and how much went out
+alone at all."""
 
 from __future__ import annotations
 
@@ -149,7 +150,6 @@ def simulate_team(
     rounds: int = DEFAULT_ROUNDS,
     seed: int = DEFAULT_SEED,
     min_reviewed: int | None = None,
-    suggested_only: bool = False,
     caught: bool = True,
     limit: int | None = None,
     show_progress: bool = True,
@@ -157,7 +157,7 @@ def simulate_team(
     """Drafts every case of the sets once, simulates the team, writes the EvalRun (its cases:
     each draft and the simulated human's verdict) and returns it."""
     sets: list[EvalSet] = [load_set(name) for name in set_names]
-    rules = LadderRules.from_settings(min_reviewed, suggested_only=suggested_only)
+    rules = LadderRules.from_settings(min_reviewed)
     run = EvalRun.objects.create(
         suite=SUITE,
         dataset=",".join(set_names),
@@ -217,12 +217,11 @@ def resimulate(
     rounds: int = DEFAULT_ROUNDS,
     seed: int = DEFAULT_SEED,
     min_reviewed: int | None = None,
-    suggested_only: bool = False,
     caught: bool = True,
 ) -> EvalRun:
     """The drafts of an earlier simulation walked again (other rounds, rules, `caught`): no
     graph run; a new EvalRun with the metrics and no cases of its own."""
-    rules = LadderRules.from_settings(min_reviewed, suggested_only=suggested_only)
+    rules = LadderRules.from_settings(min_reviewed)
     drafts = drafts_of_run(source)
     metrics = simulate(drafts, rules, rounds=rounds, seed=seed, caught=caught)
     return EvalRun.objects.create(

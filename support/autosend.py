@@ -4,11 +4,14 @@ without a human only when
 - its intent's IntentAutonomy row is `auto` and allowed (the team's switch), and, during the
   intent's canary, the draft is one of AUTONOMY_CANARY_SHARE (evidence.canary_pick: the rest
   are reviewed and keep feeding the evidence);
-- its confidence is at least the threshold calibrated for the intent at its promotion;
+- its confidence is at least the intent's calibrated threshold (the lowest confidence whose
+  reviewed suggestions at or above it earn auto);
 - every guard check passed; it has no action (money or not, an action waits for a human: so
   does the reply stating it); no document the customer sent disagrees with our records; the
   conversation is not escalated;
 - its sender is verified, unless AUTONOMY_CUSTOMERS=anyone.
+The rules themselves are support/autonomy/policy.py's (rung_sends, blockers: the replay and the
+simulated team decide with the same); here they are read off the rows.
 
 The decision and the send are one transaction holding the draft's row lock, then the intent's
 row FOR SHARE (the order every take-back follows: draft, then intent): a demotion, which takes
@@ -22,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 
 from support import review
-from support.autonomy.evidence import canary_pick
+from support.autonomy.policy import LadderRules, blockers, rung_sends
 from support.documents import mismatches_in
 from support.models import (
     Conversation,
@@ -32,39 +35,43 @@ from support.models import (
     IntentAutonomy,
     Message,
 )
-from support.vocabulary import GUARD_CHECKS, AutonomyCustomers, AutonomyMode
+from support.vocabulary import AutonomyCustomers, AutonomyMode
 
 
 def _rung_allows(draft: Draft, rung: IntentAutonomy | None) -> bool:
-    if rung is None or rung.mode != AutonomyMode.AUTO or not rung.allowed:
+    if rung is None:
         return False
-    if rung.canary and not canary_pick(str(draft.pk), settings.AUTONOMY_CANARY_SHARE):
-        return False
-    threshold = rung.min_confidence if rung.min_confidence is not None else 1.0
-    return draft.confidence is not None and draft.confidence >= threshold
+    return rung_sends(
+        LadderRules.from_settings(),
+        auto=rung.mode == AutonomyMode.AUTO,
+        allowed=rung.allowed,
+        canary=rung.canary,
+        min_confidence=rung.min_confidence,
+        key=str(draft.pk),
+        confidence=draft.confidence,
+    )
 
 
 def _draft_allows(draft: Draft) -> bool:
-    """What the draft itself must be, whatever its intent's rung."""
-    if draft.status != DraftStatus.SUGGESTED or draft.confidence is None or not draft.intent:
-        return False
-    guard = draft.guard if isinstance(draft.guard, dict) else {}
-    if not all(guard.get(check) is True for check in GUARD_CHECKS):
-        return False
-    if draft.actions.exists():  # an action waits for a human's decision, money always does
-        return False
-    if mismatches_in(draft.context):  # a document disagrees with our records: a human looks
-        return False
-    escalated = ConversationStatus.ESCALATED
-    if Conversation.objects.filter(pk=draft.conversation_id, status=escalated).exists():
-        return False
-    return _sender_allows(draft)
-
-
-def _sender_allows(draft: Draft) -> bool:
-    if settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE:
-        return True
-    return Message.objects.filter(pk=draft.message_id).exclude(verified_by="").exists()
+    """What the draft itself must be, whatever its intent's rung: policy.blockers, the list the
+    replay and the simulated team check too, on the draft's rows."""
+    escalated = Conversation.objects.filter(
+        pk=draft.conversation_id, status=ConversationStatus.ESCALATED
+    ).exists()
+    anyone = settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE
+    verified = (
+        anyone or Message.objects.filter(pk=draft.message_id).exclude(verified_by="").exists()
+    )
+    found = blockers(
+        suggested=draft.status == DraftStatus.SUGGESTED,
+        intent=draft.intent,
+        guard=draft.guard if isinstance(draft.guard, dict) else None,
+        actions=draft.actions.count(),  # an action waits for a human, money always does
+        mismatches=len(mismatches_in(draft.context)),  # a document disagrees: a human looks
+        escalated=escalated,
+        verified=verified,
+    )
+    return not found and draft.confidence is not None
 
 
 def qualifies(draft: Draft, rung: IntentAutonomy | None = None) -> bool:

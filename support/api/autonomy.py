@@ -11,14 +11,22 @@ from ninja import Router, Schema
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS
 from resolver.models import Scope
+from support.autonomy.evidence import IntentEvidence
 from support.autonomy.ladder import Rung, rungs
 from support.vocabulary import AutonomyMode, DemotionReason
 
 router = Router(tags=["autonomy"])
 
 
+class EvidenceOut(Schema):
+    reviewed: int
+    sent_unchanged: int
+    lower_bound: float
+
+
 class RungOut(Schema):
-    # CONTRACTS.md
+    # CONTRACTS.md: the evidence behind the rung (the reviewed suggestions at or above the
+    # calibrated threshold, all of them when none earns auto)
     intent: str
     mode: AutonomyMode
     reviewed: int
@@ -33,20 +41,30 @@ class RungOut(Schema):
     demoted_reason: DemotionReason | None
     min_confidence: float | None
     enabled: bool
+    # The threshold the evidence earns now (what a promotion would take; None: none earns
+    # auto) and, for context, every reviewed suggestion since the last demotion.
+    threshold: float | None
+    all_reviewed: EvidenceOut
 
 
 class RungPage(Schema):
     items: list[RungOut]
 
 
-def rung_wire(rung: Rung) -> dict[str, Any]:
-    evidence = rung.evidence
+def _evidence_wire(evidence: IntentEvidence) -> dict[str, Any]:
     return {
-        "intent": rung.intent,
-        "mode": rung.mode,
         "reviewed": evidence.reviewed,
         "sent_unchanged": evidence.sent_unchanged,
         "lower_bound": round(evidence.lower_bound, 4),
+    }
+
+
+def rung_wire(rung: Rung) -> dict[str, Any]:
+    evidence = rung.evidence_at_threshold
+    return {
+        "intent": rung.intent,
+        "mode": rung.mode,
+        **_evidence_wire(evidence),
         "since": rung.since,
         "demoted_at": rung.demoted_at,
         "allowed": rung.allowed,
@@ -54,12 +72,15 @@ def rung_wire(rung: Rung) -> dict[str, Any]:
         "demoted_reason": rung.demoted_reason or None,
         "min_confidence": rung.min_confidence,
         "enabled": rung.enabled,
+        "threshold": rung.threshold,
+        "all_reviewed": _evidence_wire(rung.evidence),
     }
 
 
 @router.get("/autonomy", response={200: RungPage, **ERRORS}, auth=scoped(Scope.READ))
 def list_autonomy(request: HttpRequest) -> dict[str, Any]:
     """Every intent of the taxonomy (and any with a rung), by name: its mode and the evidence
-    since its last demotion (reviewed drafts, sent unchanged or lightly edited and not 👎, the
-    Wilson lower bound of that rate)."""
+    behind it since its last demotion (reviewed suggestions at or above the threshold, sent
+    unchanged or lightly edited and not 👎, the Wilson lower bound of that rate), the threshold
+    and every reviewed suggestion for context."""
     return {"items": [rung_wire(rung) for rung in rungs()]}

@@ -48,15 +48,27 @@ def wilson_lower_bound(successes: int, total: int, z: float = WILSON_Z) -> float
     return max(0.0, (centre - margin) / (1 + z * z / total))
 
 
-def reviewed_drafts(intent: str | None = None, since: datetime | None = None) -> QuerySet[Draft]:
-    """Drafts a human judged (sent or rejected by a person, not by auto-send or the system)."""
+def reviewed_drafts(
+    intent: str | None = None,
+    since: datetime | None = None,
+    min_confidence: float | None = None,
+) -> QuerySet[Draft]:
+    """Suggestions a human judged: drafts suggested (not escalated by their run: autonomy only
+    ever sends a suggestion, and a reply a human wrote for an escalated draft says nothing of
+    the suggestions), then sent or rejected by a person (not by auto-send or the system).
+    A draft keeps its escalation_reason once a human sends its reply. `min_confidence`: only
+    those drafted at or above it (the evidence behind a calibrated threshold)."""
     drafts = Draft.objects.filter(
-        automated=False, status__in=(DraftStatus.SENT, DraftStatus.REJECTED)
+        automated=False,
+        escalation_reason="",
+        status__in=(DraftStatus.SENT, DraftStatus.REJECTED),
     ).exclude(reject_reason__in=NOT_A_REVIEW)
     if intent is not None:
         drafts = drafts.filter(intent=intent)
     if since is not None:
         drafts = drafts.filter(reviewed_at__gte=since)
+    if min_confidence is not None:
+        drafts = drafts.filter(confidence__gte=min_confidence)
     return drafts
 
 
@@ -73,9 +85,6 @@ class IntentEvidence:
     @property
     def lower_bound(self) -> float:
         return wilson_lower_bound(self.sent_unchanged, self.reviewed)
-
-    def earns_auto(self, min_reviewed: int, target: float) -> bool:
-        return self.reviewed >= min_reviewed and self.lower_bound >= target
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "lower_bound": round(self.lower_bound, 4)}
@@ -106,10 +115,13 @@ def tally(intent: str, drafts: Sequence[Draft]) -> IntentEvidence:
     )
 
 
-def evidence_for(intent: str, since: datetime | None = None) -> IntentEvidence:
-    """The intent's evidence from its reviews since `since` (a demotion starts it afresh)."""
+def evidence_for(
+    intent: str, since: datetime | None = None, min_confidence: float | None = None
+) -> IntentEvidence:
+    """The intent's evidence from its reviews since `since` (a demotion starts it afresh), of
+    the drafts at or above `min_confidence` if given."""
     fields = ("id", "status", "edit_distance", "answer")
-    return tally(intent, list(reviewed_drafts(intent, since).only(*fields)))
+    return tally(intent, list(reviewed_drafts(intent, since, min_confidence).only(*fields)))
 
 
 def confidence_pairs(intent: str, since: datetime | None = None) -> list[tuple[float, bool]]:
@@ -131,12 +143,15 @@ def calibrated_threshold(
 ) -> float | None:
     """The lowest confidence c such that the reviewed drafts at or above c (at least
     `min_reviewed` of them) were good with a Wilson lower bound >= target; None if none is.
-    `pairs`: (draft confidence, sent unchanged or lightly edited)."""
+    `pairs`: (draft confidence, good as the evidence counts it). The one rule of promotion,
+    demotion below target and the canary's end (support/autonomy/policy.py)."""
     ordered = sorted(pairs, key=lambda pair: pair[0], reverse=True)
     best: float | None = None
     good = 0
     for count, (confidence, ok) in enumerate(ordered, start=1):
         good += ok
+        if count < len(ordered) and ordered[count][0] == confidence:
+            continue  # ties: ">= c" takes every draft of confidence c, judge them together
         if count >= min_reviewed and wilson_lower_bound(good, count) >= target:
             best = confidence
     return best

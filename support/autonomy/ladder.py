@@ -1,6 +1,8 @@
 """The autonomy ladder (#29): an intent climbs to `auto` on its evidence and is taken back at
-once by a take-back signal. check_* validate; do_* (and the public functions) lock the intent's
-IntentAutonomy row (SELECT ... FOR UPDATE), write it, audit, and log after commit.
+once by a take-back signal. The rules are support/autonomy/policy.py's (one definition, shared
+with the replay and the simulated team); here: check_* validate; do_* (and the public functions)
+lock the intent's IntentAutonomy row (SELECT ... FOR UPDATE), write it, audit, and log after
+commit.
 
 The row lock is the one support/autosend.py takes (FOR SHARE) while it decides and sends: once
 a demotion commits, no draft of that intent is sent alone; a send that held the lock first
@@ -22,11 +24,11 @@ from resolver.audit_actor import Actor
 from resolver.errors import ClientError
 from support.autonomy.evidence import (
     IntentEvidence,
-    calibrated_threshold,
     confidence_pairs,
     evidence_for,
     reviewed_drafts,
 )
+from support.autonomy.policy import CANARY_ENDED, PROMOTED, LadderRules, Move, reweigh
 from support.models import AuditAction, AuditLog, Draft, IntentAutonomy
 from support.vocabulary import AutonomyMode, DemotionReason
 
@@ -51,16 +53,14 @@ class Rung:
     demoted_at: datetime | None
     demoted_reason: str
     demoted_draft_id: str | None
-    evidence: IntentEvidence  # since the last demotion
+    evidence: IntentEvidence  # every reviewed suggestion since the last demotion (context)
+    threshold: float | None  # c: the lowest confidence whose evidence at or above it earns auto
+    evidence_at_threshold: IntentEvidence  # the evidence behind the rung: the drafts >= c
     enabled: bool  # AUTONOMY_ENABLED: off, nothing is sent alone whatever the rung
 
     @property
     def sends_alone(self) -> bool:
         return self.enabled and self.allowed and self.mode == AutonomyMode.AUTO
-
-
-def _earns(evidence: IntentEvidence) -> bool:
-    return evidence.earns_auto(settings.AUTONOMY_MIN_REVIEWED, settings.AUTONOMY_TARGET)
 
 
 def _lock(intent: str) -> IntentAutonomy:
@@ -109,28 +109,21 @@ def check_reason(reason: str) -> str:
     return reason
 
 
-def do_promote(row: IntentAutonomy, evidence_since: datetime | None) -> bool:
-    """The locked row earns auto: mode auto in its canary, its confidence threshold calibrated on
-    the evidence. False if no threshold meets the target (then it stays in review)."""
-    pairs = confidence_pairs(row.intent, evidence_since)
-    threshold = calibrated_threshold(
-        pairs, settings.AUTONOMY_TARGET, settings.AUTONOMY_MIN_REVIEWED
-    )
-    if threshold is None:
-        return False
+def do_move(row: IntentAutonomy, move: Move) -> None:
+    """The locked row takes policy.reweigh's move: promoted (auto, in its canary, from now),
+    its canary ended, or its threshold recalibrated; a demotion goes through do_demote."""
     before = _state(row)
-    row.mode, row.canary, row.since = AutonomyMode.AUTO, True, timezone.now()
-    row.min_confidence = threshold
+    meta: dict[str, Any] = {}
+    if move.event == PROMOTED:
+        row.mode, row.canary, row.since = AutonomyMode.AUTO, True, timezone.now()
+    elif move.event == CANARY_ENDED:
+        row.canary = False
+        meta["canary_ended"] = True
+    else:
+        meta["recalibrated"] = True
+    row.min_confidence = move.min_confidence
     row.save()
-    _audit(row, Actor.system("autonomy"), AuditAction.AUTONOMY_PROMOTED, before)
-    return True
-
-
-def do_end_canary(row: IntentAutonomy) -> None:
-    before = _state(row)
-    row.canary = False
-    row.save(update_fields=["canary", "updated_at"])
-    _audit(row, Actor.system("autonomy"), AuditAction.AUTONOMY_PROMOTED, before, canary_ended=True)
+    _audit(row, Actor.system("autonomy"), AuditAction.AUTONOMY_PROMOTED, before, **meta)
 
 
 def do_demote(row: IntentAutonomy, reason: str, draft: Draft | None, actor: Actor) -> None:
@@ -144,20 +137,28 @@ def do_demote(row: IntentAutonomy, reason: str, draft: Draft | None, actor: Acto
 
 
 def update_for_intent(intent: str) -> IntentAutonomy:
-    """Re-weighs the intent's rung on its evidence since its last demotion: promotes it if
-    earned and allowed, ends its canary once the reviews since the promotion alone earn auto,
-    demotes it (BELOW_TARGET) if its evidence no longer does. Idempotent."""
+    """Re-weighs the intent's rung on its evidence since its last demotion (policy.reweigh):
+    promotes it if earned and allowed, ends its canary, recalibrates its threshold, or demotes
+    it (BELOW_TARGET) if no threshold earns auto any more. Idempotent."""
     check_intent(intent)
     with transaction.atomic():
         row = _lock(intent)
-        evidence = evidence_for(intent, row.demoted_at)
-        if row.mode == AutonomyMode.REVIEW:
-            if row.allowed and _earns(evidence):
-                do_promote(row, row.demoted_at)
-        elif not _earns(evidence):
+        auto = row.mode == AutonomyMode.AUTO
+        move = reweigh(
+            LadderRules.from_settings(),
+            auto=auto,
+            allowed=row.allowed,
+            canary=row.canary,
+            min_confidence=row.min_confidence,
+            evidence=confidence_pairs(intent, row.demoted_at),
+            since_promotion=confidence_pairs(intent, row.since) if auto and row.canary else (),
+        )
+        if move is None:
+            pass
+        elif move.event == DemotionReason.BELOW_TARGET:
             do_demote(row, DemotionReason.BELOW_TARGET, None, Actor.system("autonomy"))
-        elif row.canary and _earns(evidence_for(intent, row.since)):
-            do_end_canary(row)
+        else:
+            do_move(row, move)
     return row
 
 
@@ -177,7 +178,10 @@ def demote(
 
 
 def demote_for_draft(draft: Draft, reason: str, actor: Actor) -> bool:
-    """A take-back signal on `draft`: its intent is demoted if it is auto."""
+    """A take-back signal on `draft`: its intent is demoted if it is auto. A rejected draft
+    that its run escalated was no suggestion: no evidence, no take-back."""
+    if reason == DemotionReason.REJECTED and draft.escalation_reason:
+        return False
     return bool(draft.intent) and demote(draft.intent, reason, draft, actor)
 
 
@@ -208,9 +212,11 @@ def rungs() -> list[Rung]:
     """Every intent of the taxonomy, any with a row and any with reviews, by name."""
     rows = {row.intent: row for row in IntentAutonomy.objects.all()}
     enabled = bool(settings.AUTONOMY_ENABLED)
+    rules = LadderRules.from_settings()
     result = []
     for intent in sorted({*intents(), *rows, *_reviewed_intents()}):
         row = rows.get(intent) or IntentAutonomy(intent=intent)
+        threshold = rules.threshold(confidence_pairs(intent, row.demoted_at))
         result.append(
             Rung(
                 intent=intent,
@@ -223,6 +229,8 @@ def rungs() -> list[Rung]:
                 demoted_reason=row.demoted_reason,
                 demoted_draft_id=str(row.demoted_draft_id) if row.demoted_draft_id else None,
                 evidence=evidence_for(intent, row.demoted_at),
+                threshold=threshold,
+                evidence_at_threshold=evidence_for(intent, row.demoted_at, threshold),
                 enabled=enabled,
             )
         )

@@ -2,14 +2,18 @@
 the order they were decided, it says whether each would have gone out alone and moves each
 intent's rung (promotion, canary, take-back) as the decided rules say (design of #29). The shadow
 replay (`evaluate --replay`) walks the team's reviewed drafts through it, the simulated team
-(`evaluate --simulate-team`) the labelled sets' drafts; the live ladder may share it.
+(`evaluate --simulate-team`) the labelled sets' drafts; the live ladder (support/autonomy/ladder.py)
+decides with the same functions (reweigh, take_back_on_review, rung_sends, blockers) and adds the
+row locks, the writes and the audit.
 
-Rules: an intent in review is promoted when its evidence since the last demotion earns auto
-(`IntentEvidence.earns_auto`); it then auto-sends the canary share of its eligible drafts
-(`canary_pick` on the draft's key) at or above its calibrated `min_confidence`, until the reviews
-since the promotion alone earn auto again. A human's rejection of a reviewed draft of an auto
-intent, a wrong auto-sent reply caught after the fact (👎 or a correction), or evidence fallen
-below the target demote it at once, and its evidence starts afresh."""
+Evidence: the suggestions a human judged (an escalated draft is none). Rules: an intent in review
+is promoted when some confidence threshold c earns auto (LadderRules.threshold: the lowest c whose
+reviewed suggestions at or above it are at least min_reviewed with a Wilson lower bound >= target);
+it then auto-sends the canary share of its eligible drafts (`canary_pick` on the draft's key) at
+or above c, until the reviews since the promotion alone earn auto at some threshold. A human's
+rejection of a reviewed suggestion of an auto intent, a wrong auto-sent reply caught after the fact
+(👎 or a correction), or no threshold earning auto any more demote it at once, and its evidence
+starts afresh."""
 
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ UNVERIFIED = "unverified"
 # Events of an intent's rung, as the replay reports them over time.
 PROMOTED = "promoted"
 CANARY_ENDED = "canary_ended"
+RECALIBRATED = "recalibrated"
 TRANSITIONS_KEPT = 50
 
 
@@ -77,22 +82,15 @@ class LadderRules:
     min_reviewed: int
     target: float
     canary_share: float
-    # Only drafts that were suggested are evidence: a draft its run escalated says nothing of
-    # the intent's suggestions (the human writes its reply: a rewrite otherwise). Off = the
-    # foundation's evidence (support/autonomy/evidence.reviewed_drafts counts them).
-    suggested_only: bool = False
 
     @classmethod
-    def from_settings(
-        cls, min_reviewed: int | None = None, *, suggested_only: bool = False
-    ) -> LadderRules:
+    def from_settings(cls, min_reviewed: int | None = None) -> LadderRules:
         from django.conf import settings
 
         return cls(
             min_reviewed=min_reviewed or settings.AUTONOMY_MIN_REVIEWED,
             target=settings.AUTONOMY_TARGET,
             canary_share=settings.AUTONOMY_CANARY_SHARE,
-            suggested_only=suggested_only,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -100,8 +98,74 @@ class LadderRules:
             "min_reviewed": self.min_reviewed,
             "target": self.target,
             "canary_share": self.canary_share,
-            "suggested_only": self.suggested_only,
         }
+
+    def threshold(self, pairs: Sequence[tuple[float, bool]]) -> float | None:
+        """The one rule (promotion, demotion below target, the canary's end): the lowest
+        confidence c whose reviewed suggestions at or above it are at least min_reviewed and
+        good with a Wilson lower bound >= target; None: nothing earns auto."""
+        return calibrated_threshold(pairs, self.target, self.min_reviewed)
+
+
+@dataclass(frozen=True)
+class Move:
+    """What re-weighing a rung decides: `event` (PROMOTED, CANARY_ENDED, RECALIBRATED or
+    DemotionReason.BELOW_TARGET) and the rung's confidence threshold from then on."""
+
+    event: str
+    min_confidence: float | None
+
+
+def reweigh(
+    rules: LadderRules,
+    *,
+    auto: bool,
+    allowed: bool,
+    canary: bool,
+    min_confidence: float | None,
+    evidence: Sequence[tuple[float, bool]],
+    since_promotion: Sequence[tuple[float, bool]] = (),
+) -> Move | None:
+    """The rung's move on its evidence since the last demotion (`evidence`) and since its
+    promotion, as (confidence, good) pairs; None: it stays as it is. In review: promoted if
+    allowed and some threshold earns auto. Auto: demoted (BELOW_TARGET) if none does; its
+    canary ends once the reviews since the promotion alone earn auto at some threshold; its
+    threshold follows the evidence (RECALIBRATED). The live ladder (support/autonomy/ladder.py),
+    the replay and the simulated team all decide here."""
+    threshold = rules.threshold(evidence)
+    if not auto:
+        return Move(PROMOTED, threshold) if allowed and threshold is not None else None
+    if threshold is None:
+        return Move(DemotionReason.BELOW_TARGET, None)
+    if canary and rules.threshold(since_promotion) is not None:
+        return Move(CANARY_ENDED, threshold)
+    if threshold != min_confidence:
+        return Move(RECALIBRATED, threshold)
+    return None
+
+
+def take_back_on_review(auto: bool, verdict: str) -> str | None:
+    """A human's review of a suggestion of an auto intent that takes it back at once."""
+    return DemotionReason.REJECTED if auto and verdict == ReviewVerdict.REJECTED else None
+
+
+def rung_sends(
+    rules: LadderRules,
+    *,
+    auto: bool,
+    allowed: bool,
+    canary: bool,
+    min_confidence: float | None,
+    key: str,
+    confidence: float | None,
+) -> bool:
+    """Whether an intent's rung lets a draft (its `key`: the draft id) go out alone: auto and
+    allowed, at or above the calibrated threshold, and in a canary one of its share."""
+    if not auto or not allowed or min_confidence is None or confidence is None:
+        return False
+    if confidence < min_confidence:
+        return False
+    return not canary or canary_pick(key, rules.canary_share)
 
 
 @dataclass(frozen=True)
@@ -115,6 +179,10 @@ class Review:
     @property
     def good(self) -> bool:
         return self.verdict in GOOD_VERDICTS and not self.thumbs_down
+
+
+def _pairs(reviews: Sequence[Review]) -> list[tuple[float, bool]]:
+    return [(review.confidence, review.good) for review in reviews]
 
 
 def tally(intent: str, reviews: Sequence[Review]) -> IntentEvidence:
@@ -166,6 +234,10 @@ class Rung:
             "promotions": self.promotions,
             "demotions": dict(self.demotions),
             "evidence": tally(self.intent, self.evidence).as_dict(),
+            "evidence_at_threshold": tally(
+                self.intent,
+                [r for r in self.evidence if r.confidence >= (self.min_confidence or 0.0)],
+            ).as_dict(),
             "transitions": self.transitions[-TRANSITIONS_KEPT:],
         }
 
@@ -193,12 +265,18 @@ class Ladder:
     def would_auto_send(
         self, intent: str, key: str, confidence: float | None, blocked: Sequence[str] = ()
     ) -> bool:
-        if not intent or blocked or confidence is None:
+        if not intent or blocked:
             return False
         rung = self.rung(intent)
-        if not rung.auto or rung.min_confidence is None or confidence < rung.min_confidence:
-            return False
-        return not rung.canary or canary_pick(key, self.rules.canary_share)
+        return rung_sends(
+            self.rules,
+            auto=rung.auto,
+            allowed=True,
+            canary=rung.canary,
+            min_confidence=rung.min_confidence,
+            key=key,
+            confidence=confidence,
+        )
 
     def step(
         self,
@@ -214,7 +292,8 @@ class Ladder:
     ) -> Step:
         """One draft of `intent`: sent alone if its rung allows it (then no human reviews it; a
         wrong one, `caught` by a 👎 or a correction, takes the intent back), else reviewed with
-        `verdict` (the human's). `at`: when, for the transitions reported."""
+        `verdict` (the human's): evidence only if it was a suggestion. `at`: when, for the
+        transitions reported."""
         rung = self.rung(intent)
         rung.drafts += 1
         if self.would_auto_send(intent, key, confidence, blocked):
@@ -227,42 +306,42 @@ class Ladder:
                 reason = DemotionReason.THUMBS_DOWN if thumbs_down else DemotionReason.CORRECTED
                 event = self._demote(rung, reason, key, at)
             return Step(intent, True, verdict, event)
-        if self.rules.suggested_only and NOT_SUGGESTED in blocked:
+        if NOT_SUGGESTED in blocked:
+            # Autonomy only ever sends suggestions: an escalated draft, whose reply a human
+            # wrote, is no evidence about them (evidence.reviewed_drafts, live).
             return Step(intent, False, verdict, None)
         review = Review(float(confidence or 0.0), verdict, thumbs_down)
         return Step(intent, False, verdict, self.review(intent, review, key=key, at=at))
 
     def review(self, intent: str, review: Review, *, key: str = "", at: str = "") -> str | None:
-        """A human's review of a drafted reply of `intent`; the rung's move, if any."""
+        """A human's review of a suggestion of `intent`; the rung's move, if any."""
         rung = self.rung(intent)
         rung.evidence.append(review)
         if rung.auto:
             rung.since_promotion.append(review)
-            if review.verdict == ReviewVerdict.REJECTED:
-                return self._demote(rung, DemotionReason.REJECTED, key, at)
-            if not self._earns(rung.evidence):
-                return self._demote(rung, DemotionReason.BELOW_TARGET, key, at)
-            if rung.canary and self._earns(rung.since_promotion):
-                rung.canary = False
-                return self._moved(rung, CANARY_ENDED, key, at)
+            if reason := take_back_on_review(rung.auto, review.verdict):
+                return self._demote(rung, reason, key, at)
+        move = reweigh(
+            self.rules,
+            auto=rung.auto,
+            allowed=True,
+            canary=rung.canary,
+            min_confidence=rung.min_confidence,
+            evidence=_pairs(rung.evidence),
+            since_promotion=_pairs(rung.since_promotion),
+        )
+        if move is None:
             return None
-        if self._earns(rung.evidence):
-            return self._promote(rung, key, at)
-        return None
-
-    def _earns(self, reviews: Sequence[Review]) -> bool:
-        evidence = tally("", reviews)
-        return evidence.earns_auto(self.rules.min_reviewed, self.rules.target)
-
-    def _promote(self, rung: Rung, key: str, at: str) -> str | None:
-        pairs = [(review.confidence, review.good) for review in rung.evidence]
-        threshold = calibrated_threshold(pairs, self.rules.target, self.rules.min_reviewed)
-        if threshold is None:
-            return None
-        rung.mode, rung.canary, rung.min_confidence = AutonomyMode.AUTO, True, threshold
-        rung.since_promotion = []
-        rung.promotions += 1
-        return self._moved(rung, PROMOTED, key, at)
+        if move.event == DemotionReason.BELOW_TARGET:
+            return self._demote(rung, move.event, key, at)
+        if move.event == PROMOTED:
+            rung.mode, rung.canary = AutonomyMode.AUTO, True
+            rung.since_promotion = []
+            rung.promotions += 1
+        elif move.event == CANARY_ENDED:
+            rung.canary = False
+        rung.min_confidence = move.min_confidence
+        return self._moved(rung, move.event, key, at)
 
     def _demote(self, rung: Rung, reason: str, key: str, at: str) -> str:
         rung.mode, rung.canary, rung.min_confidence = AutonomyMode.REVIEW, False, None

@@ -33,6 +33,14 @@ def test_calibrated_threshold_is_the_lowest_confidence_that_keeps_the_target() -
     assert calibrated_threshold(bad_low, 0.95, 10) is None
 
 
+def test_calibrated_threshold_judges_ties_together() -> None:
+    """ ">= c" takes every draft of confidence c: 20 good at 0.9 then, at 0.8, one good and 5
+    bad. Counted one by one, the good 0.8 would pass on its own; together they do not."""
+    pairs = [(0.9, True)] * 20 + [(0.8, True)] + [(0.8, False)] * 5
+    assert calibrated_threshold(pairs, 0.85, 20) == 0.9
+    assert calibrated_threshold([(0.9, True)] * 20, 0.85, 20) == 0.9
+
+
 def _reviewed(conversation: Conversation, status: str, answer: str, sent: str = "") -> Draft:
     message = Message.objects.create(conversation=conversation, role=MessageRole.CUSTOMER, body="q")
     draft = Draft.objects.create(

@@ -13,10 +13,15 @@ from support.autonomy.policy import (
     GUARD,
     NOT_SUGGESTED,
     PROMOTED,
+    RECALIBRATED,
     UNVERIFIED,
     Ladder,
     LadderRules,
+    Move,
     blockers,
+    reweigh,
+    take_back_on_review,
+    tally,
 )
 from support.vocabulary import GUARD_CHECKS, AutonomyMode, DemotionReason, ReviewVerdict
 
@@ -179,25 +184,63 @@ def test_the_report_counts_what_went_out_alone() -> None:
     assert (report["drafts"], report["would_auto_send"], report["demotions"]) == (23, 2, 1)
 
 
-def test_escalated_drafts_are_evidence_unless_only_suggestions_count() -> None:
-    """An intent whose runs escalate one message in four (a human writes those replies):
-    with the foundation's evidence they are rewrites and it is never promoted; counting only
-    what was suggested, its suggestions earn auto."""
-    from dataclasses import replace
+def test_escalated_drafts_are_no_evidence() -> None:
+    """An intent whose runs escalate one message in four (a human writes those replies, a
+    rewrite): autonomy only sends suggestions, so only those count, and they earn auto."""
+    ladder = Ladder(RULES)
+    for n in range(80):
+        escalated = n % 4 == 0
+        ladder.step(
+            "track_order",
+            f"k{n}",
+            0.9,
+            ReviewVerdict.LARGE_EDIT if escalated else GOOD,
+            blocked=[NOT_SUGGESTED] if escalated else [],
+        )
+    rung = ladder.rung("track_order")
+    assert rung.mode == AutonomyMode.AUTO and rung.auto_sent > 0
+    assert rung.evidence and all(review.good for review in rung.evidence)
 
-    results = {}
-    for suggested_only in (False, True):
-        ladder = Ladder(replace(RULES, suggested_only=suggested_only))
-        for n in range(80):
-            escalated = n % 4 == 0
-            ladder.step(
-                "track_order",
-                f"k{n}",
-                0.9,
-                ReviewVerdict.LARGE_EDIT if escalated else GOOD,
-                blocked=[NOT_SUGGESTED] if escalated else [],
-            )
-        results[suggested_only] = ladder.rung("track_order")
-    assert results[False].mode == AutonomyMode.REVIEW and results[False].auto_sent == 0
-    assert results[True].mode == AutonomyMode.AUTO and results[True].auto_sent > 0
-    assert all(review.good for review in results[True].evidence)
+
+def test_promoted_at_the_threshold_where_the_evidence_earns_it() -> None:
+    """Low-confidence suggestions bad, high ones good: the whole never earns auto, the drafts
+    at or above the boundary do; promoted with min_confidence at the boundary, and a
+    low-confidence draft still waits for a human."""
+    ladder = Ladder(LadderRules(min_reviewed=20, target=0.85, canary_share=1.0))
+    for n in range(20):
+        ladder.step("track_order", f"low{n}", 0.5 + n / 1000, ReviewVerdict.REJECTED)
+    assert ladder.rung("track_order").mode == AutonomyMode.REVIEW
+    events = [ladder.step("track_order", f"h{n}", 0.9 + n / 1000, GOOD).event for n in range(20)]
+    assert events[-1] == PROMOTED and set(events[:-1]) == {None}
+    rung = ladder.rung("track_order")
+    assert rung.min_confidence == 0.9  # the lowest good one: every draft >= 0.9 was good
+    assert tally("", rung.evidence).lower_bound < RULES.target  # the whole: 20 of 40
+    assert not ladder.would_auto_send("track_order", "k", 0.6)
+    assert not ladder.step("track_order", "low-again", 0.6, GOOD).auto_sent
+    assert ladder.step("track_order", "high-again", 0.95, GOOD).auto_sent
+    # The good review at 0.6 recalibrates: every reviewed suggestion >= 0.6 was good.
+    report = ladder.report()["by_intent"]["track_order"]
+    assert report["min_confidence"] == 0.6
+    assert report["transitions"][-1]["event"] == RECALIBRATED
+    assert (report["evidence_at_threshold"]["reviewed"], report["evidence"]["reviewed"]) == (21, 41)
+
+
+def test_reweigh_is_the_one_rule() -> None:
+    """Promotion, the canary's end, recalibration and demotion below target, on pairs."""
+    good = [(0.9, True)] * 20
+    bad_low = [(0.5, False)] * 10
+    rules = LadderRules(min_reviewed=20, target=0.85, canary_share=0.2)
+    review_rung = {"auto": False, "allowed": True, "canary": False, "min_confidence": None}
+    assert reweigh(rules, **review_rung, evidence=good[:19]) is None
+    assert reweigh(rules, **review_rung, evidence=good + bad_low) == Move(PROMOTED, 0.9)
+    assert reweigh(rules, **{**review_rung, "allowed": False}, evidence=good) is None
+    auto = {"auto": True, "allowed": True, "canary": True, "min_confidence": 0.9}
+    assert reweigh(rules, **auto, evidence=good, since_promotion=good[:5]) is None
+    assert reweigh(rules, **auto, evidence=good, since_promotion=good) == Move(CANARY_ENDED, 0.9)
+    more = good + [(0.8, True)] * 5
+    assert reweigh(rules, **{**auto, "canary": False}, evidence=more) == Move(RECALIBRATED, 0.8)
+    below = reweigh(rules, **auto, evidence=[(0.9, False)] * 5 + good)
+    assert below == Move(DemotionReason.BELOW_TARGET, None)
+    assert take_back_on_review(True, ReviewVerdict.REJECTED) == DemotionReason.REJECTED
+    assert take_back_on_review(False, ReviewVerdict.REJECTED) is None
+    assert take_back_on_review(True, ReviewVerdict.LARGE_EDIT) is None

@@ -78,11 +78,6 @@ class Command(BaseCommand):
             "--from-run", type=int, help="walk a stored simulation's drafts again (no drafting)"
         )
         team.add_argument(
-            "--suggested-only",
-            action="store_true",
-            help="only drafts that were suggested are evidence (also for --replay)",
-        )
-        team.add_argument(
             "--uncaught",
             action="store_true",
             help="a wrong auto-sent reply is never reported (the worst case)",
@@ -105,9 +100,7 @@ class Command(BaseCommand):
         else:
             run = evaluate_set(eval_set, judge=judge, show_progress=sys.stderr.isatty())
         if options["replay"]:
-            run.metrics["autonomy"] = replay_autonomy(
-                options["days"], suggested_only=options["suggested_only"]
-            )
+            run.metrics["autonomy"] = replay_autonomy(options["days"])
             run.save(update_fields=["metrics"])
         self._report(run, options)
         self._finish(run, options, eval_set.name)
@@ -126,7 +119,6 @@ class Command(BaseCommand):
                 rounds=options["rounds"],
                 seed=options["seed"],
                 min_reviewed=options["min_reviewed"],
-                suggested_only=options["suggested_only"],
                 caught=not options["uncaught"],
             )
             self._report(run, options)
@@ -140,7 +132,6 @@ class Command(BaseCommand):
                 rounds=options["rounds"],
                 seed=options["seed"],
                 min_reviewed=options["min_reviewed"],
-                suggested_only=options["suggested_only"],
                 caught=not options["uncaught"],
                 limit=options["limit"],
                 show_progress=sys.stderr.isatty(),
