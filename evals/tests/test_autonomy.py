@@ -21,7 +21,7 @@ from evals.replay import reviewed_drafts, walk_ladder
 from evals.simulated_team import Drafted, human_verdict, simulate
 from resolver.audit_actor import Actor
 from support import review
-from support.autonomy.policy import GUARD, PROMOTED, LadderRules
+from support.autonomy.policy import GUARD, PROMOTED, RECALIBRATED, LadderRules
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
 from support.vocabulary import GUARD_CHECKS, AutonomyMode, DemotionReason, ReviewVerdict
@@ -97,7 +97,11 @@ def test_the_replay_keeps_blocked_drafts_for_a_human(actor: Actor) -> None:
     _history(actor, [ReviewVerdict.SENT_UNCHANGED])
     row = walk_ladder(reviewed_drafts(7), SMALL).report()["by_intent"]["recover_password"]
     assert (row["drafts"], row["would_auto_send"], row["of_which_rejected"]) == (7, 1, 0)
-    assert row["min_confidence"] == 0.9
+    # Promoted at 0.9; the good review at 0.5 (not sent alone) lowered the threshold to it.
+    assert row["min_confidence"] == 0.5
+    assert [t["event"] for t in row["transitions"]] == [PROMOTED, RECALIBRATED]
+    # The escalated draft, whose reply the human sent, is no evidence; the rest are.
+    assert row["evidence"]["reviewed"] == 5
 
 
 def test_evaluate_replay_stores_the_autonomy_report(small_kb: Any, actor: Actor) -> None:
@@ -111,7 +115,6 @@ def test_evaluate_replay_stores_the_autonomy_report(small_kb: Any, actor: Actor)
     assert autonomy["days"] == 3 and autonomy["rules"]["min_reviewed"] == 3
     row = autonomy["by_intent"]["recover_password"]
     assert (row["would_auto_send"], row["of_which_rejected"], row["share"]) == (1, 1, 0.25)
-    assert autonomy["rules"]["suggested_only"] is False
 
 
 def _score(drafted: str, checks: dict[str, bool], answer: str = ANSWER, **expect: Any) -> CaseScore:

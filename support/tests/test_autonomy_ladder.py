@@ -20,10 +20,18 @@ from support.autonomy import ladder
 from support.autonomy.evidence import evidence_for, wilson_lower_bound
 from support.autosend import auto_send_if_allowed
 from support.inbound import rate_reply
-from support.models import AuditAction, AuditLog, Draft, IntentAutonomy, Message, MessageRole
+from support.models import (
+    AuditAction,
+    AuditLog,
+    Draft,
+    DraftStatus,
+    IntentAutonomy,
+    Message,
+    MessageRole,
+)
 from support.tests.autonomy_fixtures import make_auto, reload
 from support.tests.conftest import API, MakeDraft, key_client, post_json
-from support.vocabulary import AutonomyMode, DemotionReason
+from support.vocabulary import AutonomyMode, DemotionReason, EscalationReason
 
 pytestmark = pytest.mark.django_db
 INTENT = "track_order"
@@ -37,12 +45,16 @@ def small_ladder(settings: Any) -> Any:
     return settings
 
 
-def _reviews(make_draft: MakeDraft, user: User, good: int, rejected: int = 0) -> list[Draft]:
+def _reviews(
+    make_draft: MakeDraft, user: User, good: int, rejected: int = 0, confidence: float = 0.8
+) -> list[Draft]:
     """`good` drafts approved as they are and `rejected` rejected, by a person."""
     actor = Actor.for_user(user)
     drafts = []
     for n in range(good + rejected):
-        draft = make_draft(f"where is order NW-{n}?", customer_ref=f"cust-{n}")
+        draft = make_draft(
+            f"where is order NW-{n}?", customer_ref=f"cust-{n}", confidence=confidence
+        )
         if n < good:
             review.approve(draft.pk, actor)
         else:
@@ -105,6 +117,69 @@ def test_not_promoted_when_the_lower_bound_falls_short(
         47,
         3,
     )
+
+
+def _escalated_and_written(make_draft: MakeDraft, user: User, n: int) -> Draft:
+    """A draft its run escalated, whose reply a person wrote and sent."""
+    draft = make_draft(
+        f"where is NW-{n}? and something else", customer_ref=f"esc-{n}", answer="", confidence=0.3
+    )
+    Draft.objects.filter(pk=draft.pk).update(
+        status=DraftStatus.ESCALATED, escalation_reason=EscalationReason.LOW_CONFIDENCE
+    )
+    text = "Hello, I checked it myself: your parcel left our warehouse this morning."
+    return review.approve(draft.pk, Actor.for_user(user), edited=text)
+
+
+def test_an_escalated_draft_whose_reply_a_human_wrote_is_no_evidence(
+    make_draft: MakeDraft, agent_user: User, small_ladder: Any
+) -> None:
+    written = _escalated_and_written(make_draft, agent_user, 0)
+    # Recognisable after the send: SENT by a person, its run's escalation reason kept.
+    written = reload(written)
+    assert (written.status, written.automated) == (DraftStatus.SENT, False)
+    assert written.escalation_reason == EscalationReason.LOW_CONFIDENCE
+    assert evidence_for(INTENT).reviewed == 0
+    for n in range(1, 10):
+        _escalated_and_written(make_draft, agent_user, n)
+    _reviews(make_draft, agent_user, good=50)
+    ladder.update_for_intent(INTENT)
+    assert (_rung().mode, evidence_for(INTENT).reviewed) == (AutonomyMode.AUTO, 50)
+    # Nor does rejecting one take an auto intent back: it was no suggestion.
+    escalated = make_draft("and this?", customer_ref="esc-x")
+    Draft.objects.filter(pk=escalated.pk).update(
+        status=DraftStatus.ESCALATED, escalation_reason=EscalationReason.LOW_CONFIDENCE
+    )
+    review.reject(escalated.pk, Actor.for_user(agent_user), "not ours")
+    ladder.update_for_intent(INTENT)
+    assert _rung().mode == AutonomyMode.AUTO and _demotions() == []
+
+
+def test_promoted_at_the_threshold_where_the_evidence_earns_it(
+    make_draft: MakeDraft, agent_user: User, small_ladder: Any
+) -> None:
+    """Low-confidence suggestions rejected, high ones sent as they were: the whole evidence
+    never earns auto, the drafts at or above 0.9 do; the rung says so, and a low-confidence
+    draft still waits for a human."""
+    small_ladder.AUTONOMY_CANARY_SHARE = 1.0
+    _reviews(make_draft, agent_user, good=0, rejected=20, confidence=0.5)
+    _reviews(make_draft, agent_user, good=50, confidence=0.9)
+    ladder.update_for_intent(INTENT)
+    rung = _rung()
+    assert (rung.mode, rung.min_confidence) == (AutonomyMode.AUTO, 0.9)
+    [shown] = [r for r in ladder.rungs() if r.intent == INTENT]
+    assert shown.threshold == 0.9
+    assert (shown.evidence_at_threshold.reviewed, shown.evidence_at_threshold.rejected) == (50, 0)
+    assert (shown.evidence.reviewed, shown.evidence.rejected) == (70, 20)
+    body = key_client("read").get(f"{API}/autonomy").json()
+    [wire] = [i for i in body["items"] if i["intent"] == INTENT]
+    assert (wire["reviewed"], wire["threshold"], wire["all_reviewed"]["reviewed"]) == (50, 0.9, 70)
+
+    small_ladder.AUTONOMY_ENABLED = True
+    low = make_draft("where is NW-low?", customer_ref="low", confidence=0.6)
+    high = make_draft("where is NW-high?", customer_ref="high", confidence=0.95)
+    assert auto_send_if_allowed(low) is False and reload(low).status == DraftStatus.SUGGESTED
+    assert auto_send_if_allowed(high) is True and reload(high).automated
 
 
 def test_a_switched_off_intent_is_never_promoted(
