@@ -1,5 +1,6 @@
 """GET /autonomy (CONTRACTS.md, with additions): every intent of the taxonomy and any with a
-rung, its mode and the evidence since its last demotion; scope read."""
+rung, its mode and the evidence behind it since its last demotion (the reviewed suggestions at or
+above the threshold, all of them for context); scope read."""
 
 from __future__ import annotations
 
@@ -25,7 +26,15 @@ CONTRACT_KEYS = {
     "since",
     "demoted_at",
 }
-ADDITIONS = {"allowed", "canary", "demoted_reason", "min_confidence", "enabled"}
+ADDITIONS = {
+    "allowed",
+    "canary",
+    "demoted_reason",
+    "min_confidence",
+    "enabled",
+    "threshold",
+    "all_reviewed",
+}
 
 
 def _items(**query: Any) -> dict[str, Any]:
@@ -51,6 +60,11 @@ def test_every_intent_is_listed_with_its_evidence(
     assert set(track) == CONTRACT_KEYS | ADDITIONS
     assert (track["mode"], track["reviewed"], track["sent_unchanged"]) == ("review", 4, 3)
     assert track["lower_bound"] == pytest.approx(wilson_lower_bound(3, 4), abs=1e-4)
+    # No threshold earns auto yet: the evidence behind the rung is all of it.
+    assert track["threshold"] is None
+    assert track["all_reviewed"] == {
+        k: track[k] for k in ("reviewed", "sent_unchanged", "lower_bound")
+    }
     assert (track["allowed"], track["canary"], track["demoted_reason"]) == (True, False, None)
     password = items["recover_password"]
     assert (password["mode"], password["canary"], password["min_confidence"]) == (
