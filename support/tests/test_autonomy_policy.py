@@ -230,11 +230,16 @@ def test_reweigh_is_the_one_rule() -> None:
     good = [(0.9, True)] * 20
     bad_low = [(0.5, False)] * 10
     rules = LadderRules(min_reviewed=20, target=0.85, canary_share=0.2)
-    review_rung = {"auto": False, "allowed": True, "canary": False, "min_confidence": None}
+    review_rung: dict[str, Any] = {
+        "auto": False,
+        "allowed": True,
+        "canary": False,
+        "min_confidence": None,
+    }
     assert reweigh(rules, **review_rung, evidence=good[:19]) is None
     assert reweigh(rules, **review_rung, evidence=good + bad_low) == Move(PROMOTED, 0.9)
     assert reweigh(rules, **{**review_rung, "allowed": False}, evidence=good) is None
-    auto = {"auto": True, "allowed": True, "canary": True, "min_confidence": 0.9}
+    auto: dict[str, Any] = {"auto": True, "allowed": True, "canary": True, "min_confidence": 0.9}
     assert reweigh(rules, **auto, evidence=good, since_promotion=good[:5]) is None
     assert reweigh(rules, **auto, evidence=good, since_promotion=good) == Move(CANARY_ENDED, 0.9)
     more = good + [(0.8, True)] * 5
