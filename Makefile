@@ -73,7 +73,7 @@ eval: install
 		echo "== $$name"; $(PY) manage.py evaluate --set $$name $$check; \
 	done
 	@echo "== autonomy_team (the labelled sets as a simulated team through the autonomy ladder)"
-	$(PY) manage.py evaluate --simulate-team --suggested-only --check
+	$(PY) manage.py evaluate --simulate-team --check
 
 pytest: install browser dovecot
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
