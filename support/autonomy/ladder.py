@@ -28,9 +28,16 @@ from support.autonomy.evidence import (
     evidence_for,
     reviewed_drafts,
 )
-from support.autonomy.policy import CANARY_ENDED, PROMOTED, LadderRules, Move, reweigh
+from support.autonomy.policy import (
+    CANARY_ENDED,
+    PROMOTED,
+    LadderRules,
+    Move,
+    reweigh,
+    take_back_on_review,
+)
 from support.models import AuditAction, AuditLog, Draft, IntentAutonomy
-from support.vocabulary import AutonomyMode, DemotionReason
+from support.vocabulary import AutonomyMode, DemotionReason, ReviewVerdict
 
 logger = logging.getLogger(__name__)
 LADDER_ACTOR = "system:autonomy"
@@ -166,15 +173,28 @@ def demote(
     intent: str, reason: str, draft: Draft | None = None, actor: Actor | None = None
 ) -> bool:
     """Takes the intent back to review at once if it is auto (True), audited with the reason
-    and the draft that triggered it; an intent in review stays as it is (False)."""
+    and the draft that triggered it; an intent in review stays as it is (False), and so does
+    one whose rejected draft was below its threshold (False: evidence only)."""
     check_intent(intent)
     check_reason(reason)
     with transaction.atomic():
         row = IntentAutonomy.objects.select_for_update().filter(intent=intent).first()
         if row is None or row.mode != AutonomyMode.AUTO:
             return False
+        if reason == DemotionReason.REJECTED and not _rejection_takes_back(row, draft):
+            return False
         do_demote(row, reason, draft, actor or Actor.system("autonomy"))
     return True
+
+
+def _rejection_takes_back(row: IntentAutonomy, draft: Draft | None) -> bool:
+    """policy.take_back_on_review on the locked row: a rejected suggestion below the rung's
+    threshold is evidence (re-weighed after the review), not a take-back."""
+    if draft is None:
+        return True
+    confidence = draft.confidence
+    verdict = ReviewVerdict.REJECTED
+    return take_back_on_review(True, verdict, confidence, row.min_confidence) is not None
 
 
 def demote_for_draft(draft: Draft, reason: str, actor: Actor) -> bool:

@@ -11,7 +11,8 @@ is promoted when some confidence threshold c earns auto (LadderRules.threshold: 
 reviewed suggestions at or above it are at least min_reviewed with a Wilson lower bound >= target);
 it then auto-sends the canary share of its eligible drafts (`canary_pick` on the draft's key) at
 or above c, until the reviews since the promotion alone earn auto at some threshold. A human's
-rejection of a reviewed suggestion of an auto intent, a wrong auto-sent reply caught after the fact
+rejection of a reviewed suggestion at or above the threshold of an auto intent, a wrong auto-sent
+reply caught after the fact
 (👎 or a correction), or no threshold earning auto any more demote it at once, and its evidence
 starts afresh."""
 
@@ -144,9 +145,17 @@ def reweigh(
     return None
 
 
-def take_back_on_review(auto: bool, verdict: str) -> str | None:
-    """A human's review of a suggestion of an auto intent that takes it back at once."""
-    return DemotionReason.REJECTED if auto and verdict == ReviewVerdict.REJECTED else None
+def take_back_on_review(
+    auto: bool, verdict: str, confidence: float | None, min_confidence: float | None
+) -> str | None:
+    """A human's review of a suggestion of an auto intent that takes it back at once: a
+    rejection of one the rung would have sent alone (at or above its threshold). A rejected
+    suggestion below the threshold is what the threshold is for: evidence, re-weighed."""
+    if not auto or verdict != ReviewVerdict.REJECTED:
+        return None
+    if min_confidence is not None and (confidence or 0.0) < min_confidence:
+        return None
+    return DemotionReason.REJECTED
 
 
 def rung_sends(
@@ -319,7 +328,10 @@ class Ladder:
         rung.evidence.append(review)
         if rung.auto:
             rung.since_promotion.append(review)
-            if reason := take_back_on_review(rung.auto, review.verdict):
+            reason = take_back_on_review(
+                rung.auto, review.verdict, review.confidence, rung.min_confidence
+            )
+            if reason:
                 return self._demote(rung, reason, key, at)
         move = reweigh(
             self.rules,

@@ -180,6 +180,13 @@ def test_promoted_at_the_threshold_where_the_evidence_earns_it(
     high = make_draft("where is NW-high?", customer_ref="high", confidence=0.95)
     assert auto_send_if_allowed(low) is False and reload(low).status == DraftStatus.SUGGESTED
     assert auto_send_if_allowed(high) is True and reload(high).automated
+    # Rejecting the low one is evidence, not a take-back; rejecting one at the threshold is.
+    review.reject(low.pk, Actor.for_user(agent_user), "wrong")
+    ladder.update_for_intent(INTENT)
+    assert (_rung().mode, _demotions()) == (AutonomyMode.AUTO, [])
+    boundary = make_draft("where is NW-b?", customer_ref="b", confidence=0.9)
+    review.reject(boundary.pk, Actor.for_user(agent_user), "wrong")
+    assert (_rung().mode, _rung().demoted_reason) == (AutonomyMode.REVIEW, "rejected")
 
 
 def test_a_switched_off_intent_is_never_promoted(

@@ -218,11 +218,14 @@ def test_promoted_at_the_threshold_where_the_evidence_earns_it() -> None:
     assert not ladder.would_auto_send("track_order", "k", 0.6)
     assert not ladder.step("track_order", "low-again", 0.6, GOOD).auto_sent
     assert ladder.step("track_order", "high-again", 0.95, GOOD).auto_sent
+    # A rejected suggestion below the threshold is evidence, not a take-back.
+    assert ladder.step("track_order", "low-bad", 0.55, ReviewVerdict.REJECTED).event is None
+    assert ladder.rung("track_order").mode == AutonomyMode.AUTO
     # The good review at 0.6 recalibrates: every reviewed suggestion >= 0.6 was good.
     report = ladder.report()["by_intent"]["track_order"]
     assert report["min_confidence"] == 0.6
     assert report["transitions"][-1]["event"] == RECALIBRATED
-    assert (report["evidence_at_threshold"]["reviewed"], report["evidence"]["reviewed"]) == (21, 41)
+    assert (report["evidence_at_threshold"]["reviewed"], report["evidence"]["reviewed"]) == (21, 42)
 
 
 def test_reweigh_is_the_one_rule() -> None:
@@ -246,6 +249,8 @@ def test_reweigh_is_the_one_rule() -> None:
     assert reweigh(rules, **{**auto, "canary": False}, evidence=more) == Move(RECALIBRATED, 0.8)
     below = reweigh(rules, **auto, evidence=[(0.9, False)] * 5 + good)
     assert below == Move(DemotionReason.BELOW_TARGET, None)
-    assert take_back_on_review(True, ReviewVerdict.REJECTED) == DemotionReason.REJECTED
-    assert take_back_on_review(False, ReviewVerdict.REJECTED) is None
-    assert take_back_on_review(True, ReviewVerdict.LARGE_EDIT) is None
+    rejected = ReviewVerdict.REJECTED
+    assert take_back_on_review(True, rejected, 0.9, 0.9) == DemotionReason.REJECTED
+    assert take_back_on_review(True, rejected, 0.89, 0.9) is None  # below: evidence only
+    assert take_back_on_review(False, rejected, 0.9, None) is None
+    assert take_back_on_review(True, ReviewVerdict.LARGE_EDIT, 0.95, 0.9) is None
