@@ -254,8 +254,9 @@ def reject(draft_id: Any, actor: Actor, reason: str = "", category: str = "") ->
         if category:
             after["category"] = category
         _audit(draft, actor, AuditAction.REJECTED, before, after)
-        # A human rejected a draft of an auto intent: taken back to review at once (the draft
-        # is locked first, then the intent's row: the order auto-send takes them in).
+        # A human rejected a suggestion of an auto intent at or above its threshold: taken back
+        # to review at once (the draft is locked first, then the intent's row: the order
+        # auto-send takes them in); ladder.demote applies policy.take_back_on_review.
         ladder.demote_for_draft(draft, DemotionReason.REJECTED, actor)
         announce_draft(draft)
         learn_later(OBSERVE_DRAFT_ACTOR, draft.pk)  # "incorrect", "outdated", "policy" teach
