@@ -12,6 +12,7 @@ from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS
 from resolver.models import Scope
 from support.autonomy.ladder import Rung, rungs
+from support.autonomy.switch import console_switch_on
 from support.vocabulary import AutonomyMode, DemotionReason
 
 router = Router(tags=["autonomy"])
@@ -39,7 +40,7 @@ class RungPage(Schema):
     items: list[RungOut]
 
 
-def rung_wire(rung: Rung) -> dict[str, Any]:
+def rung_wire(rung: Rung, switch_on: bool = True) -> dict[str, Any]:
     evidence = rung.evidence
     return {
         "intent": rung.intent,
@@ -53,7 +54,8 @@ def rung_wire(rung: Rung) -> dict[str, Any]:
         "canary": rung.canary,
         "demoted_reason": rung.demoted_reason or None,
         "min_confidence": rung.min_confidence,
-        "enabled": rung.enabled,
+        # AUTONOMY_ENABLED and the console's kill switch (support/autonomy/switch.py).
+        "enabled": rung.enabled and switch_on,
     }
 
 
@@ -62,4 +64,5 @@ def list_autonomy(request: HttpRequest) -> dict[str, Any]:
     """Every intent of the taxonomy (and any with a rung), by name: its mode and the evidence
     since its last demotion (reviewed drafts, sent unchanged or lightly edited and not 👎, the
     Wilson lower bound of that rate)."""
-    return {"items": [rung_wire(rung) for rung in rungs()]}
+    switch_on = console_switch_on()
+    return {"items": [rung_wire(rung, switch_on) for rung in rungs()]}
