@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from django.db import connection
 from django.db.models import Avg, Count, DateField, Exists, Min, OuterRef, Q, Sum, TextField
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncDate, TruncWeek
 from django.utils import timezone
 
@@ -263,7 +263,7 @@ def _sent_in(since: datetime) -> Any:
     corrected = AuditLog.objects.filter(action=AuditAction.CORRECTED, draft_id=OuterRef("pk"))
     down = (
         CustomerRating.objects.filter(score=-1)
-        .annotate(draft_ref=KT("message__metadata__draft_id"))
+        .annotate(draft_ref=KeyTextTransform("draft_id", "message__metadata"))
         .filter(draft_ref=Cast(OuterRef("pk"), TextField()))
     )
     return (
