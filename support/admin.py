@@ -19,6 +19,7 @@ from support.autonomy import ladder
 from support.models import (
     Action,
     AuditLog,
+    AutonomySwitch,
     BusinessProfile,
     Conversation,
     Customer,
@@ -419,3 +420,11 @@ class MailboxCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "host", "expires_at", "refreshed_at"]
     fields = ["host", "user", "expires_at", "refreshed_at"]
     readonly_fields = ["host", "user", "expires_at", "refreshed_at"]
+
+
+@admin.register(AutonomySwitch)
+class AutonomySwitchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The console's kill switch for auto-send, to look at: it is flipped on the console's
+    Autonomy page (support/autonomy/switch.py), which audits every change."""
+
+    list_display = ["on", "changed_by", "updated_at"]

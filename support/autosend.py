@@ -1,6 +1,7 @@
 """Auto-send, earned per intent (#29, support/autonomy/): a SUGGESTED draft goes to the customer
 without a human only when
-- AUTONOMY_ENABLED is on (off by default: the ladder is computed, nothing is sent alone);
+- AUTONOMY_ENABLED is on (off by default: the ladder is computed, nothing is sent alone) and so
+  is the console's kill switch (support/autonomy/switch.py);
 - its intent's IntentAutonomy row is `auto` and allowed (the team's switch), and, during the
   intent's canary, the draft is one of AUTONOMY_CANARY_SHARE (evidence.canary_pick: the rest
   are reviewed and keep feeding the evidence);
@@ -26,6 +27,7 @@ from django.db import transaction
 
 from support import review
 from support.autonomy.policy import LadderRules, blockers, rung_sends
+from support.autonomy.switch import autonomy_on
 from support.documents import mismatches_in
 from support.models import (
     Conversation,
@@ -76,7 +78,7 @@ def _draft_allows(draft: Draft) -> bool:
 
 def qualifies(draft: Draft, rung: IntentAutonomy | None = None) -> bool:
     """Whether `draft` may go out alone; `rung`: its intent's row (read here if not given)."""
-    if not settings.AUTONOMY_ENABLED or not _draft_allows(draft):
+    if not autonomy_on() or not _draft_allows(draft):
         return False
     if rung is None:
         rung = IntentAutonomy.objects.filter(intent=draft.intent).first()
@@ -96,7 +98,7 @@ def _share_lock(intent: str) -> IntentAutonomy | None:
 def auto_send_if_allowed(draft: Draft) -> bool:
     """Called after the commit that made `draft` SUGGESTED (support.agent_runs.record_outcome);
     True if it was sent (not when the automatic reply limit held it for a human)."""
-    if not settings.AUTONOMY_ENABLED or not draft.intent:
+    if not settings.AUTONOMY_ENABLED or not draft.intent:  # the master, before any lock
         return False
     with transaction.atomic():
         # Draft first, then the intent's row: the order of every take-back (no deadlock).

@@ -13,6 +13,7 @@ from resolver.api.errors import ERRORS
 from resolver.models import Scope
 from support.autonomy.evidence import IntentEvidence
 from support.autonomy.ladder import Rung, rungs
+from support.autonomy.switch import console_switch_on
 from support.vocabulary import AutonomyMode, DemotionReason
 
 router = Router(tags=["autonomy"])
@@ -59,7 +60,7 @@ def _evidence_wire(evidence: IntentEvidence) -> dict[str, Any]:
     }
 
 
-def rung_wire(rung: Rung) -> dict[str, Any]:
+def rung_wire(rung: Rung, switch_on: bool = True) -> dict[str, Any]:
     evidence = rung.evidence_at_threshold
     return {
         "intent": rung.intent,
@@ -71,7 +72,8 @@ def rung_wire(rung: Rung) -> dict[str, Any]:
         "canary": rung.canary,
         "demoted_reason": rung.demoted_reason or None,
         "min_confidence": rung.min_confidence,
-        "enabled": rung.enabled,
+        # AUTONOMY_ENABLED and the console's kill switch (support/autonomy/switch.py).
+        "enabled": rung.enabled and switch_on,
         "threshold": rung.threshold,
         "all_reviewed": _evidence_wire(rung.evidence),
     }
@@ -83,4 +85,5 @@ def list_autonomy(request: HttpRequest) -> dict[str, Any]:
     behind it since its last demotion (reviewed suggestions at or above the threshold, sent
     unchanged or lightly edited and not 👎, the Wilson lower bound of that rate), the threshold
     and every reviewed suggestion for context."""
-    return {"items": [rung_wire(rung) for rung in rungs()]}
+    switch_on = console_switch_on()
+    return {"items": [rung_wire(rung, switch_on) for rung in rungs()]}
