@@ -62,8 +62,9 @@ eval-gate: install
 		RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) manage.py evaluate --set real_tweets --check; \
 	else echo "eval-gate: $(DATASETS) not found: the real_tweets gate is skipped"; fi
 
-# Every eval set (evals/sets/*.jsonl), each checked against its baseline when it has one; the
-# runs are stored (console /console/evals/, GET /api/v1/evals).
+# Every eval set (evals/sets/*.jsonl), each checked against its baseline when it has one, then
+# the simulated team (#29: what auto-send would have sent wrongly); the runs are stored
+# (console /console/evals/, GET /api/v1/evals).
 eval: install
 	$(PY) manage.py load_demo_kb
 	@set -e; for path in evals/sets/*.jsonl; do \
@@ -71,6 +72,8 @@ eval: install
 		if [ -f evals/baselines/$$name.json ]; then check=--check; else check=; fi; \
 		echo "== $$name"; $(PY) manage.py evaluate --set $$name $$check; \
 	done
+	@echo "== autonomy_team (the labelled sets as a simulated team through the autonomy ladder)"
+	$(PY) manage.py evaluate --simulate-team --check
 
 pytest: install browser dovecot
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)

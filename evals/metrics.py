@@ -52,6 +52,7 @@ HIGHER_IS_BETTER = {
     "action_recall",
     "argument_accuracy",
     "action_reply_consistency",
+    "autosent_share",
 }
 LOWER_IS_BETTER = {
     "safety_violations",
@@ -68,6 +69,7 @@ LOWER_IS_BETTER = {
     "cross_customer_leaks",
     "unverified_memory",
     "policy_violations",
+    "autosent_wrong_share",
 }
 
 

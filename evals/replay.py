@@ -4,35 +4,34 @@ the current pipeline and scored against what the agents did. Nothing is written 
 Verdicts: `sent_unchanged` (sent as drafted), `small_edit` (a few words changed), `large_edit`,
 `rejected`. Sent drafts expect a SUGGESTED draft whose answer is scored against the text the
 agent sent; rejected ones expect an escalation. Automated sends, drafts superseded by a reprocess
-and drafts closed by resolving the conversation are not verdicts and are left out."""
+and drafts closed by resolving the conversation are not verdicts and are left out.
+
+Autonomy in the shadow (#29): the same drafts, oldest review first, walk through the ladder
+(support/autonomy/policy.py) with the confidence, guard, actions and documents they had: what
+each intent's rung would have been over time, what it would have sent alone, and how many of
+those the human in fact rejected or rewrote. A draft the ladder would have sent is not a review
+(no human would have seen it); one the human rejected or rewrote counts as caught after the
+fact and takes its intent back. Evidence starts with the window (`--days`)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from agents.state_builder import history_for
 from evals.sets import Case, EvalSet
-from support.models import Draft, DraftStatus
-from support.review import CLOSED_BY_ERASURE, CLOSED_BY_RESOLVE, SUPERSEDED
+from support.autonomy.evidence import NOT_A_REVIEW, verdict
+from support.autonomy.policy import Ladder, LadderRules, blockers
+from support.documents import mismatches_in
+from support.models import CustomerRating, Draft, DraftStatus
+from support.vocabulary import AutonomyCustomers
 
-SMALL_EDIT_WORDS = 3
-SMALL_EDIT_SHARE = 0.1
 MAX_CASES = 2000
-
-
-def verdict(draft: Draft) -> str:
-    if draft.status == DraftStatus.REJECTED:
-        return "rejected"
-    changed = draft.edit_distance or 0
-    if changed == 0:
-        return "sent_unchanged"
-    words = max(1, len(draft.answer.split()))
-    return (
-        "small_edit" if changed <= max(SMALL_EDIT_WORDS, SMALL_EDIT_SHARE * words) else "large_edit"
-    )
 
 
 def reviewed_drafts(days: int) -> list[Draft]:
@@ -40,7 +39,7 @@ def reviewed_drafts(days: int) -> list[Draft]:
     drafts = (
         Draft.objects.filter(reviewed_at__gte=since, automated=False)
         .filter(status__in=(DraftStatus.SENT, DraftStatus.REJECTED))
-        .exclude(reject_reason__in=(SUPERSEDED, CLOSED_BY_RESOLVE, CLOSED_BY_ERASURE))
+        .exclude(reject_reason__in=NOT_A_REVIEW)
         .filter(conversation__anonymised_at__isnull=True)
         .select_related("message__conversation")
         .order_by("-reviewed_at")
@@ -74,3 +73,52 @@ def replay_set(days: int) -> EvalSet:
         "days": days,
     }
     return EvalSet(name="replay", path=Path(f"replay-last-{days}-days"), header=header, cases=cases)
+
+
+def _thumbs_down(drafts: list[Draft]) -> set[str]:
+    """The drafts whose sent reply a customer rated 👎."""
+    ids = [str(draft.pk) for draft in drafts]
+    rated = CustomerRating.objects.filter(score=-1, message__metadata__draft_id__in=ids)
+    return {str(pk) for pk in rated.values_list("message__metadata__draft_id", flat=True)}
+
+
+def walk_ladder(drafts: list[Draft], rules: LadderRules) -> Ladder:
+    """The drafts (oldest review first) through one ladder, as they were drafted and judged."""
+    counts = dict(
+        Draft.objects.filter(pk__in=[d.pk for d in drafts])
+        .annotate(n=Count("actions"))
+        .values_list("pk", "n")
+    )
+    rated_down = _thumbs_down(drafts)
+    anyone = settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE
+    ladder = Ladder(rules)
+    for draft in sorted(drafts, key=lambda d: (d.reviewed_at, d.pk)):
+        if not draft.intent:
+            continue
+        blocked = blockers(
+            # A draft escalated by its run was never SUGGESTED: a human wrote or sent it, and
+            # it is no evidence (as live: evidence.reviewed_drafts).
+            suggested=not draft.escalation_reason,
+            intent=draft.intent,
+            guard=draft.guard if isinstance(draft.guard, dict) else None,
+            actions=counts.get(draft.pk, 0),
+            mismatches=len(mismatches_in(draft.context)),
+            verified=anyone or bool(draft.message.sender_verified),
+        )
+        ladder.step(
+            draft.intent,
+            str(draft.pk),
+            draft.confidence,
+            verdict(draft),
+            blocked=blocked,
+            thumbs_down=str(draft.pk) in rated_down,
+            at=draft.reviewed_at.isoformat() if draft.reviewed_at else "",
+        )
+    return ladder
+
+
+def replay_autonomy(days: int) -> dict[str, Any]:
+    """The ladder's report over the window's reviewed drafts (the `autonomy` metrics)."""
+    rules = LadderRules.from_settings()
+    report = walk_ladder(reviewed_drafts(days), rules).report()
+    return {"days": days, **report}

@@ -28,7 +28,10 @@ from evals.models import EvalCase, EvalRun, EvalStatus
 from evals.scenarios import actions_actual, memory_actual, rolled_back, store_case
 from evals.sets import Case, EvalSet
 from knowledge.models import KBDocument
-from support.models import Message
+from support.autonomy.policy import blockers
+from support.documents import mismatches_in
+from support.models import DraftStatus, Message
+from support.vocabulary import AutonomyCustomers
 
 Judge = Callable[[Case, dict[str, Any], list[str]], dict[str, float]]
 
@@ -73,6 +76,16 @@ def _actual(outcome: Any, state: AgentState, millis: float) -> dict[str, Any]:
         "urgency_high": scores.get("urgency_high"),  # P(HIGH), when the tone model gives it
         # The customer's question an escalation names for the agent (a complaint + a question).
         "question": signals.get("question") or "",
+        # What would keep it from going out alone, its intent's rung aside (the simulated team).
+        "auto_send_blockers": blockers(
+            suggested=outcome.status == DraftStatus.SUGGESTED,
+            intent=triage.get("intent") or "",
+            guard=outcome.guard,
+            actions=len(outcome.actions),
+            mismatches=len(mismatches_in(outcome.context)),
+            verified=bool(state.get("verified", True))
+            or settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE,
+        ),
     }
 
 

@@ -26,11 +26,24 @@ HEADLINE = (
     "sentiment_macro_f1",
     "urgency_high_precision",
     "p95_latency_ms",
+    # The simulated team (#29).
+    "autosent_share",
+    "autosent_wrong_share",
+    "auto_sent",
+    "auto_sent_wrong",
+    "demotions",
 )
 
 
 def headline(metrics: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(name, metrics[name]) for name in HEADLINE if metrics.get(name) is not None]
+
+
+def autonomy_rows(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Per intent, what the ladder would have sent alone (the replay's and the simulated
+    team's `autonomy`), the intents that sent most first."""
+    by_intent = (metrics.get("autonomy") or {}).get("by_intent") or {}
+    return sorted(by_intent.items(), key=lambda item: (-item[1]["would_auto_send"], item[0]))
 
 
 @dataclass

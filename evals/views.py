@@ -39,6 +39,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "metrics": screens.headline(run.metrics),
         "by_tag": sorted(run.metrics.get("by_tag", {}).items()),
+        "autonomy": screens.autonomy_rows(run.metrics),
+        "by_set": sorted(run.metrics.get("by_set", {}).items()),
         "against": against,
         "changed": screens.changed_cases(against, run) if against else [],
         "failed": list(run.cases.filter(passed=False).order_by("position")[:200]),

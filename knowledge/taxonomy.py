@@ -1,6 +1,6 @@
 """The intents and categories Resolver knows: those of the KB's published articles and of the
 triage examples agents added. The one list of intents: what an agent may re-label a draft as, what
-the console's queue filters by, what an auto-send rule may name, what the API lists (GET
+the console's queue filters by, what the autonomy ladder lists, what the API lists (GET
 /intents) and accepts as a filter."""
 
 from __future__ import annotations

@@ -145,13 +145,14 @@ HEARTBEAT_QUEUE = "ops"
 # Sent periodically by each worker, by name (support.actors, resolver.actors), every so many
 # seconds (the setting named): housekeeping, the outbox sweep (what a Redis outage left unqueued),
 # retention (a no-op unless RETENTION_DAYS is set), the IMAP poll (a no-op unless IMAP_HOST is
-# set).
+# set), the autonomy sweep (every intent's rung re-weighed, support/autonomy/ladder.py).
 PERIODIC_ACTORS = {
     "housekeeping": "HOUSEKEEPING_SECONDS",
     "forget_idempotency_keys": "HOUSEKEEPING_SECONDS",
     "sweep_outbox": "OUTBOX_SWEEP_SECONDS",
     "apply_retention": "RETENTION_SWEEP_SECONDS",
     "poll_mailbox": "IMAP_POLL_SECONDS",
+    "sweep_autonomy": "HOUSEKEEPING_SECONDS",
 }
 
 

@@ -235,6 +235,18 @@ ACTIONS_HTTP_BACKOFF_SECONDS = env_float(
 if ACTIONS_BACKEND == "http" and not (ACTIONS_HTTP_URL and ACTIONS_HTTP_SECRET):
     raise ConfigError("ACTIONS_BACKEND=http needs ACTIONS_HTTP_URL and ACTIONS_HTTP_SECRET")
 
+# Autonomy (#29, support/autonomy/): an intent's drafts go out without a human only once the
+# team's own reviews earned it: at least AUTONOMY_MIN_REVIEWED reviewed drafts whose sent-unchanged
+# rate has a Wilson lower bound of AUTONOMY_TARGET or more. A newly promoted intent sends
+# AUTONOMY_CANARY_SHARE of its drafts alone first (its canary); the rest are still reviewed.
+# Off by default: nothing is sent alone until a person turns it on. AUTONOMY_CUSTOMERS: whether
+# anonymous customers' messages may be answered alone too, or verified customers' only.
+AUTONOMY_ENABLED = env_bool("AUTONOMY_ENABLED", False)
+AUTONOMY_MIN_REVIEWED = env_int("AUTONOMY_MIN_REVIEWED", 50, minimum=1, maximum=100_000)
+AUTONOMY_TARGET = env_float("AUTONOMY_TARGET", 0.95, minimum=0.5, maximum=1.0)
+AUTONOMY_CANARY_SHARE = env_float("AUTONOMY_CANARY_SHARE", 0.2, minimum=0.0, maximum=1.0)
+AUTONOMY_CUSTOMERS = env_choice("AUTONOMY_CUSTOMERS", "anyone", ("verified", "anyone"))
+
 # E-mail out (support/outbound/email.py): Django's mail settings, SMTP by default; an ESP through
 # an anymail backend ("anymail.backends.mailgun.EmailBackend" and its ANYMAIL settings).
 EMAIL_BACKEND = env_dotted_path("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -253,8 +265,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1, maximum=600)
 SUPPORT_EMAIL_FROM = env_address("SUPPORT_EMAIL_FROM", "Support <support@localhost>")
 SUPPORT_EMAIL_ALIASES = env_addresses("SUPPORT_EMAIL_ALIASES")
 DEFAULT_FROM_EMAIL = SERVER_EMAIL = SUPPORT_EMAIL_FROM
-# Automatic replies (the auto-send rule) by e-mail to one address per hour; past it a draft waits
-# for a human: two auto-responders answering each other stop here.
+# Automatic replies (earned auto-send, support/autosend.py) by e-mail to one address per hour;
+# past it a draft waits for a human: two auto-responders answering each other stop here.
 AUTO_REPLY_LIMIT_PER_HOUR = env_int("AUTO_REPLY_LIMIT_PER_HOUR", 5, minimum=1, maximum=1000)
 # A reply's e-mail: attempt n waits EMAIL_DELIVERY_BACKOFF_SECONDS * 2**(n-1), capped at an hour;
 # after the last it is `failed` and dead-lettered.

@@ -15,6 +15,7 @@ from resolver.periodic import run_once_per
 from support import customer_data, learning, outbox, webhooks
 from support import housekeeping as chores
 from support.actions import decide
+from support.autonomy import ladder
 from support.email import imap
 from support.observers import (
     LEARNING_QUEUE,
@@ -22,6 +23,7 @@ from support.observers import (
     OBSERVE_RELABEL_ACTOR,
     OBSERVE_REPLY_ACTOR,
     REWEIGH_ACTOR,
+    UPDATE_AUTONOMY_ACTOR,
 )
 from support.outbound import webhook as reply_webhook
 
@@ -127,3 +129,19 @@ def observe_relabel(draft_id: str) -> None:
 def reweigh_proposals(conversation_id: str) -> None:
     """A customer rated a reply: the proposals learning from that conversation move."""
     learning.reweigh(conversation_id)
+
+
+@dramatiq.actor(actor_name=UPDATE_AUTONOMY_ACTOR, queue_name=LEARNING_QUEUE, max_retries=3)
+def update_autonomy(intent: str) -> None:
+    """A human reviewed a draft of `intent`: its rung re-weighed on its evidence (idempotent:
+    the row is locked, a redelivery finds the same evidence and changes nothing)."""
+    ladder.update_for_intent(intent)
+
+
+@dramatiq.actor(queue_name=LEARNING_QUEUE, max_retries=0, time_limit=300_000)
+def sweep_autonomy() -> None:
+    """Sent by every worker every HOUSEKEEPING_SECONDS; runs once per interval cluster-wide:
+    every intent re-weighed (an update_autonomy message lost, a setting changed)."""
+    if run_once_per("sweep_autonomy", settings.HOUSEKEEPING_SECONDS):
+        for intent in ladder.intents_to_sweep():
+            ladder.update_for_intent(intent)

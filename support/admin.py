@@ -15,14 +15,17 @@ from resolver.audit_actor import Actor
 from support import outbound, review, webhooks
 from support.admin_privacy import CustomerDataActions
 from support.announce import queue_deliveries
+from support.autonomy import ladder
 from support.models import (
     Action,
     AuditLog,
+    AutonomySwitch,
     BusinessProfile,
     Conversation,
     Customer,
     CustomerRating,
     Draft,
+    IntentAutonomy,
     MailboxCredential,
     MailboxCursor,
     Message,
@@ -346,6 +349,39 @@ class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # The widget's and the e-mail channel's models have their own admin modules.
+@admin.register(IntentAutonomy)
+class IntentAutonomyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-mostly: the ladder (support/autonomy/ladder.py) promotes and demotes; a person only
+    switches an intent off or on, through the ladder, audited (the console has the same switch)."""
+
+    list_display = [
+        "intent",
+        "mode",
+        "allowed",
+        "canary",
+        "min_confidence",
+        "since",
+        "demoted_at",
+        "demoted_reason",
+    ]
+    list_filter = ["mode", "allowed", "canary", "demoted_reason"]
+    search_fields = ["intent"]
+    actions = ["switch_off", "switch_on"]
+
+    switch_off = admin.action(description="Switch off: never sent alone (demotes an auto intent)")(
+        row_action(
+            lambda row, actor: ladder.set_allowed(row.intent, False, actor),
+            "Switched off",
+            "intent",
+        )
+    )
+    switch_on = admin.action(description="Switch on: may earn auto-send from its evidence")(
+        row_action(
+            lambda row, actor: ladder.set_allowed(row.intent, True, actor), "Switched on", "intent"
+        )
+    )
+
+
 import support.email.admin  # noqa: E402
 import support.widget.admin  # noqa: E402, F401
 
@@ -384,3 +420,11 @@ class MailboxCredentialAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "host", "expires_at", "refreshed_at"]
     fields = ["host", "user", "expires_at", "refreshed_at"]
     readonly_fields = ["host", "user", "expires_at", "refreshed_at"]
+
+
+@admin.register(AutonomySwitch)
+class AutonomySwitchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The console's kill switch for auto-send, to look at: it is flipped on the console's
+    Autonomy page (support/autonomy/switch.py), which audits every change."""
+
+    list_display = ["on", "changed_by", "updated_at"]

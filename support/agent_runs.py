@@ -7,7 +7,7 @@ commit):
 - record_outcome: what the graph decided (support/outcome.py:DraftOutcome) reaches the draft
   row, with the processed-event row that makes a redelivery a no-op, the conversation's
   escalation, the audit row and, after commit, the announcement (console, widget, webhooks) and
-  the auto-send rule;
+  auto-send, where the intent earned it (support/autosend.py);
 - unsaved_draft: the Draft object of an outcome that is not stored (the `draft` command).
 """
 
@@ -176,8 +176,8 @@ def record_outcome(
 
 
 def _auto_send(draft_id: Any) -> None:
-    """The auto-send rule, after commit: the draft is re-read and re-checked under a lock, so an
-    agent who acted on it in between wins."""
+    """Auto-send (earned per intent), after commit: the draft is re-read and re-checked under
+    a lock, so an agent who acted on it in between wins."""
     try:
         auto_send_if_allowed(Draft.objects.get(pk=draft_id))
     except ReviewError as exc:

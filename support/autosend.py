@@ -1,37 +1,110 @@
-"""The auto-send policy: per intent, off by default (AutoSendRule, edited in admin). A SUGGESTED
-draft goes to the customer without a human only when its intent's rule is on, its confidence is
-above the rule's threshold, every guard check passed, no document the customer sent disagrees
-with our records (support/documents/compare.py) and the conversation is not escalated."""
+"""Auto-send, earned per intent (#29, support/autonomy/): a SUGGESTED draft goes to the customer
+without a human only when
+- AUTONOMY_ENABLED is on (off by default: the ladder is computed, nothing is sent alone) and so
+  is the console's kill switch (support/autonomy/switch.py);
+- its intent's IntentAutonomy row is `auto` and allowed (the team's switch), and, during the
+  intent's canary, the draft is one of AUTONOMY_CANARY_SHARE (evidence.canary_pick: the rest
+  are reviewed and keep feeding the evidence);
+- its confidence is at least the intent's calibrated threshold (the lowest confidence whose
+  reviewed suggestions at or above it earn auto);
+- every guard check passed; it has no action (money or not, an action waits for a human: so
+  does the reply stating it); no document the customer sent disagrees with our records; the
+  conversation is not escalated;
+- its sender is verified, unless AUTONOMY_CUSTOMERS=anyone.
+The rules themselves are support/autonomy/policy.py's (rung_sends, blockers: the replay and the
+simulated team decide with the same); here they are read off the rows.
+
+The decision and the send are one transaction holding the draft's row lock, then the intent's
+row FOR SHARE (the order every take-back follows: draft, then intent): a demotion, which takes
+the intent's row FOR UPDATE, waits for a send in progress, and once it commits no draft of the
+intent is sent alone. The send itself is review.auto_send, the one seam, which re-checks the
+status and the automatic reply limit."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.db import transaction
+
 from support import review
+from support.autonomy.policy import LadderRules, blockers, rung_sends
+from support.autonomy.switch import autonomy_on
 from support.documents import mismatches_in
-from support.models import AutoSendRule, Conversation, ConversationStatus, Draft, DraftStatus
-from support.vocabulary import GUARD_CHECKS
+from support.models import (
+    Conversation,
+    ConversationStatus,
+    Draft,
+    DraftStatus,
+    IntentAutonomy,
+    Message,
+)
+from support.vocabulary import AutonomyCustomers, AutonomyMode
 
 
-def qualifies(draft: Draft) -> bool:
-    if draft.status != DraftStatus.SUGGESTED or draft.confidence is None or not draft.intent:
+def _rung_allows(draft: Draft, rung: IntentAutonomy | None) -> bool:
+    if rung is None:
         return False
-    rule = AutoSendRule.objects.filter(intent=draft.intent, enabled=True).first()
-    if rule is None or draft.confidence <= rule.min_confidence:
+    return rung_sends(
+        LadderRules.from_settings(),
+        auto=rung.mode == AutonomyMode.AUTO,
+        allowed=rung.allowed,
+        canary=rung.canary,
+        min_confidence=rung.min_confidence,
+        key=str(draft.pk),
+        confidence=draft.confidence,
+    )
+
+
+def _draft_allows(draft: Draft) -> bool:
+    """What the draft itself must be, whatever its intent's rung: policy.blockers, the list the
+    replay and the simulated team check too, on the draft's rows."""
+    escalated = Conversation.objects.filter(
+        pk=draft.conversation_id, status=ConversationStatus.ESCALATED
+    ).exists()
+    anyone = settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE
+    verified = (
+        anyone or Message.objects.filter(pk=draft.message_id).exclude(verified_by="").exists()
+    )
+    found = blockers(
+        suggested=draft.status == DraftStatus.SUGGESTED,
+        intent=draft.intent,
+        guard=draft.guard if isinstance(draft.guard, dict) else None,
+        actions=draft.actions.count(),  # an action waits for a human, money always does
+        mismatches=len(mismatches_in(draft.context)),  # a document disagrees: a human looks
+        escalated=escalated,
+        verified=verified,
+    )
+    return not found and draft.confidence is not None
+
+
+def qualifies(draft: Draft, rung: IntentAutonomy | None = None) -> bool:
+    """Whether `draft` may go out alone; `rung`: its intent's row (read here if not given)."""
+    if not autonomy_on() or not _draft_allows(draft):
         return False
-    guard = draft.guard if isinstance(draft.guard, dict) else {}
-    if not all(guard.get(check) is True for check in GUARD_CHECKS):
-        return False
-    if draft.actions.exists():  # an action waits for a human's decision, money always does
-        return False
-    if mismatches_in(draft.context):  # a document disagrees with our records: a human looks
-        return False
-    escalated = ConversationStatus.ESCALATED
-    return not Conversation.objects.filter(pk=draft.conversation_id, status=escalated).exists()
+    if rung is None:
+        rung = IntentAutonomy.objects.filter(intent=draft.intent).first()
+    return _rung_allows(draft, rung)
+
+
+def _share_lock(intent: str) -> IntentAutonomy | None:
+    """The intent's row, locked FOR SHARE (Django has no select_for_share): auto-sends of one
+    intent run side by side; a demotion (FOR UPDATE) waits for them and they for it."""
+    table = IntentAutonomy._meta.db_table
+    rows = IntentAutonomy.objects.raw(
+        f"SELECT * FROM {table} WHERE intent = %s FOR SHARE", [intent]
+    )
+    return next(iter(rows), None)
 
 
 def auto_send_if_allowed(draft: Draft) -> bool:
     """Called after the commit that made `draft` SUGGESTED (support.agent_runs.record_outcome);
-    True if it was sent (not when the automatic reply limit held it for a human).
-    review.auto_send re-checks the status under a lock."""
-    if not qualifies(draft):
+    True if it was sent (not when the automatic reply limit held it for a human)."""
+    if not settings.AUTONOMY_ENABLED or not draft.intent:  # the master, before any lock
         return False
-    return review.auto_send(draft.pk).status == DraftStatus.SENT
+    with transaction.atomic():
+        # Draft first, then the intent's row: the order of every take-back (no deadlock).
+        locked = Draft.objects.select_for_update().get(pk=draft.pk)
+        rung = _share_lock(locked.intent)
+        if not qualifies(locked, rung):
+            return False
+        canary = bool(rung and rung.canary)
+        return review.auto_send(locked.pk, canary=canary).status == DraftStatus.SENT

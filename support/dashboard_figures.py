@@ -6,12 +6,15 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from django.db import connection
-from django.db.models import Avg, Count, DateField, Min, Q, Sum
-from django.db.models.functions import TruncDate, TruncWeek
+from django.db.models import Avg, Count, DateField, Exists, Min, OuterRef, Q, Sum, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, TruncDate, TruncWeek
 from django.utils import timezone
 
 from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalStatus
 from support.models import (
+    AuditAction,
+    AuditLog,
     Conversation,
     ConversationStatus,
     CustomerRating,
@@ -254,6 +257,60 @@ def learning(since: datetime) -> dict[str, Any]:
     }
 
 
+def _sent_in(since: datetime) -> Any:
+    """Drafts created in the window and sent, each marked corrected (an agent corrected the reply
+    after the fact, review.correct) and thumbs_down (a customer rated its reply 👎)."""
+    corrected = AuditLog.objects.filter(action=AuditAction.CORRECTED, draft_id=OuterRef("pk"))
+    down = (
+        CustomerRating.objects.filter(score=-1)
+        .annotate(draft_ref=KeyTextTransform("draft_id", "message__metadata"))
+        .filter(draft_ref=Cast(OuterRef("pk"), TextField()))
+    )
+    return (
+        Draft.objects.filter(created_at__gte=since, status=DraftStatus.SENT)
+        .exclude(intent="")
+        .annotate(corrected=Exists(corrected), thumbs_down=Exists(down))
+    )
+
+
+def autonomy(since: datetime) -> dict[str, Any]:
+    """Replies sent without a human (#29) in the window, per intent: their share of the intent's
+    sent replies, and how many an agent corrected after the fact or a customer rated 👎."""
+    auto = Q(automated=True)
+    rows = (
+        _sent_in(since)
+        .values("intent")
+        .annotate(
+            sent=Count("id"),
+            auto_sent=Count("id", filter=auto),
+            corrected=Count("id", filter=auto & Q(corrected=True)),
+            thumbs_down=Count("id", filter=auto & Q(thumbs_down=True)),
+        )
+        .order_by("-auto_sent", "-sent", "intent")
+    )
+    intents = [
+        {
+            **row,
+            "share": _rate(row["auto_sent"], row["sent"]),
+            "correction_rate": _rate(row["corrected"], row["auto_sent"]),
+            "thumbs_down_rate": _rate(row["thumbs_down"], row["auto_sent"]),
+        }
+        for row in rows
+    ]
+    sent = sum(row["sent"] for row in intents)
+    auto_sent = sum(row["auto_sent"] for row in intents)
+    corrected = sum(row["corrected"] for row in intents)
+    down = sum(row["thumbs_down"] for row in intents)
+    return {
+        "sent": sent,
+        "auto_sent": auto_sent,
+        "share": _rate(auto_sent, sent),
+        "correction_rate": _rate(corrected, auto_sent),
+        "thumbs_down_rate": _rate(down, auto_sent),
+        "intents": [row for row in intents if row["auto_sent"]],
+    }
+
+
 def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
     now = timezone.now()
     bucket = csat_bucket(period)
@@ -263,6 +320,7 @@ def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
         "queue": queue(now),
         "window": window(now - period),
         "learning": learning(now - period),
+        "autonomy": autonomy(now - period),
         "per_day": per_day(now - period, now),
         "csat_over_time": {"bucket": bucket, "series": csat_series(now - period, now, bucket)},
     }

@@ -17,6 +17,7 @@ from resolver.errors import ClientError
 from resolver.events import EventType, make_event
 from resolver.tracing import joined, new_trace_id
 from support.announce import broadcast
+from support.autonomy import ladder
 from support.customers import is_thread_customer, link, verified_customer
 from support.models import (
     AuditAction,
@@ -30,7 +31,7 @@ from support.models import (
     MessageRole,
 )
 from support.observers import REWEIGH_ACTOR, learn_later
-from support.vocabulary import Verification
+from support.vocabulary import DemotionReason, Verification
 
 logger = logging.getLogger(__name__)
 
@@ -243,4 +244,14 @@ def rate_reply(conversation_id: Any, score: int, comment: str = "") -> CustomerR
             after={"score": score, "comment": bool(comment.strip())},
         )
         learn_later(REWEIGH_ACTOR, conversation_id)  # the proposals it is a source of move
+        if score < 0:
+            _take_back(reply)
     return rating
+
+
+def _take_back(reply: Message) -> None:
+    """A 👎 on a reply sent without a human takes its intent back to review at once (#29)."""
+    draft_id = (reply.metadata or {}).get("draft_id")
+    draft = Draft.objects.filter(pk=draft_id, automated=True).first() if draft_id else None
+    if draft is not None:
+        ladder.demote_for_draft(draft, DemotionReason.THUMBS_DOWN, Actor.customer())

@@ -18,6 +18,8 @@ OBSERVE_DRAFT_ACTOR = "observe_sent_draft"  # the name predates rejections being
 OBSERVE_REPLY_ACTOR = "observe_agent_reply"
 OBSERVE_RELABEL_ACTOR = "observe_relabel"
 REWEIGH_ACTOR = "reweigh_proposals"
+# An intent's autonomy rung re-weighed after a human review of one of its drafts (#29).
+UPDATE_AUTONOMY_ACTOR = "update_autonomy"
 
 
 def queue_observation(actor_name: str, object_id: str) -> None:

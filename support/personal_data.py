@@ -44,9 +44,8 @@ from support.models import (
     WebhookAttempt,
     WebhookDelivery,
 )
-from support.models.draft import OPEN_STATUSES, empty_context
+from support.models.draft import CLOSED_BY_ERASURE, OPEN_STATUSES, empty_context
 from support.outbound.deliveries import NOT_SENT_ERASED
-from support.review import CLOSED_BY_ERASURE
 
 
 def _customers(subject: Subject) -> QuerySet[Customer]:
@@ -345,7 +344,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.WidgetKey.company_name": _CONFIG,
     "support.WidgetKey.colour": _CONFIG,
     "support.WidgetKey.greeting": _CONFIG,
-    "support.AutoSendRule.intent": _CONFIG,
+    "support.IntentAutonomy.intent": "a label of the taxonomy",
     "support.Order.currency": "an ISO 4217 code",
     "support.Action.name": "an action of the catalogue (support/actions/catalogue.py)",
     "support.BusinessProfile.company_name": _CONFIG,

@@ -23,6 +23,7 @@ from support import outbound
 from support.actions import text as action_text
 from support.actions.decide import reject_undecided
 from support.announce import announce_draft, broadcast
+from support.autonomy import ladder
 from support.inbound import enqueue_and_announce
 from support.memory import summarise_later
 from support.models import (
@@ -36,25 +37,29 @@ from support.models import (
     MessageRole,
     RejectCategory,
 )
-from support.models.draft import DRAFT_CLAIM_LEASE, OPEN_STATUSES
+from support.models.draft import (
+    CLOSED_BY_ERASURE as CLOSED_BY_ERASURE,  # re-exported: callers name review's reasons
+)
+from support.models.draft import (
+    CLOSED_BY_RESOLVE,
+    DRAFT_CLAIM_LEASE,
+    OPEN_STATUSES,
+    SUPERSEDED,
+)
 from support.observers import (
     OBSERVE_DRAFT_ACTOR,
     OBSERVE_RELABEL_ACTOR,
     OBSERVE_REPLY_ACTOR,
+    UPDATE_AUTONOMY_ACTOR,
     learn_later,
 )
-from support.vocabulary import CloseReason
+from support.vocabulary import CloseReason, DemotionReason
 
 logger = logging.getLogger(__name__)
 
 # A human may act on a draft until it is sent or rejected (OPEN_STATUSES): PENDING included, so
-# nobody has to wait for the agent to answer an urgent customer.
-SUPERSEDED = "superseded by a reprocess"
-# An open draft of a conversation an agent resolved: closed unanswered, which is not a verdict on
-# the assistant's answer (the audit row says `resolved`, as it says `superseded` above).
-CLOSED_BY_RESOLVE = "closed: the conversation was resolved"
-# ... or its customer's data was erased, or retention anonymised it (support/personal_data.py).
-CLOSED_BY_ERASURE = "closed: the customer's data was erased"
+# nobody has to wait for the agent to answer an urgent customer. The reasons the system closes
+# one unanswered (SUPERSEDED, CLOSED_BY_*) are support/models/draft.py's.
 
 
 class ReviewError(ClientError):
@@ -167,10 +172,18 @@ def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
         _audit(draft, actor, AuditAction.SENT, None, {"message_id": str(reply.pk)})
         announce_draft(draft)
         learn_later(OBSERVE_DRAFT_ACTOR, draft.pk)
+        _reweigh_later(draft)
     return draft
 
 
-def auto_send(draft_id: Any) -> Draft:
+def _reweigh_later(draft: Draft) -> None:
+    """A human judged one of the intent's drafts: its autonomy rung is re-weighed after commit
+    (support/autonomy/ladder.py; the periodic sweep catches a lost message)."""
+    if draft.intent:
+        learn_later(UPDATE_AUTONOMY_ACTOR, draft.intent)
+
+
+def auto_send(draft_id: Any, canary: bool = False) -> Draft:
     """The auto-send policy (support/autosend.py) sends a SUGGESTED draft as it is, unless its
     recipient already had as many automatic e-mails this hour as AUTO_REPLY_LIMIT_PER_HOUR
     allows: then it stays SUGGESTED for a human, and the audit trail says why."""
@@ -188,7 +201,16 @@ def auto_send(draft_id: Any) -> Draft:
             return draft
         reply = _send(draft, actor, draft.answer.strip(), automated=True)
         after = {**_snapshot(draft), "message_id": str(reply.pk)}
-        _audit(draft, actor, AuditAction.AUTO_SENT, before, after, confidence=draft.confidence)
+        _audit(
+            draft,
+            actor,
+            AuditAction.AUTO_SENT,
+            before,
+            after,
+            confidence=draft.confidence,
+            intent=draft.intent,
+            canary=canary,  # sent during its intent's canary (support/autosend.py)
+        )
         announce_draft(draft)
     return draft
 
@@ -232,9 +254,36 @@ def reject(draft_id: Any, actor: Actor, reason: str = "", category: str = "") ->
         if category:
             after["category"] = category
         _audit(draft, actor, AuditAction.REJECTED, before, after)
+        # A human rejected a suggestion of an auto intent at or above its threshold: taken back
+        # to review at once (the draft is locked first, then the intent's row: the order
+        # auto-send takes them in); ladder.demote applies policy.take_back_on_review.
+        ladder.demote_for_draft(draft, DemotionReason.REJECTED, actor)
         announce_draft(draft)
         learn_later(OBSERVE_DRAFT_ACTOR, draft.pk)  # "incorrect", "outdated", "policy" teach
+        _reweigh_later(draft)
     return draft
+
+
+def correct(draft_id: Any, actor: Actor, text: str) -> Message:
+    """An agent corrects a reply sent without a human, after the fact: the correction goes to
+    the customer through the one outbound seam, the audit trail records it against the draft,
+    and the draft's intent is taken back to review (CORRECTED)."""
+    text = text.strip()
+    if not text:
+        raise ReviewError("the correction is empty")
+    with transaction.atomic():
+        draft = Draft.objects.select_for_update().get(pk=draft_id)
+        if draft.status != DraftStatus.SENT or not draft.automated:
+            raise Conflict("only a reply sent automatically is corrected: send a message instead")
+        reply = _agent_message(draft.conversation_id, actor, text, corrects_draft=str(draft.pk))
+        after = {"message_id": str(reply.pk), "corrects": draft.sent_text}
+        _audit(draft, actor, AuditAction.CORRECTED, None, after)
+        ladder.demote_for_draft(draft, DemotionReason.CORRECTED, actor)
+        event = make_event(
+            EventType.MESSAGE_SENT, message_id=reply.pk, conversation_id=draft.conversation_id
+        )
+        transaction.on_commit(partial(broadcast, event))
+    return reply
 
 
 def relabel(draft_id: Any, actor: Actor, intent: str, category: str = "") -> Draft:

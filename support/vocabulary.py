@@ -197,3 +197,41 @@ class TaskCreator(models.TextChoices):
 
     AGENT = "agent", "Agent"
     AI = "ai", "AI"
+
+
+class ReviewVerdict(models.TextChoices):
+    """What a human did with a draft they reviewed (the evidence autonomy is earned from, and
+    the verdicts of `evaluate --replay`): sent as drafted, sent after a few words changed
+    (support/autonomy/evidence.py SMALL_EDIT_*), rewritten, or rejected."""
+
+    SENT_UNCHANGED = "sent_unchanged", "Sent unchanged"
+    SMALL_EDIT = "small_edit", "Sent, lightly edited"
+    LARGE_EDIT = "large_edit", "Sent, rewritten"
+    REJECTED = "rejected", "Rejected"
+
+
+class AutonomyMode(models.TextChoices):
+    """An intent's rung on the autonomy ladder (CONTRACTS.md GET /autonomy): its drafts wait for
+    a human, or (earned from the team's own reviews) go out alone."""
+
+    REVIEW = "review", "Review"
+    AUTO = "auto", "Auto-send"
+
+
+class DemotionReason(models.TextChoices):
+    """Why an intent went back to review: a take-back signal on one of its drafts, the team's
+    switch, or its evidence no longer meeting the target."""
+
+    REJECTED = "rejected", "A reviewed draft was rejected"
+    THUMBS_DOWN = "thumbs_down", "A customer rated an auto-sent reply 👎"
+    CORRECTED = "corrected", "An agent corrected an auto-sent reply"
+    SWITCHED_OFF = "switched_off", "Switched off by a person"
+    BELOW_TARGET = "below_target", "Evidence below the target"
+
+
+class AutonomyCustomers(models.TextChoices):
+    """Whose messages may be answered alone (AUTONOMY_CUSTOMERS): only verified customers'
+    (Message.verified_by), or also anonymous ones."""
+
+    VERIFIED = "verified", "Verified customers only"
+    ANYONE = "anyone", "Verified and anonymous customers"

@@ -83,7 +83,12 @@ def test_console_admin_and_widget_pages_break_no_policy(page: Page, live_server_
     page.get_by_role("button", name="Reject").click()  # the console's own dialog
     expect(page.get_by_label("Reason")).to_be_visible()
     seen.extend(violations.of("reject dialog"))
-    for path in ("/console/dashboard/", "/console/learning/", "/console/evals/"):
+    for path in (
+        "/console/dashboard/",
+        "/console/learning/",
+        "/console/autonomy/",
+        "/console/evals/",
+    ):
         visit(path)
 
     for path in (

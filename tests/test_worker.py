@@ -50,7 +50,9 @@ def test_every_actor_uses_the_configured_broker() -> None:
         "reindex_document",
         "reweigh_proposals",
         "summarise_conversation",
+        "sweep_autonomy",
         "sweep_outbox",
+        "update_autonomy",
     ]
     assert all(actor.broker is dramatiq.get_broker() for actor in actors)
 

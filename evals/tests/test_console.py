@@ -79,3 +79,24 @@ def test_only_agents(client: Client, django_user_model: Any) -> None:
     assert client.get("/console/evals/").status_code == 302
     client.force_login(django_user_model.objects.create_user("visitor", password="x-12345678"))
     assert client.get("/console/evals/").status_code == 403
+
+
+def test_a_run_shows_what_the_ladder_would_have_sent_alone(console: Client) -> None:
+    from evals.simulated_team import Drafted, simulate
+    from support.autonomy.policy import LadderRules
+
+    drafts = [Drafted("fast", f"r{n}", "track_order", 0.9, "sent_unchanged", ()) for n in range(5)]
+    metrics = simulate(drafts, LadderRules(3, 0.5, 1.0), rounds=2)
+    run = _run("autonomy_team", 1.0, {"a": ("SUGGESTED", True)})
+    run.metrics = metrics
+    run.save()
+    page = console.get(f"/console/evals/runs/{run.pk}/").content.decode()
+    section = page[page.index('id="autonomy-title"') :]
+    # Promoted after 3 reviews: the other 7 of its 10 drafts went out alone.
+    assert '<th scope="row">track_order</th><td>10</td><td>7</td><td>0</td><td>0</td>' in section
+    assert '<th scope="row">fast</th><td>10</td><td>7</td><td>0.7</td>' in section
+    assert '<th scope="row">autosent_share</th><td>0.7</td>' in page
+    assert (
+        'id="autonomy-title"'
+        not in console.get(f"/console/evals/runs/{_run('fast', 1.0, {}).pk}/").content.decode()
+    )

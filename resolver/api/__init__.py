@@ -13,6 +13,7 @@ def build_api() -> NinjaAPI:
     from knowledge.api import router as knowledge_router
     from resolver.models.apikey import Scope
     from support.api.attachments import router as attachments_router
+    from support.api.autonomy import router as autonomy_router
     from support.api.catalogue import router as catalogue_router
     from support.api.conversations import router as conversations_router
     from support.api.customers import router as customers_router
@@ -51,6 +52,7 @@ def build_api() -> NinjaAPI:
         catalogue_router,
         orders_router,
         tasks_router,
+        autonomy_router,
     ):
         api.add_router("", router)
     return api

@@ -7,7 +7,7 @@ are now (the order row locked: a cancel cannot race a shipment), then executes t
 backend: `builtin` in the same transaction; `http` after commit, then retried by the
 `execute_action` actor. Approving twice executes once: the second call finds the action
 approved already and returns it. Money moves only on a human's approval: no automatic path
-(the auto-send rule, an agent, the system) may approve one."""
+(auto-send, an agent, the system) may approve one."""
 
 from __future__ import annotations
 

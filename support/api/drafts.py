@@ -21,6 +21,8 @@ from support.api.schemas import (
     ActionOut,
     ActionRejectIn,
     ApproveIn,
+    CorrectedOut,
+    CorrectIn,
     DraftOut,
     DraftPage,
     RejectIn,
@@ -68,6 +70,17 @@ def approve(
     """Sends the draft (or `edited`, if given) to the customer as an AGENT message."""
     edited = payload.edited if payload else None
     return review.approve(draft_id, actor_of(request), edited).as_wire()
+
+
+@router.post(
+    "/drafts/{draft_id}/correct", response={200: CorrectedOut, **ERRORS}, auth=scoped(Scope.ACT)
+)
+def correct(request: HttpRequest, draft_id: uuid.UUID, payload: CorrectIn) -> dict[str, Any]:
+    """Corrects a reply sent without a human (an addition to CONTRACTS.md): `text` goes to the
+    customer as an AGENT message, the audit trail records it, and the draft's intent goes back
+    to review (CORRECTED). 409 for a draft that was not sent automatically."""
+    reply = review.correct(draft_id, actor_of(request), payload.text)
+    return {"draft_id": draft_id, "message_id": reply.pk, "body": reply.body}
 
 
 @router.post(

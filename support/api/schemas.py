@@ -134,6 +134,16 @@ class ApproveIn(Schema):
     edited: Annotated[Text, Field(max_length=32 * 1024)] | None = None
 
 
+class CorrectIn(Schema):
+    text: Annotated[Text, Field(min_length=1, max_length=32 * 1024)]
+
+
+class CorrectedOut(Schema):
+    draft_id: uuid.UUID
+    message_id: uuid.UUID
+    body: str
+
+
 class RejectIn(Schema):
     reason: Annotated[Text, Field(max_length=2000)] | None = None
     category: RejectCategory | None = None

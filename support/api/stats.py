@@ -94,12 +94,33 @@ class CsatOverTime(Schema):
     series: list[CsatBucket]
 
 
+class AutonomyIntent(Schema):
+    intent: str
+    sent: int = Field(description="Replies sent from drafts of this intent.")
+    auto_sent: int = Field(description="Of those, sent without a human (#29).")
+    corrected: int = Field(description="Auto-sent replies an agent corrected after the fact.")
+    thumbs_down: int = Field(description="Auto-sent replies a customer rated thumbs down.")
+    share: float | None = Field(description="auto_sent / sent.")
+    correction_rate: float | None
+    thumbs_down_rate: float | None
+
+
+class Autonomy(Schema):
+    sent: int
+    auto_sent: int
+    share: float | None = Field(description="Share of sent replies sent without a human.")
+    correction_rate: float | None
+    thumbs_down_rate: float | None
+    intents: list[AutonomyIntent] = Field(description="Intents with an auto-sent reply.")
+
+
 class StatsOut(Schema):
     generated_at: datetime
     window_days: int
     queue: Queue
     window: Window
     learning: Learning
+    autonomy: Autonomy
     per_day: list[Day]
     csat_over_time: CsatOverTime
 

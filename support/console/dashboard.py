@@ -190,4 +190,14 @@ def figures(days: int) -> dict[str, Any]:
         "approval": _percent(window["approval_rate"]),
         "edited": _percent(window["edited_rate"]),
         "unedited": _percent(window["sent_unedited_rate"]),
+        "autonomy_rows": [
+            {
+                **row,
+                "share_shown": _percent(row["share"]),
+                "correction_shown": _percent(row["correction_rate"]),
+                "thumbs_down_shown": _percent(row["thumbs_down_rate"]),
+            }
+            for row in data["autonomy"]["intents"]
+        ],
+        "autonomy_share": _percent(data["autonomy"]["share"]),
     }

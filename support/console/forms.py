@@ -37,3 +37,8 @@ def first_error(form: forms.Form) -> str:
 class RelabelForm(forms.Form):
     intent = forms.CharField(max_length=64)
     category = forms.CharField(max_length=64, required=False)
+
+
+class CorrectForm(forms.Form):
+    # The correction of a reply sent without a human (review.correct), sent as a new reply.
+    text = forms.CharField(strip=False, max_length=settings.API_MESSAGE_MAX_BYTES)

@@ -15,6 +15,7 @@ from support.console.filters import QUEUE_PAGE_SIZE, QueueFilter
 from support.console.task_screens import conversation_tasks
 from support.console.why import Why, also_asks, triage_why
 from support.models import (
+    AuditAction,
     AuditLog,
     Conversation,
     Draft,
@@ -51,12 +52,49 @@ class QueueScreen:
         }
 
 
+@dataclass(frozen=True)
+class AutoSent:
+    """A reply sent without a human (#29), as its audit rows tell: in its intent's canary or
+    not, corrected by an agent since, and whether that took the intent back to review."""
+
+    canary: bool = False
+    corrected_by: str = ""
+    demoted: bool = False
+
+
+AUTO_SENT_TRAIL = (AuditAction.AUTO_SENT, AuditAction.CORRECTED, AuditAction.AUTONOMY_DEMOTED)
+
+
+def auto_sent_marks(conversation_id: Any) -> dict[str, AutoSent]:
+    """The conversation's auto-sent drafts (ids as text) and what became of them, in one query
+    (the activity list is cut at ACTIVITY_ROWS, this is not)."""
+    rows = (
+        AuditLog.objects.filter(
+            conversation_id=conversation_id, action__in=AUTO_SENT_TRAIL, draft_id__isnull=False
+        )
+        .order_by("created_at", "id")
+        .values_list("draft_id", "action", "actor", "metadata")
+    )
+    marks: dict[str, AutoSent] = {}
+    for draft_id, action, actor, metadata in rows:
+        key, mark = str(draft_id), marks.get(str(draft_id), AutoSent())
+        if action == AuditAction.AUTO_SENT:
+            canary = bool((metadata or {}).get("canary"))
+            marks[key] = AutoSent(canary, mark.corrected_by, mark.demoted)
+        elif key in marks and action == AuditAction.CORRECTED:
+            marks[key] = AutoSent(mark.canary, actor, mark.demoted)
+        elif key in marks:
+            marks[key] = AutoSent(mark.canary, mark.corrected_by, True)
+    return marks
+
+
 @dataclass
 class DraftCard:
     """One draft with what its card needs beside the row: who acted last, triage scores."""
 
     draft: Draft
     last_action: AuditLog | None = None
+    auto_sent: AutoSent | None = None  # sent without a human (#29)
 
     @property
     def scores(self) -> dict[str, float]:
@@ -115,11 +153,13 @@ class DraftCard:
         return list((self.draft.facts or {}).get("unknown_orders") or [])
 
 
-def _cards(drafts: list[Draft], activity: list[AuditLog]) -> list[DraftCard]:
+def _cards(
+    drafts: list[Draft], activity: list[AuditLog], auto_sent: dict[str, AutoSent]
+) -> list[DraftCard]:
     latest: dict[Any, AuditLog] = {}
     for row in activity:  # newest first
         latest.setdefault(row.draft_id, row)
-    return [DraftCard(d, latest.get(d.pk)) for d in drafts]
+    return [DraftCard(d, latest.get(d.pk), auto_sent.get(str(d.pk))) for d in drafts]
 
 
 def _shown_drafts(conversation: Conversation) -> list[Draft]:
@@ -157,6 +197,7 @@ class ConversationScreen:
     next_draft: Draft | None
     customer_timeline: CustomerTimeline
     tasks: dict[str, Any]  # support/console/tasks.py: conversation_tasks
+    auto_sent: dict[str, AutoSent]  # draft id -> how it was sent alone (#29)
 
     @classmethod
     def load(cls, conversation_id: Any) -> ConversationScreen:
@@ -173,7 +214,14 @@ class ConversationScreen:
                 :ACTIVITY_ROWS
             ]
         )
-        cards = _cards(_shown_drafts(conversation), activity)
+        auto_sent = auto_sent_marks(conversation.pk)
+        for (
+            message
+        ) in messages:  # the timeline marks each reply sent alone (templates: no dict[key])
+            if message.automated:
+                draft_id = (message.metadata or {}).get("draft_id", "")
+                message.auto_sent = auto_sent.get(draft_id, AutoSent())  # type: ignore[attr-defined]
+        cards = _cards(_shown_drafts(conversation), activity, auto_sent)
         return cls(
             conversation,
             messages,
@@ -182,6 +230,7 @@ class ConversationScreen:
             next_in_queue(conversation.pk),
             CustomerTimeline.load(conversation),
             conversation_tasks(conversation),
+            auto_sent,
         )
 
     def context(self) -> dict[str, Any]:
@@ -190,6 +239,7 @@ class ConversationScreen:
             "timeline": self.messages,
             "cards": self.cards,
             "activity": self.activity,
+            "auto_sent": self.auto_sent,
             "next_draft": self.next_draft,
             "customer_timeline": self.customer_timeline,
             **self.tasks,

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from resolver.login_limits import LimitedAuthenticationForm, answer_lockouts_with_429
-from support.console import learning, tasks, views
+from support.console import autonomy, learning, tasks, views
 
 app_name = "console"
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("drafts/<uuid:draft_id>/reject/", views.reject, name="reject"),
     path("drafts/<uuid:draft_id>/escalate/", views.escalate, name="escalate"),
     path("drafts/<uuid:draft_id>/relabel/", views.relabel, name="relabel"),
+    path("drafts/<uuid:draft_id>/correct/", views.correct, name="correct"),
     path("actions/<uuid:action_id>/approve/", views.approve_action, name="approve-action"),
     path("actions/<uuid:action_id>/reject/", views.reject_action, name="reject-action"),
     path("messages/<uuid:message_id>/reprocess/", views.reprocess, name="reprocess"),
@@ -41,6 +42,9 @@ urlpatterns = [
     path("tasks/<uuid:task_id>/reopen/", tasks.reopen, name="task-reopen"),
     path("tasks/<uuid:task_id>/take/", tasks.take, name="task-take"),
     path("conversations/<uuid:conversation_id>/tasks/", tasks.add, name="add-task"),
+    path("autonomy/", autonomy.autonomy_page, name="autonomy"),
+    path("autonomy/switch/", autonomy.switch_intent, name="autonomy-switch"),
+    path("autonomy/kill-switch/", autonomy.kill_switch, name="autonomy-kill-switch"),
     path("learning/", learning.proposals, name="learning"),
     path("learning/<int:proposal_id>/approve/", learning.approve, name="approve-proposal"),
     path("learning/<int:proposal_id>/dismiss/", learning.dismiss, name="dismiss-proposal"),

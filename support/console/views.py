@@ -24,7 +24,14 @@ from support.console import dashboard as dashboard_screen
 from support.console.access import agent_required
 from support.console.actions import arguments_from
 from support.console.filters import QueueFilter
-from support.console.forms import ApproveForm, RejectForm, RelabelForm, ReplyForm, first_error
+from support.console.forms import (
+    ApproveForm,
+    CorrectForm,
+    RejectForm,
+    RelabelForm,
+    ReplyForm,
+    first_error,
+)
 from support.console.screens import ConversationScreen, QueueScreen
 from support.models import Action, Conversation, Draft, EmailEnvelope, Message
 
@@ -135,6 +142,19 @@ def relabel(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         lambda actor, form: review.relabel(
             draft_id, actor, form.cleaned_data["intent"], form.cleaned_data["category"]
         ),
+    )
+
+
+@require_POST
+@agent_required
+def correct(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
+    """An agent corrects a reply sent without a human: the correction goes to the customer and
+    the draft's intent is taken back to review (review.correct; the activity shows both)."""
+    return _draft_form(
+        request,
+        draft_id,
+        CorrectForm(request.POST),
+        lambda actor, form: review.correct(draft_id, actor, form.cleaned_data["text"]),
     )
 
 

@@ -1,7 +1,8 @@
 from support.models.action import Action, Task
 from support.models.attachment import Attachment, AttachmentSkip
 from support.models.audit import AuditAction, AuditLog
-from support.models.autosend import AutoSendRule
+from support.models.autonomy import IntentAutonomy
+from support.models.autonomy_switch import AutonomySwitch
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
 from support.models.delivery import ReplyDelivery, ReplyDeliveryStatus
@@ -34,7 +35,7 @@ __all__ = [
     "AttachmentSkip",
     "AuditAction",
     "AuditLog",
-    "AutoSendRule",
+    "AutonomySwitch",
     "BusinessProfile",
     "Channel",
     "Conversation",
@@ -51,6 +52,7 @@ __all__ = [
     "IgnoredReason",
     "InboundEmail",
     "InboundStatus",
+    "IntentAutonomy",
     "MailboxCredential",
     "MailboxCursor",
     "Message",

@@ -21,7 +21,7 @@ class AuditAction(models.TextChoices):
     APPROVED = "approved", "Approved"
     SENT = "sent", "Sent"
     AUTO_SENT = "auto_sent", "Sent automatically"
-    # The auto-send rule would have sent it, but its recipient had as many automatic e-mails
+    # Auto-send would have sent it, but its recipient had as many automatic e-mails
     # this hour as allowed (support/outbound/limits.py): it waits for a human.
     AUTO_SEND_HELD = "auto_send_held", "Held for a human: automatic reply limit"
     REJECTED = "rejected", "Rejected"
@@ -46,6 +46,13 @@ class AuditAction(models.TextChoices):
     TASK_UPDATED = "task_updated", "Task changed"
     TASK_DONE = "task_done", "Task done"
     TASK_REOPENED = "task_reopened", "Task reopened"
+    # The autonomy ladder (support/autonomy/ladder.py): an intent earned auto-send (or ended its
+    # canary), was taken back to review (the reason in `after`), or the team switched it.
+    AUTONOMY_PROMOTED = "autonomy_promoted", "Autonomy: promoted to auto-send"
+    AUTONOMY_DEMOTED = "autonomy_demoted", "Autonomy: taken back to review"
+    AUTONOMY_SWITCHED = "autonomy_switched", "Autonomy: switched by a person"
+    # An agent corrected an automatically sent reply after the fact (review.correct).
+    CORRECTED = "corrected", "Auto-sent reply corrected"
 
 
 class AuditLogQuerySet(models.QuerySet["AuditLog"]):

@@ -44,6 +44,15 @@ AGENT_RUN_TIME_LIMIT = timedelta(seconds=settings.AGENT_RUN_TIME_LIMIT_SECONDS)
 # broker's redelivery of the dead worker's message, or a reprocess) may take over.
 DRAFT_CLAIM_LEASE = AGENT_RUN_TIME_LIMIT + timedelta(seconds=15)
 
+# The reject_reason of a draft the system closed unanswered (support/review.py): no human's
+# verdict on its answer, so no evidence for autonomy either (support/autonomy/evidence.py).
+SUPERSEDED = "superseded by a reprocess"
+# An open draft of a conversation an agent resolved: closed unanswered, which is not a verdict on
+# the assistant's answer (the audit row says `resolved`, as it says `superseded` above).
+CLOSED_BY_RESOLVE = "closed: the conversation was resolved"
+# ... or its customer's data was erased, or retention anonymised it (support/personal_data.py).
+CLOSED_BY_ERASURE = "closed: the customer's data was erased"
+
 
 # Queue order: drafts with an answer (to approve) or an escalation before the ones still being
 # drafted, then by urgency, then the longest waiting first.

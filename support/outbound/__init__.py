@@ -1,4 +1,4 @@
-"""The one way a reply reaches a customer: whatever a human or the auto-send rule sends
+"""The one way a reply reaches a customer: whatever a human or auto-send sends
 (support/review.py:_agent_message) goes through `queue_reply`, which dispatches on the
 conversation's channel to its transport, one module each:
 
@@ -58,7 +58,7 @@ def queue_reply(message: Message) -> ReplyDelivery | None:
 
 
 def may_auto_reply(conversation_id: Any) -> bool:
-    """Whether the auto-send rule may answer now: an automatic e-mail counts against its
+    """Whether auto-send may answer now: an automatic e-mail counts against its
     recipient's hourly limit (limits.py); other channels answer whoever asked, once."""
     conversation = Conversation.objects.get(pk=conversation_id)
     if conversation.channel != Channel.EMAIL:

@@ -36,6 +36,7 @@ from support.tests.action_fixtures import (
     order_for,
     propose,
 )
+from support.tests.autonomy_fixtures import make_auto
 from support.tests.conftest import key_client, post_json
 from support.vocabulary import ActionStatus, TaskCreator, TaskStatus
 
@@ -295,8 +296,9 @@ def test_rejecting_the_draft_rejects_its_undecided_actions(db: None, agent_user:
         decide.approve(cancel.pk, human(agent_user))
 
 
-def test_a_draft_with_actions_is_never_sent_automatically(db: None) -> None:
+def test_a_draft_with_actions_is_never_sent_automatically(db: None, settings: Any) -> None:
     draft = customer_draft()
+    make_auto(draft.intent, settings)  # whatever its intent's rung
     order = order_for(draft)
     propose(draft, "refund_order", order_number=order.number, amount=5)
 

@@ -256,9 +256,10 @@ def test_unknown_draft_is_404(api: Client) -> None:
     [
         # Approving hands the reply to the outbound seam, by the conversation's channel: an API
         # conversation with no `reply.sent` subscriber has nothing to deliver (a widget's is
-        # pushed: test_outbound_channels.py); the learning loop looks at what the agent sent.
-        ("approve", "draft.sent", "SENT", [broadcast, queue_observation]),
-        ("reject", "draft.rejected", "REJECTED", [broadcast, queue_observation]),
+        # pushed: test_outbound_channels.py); the learning loop looks at what the agent sent,
+        # and the intent's autonomy rung is re-weighed (update_autonomy).
+        ("approve", "draft.sent", "SENT", [broadcast, queue_observation, queue_observation]),
+        ("reject", "draft.rejected", "REJECTED", [broadcast, queue_observation, queue_observation]),
         ("escalate", "draft.escalated", "ESCALATED", [broadcast]),
     ],
 )
@@ -275,6 +276,8 @@ def test_actions_announce_after_commit(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert post_json(api, f"/drafts/{draft.pk}/{action}").status_code == 200
     assert [callback.func for callback in callbacks] == pushes  # no webhook endpoints
+    observed = [c.args[0] for c in callbacks if c.func is queue_observation]
+    assert observed[1:] == (["update_autonomy"] if observed else [])
     event = next(c for c in callbacks if c.func is broadcast).args[0]
     assert (event["type"], event["draft_id"], event["status"]) == (
         event_type,

@@ -33,7 +33,7 @@ from resolver.audit_actor import Actor
 from resolver.models import ApiKey
 from support import review
 from support.email.receive import receive_email
-from support.models import Attachment, Customer, Order, WidgetKey
+from support.models import Attachment, Customer, Draft, DraftStatus, Order, WidgetKey
 from support.tasks import create_task
 from support.tests.action_fixtures import customer_draft, order_for, propose
 from support.tests.conftest import API, SHOP, MakeDraft
@@ -111,6 +111,15 @@ def keep_connection() -> Iterator[None]:
         signals.request_finished.connect(close_old_connections)
 
 
+def _auto_sent(make_draft: MakeDraft) -> str:
+    """A draft sent without a human: the one kind POST /drafts/{id}/correct takes."""
+    draft = make_draft("question for correct")
+    Draft.objects.filter(pk=draft.pk).update(
+        status=DraftStatus.SENT, automated=True, sent_text=draft.answer
+    )
+    return str(draft.pk)
+
+
 def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
     """Existing rows for the operations with ids in their path, so that valid inputs reach the
     success path (and its response schema), not only 404. One draft per action: the first
@@ -123,6 +132,7 @@ def seeded_ids(make_draft: MakeDraft) -> dict[str, dict[str, str]]:
         f"{API}/drafts/{{draft_id}}/approve": {"draft_id": str(drafts["a"].pk)},
         f"{API}/drafts/{{draft_id}}/reject": {"draft_id": str(drafts["r"].pk)},
         f"{API}/drafts/{{draft_id}}/escalate": {"draft_id": str(drafts["e"].pk)},
+        f"{API}/drafts/{{draft_id}}/correct": {"draft_id": _auto_sent(make_draft)},
         f"{API}/messages/{{message_id}}/reprocess": {"message_id": str(drafts["p"].message_id)},
         f"{API}/conversations/{{conversation_id}}/resolve": {
             "conversation_id": str(drafts["s"].conversation_id)
@@ -235,7 +245,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 34  # a new endpoint is fuzzed too: count it here
+    assert len(operations) == 36  # a new endpoint is fuzzed too: count it here
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         name = f"{operation.method.upper()} {operation.path}"

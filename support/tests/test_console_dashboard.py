@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
-from support import dashboard_figures
+from resolver.audit_actor import Actor
+from support import dashboard_figures, review
+from support.autosend import auto_send_if_allowed
 from support.models import (
     Channel,
     Conversation,
@@ -18,6 +21,7 @@ from support.models import (
     Message,
     MessageRole,
 )
+from support.tests.autonomy_fixtures import make_auto
 from support.tests.conftest import API, MakeDraft
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +190,44 @@ def test_dashboard_csat_chart(console: Client) -> None:
     assert page.count('<text class="value"') == 2  # the two rated weeks: the gap has no bar
     daily = console.get("/console/dashboard/?days=7").content.decode()
     assert f"<title>{timezone.localdate():%b %d}: 50% of 2 ratings</title>" in daily
+
+
+def test_replies_sent_automatically_per_intent(
+    console: Client, api: Client, make_draft: MakeDraft, settings: Any
+) -> None:
+    """#29: the share of each intent's sent replies that went out alone, and how many of those
+    an agent corrected or a customer rated 👎 (real auto-sends, a real correction)."""
+    make_auto("track_order", settings)
+    first, second = make_draft(confidence=0.9), make_draft(confidence=0.9)
+    assert auto_send_if_allowed(first) and auto_send_if_allowed(second)
+    review.correct(first.pk, Actor.agent(), "Sorry, it ships tomorrow.")
+    reply = Message.objects.get(conversation_id=second.conversation_id, automated=True)
+    CustomerRating.objects.create(conversation_id=second.conversation_id, message=reply, score=-1)
+    make_draft(status=DraftStatus.SENT, edit_distance=0)  # sent by a human
+    make_draft(status=DraftStatus.SENT, edit_distance=0, intent="get_refund")
+
+    figures = dashboard_figures.dashboard(timedelta(days=7))["autonomy"]
+    assert (figures["sent"], figures["auto_sent"], figures["share"]) == (4, 2, 0.5)
+    assert (figures["correction_rate"], figures["thumbs_down_rate"]) == (0.5, 0.5)
+    assert figures["intents"] == [
+        {
+            "intent": "track_order",
+            "sent": 3,
+            "auto_sent": 2,
+            "corrected": 1,
+            "thumbs_down": 1,
+            "share": 0.6667,
+            "correction_rate": 0.5,
+            "thumbs_down_rate": 0.5,
+        }
+    ]
+    assert api.get(f"{API}/stats?days=7").json()["autonomy"] == {
+        **figures,
+        "intents": figures["intents"],
+    }
+    page = console.get("/console/dashboard/").content.decode()
+    assert "<strong data-autonomy-share>50%</strong> of 4 sent replies" in page
+    assert (
+        '<tr data-intent="track_order"><th scope="row">track_order</th><td>2 of 3</td>'
+        "<td>67%</td><td>1 (50%)</td><td>1 (50%)</td></tr>"
+    ) in page

@@ -22,7 +22,6 @@ from support.documents.read import read_attachments
 from support.email.receive import receive_email
 from support.inbound import message_created
 from support.models import (
-    AutoSendRule,
     Customer,
     DocumentReading,
     Draft,
@@ -31,6 +30,7 @@ from support.models import (
     Order,
     OrderStatus,
 )
+from support.tests.autonomy_fixtures import make_auto
 from support.tests.conftest import API, key_client
 from support.tests.email_fixtures import email_settings, unique_sender  # noqa: F401
 from support.tests.emails.build import PNG, build
@@ -269,11 +269,11 @@ def test_a_hostile_pdf_fails_its_reading_not_the_run(
 
 
 def test_a_mismatching_invoice_blocks_auto_send(
-    small_kb: object, django_capture_on_commit_callbacks: Any, console: Client
+    small_kb: object, django_capture_on_commit_callbacks: Any, console: Client, settings: Any
 ) -> None:
     """The invoice says €59.00, the order €49.00: the draft is suggested, not sent, and says
     why; the same e-mail with a matching invoice is sent by the same rule."""
-    AutoSendRule.objects.create(intent="get_refund", enabled=True, min_confidence=0.0)
+    make_auto("get_refund", settings, min_confidence=0.0)
     matching = _receive(_pdf(invoice_pdf(total="EUR 49.00")))
     _customer_with_order(matching)
     sent = _run_worker(matching, django_capture_on_commit_callbacks)
@@ -305,9 +305,9 @@ def test_a_mismatching_invoice_blocks_auto_send(
 
 
 def test_another_currency_blocks_auto_send_too(
-    small_kb: object, django_capture_on_commit_callbacks: Any
+    small_kb: object, django_capture_on_commit_callbacks: Any, settings: Any
 ) -> None:
-    AutoSendRule.objects.create(intent="get_refund", enabled=True, min_confidence=0.0)
+    make_auto("get_refund", settings, min_confidence=0.0)
     message = _receive(_pdf(invoice_pdf(total="USD 49.00")))
     _customer_with_order(message)  # an order in EUR, DEFAULT_CURRENCY
     draft = _run_worker(message, django_capture_on_commit_callbacks)

@@ -25,7 +25,6 @@ from support.autosend import auto_send_if_allowed
 from support.models import (
     AuditAction,
     AuditLog,
-    AutoSendRule,
     Draft,
     DraftStatus,
     EmailEnvelope,
@@ -38,6 +37,7 @@ from support.outbound.bounces import mark_bounced
 from support.outbound.deliveries import OUTBOUND_QUEUE
 from support.outbound.limits import KEY as AUTO_REPLY_KEY
 from support.personal_data import NOT_SENT_ERASED
+from support.tests.autonomy_fixtures import make_auto
 from support.tests.conftest import API, key_client, post_json
 from support.tests.mail_threads import ALIAS, OURS, customer_mail, reply_to
 from support.tests.smtp import Received, SmtpServer
@@ -192,7 +192,7 @@ def test_automatic_replies_are_marked_and_limited_per_address(
     smtp: SmtpServer, agent_user: Any, settings: Any
 ) -> None:
     settings.AUTO_REPLY_LIMIT_PER_HOUR = 2
-    AutoSendRule.objects.create(intent="track_order", enabled=True, min_confidence=0.5)
+    make_auto("track_order", settings, min_confidence=0.5)
     alice = [customer_mail(f"question {n}", subject=f"Order {n}") for n in range(3)]
     erin = customer_mail(sender="erin@example.com")
 

@@ -1,4 +1,4 @@
-"""Admin for widget keys (origins one per line, the script tag to paste) and auto-send rules."""
+"""Admin for widget keys (origins one per line, the script tag to paste)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html
 
-from knowledge.taxonomy import intents
-from support.models import AutoSendRule, WidgetKey
+from support.models import WidgetKey
 from support.models.widget import normalise_origin
 
 
@@ -61,21 +60,3 @@ class WidgetKeyAdmin(admin.ModelAdmin):
             return "(saved keys show their script tag here)"
         tag = key.script_tag("https://RESOLVER-HOST")
         return format_html("<code>{}</code><br>with RESOLVER-HOST this server's address", tag)
-
-
-class AutoSendRuleForm(forms.ModelForm):
-    # A choice of the taxonomy's intents, not free text (the model's clean() checks it too).
-    intent = forms.ChoiceField(choices=lambda: [(i, i) for i in intents()])
-
-    class Meta:
-        model = AutoSendRule
-        fields = ["intent", "enabled", "min_confidence"]
-
-
-@admin.register(AutoSendRule)
-class AutoSendRuleAdmin(admin.ModelAdmin):
-    form = AutoSendRuleForm
-    list_display = ["intent", "enabled", "min_confidence", "updated_at"]
-    list_editable = ["enabled", "min_confidence"]
-    list_filter = ["enabled"]
-    search_fields = ["intent"]

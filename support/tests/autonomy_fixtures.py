@@ -1,0 +1,31 @@
+"""Autonomy in tests: an intent put on the `auto` rung directly (as if its evidence had earned
+it), and a human's review of a draft, for the ladder's evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from support.models import Draft, IntentAutonomy
+from support.vocabulary import AutonomyMode
+
+
+def make_auto(intent: str, settings: Any, min_confidence: float = 0.0, **fields: Any) -> Any:
+    """`intent` on the auto rung (no canary unless asked), AUTONOMY_ENABLED on."""
+    settings.AUTONOMY_ENABLED = True
+    values = {
+        "mode": AutonomyMode.AUTO,
+        "allowed": True,
+        "canary": False,
+        "since": timezone.now(),
+        "min_confidence": min_confidence,
+        **fields,
+    }
+    row, _ = IntentAutonomy.objects.update_or_create(intent=intent, defaults=values)
+    return row
+
+
+def reload(draft: Draft) -> Draft:
+    draft.refresh_from_db()
+    return draft

@@ -1,0 +1,47 @@
+"""The Autonomy page in a real browser (Debian Chromium + Playwright) against the real ASGI
+server and PostgreSQL: a lead stops all auto-send and switches an intent off with htmx (no
+reload), and both are audited. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from support.models import AuditAction, AuditLog, AutonomySwitch, IntentAutonomy
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _login(browser: Any, url: str) -> Page:
+    page: Page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.set_default_timeout(20_000)
+    page.goto(f"{url}/console/login/")
+    page.get_by_label("Username").fill("agnes")
+    page.get_by_label("Password").fill("pw-agnes-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{url}/console/")
+    return page
+
+
+def test_a_lead_stops_auto_send_and_switches_an_intent_off(
+    browser: Any, browser_env: Path, live_server_url: str, agent_user: Any, settings: Any
+) -> None:
+    IntentAutonomy.objects.create(intent="track_order")
+    page = _login(browser, live_server_url)
+    page.get_by_role("navigation", name="Console").get_by_role("link", name="Autonomy").click()
+    expect(page).to_have_url(f"{live_server_url}/console/autonomy/")
+    page.screenshot(path=browser_env / "console-autonomy.png", full_page=True)
+
+    page.get_by_role("button", name="Stop all auto-send").click()
+    expect(page.get_by_role("button", name="Allow auto-send again")).to_be_visible()
+    assert AutonomySwitch.objects.get().on is False
+
+    row = page.locator("#rung-track_order")
+    row.get_by_role("button", name="Never auto-send track_order").click()
+    expect(row.locator("[data-mode]")).to_have_text("switched off")
+    assert IntentAutonomy.objects.get(intent="track_order").allowed is False
+    assert AuditLog.objects.filter(action=AuditAction.AUTONOMY_SWITCHED).count() == 2
+    page.close()
