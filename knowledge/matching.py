@@ -9,12 +9,14 @@ shown: a hit's snippet is always article text.
 Each learned article's threshold is calibrated on its keys whenever they change (the worker
 re-embeds it after an approval, a revision or an erasure): every key held out in turn stands for
 an unseen paraphrase, its similarity to the nearest other key saying how far this topic's
-wording strays; the other articles' questions (the KB's and other learned topics' keys) say how
-close another topic's wording comes, and a shipped sample of questions no store answers
+wording strays; the other learned topics' keys say how close another taught topic's wording
+comes, and a shipped sample of questions no store answers
 (fixtures/unrelated_questions.jsonl) how close unrelated text comes. The threshold sits just above
 the closest of them, so a learned topic in a quiet corner accepts looser paraphrases than one
 among neighbours: it may go below the global "nothing relevant" floor when nothing else comes
-that close to its keys (its paraphrases' similarity to the nearest key is often 0.40)."""
+that close to its keys (its paraphrases' similarity to the nearest key is often 0.40). The KB's
+articles are not in it: they compete where a message is matched, by which comes nearest, and a
+learned answer needs a margin over any article with another answer (agents/scoring.py)."""
 
 from __future__ import annotations
 
@@ -126,7 +128,7 @@ def same_topic(document: KBDocument) -> list[int]:
 
 
 def nearest_other(keys: np.ndarray, excluded: list[int]) -> tuple[float, int | None]:
-    """The closest another published article's question comes to any of the keys."""
+    """The closest another published learned article's key comes to any of the keys."""
     best, best_document = 0.0, None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
