@@ -12,7 +12,8 @@ from pathlib import Path
 
 from agents.triage.classifier import ARTIFACTS
 from agents.triage.service import Triage
-from knowledge.matching import DEFAULT_MATCH_THRESHOLD
+from knowledge.matching import DEFAULT_MATCH_THRESHOLD, SAME_ANSWER
+from knowledge.overlap import token_f1
 from knowledge.search import SearchHit
 from resolver.once import once_per_process
 
@@ -22,6 +23,11 @@ SIMILARITY_LOW = 0.30
 SIMILARITY_HIGH = 0.80
 # A learned article at its own threshold scores as one at this similarity would.
 STRONG_SIMILARITY = DEFAULT_MATCH_THRESHOLD
+# The nearest learned article answers only if it is this much closer than any article giving
+# another answer (another taught topic, or the KB's): two topics about as close to a message is
+# a guess between them, and a wrong learned answer reads as right (a person chooses instead).
+# Chosen on the tuning set (evals/sets/learning_dev.jsonl: its look-alike negatives).
+LEARNED_TOPIC_MARGIN = 0.03
 
 
 def best_article(evidence: Sequence[SearchHit]) -> SearchHit | None:
@@ -40,6 +46,20 @@ def learned_first(evidence: Sequence[SearchHit]) -> list[SearchHit]:
     if nearest is top or nearest.similarity <= top.similarity:
         return list(evidence)
     return [nearest, *(hit for hit in evidence if hit is not nearest)]
+
+
+def contested(evidence: Sequence[SearchHit], hit: SearchHit) -> bool:
+    """A learned article another article with another answer comes about as close to (within
+    LEARNED_TOPIC_MARGIN): the message is between two topics."""
+    if not hit.learned:
+        return False
+    return any(
+        other is not hit
+        and other.customer_facing
+        and hit.similarity - other.similarity < LEARNED_TOPIC_MARGIN
+        and token_f1(other.content, hit.content) < SAME_ANSWER
+        for other in evidence
+    )
 
 
 def _scaled(similarity: float) -> float:

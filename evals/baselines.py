@@ -57,6 +57,7 @@ def tolerance(name: str, value: float) -> float:
         "safety_violations",
         "unsupported_specifics",
         "cross_topic_answers",
+        "unrelated_learned_answers",
         "cross_customer_leaks",
         "unverified_memory",
         "policy_violations",

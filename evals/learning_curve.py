@@ -3,7 +3,9 @@ cover, training questions come in one by one through the same path as the API (a
 message, the worker's graph, the outcome recorded), a scripted agent answers each escalated one
 with the topic's answer through the console's review action, the learning loop observes it, its
 proposals are approved, the learned articles are embedded (what the worker does), and held-out
-paraphrases are drafted before and after. Everything happens in one transaction that is rolled
+paraphrases are drafted before and after. A set's look-alike negatives (cases tagged
+`negative`: messages about other needs) are drafted after learning too: none may get a learned
+answer (unrelated_learned_answers). Everything happens in one transaction that is rolled
 back: the database is as it was; only the EvalRun is written."""
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from support.models import DraftStatus
 # What counts as "the human's answer" in a held-out draft (the issue's target).
 RIGHT_ANSWER_F1 = 0.6
 SCRIPTED_AGENT = "eval-agent"
+NEGATIVE = "negative"
 
 
 class _RollBack(Exception):
@@ -47,12 +50,13 @@ def _draft_held_out(graph: Any, cases: list[Case], learned: set[int]) -> list[di
     for case in cases:
         score, _ = run_case(graph, case)
         answer = score.actual.get("answer") or ""
+        reference = case.expect.get("reference", "")  # none for a negative
         results.append(
             {
                 "case": case,
                 "score": score,
                 "suggested": score.suggested,
-                "f1": token_f1(answer, case.expect["reference"]) if score.suggested else 0.0,
+                "f1": token_f1(answer, reference) if score.suggested else 0.0,
                 "cites_learned": bool(set(score.actual.get("citations", [])) & learned),
             }
         )
@@ -142,9 +146,22 @@ def _cross_topic(results: list[dict[str, Any]], answers: dict[str, str]) -> int:
     return wrong
 
 
+def _unrelated_learned(results: list[dict[str, Any]], answers: dict[str, str]) -> list[str]:
+    """Negatives (messages about other needs) answered from what was learned: suggested, and
+    citing a learned article or giving a taught topic's answer."""
+    found = []
+    for row in results:
+        answer = row["score"].actual.get("answer") or ""
+        taught = any(token_f1(answer, text) >= RIGHT_ANSWER_F1 for text in answers.values())
+        if row["suggested"] and (row["cites_learned"] or taught):
+            found.append(row["case"].id)
+    return found
+
+
 def run_learning_curve(eval_set: EvalSet, *, progress: Callable[[str], None] = print) -> EvalRun:
     train = [case for case in eval_set.cases if case.learn]
-    held_out = [case for case in eval_set.cases if not case.learn]
+    negatives = [case for case in eval_set.cases if NEGATIVE in case.tags]
+    held_out = [case for case in eval_set.cases if not case.learn and NEGATIVE not in case.tags]
     answers = {case.learn["topic"]: case.learn["answer"] for case in train}
     topics = sorted(answers)
     run = EvalRun.objects.create(
@@ -166,8 +183,11 @@ def run_learning_curve(eval_set: EvalSet, *, progress: Callable[[str], None] = p
             answered, topic_of = _teach(graph, train, actor)
             learned, proposals, per_document = _approve_all(actor, topic_of)
             progress(f"after: {len(learned)} learned articles; drafting the held-out again")
-            after = _draft_held_out(build_graph(default_services()), held_out, learned)
+            graph = build_graph(default_services())
+            after = _draft_held_out(graph, held_out, learned)
             learned_summary = _summary(after, topics)
+            progress(f"negatives: drafting {len(negatives)} messages about other needs")
+            unrelated = _unrelated_learned(_draft_held_out(graph, negatives, learned), answers)
             metrics = {
                 "cases": len(held_out),
                 "topics": len(topics),
@@ -179,6 +199,9 @@ def run_learning_curve(eval_set: EvalSet, *, progress: Callable[[str], None] = p
                 "before": _summary(before, topics),
                 "after": learned_summary,
                 "cross_topic_answers": _cross_topic(after, answers),
+                "negatives": len(negatives),
+                "unrelated_learned_answers": len(unrelated),
+                "unrelated_learned_cases": unrelated,
                 # Headline figures, gated like any other set's.
                 "suggested_rate": learned_summary["suggested_rate"],
                 "answer_score": learned_summary["answer_f1"],

@@ -65,6 +65,7 @@ LOWER_IS_BETTER = {
     "p95_latency_ms",
     "max_proposals_per_topic",
     "cross_topic_answers",
+    "unrelated_learned_answers",
     "earlier_unwanted",
     "cross_customer_leaks",
     "unverified_memory",

@@ -9,34 +9,46 @@ shown: a hit's snippet is always article text.
 Each learned article's threshold is calibrated on its keys whenever they change (the worker
 re-embeds it after an approval, a revision or an erasure): every key held out in turn stands for
 an unseen paraphrase, its similarity to the nearest other key saying how far this topic's
-wording strays; the other articles' questions (the KB's and other learned topics' keys) say how
-close another topic's wording comes. The threshold sits just above the closest other topic, so a
-learned topic in a quiet corner of the KB accepts looser paraphrases than one among neighbours,
-and never below the global floor (a message that far from everything stays out of scope)."""
+wording strays; the other learned topics' keys say how close another taught topic's wording
+comes, and a shipped sample of questions no store answers
+(fixtures/unrelated_questions.jsonl) how close unrelated text comes. The threshold sits just above
+the closest of them, so a learned topic in a quiet corner accepts looser paraphrases than one
+among neighbours: it may go below the global "nothing relevant" floor when nothing else comes
+that close to its keys (its paraphrases' similarity to the nearest key is often 0.40). The KB's
+articles are not in it: they compete where a message is matched, by which comes nearest, and a
+learned answer needs a margin over any article with another answer (agents/scoring.py)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 
+from knowledge.embeddings import embed_documents
 from knowledge.models import ChunkKind, DocumentSource, DocumentStatus, KBChunk, KBDocument
 from knowledge.overlap import token_f1
+from resolver.once import once_per_process
 
 logger = logging.getLogger(__name__)
 
 # Without calibration (one key, nothing to hold out against, or not embedded yet): the threshold
 # every learned article had before they were calibrated.
 DEFAULT_MATCH_THRESHOLD = 0.6
-# The bounds of a calibrated threshold: no lower than the global "nothing relevant" similarity
-# (settings.RETRIEVAL_MIN_SIMILARITY's default), no higher than a near-verbatim repeat.
-MIN_MATCH_THRESHOLD = 0.45
+# The bounds of a calibrated threshold: no higher than a near-verbatim repeat; no lower than
+# MiniLM's similarity between sentences that merely share a register (below it two questions
+# about anything match). Between them the calibration decides, below the global "nothing
+# relevant" floor (settings.RETRIEVAL_MIN_SIMILARITY, 0.45) too.
+MIN_MATCH_THRESHOLD = 0.35
 MAX_MATCH_THRESHOLD = 0.8
-# How far above the closest other topic's question the threshold sits.
+# How far above the closest other topic's question, or unrelated question, the threshold sits.
 OTHER_TOPIC_GAP = 0.05
+UNRELATED_QUESTIONS = Path(settings.BASE_DIR) / "knowledge/fixtures/unrelated_questions.jsonl"
 # A topic whose taught messages are all close together (held out, each is this close to another)
 # does not accept a message much further away than its own spread.
 HELD_OUT_SPREAD = 0.25
@@ -48,7 +60,7 @@ EF_SEARCH = 100
 NEAREST_OTHER_SQL = """
 SELECT c.document_id, 1 - (c.embedding <=> %s::vector) AS similarity
 FROM knowledge_kbchunk c JOIN knowledge_kbdocument d ON d.id = c.document_id
-WHERE c.kind = %s AND c.embedding IS NOT NULL AND d.status = %s
+WHERE c.kind = %s AND c.embedding IS NOT NULL AND d.status = %s AND d.source = %s
   AND NOT (c.document_id = ANY(%s))
 ORDER BY c.embedding <=> %s::vector
 LIMIT 1
@@ -64,6 +76,7 @@ class Calibration:
     held_out: list[float]  # per key: similarity to the nearest other key of the article
     nearest_other: float  # the closest another topic's question comes to any key
     nearest_other_document: int | None
+    nearest_unrelated: float = 0.0  # the closest an unrelated question comes to any key
 
     def as_metadata(self) -> dict[str, Any]:
         return {
@@ -72,6 +85,7 @@ class Calibration:
             "held_out": self.held_out,
             "nearest_other": self.nearest_other,
             "nearest_other_document": self.nearest_other_document,
+            "nearest_unrelated": self.nearest_unrelated,
         }
 
 
@@ -114,14 +128,19 @@ def same_topic(document: KBDocument) -> list[int]:
 
 
 def nearest_other(keys: np.ndarray, excluded: list[int]) -> tuple[float, int | None]:
-    """The closest another published article's question comes to any of the keys."""
+    """The closest another published learned article's key comes to any of the keys."""
     best, best_document = 0.0, None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
         cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         for key in keys:
             vector = str(key.tolist())
-            params = [vector, ChunkKind.QUESTION.value, DocumentStatus.PUBLISHED.value]
+            params = [
+                vector,
+                ChunkKind.QUESTION.value,
+                DocumentStatus.PUBLISHED.value,
+                DocumentSource.LEARNED.value,
+            ]
             cursor.execute(NEAREST_OTHER_SQL, [*params, excluded, vector])
             row = cursor.fetchone()
             if row is not None and float(row[1]) > best:
@@ -129,12 +148,28 @@ def nearest_other(keys: np.ndarray, excluded: list[int]) -> tuple[float, int | N
     return round(best, 4), best_document
 
 
-def threshold_from(held_out: list[float], other: float) -> float | None:
-    """Just above the closest other topic, no further below the held-out keys than their
-    spread, within the bounds; None with nothing held out (one key: the default applies)."""
+@once_per_process
+def unrelated_vectors() -> np.ndarray:
+    """The shipped unrelated questions, embedded once per process (200 short sentences)."""
+    lines = UNRELATED_QUESTIONS.read_text().splitlines()
+    return embed_documents([json.loads(line)["text"] for line in lines if line.strip()])
+
+
+def nearest_unrelated(keys: np.ndarray) -> float:
+    """The closest a question no store answers comes to any of the keys."""
+    if len(keys) == 0:
+        return 0.0
+    return round(float((unrelated_vectors() @ keys.T).max()), 4)
+
+
+def threshold_from(held_out: list[float], other: float, unrelated: float = 0.0) -> float | None:
+    """Just above the closest other topic and unrelated question, no further below the
+    held-out keys than their spread, within the bounds; None with nothing held out (one key:
+    the default applies)."""
     if not held_out:
         return None
-    threshold = max(other + OTHER_TOPIC_GAP, min(held_out) - HELD_OUT_SPREAD)
+    closest = max(other, unrelated)
+    threshold = max(closest + OTHER_TOPIC_GAP, min(held_out) - HELD_OUT_SPREAD)
     return round(min(MAX_MATCH_THRESHOLD, max(MIN_MATCH_THRESHOLD, threshold)), 4)
 
 
@@ -144,8 +179,14 @@ def calibrate(document: KBDocument) -> Calibration:
     keys = key_vectors([document.pk])
     held_out = held_out_similarities(keys, key_vectors([document.pk, *siblings]))
     other, other_document = nearest_other(keys, [document.pk, *siblings])
+    unrelated = nearest_unrelated(keys)
     calibration = Calibration(
-        threshold_from(held_out, other), len(keys), held_out, other, other_document
+        threshold_from(held_out, other, unrelated),
+        len(keys),
+        held_out,
+        other,
+        other_document,
+        unrelated,
     )
     with transaction.atomic():
         # Under the row lock, on the metadata as it is now: an erasure may be rewriting its

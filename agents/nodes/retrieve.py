@@ -16,7 +16,7 @@ from agents.memory import (
     unchecked_promise,
 )
 from agents.nodes.decide import message_reason
-from agents.scoring import best_article, learned_first, retrieval_confidence
+from agents.scoring import best_article, contested, learned_first, retrieval_confidence
 from agents.services import Services
 from agents.state import AgentState, customer_turns
 from agents.triage.service import Triage
@@ -76,10 +76,17 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
     # its taught questions: knowledge/matching.py), answers the message whatever kind of message
     # the tone model takes it for (it knows the store topics it was trained on, not those the KB
     # learned since).
+    # Its own threshold may sit below the global floor (nothing else comes that close to its
+    # keys), so a strong match is covered however weak the KB's other articles are; one that
+    # another taught topic comes about as close to is a guess between the two: a person answers.
     strong = top is not None and top.learned_match
-    covered = not (
-        is_weak(evidence, services.settings.min_similarity)
-        or (off_domain(triaged, services.settings.min_answerable) and not strong)
+    between_topics = top is not None and contested(evidence, top)
+    covered = not between_topics and (
+        strong
+        or not (
+            is_weak(evidence, services.settings.min_similarity)
+            or off_domain(triaged, services.settings.min_answerable)
+        )
     )
     if unchecked:
         # A follow-up on what we promised that no fact confirms: a person looks, case in view.

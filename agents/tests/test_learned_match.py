@@ -6,15 +6,25 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from agents.scoring import learned_first, retrieval_confidence
+from agents.scoring import LEARNED_TOPIC_MARGIN, contested, learned_first, retrieval_confidence
 from agents.triage.service import Triage
 from knowledge.search import SearchHit
 
 # Unsure triage of an intent the learned topic is not (what a new topic looks like to it).
 UNSURE = Triage("place_order", "ORDER", "neutral", "normal", 0.3, {})
+# Each article's answer, none like another.
+ANSWERS = {
+    1: "Track your parcel from the link in the dispatch email.",
+    2: "Engraving takes two extra working days before dispatch.",
+    3: "Fabric swatches are free: order up to five from the product page.",
+    4: "Gift cards never expire; the balance shows at checkout.",
+    5: "Returns are free within thirty days of delivery.",
+}
 
 
-def _hit(kb_id: int, similarity: float, threshold: float | None = None) -> SearchHit:
+def _hit(
+    kb_id: int, similarity: float, threshold: float | None = None, content: str = ""
+) -> SearchHit:
     return SearchHit(
         kb_id=kb_id,
         title=f"article {kb_id}",
@@ -25,6 +35,7 @@ def _hit(kb_id: int, similarity: float, threshold: float | None = None) -> Searc
         similarity=similarity,
         learned=threshold is not None,
         match_threshold=threshold,
+        content=content or ANSWERS[kb_id],
     )
 
 
@@ -61,3 +72,18 @@ def test_an_uncalibrated_learned_article_keeps_the_default_threshold() -> None:
     )
     assert not uncalibrated.learned_match
     assert SearchHit.model_validate({**uncalibrated.model_dump(), "similarity": 0.6}).learned_match
+
+
+def test_a_learned_article_about_as_close_as_another_answer_is_contested() -> None:
+    learned = _hit(2, 0.42, threshold=0.38)
+    # Another taught topic or a KB article within the margin: a guess between two answers.
+    assert contested([learned, _hit(3, 0.42 - LEARNED_TOPIC_MARGIN / 2, threshold=0.4)], learned)
+    assert contested([learned, _hit(1, 0.41)], learned)
+    # Further than the margin: the learned article answers.
+    assert not contested([learned, _hit(1, 0.42 - 2 * LEARNED_TOPIC_MARGIN)], learned)
+    # The same answer learned as two proposals is one topic, not a rival.
+    twin = _hit(4, 0.42, threshold=0.4, content=learned.content)
+    assert not contested([learned, twin], learned)
+    # A KB article is never contested here (the search's order decides between KB articles).
+    kb = _hit(1, 0.5)
+    assert not contested([kb, _hit(5, 0.5)], kb)

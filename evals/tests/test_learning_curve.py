@@ -24,6 +24,13 @@ TRAIN = [
     "is gift wrap available when I buy something?",
 ]
 HELD_OUT = ["Could you wrap my purchase as a gift?", "is there a gift wrapping option"]
+# Messages drafted after learning that must not get the learned answer; the last one is in fact
+# the taught topic (it shows the counter counts what it should).
+NEGATIVES = {
+    "n-password": "how do I change my password?",
+    "n-weather": "what's the weather like in Paris tomorrow?",
+    "n-taught": "can you gift wrap my order?",
+}
 
 
 def _set(tmp_path: Path) -> Path:
@@ -45,6 +52,9 @@ def _set(tmp_path: Path) -> Path:
             "expect": {"status": "SUGGESTED", "reference": ANSWER},
         }
         for i, q in enumerate(HELD_OUT)
+    ]
+    lines += [
+        {"id": case_id, "text": text, "tags": ["negative"]} for case_id, text in NEGATIVES.items()
     ]
     path = tmp_path / "curve.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
@@ -71,6 +81,10 @@ def test_the_loop_learns_and_leaves_no_trace(small_kb: Any, tmp_path: Path) -> N
     # The learned article's own threshold, calibrated on the three taught questions.
     [threshold] = result["learned_thresholds"]["gift"]
     assert MIN_MATCH_THRESHOLD <= threshold <= MAX_MATCH_THRESHOLD
+    # The negatives are drafted after learning, apart from the held-out paraphrases.
+    assert result["negatives"] == len(NEGATIVES)
+    assert result["unrelated_learned_cases"] == ["n-taught"]
+    assert result["unrelated_learned_answers"] == 1
     run = EvalRun.objects.get(pk=result["run_id"])
     assert [case.case_id for case in EvalCase.objects.filter(run=run)] == ["h0", "h1"]
     assert all(case.actual["cites_learned"] for case in EvalCase.objects.filter(run=run))

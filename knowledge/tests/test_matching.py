@@ -16,7 +16,9 @@ from knowledge.matching import (
     DEFAULT_MATCH_THRESHOLD,
     MAX_MATCH_THRESHOLD,
     MIN_MATCH_THRESHOLD,
+    OTHER_TOPIC_GAP,
     held_out_similarities,
+    nearest_unrelated,
     threshold_from,
 )
 from knowledge.models import ChunkKind, KBChunk, KBDocument, Proposal, ProposalKind
@@ -90,9 +92,11 @@ def test_approval_makes_the_taught_questions_keys_and_stores_a_threshold(
     match = document.metadata["match"]
     assert match["keys"] == len(TAUGHT) and len(match["held_out"]) == len(TAUGHT)
     assert match["threshold"] == document.match_threshold
-    # Just above the closest other article's question, which is not this article's.
-    assert match["nearest_other_document"] not in (None, document.pk)
-    assert document.match_threshold >= match["nearest_other"]
+    # The only learned topic: no other taught topic's key to sit above; the shipped unrelated
+    # questions come this close, and the threshold sits above them.
+    assert match["nearest_other_document"] is None and match["nearest_other"] == 0.0
+    assert 0.0 < match["nearest_unrelated"] < document.match_threshold
+    assert document.match_threshold >= match["nearest_unrelated"] + OTHER_TOPIC_GAP - 1e-6
 
 
 def test_a_paraphrase_near_a_taught_question_matches_by_the_articles_own_threshold(
@@ -160,6 +164,23 @@ def test_erasure_removes_a_customers_keys(small_kb: Any, agent_user: Any) -> Non
     assert not KBChunk.objects.filter(text__contains="how does renting gear").exists()
     proposal.refresh_from_db()
     assert generalise(erased) not in [proposal.question, *proposal.variants]
+
+
+def test_unrelated_questions_come_as_close_as_their_own_wording(db: None) -> None:
+    # One of the shipped unrelated questions, and a store question none of them is near.
+    overdraft = embed_query("how much is an overdraft fee for bank")[None, :]
+    assert nearest_unrelated(overdraft) == pytest.approx(1.0, abs=1e-3)
+    assert nearest_unrelated(embed_query(TAUGHT[0])[None, :]) < 0.45
+    assert nearest_unrelated(np.zeros((0, 384), dtype=np.float32)) == 0.0
+
+
+def test_a_quiet_topics_threshold_goes_below_the_global_floor() -> None:
+    # Nothing unrelated nor another taught topic comes near its keys: looser paraphrases pass,
+    # under settings.RETRIEVAL_MIN_SIMILARITY (0.45), down to the floor.
+    assert threshold_from([0.6, 0.62], 0.2, 0.32) == pytest.approx(0.37)
+    assert threshold_from([0.6, 0.62], 0.1, 0.1) == MIN_MATCH_THRESHOLD < 0.45
+    # An unrelated question close to a key lifts it above that question.
+    assert threshold_from([0.8, 0.8], 0.1, 0.5) == pytest.approx(0.55)
 
 
 def test_the_threshold_sits_above_the_closest_other_topic() -> None:
