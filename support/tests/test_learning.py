@@ -94,6 +94,8 @@ def test_approval_queues_the_observation_after_commit(
         review.approve(draft.pk, Actor.for_user(agent_user), GIFT_ANSWER)
     # The learning loop's look is queued for after commit; nothing is learned in the request.
     queued = [c for c in callbacks if getattr(c, "func", None) is observers.queue_observation]
-    assert [c.args for c in queued] == [(observers.OBSERVE_DRAFT_ACTOR, str(draft.pk))]
+    # Beside it, the autonomy ladder re-weighs the draft's intent (#29).
+    learning_looks = [c.args for c in queued if c.args[0] != observers.UPDATE_AUTONOMY_ACTOR]
+    assert learning_looks == [(observers.OBSERVE_DRAFT_ACTOR, str(draft.pk))]
     assert not Proposal.objects.exists()
     assert Draft.objects.get(pk=draft.pk).status == DraftStatus.SENT

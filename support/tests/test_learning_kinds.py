@@ -70,6 +70,8 @@ def test_an_outdated_rejection_and_the_agents_reply_propose_a_revision(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         review.reject(draft.pk, _actor(agent_user), "we changed this to 3 days", "outdated")
     queued = [c.args for c in callbacks if getattr(c, "func", None) is observers.queue_observation]
+    # Beside it, the autonomy ladder re-weighs the draft's intent (#29).
+    queued = [args for args in queued if args[0] != observers.UPDATE_AUTONOMY_ACTOR]
     assert queued == [(observers.OBSERVE_DRAFT_ACTOR, str(draft.pk))]
 
     proposal = learning.observe_draft(draft.pk)
@@ -253,6 +255,8 @@ def test_customer_ratings_move_a_proposals_rank(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         rate_reply(draft.conversation_id, 1)
     queued = [c.args for c in callbacks if getattr(c, "func", None) is observers.queue_observation]
+    # Beside it, the autonomy ladder re-weighs the draft's intent (#29).
+    queued = [args for args in queued if args[0] != observers.UPDATE_AUTONOMY_ACTOR]
     assert queued == [(observers.REWEIGH_ACTOR, str(draft.conversation_id))]
     assert learning.reweigh(draft.conversation_id) == 1
     assert list(Proposal.objects.open().by_impact()) == [Proposal.objects.get(pk=high.pk), low]
