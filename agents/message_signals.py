@@ -15,8 +15,10 @@ from agents.triage.cues import praise_veto_cues, sarcasm_cues
 from knowledge.taxonomy import COMPLAINT_INTENT, HUMAN_INTENTS
 from support.vocabulary import MessageKind
 
-# Tone-model probabilities above which a message counts as a complaint or as praise, chosen on
-# the real-tweet tuning set (evals/sets/real_tweets_dev.jsonl; README, "Quality").
+# Tone-model probability above which a message counts as a complaint, chosen on the real-tweet
+# tuning set (evals/sets/real_tweets_dev.jsonl; README, "Quality"). The threshold on P(a person
+# would thank it) is the tone model's own (its ack head's, chosen on the same set); PRAISE_MIN
+# stands in when triage gives none (the kind head's P(praise)).
 DISSATISFIED_MIN = 0.5
 PRAISE_MIN = 0.8
 INTENT_MIN = 0.5
@@ -38,6 +40,15 @@ _QUESTION = re.compile(
     re.IGNORECASE,
 )
 
+# Questions that ask nothing: a wink or an exclamation in question form ("see what I did there?",
+# "how cool is that?", "who knew?"); praise ending in one is still praise.
+_RHETORICAL = re.compile(
+    r"\b(?:see what (?:i|we) did there|how (?:cool|awesome|great|amazing|good|nice|lucky) is "
+    r"that|who knew|what more could (?:i|you|we|anyone) (?:ask|want|wish) for|why can'?t "
+    r"everyone be (?:this|so|like)|how (?:did|do) (?:i|we) (?:ever )?(?:live|cope|manage) "
+    r"without)\b[^?]*\?+",
+    re.IGNORECASE,
+)
 _HUMAN = re.compile(
     r"\b(speak|talk|chat|connect|put me through|transfer me)\b[^.?!]{0,30}\b(human|person|"
     r"agent|representative|someone|somebody|manager|supervisor|operator|real people)\b|"
@@ -108,13 +119,19 @@ class MessageSignals:
 
 def question_of(text: str) -> str:
     """The sentences of `text` that ask or request something, verbatim ("" if none)."""
-    asked = [sentence for sentence in sentences(text) if _QUESTION.search(sentence)]
+    asked = [
+        sentence for sentence in sentences(text) if _QUESTION.search(_RHETORICAL.sub("", sentence))
+    ]
     return " ".join(asked)
 
 
 def without_question(text: str) -> str:
     """`text` minus its question and request sentences ("" if nothing else is said)."""
-    return " ".join(sentence for sentence in sentences(text) if not _QUESTION.search(sentence))
+    return " ".join(
+        sentence
+        for sentence in sentences(text)
+        if not _QUESTION.search(_RHETORICAL.sub("", sentence))
+    )
 
 
 def _vetoes(text: str, question: str, complaint: bool, risks: tuple[str, ...]) -> list[str]:
@@ -133,11 +150,14 @@ def read_signals(
     intent: str,
     kinds: dict[str, float] | None = None,
     intent_confidence: float = 1.0,
-    praise_probability: float | None = None,
+    acknowledge_probability: float | None = None,
     said_kinds: dict[str, float] | None = None,
+    acknowledge_min: float = PRAISE_MIN,
 ) -> MessageSignals:
     """`kinds`: the tone model's probability of each message kind (Triage.kinds);
-    `praise_probability`: its calibrated P(praise) when it gives one (Triage.scores["praise"]).
+    `acknowledge_probability`: its ack head's calibrated P(a person would thank it)
+    (Triage.scores["acknowledge"]), said from `acknowledge_min` (Triage.acknowledge_min); without
+    it, P(praise) of `kinds` from PRAISE_MIN.
     An intent counts only when triage is fairly sure of it (a row of emoji is no request for a
     human). Sarcasm is a complaint whatever the words' tone ("great job losing my parcel 🙄").
     `said_kinds`: the kinds of what a mixed message says besides its question (the question
@@ -154,16 +174,17 @@ def read_signals(
     human = (sure in HUMAN_INTENTS and not complaint) or bool(_HUMAN.search(text))
     question = question_of(text)
     vetoes = tuple(_vetoes(text, question, complaint, risks))
-    praised = (
-        kinds.get(MessageKind.PRAISE, 0.0) if praise_probability is None else praise_probability
-    )
-    acknowledge = min(praised, VETOED_ACKNOWLEDGE) if vetoes else praised
+    if acknowledge_probability is None:
+        thanked, threshold = kinds.get(MessageKind.PRAISE, 0.0), PRAISE_MIN
+    else:
+        thanked, threshold = acknowledge_probability, acknowledge_min
+    acknowledge = min(thanked, VETOED_ACKNOWLEDGE) if vetoes else thanked
     return MessageSignals(
         human_requested=human,
         risks=risks,
         injection=bool(_INJECTION.search(text)),
         complaint=complaint,
-        praise=acknowledge >= PRAISE_MIN,
+        praise=acknowledge >= threshold,
         acknowledge=round(acknowledge, 4),
         question=question,
         vetoes=vetoes,

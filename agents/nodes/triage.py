@@ -80,7 +80,8 @@ def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
         triaged.intent,
         triaged.kinds,
         triaged.confidence,
-        praise_probability=triaged.scores.get("praise"),
+        acknowledge_probability=triaged.scores.get("acknowledge"),
+        acknowledge_min=triaged.acknowledge_min,
         said_kinds=_said_kinds(message, services),
     )
     if set(signals.risks) & URGENT_RISKS and triaged.urgency != Urgency.HIGH:

@@ -10,9 +10,10 @@ import pytest
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.graph import run_graph
-from agents.message_signals import PRAISE_MIN, question_of, read_signals
+from agents.message_signals import question_of, read_signals
 from agents.prompts import ACKNOWLEDGEMENT_VERSION
 from agents.state_builder import build_state
+from agents.triage.tone_model import load_tone_model
 from support.vocabulary import EscalationReason, MessageKind
 
 GENUINE = (
@@ -34,7 +35,8 @@ def test_genuine_praise_is_acknowledged(extractive_graph: CompiledStateGraph, te
     signals = outcome.triage["signals"]
     assert "acknowledge" in outcome.trace and outcome.status == "SUGGESTED"
     assert outcome.prompt_version == ACKNOWLEDGEMENT_VERSION
-    assert signals["praise"] and signals["acknowledge"] >= PRAISE_MIN and not signals["vetoes"]
+    threshold = load_tone_model().ack_min
+    assert signals["praise"] and signals["acknowledge"] >= threshold and not signals["vetoes"]
     # The acknowledgement's confidence is the probability a person would thank it.
     assert outcome.confidence == pytest.approx(signals["acknowledge"])
 
@@ -47,7 +49,7 @@ def test_praise_not_to_thank_is_not_acknowledged(
     signals = outcome.triage["signals"]
     assert "acknowledge" not in outcome.trace
     assert outcome.prompt_version != ACKNOWLEDGEMENT_VERSION
-    assert not signals["praise"] and signals["acknowledge"] < PRAISE_MIN
+    assert not signals["praise"] and signals["acknowledge"] < load_tone_model().ack_min
     assert "Thank you so much for your kind words" not in outcome.answer
 
 
@@ -73,16 +75,35 @@ def test_sarcasm_is_a_complaint_whatever_the_words(extractive_graph: CompiledSta
 )
 def test_vetoes_hold_however_sure_the_tone_model_is(text: str) -> None:
     """The cues veto a praise reading the tone model is sure of."""
-    signals = read_signals(text, "review", {MessageKind.PRAISE: 0.99}, 0.9, praise_probability=0.99)
+    signals = read_signals(
+        text, "review", {MessageKind.PRAISE: 0.99}, 0.9, acknowledge_probability=0.99
+    )
     assert not signals.praise and signals.acknowledge < 0.1 and signals.vetoes
 
 
-def test_praise_probability_decides_without_vetoes() -> None:
+def test_the_acknowledge_probability_decides_without_vetoes() -> None:
+    """P(ack) from the tone model's threshold decides, whatever P(praise) of the kind head."""
     text = "Thank you, lovely service as always"
-    sure = read_signals(text, "review", {MessageKind.PRAISE: 0.5}, 0.9, praise_probability=0.93)
-    unsure = read_signals(text, "review", {MessageKind.PRAISE: 0.93}, 0.9, praise_probability=0.4)
-    assert (sure.praise, sure.acknowledge) == (True, 0.93)
+    kinds: dict[str, float] = {MessageKind.PRAISE: 0.3}
+    sure = read_signals(
+        text, "review", kinds, 0.9, acknowledge_probability=0.6, acknowledge_min=0.5
+    )
+    unsure = read_signals(
+        text, "review", {MessageKind.PRAISE: 0.93}, 0.9, acknowledge_probability=0.4
+    )
+    assert (sure.praise, sure.acknowledge) == (True, 0.6)
     assert (unsure.praise, unsure.acknowledge) == (False, 0.4)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Thank you!!! #luvya (see what I did there?)", "Parcel came early, how cool is that? Thanks!"],
+)
+def test_a_rhetorical_question_asks_nothing(text: str) -> None:
+    signals = read_signals(
+        text, "review", {}, 0.9, acknowledge_probability=0.9, acknowledge_min=0.5
+    )
+    assert question_of(text) == "" and signals.praise and not signals.vetoes
 
 
 def test_the_question_of_a_mixed_message_is_found_verbatim() -> None:

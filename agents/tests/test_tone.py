@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 
 from agents.management.commands.train_tone import (
+    ack_cut,
     calibration_error,
     high_cut,
     labelled_tweets,
@@ -20,6 +21,7 @@ from agents.triage.classifier import ARTIFACTS
 from agents.triage.service import triage_text
 from agents.triage.tone_model import (
     FEATURE_NAMES,
+    HEADS,
     MAX_CUES,
     Calibration,
     fit_calibration,
@@ -117,21 +119,27 @@ def test_measures() -> None:
     assert macro_f1(["a", "b"], ["a", "a"]) == pytest.approx((2 / 3 + 0) / 2, abs=1e-4)
     # 19 of 20 right above 0.9, 1 of 20 below: the cut keeps the first group only.
     assert 0.5 < high_cut([0.95] * 20 + [0.5] * 20, [True] * 19 + [False] * 21) <= 0.95
+    # 100 others: one may be thanked (1 %), so the cut stops above the second one at 0.6.
+    p = [0.9] * 10 + [0.7] + [0.6] * 2 + [0.1] * 97
+    truth = [True] * 10 + [False] * 100
+    assert 0.6 < ack_cut(p, truth, [False] * 110) <= 0.7
+    assert ack_cut(p, truth, [False] * 10 + [True] * 100) < 0.15  # vetoed others are not thanked
 
 
 def test_the_shipped_model_is_calibrated_and_explains_itself() -> None:
     model = load_tone_model()
-    assert set(model.calibration) == {"kind", "sentiment", "urgency"}
+    assert set(model.calibration) == set(HEADS) == {"kind", "sentiment", "urgency", "ack"}
     sarcastic, urgent = model.predict([SARCASTIC, URGENT])
     for tone in (sarcastic, urgent):
         for scores in (tone.kind_scores, tone.sentiment_scores, tone.urgency_scores):
             assert sum(scores.values()) == pytest.approx(1.0, abs=1e-3)
             assert all(0.0 <= p <= 1.0 for p in scores.values())
-        assert set(tone.cues) == {"kind", "sentiment", "urgency"}
+        assert set(tone.cues) == set(HEADS)
         assert all(len(found) <= MAX_CUES for found in tone.cues.values())
     assert sarcastic.kind == MessageKind.DISSATISFIED
     assert sarcastic.sentiment == Sentiment.NEGATIVE
     assert sarcastic.kind_scores[MessageKind.PRAISE] < 0.2
+    assert sarcastic.acknowledge < model.ack_min
     said = sarcastic.cues["kind"] + sarcastic.cues["sentiment"]
     assert {"eye-roll emoji 🙄", "“thanks for nothing”"} & set(said)
     assert urgent.urgency == Urgency.HIGH
@@ -142,6 +150,9 @@ def test_triage_carries_probabilities_and_cues() -> None:
     triaged = triage_text(URGENT)
     assert triaged.scores["urgency_high"] == triaged.urgencies[Urgency.HIGH]
     assert triaged.scores["praise"] == triaged.kinds[MessageKind.PRAISE]
+    assert 0.0 <= triaged.scores["acknowledge"] < triaged.acknowledge_min  # urgent: no thanks
+    thanks = triage_text("@AcmeAir Thank you so much, all sorted now!")
+    assert thanks.scores["acknowledge"] >= thanks.acknowledge_min
     assert triaged.as_dict()["cues"] == triaged.cues
     assert triaged.cues["urgency"]
 
@@ -151,9 +162,11 @@ def test_the_card_names_its_data_licence_and_calibration() -> None:
     assert card["name"] == settings.TONE_MODEL
     assert "CC BY-NC-SA" in card["licence_note"]
     assert "agents/training/tweet_labels.jsonl" in card["training_data"]
-    assert set(card["calibration"]) == {"kind", "sentiment", "urgency"}
+    assert set(card["calibration"]) == set(HEADS)
     assert card["calibrated_on"] == "real_tweets_dev"
     assert card["tuning_set"]["urgency_high_ece"] <= 0.05
+    assert card["tuning_set"]["ack_ece"] <= 0.05
+    assert 0.0 < card["ack_min"] < 1.0
 
 
 def test_tweet_labels_hold_no_text() -> None:

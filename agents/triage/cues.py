@@ -87,7 +87,7 @@ _CLOSING_THANKS = re.compile(
 # The problem is over: thanks after it are thanks for the fix.
 _RESOLVED = re.compile(
     r"(?<!not )(?<!n't )(?<!never )\b(?:solved|sorted|fixed|resolved|working again|works now|"
-    r"working now|all good|got it|figured it out)\b",
+    r"working now|all good|got it|figured it out|(?:took|taken|take) care of it|all set)\b",
     re.IGNORECASE,
 )
 _URGENT = re.compile(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents.triage.classifier import load_classifier
-from agents.triage.tone_model import load_tone_model
+from agents.triage.tone_model import ACK_MIN, load_tone_model
 from support.vocabulary import MessageKind, Urgency
 
 
@@ -28,6 +28,8 @@ class Triage:
     urgencies: dict[str, float] = field(default_factory=dict)
     # Per head ("kind", "sentiment", "urgency"): the cues that decided it (Tone.cues).
     cues: dict[str, list[str]] = field(default_factory=dict)
+    # The tone model's threshold on scores["acknowledge"] (P(a person would thank it)).
+    acknowledge_min: float = ACK_MIN
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -73,6 +75,7 @@ def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[
                 "urgency": tone.urgency_confidence,
                 "kind": tone.kind_scores[tone.kind],
                 "praise": tone.kind_scores.get(MessageKind.PRAISE, 0.0),
+                "acknowledge": tone.acknowledge,
                 "urgency_high": tone.urgency_scores.get(Urgency.HIGH, 0.0),
             },
             kind=tone.kind,
@@ -80,6 +83,7 @@ def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[
             context_answerable=context,
             urgencies=tone.urgency_scores,
             cues=tone.cues,
+            acknowledge_min=tone.acknowledge_min,
         )
         for predicted, tone, context in zip(intents, tones, in_context, strict=True)
     ]

@@ -34,9 +34,13 @@ from agents.triage.classifier import ARTIFACTS
 from resolver.once import once_per_process
 from support.vocabulary import Sentiment, Urgency
 
-HEADS = ("kind", "sentiment", "urgency")
+# "ack": would a person reply with a thank-you (genuine thanks or praise of this company with
+# nothing to fix or answer)? A head of its own: the kind head splits plain thanks between praise
+# and other, so P(praise) says it too seldom.
+HEADS = ("kind", "sentiment", "urgency", "ack")
+ACK, NO_ACK = "yes", "no"
 # Regularisation per head, chosen on the real-tweet tuning set (README, "Quality").
-HEAD_C = {"kind": 1.0, "sentiment": 1.0, "urgency": 1.0}
+HEAD_C = {"kind": 1.0, "sentiment": 1.0, "urgency": 1.0, "ack": 1.0}
 # Labelled tweets weigh more than written messages: they are the text the model meets.
 TWEET_WEIGHT = 3.0
 # Decision rules on top of the calibrated probabilities, chosen on the tuning set and stored in
@@ -45,6 +49,9 @@ TWEET_WEIGHT = 3.0
 # first); otherwise the likelier of NORMAL and LOW.
 SENTIMENT_WEIGHTS: dict[str, float] = {Sentiment.NEGATIVE: 1.0}
 URGENCY_HIGH_MIN = 0.5
+# P(ack) from which a message is thanked (when no veto cue fires): the artifact's, chosen on the
+# tuning set for recall with at most ~1 % of the other messages thanked.
+ACK_MIN = 0.5
 MAX_CUES = 3
 # The length feature (words / 60) from which "long message" is a cue worth showing.
 LONG_MESSAGE = 0.5
@@ -136,8 +143,10 @@ class Tone:
     urgency_confidence: float
     sentiment_scores: dict[str, float] = field(default_factory=dict)
     urgency_scores: dict[str, float] = field(default_factory=dict)
-    # Per head ("kind", "sentiment", "urgency"): up to MAX_CUES short reasons that decided it.
+    # Per head ("kind", "sentiment", "urgency", "ack"): up to MAX_CUES short reasons.
     cues: dict[str, list[str]] = field(default_factory=dict)
+    acknowledge: float = 0.0  # calibrated P(a person would thank it), the ack head
+    acknowledge_min: float = ACK_MIN  # the model's decision threshold on it
 
 
 @dataclass(frozen=True)
@@ -185,6 +194,7 @@ class ToneModel:
     calibration: dict[str, Calibration] = field(default_factory=dict)
     sentiment_weights: dict[str, float] = field(default_factory=lambda: dict(SENTIMENT_WEIGHTS))
     urgency_high_min: float = URGENCY_HIGH_MIN
+    ack_min: float = ACK_MIN
 
     def probabilities(self, matrix: np.ndarray) -> dict[str, list[dict[str, float]]]:
         """Calibrated probabilities, head → one {label: p} per row."""
@@ -202,6 +212,7 @@ class ToneModel:
             "kind": _likeliest(scores["kind"]),
             "sentiment": _likeliest(scores["sentiment"], self.sentiment_weights),
             "urgency": _urgency(scores["urgency"], self.urgency_high_min),
+            "ack": ACK if scores["ack"].get(ACK, 0.0) >= self.ack_min else NO_ACK,
         }
 
     def predict(self, texts: Sequence[str]) -> list[Tone]:
@@ -224,6 +235,8 @@ class ToneModel:
                     urgency_confidence=round(scores["urgency"].get(best["urgency"], 0.0), 4),
                     sentiment_scores=_rounded(scores["sentiment"]),
                     urgency_scores=_rounded(scores["urgency"]),
+                    acknowledge=round(scores["ack"].get(ACK, 0.0), 4),
+                    acknowledge_min=self.ack_min,
                     cues={
                         head: self.explain(head, best[head], matrix[row], text, detected)
                         for head in HEADS
@@ -276,6 +289,7 @@ class ToneModel:
                 },
                 "sentiment_weights": self.sentiment_weights,
                 "urgency_high_min": self.urgency_high_min,
+                "ack_min": self.ack_min,
                 "feature_names": list(FEATURE_NAMES),
             },
             path,
@@ -332,6 +346,8 @@ def train(
 def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
     """An artifact's model; one without calibration or decision rules gets the defaults."""
     width = settings.EMBEDDING_DIMENSIONS + len(FEATURE_NAMES)
+    if set(data["heads"]) != set(HEADS):
+        raise ValueError(f"{version} lacks heads {set(HEADS) - set(data['heads'])}; retrain it")
     if any(head.n_features_in_ != width for head in data["heads"].values()):
         raise ValueError(f"{version} was trained on other features; retrain it (train_tone)")
     calibration = {
@@ -344,6 +360,7 @@ def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
         calibration,
         dict(data.get("sentiment_weights", SENTIMENT_WEIGHTS)),
         float(data.get("urgency_high_min", URGENCY_HIGH_MIN)),
+        float(data.get("ack_min", ACK_MIN)),
     )
 
 

@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from agents.triage.tone_model import load_tone_model
 from evals.judge import make_judge, parse_scores
 from evals.models import EvalCase, EvalRun, EvalStatus
 from evals.sets import DATASETS, Case, SetError, load_set
@@ -124,7 +125,8 @@ def test_an_acknowledgement_is_scored_against_what_a_reader_would_thank(
     result = evaluate("--set", str(tone))
     cases = {case.case_id: case for case in EvalCase.objects.filter(run_id=result["run_id"])}
     assert cases["praise"].actual["acknowledged"] is True
-    assert cases["praise"].actual["acknowledge"] >= 0.8
+    # Thanked from the tone model's own threshold on P(a person would thank it).
+    assert cases["praise"].actual["acknowledge"] >= load_tone_model().ack_min
     assert cases["sarcasm"].actual["acknowledged"] is False
     assert cases["sarcasm"].scores["checks"]["acknowledged"] is True
     assert (result["acknowledged_non_praise"], result["praise_acknowledged_rate"]) == (0, 1.0)

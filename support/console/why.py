@@ -67,7 +67,9 @@ def triage_why(draft: Draft) -> dict[str, Why]:
     }
     thanked = bool(signals.get("praise"))
     praise = _number(scores.get("praise"))
-    if thanked or (praise is not None and praise >= PRAISE_SHOWN_MIN):
+    # Shown when the message reads as thanks to either head (the ack head's P before vetoes).
+    read_as = [p for p in (praise, _number(scores.get("acknowledge"))) if p is not None]
+    if thanked or (read_as and max(read_as) >= PRAISE_SHOWN_MIN):
         why["acknowledgement"] = Why(
             "acknowledged" if thanked else "not thanked",
             _probabilities(("P(thank)", signals.get("acknowledge")), ("P(praise)", praise)),

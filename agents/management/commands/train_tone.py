@@ -25,9 +25,13 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from agents.message_signals import question_of
 from agents.splits import family_split
+from agents.triage.cues import praise_veto_cues
 from agents.triage.tone_model import (
+    ACK,
     HEADS,
+    NO_ACK,
     TWEET_WEIGHT,
     ToneModel,
     features,
@@ -51,6 +55,10 @@ SEED = 20261127
 LABEL_KIND = {"complaint": MessageKind.DISSATISFIED, "answerable": MessageKind.STORE_QUESTION}
 # Urgency HIGH is said above the cut that still finds this share of the tuning set's HIGH.
 HIGH_RECALL_MIN = 0.55
+# A thank-you to a message that is not thanks is the costly mistake: the ack threshold thanks at
+# most this share of the tuning set's other messages (after the veto cues), and as many thanks
+# as it can under that.
+ACK_FALSE_MAX = 0.01
 ECE_BINS = 10
 
 
@@ -77,6 +85,12 @@ def labelled_tweets(datasets: Path, path: Path = TWEET_LABELS) -> list[dict[str,
             kind = LABEL_KIND.get(row["label"], row["label"])
             tweets.append({**row, "text": texts[row["sha1"]], "kind": kind})
     return tweets
+
+
+def ack_label(example: dict[str, Any]) -> str:
+    """A labelled tweet's `ack`; a written message is thanked when it is praise."""
+    thanked = example.get("ack", example["kind"] == MessageKind.PRAISE)
+    return ACK if thanked else NO_ACK
 
 
 def bitext_questions(datasets: Path) -> list[tuple[str, str]]:
@@ -109,7 +123,7 @@ def examples(datasets: Path) -> dict[str, tuple[list[str], list[str], list[float
     for head in HEADS:
         data[head] = (
             [e["text"] for e, _ in rows],
-            [e[head] for e, _ in rows],
+            [ack_label(e) if head == "ack" else e[head] for e, _ in rows],
             [w for _, w in rows],
         )
     extra = bitext_questions(datasets) + out_of_scope(datasets)
@@ -124,7 +138,8 @@ def examples(datasets: Path) -> dict[str, tuple[list[str], list[str], list[float
 
 def labelled_set(name: str, datasets: Path = DATASETS) -> list[dict[str, str]]:
     """A real-tweet eval set's cases (evals/sets/NAME.jsonl, read as a file: agents do not
-    import evals) with their text, kind (from the first tag), sentiment and urgency labels."""
+    import evals) with their text, kind (from the first tag), sentiment, urgency and ack
+    (expect.acknowledged; "" when the case does not say) labels."""
     path = Path(name) if name.endswith(".jsonl") else SETS / f"{name}.jsonl"
     texts: dict[str, str] | None = None
     cases = []
@@ -143,9 +158,22 @@ def labelled_set(name: str, datasets: Path = DATASETS) -> list[dict[str, str]]:
                 "kind": LABEL_KIND.get(tag, tag),
                 "sentiment": raw["expect"].get("sentiment", ""),
                 "urgency": raw["expect"].get("urgency", ""),
+                "ack": _ack_expected(raw["expect"].get("acknowledged")),
             }
         )
     return cases
+
+
+def _ack_expected(acknowledged: bool | None) -> str:
+    if acknowledged is None:
+        return ""
+    return ACK if acknowledged else NO_ACK
+
+
+def vetoed(text: str) -> bool:
+    """A veto cue of the routing fires (agents/message_signals.py): sarcasm, praise of someone
+    else or with a problem, thanks closing a complaint, a question."""
+    return bool(praise_veto_cues(text) or question_of(text))
 
 
 def calibration_error(confidence: list[float], truth: list[bool], bins: int = ECE_BINS) -> float:
@@ -199,11 +227,51 @@ def measure(model: ToneModel, cases: list[dict[str, str]]) -> dict[str, Any]:
             [r["kind"].get(MessageKind.PRAISE, 0.0) for r in rows],
             [c["kind"] == MessageKind.PRAISE for c in cases],
         ),
+        **ack_measures(model, cases, rows),
         "sentiment_ece": calibration_error(
             [max(r["sentiment"].values()) for r in rows],
             [d["sentiment"] == c["sentiment"] for d, c in zip(decided, cases, strict=True)],
         ),
     }
+
+
+def ack_measures(
+    model: ToneModel, cases: list[dict[str, str]], rows: list[dict[str, dict[str, float]]]
+) -> dict[str, Any]:
+    """The ack head on the cases that say whether to thank: ECE of P(ack), and recall and false
+    thanks at the model's threshold after the veto cues."""
+    known = [i for i, c in enumerate(cases) if c["ack"]]
+    if not known:
+        return {}
+    p = [rows[i]["ack"].get(ACK, 0.0) for i in known]
+    truth = [cases[i]["ack"] == ACK for i in known]
+    said = [
+        q >= model.ack_min and not vetoed(cases[i]["text"]) for q, i in zip(p, known, strict=True)
+    ]
+    return {
+        "ack_ece": calibration_error(p, truth),
+        "ack_recall": round(
+            sum(s and t for s, t in zip(said, truth, strict=True)) / max(1, sum(truth)), 4
+        ),
+        "ack_false": sum(s and not t for s, t in zip(said, truth, strict=True)),
+        "ack_cases": len(known),
+        "ack_min": model.ack_min,
+    }
+
+
+def ack_cut(p_ack: list[float], truth: list[bool], vetoes: list[bool]) -> float:
+    """The lowest P(ack) cut that thanks at most ACK_FALSE_MAX of the other messages (after the
+    veto cues): the most thanks found under that."""
+    others = len(truth) - sum(truth)
+    chosen = 0.95
+    for cut in np.arange(0.95, 0.1, -0.01):
+        false = sum(
+            p >= cut and not t and not v for p, t, v in zip(p_ack, truth, vetoes, strict=True)
+        )
+        if false > ACK_FALSE_MAX * others:
+            break
+        chosen = round(float(cut), 3)
+    return chosen
 
 
 def tune(model: ToneModel, cases: list[dict[str, str]]) -> None:
@@ -221,6 +289,12 @@ def tune(model: ToneModel, cases: list[dict[str, str]]) -> None:
     model.urgency_high_min = high_cut(
         [p.get(Urgency.HIGH, 0.0) for p in probabilities["urgency"]],
         [c["urgency"] == Urgency.HIGH for c in cases],
+    )
+    known = [i for i, c in enumerate(cases) if c["ack"]]
+    model.ack_min = ack_cut(
+        [probabilities["ack"][i].get(ACK, 0.0) for i in known],
+        [cases[i]["ack"] == ACK for i in known],
+        [vetoed(cases[i]["text"]) for i in known],
     )
     model.sentiment_weights = sentiment_weights(
         probabilities["sentiment"], [c["sentiment"] for c in cases]
@@ -300,6 +374,8 @@ class Command(BaseCommand):
             },
             "calibrated_on": TUNING_SET,
             "urgency_high_min": model.urgency_high_min,
+            "ack_min": model.ack_min,
+            "ack_false_max": ACK_FALSE_MAX,
             "sentiment_weights": model.sentiment_weights,
             "tuning_set": measure(model, tuning),
             "train_seconds": round(time.perf_counter() - started, 1),
