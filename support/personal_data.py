@@ -175,7 +175,9 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
     # person gave (review_verdict) and the reply's link to its draft (Message.draft) stay too:
     # autonomy's evidence is the same after an erasure (support/autonomy/evidence.py).
     markers = Q(reject_reason__in=NOT_A_REVIEW)
-    reason = Case(When(markers, then=F("reject_reason")), default=Value(""))
+    reason = Case(
+        When(markers, then=F("reject_reason")), default=Value(""), output_field=TextField()
+    )
     reviewed = rows.exclude(status__in=OPEN_STATUSES).update(**texts, reject_reason=reason)
     return reviewed + rows.filter(status__in=OPEN_STATUSES).update(
         **texts, status=DraftStatus.REJECTED, run_started_at=None, reject_reason=CLOSED_BY_ERASURE
@@ -363,6 +365,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.WidgetKey.colour": _CONFIG,
     "support.WidgetKey.greeting": _CONFIG,
     "support.IntentAutonomy.intent": "a label of the taxonomy",
+    "support.AutonomySwitch.changed_by": "who flipped the kill switch: a staff user's label",
     "support.Order.currency": "an ISO 4217 code",
     "support.Action.name": "an action of the catalogue (support/actions/catalogue.py)",
     "support.BusinessProfile.company_name": _CONFIG,
