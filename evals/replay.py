@@ -3,8 +3,10 @@ the current pipeline and scored against what the agents did. Nothing is written 
 
 Verdicts: `sent_unchanged` (sent as drafted), `small_edit` (a few words changed), `large_edit`,
 `rejected`. Sent drafts expect a SUGGESTED draft whose answer is scored against the text the
-agent sent; rejected ones expect an escalation. Automated sends, drafts superseded by a reprocess
-and drafts closed by resolving the conversation are not verdicts and are left out.
+agent sent; rejected ones expect an escalation. The drafts are the ladder's evidence
+(support/autonomy/evidence.py:reviewed_drafts): suggestions a person judged; automated sends,
+drafts the system closed (superseded, resolved, erased), drafts their run escalated and drafts
+that had no answer yet are not verdicts on a suggestion and are left out.
 
 Autonomy in the shadow (#29): the same drafts, oldest review first, walk through the ladder
 (support/autonomy/policy.py) with the confidence, guard, actions and documents they had: what

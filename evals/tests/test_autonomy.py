@@ -32,7 +32,13 @@ from support import review
 from support.autonomy.policy import GUARD, PROMOTED, RECALIBRATED, LadderRules
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
-from support.vocabulary import GUARD_CHECKS, AutonomyMode, DemotionReason, ReviewVerdict
+from support.vocabulary import (
+    GUARD_CHECKS,
+    AutonomyMode,
+    DemotionReason,
+    ReviewVerdict,
+    Verification,
+)
 
 ANSWER = "To reset your password, choose Forgot password on the login page."
 CLEAN: dict[str, Any] = {**dict.fromkeys(GUARD_CHECKS, True), "reasons": []}
@@ -47,7 +53,13 @@ def actor(db: None) -> Actor:
 
 
 def _suggested(intent: str = "recover_password", **fields: Any) -> Draft:
-    _, draft = receive_message("how do I reset my password?", customer_ref="c1", enqueue=False)
+    # A verified sender: AUTONOMY_CUSTOMERS=verified (the default) answers only those alone.
+    _, draft = receive_message(
+        "how do I reset my password?",
+        customer_ref="c1",
+        enqueue=False,
+        verified_by=Verification.API_KEY,
+    )
     values = {
         "status": DraftStatus.SUGGESTED,
         "intent": intent,
@@ -103,13 +115,15 @@ def test_the_replay_keeps_blocked_drafts_for_a_human(actor: Actor) -> None:
     _history(actor, [ReviewVerdict.SENT_UNCHANGED], escalation_reason="retrieval_weak")
     _history(actor, [ReviewVerdict.SENT_UNCHANGED], confidence=0.5)  # below the threshold
     _history(actor, [ReviewVerdict.SENT_UNCHANGED])
+    # The escalated draft, whose reply the human sent, is no evidence: not in the replay.
     row = walk_ladder(reviewed_drafts(7), SMALL).report()["by_intent"]["recover_password"]
-    assert (row["drafts"], row["would_auto_send"], row["of_which_rejected"]) == (7, 1, 0)
+    assert (row["drafts"], row["would_auto_send"], row["of_which_rejected"]) == (6, 1, 0)
     # Promoted at 0.9; the good review at 0.5 (not sent alone) lowered the threshold to it.
     assert row["min_confidence"] == 0.5
     assert [t["event"] for t in row["transitions"]] == [PROMOTED, RECALIBRATED]
-    # The escalated draft, whose reply the human sent, is no evidence; the rest are.
     assert row["evidence"]["reviewed"] == 5
+    # Lowered from 0.9 to 0.5: back into the canary.
+    assert row["canary"] is True
 
 
 def test_evaluate_replay_stores_the_autonomy_report(small_kb: Any, actor: Actor) -> None:
