@@ -3,8 +3,10 @@ the current pipeline and scored against what the agents did. Nothing is written 
 
 Verdicts: `sent_unchanged` (sent as drafted), `small_edit` (a few words changed), `large_edit`,
 `rejected`. Sent drafts expect a SUGGESTED draft whose answer is scored against the text the
-agent sent; rejected ones expect an escalation. Automated sends, drafts superseded by a reprocess
-and drafts closed by resolving the conversation are not verdicts and are left out.
+agent sent; rejected ones expect an escalation. The drafts are the ladder's evidence
+(support/autonomy/evidence.py:reviewed_drafts): suggestions a person judged; automated sends,
+drafts the system closed (superseded, resolved, erased), drafts their run escalated and drafts
+that had no answer yet are not verdicts on a suggestion and are left out.
 
 Autonomy in the shadow (#29): the same drafts, oldest review first, walk through the ladder
 (support/autonomy/policy.py) with the confidence, guard, actions and documents they had: what
@@ -25,21 +27,21 @@ from django.utils import timezone
 
 from agents.state_builder import history_for
 from evals.sets import Case, EvalSet
-from support.autonomy.evidence import NOT_A_REVIEW, verdict
+from support.autonomy import evidence
 from support.autonomy.policy import Ladder, LadderRules, blockers
 from support.documents import mismatches_in
-from support.models import CustomerRating, Draft, DraftStatus
-from support.vocabulary import AutonomyCustomers
+from support.models import ConversationStatus, Draft, DraftStatus
+from support.vocabulary import AutonomyCustomers, ReviewVerdict
 
 MAX_CASES = 2000
 
 
 def reviewed_drafts(days: int) -> list[Draft]:
+    """The window's evidence as the live ladder counts it (evidence.reviewed_drafts), of
+    conversations not anonymised (their messages, drafted again, are gone)."""
     since = timezone.now() - timedelta(days=days)
     drafts = (
-        Draft.objects.filter(reviewed_at__gte=since, automated=False)
-        .filter(status__in=(DraftStatus.SENT, DraftStatus.REJECTED))
-        .exclude(reject_reason__in=NOT_A_REVIEW)
+        evidence.reviewed_drafts(since=since)
         .filter(conversation__anonymised_at__isnull=True)
         .select_related("message__conversation")
         .order_by("-reviewed_at")
@@ -48,8 +50,8 @@ def reviewed_drafts(days: int) -> list[Draft]:
 
 
 def replay_case(draft: Draft) -> Case:
-    kind = verdict(draft)
-    if kind == "rejected":
+    kind = evidence.verdict(draft)
+    if kind == ReviewVerdict.REJECTED:
         expect = {"status": DraftStatus.ESCALATED.value}
     else:
         expect = {"status": DraftStatus.SUGGESTED.value, "reference": draft.sent_text}
@@ -75,13 +77,6 @@ def replay_set(days: int) -> EvalSet:
     return EvalSet(name="replay", path=Path(f"replay-last-{days}-days"), header=header, cases=cases)
 
 
-def _thumbs_down(drafts: list[Draft]) -> set[str]:
-    """The drafts whose sent reply a customer rated 👎."""
-    ids = [str(draft.pk) for draft in drafts]
-    rated = CustomerRating.objects.filter(score=-1, message__metadata__draft_id__in=ids)
-    return {str(pk) for pk in rated.values_list("message__metadata__draft_id", flat=True)}
-
-
 def walk_ladder(drafts: list[Draft], rules: LadderRules) -> Ladder:
     """The drafts (oldest review first) through one ladder, as they were drafted and judged."""
     counts = dict(
@@ -89,7 +84,7 @@ def walk_ladder(drafts: list[Draft], rules: LadderRules) -> Ladder:
         .annotate(n=Count("actions"))
         .values_list("pk", "n")
     )
-    rated_down = _thumbs_down(drafts)
+    rated_down = evidence.thumbs_down(str(draft.pk) for draft in drafts)
     anyone = settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE
     ladder = Ladder(rules)
     for draft in sorted(drafts, key=lambda d: (d.reviewed_at, d.pk)):
@@ -103,13 +98,15 @@ def walk_ladder(drafts: list[Draft], rules: LadderRules) -> Ladder:
             guard=draft.guard if isinstance(draft.guard, dict) else None,
             actions=counts.get(draft.pk, 0),
             mismatches=len(mismatches_in(draft.context)),
+            # As the conversation stands now: the replay has no record of when it was.
+            escalated=draft.message.conversation.status == ConversationStatus.ESCALATED,
             verified=anyone or bool(draft.message.sender_verified),
         )
         ladder.step(
             draft.intent,
             str(draft.pk),
             draft.confidence,
-            verdict(draft),
+            evidence.verdict(draft),
             blocked=blocked,
             thumbs_down=str(draft.pk) in rated_down,
             at=draft.reviewed_at.isoformat() if draft.reviewed_at else "",

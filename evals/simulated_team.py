@@ -1,12 +1,15 @@
 """The simulated team (#29's target): the project's labelled sets, drafted once each by the
-worker's graph (evals/runner.run_case, nothing written but the EvalRun), come in again and again
-in shuffled rounds (a fixed seed) as a team's queue would, walked through the autonomy ladder
-(support/autonomy/policy.py). A draft the ladder would send alone counts as auto-sent and is
-checked against what the case expects; every other draft is reviewed by a simulated human who
-sends it unchanged when it is right and rejects it otherwise (an escalated draft: the human
-writes the reply, a rewrite, and no evidence about the intent's suggestions). The question: of
-what went out alone, how much would a human have rejected (target <= 1 %), and how much went out
-alone at all."""
+worker's graph (evals/runner.run_case, nothing written but the EvalRun), split at random (a fixed
+seed) into two halves. The evidence half comes in again and again in shuffled rounds as a team's
+queue would, walked through the autonomy ladder (support/autonomy/policy.py): each draft the
+ladder would not send alone is reviewed by a simulated human who sends it unchanged when it is
+right and rejects it otherwise (an escalated draft: the human writes the reply, a rewrite, and no
+evidence about the intent's suggestions). Then the held-out half, drafts the ladder has never
+seen, comes in once: a draft the ladder would send alone counts as auto-sent and is checked
+against what the case expects. The question: of what went out alone among the held-out drafts,
+how much would a human have rejected (target <= 1 %), and how much went out alone at all.
+(Measured on the evidence half itself, the rounds replay identical drafts, and once an intent
+earns auto on them its auto-sends are right by construction.)"""
 
 from __future__ import annotations
 
@@ -83,41 +86,53 @@ def _share(part: int, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
 
 
-def simulate(
-    drafts: Sequence[Drafted],
-    rules: LadderRules,
-    *,
-    rounds: int = DEFAULT_ROUNDS,
-    seed: int = DEFAULT_SEED,
-    caught: bool = True,
-) -> dict[str, Any]:
-    """Walks `rounds` shuffled passes of `drafts` through one ladder; the metrics. `caught`: a
-    wrong auto-sent reply is noticed (a 👎 or a correction) and takes its intent back; False
-    measures the worst case, where nothing ever reports it."""
-    ladder = Ladder(rules)
+def split(drafts: Sequence[Drafted], seed: int) -> tuple[list[Drafted], list[Drafted]]:
+    """(evidence, held out): each set's cases halved at random (the seed), so both halves
+    hold every set in proportion. The ladder learns from the first half only; auto-sends are
+    measured on the second, drafts it has never seen."""
     shuffler = random.Random(seed)
-    per_set: dict[str, Counter[str]] = {}
-    order = list(drafts)
-    for round_number in range(rounds):
-        shuffler.shuffle(order)
-        for position, draft in enumerate(order):
-            tally = per_set.setdefault(draft.set_name, Counter())
-            tally["drafts"] += 1
-            if not draft.intent:
-                continue
-            step = ladder.step(
-                draft.intent,
-                f"{draft.case_id}#{round_number}",
-                draft.confidence,
-                draft.verdict,
-                blocked=draft.blocked,
-                caught=caught,
-                at=f"round {round_number + 1}, #{position + 1}",
-            )
-            if step.auto_sent:
-                tally["auto_sent"] += 1
-                tally["wrong"] += step.verdict != ReviewVerdict.SENT_UNCHANGED
-    report = ladder.report()
+    by_set: dict[str, list[Drafted]] = {}
+    for draft in drafts:
+        by_set.setdefault(draft.set_name, []).append(draft)
+    learn: list[Drafted] = []
+    held_out: list[Drafted] = []
+    for name in sorted(by_set):
+        cases = sorted(by_set[name], key=lambda draft: draft.case_id)
+        shuffler.shuffle(cases)
+        half = len(cases) // 2
+        learn += cases[:half]
+        held_out += cases[half:]
+    return learn, held_out
+
+
+def _walk(
+    ladder: Ladder,
+    drafts: Sequence[Drafted],
+    per_set: dict[str, Counter[str]],
+    *,
+    label: str,
+    caught: bool,
+) -> None:
+    for position, draft in enumerate(drafts):
+        tally = per_set.setdefault(draft.set_name, Counter())
+        tally["drafts"] += 1
+        if not draft.intent:
+            continue
+        step = ladder.step(
+            draft.intent,
+            f"{draft.case_id}#{label}",
+            draft.confidence,
+            draft.verdict,
+            blocked=draft.blocked,
+            caught=caught,
+            at=f"{label}, #{position + 1}",
+        )
+        if step.auto_sent:
+            tally["auto_sent"] += 1
+            tally["wrong"] += step.verdict != ReviewVerdict.SENT_UNCHANGED
+
+
+def _figures(per_set: dict[str, Counter[str]]) -> dict[str, Any]:
     total = sum(t["drafts"] for t in per_set.values())
     sent = sum(t["auto_sent"] for t in per_set.values())
     wrong = sum(t["wrong"] for t in per_set.values())
@@ -128,8 +143,6 @@ def simulate(
         "drafts": total,
         "auto_sent": sent,
         "auto_sent_wrong": wrong,
-        "demotions": report["demotions"],
-        "intents_promoted": sum(1 for r in report["by_intent"].values() if r["promotions"]),
         "by_set": {
             name: {
                 "drafts": t["drafts"],
@@ -140,6 +153,45 @@ def simulate(
             }
             for name, t in sorted(per_set.items())
         },
+    }
+
+
+def simulate(
+    drafts: Sequence[Drafted],
+    rules: LadderRules,
+    *,
+    rounds: int = DEFAULT_ROUNDS,
+    seed: int = DEFAULT_SEED,
+    caught: bool = True,
+) -> dict[str, Any]:
+    """The cases split in two (split: the seed): `rounds` shuffled passes of the evidence half
+    through one ladder (reviews, promotions, canaries, take-backs: the team's history), then
+    the held-out half once, shuffled, through the same ladder as a live queue would meet new
+    messages: each held-out draft is decided by a ladder that never saw it (its own review, if
+    it was not sent alone, is evidence for the drafts after it). The headline metrics are the
+    held-out pass's; the evidence passes' are under `learning`. `caught`: a wrong auto-sent
+    reply is noticed (a 👎 or a correction) and takes its intent back; False measures the worst
+    case, where nothing ever reports it."""
+    ladder = Ladder(rules)
+    shuffler = random.Random(seed)
+    learn, held_out = split(drafts, seed)
+    learning: dict[str, Counter[str]] = {}
+    order = list(learn)
+    for round_number in range(rounds):
+        shuffler.shuffle(order)
+        _walk(ladder, order, learning, label=f"round {round_number + 1}", caught=caught)
+    measured: dict[str, Counter[str]] = {}
+    order = list(held_out)
+    shuffler.shuffle(order)
+    _walk(ladder, order, measured, label="held out", caught=caught)
+    report = ladder.report()
+    return {
+        **_figures(measured),
+        "held_out_cases": len(held_out),
+        "evidence_cases": len(learn),
+        "learning": {key: value for key, value in _figures(learning).items() if key != "by_set"},
+        "demotions": report["demotions"],
+        "intents_promoted": sum(1 for r in report["by_intent"].values() if r["promotions"]),
         "autonomy": report,
     }
 

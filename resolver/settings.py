@@ -245,7 +245,7 @@ AUTONOMY_ENABLED = env_bool("AUTONOMY_ENABLED", False)
 AUTONOMY_MIN_REVIEWED = env_int("AUTONOMY_MIN_REVIEWED", 50, minimum=1, maximum=100_000)
 AUTONOMY_TARGET = env_float("AUTONOMY_TARGET", 0.95, minimum=0.5, maximum=1.0)
 AUTONOMY_CANARY_SHARE = env_float("AUTONOMY_CANARY_SHARE", 0.2, minimum=0.0, maximum=1.0)
-AUTONOMY_CUSTOMERS = env_choice("AUTONOMY_CUSTOMERS", "anyone", ("verified", "anyone"))
+AUTONOMY_CUSTOMERS = env_choice("AUTONOMY_CUSTOMERS", "verified", ("verified", "anyone"))
 
 # E-mail out (support/outbound/email.py): Django's mail settings, SMTP by default; an ESP through
 # an anymail backend ("anymail.backends.mailgun.EmailBackend" and its ANYMAIL settings).

@@ -14,11 +14,12 @@ without a human only when
 The rules themselves are support/autonomy/policy.py's (rung_sends, blockers: the replay and the
 simulated team decide with the same); here they are read off the rows.
 
-The decision and the send are one transaction holding the draft's row lock, then the intent's
-row FOR SHARE (the order every take-back follows: draft, then intent): a demotion, which takes
-the intent's row FOR UPDATE, waits for a send in progress, and once it commits no draft of the
-intent is sent alone. The send itself is review.auto_send, the one seam, which re-checks the
-status and the automatic reply limit."""
+The decision and the send are one transaction holding, in this order, the draft's row lock, its
+conversation's, the intent's row FOR SHARE and the console kill switch's FOR SHARE (the order
+every take-back follows: draft, then intent): a demotion (the intent's row FOR UPDATE), an
+escalation (an UPDATE of the conversation) or "Stop all auto-send" (the switch FOR UPDATE) waits
+for a send in progress, and once it commits nothing it covers is sent alone. The send itself is
+review.auto_send, the one seam, which re-checks the status and the automatic reply limit."""
 
 from __future__ import annotations
 
@@ -54,12 +55,12 @@ def _rung_allows(draft: Draft, rung: IntentAutonomy | None) -> bool:
     )
 
 
-def _draft_allows(draft: Draft) -> bool:
+def _draft_allows(draft: Draft, conversation: Conversation | None = None) -> bool:
     """What the draft itself must be, whatever its intent's rung: policy.blockers, the list the
-    replay and the simulated team check too, on the draft's rows."""
-    escalated = Conversation.objects.filter(
-        pk=draft.conversation_id, status=ConversationStatus.ESCALATED
-    ).exists()
+    replay and the simulated team check too, on the draft's rows. `conversation`: its row,
+    locked by the caller (read here if not given)."""
+    if conversation is None:
+        conversation = Conversation.objects.get(pk=draft.conversation_id)
     anyone = settings.AUTONOMY_CUSTOMERS == AutonomyCustomers.ANYONE
     verified = (
         anyone or Message.objects.filter(pk=draft.message_id).exclude(verified_by="").exists()
@@ -70,18 +71,24 @@ def _draft_allows(draft: Draft) -> bool:
         guard=draft.guard if isinstance(draft.guard, dict) else None,
         actions=draft.actions.count(),  # an action waits for a human, money always does
         mismatches=len(mismatches_in(draft.context)),  # a document disagrees: a human looks
-        escalated=escalated,
+        escalated=conversation.status == ConversationStatus.ESCALATED,
         verified=verified,
     )
     return not found and draft.confidence is not None
 
 
-def qualifies(draft: Draft, rung: IntentAutonomy | None = None) -> bool:
-    """Whether `draft` may go out alone; `rung`: its intent's row (read here if not given)."""
-    if not autonomy_on() or not _draft_allows(draft):
+def qualifies(
+    draft: Draft,
+    rung: IntentAutonomy | None = None,
+    conversation: Conversation | None = None,
+    switch_on: bool | None = None,
+) -> bool:
+    """Whether `draft` may go out alone; `rung`: its intent's row (None: no row, the intent is
+    in review); `switch_on`: autonomy_on() as read under the caller's lock (read here if not
+    given)."""
+    on = autonomy_on() if switch_on is None else switch_on
+    if not on or not _draft_allows(draft, conversation):
         return False
-    if rung is None:
-        rung = IntentAutonomy.objects.filter(intent=draft.intent).first()
     return _rung_allows(draft, rung)
 
 
@@ -101,10 +108,24 @@ def auto_send_if_allowed(draft: Draft) -> bool:
     if not settings.AUTONOMY_ENABLED or not draft.intent:  # the master, before any lock
         return False
     with transaction.atomic():
-        # Draft first, then the intent's row: the order of every take-back (no deadlock).
+        # One lock order, shared with every writer that meets this transaction: the draft
+        # (approve, reject, escalate, record_outcome lock it first), its conversation (an
+        # escalation UPDATEs it: it waits for this send, or this send sees it escalated; FOR
+        # NO KEY UPDATE, the lock the send's own UPDATE of the conversation takes, so two
+        # sends in one conversation queue rather than deadlock upgrading a shared lock), the
+        # intent's row FOR SHARE (a demotion takes it FOR UPDATE), the kill switch's FOR SHARE
+        # (flipping it takes it FOR UPDATE): once a demotion, an escalation or "Stop all
+        # auto-send" commits, nothing they cover is sent alone; a send holding the locks first
+        # commits before they can.
         locked = Draft.objects.select_for_update().get(pk=draft.pk)
+        conversation = (
+            Conversation.objects.select_for_update(no_key=True)
+            .only("id", "status")
+            .get(pk=locked.conversation_id)
+        )
         rung = _share_lock(locked.intent)
-        if not qualifies(locked, rung):
+        if rung is None:
+            return False  # no row: the intent is in review
+        if not qualifies(locked, rung, conversation, switch_on=autonomy_on(lock=True)):
             return False
-        canary = bool(rung and rung.canary)
-        return review.auto_send(locked.pk, canary=canary).status == DraftStatus.SENT
+        return review.auto_send(locked.pk, canary=rung.canary).status == DraftStatus.SENT

@@ -30,7 +30,7 @@ from support.models import (
     Message,
     MessageRole,
 )
-from support.observers import REWEIGH_ACTOR, learn_later
+from support.observers import REWEIGH_ACTOR, UPDATE_AUTONOMY_ACTOR, learn_later
 from support.vocabulary import DemotionReason, Verification
 
 logger = logging.getLogger(__name__)
@@ -244,14 +244,13 @@ def rate_reply(conversation_id: Any, score: int, comment: str = "") -> CustomerR
             after={"score": score, "comment": bool(comment.strip())},
         )
         learn_later(REWEIGH_ACTOR, conversation_id)  # the proposals it is a source of move
-        if score < 0:
-            _take_back(reply)
+        draft = Draft.objects.filter(pk=reply.draft_id).first() if reply.draft_id else None
+        if draft is not None:
+            if score < 0 and draft.automated:
+                # A 👎 on a reply sent without a human: its intent back to review at once.
+                ladder.demote_for_draft(draft, DemotionReason.THUMBS_DOWN, Actor.customer())
+            if draft.intent:
+                # Any rating of a drafted reply is evidence (a 👎 on one a person sent turns it
+                # bad): its intent is re-weighed after commit, not at the next sweep.
+                learn_later(UPDATE_AUTONOMY_ACTOR, draft.intent)
     return rating
-
-
-def _take_back(reply: Message) -> None:
-    """A 👎 on a reply sent without a human takes its intent back to review at once (#29)."""
-    draft_id = (reply.metadata or {}).get("draft_id")
-    draft = Draft.objects.filter(pk=draft_id, automated=True).first() if draft_id else None
-    if draft is not None:
-        ladder.demote_for_draft(draft, DemotionReason.THUMBS_DOWN, Actor.customer())

@@ -16,12 +16,24 @@ from typing import Any
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
-from django.db.models import F, Func, JSONField, Model, Q, QuerySet, TextField, Value
+from django.db.models import (
+    Case,
+    F,
+    Func,
+    JSONField,
+    Model,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from knowledge.models import TriageExample
 from knowledge.personal_data import triage_examples
 from resolver.personal_data import ERASED, Holder, Subject, delete_rows
+from support.autonomy.evidence import NOT_A_REVIEW
 from support.email.addresses import normalise
 from support.email.attachments import remove_after_commit
 from support.models import (
@@ -157,8 +169,16 @@ def _erase_drafts(rows: QuerySet[Draft], subject: Subject) -> int:
     }
     # Open drafts are closed: nobody is to answer them now; a worker still drafting one then
     # records nothing (support/agent_runs.py:record_outcome writes PENDING drafts only). The
-    # reviewed ones first: once closed, the open ones would look reviewed.
-    reviewed = rows.exclude(status__in=OPEN_STATUSES).update(**texts, reject_reason="")
+    # reviewed ones first: once closed, the open ones would look reviewed. A person's reason
+    # goes (it may quote the customer); the system's close markers stay: they are not personal
+    # data, and they keep a system close from looking like a person's rejection. The verdict a
+    # person gave (review_verdict) and the reply's link to its draft (Message.draft) stay too:
+    # autonomy's evidence is the same after an erasure (support/autonomy/evidence.py).
+    markers = Q(reject_reason__in=NOT_A_REVIEW)
+    reason = Case(
+        When(markers, then=F("reject_reason")), default=Value(""), output_field=TextField()
+    )
+    reviewed = rows.exclude(status__in=OPEN_STATUSES).update(**texts, reject_reason=reason)
     return reviewed + rows.filter(status__in=OPEN_STATUSES).update(
         **texts, status=DraftStatus.REJECTED, run_started_at=None, reject_reason=CLOSED_BY_ERASURE
     )
@@ -345,6 +365,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.WidgetKey.colour": _CONFIG,
     "support.WidgetKey.greeting": _CONFIG,
     "support.IntentAutonomy.intent": "a label of the taxonomy",
+    "support.AutonomySwitch.changed_by": "who flipped the kill switch: a staff user's label",
     "support.Order.currency": "an ISO 4217 code",
     "support.Action.name": "an action of the catalogue (support/actions/catalogue.py)",
     "support.BusinessProfile.company_name": _CONFIG,

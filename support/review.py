@@ -16,14 +16,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from knowledge.taxonomy import taxonomy
-from resolver.audit_actor import Actor
+from resolver.audit_actor import Actor, ActorType
 from resolver.errors import ClientError
 from resolver.events import EventType, make_event
 from support import outbound
 from support.actions import text as action_text
 from support.actions.decide import reject_undecided
 from support.announce import announce_draft, broadcast
-from support.autonomy import ladder
+from support.autonomy import evidence, ladder
 from support.inbound import enqueue_and_announce
 from support.memory import summarise_later
 from support.models import (
@@ -53,13 +53,17 @@ from support.observers import (
     UPDATE_AUTONOMY_ACTOR,
     learn_later,
 )
-from support.vocabulary import CloseReason, DemotionReason
+from support.vocabulary import CloseReason, DemotionReason, ReviewVerdict
 
 logger = logging.getLogger(__name__)
 
 # A human may act on a draft until it is sent or rejected (OPEN_STATUSES): PENDING included, so
 # nobody has to wait for the agent to answer an urgent customer. The reasons the system closes
 # one unanswered (SUPERSEDED, CLOSED_BY_*) are support/models/draft.py's.
+
+
+# Who may judge a draft for autonomy's evidence (support/autonomy/evidence.py).
+PEOPLE = (ActorType.USER, ActorType.API_KEY)
 
 
 class ReviewError(ClientError):
@@ -113,16 +117,25 @@ def _mark_reviewed(draft: Draft, actor: Actor, status: str) -> None:
 
 
 def _agent_message(
-    conversation_id: Any, actor: Actor, text: str, automated: bool = False, **metadata: str
+    conversation_id: Any,
+    actor: Actor,
+    text: str,
+    automated: bool = False,
+    draft: Draft | None = None,
+    **metadata: str,
 ) -> Message:
     """A message to the customer: stored, the conversation bumped, and handed to the outbound
-    seam (support/outbound/), which delivers it by the conversation's channel after commit."""
+    seam (support/outbound/), which delivers it by the conversation's channel after commit.
+    `draft`: the draft it sends (its rating is evidence about that draft)."""
+    if draft is not None:
+        metadata["draft_id"] = str(draft.pk)
     reply = Message.objects.create(
         conversation_id=conversation_id,
         role=MessageRole.AGENT,
         body=text,
         author=actor.user,
         automated=automated,
+        draft=draft,
         metadata={**metadata, "actor": actor.label},
     )
     Conversation.objects.filter(pk=conversation_id).update(
@@ -134,13 +147,14 @@ def _agent_message(
 
 def _send(draft: Draft, actor: Actor, text: str, automated: bool = False) -> Message:
     """The draft's reply goes out (as `text`) and the draft is SENT."""
-    reply = _agent_message(
-        draft.conversation_id, actor, text, automated=automated, draft_id=str(draft.pk)
-    )
+    reply = _agent_message(draft.conversation_id, actor, text, automated=automated, draft=draft)
+    judged = evidence.is_suggestion(draft) and actor.actor_type in PEOPLE
     _mark_reviewed(draft, actor, DraftStatus.SENT)
     draft.sent_text = text
     draft.edit_distance = word_edit_distance(draft.answer, text)
     draft.automated = automated
+    if judged and not automated:
+        draft.review_verdict = evidence.judge(draft.status, draft.answer, draft.edit_distance)
     draft.save()
     return reply
 
@@ -245,7 +259,11 @@ def reject(draft_id: Any, actor: Actor, reason: str = "", category: str = "") ->
     with transaction.atomic():
         draft = _lock_open(draft_id)
         before = _snapshot(draft)
+        # A person's verdict (a user, or an integration's key acting for one), on a suggestion.
+        judged = evidence.is_suggestion(draft) and actor.actor_type in PEOPLE
         _mark_reviewed(draft, actor, DraftStatus.REJECTED)
+        if judged:
+            draft.review_verdict = ReviewVerdict.REJECTED
         draft.reject_reason = reason.strip()
         draft.reject_category = category
         draft.save()

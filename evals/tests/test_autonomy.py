@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,26 @@ from django.test import override_settings
 from evals.metrics import CaseScore
 from evals.models import EvalCase, EvalRun
 from evals.replay import reviewed_drafts, walk_ladder
-from evals.simulated_team import Drafted, human_verdict, simulate
+from evals.simulated_team import (
+    DEFAULT_SEED,
+    Drafted,
+    drafts_of_run,
+    human_verdict,
+    simulate,
+    split,
+)
 from resolver.audit_actor import Actor
 from support import review
 from support.autonomy.policy import GUARD, PROMOTED, RECALIBRATED, LadderRules
 from support.inbound import receive_message
 from support.models import Draft, DraftStatus
-from support.vocabulary import GUARD_CHECKS, AutonomyMode, DemotionReason, ReviewVerdict
+from support.vocabulary import (
+    GUARD_CHECKS,
+    AutonomyMode,
+    DemotionReason,
+    ReviewVerdict,
+    Verification,
+)
 
 ANSWER = "To reset your password, choose Forgot password on the login page."
 CLEAN: dict[str, Any] = {**dict.fromkeys(GUARD_CHECKS, True), "reasons": []}
@@ -39,7 +53,13 @@ def actor(db: None) -> Actor:
 
 
 def _suggested(intent: str = "recover_password", **fields: Any) -> Draft:
-    _, draft = receive_message("how do I reset my password?", customer_ref="c1", enqueue=False)
+    # A verified sender: AUTONOMY_CUSTOMERS=verified (the default) answers only those alone.
+    _, draft = receive_message(
+        "how do I reset my password?",
+        customer_ref="c1",
+        enqueue=False,
+        verified_by=Verification.API_KEY,
+    )
     values = {
         "status": DraftStatus.SUGGESTED,
         "intent": intent,
@@ -95,13 +115,15 @@ def test_the_replay_keeps_blocked_drafts_for_a_human(actor: Actor) -> None:
     _history(actor, [ReviewVerdict.SENT_UNCHANGED], escalation_reason="retrieval_weak")
     _history(actor, [ReviewVerdict.SENT_UNCHANGED], confidence=0.5)  # below the threshold
     _history(actor, [ReviewVerdict.SENT_UNCHANGED])
+    # The escalated draft, whose reply the human sent, is no evidence: not in the replay.
     row = walk_ladder(reviewed_drafts(7), SMALL).report()["by_intent"]["recover_password"]
-    assert (row["drafts"], row["would_auto_send"], row["of_which_rejected"]) == (7, 1, 0)
+    assert (row["drafts"], row["would_auto_send"], row["of_which_rejected"]) == (6, 1, 0)
     # Promoted at 0.9; the good review at 0.5 (not sent alone) lowered the threshold to it.
     assert row["min_confidence"] == 0.5
     assert [t["event"] for t in row["transitions"]] == [PROMOTED, RECALIBRATED]
-    # The escalated draft, whose reply the human sent, is no evidence; the rest are.
     assert row["evidence"]["reviewed"] == 5
+    # Lowered from 0.9 to 0.5: back into the canary.
+    assert row["canary"] is True
 
 
 def test_evaluate_replay_stores_the_autonomy_report(small_kb: Any, actor: Actor) -> None:
@@ -152,39 +174,81 @@ def test_the_simulation_auto_sends_only_intents_that_earned_it() -> None:
     by_intent = metrics["autonomy"]["by_intent"]
     assert by_intent["shaky"]["would_auto_send"] == 0 and by_intent["shaky"]["promotions"] == 0
     assert by_intent["reliable"]["promotions"] == 1 and by_intent["reliable"]["demotions"] == {}
-    assert metrics["auto_sent"] == by_intent["reliable"]["would_auto_send"] > 0
+    # Measured on the held-out half only (each set halved: 10 of "set", the one of "other").
+    assert (metrics["evidence_cases"], metrics["held_out_cases"]) == (10, 11)
+    assert metrics["drafts"] == 11 and metrics["learning"]["drafts"] == 10 * 12
+    assert 0 < metrics["auto_sent"] <= by_intent["reliable"]["would_auto_send"]
     assert metrics["auto_sent_wrong"] == 0 and metrics["autosent_wrong_share"] == 0.0
-    assert metrics["drafts"] == 21 * 12
-    assert metrics["autosent_share"] == round(metrics["auto_sent"] / (21 * 12), 4)
+    assert metrics["autosent_share"] == round(metrics["auto_sent"] / 11, 4)
     assert metrics["by_set"]["other"]["auto_sent"] == 0  # its one draft fails the guard
-    # The canary: until it ended, only canary_pick's share of the reliable drafts went alone.
     row = by_intent["reliable"]
     assert [t["event"] for t in row["transitions"]] == [PROMOTED, "canary_ended"]
 
 
-def test_a_wrong_auto_send_counts_and_takes_the_intent_back() -> None:
-    """One bad case in 60: the intent earns auto, then sends the bad one alone sometimes."""
+def _held_out_bad(intent: str, n: int, bad: int, seed: int) -> list[Drafted]:
+    """`n` drafts of `intent`, right but for `bad` of the held-out half (split's, `seed`)."""
+    drafts = _drafts(intent, n, 0)
+    _, held_out = split(drafts, seed)
+    wrong = {draft.case_id for draft in held_out[:bad]}
+    return [
+        replace(draft, verdict=ReviewVerdict.REJECTED) if draft.case_id in wrong else draft
+        for draft in drafts
+    ]
+
+
+def test_the_split_is_disjoint_per_set_and_fixed_by_the_seed() -> None:
+    drafts = _drafts("a", 9, 0) + [replace(d, set_name="other") for d in _drafts("b", 4, 0)]
+    learn, held_out = split(drafts, 5)
+    assert {d.case_id for d in learn}.isdisjoint({d.case_id for d in held_out})
+    assert sorted(d.case_id for d in [*learn, *held_out]) == sorted(d.case_id for d in drafts)
+    assert sum(d.set_name == "other" for d in learn) == 2 and len(learn) == 4 + 2
+    assert split(list(reversed(drafts)), 5) == (learn, held_out)
+
+
+def test_auto_sends_are_measured_on_drafts_the_ladder_never_reviewed() -> None:
+    """Right on the evidence half, wrong on 3 held-out drafts: the ladder earns auto on the
+    first and sends the wrong ones alone (replaying the evidence half would show 0 wrong)."""
     rules = LadderRules(min_reviewed=20, target=0.85, canary_share=1.0)
-    drafts = _drafts("mostly", 59, 1)
+    drafts = _held_out_bad("overfit", 60, 3, DEFAULT_SEED)
+    uncaught = simulate(drafts, rules, rounds=4, caught=False)
+    assert uncaught["learning"]["auto_sent_wrong"] == 0 and uncaught["learning"]["auto_sent"] > 0
+    assert (uncaught["auto_sent_wrong"], uncaught["auto_sent"]) == (3, 30)
+    assert uncaught["demotions"] == 0
+
+
+def test_a_wrong_auto_send_counts_and_takes_the_intent_back() -> None:
+    """One bad case among the held-out 30: the intent earns auto on the other half, then sends
+    the bad one alone; caught, it takes the intent back."""
+    rules = LadderRules(min_reviewed=20, target=0.85, canary_share=1.0)
+    drafts = _held_out_bad("mostly", 60, 1, 3)
     caught = simulate(drafts, rules, rounds=4, seed=3)
     uncaught = simulate(drafts, rules, rounds=4, seed=3, caught=False)
     for metrics in (caught, uncaught):
-        assert metrics["auto_sent_wrong"] >= 1
-        assert metrics["autosent_wrong_share"] == round(
-            metrics["auto_sent_wrong"] / metrics["auto_sent"], 4
-        )
-    assert caught["demotions"] == caught["auto_sent_wrong"] and uncaught["demotions"] == 0
+        assert metrics["auto_sent_wrong"] == 1
+        assert metrics["autosent_wrong_share"] == round(1 / metrics["auto_sent"], 4)
+    assert caught["demotions"] == 1 and uncaught["demotions"] == 0
+    assert uncaught["auto_sent"] == 30 >= caught["auto_sent"]
 
 
 def test_evaluate_simulate_team_on_a_set(small_kb: Any, tmp_path: Path) -> None:
     lines = [
         {"header": {"description": "tiny"}},
-        {"id": "pw", "text": "how do I change my password?", "expect": {"status": "SUGGESTED"}},
-        {
-            "id": "human",
-            "text": "I want to talk to a real person",
-            "expect": {"status": "ESCALATED"},
-        },
+        *(
+            {
+                "id": f"pw{n}",
+                "text": "how do I change my password?",
+                "expect": {"status": "SUGGESTED"},
+            }
+            for n in range(4)
+        ),
+        *(
+            {
+                "id": f"human{n}",
+                "text": "I want to talk to a real person",
+                "expect": {"status": "ESCALATED"},
+            }
+            for n in range(2)
+        ),
     ]
     path = tmp_path / "tiny.jsonl"
     path.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
@@ -194,16 +258,22 @@ def test_evaluate_simulate_team_on_a_set(small_kb: Any, tmp_path: Path) -> None:
         call_command("evaluate", *args, "--json", stdout=out)
     result = json.loads(out.getvalue())
     run = EvalRun.objects.get(pk=result["run_id"])
-    assert (run.suite, run.n_items, result["drafts"]) == ("autonomy_team", 2, 60)
+    # Three cases of six are the evidence (30 rounds), three held out and measured.
+    assert (run.suite, run.n_items, result["drafts"]) == ("autonomy_team", 6, 3)
+    assert result["learning"]["drafts"] == 90
     assert run.config["rules"]["min_reviewed"] == 20 and run.config["rules_scaled"] is True
     cases = {c.case_id: c for c in EvalCase.objects.filter(run=run)}
-    pw = cases["tiny:pw"].actual
+    pw = cases["tiny:pw0"].actual
     assert pw["simulated_verdict"] == ReviewVerdict.SENT_UNCHANGED
     assert pw["auto_send_blockers"] == []
-    assert cases["tiny:human"].actual["simulated_verdict"] == ReviewVerdict.LARGE_EDIT
-    # Only the password intent earns auto, after 20 reviews; its other 10 drafts go alone, right.
-    assert (result["auto_sent"], result["auto_sent_wrong"]) == (10, 0)
-    assert result["autosent_share"] == round(10 / 60, 4)
+    assert cases["tiny:human0"].actual["simulated_verdict"] == ReviewVerdict.LARGE_EDIT
+    # At least one password case is evidence (only two are not): the intent earns auto, and
+    # every held-out password case goes alone, right; the held-out escalations wait.
+    _, held_out = split(drafts_of_run(run), DEFAULT_SEED)
+    held_pw = sum(draft.case_id.startswith("tiny:pw") for draft in held_out)
+    assert held_pw >= 1
+    assert (result["auto_sent"], result["auto_sent_wrong"]) == (held_pw, 0)
+    assert result["autosent_share"] == round(held_pw / 3, 4)
     assert result["autonomy"]["by_intent"][pw["intent"]]["promotions"] == 1
     # The stored drafts walked again under the same rules give the same numbers, without drafting.
     again = io.StringIO()

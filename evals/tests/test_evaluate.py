@@ -185,7 +185,11 @@ def test_the_project_sets_load() -> None:
 
 def _reviewed(body: str, status: str, **fields: Any) -> Draft:
     _, draft = receive_message(body, customer_ref="cust-9", enqueue=False)
-    values = {"status": status, "answer": "To reset your password, choose Forgot password."}
+    values = {
+        "status": status,
+        "answer": "To reset your password, choose Forgot password.",
+        "confidence": 0.8,
+    }
     Draft.objects.filter(pk=draft.pk).update(reviewed_at=timezone.now(), **values, **fields)
     return draft
 
@@ -196,8 +200,11 @@ def test_replay_scores_the_pipeline_against_what_agents_did(small_kb: Any) -> No
         DraftStatus.SENT,
         sent_text="To reset your password, choose Forgot password on the login page.",
         edit_distance=0,
+        review_verdict="sent_unchanged",  # a person's verdict, as support/review.py stores it
     )
-    rejected = _reviewed("what will the weather be in Lisbon?", DraftStatus.REJECTED)
+    rejected = _reviewed(
+        "what will the weather be in Lisbon?", DraftStatus.REJECTED, review_verdict="rejected"
+    )
     _reviewed("something", DraftStatus.REJECTED, reject_reason=SUPERSEDED)  # not a verdict
     _reviewed("auto", DraftStatus.SENT, automated=True, edit_distance=0)  # not a human's
     result = evaluate("--replay", "--days", "7")

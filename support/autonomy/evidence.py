@@ -27,15 +27,29 @@ NOT_A_REVIEW = (SUPERSEDED, CLOSED_BY_RESOLVE, CLOSED_BY_ERASURE)
 GOOD_VERDICTS = (ReviewVerdict.SENT_UNCHANGED, ReviewVerdict.SMALL_EDIT)
 
 
-def verdict(draft: Draft) -> str:
-    if draft.status == DraftStatus.REJECTED:
+def judge(status: str, answer: str, edit_distance: int | None) -> str:
+    """The verdict on a suggestion from what a person did with it: rejected, or sent with
+    `edit_distance` words changed out of the `answer`'s."""
+    if status == DraftStatus.REJECTED:
         return ReviewVerdict.REJECTED
-    changed = draft.edit_distance or 0
+    changed = edit_distance or 0
     if changed == 0:
         return ReviewVerdict.SENT_UNCHANGED
-    words = max(1, len(draft.answer.split()))
+    words = max(1, len(answer.split()))
     small = changed <= max(SMALL_EDIT_WORDS, SMALL_EDIT_SHARE * words)
     return ReviewVerdict.SMALL_EDIT if small else ReviewVerdict.LARGE_EDIT
+
+
+def is_suggestion(draft: Draft) -> bool:
+    """A draft with a confidence and an answer: something a person could send as it was (a
+    PENDING draft a human answered before the run finished is none)."""
+    return draft.confidence is not None and bool(draft.answer.strip())
+
+
+def verdict(draft: Draft) -> str:
+    """The verdict stored when a person reviewed it (support/review.py), which erasing the
+    answer does not change; computed for a draft not stored yet (the replay's, the tests')."""
+    return draft.review_verdict or judge(draft.status, draft.answer, draft.edit_distance)
 
 
 def wilson_lower_bound(successes: int, total: int, z: float = WILSON_Z) -> float:
@@ -53,16 +67,24 @@ def reviewed_drafts(
     since: datetime | None = None,
     min_confidence: float | None = None,
 ) -> QuerySet[Draft]:
-    """Suggestions a human judged: drafts suggested (not escalated by their run: autonomy only
+    """Suggestions a person judged: drafts suggested (not escalated by their run: autonomy only
     ever sends a suggestion, and a reply a human wrote for an escalated draft says nothing of
-    the suggestions), then sent or rejected by a person (not by auto-send or the system).
-    A draft keeps its escalation_reason once a human sends its reply. `min_confidence`: only
-    those drafted at or above it (the evidence behind a calibrated threshold)."""
-    drafts = Draft.objects.filter(
-        automated=False,
-        escalation_reason="",
-        status__in=(DraftStatus.SENT, DraftStatus.REJECTED),
-    ).exclude(reject_reason__in=NOT_A_REVIEW)
+    the suggestions; a draft keeps its escalation_reason once a human sends its reply), with a
+    confidence and an answer, then sent or rejected by a person: reviewed_at set and a verdict
+    stored by support/review.py's approve or reject (never by auto-send, a system close or an
+    erasure). Erasure keeps all of these. `min_confidence`: only those drafted at or above it
+    (the evidence behind a calibrated threshold)."""
+    drafts = (
+        Draft.objects.filter(
+            automated=False,
+            escalation_reason="",
+            status__in=(DraftStatus.SENT, DraftStatus.REJECTED),
+            reviewed_at__isnull=False,
+            confidence__isnull=False,
+        )
+        .exclude(review_verdict="")
+        .exclude(reject_reason__in=NOT_A_REVIEW)
+    )
     if intent is not None:
         drafts = drafts.filter(intent=intent)
     if since is not None:
@@ -90,18 +112,18 @@ class IntentEvidence:
         return {**asdict(self), "lower_bound": round(self.lower_bound, 4)}
 
 
-def _thumbs_down(draft_ids: Iterable[str]) -> set[str]:
+def thumbs_down(draft_ids: Iterable[str]) -> set[str]:
     """The drafts (ids) whose sent reply a customer rated 👎."""
     ids = set(draft_ids)
     if not ids:
         return set()
-    rated = CustomerRating.objects.filter(score=-1, message__metadata__draft_id__in=ids)
-    return {str(m) for m in rated.values_list("message__metadata__draft_id", flat=True)}
+    rated = CustomerRating.objects.filter(score=-1, message__draft_id__in=ids)
+    return {str(m) for m in rated.values_list("message__draft_id", flat=True)}
 
 
 def tally(intent: str, drafts: Sequence[Draft]) -> IntentEvidence:
     verdicts = {str(d.pk): verdict(d) for d in drafts}
-    down = _thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
+    down = thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
     good = sum(1 for pk, v in verdicts.items() if v in GOOD_VERDICTS and pk not in down)
     counts = list(verdicts.values())
     return IntentEvidence(
@@ -120,7 +142,7 @@ def evidence_for(
 ) -> IntentEvidence:
     """The intent's evidence from its reviews since `since` (a demotion starts it afresh), of
     the drafts at or above `min_confidence` if given."""
-    fields = ("id", "status", "edit_distance", "answer")
+    fields = ("id", "status", "edit_distance", "answer", "review_verdict")
     return tally(intent, list(reviewed_drafts(intent, since, min_confidence).only(*fields)))
 
 
@@ -128,10 +150,12 @@ def confidence_pairs(intent: str, since: datetime | None = None) -> list[tuple[f
     """(confidence, good) of the intent's reviewed drafts since `since`, good as the evidence
     counts it (sent unchanged or lightly edited, and not rated 👎): calibrated_threshold's input."""
     drafts = list(
-        reviewed_drafts(intent, since).only("id", "status", "edit_distance", "answer", "confidence")
+        reviewed_drafts(intent, since).only(
+            "id", "status", "edit_distance", "answer", "confidence", "review_verdict"
+        )
     )
     verdicts = {str(d.pk): verdict(d) for d in drafts}
-    down = _thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
+    down = thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
     return [
         (d.confidence or 0.0, verdicts[str(d.pk)] in GOOD_VERDICTS and str(d.pk) not in down)
         for d in drafts

@@ -40,7 +40,6 @@ from support.models import AuditAction, AuditLog, Draft, IntentAutonomy
 from support.vocabulary import AutonomyMode, DemotionReason, ReviewVerdict
 
 logger = logging.getLogger(__name__)
-LADDER_ACTOR = "system:autonomy"
 
 
 class AutonomyError(ClientError):
@@ -128,6 +127,10 @@ def do_move(row: IntentAutonomy, move: Move) -> None:
         meta["canary_ended"] = True
     else:
         meta["recalibrated"] = True
+        if move.canary:
+            # A lower threshold: back into the canary, its reviews counted from now.
+            row.canary, row.since = True, timezone.now()
+            meta["canary_again"] = True
     row.min_confidence = move.min_confidence
     row.save()
     _audit(row, Actor.system("autonomy"), AuditAction.AUTONOMY_PROMOTED, before, **meta)

@@ -115,6 +115,9 @@ class Move:
 
     event: str
     min_confidence: float | None
+    # RECALIBRATED to a lower threshold: a confidence band no canary tried yet is sent alone
+    # from now on, so the rung goes back into its canary (its reviews counted afresh).
+    canary: bool = False
 
 
 def reweigh(
@@ -130,8 +133,10 @@ def reweigh(
     """The rung's move on its evidence since the last demotion (`evidence`) and since its
     promotion, as (confidence, good) pairs; None: it stays as it is. In review: promoted if
     allowed and some threshold earns auto. Auto: demoted (BELOW_TARGET) if none does; its
-    canary ends once the reviews since the promotion alone earn auto at some threshold; its
-    threshold follows the evidence (RECALIBRATED). The live ladder (support/autonomy/ladder.py),
+    canary ends once the reviews since the promotion alone earn auto at some threshold (at a
+    threshold no lower than the canary's); its threshold follows the evidence (RECALIBRATED),
+    and a lower one goes back into the canary: no confidence band is sent alone in full
+    before a canary tried it. The live ladder (support/autonomy/ladder.py),
     the replay and the simulated team all decide here."""
     threshold = rules.threshold(evidence)
     if not auto:
@@ -139,9 +144,11 @@ def reweigh(
     if threshold is None:
         return Move(DemotionReason.BELOW_TARGET, None)
     if canary and rules.threshold(since_promotion) is not None:
-        return Move(CANARY_ENDED, threshold)
+        # The canary tried the band from its threshold up: a lower one is a new canary.
+        return Move(CANARY_ENDED, max(threshold, min_confidence or threshold))
     if threshold != min_confidence:
-        return Move(RECALIBRATED, threshold)
+        lower = min_confidence is not None and threshold < min_confidence
+        return Move(RECALIBRATED, threshold, canary=lower)
     return None
 
 
@@ -352,6 +359,9 @@ class Ladder:
             rung.promotions += 1
         elif move.event == CANARY_ENDED:
             rung.canary = False
+        elif move.canary:
+            rung.canary = True
+            rung.since_promotion = []
         rung.min_confidence = move.min_confidence
         return self._moved(rung, move.event, key, at)
 

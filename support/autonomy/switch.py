@@ -16,14 +16,23 @@ from support.models import AuditAction, AuditLog, AutonomySwitch
 logger = logging.getLogger(__name__)
 
 
-def console_switch_on() -> bool:
-    """The console's kill switch: on until a lead turns it off (no row = on)."""
-    row = AutonomySwitch.objects.filter(pk=1).only("on").first()
-    return row is None or row.on
+def console_switch_on(lock: bool = False) -> bool:
+    """The console's kill switch: on until a lead turns it off (no row = on). `lock`: read it
+    FOR SHARE, held until the caller's transaction ends (a send in progress): flipping it takes
+    the row FOR UPDATE, so it waits for the send, and once it commits no send reads it on."""
+    if not lock:
+        row = AutonomySwitch.objects.filter(pk=1).only("on").first()
+        return row is None or row.on
+    # A missing row is created (on) first: there would be nothing to lock, and a flip that
+    # creates it could commit while the send goes on.
+    AutonomySwitch.objects.bulk_create([AutonomySwitch(pk=1)], ignore_conflicts=True)
+    table = AutonomySwitch._meta.db_table
+    row = next(iter(AutonomySwitch.objects.raw(f"SELECT * FROM {table} WHERE id = 1 FOR SHARE")))
+    return bool(row.on)
 
 
-def autonomy_on() -> bool:
-    return bool(settings.AUTONOMY_ENABLED) and console_switch_on()
+def autonomy_on(lock: bool = False) -> bool:
+    return bool(settings.AUTONOMY_ENABLED) and console_switch_on(lock)
 
 
 def set_console_switch(on: bool, actor: Actor) -> AutonomySwitch:

@@ -16,6 +16,7 @@ from support.vocabulary import (
     DraftStatus,
     EscalationReason,
     RejectCategory,
+    ReviewVerdict,
     Sentiment,
     Urgency,
     empty_context,
@@ -173,6 +174,11 @@ class Draft(models.Model):
     reject_reason = models.TextField(blank=True)
     reject_category = models.CharField(max_length=16, choices=RejectCategory.choices, blank=True)
     automated = models.BooleanField(default=False, help_text="Sent by the auto-send policy.")
+    # A person's verdict on the suggestion (ReviewVerdict), stored when they sent or rejected it
+    # (support/review.py): autonomy's evidence (support/autonomy/evidence.py). Kept by erasure,
+    # which empties the answer it was judged from; "" = no person judged a suggestion (a system
+    # close, an auto-send, a reply written for a draft that had no answer).
+    review_verdict = models.CharField(max_length=16, choices=ReviewVerdict.choices, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -46,6 +46,12 @@ class Message(models.Model):
     # reprocesses carry it, so one trace shows everything that happened to it.
     trace_id = models.CharField(max_length=32, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # The draft an AGENT reply sent (support/review.py): a customer's rating of the reply is
+    # evidence about that draft (support/autonomy/evidence.py). Not personal data: kept by
+    # erasure, unlike `metadata`.
+    draft = models.ForeignKey(
+        "support.Draft", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # A customer message stored but not drafted, and why ("" for every message that is).
     ignored_reason = models.CharField(max_length=16, choices=IgnoredReason.choices, blank=True)
     # How the sender was verified ("" = unverified: the console marks it; no memory for it).

@@ -8,12 +8,21 @@ from typing import Any
 from django.utils import timezone
 
 from support.models import Draft, IntentAutonomy
-from support.vocabulary import AutonomyMode
+from support.vocabulary import AutonomyCustomers, AutonomyMode
 
 
-def make_auto(intent: str, settings: Any, min_confidence: float = 0.0, **fields: Any) -> Any:
-    """`intent` on the auto rung (no canary unless asked), AUTONOMY_ENABLED on."""
+def make_auto(
+    intent: str,
+    settings: Any,
+    min_confidence: float = 0.0,
+    customers: str = AutonomyCustomers.ANYONE,
+    **fields: Any,
+) -> Any:
+    """`intent` on the auto rung (no canary unless asked), AUTONOMY_ENABLED on. `customers`:
+    AUTONOMY_CUSTOMERS, `anyone` here (the default is `verified`) since these tests' senders
+    are not verified; test_autosend covers the verified-only rule."""
     settings.AUTONOMY_ENABLED = True
+    settings.AUTONOMY_CUSTOMERS = customers
     values = {
         "mode": AutonomyMode.AUTO,
         "allowed": True,

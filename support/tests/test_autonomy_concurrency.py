@@ -1,5 +1,6 @@
 """Autonomy under concurrency, on the real database with separate connections: two workers
-auto-sending drafts of the same intent while a demotion of that intent commits. The demotion
+auto-sending drafts of the same intent while a demotion of that intent, "Stop all auto-send" or
+an escalation of the conversation commits. The demotion
 holds the intent's row FOR UPDATE; the auto-sends (draft lock, then the row FOR SHARE) wait for
 it and, once it commits, send nothing. A send that took the row first finishes first, and the
 demotion that waited for it stops every later one."""
@@ -13,11 +14,21 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
+from resolver.audit_actor import Actor
 from support import review
 from support.autonomy import ladder
+from support.autonomy.switch import console_switch_on, set_console_switch
 from support.autosend import auto_send_if_allowed
 from support.inbound import receive_message
-from support.models import Draft, DraftStatus, IntentAutonomy, Message, MessageRole
+from support.models import (
+    Conversation,
+    ConversationStatus,
+    Draft,
+    DraftStatus,
+    IntentAutonomy,
+    Message,
+    MessageRole,
+)
 from support.tests.autonomy_fixtures import make_auto, reload
 from support.tests.conftest import SUGGESTION
 from support.vocabulary import AutonomyMode, DemotionReason
@@ -124,3 +135,127 @@ def test_a_send_in_progress_finishes_before_the_demotion_and_none_after(
     assert IntentAutonomy.objects.get(intent=INTENT).demoted_reason == "thumbs_down"
     assert auto_send_if_allowed(later) is False
     assert reload(later).status == DraftStatus.SUGGESTED
+
+
+def _held_send(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """review.auto_send paused inside the send transaction, every lock taken, until released."""
+    sending, release = threading.Event(), threading.Event()
+    real_auto_send = review.auto_send
+
+    def slow_auto_send(draft_id: Any, **options: Any) -> Draft:
+        sending.set()
+        release.wait(timeout=30)
+        return real_auto_send(draft_id, **options)
+
+    monkeypatch.setattr(review, "auto_send", slow_auto_send)
+    return sending, release
+
+
+def test_nothing_is_sent_alone_after_the_kill_switch_commits(
+    transactional_db: None, settings: Any
+) -> None:
+    """ "Stop all auto-send" holds the switch row FOR UPDATE until it commits: the auto-sends
+    (the row FOR SHARE, after the draft, conversation and intent locks) wait and send nothing."""
+    make_auto(INTENT, settings)
+    drafts = [_suggested(1), _suggested(2)]
+    locked, release = threading.Event(), threading.Event()
+    sent: dict[str, bool] = {}
+
+    def stop_all() -> None:
+        with transaction.atomic():
+            set_console_switch(False, Actor.system("test"))
+            locked.set()
+            release.wait(timeout=30)
+
+    def send(draft: Draft) -> None:
+        sent[str(draft.pk)] = auto_send_if_allowed(draft)
+
+    switch = _in_thread(stop_all)
+    assert locked.wait(timeout=10)
+    workers = [_in_thread(send, draft) for draft in drafts]
+    assert _until(lambda: _waiting_on_locks() >= 2), "the auto-sends did not wait"
+    assert all(worker.is_alive() for worker in workers) and sent == {}
+    release.set()
+    for thread in (switch, *workers):
+        thread.join(timeout=30)
+
+    assert sent == {str(d.pk): False for d in drafts}
+    assert not Message.objects.filter(role=MessageRole.AGENT).exists()
+
+
+def test_a_send_in_progress_finishes_before_the_kill_switch_and_none_after(
+    transactional_db: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_auto(INTENT, settings)
+    first, later = _suggested(1), _suggested(2)
+    sending, release = _held_send(monkeypatch)
+    results: list[bool] = []
+    sender = _in_thread(lambda: results.append(auto_send_if_allowed(first)))
+    assert sending.wait(timeout=10)
+    switch = _in_thread(set_console_switch, False, Actor.system("test"))
+    assert _until(lambda: _waiting_on_locks() >= 1), "the switch did not wait for the send"
+    assert console_switch_on() is True
+    release.set()
+    sender.join(timeout=30)
+    switch.join(timeout=30)
+
+    assert results == [True] and reload(first).status == DraftStatus.SENT
+    assert console_switch_on() is False
+    assert auto_send_if_allowed(later) is False
+
+
+def test_an_escalation_waits_for_a_send_in_progress_and_stops_the_next(
+    transactional_db: None, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversation is locked in the send transaction: an escalation (a plain UPDATE)
+    waits for a send in progress; once it commits, the conversation's next draft waits for a
+    person."""
+    make_auto(INTENT, settings)
+    first = _suggested(1)
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    _, second = receive_message("and NW-7?", conversation=conversation, enqueue=False)
+    assert second.conversation_id == first.conversation_id
+    Draft.objects.filter(pk=second.pk).update(**SUGGESTION)
+    sending, release = _held_send(monkeypatch)
+    results: list[bool] = []
+    sender = _in_thread(lambda: results.append(auto_send_if_allowed(first)))
+    assert sending.wait(timeout=10)
+    escalation = _in_thread(Conversation.objects.escalate, first.conversation_id)
+    assert _until(lambda: _waiting_on_locks() >= 1), "the escalation did not wait"
+    release.set()
+    sender.join(timeout=30)
+    escalation.join(timeout=30)
+
+    assert results == [True]
+    conversation = Conversation.objects.get(pk=first.conversation_id)
+    assert conversation.status == ConversationStatus.ESCALATED
+    assert auto_send_if_allowed(reload(second)) is False
+
+
+def test_nothing_is_sent_alone_once_an_escalation_commits(
+    transactional_db: None, settings: Any
+) -> None:
+    """An escalation in progress holds the conversation: the send waits, then sees it
+    escalated and sends nothing."""
+    make_auto(INTENT, settings)
+    draft = _suggested(1)
+    locked, release = threading.Event(), threading.Event()
+    sent: list[bool] = []
+
+    def escalate() -> None:
+        with transaction.atomic():
+            Conversation.objects.escalate(draft.conversation_id)
+            locked.set()
+            release.wait(timeout=30)
+
+    escalation = _in_thread(escalate)
+    assert locked.wait(timeout=10)
+    worker = _in_thread(lambda: sent.append(auto_send_if_allowed(draft)))
+    assert _until(lambda: _waiting_on_locks() >= 1), "the auto-send did not wait"
+    assert worker.is_alive() and sent == []
+    release.set()
+    escalation.join(timeout=30)
+    worker.join(timeout=30)
+
+    assert sent == [False] and reload(draft).status == DraftStatus.SUGGESTED
+    assert not Message.objects.filter(role=MessageRole.AGENT).exists()

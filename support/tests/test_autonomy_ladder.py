@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 
 from resolver.audit_actor import Actor
 from resolver.periodic import LOCK_PREFIX as PERIODIC_LOCK
@@ -29,6 +30,7 @@ from support.models import (
     Message,
     MessageRole,
 )
+from support.observers import UPDATE_AUTONOMY_ACTOR, queue_observation
 from support.tests.autonomy_fixtures import make_auto, reload
 from support.tests.conftest import API, MakeDraft, key_client, post_json
 from support.vocabulary import AutonomyMode, DemotionReason, EscalationReason
@@ -42,6 +44,7 @@ def small_ladder(settings: Any) -> Any:
     settings.AUTONOMY_MIN_REVIEWED = 50
     settings.AUTONOMY_TARGET = 0.9
     settings.AUTONOMY_CANARY_SHARE = 0.2
+    settings.AUTONOMY_CUSTOMERS = "anyone"  # these tests' senders are not verified
     return settings
 
 
@@ -370,3 +373,57 @@ def test_admin_shows_the_rungs_and_switches_through_the_ladder(
         "switched_off",
     )
     assert _demotions()[0].actor == f"user:{admin_user.get_username()}"
+
+
+@pytest.mark.parametrize("where", ["console", "admin"])
+def test_a_rejection_from_the_console_or_admin_demotes_an_auto_intent(
+    make_draft: MakeDraft, agent_user: User, admin_user: User, settings: Any, where: str
+) -> None:
+    """The take-back is review.reject's, so every door that rejects takes the intent back."""
+    make_auto(INTENT, settings, min_confidence=0.5)
+    draft = make_draft()  # confidence 0.8: at or above the rung's threshold
+    client = Client()
+    if where == "console":
+        client.force_login(agent_user)
+        response = client.post(
+            f"/console/drafts/{draft.pk}/reject/",
+            {"reason": "wrong order", "category": ""},
+            headers={"HX-Request": "true"},
+        )
+        who = agent_user
+    else:
+        client.force_login(admin_user)
+        response = client.post(
+            "/admin/support/draft/",
+            {"action": "reject", "_selected_action": [str(draft.pk)]},
+            follow=True,
+        )
+        who = admin_user
+    assert response.status_code == 200
+    assert reload(draft).status == DraftStatus.REJECTED
+    rung = _rung()
+    assert (rung.mode, rung.demoted_reason, rung.demoted_draft_id) == (
+        "review",
+        "rejected",
+        draft.pk,
+    )
+    assert _demotions()[0].actor == f"user:{who.get_username()}"
+
+
+def test_any_rating_of_a_drafted_reply_queues_its_intent_reweighed(
+    make_draft: MakeDraft, agent_user: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A 👎 on a reply a person sent turns its draft's evidence bad: the rung is re-weighed
+    after commit, not at the next sweep. A rating of a reply no draft sent queues nothing."""
+    draft = make_draft()
+    review.approve(draft.pk, Actor.for_user(agent_user))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        rate_reply(draft.conversation_id, -1)
+    queued = [c.args for c in callbacks if getattr(c, "func", None) is queue_observation]
+    assert (UPDATE_AUTONOMY_ACTOR, INTENT) in queued
+    written = make_draft("where is NW-9?", customer_ref="other")
+    review.write_to_customer(written.conversation_id, Actor.for_user(agent_user), "On its way.")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        rate_reply(written.conversation_id, -1)
+    queued = [c.args for c in callbacks if getattr(c, "func", None) is queue_observation]
+    assert not any(args[0] == UPDATE_AUTONOMY_ACTOR for args in queued)

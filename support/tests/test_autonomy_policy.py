@@ -226,6 +226,8 @@ def test_promoted_at_the_threshold_where_the_evidence_earns_it() -> None:
     assert report["min_confidence"] == 0.6
     assert report["transitions"][-1]["event"] == RECALIBRATED
     assert (report["evidence_at_threshold"]["reviewed"], report["evidence"]["reviewed"]) == (21, 42)
+    # Lowered from 0.9 to 0.6: the band 0.6-0.9 goes through a canary first.
+    assert report["canary"] is True
 
 
 def test_reweigh_is_the_one_rule() -> None:
@@ -246,7 +248,11 @@ def test_reweigh_is_the_one_rule() -> None:
     assert reweigh(rules, **auto, evidence=good, since_promotion=good[:5]) is None
     assert reweigh(rules, **auto, evidence=good, since_promotion=good) == Move(CANARY_ENDED, 0.9)
     more = good + [(0.8, True)] * 5
-    assert reweigh(rules, **{**auto, "canary": False}, evidence=more) == Move(RECALIBRATED, 0.8)
+    # A lower threshold sends a band no canary tried: back into the canary. A higher one not.
+    lowered = reweigh(rules, **{**auto, "canary": False}, evidence=more)
+    assert lowered == Move(RECALIBRATED, 0.8, canary=True)
+    raised = reweigh(rules, **{**auto, "canary": False, "min_confidence": 0.7}, evidence=more)
+    assert raised == Move(RECALIBRATED, 0.8, canary=False)
     below = reweigh(rules, **auto, evidence=[(0.9, False)] * 5 + good)
     assert below == Move(DemotionReason.BELOW_TARGET, None)
     rejected = ReviewVerdict.REJECTED

@@ -19,6 +19,7 @@ from support.models import (
     ConversationStatus,
     Draft,
     DraftStatus,
+    IntentAutonomy,
     Message,
     MessageRole,
 )
@@ -166,3 +167,24 @@ def test_the_worker_path_sends_automatically(
         .values_list("action", flat=True)
     )
     assert actions == ["created", "suggested", "auto_sent"]
+
+
+def test_by_default_only_verified_senders_are_answered_alone(
+    make_draft: MakeDraft, settings: Any
+) -> None:
+    """AUTONOMY_CUSTOMERS defaults to `verified`: an unverified sender waits for a person."""
+    assert settings.AUTONOMY_CUSTOMERS == "verified"
+    make_auto("track_order", settings, customers=settings.AUTONOMY_CUSTOMERS)
+    draft = make_draft()
+    assert auto_send_if_allowed(draft) is False
+    Message.objects.filter(pk=draft.message_id).update(verified_by=Verification.API_KEY)
+    assert auto_send_if_allowed(draft) is True
+
+
+def test_an_intent_without_a_row_is_in_review(make_draft: MakeDraft, settings: Any) -> None:
+    make_auto("track_order", settings)
+    IntentAutonomy.objects.all().delete()
+    draft = make_draft()
+    assert auto_send_if_allowed(draft) is False
+    assert reload(draft).status == DraftStatus.SUGGESTED
+    assert not IntentAutonomy.objects.exists()  # nothing created either

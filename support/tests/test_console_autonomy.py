@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from support.autonomy.evidence import wilson_lower_bound
+from support.autonomy.evidence import judge, wilson_lower_bound
 from support.autonomy.switch import autonomy_on
 from support.autosend import auto_send_if_allowed
 from support.console.autonomy_screens import reviews_needed
@@ -28,7 +28,7 @@ from support.models import (
     MessageRole,
 )
 from support.tests.autonomy_fixtures import make_auto, reload
-from support.tests.conftest import MakeDraft, key_client
+from support.tests.conftest import SUGGESTION, MakeDraft, key_client
 from support.vocabulary import AutonomyMode, DemotionReason
 
 pytestmark = pytest.mark.django_db
@@ -49,11 +49,14 @@ def _cell(row: str, name: str) -> str:
 
 
 def _reviewed(make_draft: MakeDraft, status: str, edit_distance: int | None = 0) -> Draft:
+    """A suggestion a person judged, its verdict stored as support/review.py stores it."""
     fields: dict[str, Any] = {"status": status, "reviewed_at": timezone.now()}
     if status == DraftStatus.SENT:
         fields |= {"edit_distance": edit_distance, "sent_text": "sent"}
     else:
         fields["reject_reason"] = "wrong order"
+    answer = str(SUGGESTION["answer"])
+    fields["review_verdict"] = judge(status, answer, fields.get("edit_distance"))
     return make_draft(**fields)
 
 
