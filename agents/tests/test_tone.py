@@ -119,11 +119,12 @@ def test_measures() -> None:
     assert macro_f1(["a", "b"], ["a", "a"]) == pytest.approx((2 / 3 + 0) / 2, abs=1e-4)
     # 19 of 20 right above 0.9, 1 of 20 below: the cut keeps the first group only.
     assert 0.5 < high_cut([0.95] * 20 + [0.5] * 20, [True] * 19 + [False] * 21) <= 0.95
-    # 100 others: one may be thanked (1 %), so the cut stops above the second one at 0.6.
-    p = [0.9] * 10 + [0.7] + [0.6] * 2 + [0.1] * 97
-    truth = [True] * 10 + [False] * 100
-    assert 0.6 < ack_cut(p, truth, [False] * 110) <= 0.7
-    assert ack_cut(p, truth, [False] * 10 + [True] * 100) < 0.15  # vetoed others are not thanked
+    # 400 others: one may be thanked (ACK_FALSE_MAX 0.3 %), so the cut stops above the second
+    # one at 0.6.
+    p = [0.9] * 10 + [0.7] + [0.6] * 2 + [0.1] * 397
+    truth = [True] * 10 + [False] * 400
+    assert 0.6 < ack_cut(p, truth, [False] * 410) <= 0.7
+    assert ack_cut(p, truth, [False] * 10 + [True] * 400) < 0.15  # vetoed others are not thanked
 
 
 def test_the_shipped_model_is_calibrated_and_explains_itself() -> None:

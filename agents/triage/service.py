@@ -74,7 +74,7 @@ def triage_texts(texts: list[str], tone_texts: list[str] | None = None) -> list[
                 "sentiment": tone.sentiment_confidence,
                 "urgency": tone.urgency_confidence,
                 "kind": tone.kind_scores[tone.kind],
-                "praise": tone.kind_scores.get(MessageKind.PRAISE, 0.0),
+                MessageKind.PRAISE: tone.kind_scores.get(MessageKind.PRAISE, 0.0),
                 "acknowledge": tone.acknowledge,
                 "urgency_high": tone.urgency_scores.get(Urgency.HIGH, 0.0),
             },

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from support.models import Draft
-from support.vocabulary import Urgency
+from support.vocabulary import MessageKind, Urgency
 
 # P(praise) from which a message the run did not thank still shows why not (the tone model read
 # praise; a veto or its doubt said otherwise).
@@ -65,8 +65,8 @@ def triage_why(draft: Draft) -> dict[str, Why]:
             _cues(cues.get("urgency")),
         ),
     }
-    thanked = bool(signals.get("praise"))
-    praise = _number(scores.get("praise"))
+    thanked = bool(signals.get(MessageKind.PRAISE))  # the signal is named after the kind
+    praise = _number(scores.get(MessageKind.PRAISE))
     # Shown when the message reads as thanks to either head (the ack head's P before vetoes).
     read_as = [p for p in (praise, _number(scores.get("acknowledge"))) if p is not None]
     if thanked or (read_as and max(read_as) >= PRAISE_SHOWN_MIN):
