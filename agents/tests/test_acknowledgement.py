@@ -97,7 +97,7 @@ def test_the_acknowledge_probability_decides_without_vetoes() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Thank you!!! #luvya (see what I did there?)", "Parcel came early, how cool is that? Thanks!"],
+    ["THANK YOU so much!!! #bestcrew (see what I did there?)", "Parcel came early, how cool is that? Thanks!"],
 )
 def test_a_rhetorical_question_asks_nothing(text: str) -> None:
     signals = read_signals(
@@ -133,8 +133,8 @@ def test_a_complaint_with_a_question_names_the_question(
     extractive_graph: CompiledStateGraph,
 ) -> None:
     text = (
-        "You have lost a customer of 22 years today. Your customer service is deplorable. "
-        "How do I cancel my order?"
+        "I have shopped with you for fifteen years and that ends today. Your support is a "
+        "disgrace. How do I cancel my order?"
     )
     outcome = run_graph(extractive_graph, build_state(text))
     assert (outcome.status, outcome.escalation_reason) == (

@@ -117,7 +117,7 @@ CASES = (
     ),
     Case(
         "escalate a complaint",
-        "You have lost a customer of 22 years today. Your customer service is deplorable.",
+        "I have shopped with you for fifteen years and that ends today. Your support is a disgrace.",
         "ESCALATED",
         "customer_complaint",
     ),
