@@ -144,4 +144,5 @@ def test_a_complaint_with_a_question_names_the_question(
     assert outcome.answer == "" and "compose" not in outcome.trace
     stored = outcome.draft_fields()["triage_scores"]
     assert stored["signals"]["question"] == "How do I cancel my order?"
-    assert "cues" in stored  # the tone's reasons (empty until the tone model gives them)
+    # The tone's reasons are stored with it: this complaint's sentiment names what decided it.
+    assert stored["cues"]["sentiment"]
