@@ -161,7 +161,8 @@ def read_signals(
     An intent counts only when triage is fairly sure of it (a row of emoji is no request for a
     human). Sarcasm is a complaint whatever the words' tone ("great job losing my parcel 🙄").
     `said_kinds`: the kinds of what a mixed message says besides its question (the question
-    waters a complaint down: "fifteen years a customer and that ends today. How do I close my account?")."""
+    waters a complaint down: "fifteen years a customer and that ends today. How do I close my
+    account?")."""
     kinds = kinds or {}
     sure = intent if intent_confidence >= INTENT_MIN else ""
     risks = tuple(name for name, pattern in RISK_PATTERNS.items() if pattern.search(text))

@@ -250,7 +250,8 @@ def frozen_states(bert: Any, ids: list[list[int]], name: str) -> list[np.ndarray
             hidden, _ = run_frozen(bert, [ids[i] for i in chunk])
             for row, i in enumerate(chunk):
                 states[i] = hidden[row, : len(ids[i])].numpy().astype(np.float16)
-    np.savez(path, count=len(ids), **{f"s{i}": s for i, s in enumerate(states)})
+    arrays: dict[str, Any] = {f"s{i}": s for i, s in enumerate(states)}
+    np.savez(path, count=np.asarray(len(ids)), **arrays)
     return states
 
 
@@ -609,6 +610,7 @@ def main() -> None:
         lr_classes[head] = [str(c) for c in m.classes_]
         lr_dev[head] = m.predict_proba(np.hstack([dev_means, dev_named]))
         if evaluation:
+            assert eval_means is not None
             lr_eval[head] = m.predict_proba(np.hstack([eval_means, eval_named]))
     c4, r4 = calibrate_and_rules(lr_dev, lr_classes, dev)
     results["token_means_lr"] = {
@@ -635,6 +637,7 @@ def main() -> None:
     k, alpha, c2, r2, score = best[1]
     results["knn_blend"] = {"k": k, "alpha": alpha, "dev": score, "rules": r2}
     if evaluation:
+        assert eval_vectors is not None
         knn_eval = knn_raw(train_vectors, labels, weights, v2_classes, eval_vectors, k)
         blend = {h: (1 - alpha) * raw_eval[h] + alpha * knn_eval[h] for h in raw_eval}
         results["knn_blend"]["eval"] = decide_and_score(

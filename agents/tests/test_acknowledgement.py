@@ -97,7 +97,10 @@ def test_the_acknowledge_probability_decides_without_vetoes() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["THANK YOU so much!!! #bestcrew (see what I did there?)", "Parcel came early, how cool is that? Thanks!"],
+    [
+        "THANK YOU so much!!! #bestcrew (see what I did there?)",
+        "Parcel came early, how cool is that? Thanks!",
+    ],
 )
 def test_a_rhetorical_question_asks_nothing(text: str) -> None:
     signals = read_signals(

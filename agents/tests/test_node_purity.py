@@ -117,7 +117,8 @@ CASES = (
     ),
     Case(
         "escalate a complaint",
-        "I have shopped with you for fifteen years and that ends today. Your support is a disgrace.",
+        "I have shopped with you for fifteen years and that ends today. "
+        "Your support is a disgrace.",
         "ESCALATED",
         "customer_complaint",
     ),

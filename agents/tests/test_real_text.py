@@ -23,7 +23,9 @@ from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import DocumentSource, KBDocument
 from knowledge.search import SearchHit
 
-COMPLAINT = "I have shopped with you for fifteen years and that ends today. Your support is a disgrace."
+COMPLAINT = (
+    "I have shopped with you for fifteen years and that ends today. Your support is a disgrace."
+)
 PRAISE = "Just wanted to say thank you, the team sorted my return in minutes, brilliant service!"
 
 
