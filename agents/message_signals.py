@@ -134,9 +134,16 @@ def without_question(text: str) -> str:
     )
 
 
+_WORD = re.compile(r"[^\W\d_]{2,}")  # two letters of any alphabet
+
+
 def _vetoes(text: str, question: str, complaint: bool, risks: tuple[str, ...]) -> list[str]:
     """Why praise in this message is not praise a person would thank."""
     found = [*sarcasm_cues(text), *praise_veto_cues(text)]
+    if not _WORD.search(text):
+        # A row of emoji says too little to thank (🙂🙂🙂 may be irony, a test, a slip): a
+        # person reads it.
+        found.append("no words")
     if question:
         found.append("asks something to answer")
     if complaint:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from agents.triage.classifier import ARTIFACTS
 from agents.triage.service import Triage
-from knowledge.matching import DEFAULT_MATCH_THRESHOLD, SAME_ANSWER
+from knowledge.matching import SAME_ANSWER
 from knowledge.overlap import token_f1
-from knowledge.search import SearchHit
+from knowledge.search import DEFAULT_MATCH_THRESHOLD, SearchHit
 from resolver.once import once_per_process
 
 # Cosine similarities of MiniLM between a question and its article's questions/answers:

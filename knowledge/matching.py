@@ -37,9 +37,6 @@ from resolver.once import once_per_process
 
 logger = logging.getLogger(__name__)
 
-# Without calibration (one key, nothing to hold out against, or not embedded yet): the threshold
-# every learned article had before they were calibrated.
-DEFAULT_MATCH_THRESHOLD = 0.6
 # The bounds of a calibrated threshold: no higher than a near-verbatim repeat; no lower than
 # MiniLM's similarity between sentences that merely share a register (below it two questions
 # about anything match). Between them the calibration decides, below the global "nothing

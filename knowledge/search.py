@@ -15,8 +15,12 @@ from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
-from knowledge.matching import DEFAULT_MATCH_THRESHOLD
 from knowledge.models.chunk import ChunkKind, KBChunk
+
+# A learned article's match threshold without calibration (one key, nothing to hold out against,
+# or not embedded yet): what every learned article had before they were calibrated
+# (knowledge/matching.py calibrates the others).
+DEFAULT_MATCH_THRESHOLD = 0.6
 
 if TYPE_CHECKING:
     from knowledge.models.document import KBDocumentQuerySet

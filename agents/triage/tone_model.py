@@ -29,7 +29,7 @@ import numpy as np
 from django.conf import settings
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from agents.triage import cues as cue_detectors
+import agents.triage.cues as cue_detectors
 from agents.triage.classifier import ARTIFACTS
 from resolver.once import once_per_process
 from support.vocabulary import Sentiment, Urgency

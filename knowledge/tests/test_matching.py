@@ -13,7 +13,6 @@ import pytest
 from knowledge.actors import reindex_document
 from knowledge.embeddings import embed_query
 from knowledge.matching import (
-    DEFAULT_MATCH_THRESHOLD,
     MAX_MATCH_THRESHOLD,
     MIN_MATCH_THRESHOLD,
     OTHER_TOPIC_GAP,
@@ -23,6 +22,7 @@ from knowledge.matching import (
 )
 from knowledge.models import ChunkKind, KBChunk, KBDocument, Proposal, ProposalKind
 from knowledge.personal_data import HOLDERS
+from knowledge.search import DEFAULT_MATCH_THRESHOLD
 from knowledge.specifics import generalise
 from resolver.audit_actor import Actor
 from resolver.personal_data import Subject

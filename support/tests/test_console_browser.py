@@ -118,7 +118,9 @@ def test_reject_asks_for_a_reason(
 def test_keyboard_flow(console_page: Callable[..., Page], live_server_url: str) -> None:
     api = Api(live_server_url)
     first = api.post("/messages", {"body": QUESTION, "customer_ref": "kb-1"})
-    second = api.post("/messages", {"body": "I can't log in to my profile", "customer_ref": "kb-2"})
+    second = api.post(
+        "/messages", {"body": "how do I add a new shipping address?", "customer_ref": "kb-2"}
+    )
     page = console_page()
     _live(page)
     for created in (first, second):
