@@ -99,8 +99,9 @@ def agent_user(db: None) -> Any:
     from django.contrib.auth.models import User
 
     from resolver.bootstrap import ensure_agents_group
+    from tests.helpers import AGENT_PASSWORD, AGENT_USERNAME
 
-    user = User.objects.create_user("agnes", password="pw-agnes-123")
+    user = User.objects.create_user(AGENT_USERNAME, password=AGENT_PASSWORD)
     user.groups.add(ensure_agents_group())
     return user
 

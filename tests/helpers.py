@@ -43,3 +43,28 @@ def session_headers(user: Any, origin: bytes = b"http://127.0.0.1") -> list[tupl
     client.force_login(user)
     cookie = f"sessionid={client.cookies['sessionid'].value}"
     return [(b"cookie", cookie.encode()), (b"origin", origin)]
+
+
+# The console's demo agent (the `agent_user` fixture) and how a browser test logs in as her.
+AGENT_USERNAME = "agnes"
+AGENT_PASSWORD = "pw-agnes-123"
+
+
+def log_in_to_console(
+    browser: Any, url: str, *, width: int = 1280, height: int = 900, timeout_ms: int = 20_000
+) -> Any:
+    """A new page of `browser` logged in to the console at `url` as the demo agent.
+
+    The timeout covers the worker's first draft, which loads the models (expect()'s default 5 s
+    does not)."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(timeout_ms)
+    expect.set_options(timeout=timeout_ms)
+    page.goto(f"{url}/console/login/")
+    page.get_by_label("Username").fill(AGENT_USERNAME)
+    page.get_by_label("Password").fill(AGENT_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{url}/console/")
+    return page

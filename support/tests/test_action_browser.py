@@ -8,25 +8,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from support.models import Action, Draft, Order, Task
 from support.tests.action_fixtures import customer_draft, order_for, propose
 from support.vocabulary import ActionStatus
+from tests.helpers import log_in_to_console
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(browser: Any, url: str) -> Page:
-    page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(15_000)
-    expect.set_options(timeout=15_000)
-    page.goto(f"{url}/console/")
-    page.get_by_label("Username").fill("agnes")
-    page.get_by_label("Password").fill("pw-agnes-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{url}/console/")
-    return page
 
 
 def test_correct_the_amount_approve_press_y_for_the_next_then_send(
@@ -36,7 +25,7 @@ def test_correct_the_amount_approve_press_y_for_the_next_then_send(
     order = order_for(draft)
     refund = propose(draft, "refund_order", order_number=order.number, amount=80)
     follow_up = propose(draft, "create_follow_up", title="Check the replacement arrived")
-    page = _login(browser, live_server_url)
+    page = log_in_to_console(browser, live_server_url)
     page.goto(f"{live_server_url}/console/conversations/{draft.conversation_id}/")
     page.locator("body[data-live='open']").wait_for(state="attached")
     send = page.locator("[data-approve]")

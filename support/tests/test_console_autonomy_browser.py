@@ -8,29 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from support.models import AuditAction, AuditLog, AutonomySwitch, IntentAutonomy
+from tests.helpers import log_in_to_console
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(browser: Any, url: str) -> Page:
-    page: Page = browser.new_page(viewport={"width": 1400, "height": 900})
-    page.set_default_timeout(20_000)
-    page.goto(f"{url}/console/login/")
-    page.get_by_label("Username").fill("agnes")
-    page.get_by_label("Password").fill("pw-agnes-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{url}/console/")
-    return page
 
 
 def test_a_lead_stops_auto_send_and_switches_an_intent_off(
     browser: Any, browser_env: Path, live_server_url: str, agent_user: Any, settings: Any
 ) -> None:
     IntentAutonomy.objects.create(intent="track_order")
-    page = _login(browser, live_server_url)
+    page = log_in_to_console(browser, live_server_url, width=1400)
     page.get_by_role("navigation", name="Console").get_by_role("link", name="Autonomy").click()
     expect(page).to_have_url(f"{live_server_url}/console/autonomy/")
     page.screenshot(path=browser_env / "console-autonomy.png", full_page=True)

@@ -16,23 +16,11 @@ from playwright.sync_api import Page, expect
 from support.models import Draft
 from support.tests.conftest import Api
 from support.tests.customer_history import conversation
+from tests.helpers import log_in_to_console
 
 pytestmark = pytest.mark.django_db(transaction=True)
 QUESTION = "how do I change my password?"
 ANSWERED = re.compile(r"^(SUGGESTED|ESCALATED)$")
-
-
-def _login(browser: Any, url: str, width: int = 1280, height: int = 900) -> Page:
-    page: Page = browser.new_page(viewport={"width": width, "height": height})
-    page.set_default_timeout(20_000)
-    # The worker's first draft loads the models: allow for it beyond expect()'s 5 s.
-    expect.set_options(timeout=20_000)
-    page.goto(f"{url}/console/")
-    page.get_by_label("Username").fill("agnes")
-    page.get_by_label("Password").fill("pw-agnes-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{url}/console/")
-    return page
 
 
 @pytest.fixture
@@ -45,7 +33,7 @@ def console_page(
     agent_user: Any,
 ) -> Callable[..., Page]:
     def open_page(width: int = 1280, height: int = 900) -> Page:
-        return _login(browser, live_server_url, width, height)
+        return log_in_to_console(browser, live_server_url, width=width, height=height)
 
     return open_page
 
@@ -204,7 +192,7 @@ def test_an_agent_s_own_reply_on_a_pending_draft_is_kept(
     from support.inbound import message_created, receive_message
 
     message, draft = receive_message(QUESTION, customer_ref="pending-1", enqueue=False)
-    page = _login(browser, live_server_url)
+    page = log_in_to_console(browser, live_server_url)
     page.goto(f"{live_server_url}/console/conversations/{message.conversation_id}/")
     _live(page)
     expect(page.locator("[data-status]")).to_have_text("PENDING")
@@ -241,7 +229,7 @@ def test_a_draft_never_drafted_needs_the_agent_s_reply_to_approve(
         guard=not_drafted_guard(),
         completed_at=timezone.now(),
     )
-    page = _login(browser, live_server_url)
+    page = log_in_to_console(browser, live_server_url)
     page.goto(f"{live_server_url}/console/conversations/{message.conversation_id}/")
     _live(page)
     expect(page.get_by_text("Not drafted: no checks ran.")).to_be_visible()

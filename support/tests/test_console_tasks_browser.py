@@ -11,22 +11,12 @@ from typing import Any
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from support.tests.conftest import Api
+from tests.helpers import log_in_to_console
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _login(browser: Any, url: str) -> Page:
-    page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(20_000)
-    page.goto(f"{url}/console/login/")
-    page.get_by_label("Username").fill("agnes")
-    page.get_by_label("Password").fill("pw-agnes-123")
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{url}/console/")
-    return page
 
 
 def test_an_agent_adds_completes_and_finds_a_task(
@@ -34,7 +24,7 @@ def test_an_agent_adds_completes_and_finds_a_task(
 ) -> None:
     api = Api(live_server_url)
     created = api.post("/messages", {"body": "my replacement never came", "customer_ref": "ella"})
-    page = _login(browser, live_server_url)
+    page = log_in_to_console(browser, live_server_url)
     page.goto(f"{live_server_url}/console/conversations/{created['conversation_id']}/")
     page.locator("body[data-live='open']").wait_for(state="attached")
 
