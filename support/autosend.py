@@ -109,7 +109,8 @@ def auto_send_if_allowed(draft: Draft) -> bool:
         return False
     with transaction.atomic():
         # One lock order, shared with every writer that meets this transaction: the draft
-        # (approve, reject, escalate, record_outcome lock it first), its conversation (an
+        # (approve, reject, escalate, record_outcome, resolve and erasure lock it first), its
+        # conversation (an
         # escalation UPDATEs it: it waits for this send, or this send sees it escalated; FOR
         # NO KEY UPDATE, the lock the send's own UPDATE of the conversation takes, so two
         # sends in one conversation queue rather than deadlock upgrading a shared lock), the

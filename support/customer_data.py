@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from resolver.api.errors import ApiError
@@ -152,11 +152,8 @@ def do_erase(ref: str, actor: Actor) -> dict[str, int]:
         # for us. A message added afterwards to an erased conversation is new data there, under
         # no reference (retention expires it).
         Conversation.objects.lock_customer(ref)
-        list(
-            Conversation.objects.select_for_update(of=("self",))
-            .filter(Q(customer_ref=ref) | Q(customer__ref=ref))
-            .values_list("pk", flat=True)
-        )
+        theirs = Q(customer_ref=ref) | Q(customer__ref=ref)
+        lock_drafts_then_conversations(Conversation.objects.filter(theirs))
         subject = customer(ref)
         counts = erase(subject)
         AuditLog.objects.record(
@@ -173,10 +170,26 @@ def do_erase_conversations(ids: list[Any], actor: Actor) -> dict[str, int]:
     """Erases conversations by id, whoever they belong to: a widget visitor's has no customer
     reference to ask for (the admin action on conversations)."""
     with transaction.atomic():
-        locked = list(
-            Conversation.objects.select_for_update().filter(pk__in=ids).values_list("pk", flat=True)
-        )
+        locked = lock_drafts_then_conversations(Conversation.objects.filter(pk__in=ids))
         return erase_conversations(locked, actor, AuditAction.CUSTOMER_ERASED)
+
+
+def lock_drafts_then_conversations(conversations: QuerySet[Conversation]) -> list[Any]:
+    """Locks the conversations' drafts, then the conversations (their ids, in a stable order):
+    the order auto-send and record_outcome lock in (support/autosend.py), so an erasure waits
+    for a send in flight instead of deadlocking with it."""
+    list(
+        Draft.objects.select_for_update(of=("self",))
+        .filter(conversation__in=conversations.values("pk"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return list(
+        Conversation.objects.select_for_update(of=("self",))
+        .filter(pk__in=conversations.values("pk"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def erase_conversations(ids: list[Any], actor: Actor, action: str, **meta: Any) -> dict[str, int]:

@@ -408,14 +408,18 @@ def resolve(conversation_id: Any, actor: Actor) -> Conversation:
     """An agent closes the conversation: its open drafts are closed unanswered, it leaves the
     queue, and it stays RESOLVED until the customer writes again (which reopens it)."""
     with transaction.atomic():
+        # Its drafts before the conversation: the order auto-send and record_outcome lock in
+        # (support/autosend.py), so a send in flight finishes first instead of deadlocking.
+        open_drafts = list(
+            Draft.objects.select_for_update()
+            .filter(conversation_id=conversation_id, status__in=OPEN_STATUSES)
+            .order_by("created_at", "pk")
+        )
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         if conversation.status == ConversationStatus.RESOLVED:
             raise Conflict("the conversation is already RESOLVED")
         before = {"status": conversation.status}
-        open_drafts = Draft.objects.select_for_update().filter(
-            conversation=conversation, status__in=OPEN_STATUSES
-        )
-        for draft in open_drafts.order_by("created_at"):
+        for draft in open_drafts:
             _close_unreviewed(draft, actor, CLOSED_BY_RESOLVE, CloseReason.RESOLVED, resolved=True)
         conversation.status = ConversationStatus.RESOLVED
         conversation.resolved_at = timezone.now()

@@ -259,3 +259,56 @@ def test_nothing_is_sent_alone_once_an_escalation_commits(
 
     assert sent == [False] and reload(draft).status == DraftStatus.SUGGESTED
     assert not Message.objects.filter(role=MessageRole.AGENT).exists()
+
+
+def _conversation_lockable(pk: Any) -> bool:
+    """Whether another transaction could take the conversation's row now (NOWAIT)."""
+    from django.db.utils import OperationalError
+
+    try:
+        with transaction.atomic():
+            Conversation.objects.select_for_update(no_key=True, nowait=True).get(pk=pk)
+    except OperationalError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("closing", ["resolve", "erase"])
+def test_resolve_and_erase_wait_on_a_draft_before_taking_its_conversation(
+    transactional_db: None, closing: str
+) -> None:
+    """Auto-send locks the draft, then its conversation. Resolving or erasing the conversation
+    while a send holds the draft must queue behind that draft without holding the conversation,
+    or the two wait on each other (a deadlock PostgreSQL breaks by failing one of them)."""
+    from support.customer_data import do_erase
+
+    draft = _suggested(7)
+    conversation_id = draft.conversation_id
+    locked, release = threading.Event(), threading.Event()
+
+    def send_in_flight() -> None:
+        with transaction.atomic():
+            Draft.objects.select_for_update().get(pk=draft.pk)
+            locked.set()
+            release.wait(10)
+
+    holder = _in_thread(send_in_flight)
+    assert locked.wait(10)
+    actor = Actor.system("test")
+    closer = _in_thread(
+        (lambda: review.resolve(conversation_id, actor))
+        if closing == "resolve"
+        else (lambda: do_erase("c7", actor))
+    )
+    try:
+        assert _until(lambda: _waiting_on_locks() >= 1)  # the closer waits on the draft...
+        assert _conversation_lockable(conversation_id)  # ...and holds no lock on the conversation
+    finally:
+        release.set()
+        holder.join(10)
+        closer.join(10)
+    assert not closer.is_alive()
+    if closing == "resolve":
+        assert Conversation.objects.get(pk=conversation_id).status == ConversationStatus.RESOLVED
+    else:
+        assert not Message.objects.filter(conversation_id=conversation_id, body__contains="NW-7")
