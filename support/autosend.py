@@ -110,10 +110,10 @@ def auto_send_if_allowed(draft: Draft) -> bool:
     with transaction.atomic():
         # One lock order, shared with every writer that meets this transaction: the draft
         # (approve, reject, escalate, record_outcome, resolve and erasure lock it first), its
-        # conversation (an
-        # escalation UPDATEs it: it waits for this send, or this send sees it escalated; FOR
-        # NO KEY UPDATE, the lock the send's own UPDATE of the conversation takes, so two
-        # sends in one conversation queue rather than deadlock upgrading a shared lock), the
+        # conversation (an escalation UPDATEs it: it waits for this send, or this send sees it
+        # escalated; FOR NO KEY UPDATE, the lock the send's own UPDATE of the conversation
+        # takes, so two sends in one conversation queue rather than deadlock upgrading a shared
+        # lock), the
         # intent's row FOR SHARE (a demotion takes it FOR UPDATE), the kill switch's FOR SHARE
         # (flipping it takes it FOR UPDATE): once a demotion, an escalation or "Stop all
         # auto-send" commits, nothing they cover is sent alone; a send holding the locks first
