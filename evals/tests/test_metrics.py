@@ -150,45 +150,30 @@ def _tone_case(
     )
 
 
+# id, tags, expected: acknowledged, urgency; the run: acknowledged, P(acknowledge), urgency,
+# P(HIGH). Sarcasm thanked is the one acknowledgement that must not happen.
+TONE_RUN = [
+    ("sarcasm", ["sarcasm"], False, "NORMAL", True, 0.85, "NORMAL", 0.05),
+    ("praise", ["praise", "agreed_praise"], True, "LOW", True, 0.95, "LOW", 0.05),
+    ("praise missed", ["praise", "agreed_praise"], True, "HIGH", False, 0.35, "NORMAL", 0.45),
+    ("complaint", ["complaint"], False, "HIGH", False, 0.05, "HIGH", 0.95),
+]
+
+
 def test_tone_metrics_on_a_small_run() -> None:
     scores = [
-        # Sarcasm thanked: the one acknowledgement that must not happen.
         _tone_case(
-            "sarcasm",
-            ["sarcasm"],
-            {"acknowledged": False, "urgency": "NORMAL"},
-            acknowledged=True,
-            acknowledge=0.85,
-            urgency="NORMAL",
-            urgency_high=0.05,
-        ),
-        _tone_case(
-            "praise",
-            ["praise", "agreed_praise"],
-            {"acknowledged": True, "urgency": "LOW"},
-            acknowledged=True,
-            acknowledge=0.95,
-            urgency="LOW",
-            urgency_high=0.05,
-        ),
-        _tone_case(
-            "praise missed",
-            ["praise", "agreed_praise"],
-            {"acknowledged": True, "urgency": "HIGH"},
-            acknowledged=False,
-            acknowledge=0.35,
-            urgency="NORMAL",
-            urgency_high=0.45,
-        ),
-        _tone_case(
-            "complaint",
-            ["complaint"],
-            {"acknowledged": False, "urgency": "HIGH"},
-            acknowledged=False,
-            acknowledge=0.05,
-            urgency="HIGH",
-            urgency_high=0.95,
-        ),
+            case_id,
+            tags,
+            {"acknowledged": expect_ack, "urgency": expect_urgency},
+            acknowledged=acknowledged,
+            acknowledge=p_ack,
+            urgency=urgency,
+            urgency_high=p_high,
+        )
+        for case_id, tags, expect_ack, expect_urgency, acknowledged, p_ack, urgency, p_high in (
+            TONE_RUN
+        )
     ]
     metrics = aggregate(scores)
     assert metrics["acknowledged_non_praise"] == 1
