@@ -63,10 +63,14 @@ def ref_digest(ref: str) -> str:
 
 def _texts(conversation_ids: set[Any]) -> frozenset[str]:
     texts: set[str] = set(
-        Message.objects.filter(conversation_id__in=conversation_ids).values_list("body", flat=True)
+        Message.objects.filter(conversation_id__in=conversation_ids)
+        .order_by()
+        .values_list("body", flat=True)
     )
-    for fields in Draft.objects.filter(conversation_id__in=conversation_ids).values_list(
-        "answer", "sent_text", "reject_reason"
+    for fields in (
+        Draft.objects.filter(conversation_id__in=conversation_ids)
+        .order_by()
+        .values_list("answer", "sent_text", "reject_reason")
     ):
         texts.update(fields)
     texts.update(
@@ -80,9 +84,12 @@ def _texts(conversation_ids: set[Any]) -> frozenset[str]:
 def subject_of(
     conversations: Q, *, ref: str = "", customer_ids: frozenset[int] = frozenset()
 ) -> Subject:
-    conversation_ids = set(Conversation.objects.filter(conversations).values_list("pk", flat=True))
-    messages = Message.objects.filter(conversation_id__in=conversation_ids)
-    drafts = Draft.objects.filter(conversation_id__in=conversation_ids)
+    # Unordered: a set, and an ORDER BY could make PostgreSQL walk a whole index for it.
+    conversation_ids = set(
+        Conversation.objects.filter(conversations).order_by().values_list("pk", flat=True)
+    )
+    messages = Message.objects.filter(conversation_id__in=conversation_ids).order_by()
+    drafts = Draft.objects.filter(conversation_id__in=conversation_ids).order_by()
     return Subject(
         ref=ref,
         customer_ids=customer_ids,
