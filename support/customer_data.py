@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from resolver.api.errors import ApiError
@@ -159,9 +159,13 @@ def do_erase(ref: str, actor: Actor) -> dict[str, int]:
         # for us. A message added afterwards to an erased conversation is new data there, under
         # no reference (retention expires it).
         Conversation.objects.lock_customer(ref)
+        # The customer's id by a scalar subquery, not a join: an OR across a join makes
+        # PostgreSQL read every conversation (seconds at a million); this is two index scans.
+        customer_id = Subquery(Customer.objects.filter(ref=ref).values("pk")[:1])
         list(
-            Conversation.objects.select_for_update(of=("self",))
-            .filter(Q(customer_ref=ref) | Q(customer__ref=ref))
+            Conversation.objects.select_for_update()
+            .filter(Q(customer_ref=ref) | Q(customer_id=customer_id))
+            .order_by()
             .values_list("pk", flat=True)
         )
         subject = customer(ref)

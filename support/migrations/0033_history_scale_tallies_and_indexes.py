@@ -230,6 +230,24 @@ class Migration(migrations.Migration):
             model_name="draft",
             index=models.Index(fields=["-created_at", "-id"], name="draft_created_idx"),
         ),
+        migrations.RemoveIndex(model_name="draft", name="draft_queue_order_idx"),
+        migrations.AddIndex(
+            model_name="draft",
+            index=models.Index(
+                models.Case(models.When(status="PENDING", then=1), default=0),
+                models.Case(
+                    models.When(then=0, urgency="HIGH"),
+                    models.When(then=1, urgency="NORMAL"),
+                    models.When(then=2, urgency="LOW"),
+                    default=3,
+                ),
+                models.F("created_at"),
+                models.F("id"),
+                models.F("status"),
+                condition=models.Q(("status__in", ("PENDING", "SUGGESTED", "ESCALATED"))),
+                name="draft_queue_order_idx",
+            ),
+        ),
         migrations.AddIndex(
             model_name="conversation",
             index=models.Index(fields=["updated_at"], name="conversation_updated_idx"),

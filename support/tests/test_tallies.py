@@ -111,9 +111,8 @@ def test_the_tallies_follow_every_action(
 
     with django_capture_on_commit_callbacks(execute=True):
         review.resolve(drafts[4].conversation_id, AGENT)
-    WebhookDelivery.objects.filter(pk=WebhookDelivery.objects.first().pk).update(
-        status=DeliveryStatus.DELIVERED
-    )
+    first = WebhookDelivery.objects.order_by("pk").values_list("pk", flat=True)[:1]
+    WebhookDelivery.objects.filter(pk__in=list(first)).update(status=DeliveryStatus.DELIVERED)
     assert_kept()
 
     make_draft("someone else's", customer_ref="cust-other")
