@@ -465,7 +465,15 @@ def measure(requests: int, erasures: int) -> dict[str, Any]:
         "conversations_per_batch": batches,
     }
 
-    erase_refs = [f"hist-{rng.randint(1, customers)}" for _ in range(erasures)]
+    # Customers who still have conversations (an earlier run erased some): from a random id on.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.ref FROM support_customer c WHERE c.id > %s AND EXISTS"
+            " (SELECT 1 FROM support_conversation v WHERE v.customer_id = c.id)"
+            " ORDER BY c.id LIMIT %s",
+            [rng.randint(1, max(1, customers - 10 * erasures)), erasures],
+        )
+        erase_refs = [row[0] for row in cursor.fetchall()]
     sizes = [Conversation.objects.filter(customer__ref=ref).count() for ref in erase_refs]
     drafts = [Draft.objects.filter(conversation__customer__ref=ref).count() for ref in erase_refs]
     result["customer_erase"] = {
