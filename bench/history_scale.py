@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from _setup import ROOT, latency_summary, write_result
@@ -512,7 +513,8 @@ def main() -> None:
     setup_django()
     from support.models import Conversation, Draft, Message
 
-    marker = ROOT / "var" / "bench-history-loaded.json"
+    # What the data dir holds (its own file: runs on other data dirs do not disturb it).
+    marker = Path(os.environ["RESOLVER_DATA_DIR"]) / "history-loaded.json"
     loaded = json.loads(marker.read_text()) if marker.exists() else {}
     if args.reload or loaded.get("conversations") != args.conversations:
         marker.unlink(missing_ok=True)
