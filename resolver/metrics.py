@@ -1,12 +1,10 @@
-"""/metrics in Prometheus text format, computed at scrape time from the database and Redis."""
+"""/metrics in Prometheus text format: the database's running totals (support/tallies.py) and
+Redis, read at scrape time."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import redis
 from django.conf import settings
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import (
@@ -23,9 +21,8 @@ from resolver.broker import HEARTBEAT_QUEUE
 from resolver.heartbeat import live_workers
 from resolver.redis_client import get_redis
 from resolver.shared_metrics import ALL as SHARED
-from support import outbox
+from support import outbox, tallies
 from support.inbound import AGENT_RUN_QUEUE
-from support.models import Draft, WebhookDelivery
 from support.observers import LEARNING_QUEUE
 from support.webhooks import DELIVERY_QUEUE
 
@@ -33,15 +30,14 @@ from support.webhooks import DELIVERY_QUEUE
 QUEUES = [AGENT_RUN_QUEUE, "knowledge", DELIVERY_QUEUE, LEARNING_QUEUE, HEARTBEAT_QUEUE]
 
 
-def _database_figures(registry: CollectorRegistry) -> None:
+def _database_figures(registry: CollectorRegistry, figures: tallies.Figures) -> None:
     drafts = Gauge("resolver_drafts", "Drafts by status", ["status"], registry=registry)
-    for row in Draft.objects.values("status").annotate(n=Count("id")):
-        drafts.labels(status=row["status"]).set(row["n"])
+    for status, n in figures.drafts_by_status().items():
+        drafts.labels(status=status).set(n)
     escalated = Gauge(
         "resolver_drafts_escalated", "Escalated drafts by reason", ["reason"], registry=registry
     )
-    reasons = Draft.objects.exclude(escalation_reason="").values("escalation_reason")
-    for reason, n in reasons.annotate(n=Count("id")).values_list("escalation_reason", "n"):
+    for reason, n in figures.escalated_by_reason().items():
         escalated.labels(reason=reason).set(n)
     backlog = outbox.backlog()
     Gauge(
@@ -56,42 +52,34 @@ def _database_figures(registry: CollectorRegistry) -> None:
     ).set(backlog.oldest_pending_seconds)
 
 
-# Seconds from a message to its draft; the buckets of resolver_time_to_draft_seconds.
-TIME_TO_DRAFT_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300)
-
-
-def _run_figures(registry: CollectorRegistry) -> None:
-    """Cumulative over the drafts stored (a histogram and counters computed at scrape time from
-    the rows every worker writes, so one scrape of any web pod covers all workers)."""
-    finished = Draft.objects.exclude(completed_at=None)
-    took = ExpressionWrapper(F("completed_at") - F("created_at"), output_field=DurationField())
-    buckets = {
-        f"le_{i}": Count("id", filter=Q(took__lte=timedelta(seconds=b)))
-        for i, b in enumerate(TIME_TO_DRAFT_BUCKETS)
-    }
-    row = finished.annotate(took=took).aggregate(
-        n=Count("id"), total=Sum("took"), tokens=Sum("tokens"), cost=Sum("cost"), **buckets
-    )
+def _run_figures(registry: CollectorRegistry, figures: tallies.Figures) -> None:
+    """Cumulative over the drafts stored: a histogram and sums the tallies keep as every worker
+    writes its drafts (support/tallies.py), so one scrape of any web pod covers all workers
+    and reads a few dozen rows, not every draft."""
     histogram = HistogramMetricFamily(
         "resolver_time_to_draft_seconds", "From the customer's message to its finished draft"
     )
-    cumulative = [(str(float(b)), row[f"le_{i}"]) for i, b in enumerate(TIME_TO_DRAFT_BUCKETS)]
-    total = row["total"].total_seconds() if row["total"] else 0.0
-    histogram.add_metric([], [*cumulative, ("+Inf", row["n"])], total)
+    cumulative = [
+        (str(float(bound)), figures.total(column))
+        for bound, column in zip(tallies.TIME_TO_DRAFT_BUCKETS, tallies.BUCKET_COLUMNS, strict=True)
+    ]
+    histogram.add_metric(
+        [],
+        [*cumulative, ("+Inf", figures.total("completed"))],
+        figures.total("seconds_to_draft"),
+    )
     # Gauges, not counters: sums over the stored drafts go down when drafts are erased or
     # expire (a counter would read that as a reset). Rates: delta() over a window.
     tokens = GaugeMetricFamily("resolver_llm_tokens", "LLM tokens used by the stored drafts")
-    tokens.add_metric([], row["tokens"] or 0)
+    tokens.add_metric([], figures.total("tokens"))
     cost = GaugeMetricFamily(
         "resolver_llm_cost_dollars", "LLM cost of the stored drafts (configured price)"
     )
-    cost.add_metric([], float(row["cost"] or 0))
+    cost.add_metric([], float(figures.total("cost")))
     deliveries = GaugeMetricFamily(
         "resolver_webhook_deliveries", "Webhook deliveries by outcome", labels=["status"]
     )
-    for status, n in (
-        WebhookDelivery.objects.values("status").annotate(n=Count("id")).values_list("status", "n")
-    ):
+    for status, n in figures.deliveries.items():
         deliveries.add_metric([status], n)
     for family in (histogram, tokens, cost, deliveries):
         registry.register(_Fixed(family))
@@ -129,8 +117,9 @@ def _redis_figures(registry: CollectorRegistry) -> None:
 
 def _registry() -> CollectorRegistry:
     registry = CollectorRegistry()
-    _database_figures(registry)
-    _run_figures(registry)
+    figures = tallies.current()
+    _database_figures(registry, figures)
+    _run_figures(registry, figures)
     _redis_figures(registry)
     return registry
 

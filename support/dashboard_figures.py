@@ -12,10 +12,10 @@ from django.db.models.functions import Cast, TruncDate, TruncWeek
 from django.utils import timezone
 
 from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalStatus
+from support import tallies
 from support.models import (
     AuditAction,
     AuditLog,
-    Conversation,
     ConversationStatus,
     CustomerRating,
     Draft,
@@ -69,16 +69,18 @@ def _round(value: float | None) -> float | None:
 
 
 def queue(now: datetime) -> dict[str, Any]:
-    counts = dict(Draft.objects.values_list("status").annotate(n=Count("id")).order_by())
+    """Over all stored drafts and conversations: from the running totals (support/tallies.py),
+    not counted at each request; the oldest pending draft from draft_pending_idx."""
+    figures = tallies.current()
+    counts = figures.drafts_by_status()
     oldest = Draft.objects.filter(status=DraftStatus.PENDING).aggregate(t=Min("created_at"))["t"]
-    conversations = Conversation.objects.aggregate(
-        open=Count("id", filter=Q(status=ConversationStatus.OPEN)),
-        escalated=Count("id", filter=Q(status=ConversationStatus.ESCALATED)),
-    )
     return {
         "drafts_by_status": {status: counts.get(status, 0) for status in DraftStatus.values},
         "oldest_pending_seconds": int((now - oldest).total_seconds()) if oldest else None,
-        "conversations": conversations,
+        "conversations": {
+            "open": figures.conversations.get(ConversationStatus.OPEN, 0),
+            "escalated": figures.conversations.get(ConversationStatus.ESCALATED, 0),
+        },
     }
 
 

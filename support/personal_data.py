@@ -368,6 +368,11 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.AutonomySwitch.changed_by": "who flipped the kill switch: a staff user's label",
     "support.Order.currency": "an ISO 4217 code",
     "support.Action.name": "an action of the catalogue (support/actions/catalogue.py)",
+    # Running totals (support/tallies.py): counts per status, no row of anyone's.
+    "support.DraftTally.status": "a draft status of the vocabulary",
+    "support.DraftTally.escalation_reason": "an escalation reason of the vocabulary",
+    "support.StatusTally.kind": "a table's name",
+    "support.StatusTally.status": "a status of the vocabulary",
     "support.BusinessProfile.company_name": _CONFIG,
     "support.BusinessProfile.support_phone": _CONFIG,
     "support.BusinessProfile.support_hours": _CONFIG,

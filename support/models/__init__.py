@@ -21,6 +21,7 @@ from support.models.mailbox import MailboxCredential, MailboxCursor
 from support.models.message import IgnoredReason, Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.rating import CustomerRating
+from support.models.tally import DraftTally, StatusTally
 from support.models.webhook import (
     DeliveryStatus,
     WebhookAttempt,
@@ -47,6 +48,7 @@ __all__ = [
     "Door",
     "Draft",
     "DraftStatus",
+    "DraftTally",
     "EmailEnvelope",
     "EscalationReason",
     "IgnoredReason",
@@ -63,6 +65,7 @@ __all__ = [
     "ReplyDelivery",
     "ReplyDeliveryStatus",
     "Sentiment",
+    "StatusTally",
     "Task",
     "Urgency",
     "WebhookAttempt",

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 
 from resolver.audit_actor import ActorType
 
@@ -132,6 +133,8 @@ class AuditLog(models.Model):
             models.Index(fields=["conversation", "created_at"], name="audit_conversation_idx"),
             models.Index(fields=["draft", "created_at"], name="audit_draft_idx"),
             models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+            # Erasure finds the export and erasure rows that name the customer.
+            models.Index(KeyTransform("customer_ref", "metadata"), name="audit_customer_ref_idx"),
         ]
 
     def __str__(self) -> str:

@@ -161,6 +161,8 @@ class Conversation(models.Model):
         indexes = [
             models.Index(fields=["status", "-updated_at"], name="conversation_status_idx"),
             models.Index(fields=["customer_ref"], name="conversation_customer_ref_idx"),
+            # Retention: the conversations idle longest first (support/customer_data.py).
+            models.Index(fields=["updated_at"], name="conversation_updated_idx"),
         ]
 
     def __str__(self) -> str:

@@ -221,7 +221,10 @@ class Draft(models.Model):
         ]
         indexes = [
             models.Index(fields=["status"], name="draft_status_idx"),
-            models.Index(fields=["status", "-created_at"], name="draft_status_created_idx"),
+            # GET /drafts newest first, with a status or not: keyset pages on (created_at, id).
+            models.Index(fields=["status", "-created_at", "-id"], name="draft_status_created_idx"),
+            # ... and the dashboard's window (drafts created since).
+            models.Index(fields=["-created_at", "-id"], name="draft_created_idx"),
             models.Index(fields=["conversation", "-created_at"], name="draft_conversation_idx"),
             # The outbox sweep and /healthz's backlog: PENDING drafts by age.
             models.Index(
@@ -229,11 +232,15 @@ class Draft(models.Model):
                 name="draft_pending_idx",
                 condition=models.Q(status=DraftStatus.PENDING),
             ),
+            # `status` last: not for the order, but so a status filter is checked on the index
+            # entries themselves, not on each row fetched (the pending drafts come after every
+            # answered one: thousands of rows skipped).
             models.Index(
                 _waiting_group(),
                 _urgency_rank(),
                 models.F("created_at"),
                 models.F("id"),
+                models.F("status"),
                 name="draft_queue_order_idx",
                 condition=models.Q(status__in=OPEN_STATUSES),
             ),

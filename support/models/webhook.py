@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from resolver.events import WEBHOOK_EVENT_TYPES
@@ -108,6 +109,10 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx"),
+            # Erasure and retention find a conversation's deliveries by the id in the payload.
+            models.Index(
+                KeyTransform("conversation_id", "payload"), name="delivery_conversation_idx"
+            ),
         ]
 
     def __str__(self) -> str:
