@@ -19,24 +19,26 @@ ARTICLES_PER_CATEGORY = 6  # on the home page; the category's page lists all of 
 CATEGORY_PAGE_MAX = 500
 RESULTS = 10
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
+# Named, not spelled out in the queries: the column arrives with the languages work (#31).
+LANGUAGE_FIELD = "language"
 
 
 def has_languages() -> bool:
     """Whether articles carry a language (KBDocument.language, ISO 639-1: issue #31's
     languages work adds it). Until then the KB is in one language, DEFAULT_LANGUAGE."""
-    return any(f.name == "language" for f in KBDocument._meta.get_fields())
+    return any(f.name == LANGUAGE_FIELD for f in KBDocument._meta.get_fields())
 
 
 def in_language(documents: KBDocumentQuerySet, language: str) -> KBDocumentQuerySet:
     """The one filter every help page's articles go through."""
-    return documents.filter(language=language) if has_languages() else documents
+    return documents.filter(**{LANGUAGE_FIELD: language}) if has_languages() else documents
 
 
 def languages() -> list[str]:
     """The languages the help center has articles in, the default first."""
     if not has_languages():
         return [DEFAULT_LANGUAGE]
-    found = set(KBDocument.objects.public().values_list("language", flat=True).distinct())
+    found = set(KBDocument.objects.public().values_list(LANGUAGE_FIELD, flat=True).distinct())
     return sorted(found | {DEFAULT_LANGUAGE}, key=lambda code: (code != DEFAULT_LANGUAGE, code))
 
 
