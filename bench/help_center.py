@@ -12,6 +12,10 @@ views, their queries on PostgreSQL and the templates; no network. On the bench's
   boundary from the third word on), each query text asked once, so the query embedding's
   in-process cache (knowledge/embeddings.py) is not what is measured.
 - home and search pages, for information.
+- baselines in the same run, on other distinct texts: embedding one query alone
+  (knowledge/embeddings.py) and the agents' hybrid search (KBDocument.objects.hybrid_search,
+  embedding included): what a suggestion costs beyond the search it runs. On a shared, busy
+  machine the embedding dominates; the load average is recorded with the numbers.
 """
 
 from __future__ import annotations
@@ -58,18 +62,22 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=400, help="article page requests")
     parser.add_argument("--suggestions", type=int, default=400, help="suggest requests")
     parser.add_argument("--searches", type=int, default=100, help="help search requests")
+    parser.add_argument("--baseline", type=int, default=100, help="embeddings and searches alone")
     args = parser.parse_args()
+    load_at_start = round(os.getloadavg()[0], 2)
     setup_django()
     from django.core.management import call_command
     from django.test import Client, override_settings
 
+    from knowledge.embeddings import embed_query
     from knowledge.models import KBDocument
     from support.models import WidgetKey
 
     call_command("load_demo_kb")
     key = WidgetKey.objects.demo_for(SHOP)
     slugs = list(KBDocument.objects.public().values_list("slug", flat=True))
-    queries = _questions(args.suggestions + args.searches)
+    queries = _questions(args.suggestions + args.searches + 2 * args.baseline)
+    baseline_texts = queries[args.suggestions + args.searches :]
     raised = {
         "WIDGET_IP_RATE_LIMIT_PER_MINUTE": 100_000_000,
         "HELP_SEARCH_RATE_LIMIT_PER_MINUTE": 100_000_000,
@@ -87,7 +95,19 @@ def main() -> None:
             _timed(client, "/api/v1/widget/suggest", {"q": q}, **widget)
             for q in queries[: args.suggestions]
         ]
-        search = [_timed(client, "/help/search/", {"q": q}) for q in queries[args.suggestions :]]
+        search = [
+            _timed(client, "/help/search/", {"q": q})
+            for q in queries[args.suggestions : args.suggestions + args.searches]
+        ]
+    embed, agents_search = [], []
+    for n, text in enumerate(baseline_texts):
+        started = time.perf_counter()
+        if n % 2:
+            embed_query(text)
+            embed.append((time.perf_counter() - started) * 1000)
+        else:
+            KBDocument.objects.hybrid_search(text, 3)
+            agents_search.append((time.perf_counter() - started) * 1000)
     article_summary, suggest_summary = latency_summary(article), latency_summary(suggest)
     write_result(
         "help_center",
@@ -97,6 +117,10 @@ def main() -> None:
             "suggest": suggest_summary,
             "home_page": latency_summary(home),
             "search_page": latency_summary(search) if search else None,
+            "baseline_embed_query": latency_summary(embed) if embed else None,
+            "baseline_agents_hybrid_search": latency_summary(agents_search)
+            if agents_search
+            else None,
             "targets": {"article_page_p95_ms": 50, "suggest_p95_ms": 40},
             "met": {
                 "article_page": article_summary["p95_ms"] <= 50,
@@ -104,6 +128,7 @@ def main() -> None:
             },
             "machine": {
                 "cpus": os.cpu_count(),
+                "load_average_1m_at_start": load_at_start,
                 "load_average_1m_at_end": round(os.getloadavg()[0], 2),
                 "python": platform.python_version(),
             },
