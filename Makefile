@@ -113,6 +113,7 @@ bench: install browser
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) memory_state.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) actions.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) widget.py
+	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) help_center.py
 	cd bench && ../$(PY) startup.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) pii_leaks.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) email_parse.py

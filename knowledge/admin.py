@@ -25,6 +25,7 @@ from knowledge.models import (
     DocumentSource,
     DocumentStatus,
     GuardRule,
+    HelpCategory,
     KBChunk,
     KBDocument,
     Proposal,
@@ -104,6 +105,7 @@ class KBDocumentAdmin(admin.ModelAdmin):
         "intent",
         "category",
         "status",
+        "public",
         "embedding_status",
         "example_specifics",
         "updated_at",
@@ -111,6 +113,7 @@ class KBDocumentAdmin(admin.ModelAdmin):
     list_filter = [
         "source",
         "status",
+        "public",
         "embedding_status",
         ExampleSpecificsFilter,
         "category",
@@ -123,10 +126,11 @@ class KBDocumentAdmin(admin.ModelAdmin):
         "embedded_at",
         # A learned article's own threshold, derived from its keys (knowledge/matching.py).
         "match_threshold",
+        "slug",  # the help center's URL: stable once set
         "created_at",
         "updated_at",
     ]
-    actions = ["publish", "unpublish", "reembed"]
+    actions = ["publish", "unpublish", "show_in_help_center", "hide_from_help_center", "reembed"]
     inlines = [KBChunkInline]
     change_list_template = "admin/knowledge/kbdocument/change_list.html"
 
@@ -155,6 +159,17 @@ class KBDocumentAdmin(admin.ModelAdmin):
     def unpublish(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
         count = queryset.update(status=DocumentStatus.DRAFT)
         self.message_user(request, f"Unpublished {count} document(s).")
+
+    @admin.action(description="Show selected documents in the help center")
+    def show_in_help_center(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
+        """The help center's switch; for a learned article, its approval for customers."""
+        count = queryset.update(public=True)
+        self.message_user(request, f"{count} document(s) shown in the help center.")
+
+    @admin.action(description="Hide selected documents from the help center")
+    def hide_from_help_center(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
+        count = queryset.update(public=False)
+        self.message_user(request, f"{count} document(s) hidden from the help center.")
 
     @admin.action(description="Re-embed selected documents")
     def reembed(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
@@ -210,6 +225,16 @@ class KBDocumentAdmin(admin.ModelAdmin):
             "title": "Test search",
         }
         return TemplateResponse(request, "admin/knowledge/kbdocument/test_search.html", context)
+
+
+@admin.register(HelpCategory)
+class HelpCategoryAdmin(admin.ModelAdmin):
+    """The help center's categories: a title and place for a KB category, or its switch off."""
+
+    list_display = ["code", "title", "position", "enabled"]
+    list_editable = ["title", "position", "enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["code", "title"]
 
 
 @admin.register(KBChunk)

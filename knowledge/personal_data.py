@@ -194,7 +194,11 @@ _COMPANY = "the company's knowledge (articles are written or approved by staff)"
 NOT_PERSONAL = {
     **{
         f"knowledge.KBDocument.{name}": _COMPANY
-        for name in ("external_id", "intent", "category", "title", "content", "metadata")
+        for name in ("external_id", "intent", "category", "title", "content", "metadata", "slug")
+    },
+    **{
+        f"knowledge.HelpCategory.{name}": "the help center's set-up, written by the team"
+        for name in ("code", "title", "description")
     },
     "knowledge.KBDocument.content_hash": "a hash",
     "knowledge.KBChunk.text": _COMPANY,

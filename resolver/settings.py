@@ -208,6 +208,9 @@ WIDGET_TOKEN_REFRESH_DAYS = env_int("WIDGET_TOKEN_REFRESH_DAYS", 30, minimum=1, 
 WIDGET_MESSAGE_MAX_CHARS = env_int("WIDGET_MESSAGE_MAX_CHARS", 4000, minimum=1, maximum=32768)
 WIDGET_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_RATE_LIMIT_PER_MINUTE", 30, minimum=0)
 WIDGET_IP_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_IP_RATE_LIMIT_PER_MINUTE", 120, minimum=0)
+# The public help center's search (/help/search/): each one embeds the query and runs the hybrid
+# search, so a client address gets this many a minute (resolver/api/middleware.py:over_limit).
+HELP_SEARCH_RATE_LIMIT_PER_MINUTE = env_int("HELP_SEARCH_RATE_LIMIT_PER_MINUTE", 30, minimum=0)
 # Identity (#26, support/widget/identity.py): the host page's server signs a logged-in customer's
 # ref with this secret (data-customer-hash); empty = no widget visitor is ever verified.
 WIDGET_IDENTITY_SECRET = env_str("WIDGET_IDENTITY_SECRET")

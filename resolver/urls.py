@@ -16,6 +16,8 @@ urlpatterns = [
     # Before support's console: its pages live in evals (support does not know evals).
     path("console/evals/", include("evals.urls")),
     path("console/", include("support.console.urls")),
+    # The public help center: knowledge's public articles (knowledge/help/).
+    path("help/", include("knowledge.help.urls")),
     path("widget/demo/", widget_demo, name="widget-demo"),
     # ESP inbound e-mail webhooks at anymail's standard paths (/anymail/<esp>/inbound/).
     path("anymail/", include("support.email.urls")),

@@ -5,7 +5,10 @@
    "Identity"). A ref without its valid hash starts an anonymous conversation.
    Vanilla JS, no build step, no third-party requests, no inline script on the host page. The UI
    lives in a Shadow DOM (no CSS leaks either way). Everything a customer, an agent or the AI wrote
-   is rendered with textContent, never as HTML. */
+   is rendered with textContent, never as HTML. While the visitor types, up to three help articles
+   that may answer them are offered (GET /widget/suggest, debounced); one opens inside the panel
+   and asks "Did this answer your question?": yes records a deflection (no message is sent) and
+   closes the panel, no goes back to the chat with the text kept. */
 (function () {
   "use strict";
 
@@ -55,12 +58,32 @@
     ".rate-comment label{position:static;width:auto;height:auto;overflow:visible;clip:auto}",
     ".rate-comment textarea{flex:none;min-height:56px;font-size:13px}",
     ".rate-comment button{align-self:flex-start;border:0;background:var(--accent);color:#fff}",
+    ".suggest{border-top:1px solid #e2e5ea;padding:8px 10px 0;background:#fff;max-height:45%;overflow-y:auto}",
+    ".suggest[hidden],.article[hidden],.log[hidden],form[hidden]{display:none}",
+    ".suggest p{margin:0 0 4px;font-size:12px;color:#4f5868}",
+    ".suggest ul{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:4px}",
+    ".suggest button{display:block;width:100%;text-align:left;border:1px solid #cfd4dc;background:#fff;border-radius:8px;padding:6px 9px;color:#1d2330}",
+    ".suggest button strong{display:block;font-size:14px;color:#1b4fc4}",
+    ".suggest button span{display:block;font-size:12px;color:#4f5868;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}",
+    ".suggest button:focus-visible{outline:3px solid #ffbf47;outline-offset:1px}",
+    ".article{flex:1;overflow-y:auto;padding:12px 14px;background:#fff;display:flex;flex-direction:column;gap:8px}",
+    ".article h3{margin:0;font-size:16px}",
+    ".article h3:focus{outline:none}",
+    ".article .content{white-space:pre-wrap;overflow-wrap:anywhere;font-size:14px}",
+    ".article a{color:#1b4fc4;font-size:13px}",
+    ".article .back{align-self:flex-start;border:0;background:transparent;color:#1b4fc4;padding:0;text-decoration:underline}",
+    ".answered{border:1px solid #e2e5ea;border-radius:10px;padding:8px 10px;display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:0}",
+    ".answered legend{padding:0 4px;font-weight:600}",
+    ".answered button{border:0;border-radius:8px;padding:6px 14px;background:var(--accent);color:#fff}",
+    ".answered button.no{background:#fff;color:#1d2330;border:1px solid #cfd4dc}",
+    ".article button:focus-visible,.article a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
     "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.launcher{right:12px;bottom:12px}}"
   ].join("\n");
 
   /* ---------- state ---------- */
 
-  var state = { session: null, config: null, socket: null, retries: 0, seen: {}, typingTimer: 0, open: false };
+  var state = { session: null, config: null, socket: null, retries: 0, seen: {}, typingTimer: 0, open: false,
+    suggestTimer: 0, suggested: "", asked: 0, declined: "" };
 
   function load() {
     try { return JSON.parse(window.localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
@@ -107,7 +130,13 @@
   var input = el("textarea", { id: "resolver-message", name: "message", rows: "1", placeholder: "Type your message…", autocomplete: "off" });
   var send = el("button", { "class": "send", type: "submit" }, "Send");
   form.append(label, input, send);
-  panel.append(header, log, status, error, form);
+  /* Help articles matching what the visitor types (GET /widget/suggest), and the one opened. */
+  var suggestBox = el("section", { "class": "suggest", "aria-label": "Suggested articles", hidden: "" });
+  var suggestIntro = el("p", { id: "resolver-suggest-intro" }, "These articles may answer your question:");
+  var suggestList = el("ul", { "aria-labelledby": "resolver-suggest-intro" });
+  suggestBox.append(suggestIntro, suggestList);
+  var reader = el("section", { "class": "article", "aria-labelledby": "resolver-article-title", hidden: "" });
+  panel.append(header, log, reader, status, error, suggestBox, form);
   root.append(launcher, panel);
 
   /* ---------- rendering ---------- */
@@ -372,6 +401,10 @@
       return;
     }
     input.value = "";
+    window.clearTimeout(state.suggestTimer);
+    state.asked += 1;  /* a suggestion still on its way is no longer wanted */
+    state.suggested = "";
+    hideSuggestions();
     var pending = bubble({ role: "customer", body: text, created_at: new Date().toISOString() }, "sending");
     log.appendChild(pending);
     log.scrollTop = log.scrollHeight;
@@ -390,6 +423,96 @@
       if (!input.value) { input.value = text; }
     });
   }
+
+  /* ---------- answers as they type ---------- */
+
+  var SUGGEST_DELAY = 350;  /* ms after the last keystroke */
+  var SUGGEST_MIN = 3;      /* characters; the API suggests nothing below */
+
+  function keyed(method, path, body) {
+    return request(method, path, body, { "X-Widget-Key": KEY });
+  }
+
+  function hideSuggestions() {
+    suggestBox.hidden = true;
+    suggestList.textContent = "";
+  }
+
+  function showSuggestions(items) {
+    suggestList.textContent = "";
+    items.forEach(function (item) {
+      var li = el("li");
+      var button = el("button", { type: "button" });
+      button.append(el("strong", {}, item.title), el("span", {}, item.snippet));
+      button.addEventListener("click", function () { openArticle(item); });
+      li.appendChild(button);
+      suggestList.appendChild(li);
+    });
+    suggestBox.hidden = items.length === 0;
+  }
+
+  function suggestLater() {
+    window.clearTimeout(state.suggestTimer);
+    var text = input.value.trim().replace(/\s+/g, " ");
+    if (text.length < SUGGEST_MIN || text === state.declined) { state.suggested = ""; hideSuggestions(); return; }
+    if (text === state.suggested) { return; }
+    state.suggestTimer = window.setTimeout(function () {
+      var asked = ++state.asked;
+      state.suggested = text;
+      keyed("GET", "/suggest?q=" + encodeURIComponent(text)).then(function (data) {
+        if (asked === state.asked && reader.hidden && input.value.trim()) { showSuggestions(data.items || []); }
+      }, function () { if (asked === state.asked) { hideSuggestions(); } });  /* suggestions are a help, never an error */
+    }, SUGGEST_DELAY);
+  }
+
+  function showChat() {
+    reader.hidden = true;
+    reader.textContent = "";
+    log.hidden = false;
+    form.hidden = false;
+  }
+
+  function openArticle(item) {
+    var query = input.value;
+    hideSuggestions();
+    log.hidden = true;
+    form.hidden = true;
+    reader.textContent = "";
+    reader.hidden = false;
+    var back = el("button", { type: "button", "class": "back" }, "Back to chat");
+    var heading = el("h3", { id: "resolver-article-title", tabindex: "-1" }, item.title);
+    var content = el("div", { "class": "content" }, item.snippet);
+    var link = el("a", { href: item.url, target: "_blank", rel: "noopener" }, "Open in the help center");
+    var ask = el("fieldset", { "class": "answered" });
+    var yes = el("button", { type: "button" }, "Yes");
+    var no = el("button", { type: "button", "class": "no" }, "No");
+    ask.append(el("legend", {}, "Did this answer your question?"), yes, no);
+    reader.append(back, heading, content, link, ask);
+    heading.focus();
+    keyed("GET", "/articles/" + encodeURIComponent(item.slug)).then(function (article) {
+      content.textContent = article.content;
+    }, function () { /* the snippet stays: still worth reading */ });
+    function declined() {
+      state.declined = query.trim().replace(/\s+/g, " ");  /* do not offer the same again */
+      showChat();
+      input.value = query;
+      input.focus();
+    }
+    back.addEventListener("click", declined);
+    no.addEventListener("click", declined);
+    yes.addEventListener("click", function () {
+      yes.disabled = true;
+      no.disabled = true;
+      keyed("POST", "/deflections", { article_id: item.id, query: query.slice(0, 500) }).catch(function () {});
+      showChat();
+      input.value = "";
+      state.suggested = "";
+      status.textContent = "Glad that helped.";
+      closePanel();
+    });
+  }
+
+  input.addEventListener("input", suggestLater);
 
   launcher.addEventListener("click", function () { if (state.open) { closePanel(); } else { openPanel(); } });
   close.addEventListener("click", closePanel);

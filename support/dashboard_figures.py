@@ -16,8 +16,11 @@ from support import tallies
 from support.models import (
     AuditAction,
     AuditLog,
+    Channel,
+    Conversation,
     ConversationStatus,
     CustomerRating,
+    Deflection,
     Draft,
     DraftStatus,
 )
@@ -313,6 +316,31 @@ def autonomy(since: datetime) -> dict[str, Any]:
     }
 
 
+def deflections(since: datetime) -> dict[str, Any]:
+    """Widget visitors a suggested help article answered (#31) in the window, against the widget
+    conversations in which the customer wrote: the deflection rate, and the articles that
+    deflect most."""
+    rows = Deflection.objects.filter(created_at__gte=since)
+    deflected = rows.count()
+    written = Conversation.objects.filter(
+        channel=Channel.WIDGET, created_at__gte=since, last_message_at__isnull=False
+    ).count()
+    top = (
+        rows.values("article_id", "article__title")
+        .annotate(n=Count("id"))
+        .order_by("-n", "article__title")[:TOP]
+    )
+    return {
+        "deflected": deflected,
+        "conversations": written,
+        "rate": _rate(deflected, deflected + written),
+        "top_articles": [
+            {"kb_id": row["article_id"], "title": row["article__title"] or "", "count": row["n"]}
+            for row in top
+        ],
+    }
+
+
 def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
     now = timezone.now()
     bucket = csat_bucket(period)
@@ -323,6 +351,7 @@ def dashboard(period: timedelta = DEFAULT_WINDOW) -> dict[str, Any]:
         "window": window(now - period),
         "learning": learning(now - period),
         "autonomy": autonomy(now - period),
+        "deflections": deflections(now - period),
         "per_day": per_day(now - period, now),
         "csat_over_time": {"bucket": bucket, "series": csat_series(now - period, now, bucket)},
     }

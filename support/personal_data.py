@@ -367,6 +367,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.IntentAutonomy.intent": "a label of the taxonomy",
     "support.AutonomySwitch.changed_by": "who flipped the kill switch: a staff user's label",
     "support.Order.currency": "an ISO 4217 code",
+    "support.Deflection.query_hash": "a keyed hash of what a visitor typed, not the words",
     "support.Action.name": "an action of the catalogue (support/actions/catalogue.py)",
     # Running totals (support/tallies.py): counts per status, no row of anyone's.
     "support.DraftTally.status": "a draft status of the vocabulary",

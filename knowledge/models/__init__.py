@@ -1,5 +1,6 @@
 from knowledge.models.chunk import ChunkKind, KBChunk
 from knowledge.models.document import DocumentSource, DocumentStatus, EmbeddingStatus, KBDocument
+from knowledge.models.help import HelpCategory
 from knowledge.models.learned import GuardRule, TriageExample
 from knowledge.models.proposal import Proposal, ProposalKind, ProposalStatus
 
@@ -9,6 +10,7 @@ __all__ = [
     "DocumentStatus",
     "EmbeddingStatus",
     "GuardRule",
+    "HelpCategory",
     "KBChunk",
     "KBDocument",
     "Proposal",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.utils.text import slugify
 
 if TYPE_CHECKING:
     from knowledge.search import SearchHit
@@ -30,9 +32,40 @@ class EmbeddingStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Articles of this category tell agents what to do (internal notes): never shown to customers
+# (knowledge/search.py:POLICY_CATEGORY says the same for drafts' quotes).
+INTERNAL_CATEGORY = "POLICY"
+SLUG_CHARS = 80
+# The help center's own pages sit beside its articles (/help/search/): no article takes their name.
+RESERVED_SLUGS = frozenset({"search", "category"})
+
+
+def slug_for(title: str, source: str, external_id: str, taken: bool) -> str:
+    """An article's URL name: its title's slug; when another article has it, a suffix from its
+    (source, external_id), so the same article always gets the same slug."""
+    base = slugify(title)[:SLUG_CHARS].strip("-") or "article"
+    if not taken and base not in RESERVED_SLUGS:
+        return base
+    return f"{base}-{hashlib.sha1(f'{source}:{external_id}'.encode()).hexdigest()[:8]}"
+
+
 class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
     def published(self) -> KBDocumentQuerySet:
         return self.filter(status=DocumentStatus.PUBLISHED)
+
+    def public(self) -> KBDocumentQuerySet:
+        """What the public help center shows: published, switched on (`public`: a learned
+        article is off until an admin approves it for customers), not an internal note, and not
+        in a category switched off (knowledge/models/help.py:HelpCategory)."""
+        from knowledge.models.help import HelpCategory
+
+        off = HelpCategory.objects.filter(enabled=False).values("code")
+        return (
+            self.published()
+            .filter(public=True)
+            .exclude(category=INTERNAL_CATEGORY)
+            .exclude(category__in=off)
+        )
 
     def empty_hint(self) -> str | None:
         """What to tell someone searching a KB with nothing published in it (a fresh data dir)."""
@@ -75,6 +108,15 @@ class KBDocument(models.Model):
     # retrieval keys (the taught customer questions) to be answered by it, calibrated on its
     # keys whenever they change (knowledge/matching.py). None for other articles.
     match_threshold = models.FloatField(null=True, blank=True)
+    # The help center's URL name (/help/<slug>/): set once from the title, kept when it changes.
+    slug = models.SlugField(max_length=100, blank=True, db_index=False)
+    # The admin's switch per article for the public help center. A learned article starts off
+    # (support/learning/decisions.py): answers taught by agents reach customers' search engines
+    # only once an admin approves them here.
+    public = models.BooleanField(
+        default=True,
+        help_text="Shown in the public help center (when published and not an internal note).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,6 +129,7 @@ class KBDocument(models.Model):
             models.UniqueConstraint(
                 fields=["source", "external_id"], name="kbdocument_source_external_id_uniq"
             ),
+            models.UniqueConstraint(fields=["slug"], name="kbdocument_slug_uniq"),
             models.CheckConstraint(
                 condition=models.Q(source__in=DocumentSource.values), name="kbdocument_source_valid"
             ),
@@ -110,6 +153,16 @@ class KBDocument(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.slug:
+            clash = KBDocument.objects.exclude(pk=self.pk).filter(
+                slug=slug_for(self.title, self.source, self.external_id, taken=False)
+            )
+            self.slug = slug_for(self.title, self.source, self.external_id, clash.exists())
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "slug"}
+        super().save(*args, **kwargs)
 
     @property
     def is_learned(self) -> bool:

@@ -25,6 +25,7 @@ def build_api() -> NinjaAPI:
     from support.api.stats import router as stats_router
     from support.api.tasks import router as tasks_router
     from support.api.widget import router as widget_router
+    from support.api.widget_help import router as widget_help_router
 
     api = NinjaAPI(
         title="Resolver API",
@@ -47,6 +48,7 @@ def build_api() -> NinjaAPI:
         proposals_router,
         customers_router,
         widget_router,
+        widget_help_router,
         inbound_email_router,
         attachments_router,
         catalogue_router,

@@ -114,6 +114,19 @@ class Autonomy(Schema):
     intents: list[AutonomyIntent] = Field(description="Intents with an auto-sent reply.")
 
 
+class DeflectingArticle(Schema):
+    kb_id: int | None = Field(description="None once the article was deleted.")
+    title: str
+    count: int
+
+
+class Deflections(Schema):
+    deflected: int = Field(description="Widget visitors a suggested help article answered (#31).")
+    conversations: int = Field(description="Widget conversations in which the customer wrote.")
+    rate: float | None = Field(description="deflected / (deflected + conversations).")
+    top_articles: list[DeflectingArticle]
+
+
 class StatsOut(Schema):
     generated_at: datetime
     window_days: int
@@ -121,6 +134,7 @@ class StatsOut(Schema):
     window: Window
     learning: Learning
     autonomy: Autonomy
+    deflections: Deflections
     per_day: list[Day]
     csat_over_time: CsatOverTime
 

@@ -200,4 +200,11 @@ def figures(days: int) -> dict[str, Any]:
             for row in data["autonomy"]["intents"]
         ],
         "autonomy_share": _percent(data["autonomy"]["share"]),
+        "deflection_rate": _percent(data["deflections"]["rate"]),
+        "deflecting": bars(
+            [
+                (a["title"] or "(deleted article)", a["count"], str(a["count"]))
+                for a in data["deflections"]["top_articles"]
+            ]
+        ),
     }

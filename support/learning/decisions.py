@@ -59,6 +59,9 @@ def _learned_article(proposal: Proposal) -> KBDocument:
         intent=proposal.intent,
         category=proposal.category,
         status=DocumentStatus.PUBLISHED,
+        # Agents' answer, not yet the public's: the help center shows it once an admin
+        # switches it on (knowledge admin, "public").
+        public=False,
         metadata={"questions": [proposal.question, *proposal.variants], "proposal": proposal.pk},
     )
     enqueue_reindex([document.pk])  # after commit

@@ -5,6 +5,7 @@ from support.models.autonomy import IntentAutonomy
 from support.models.autonomy_switch import AutonomySwitch
 from support.models.conversation import Channel, Conversation, ConversationStatus
 from support.models.customer import Customer, Order, OrderStatus
+from support.models.deflection import Deflection
 from support.models.delivery import ReplyDelivery, ReplyDeliveryStatus
 from support.models.document import DocumentReading
 from support.models.draft import (
@@ -43,6 +44,7 @@ __all__ = [
     "ConversationStatus",
     "Customer",
     "CustomerRating",
+    "Deflection",
     "DeliveryStatus",
     "DocumentReading",
     "Door",

@@ -163,6 +163,8 @@ class Conversation(models.Model):
             models.Index(fields=["customer_ref"], name="conversation_customer_ref_idx"),
             # Retention: the conversations idle longest first (support/customer_data.py).
             models.Index(fields=["updated_at"], name="conversation_updated_idx"),
+            # The dashboard's deflection rate: the window's widget conversations.
+            models.Index(fields=["channel", "created_at"], name="conversation_channel_idx"),
         ]
 
     def __str__(self) -> str:

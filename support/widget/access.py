@@ -41,12 +41,14 @@ def check_origin(key: WidgetKey, request: HttpRequest, required: bool) -> None:
         )
 
 
-def widget_key(request: HttpRequest) -> WidgetKey:
+def widget_key(request: HttpRequest, origin_required: bool = True) -> WidgetKey:
+    """The active key in X-Widget-Key, from an origin it allows. `origin_required=False` for
+    reads of what is public anyway (help articles): a same-origin GET carries no Origin."""
     raw = request.headers.get("X-Widget-Key", "").strip()
     key = WidgetKey.objects.for_public_key(raw) if raw else None
     if key is None:
         raise ApiError(401, "a valid X-Widget-Key header is required", "unauthorized")
-    check_origin(key, request, required=True)
+    check_origin(key, request, required=origin_required)
     return key
 
 

@@ -1,0 +1,119 @@
+"""The help center's pages: thin views over articles.py. Public (no session needed), cached by
+nobody but the browser, under the site's CSP and security headers like every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from knowledge.help import articles
+from knowledge.search import EmptyQueryError
+from resolver.api.middleware import over_limit
+
+QUERY_MAX_CHARS = 500
+
+
+def _page(request: HttpRequest, path: str, language: str, available: list[str]) -> dict[str, Any]:
+    """What every page's head needs: its canonical URL and its other languages' URLs."""
+
+    def url(lang: str) -> str:
+        suffix = "" if lang == articles.DEFAULT_LANGUAGE else f"?lang={lang}"
+        return request.build_absolute_uri(path + suffix)
+
+    return {
+        "language": language,
+        "canonical": url(language),
+        "alternates": [(lang, url(lang)) for lang in available] if len(available) > 1 else [],
+        "default_url": url(articles.DEFAULT_LANGUAGE),
+        "lang_param": "" if language == articles.DEFAULT_LANGUAGE else language,
+    }
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    available = articles.languages()
+    language = articles.requested_language(request, available)
+    context = {
+        **_page(request, reverse("help:home"), language, available),
+        "categories": articles.categories(language),
+    }
+    return render(request, "help/home.html", context)
+
+
+@require_GET
+def category(request: HttpRequest, code: str) -> HttpResponse:
+    available = articles.languages()
+    language = articles.requested_language(request, available)
+    shown = articles.category(code, language)
+    if shown is None:
+        raise Http404("no such category")
+    path = reverse("help:category", args=[code])
+    context = {**_page(request, path, language, available), "category": shown}
+    return render(request, "help/category.html", context)
+
+
+@require_GET
+def article(request: HttpRequest, slug: str) -> HttpResponse:
+    document = articles.article(slug)
+    if document is None:
+        raise Http404("no such article")
+    language = getattr(document, articles.LANGUAGE_FIELD, articles.DEFAULT_LANGUAGE)
+    path = reverse("help:article", args=[document.slug])
+    context = {
+        "language": language,
+        "canonical": request.build_absolute_uri(path),
+        "alternates": [],
+        "document": document,
+        "category_title": articles.categories_title(document.category),
+        "related": articles.related(document),
+    }
+    return render(request, "help/article.html", context)
+
+
+def _client(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR") or "unknown"
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """The agents' hybrid search over public articles, limited per client address."""
+    available = articles.languages()
+    language = articles.requested_language(request, available)
+    query = request.GET.get("q", "")
+    context: dict[str, Any] = {
+        **_page(request, reverse("help:search"), language, available),
+        "query": query,
+        "results": None,
+        "error": "",
+    }
+    status = 200
+    if "\x00" in query or len(query) > QUERY_MAX_CHARS:
+        context["error"] = f"A search can be up to {QUERY_MAX_CHARS} characters of text."
+        context["query"] = ""
+        return render(request, "help/search.html", context, status=400)
+    limit = settings.HELP_SEARCH_RATE_LIMIT_PER_MINUTE
+    if query.strip() and limit and (retry := over_limit([(f"help:ip:{_client(request)}", limit)])):
+        context["error"] = f"Too many searches: please try again in {retry} seconds."
+        response = render(request, "help/search.html", context, status=429)
+        response["Retry-After"] = str(retry)
+        return response
+    try:
+        context["results"] = articles.search(query, language) if query.strip() else None
+    except EmptyQueryError:
+        context["results"] = None
+    return render(request, "help/search.html", context, status=status)
+
+
+@require_GET
+def sitemap(request: HttpRequest) -> HttpResponse:
+    rows = [
+        (request.build_absolute_uri(reverse("help:article", args=[slug])), updated)
+        for slug, updated in articles.sitemap_rows()
+    ]
+    context = {"home": request.build_absolute_uri(reverse("help:home")), "rows": rows}
+    return render(request, "help/sitemap.xml", context, content_type="application/xml")
