@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from agents.text import sentences
-from agents.triage.cues import praise_veto_cues, sarcasm_cues
+from agents.triage.cues import FRAUD, LEGAL, QUESTION, praise_veto_cues, sarcasm_cues
 from knowledge.taxonomy import COMPLAINT_INTENT, HUMAN_INTENTS
 from support.vocabulary import MessageKind
 
@@ -25,20 +25,6 @@ INTENT_MIN = 0.5
 # P(a person would thank it) of praise something vetoes: small, not nil (a veto can misfire). On
 # the real-tweet tuning half, 4 of the 238 messages given P <= 0.02 were praise to thank (1.7%).
 VETOED_ACKNOWLEDGE = 0.02
-
-# A sentence asking something or requesting something: a mixed message's part to answer. Without a
-# question mark a question word must be followed by what makes it one ("when will", "how do I"):
-# "When I called, your staff were lovely" and "What a great service" ask nothing.
-_START = r"^(?:\W*@\w+)*\W*"  # a sentence's start, after any @mentions
-_QUESTION = re.compile(
-    rf"\?|{_START}(how|what|when|where|why|which|who)\b \W*(do|does|did|is|are|was|were|can|"
-    r"could|will|would|should|to|much|many|long|time)\b|"
-    rf"{_START}(can|could|would|will|do|does|did|is|are|am|may|should|shall)\b \W*(i|you|we|"
-    r"someone|anyone|it|there|my|this|the|your)\b|"
-    rf"{_START}any (news|update|idea|way)\b|\b(can|could|would) (you|someone)\b|"
-    r"\b(let me know|tell me|help me|i need to know|is there (a|any) way)\b",
-    re.IGNORECASE,
-)
 
 # Questions that ask nothing: a wink or an exclamation in question form ("see what I did there?",
 # "how cool is that?", "who knew?"); praise ending in one is still praise.
@@ -62,11 +48,7 @@ RISK_PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(i will|i'll|gonna|going to) (find|come for|come after) you\b",
         re.IGNORECASE,
     ),
-    "legal": re.compile(
-        r"\b(lawyer|attorney|solicitor|lawsuit|sue|suing|legal action|court|small claims|"
-        r"class action|gdpr request|data protection authority|ombudsman)\b",
-        re.IGNORECASE,
-    ),
+    "legal": re.compile(LEGAL, re.IGNORECASE),
     "medical": re.compile(
         r"\b(allergic reaction|hospital|injur(y|ed|ies)|burn(ed|t)? me|poison(ed|ing)?|"
         r"rash|choking|doctor|medical|medication|overdose)\b",
@@ -84,11 +66,7 @@ RISK_PATTERNS: dict[str, re.Pattern[str]] = {
         r"customer(?!\s*(?:service|support|care))|employee|driver|courier|staff member)\b",
         re.IGNORECASE,
     ),
-    "fraud": re.compile(
-        r"\b(fraud(ulent)?|scam(med)?|unauthori[sz]ed (charge|payment|transaction|purchase)s?|"
-        r"stolen (card|identity|account)|identity theft|hacked|someone (used|accessed) my)\b",
-        re.IGNORECASE,
-    ),
+    "fraud": re.compile(FRAUD, re.IGNORECASE),
 }
 _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override)\b[^.?!]{0,40}\b(instructions?|rules|prompts?|"
@@ -120,7 +98,7 @@ class MessageSignals:
 def question_of(text: str) -> str:
     """The sentences of `text` that ask or request something, verbatim ("" if none)."""
     asked = [
-        sentence for sentence in sentences(text) if _QUESTION.search(_RHETORICAL.sub("", sentence))
+        sentence for sentence in sentences(text) if QUESTION.search(_RHETORICAL.sub("", sentence))
     ]
     return " ".join(asked)
 
@@ -130,7 +108,7 @@ def without_question(text: str) -> str:
     return " ".join(
         sentence
         for sentence in sentences(text)
-        if not _QUESTION.search(_RHETORICAL.sub("", sentence))
+        if not QUESTION.search(_RHETORICAL.sub("", sentence))
     )
 
 

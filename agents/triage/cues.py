@@ -13,20 +13,42 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-# Emoji that, in a customer's message, mean the opposite of the words around them, or a shrug.
-IRONY_EMOJI = {
+from agents.text import sentences as split_sentences
+
+# Emoji that, in a customer's message, mean the opposite of the words around them (the
+# dismissive faces), or a shrug.
+_DISMISSIVE_EMOJI = {
     "🙄": "eye-roll emoji",
     "😒": "unamused emoji",
     "🙃": "upside-down face emoji",
     "😑": "expressionless emoji",
-    "🤔": "thinking-face emoji",
-    "🤦": "facepalm emoji",
 }
+IRONY_EMOJI = {**_DISMISSIVE_EMOJI, "🤔": "thinking-face emoji", "🤦": "facepalm emoji"}
 ANGRY_EMOJI = "😡😠🤬😤💔😭😩😫😞😔👎😢"
-HAPPY_EMOJI = "😍🥰😊😁😀😃😄🙂❤💕💙💖👍👌🙌👏🎉🙏😘✨💯"
+# Applause: happy on its own ("arrived a day early 👏"), a slow clap after praise of the service
+# ("great customer service 👏"): counted as happy, and as sarcasm in that phrase (_SARCASM).
+CLAP = "👏"
+HAPPY_EMOJI = "😍🥰😊😁😀😃😄🙂❤💕💙💖👍👌🙌🎉🙏😘✨💯" + CLAP
+# What turns praise of the service into sarcasm when it follows it.
+_PRAISE_UNDONE = "|".join([*_DISMISSIVE_EMOJI, CLAP])
+
+# Phrases two detectors share, each written once.
+THANKS_FOR_NOTHING = r"thanks? (?:a lot )?for nothing"
+SHOP_ELSEWHERE = r"shop(?:ping)? (?:around|elsewhere)"
+SWITCHING = r"(?:switch|switched|switching|moving|leave|leaving)"  # … to another company
+# Fraud and legal words: a risk that escalates (agents/message_signals.py: RISK_PATTERNS) and,
+# in a customer's message, a reason to act fast (_URGENT).
+FRAUD = (
+    r"\b(fraud(ulent)?|scam(med)?|unauthori[sz]ed (charge|payment|transaction|purchase)s?|"
+    r"stolen (card|identity|account)|identity theft|hacked|someone (used|accessed) my)\b"
+)
+LEGAL = (
+    r"\b(lawyer|attorney|solicitor|lawsuit|sue|suing|legal action|court|small claims|"
+    r"class action|gdpr request|data protection authority|ombudsman)\b"
+)
 
 _SARCASM = re.compile(
-    r"thanks? (?:a lot )?for nothing|"
+    rf"{THANKS_FOR_NOTHING}|"
     r"\bgreat (?:job|work|service|stuff)\b[^.?!]{0,40}?(?:\.{2,}|…|,)\s*not\b|"
     r"(?:\.{2,}|…|\s)not!?\s*$|#not\b|#sarcasm\b|(?:^|\s)/s\b|\byeah,? right\b|"
     r"\b(?:gotta|got to|just|really) love (?:it when|how|waiting|being|the way|when)\b|"
@@ -38,7 +60,8 @@ _SARCASM = re.compile(
     r"\b(?:really|totally|so) (?:making|made) my day\b|\bwhat a (?:joke|surprise|shock)\b|"
     r"\bnice (?:one|going|job|work),? @?\w*[^.?!]{0,20}(?:\.{2,}|…)|"
     r"\b(?:great|amazing|stellar|excellent|fantastic|wonderful|top[- ]notch) "
-    r"(?:customer )?(?:service|support|job)\b[^.?!]{0,6}(?:\.{2,}|…|!{2,})?\s*(?:🙄|😒|🙃|😑|👏)|"
+    r"(?:customer )?(?:service|support|job)\b[^.?!]{0,6}(?:\.{2,}|…|!{2,})?\s*"
+    rf"(?:{_PRAISE_UNDONE})|"
     r"[\"“'\u2018](?:help|helpful|service|support|customer service|great|fast|quick|express|"
     r"handle[sd]?|fixed|priority|premium|guaranteed|soon|24 ?hours?)[\"”'\u2019]",
     re.IGNORECASE | re.MULTILINE,
@@ -50,11 +73,11 @@ _ELSEWHERE = re.compile(
     r"(?:you|your|u|ur|y'?all)\b|\bunlike (?:you|u|your)\b|\bat least @?\w+ (?:\w+ )?"
     r"(?:answer|respond|reply|replies|care|cares|does|did|knows|know|has|have|got|can)\b|"
     r"(?<=[a-z.,!] )@\w+ (?:would|will|does|did|always|actually) (?:\w+ )?(?:have|make|do|"
-    r"help|get|answer|respond|care|fix|deliver)|\b(?:switch|switched|switching|moving|move|"
-    r"leave|leaving|left) (?:back )?(?:over )?to @?(?!my\b|the\b|a\b|an\b|your\b)\w+|"
+    rf"help|get|answer|respond|care|fix|deliver)|\b(?:{SWITCHING}|move|left) (?:back )?(?:over )?"
+    r"to @?(?!my\b|the\b|a\b|an\b|your\b)\w+|"
     r"\b(?:going|go|went) (?:back )?(?:over )?to @\w+|"
     r"\b(?:take|taking) (?:notes|lessons?|a leaf)\b|\blearn (?:a thing or two )?from @?\w+|"
-    r"\b(?:thank god|thankfully|luckily) (?:for )?@\w+|\bshop(?:ping)? (?:around|elsewhere)\b|"
+    rf"\b(?:thank god|thankfully|luckily) (?:for )?@\w+|\b{SHOP_ELSEWHERE}\b|"
     r"\b(?:other|another) (?:carrier|provider|company|airline|network|bank|store|service)\b",
     re.IGNORECASE,
 )
@@ -80,8 +103,8 @@ _PROBLEM = re.compile(
 )
 _CLOSING_THANKS = re.compile(
     r"(?:\b(?:thanks?|thank you|thx|ty|cheers|ta)\b(?: (?:anyway|again|a lot|so much|"
-    r"guys|for (?:nothing|the help|listening|your help)|in advance))?[\s.!,:;)(@\w]*$)|"
-    r"\bthanks? anyway\b|\bthanks? in advance\b|\bthanks? for nothing\b",
+    r"guys|for (?:the help|listening|your help)|in advance))?[\s.!,:;)(@\w]*$)|"
+    r"\bthanks? anyway\b|\bthanks? in advance\b",
     re.IGNORECASE,
 )
 # The problem is over: thanks after it are thanks for the fix.
@@ -92,11 +115,11 @@ _RESOLVED = re.compile(
 )
 _URGENT = re.compile(
     r"\b(?:urgent|urgently|asap|immediately|right now|right away|emergency|today|tonight|"
-    r"fraud|fraudulent|unauthori[sz]ed|hacked|stolen|scam\w*|phishing|charged twice|"
-    r"double charged|charged \w+ times|lawyer|legal action|legal|sue|police|consumer forum|"
+    r"unauthori[sz]ed|stolen|scam\w*|phishing|charged twice|"
+    r"double charged|charged \w+ times|legal|police|consumer forum|"
     r"deadline|as soon as possible|locked out|can'?t (?:log ?in|access|get in)|down|outage|"
     r"no (?:service|signal|internet|power|wifi)|miss(?:ed|ing)? (?:my |the |a )?(?:flight|"
-    r"connection|train)|stranded)\b|\b(?:help|now)!+",
+    rf"connection|train)|stranded)\b|\b(?:help|now)!+|{FRAUD}|{LEGAL}",
     re.IGNORECASE,
 )
 _REPEATED = re.compile(
@@ -109,17 +132,27 @@ _REPEATED = re.compile(
 )
 _LEAVING = re.compile(
     r"\b(?:cancel(?:l?ing|l?ed)? my (?:account|service|subscription|contract|plan|membership)|"
-    r"(?:switch|switching|switched|leaving|leave|moving) (?:to|carriers?|providers?|banks?)|"
+    rf"{SWITCHING} (?:to|carriers?|providers?|banks?)|"
     r"never (?:again|flying|shopping|using|buying|ordering)|last time i\b|done with (?:you|"
-    r"u|your)|get rid of (?:you|them|u)|want out|shop(?:ping)? (?:around|elsewhere)|"
+    rf"u|your)|get rid of (?:you|them|u)|want out|{SHOP_ELSEWHERE}|"
     r"lost a customer|take my business)\b",
     re.IGNORECASE,
 )
-_QUESTION_START = re.compile(
-    r"(?:^|[.!?]\s+|^(?:@\w+\s+)+)(?:(?:how|what|when|where|why|who|which)\b|(?:can|could|"
-    r"would|will|is|are|do|does|did|should|may) (?:you|u|i|we|my|it|there|this|the|any|some)\b)",
+# A sentence asking or requesting something. Without a question mark a question word must be
+# followed by what makes it one ("when will", "how do I"): "When I called, your staff were lovely"
+# and "What a great service" ask nothing. Read per sentence (agents/message_signals.py:
+# question_of names a mixed message's part to answer); `question_cues` shows its words.
+_START = r"^(?:\W*@\w+)*\W*"  # a sentence's start, after any @mentions
+_QUESTION_WORDS = re.compile(
+    rf"{_START}(how|what|when|where|why|which|who)\b \W*(do|does|did|is|are|was|were|can|"
+    r"could|will|would|should|to|much|many|long|time)\b|"
+    rf"{_START}(can|could|would|will|do|does|did|is|are|am|may|should|shall)\b \W*(i|you|we|"
+    r"someone|anyone|it|there|my|this|the|your)\b|"
+    rf"{_START}any (news|update|idea|way)\b|\b(can|could|would) (you|someone)\b|"
+    r"\b(let me know|tell me|help me|i need to know|is there (a|any) way)\b",
     re.IGNORECASE,
 )
+QUESTION = re.compile(rf"\?|{_QUESTION_WORDS.pattern}", re.IGNORECASE)
 _SHOUTED = re.compile(r"\b[A-Z]{3,}\b")
 MAX_CUE_CHARS = 40
 QUOTES = "\"“”'\u2018\u2019"
@@ -197,6 +230,8 @@ def closing_thanks_cues(text: str) -> list[str]:
     if not closing:
         return []
     phrase = closing.group(0).lower()
+    if re.match(THANKS_FOR_NOTHING, phrase):
+        return []  # sarcasm (_SARCASM), not a courtesy as well
     if any(word in phrase for word in ("anyway", "nothing", "in advance")):
         return [f"thanks closing a request {quoted(closing.group(0).strip())}"]
     problem = _PROBLEM.search(text[: closing.start()])
@@ -236,10 +271,11 @@ def contrast_cues(text: str) -> list[str]:
 
 def question_cues(text: str) -> list[str]:
     cues = ["question mark"] if "?" in text else []
-    start = _QUESTION_START.search(text)
-    if start:
-        cues.append(f"question {quoted(start.group(0).split()[-1])}")
-    return cues
+    for sentence in split_sentences(text):
+        asked = _QUESTION_WORDS.search(sentence)
+        if asked:
+            cues.append(f"question {quoted(asked.group(0))}")
+    return _unique(cues)
 
 
 def shouting_cues(text: str) -> list[str]:
