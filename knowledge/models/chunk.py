@@ -17,7 +17,7 @@ class ChunkKind(models.TextChoices):
     QUESTION = "question", "Customer question"
 
 
-class RegConfigField(models.TextField):  # type: ignore[type-arg]
+class RegConfigField(models.TextField):
     """A PostgreSQL `regconfig` (a text-search configuration's name, checked by the server): a
     generated tsvector may read it per row, which a text column cast to regconfig may not (the
     cast is not immutable)."""

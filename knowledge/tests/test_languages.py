@@ -120,7 +120,12 @@ def test_ingest_reads_the_language_and_refuses_an_unsupported_one(db: None, tmp_
 def test_an_english_articles_hash_is_the_one_stored_before_languages() -> None:
     # Re-ingesting an unchanged English KB after the migration re-embeds nothing: its hash is
     # computed as before the language existed; another language changes it.
-    payload = [CANCEL_EN.title, CANCEL_EN.content, CANCEL_EN.intent, CANCEL_EN.category]
+    payload: list[object] = [
+        CANCEL_EN.title,
+        CANCEL_EN.content,
+        CANCEL_EN.intent,
+        CANCEL_EN.category,
+    ]
     payload += [list(CANCEL_EN.questions), CANCEL_EN.metadata]
     before = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
     assert CANCEL_EN.content_hash() == before
