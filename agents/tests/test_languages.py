@@ -63,6 +63,8 @@ def test_a_messages_language(text: str, language: str) -> None:
 def test_a_short_message_takes_the_conversations_language_or_none() -> None:
     assert detect_language("ok").language == "und"
     assert detect_language("NW-10001").language == "und"
+    # Not a supported language's script: nothing to tell (never Dutch, lingua's guess).
+    assert detect_language("客服提單編號 哪時候可以處理 真的很火大").language == "und"
     earlier = ["¿Dónde está mi pedido? Lo pedí hace una semana"]
     detected = detect_language("ok", earlier)
     assert (detected.language, detected.source) == ("es", "conversation")

@@ -45,6 +45,9 @@ OTHER_MIN_WORDS = 2
 # "AB-123"), which the detector would read as Dutch as readily as anything.
 _NOT_WORDS = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+|\{\{[^}]*\}\}|\b[\w-]*\d[\w-]*\b")
 _WORD = re.compile(r"[^\W\d_]+")
+# Every supported language is written in Latin script: a word without a Latin letter (Chinese,
+# Cyrillic) is no evidence for any of them (lingua, offered seven, would call it Dutch).
+_LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 
 Source = Literal["message", "conversation", "none"]
 
@@ -86,7 +89,7 @@ def detector() -> LanguageDetector:
 
 def words_of(text: str) -> list[str]:
     """The words a language can be told from (no links, handles, numbers, codes)."""
-    return _WORD.findall(_NOT_WORDS.sub(" ", text))
+    return [word for word in _WORD.findall(_NOT_WORDS.sub(" ", text)) if _LATIN.search(word)]
 
 
 def _read(text: str, source: Source) -> tuple[DetectedLanguage | None, bool]:
