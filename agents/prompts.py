@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from support.vocabulary import ActionName
 
-PROMPT_VERSION = "v3"  # v2: earlier conversations of a verified customer; v3: actions
+# v2: earlier conversations of a verified customer; v3: actions; v4: the customer's language
+PROMPT_VERSION = "v4"
 EXTRACTIVE_VERSION = "extractive-v1"
 
 EMPATHY_OPENER = "I'm sorry for the trouble this has caused you."
@@ -56,7 +57,13 @@ Earlier conversations with this customer:
 <customer_message>
 {message}
 </customer_message>
-{feedback}"""
+{feedback}{language}"""
+
+# The customer's language (#31, agents/triage/language.py), when it is not the KB's default: the
+# sources may be in another language; the reply is not.
+LANGUAGE_NOTE = """
+The customer writes in {language}. Write the whole reply in {language}, whatever language the
+sources are in (translate what you use from them; keep product names, order numbers and [n])."""
 
 FEEDBACK = """
 Your previous draft was rejected by the reviewer for these reasons; write a new draft that fixes

@@ -45,10 +45,18 @@ class AgentSettings:
         )
 
 
-def search_evidence(query: str, intent: str | None) -> list[SearchHit]:
+def search_evidence(
+    query: str, intent: str | None, language: str | None = None, only_language: bool = False
+) -> list[SearchHit]:
+    """The KB's best articles for `query`: those in `language` preferred (its full-text
+    configuration), or the only ones searched with `only_language` (a provider that does not
+    translate, #31)."""
     from knowledge.models import KBDocument
 
-    return KBDocument.objects.hybrid_search(query, EVIDENCE_LIMIT, intent=intent)
+    documents = KBDocument.objects.all()
+    if only_language and language:
+        documents = documents.in_language(language)
+    return documents.hybrid_search(query, EVIDENCE_LIMIT, intent=intent, language=language)
 
 
 @dataclass
@@ -56,7 +64,7 @@ class Services:
     drafter: DraftProvider
     settings: AgentSettings
     triage: Callable[..., Triage] = triage_text  # (text, tone_text=None)
-    search: Callable[[str, str | None], list[SearchHit]] = search_evidence
+    search: Callable[..., list[SearchHit]] = search_evidence  # (query, intent, language, only)
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile
     guard_rules: Callable[[], tuple[LearnedRule, ...]] = load_guard_rules

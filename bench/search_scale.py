@@ -74,7 +74,9 @@ def add_synthetic(total_chunks: int, noise: float, seed: int = 7) -> dict[str, f
             for ordinal, vector in enumerate(vectors):
                 start = int(rng.integers(0, len(words) - 40))
                 text = " ".join(words[start : start + 40])
-                rows.append((doc.pk, "content", ordinal, text, f"s{doc.pk}-{ordinal}", vector))
+                rows.append(
+                    (doc.pk, "content", ordinal, text, f"s{doc.pk}-{ordinal}", vector, "english")
+                )
             copy_chunks(rows)
     load_s = time.perf_counter() - started
     started = time.perf_counter()

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from knowledge.languages import DEFAULT_LANGUAGE, UNDETERMINED
 from knowledge.overlap import token_f1, tokens
 from support.models import DraftStatus, Urgency
+from support.vocabulary import EscalationReason
 
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # Specifics a reply must not invent: money amounts, long numbers (orders, references, phones),
@@ -53,6 +55,9 @@ HIGHER_IS_BETTER = {
     "argument_accuracy",
     "action_reply_consistency",
     "autosent_share",
+    "language_accuracy",
+    "language_accuracy_4_words",
+    "answered_in_language_rate",
 }
 LOWER_IS_BETTER = {
     "safety_violations",
@@ -71,6 +76,8 @@ LOWER_IS_BETTER = {
     "unverified_memory",
     "policy_violations",
     "autosent_wrong_share",
+    "english_answers_to_non_english",
+    "english_language_unsupported",
 }
 
 
@@ -170,6 +177,14 @@ def score_case(
     if "escalation_reason" in expect and actual["status"] == DraftStatus.ESCALATED:
         score.checks["escalation_reason"] = (
             actual.get("escalation_reason") == expect["escalation_reason"]
+        )
+    if "language" in expect:
+        score.checks["language"] = actual.get("language") == expect["language"]
+    if "answered_in" in expect:
+        # Suggested, and the suggestion is written in the customer's language (detected on the
+        # answer's text, not taken from the run's claim).
+        score.checks["answered_in"] = (
+            score.suggested and actual.get("answer_language") == expect["answered_in"]
         )
     if "acknowledged" in expect:
         # Thanked with the acknowledgement template (or not) as a reader would.
@@ -437,6 +452,54 @@ def _ece(pairs: list[tuple[float, bool]]) -> float | None:
     return calibration_error(pairs) if pairs else None
 
 
+# Messages of at least this many words: where the detection target (>= 0.97) applies.
+LANGUAGE_TARGET_WORDS = 4
+
+
+def _message_language(score: CaseScore) -> str | None:
+    """What the message is written in: as the set says, else as the run detected it."""
+    return score.expect.get("language") or score.actual.get("language")
+
+
+def language_metrics(scores: Sequence[CaseScore]) -> dict[str, Any]:
+    """#31: detection accuracy (all cases labelled with a language; those of >= 4 words), the
+    suggestions written in the customer's language, and the two failures that must not happen:
+    an English answer to a message in another language, an English message escalated as
+    `language_unsupported`. Also how many messages were detected as each language (a set with
+    no language labels, real_tweets: how many English tweets were taken for another one)."""
+    labelled = [s for s in scores if "language" in s.expect]
+    long = [s for s in labelled if int(s.actual.get("message_words") or 0) >= LANGUAGE_TARGET_WORDS]
+    english_answers = [
+        s
+        for s in scores
+        if s.suggested
+        and _message_language(s) not in (None, "", DEFAULT_LANGUAGE, UNDETERMINED)
+        and s.actual.get("answer_language") == DEFAULT_LANGUAGE
+    ]
+    unsupported_english = [
+        s
+        for s in scores
+        if s.expect.get("language") == DEFAULT_LANGUAGE
+        and s.actual.get("escalation_reason") == EscalationReason.LANGUAGE_UNSUPPORTED
+    ]
+    detected: dict[str, int] = {}
+    for s in scores:
+        language = s.actual.get("language") or ""
+        detected[language] = detected.get(language, 0) + 1
+    return {
+        "language_accuracy": _share(s.checks["language"] for s in labelled),
+        "language_accuracy_4_words": _share(s.checks["language"] for s in long),
+        "answered_in_language_rate": _check_rate(scores, "answered_in"),
+        "english_answers_to_non_english": len(english_answers),
+        "english_language_unsupported": len(unsupported_english),
+        "language_unsupported_escalations": sum(
+            s.actual.get("escalation_reason") == EscalationReason.LANGUAGE_UNSUPPORTED
+            for s in scores
+        ),
+        "detected_languages": dict(sorted(detected.items())),
+    }
+
+
 def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
     """The run's metrics (the seed contract's and the issue's), from its case scores."""
     tp, fp, fn = _escalation_counts(scores)
@@ -482,6 +545,7 @@ def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
         **tone_metrics(scores),
         **memory_metrics(scores),
         **action_metrics(scores),
+        **language_metrics(scores),
     }
     return metrics
 

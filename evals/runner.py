@@ -23,6 +23,7 @@ from agents.prompts import ACKNOWLEDGEMENT_VERSION, PROMPT_VERSION
 from agents.services import Services, default_services
 from agents.state import AgentState, Turn, used_cases
 from agents.state_builder import build_state, state_for_message
+from agents.triage.language import detect_language, words_of
 from evals.metrics import CaseScore, aggregate, score_case
 from evals.models import EvalCase, EvalRun, EvalStatus
 from evals.scenarios import actions_actual, memory_actual, rolled_back, store_case
@@ -70,6 +71,12 @@ def _actual(outcome: Any, state: AgentState, millis: float) -> dict[str, Any]:
         "tokens": outcome.tokens,
         "model": outcome.model,
         "trace": outcome.trace,
+        # The message's language as triage detected it, and the answer's as the same detector
+        # reads its text (#31: an English answer to a Spanish message is caught on the text).
+        "language": triage.get("language") or None,
+        "answer_language": detect_language(outcome.answer).language
+        if outcome.answer.strip()
+        else None,
         # Thanked: the acknowledgement template drafted it (its prompt version, as on the Draft).
         "acknowledged": outcome.prompt_version == ACKNOWLEDGEMENT_VERSION,
         "acknowledge": signals.get("acknowledge"),  # P(a person would thank it)
@@ -145,6 +152,7 @@ def _run(graph: Any, case: Case) -> tuple[Any, AgentState, dict[str, Any], float
 def run_case(graph: Any, case: Case) -> tuple[CaseScore, list[str]]:
     outcome, state, memory, millis = _run(graph, case)
     actual = _actual(outcome, state, millis)
+    actual["message_words"] = len(words_of(case.text))  # the set's message, as the detector counts
     actual.update(memory)
     articles, known = _sources(outcome, state)
     # The earlier conversations the draft used are the customer's words and our past replies.

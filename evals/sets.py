@@ -35,6 +35,7 @@ from typing import Any
 
 from django.conf import settings
 
+from knowledge.languages import UNDETERMINED, Language
 from support.models import DraftStatus, EscalationReason, Sentiment, Urgency
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
@@ -52,6 +53,9 @@ EXPECT_KEYS = {
     "urgency",
     "earlier_used",
     "actions",
+    # #31: the language the message is written in, and the one its suggestion must be in.
+    "language",
+    "answered_in",
     "actions_refused",
     "acknowledged",
     "asks_question",
@@ -141,6 +145,8 @@ def _check_expect(expect: Any) -> dict[str, Any]:
         "escalation_reason": EscalationReason.values,
         "sentiment": Sentiment.values,
         "urgency": Urgency.values,
+        "language": [*Language.values, UNDETERMINED],
+        "answered_in": Language.values,
     }
     for key, values in allowed.items():
         if key in expect and expect[key] not in values:

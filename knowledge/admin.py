@@ -37,13 +37,14 @@ from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
 from resolver.audit_actor import Actor
 
 # Edits to these fields change what is chunked and embedded.
-INDEXED_FIELDS = {"content", "metadata"}
+# A change to these rebuilds the chunks (the language: their text-search configuration).
+INDEXED_FIELDS = {"content", "metadata", "language"}
 
 
 class KBChunkInline(admin.TabularInline):
     model = KBChunk
-    fields = ["kind", "ordinal", "text"]
-    readonly_fields = ["kind", "ordinal", "text"]
+    fields = ["kind", "ordinal", "text", "search_config"]
+    readonly_fields = ["kind", "ordinal", "text", "search_config"]
     extra = 0
     can_delete = False
 
@@ -104,6 +105,7 @@ class KBDocumentAdmin(admin.ModelAdmin):
         "source",
         "intent",
         "category",
+        "language",
         "status",
         "public",
         "embedding_status",
@@ -112,6 +114,7 @@ class KBDocumentAdmin(admin.ModelAdmin):
     ]
     list_filter = [
         "source",
+        "language",
         "status",
         "public",
         "embedding_status",

@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 from django.db import connection
 
-COLUMNS = "document_id, kind, ordinal, text, text_hash, embedding"
+COLUMNS = "document_id, kind, ordinal, text, text_hash, embedding, search_config"
 _HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 _TRAILER = struct.pack(">h", -1)
 
-Row = tuple[int, str, int, str, str, Any]  # document_id, kind, ordinal, text, text_hash, vector
+# document_id, kind, ordinal, text, text_hash, vector, text-search configuration ("english")
+Row = tuple[int, str, int, str, str, Any, str]
 
 
 def _field(data: bytes) -> bytes:
@@ -29,18 +30,30 @@ def _vector(value: Any) -> bytes:
     return struct.pack(">hh", len(array), 0) + array.astype(">f4").tobytes()
 
 
-def encode_rows(rows: Iterable[Row]) -> bytes:
-    """Rows in PostgreSQL's binary COPY format (pgvector's binary vector layout)."""
+def config_oids(names: Iterable[str]) -> dict[str, int]:
+    """The oid of each text-search configuration: a regconfig travels as its oid in binary COPY."""
+    wanted = sorted(set(names))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, name::regconfig::oid FROM unnest(%s::text[]) AS name", [wanted]
+        )
+        return {name: int(oid) for name, oid in cursor.fetchall()}
+
+
+def encode_rows(rows: Iterable[Row], oids: dict[str, int]) -> bytes:
+    """Rows in PostgreSQL's binary COPY format (pgvector's binary vector layout; a regconfig
+    as its oid)."""
     out = [_HEADER]
-    for document_id, kind, ordinal, text, digest, vector in rows:
+    for document_id, kind, ordinal, text, digest, vector, config in rows:
         out.append(
-            struct.pack(">h", 6)
+            struct.pack(">h", 7)
             + _field(struct.pack(">q", document_id))
             + _field(kind.encode())
             + _field(struct.pack(">i", ordinal))
             + _field(text.encode())
             + _field(digest.encode())
             + _field(_vector(vector))
+            + _field(struct.pack(">I", oids[config]))
         )
     out.append(_TRAILER)
     return b"".join(out)
@@ -48,7 +61,9 @@ def encode_rows(rows: Iterable[Row]) -> bytes:
 
 def copy_chunks(rows: Iterable[Row]) -> None:
     """Insert chunks on Django's connection (inside the caller's transaction)."""
+    rows = list(rows)
+    oids = config_oids(row[6] for row in rows)
     with connection.cursor() as cursor:
         sql = f"COPY knowledge_kbchunk ({COLUMNS}) FROM STDIN WITH (FORMAT BINARY)"
         with cursor.cursor.copy(sql) as copy:
-            copy.write(encode_rows(rows))
+            copy.write(encode_rows(rows, oids))

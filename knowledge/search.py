@@ -15,6 +15,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
+from knowledge.languages import DEFAULT_LANGUAGE, text_search_config
 from knowledge.models.chunk import ChunkKind, KBChunk
 
 # A learned article's match threshold without calibration (one key, nothing to hold out against,
@@ -29,6 +30,9 @@ RRF_K = 60  # the usual constant: damps the weight of the very first ranks
 CANDIDATES = 200  # chunks fetched per leg before fusion (many chunks share a document)
 EF_SEARCH = 100  # HNSW candidate list; higher = better recall, slower
 INTENT_BOOST = 1 / (RRF_K + 1)  # as much as one extra first place
+# Articles in the query's language are preferred by as much (an LLM provider may still answer
+# from a closer article in another language; the extractive one searches its language only).
+LANGUAGE_BOOST = 1 / (RRF_K + 1)
 # The full-text leg is weaker on paraphrases (no synonyms); it counts for less in the fusion
 # but still lifts exact keywords (order numbers, product names) that the vectors blur.
 TEXT_WEIGHT = 0.25
@@ -88,6 +92,7 @@ class SearchHit(SearchResult):
     # similarity threshold, calibrated on its retrieval keys (knowledge/matching.py).
     learned: bool = False
     match_threshold: float | None = None
+    language: str = DEFAULT_LANGUAGE.value  # what the article is written in (ISO 639-1)
 
     @property
     def customer_facing(self) -> bool:
@@ -166,12 +171,14 @@ def forget_common_lexemes() -> None:
     _common = (0.0, frozenset())
 
 
-def text_query(text: str) -> str:
+def text_query(text: str, config: str = "english") -> str:
     """websearch_to_tsquery parses the text (quotes, -negation) but ANDs every term; a customer
     message is not a search-engine query, so its terms are ORed instead (ts_rank_cd then ranks
-    by coverage), and terms common to most of the KB are dropped. "" when nothing is left."""
+    by coverage), and terms common to most of the KB are dropped. "" when nothing is left.
+    `config`: the text-search configuration of the message's language (stemming, stop words),
+    the one the articles in that language are stored with."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT websearch_to_tsquery('english', %s)::text", [text])
+        cursor.execute("SELECT websearch_to_tsquery(%s::regconfig, %s)::text", [config, text])
         parsed = cursor.fetchone()[0]
     common = common_lexemes()
     # A negated term ("-blender" → !'blender') ORed in would match nearly every chunk.
@@ -217,8 +224,8 @@ def vector_leg(
         return _run_leg(VECTOR_SQL.format(documents=sub_sql), params, descending=False)
 
 
-def text_leg(documents: KBDocumentQuerySet, text: str, k: int) -> _Leg:
-    query = text_query(text)
+def text_leg(documents: KBDocumentQuerySet, text: str, k: int, config: str = "english") -> _Leg:
+    query = text_query(text, config)
     if not query:
         return _Leg({}, {}, {})
     sub_sql, sub_params = _documents_sql(documents)
@@ -226,13 +233,17 @@ def text_leg(documents: KBDocumentQuerySet, text: str, k: int) -> _Leg:
     return _run_leg(TEXT_SQL.format(documents=sub_sql), params, descending=True)
 
 
-def _fuse(vector: _Leg, text: _Leg, boosted: set[int]) -> list[tuple[int, float]]:
+def _fuse(
+    vector: _Leg, text: _Leg, boosted: set[int], in_language: set[int]
+) -> list[tuple[int, float]]:
     scores: dict[int, float] = {}
     for leg, weight in ((vector, 1.0), (text, TEXT_WEIGHT)):
         for document_id, rank in leg.ranks.items():
             scores[document_id] = scores.get(document_id, 0.0) + weight / (RRF_K + rank)
     for document_id in boosted & scores.keys():
         scores[document_id] += INTENT_BOOST
+    for document_id in in_language & scores.keys():
+        scores[document_id] += LANGUAGE_BOOST
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -293,11 +304,13 @@ def hybrid_search(
     limit: int = 5,
     *,
     intent: str | None = None,
+    language: str | None = None,
     candidates: int = CANDIDATES,
     legs: Legs = "hybrid",
 ) -> list[SearchHit]:
-    """Best documents first. `intent` boosts documents of that intent (filter the queryset to
-    restrict instead)."""
+    """Best documents first. `intent` boosts documents of that intent, `language` (the query's:
+    its full-text configuration) those written in it (filter the queryset to restrict
+    instead)."""
     text = clean_query(query)
     empty = _Leg({}, {}, {})
     kinds = ("content",) if legs == "answers" else ALL_KINDS
@@ -306,11 +319,14 @@ def hybrid_search(
         if legs == "text"
         else vector_leg(documents, embed_query(text).tolist(), candidates, kinds)
     )
-    words = text_leg(documents, text, candidates) if legs in ("hybrid", "text") else empty
+    config = text_search_config(language)
+    words = text_leg(documents, text, candidates, config) if legs in ("hybrid", "text") else empty
     found = {*vector.ranks, *words.ranks}
-    intents = dict(documents.filter(pk__in=found).values_list("pk", "intent"))
+    rows = documents.filter(pk__in=found).values_list("pk", "intent", "language")
+    intents = {pk: doc_intent for pk, doc_intent, _ in rows}
     boosted = {pk for pk, doc_intent in intents.items() if intent and doc_intent == intent}
-    ranked = _diversify(_fuse(vector, words, boosted), intents)[:limit]
+    in_language = {pk for pk, _, doc_language in rows if language and doc_language == language}
+    ranked = _diversify(_fuse(vector, words, boosted, in_language), intents)[:limit]
     ids = [document_id for document_id, _ in ranked]
     by_id = documents.model.objects.in_bulk(ids)
     passages = _best_passages(ids, {*vector.chunks.values(), *words.chunks.values()})
@@ -333,6 +349,7 @@ def hybrid_search(
                 content=document.content,
                 learned=document.is_learned,
                 match_threshold=document.match_threshold,
+                language=document.language,
             )
         )
     return hits

@@ -13,6 +13,8 @@
   "use strict";
 
   var script = document.currentScript;
+  /* The visitor's language (ISO 639-1) for the help articles offered: the KB's own are preferred. */
+  var BROWSER_LANGUAGE = ((navigator.language || "").slice(0, 2).toLowerCase().match(/^[a-z]{2}$/) || [""])[0];
   if (!script || !script.dataset.key || window.__resolverWidget) { return; }
   window.__resolverWidget = true;
 
@@ -459,7 +461,7 @@
     state.suggestTimer = window.setTimeout(function () {
       var asked = ++state.asked;
       state.suggested = text;
-      keyed("GET", "/suggest?q=" + encodeURIComponent(text)).then(function (data) {
+      keyed("GET", "/suggest?q=" + encodeURIComponent(text) + "&lang=" + BROWSER_LANGUAGE).then(function (data) {
         if (asked === state.asked && reader.hidden && input.value.trim()) { showSuggestions(data.items || []); }
       }, function () { if (asked === state.asked) { hideSuggestions(); } });  /* suggestions are a help, never an error */
     }, SUGGEST_DELAY);

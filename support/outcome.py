@@ -56,6 +56,7 @@ class DraftOutcome:
             "category": triage.get("category", ""),
             "sentiment": triage.get("sentiment", ""),
             "urgency": triage.get("urgency", ""),
+            "language": triage.get("language", ""),
             # Each head's probability, the signals found, and the cues that decided the tone.
             "triage_scores": {
                 **triage.get("scores", {}),

@@ -53,6 +53,10 @@ class EscalationReason(models.TextChoices):
     # A follow-up on an earlier conversation's promise ("any news on my replacement?") that no
     # customer fact can confirm: a person looks, with the earlier case in view (agents/memory.py).
     UNCHECKED_PROMISE = "unchecked_promise", "Follows up a promise we cannot check"
+    # The customer writes in a language no article answers in (the extractive provider quotes
+    # articles, it does not translate them), though one in another language does: a person who
+    # reads the language answers (#31).
+    LANGUAGE_UNSUPPORTED = "language_unsupported", "No article in the customer's language"
 
 
 class RejectCategory(models.TextChoices):

@@ -8,6 +8,7 @@ from agents.actions import FOLLOW_UP
 from agents.providers.base import DraftRequest
 from agents.services import Services
 from agents.state import AgentState, used_cases
+from knowledge.languages import answer_language
 
 
 def order_moves(state: AgentState) -> tuple[str, ...]:
@@ -33,6 +34,7 @@ def compose_node(state: AgentState, services: Services) -> dict[str, Any]:
         feedback=tuple(state.get("feedback", [])),
         earlier=tuple(used_cases(state)),
         actions=order_moves(state),
+        language=answer_language(state["triage_result"].language),
     )
     drafted = services.drafter.draft(request)
     return {

@@ -15,8 +15,10 @@ from agents.message_signals import (
 )
 from agents.services import Services
 from agents.state import AgentState, Turn, customer_turns
+from agents.triage.language import DetectedLanguage, detect_language
 from agents.triage.service import Triage
-from support.vocabulary import Sentiment, Urgency
+from knowledge.languages import DEFAULT_LANGUAGE, Language
+from support.vocabulary import MessageKind, Sentiment, Urgency
 
 # A short message that leans on the previous one: "and when does it arrive?", "what about
 # the other one?". It is read together with the customer's previous message.
@@ -72,9 +74,44 @@ def _said_kinds(message: str, services: Services) -> dict[str, float] | None:
     return apart.kinds if apart.sentiment == Sentiment.NEGATIVE else None
 
 
+def foreign(detected: DetectedLanguage) -> bool:
+    """Written in a language other than the KB's default: the intent classifier and the tone
+    model were trained on English and read such a message as noise."""
+    return detected.determined and detected.language != DEFAULT_LANGUAGE
+
+
+def _untrained_reading(triaged: Triage, detected: DetectedLanguage) -> Triage:
+    """What triage says of a message in a language its models were not trained on (#31): no
+    tone read into it (neutral, normal urgency, a store question: nothing to thank, nothing to
+    escalate as a complaint on noise; a risk topic still makes it urgent), and no intent yet:
+    the retrieve node takes it from the article in the customer's language that answers it."""
+    name = Language(detected.language).label
+    return replace(
+        triaged,
+        intent="",
+        category="",
+        confidence=0.0,
+        sentiment=Sentiment.NEUTRAL,
+        urgency=Urgency.NORMAL,
+        kind=MessageKind.STORE_QUESTION,
+        kinds={MessageKind.STORE_QUESTION: 1.0},
+        context_answerable=None,
+        urgencies={},
+        scores={"intent": 0.0, "kind": 1.0, MessageKind.PRAISE: 0.0, "acknowledge": 0.0},
+        cues={"kind": [f"written in {name}: the tone model reads English, the tone is not read"]},
+    )
+
+
 def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
     message = without_injection(state["message"])
-    text, triaged = _triage_in_context(message, state.get("history", []), services)
+    history = state.get("history", [])
+    detected = detect_language(message, customer_turns(history))
+    text, triaged = _triage_in_context(message, history, services)
+    if foreign(detected):
+        triaged = _untrained_reading(triaged, detected)
+    triaged = replace(
+        triaged, language=detected.language, language_confidence=round(detected.confidence, 4)
+    )
     signals = read_signals(
         state["message"],
         triaged.intent,
@@ -82,7 +119,7 @@ def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
         triaged.confidence,
         acknowledge_probability=triaged.scores.get("acknowledge"),
         acknowledge_min=triaged.acknowledge_min,
-        said_kinds=_said_kinds(message, services),
+        said_kinds=None if foreign(detected) else _said_kinds(message, services),
     )
     if set(signals.risks) & URGENT_RISKS and triaged.urgency != Urgency.HIGH:
         # A threat, fraud or self-harm is urgent whatever the wording's tone.

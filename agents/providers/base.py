@@ -10,6 +10,7 @@ from agents.facts import CustomerFacts
 from agents.profile import Profile
 from agents.state import DraftedAnswer, GuardIssue, Turn
 from agents.triage.service import Triage
+from knowledge.languages import DEFAULT_LANGUAGE
 from knowledge.search import SearchHit
 from support.memory import EarlierConversation
 
@@ -31,9 +32,15 @@ class DraftRequest:
     # confirmations and the refused ones' explanations, added after the guard by finalize. A
     # provider writes around them: no how-to steps for what is being done for the customer.
     actions: tuple[str, ...] = ()
+    # The language to answer in (#31): the message's, or the KB's default when undetermined
+    # (knowledge/languages.py:answer_language).
+    language: str = DEFAULT_LANGUAGE.value
 
 
 class DraftProvider(Protocol):
     name: str
+    # Whether it can answer in one language from articles in another (an LLM translates; the
+    # extractive provider quotes, so it answers only from articles in the customer's language).
+    translates: bool
 
     def draft(self, request: DraftRequest) -> DraftedAnswer: ...

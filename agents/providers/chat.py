@@ -21,6 +21,7 @@ from agents.providers.base import DraftRequest
 from agents.state import DraftedAnswer
 from agents.telemetry import llm_span, record_usage
 from agents.text import cited_numbers
+from knowledge.languages import DEFAULT_LANGUAGE, Language
 from resolver.redaction import Redactor
 
 SOURCE_CHARS = 1800  # per article, to keep prompts small on local models
@@ -57,6 +58,13 @@ def _sources(request: DraftRequest) -> str:
     )
 
 
+def _language_note(language: str) -> str:
+    """Asks for the reply in the customer's language ("" for the default: the prompt as it was)."""
+    if language == DEFAULT_LANGUAGE:
+        return ""
+    return prompts.LANGUAGE_NOTE.format(language=Language(language).label)
+
+
 def _keep(text: str) -> str:
     return text
 
@@ -88,6 +96,7 @@ def build_messages(
         earlier="\n\n".join(earlier) or "(none)",
         message=redact(request.message)[:4000],
         feedback=feedback,
+        language=_language_note(request.language),
     )
     if request.actions:
         user += prompts.ACTIONS_NOTE.format(actions="\n".join(f"- {a}" for a in request.actions))
@@ -115,6 +124,8 @@ def _renumber(answer: str, used: list[int]) -> str:
 
 
 class ChatProvider:
+    translates = True  # told the customer's language, it answers in it from any article
+
     def __init__(
         self,
         model: BaseChatModel,

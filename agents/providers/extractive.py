@@ -16,6 +16,7 @@ from agents.providers.base import DraftRequest
 from agents.scoring import best_article
 from agents.state import DraftedAnswer
 from agents.text import sentences
+from knowledge.languages import DEFAULT_LANGUAGE
 from knowledge.search import SearchHit
 from knowledge.specifics import unsupported
 from support.vocabulary import Sentiment
@@ -113,15 +114,25 @@ def _confidence(request: DraftRequest, quoted: list[str]) -> float:
     return 0.0
 
 
+def _same_language(request: DraftRequest) -> list[SearchHit]:
+    """The articles it may quote: those in the customer's language (#31)."""
+    return [hit for hit in request.evidence if hit.language == request.language]
+
+
 class ExtractiveProvider:
     name = "extractive"
+    translates = False  # it quotes: only articles in the customer's language
 
     def draft(self, request: DraftRequest) -> DraftedAnswer:
         started = time.perf_counter()
         # An order move the system makes (or cannot) is stated by its own sentence: an article's
         # steps would tell the customer to do it themselves.
-        article = None if request.actions else best_article(request.evidence)
+        article = None if request.actions else best_article(_same_language(request))
         quoted = _quote(article, request) if article else []
+        if request.language != DEFAULT_LANGUAGE:
+            # Its own sentences (facts, openers, mentions of earlier cases) are English: to a
+            # customer writing in another language it says only what the article says.
+            return self._quoted_only(request, quoted, article, started)
         lines = request.facts.sentences() or ([prompts.ACTION_ACK] if request.actions else [])
         if quoted and article is not None:
             quoted[-1] += " [1]"
@@ -136,6 +147,25 @@ class ExtractiveProvider:
             answer="\n".join(lines),
             citations=[article.citation()] if quoted and article else [],
             confidence=_confidence(request, quoted),
+            model=self.name,
+            prompt_version=prompts.EXTRACTIVE_VERSION,
+            latency_ms=round((time.perf_counter() - started) * 1000),
+            suggested_action=_suggested_action(request.evidence),
+        )
+
+    def _quoted_only(
+        self,
+        request: DraftRequest,
+        quoted: list[str],
+        article: SearchHit | None,
+        started: float,
+    ) -> DraftedAnswer:
+        if quoted:
+            quoted[-1] += " [1]"
+        return DraftedAnswer(
+            answer="\n".join(quoted),
+            citations=[article.citation()] if quoted and article else [],
+            confidence=request.retrieval_confidence if quoted else 0.0,
             model=self.name,
             prompt_version=prompts.EXTRACTIVE_VERSION,
             latency_ms=round((time.perf_counter() - started) * 1000),

@@ -132,8 +132,8 @@ def test_prompt_injection_is_flagged_and_changes_nothing(
     [
         # The markup is ignored; the question under it is answered, never echoed.
         ("<script>alert('x')</script> cancel my order", "SUGGESTED", None),
-        # The KB is English: out of scope rather than a guess.
-        ("¿Cómo puedo cancelar mi pedido?", "ESCALATED", "retrieval_weak"),
+        # The KB is English: no article in the customer's language, never an English one (#31).
+        ("¿Cómo puedo cancelar mi pedido?", "ESCALATED", "language_unsupported"),
         # The query is cut for embedding; the question at its start still counts.
         ("cancel my order " + "a" * 100_000, "SUGGESTED", None),
     ],

@@ -30,6 +30,10 @@ class Triage:
     cues: dict[str, list[str]] = field(default_factory=dict)
     # The tone model's threshold on scores["acknowledge"] (P(a person would thank it)).
     acknowledge_min: float = ACK_MIN
+    # The message's language (#31: agents/triage/language.py; ISO 639-1 or "und"; "" = not
+    # detected) and the detector's confidence in it.
+    language: str = ""
+    language_confidence: float = 0.0
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -40,6 +44,7 @@ class Triage:
             "confidence": round(self.confidence, 4),
             "kind": self.kind,
             "cues": self.cues,
+            "language": self.language,
         }
 
     @property

@@ -194,3 +194,82 @@ def test_tone_metrics_are_not_measured_without_labels_or_probabilities() -> None
     metrics = aggregate([unlabelled])
     assert metrics["urgency_ece"] is None and metrics["urgency_high_recall"] is None
     assert "acknowledged_non_praise" not in metrics
+
+
+def _language_case(
+    case_id: str, expect: dict[str, Any], status: str, words: int, **actual: object
+) -> CaseScore:
+    return score_case(
+        case_id,
+        [],
+        expect,
+        _actual(status, message_words=words, **actual),
+        customer_text="",
+        sources=[],
+    )
+
+
+def test_language_metrics_on_a_small_run() -> None:
+    scores = [
+        # Spanish, detected, answered in Spanish.
+        _language_case(
+            "es",
+            {"language": "es", "answered_in": "es"},
+            "SUGGESTED",
+            6,
+            language="es",
+            answer_language="es",
+            answer="Para cancelar tu pedido...",
+        ),
+        # French, undetermined (short), answered in English: the failure that counts.
+        _language_case(
+            "fr",
+            {"language": "fr"},
+            "SUGGESTED",
+            2,
+            language="und",
+            answer_language="en",
+            answer="Thank you!",
+        ),
+        # German of 5 words taken for English, escalated: wrong detection, no English answer.
+        _language_case("de", {"language": "de"}, "ESCALATED", 5, language="en"),
+        # English escalated as language_unsupported: the other failure that counts.
+        _language_case(
+            "en",
+            {"language": "en"},
+            "ESCALATED",
+            4,
+            language="en",
+            escalation_reason="language_unsupported",
+        ),
+        # No label: an Italian message the run detected, answered in English, counts too.
+        _language_case(
+            "it", {}, "SUGGESTED", 7, language="it", answer_language="en", answer="To cancel..."
+        ),
+    ]
+    metrics = aggregate(scores)
+    assert metrics["language_accuracy"] == 0.5  # es, en right of es, fr, de, en
+    assert metrics["language_accuracy_4_words"] == round(2 / 3, 4)  # es, de, en
+    assert metrics["answered_in_language_rate"] == 1.0
+    assert metrics["english_answers_to_non_english"] == 2  # fr (as labelled), it (as detected)
+    assert metrics["english_language_unsupported"] == 1
+    assert metrics["language_unsupported_escalations"] == 1
+    assert metrics["detected_languages"] == {"en": 2, "es": 1, "it": 1, "und": 1}
+    assert scores[0].passed and scores[1].checks == {"language": False}
+
+
+def test_an_answer_in_another_language_fails_answered_in() -> None:
+    score = _language_case(
+        "pt",
+        {"language": "pt", "answered_in": "pt"},
+        "SUGGESTED",
+        6,
+        language="pt",
+        answer_language="es",
+        answer="Para cancelar...",
+    )
+    assert score.checks == {"language": True, "answered_in": False}
+    escalated = _language_case(
+        "pt2", {"language": "pt", "answered_in": "pt"}, "ESCALATED", 6, language="pt"
+    )
+    assert escalated.checks["answered_in"] is False

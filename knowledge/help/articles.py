@@ -9,36 +9,27 @@ from dataclasses import dataclass, field
 
 from django.http import HttpRequest
 
+from knowledge.languages import DEFAULT_LANGUAGE as _DEFAULT
 from knowledge.models import HelpCategory, KBDocument
 from knowledge.models.document import KBDocumentQuerySet
 from knowledge.models.help import title_of
 from knowledge.search import SearchHit, clean_query, hybrid_search
 
-DEFAULT_LANGUAGE = "en"
+DEFAULT_LANGUAGE = _DEFAULT.value
 ARTICLES_PER_CATEGORY = 6  # on the home page; the category's page lists all of them
 CATEGORY_PAGE_MAX = 500
 RESULTS = 10
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
-# Named, not spelled out in the queries: the column arrives with the languages work (#31).
-LANGUAGE_FIELD = "language"
-
-
-def has_languages() -> bool:
-    """Whether articles carry a language (KBDocument.language, ISO 639-1: issue #31's
-    languages work adds it). Until then the KB is in one language, DEFAULT_LANGUAGE."""
-    return any(f.name == LANGUAGE_FIELD for f in KBDocument._meta.get_fields())
 
 
 def in_language(documents: KBDocumentQuerySet, language: str) -> KBDocumentQuerySet:
     """The one filter every help page's articles go through."""
-    return documents.filter(**{LANGUAGE_FIELD: language}) if has_languages() else documents
+    return documents.in_language(language)
 
 
 def languages() -> list[str]:
     """The languages the help center has articles in, the default first."""
-    if not has_languages():
-        return [DEFAULT_LANGUAGE]
-    found = set(KBDocument.objects.public().values_list(LANGUAGE_FIELD, flat=True).distinct())
+    found = set(KBDocument.objects.public().values_list("language", flat=True).distinct())
     return sorted(found | {DEFAULT_LANGUAGE}, key=lambda code: (code != DEFAULT_LANGUAGE, code))
 
 
@@ -156,7 +147,7 @@ def search(query: str, language: str, limit: int = RESULTS) -> list[Result]:
     """The agents' hybrid search over the public articles of one language. EmptyQueryError when
     the query has no text."""
     documents = public_articles(language)
-    hits: list[SearchHit] = hybrid_search(documents, clean_query(query), limit)
+    hits: list[SearchHit] = hybrid_search(documents, clean_query(query), limit, language=language)
     slugs = dict(documents.filter(pk__in=[hit.kb_id for hit in hits]).values_list("pk", "slug"))
     return [Result(slugs[hit.kb_id], hit.title, hit.snippet, hit.kb_id) for hit in hits]
 

@@ -62,7 +62,7 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     document = articles.article(slug)
     if document is None:
         raise Http404("no such article")
-    language = getattr(document, articles.LANGUAGE_FIELD, articles.DEFAULT_LANGUAGE)
+    language = document.language
     path = reverse("help:article", args=[document.slug])
     context = {
         "language": language,

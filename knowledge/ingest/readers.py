@@ -14,6 +14,7 @@ from typing import Any
 
 from knowledge.ingest.bitext import BitextRow, build_articles
 from knowledge.ingest.specs import DocumentSpec, ReadProblem, SourceError
+from knowledge.languages import DEFAULT_LANGUAGE, Language
 from knowledge.models import DocumentSource
 
 Result = tuple[list[DocumentSpec], list[ReadProblem]]
@@ -131,6 +132,7 @@ def _markdown_spec(path: Path, root: Path) -> DocumentSpec:
         content=text.strip(),
         intent=fields.get("intent", ""),
         category=fields.get("category", ""),
+        language=_language(fields.get("language")),
     )
 
 
@@ -142,7 +144,7 @@ def read_markdown(path: Path) -> Result:
     for file in sorted(p for p in path.rglob("*") if p.suffix.lower() in {".md", ".txt"}):
         try:
             spec = _markdown_spec(file, path)
-        except SourceError as exc:
+        except (SourceError, ValueError) as exc:
             problems.append(ReadProblem(0, str(exc), str(file.relative_to(path))))
             continue
         if not spec.content:
@@ -150,6 +152,17 @@ def read_markdown(path: Path) -> Result:
             continue
         specs.append(spec)
     return specs, problems
+
+
+def _language(value: object) -> str:
+    """An article's language as a source gives it (ISO 639-1, any case; none: the default)."""
+    if value is None or value == "":
+        return DEFAULT_LANGUAGE.value
+    code = str(value).strip().lower()
+    if code not in Language.values:
+        choices = ", ".join(Language.values)
+        raise ValueError(f"unsupported language {value!r}; choose one of {choices}")
+    return code
 
 
 def _jsonl_spec(record: Any) -> DocumentSpec:
@@ -176,6 +189,7 @@ def _jsonl_spec(record: Any) -> DocumentSpec:
         category=str(record.get("category") or ""),
         questions=tuple(q.strip() for q in questions if q.strip()),
         metadata=metadata if isinstance(metadata := record.get("metadata"), dict) else {},
+        language=_language(record.get("language")),
     )
 
 

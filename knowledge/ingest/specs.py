@@ -5,6 +5,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from knowledge.languages import DEFAULT_LANGUAGE
+
 
 class SourceError(Exception):
     """The source cannot be read at all (unknown kind, missing or unreadable file): nothing is
@@ -37,11 +39,17 @@ class DocumentSpec:
     # Customer questions this article answers; indexed as their own chunks.
     questions: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    # ISO 639-1 (knowledge/languages.py): what the article is written in.
+    language: str = DEFAULT_LANGUAGE.value
 
     def content_hash(self) -> str:
         """Changes whenever anything that is stored or embedded changes."""
         payload: list[Any] = [self.title, self.content, self.intent, self.category]
         payload += [list(self.questions), self.metadata]
+        if self.language != DEFAULT_LANGUAGE:
+            # Only when not the default: every English article's stored hash stays as it was
+            # (re-ingesting an unchanged KB re-embeds nothing).
+            payload.append(self.language)
         raw = json.dumps(payload, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(raw.encode()).hexdigest()
 

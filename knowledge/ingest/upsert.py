@@ -16,6 +16,7 @@ from knowledge.chunking import chunk_text
 from knowledge.embeddings import embed_documents
 from knowledge.ingest.readers import read_source
 from knowledge.ingest.specs import DocumentSpec, IngestReport, ReadProblem
+from knowledge.languages import text_search_config
 from knowledge.matching import calibrate_learned
 from knowledge.models import ChunkKind, EmbeddingStatus, KBChunk, KBDocument
 from knowledge.search import forget_common_lexemes
@@ -66,7 +67,15 @@ def rebuild_chunks(documents: Sequence[KBDocument], vectors: Vectors | None = No
     fresh, embedded = vectors_for(missing)
     vectors.update(fresh)
     rows = [
-        (doc.pk, kind, ordinal, text, text_hash(text), vectors[text_hash(text)])
+        (
+            doc.pk,
+            kind,
+            ordinal,
+            text,
+            text_hash(text),
+            vectors[text_hash(text)],
+            text_search_config(doc.language),  # stemmed in the article's language
+        )
         for doc, kind, ordinal, text in planned
     ]
     KBChunk.objects.filter(document__in=documents).delete()
@@ -85,6 +94,7 @@ def _apply(spec: DocumentSpec, document: KBDocument) -> None:
     document.content = spec.content
     document.intent = spec.intent
     document.category = spec.category
+    document.language = spec.language
     document.metadata = {**spec.metadata, "questions": list(spec.questions)}
     if specifics := find_specifics(spec.content):
         # Example text a draft must not repeat (knowledge/specifics.py); admin lists them.

@@ -8,11 +8,22 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
+from knowledge.languages import DEFAULT_LANGUAGE, text_search_config
+
 
 class ChunkKind(models.TextChoices):
     CONTENT = "content", "Article text"
     # Customer questions that led to the article: lets a message match question-to-question.
     QUESTION = "question", "Customer question"
+
+
+class RegConfigField(models.TextField):
+    """A PostgreSQL `regconfig` (a text-search configuration's name, checked by the server): a
+    generated tsvector may read it per row, which a text column cast to regconfig may not (the
+    cast is not immutable)."""
+
+    def db_type(self, connection: object) -> str:
+        return "regconfig"
 
 
 class KBChunk(models.Model):
@@ -24,9 +35,13 @@ class KBChunk(models.Model):
     text = models.TextField()
     text_hash = models.CharField(max_length=64)
     embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True, blank=True)
+    # The text-search configuration of the document's language (knowledge/languages.py): a
+    # Spanish passage is stemmed as Spanish. Set from KBDocument.language whenever chunks are
+    # rebuilt (knowledge/ingest/upsert.py; an admin's change of the language rebuilds them).
+    search_config = RegConfigField(default=text_search_config(DEFAULT_LANGUAGE))
     # Postgres keeps this in step with `text`; the GIN index below serves full-text search.
     search_vector = models.GeneratedField(
-        expression=SearchVector("text", config="english"),
+        expression=SearchVector("text", config=models.F("search_config")),
         output_field=SearchVectorField(),
         db_persist=True,
     )

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 from django.utils.text import slugify
 
+from knowledge.languages import DEFAULT_LANGUAGE, Language
+
 if TYPE_CHECKING:
     from knowledge.search import SearchHit
 
@@ -76,14 +78,29 @@ class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
             "`manage.py load_demo_kb`, or your own with `manage.py ingest_kb SOURCE PATH`"
         )
 
+    def in_language(self, language: str) -> KBDocumentQuerySet:
+        return self.filter(language=language)
+
+    def languages(self) -> list[str]:
+        """The languages published articles are written in (the help center's and the
+        extractive provider's choice)."""
+        rows = self.published().order_by().values_list("language", flat=True).distinct()
+        return sorted(rows)
+
     def hybrid_search(
-        self, query: str, limit: int = 5, *, intent: str | None = None
+        self,
+        query: str,
+        limit: int = 5,
+        *,
+        intent: str | None = None,
+        language: str | None = None,
     ) -> list[SearchHit]:
         """Published documents of this queryset that best answer `query`, best first: HNSW
-        (cosine) and full-text legs fused with reciprocal-rank fusion. See knowledge/search.py."""
+        (cosine) and full-text legs fused with reciprocal-rank fusion. `language`: the query's
+        (its full-text configuration; articles in it are preferred). See knowledge/search.py."""
         from knowledge.search import hybrid_search
 
-        return hybrid_search(self.published(), query, limit, intent=intent)
+        return hybrid_search(self.published(), query, limit, intent=intent, language=language)
 
 
 class KBDocument(models.Model):
@@ -94,6 +111,12 @@ class KBDocument(models.Model):
     category = models.CharField(max_length=64, blank=True)
     title = models.CharField(max_length=300)
     content = models.TextField()
+    # What the article is written in (ISO 639-1, knowledge/languages.py): its chunks are stemmed
+    # in that language, the extractive provider quotes it only to a customer writing in it, the
+    # help center lists it under it.
+    language = models.CharField(
+        max_length=8, choices=Language.choices, default=DEFAULT_LANGUAGE.value
+    )
     metadata = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.PUBLISHED
@@ -141,6 +164,10 @@ class KBDocument(models.Model):
                 name="kbdocument_embedding_status_valid",
             ),
             models.CheckConstraint(
+                condition=models.Q(language__in=Language.values),
+                name="kbdocument_language_valid",
+            ),
+            models.CheckConstraint(
                 condition=models.Q(match_threshold__isnull=True)
                 | models.Q(match_threshold__gte=0.0, match_threshold__lte=1.0),
                 name="kbdocument_match_threshold_range",
@@ -149,6 +176,7 @@ class KBDocument(models.Model):
         indexes = [
             models.Index(fields=["status", "intent"], name="kbdocument_status_intent_idx"),
             models.Index(fields=["category"], name="kbdocument_category_idx"),
+            models.Index(fields=["language", "status"], name="kbdocument_language_status_idx"),
         ]
 
     def __str__(self) -> str:

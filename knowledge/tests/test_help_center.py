@@ -199,3 +199,31 @@ def test_slugs_are_unique_stable_and_never_a_page_name(db: None) -> None:
 
 def test_only_get(kb: dict[str, KBDocument]) -> None:
     assert Client().post("/help/").status_code == 405
+
+
+def test_each_language_reads_its_own_articles(kb: dict[str, KBDocument]) -> None:
+    upsert_documents(
+        [
+            DocumentSpec(
+                source=DocumentSource.MANUAL,
+                external_id="reembolso",
+                title="Política de reembolso",
+                content="Devolvemos el dinero al método de pago original en 5 a 7 días.",
+                category="REFUND",
+                language="es",
+            )
+        ]
+    )
+    spanish = KBDocument.objects.get(external_id="reembolso")
+    english = _get("/help/").content.decode()
+    assert spanish.title not in english and kb["refund"].title in english
+    assert 'hreflang="es" href="http://testserver/help/?lang=es"' in english
+    asked = _get("/help/?lang=es").content.decode()
+    assert '<html lang="es">' in asked
+    assert spanish.title in asked and kb["refund"].title not in asked
+    by_browser = Client(HTTP_ACCEPT_LANGUAGE="es-ES,es;q=0.9").get("/help/").content.decode()
+    assert spanish.title in by_browser
+    found = _get("/help/search/?q=reembolsos&lang=es").content.decode()
+    assert spanish.title in found  # stemmed as Spanish: "reembolsos" finds "reembolso"
+    page = _get(f"/help/{spanish.slug}/").content.decode()
+    assert '<html lang="es">' in page

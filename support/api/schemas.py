@@ -102,6 +102,10 @@ class DraftOut(Schema):
     category: str | None
     sentiment: Sentiment | None
     urgency: Urgency | None
+    language: str | None = Field(
+        description="The customer message's language (ISO 639-1, or 'und': too short or "
+        "unclear to tell); null until the draft is triaged."
+    )
     answer: str
     citations: list[Citation]
     suggested_action: str | None

@@ -11,6 +11,7 @@ from django.urls import reverse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
+from knowledge.languages import answer_language
 from knowledge.models import KBDocument
 from knowledge.search import EmptyQueryError, clean_query, hybrid_search
 from resolver.api.errors import ERRORS, ApiError
@@ -28,6 +29,9 @@ QUERY_MAX_CHARS = 500
 
 class SuggestQuery(Schema):
     q: Annotated[Body, Field(max_length=QUERY_MAX_CHARS)]
+    # The visitor's browser language (ISO 639-1): its articles are preferred and the query is
+    # stemmed in it; empty or one the KB does not have: the default language's stemming.
+    lang: str = Field("", pattern=r"^([a-z]{2})?$")
 
 
 class Suggestion(Schema):
@@ -74,7 +78,9 @@ def suggest(request: HttpRequest, query: Query[SuggestQuery]) -> dict[str, Any]:
         return {"items": []}
     documents = KBDocument.objects.public()
     try:
-        hits = hybrid_search(documents, clean_query(text), SUGGESTIONS)
+        hits = hybrid_search(
+            documents, clean_query(text), SUGGESTIONS, language=answer_language(query.lang)
+        )
     except EmptyQueryError as exc:
         raise ApiError(422, str(exc)) from None
     slugs = dict(documents.filter(pk__in=[hit.kb_id for hit in hits]).values_list("pk", "slug"))

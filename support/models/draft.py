@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from knowledge.languages import UNDETERMINED, Language
 from knowledge.search import CITATION_KEYS
 from support.models.action import Action
 from support.vocabulary import (
@@ -128,6 +129,10 @@ class Draft(models.Model):
     sentiment = models.CharField(max_length=16, choices=Sentiment.choices, blank=True)
     urgency = models.CharField(max_length=16, choices=Urgency.choices, blank=True)
     triage_scores = models.JSONField(default=dict, blank=True)
+    # The customer message's language as triage detected it (ISO 639-1, knowledge/languages.py;
+    # "und": too short or unclear to tell, and no earlier message of the conversation told it);
+    # "" until the graph has run.
+    language = models.CharField(max_length=8, blank=True)
 
     # The proposal.
     answer = models.TextField(blank=True)
@@ -212,6 +217,10 @@ class Draft(models.Model):
             models.CheckConstraint(
                 condition=models.Q(urgency__in=[*Urgency.values, ""]), name="draft_urgency_valid"
             ),
+            models.CheckConstraint(
+                condition=models.Q(language__in=[*Language.values, UNDETERMINED, ""]),
+                name="draft_language_valid",
+            ),
             # A message has at most one draft in flight; reprocessing waits for the last run.
             models.UniqueConstraint(
                 fields=["message"],
@@ -285,6 +294,8 @@ class Draft(models.Model):
             "category": self.category or None,
             "sentiment": self.sentiment or None,
             "urgency": self.urgency or None,
+            # Addition (#31): the message's language, ISO 639-1 or "und"; null until triaged.
+            "language": self.language or None,
             "answer": self.answer,
             "citations": [{key: c.get(key) for key in CITATION_KEYS} for c in self.citations],
             "suggested_action": self.suggested_action or None,

@@ -235,3 +235,25 @@ def test_the_dashboard_shows_the_deflection_rate_and_articles(
     assert 'aria-label="Articles that deflect most"' in page and "Refund policy: 1" in page
     stats = api.get(f"{API}/stats").json()["deflections"]
     assert (stats["deflected"], stats["rate"]) == (1, 1.0)
+
+
+def test_suggest_prefers_the_visitors_language(
+    kb: dict[str, KBDocument], widget_key: WidgetKey
+) -> None:
+    spec = DocumentSpec(
+        source=DocumentSource.MANUAL,
+        external_id="reembolso",
+        title="Política de reembolso",
+        content="Devolvemos el dinero al método de pago original en un plazo de 5 a 7 días.",
+        category="REFUND",
+        language="es",
+    )
+    upsert_documents([spec])
+    spanish = KBDocument.objects.get(external_id="reembolso")
+    query = "quiero un reembolso de mi dinero"
+    client = _client()
+    headers = {"X-Widget-Key": widget_key.public_key, "Origin": SHOP}
+    spanish_first = client.get(f"{API}/widget/suggest", {"q": query, "lang": "es"}, headers=headers)
+    assert spanish_first.json()["items"][0]["id"] == spanish.pk
+    bad = client.get(f"{API}/widget/suggest", {"q": query, "lang": "spanish"}, headers=headers)
+    assert bad.status_code == 422 and "lang" in str(bad.json())

@@ -13,6 +13,8 @@ from knowledge.ingest.readers import read_abcd, read_bitext
 
 DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 DEMO_KB = Path(settings.BASE_DIR) / "knowledge" / "fixtures" / "demo_kb.jsonl"
+# Written by hand, not built: four of the demo KB's answers in es, fr, de and pt (#31).
+DEMO_KB_LANGUAGES = Path(settings.BASE_DIR) / "knowledge" / "fixtures" / "demo_kb_languages.jsonl"
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from knowledge.ingest import ingest
-from knowledge.management.commands.build_demo_kb import DEMO_KB
+from knowledge.management.commands.build_demo_kb import DEMO_KB, DEMO_KB_LANGUAGES
 from knowledge.models import KBDocument
 
 
@@ -23,3 +23,6 @@ class Command(BaseCommand):
             return
         report = ingest("jsonl", DEMO_KB)
         self.stdout.write(f"demo KB: {report.summary()}")
+        # A few of its answers written in Spanish, French, German and Portuguese (#31).
+        report = ingest("jsonl", DEMO_KB_LANGUAGES)
+        self.stdout.write(f"demo KB, other languages: {report.summary()}")

@@ -1,0 +1,151 @@
+"""#31: the message's language (lingua, real models), on the Draft and in triage; the extractive
+provider answers from articles in that language only, else escalates `language_unsupported`;
+an LLM provider is told the language."""
+
+from __future__ import annotations
+
+import pytest
+from langgraph.graph.state import CompiledStateGraph
+
+from agents.entities import Entities
+from agents.facts import CustomerFacts
+from agents.graph import run_graph
+from agents.nodes.triage import foreign
+from agents.profile import load_profile
+from agents.providers.base import DraftRequest
+from agents.providers.chat import build_messages
+from agents.runner import run_for_draft
+from agents.state_builder import build_state
+from agents.triage.language import detect_language
+from agents.triage.service import triage_text
+from knowledge.ingest import DocumentSpec, upsert_documents
+from knowledge.models import KBDocument
+from support.agent_runs import claim_draft
+from support.inbound import receive_message
+from support.models import Draft
+from support.vocabulary import DraftStatus, EscalationReason, Sentiment
+
+TRACK_ES = DocumentSpec(
+    source="jsonl",
+    external_id="track-es",
+    title="Seguir un pedido",
+    content=(
+        "Para ver el estado de tu pedido, inicia sesión en tu cuenta, ve a «Mis pedidos» y abre "
+        "el pedido: verás su estado y el enlace de seguimiento del transportista."
+    ),
+    intent="track_order",
+    category="ORDER",
+    questions=("¿Dónde está mi pedido?", "¿Cómo sigo mi pedido?", "quiero saber el estado"),
+    language="es",
+)
+
+
+@pytest.fixture
+def spanish_kb(agent_kb: dict[str, KBDocument]) -> dict[str, KBDocument]:
+    upsert_documents([TRACK_ES])
+    return {doc.external_id: doc for doc in KBDocument.objects.all()}
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("¿Dónde está mi pedido? Lo pedí hace una semana", "es"),
+        ("Je voudrais annuler ma commande, s'il vous plaît", "fr"),
+        ("Ich möchte meine Lieferadresse ändern", "de"),
+        ("Como posso cancelar o meu pedido?", "pt"),
+        ("yo where's my package at lol, been waiting forever", "en"),
+    ],
+)
+def test_a_messages_language(text: str, language: str) -> None:
+    assert detect_language(text).language == language
+
+
+def test_a_short_message_takes_the_conversations_language_or_none() -> None:
+    assert detect_language("ok").language == "und"
+    assert detect_language("NW-10001").language == "und"
+    # Not a supported language's script: nothing to tell (never Dutch, lingua's guess).
+    assert detect_language("客服提單編號 哪時候可以處理 真的很火大").language == "und"
+    earlier = ["¿Dónde está mi pedido? Lo pedí hace una semana"]
+    detected = detect_language("ok", earlier)
+    assert (detected.language, detected.source) == ("es", "conversation")
+    # A message that tells its own language keeps it, whatever came before.
+    assert detect_language("Where is my order? It has been a week", earlier).language == "en"
+
+
+def test_english_slang_is_never_taken_for_another_language() -> None:
+    # Proper names may leave it undetermined (answered in English), never another language.
+    place = "I'm at American Airlines Admirals Club in Guarulhos, São Paulo"
+    for text in ("dm theey", "wya my pkg lol", "thx!!", "smh still no refund", place):
+        assert not foreign(detect_language(text)), text
+
+
+def test_a_spanish_question_is_answered_from_the_spanish_article(
+    spanish_kb: dict[str, KBDocument], extractive_graph: CompiledStateGraph
+) -> None:
+    outcome = run_graph(extractive_graph, build_state("¿Dónde está mi pedido? No ha llegado"))
+    assert outcome.triage["language"] == "es"
+    assert outcome.status == DraftStatus.SUGGESTED, outcome.escalation_reason
+    assert [c["kb_id"] for c in outcome.citations] == [spanish_kb["track-es"].pk]
+    assert outcome.answer.startswith("Para ver el estado de tu pedido")
+    # Triage read no tone into it, and took its intent from the article.
+    assert outcome.triage["intent"] == "track_order"
+    assert outcome.triage["sentiment"] == Sentiment.NEUTRAL
+
+
+def test_a_language_without_articles_escalates_language_unsupported(
+    spanish_kb: dict[str, KBDocument], extractive_graph: CompiledStateGraph
+) -> None:
+    outcome = run_graph(
+        extractive_graph, build_state("Dov'è il mio ordine? È passata una settimana")
+    )
+    assert outcome.triage["language"] == "it"
+    assert outcome.status == DraftStatus.ESCALATED
+    assert outcome.escalation_reason == EscalationReason.LANGUAGE_UNSUPPORTED
+    assert outcome.answer == ""
+
+
+def test_an_english_question_is_answered_in_english_only(
+    spanish_kb: dict[str, KBDocument], extractive_graph: CompiledStateGraph
+) -> None:
+    outcome = run_graph(extractive_graph, build_state("How do I cancel my order?"))
+    assert outcome.triage["language"] == "en"
+    assert outcome.status == DraftStatus.SUGGESTED
+    assert spanish_kb["track-es"].pk not in [c["kb_id"] for c in outcome.citations]
+    assert detect_language(outcome.answer).language == "en"
+
+
+def test_the_language_is_stored_on_the_draft(
+    spanish_kb: dict[str, KBDocument], extractive_graph: CompiledStateGraph
+) -> None:
+    _, draft = receive_message("¿Dónde está mi pedido? No ha llegado", enqueue=False)
+    assert Draft.objects.get(pk=draft.pk).as_wire()["language"] is None  # not triaged yet
+    assert claim_draft(draft.message_id) is not None
+    run_for_draft(draft, graph=extractive_graph)
+    draft.refresh_from_db()
+    assert draft.language == "es"
+    assert draft.as_wire()["language"] == "es"
+
+
+def test_an_llm_is_told_to_reply_in_the_customers_language(
+    spanish_kb: dict[str, KBDocument],
+) -> None:
+    request = _request("¿Dónde está mi pedido?", "es")
+    prompt = build_messages(request)[1].content
+    assert "The customer writes in Spanish" in prompt
+    assert "in Spanish" in prompt
+    english = build_messages(_request("Where is my order?", "en"))[1].content
+    assert "The customer writes in" not in english
+
+
+def _request(message: str, language: str) -> DraftRequest:
+    return DraftRequest(
+        message=message,
+        history=[],
+        triage=triage_text(message),
+        evidence=KBDocument.objects.hybrid_search(message, language=language),
+        facts=CustomerFacts(),
+        entities=Entities(),
+        profile=load_profile(),
+        retrieval_confidence=0.5,
+        language=language,
+    )
