@@ -49,7 +49,7 @@ class KBChunk(models.Model):
                 name="kbchunk_embedding_hnsw_idx",
                 fields=["embedding"],
                 m=32,
-                ef_construction=128,
+                ef_construction=256,
                 opclasses=["vector_cosine_ops"],
             ),
             GinIndex(fields=["search_vector"], name="kbchunk_search_vector_gin_idx"),
