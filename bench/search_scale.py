@@ -306,21 +306,20 @@ def main() -> None:
     base_data = neighbourhood(vectors)
     loaded = add_synthetic(args.chunks, args.noise)
     _exact_rows.clear()
+    result: dict[str, Any] = {
+        "note": args.note,
+        "ef_search": EF_SEARCH,
+        "demo_size": {**base, **base_data},
+    }
     try:
-        scale = {"kb_chunks": KBChunk.objects.count(), **loaded, **neighbourhood(vectors)}
-        indexes = [measure_index(index_sql, m, ef, texts, vectors) for m, ef in configs]
+        result["at_scale"] = {"kb_chunks": KBChunk.objects.count(), **loaded}
+        result["at_scale"].update(neighbourhood(vectors))
+        result["indexes"] = []
+        for m, ef in configs:
+            result["indexes"].append(measure_index(index_sql, m, ef, texts, vectors))
+            write_result("search_scale", result)  # each index's numbers as soon as they exist
     finally:
         remove_synthetic(index_sql)
-    write_result(
-        "search_scale",
-        {
-            "note": args.note,
-            "ef_search": EF_SEARCH,
-            "demo_size": {**base, **base_data},
-            "at_scale": scale,
-            "indexes": indexes,
-        },
-    )
 
 
 if __name__ == "__main__":
