@@ -45,9 +45,10 @@ def start_server(
     argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application", "--host", HOST]
     argv += ["--port", str(port), "--lifespan", "off", "--no-access-log", "--log-level", "warning"]
     server = subprocess.Popen(argv, env=env)
-    # No worker may run yet, so /healthz can be 503: the API document says the server is up.
-    base = f"http://{HOST}:{port}"
-    up = wait_for(lambda: server.poll() is not None or answers(f"{base}/api/v1/openapi.json"), 60)
+    # `?only=` runs no check (liveness): no worker runs yet, so a full /healthz would be 503. (The
+    # API document was asked before; building it can take over the probe's 2 s on a busy machine.)
+    live = f"http://{HOST}:{port}/healthz?only="
+    up = wait_for(lambda: server.poll() is not None or answers(live), 180)
     if not up or server.poll() is not None:
         server.kill()
         server.wait()
@@ -156,6 +157,7 @@ def main() -> None:
         purge(lambda: process_message.broker.flush(process_message.queue_name))
         issued.revoke()
     ratio = round(ingest_max["rps"] / noop_max["rps"], 3)
+    auth_ratio = round(ingest_max["rps"] / noop_auth_max["rps"], 3)
     result = {
         "server": "uvicorn, 1 process, resolver.asgi (sync ninja views)",
         "concurrency": args.concurrency,
@@ -164,11 +166,11 @@ def main() -> None:
         "ingest_closed_loop": ingest_max,
         "ingest_over_noop_throughput": ratio,
         "noop_with_auth_and_rate_limit_closed_loop": noop_auth_max,
-        "ingest_over_noop_with_auth_throughput": round(ingest_max["rps"] / noop_auth_max["rps"], 3),
+        "ingest_over_noop_with_auth_throughput": auth_ratio,
         "ingest_at_half_max_rate": half,
         "noop_at_same_rate": noop_half,
         "targets": {
-            "ingest_over_noop_throughput >= 0.5": ratio >= 0.5,
+            "ingest_over_noop_with_auth_throughput >= 0.6": auth_ratio >= 0.6,
             "ingest p95 at half max <= 50 ms": half["p95_ms"] <= 50,
         },
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +167,28 @@ def _without_duplicates(
     return unique
 
 
+def _to_encode(batches: Sequence[Sequence[DocumentSpec]]) -> tuple[Vectors, list[list[str]]]:
+    """The stored vectors that new text can reuse, and per batch the distinct texts still to
+    encode (a text two batches share is encoded for the first). Read before any write."""
+    texts = [_changed_texts(batch) for batch in batches]
+    known = known_vectors(text_hash(text) for batch in texts for text in batch)
+    seen = set(known)
+    groups: list[list[str]] = []
+    for batch in texts:
+        group = []
+        for text in batch:
+            digest = text_hash(text)
+            if digest not in seen:
+                seen.add(digest)
+                group.append(text)
+        groups.append(group)
+    return known, groups
+
+
+def _encode(texts: list[str]) -> Vectors:
+    return dict(zip((text_hash(text) for text in texts), embed_documents(texts), strict=True))
+
+
 def upsert_documents(
     specs: Sequence[DocumentSpec],
     batch_size: int = BATCH_SIZE,
@@ -173,13 +196,23 @@ def upsert_documents(
 ) -> IngestReport:
     report = IngestReport()
     unique = _without_duplicates(specs, report.problems)
-    vectors, report.chunks_embedded = vectors_for(_changed_texts(unique))
-    for start in range(0, len(unique), batch_size):
-        batch = unique[start : start + batch_size]
-        with transaction.atomic():
-            _upsert_batch(batch, report, vectors)
-        if progress is not None:
-            progress(len(batch))
+    batches = [unique[start : start + batch_size] for start in range(0, len(unique), batch_size)]
+    vectors, groups = _to_encode(batches)
+    report.chunks_embedded = sum(len(group) for group in groups)
+    # The next batch's text is encoded in a thread while this batch is written: PostgreSQL
+    # inserting the chunks into the HNSW graph, the largest cost after encoding, then runs
+    # beside the model instead of after it. The model and the socket both release the GIL.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-encode") as encoder:
+        ahead = encoder.submit(_encode, groups[0]) if groups else None
+        for number, batch in enumerate(batches):
+            if ahead is not None:
+                vectors.update(ahead.result())
+            following = number + 1 < len(batches)
+            ahead = encoder.submit(_encode, groups[number + 1]) if following else None
+            with transaction.atomic():
+                _upsert_batch(batch, report, vectors)
+            if progress is not None:
+                progress(len(batch))
     if report.created or report.updated:
         calibrate_learned()  # the questions learned topics are told apart from changed
     return report

@@ -58,13 +58,14 @@ class KBChunk(models.Model):
             ),
         ]
         indexes = [
-            # m=32/ef_construction=128 (not pgvector's 16/64): recall@10 at ef_search=100 rises
-            # from 0.86 to 0.99 at 200k chunks (bench/search_scale.py), for a slower build.
+            # m=32/ef_construction=256 (not pgvector's 16/64): at 200k chunks recall@10 at
+            # ef_search=100 went from 0.86 (16/64) to 0.96 (32/128) to 0.999 (32/256)
+            # (bench/search_scale.py), for a slower build and slower inserts.
             HnswIndex(
                 name="kbchunk_embedding_hnsw_idx",
                 fields=["embedding"],
                 m=32,
-                ef_construction=128,
+                ef_construction=256,
                 opclasses=["vector_cosine_ops"],
             ),
             GinIndex(fields=["search_vector"], name="kbchunk_search_vector_gin_idx"),

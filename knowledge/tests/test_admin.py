@@ -102,6 +102,8 @@ def test_edit_marks_pending_and_worker_reembeds(
         "category": doc.category,
         "metadata": json.dumps(doc.metadata),
         "status": doc.status,
+        "language": doc.language,
+        "public": "on",
         "chunks-TOTAL_FORMS": "0",
         "chunks-INITIAL_FORMS": "0",
     }
