@@ -72,8 +72,22 @@ def _said_kinds(message: str, services: Services) -> dict[str, float] | None:
     return apart.kinds if apart.sentiment == Sentiment.NEGATIVE else None
 
 
+def texts_read(message: str, history: list[Turn]) -> list[str]:
+    """Every text triage embeds (_triage_in_context, _said_kinds), the KB search's among them:
+    known before any is read, so that one encoder pass embeds them all."""
+    texts = [message, context_text(message, history)]
+    previous = previous_customer_turn(history)
+    if previous and len(message.split()) <= FOLLOW_UP_MAX_WORDS:
+        texts.append(f"{previous}\n{message}")
+    said = without_question(message)
+    if question_of(message) and said and said != message:
+        texts.append(said)
+    return list(dict.fromkeys(texts))
+
+
 def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
     message = without_injection(state["message"])
+    services.embed(texts_read(message, state.get("history", [])))
     text, triaged = _triage_in_context(message, state.get("history", []), services)
     signals = read_signals(
         state["message"],
