@@ -122,7 +122,7 @@ bench: install browser
 # classifier, tone model, search legs, guard, redaction, DB and Redis round trips), on the demo
 # KB with the extractive provider. `make profile PROFILE_ARGS="--drafts 100 --cprofile 30"`.
 profile: install
-	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) profile_draft.py $(PROFILE_ARGS)
+	cd bench && RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-$(CURDIR)/var/bench} ../$(PY) profile_draft.py $(PROFILE_ARGS)
 
 # Which CPUs the bundled PostgreSQL + pgvector runs on: the self-check's statements under QEMU's
 # user-mode emulator per CPU model, x86-64 and aarch64 (Debian's qemu-user, and arm64 libc and
