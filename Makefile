@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.install-stamp
 
-.PHONY: llamacpp-smoke install browser dovecot run worker test pytest lint format migrations-check fuzz bench portability clean eval eval-gate
+.PHONY: llamacpp-smoke install browser dovecot run worker test pytest lint format migrations-check fuzz bench profile portability clean eval eval-gate
 
 install: $(STAMP)
 
@@ -118,6 +118,12 @@ bench: install browser
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) pii_leaks.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) email_parse.py
 	cd bench && RESOLVER_DATA_DIR=../var/bench ../$(PY) email_flood.py
+
+# Where a draft's time goes (issue #30): the worker's path per node and per call (embedding,
+# classifier, tone model, search legs, guard, redaction, DB and Redis round trips), on the demo
+# KB with the extractive provider. `make profile PROFILE_ARGS="--drafts 100 --cprofile 30"`.
+profile: install
+	cd bench && RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-$(CURDIR)/var/bench} ../$(PY) profile_draft.py $(PROFILE_ARGS)
 
 # Which CPUs the bundled PostgreSQL + pgvector runs on: the self-check's statements under QEMU's
 # user-mode emulator per CPU model, x86-64 and aarch64 (Debian's qemu-user, and arm64 libc and

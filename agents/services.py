@@ -5,7 +5,7 @@ provider for one around a fake chat model and keep the rest real."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from agents.memory import Similarity, embedding_similarity
 from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
 from agents.triage.service import Triage, triage_text
+from knowledge.embeddings import embed_cached_queries
 from knowledge.search import SearchHit
 from support.models import Customer
 
@@ -64,6 +65,9 @@ class Services:
     drafter: DraftProvider
     settings: AgentSettings
     triage: Callable[..., Triage] = triage_text  # (text, tone_text=None)
+    # The message's texts embedded in one encoder pass, before triage and the KB search read
+    # them one by one from the query cache (knowledge/embeddings.py).
+    embed: Callable[[Sequence[str]], object] = embed_cached_queries
     search: Callable[..., list[SearchHit]] = search_evidence  # (query, intent, language, only)
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile

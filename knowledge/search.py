@@ -217,9 +217,13 @@ def vector_leg(
     sub_sql, sub_params = _documents_sql(documents)
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}")
-            # With a filter, keep scanning the graph until k rows pass it (pgvector >= 0.8).
-            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            # Both settings for this transaction (SET LOCAL) in one round trip. With a filter,
+            # keep scanning the graph until k rows pass it (iterative scans, pgvector >= 0.8).
+            cursor.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
+                [str(EF_SEARCH)],
+            )
         params = [str(vector), list(kinds), *sub_params, k]
         return _run_leg(VECTOR_SQL.format(documents=sub_sql), params, descending=False)
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -80,7 +80,9 @@ def claim_draft(message_id: Any, holder: str = "") -> Draft | None:
     the same message never both run it; `holder` is the claiming worker process (worker_id()).
     None when there is nothing to do; DraftClaimed when another run holds it."""
     now = timezone.now()
-    draft = Draft.objects.filter(message_id=message_id, status=DraftStatus.PENDING).first()
+    # The message and its conversation come with it: the run reads them next (agents/runner.py).
+    pending = Draft.objects.filter(message_id=message_id, status=DraftStatus.PENDING)
+    draft = pending.select_related("message__conversation").first()
     if draft is None:
         return None
     free = Q(run_started_at__isnull=True) | Q(run_started_at__lt=now - DRAFT_CLAIM_LEASE)
@@ -126,11 +128,17 @@ class AlreadyRecorded(Exception):
 
 
 def _mark_processed(event_id: str) -> None:
-    try:
-        with transaction.atomic():
-            ProcessedEvent.objects.create(event_id=event_id, event_type=EventType.MESSAGE_CREATED)
-    except IntegrityError:
-        raise AlreadyRecorded(f"event {event_id} was processed before") from None
+    # One round trip: ON CONFLICT DO NOTHING, where an INSERT that may fail needs a savepoint
+    # around it (two more round trips per draft, bench/profile_draft.py).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ProcessedEvent._meta.db_table} (event_id, event_type, processed_at) "
+            "VALUES (%s, %s, %s) ON CONFLICT (event_id) DO NOTHING",
+            [event_id, EventType.MESSAGE_CREATED, timezone.now()],
+        )
+        inserted = cursor.rowcount
+    if not inserted:
+        raise AlreadyRecorded(f"event {event_id} was processed before")
 
 
 def record_outcome(

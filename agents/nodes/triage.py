@@ -102,9 +102,23 @@ def _untrained_reading(triaged: Triage, detected: DetectedLanguage) -> Triage:
     )
 
 
+def texts_read(message: str, history: list[Turn]) -> list[str]:
+    """Every text triage embeds (_triage_in_context, _said_kinds), the KB search's among them:
+    known before any is read, so that one encoder pass embeds them all."""
+    texts = [message, context_text(message, history)]
+    previous = previous_customer_turn(history)
+    if previous and len(message.split()) <= FOLLOW_UP_MAX_WORDS:
+        texts.append(f"{previous}\n{message}")
+    said = without_question(message)
+    if question_of(message) and said and said != message:
+        texts.append(said)
+    return list(dict.fromkeys(texts))
+
+
 def triage_node(state: AgentState, services: Services) -> dict[str, Any]:
     message = without_injection(state["message"])
     history = state.get("history", [])
+    services.embed(texts_read(message, history))
     detected = detect_language(message, customer_turns(history))
     text, triaged = _triage_in_context(message, history, services)
     if foreign(detected):

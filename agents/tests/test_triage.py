@@ -119,8 +119,10 @@ def test_triage_command_json(capsys: pytest.CaptureFixture[str]) -> None:
         "confidence",
         "kind",
         "cues",
+        "language",
     }
     assert record["id"] is None
+    assert record["language"] == "en"
     assert record["intent"] == "cancel_order"
     assert record["urgency"] == "HIGH"
 

@@ -1,9 +1,11 @@
-"""`triage --json [--file F] [TEXT]`: intent, category, sentiment, urgency, confidence."""
+"""`triage --json [--file F] [TEXT]`: intent, category, sentiment, urgency, confidence, kind,
+cues and language."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from agents.triage.language import detect_language
 from agents.triage.service import triage_texts
 from resolver.cli import BatchCommand
 
@@ -23,7 +25,10 @@ class Command(BatchCommand):
                 if not text.strip():
                     self.emit({"id": item_id, "error": "the text is empty"}, options)
                     continue
-                self.emit({"id": item_id, **next(results).as_dict()}, options)
+                triaged = next(results).as_dict()
+                # The graph's triage node detects it (in the conversation); here, the text alone.
+                triaged["language"] = detect_language(text).language
+                self.emit({"id": item_id, **triaged}, options)
 
     def describe(self, record: dict[str, Any]) -> str:
         return (

@@ -1,0 +1,60 @@
+"""The embedding model runs once per draft's triage (issue #30): every text triage reads (the
+message, its follow-up reading with the previous turn, what it says besides its question) is
+embedded in one forward pass, and the KB search then finds its query's vector cached."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agents.nodes.triage import texts_read, triage_node
+from agents.providers.extractive import ExtractiveProvider
+from agents.services import default_services
+from agents.state import Turn
+from agents.state_builder import build_state
+from knowledge import embeddings
+from knowledge.search import clean_query
+
+HISTORY: list[Turn] = [
+    {"role": "CUSTOMER", "body": "I ordered a kettle last week."},
+    {"role": "AGENT", "body": "Thanks, we have your order."},
+]
+
+
+def test_texts_read_lists_every_reading() -> None:
+    message = "It arrived broken. Can I get a refund?"
+    texts = texts_read(message, HISTORY)
+    assert texts[0] == message
+    assert f"I ordered a kettle last week.\n{message}" in texts  # the follow-up reading
+    assert "It arrived broken." in texts  # what it says besides its question
+    assert texts_read("How do I change my address?", []) == ["How do I change my address?"]
+
+
+@pytest.mark.parametrize(
+    "message, history",
+    [
+        ("It arrived broken. Can I get a refund?", HISTORY),
+        ("and how long does that take?", HISTORY),
+        ("Where is my order?\n\nI would like to track it.", []),
+    ],
+)
+def test_triage_embeds_in_one_pass_and_the_search_query_is_cached(
+    monkeypatch: pytest.MonkeyPatch, message: str, history: list[Turn]
+) -> None:
+    passes: list[list[str]] = []
+    original = embeddings.embed_documents
+
+    def counted(texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray:
+        passes.append(list(texts))
+        return original(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embeddings, "embed_documents", counted)
+    embeddings._query_vectors.cache_clear()
+    services = default_services(drafter=ExtractiveProvider())
+    update = triage_node(build_state(message, history), services)
+    assert len(passes) == 1, passes
+    # What retrieve searches for (knowledge/search.py cleans it first) is already embedded.
+    assert embeddings._query_vectors.get(clean_query(update["context_text"])) is not None
