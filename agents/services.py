@@ -19,7 +19,7 @@ from agents.memory import Similarity, embedding_similarity
 from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
 from agents.triage.service import Triage, triage_text
-from knowledge.search import SearchHit
+from knowledge.search import LEARNED_NEIGHBOURS, SearchHit
 from support.models import Customer
 
 EVIDENCE_LIMIT = 5
@@ -48,7 +48,11 @@ class AgentSettings:
 def search_evidence(query: str, intent: str | None) -> list[SearchHit]:
     from knowledge.models import KBDocument
 
-    return KBDocument.objects.hybrid_search(query, EVIDENCE_LIMIT, intent=intent)
+    # The learned articles nearest by their keys too: the graph matches them by those
+    # (agents/scoring.py: learned_first, contested), wherever the fusion ranked them.
+    return KBDocument.objects.hybrid_search(
+        query, EVIDENCE_LIMIT, intent=intent, learned=LEARNED_NEIGHBOURS
+    )
 
 
 @dataclass

@@ -44,13 +44,14 @@ class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
         )
 
     def hybrid_search(
-        self, query: str, limit: int = 5, *, intent: str | None = None
+        self, query: str, limit: int = 5, *, intent: str | None = None, learned: int = 0
     ) -> list[SearchHit]:
         """Published documents of this queryset that best answer `query`, best first: HNSW
-        (cosine) and full-text legs fused with reciprocal-rank fusion. See knowledge/search.py."""
+        (cosine) and full-text legs fused with reciprocal-rank fusion; `learned` more learned
+        articles the page left out, nearest first, after it. See knowledge/search.py."""
         from knowledge.search import hybrid_search
 
-        return hybrid_search(self.published(), query, limit, intent=intent)
+        return hybrid_search(self.published(), query, limit, intent=intent, learned=learned)
 
 
 class KBDocument(models.Model):
