@@ -20,7 +20,7 @@ from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
 from agents.triage.service import Triage, triage_text
 from knowledge.embeddings import embed_cached_queries
-from knowledge.search import SearchHit
+from knowledge.search import LEARNED_NEIGHBOURS, SearchHit
 from support.models import Customer
 
 EVIDENCE_LIMIT = 5
@@ -57,7 +57,11 @@ def search_evidence(
     documents = KBDocument.objects.all()
     if only_language and language:
         documents = documents.in_language(language)
-    return documents.hybrid_search(query, EVIDENCE_LIMIT, intent=intent, language=language)
+    # The learned articles nearest by their keys too: the graph matches them by those
+    # (agents/scoring.py: learned_first, contested), wherever the fusion ranked them.
+    return documents.hybrid_search(
+        query, EVIDENCE_LIMIT, intent=intent, language=language, learned=LEARNED_NEIGHBOURS
+    )
 
 
 @dataclass

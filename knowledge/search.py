@@ -47,6 +47,12 @@ COMMON_LEXEME_MIN_CHUNKS = 50  # a small KB has no "common" words
 COMMON_LEXEME_MAX_CHUNKS = 1000  # ...and in a large one, ranking more rows than this is too slow
 COMMON_LEXEMES_TTL = 600.0
 SNIPPET_CHARS = 320
+# Learned articles (knowledge/matching.py) looked up by their own keys beside the fusion: a taught
+# topic's paraphrase shares few words with its keys, and a long KB article's many chunks and words
+# push the learned article out of the fused page even when its nearest key is close enough. The
+# nearest few are added after the page (the graph decides by their keys: agents/scoring.py).
+LEARNED_NEIGHBOURS = 3
+LEARNED_CANDIDATES = 50  # chunks of learned articles fetched for them
 
 
 # Which legs run: the product uses "hybrid"; the others are ablations for the benchmark.
@@ -263,6 +269,24 @@ def _diversify(ranked: list[tuple[int, float]], intents: dict[int, str]) -> list
     return first + rest
 
 
+def _learned_neighbours(
+    documents: KBDocumentQuerySet,
+    embedding: list[float],
+    vector: _Leg,
+    count: int,
+    ranked: set[int],
+) -> list[tuple[int, float]]:
+    """The learned articles nearest the message by vector, beyond the fused page: their own
+    leg (the KB's many chunks may crowd them out of the shared one), its values merged into
+    `vector`'s."""
+    own = documents.learned()
+    leg = vector_leg(own, embedding, LEARNED_CANDIDATES, ALL_KINDS)
+    extra = [pk for pk in leg.ranks if pk not in ranked][:count]
+    for pk in extra:
+        vector.values[pk] = min(vector.values.get(pk, 2.0), leg.values[pk])
+    return [(pk, 0.0) for pk in extra]
+
+
 _WORD = re.compile(r"\w+")
 
 
@@ -311,18 +335,17 @@ def hybrid_search(
     language: str | None = None,
     candidates: int = CANDIDATES,
     legs: Legs = "hybrid",
+    learned: int = 0,
 ) -> list[SearchHit]:
     """Best documents first. `intent` boosts documents of that intent, `language` (the query's:
     its full-text configuration) those written in it (filter the queryset to restrict
-    instead)."""
+    instead). `learned`: up to this many more learned articles, the nearest by vector that the
+    page left out, after it."""
     text = clean_query(query)
     empty = _Leg({}, {}, {})
     kinds = ("content",) if legs == "answers" else ALL_KINDS
-    vector = (
-        empty
-        if legs == "text"
-        else vector_leg(documents, embed_query(text).tolist(), candidates, kinds)
-    )
+    embedding = [] if legs == "text" else embed_query(text).tolist()
+    vector = empty if legs == "text" else vector_leg(documents, embedding, candidates, kinds)
     config = text_search_config(language)
     words = text_leg(documents, text, candidates, config) if legs in ("hybrid", "text") else empty
     found = {*vector.ranks, *words.ranks}
@@ -331,6 +354,10 @@ def hybrid_search(
     boosted = {pk for pk, doc_intent in intents.items() if intent and doc_intent == intent}
     in_language = {pk for pk, _, doc_language in rows if language and doc_language == language}
     ranked = _diversify(_fuse(vector, words, boosted, in_language), intents)[:limit]
+    if learned and legs != "text":
+        ranked += _learned_neighbours(
+            documents, embedding, vector, learned, {pk for pk, _ in ranked}
+        )
     ids = [document_id for document_id, _ in ranked]
     by_id = documents.model.objects.in_bulk(ids)
     passages = _best_passages(ids, {*vector.chunks.values(), *words.chunks.values()})

@@ -11,7 +11,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, TruncDate, TruncWeek
 from django.utils import timezone
 
-from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalStatus
+from knowledge.models import KBDocument, Proposal, ProposalStatus
 from support import tallies
 from support.models import (
     AuditAction,
@@ -243,7 +243,7 @@ def learning(since: datetime) -> dict[str, Any]:
     proposals = Proposal.objects.filter(created_at__gte=since)
     decided = Proposal.objects.filter(decided_at__gte=since)
     learned = list(
-        KBDocument.objects.filter(source=DocumentSource.LEARNED)
+        KBDocument.objects.learned()
         .order_by("-created_at")
         .values_list("pk", flat=True)[:LEARNED_COUNTED]
     )

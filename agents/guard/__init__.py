@@ -38,12 +38,27 @@ def check_answer(
         return GuardResult((GuardIssue("grounded", "invalid_output", drafted.invalid),), flags)
     issues = [
         *check_grounded(drafted, evidence, facts, profile_values),
-        *check_specifics(drafted.answer, [*customer_texts, *facts.sentences(), *profile_values]),
+        *check_specifics(
+            drafted.answer,
+            [
+                *customer_texts,
+                *facts.sentences(),
+                *profile_values,
+                *learned_texts(drafted, evidence),
+            ],
+        ),
         *check_tone(drafted.answer, sentiment),
         *check_policy(drafted.answer, facts),
         *check_learned(drafted.answer, learned_rules),
     ]
     return GuardResult(tuple(issues), flags)
+
+
+def learned_texts(drafted: DraftedAnswer, evidence: Sequence[SearchHit]) -> list[str]:
+    """The cited learned articles' text: an agent's approved answer, whose specifics (a fee) are
+    the store's own, unlike a KB article's example text."""
+    cited = {citation.get("kb_id") for citation in drafted.citations}
+    return [hit.content for hit in evidence if hit.learned and hit.kb_id in cited]
 
 
 def is_forbidden(result: GuardResult) -> bool:

@@ -71,7 +71,9 @@ def _quote(article: SearchHit, request: DraftRequest) -> list[str]:
     steps are renumbered when one is dropped."""
     filler = Filler(request.profile, request.entities)
     flagged = _flagged(request)
-    allowed = allowed_texts(request)
+    # A learned article is an agent's own answer to this question, approved as it stands: its
+    # amounts ("from £35") are the store's, not a KB article's example text.
+    allowed = [*allowed_texts(request), *([article.content] if article.learned else [])]
     lines: list[str] = []
     size, step = 0, 0
     for line in article.content.splitlines():

@@ -166,3 +166,30 @@ def test_learned_rules_stop_drafts_only_once_enabled() -> None:
     assert [issue.code for issue in result.issues] == ["learned_rule"]
     assert f"rule {rule.pk}: We can waive the fee." in str(result.issues[0])
     assert is_forbidden(result)  # escalates (forbidden_action) rather than being repaired
+
+
+ASSEMBLY = (
+    "We offer home assembly for furniture. Add Assembly to the item at checkout (from £35) and a "
+    "fitter comes in a booked slot after delivery."
+)
+
+
+@pytest.mark.parametrize("learned", [True, False])
+def test_a_learned_articles_own_amounts_may_be_stated(learned: bool) -> None:
+    # An agent's approved answer states the store's fee; a KB article's amount is example text.
+    article = SearchHit(
+        kb_id=7,
+        title="Assembly",
+        snippet=ASSEMBLY,
+        intent="",
+        category="",
+        score=1.0,
+        content=ASSEMBLY,
+        learned=learned,
+    )
+    answer = "Add Assembly to the item at checkout (from £35) and a fitter comes [1]."
+    result = check_answer(
+        drafted(answer, [article.citation()]), [article], NO_FACTS, "NEUTRAL", CALM
+    )
+    issues = {issue.code for issue in result.issues}
+    assert ("unsupported_specific" in issues) is not learned

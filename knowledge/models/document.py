@@ -78,6 +78,10 @@ class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
             "`manage.py load_demo_kb`, or your own with `manage.py ingest_kb SOURCE PATH`"
         )
 
+    def learned(self) -> KBDocumentQuerySet:
+        """Articles the learning loop made from agents' answers (#16)."""
+        return self.filter(source=DocumentSource.LEARNED)
+
     def in_language(self, language: str) -> KBDocumentQuerySet:
         return self.filter(language=language)
 
@@ -94,13 +98,17 @@ class KBDocumentQuerySet(models.QuerySet["KBDocument"]):
         *,
         intent: str | None = None,
         language: str | None = None,
+        learned: int = 0,
     ) -> list[SearchHit]:
         """Published documents of this queryset that best answer `query`, best first: HNSW
         (cosine) and full-text legs fused with reciprocal-rank fusion. `language`: the query's
-        (its full-text configuration; articles in it are preferred). See knowledge/search.py."""
+        (its full-text configuration; articles in it are preferred); `learned` more learned
+        articles the page left out, nearest first, after it. See knowledge/search.py."""
         from knowledge.search import hybrid_search
 
-        return hybrid_search(self.published(), query, limit, intent=intent, language=language)
+        return hybrid_search(
+            self.published(), query, limit, intent=intent, language=language, learned=learned
+        )
 
 
 class KBDocument(models.Model):
