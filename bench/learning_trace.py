@@ -100,7 +100,8 @@ def main() -> None:
                     mark = "NEG" if outcome.status != "SUGGESTED" else "neg"
                 print(
                     f"{mark} {case.id:28} {outcome.status:9} {reason:18} "
-                    f"f1={f1:.2f} key={per_document.get(best, '-')}:{sims.get(best, 0):.3f}"
+                    f"f1={f1:.2f} key={per_document.get(best, '-') if best else '-'}:"
+                    f"{sims.get(best, 0) if best else 0:.3f}"
                     f"/thr={docs[best].match_threshold if best else None} "
                     f"kb={kb_best[0].title[:30] if kb_best else '-'}:"
                     f"{kb_best[0].similarity if kb_best else 0:.3f} "
