@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,3 +193,21 @@ def spans(_span_exporter: Any) -> Any:
     """The spans finished in this process during the test."""
     _span_exporter.clear()
     return _span_exporter
+
+
+@pytest.fixture
+def encoder_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """What each forward pass of the embedding model encoded, on an empty query cache."""
+    from knowledge import embeddings
+
+    original = embeddings.embed_documents
+    calls: list[list[str]] = []
+
+    def counted(texts: Sequence[str], *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(texts))
+        return original(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embeddings, "embed_documents", counted)
+    embeddings._query_vectors.cache_clear()
+    yield calls
+    embeddings._query_vectors.cache_clear()

@@ -4,10 +4,6 @@ embedded in one forward pass, and the KB search then finds its query's vector ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
 import pytest
 
 from agents.nodes.triage import texts_read, triage_node
@@ -42,19 +38,10 @@ def test_texts_read_lists_every_reading() -> None:
     ],
 )
 def test_triage_embeds_in_one_pass_and_the_search_query_is_cached(
-    monkeypatch: pytest.MonkeyPatch, message: str, history: list[Turn]
+    encoder_calls: list[list[str]], message: str, history: list[Turn]
 ) -> None:
-    passes: list[list[str]] = []
-    original = embeddings.embed_documents
-
-    def counted(texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray:
-        passes.append(list(texts))
-        return original(texts, *args, **kwargs)
-
-    monkeypatch.setattr(embeddings, "embed_documents", counted)
-    embeddings._query_vectors.cache_clear()
     services = default_services(drafter=ExtractiveProvider())
     update = triage_node(build_state(message, history), services)
-    assert len(passes) == 1, passes
+    assert len(encoder_calls) == 1, encoder_calls
     # What retrieve searches for (knowledge/search.py cleans it first) is already embedded.
     assert embeddings._query_vectors.get(clean_query(update["context_text"])) is not None

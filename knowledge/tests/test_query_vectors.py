@@ -5,7 +5,7 @@ each as close to its vector encoded alone as the model's arithmetic allows."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,22 +29,6 @@ TEXTS = [
     "can I pay with paypal?",
     "cancel my subscription please",
 ]
-
-
-@pytest.fixture
-def encoder_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """What each forward pass of the model encoded, on an empty query cache."""
-    calls: list[list[str]] = []
-    original = embeddings.embed_documents
-
-    def counted(texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray:
-        calls.append(list(texts))
-        return original(texts, *args, **kwargs)
-
-    monkeypatch.setattr(embeddings, "embed_documents", counted)
-    embeddings._query_vectors.cache_clear()
-    yield calls
-    embeddings._query_vectors.cache_clear()
 
 
 def test_spacing_does_not_make_another_query(encoder_calls: list[list[str]]) -> None:
