@@ -203,6 +203,7 @@ NOT_PERSONAL = {
     "knowledge.KBDocument.content_hash": "a hash",
     "knowledge.KBChunk.text": _COMPANY,
     "knowledge.KBChunk.text_hash": "a hash",
+    "knowledge.KBChunk.search_config": "a PostgreSQL text-search configuration's name",
     "knowledge.GuardRule.pattern": "a phrase generalised from drafts, never across a number "
     "or a personal value (support/learning/guard_rules.py)",
     "knowledge.GuardRule.description": "as the pattern",

@@ -24,13 +24,16 @@ from support.models import (
     Conversation,
     Customer,
     CustomerRating,
+    Deflection,
     Draft,
+    DraftTally,
     IntentAutonomy,
     MailboxCredential,
     MailboxCursor,
     Message,
     Order,
     ReplyDelivery,
+    StatusTally,
     Task,
     WebhookAttempt,
     WebhookDelivery,
@@ -428,3 +431,32 @@ class AutonomySwitchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     Autonomy page (support/autonomy/switch.py), which audits every change."""
 
     list_display = ["on", "changed_by", "updated_at"]
+
+
+@admin.register(Deflection)
+class DeflectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Help articles that answered a widget visitor before they wrote (#31): a record."""
+
+    list_display = ["created_at", "article", "widget_key"]
+    list_filter = ["created_at"]
+    search_fields = ["article__title"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(DraftTally)
+class DraftTallyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The running totals /metrics and the dashboard read (kept by triggers, support/tallies.py):
+    shown to check them, never edited (a shard's row alone means nothing; sums over shards do)."""
+
+    list_display = ["status", "escalation_reason", "shard", "drafts", "completed", "tokens"]
+    list_filter = ["status", "escalation_reason"]
+    search_fields = ["status", "escalation_reason"]
+
+
+@admin.register(StatusTally)
+class StatusTallyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Rows per status of conversations and webhook deliveries, as DraftTally."""
+
+    list_display = ["kind", "status", "shard", "rows"]
+    list_filter = ["kind", "status"]
+    search_fields = ["kind", "status"]

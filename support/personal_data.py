@@ -350,6 +350,7 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.Draft.prompt_version": "a version string",
     "support.Draft.trace_id": "a W3C trace id",
     "support.Draft.run_by": "a worker's host:pid",
+    "support.Draft.language": "a language code (ISO 639-1)",
     "support.AuditLog.actor": "who acted: a staff user, key or the system",
     "support.WebhookDelivery.event_id": "an event id",
     "support.WebhookDelivery.event_type": "an event type",

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Query, Router, Schema, Status
+from ninja import Path, Query, Router, Schema, Status
 from pydantic import Field
 
 from knowledge.languages import answer_language
@@ -25,6 +25,10 @@ SUGGESTIONS = 3
 # Fewer characters than this match too much to help: no search, no suggestions.
 MIN_QUERY_CHARS = 3
 QUERY_MAX_CHARS = 500
+
+
+# What KBDocument.slug holds (a SlugField); anything else is bad input, not a missing article.
+ArticleSlug = Annotated[str, Field(max_length=100, pattern=r"^[-a-zA-Z0-9_]+$")]
 
 
 class SuggestQuery(Schema):
@@ -98,10 +102,10 @@ def suggest(request: HttpRequest, query: Query[SuggestQuery]) -> dict[str, Any]:
 
 
 @router.get("/widget/articles/{slug}", response={200: ArticleOut, **ERRORS}, auth=None)
-def article(request: HttpRequest, slug: str) -> dict[str, Any]:
+def article(request: HttpRequest, slug: Path[ArticleSlug]) -> dict[str, Any]:
     """One public help article, to read inside the widget."""
     widget_key(request, origin_required=False)
-    document = KBDocument.objects.public().filter(slug=slug[:100]).first()
+    document = KBDocument.objects.public().filter(slug=slug).first()
     if document is None:
         raise ApiError(404, "no such help article")
     return {

@@ -52,12 +52,14 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
         "category", "sentiment", "urgency", "answer", "citations", "suggested_action",
         "confidence", "guard", "model", "prompt_version", "tokens", "cost", "latency_ms",
         "created_at", "context", "actions",
+        "language",  # issue #31's contract: the customer message's language
     }  # fmt: skip
     additions = {"reviewed_at", "sent_text", "reject_reason", "reject_category", "trace_id"}
     assert set(item) == contract | additions
     # Additions (2026-12-05): what the run saw beyond the message; "missing" is ours.
     assert item["context"] == {"earlier_conversations": [], "documents": [], "missing": []}
     assert item["actions"] == []  # Additions (2026-12-05): none proposed with this one
+    assert item["language"] is None  # not triaged yet (make_draft writes no triage)
     assert (item["id"], item["status"], item["escalation_reason"]) == (
         str(draft.pk),
         "ESCALATED",

@@ -28,7 +28,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from evals.models import EvalRun
-from knowledge.models import Proposal, ProposalKind
+from knowledge.ingest import DocumentSpec, upsert_documents
+from knowledge.models import DocumentSource, KBDocument, Proposal, ProposalKind
 from resolver.audit_actor import Actor
 from resolver.models import ApiKey
 from support import review
@@ -57,7 +58,7 @@ def fuzz_operation(
     mode: GenerationMode,
     headers: dict[str, str],
     ids: dict[str, str],
-    body_ids: dict[str, str] | None = None,
+    body_ids: dict[str, Any] | None = None,
 ) -> Counter:
     tally: Counter = Counter()
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=ids or None)
@@ -81,11 +82,15 @@ def fuzz_operation(
         tally[f"{response.status_code // 100}xx"] += 1
         case.validate_response(response, checks=CHECKS)
 
-    run()
+    try:
+        run()
+    except Exception as exc:
+        exc.add_note(f"fuzzing {operation.method.upper()} {operation.path} ({mode.name})")
+        raise
     return tally
 
 
-def with_body_ids(case: Any, body_ids: dict[str, str]) -> Any:
+def with_body_ids(case: Any, body_ids: dict[str, Any]) -> Any:
     if isinstance(case.body, dict):
         case.body = {**case.body, **body_ids}
     return case
@@ -210,7 +215,24 @@ def widget_access(make_draft: MakeDraft) -> tuple[dict[str, str], dict[str, str]
 def headers_for(operation: Any, api: dict[str, str], widget: tuple[dict[str, str], ...]) -> Any:
     if not operation.path.startswith(f"{API}/widget/"):
         return api
-    return widget[0] if operation.path == f"{API}/widget/conversations" else widget[1]
+    # Starting a conversation and the help articles (#31) take the key; the rest the token.
+    by_key = operation.path == f"{API}/widget/conversations" or operation.path.startswith(
+        tuple(f"{API}/widget/{name}" for name in ("suggest", "articles/", "deflections"))
+    )
+    return widget[0] if by_key else widget[1]
+
+
+def _public_article() -> KBDocument:
+    """A help article the widget may suggest, open and count a deflection for."""
+    spec = DocumentSpec(
+        source=DocumentSource.MANUAL,
+        external_id="fuzz-help",
+        title="Gift cards",
+        content="Gift cards never expire and can be used on any order in the shop.",
+        category="PAYMENT",
+    )
+    upsert_documents([spec])
+    return KBDocument.objects.get(external_id="fuzz-help")
 
 
 @pytest.mark.slow
@@ -237,15 +259,18 @@ def test_fuzz_every_operation(
     start, with_token, widget_ids = widget_access(make_draft)
     ids[f"{API}/widget/conversations/{{conversation_id}}"] = widget_ids
     ids[f"{API}/widget/conversations/{{conversation_id}}/rating"] = widget_ids
-    body_ids = {
+    article = _public_article()
+    ids[f"{API}/widget/articles/{{slug}}"] = {"slug": article.slug}
+    body_ids: dict[str, dict[str, Any]] = {
+        f"POST {API}/widget/deflections": {"article_id": article.pk},
         f"POST {API}/tasks": {
             "conversation_id": ids[f"{API}/conversations/{{conversation_id}}"]["conversation_id"]
-        }
+        },
     }
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 36  # a new endpoint is fuzzed too: count it here
+    assert len(operations) == 39  # a new endpoint is fuzzed too: count it here
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         name = f"{operation.method.upper()} {operation.path}"
