@@ -78,6 +78,8 @@ def add_synthetic(total_chunks: int, noise: float, seed: int = 7) -> dict[str, f
             source=SYNTHETIC_SOURCE,
             external_id=f"{SYNTHETIC_PREFIX}{i}",
             title=f"Synthetic article {i}",
+            # bulk_create skips save(), which names an article; slugs are unique (help center).
+            slug=f"synthetic-{i}",
             content="synthetic",
             embedding_status="ready",
         )
