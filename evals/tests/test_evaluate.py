@@ -172,6 +172,9 @@ def test_the_project_sets_load() -> None:
         "fast",
         "learning_curve",
         "learning_curve_2",
+        "learning_blind",
+        "learning_dev",
+        "languages",
     ):
         assert load_set(name).cases
     if not (DATASETS / "twcs" / "inbound_tweets.csv").exists():
