@@ -74,9 +74,9 @@ def _texts(conversation_ids: set[Any]) -> frozenset[str]:
     ):
         texts.update(fields)
     texts.update(
-        CustomerRating.objects.filter(conversation_id__in=conversation_ids).values_list(
-            "comment", flat=True
-        )
+        CustomerRating.objects.filter(conversation_id__in=conversation_ids)
+        .order_by()
+        .values_list("comment", flat=True)
     )
     return frozenset(text for text in texts if text.strip())
 
