@@ -12,11 +12,18 @@ from agents.facts import CustomerFacts
 from agents.graph import run_graph
 from agents.nodes.triage import foreign
 from agents.profile import load_profile
+from agents.prompts import NO_REPLY_ACTION
 from agents.providers.base import DraftRequest
 from agents.providers.chat import build_messages
 from agents.runner import run_for_draft
 from agents.state_builder import build_state
-from agents.triage.language import detect_language
+from agents.triage.language import (
+    OTHER_MAX_ENGLISH,
+    SENTENCE_MAX_ENGLISH,
+    detect_language,
+    detector,
+    words_of,
+)
 from agents.triage.service import triage_text
 from knowledge.ingest import DocumentSpec, upsert_documents
 from knowledge.models import KBDocument
@@ -77,6 +84,34 @@ def test_english_slang_is_never_taken_for_another_language() -> None:
     place = "I'm at American Airlines Admirals Club in Guarulhos, São Paulo"
     for text in ("dm theey", "wya my pkg lol", "thx!!", "smh still no refund", place):
         assert not foreign(detect_language(text)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Some English in the reading (a loan word, a shared word), but a clear sentence: it
+        # stands, unless a stretch of it is English on its own (the Guarulhos check above).
+        "Comment modifier mon compte ?",
+        "Wo ist mein Paket gerade?",
+    ],
+)
+def test_a_clear_sentence_stands_with_a_little_english_in_its_reading(text: str) -> None:
+    values = detector().compute_language_confidence_values(" ".join(words_of(text)))
+    english = next(v.value for v in values if v.language.iso_code_639_1.name == "EN")
+    assert OTHER_MAX_ENGLISH < english <= SENTENCE_MAX_ENGLISH  # the case the rule is for
+    assert foreign(detect_language(text))
+
+
+def test_no_english_thank_you_to_a_message_of_undetermined_language(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    # "vale, perfecto": the tone model (English) reads thanks; the language was not told.
+    outcome = run_graph(extractive_graph, build_state("vale, perfecto"))
+    assert outcome.triage["language"] == "und"
+    assert "acknowledge" in outcome.trace
+    assert outcome.answer == "" and outcome.suggested_action == NO_REPLY_ACTION
+    english = run_graph(extractive_graph, build_state("Thank you, brilliant service!"))
+    assert english.answer.startswith("Thank you so much for your kind words!")
 
 
 def test_a_spanish_question_is_answered_from_the_spanish_article(
