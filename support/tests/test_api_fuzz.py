@@ -215,9 +215,10 @@ def widget_access(make_draft: MakeDraft) -> tuple[dict[str, str], dict[str, str]
 def headers_for(operation: Any, api: dict[str, str], widget: tuple[dict[str, str], ...]) -> Any:
     if not operation.path.startswith(f"{API}/widget/"):
         return api
-    # Starting a conversation and the help articles (#31) take the key; the rest the token.
+    # Starting a conversation, the settings and the help articles (#31) take the key; the rest
+    # the token.
     by_key = operation.path == f"{API}/widget/conversations" or operation.path.startswith(
-        tuple(f"{API}/widget/{name}" for name in ("suggest", "articles/", "deflections"))
+        tuple(f"{API}/widget/{name}" for name in ("config", "suggest", "articles/", "deflections"))
     )
     return widget[0] if by_key else widget[1]
 
@@ -270,7 +271,7 @@ def test_fuzz_every_operation(
     totals: Counter = Counter()
     succeeded: dict[str, int] = {}
     operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
-    assert len(operations) == 39  # a new endpoint is fuzzed too: count it here
+    assert len(operations) == 40  # a new endpoint is fuzzed too: count it here
     for operation in operations:
         auth = headers_for(operation, headers, (start, with_token))
         name = f"{operation.method.upper()} {operation.path}"
