@@ -43,6 +43,10 @@ from support.widget import tokens
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 INBOUND_EMAIL = f"{API}/inbound/email"
+# Operations with no parameter, body or security scheme in the schema: nothing can be generated
+# invalid (hypothesis says Unsatisfiable). Their bad input is a header the view reads itself
+# (X-Widget-Key), tested in support/tests/test_widget_api.py.
+WITHOUT_INPUT = {f"GET {API}/widget/config"}
 # A raw e-mail goes as bytes, as any binary body does.
 schemathesis.serializer.alias("message/rfc822", "application/octet-stream")
 CHECKS = [
@@ -282,7 +286,11 @@ def test_fuzz_every_operation(
             ids.get(operation.path, {}),
             body_ids.get(name),
         )
-        invalid = fuzz_operation(operation, GenerationMode.NEGATIVE, auth, {})
+        invalid = (
+            fuzz_operation(operation, GenerationMode.NEGATIVE, auth, {})
+            if name not in WITHOUT_INPUT
+            else Counter()
+        )
         succeeded[name] = valid["2xx"]
         totals += valid + invalid
     with capsys.disabled():

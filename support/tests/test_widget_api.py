@@ -120,7 +120,9 @@ def test_config_is_refused(
 ) -> None:
     if key == "inactive":
         WidgetKey.objects.filter(pk=widget_key.pk).update(active=False)
-    response = _config(client, widget_key.public_key if key in ("good", "inactive") else key, origin)
+    response = _config(
+        client, widget_key.public_key if key in ("good", "inactive") else key, origin
+    )
     assert (response.status_code, response.json()["code"]) == (status, code)
 
 
