@@ -366,6 +366,9 @@
   function resume(saved) {
     state.session = saved;
     if (saved.config) { applyConfig(saved.config); }
+    /* Again after a failed attempt: the history redraws everything (no second greeting). */
+    log.textContent = "";
+    state.seen = {};
     greet();
     ready = history().then(connect, function (failure) {
       if (state.session) { ready = null; throw failure; }
@@ -389,7 +392,7 @@
 
   function ensureSession() {
     if (ready) { return ready; }
-    if (state.session) { return Promise.resolve(); }
+    if (state.session) { return connect(); }  /* resumed, its history or socket failed: retry the socket */
     ready = start().then(connect).catch(function (failure) {
       ready = null;
       return failed(failure);
