@@ -2,11 +2,12 @@
 
 uvicorn (one process, as `make run` starts it) on the bench's own services (var/bench); Debian
 Chromium (Playwright) opens /widget/demo/ (the first message starts the conversation). Each
-round the customer sends a message from the widget, then an agent approves its draft (support.review.approve, as
-the console and the API do). A MutationObserver on the widget's shadow root stamps the
-wall-clock time at which the reply appears; the latency is that stamp minus the draft's
-`reviewed_at`, set inside the approving transaction (so its commit is inside the measure).
-Browser and server share the machine's clock. Also reports widget.js's size (target ≤ 30 KB).
+round the customer sends a message from the widget, then an agent approves its draft
+(support.review.approve, as the console and the API do). A MutationObserver on the widget's
+shadow root stamps the wall-clock time at which the reply appears; the latency is that stamp
+minus the draft's `reviewed_at`, set inside the approving transaction (so its commit is inside
+the measure). Browser and server share the machine's clock. Also reports widget.js's size
+(target ≤ 30 KB).
 """
 
 from __future__ import annotations
