@@ -1,12 +1,13 @@
 """Widget benchmark (#7 target): agent approval → reply visible in the customer's widget.
 
 uvicorn (one process, as `make run` starts it) on the bench's own services (var/bench); Debian
-Chromium (Playwright) opens /widget/demo/ and starts a conversation. Each round the customer
-sends a message from the widget, then an agent approves its draft (support.review.approve, as
-the console and the API do). A MutationObserver on the widget's shadow root stamps the
-wall-clock time at which the reply appears; the latency is that stamp minus the draft's
-`reviewed_at`, set inside the approving transaction (so its commit is inside the measure).
-Browser and server share the machine's clock. Also reports widget.js's size (target ≤ 30 KB).
+Chromium (Playwright) opens /widget/demo/ (the first message starts the conversation). Each
+round the customer sends a message from the widget, then an agent approves its draft
+(support.review.approve, as the console and the API do). A MutationObserver on the widget's
+shadow root stamps the wall-clock time at which the reply appears; the latency is that stamp
+minus the draft's `reviewed_at`, set inside the approving transaction (so its commit is inside
+the measure). Browser and server share the machine's clock. Also reports widget.js's size
+(target ≤ 30 KB).
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def round_trip(page: Any, pool: ThreadPoolExecutor, n: int, agent: Any) -> float
 
     page.get_by_label("Message").fill(f"question {n}: how do I change my password?")
     page.get_by_label("Message").press("Enter")
-    stored = "Object.entries(localStorage).find(([k]) => k.startsWith('resolver-widget:'))[1]"
-    conversation = page.evaluate(f"JSON.parse({stored})")["conversation_id"]
+    # The first message starts the conversation: its id is stored once the start has answered.
+    stored = "Object.entries(localStorage).find(([k]) => k.startsWith('resolver-widget:'))"
+    page.wait_for_function(f"!!{stored}", timeout=10_000)
+    conversation = page.evaluate(f"JSON.parse({stored}[1])")["conversation_id"]
     pending = Draft.objects.filter(
         conversation_id=conversation, message__body__startswith=f"question {n}:"
     )

@@ -3,6 +3,9 @@
    A logged-in customer: the host page's server adds data-customer-ref="…" and
    data-customer-hash="…" (hex HMAC-SHA256 of the ref under WIDGET_IDENTITY_SECRET; README,
    "Identity"). A ref without its valid hash starts an anonymous conversation.
+   The panel opens with the key's settings (GET /widget/config) and starts a conversation only
+   when the visitor sends their first message: a visitor a help article answered, or one who
+   only looked, leaves no conversation behind. A saved conversation (localStorage) resumes.
    Vanilla JS, no build step, no third-party requests, no inline script on the host page. The UI
    lives in a Shadow DOM (no CSS leaks either way). Everything a customer, an agent or the AI wrote
    is rendered with textContent, never as HTML. While the visitor types, up to three help articles
@@ -25,6 +28,7 @@
   var API = BASE + "/api/v1/widget";
   var STORE = "resolver-widget:" + KEY;
   var MAX_BACKOFF = 30000;
+  var SOCKET_WAIT = 3000;  /* ms a new conversation's first message waits for its socket at most */
 
   var CSS = [
     ":host{all:initial;--accent:#2f5bd3;font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1d2330}",
@@ -277,6 +281,12 @@
     });
   }
 
+  /* The key's name, colour, greeting and limit: read once, without starting a conversation. */
+  function configured() {
+    if (state.config) { return Promise.resolve(); }
+    return request("GET", "/config", undefined, { "X-Widget-Key": KEY }).then(applyConfig);
+  }
+
   function start() {
     var identity = CUSTOMER_REF ? { customer_ref: CUSTOMER_REF, customer_hash: CUSTOMER_HASH } : {};
     return request("POST", "/conversations", identity, { "X-Widget-Key": KEY }).then(function (data) {
@@ -294,10 +304,17 @@
 
   /* ---------- live replies ---------- */
 
+  /* Settles once the socket is open or has failed (never rejects): a new conversation's first
+     message waits for it, so that a quick reply is not pushed to nobody. */
   function connect() {
-    if (!state.session || state.socket) { return; }
+    if (!state.session || state.socket) { return Promise.resolve(); }
     var url = BASE.replace(/^http/, "ws") + "/ws/widget/" + state.session.conversation_id + "/?token=" + encodeURIComponent(state.session.token);
     var socket = new WebSocket(url);
+    var settle;
+    var settled = new Promise(function (resolve) { settle = resolve; });
+    window.setTimeout(settle, SOCKET_WAIT);
+    socket.addEventListener("open", function () { settle(); });
+    socket.addEventListener("close", function () { settle(); });
     state.socket = socket;
     socket.onopen = function () {
       if (state.retries > 0) { history().catch(function () {}); }  /* catch up on what we missed */
@@ -326,6 +343,7 @@
       };
       if (event.code === 4401) { refresh().then(retry, function () {}); } else { retry(); }
     };
+    return settled;
   }
 
   function disconnect() {
@@ -334,29 +352,50 @@
 
   /* ---------- actions ---------- */
 
+  /* `shown`: the panel is ready to type in (greeting and settings, a saved conversation's
+     history and socket); `ready`: there is a conversation to write to. Until the first message
+     only `shown` exists: opening the panel creates nothing. */
+  var shown = null;
   var ready = null;
 
-  function ensureSession() {
-    if (ready) { return ready; }
+  function failed(failure) {
+    error.textContent = failure.message;
+    throw failure;
+  }
+
+  function resume(saved) {
+    state.session = saved;
+    if (saved.config) { applyConfig(saved.config); }
+    /* Again after a failed attempt: the history redraws everything (no second greeting). */
+    log.textContent = "";
+    state.seen = {};
+    greet();
+    ready = history().then(connect, function (failure) {
+      if (state.session) { ready = null; throw failure; }
+      /* The old conversation is gone or expired for good: the next message starts another. */
+      ready = null;
+      log.textContent = "";
+      return configured().then(greet);
+    });
+    return ready;
+  }
+
+  function showPanel() {
+    if (shown) { return shown; }
     var saved = load();
     /* Another customer logged in on this browser (or one logged out): not their conversation. */
     if (saved && (saved.ref || "") !== CUSTOMER_REF) { save(null); saved = null; }
-    if (saved && saved.conversation_id && saved.token) {
-      state.session = saved;
-      if (saved.config) { applyConfig(saved.config); }
-      greet();
-      ready = history().catch(function (failure) {
-        if (state.session) { throw failure; }
-        log.textContent = "";
-        return start().then(greet);  /* the old conversation is gone or expired for good */
-      });
-    } else {
-      ready = start().then(greet);
-    }
-    ready = ready.then(connect, function (failure) {
+    shown = (saved && saved.conversation_id && saved.token) ? resume(saved) : configured().then(greet);
+    shown = shown.catch(function (failure) { shown = null; return failed(failure); });
+    return shown;
+  }
+
+  function ensureSession() {
+    if (ready) { return ready; }
+    if (state.session) { return connect(); }  /* resumed, its history or socket failed: retry the socket */
+    ready = start().then(connect).catch(function (failure) {
       ready = null;
-      error.textContent = failure.message;
-      throw failure;
+      return failed(failure);
     });
     return ready;
   }
@@ -367,7 +406,7 @@
     launcher.setAttribute("aria-expanded", "true");
     launcher.textContent = "Hide chat";
     input.focus();
-    ensureSession().catch(function () {});
+    showPanel().catch(function () {});
   }
 
   function closePanel() {
@@ -378,6 +417,7 @@
     launcher.focus();
   }
 
+  /* Forgets the conversation; the next message starts another (nothing is created before). */
   function newConversation() {
     disconnect();
     save(null);
@@ -386,7 +426,8 @@
     setWaiting(false);
     error.textContent = "";
     ready = null;
-    ensureSession().catch(function () {});
+    shown = null;
+    showPanel().catch(function () {});
     input.focus();
   }
 
@@ -411,7 +452,7 @@
     log.appendChild(pending);
     log.scrollTop = log.scrollHeight;
     var idempotency = "w-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
-    ensureSession().then(function () {
+    (shown || Promise.resolve()).catch(function () {}).then(ensureSession).then(function () {
       return authed("POST", "/messages", { body: text }, { "Idempotency-Key": idempotency });
     }).then(function (data) {
       pending.classList.remove("sending");

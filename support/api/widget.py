@@ -1,6 +1,8 @@
-"""The chat widget's API (/api/v1/widget/...): start a conversation with a public widget key,
-then read and write it with the conversation token. Customers see only customer and agent
-messages, never drafts."""
+"""The chat widget's API (/api/v1/widget/...): what the panel shows before anything is written
+(`config`) and a conversation started with a public widget key, then read and written with the
+conversation token. The widget starts its conversation only with the visitor's first message (a
+visitor a help article answered leaves none). Customers see only customer and agent messages,
+never drafts."""
 
 from __future__ import annotations
 
@@ -21,7 +23,14 @@ from resolver.api.types import Text
 from support.api.schemas import Body, Ref
 from support.customers import customer_for_ref
 from support.inbound import rate_reply, receive_message
-from support.models import Channel, Conversation, DraftStatus, Message, MessageRole
+from support.models import (
+    Channel,
+    Conversation,
+    DraftStatus,
+    Message,
+    MessageRole,
+    WidgetKey,
+)
 from support.vocabulary import Verification
 from support.widget import tokens
 from support.widget.access import TokenAuth, Visitor, visitor_of, widget_key
@@ -50,11 +59,15 @@ class Session(Schema):
     expires_at: datetime
 
 
-class StartOut(Session):
+class WidgetConfig(Schema):
     company_name: str
     colour: str
     greeting: str
     max_chars: int
+
+
+class StartOut(Session, WidgetConfig):
+    pass
 
 
 class WidgetMessageIn(Schema):
@@ -132,6 +145,24 @@ def _conversation(visitor: Visitor) -> Conversation:
     return conversation
 
 
+def config_of(key: WidgetKey) -> dict[str, Any]:
+    """What the panel shows and checks before a conversation exists: the key's settings."""
+    return {
+        "company_name": key.company_name,
+        "colour": key.colour,
+        "greeting": key.greeting,
+        "max_chars": settings.WIDGET_MESSAGE_MAX_CHARS,
+    }
+
+
+@router.get("/widget/config", response={200: WidgetConfig, **ERRORS}, auth=None)
+def config(request: HttpRequest) -> dict[str, Any]:
+    """The key's name, colour, greeting and message limit, read-only: the panel opens with them
+    and starts no conversation until the visitor sends a message. The Origin is checked when
+    there is one (a same-origin GET, the demo page's, carries none); nothing here is secret."""
+    return config_of(widget_key(request, origin_required=False))
+
+
 @router.post("/widget/conversations", response={201: StartOut, **ERRORS}, auth=None)
 def start(request: HttpRequest, payload: StartIn | None = None) -> Status[dict[str, Any]]:
     """Starts a conversation for the key in `X-Widget-Key` (from an origin it allows)."""
@@ -140,14 +171,7 @@ def start(request: HttpRequest, payload: StartIn | None = None) -> Status[dict[s
     given = (payload.customer_hash or "")[:HASH_MAX_CHARS] if payload else ""
     verified = check_customer_hash(ref, given)
     conversation = start_conversation(ref, verified)
-    body = {
-        **session(conversation.pk, key.pk, verified),
-        "company_name": key.company_name,
-        "colour": key.colour,
-        "greeting": key.greeting,
-        "max_chars": settings.WIDGET_MESSAGE_MAX_CHARS,
-    }
-    return Status(201, body)
+    return Status(201, {**session(conversation.pk, key.pk, verified), **config_of(key)})
 
 
 @router.post("/widget/token", response={200: Session, **ERRORS}, auth=TokenAuth(refresh=True))

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from knowledge.models import KBDocument
 from support import dashboard_figures
 from support.deflections import query_hash
-from support.models import Deflection, Message, MessageRole
+from support.models import Channel, Conversation, Deflection, Message, MessageRole
 from tests.test_csp_browser import Violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,6 +87,7 @@ def _suggest_and_open(page: Page, live_server_url: str, text: str) -> None:
     page.get_by_role("button", name="Open chat").click()
     box = page.get_by_label("Message")
     expect(box).to_be_focused()
+    expect(page.get_by_text("Hi! How can we help?")).to_be_visible()  # the key's greeting
     box.press_sequentially(text, delay=40)  # typed: the widget asks once the typing pauses
     suggestions = page.get_by_role("region", name="Suggested articles")
     expect(suggestions.get_by_role("button")).not_to_have_count(0, timeout=FIRST_SEARCH_MS)
@@ -118,6 +119,8 @@ def test_a_suggested_article_that_answers_is_a_deflection(
     assert deflection.article_id == refund.pk
     assert deflection.query_hash == query_hash(QUESTION)
     assert not Message.objects.exists()  # nothing was sent: no draft, no agent's work
+    # Nor an empty conversation: the widget starts one only with the first message.
+    assert not Conversation.objects.exists()
     figures = dashboard_figures.deflections(timezone.now() - timedelta(days=1))
     assert (figures["deflected"], figures["rate"]) == (1, 1.0)
     assert figures["top_articles"][0]["kb_id"] == refund.pk
@@ -134,9 +137,13 @@ def test_a_suggested_article_that_does_not_answer_keeps_the_text_for_the_chat(
     expect(box).to_be_focused()
     expect(box).to_have_value(QUESTION)
     expect(page.get_by_role("region", name="Suggested articles")).to_be_hidden()
+    assert not Conversation.objects.exists()  # reading and declining wrote nothing
     box.press("Enter")
     expect(page.get_by_text("An agent is reviewing your question.")).to_be_visible()
+    conversation = Conversation.objects.get()  # exactly one, started by the message
     message = Message.objects.get(role=MessageRole.CUSTOMER)
-    assert message.body == QUESTION
+    assert (message.conversation_id, message.body) == (conversation.pk, QUESTION)
+    assert conversation.channel == Channel.WIDGET
+    assert Message.objects.filter(conversation=conversation).count() == 1
     assert not Deflection.objects.exists()
     assert violations.of("widget suggestions, no") == []

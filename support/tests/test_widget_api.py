@@ -80,6 +80,52 @@ def test_cors_preflight(client: Client, widget_key: WidgetKey) -> None:
     assert (refused.status_code, refused.json()["code"]) == (403, "origin_not_allowed")
 
 
+def _config(client: Client, key: str, origin: str | None = SHOP) -> Any:
+    headers = {"X-Widget-Key": key, **({"Origin": origin} if origin else {})}
+    return client.get(f"{API}/widget/config", headers=headers)
+
+
+def test_config_shows_the_key_settings_and_starts_nothing(
+    client: Client, widget_key: WidgetKey
+) -> None:
+    response = _config(client, widget_key.public_key)
+    assert response.status_code == 200
+    assert response.json() == {
+        "company_name": "Shop Inc",
+        "colour": "#123456",
+        "greeting": "Hi! How can we help?",
+        "max_chars": 4000,
+    }
+    assert response["Access-Control-Allow-Origin"] == SHOP
+    # A same-origin GET (the demo page's) carries no Origin: allowed, as for the help articles.
+    assert _config(client, widget_key.public_key, origin=None).status_code == 200
+    # The panel opened twice, nothing written: no conversation until a message is sent.
+    assert not Conversation.objects.exists()
+    # What start returns is the same settings, with the session.
+    started = start_widget(client, widget_key).json()
+    assert {name: started[name] for name in response.json()} == response.json()
+
+
+@pytest.mark.parametrize(
+    ("key", "origin", "status", "code"),
+    [
+        ("", SHOP, 401, "unauthorized"),
+        ("pk_unknown", SHOP, 401, "unauthorized"),
+        ("inactive", SHOP, 401, "unauthorized"),
+        ("good", "https://evil.example", 403, "origin_not_allowed"),
+    ],
+)
+def test_config_is_refused(
+    client: Client, widget_key: WidgetKey, key: str, origin: str, status: int, code: str
+) -> None:
+    if key == "inactive":
+        WidgetKey.objects.filter(pk=widget_key.pk).update(active=False)
+    response = _config(
+        client, widget_key.public_key if key in ("good", "inactive") else key, origin
+    )
+    assert (response.status_code, response.json()["code"]) == (status, code)
+
+
 def test_a_message_takes_the_ingest_path(client: Client, widget_key: WidgetKey) -> None:
     token = start_widget(client, widget_key).json()["token"]
     response = _post(client, token, "where is my order?", **{"Idempotency-Key": "k1"})

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from support.models import Conversation, WidgetKey
+from support.models import Conversation, Message, WidgetKey
 from support.tests.conftest import Api
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -55,9 +55,14 @@ def test_demo_page_round_trip_history_and_privacy(
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(f"{live_server_url}/widget/demo/")
     _open_chat(page)
+    expect(page.get_by_text("Hi! How can we help?")).to_be_visible()
+    assert not Conversation.objects.exists()  # opening the panel starts nothing
     _send(page, QUESTION)
     expect(page.get_by_text("An agent is reviewing your question.")).to_be_visible()
     session = _session(page)
+    assert [str(pk) for pk in Conversation.objects.values_list("pk", flat=True)] == [
+        session["conversation_id"]
+    ]
     api = Api(live_server_url)
     conversation = api.get(f"/conversations/{session['conversation_id']}")
     draft_id = conversation["messages"][0]["draft"]["id"]
@@ -79,6 +84,8 @@ def test_demo_page_round_trip_history_and_privacy(
     _open_chat(stranger)
     expect(stranger.get_by_text("Hi! How can we help?")).to_be_visible()
     expect(stranger.get_by_text(QUESTION)).to_have_count(0)
+    _send(stranger, "Do you ship abroad?")  # their own conversation starts with their message
+    expect(stranger.get_by_text("An agent is reviewing your question.")).to_be_visible()
     own = _session(stranger)
     assert own["conversation_id"] != session["conversation_id"]
     status = stranger.evaluate(
@@ -88,6 +95,35 @@ def test_demo_page_round_trip_history_and_privacy(
     )
     assert status == 403
     stranger.screenshot(path=widget_env / "widget-demo-390.png")
+
+
+def test_new_conversation_starts_with_the_next_message(
+    browser: Any, widget_env: Path, live_server_url: str
+) -> None:
+    page = browser.new_page()
+    page.goto(f"{live_server_url}/widget/demo/")
+    _open_chat(page)
+    _send(page, QUESTION)
+    expect(page.get_by_text("An agent is reviewing your question.")).to_be_visible()
+    first = _session(page)["conversation_id"]
+
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.get_by_label("Message")).to_be_focused()
+    expect(page.get_by_text(QUESTION)).to_have_count(0)
+    expect(page.get_by_text("Hi! How can we help?")).to_be_visible()
+    assert page.evaluate("Object.keys(localStorage).length") == 0  # the old one is forgotten
+    page.reload()  # and stays forgotten; still nothing new on the server
+    _open_chat(page)
+    expect(page.get_by_text("Hi! How can we help?")).to_be_visible()
+    expect(page.get_by_text(QUESTION)).to_have_count(0)
+    assert [str(pk) for pk in Conversation.objects.values_list("pk", flat=True)] == [first]
+
+    _send(page, "And where is my parcel?")
+    expect(page.get_by_text("An agent is reviewing your question.")).to_be_visible()
+    second = _session(page)["conversation_id"]
+    assert second != first
+    assert Conversation.objects.count() == 2
+    assert Message.objects.get(conversation_id=second).body == "And where is my parcel?"
 
 
 class _ShopPage(BaseHTTPRequestHandler):
