@@ -176,6 +176,7 @@ def test_the_project_sets_load() -> None:
         "learning_dev",
         "languages",
         "languages_blind",
+        "languages_blind_2",
     ):
         assert load_set(name).cases
     if not (DATASETS / "twcs" / "inbound_tweets.csv").exists():
