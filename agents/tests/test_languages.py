@@ -102,6 +102,23 @@ def test_a_clear_sentence_stands_with_a_little_english_in_its_reading(text: str)
     assert foreign(detect_language(text))
 
 
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # Names and quotations are someone else's words: the writer's are English.
+        ("Can you ship it to Rua das Flores in Porto please?", "en"),
+        ('The parcel label says "Zustellung fehlgeschlagen", what now?', "en"),
+        ("My order to Calle Mayor in Valladolid never came", "en"),
+        # A loan word does not make a French writer English; German nouns are not names.
+        ("je voudrais changer mon email", "fr"),
+        ("Mein Paket ist bei der Packstation in Köln nicht angekommen", "de"),
+        ("Mi pedido de Zara no llegó a Sevilla", "es"),
+    ],
+)
+def test_names_quotations_and_loan_words_do_not_tell_the_language(text: str, language: str) -> None:
+    assert detect_language(text).language == language
+
+
 def test_no_english_thank_you_to_a_message_of_undetermined_language(
     extractive_graph: CompiledStateGraph,
 ) -> None:

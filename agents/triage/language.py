@@ -60,6 +60,19 @@ _WORD = re.compile(r"[^\W\d_]+")
 # Cyrillic) is no evidence for any of them (lingua, offered seven, would call it Dutch).
 _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
 
+# Quotations: "…", “…”, «…», „…“ (not an apostrophe: "don't", "l'adresse").
+_QUOTED = re.compile(r'"[^"]*"|“[^”]*”|«[^»]*»|„[^“”]*[“”]')
+_SENTENCE_END = re.compile(r"[.!?¿¡:;\n]+")
+# English words shops and their customers in every supported language use as their own.
+LOAN_WORDS = frozenset(
+    {
+        "email", "mail", "e", "tracking", "stock", "newsletter", "login", "online", "code",
+        "promo", "voucher", "ok", "okay", "shop", "app", "link", "chat", "ticket", "feedback",
+        "update", "download", "spam", "cashback", "outlet", "web", "website", "black", "friday",
+        "cyber", "monday", "prime", "paypal", "sms", "pin", "wifi", "smartphone", "laptop",
+    }
+)  # fmt: skip
+
 Source = Literal["message", "conversation", "none"]
 
 
@@ -103,12 +116,49 @@ def words_of(text: str) -> list[str]:
     return [word for word in _WORD.findall(_NOT_WORDS.sub(" ", text)) if _LATIN.search(word)]
 
 
+def telling_words(text: str, names: bool = False) -> list[str]:
+    """The words that tell the writer's language: not quoted (an e-mail's subject, a product's
+    title: someone else's words), not a name (a capitalised word inside a sentence: "Avenida
+    Paulista", "Weihnachtsmarkt"; "I" stays), not a loan word every language borrows from
+    English ("email", "tracking"). Names are kept in a shouted message (all capitals); German
+    capitalises every noun, so its reading may come out unsure without them (_read)."""
+    unquoted = _QUOTED.sub(" . ", text)
+    shouted = sum(c.isupper() for c in unquoted) > sum(c.islower() for c in unquoted)
+    words = []
+    for sentence in _SENTENCE_END.split(_NOT_WORDS.sub(" ", unquoted)):
+        for position, word in enumerate(w for w in _WORD.findall(sentence) if _LATIN.search(w)):
+            name = not names and position > 0 and word[0].isupper() and word != "I" and not shouted
+            if not name and word.lower() not in LOAN_WORDS:
+                words.append(word)
+    return words
+
+
 def _read(text: str, source: Source) -> tuple[DetectedLanguage | None, bool]:
-    """(the detector's best guess, whether it is sure enough to stand alone)."""
+    """(the detector's best guess, whether it is sure enough to stand alone), read first from
+    the words that tell the writer's language, then, if that reading is not sure (too few
+    left, or German whose nouns went with the names: "Wo ist mein Paket gerade?"), with the
+    names back (quotations and loan words stay out); from all its words when neither leaves
+    two."""
     words = words_of(text)
     if not words:
         return None, False
-    values = detector().compute_language_confidence_values(" ".join(words))
+    telling = telling_words(text)
+    named = telling_words(text, names=True)
+    readings = [read for read in (telling, named) if len(read) >= OTHER_MIN_WORDS]
+    first: tuple[DetectedLanguage | None, bool] = (None, False)
+    for read in list(dict.fromkeys(map(tuple, readings))) or [tuple(words)]:
+        reading = _reading(list(read), len(words), source)
+        if reading[1]:
+            return reading
+        if first[0] is None:
+            first = reading
+    return first
+
+
+def _reading(
+    read: list[str], message_words: int, source: Source
+) -> tuple[DetectedLanguage | None, bool]:
+    values = detector().compute_language_confidence_values(" ".join(read))
     if not values:
         return None, False
     scores = {v.language.iso_code_639_1.name.lower(): float(v.value) for v in values}
@@ -118,24 +168,20 @@ def _read(text: str, source: Source) -> tuple[DetectedLanguage | None, bool]:
     if guess.language == DEFAULT_LANGUAGE:
         # lingua spreads English over its neighbours ("I want to cancel my order": 0.35): as
         # the top guess of a sentence it is English; one or two words lean on the conversation.
-        sure = len(words) >= DEFAULT_MIN_WORDS or top.value >= DEFAULT_MIN_CONFIDENCE
-    elif len(words) < OTHER_MIN_WORDS:
+        sure = len(read) >= DEFAULT_MIN_WORDS or top.value >= DEFAULT_MIN_CONFIDENCE
+    elif len(read) < OTHER_MIN_WORDS:
         sure = False
     elif english <= OTHER_MAX_ENGLISH:
         sure = True
     else:
-        sure = _clear_sentence(words, top.value, english)
+        sure = message_words >= SENTENCE_WORDS and _clear_sentence(read, top.value, english)
     return guess, sure
 
 
 def _clear_sentence(words: list[str], confidence: float, english: float) -> bool:
     """Another language stands with some English in the reading when the text is a sentence
     with a clear top guess and no stretch of it is English on its own."""
-    if not (
-        len(words) >= SENTENCE_WORDS
-        and confidence >= SENTENCE_MIN_CONFIDENCE
-        and english <= SENTENCE_MAX_ENGLISH
-    ):
+    if confidence < SENTENCE_MIN_CONFIDENCE or english > SENTENCE_MAX_ENGLISH:
         return False
     text = " ".join(words)
     sections = detector().detect_multiple_languages_of(text)
