@@ -67,13 +67,16 @@ eval-gate: install
 # (console /console/evals/, GET /api/v1/evals).
 eval: install
 	$(PY) manage.py load_demo_kb
-	@set -e; for path in evals/sets/*.jsonl; do \
+	@# Every set runs even after one regressed (one regression must not hide another); the
+	@# target fails at the end, naming them.
+	@failed=; for path in evals/sets/*.jsonl; do \
 		name=$$(basename $$path .jsonl); \
 		if [ -f evals/baselines/$$name.json ]; then check=--check; else check=; fi; \
-		echo "== $$name"; $(PY) manage.py evaluate --set $$name $$check; \
-	done
-	@echo "== autonomy_team (the labelled sets as a simulated team through the autonomy ladder)"
-	$(PY) manage.py evaluate --simulate-team --check
+		echo "== $$name"; $(PY) manage.py evaluate --set $$name $$check || failed="$$failed $$name"; \
+	done; \
+	echo "== autonomy_team (the labelled sets as a simulated team through the autonomy ladder)"; \
+	$(PY) manage.py evaluate --simulate-team --check || failed="$$failed autonomy_team"; \
+	if [ -n "$$failed" ]; then echo "make eval: regressed:$$failed"; exit 1; fi
 
 pytest: install browser dovecot
 	RESOLVER_DATA_DIR=$${RESOLVER_DATA_DIR:-./var/test} $(PY) -m pytest $(PYTEST_ARGS)
