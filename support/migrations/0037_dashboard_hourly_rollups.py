@@ -294,7 +294,10 @@ class Migration(migrations.Migration):
                 ("shard", models.SmallIntegerField()),
                 ("measure", models.SmallIntegerField()),
                 ("bucket", models.IntegerField()),
-                ("total", models.FloatField(default=0)),
+                (
+                    "total",
+                    models.FloatField(default=0, help_text="The sum of the bucket's values."),
+                ),
                 ("drafts", models.BigIntegerField(default=0)),
             ],
             options={
