@@ -218,8 +218,9 @@ def learning(since: datetime, rolled: rollups.Window | None = None) -> dict[str,
 
 
 def _auto_sent_in(since: datetime) -> Any:
-    """Replies the auto-send policy sent for drafts created in the window (a few: found from
-    the corrections and ratings below, by primary key)."""
+    """Per intent, replies the auto-send policy sent for drafts created in the window: filtered
+    below to the few drafts a correction or a rating names, looked up by primary key (the ids
+    are fetched first, so the window's drafts are never read to find them)."""
     return (
         Draft.objects.filter(created_at__gte=since, status=DraftStatus.SENT, automated=True)
         .exclude(intent="")
@@ -233,10 +234,12 @@ def _corrected(since: datetime) -> dict[str, int]:
     """Per intent, the window's auto-sent drafts an agent corrected after the fact
     (review.correct). A correction comes after its draft was created: only the corrections
     logged in the window can name one (audit_action_idx)."""
-    corrected = AuditLog.objects.filter(
-        action=AuditAction.CORRECTED, created_at__gte=since, draft_id__isnull=False
-    ).values("draft_id")
-    return dict(_auto_sent_in(since).filter(pk__in=corrected))
+    corrected = set(
+        AuditLog.objects.filter(
+            action=AuditAction.CORRECTED, created_at__gte=since, draft_id__isnull=False
+        ).values_list("draft_id", flat=True)
+    )
+    return dict(_auto_sent_in(since).filter(pk__in=corrected)) if corrected else {}
 
 
 def _thumbs_down(since: datetime) -> dict[str, int]:

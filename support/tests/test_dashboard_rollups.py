@@ -174,7 +174,7 @@ def reference_learning(since: datetime) -> dict[str, Any]:
     }
 
 
-def reference_autonomy(since: datetime) -> list[dict[str, Any]]:
+def reference_autonomy(since: datetime) -> list[Any]:
     corrected = AuditLog.objects.filter(action=AuditAction.CORRECTED, draft_id=OuterRef("pk"))
     down = (
         CustomerRating.objects.filter(score=-1)
@@ -185,13 +185,13 @@ def reference_autonomy(since: datetime) -> list[dict[str, Any]]:
     return list(
         Draft.objects.filter(created_at__gte=since, status=DraftStatus.SENT)
         .exclude(intent="")
-        .annotate(corrected=Exists(corrected), thumbs_down=Exists(down))
+        .annotate(was_corrected=Exists(corrected), rated_down=Exists(down))
         .values("intent")
         .annotate(
             sent=Count("id"),
             auto_sent=Count("id", filter=auto),
-            corrected=Count("id", filter=auto & Q(corrected=True)),
-            thumbs_down=Count("id", filter=auto & Q(thumbs_down=True)),
+            corrected=Count("id", filter=auto & Q(was_corrected=True)),
+            thumbs_down=Count("id", filter=auto & Q(rated_down=True)),
         )
         .order_by("-auto_sent", "-sent", "intent")
     )
