@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +40,49 @@ def _old_figures() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     exec(compile(source, f"{BEFORE}:support/dashboard_figures.py", "exec"), module.__dict__)
     return module
+
+
+ROLLUP_TRIGGERS = ("support_draft_learned", "support_draft_rollup_update")
+
+
+def write_overhead(drafts: int = 400, rounds: int = 3) -> dict[str, Any]:
+    """What the rollups' triggers add to a draft's write: the same single-row updates (a sent
+    draft rejected: every rolled-up figure of it moves), with migration 0037's triggers on and
+    switched off for the transaction, rolled back each time."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM support_draft WHERE status = 'SENT' ORDER BY created_at DESC LIMIT %s",
+            [drafts],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+
+    def run(triggers: bool) -> float:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if not triggers:
+                for name in ROLLUP_TRIGGERS:
+                    cursor.execute(f"ALTER TABLE support_draft DISABLE TRIGGER {name}")
+            started = time.perf_counter()
+            for pk in ids:
+                cursor.execute(
+                    "UPDATE support_draft SET status = 'REJECTED', edit_distance = NULL,"
+                    " citations = '[]' WHERE id = %s",
+                    [pk],
+                )
+            elapsed = (time.perf_counter() - started) * 1000 / len(ids)
+            transaction.set_rollback(True)
+        return elapsed
+
+    with_triggers, without = [], []
+    for _ in range(rounds):
+        without.append(run(False))
+        with_triggers.append(run(True))
+    return {
+        "updates": len(ids),
+        "ms_per_update_without_rollup_triggers": round(min(without), 3),
+        "ms_per_update_with_rollup_triggers": round(min(with_triggers), 3),
+    }
 
 
 def measure(requests: int) -> dict[str, Any]:
@@ -99,6 +143,7 @@ def measure(requests: int) -> dict[str, Any]:
     result["api_stats_7_days"] = history.timed(
         lambda: history._ok(api.get("/api/v1/stats?days=7")), requests
     )
+    result["write_overhead"] = write_overhead()
     new, old = after.dashboard(timedelta(days=7)), before.dashboard(timedelta(days=7))
     result["same_figures_as_before"] = {
         part: new[part] == old[part]

@@ -1,7 +1,7 @@
 """Hourly rollups of drafts for the dashboard's window (#30: dashboard <= 300 ms at a million
 conversations): drafts per hour and group, histograms of their durations and edits, and their
 citations per article, kept by triggers as the running totals of migration 0033 (each session
-adds to its own shard, pid % 16; OLD and NEW are applied in key order), and filled from the stored
+adds to its own shard, pid % 16; a write's change is applied in key order), and filled from the stored
 drafts. A draft's cites_learned is set by a BEFORE trigger when its citations are written (not
 re-evaluated later: the rollup must take back exactly what it added). Durations are bucketed 16
 per doubling (support/rollups.py: within 4.4 % of the value)."""
@@ -68,22 +68,29 @@ CREATE TRIGGER support_draft_learned BEFORE INSERT OR UPDATE ON support_draft
 """
 
 TRIGGERS_SQL = f"""
-CREATE FUNCTION support_draft_rollup_add(d support_draft, sign integer) RETURNS void AS $$
+-- A write's change to the rollups: the old row's contribution taken back and the new one's added,
+-- summed per key (both may fall on one row) and applied in key order, table by table, so two
+-- sessions sharing a shard lock rows in the same order.
+CREATE FUNCTION support_draft_rollup_apply(old support_draft, new support_draft)
+RETURNS void AS $$
 DECLARE
-    h timestamptz := date_trunc('hour', d.created_at, 'UTC');
     s smallint := pg_backend_pid() % {SHARDS};
 BEGIN
     INSERT INTO support_drafthour AS t (hour, shard, status, escalation_reason, intent, automated,
         completed, drafts, unedited, edited_n, edit_sum, confidence_n, confidence_sum, tokens,
         cost, cites_learned)
-    VALUES (h, s, d.status, d.escalation_reason, d.intent, d.automated,
-        d.completed_at IS NOT NULL, sign,
-        CASE WHEN d.edit_distance = 0 THEN sign ELSE 0 END,
-        CASE WHEN d.edit_distance IS NULL THEN 0 ELSE sign END,
-        sign * coalesce(d.edit_distance, 0),
-        CASE WHEN d.confidence IS NULL THEN 0 ELSE sign END,
-        sign * coalesce(d.confidence, 0), sign * d.tokens, sign * d.cost,
-        CASE WHEN d.cites_learned THEN sign ELSE 0 END)
+    SELECT date_trunc('hour', (v.d).created_at, 'UTC'), s, (v.d).status,
+        (v.d).escalation_reason, (v.d).intent, (v.d).automated, (v.d).completed_at IS NOT NULL,
+        sum(v.sign), sum(CASE WHEN (v.d).edit_distance = 0 THEN v.sign ELSE 0 END),
+        sum(CASE WHEN (v.d).edit_distance IS NULL THEN 0 ELSE v.sign END),
+        sum(v.sign * coalesce((v.d).edit_distance, 0)),
+        sum(CASE WHEN (v.d).confidence IS NULL THEN 0 ELSE v.sign END),
+        sum(v.sign * coalesce((v.d).confidence, 0)), sum(v.sign * (v.d).tokens),
+        sum(v.sign * (v.d).cost), sum(CASE WHEN (v.d).cites_learned THEN v.sign ELSE 0 END)
+    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign)
+    WHERE (v.d).id IS NOT NULL
+    GROUP BY 1, 3, 4, 5, 6, 7
+    ORDER BY 1, 3, 4, 5, 6, 7
     ON CONFLICT (hour, shard, status, escalation_reason, intent, automated, completed)
     DO UPDATE SET
         drafts = t.drafts + EXCLUDED.drafts, unedited = t.unedited + EXCLUDED.unedited,
@@ -93,29 +100,34 @@ BEGIN
         tokens = t.tokens + EXCLUDED.tokens, cost = t.cost + EXCLUDED.cost,
         cites_learned = t.cites_learned + EXCLUDED.cites_learned;
     INSERT INTO support_drafthourhistogram AS t (hour, shard, measure, bucket, drafts, total)
-    SELECT h, s, m.measure, m.bucket, sign, sign * m.value FROM support_draft_measures(d) m
-    ORDER BY m.measure
+    SELECT date_trunc('hour', (v.d).created_at, 'UTC'), s, m.measure, m.bucket, sum(v.sign),
+        sum(v.sign * m.value)
+    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign), support_draft_measures(v.d) m
+    WHERE (v.d).id IS NOT NULL
+    GROUP BY 1, 3, 4
+    HAVING sum(v.sign) <> 0 OR sum(v.sign * m.value) <> 0
+    ORDER BY 1, 3, 4
     ON CONFLICT (hour, shard, measure, bucket) DO UPDATE SET
         drafts = t.drafts + EXCLUDED.drafts, total = t.total + EXCLUDED.total;
     INSERT INTO support_citationhour AS t (hour, shard, kb_id, title, citations)
-    SELECT h, s, c.kb_id, c.title, sign * count(*) FROM support_draft_citations(d) c
-    GROUP BY c.kb_id, c.title ORDER BY c.kb_id, c.title
-    ON CONFLICT (hour, shard, kb_id, title) DO UPDATE SET citations = t.citations + EXCLUDED.citations;
+    SELECT date_trunc('hour', (v.d).created_at, 'UTC'), s, c.kb_id, c.title, sum(v.sign)
+    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign), support_draft_citations(v.d) c
+    WHERE (v.d).id IS NOT NULL
+    GROUP BY 1, 3, 4
+    HAVING sum(v.sign) <> 0
+    ORDER BY 1, 3, 4
+    ON CONFLICT (hour, shard, kb_id, title) DO UPDATE SET
+        citations = t.citations + EXCLUDED.citations;
 END $$ LANGUAGE plpgsql;
 
 CREATE FUNCTION support_draft_rollup() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        PERFORM support_draft_rollup_add(NEW, 1);
+        PERFORM support_draft_rollup_apply(NULL, NEW);
     ELSIF TG_OP = 'DELETE' THEN
-        PERFORM support_draft_rollup_add(OLD, -1);
-    ELSIF (OLD.created_at, OLD.status, OLD.escalation_reason, OLD.intent)
-          <= (NEW.created_at, NEW.status, NEW.escalation_reason, NEW.intent) THEN
-        PERFORM support_draft_rollup_add(OLD, -1);
-        PERFORM support_draft_rollup_add(NEW, 1);
+        PERFORM support_draft_rollup_apply(OLD, NULL);
     ELSE
-        PERFORM support_draft_rollup_add(NEW, 1);
-        PERFORM support_draft_rollup_add(OLD, -1);
+        PERFORM support_draft_rollup_apply(OLD, NEW);
     END IF;
     RETURN NULL;
 END $$ LANGUAGE plpgsql;
@@ -156,7 +168,7 @@ DROP FUNCTION support_draft_rollup_truncated();
 DROP TRIGGER support_draft_rollup_update ON support_draft;
 DROP TRIGGER support_draft_rollup_rows ON support_draft;
 DROP FUNCTION support_draft_rollup();
-DROP FUNCTION support_draft_rollup_add(support_draft, integer);
+DROP FUNCTION support_draft_rollup_apply(support_draft, support_draft);
 """
 
 DROP_FUNCTIONS_SQL = """
