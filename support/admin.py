@@ -461,7 +461,7 @@ class DraftHourAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The dashboard's hourly rollups of drafts (kept by triggers, support/rollups.py), as
     DraftTally: shown to check them, never edited."""
 
-    list_display = ["hour", "status", "escalation_reason", "intent", "automated", "shard", "drafts"]
+    list_display = ["hour", "span", "status", "escalation_reason", "intent", "shard", "drafts"]
     list_filter = ["status", "escalation_reason", "automated"]
     search_fields = ["intent"]
     date_hierarchy = "hour"
@@ -471,7 +471,7 @@ class DraftHourAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class DraftHourHistogramAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Drafts per hour, measure and bucket (the dashboard's percentiles), as DraftHour."""
 
-    list_display = ["hour", "measure", "bucket", "shard", "drafts", "total"]
+    list_display = ["hour", "span", "measure", "bucket", "shard", "drafts", "total"]
     list_filter = ["measure"]
     date_hierarchy = "hour"
 
@@ -480,7 +480,7 @@ class DraftHourHistogramAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class CitationHourAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Citations per hour and KB article (the dashboard's top articles), as DraftHour."""
 
-    list_display = ["hour", "kb_id", "title", "shard", "citations"]
+    list_display = ["hour", "span", "kb_id", "title", "shard", "citations"]
     search_fields = ["kb_id", "title"]
     date_hierarchy = "hour"
 

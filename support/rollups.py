@@ -1,16 +1,17 @@
-"""Hourly rollups of drafts (support/models/tally.py: DraftHour, DraftHourHistogram,
+"""Rollups of drafts per hour and per day (support/models/tally.py: DraftHour, DraftHourHistogram,
 CitationHour), kept by PostgreSQL triggers (migration support 0037) as the running totals of
-support/tallies.py: a draft's contribution to the hour it was created in is added when it is
-written, taken back when a rolled-up column changes or it is deleted, in the writer's
-transaction. The dashboard's window figures (support/dashboard_figures.py) read a week of hours
-(a few thousand rows) instead of every draft created in the week (57k at a million
-conversations, read several times over).
+support/tallies.py: a draft's contribution to the UTC hour and the UTC day it was created in is
+added when it is written, taken back when a rolled-up column changes or it is deleted, in the
+writer's transaction. The dashboard's window figures (support/dashboard_figures.py) read a few
+hundred rows per day of the window instead of every draft created in it (57k a week at a
+million conversations, read several times over).
 
-A window starts at any instant, not on the hour: its first, partial hour is counted from the
-drafts themselves (draft_created_idx, at most an hour of drafts) and the rest from the rollups,
-so counts, sums and the exact median edit equal what counting every row gives. Percentiles of
-durations come from a histogram: within one bucket's width of the exact value (see
-BUCKETS_PER_DOUBLING).
+A window starts at any instant: its whole days come from the daily rows, the whole hours before
+them from the hourly rows, and its first, partial hour from the drafts themselves
+(draft_created_idx, at most an hour of drafts), so counts, sums and the exact median edit equal
+what counting every row gives. Percentiles of durations come from a histogram: within one
+bucket's width of the exact value (see BUCKETS_PER_DOUBLING). Days are UTC days: the per-day
+series is drawn in the settings' time zone, UTC.
 
 `recount()` rebuilds the rollups from the rows (after a bulk load that bypassed the triggers)."""
 
@@ -59,10 +60,10 @@ SUMS = (
     "cites_learned",
 )
 
-# The rollup's rows, counted from the drafts matching {where} (the backfill's, recount's and a
-# window's first partial hour's).
+# The rollup's rows of one span ({unit}: hour or day), counted from the drafts matching {where}
+# (recount's, and a window's first partial hour's).
 HOUR_ROWS_SQL = """
-SELECT date_trunc('hour', created_at, 'UTC') AS hour, status, escalation_reason, intent,
+SELECT date_trunc('{unit}', created_at, 'UTC') AS hour, status, escalation_reason, intent,
     automated, completed_at IS NOT NULL AS completed, count(*) AS drafts,
     count(*) FILTER (WHERE edit_distance = 0) AS unedited, count(edit_distance) AS edited_n,
     coalesce(sum(edit_distance), 0) AS edit_sum, count(confidence) AS confidence_n,
@@ -72,13 +73,13 @@ FROM support_draft WHERE {where}
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 HISTOGRAM_ROWS_SQL = """
-SELECT date_trunc('hour', d.created_at, 'UTC') AS hour, m.measure, m.bucket, count(*) AS drafts,
+SELECT date_trunc('{unit}', d.created_at, 'UTC') AS hour, m.measure, m.bucket, count(*) AS drafts,
     sum(m.value) AS total
 FROM support_draft d, support_draft_measures(d) m WHERE {where}
 GROUP BY 1, 2, 3
 """
 CITATION_ROWS_SQL = """
-SELECT date_trunc('hour', d.created_at, 'UTC') AS hour, c.kb_id, c.title, count(*) AS citations
+SELECT date_trunc('{unit}', d.created_at, 'UTC') AS hour, c.kb_id, c.title, count(*) AS citations
 FROM support_draft d, support_draft_citations(d) c WHERE {where}
 GROUP BY 1, 2, 3
 """
@@ -87,10 +88,13 @@ _COLUMNS = ", ".join(("hour", *KEY, *SUMS))
 
 
 def _union(table: str, columns: str, rows_sql: str) -> str:
-    """The window's rows of a rollup: its whole hours, and the first partial hour from drafts."""
+    """The window's rows of a rollup: its whole days, the whole hours before them, and the first
+    partial hour from the drafts."""
     return (
-        f"SELECT {columns} FROM {table} WHERE hour >= %(edge)s"
-        f" UNION ALL SELECT {columns} FROM ({rows_sql.format(where=IN_EDGE)}) AS edge"
+        f"SELECT {columns} FROM {table} WHERE span = 24 AND hour >= %(day)s"
+        f" UNION ALL SELECT {columns} FROM {table}"
+        " WHERE span = 1 AND hour >= %(edge)s AND hour < %(day)s"
+        f" UNION ALL SELECT {columns} FROM ({rows_sql.format(unit='hour', where=IN_EDGE)}) AS edge"
     )
 
 
@@ -120,6 +124,13 @@ def edge_of(since: datetime) -> datetime:
     """The first whole hour at or after `since` (UTC hours: the rollups' keys)."""
     hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     return hour if hour == since else hour + timedelta(hours=1)
+
+
+def day_edge_of(since: datetime) -> datetime:
+    """The first whole UTC day at or after `since`."""
+    hour = edge_of(since)
+    day = hour.replace(hour=0)
+    return day if day == hour else day + timedelta(days=1)
 
 
 @dataclass
@@ -199,7 +210,7 @@ def _inside(bucket: int, rank: int, n: int, mean: float) -> float:
 
 
 def _params(since: datetime) -> dict[str, Any]:
-    return {"since": since, "edge": edge_of(since)}
+    return {"since": since, "edge": edge_of(since), "day": day_edge_of(since)}
 
 
 def window(since: datetime) -> Window:
@@ -243,19 +254,30 @@ def top_articles(since: datetime, top: int) -> list[tuple[str, str | None, int]]
         return [(kb_id, title, int(n)) for kb_id, title, n in cursor.fetchall()]
 
 
-# Every rolled-up row, counted from the drafts (recount, and the tests' check of the triggers).
-ALL_HOURS_SQL = HOUR_ROWS_SQL.format(where="true")
-ALL_HISTOGRAMS_SQL = HISTOGRAM_ROWS_SQL.format(where="true")
-ALL_CITATIONS_SQL = CITATION_ROWS_SQL.format(where="true")
+# Every rolled-up row of both spans, counted from the drafts (recount, and the tests' check of
+# the triggers).
+def _both_spans(rows_sql: str, columns: str) -> str:
+    return " UNION ALL ".join(
+        f"SELECT {columns}, {span} AS span FROM ({rows_sql.format(unit=unit, where='true')}) AS r"
+        for span, unit in ((1, "hour"), (24, "day"))
+    )
+
+
+HOUR_COLUMNS = _COLUMNS
+HISTOGRAM_COLUMNS = "hour, measure, bucket, drafts, total"
+CITATION_COLUMNS = "hour, kb_id, title, citations"
+ALL_HOURS_SQL = _both_spans(HOUR_ROWS_SQL, HOUR_COLUMNS)
+ALL_HISTOGRAMS_SQL = _both_spans(HISTOGRAM_ROWS_SQL, HISTOGRAM_COLUMNS)
+ALL_CITATIONS_SQL = _both_spans(CITATION_ROWS_SQL, CITATION_COLUMNS)
 STORED_SQL = {
-    "hours": f"SELECT {_COLUMNS} FROM (SELECT hour, {', '.join(KEY)},"
+    "hours": f"SELECT {_COLUMNS}, span FROM (SELECT hour, span, {', '.join(KEY)},"
     f" {', '.join(f'sum({c}) AS {c}' for c in SUMS)} FROM support_drafthour"
-    f" GROUP BY hour, {', '.join(KEY)}) AS s WHERE drafts <> 0",
-    "histograms": "SELECT hour, measure, bucket, sum(drafts), sum(total)"
+    f" GROUP BY hour, span, {', '.join(KEY)}) AS s WHERE drafts <> 0",
+    "histograms": "SELECT hour, measure, bucket, sum(drafts), sum(total), span"
     " FROM support_drafthourhistogram"
-    " GROUP BY 1, 2, 3 HAVING sum(drafts) <> 0",
-    "citations": "SELECT hour, kb_id, title, sum(citations) FROM support_citationhour"
-    " GROUP BY 1, 2, 3 HAVING sum(citations) <> 0",
+    " GROUP BY hour, span, measure, bucket HAVING sum(drafts) <> 0",
+    "citations": "SELECT hour, kb_id, title, sum(citations), span FROM support_citationhour"
+    " GROUP BY hour, span, kb_id, title HAVING sum(citations) <> 0",
 }
 COUNTED_SQL = {
     "hours": ALL_HOURS_SQL,
@@ -299,18 +321,15 @@ def recount() -> None:
             cursor.execute(f"DELETE FROM {table}")
         # In hour order: a window's rows sit together in the table, as the triggers write them
         # (rows in the order GROUP BY hashes them would be a random read each).
-        cursor.execute(
-            f"INSERT INTO support_drafthour ({_COLUMNS}, shard) SELECT *, 0 FROM ({ALL_HOURS_SQL})"
-            " AS counted ORDER BY hour"
-        )
-        cursor.execute(
-            "INSERT INTO support_drafthourhistogram (hour, measure, bucket, drafts, total, shard)"
-            f" SELECT *, 0 FROM ({ALL_HISTOGRAMS_SQL}) AS counted ORDER BY hour"
-        )
-        cursor.execute(
-            "INSERT INTO support_citationhour (hour, kb_id, title, citations, shard)"
-            f" SELECT *, 0 FROM ({ALL_CITATIONS_SQL}) AS counted ORDER BY hour"
-        )
+        for table, columns, counted in (
+            ("support_drafthour", HOUR_COLUMNS, ALL_HOURS_SQL),
+            ("support_drafthourhistogram", HISTOGRAM_COLUMNS, ALL_HISTOGRAMS_SQL),
+            ("support_citationhour", CITATION_COLUMNS, ALL_CITATIONS_SQL),
+        ):
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}, span, shard)"
+                f" SELECT *, 0 FROM ({counted}) AS counted ORDER BY span, hour"
+            )
 
 
 def bucket_of(value: float) -> int:

@@ -11,6 +11,9 @@ per doubling (support/rollups.py: within 4.4 % of the value)."""
 from django.db import migrations, models
 
 SHARDS = 16
+# Each draft counts in its UTC hour (span 1) and its UTC day (span 24): a window reads whole days,
+# then whole hours, then its first partial hour from the drafts (support/rollups.py).
+SPANS = "(VALUES (1::smallint, 'hour'), (24::smallint, 'day'))"
 
 FUNCTIONS_SQL = """
 CREATE FUNCTION support_duration_bucket(value double precision) RETURNS integer AS $$
@@ -76,10 +79,10 @@ RETURNS void AS $$
 DECLARE
     s smallint := pg_backend_pid() % {SHARDS};
 BEGIN
-    INSERT INTO support_drafthour AS t (hour, shard, status, escalation_reason, intent, automated,
-        completed, drafts, unedited, edited_n, edit_sum, confidence_n, confidence_sum, tokens,
+    INSERT INTO support_drafthour AS t (hour, span, shard, status, escalation_reason, intent,
+        automated, completed, drafts, unedited, edited_n, edit_sum, confidence_n, confidence_sum, tokens,
         cost, cites_learned)
-    SELECT date_trunc('hour', (v.d).created_at, 'UTC'), s, (v.d).status,
+    SELECT date_trunc(g.unit, (v.d).created_at, 'UTC'), g.span, s, (v.d).status,
         (v.d).escalation_reason, (v.d).intent, (v.d).automated, (v.d).completed_at IS NOT NULL,
         sum(v.sign), sum(CASE WHEN (v.d).edit_distance = 0 THEN v.sign ELSE 0 END),
         sum(CASE WHEN (v.d).edit_distance IS NULL THEN 0 ELSE v.sign END),
@@ -87,11 +90,11 @@ BEGIN
         sum(CASE WHEN (v.d).confidence IS NULL THEN 0 ELSE v.sign END),
         sum(v.sign * coalesce((v.d).confidence, 0)), sum(v.sign * (v.d).tokens),
         sum(v.sign * (v.d).cost), sum(CASE WHEN (v.d).cites_learned THEN v.sign ELSE 0 END)
-    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign)
+    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign), {SPANS} AS g(span, unit)
     WHERE (v.d).id IS NOT NULL
-    GROUP BY 1, 3, 4, 5, 6, 7
-    ORDER BY 1, 3, 4, 5, 6, 7
-    ON CONFLICT (hour, shard, status, escalation_reason, intent, automated, completed)
+    GROUP BY 2, 1, 4, 5, 6, 7, 8
+    ORDER BY 2, 1, 4, 5, 6, 7, 8
+    ON CONFLICT (span, hour, shard, status, escalation_reason, intent, automated, completed)
     DO UPDATE SET
         drafts = t.drafts + EXCLUDED.drafts, unedited = t.unedited + EXCLUDED.unedited,
         edited_n = t.edited_n + EXCLUDED.edited_n, edit_sum = t.edit_sum + EXCLUDED.edit_sum,
@@ -99,24 +102,28 @@ BEGIN
         confidence_sum = t.confidence_sum + EXCLUDED.confidence_sum,
         tokens = t.tokens + EXCLUDED.tokens, cost = t.cost + EXCLUDED.cost,
         cites_learned = t.cites_learned + EXCLUDED.cites_learned;
-    INSERT INTO support_drafthourhistogram AS t (hour, shard, measure, bucket, drafts, total)
-    SELECT date_trunc('hour', (v.d).created_at, 'UTC'), s, m.measure, m.bucket, sum(v.sign),
-        sum(v.sign * m.value)
-    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign), support_draft_measures(v.d) m
+    INSERT INTO support_drafthourhistogram AS t (hour, span, shard, measure, bucket, drafts,
+        total)
+    SELECT date_trunc(g.unit, (v.d).created_at, 'UTC'), g.span, s, m.measure, m.bucket,
+        sum(v.sign), sum(v.sign * m.value)
+    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign), support_draft_measures(v.d) m,
+        {SPANS} AS g(span, unit)
     WHERE (v.d).id IS NOT NULL
-    GROUP BY 1, 3, 4
+    GROUP BY 2, 1, 4, 5
     HAVING sum(v.sign) <> 0 OR sum(v.sign * m.value) <> 0
-    ORDER BY 1, 3, 4
-    ON CONFLICT (hour, shard, measure, bucket) DO UPDATE SET
+    ORDER BY 2, 1, 4, 5
+    ON CONFLICT (span, hour, shard, measure, bucket) DO UPDATE SET
         drafts = t.drafts + EXCLUDED.drafts, total = t.total + EXCLUDED.total;
-    INSERT INTO support_citationhour AS t (hour, shard, kb_id, title, citations)
-    SELECT date_trunc('hour', (v.d).created_at, 'UTC'), s, c.kb_id, c.title, sum(v.sign)
-    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign), support_draft_citations(v.d) c
+    INSERT INTO support_citationhour AS t (hour, span, shard, kb_id, title, citations)
+    SELECT date_trunc(g.unit, (v.d).created_at, 'UTC'), g.span, s, c.kb_id, c.title,
+        sum(v.sign)
+    FROM (VALUES (old, -1), (new, 1)) AS v(d, sign), support_draft_citations(v.d) c,
+        {SPANS} AS g(span, unit)
     WHERE (v.d).id IS NOT NULL
-    GROUP BY 1, 3, 4
+    GROUP BY 2, 1, 4, 5
     HAVING sum(v.sign) <> 0
-    ORDER BY 1, 3, 4
-    ON CONFLICT (hour, shard, kb_id, title) DO UPDATE SET
+    ORDER BY 2, 1, 4, 5
+    ON CONFLICT (span, hour, shard, kb_id, title) DO UPDATE SET
         citations = t.citations + EXCLUDED.citations;
 END $$ LANGUAGE plpgsql;
 
@@ -194,21 +201,34 @@ UPDATE support_draft SET cites_learned = support_cites_learned(citations)
 WHERE citations <> '[]'::jsonb AND support_cites_learned(citations);
 """
 FILL_SQL = """
-INSERT INTO support_drafthour (hour, status, escalation_reason, intent, automated, completed,
-    drafts, unedited, edited_n, edit_sum, confidence_n, confidence_sum, tokens, cost,
+INSERT INTO support_drafthour (hour, span, status, escalation_reason, intent, automated,
+    completed, drafts, unedited, edited_n, edit_sum, confidence_n, confidence_sum, tokens, cost,
     cites_learned, shard)
-SELECT date_trunc('hour', created_at, 'UTC'), status, escalation_reason, intent, automated,
+SELECT date_trunc('hour', created_at, 'UTC'), 1, status, escalation_reason, intent, automated,
     completed_at IS NOT NULL, count(*), count(*) FILTER (WHERE edit_distance = 0),
     count(edit_distance), coalesce(sum(edit_distance), 0), count(confidence),
     coalesce(sum(confidence), 0), coalesce(sum(tokens), 0), coalesce(sum(cost), 0),
     count(*) FILTER (WHERE cites_learned), 0
-FROM support_draft GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1;
-INSERT INTO support_drafthourhistogram (hour, measure, bucket, drafts, total, shard)
-SELECT date_trunc('hour', d.created_at, 'UTC'), m.measure, m.bucket, count(*), sum(m.value), 0
-FROM support_draft d, support_draft_measures(d) m GROUP BY 1, 2, 3 ORDER BY 1;
-INSERT INTO support_citationhour (hour, kb_id, title, citations, shard)
-SELECT date_trunc('hour', d.created_at, 'UTC'), c.kb_id, c.title, count(*), 0
-FROM support_draft d, support_draft_citations(d) c GROUP BY 1, 2, 3 ORDER BY 1;
+FROM support_draft GROUP BY 1, 3, 4, 5, 6, 7 ORDER BY 1;
+INSERT INTO support_drafthour (hour, span, status, escalation_reason, intent, automated,
+    completed, drafts, unedited, edited_n, edit_sum, confidence_n, confidence_sum, tokens, cost,
+    cites_learned, shard)
+SELECT date_trunc('day', hour, 'UTC'), 24, status, escalation_reason, intent, automated,
+    completed, sum(drafts), sum(unedited), sum(edited_n), sum(edit_sum), sum(confidence_n),
+    sum(confidence_sum), sum(tokens), sum(cost), sum(cites_learned), 0
+FROM support_drafthour GROUP BY 1, 3, 4, 5, 6, 7 ORDER BY 1;
+INSERT INTO support_drafthourhistogram (hour, span, measure, bucket, drafts, total, shard)
+SELECT date_trunc('hour', d.created_at, 'UTC'), 1, m.measure, m.bucket, count(*), sum(m.value), 0
+FROM support_draft d, support_draft_measures(d) m GROUP BY 1, 3, 4 ORDER BY 1;
+INSERT INTO support_drafthourhistogram (hour, span, measure, bucket, drafts, total, shard)
+SELECT date_trunc('day', hour, 'UTC'), 24, measure, bucket, sum(drafts), sum(total), 0
+FROM support_drafthourhistogram GROUP BY 1, 3, 4 ORDER BY 1;
+INSERT INTO support_citationhour (hour, span, kb_id, title, citations, shard)
+SELECT date_trunc('hour', d.created_at, 'UTC'), 1, c.kb_id, c.title, count(*), 0
+FROM support_draft d, support_draft_citations(d) c GROUP BY 1, 3, 4 ORDER BY 1;
+INSERT INTO support_citationhour (hour, span, kb_id, title, citations, shard)
+SELECT date_trunc('day', hour, 'UTC'), 24, kb_id, title, sum(citations), 0
+FROM support_citationhour GROUP BY 1, 3, 4 ORDER BY 1;
 """
 EMPTY_SQL = """
 DELETE FROM support_drafthour; DELETE FROM support_drafthourhistogram;
@@ -237,7 +257,13 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("hour", models.DateTimeField()),
+                ("hour", models.DateTimeField(help_text="When the span starts (UTC).")),
+                (
+                    "span",
+                    models.SmallIntegerField(
+                        default=1, help_text="Hours: 1, or 24 (a UTC day)."
+                    ),
+                ),
                 ("shard", models.SmallIntegerField()),
                 ("kb_id", models.CharField(max_length=64)),
                 ("title", models.TextField(blank=True)),
@@ -246,7 +272,7 @@ class Migration(migrations.Migration):
             options={
                 "constraints": [
                     models.UniqueConstraint(
-                        fields=("hour", "shard", "kb_id", "title"), name="citation_hour_key"
+                        fields=("span", "hour", "shard", "kb_id", "title"), name="citation_hour_key"
                     )
                 ],
             },
@@ -260,7 +286,13 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("hour", models.DateTimeField()),
+                ("hour", models.DateTimeField(help_text="When the span starts (UTC).")),
+                (
+                    "span",
+                    models.SmallIntegerField(
+                        default=1, help_text="Hours: 1, or 24 (a UTC day)."
+                    ),
+                ),
                 ("shard", models.SmallIntegerField()),
                 ("status", models.CharField(max_length=16)),
                 ("escalation_reason", models.CharField(blank=True, max_length=32)),
@@ -287,6 +319,7 @@ class Migration(migrations.Migration):
                 "constraints": [
                     models.UniqueConstraint(
                         fields=(
+                            "span",
                             "hour",
                             "shard",
                             "status",
@@ -309,7 +342,13 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
-                ("hour", models.DateTimeField()),
+                ("hour", models.DateTimeField(help_text="When the span starts (UTC).")),
+                (
+                    "span",
+                    models.SmallIntegerField(
+                        default=1, help_text="Hours: 1, or 24 (a UTC day)."
+                    ),
+                ),
                 ("shard", models.SmallIntegerField()),
                 ("measure", models.SmallIntegerField()),
                 ("bucket", models.IntegerField()),
@@ -322,7 +361,7 @@ class Migration(migrations.Migration):
             options={
                 "constraints": [
                     models.UniqueConstraint(
-                        fields=("hour", "shard", "measure", "bucket"),
+                        fields=("span", "hour", "shard", "measure", "bucket"),
                         name="draft_hour_histogram_key",
                     )
                 ],

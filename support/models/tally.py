@@ -63,16 +63,18 @@ class StatusTally(models.Model):
         return f"{self.kind} {self.status} #{self.shard}: {self.rows}"
 
 
-# Hourly rollups of drafts (support/rollups.py): what the dashboard's window figures read instead
-# of every draft created in the window. Keyed by the UTC hour the draft was created in, sharded
-# per session as DraftTally (sums over shards mean anything, one shard's row does not).
+# Rollups of drafts per hour and per day (support/rollups.py): what the dashboard's window figures
+# read instead of every draft created in the window. Each draft counts in the UTC hour and the UTC
+# day it was created in (`span` 1 or 24, `hour` the span's start); sharded per session as
+# DraftTally (sums over shards mean anything, one shard's row does not).
 
 
 class DraftHour(models.Model):
     """Drafts created in an hour per (status, escalation reason, intent, automated, finished),
     with the sums the window's averages and totals need."""
 
-    hour = models.DateTimeField()
+    hour = models.DateTimeField(help_text="When the span starts (UTC).")
+    span = models.SmallIntegerField(default=1, help_text="Hours: 1, or 24 (a UTC day).")
     shard = models.SmallIntegerField()
     status = models.CharField(max_length=16)
     escalation_reason = models.CharField(max_length=32, blank=True)
@@ -93,6 +95,7 @@ class DraftHour(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=[
+                    "span",
                     "hour",
                     "shard",
                     "status",
@@ -115,7 +118,8 @@ class DraftHourHistogram(models.Model):
     values (a bucket holding one draft gives its value exactly), edit distances by their exact
     value (the median edit is exact)."""
 
-    hour = models.DateTimeField()
+    hour = models.DateTimeField(help_text="When the span starts (UTC).")
+    span = models.SmallIntegerField(default=1, help_text="Hours: 1, or 24 (a UTC day).")
     shard = models.SmallIntegerField()
     measure = models.SmallIntegerField()
     bucket = models.IntegerField()
@@ -125,7 +129,8 @@ class DraftHourHistogram(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["hour", "shard", "measure", "bucket"], name="draft_hour_histogram_key"
+                fields=["span", "hour", "shard", "measure", "bucket"],
+                name="draft_hour_histogram_key",
             )
         ]
 
@@ -136,7 +141,8 @@ class DraftHourHistogram(models.Model):
 class CitationHour(models.Model):
     """Citations of a KB article by the drafts created in an hour (under the title they cited)."""
 
-    hour = models.DateTimeField()
+    hour = models.DateTimeField(help_text="When the span starts (UTC).")
+    span = models.SmallIntegerField(default=1, help_text="Hours: 1, or 24 (a UTC day).")
     shard = models.SmallIntegerField()
     kb_id = models.CharField(max_length=64)
     title = models.TextField(blank=True)
@@ -145,7 +151,7 @@ class CitationHour(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["hour", "shard", "kb_id", "title"], name="citation_hour_key"
+                fields=["span", "hour", "shard", "kb_id", "title"], name="citation_hour_key"
             )
         ]
 

@@ -304,7 +304,9 @@ def test_the_rollups_give_the_figures_counted_from_every_row(make_draft: MakeDra
     assert reference_learning(now - timedelta(days=10))["drafts_citing_learned"] > 0
     assert reference_autonomy(now - timedelta(days=10))  # auto-sends to compare
     on_the_hour = (now - timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
-    for since in (now - timedelta(days=7), on_the_hour, now - timedelta(days=30), now):
+    midnight = (now - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    windows = (now - timedelta(days=7), on_the_hour, midnight, now - timedelta(days=30), now)
+    for since in windows:
         _compare(since, now)
     assert rollups.stored() == rollups.from_rows()
 
