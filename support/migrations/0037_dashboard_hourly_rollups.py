@@ -1,6 +1,6 @@
-"""Hourly rollups of drafts for the dashboard's window (#30: dashboard <= 300 ms at a million
-conversations): drafts per hour and group, histograms of their durations and edits, and their
-citations per article, kept by triggers as the running totals of migration 0033 (each session
+"""Rollups of drafts for the dashboard's window (#30: dashboard <= 300 ms at a million
+conversations): drafts per UTC hour and per UTC day (`span` 1 or 24) and group, histograms of
+their durations and edits, and their citations per article, kept by triggers as the running totals of migration 0033 (each session
 adds to its own shard, pid % 16; a write's change is applied in key order), and filled from the stored
 drafts. A draft's cites_learned is set by a BEFORE trigger when its citations are written (not
 re-evaluated later: the rollup must take back exactly what it added). Durations are bucketed 16
