@@ -8,8 +8,9 @@ rejected draft leaves no reply); one draft per customer message (3N drafts) with
 status mix: sent (some by the auto-send policy, some after a run's escalation), rejected, and the
 open ones (pending, suggested, escalated) in the conversations still open, mostly recent. Rows go
 in by COPY (psycopg) with the tables' secondary indexes dropped and foreign-key triggers off
-(session_replication_role=replica), then the indexes are rebuilt, the rollups recomputed
-(support/tallies.py) and the tables ANALYZEd. The bench's own data dir (var/bench-history) keeps
+(session_replication_role=replica), then the indexes are rebuilt, the running totals and the
+dashboard's hourly rollups recomputed (support/tallies.py, support/rollups.py) and the tables
+ANALYZEd. The bench's own data dir (var/bench-history) keeps
 the load: a second run at the same scale measures again without loading (`--reload` forces it).
 
 Measure (in process: Django's test client through every middleware, as the console benchmark):
@@ -42,6 +43,7 @@ DAY = 86_400
 YEAR_DAYS = 365
 USER = "bench-history"
 TABLES = ["support_customer", "support_conversation", "support_message", "support_draft"]
+ROLLUP_TABLES = ["support_drafthour", "support_drafthourhistogram", "support_citationhour"]
 CHANNELS = [("api", 0.5), ("widget", 0.3), ("email", 0.2)]
 INTENTS = [
     "recover_password",
@@ -211,6 +213,7 @@ class History:
             ts(at),  # 35 enqueued_at
             CONTEXT,  # 36 context
             verdict,  # 37 review_verdict
+            "en",  # 38 language
         ]
 
     def _leave_open(self, draft: list[str]) -> None:
@@ -221,7 +224,7 @@ class History:
         draft[24] = draft[26] = draft[34] = ""
         draft[2] = self.rng.choice(REASONS) if status == "ESCALATED" else ""
         if status == "PENDING":
-            draft[3] = draft[5] = draft[6] = draft[8] = ""
+            draft[3] = draft[5] = draft[6] = draft[8] = draft[38] = ""
             draft[9], draft[11], draft[18], draft[22] = "[]", "\\N", "\\N", "\\N"
 
 
@@ -237,7 +240,7 @@ COLUMNS = {
     " prompt_version, tokens, cost, latency_ms, trace_id, attempts, run_started_at, completed_at,"
     " reviewed_at, sent_text, edit_distance, reject_reason, automated, created_at, updated_at,"
     " conversation_id, reviewed_by_id, message_id, run_by, reject_category, enqueued_at, context,"
-    " review_verdict",
+    " review_verdict, language",
 }
 CHUNK = 2000
 
@@ -288,7 +291,7 @@ def _copy(history: History, cursor: Any, conversations: int, started: float) -> 
 def load(conversations: int) -> dict[str, Any]:
     from django.db import connection
 
-    from support import tallies
+    from support import rollups, tallies
 
     history = History(conversations)
     timings: dict[str, float] = {}
@@ -311,9 +314,10 @@ def load(conversations: int) -> dict[str, Any]:
         timings["index_seconds"] = round(time.perf_counter() - mark, 1)
         mark = time.perf_counter()
         tallies.recount()
+        rollups.recount()
         timings["tally_seconds"] = round(time.perf_counter() - mark, 1)
         mark = time.perf_counter()
-        for table in TABLES:
+        for table in [*TABLES, *ROLLUP_TABLES]:
             cursor.execute(f"VACUUM ANALYZE {table}")
         timings["analyze_seconds"] = round(time.perf_counter() - mark, 1)
     timings["total_seconds"] = round(time.perf_counter() - started, 1)

@@ -21,11 +21,14 @@ from support.models import (
     AuditLog,
     AutonomySwitch,
     BusinessProfile,
+    CitationHour,
     Conversation,
     Customer,
     CustomerRating,
     Deflection,
     Draft,
+    DraftHour,
+    DraftHourHistogram,
     DraftTally,
     IntentAutonomy,
     MailboxCredential,
@@ -451,6 +454,35 @@ class DraftTallyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["status", "escalation_reason", "shard", "drafts", "completed", "tokens"]
     list_filter = ["status", "escalation_reason"]
     search_fields = ["status", "escalation_reason"]
+
+
+@admin.register(DraftHour)
+class DraftHourAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The dashboard's hourly rollups of drafts (kept by triggers, support/rollups.py), as
+    DraftTally: shown to check them, never edited."""
+
+    list_display = ["hour", "span", "status", "escalation_reason", "intent", "shard", "drafts"]
+    list_filter = ["status", "escalation_reason", "automated"]
+    search_fields = ["intent"]
+    date_hierarchy = "hour"
+
+
+@admin.register(DraftHourHistogram)
+class DraftHourHistogramAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Drafts per hour, measure and bucket (the dashboard's percentiles), as DraftHour."""
+
+    list_display = ["hour", "span", "measure", "bucket", "shard", "drafts", "total"]
+    list_filter = ["measure"]
+    date_hierarchy = "hour"
+
+
+@admin.register(CitationHour)
+class CitationHourAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Citations per hour and KB article (the dashboard's top articles), as DraftHour."""
+
+    list_display = ["hour", "span", "kb_id", "title", "shard", "citations"]
+    search_fields = ["kb_id", "title"]
+    date_hierarchy = "hour"
 
 
 @admin.register(StatusTally)

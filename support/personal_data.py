@@ -375,6 +375,12 @@ NOT_PERSONAL: dict[str, Any] = {
     "support.DraftTally.escalation_reason": "an escalation reason of the vocabulary",
     "support.StatusTally.kind": "a table's name",
     "support.StatusTally.status": "a status of the vocabulary",
+    # Hourly rollups of drafts (support/rollups.py): counts per hour and group.
+    "support.DraftHour.status": "a draft status of the vocabulary",
+    "support.DraftHour.escalation_reason": "an escalation reason of the vocabulary",
+    "support.DraftHour.intent": "a label of the taxonomy",
+    "support.CitationHour.kb_id": "a KB article's id",
+    "support.CitationHour.title": "a KB article's title as cited (the company's text)",
     "support.BusinessProfile.company_name": _CONFIG,
     "support.BusinessProfile.support_phone": _CONFIG,
     "support.BusinessProfile.support_hours": _CONFIG,

@@ -22,7 +22,13 @@ from support.models.mailbox import MailboxCredential, MailboxCursor
 from support.models.message import IgnoredReason, Message, MessageRole
 from support.models.profile import BusinessProfile
 from support.models.rating import CustomerRating
-from support.models.tally import DraftTally, StatusTally
+from support.models.tally import (
+    CitationHour,
+    DraftHour,
+    DraftHourHistogram,
+    DraftTally,
+    StatusTally,
+)
 from support.models.webhook import (
     DeliveryStatus,
     WebhookAttempt,
@@ -40,6 +46,7 @@ __all__ = [
     "AutonomySwitch",
     "BusinessProfile",
     "Channel",
+    "CitationHour",
     "Conversation",
     "ConversationStatus",
     "Customer",
@@ -49,6 +56,8 @@ __all__ = [
     "DocumentReading",
     "Door",
     "Draft",
+    "DraftHour",
+    "DraftHourHistogram",
     "DraftStatus",
     "DraftTally",
     "EmailEnvelope",

@@ -179,6 +179,10 @@ class Draft(models.Model):
     reject_reason = models.TextField(blank=True)
     reject_category = models.CharField(max_length=16, choices=RejectCategory.choices, blank=True)
     automated = models.BooleanField(default=False, help_text="Sent by the auto-send policy.")
+    # Whether a citation names a learned article (knowledge's LEARNED source): set by a trigger
+    # when the citations are written (support/rollups.py), so the hourly rollups take back what
+    # they added even if the article is deleted later.
+    cites_learned = models.BooleanField(default=False, db_default=False, editable=False)
     # A person's verdict on the suggestion (ReviewVerdict), stored when they sent or rejected it
     # (support/review.py): autonomy's evidence (support/autonomy/evidence.py). Kept by erasure,
     # which empties the answer it was judged from; "" = no person judged a suggestion (a system

@@ -26,7 +26,7 @@ from support.models import Conversation, Customer, Draft, DraftStatus
 from support.tests.conftest import API, MakeDraft, key_client
 
 # The tables that grow with the history: one row per conversation, message, draft, audit entry,
-# delivery, rating or customer.
+# delivery, rating or customer, and the rollups kept per hour.
 LARGE = (
     "support_conversation",
     "support_message",
@@ -35,6 +35,10 @@ LARGE = (
     "support_webhookdelivery",
     "support_customerrating",
     "support_customer",
+    # The dashboard's hourly rollups: a row per hour and group, a year of them.
+    "support_drafthour",
+    "support_drafthourhistogram",
+    "support_citationhour",
 )
 EXPLAINABLE = re.compile(r"^\s*(SELECT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
 INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
