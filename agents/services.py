@@ -20,7 +20,7 @@ from agents.profile import Profile, load_profile
 from agents.providers.base import DraftProvider
 from agents.triage.service import Triage, triage_text
 from knowledge.embeddings import embed_cached_queries
-from knowledge.search import LEARNED_NEIGHBOURS, SearchHit
+from knowledge.search import LEARNED_NEIGHBOURS, SearchHit, word_coverage
 from support.models import Customer
 
 EVIDENCE_LIMIT = 5
@@ -73,6 +73,8 @@ class Services:
     # them one by one from the query cache (knowledge/embeddings.py).
     embed: Callable[[Sequence[str]], object] = embed_cached_queries
     search: Callable[..., list[SearchHit]] = search_evidence  # (query, intent, language, only)
+    # The share of a message's words an article holds (document id, text, language).
+    word_coverage: Callable[[int, str, str | None], float] = word_coverage
     facts: Callable[[list[str], str | None], CustomerFacts] = lookup_facts
     profile: Callable[[], Profile] = load_profile
     guard_rules: Callable[[], tuple[LearnedRule, ...]] = load_guard_rules

@@ -46,3 +46,33 @@ def text_search_config(language: str | None) -> str:
 def answer_language(language: str | None) -> str:
     """The language a message is answered in: its own, or the KB's default when undetermined."""
     return language if language in Language.values else DEFAULT_LANGUAGE.value
+
+
+# Punctuation PostgreSQL's text-search parser takes for letters in a database of locale C (the
+# embedded one's, and a common server default): every non-ASCII character is a letter there,
+# so "¿Dónde" stems to "¿dond", "«Mes" to "«me", "l'adresse" written with a typographic
+# apostrophe (U+2019) to one word, and none of them matches the same word written without
+# it. Blanked out of a chunk's text before it is stemmed (knowledge/models/chunk.py) and out of
+# every query (knowledge/search.py), whatever the server's locale: ¿ ¡ « », quotation marks,
+# apostrophes, dashes, ellipsis, bullets, primes.
+SEARCH_PUNCTUATION = (
+    "\u00bf\u00a1\u00ab\u00bb\u201c\u201d\u201e\u201f\u2018\u2019\u201a"
+    "\u201b\u2039\u203a\u2014\u2013\u2015\u2026\u00b7\u2022\u2032\u2033"
+)
+_BLANKS = str.maketrans(SEARCH_PUNCTUATION, " " * len(SEARCH_PUNCTUATION))
+
+
+def searchable(text: str) -> str:
+    """`text` as the full-text search reads it: SEARCH_PUNCTUATION blanked out."""
+    return text.translate(_BLANKS)
+
+
+def searchable_expression(field: str) -> models.Func:
+    """The database's `searchable(field)`: `translate(field, SEARCH_PUNCTUATION, blanks)`."""
+    return models.Func(
+        models.F(field),
+        models.Value(SEARCH_PUNCTUATION),
+        models.Value(" " * len(SEARCH_PUNCTUATION)),
+        function="translate",
+        output_field=models.TextField(),
+    )

@@ -15,7 +15,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field
 
 from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
-from knowledge.languages import DEFAULT_LANGUAGE, text_search_config
+from knowledge.languages import DEFAULT_LANGUAGE, searchable, text_search_config
 from knowledge.models.chunk import ChunkKind, KBChunk
 
 # A learned article's match threshold without calibration (one key, nothing to hold out against,
@@ -184,7 +184,9 @@ def text_query(text: str, config: str = "english") -> str:
     `config`: the text-search configuration of the message's language (stemming, stop words),
     the one the articles in that language are stored with."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT websearch_to_tsquery(%s::regconfig, %s)::text", [config, text])
+        cursor.execute(
+            "SELECT websearch_to_tsquery(%s::regconfig, %s)::text", [config, searchable(text)]
+        )
         parsed = cursor.fetchone()[0]
     common = common_lexemes()
     # A negated term ("-blender" → !'blender') ORed in would match nearly every chunk.
@@ -384,3 +386,25 @@ def hybrid_search(
             )
         )
     return hits
+
+
+# The message's words, stemmed and stop-worded in its language's configuration, that one
+# article's text holds (any of its chunks: title, questions, passages).
+_COVERAGE_SQL = """
+SELECT count(*) FILTER (WHERE EXISTS (
+           SELECT 1 FROM knowledge_kbchunk c
+           WHERE c.document_id = %s AND c.search_vector @@ quote_literal(w.lexeme)::tsquery
+       )),
+       count(*)
+FROM unnest(tsvector_to_array(to_tsvector(%s::regconfig, %s))) AS w(lexeme)
+"""
+
+
+def word_coverage(document_id: int, text: str, language: str | None) -> float:
+    """The share of `text`'s words (stems, without stop words) found in the article: how much
+    of what the customer wrote the article talks about. 0 when no word is left."""
+    config = text_search_config(language)
+    with connection.cursor() as cursor:
+        cursor.execute(_COVERAGE_SQL, [document_id, config, searchable(text)])
+        found, words = cursor.fetchone()
+    return found / words if words else 0.0

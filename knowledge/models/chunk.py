@@ -8,7 +8,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from pgvector.django import HnswIndex, VectorField
 
-from knowledge.languages import DEFAULT_LANGUAGE, text_search_config
+from knowledge.languages import DEFAULT_LANGUAGE, searchable_expression, text_search_config
 
 
 class ChunkKind(models.TextChoices):
@@ -39,9 +39,10 @@ class KBChunk(models.Model):
     # Spanish passage is stemmed as Spanish. Set from KBDocument.language whenever chunks are
     # rebuilt (knowledge/ingest/upsert.py; an admin's change of the language rebuilds them).
     search_config = RegConfigField(default=text_search_config(DEFAULT_LANGUAGE))
-    # Postgres keeps this in step with `text`; the GIN index below serves full-text search.
+    # Postgres keeps this in step with `text` (punctuation the parser would glue to a word
+    # blanked out: knowledge/languages.py); the GIN index below serves full-text search.
     search_vector = models.GeneratedField(
-        expression=SearchVector("text", config=models.F("search_config")),
+        expression=SearchVector(searchable_expression("text"), config=models.F("search_config")),
         output_field=SearchVectorField(),
         db_persist=True,
     )

@@ -14,6 +14,7 @@ from django.db import connection
 
 from knowledge.ingest import DocumentSpec, read_source, upsert_documents
 from knowledge.ingest.upsert import rebuild_chunks
+from knowledge.languages import searchable
 from knowledge.models import KBChunk, KBDocument
 from knowledge.search import text_query
 
@@ -45,9 +46,9 @@ def two_languages(db: None) -> dict[str, KBDocument]:
 def _stored_equals(chunk: KBChunk, config: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT search_vector = to_tsvector(%s::regconfig, text) FROM knowledge_kbchunk "
+            "SELECT search_vector = to_tsvector(%s::regconfig, %s) FROM knowledge_kbchunk "
             "WHERE id = %s",
-            [config, chunk.pk],
+            [config, searchable(chunk.text), chunk.pk],
         )
         return bool(cursor.fetchone()[0])
 
@@ -64,6 +65,30 @@ def test_each_chunk_is_stemmed_in_its_articles_language(
     english = KBChunk.objects.filter(document=two_languages["en"]).first()
     assert english is not None and english.search_config == "english"
     assert _stored_equals(english, "english")
+
+
+def test_punctuation_glued_to_a_word_does_not_hide_it(
+    two_languages: dict[str, KBDocument],
+) -> None:
+    # In a locale-C database the parser reads "¿", "«" and the typographic apostrophe as
+    # letters: "¿Dónde" would be stored as "¿dond" and never match "dónde".
+    stored = KBChunk.objects.create(
+        document=two_languages["es"],
+        kind="content",
+        ordinal=9,
+        text="¿Dónde está «Mis pedidos»? Tu dirección\u2019s",
+        text_hash="x",
+        search_config="spanish",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT search_vector::text FROM knowledge_kbchunk WHERE id = %s", [stored.pk]
+        )
+        vector = cursor.fetchone()[0]
+    assert "'dond'" in vector and "'ped'" in vector and "¿" not in vector and "«" not in vector
+    assert text_query("¿dónde están «mis pedidos»?", "spanish") == text_query(
+        "dónde están mis pedidos", "spanish"
+    )
 
 
 def test_the_query_is_parsed_with_its_languages_configuration(db: None) -> None:
