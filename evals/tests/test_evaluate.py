@@ -177,6 +177,7 @@ def test_the_project_sets_load() -> None:
         "languages",
         "languages_blind",
         "languages_blind_2",
+        "languages_topics_blind",
     ):
         assert load_set(name).cases
     if not (DATASETS / "twcs" / "inbound_tweets.csv").exists():
