@@ -143,9 +143,20 @@ ORDER BY distance
 LIMIT %s
 """
 
+# A customer message as an ORed full-text query (text_query says why), built inside the statement
+# that uses it. Parameters: the configuration, the text, the common lexemes. NULL when no term is
+# left (it then matches nothing).
+TEXT_QUERY = """NULLIF(array_to_string(ARRAY(
+    SELECT term.op
+    FROM unnest(string_to_array(websearch_to_tsquery(%s::regconfig, %s)::text, ' & '))
+        WITH ORDINALITY AS term(op, n)
+    WHERE term.op <> '' AND left(term.op, 1) <> '!' AND NOT btrim(term.op, $$'$$) = ANY(%s::text[])
+    ORDER BY term.n
+), ' | '), '')"""
+
 TEXT_SQL = """
 SELECT c.id, c.document_id, ts_rank_cd(c.search_vector, q.query) AS rank
-FROM knowledge_kbchunk c, (SELECT %s::tsquery AS query) q
+FROM knowledge_kbchunk c, (SELECT ({query})::tsquery AS query) q
 WHERE c.search_vector @@ q.query AND c.document_id IN ({documents})
 ORDER BY rank DESC, c.id
 LIMIT %s
@@ -182,18 +193,13 @@ def text_query(text: str, config: str = "english") -> str:
     message is not a search-engine query, so its terms are ORed instead (ts_rank_cd then ranks
     by coverage), and terms common to most of the KB are dropped. "" when nothing is left.
     `config`: the text-search configuration of the message's language (stemming, stop words),
-    the one the articles in that language are stored with."""
+    the one the articles in that language are stored with. A negated term ("-blender" →
+    !'blender') is left out: ORed in, it would match nearly every chunk. The search builds the
+    query inside its own statement (`TEXT_QUERY` in `TEXT_SQL`: no round trip of its own, #30);
+    this shows what it builds."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT websearch_to_tsquery(%s::regconfig, %s)::text", [config, text])
-        parsed = cursor.fetchone()[0]
-    common = common_lexemes()
-    # A negated term ("-blender" → !'blender') ORed in would match nearly every chunk.
-    operands = [
-        op
-        for op in parsed.split(" & ")
-        if op and not op.startswith("!") and op.strip("'") not in common
-    ]
-    return " | ".join(operands)
+        cursor.execute(f"SELECT {TEXT_QUERY}", [config, text, list(common_lexemes())])
+        return str(cursor.fetchone()[0] or "")
 
 
 def _run_leg(sql: str, params: list[Any], descending: bool) -> _Leg:
@@ -235,12 +241,11 @@ def vector_leg(
 
 
 def text_leg(documents: KBDocumentQuerySet, text: str, k: int, config: str = "english") -> _Leg:
-    query = text_query(text, config)
-    if not query:
-        return _Leg({}, {}, {})
+    # The message is parsed into the query in the same statement: one round trip.
     sub_sql, sub_params = _documents_sql(documents)
-    params = [query, *sub_params, k]
-    return _run_leg(TEXT_SQL.format(documents=sub_sql), params, descending=True)
+    params = [config, text, list(common_lexemes()), *sub_params, k]
+    sql = TEXT_SQL.format(query=TEXT_QUERY, documents=sub_sql)
+    return _run_leg(sql, params, descending=True)
 
 
 def _fuse(
