@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any, cast
 
 import pytest
 import redis
@@ -29,7 +30,8 @@ def _receive(layer: object, channel: str) -> dict[str, object]:
 
 
 def _connections_opened(client: redis.Redis) -> int:
-    return int(client.info("stats")["total_connections_received"])
+    stats = cast(dict[str, Any], client.info("stats"))
+    return int(stats["total_connections_received"])
 
 
 def test_a_group_hears_what_sync_code_sends() -> None:
