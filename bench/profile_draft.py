@@ -193,7 +193,14 @@ def instrument() -> None:
     wrap(tone_model.ToneModel, "explain", "tone cues (explain)")
     wrap(cues, "detect", "cue detectors")
     wrap(triage_node, "read_signals", "message signals")
-    for name in ("vector_leg", "text_leg", "text_query", "common_lexemes", "_best_passages"):
+    for name in (
+        "vector_legs",
+        "vector_leg",
+        "text_leg",
+        "text_query",
+        "common_lexemes",
+        "_best_passages",
+    ):
         wrap(search, name, f"search: {name}")
     wrap(search, "make_snippet", "search: make_snippet")
     for name in ("check_grounded", "check_specifics", "check_tone", "check_policy"):

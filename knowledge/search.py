@@ -223,10 +223,13 @@ def _documents_sql(documents: KBDocumentQuerySet) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
-def vector_leg(
-    documents: KBDocumentQuerySet, vector: list[float], k: int, kinds: Sequence[str]
-) -> _Leg:
-    sub_sql, sub_params = _documents_sql(documents)
+# One vector search: the documents to search, how many chunks, of which kinds.
+VectorSearch = tuple["KBDocumentQuerySet", int, Sequence[str]]
+
+
+def vector_legs(vector: list[float], *searches: VectorSearch) -> list[_Leg]:
+    """Each search by `vector`, in one transaction under one setting of the HNSW parameters:
+    the page's leg and the learned neighbours' cost one `set_config` and one commit (#30)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Both settings for this transaction (SET LOCAL) in one round trip. With a filter,
@@ -236,8 +239,18 @@ def vector_leg(
                 "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
                 [str(EF_SEARCH)],
             )
-        params = [str(vector), list(kinds), *sub_params, k]
-        return _run_leg(VECTOR_SQL.format(documents=sub_sql), params, descending=False)
+        legs = []
+        for documents, k, kinds in searches:
+            sub_sql, sub_params = _documents_sql(documents)
+            params = [str(vector), list(kinds), *sub_params, k]
+            legs.append(_run_leg(VECTOR_SQL.format(documents=sub_sql), params, descending=False))
+        return legs
+
+
+def vector_leg(
+    documents: KBDocumentQuerySet, vector: list[float], k: int, kinds: Sequence[str]
+) -> _Leg:
+    return vector_legs(vector, (documents, k, kinds))[0]
 
 
 def text_leg(documents: KBDocumentQuerySet, text: str, k: int, config: str = "english") -> _Leg:
@@ -275,17 +288,11 @@ def _diversify(ranked: list[tuple[int, float]], intents: dict[int, str]) -> list
 
 
 def _learned_neighbours(
-    documents: KBDocumentQuerySet,
-    embedding: list[float],
-    vector: _Leg,
-    count: int,
-    ranked: set[int],
+    leg: _Leg, vector: _Leg, count: int, ranked: set[int]
 ) -> list[tuple[int, float]]:
-    """The learned articles nearest the message by vector, beyond the fused page: their own
-    leg (the KB's many chunks may crowd them out of the shared one), its values merged into
+    """The learned articles nearest the message by vector, beyond the fused page: `leg`, their
+    own (the KB's many chunks may crowd them out of the shared one), its values merged into
     `vector`'s."""
-    own = documents.learned()
-    leg = vector_leg(own, embedding, LEARNED_CANDIDATES, ALL_KINDS)
     extra = [pk for pk in leg.ranks if pk not in ranked][:count]
     for pk in extra:
         vector.values[pk] = min(vector.values.get(pk, 2.0), leg.values[pk])
@@ -350,7 +357,13 @@ def hybrid_search(
     empty = _Leg({}, {}, {})
     kinds = ("content",) if legs == "answers" else ALL_KINDS
     embedding = [] if legs == "text" else embed_query(text).tolist()
-    vector = empty if legs == "text" else vector_leg(documents, embedding, candidates, kinds)
+    vector = own = empty
+    if legs != "text":
+        searches: list[VectorSearch] = [(documents, candidates, kinds)]
+        if learned:  # the learned articles' own leg, used after the fusion (_learned_neighbours)
+            searches.append((documents.learned(), LEARNED_CANDIDATES, ALL_KINDS))
+        vector, *rest = vector_legs(embedding, *searches)
+        own = rest[0] if rest else empty
     config = text_search_config(language)
     words = text_leg(documents, text, candidates, config) if legs in ("hybrid", "text") else empty
     found = {*vector.ranks, *words.ranks}
@@ -360,9 +373,7 @@ def hybrid_search(
     in_language = {pk for pk, _, doc_language in rows if language and doc_language == language}
     ranked = _diversify(_fuse(vector, words, boosted, in_language), intents)[:limit]
     if learned and legs != "text":
-        ranked += _learned_neighbours(
-            documents, embedding, vector, learned, {pk for pk, _ in ranked}
-        )
+        ranked += _learned_neighbours(own, vector, learned, {pk for pk, _ in ranked})
     ids = [document_id for document_id, _ in ranked]
     by_id = documents.model.objects.in_bulk(ids)
     passages = _best_passages(ids, {*vector.chunks.values(), *words.chunks.values()})
