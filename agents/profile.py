@@ -1,8 +1,11 @@
-"""The business profile as drafts see it: plain values, read once per run."""
+"""The business profile as drafts see it: plain values, read once per run (from a per-process
+copy while the row is unchanged: agents/fingerprinted.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from agents.fingerprinted import Fingerprinted
 
 
 @dataclass(frozen=True)
@@ -16,8 +19,23 @@ class Profile:
         return [*self.values.values(), *self.labels.values(), self.customer_name]
 
 
-def load_profile(customer_name: str = "") -> Profile:
+def _stored_profile() -> Profile:
     from support.models import BusinessProfile
 
     profile = BusinessProfile.load()
-    return Profile(profile.values(), dict(profile.labels or {}), customer_name)
+    return Profile(profile.values(), dict(profile.labels or {}))
+
+
+def _profile_fingerprint() -> str:
+    from support.models import BusinessProfile
+
+    return f"SELECT md5(p::text) FROM {BusinessProfile._meta.db_table} p WHERE p.id = 1"
+
+
+# Read once per process and again after an edit (agents/fingerprinted.py).
+_PROFILE = Fingerprinted(_profile_fingerprint, _stored_profile)
+
+
+def load_profile(customer_name: str = "") -> Profile:
+    profile = _PROFILE.get()
+    return replace(profile, customer_name=customer_name) if customer_name else profile

@@ -143,9 +143,20 @@ ORDER BY distance
 LIMIT %s
 """
 
+# A customer message as an ORed full-text query (text_query says why), built inside the statement
+# that uses it. Parameters: the configuration, the text, the common lexemes. NULL when no term is
+# left (it then matches nothing).
+TEXT_QUERY = """NULLIF(array_to_string(ARRAY(
+    SELECT term.op
+    FROM unnest(string_to_array(websearch_to_tsquery(%s::regconfig, %s)::text, ' & '))
+        WITH ORDINALITY AS term(op, n)
+    WHERE term.op <> '' AND left(term.op, 1) <> '!' AND NOT btrim(term.op, $$'$$) = ANY(%s::text[])
+    ORDER BY term.n
+), ' | '), '')"""
+
 TEXT_SQL = """
 SELECT c.id, c.document_id, ts_rank_cd(c.search_vector, q.query) AS rank
-FROM knowledge_kbchunk c, (SELECT %s::tsquery AS query) q
+FROM knowledge_kbchunk c, (SELECT ({query})::tsquery AS query) q
 WHERE c.search_vector @@ q.query AND c.document_id IN ({documents})
 ORDER BY rank DESC, c.id
 LIMIT %s
@@ -182,20 +193,13 @@ def text_query(text: str, config: str = "english") -> str:
     message is not a search-engine query, so its terms are ORed instead (ts_rank_cd then ranks
     by coverage), and terms common to most of the KB are dropped. "" when nothing is left.
     `config`: the text-search configuration of the message's language (stemming, stop words),
-    the one the articles in that language are stored with."""
+    the one the articles in that language are stored with. A negated term ("-blender" →
+    !'blender') is left out: ORed in, it would match nearly every chunk. The search builds the
+    query inside its own statement (`TEXT_QUERY` in `TEXT_SQL`: no round trip of its own, #30);
+    this shows what it builds."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT websearch_to_tsquery(%s::regconfig, %s)::text", [config, searchable(text)]
-        )
-        parsed = cursor.fetchone()[0]
-    common = common_lexemes()
-    # A negated term ("-blender" → !'blender') ORed in would match nearly every chunk.
-    operands = [
-        op
-        for op in parsed.split(" & ")
-        if op and not op.startswith("!") and op.strip("'") not in common
-    ]
-    return " | ".join(operands)
+        cursor.execute(f"SELECT {TEXT_QUERY}", [config, searchable(text), list(common_lexemes())])
+        return str(cursor.fetchone()[0] or "")
 
 
 def _run_leg(sql: str, params: list[Any], descending: bool) -> _Leg:
@@ -219,10 +223,13 @@ def _documents_sql(documents: KBDocumentQuerySet) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
-def vector_leg(
-    documents: KBDocumentQuerySet, vector: list[float], k: int, kinds: Sequence[str]
-) -> _Leg:
-    sub_sql, sub_params = _documents_sql(documents)
+# One vector search: the documents to search, how many chunks, of which kinds.
+VectorSearch = tuple["KBDocumentQuerySet", int, Sequence[str]]
+
+
+def vector_legs(vector: list[float], *searches: VectorSearch) -> list[_Leg]:
+    """Each search by `vector`, in one transaction under one setting of the HNSW parameters:
+    the page's leg and the learned neighbours' cost one `set_config` and one commit (#30)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Both settings for this transaction (SET LOCAL) in one round trip. With a filter,
@@ -232,17 +239,26 @@ def vector_leg(
                 "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
                 [str(EF_SEARCH)],
             )
-        params = [str(vector), list(kinds), *sub_params, k]
-        return _run_leg(VECTOR_SQL.format(documents=sub_sql), params, descending=False)
+        legs = []
+        for documents, k, kinds in searches:
+            sub_sql, sub_params = _documents_sql(documents)
+            params = [str(vector), list(kinds), *sub_params, k]
+            legs.append(_run_leg(VECTOR_SQL.format(documents=sub_sql), params, descending=False))
+        return legs
+
+
+def vector_leg(
+    documents: KBDocumentQuerySet, vector: list[float], k: int, kinds: Sequence[str]
+) -> _Leg:
+    return vector_legs(vector, (documents, k, kinds))[0]
 
 
 def text_leg(documents: KBDocumentQuerySet, text: str, k: int, config: str = "english") -> _Leg:
-    query = text_query(text, config)
-    if not query:
-        return _Leg({}, {}, {})
+    # The message is parsed into the query in the same statement: one round trip.
     sub_sql, sub_params = _documents_sql(documents)
-    params = [query, *sub_params, k]
-    return _run_leg(TEXT_SQL.format(documents=sub_sql), params, descending=True)
+    params = [config, searchable(text), list(common_lexemes()), *sub_params, k]
+    sql = TEXT_SQL.format(query=TEXT_QUERY, documents=sub_sql)
+    return _run_leg(sql, params, descending=True)
 
 
 def _fuse(
@@ -272,17 +288,11 @@ def _diversify(ranked: list[tuple[int, float]], intents: dict[int, str]) -> list
 
 
 def _learned_neighbours(
-    documents: KBDocumentQuerySet,
-    embedding: list[float],
-    vector: _Leg,
-    count: int,
-    ranked: set[int],
+    leg: _Leg, vector: _Leg, count: int, ranked: set[int]
 ) -> list[tuple[int, float]]:
-    """The learned articles nearest the message by vector, beyond the fused page: their own
-    leg (the KB's many chunks may crowd them out of the shared one), its values merged into
+    """The learned articles nearest the message by vector, beyond the fused page: `leg`, their
+    own (the KB's many chunks may crowd them out of the shared one), its values merged into
     `vector`'s."""
-    own = documents.learned()
-    leg = vector_leg(own, embedding, LEARNED_CANDIDATES, ALL_KINDS)
     extra = [pk for pk in leg.ranks if pk not in ranked][:count]
     for pk in extra:
         vector.values[pk] = min(vector.values.get(pk, 2.0), leg.values[pk])
@@ -347,7 +357,13 @@ def hybrid_search(
     empty = _Leg({}, {}, {})
     kinds = ("content",) if legs == "answers" else ALL_KINDS
     embedding = [] if legs == "text" else embed_query(text).tolist()
-    vector = empty if legs == "text" else vector_leg(documents, embedding, candidates, kinds)
+    vector = own = empty
+    if legs != "text":
+        searches: list[VectorSearch] = [(documents, candidates, kinds)]
+        if learned:  # the learned articles' own leg, used after the fusion (_learned_neighbours)
+            searches.append((documents.learned(), LEARNED_CANDIDATES, ALL_KINDS))
+        vector, *rest = vector_legs(embedding, *searches)
+        own = rest[0] if rest else empty
     config = text_search_config(language)
     words = text_leg(documents, text, candidates, config) if legs in ("hybrid", "text") else empty
     found = {*vector.ranks, *words.ranks}
@@ -357,9 +373,7 @@ def hybrid_search(
     in_language = {pk for pk, _, doc_language in rows if language and doc_language == language}
     ranked = _diversify(_fuse(vector, words, boosted, in_language), intents)[:limit]
     if learned and legs != "text":
-        ranked += _learned_neighbours(
-            documents, embedding, vector, learned, {pk for pk, _ in ranked}
-        )
+        ranked += _learned_neighbours(own, vector, learned, {pk for pk, _ in ranked})
     ids = [document_id for document_id, _ in ranked]
     by_id = documents.model.objects.in_bulk(ids)
     passages = _best_passages(ids, {*vector.chunks.values(), *words.chunks.values()})

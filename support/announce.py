@@ -12,11 +12,10 @@ import logging
 from functools import partial
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from resolver.broker import send_to_actor
+from resolver.channel_send import group_send
 from resolver.events import EventType, make_event
 from support.consumers import CONSOLE_GROUP, widget_group
 from support.models import Draft, DraftStatus, Message, WebhookDelivery, WebhookEndpoint
@@ -82,12 +81,10 @@ def announce_draft(
 
 def _group_send(group: str, message: dict[str, Any]) -> bool:
     """Sends on the channel layer; False (logged) if Redis refused. Callers run after commit:
-    the change stands, and pages catch up on their next (re)connect or load."""
-    layer = get_channel_layer()
-    if layer is None:  # pragma: no cover - CHANNEL_LAYERS is always configured
-        return False
+    the change stands, and pages catch up on their next (re)connect or load. One event loop
+    and Redis connection per process (resolver/channel_send.py), not one per broadcast."""
     try:
-        async_to_sync(layer.group_send)(group, message)
+        group_send(group, message)
     except Exception:
         logger.exception("could not send %s to %s", message["payload"]["type"], group)
         return False

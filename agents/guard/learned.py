@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from agents.fingerprinted import Fingerprinted
 from agents.state import GuardIssue
 from agents.text import sentences
 
@@ -20,7 +21,21 @@ class LearnedRule:
 
 
 def load_guard_rules() -> tuple[LearnedRule, ...]:
-    """The enabled rules (read once per run: an admin's switch applies to the next draft)."""
+    """The enabled rules (read once per run: an admin's switch applies to the next draft), from
+    a per-process copy while the enabled rules are unchanged (agents/fingerprinted.py)."""
+    return _RULES.get()
+
+
+def _rules_fingerprint() -> str:
+    from knowledge.models import GuardRule
+
+    return (
+        "SELECT md5(string_agg(r.id::text || ':' || r.pattern, E'\\n' ORDER BY r.id)) "
+        f"FROM {GuardRule._meta.db_table} r WHERE r.enabled"
+    )
+
+
+def _stored_rules() -> tuple[LearnedRule, ...]:
     from knowledge.models import GuardRule
 
     rules = []
@@ -30,6 +45,9 @@ def load_guard_rules() -> tuple[LearnedRule, ...]:
         except re.error:
             continue  # stored through a check that compiles it; a hand-edited row may not
     return tuple(rules)
+
+
+_RULES = Fingerprinted(_rules_fingerprint, _stored_rules)
 
 
 def _issues(sentence: str, rules: Sequence[LearnedRule]) -> Iterator[GuardIssue]:

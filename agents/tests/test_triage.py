@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from agents.triage.classifier import ARTIFACTS, load_classifier, train
+from agents.triage.classifier import ARTIFACTS, MAX_CHARS, load_classifier, train
 from agents.triage.service import triage_text
 from agents.triage.tone_model import (
     SENTIMENT_WEIGHTS,
@@ -47,6 +48,26 @@ def test_category_probability_sums_its_intents() -> None:
         if classifier.categories[intent] == predicted["category"]
     ]
     assert predicted["category_probability"] == pytest.approx(sum(members))
+
+
+def _eval_texts() -> list[str]:
+    """Every message the golden sets hold inline (real tweets are read from the datasets)."""
+    paths = sorted((Path(settings.BASE_DIR) / "evals" / "sets").glob("*.jsonl"))
+    rows = [json.loads(line) for path in paths for line in path.open()]
+    return [row["text"] for row in rows if isinstance(row.get("text"), str)]
+
+
+def test_the_direct_scorer_is_sklearns_arithmetic() -> None:
+    """predict() computes the pipeline's probabilities itself (#30): the same as sklearn's
+    predict_proba to float32 rounding, the same intent for every eval message."""
+    classifier = load_classifier()
+    assert classifier.scorer is not None  # the shipped artifact takes the direct path
+    texts = [t[:MAX_CHARS] for t in _eval_texts()] + ["", "?!", "x" * 3000]
+    assert len(texts) > 1000
+    ours = classifier.scorer.probabilities(texts)
+    theirs = classifier.pipeline.predict_proba(texts)
+    assert np.abs(ours - theirs).max() < 1e-5
+    assert (ours.argmax(axis=1) == theirs.argmax(axis=1)).all()
 
 
 @pytest.mark.parametrize(
