@@ -182,7 +182,8 @@ def instrument() -> None:
     wrap(type(Conversation.objects), "escalate", "escalate conversation")
     # The calls inside the nodes.
     wrap(embeddings, "embed_query", "embed_query (LRU-cached)")
-    wrap(search, "embed_query", "embed_query (LRU-cached)")
+    # The search starts its query vector and waits for it after the full-text leg.
+    wrap(search, "query_vector_later", "query vector: start (cache or encoder queue)")
     wrap(embeddings, "embed_queries", "embed_queries")
     wrap(embeddings, "embed_documents", "encoder (MiniLM forward)")
     wrap(classifier.IntentClassifier, "predict", "intent classifier")

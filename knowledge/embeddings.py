@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,6 +127,18 @@ class QueryVectors:
             self._vectors.clear()
 
 
+def _use_query_threads() -> None:
+    """The encoder thread's forward passes run on QUERY_TORCH_THREADS torch threads. A query is
+    a short pass: on a shared machine (the web process beside a worker, PostgreSQL, other
+    requests) two threads per pass wait for each other, and the slow passes double (measured on
+    2 cores, bench/help_center.py: suggest p95 45 -> 36 ms at one thread, p50 +3 ms). torch's
+    count holds per thread once a thread has used torch (the caller's batches of documents keep
+    theirs); threads started later inherit it."""
+    import torch
+
+    torch.set_num_threads(settings.QUERY_TORCH_THREADS)
+
+
 class QueryEncoder:
     """One thread per process encodes the queries of every draft the process's worker threads
     run: the queries that arrive while it encodes go together into its next forward pass. A
@@ -142,10 +154,14 @@ class QueryEncoder:
         self._owner = 0  # the pid whose thread serves the queue (a forked child starts its own)
 
     def encode(self, texts: Sequence[str]) -> list[np.ndarray]:
+        return self.submit(texts).result()
+
+    def submit(self, texts: Sequence[str]) -> Future[list[np.ndarray]]:
+        """Queues `texts` for the encoder thread; the caller may work meanwhile."""
         self._ensure_thread()
         future: Future[list[np.ndarray]] = Future()
         self._queue.put((list(texts), future))
-        return future.result()
+        return future
 
     def _ensure_thread(self) -> None:
         if self._owner == os.getpid():
@@ -157,6 +173,7 @@ class QueryEncoder:
                 self._owner = os.getpid()
 
     def _serve(self) -> None:
+        _use_query_threads()
         while True:
             batch = [self._queue.get()]
             size = len(batch[0][0])
@@ -194,6 +211,18 @@ def embed_cached_queries(texts: Sequence[str]) -> list[np.ndarray]:
         for key, vector in zip(missing, _encoder.encode(missing), strict=True):
             found[key] = _query_vectors.put(key, vector)
     return [found[key] for key in keys]
+
+
+def query_vector_later(text: str) -> Callable[[], np.ndarray]:
+    """Starts encoding `text` (unless cached) and returns what waits for its vector: the caller
+    works meanwhile (the KB search runs its full-text leg while the encoder thread, whose torch
+    releases the GIL, encodes). Cached and read-only as embed_cached_queries."""
+    key = query_key(text)
+    cached = _query_vectors.get(key)
+    if cached is not None:
+        return lambda: cached
+    future = _encoder.submit([key])
+    return lambda: _query_vectors.put(key, future.result()[0])
 
 
 def embed_query(text: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from django.db.models import Q
 from ninja import Schema
 from pydantic import ConfigDict, Field
 
-from knowledge.embeddings import MAX_QUERY_CHARS, embed_query
+from knowledge.embeddings import MAX_QUERY_CHARS, query_vector_later
 from knowledge.languages import DEFAULT_LANGUAGE, searchable, text_search_config
 from knowledge.models.chunk import ChunkKind, KBChunk
 
@@ -356,16 +356,17 @@ def hybrid_search(
     text = clean_query(query)
     empty = _Leg({}, {}, {})
     kinds = ("content",) if legs == "answers" else ALL_KINDS
-    embedding = [] if legs == "text" else embed_query(text).tolist()
+    # The query is encoded while the full-text leg runs (#31: a suggestion's two costs overlap).
+    embedding = None if legs == "text" else query_vector_later(text)
+    config = text_search_config(language)
+    words = text_leg(documents, text, candidates, config) if legs in ("hybrid", "text") else empty
     vector = own = empty
-    if legs != "text":
+    if embedding is not None:
         searches: list[VectorSearch] = [(documents, candidates, kinds)]
         if learned:  # the learned articles' own leg, used after the fusion (_learned_neighbours)
             searches.append((documents.learned(), LEARNED_CANDIDATES, ALL_KINDS))
-        vector, *rest = vector_legs(embedding, *searches)
+        vector, *rest = vector_legs(embedding().tolist(), *searches)
         own = rest[0] if rest else empty
-    config = text_search_config(language)
-    words = text_leg(documents, text, candidates, config) if legs in ("hybrid", "text") else empty
     found = {*vector.ranks, *words.ranks}
     rows = documents.filter(pk__in=found).values_list("pk", "intent", "language")
     intents = {pk: doc_intent for pk, doc_intent, _ in rows}

@@ -112,6 +112,9 @@ WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
 # torch threads per forward pass of the embedding model in a worker process: the worker's threads
 # already run drafts in parallel (agents/runner.py:_torch_threads, bench/profile_draft.py).
 WORKER_TORCH_THREADS = env_int("WORKER_TORCH_THREADS", 1, minimum=1, maximum=64)
+# torch threads per forward pass of the query encoder, in every process (the web server's widget
+# suggestions and searches, the worker's drafts): knowledge/embeddings.py:_use_query_threads.
+QUERY_TORCH_THREADS = env_int("QUERY_TORCH_THREADS", 1, minimum=1, maximum=64)
 WORKER_HEARTBEAT_SECONDS = 5
 # Called in each worker process before it consumes (dotted paths: resolver never imports the apps
 # that provide them). A worker counts as live in /healthz only once these have run.

@@ -18,6 +18,7 @@ from knowledge.embeddings import (
     embed_documents,
     embed_query,
     query_key,
+    query_vector_later,
 )
 from knowledge.search import clean_query
 
@@ -79,6 +80,55 @@ def test_an_encoder_failure_reaches_the_caller_and_the_thread_serves_on(
         with pytest.raises(RuntimeError, match="model gone"):
             embed_query("a query the model cannot encode")
     assert embed_query(TEXTS[0]).shape == (384,)
+
+
+def test_a_search_works_while_its_query_is_encoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """query_vector_later returns before the forward pass ends (the KB search runs its
+    full-text leg meanwhile); waiting gives the vector, cached for the next caller."""
+    original = embeddings.embed_documents
+    release, passes = threading.Event(), []
+
+    def held(texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray:
+        assert release.wait(10), "the caller never let the encoder finish"
+        passes.append(list(texts))
+        return original(texts, *args, **kwargs)
+
+    monkeypatch.setattr(embeddings, "embed_documents", held)
+    embeddings._query_vectors.cache_clear()
+    wait = query_vector_later(TEXTS[1])  # returns with the encoder still held
+    assert passes == []
+    release.set()
+    vector = wait()
+    np.testing.assert_allclose(vector, original([TEXTS[1]])[0], atol=2e-5)
+    assert query_vector_later(TEXTS[1])() is vector and embed_query(TEXTS[1]) is vector
+    assert passes == [[TEXTS[1]]]
+    embeddings._query_vectors.cache_clear()
+
+
+def test_the_encoder_thread_runs_the_configured_torch_threads(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    """A short pass on more threads than one waits for the slowest on a shared machine
+    (_use_query_threads); the encoder thread sets its count when it starts."""
+    import torch
+
+    seen: list[int] = []
+
+    def counted(texts: Sequence[str], *args: Any, **kwargs: Any) -> np.ndarray:
+        seen.append(torch.get_num_threads())
+        return np.zeros((len(texts), 384), dtype=np.float32)
+
+    monkeypatch.setattr(embeddings, "embed_documents", counted)
+    embeddings._query_vectors.cache_clear()
+    assert settings.QUERY_TORCH_THREADS == 1
+    settings.QUERY_TORCH_THREADS = 2
+    encoder = embeddings.QueryEncoder()  # a thread of its own, started with today's setting
+    encoder.encode(["counted in the encoder's thread"])
+    settings.QUERY_TORCH_THREADS = 1
+    # torch's count for threads started later is the last one set: the suite's, again.
+    embeddings.QueryEncoder().encode(["restores the count"])
+    assert seen == [2, 1]
+    embeddings._query_vectors.cache_clear()
 
 
 def test_the_cache_forgets_the_least_recently_used() -> None:
