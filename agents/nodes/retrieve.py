@@ -148,7 +148,11 @@ def retrieve_node(state: AgentState, services: Services) -> dict[str, Any]:
         "used_earlier": [str(case.id) for case in used],
         "profile": services.profile(),
         "kb_covers_it": covered and not thanks,
-        "retrieval_confidence": max(
+        # A language gap has no answer to be right (this provider cannot give one): however
+        # close an article in another language came, the escalated draft claims nothing.
+        "retrieval_confidence": 0.0
+        if language_gap
+        else max(
             retrieval_confidence(triaged, evidence), FACTS_ANSWER_CONFIDENCE if by_facts else 0.0
         ),
         # What the message says (a complaint, a request for a person) explains an escalation

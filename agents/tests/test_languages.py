@@ -156,6 +156,20 @@ def test_a_language_without_articles_escalates_language_unsupported(
     assert outcome.answer == ""
 
 
+def test_a_language_gap_claims_no_confidence(
+    spanish_kb: dict[str, KBDocument], extractive_graph: CompiledStateGraph
+) -> None:
+    """The Spanish article comes close (an order, the same words) but does not answer a return:
+    no answer to be right, so the escalated draft shows no more confidence than the tone model's
+    P(store question) alone leaves after calibration."""
+    outcome = run_graph(
+        extractive_graph,
+        build_state("Quiero devolver unas zapatillas que me quedan chicas, ¿cómo hago?"),
+    )
+    assert outcome.escalation_reason == EscalationReason.LANGUAGE_UNSUPPORTED
+    assert outcome.confidence < 0.15
+
+
 def test_an_english_question_is_answered_in_english_only(
     spanish_kb: dict[str, KBDocument], extractive_graph: CompiledStateGraph
 ) -> None:
