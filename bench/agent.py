@@ -87,8 +87,8 @@ def burst(samples: list[Sample]) -> dict[str, Any]:
     stored = [store_sample(sample, enqueue=False) for sample in samples]
     ids = [draft.pk for _, draft in stored]
     started_at, started = timezone.now(), time.perf_counter()
-    for message, _ in stored:
-        enqueue_message(message)
+    for message, draft in stored:
+        enqueue_message(message, draft.pk)
     enqueued = time.perf_counter() - started
     _wait_done(ids, 900, poll=0.2)
     last = Draft.objects.filter(pk__in=ids).aggregate(last=Max("completed_at"))["last"]

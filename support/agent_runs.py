@@ -81,8 +81,9 @@ def claim_draft(message_id: Any, holder: str = "") -> Draft | None:
     None when there is nothing to do; DraftClaimed when another run holds it."""
     now = timezone.now()
     # The message and its conversation come with it: the run reads them next (agents/runner.py).
-    pending = Draft.objects.filter(message_id=message_id, status=DraftStatus.PENDING)
-    draft = pending.select_related("message__conversation").first()
+    pending = Draft.objects.filter(message_id=message_id).keyed_in_status(DraftStatus.PENDING)
+    # At most one (draft_one_pending_per_message): no order, and none for an index to serve.
+    draft = next(iter(pending.select_related("message__conversation").order_by()[:1]), None)
     if draft is None:
         return None
     free = Q(run_started_at__isnull=True) | Q(run_started_at__lt=now - DRAFT_CLAIM_LEASE)
@@ -101,7 +102,7 @@ def claim_draft(message_id: Any, holder: str = "") -> Draft | None:
 
 
 def _take(draft: Draft, condition: Q, now: datetime, holder: str) -> bool:
-    claimable = Draft.objects.filter(condition, pk=draft.pk, status=DraftStatus.PENDING)
+    claimable = Draft.objects.filter(condition, pk=draft.pk).keyed_in_status(DraftStatus.PENDING)
     return bool(claimable.update(run_started_at=now, run_by=holder, attempts=F("attempts") + 1))
 
 
@@ -118,7 +119,7 @@ def _holder_died(held_since: datetime, held_by: str, now: datetime) -> bool:
 def release_draft(draft: Draft) -> None:
     """Gives a claimed draft back (the run stopped short); a draft recorded meanwhile keeps its
     outcome."""
-    Draft.objects.filter(pk=draft.pk, status=DraftStatus.PENDING).update(
+    Draft.objects.filter(pk=draft.pk).keyed_in_status(DraftStatus.PENDING).update(
         run_started_at=None, run_by=""
     )
 

@@ -176,7 +176,7 @@ def store_message(
             # A Redis outage must not turn a committed message into a 500 (and a retried,
             # duplicated message): the draft stays PENDING without `enqueued_at` and the outbox
             # sweep queues it once Redis is back.
-            transaction.on_commit(partial(enqueue_and_announce, message), robust=True)
+            transaction.on_commit(partial(enqueue_and_announce, message, draft.pk), robust=True)
     return message, draft
 
 
@@ -192,32 +192,35 @@ def message_created(message: Message) -> dict[str, Any]:
     )
 
 
-def enqueue_message(message: Message) -> dict[str, Any]:
+def enqueue_message(message: Message, draft_id: Any) -> dict[str, Any]:
     """Sends message.created to the agent worker (by actor name: support never imports the
-    agent) and notes that the run reached the queue; returns the event. Raises when Redis is
-    down: the draft stays PENDING with no `enqueued_at` and the outbox sweep sends it later."""
+    agent) and notes that the run of `message`'s PENDING draft `draft_id` reached the queue;
+    returns the event. Raises when Redis is down: the draft stays PENDING with no `enqueued_at`
+    and the outbox sweep sends it later."""
     event = message_created(message)
-    _send(message, event)
+    _send(message, draft_id, event)
     return event
 
 
-def _send(message: Message, event: dict[str, Any]) -> None:
+def _send(message: Message, draft_id: Any, event: dict[str, Any]) -> None:
     # Queued again by the outbox sweep or a reprocess, the run still joins the message's trace.
     with joined(event["trace_id"]):
         send_to_actor(
             AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, str(message.pk), event["event_id"], event=event
         )
-    Draft.objects.filter(message=message, status=DraftStatus.PENDING).update(
+    # By its key (Draft.keyed_in_status): a backlog of PENDING drafts is not read per message.
+    Draft.objects.filter(pk=draft_id).keyed_in_status(DraftStatus.PENDING).update(
         enqueued_at=timezone.now()
     )
 
 
-def enqueue_and_announce(message: Message) -> None:
-    """After commit: queue the run (or leave it to the outbox sweep when Redis is down) and tell
-    the console about the new PENDING draft through the same message.created event."""
+def enqueue_and_announce(message: Message, draft_id: Any) -> None:
+    """After commit: queue the run of `message`'s PENDING draft `draft_id` (or leave it to the
+    outbox sweep when Redis is down) and tell the console about it through the same
+    message.created event."""
     event = message_created(message)
     try:
-        _send(message, event)
+        _send(message, draft_id, event)
     except Exception:
         logger.warning("message %s not queued; the outbox sweep will", message.pk, exc_info=True)
     broadcast(event)

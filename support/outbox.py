@@ -62,12 +62,12 @@ def stranded() -> QuerySet[Draft]:
 def sweep() -> int:
     """Sends the run of each stranded draft again; returns how many were sent. Raises when
     Redis is down (the next sweep tries again)."""
-    message_ids = list(stranded().values_list("message_id", flat=True)[:SWEEP_LIMIT])
-    for message in Message.objects.filter(pk__in=message_ids).order_by("created_at"):
-        enqueue_message(message)
-    if message_ids:
-        logger.info("outbox: queued %s stranded agent runs", len(message_ids))
-    return len(message_ids)
+    drafts = dict(stranded().values_list("message_id", "pk")[:SWEEP_LIMIT])
+    for message in Message.objects.filter(pk__in=drafts).order_by("created_at"):
+        enqueue_message(message, drafts[message.pk])
+    if drafts:
+        logger.info("outbox: queued %s stranded agent runs", len(drafts))
+    return len(drafts)
 
 
 # A reply due this long and still queued lost its queue message (a healthy one is taken within

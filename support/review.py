@@ -383,7 +383,9 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
         if message.role != MessageRole.CUSTOMER:
             raise ReviewError("only customer messages can be reprocessed")
         drafts = list(
-            Draft.objects.select_for_update().filter(message=message, status__in=OPEN_STATUSES)
+            Draft.objects.select_for_update()
+            .filter(message=message)
+            .keyed_in_status(*OPEN_STATUSES)
         )
         pending = next((d for d in drafts if d.status == DraftStatus.PENDING), None)
         if pending is not None:
@@ -400,7 +402,7 @@ def reprocess(message_id: Any, actor: Actor) -> Draft:
             _audit(draft, actor, AuditAction.REPROCESSED, None, {"draft_id": str(draft.pk)})
         # Not queued (Redis down): the outbox sweep queues it; the console hears of the PENDING
         # draft through the message.created event either way.
-        transaction.on_commit(partial(enqueue_and_announce, message), robust=True)
+        transaction.on_commit(partial(enqueue_and_announce, message, draft.pk), robust=True)
     return draft
 
 
@@ -412,7 +414,8 @@ def resolve(conversation_id: Any, actor: Actor) -> Conversation:
         # (support/autosend.py), so a send in flight finishes first instead of deadlocking.
         open_drafts = list(
             Draft.objects.select_for_update()
-            .filter(conversation_id=conversation_id, status__in=OPEN_STATUSES)
+            .filter(conversation_id=conversation_id)
+            .keyed_in_status(*OPEN_STATUSES)
             .order_by("created_at", "pk")
         )
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)

@@ -81,6 +81,16 @@ class DraftQuerySet(models.QuerySet["Draft"]):
     def needing_human(self) -> DraftQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
 
+    def keyed_in_status(self, *statuses: str) -> DraftQuerySet:
+        """A status condition for a lookup by a key with its own index (the pk, the message,
+        the conversation), written as "none of the other statuses" so that the planner cannot
+        answer it from the partial indexes of PENDING or open drafts: with the statistics
+        taken before a backlog (autoanalyze waits for a tenth of the table to change) it priced
+        those as nearly empty, walked every one and filtered by the key, and each run's claim
+        read the whole backlog (#30, support/tests/test_pending_backlog.py). The same rows:
+        draft_status_valid allows no other status."""
+        return self.exclude(status__in=[s for s in DraftStatus.values if s not in statuses])
+
     def in_queue_order(self) -> DraftQuerySet:
         """Served by draft_queue_order_idx (same expressions), so the first page of a queue of
         thousands is an index scan, not a sort of every open draft."""
