@@ -114,14 +114,22 @@ def message_mix(count: int, seed: int = 7) -> list[Sample]:
 
 def store_sample(sample: Sample, enqueue: bool = True) -> tuple[Any, Any]:
     """(message, draft) of `sample` stored as the API stores a message, after its earlier turns
-    (customer turns stored and left undrafted; agent turns as the agent's replies)."""
+    (customer turns stored with their drafts sent, as an agent answered them; agent turns as the
+    agent's replies)."""
+    from django.utils import timezone
+
     from support.inbound import receive_message
-    from support.models import Message, MessageRole
+    from support.models import Draft, DraftStatus, Message, MessageRole
 
     conversation = None
     for role, body in sample.history:
         if role == MessageRole.CUSTOMER:
-            earlier, _ = receive_message(body, conversation=conversation, enqueue=False)
+            earlier, draft = receive_message(body, conversation=conversation, enqueue=False)
+            # Not left PENDING: the workers' outbox sweep would queue them as lost runs 15
+            # minutes later, and a later bench's worker would draft them inside its timings.
+            Draft.objects.filter(pk=draft.pk).update(
+                status=DraftStatus.SENT, completed_at=timezone.now()
+            )
             conversation = earlier.conversation
         else:
             assert conversation is not None, "a conversation starts with the customer"
