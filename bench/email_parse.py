@@ -15,6 +15,7 @@ import argparse
 import os
 import time
 import uuid
+from typing import Any
 
 from _setup import ROOT, latency_summary, setup_django, write_result
 
@@ -102,10 +103,10 @@ class AfterCommit:
         self.seconds = 0.0
 
     def __enter__(self) -> AfterCommit:
-        def timed(message: object) -> None:
+        def timed(message: Any, draft_id: Any) -> None:
             start = time.perf_counter()
             try:
-                self.original(message)  # type: ignore[arg-type]
+                self.original(message, draft_id)
             finally:
                 self.seconds += time.perf_counter() - start
 
