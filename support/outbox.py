@@ -63,7 +63,7 @@ def sweep() -> int:
     """Sends the run of each stranded draft again; returns how many were sent. Raises when
     Redis is down (the next sweep tries again)."""
     drafts = dict(stranded().values_list("message_id", "pk")[:SWEEP_LIMIT])
-    for message in Message.objects.filter(pk__in=drafts).order_by("created_at"):
+    for message in Message.objects.filter(pk__in=list(drafts)).order_by("created_at"):
         enqueue_message(message, drafts[message.pk])
     if drafts:
         logger.info("outbox: queued %s stranded agent runs", len(drafts))

@@ -89,6 +89,9 @@ class DraftQuerySet(models.QuerySet["Draft"]):
         those as nearly empty, walked every one and filtered by the key, and each run's claim
         read the whole backlog (#30, support/tests/test_pending_backlog.py). The same rows:
         draft_status_valid allows no other status."""
+        unknown = set(statuses) - set(DraftStatus.values)
+        if unknown:  # "none of the others" would match no row: a typo must not pass silently
+            raise ValueError(f"not draft statuses: {sorted(unknown)}")
         return self.exclude(status__in=[s for s in DraftStatus.values if s not in statuses])
 
     def in_queue_order(self) -> DraftQuerySet:
