@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from support.agent_runs import claim_draft
 from support.inbound import enqueue_message, receive_message
 from support.models import Draft, DraftStatus
+from support.tests.plans import explained
 
 BACKLOG = 60
 
@@ -39,22 +38,9 @@ def _walks(node: dict[str, Any]) -> list[str]:
 
 
 def whole_walks(run: Any) -> list[tuple[str, list[str]]]:
-    """Each query `run` makes on support_draft, EXPLAINed with sequential scans priced out (a
-    table of a few rows must not make one look cheapest): the reads that are not by a key."""
-    with CaptureQueriesContext(connection) as captured:
-        run()
-    plans = []
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's transaction only
-        for query in captured.captured_queries:
-            sql = query["sql"]
-            if "support_draft" not in sql or not sql.lstrip().upper().startswith(
-                ("SELECT", "UPDATE")
-            ):
-                continue
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-            plans.append((sql[:300], _walks(cursor.fetchone()[0][0]["Plan"])))
-    return plans
+    """Each query `run` makes on support_draft, with the reads of its plan that are not by a
+    key (sequential scans priced out: support/tests/plans.py)."""
+    return [(sql[:300], _walks(plan)) for sql, plan in explained(run) if "support_draft" in sql]
 
 
 @pytest.fixture

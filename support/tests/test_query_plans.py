@@ -6,7 +6,6 @@ index to use, and would read every row of a year's history."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,7 +14,6 @@ import pytest
 from django.db import connection
 from django.http import QueryDict
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from resolver.audit_actor import Actor
@@ -24,6 +22,7 @@ from support.console.filters import QueueFilter
 from support.console.live import ConversationLive, QueueLive
 from support.models import Conversation, Customer, Draft, DraftStatus
 from support.tests.conftest import API, MakeDraft, key_client
+from support.tests.plans import explained
 
 # The tables that grow with the history: one row per conversation, message, draft, audit entry,
 # delivery, rating or customer, and the rollups kept per hour.
@@ -40,7 +39,6 @@ LARGE = (
     "support_drafthourhistogram",
     "support_citationhour",
 )
-EXPLAINABLE = re.compile(r"^\s*(SELECT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
 INDEX_SCANS = {"Index Scan", "Index Only Scan", "Bitmap Index Scan"}
 
 
@@ -86,23 +84,12 @@ def whole_table_reads(
 
 def seq_scans(run: Callable[[], Any]) -> list[str]:
     """What the queries `run` makes read of the large tables in full, with the query."""
-    with CaptureQueriesContext(connection) as captured:
-        run()
     partial = _partial_indexes()
-    found = []
-    with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")
-        try:
-            for query in captured.captured_queries:
-                sql = query["sql"]
-                if not EXPLAINABLE.match(sql):
-                    continue
-                cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}")
-                plan = cursor.fetchone()[0][0]["Plan"]
-                found += [f"{read}: {sql[:600]}" for read in whole_table_reads(plan, partial)]
-        finally:
-            cursor.execute("RESET enable_seqscan")
-    return found
+    return [
+        f"{read}: {sql[:600]}"
+        for sql, plan in explained(run)
+        for read in whole_table_reads(plan, partial)
+    ]
 
 
 def _history(make_draft: MakeDraft) -> dict[str, Any]:
