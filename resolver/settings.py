@@ -180,7 +180,7 @@ RETRIEVAL_MIN_SIMILARITY = env_float("RETRIEVAL_MIN_SIMILARITY", 0.45, minimum=0
 LLM_COST_PER_1K_TOKENS = env_float("LLM_COST_PER_1K_TOKENS", 0.0, minimum=0.0, maximum=1000.0)
 TRIAGE_MODEL = env_str("TRIAGE_MODEL", "triage-v2") or "triage-v2"
 # The message kind, sentiment and urgency model (agents/triage/tone_model.py, `train_tone`).
-TONE_MODEL = env_str("TONE_MODEL", "tone-v2") or "tone-v2"
+TONE_MODEL = env_str("TONE_MODEL", "tone-v3") or "tone-v3"
 
 # HTTP API. A message body over API_MESSAGE_MAX_BYTES is refused with 413; any request body over
 # REQUEST_BODY_MAX_BYTES too, on every path (resolver/api/middleware.py, before it is read).

@@ -31,6 +31,7 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 import agents.triage.cues as cue_detectors
 from agents.triage.classifier import ARTIFACTS
+from agents.triage.lexical import HashedNgrams
 from resolver.once import once_per_process
 from support.vocabulary import Sentiment, Urgency
 
@@ -38,6 +39,15 @@ from support.vocabulary import Sentiment, Urgency
 # nothing to fix or answer)? A head of its own: the kind head splits plain thanks between praise
 # and other, so P(praise) says it too seldom.
 HEADS = ("kind", "sentiment", "urgency", "ack")
+# Heads that also read the message's wording: a logistic regression on its word and character
+# n-grams (agents/triage/lexical.py) whose probabilities are features of the head, out-of-fold
+# while training. Chosen on the tuning sets (README, "Tone model v3"): sentiment and urgency on
+# real_tweets_dev, the acknowledgement there and on tone_dev.
+LEXICAL_HEADS = ("sentiment", "urgency", "ack")
+LEXICAL_FOLDS = 5
+WORDING = "wording"
+# A word's weight towards a label in its wording model from which it is worth naming as a cue.
+WORDING_CUE_MIN = 1.0
 ACK, NO_ACK = "yes", "no"
 # Regularisation per head, chosen on the real-tweet tuning set (README, "Quality").
 HEAD_C = {"kind": 1.0, "sentiment": 1.0, "urgency": 1.0, "ack": 1.0}
@@ -195,12 +205,34 @@ class ToneModel:
     sentiment_weights: dict[str, float] = field(default_factory=lambda: dict(SENTIMENT_WEIGHTS))
     urgency_high_min: float = URGENCY_HIGH_MIN
     ack_min: float = ACK_MIN
+    ngrams: HashedNgrams | None = None
+    lexical: dict[str, Any] = field(default_factory=dict)  # head → LogisticRegression on n-grams
 
-    def probabilities(self, matrix: np.ndarray) -> dict[str, list[dict[str, float]]]:
+    def head_matrix(
+        self, head: str, matrix: np.ndarray, texts: Sequence[str], ngrams: Any = None
+    ) -> np.ndarray:
+        """The head's features: the wording model's probabilities first for a lexical head
+        (the named features stay last, where `explain` reads them)."""
+        if head not in self.lexical or self.ngrams is None:
+            return matrix
+        ngrams = ngrams if ngrams is not None else self.ngrams.transform(texts)
+        return np.hstack([self.lexical[head].predict_proba(ngrams), matrix])
+
+    def raw_probabilities(self, matrix: np.ndarray, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each head's uncalibrated probabilities, one row per text."""
+        ngrams = self.ngrams.transform(texts) if self.lexical and self.ngrams else None
+        return {
+            head: model.predict_proba(self.head_matrix(head, matrix, texts, ngrams))
+            for head, model in self.heads.items()
+        }
+
+    def probabilities(
+        self, matrix: np.ndarray, texts: Sequence[str]
+    ) -> dict[str, list[dict[str, float]]]:
         """Calibrated probabilities, head → one {label: p} per row."""
         decoded: dict[str, list[dict[str, float]]] = {}
-        for head, model in self.heads.items():
-            raw = model.predict_proba(matrix)
+        for head, raw in self.raw_probabilities(matrix, texts).items():
+            model = self.heads[head]
             if head in self.calibration:
                 raw = self.calibration[head].apply(raw)
             labels = [str(label) for label in model.classes_]
@@ -219,7 +251,7 @@ class ToneModel:
         if not texts:
             return []
         matrix = features(texts)
-        probabilities = self.probabilities(matrix)
+        probabilities = self.probabilities(matrix, texts)
         tones = []
         for row, text in enumerate(texts):
             scores = {head: probabilities[head][row] for head in HEADS}
@@ -252,30 +284,47 @@ class ToneModel:
         the text, by their contribution to the label's logit against the other labels'; then
         the detectors the label is known for (sarcasm for a complaint) if the model said none."""
         model = self.heads[head]
-        classes = [str(c) for c in model.classes_]
         coef = np.asarray(model.coef_)
-        named = coef[:, -len(FEATURE_NAMES) :]
-        if named.shape[0] == 1:  # a two-class head: one row, for the second class
-            direction = named[0] if classes.index(label) == 1 else -named[0]
-        else:
-            direction = named[classes.index(label)] - named.mean(axis=0)
+        direction = towards(label, model.classes_, coef[:, -len(FEATURE_NAMES) :])
         values = row[-len(FEATURE_NAMES) :]
-        contributions = sorted(
-            (
-                (float(direction[i] * values[i]), name)
-                for i, name in enumerate(FEATURE_NAMES)
-                if values[i] != 0
-            ),
-            reverse=True,
-        )
+        candidates = [
+            (float(direction[i] * values[i]), name)
+            for i, name in enumerate(FEATURE_NAMES)
+            if values[i] != 0
+        ]
+        if head in self.lexical:
+            candidates.append((self._wording_contribution(head, label, coef, text), WORDING))
         found: list[str] = []
-        for contribution, name in contributions:
+        for contribution, name in sorted(candidates, reverse=True):
             if contribution <= 0 or len(found) >= MAX_CUES:
                 break
-            for cue in readable(name, float(values[FEATURE_NAMES.index(name)]), text, detected):
+            if name == WORDING:
+                cues = self.wording_cues(head, label, text)
+            else:
+                cues = readable(name, float(values[FEATURE_NAMES.index(name)]), text, detected)
+            for cue in cues:
                 if cue not in found and len(found) < MAX_CUES:
                     found.append(cue)
         return found
+
+    def _wording_contribution(self, head: str, label: str, coef: np.ndarray, text: str) -> float:
+        """How much the wording model's probabilities (the head's first columns) pushed the
+        head's logit towards `label`."""
+        assert self.ngrams is not None
+        wording = self.lexical[head].predict_proba(self.ngrams.transform([text]))[0]
+        direction = towards(label, self.heads[head].classes_, coef[:, : len(wording)])
+        return float(direction @ wording)
+
+    def wording_cues(self, head: str, label: str, text: str) -> list[str]:
+        """The message's words the wording model reads most as `label` (quoted), strongest
+        first: what "the wording" means on the console's hover."""
+        if self.ngrams is None or head not in self.lexical:
+            return []
+        model = self.lexical[head]
+        direction = towards(label, model.classes_, np.asarray(model.coef_))
+        weights = [(float(direction[c]), w) for w, c in self.ngrams.word_columns(text)]
+        strong = sorted((x for x in weights if x[0] >= WORDING_CUE_MIN), reverse=True)
+        return [cue_detectors.quoted(word) for _, word in strong[:2]]
 
     def save(self, name: str, card: dict[str, Any]) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -291,12 +340,24 @@ class ToneModel:
                 "urgency_high_min": self.urgency_high_min,
                 "ack_min": self.ack_min,
                 "feature_names": list(FEATURE_NAMES),
+                "ngrams": self.ngrams,
+                "lexical": self.lexical,
             },
             path,
             compress=3,
         )
         (ARTIFACTS / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
         return path
+
+
+def towards(label: str, classes: Any, coef: np.ndarray) -> np.ndarray:
+    """Per feature, how much it raises `label`'s logit against the other labels' (a logistic
+    regression's coefficients, `coef` one row per class; a two-class model has one row, for
+    its second class)."""
+    index = [str(c) for c in classes].index(label)
+    if coef.shape[0] == 1:
+        return np.asarray(coef[0] if index == 1 else -coef[0])
+    return np.asarray(coef[index] - coef.mean(axis=0))
 
 
 def _rounded(scores: dict[str, float]) -> dict[str, float]:
@@ -320,7 +381,8 @@ def train(
     matrices: dict[str, np.ndarray] | None = None,
 ) -> ToneModel:
     """examples: head → (texts, labels, weights). Each head is a logistic regression on the
-    features; the kind head weighs its classes evenly (store questions outnumber the rest).
+    features; the kind head weighs its classes evenly (store questions outnumber the rest); a
+    lexical head also on its wording model's out-of-fold probabilities (lexical_heads).
     `matrices`: head → the texts' features, when the caller has them already."""
     from sklearn.linear_model import LogisticRegression
 
@@ -328,7 +390,9 @@ def train(
     distinct = list(dict.fromkeys(text for head in HEADS for text in examples[head][0]))
     row_of = {text: row for row, text in enumerate(distinct)}
     every = features(distinct) if not matrices else None
-    heads = {}
+    wording = list(dict.fromkeys(t for head in LEXICAL_HEADS for t in examples[head][0]))
+    ngrams = HashedNgrams().fit(wording)
+    heads, lexical = {}, {}
     for head in HEADS:
         texts, labels, weights = examples[head]
         if matrices:
@@ -336,11 +400,31 @@ def train(
         else:
             assert every is not None
             matrix = every[[row_of[text] for text in texts]]
+        if head in LEXICAL_HEADS:
+            lexical[head], held_out = lexical_head(ngrams.transform(texts), labels, weights)
+            matrix = np.hstack([held_out, matrix])
         weighting = "balanced" if head == "kind" else None
         model = LogisticRegression(C=HEAD_C[head], max_iter=4000, class_weight=weighting)
         model.fit(matrix, labels, sample_weight=np.asarray(weights))
         heads[head] = model
-    return ToneModel(heads, version)
+    return ToneModel(heads, version, ngrams=ngrams, lexical=lexical)
+
+
+def lexical_head(ngrams: Any, labels: list[str], weights: list[float]) -> tuple[Any, np.ndarray]:
+    """The wording model of a head, and its out-of-fold probabilities for the training rows:
+    the head learns how far to trust it from predictions on text it was not fitted on."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    y, w = np.asarray(labels), np.asarray(weights)
+    held_out = np.zeros((len(y), len(set(labels))))
+    folds = StratifiedKFold(LEXICAL_FOLDS, shuffle=True, random_state=0)
+    for fit_rows, predict_rows in folds.split(np.zeros(len(y)), y):
+        fold = LogisticRegression(max_iter=4000)
+        fold.fit(ngrams[fit_rows], y[fit_rows], sample_weight=w[fit_rows])
+        held_out[predict_rows] = fold.predict_proba(ngrams[predict_rows])
+    model = LogisticRegression(max_iter=4000).fit(ngrams, y, sample_weight=w)
+    return model, held_out
 
 
 def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
@@ -348,8 +432,11 @@ def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
     width = settings.EMBEDDING_DIMENSIONS + len(FEATURE_NAMES)
     if set(data["heads"]) != set(HEADS):
         raise ValueError(f"{version} lacks heads {set(HEADS) - set(data['heads'])}; retrain it")
-    if any(head.n_features_in_ != width for head in data["heads"].values()):
-        raise ValueError(f"{version} was trained on other features; retrain it (train_tone)")
+    lexical = data.get("lexical") or {}
+    for name, head in data["heads"].items():
+        extra = len(lexical[name].classes_) if name in lexical else 0
+        if head.n_features_in_ != width + extra:
+            raise ValueError(f"{version} was trained on other features; retrain it (train_tone)")
     calibration = {
         head: Calibration(float(c["temperature"]), tuple(c["bias"]))
         for head, c in data.get("calibration", {}).items()
@@ -361,6 +448,8 @@ def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
         dict(data.get("sentiment_weights", SENTIMENT_WEIGHTS)),
         float(data.get("urgency_high_min", URGENCY_HIGH_MIN)),
         float(data.get("ack_min", ACK_MIN)),
+        data.get("ngrams"),
+        lexical,
     )
 
 

@@ -1,4 +1,4 @@
-"""`train_tone [--name tone-v2]`: trains the message kind, sentiment and urgency model
+"""`train_tone [--name tone-v3]`: trains the message kind, sentiment and urgency model
 (agents/triage/tone_model.py), calibrates it and chooses its decision rules on the real-tweet
 tuning half, and writes agents/artifacts/NAME.joblib with a JSON card.
 `train_tone --measure SET`: the shipped model's sentiment macro-F1, urgency HIGH precision and
@@ -31,6 +31,7 @@ from agents.triage.cues import praise_veto_cues
 from agents.triage.tone_model import (
     ACK,
     HEADS,
+    LEXICAL_HEADS,
     NO_ACK,
     TWEET_WEIGHT,
     ToneModel,
@@ -46,6 +47,10 @@ DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 TRAINING = Path(settings.BASE_DIR) / "agents" / "training"
 WRITTEN = TRAINING / "support_messages.jsonl"
 TWEET_LABELS = TRAINING / "tweet_labels.jsonl"
+# More labelled pool tweets, for the heads that read the wording (LEXICAL_HEADS): an n-gram
+# model wants all the text there is. The kind head, on the embedding and named features alone,
+# was tuned without them (README, "Triage").
+MORE_TWEET_LABELS = TRAINING / "tweet_labels_more.jsonl"
 TWEETS = "twcs/inbound_tweets.csv"
 SETS = Path(settings.BASE_DIR) / "evals" / "sets"
 TUNING_SET = "real_tweets_dev"
@@ -120,12 +125,14 @@ def examples(datasets: Path) -> dict[str, tuple[list[str], list[str], list[float
     """head → (texts, labels, weights); labelled tweets weigh TWEET_WEIGHT."""
     rows = [(e, 1.0) for e in written_examples()]
     rows += [(t, TWEET_WEIGHT) for t in labelled_tweets(datasets)]
+    more = [(t, TWEET_WEIGHT) for t in labelled_tweets(datasets, MORE_TWEET_LABELS)]
     data: dict[str, tuple[list[str], list[str], list[float]]] = {}
     for head in HEADS:
+        used = rows + more if head in LEXICAL_HEADS else rows
         data[head] = (
-            [e["text"] for e, _ in rows],
-            [ack_label(e) if head == "ack" else e[head] for e, _ in rows],
-            [w for _, w in rows],
+            [e["text"] for e, _ in used],
+            [ack_label(e) if head == "ack" else e[head] for e, _ in used],
+            [w for _, w in used],
         )
     extra = bitext_questions(datasets) + out_of_scope(datasets)
     texts, labels, weights = data["kind"]
@@ -200,8 +207,8 @@ def macro_f1(truth: list[str], predicted: list[str]) -> float:
 
 
 def measure(model: ToneModel, cases: list[dict[str, str]]) -> dict[str, Any]:
-    matrix = features([c["text"] for c in cases])
-    probabilities = model.probabilities(matrix)
+    texts = [c["text"] for c in cases]
+    probabilities = model.probabilities(features(texts), texts)
     rows = [{head: probabilities[head][i] for head in HEADS} for i in range(len(cases))]
     decided = [model.decide(row) for row in rows]
     high = [d["urgency"] == Urgency.HIGH for d in decided]
@@ -279,14 +286,15 @@ def tune(model: ToneModel, cases: list[dict[str, str]]) -> None:
     """Calibrates each head and chooses the decision rules on the tuning set's labels. The kind
     head gets a temperature only: a bias would carry the tweets' mix of kinds (few store
     questions reach a brand's account) into the store's own messages."""
-    matrix = features([c["text"] for c in cases])
+    texts = [c["text"] for c in cases]
+    matrix = features(texts)
+    every = model.raw_probabilities(matrix, texts)
     for head in HEADS:
         classes = [str(c) for c in model.heads[head].classes_]
         known = [i for i, c in enumerate(cases) if c[head] in classes]
-        raw = model.heads[head].predict_proba(matrix[known])
         truth = np.asarray([classes.index(cases[i][head]) for i in known])
-        model.calibration[head] = fit_calibration(raw, truth, with_bias=head != "kind")
-    probabilities = model.probabilities(matrix)
+        model.calibration[head] = fit_calibration(every[head][known], truth, head != "kind")
+    probabilities = model.probabilities(matrix, texts)
     model.urgency_high_min = high_cut(
         [p.get(Urgency.HIGH, 0.0) for p in probabilities["urgency"]],
         [c["urgency"] == Urgency.HIGH for c in cases],
@@ -361,11 +369,15 @@ class Command(BaseCommand):
                 "(../shared/datasets/twcs/inbound_tweets.csv, Thought Vector 'Customer Support "
                 "on Twitter', CC BY-NC-SA 4.0): labels only, text read at training time by "
                 "sha1; disjoint from real_tweets, real_tweets_dev and tone_hard",
+                "agents/training/tweet_labels_more.jsonl": "1,957 more pool tweets labelled "
+                "the same way, for the heads that read the wording (sentiment, urgency, ack)",
                 "bitext": "Bitext customer-support intents, train template families (kind)",
                 "clinc150": "CLINC150 out-of-scope training queries (kind: other)",
             },
             "licence_note": "The model's weights are fitted on CC BY-NC-SA 4.0 tweets "
-            "(non-commercial, share-alike); no tweet text is stored in the artifact.",
+            "(non-commercial, share-alike); no tweet text is stored in the artifact (the "
+            "wording models keep hashes of n-grams, not the n-grams).",
+            "wording_heads": list(LEXICAL_HEADS),
             "calibration": {
                 head: {
                     "temperature": round(c.temperature, 3),
