@@ -12,7 +12,12 @@ from django.conf import settings
 
 from agents.management.commands.train_tone import labelled_tweets
 from agents.triage.lexical import CHAR_MIN_DF, WORD_MIN_DF, HashedNgrams
-from agents.triage.tone_model import LEXICAL_HEADS, load_tone_model
+from agents.triage.tone_model import (
+    LEXICAL_HEADS,
+    class_probabilities,
+    features,
+    load_tone_model,
+)
 
 TRAINING = [
     "my parcel is late again",
@@ -73,3 +78,19 @@ def test_a_two_class_head_names_its_wording_too() -> None:
     assert thanks.acknowledge >= model.ack_min
     assert thanks.cues["ack"]
     assert set(model.wording_cues("ack", "yes", "thank you, amazing")) <= {"“thank”", "“amazing”"}
+
+
+def test_probabilities_computed_directly_equal_sklearns() -> None:
+    model = load_tone_model()
+    texts = ["thanks for nothing 🙄", "where is my order?", "", "مرحبا", "urgent!!! " * 200]
+    ngrams = model.ngrams.transform(texts)
+    assert ngrams.shape[0] == len(texts)
+    for wording in model.lexical.values():  # sparse input; one binary head among them
+        expected = wording.predict_proba(ngrams)
+        assert np.allclose(class_probabilities(wording, ngrams), expected, atol=1e-9)
+    matrix = features(texts)
+    found = model.raw_probabilities(matrix, texts)
+    for head, final in model.heads.items():  # dense input, the wording's columns first
+        columns = [model.lexical[head].predict_proba(ngrams)] if head in model.lexical else []
+        expected = final.predict_proba(np.hstack([*columns, matrix]))
+        assert np.allclose(found[head], expected, atol=1e-9), head

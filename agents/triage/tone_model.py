@@ -208,30 +208,40 @@ class ToneModel:
     ngrams: HashedNgrams | None = None
     lexical: dict[str, Any] = field(default_factory=dict)  # head → LogisticRegression on n-grams
 
-    def head_matrix(
-        self, head: str, matrix: np.ndarray, texts: Sequence[str], ngrams: Any = None
-    ) -> np.ndarray:
-        """The head's features: the wording model's probabilities first for a lexical head
-        (the named features stay last, where `explain` reads them)."""
-        if head not in self.lexical or self.ngrams is None:
-            return matrix
-        ngrams = ngrams if ngrams is not None else self.ngrams.transform(texts)
-        return np.hstack([self.lexical[head].predict_proba(ngrams), matrix])
+    def wording(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Per head that reads the wording, its wording model's probabilities, one row per text
+        (the n-grams are computed once for all of them)."""
+        if not self.lexical or self.ngrams is None:
+            return {}
+        ngrams = self.ngrams.transform(texts)
+        return {head: class_probabilities(model, ngrams) for head, model in self.lexical.items()}
 
-    def raw_probabilities(self, matrix: np.ndarray, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Each head's uncalibrated probabilities, one row per text."""
-        ngrams = self.ngrams.transform(texts) if self.lexical and self.ngrams else None
+    def raw_probabilities(
+        self,
+        matrix: np.ndarray,
+        texts: Sequence[str],
+        wording: dict[str, np.ndarray] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Each head's uncalibrated probabilities, one row per text. A head that reads the
+        wording has its wording model's probabilities first (the named features stay last,
+        where `explain` reads them)."""
+        wording = self.wording(texts) if wording is None else wording
         return {
-            head: model.predict_proba(self.head_matrix(head, matrix, texts, ngrams))
+            head: class_probabilities(
+                model, np.hstack([wording[head], matrix]) if head in wording else matrix
+            )
             for head, model in self.heads.items()
         }
 
     def probabilities(
-        self, matrix: np.ndarray, texts: Sequence[str]
+        self,
+        matrix: np.ndarray,
+        texts: Sequence[str],
+        wording: dict[str, np.ndarray] | None = None,
     ) -> dict[str, list[dict[str, float]]]:
         """Calibrated probabilities, head → one {label: p} per row."""
         decoded: dict[str, list[dict[str, float]]] = {}
-        for head, raw in self.raw_probabilities(matrix, texts).items():
+        for head, raw in self.raw_probabilities(matrix, texts, wording).items():
             model = self.heads[head]
             if head in self.calibration:
                 raw = self.calibration[head].apply(raw)
@@ -251,7 +261,8 @@ class ToneModel:
         if not texts:
             return []
         matrix = features(texts)
-        probabilities = self.probabilities(matrix, texts)
+        wording = self.wording(texts)
+        probabilities = self.probabilities(matrix, texts, wording)
         tones = []
         for row, text in enumerate(texts):
             scores = {head: probabilities[head][row] for head in HEADS}
@@ -270,7 +281,14 @@ class ToneModel:
                     acknowledge=round(scores["ack"].get(ACK, 0.0), 4),
                     acknowledge_min=self.ack_min,
                     cues={
-                        head: self.explain(head, best[head], matrix[row], text, detected)
+                        head: self.explain(
+                            head,
+                            best[head],
+                            matrix[row],
+                            text,
+                            detected,
+                            wording[head][row] if head in wording else None,
+                        )
                         for head in HEADS
                     },
                 )
@@ -278,11 +296,19 @@ class ToneModel:
         return tones
 
     def explain(
-        self, head: str, label: str, row: np.ndarray, text: str, detected: dict[str, list[str]]
+        self,
+        head: str,
+        label: str,
+        row: np.ndarray,
+        text: str,
+        detected: dict[str, list[str]],
+        wording: np.ndarray | None = None,
     ) -> list[str]:
         """Up to MAX_CUES cues that pushed `head` towards `label`: the named features present in
         the text, by their contribution to the label's logit against the other labels'; then
-        the detectors the label is known for (sarcasm for a complaint) if the model said none."""
+        the detectors the label is known for (sarcasm for a complaint) if the model said none.
+        `wording`: the head's wording-model probabilities for this text, if it reads the wording
+        (its words are named when the wording pushed most)."""
         model = self.heads[head]
         coef = np.asarray(model.coef_)
         direction = towards(label, model.classes_, coef[:, -len(FEATURE_NAMES) :])
@@ -292,8 +318,10 @@ class ToneModel:
             for i, name in enumerate(FEATURE_NAMES)
             if values[i] != 0
         ]
-        if head in self.lexical:
-            candidates.append((self._wording_contribution(head, label, coef, text), WORDING))
+        if wording is not None:
+            # The wording model's probabilities are the head's first columns.
+            towards_label = towards(label, model.classes_, coef[:, : len(wording)])
+            candidates.append((float(towards_label @ wording), WORDING))
         found: list[str] = []
         for contribution, name in sorted(candidates, reverse=True):
             if contribution <= 0 or len(found) >= MAX_CUES:
@@ -307,22 +335,19 @@ class ToneModel:
                     found.append(cue)
         return found
 
-    def _wording_contribution(self, head: str, label: str, coef: np.ndarray, text: str) -> float:
-        """How much the wording model's probabilities (the head's first columns) pushed the
-        head's logit towards `label`."""
-        assert self.ngrams is not None
-        wording = self.lexical[head].predict_proba(self.ngrams.transform([text]))[0]
-        direction = towards(label, self.heads[head].classes_, coef[:, : len(wording)])
-        return float(direction @ wording)
-
     def wording_cues(self, head: str, label: str, text: str) -> list[str]:
         """The message's words the wording model reads most as `label` (quoted), strongest
         first: what "the wording" means on the console's hover."""
         if self.ngrams is None or head not in self.lexical:
             return []
         model = self.lexical[head]
-        direction = towards(label, model.classes_, np.asarray(model.coef_))
-        weights = [(float(direction[c]), w) for w, c in self.ngrams.word_columns(text)]
+        found = self.ngrams.word_columns(text)
+        if not found:
+            return []
+        # Only the message's own columns: the model has tens of thousands.
+        coef = np.asarray(model.coef_)[:, [column for _, column in found]]
+        direction = towards(label, model.classes_, coef)
+        weights = [(float(direction[i]), word) for i, (word, _) in enumerate(found)]
         strong = sorted((x for x in weights if x[0] >= WORDING_CUE_MIN), reverse=True)
         return [cue_detectors.quoted(word) for _, word in strong[:2]]
 
@@ -348,6 +373,20 @@ class ToneModel:
         )
         (ARTIFACTS / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
         return path
+
+
+def class_probabilities(model: Any, matrix: Any) -> np.ndarray:
+    """A fitted logistic regression's predict_proba, computed directly: sklearn's own checks
+    its input first, which for one message costs several times the arithmetic (the tone model
+    runs seven of them per draft). Softmax over the classes' scores (multinomial), the logistic
+    function for two classes; equal to predict_proba (agents/tests/test_tone_wording.py)."""
+    scores = np.asarray(matrix @ np.asarray(model.coef_).T) + model.intercept_
+    if scores.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        return np.column_stack([1.0 - positive, positive])
+    scores -= scores.max(axis=1, keepdims=True)
+    exponentials = np.exp(scores)
+    return np.asarray(exponentials / exponentials.sum(axis=1, keepdims=True))
 
 
 def towards(label: str, classes: Any, coef: np.ndarray) -> np.ndarray:
