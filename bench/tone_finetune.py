@@ -207,10 +207,13 @@ def apply_calibration(
 
 
 def v2_raw(texts: list[str]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
-    """tone-v2's uncalibrated head probabilities."""
-    from agents.triage.tone_model import features, load_tone_model
+    """tone-v2's uncalibrated head probabilities (tone-v2 itself, whatever TONE_MODEL says)."""
+    import joblib
 
-    model = load_tone_model()
+    from agents.triage.classifier import ARTIFACTS
+    from agents.triage.tone_model import features, from_artifact
+
+    model = from_artifact(joblib.load(ARTIFACTS / "tone-v2.joblib"), "tone-v2")
     matrix = features(texts)
     raw = {head: m.predict_proba(matrix) for head, m in model.heads.items()}
     classes = {head: [str(c) for c in m.classes_] for head, m in model.heads.items()}

@@ -3,16 +3,19 @@ praise, or no request at all), its sentiment and its urgency, read from the mess
 MiniLM sentence embedding the KB search uses) plus a sentiment lexicon built for social and chat
 text (VADER) and the cue detectors of agents/triage/cues.py (sarcasm, irony emoji, praise of
 someone else, thanks closing a complaint, urgency phrases, repeated failures, threats to leave).
+The sentiment, urgency and acknowledgement heads also read the wording: a logistic regression on
+the message's hashed word and character n-grams (agents/triage/lexical.py) per head, whose
+probabilities are features of the head (WORDING_HEADS).
 
 Trained by `manage.py train_tone` on support messages written for training
 (agents/training/support_messages.jsonl), labelled tweets of the shared pool that no eval set
-holds (agents/training/tweet_labels.jsonl: labels only, the text is read from
-../shared/datasets/twcs at training time), Bitext store questions of the train template families
-and CLINC150's out-of-scope training queries. Each head's probabilities are calibrated
-(temperature and, for sentiment and urgency, a bias per class) on the real-tweet tuning half
-(evals/sets/real_tweets_dev.jsonl), where the decision rules are chosen too; never on the
-evaluation half. The artifact is agents/artifacts/TONE_MODEL.joblib with a JSON card of its
-measured quality."""
+holds (agents/training/tweet_labels.jsonl, and tweet_labels_more.jsonl for the heads that read
+the wording: labels only, the text is read from ../shared/datasets/twcs at training time),
+Bitext store questions of the train template families and CLINC150's out-of-scope training
+queries. Each head's probabilities are calibrated (temperature and, for sentiment and urgency, a
+bias per class) on the real-tweet tuning half (evals/sets/real_tweets_dev.jsonl), where the
+decision rules are chosen too; never on the evaluation half. The artifact is
+agents/artifacts/TONE_MODEL.joblib with a JSON card of its measured quality."""
 
 from __future__ import annotations
 
@@ -43,10 +46,15 @@ HEADS = ("kind", "sentiment", "urgency", "ack")
 # n-grams (agents/triage/lexical.py) whose probabilities are features of the head, out-of-fold
 # while training. Chosen on the tuning sets (README, "Tone model v3"): sentiment and urgency on
 # real_tweets_dev, the acknowledgement there and on tone_dev.
-LEXICAL_HEADS = ("sentiment", "urgency", "ack")
-LEXICAL_FOLDS = 5
+WORDING_HEADS = ("sentiment", "urgency", "ack")
+WORDING_FOLDS = 5
+# The wording models' regularisation: 0.5, 1 and 3 were compared on the tuning half (README,
+# "Tone model v3"), 1 kept.
+WORDING_C = 1.0
 WORDING = "wording"
-# A word's weight towards a label in its wording model from which it is worth naming as a cue.
+# A word's weight towards a label in its wording model from which it is worth naming as a cue:
+# the weights of words the tuning half's messages share run to about 5; below 1 a word names
+# little more than its topic ("order", "delivery").
 WORDING_CUE_MIN = 1.0
 ACK, NO_ACK = "yes", "no"
 # Regularisation per head, chosen on the real-tweet tuning set (README, "Quality").
@@ -109,8 +117,8 @@ def features(texts: Sequence[str]) -> np.ndarray:
 
     # One message (a graph run): the cached vector the KB search of the same text reuses.
     meaning = embed_query(texts[0])[None, :] if len(texts) == 1 else embed_queries(list(texts))
-    lexical = np.asarray([surface_features(text) for text in texts], dtype=np.float32)
-    return np.hstack([meaning, lexical])
+    surface = np.asarray([surface_features(text) for text in texts], dtype=np.float32)
+    return np.hstack([meaning, surface])
 
 
 def lexicon_words(text: str, sign: float) -> list[str]:
@@ -206,15 +214,18 @@ class ToneModel:
     urgency_high_min: float = URGENCY_HIGH_MIN
     ack_min: float = ACK_MIN
     ngrams: HashedNgrams | None = None
-    lexical: dict[str, Any] = field(default_factory=dict)  # head → LogisticRegression on n-grams
+    # head → its wording model, a LogisticRegression on `ngrams`' columns
+    wording_models: dict[str, Any] = field(default_factory=dict)
 
     def wording(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Per head that reads the wording, its wording model's probabilities, one row per text
         (the n-grams are computed once for all of them)."""
-        if not self.lexical or self.ngrams is None:
+        if not self.wording_models or self.ngrams is None:
             return {}
         ngrams = self.ngrams.transform(texts)
-        return {head: class_probabilities(model, ngrams) for head, model in self.lexical.items()}
+        return {
+            head: class_probabilities(model, ngrams) for head, model in self.wording_models.items()
+        }
 
     def raw_probabilities(
         self,
@@ -319,9 +330,11 @@ class ToneModel:
             if values[i] != 0
         ]
         if wording is not None:
-            # The wording model's probabilities are the head's first columns.
+            # The wording model's probabilities are the head's first columns; measured from
+            # even odds, as an absent named feature counts nothing.
             towards_label = towards(label, model.classes_, coef[:, : len(wording)])
-            candidates.append((float(towards_label @ wording), WORDING))
+            even = np.full(len(wording), 1 / len(wording))
+            candidates.append((float(towards_label @ (wording - even)), WORDING))
         found: list[str] = []
         for contribution, name in sorted(candidates, reverse=True):
             if contribution <= 0 or len(found) >= MAX_CUES:
@@ -338,9 +351,9 @@ class ToneModel:
     def wording_cues(self, head: str, label: str, text: str) -> list[str]:
         """The message's words the wording model reads most as `label` (quoted), strongest
         first: what "the wording" means on the console's hover."""
-        if self.ngrams is None or head not in self.lexical:
+        if self.ngrams is None or head not in self.wording_models:
             return []
-        model = self.lexical[head]
+        model = self.wording_models[head]
         found = self.ngrams.word_columns(text)
         if not found:
             return []
@@ -366,7 +379,7 @@ class ToneModel:
                 "ack_min": self.ack_min,
                 "feature_names": list(FEATURE_NAMES),
                 "ngrams": self.ngrams,
-                "lexical": self.lexical,
+                "wording_models": self.wording_models,
             },
             path,
             compress=3,
@@ -421,7 +434,7 @@ def train(
 ) -> ToneModel:
     """examples: head → (texts, labels, weights). Each head is a logistic regression on the
     features; the kind head weighs its classes evenly (store questions outnumber the rest); a
-    lexical head also on its wording model's out-of-fold probabilities (lexical_heads).
+    head of WORDING_HEADS also on its wording model's out-of-fold probabilities.
     `matrices`: head → the texts' features, when the caller has them already."""
     from sklearn.linear_model import LogisticRegression
 
@@ -429,9 +442,9 @@ def train(
     distinct = list(dict.fromkeys(text for head in HEADS for text in examples[head][0]))
     row_of = {text: row for row, text in enumerate(distinct)}
     every = features(distinct) if not matrices else None
-    wording = list(dict.fromkeys(t for head in LEXICAL_HEADS for t in examples[head][0]))
+    wording = list(dict.fromkeys(t for head in WORDING_HEADS for t in examples[head][0]))
     ngrams = HashedNgrams().fit(wording)
-    heads, lexical = {}, {}
+    heads, wording_models = {}, {}
     for head in HEADS:
         texts, labels, weights = examples[head]
         if matrices:
@@ -439,31 +452,45 @@ def train(
         else:
             assert every is not None
             matrix = every[[row_of[text] for text in texts]]
-        if head in LEXICAL_HEADS:
-            lexical[head], held_out = lexical_head(ngrams.transform(texts), labels, weights)
+        if head in WORDING_HEADS:
+            found = fit_wording_model(ngrams.transform(texts), labels, weights)
+            wording_models[head], held_out = found
             matrix = np.hstack([held_out, matrix])
         weighting = "balanced" if head == "kind" else None
         model = LogisticRegression(C=HEAD_C[head], max_iter=4000, class_weight=weighting)
         model.fit(matrix, labels, sample_weight=np.asarray(weights))
         heads[head] = model
-    return ToneModel(heads, version, ngrams=ngrams, lexical=lexical)
+    return ToneModel(heads, version, ngrams=ngrams, wording_models=wording_models)
 
 
-def lexical_head(ngrams: Any, labels: list[str], weights: list[float]) -> tuple[Any, np.ndarray]:
+def fit_wording_model(
+    ngrams: Any, labels: list[str], weights: list[float]
+) -> tuple[Any, np.ndarray]:
     """The wording model of a head, and its out-of-fold probabilities for the training rows:
     the head learns how far to trust it from predictions on text it was not fitted on."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     y, w = np.asarray(labels), np.asarray(weights)
-    held_out = np.zeros((len(y), len(set(labels))))
-    folds = StratifiedKFold(LEXICAL_FOLDS, shuffle=True, random_state=0)
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < WORDING_FOLDS:
+        # Every fold must see every class, or its probabilities have fewer columns.
+        rare = classes[counts < WORDING_FOLDS].tolist()
+        raise ValueError(f"labels {rare} have fewer than {WORDING_FOLDS} training messages")
+    held_out = np.zeros((len(y), len(classes)))
+    folds = StratifiedKFold(WORDING_FOLDS, shuffle=True, random_state=0)
     for fit_rows, predict_rows in folds.split(np.zeros(len(y)), y):
-        fold = LogisticRegression(max_iter=4000)
+        fold = LogisticRegression(C=WORDING_C, max_iter=4000)
         fold.fit(ngrams[fit_rows], y[fit_rows], sample_weight=w[fit_rows])
         held_out[predict_rows] = fold.predict_proba(ngrams[predict_rows])
-    model = LogisticRegression(max_iter=4000).fit(ngrams, y, sample_weight=w)
+    model = LogisticRegression(C=WORDING_C, max_iter=4000).fit(ngrams, y, sample_weight=w)
     return model, held_out
+
+
+def wording_models_width(models: dict[str, Any]) -> int:
+    """The number of n-gram columns the wording models were fitted on (all the same)."""
+    widths = {int(model.n_features_in_) for model in models.values()}
+    return widths.pop() if len(widths) == 1 else -1
 
 
 def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
@@ -471,9 +498,12 @@ def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
     width = settings.EMBEDDING_DIMENSIONS + len(FEATURE_NAMES)
     if set(data["heads"]) != set(HEADS):
         raise ValueError(f"{version} lacks heads {set(HEADS) - set(data['heads'])}; retrain it")
-    lexical = data.get("lexical") or {}
+    wording_models = data.get("wording_models") or {}
+    ngrams = data.get("ngrams")
+    if wording_models and (ngrams is None or ngrams.width != wording_models_width(wording_models)):
+        raise ValueError(f"{version}'s wording models do not fit its n-grams; retrain it")
     for name, head in data["heads"].items():
-        extra = len(lexical[name].classes_) if name in lexical else 0
+        extra = len(wording_models[name].classes_) if name in wording_models else 0
         if head.n_features_in_ != width + extra:
             raise ValueError(f"{version} was trained on other features; retrain it (train_tone)")
     calibration = {
@@ -487,8 +517,8 @@ def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
         dict(data.get("sentiment_weights", SENTIMENT_WEIGHTS)),
         float(data.get("urgency_high_min", URGENCY_HIGH_MIN)),
         float(data.get("ack_min", ACK_MIN)),
-        data.get("ngrams"),
-        lexical,
+        ngrams,
+        wording_models,
     )
 
 

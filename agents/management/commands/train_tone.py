@@ -31,9 +31,9 @@ from agents.triage.cues import praise_veto_cues
 from agents.triage.tone_model import (
     ACK,
     HEADS,
-    LEXICAL_HEADS,
     NO_ACK,
     TWEET_WEIGHT,
+    WORDING_HEADS,
     ToneModel,
     features,
     fit_calibration,
@@ -47,7 +47,7 @@ DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 TRAINING = Path(settings.BASE_DIR) / "agents" / "training"
 WRITTEN = TRAINING / "support_messages.jsonl"
 TWEET_LABELS = TRAINING / "tweet_labels.jsonl"
-# More labelled pool tweets, for the heads that read the wording (LEXICAL_HEADS): an n-gram
+# More labelled pool tweets, for the heads that read the wording (WORDING_HEADS): an n-gram
 # model wants all the text there is. The kind head, on the embedding and named features alone,
 # was tuned without them (README, "Triage").
 MORE_TWEET_LABELS = TRAINING / "tweet_labels_more.jsonl"
@@ -128,7 +128,7 @@ def examples(datasets: Path) -> dict[str, tuple[list[str], list[str], list[float
     more = [(t, TWEET_WEIGHT) for t in labelled_tweets(datasets, MORE_TWEET_LABELS)]
     data: dict[str, tuple[list[str], list[str], list[float]]] = {}
     for head in HEADS:
-        used = rows + more if head in LEXICAL_HEADS else rows
+        used = rows + more if head in WORDING_HEADS else rows
         data[head] = (
             [e["text"] for e, _ in used],
             [ack_label(e) if head == "ack" else e[head] for e, _ in used],
@@ -377,7 +377,7 @@ class Command(BaseCommand):
             "licence_note": "The model's weights are fitted on CC BY-NC-SA 4.0 tweets "
             "(non-commercial, share-alike); no tweet text is stored in the artifact (the "
             "wording models keep hashes of n-grams, not the n-grams).",
-            "wording_heads": list(LEXICAL_HEADS),
+            "wording_heads": list(WORDING_HEADS),
             "calibration": {
                 head: {
                     "temperature": round(c.temperature, 3),
