@@ -393,13 +393,14 @@ def class_probabilities(model: Any, matrix: Any) -> np.ndarray:
     its input first, which for one message costs several times the arithmetic (the tone model
     runs seven of them per draft). Softmax over the classes' scores (multinomial), the logistic
     function for two classes; equal to predict_proba (agents/tests/test_tone_wording.py)."""
+    from scipy.special import expit
+    from sklearn.utils.extmath import softmax  # as the intent classifier's scorer
+
     scores = np.asarray(matrix @ np.asarray(model.coef_).T) + model.intercept_
     if scores.shape[1] == 1:
-        positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        positive = expit(scores[:, 0])
         return np.column_stack([1.0 - positive, positive])
-    scores -= scores.max(axis=1, keepdims=True)
-    exponentials = np.exp(scores)
-    return np.asarray(exponentials / exponentials.sum(axis=1, keepdims=True))
+    return np.asarray(softmax(scores, copy=False))
 
 
 def towards(label: str, classes: Any, coef: np.ndarray) -> np.ndarray:
@@ -487,12 +488,6 @@ def fit_wording_model(
     return model, held_out
 
 
-def wording_models_width(models: dict[str, Any]) -> int:
-    """The number of n-gram columns the wording models were fitted on (all the same)."""
-    widths = {int(model.n_features_in_) for model in models.values()}
-    return widths.pop() if len(widths) == 1 else -1
-
-
 def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
     """An artifact's model; one without calibration or decision rules gets the defaults."""
     width = settings.EMBEDDING_DIMENSIONS + len(FEATURE_NAMES)
@@ -500,7 +495,7 @@ def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
         raise ValueError(f"{version} lacks heads {set(HEADS) - set(data['heads'])}; retrain it")
     wording_models = data.get("wording_models") or {}
     ngrams = data.get("ngrams")
-    if wording_models and (ngrams is None or ngrams.width != wording_models_width(wording_models)):
+    if any(ngrams is None or m.n_features_in_ != ngrams.width for m in wording_models.values()):
         raise ValueError(f"{version}'s wording models do not fit its n-grams; retrain it")
     for name, head in data["heads"].items():
         extra = len(wording_models[name].classes_) if name in wording_models else 0
