@@ -39,7 +39,11 @@ _HUMAN = re.compile(
     r"\b(speak|talk|chat|connect|put me through|transfer me)\b[^.?!]{0,30}\b(human|person|"
     r"agent|representative|someone|somebody|manager|supervisor|operator|real people)\b|"
     r"\b(want|need|get|give me)\b[^.?!]{0,15}\b(human|real person|live agent|human agent)\b|"
-    r"\b(real|live|actual) (person|human|agent)\b|\bnot (a|another) (bot|robot|machine)\b",
+    # "a real person" asked for, not one who already did something ("finally a real human
+    # replied, thanks!" asks for nobody).
+    r"\b(real|live|actual) (person|human|agent)\b(?!\s+(?:who\s+|that\s+)?(?:has\s+|had\s+)?"
+    r"(?:finally\s+|actually\s+|just\s+)?(?:replied|answered|responded|helped|got back|sorted|"
+    r"fixed|solved|called|listened|cared|read))|\bnot (a|another) (bot|robot|machine)\b",
     re.IGNORECASE,
 )
 RISK_PATTERNS: dict[str, re.Pattern[str]] = {

@@ -93,7 +93,15 @@ def _group_send(group: str, message: dict[str, Any]) -> bool:
 
 def broadcast(event: dict[str, Any]) -> None:
     if _group_send(CONSOLE_GROUP, {"type": "console.event", "payload": event}):
-        logger.info("broadcast %s for draft %s", event["type"], event.get("draft_id"))
+        logger.info("broadcast %s for %s", event["type"], event_subject(event))
+
+
+def event_subject(event: dict[str, Any]) -> str:
+    """What an event is about, for a log line: its draft, else its message (message.created
+    names no draft)."""
+    if event.get("draft_id") is not None:
+        return f"draft {event['draft_id']}"
+    return f"message {event.get('message_id')}"
 
 
 def announce_reply(message: Message) -> None:

@@ -78,6 +78,22 @@ def test_a_row_of_emoji_is_no_request_for_a_person() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("Finally a real human replied, thank you so much!", False),
+        ("an actual person who answered in minutes, brilliant service", False),
+        ("so glad a real person got back to me", False),
+        ("I want a real person", True),
+        ("REAL PERSON PLEASE, this bot is useless", True),
+        ("is there a real human who can help me with my refund?", True),
+    ],
+)
+def test_a_person_who_already_replied_is_not_asked_for(text: str, asks: bool) -> None:
+    # An unsure intent: only the wording decides.
+    assert read_signals(text, "", {}, 0.0).human_requested is asks
+
+
+@pytest.mark.parametrize(
     ("text", "risky"),
     [
         ("What's the home address and phone number of the person who packed my order?", True),
