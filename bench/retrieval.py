@@ -116,10 +116,13 @@ def evaluate(messages: list[tuple[str, str]], mode: Legs) -> dict[str, float]:
     }
 
 
+ALL_MODES = "hybrid,vector,text,answers"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sample", type=int, default=0, help="evaluate on N dev messages")
-    parser.add_argument("--modes", default="hybrid,vector,text,answers")
+    parser.add_argument("--modes", default=ALL_MODES)
     args = parser.parse_args()
     require_datasets()
     setup_django()
@@ -128,8 +131,11 @@ def main() -> None:
         messages = random.Random(0).sample(messages, min(args.sample, len(messages)))
     ingest = build_kb(held_out)
     results = {mode: evaluate(messages, mode) for mode in cast(list["Legs"], args.modes.split(","))}
+    # A sample or some of the modes is a quick look, not the committed measurement: it is
+    # written beside it (retrieval_sample.json), never over it.
+    partial = args.sample or args.modes != ALL_MODES
     write_result(
-        "retrieval",
+        "retrieval_sample" if partial else "retrieval",
         {
             "dev_messages": len(messages),
             "held_out_kb_questions": len(held_out),
