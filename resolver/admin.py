@@ -112,7 +112,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             obj.scopes = parse_scopes(",".join(scopes))
             obj.save()
             return
-        key, raw = ApiKey.issue(obj.name, scopes, created_by=request.user)
+        user = request.user if request.user.is_authenticated else None  # admin: always is
+        key, raw = ApiKey.issue(obj.name, scopes, created_by=user)
         obj.pk, obj.prefix = key.pk, key.prefix
         messages.warning(request, f"New API key (copy it now, it is not shown again): {raw}")
 

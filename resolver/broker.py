@@ -18,6 +18,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, MiddlewareError, Retries
 
+from resolver.broker_wake import WakeableRedisBroker
 from resolver.heartbeat import HeartbeatThread
 from resolver.periodic import Periodic
 from resolver.processes import terminate_self, watch_parent
@@ -54,8 +55,9 @@ class WorkerWarmup(Middleware):
         self.warmers = warmers
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
-        # An idle consumer polls Redis at most this often (Dramatiq's default, 1 s, would add up
-        # to a second to a message arriving at a quiet worker). Set before the consumers exist.
+        # An idle consumer polls Redis at most this often (Dramatiq's default, 1 s): the longest
+        # a message waits when its wake (resolver/broker_wake.py) was missed. Set before the
+        # consumers exist.
         worker.worker_timeout = CONSUMER_IDLE_POLL_MS
         started = time.monotonic()
         for path in self.warmers:
@@ -164,7 +166,9 @@ CONSUMER_IDLE_POLL_MS = 100
 
 
 def build_broker(redis_url: str) -> RedisBroker:
-    broker = RedisBroker(
+    # Its enqueues wake idle consumers (resolver/broker_wake.py): no poll's sleep between a
+    # message and the worker that drafts it.
+    broker = WakeableRedisBroker(
         url=redis_url,
         namespace=settings.DRAMATIQ_NAMESPACE,
         heartbeat_timeout=BROKER_HEARTBEAT_TIMEOUT_MS,

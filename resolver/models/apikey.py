@@ -6,10 +6,14 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 KEY_PREFIX = "rk_"
 # last_used_at is a hint for admins, not an audit trail: written at most once a minute per key
@@ -86,7 +90,9 @@ class ApiKey(models.Model):
         return f"{self.name} ({self.prefix}…)"
 
     @classmethod
-    def issue(cls, name: str, scopes: list[str], created_by: object = None) -> tuple[ApiKey, str]:
+    def issue(
+        cls, name: str, scopes: list[str], created_by: User | None = None
+    ) -> tuple[ApiKey, str]:
         """A new key and its secret; the secret is not stored and cannot be shown again."""
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
         key = cls.objects.create(
