@@ -9,6 +9,7 @@ import logging
 
 from django.conf import settings
 from langgraph.graph.state import CompiledStateGraph
+from threadpoolctl import ThreadpoolController
 
 from agents.graph import build_graph, run_graph
 from agents.services import default_services
@@ -44,6 +45,7 @@ def warm_up() -> None:
     worker_graph()
     dry_run = build_graph(default_services(drafter=ExtractiveProvider()))
     run_graph(dry_run, build_state(WARM_UP_MESSAGE))  # the graph writes nothing
+    _native_threads()  # after the dry run: every native library a draft uses is loaded by now
 
 
 def _torch_threads() -> None:
@@ -54,6 +56,14 @@ def _torch_threads() -> None:
     import torch
 
     torch.set_num_threads(settings.WORKER_TORCH_THREADS)
+
+
+def _native_threads() -> object:
+    """The same for the native thread pools under numpy, scipy, scikit-learn and torch (OpenBLAS,
+    OpenMP): WORKER_TORCH_THREADS threads each, where they would start one per core and spin
+    beside the worker's other threads and PostgreSQL (README, "native thread pools"). Returns
+    threadpoolctl's limiter (its restore_original_limits undoes it)."""
+    return ThreadpoolController().limit(limits=settings.WORKER_TORCH_THREADS)
 
 
 def run_for_draft(
