@@ -37,65 +37,91 @@ def wake_channel(namespace: str) -> str:
     return f"{namespace}:wake"
 
 
+class _Run:
+    """One listening thread's handle: stopping it never stops a thread started after it."""
+
+    def __init__(self) -> None:
+        self.stopped = threading.Event()
+        self.pubsub: Any = None
+
+
 class WakeListener:
     """One per worker process: a thread subscribed to the wake channel that sets the event of
-    the queue named in each message. Consumers register their queue's event."""
+    the queue named in each message, while consumers are open. Consumers take their queue's
+    event (event_for) and give it back when they close (release); the last one stops the thread."""
 
     def __init__(self, client: redis.Redis, channel: str) -> None:
         self.client = client
         self.channel = channel
         self.events: dict[str, threading.Event] = {}
         self.subscribed = threading.Event()
-        self._stopped = threading.Event()
-        self._pubsub: Any = None
+        self._users: dict[str, int] = {}
+        self._run: _Run | None = None
         self._lock = threading.Lock()
         self._owner = 0  # the pid whose thread listens (a forked child starts its own)
 
     def event_for(self, queue_name: str) -> threading.Event:
         with self._lock:
+            self._users[queue_name] = self._users.get(queue_name, 0) + 1
             event = self.events.setdefault(queue_name, threading.Event())
-        self._ensure_thread()
+            started = self._ensure_thread()
+        if started:
+            self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
         return event
 
+    def release(self, queue_name: str) -> None:
+        with self._lock:
+            left = self._users.get(queue_name, 0) - 1
+            if left > 0:
+                self._users[queue_name] = left
+                return
+            self._users.pop(queue_name, None)
+            self.events.pop(queue_name, None)
+            if not self._users:
+                self._stop()
+
     def stop(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
         """Ends the thread (its blocking read fails on the closed connection)."""
-        self._stopped.set()
-        pubsub = self._pubsub
-        if pubsub is not None:
-            pubsub.close()
+        run, self._run, self._owner = self._run, None, 0
+        if run is not None:
+            run.stopped.set()
+            if run.pubsub is not None:
+                run.pubsub.close()
         self._wake_all()
 
-    def _ensure_thread(self) -> None:
-        if self._owner == os.getpid() or self._stopped.is_set():
-            return
-        with self._lock:
-            if self._owner == os.getpid():
-                return
-            self.subscribed.clear()
-            threading.Thread(target=self._listen, name="broker-wake", daemon=True).start()
-            self._owner = os.getpid()
-        self.subscribed.wait(SUBSCRIBE_WAIT_SECONDS)
+    def _ensure_thread(self) -> bool:
+        if self._owner == os.getpid():
+            return False
+        self.subscribed.clear()
+        self._run = run = _Run()
+        threading.Thread(target=self._listen, args=(run,), name="broker-wake", daemon=True).start()
+        self._owner = os.getpid()
+        return True
 
-    def _listen(self) -> None:
+    def _listen(self, run: _Run) -> None:
         failures = 0
-        while not self._stopped.is_set():
+        while not run.stopped.is_set():
             try:
-                self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                self._pubsub.subscribe(self.channel)
+                run.pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                run.pubsub.subscribe(self.channel)
                 self.subscribed.set()
                 failures = 0
                 # Wakes published while it was not subscribed are lost: every consumer looks.
                 self._wake_all()
-                for item in self._pubsub.listen():
+                for item in run.pubsub.listen():
                     self._wake(item.get("data"))
             except Exception:
-                self.subscribed.clear()
-                if self._stopped.is_set():
+                if run.stopped.is_set():
                     return
+                self.subscribed.clear()
                 if not failures:  # once per outage: the consumers poll meanwhile
                     logger.warning("broker wake listener lost Redis; polling meanwhile")
                 failures += 1
-                self._stopped.wait(RESUBSCRIBE_SECONDS)
+                run.stopped.wait(RESUBSCRIBE_SECONDS)
 
     def _wake(self, name: bytes | str | None) -> None:
         event = self.events.get(name.decode() if isinstance(name, bytes) else str(name))
@@ -114,6 +140,13 @@ class WakeableConsumer(_RedisConsumer):
     def __init__(self, broker: WakeableRedisBroker, queue_name: str, prefetch: int, timeout: int):
         super().__init__(broker, queue_name, prefetch, timeout)
         self.wake = broker.listener.event_for(queue_name)
+        self._listener: WakeListener | None = broker.listener
+
+    def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.release(self.queue_name)
+        super().close()
 
     def __next__(self) -> Any:
         try:

@@ -12,6 +12,7 @@ from dramatiq import Message
 
 from resolver.broker import build_broker
 from resolver.broker_wake import WakeableConsumer, WakeableRedisBroker
+from resolver.polling import wait_for
 
 # Dramatiq's backoff after this many empty polls is at least half the consumer's timeout.
 MANY_MISSES = 20
@@ -48,19 +49,28 @@ def _consume_while_idle(broker: WakeableRedisBroker, queue: str) -> tuple[float,
     assert found, "the consumer never had the message"
     (arrived_at, message) = found[0]
     consumer.ack(message)
+    consumer.close()
+    assert not broker.listener.events  # the queue's event given back
     assert message.message_id == sent.message_id
     return arrived_at - queued_at, message
+
+
+def _listening_threads() -> int:
+    return sum(thread.name == "broker-wake" for thread in threading.enumerate())
 
 
 def test_a_queued_message_wakes_the_idle_consumer() -> None:
     broker = build_broker(settings.REDIS_URL)
     assert isinstance(broker, WakeableRedisBroker)
+    before = _listening_threads()
     try:
         waited, _ = _consume_while_idle(broker, f"wake-test-{uuid.uuid4().hex[:8]}")
     finally:
         broker.close()
     # Without the wake the consumer would sleep out its backoff: 4 s at least.
     assert waited < 2.0
+    # Its consumer closed, the process listens no more (a stopped worker leaves no thread).
+    assert wait_for(lambda: _listening_threads() == before, 5)
 
 
 def test_a_delayed_message_wakes_nobody_until_it_falls_due() -> None:
