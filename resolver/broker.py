@@ -55,9 +55,9 @@ class WorkerWarmup(Middleware):
         self.warmers = warmers
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
-        # An idle consumer polls Redis at most this often (Dramatiq's default, 1 s): the longest
-        # a message waits when its wake (resolver/broker_wake.py) was missed. Set before the
-        # consumers exist.
+        # An idle consumer polls Redis at least this often (instead of Dramatiq's 1 s): the
+        # longest a message waits when its wake (resolver/broker_wake.py) was missed. Set before
+        # the consumers exist.
         worker.worker_timeout = CONSUMER_IDLE_POLL_MS
         started = time.monotonic()
         for path in self.warmers:

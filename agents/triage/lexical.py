@@ -1,10 +1,10 @@
-"""The words and character n-grams of a message, for the tone model's lexical heads.
+"""The words and character n-grams of a message, for the tone model's heads that read the wording.
 
 The sentence embedding (MiniLM, mean-pooled) reads what a message is about and misses much of
 how it is said: "smh", "ugh", "finally", "again??", a trailing "lol", "great job... not". A
 logistic regression on TF-IDF word (1 to 2) and character (2 to 5, within words) n-grams trained
 on the same labelled messages reads those, and its out-of-fold probabilities become features of
-the tone model's heads that read the wording (tone_model.LEXICAL_HEADS). Chosen on the tuning
+the tone model's heads that read the wording (tone_model.WORDING_HEADS). Chosen on the tuning
 sets (README, "Tone model v3"): on the real-tweet tuning half sentiment macro-F1 0.75 to 0.81 and
 HIGH precision at recall 0.5 0.70 to 0.80; on tone_dev false thank-yous 6 to 1.
 

@@ -469,7 +469,6 @@ def fit_wording_model(
 ) -> tuple[Any, np.ndarray]:
     """The wording model of a head, and its out-of-fold probabilities for the training rows:
     the head learns how far to trust it from predictions on text it was not fitted on."""
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
     y, w = np.asarray(labels), np.asarray(weights)
@@ -481,11 +480,15 @@ def fit_wording_model(
     held_out = np.zeros((len(y), len(classes)))
     folds = StratifiedKFold(WORDING_FOLDS, shuffle=True, random_state=0)
     for fit_rows, predict_rows in folds.split(np.zeros(len(y)), y):
-        fold = LogisticRegression(C=WORDING_C, max_iter=4000)
-        fold.fit(ngrams[fit_rows], y[fit_rows], sample_weight=w[fit_rows])
+        fold = _wording_regression().fit(ngrams[fit_rows], y[fit_rows], sample_weight=w[fit_rows])
         held_out[predict_rows] = fold.predict_proba(ngrams[predict_rows])
-    model = LogisticRegression(C=WORDING_C, max_iter=4000).fit(ngrams, y, sample_weight=w)
-    return model, held_out
+    return _wording_regression().fit(ngrams, y, sample_weight=w), held_out
+
+
+def _wording_regression() -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=WORDING_C, max_iter=4000)
 
 
 def from_artifact(data: dict[str, Any], version: str) -> ToneModel:
