@@ -19,7 +19,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware, MiddlewareError, Retries
 
 from resolver.broker_wake import WakeableRedisBroker
-from resolver.heartbeat import HeartbeatThread
+from resolver.heartbeat import HeartbeatThread, beats_under
 from resolver.periodic import Periodic
 from resolver.processes import terminate_self, watch_parent
 from resolver.redis_client import get_redis
@@ -214,8 +214,9 @@ def worker_command(processes: int, threads: int, queues: list[str] | None = None
 def start_worker(
     env: dict[str, str] | None = None, threads: int = 2, boot_seconds: float = 60
 ) -> subprocess.Popen[bytes]:
-    """One Dramatiq worker process on this process's services, returned once it has answered a
-    ping (models and connections warm); `env` overrides variables for the child."""
+    """One Dramatiq worker process on this process's services, returned once it beats (its
+    models and connections are warm) and a ping has come back; `env` overrides variables for
+    the child."""
     from resolver.actors import PING_PREFIX, ping
     from resolver.polling import wait_for
     from resolver.processes import stop_all
@@ -223,11 +224,22 @@ def start_worker(
     worker = subprocess.Popen(
         worker_command(processes=1, threads=threads), env={**child_environment(), **(env or {})}
     )
+    client = get_redis()
+    # Its own heartbeat: a worker started earlier answers any ping, and a caller that took that
+    # for this one's would run while this one still loads its models (bench/agent.py's two
+    # processes were measured with the second one booting through the burst).
+    warm = wait_for(
+        lambda: worker.poll() is not None or beats_under(client, worker.pid), boot_seconds
+    )
     token = uuid.uuid4().hex
     ping.send(token)
-    if not wait_for(lambda: get_redis().get(f"{PING_PREFIX}{token}") is not None, boot_seconds):
+    if not (
+        warm
+        and worker.poll() is None
+        and wait_for(lambda: client.get(f"{PING_PREFIX}{token}") is not None, boot_seconds)
+    ):
         stop_all([worker])
-        raise RuntimeError(f"the worker did not answer a ping within {boot_seconds} s")
+        raise RuntimeError(f"the worker was not warm and answering within {boot_seconds} s")
     return worker
 
 

@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Callable
 
+import psutil
 import redis
 
 KEY_PREFIX = "resolver:heartbeat:worker:"
@@ -15,9 +16,9 @@ KEY_PREFIX = "resolver:heartbeat:worker:"
 MISSED_BEATS = 3
 
 
-def worker_id() -> str:
-    """This process, as its heartbeat names it: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_id(pid: int | None = None) -> str:
+    """This process (or process `pid` of this host), as its heartbeat names it: host and pid."""
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
 
 
 def worker_key(worker: str | None = None) -> str:
@@ -31,6 +32,16 @@ def is_beating(client: redis.Redis, worker: str) -> bool:
 
 def beat(client: redis.Redis, ttl_seconds: int) -> None:
     client.set(worker_key(), "1", ex=ttl_seconds)
+
+
+def beats_under(client: redis.Redis, pid: int) -> bool:
+    """Whether a worker process started under process `pid` of this host has a live heartbeat:
+    Dramatiq's main process forks its worker processes, and each beats only once warm."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return False
+    return any(is_beating(client, worker_id(child.pid)) for child in children)
 
 
 def live_workers(client: redis.Redis) -> int:

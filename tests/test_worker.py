@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import dramatiq
+import psutil
 import redis
 from django.conf import settings
 from dramatiq.brokers.redis import RedisBroker
 
 from resolver.actors import PING_PREFIX, ping
 from resolver.embedded import EmbeddedRedis
-from resolver.heartbeat import KEY_PREFIX, live_workers
+from resolver.heartbeat import KEY_PREFIX, beats_under, live_workers, worker_id, worker_key
 from resolver.polling import wait_for
 
 
@@ -64,6 +67,29 @@ def test_worker_processes_a_message_and_beats(
     ping.send(token)
     assert wait_for(lambda: redis_client.get(f"{PING_PREFIX}{token}") == b"pong", 20)
     assert live_workers(redis_client) >= 1
+
+
+def test_a_started_worker_is_warm_when_a_process_under_it_beats(
+    redis_client: redis.Redis,
+) -> None:
+    """start_worker waits for the heartbeat of a process under the one it started (Dramatiq
+    forks its worker processes), not for any answer to a ping: a worker started earlier would
+    answer it while this one still loads its models."""
+    forks = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'input()'])"
+    started = subprocess.Popen([sys.executable, "-c", forks], stdin=subprocess.PIPE)
+    keys = [worker_key(worker_id(os.getpid()))]
+    try:
+        assert wait_for(lambda: psutil.Process(started.pid).children(), 10)
+        forked = psutil.Process(started.pid).children()[0]
+        assert not beats_under(redis_client, started.pid)
+        redis_client.set(keys[0], "1", ex=30)  # a worker that is not under it (this process)
+        assert not beats_under(redis_client, started.pid)
+        keys.append(worker_key(worker_id(forked.pid)))
+        redis_client.set(keys[1], "1", ex=30)
+        assert beats_under(redis_client, started.pid)
+    finally:
+        redis_client.delete(*keys)
+        started.communicate(b"\n", timeout=10)
 
 
 def test_a_worker_beats_only_once_warm_and_a_failed_warm_up_ends_it(
