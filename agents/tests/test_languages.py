@@ -119,6 +119,24 @@ def test_names_quotations_and_loan_words_do_not_tell_the_language(text: str, lan
     assert detect_language(text).language == language
 
 
+def test_addresses_codes_and_blobs_are_not_words() -> None:
+    """A run of letters too long for any language's word (a pasted key, a blob without spaces)
+    is not read, and addresses are found in a long run as in a short one (from its start: the
+    pattern once re-read the run from every position, 3 s for a 32 kB token)."""
+    blob = "x" * 5_000
+    assert words_of(f"merci {blob} beaucoup") == ["merci", "beaucoup"]
+    assert words_of(f"ecrivez a {blob}@example.com svp") == ["ecrivez", "a", "svp"]
+    assert words_of("Mail jane.doe@example.com or @shop_help, order NW-10001") == [
+        "Mail",
+        "or",
+        "order",
+    ]
+    assert words_of("Kfz-Haftpflichtversicherungsbedingungen") == [
+        "Kfz",
+        "Haftpflichtversicherungsbedingungen",
+    ]  # German compounds
+
+
 def test_no_english_thank_you_to_a_message_of_undetermined_language(
     extractive_graph: CompiledStateGraph,
 ) -> None:

@@ -54,11 +54,19 @@ SENTENCE_MAX_ENGLISH_SHARE = 0.2
 
 # Not words of any language: addresses, handles, links, numbers and codes ("NW-10001",
 # "AB-123"), which the detector would read as Dutch as readily as anything.
-_NOT_WORDS = re.compile(r"https?://\S+|www\.\S+|\S+@\S+|@\w+|\{\{[^}]*\}\}|\b[\w-]*\d[\w-]*\b")
+# An address is matched from the start of its run of non-spaces only ((?<!\S)): tried from every
+# position, `\S+@` re-read the rest of a long run at each one (a 32 kB token without spaces, a
+# pasted blob, took 3 s).
+_NOT_WORDS = re.compile(
+    r"https?://\S+|www\.\S+|(?<!\S)\S+@\S+|@\w+|\{\{[^}]*\}\}|\b[\w-]*\d[\w-]*\b"
+)
 _WORD = re.compile(r"[^\W\d_]+")
 # Every supported language is written in Latin script: a word without a Latin letter (Chinese,
 # Cyrillic) is no evidence for any of them (lingua, offered seven, would call it Dutch).
 _LATIN = re.compile(r"[A-Za-z\u00C0-\u024F]")
+# Longer runs of letters are not words of any language (a pasted key, a blob without spaces):
+# read, they told the detector nothing and cost it ~20 ms per kB. German's long compounds stay.
+MAX_WORD_CHARS = 45
 
 # Quotations: "…", “…”, «…», „…“ (not an apostrophe: "don't", "l'adresse").
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”|«[^»]*»|„[^“”]*[“”]')
@@ -111,9 +119,13 @@ def detector() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*languages).build()
 
 
+def _is_word(letters: str) -> bool:
+    return len(letters) <= MAX_WORD_CHARS and bool(_LATIN.search(letters))
+
+
 def words_of(text: str) -> list[str]:
     """The words a language can be told from (no links, handles, numbers, codes)."""
-    return [word for word in _WORD.findall(_NOT_WORDS.sub(" ", text)) if _LATIN.search(word)]
+    return [word for word in _WORD.findall(_NOT_WORDS.sub(" ", text)) if _is_word(word)]
 
 
 def telling_words(text: str, names: bool = False) -> list[str]:
@@ -126,7 +138,7 @@ def telling_words(text: str, names: bool = False) -> list[str]:
     shouted = sum(c.isupper() for c in unquoted) > sum(c.islower() for c in unquoted)
     words = []
     for sentence in _SENTENCE_END.split(_NOT_WORDS.sub(" ", unquoted)):
-        for position, word in enumerate(w for w in _WORD.findall(sentence) if _LATIN.search(w)):
+        for position, word in enumerate(w for w in _WORD.findall(sentence) if _is_word(w)):
             name = not names and position > 0 and word[0].isupper() and word != "I" and not shouted
             if not name and word.lower() not in LOAN_WORDS:
                 words.append(word)
