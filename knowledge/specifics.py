@@ -52,7 +52,9 @@ def unsupported(text: str, allowed: Iterable[str]) -> list[str]:
     return [s for s in find_specifics(text) if _key(s) and _key(s) not in known]
 
 
-_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# From the start of a run of address characters ((?<!…)), not from each word boundary inside
+# it: from every one, `[\w.+-]+@` re-read the rest of the run (0.8 s for 20 kB of "a.a.a…").
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _GREETING_NAME = re.compile(r"^\s*(hi|hello|hey|dear)\s+[A-Z][a-z]+\b", re.IGNORECASE)
 _HANDLE = re.compile(r"@\w+")
 _MONEY = re.compile(r"[$€£]|\b(?:usd|eur|gbp|dollars|euros|pounds)\b", re.IGNORECASE)

@@ -88,7 +88,9 @@ def door(esp_name: str) -> str:
 
 # SendGrid's Inbound Parse `dkim` field: each signature's domain and result, as
 # "{@example.com : pass}" or "{@example.com : pass, @other.net : fail}".
-_SENDGRID_DKIM = re.compile(r"@?([A-Za-z0-9][A-Za-z0-9.-]*)\s*:\s*([A-Za-z]+)")
+# A domain is read from the start of its run ((?<!…)): from every position inside a long one,
+# the pattern re-read the rest of it (2.5 s for 20 kB).
+_SENDGRID_DKIM = re.compile(r"@?(?<![A-Za-z0-9.-])([A-Za-z0-9][A-Za-z0-9.-]*)\s*:\s*([A-Za-z]+)")
 
 
 def verdict(event: AnymailInboundEvent, esp_name: str = "") -> dict[str, Any]:

@@ -71,7 +71,9 @@ def phrase_pattern(words: tuple[str, ...]) -> str:
 
 # Split points of a draft's text: a placeholder of generalise() ("[e-mail]", "[number]") or a
 # token with a digit in it. A phrase never spans one, so no rule carries a customer's data.
-_PRIVATE = re.compile(r"\[[^\]]*\]|\S*\d\S*")
+# A token is matched from its start (after a space, the text's start or a placeholder's "]"):
+# from every position inside a long token without a digit, `\S*\d` re-read the rest of it.
+_PRIVATE = re.compile(r"\[[^\][]*\]|(?<![^\s\]])\S*\d\S*")
 
 
 def _phrases(text: str) -> list[tuple[str, ...]]:
