@@ -7,6 +7,7 @@ oldest messages (a worker takes them first) read it all."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -22,14 +23,20 @@ BACKLOG = 60
 SCANS = {"Seq Scan", "Index Scan", "Index Only Scan", "Bitmap Heap Scan", "Bitmap Index Scan"}
 
 
+# The columns a draft is looked up by: an index condition on none of them (only the status) reads
+# every draft in that status, the backlog.
+KEY = re.compile(r"\b(?:id|message_id|conversation_id)\b")
+
+
 def _walks(node: dict[str, Any]) -> list[str]:
     """The plan's reads of support_draft that are not a lookup by a key: a sequential scan, or
-    an index scan with no condition on the index (a walk of a whole partial index)."""
+    an index scan with no condition on a key (a walk of a whole partial index, or of the
+    status index's PENDING entries: which one the planner takes depends on the statistics)."""
     found = []
     if node.get("Relation Name") == "support_draft" or node["Node Type"] == "Bitmap Index Scan":
         kind = node["Node Type"]
         if kind == "Seq Scan" or (
-            kind in SCANS - {"Bitmap Heap Scan"} and "Index Cond" not in node
+            kind in SCANS - {"Bitmap Heap Scan"} and not KEY.search(node.get("Index Cond", ""))
         ):
             found.append(f"{kind} {node.get('Index Name', '')}".strip())
     for child in node.get("Plans", []):
