@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from knowledge.specifics import EMAIL
 from knowledge.taxonomy import (
     CHANGE_SHIPPING_ADDRESS_INTENT,
     DELIVERY_PROBLEM_INTENT,
@@ -52,7 +53,6 @@ _ADDRESS = re.compile(
     r"|\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b",
     re.IGNORECASE | re.UNICODE,
 )
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 
 # Statuses of an order still on its way (support.models.OrderStatus values).
 OPEN_ORDER_STATUSES = frozenset({OrderStatus.PROCESSING, OrderStatus.SHIPPED})
@@ -78,7 +78,7 @@ class Known:
         if fact == ADDRESS:
             return any(_ADDRESS.search(text) for text in self.texts)
         if fact == MissingFact.EMAIL_ADDRESS:
-            return any(_EMAIL.search(t) for t in self.texts) or self._documents(EMAIL_ADDRESSES)
+            return any(EMAIL.search(t) for t in self.texts) or self._documents(EMAIL_ADDRESSES)
         if fact == MissingFact.AMOUNT:
             return any(amounts(text) for text in self.texts) or self._documents(AMOUNTS)
         return False

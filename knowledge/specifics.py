@@ -54,7 +54,7 @@ def unsupported(text: str, allowed: Iterable[str]) -> list[str]:
 
 # From the start of a run of address characters ((?<!…)), not from each word boundary inside
 # it: from every one, `[\w.+-]+@` re-read the rest of the run (0.8 s for 20 kB of "a.a.a…").
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _GREETING_NAME = re.compile(r"^\s*(hi|hello|hey|dear)\s+[A-Z][a-z]+\b", re.IGNORECASE)
 _HANDLE = re.compile(r"@\w+")
 _MONEY = re.compile(r"[$€£]|\b(?:usd|eur|gbp|dollars|euros|pounds)\b", re.IGNORECASE)
@@ -64,7 +64,7 @@ def generalise(text: str) -> str:
     """The text without a customer's personal data, for what the learning loop keeps: e-mail
     addresses, @handles, phone, order and reference numbers, titled names and the name in a
     greeting become neutral words; amounts stay (a fee is policy, not personal data)."""
-    text = _EMAIL.sub("[e-mail]", text)
+    text = EMAIL.sub("[e-mail]", text)
     text = _HANDLE.sub("", text)
     text = _GREETING_NAME.sub(lambda match: match.group(1), text)
     for specific in find_specifics(text):
