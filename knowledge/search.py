@@ -162,7 +162,11 @@ ORDER BY rank DESC, c.id
 LIMIT %s
 """
 
-_common: tuple[float, frozenset[str]] = (0.0, frozenset())
+# (when computed, by time.monotonic(); the lexemes). Never computed is minus infinity, not 0.0:
+# the monotonic clock starts near zero at boot, and 0.0 read as "computed at boot" kept the set
+# empty for the first COMMON_LEXEMES_TTL seconds of a fresh machine or container.
+_NEVER = float("-inf")
+_common: tuple[float, frozenset[str]] = (_NEVER, frozenset())
 
 
 def common_lexemes() -> frozenset[str]:
@@ -185,7 +189,7 @@ def common_lexemes() -> frozenset[str]:
 def forget_common_lexemes() -> None:
     """Called when chunks change in this process; other processes refresh within the TTL."""
     global _common
-    _common = (0.0, frozenset())
+    _common = (_NEVER, frozenset())
 
 
 def text_query(text: str, config: str = "english") -> str:

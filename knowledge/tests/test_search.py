@@ -130,3 +130,23 @@ def test_kb_search_command_rejects_empty_query(small_kb: dict[str, KBDocument]) 
     with pytest.raises(CommandError, match="the query is empty") as info:
         call_command("kb_search", "--json", " ")
     assert info.value.returncode == 2
+
+
+def test_common_lexemes_are_computed_on_a_machine_just_booted(
+    small_kb: dict[str, KBDocument], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The monotonic clock counts from boot: a worker started a few seconds after it must still
+    # drop the KB's common words, not wait out the cache's TTL with an empty set.
+    from knowledge import search as search_module
+
+    monkeypatch.setattr(search_module, "COMMON_LEXEME_MIN_CHUNKS", 1)
+    monkeypatch.setattr(search_module.time, "monotonic", lambda: 5.0)
+    search_module.forget_common_lexemes()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word FROM ts_stat('SELECT search_vector FROM knowledge_kbchunk') WHERE ndoc > 1"
+        )
+        frequent = {row[0] for row in cursor.fetchall()}
+    assert frequent
+    assert search_module.common_lexemes() == frequent
+    search_module.forget_common_lexemes()
