@@ -217,4 +217,13 @@ def test_tweet_labels_hold_no_text() -> None:
         row = json.loads(line)
         assert set(row) == {"sha1", "label", "intent", "sentiment", "urgency", "ack"}
         assert len(row["sha1"]) == 12
+    # Every file of pool-tweet labels (the second reading too, bench/tone_crossfit.py): labels
+    # by sha1, never the tweet's text nor an annotator's note about it (the licence).
+    label_files = sorted(TWEET_LABELS.parent.glob("tweet_labels*.jsonl"))
+    assert len(label_files) >= 3
+    for path in label_files:
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            assert set(row) <= {"sha1", "label", "intent", "sentiment", "urgency", "ack"}, path
+            assert len(row["sha1"]) == 12
     assert labelled_tweets(settings.BASE_DIR.parent / "shared" / "datasets")[0]["text"]
