@@ -55,6 +55,11 @@ def main() -> None:
         help="the second reading replaces the first, or both are taught at half weight each",
     )
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "tone_crossfit.json"))
+    parser.add_argument(
+        "--prototypes",
+        help="JSON {rule: [example sentences]}: each rule's nearest example's similarity is a "
+        "feature of every head (after the embedding)",
+    )
     args = parser.parse_args()
     setup()
     from agents.management.commands import train_tone as tt
@@ -69,13 +74,15 @@ def main() -> None:
         dict.fromkeys([t for h in tm.HEADS for t in data[h][0]] + [c["text"] for c in dev])
     )
     matrix = tm.features(texts)
+    if args.prototypes:
+        matrix = with_prototypes(matrix, json.loads(Path(args.prototypes).read_text()))
     row_of = {t: i for i, t in enumerate(texts)}
     rng = np.random.default_rng(SEED)
     fold_of = rng.permutation(np.arange(len(dev)) % FOLDS)
     shipped = tm.load_tone_model()
-    dev_texts = [c["text"] for c in dev]
+    plain = tm.features(dev_texts := [c["text"] for c in dev])
     dev_matrix = matrix[[row_of[t] for t in dev_texts]]
-    baseline = shipped.raw_probabilities(dev_matrix, dev_texts)
+    baseline = shipped.raw_probabilities(plain, dev_texts)
     crossfit = {head: np.zeros_like(p) for head, p in baseline.items()}
     for fold in range(FOLDS if args.dev_weight else 1):
         taught = [c for c, f in zip(dev, fold_of, strict=True) if f != fold and args.dev_weight]
@@ -108,6 +115,23 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+def with_prototypes(matrix: np.ndarray, rules: dict[str, list[str]]) -> np.ndarray:
+    """The matrix with one column per rule, the similarity of the text's embedding (the
+    matrix's first columns) to the rule's nearest example, put before the named features."""
+    from django.conf import settings
+
+    from agents.triage import tone_model as tm
+    from knowledge.embeddings import embed_queries
+
+    width = settings.EMBEDDING_DIMENSIONS
+    columns = []
+    for examples in rules.values():
+        vectors = np.asarray(embed_queries(examples))
+        columns.append((matrix[:, :width] @ vectors.T).max(axis=1))
+    named = matrix[:, -len(tm.FEATURE_NAMES) :]
+    return np.hstack([matrix[:, :width], np.stack(columns, axis=1), named])
 
 
 def relabelled(
