@@ -145,16 +145,22 @@ def _agent_message(
     return reply
 
 
-def _send(draft: Draft, actor: Actor, text: str, automated: bool = False) -> Message:
-    """The draft's reply goes out (as `text`) and the draft is SENT."""
+def _send(
+    draft: Draft, actor: Actor, text: str, automated: bool = False, offered: str | None = None
+) -> Message:
+    """The draft's reply goes out (as `text`) and the draft is SENT. `offered`: the answer as
+    the reviewer was given it to send, when it is not the draft's own (an action that did not
+    happen says its fallback sentence): the words the person changed are counted from it, so a
+    fallback the system put in is not their edit (the autonomy evidence, the edit rate)."""
     reply = _agent_message(draft.conversation_id, actor, text, automated=automated, draft=draft)
     judged = evidence.is_suggestion(draft) and actor.actor_type in PEOPLE
+    offered = draft.answer if offered is None else offered
     _mark_reviewed(draft, actor, DraftStatus.SENT)
     draft.sent_text = text
-    draft.edit_distance = word_edit_distance(draft.answer, text)
+    draft.edit_distance = word_edit_distance(offered, text)
     draft.automated = automated
     if judged and not automated:
-        draft.review_verdict = evidence.judge(draft.status, draft.answer, draft.edit_distance)
+        draft.review_verdict = evidence.judge(draft.status, offered, draft.edit_distance)
     draft.save()
     return reply
 
@@ -181,7 +187,7 @@ def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
         before = _snapshot(draft)
         if text != answer.strip():
             _audit(draft, actor, AuditAction.EDITED, {"answer": answer}, {"answer": text})
-        reply = _send(draft, actor, text)
+        reply = _send(draft, actor, text, offered=answer)
         _audit(draft, actor, AuditAction.APPROVED, before, _snapshot(draft))
         _audit(draft, actor, AuditAction.SENT, None, {"message_id": str(reply.pk)})
         announce_draft(draft)
@@ -421,6 +427,14 @@ def resolve(conversation_id: Any, actor: Actor) -> Conversation:
         conversation = Conversation.objects.select_for_update().get(pk=conversation_id)
         if conversation.status == ConversationStatus.RESOLVED:
             raise Conflict("the conversation is already RESOLVED")
+        # A customer message stored while this waited for the conversation's lock (its draft
+        # committed after the drafts above were read) would be left unanswered in a resolved
+        # conversation: the agent sees it first. Read only: locking it now would take the locks
+        # in the other order.
+        seen = [draft.pk for draft in open_drafts]
+        arrived = Draft.objects.filter(conversation_id=conversation_id).exclude(pk__in=seen)
+        if arrived.keyed_in_status(*OPEN_STATUSES).exists():
+            raise Conflict("the customer wrote again meanwhile: read the new message first")
         before = {"status": conversation.status}
         for draft in open_drafts:
             _close_unreviewed(draft, actor, CLOSED_BY_RESOLVE, CloseReason.RESOLVED, resolved=True)

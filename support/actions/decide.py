@@ -28,7 +28,7 @@ from resolver.errors import ClientError
 from support.actions.backends import BUILTIN, Outcome, backend_name, builtin, http
 from support.actions.catalogue import CATALOGUE, check_action, context_for, find_order
 from support.announce import announce_draft
-from support.models import Action, AuditAction, AuditLog, Order
+from support.models import Action, AuditAction, AuditLog, Draft, Order
 from support.models.draft import OPEN_STATUSES
 from support.vocabulary import ActionRisk, ActionStatus
 
@@ -64,13 +64,24 @@ class ActionConflict(ActionError):
 
 
 def _lock(action_id: Any, draft_id: Any = None) -> Action:
-    """The action, locked; Action.DoesNotExist if there is none (on `draft_id`, when given)."""
+    """The action, locked after its draft; Action.DoesNotExist if there is none (on `draft_id`,
+    when given). The draft row is locked first, in the order the draft's own review takes
+    (support/review.py: the draft, then its undecided actions): a draft being rejected, resolved
+    or superseded at the same moment is seen closed (the approval refuses, no refund runs on a
+    reply that will never go out), two decisions on one draft's actions rewrite its answer one
+    after the other, and the two orders cannot deadlock."""
+    owner = Action.objects.filter(pk=action_id)
+    if draft_id is not None:
+        owner = owner.filter(draft_id=draft_id)
+    found = owner.values_list("draft_id", flat=True).first()
+    if found is None:
+        raise Action.DoesNotExist(f"no action {action_id}")
+    list(Draft.objects.select_for_update().filter(pk=found).values_list("pk"))
+    # Read after the draft's lock: the joined draft row is as its last writer committed it.
     actions = Action.objects.select_for_update(of=("self",)).select_related(
         "draft__message__conversation__customer", "conversation__customer"
     )
-    if draft_id is not None:
-        actions = actions.filter(draft_id=draft_id)
-    return actions.get(pk=action_id)
+    return actions.get(pk=action_id, draft_id=found)
 
 
 def _audit(action: Action, actor: Actor, what: str, before: Any, after: Any) -> None:

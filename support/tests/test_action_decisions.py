@@ -38,7 +38,7 @@ from support.tests.action_fixtures import (
 )
 from support.tests.autonomy_fixtures import make_auto
 from support.tests.conftest import key_client, post_json
-from support.vocabulary import ActionStatus, TaskCreator, TaskStatus
+from support.vocabulary import ActionStatus, ReviewVerdict, TaskCreator, TaskStatus
 
 
 def human(agent_user: Any) -> Actor:
@@ -266,8 +266,10 @@ def test_a_rejected_actions_confirmation_is_replaced_by_its_fallback(
 
     assert CONFIRMATION not in sent.sent_text and FALLBACK in sent.sent_text
     assert sent.sent_text == f"Sorry for the trouble. {FALLBACK} Anything else?"
-    # The agent changed nothing: the fallback is not their edit.
+    # The agent changed nothing: the fallback is not their edit, nor evidence against the
+    # suggestion (autonomy, the edit rate).
     assert not AuditLog.objects.filter(draft_id=draft.pk, action=AuditAction.EDITED).exists()
+    assert (sent.edit_distance, sent.review_verdict) == (0, ReviewVerdict.SENT_UNCHANGED)
 
 
 def test_a_failed_actions_confirmation_is_replaced_in_an_edited_reply_too(
