@@ -230,7 +230,18 @@ def embed_query(text: str) -> np.ndarray:
     return embed_cached_queries([text])[0]
 
 
+@once_per_process
+def _counting_tokenizer() -> Any:
+    """A copy of the model's tokenizer for counting. Calling a tokenizer with other truncation
+    or padding settings switches them on the shared Rust tokenizer, which every encode switches
+    back: counting on the model's own tokenizer (the KB re-index thread) while the encoder thread
+    encodes a batch left that batch unpadded, and every draft waiting on it failed."""
+    import copy
+
+    return copy.deepcopy(get_model().tokenizer)
+
+
 def count_tokens(text: str) -> int:
     """Word pieces the model would see for `text` (no special tokens)."""
-    tokenizer = get_model().tokenizer
+    tokenizer = _counting_tokenizer()
     return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])

@@ -140,3 +140,27 @@ def test_the_cache_forgets_the_least_recently_used() -> None:
     assert cache.get("b") is None
     stored = cache.get("a")
     assert stored is not None and not stored.flags.writeable
+
+
+def test_counting_tokens_beside_an_encode_leaves_the_encode_whole() -> None:
+    # The KB re-index counts tokens (chunking) in one worker thread while the encoder thread
+    # encodes drafts' queries: counting must not switch the encoding tokenizer's padding off
+    # mid-batch (a batch of texts of different lengths then fails to become one tensor).
+    long_text = " ".join(["returns and refunds explained"] * 120)
+    texts = [text * (1 + n % 3) for n, text in enumerate(TEXTS * 4)]
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            embeddings.count_tokens(long_text)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        for _ in range(30):
+            assert embed_documents(texts, batch_size=8).shape[0] == len(texts)
+    finally:
+        stop.set()
+        counter.join()
+    # Counted whole, not cut at the encoder's maximum length.
+    assert embeddings.count_tokens(long_text) > embeddings.get_model().max_seq_length
