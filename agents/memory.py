@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,6 +192,7 @@ def unchecked_promise(
 
 SUMMARY_CACHE = 4096  # summary vectors kept per worker process (1.5 kB each)
 _SUMMARY_VECTORS: dict[str, Any] = {}
+_SUMMARY_LOCK = threading.Lock()  # the worker's threads share the cache
 
 
 def embedding_similarity(message: str, texts: Sequence[str]) -> list[float]:
@@ -198,14 +200,19 @@ def embedding_similarity(message: str, texts: Sequence[str]) -> list[float]:
     from knowledge.embeddings import embed_documents, embed_query
 
     # The message was embedded by the KB search (embed_query's cache); a customer's summaries
-    # are embedded once per worker process, the new ones in one batch.
-    missing = [text for text in dict.fromkeys(texts) if text not in _SUMMARY_VECTORS]
+    # are embedded once per worker process, the new ones in one batch. This call's vectors are
+    # its own: adding one to a full cache evicts the oldest, which may be one of `texts`.
+    with _SUMMARY_LOCK:
+        vectors = {text: _SUMMARY_VECTORS.get(text) for text in dict.fromkeys(texts)}
+    missing = [text for text, vector in vectors.items() if vector is None]
     for text, vector in zip(missing, embed_documents(missing), strict=True):
-        if len(_SUMMARY_VECTORS) >= SUMMARY_CACHE:
-            _SUMMARY_VECTORS.pop(next(iter(_SUMMARY_VECTORS)))  # the oldest
-        _SUMMARY_VECTORS[text] = vector
+        vectors[text] = vector
+        with _SUMMARY_LOCK:
+            if len(_SUMMARY_VECTORS) >= SUMMARY_CACHE:
+                _SUMMARY_VECTORS.pop(next(iter(_SUMMARY_VECTORS)))  # the oldest
+            _SUMMARY_VECTORS[text] = vector
     target = embed_query(message)
-    return [float(_SUMMARY_VECTORS[text] @ target) for text in texts]
+    return [float(vectors[text] @ target) for text in texts]
 
 
 # The summary the LLM provider writes when a conversation resolves.

@@ -363,3 +363,22 @@ def test_memory_is_a_source_for_specifics_never_policy(
         EscalationReason.FORBIDDEN_ACTION,
     )
     assert draft.context["earlier_conversations"] == [str(case.pk)]
+
+
+def test_a_full_summary_cache_never_loses_a_vector_the_call_needs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A full cache evicts its oldest summary to take a new one: when the oldest is one of the
+    # same call's texts, the call still has its vector (it raised KeyError, failing the draft).
+    from agents import memory
+
+    monkeypatch.setattr(memory, "SUMMARY_CACHE", 2)
+    monkeypatch.setattr(memory, "_SUMMARY_VECTORS", {})
+    older, newer, new = "Refund of order 1 sent.", "Address changed.", "Parcel re-sent."
+    memory.embedding_similarity("where is my refund", [older])
+    memory.embedding_similarity("where is my refund", [newer])
+
+    found = memory.embedding_similarity("where is my refund", [older, new])
+
+    assert len(found) == 2 and found[0] > found[1]
+    assert list(memory._SUMMARY_VECTORS) == [newer, new]
