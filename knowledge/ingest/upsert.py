@@ -84,7 +84,9 @@ def rebuild_chunks(documents: Sequence[KBDocument], vectors: Vectors | None = No
     ]
     KBChunk.objects.filter(document__in=documents).delete()
     copy_chunks(rows)
-    forget_common_lexemes()
+    # After commit: a search in this process between now and then would recompute them from
+    # the chunks as they were, and keep that for the cache's TTL.
+    transaction.on_commit(forget_common_lexemes)
     now = timezone.now()
     for document in documents:
         document.embedding_status = EmbeddingStatus.READY

@@ -150,3 +150,42 @@ def test_common_lexemes_are_computed_on_a_machine_just_booted(
     assert frequent
     assert search_module.common_lexemes() == frequent
     search_module.forget_common_lexemes()
+
+
+def test_common_lexemes_computed_during_an_ingest_are_forgotten_at_its_commit(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another thread of the process searches while an ingest's transaction is open: it sees the
+    # chunks as they were and caches their common words; the ingest's commit must drop that.
+    import threading
+    from dataclasses import replace
+
+    from django.db import transaction
+
+    from knowledge import search as search_module
+    from knowledge.ingest import upsert_documents
+    from knowledge.tests.articles import ARTICLES
+
+    monkeypatch.setattr(search_module, "COMMON_LEXEME_MIN_CHUNKS", 1)
+    upsert_documents(ARTICLES[:1])
+    search_module.forget_common_lexemes()
+
+    def search_meanwhile() -> None:
+        try:
+            search_module.common_lexemes()
+        finally:
+            connection.close()
+
+    extra = [replace(a, external_id=f"{a.external_id}-{n}") for n, a in enumerate(ARTICLES)]
+    with transaction.atomic():
+        upsert_documents(extra)
+        thread = threading.Thread(target=search_meanwhile)
+        thread.start()
+        thread.join()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT word FROM ts_stat('SELECT search_vector FROM knowledge_kbchunk') WHERE ndoc > 1"
+        )
+        now = {row[0] for row in cursor.fetchall()}
+    assert search_module.common_lexemes() == now
+    search_module.forget_common_lexemes()
