@@ -66,7 +66,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             return
         now = time.monotonic()
-        if now - getattr(self, "_typed_at", 0.0) < TYPING_EVERY_SECONDS:
+        # Never typed is minus infinity: the monotonic clock counts from boot.
+        if now - getattr(self, "_typed_at", float("-inf")) < TYPING_EVERY_SECONDS:
             return
         self._typed_at = now
         event = {"type": "widget.event", "payload": {"type": "typing"}}
@@ -103,10 +104,15 @@ def widget_group(conversation_id: Any) -> str:
 class WidgetConsumer(AsyncJsonWebsocketConsumer):
     """/ws/widget/{conversation_id}/?token=…: agent replies and typing, pushed to one customer.
     Refusals are sent as close codes after accepting, so the widget can tell an expired token
-    (4401: refresh it) from a wrong conversation or origin (4403: stop)."""
+    (4401: refresh it) from a wrong conversation or origin (4403: stop). The token and its key
+    are checked again every RECHECK_SECONDS, as the console's access is: a socket outliving its
+    token, or a widget key turned off, stops receiving."""
+
+    checked_at = 0.0
 
     async def connect(self) -> None:
         code = await database_sync_to_async(self._refusal)()
+        self.checked_at = time.monotonic()
         if not code:
             await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -139,4 +145,9 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def widget_event(self, event: dict[str, Any]) -> None:
+        if time.monotonic() - self.checked_at > RECHECK_SECONDS:
+            if code := await database_sync_to_async(self._refusal)():
+                await self.close(code=code)
+                return
+            self.checked_at = time.monotonic()
         await self.send_json(event["payload"])

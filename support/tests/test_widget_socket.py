@@ -88,3 +88,19 @@ async def test_an_agent_typing_shows_in_the_widget(agent_user: User) -> None:
     assert await widget.receive_nothing(timeout=0.5)  # at most one every 2 s
     await console.disconnect()
     await widget.disconnect()
+
+
+async def test_a_socket_whose_widget_key_was_turned_off_stops_receiving(
+    agent_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", 0.0)  # every event checks again
+    key = await database_sync_to_async(_key)()
+    conversation_id, draft = await database_sync_to_async(_conversation_with_draft)()
+    socket = await _socket(conversation_id, tokens.issue(conversation_id, key.pk))
+    await database_sync_to_async(WidgetKey.objects.filter(pk=key.pk).update)(active=False)
+
+    await database_sync_to_async(review.approve)(draft.pk, Actor.for_user(agent_user), "On its way")
+
+    assert await _closed_with(socket) == CLOSE_FORBIDDEN
