@@ -11,32 +11,22 @@ calibrated and given its decision rules by the same cross-validation (tuned on 4
 fold probabilities, applied to the 5th), so neither side is scored on what it was tuned on.
 Nothing reads the evaluation half (real_tweets).
 
-Run: RESOLVER_DATA_DIR=var/test .venv/bin/python bench/tone_crossfit.py [--dev-weight 3]
+Run: .venv/bin/python bench/tone_crossfit.py [--dev-weight 3]  (Django set up by bench/_setup.py)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _setup import RESULTS, setup_django
 
-ROOT = Path(__file__).resolve().parent.parent
 FOLDS = 5
 SEED = 20261206
-
-
-def setup() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "resolver.settings")
-    import django
-
-    django.setup()
 
 
 def main() -> None:
@@ -54,14 +44,14 @@ def main() -> None:
         default="replace",
         help="the second reading replaces the first, or both are taught at half weight each",
     )
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "tone_crossfit.json"))
+    parser.add_argument("--out", default=str(RESULTS / "tone_crossfit.json"))
     parser.add_argument(
         "--prototypes",
         help="JSON {rule: [example sentences]}: each rule's nearest example's similarity is a "
         "feature of every head (after the embedding)",
     )
     args = parser.parse_args()
-    setup()
+    setup_django()
     from agents.management.commands import train_tone as tt
     from agents.triage import tone_model as tm
 
