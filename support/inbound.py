@@ -138,7 +138,7 @@ def store_message(
                 conversation.last_message_at = timezone.now()
                 conversation.save()
             else:
-                Conversation.objects.touched(conversation.pk)
+                Conversation.objects.touched(conversation.pk, reopen=not ignored_reason)
             trace_id = new_trace_id()
             message = Message.objects.create(
                 conversation=conversation,

@@ -20,7 +20,15 @@ MAX_ERROR = 500
 
 
 def _parts(message: Message) -> list[Message]:
-    return list(message.walk())
+    """The report's own parts, depth first. Unlike `walk()`, never the inside of an attached
+    e-mail (message/rfc822): a customer forwarding a bounce they got as an attachment writes
+    a message of their own, not a delivery report about one of ours."""
+    parts = [message]
+    if message.get_content_maintype() == "multipart" and isinstance(message.get_payload(), list):
+        for child in message.get_payload():
+            if isinstance(child, Message):
+                parts += _parts(child)
+    return parts
 
 
 def is_bounce(parsed: ParsedEmail) -> bool:

@@ -67,6 +67,16 @@ def header(message: Message, name: str) -> str:
     return decode_header_value(value)[: MAX_HEADER * 4] if value is not None else ""
 
 
+def _all_headers(message: Message, name: str) -> str:
+    """Every instance of a header, decoded and joined: with raw 8-bit bytes in it, compat32
+    hands back a Header object rather than text."""
+    try:
+        values = message.get_all(name, []) or []
+    except Exception:
+        return ""
+    return " ".join(decode_header_value(value) for value in values)
+
+
 def _message_ids(value: str) -> list[str]:
     found = _ANGLE_ID.findall(value)
     if not found and "@" in value:
@@ -261,7 +271,7 @@ def parse(raw: bytes) -> ParsedEmail:
         message_id=message_ids[0] if message_ids else _derived_message_id(raw, message),
         derived_message_id=not message_ids,
         in_reply_to=next(iter(_message_ids(header(message, "in-reply-to"))), ""),
-        references=tuple(_message_ids(" ".join(message.get_all("references", []) or []))),
+        references=tuple(_message_ids(_all_headers(message, "references"))),
         subject=subject,
         from_address=from_address,
         from_name=from_name[:200],

@@ -15,7 +15,8 @@ from support.models.message import Message, MessageRole
 
 class ConversationStatus(models.TextChoices):
     """OPEN → ESCALATED (a draft was escalated) → RESOLVED (support.review.resolve); a customer
-    message on a RESOLVED conversation opens it again."""
+    message on a RESOLVED conversation opens it again (not one stored as ignored: an
+    out-of-office or a bounce)."""
 
     OPEN = "OPEN", "Open"
     ESCALATED = "ESCALATED", "Escalated"
@@ -98,9 +99,15 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
             status=ConversationStatus.ESCALATED, updated_at=timezone.now()
         )
 
-    def touched(self, pk: object) -> None:
-        """A new customer message: bump last_message_at and reopen it if it was resolved."""
+    def touched(self, pk: object, *, reopen: bool = True) -> None:
+        """A new customer message: bump last_message_at and reopen it if it was resolved.
+        `reopen=False` for a message nobody is to answer (an out-of-office, a bounce): it is
+        shown in the conversation but leaves a resolved one resolved, as resolving promised
+        "until the customer writes again"."""
         now = timezone.now()
+        if not reopen:
+            self.filter(pk=pk).update(last_message_at=now, updated_at=now)
+            return
         resolved = models.Q(status=ConversationStatus.RESOLVED)
         self.filter(pk=pk).update(
             last_message_at=now,

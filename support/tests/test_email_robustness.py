@@ -42,6 +42,7 @@ def email_shaped(draw: Any) -> bytes:
         f"Subject: {draw(header_values)}",
         f"Message-ID: {draw(header_values)}",
         f"In-Reply-To: {draw(header_values)}",
+        f"References: {draw(header_values)}",
     ]
     boundary = draw(st.sampled_from(["b", "", "=_x", "---"]))
     lines.append(

@@ -235,6 +235,39 @@ def test_our_reply_coming_back_with_its_own_message_id_is_a_loop(db: None) -> No
     assert Message.objects.filter(conversation_id=str(first.conversation_id)).count() == 2
 
 
+def test_an_auto_reply_to_our_last_reply_leaves_a_resolved_conversation_resolved(
+    db: None,
+) -> None:
+    from support import review
+    from support.models import ConversationStatus
+    from support.tests.email_fixtures import our_reply
+
+    sender, _ = unique_sender()
+    first = receive_email(build("Where is my order?", sender=sender), door="api")
+    Draft.objects.filter(pk=str(first.draft_id)).update(status=DraftStatus.REJECTED)
+    reply_id = our_reply(first.conversation_id, "It ships today. Anything else?")
+    review.resolve(first.conversation_id, Actor.agent())
+
+    away = build(
+        "I am away until Monday.",
+        sender=sender,
+        subject="Automatic reply: Re: Where is my order?",
+        headers={"In-Reply-To": f"<{reply_id}>", "Auto-Submitted": "auto-replied"},
+    )
+    received = receive_email(away, door="imap")
+    assert (received.conversation_id, received.ignored_reason) == (
+        first.conversation_id,
+        IgnoredReason.AUTO_REPLY,
+    )
+    conversation = Conversation.objects.get(pk=str(first.conversation_id))
+    assert conversation.status == ConversationStatus.RESOLVED and conversation.resolved_at
+
+    # The customer writing again does reopen it.
+    again = build("It has not arrived.", sender=sender, headers={"In-Reply-To": f"<{reply_id}>"})
+    assert receive_email(again, door="imap").conversation_id == first.conversation_id
+    assert Conversation.objects.get(pk=str(first.conversation_id)).status == ConversationStatus.OPEN
+
+
 def test_a_bounce_of_our_reply_marks_its_delivery_bounced(db: None) -> None:
     from support.models import ReplyDelivery, ReplyDeliveryStatus
     from support.tests.email_fixtures import our_reply
@@ -357,6 +390,48 @@ def test_nul_bytes_and_undecodable_headers_do_not_stop_an_email(db: None) -> Non
     received = receive_email(raw, door="imap")
     assert received.status == ReceiptStatus.PENDING
     assert Message.objects.get().body == "Where is my order? Größe 44\ufffd"
+
+
+def test_raw_8_bit_bytes_in_references_do_not_quarantine_an_email(db: None) -> None:
+    # compat32 hands such a header back as a Header object, not text; joining it failed, and
+    # Reprocess failed the same way every time.
+    raw = (
+        b"From: anna@gmail.example\nTo: support@shop.example\nSubject: Order\n"
+        b"Message-ID: <refs-8bit@gmail.example>\n"
+        b"References: <r\xc3\xa9f-1@gmail.example> <ref-2@gmail.example>\n\n"
+        b"Where is my order?\n"
+    )
+    received = receive_email(raw, door="imap")
+    assert received.status == ReceiptStatus.PENDING and received.draft_id is not None
+
+
+def test_a_customer_forwarding_a_bounce_they_got_is_drafted(db: None) -> None:
+    # Forwarded "as attachment": the delivery report is inside their e-mail, not the e-mail.
+    forwarded = (
+        b"""From: Anna Keller <anna.keller@gmail.example>
+To: support@shop.example
+Subject: Fwd: Undelivered Mail Returned to Sender
+Message-ID: <fwd-bounce-1@mail.gmail.example>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="F1"
+
+--F1
+Content-Type: text/plain; charset=utf-8
+
+I couldn't reach billing@shop.example, see the message I got back. Can you help?
+
+--F1
+Content-Type: message/rfc822
+
+"""
+        + _report("someone-elses@mx.example")
+        + b"""
+--F1--
+"""
+    )
+    received = receive_email(forwarded, door="imap")
+    assert (received.status, received.ignored_reason) == (ReceiptStatus.PENDING, "")
+    assert received.draft_id is not None
 
 
 def test_an_unknown_door_is_a_programming_error(db: None) -> None:
