@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from email.utils import parseaddr
+from email.utils import make_msgid, parseaddr
 
 from django.conf import settings
 
@@ -34,10 +34,28 @@ def own_addresses() -> frozenset[str]:
     return frozenset(address for address in found if address)
 
 
+# A word in the local part of every Message-ID our replies carry. The domain alone does not say
+# a Message-ID is ours: mail clients name theirs after the sender's domain, so a colleague
+# writing from it (a forward to support@, an internal helpdesk) would look like our own mail.
+OUR_MESSAGE_ID_MARK = "resolver"
+
+
 def message_id_domain() -> str:
-    """The domain of the Message-IDs our replies carry (SUPPORT_EMAIL_FROM's): an e-mail whose
-    own Message-ID ends in it is one of ours coming back."""
+    """The domain of the Message-IDs our replies carry (SUPPORT_EMAIL_FROM's)."""
     return support_address().rpartition("@")[2]
+
+
+def new_message_id() -> str:
+    """A Message-ID for a reply of ours, without brackets: unique, on our domain, marked."""
+    return make_msgid(idstring=OUR_MESSAGE_ID_MARK, domain=message_id_domain()).strip("<>")
+
+
+def is_our_message_id(message_id: str) -> bool:
+    """Whether a Message-ID is one our replies carry (a reply of ours coming back, even one
+    whose envelope is no longer stored): our domain, and our mark in its local part."""
+    local, _, domain = message_id.lower().rpartition("@")
+    ours = message_id_domain()
+    return bool(ours) and domain == ours and OUR_MESSAGE_ID_MARK in local.split(".")
 
 
 def bare_message_id(value: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from support.email.addresses import message_id_domain, own_addresses
+from support.email.addresses import is_our_message_id, own_addresses
 from support.email.bounces import is_bounce
 from support.email.parse import ParsedEmail
 from support.models import IgnoredReason
@@ -31,8 +31,7 @@ def _own_address(parsed: ParsedEmail) -> bool:
 
 def _loop(parsed: ParsedEmail) -> bool:
     """Its own Message-ID is one of ours: a reply we sent, returned to the support mailbox."""
-    domain = message_id_domain()
-    return bool(domain) and parsed.message_id.lower().endswith(f"@{domain}")
+    return is_our_message_id(parsed.message_id)
 
 
 def _auto_reply(parsed: ParsedEmail, precedence: str) -> bool:

@@ -9,7 +9,7 @@ inbound side threads the customer's answer to it by its Message-ID."""
 from __future__ import annotations
 
 import smtplib
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import formataddr, parseaddr
 from functools import partial
 from typing import Any
 
@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
 
-from support.email.addresses import own_addresses
+from support.email.addresses import new_message_id, own_addresses
 from support.models import (
     Conversation,
     EmailEnvelope,
@@ -88,7 +88,7 @@ def envelope_for(message: Message, conversation: Conversation) -> EmailEnvelope:
     theirs = _theirs(conversation)
     name, address = our_sender()
     to, cc = recipients(theirs, own_addresses())
-    message_id = make_msgid(domain=address.rpartition("@")[2]).strip("<>")
+    message_id = new_message_id()
     return EmailEnvelope.objects.create(
         message=message,
         message_id_header=message_id,

@@ -7,6 +7,7 @@ never blocks the next one, and can be reprocessed."""
 from __future__ import annotations
 
 import subprocess
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import pytest
 
 from resolver.audit_actor import Actor
 from resolver.polling import wait_for
+from support.email.addresses import is_our_message_id
 from support.email.receive import NotQuarantined, receive_email, reprocess
 from support.models import (
     AuditAction,
@@ -218,11 +220,25 @@ def test_a_person_s_mail_is_drafted(db: None, headers: dict[str, str]) -> None:
     assert received.status == ReceiptStatus.PENDING and received.draft_id is not None
 
 
+def test_a_colleague_writing_from_our_domain_is_drafted(db: None) -> None:
+    # Thunderbird, Apple Mail and others name a Message-ID after the sender's own domain: ours.
+    received = receive_email(
+        build(
+            "Forwarding this for a customer: their order 1042 has not arrived.",
+            sender="Jane Doe <jane@shop.example>",
+            message_id=f"{uuid.uuid4()}@shop.example",
+        ),
+        door="imap",
+    )
+    assert (received.status, received.ignored_reason) == (ReceiptStatus.PENDING, "")
+
+
 def test_our_reply_coming_back_with_its_own_message_id_is_a_loop(db: None) -> None:
     from support.tests.email_fixtures import our_reply
 
     first = receive_email(build("Where is my order?"), door="api")
     reply_id = our_reply(first.conversation_id)
+    assert is_our_message_id(reply_id) and reply_id.endswith("@shop.example")
     back = receive_email(
         build("Hello, could you send your order number?", sender=SUPPORT, message_id=reply_id),
         door="imap",
