@@ -39,6 +39,9 @@ class Subject:
 
     ref: str = ""
     customer_ids: frozenset[int] = frozenset()
+    # The customer's e-mail addresses (normalised): mail kept as it arrived, quarantined mail
+    # that never became a message, is found by its sender.
+    addresses: frozenset[str] = frozenset()
     conversation_ids: frozenset[str] = frozenset()
     message_ids: frozenset[str] = frozenset()
     draft_ids: frozenset[str] = frozenset()

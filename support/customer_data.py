@@ -22,6 +22,7 @@ from resolver.audit_actor import Actor
 from resolver.models import DeadLetter
 from resolver.personal_data import Subject, registry
 from support.announce import announce_draft
+from support.email.addresses import normalise
 from support.models import (
     AuditAction,
     AuditLog,
@@ -82,7 +83,11 @@ def _texts(conversation_ids: set[Any]) -> frozenset[str]:
 
 
 def subject_of(
-    conversations: Q, *, ref: str = "", customer_ids: frozenset[int] = frozenset()
+    conversations: Q,
+    *,
+    ref: str = "",
+    customer_ids: frozenset[int] = frozenset(),
+    addresses: frozenset[str] = frozenset(),
 ) -> Subject:
     # Unordered: a set, and an ORDER BY could make PostgreSQL walk a whole index for it.
     conversation_ids = set(
@@ -93,6 +98,7 @@ def subject_of(
     return Subject(
         ref=ref,
         customer_ids=customer_ids,
+        addresses=addresses,
         conversation_ids=frozenset(str(pk) for pk in conversation_ids),
         message_ids=frozenset(str(pk) for pk in messages.values_list("pk", flat=True)),
         draft_ids=frozenset(str(pk) for pk in drafts.values_list("pk", flat=True)),
@@ -103,9 +109,16 @@ def subject_of(
 def customer(ref: str) -> Subject:
     """Everything tied to the reference: its customer row and the conversations that name it
     (by the row or by the reference the caller gave, which may have no row)."""
-    customer_ids = frozenset(Customer.objects.filter(ref=ref).values_list("pk", flat=True))
+    rows = list(Customer.objects.filter(ref=ref).values_list("pk", "email"))
+    customer_ids = frozenset(pk for pk, _ in rows)
+    # The reference itself is an address when the customer wrote by e-mail unverified; a CRM
+    # reference ("crm-42") is not, and its row's e-mail is.
+    found = {normalise(ref), *(normalise(email) for _, email in rows)}
     return subject_of(
-        Q(customer_ref=ref) | Q(customer_id__in=customer_ids), ref=ref, customer_ids=customer_ids
+        Q(customer_ref=ref) | Q(customer_id__in=customer_ids),
+        ref=ref,
+        customer_ids=customer_ids,
+        addresses=frozenset(address for address in found if address),
     )
 
 

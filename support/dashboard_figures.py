@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from django.db.models import Count, DateField, Min, Q
-from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
@@ -245,21 +243,14 @@ def _corrected(since: datetime) -> dict[str, int]:
 def _thumbs_down(since: datetime) -> dict[str, int]:
     """Per intent, the window's auto-sent drafts whose reply a customer rated 👎 (a rating is
     updated after its reply was sent: only ratings updated in the window, rating_updated_idx)."""
-    refs = (
-        CustomerRating.objects.filter(score=-1, updated_at__gte=since)
-        .annotate(draft_ref=KeyTextTransform("draft_id", "message__metadata"))
-        .values_list("draft_ref", flat=True)
+    # The reply's draft by its foreign key, which erasure keeps (not its metadata, which
+    # erasure empties): the ladder's evidence reads the same key (autonomy/evidence.py).
+    ids = set(
+        CustomerRating.objects.filter(
+            score=-1, updated_at__gte=since, message__draft_id__isnull=False
+        ).values_list("message__draft_id", flat=True)
     )
-    ids = {ref for ref in refs if isinstance(ref, str) and _is_uuid(ref)}
     return dict(_auto_sent_in(since).filter(pk__in=ids)) if ids else {}
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def autonomy(since: datetime, rolled: rollups.Window | None = None) -> dict[str, Any]:

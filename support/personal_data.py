@@ -34,7 +34,6 @@ from knowledge.models import TriageExample
 from knowledge.personal_data import triage_examples
 from resolver.personal_data import ERASED, Holder, Subject, delete_rows
 from support.autonomy.evidence import NOT_A_REVIEW
-from support.email.addresses import normalise
 from support.email.attachments import remove_after_commit
 from support.models import (
     Action,
@@ -101,8 +100,8 @@ def _inbound_emails(subject: Subject) -> QuerySet[InboundEmail]:
     """The e-mails as they arrived (raw bytes): those their messages came from, and, for a
     customer, every e-mail from their address, quarantined ones included."""
     match = Q(message_id__in=subject.message_ids)
-    if address := normalise(subject.ref):
-        match |= Q(from_address=address)
+    if subject.addresses:
+        match |= Q(from_address__in=subject.addresses)
     return InboundEmail.objects.filter(match)
 
 

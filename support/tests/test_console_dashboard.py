@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from resolver.audit_actor import Actor
-from support import dashboard_figures, review
+from support import customer_data, dashboard_figures, review
 from support.autosend import auto_send_if_allowed
 from support.models import (
     Channel,
@@ -227,6 +227,12 @@ def test_replies_sent_automatically_per_intent(
     }
     page = console.get("/console/dashboard/").content.decode()
     assert "<strong data-autonomy-share>50%</strong> of 4 sent replies" in page
+
+    # The customer who rated it is erased: the rating's words go, the figures stay (as the
+    # ladder's evidence does; the reply's draft is its foreign key, not its emptied metadata).
+    customer_data.do_erase_conversations([second.conversation_id], Actor.agent())
+    again = dashboard_figures.dashboard(timedelta(days=7))["autonomy"]
+    assert (again["thumbs_down_rate"], again["intents"][0]["thumbs_down"]) == (0.5, 1)
     assert (
         '<tr data-intent="track_order"><th scope="row">track_order</th><td>2 of 3</td>'
         "<td>67%</td><td>1 (50%)</td><td>1 (50%)</td></tr>"

@@ -39,6 +39,8 @@ from support.models import (
     Customer,
     CustomerRating,
     Draft,
+    InboundEmail,
+    InboundStatus,
     Message,
     Order,
     Task,
@@ -150,6 +152,15 @@ def _plant(make_draft: MakeDraft, ref: str, mark: str, name: str = "") -> dict[s
         sources=[source],
     )
     TriageExample.objects.create(text=f"{mark} refund please", intent="get_refund")
+    # An e-mail from their address (the customer row's, not the reference) that could not be
+    # stored: kept as it arrived, with no message.
+    InboundEmail.objects.create(
+        door="imap",
+        from_address=customer.email,
+        raw=f"From: {customer.email}\n\n{mark} order never came".encode(),
+        status=InboundStatus.QUARANTINED,
+        error="stored nothing",
+    )
     run = EvalRun.objects.create(suite="drafts", dataset="replay")
     EvalCase.objects.create(
         run=run,
@@ -246,6 +257,8 @@ def test_erase_leaves_no_row_holding_the_customers_data(
     assert erased["resolver.DeadLetter"] == 1
     assert erased["knowledge.TriageExample"] == 1
     assert _rows_holding(*TRACES) == {}
+    assert erased["support.InboundEmail"] == 1  # raw bytes: not in the text search above
+    assert not InboundEmail.objects.filter(from_address="zqmark@example.net").exists()
     # The other customer's data is whole, and the shared proposal keeps their question.
     assert len(_rows_holding(OTHER)) >= 10
     shared.refresh_from_db()

@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 from django.db import connection
-from django.db.models import Avg, Count, Exists, OuterRef, Q, Sum, TextField
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, TruncDate
+from django.db.models import Avg, Count, Exists, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from knowledge.models import DocumentSource, KBDocument
@@ -176,11 +175,7 @@ def reference_learning(since: datetime) -> dict[str, Any]:
 
 def reference_autonomy(since: datetime) -> list[Any]:
     corrected = AuditLog.objects.filter(action=AuditAction.CORRECTED, draft_id=OuterRef("pk"))
-    down = (
-        CustomerRating.objects.filter(score=-1)
-        .annotate(draft_ref=KeyTextTransform("draft_id", "message__metadata"))
-        .filter(draft_ref=Cast(OuterRef("pk"), TextField()))
-    )
+    down = CustomerRating.objects.filter(score=-1, message__draft_id=OuterRef("pk"))
     auto = Q(automated=True)
     return list(
         Draft.objects.filter(created_at__gte=since, status=DraftStatus.SENT)
@@ -257,6 +252,7 @@ def _after_the_fact(drafts: list[Draft], rng: random.Random) -> None:
             role=MessageRole.AGENT,
             body="Here you go.",
             automated=True,
+            draft=draft,  # as support/review.py:write_to_customer stores a reply
             metadata={"draft_id": str(draft.pk)},
         )
         CustomerRating.objects.create(
