@@ -265,15 +265,32 @@ def anonymise_expired(
 
 def anonymise_batch(days: int, actor: Actor, batch: int = RETENTION_BATCH) -> dict[str, int]:
     with transaction.atomic():
-        ids = list(
-            Conversation.objects.filter(expired_conversations(days))
-            .select_for_update(skip_locked=True)
-            .order_by("updated_at")
-            .values_list("pk", flat=True)[:batch]
-        )
+        ids = _lock_expired(days, batch)
         if not ids:
             return {}
         return erase_conversations(ids, actor, AuditAction.ANONYMISED, retention_days=days)
+
+
+def _lock_expired(days: int, batch: int) -> list[Any]:
+    """Up to `batch` expired conversations, locked in the order reviews and sends lock (their
+    drafts, then the conversation: lock_drafts_then_conversations); one whose draft or row
+    somebody holds is left for the next run. Locking the conversation first deadlocked with an
+    approval: it holds the draft, then its reply's insert waits to share the conversation."""
+    expired = Conversation.objects.filter(expired_conversations(days))
+    candidates = list(expired.order_by("updated_at").values_list("pk", flat=True)[:batch])
+    drafts = Draft.objects.filter(conversation_id__in=candidates).order_by()
+    held = set(drafts.values_list("conversation_id", flat=True)) - set(
+        drafts.select_for_update(skip_locked=True, of=("self",)).values_list(
+            "conversation_id", flat=True
+        )
+    )
+    # Expired still: a message stored since the first read moved it out.
+    return list(
+        expired.filter(pk__in=[pk for pk in candidates if pk not in held])
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def expire_records(days: int) -> dict[str, int]:

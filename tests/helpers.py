@@ -25,6 +25,21 @@ def database_url_for_tests() -> str:
     return f"postgresql://{auth}@{conf['HOST']}:{conf['PORT'] or 5432}/{conf['NAME']}"
 
 
+def second_connection() -> Any:
+    """A psycopg connection of its own to the test database: another session, to hold locks
+    while the code under test runs on Django's connection or in a thread."""
+    import psycopg
+
+    conf = connection.settings_dict
+    return psycopg.connect(
+        dbname=conf["NAME"],
+        user=conf["USER"],
+        password=conf["PASSWORD"] or None,
+        host=conf["HOST"] or None,
+        port=conf["PORT"] or None,
+    )
+
+
 # Debian's Chromium (`make browser`), driven by Playwright in browser tests and benchmarks.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -4,9 +4,11 @@ the customer's account stay."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -29,6 +31,7 @@ from support.models import (
     WebhookEndpoint,
 )
 from support.tests.conftest import MakeDraft
+from tests.helpers import second_connection
 
 LONG_AGO = timezone.now() - timedelta(days=40)
 
@@ -127,3 +130,42 @@ def test_the_periodic_actor_runs_only_when_retention_is_set(
 
     erased = Message.objects.get(pk=draft.message_id).body == "[erased]"
     assert erased is bool(days)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retention_leaves_a_conversation_whose_draft_is_being_approved(
+    make_draft: MakeDraft,
+) -> None:
+    """An approval holds its draft, then its reply's insert shares the conversation's row;
+    retention locking the conversation first and then the drafts deadlocked with it."""
+    draft = make_draft("an old question, answered at last", customer_ref="cust-late")
+    _age(draft)
+    reviewer = second_connection()
+    outcome: dict[str, object] = {}
+
+    def sweep() -> None:
+        try:
+            outcome["counts"] = customer_data.anonymise_batch(30, Actor.system("retention"))
+        except Exception as error:  # a deadlock would land here or in the reviewer
+            outcome["error"] = error
+        finally:
+            connection.close()
+
+    try:
+        with reviewer.transaction():
+            reviewer.execute("SELECT 1 FROM support_draft WHERE id = %s FOR UPDATE", [draft.pk])
+            sweeper = threading.Thread(target=sweep)
+            sweeper.start()
+            sweeper.join(timeout=5)
+            # What inserting the reply's message does to its conversation's row.
+            reviewer.execute(
+                "SELECT 1 FROM support_conversation WHERE id = %s FOR KEY SHARE",
+                [draft.conversation_id],
+            )
+        sweeper.join(timeout=30)
+    finally:
+        reviewer.close()
+    assert outcome == {"counts": {}}  # left for the next run
+    assert Conversation.objects.get(pk=draft.conversation_id).anonymised_at is None
+    counts = customer_data.anonymise_batch(30, Actor.system("retention"))
+    assert counts["support.Conversation"] == 1

@@ -9,30 +9,19 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from django.db import connection
 
 from support import rollups, tallies
 from support.models import DraftStatus
 from support.tests.conftest import MakeDraft
+from tests.helpers import second_connection
 
 SHARDS = 16
-
-
-def _connect() -> psycopg.Connection:
-    settings = connection.settings_dict
-    return psycopg.connect(
-        dbname=settings["NAME"],
-        user=settings["USER"],
-        password=settings["PASSWORD"] or None,
-        host=settings["HOST"] or None,
-        port=settings["PORT"] or None,
-    )
 
 
 @pytest.fixture
 def same_pid_shard() -> Iterator[tuple[psycopg.Connection, psycopg.Connection]]:
     """Two connections whose backend pids share pid % 16 (one of 17 connections must)."""
-    opened = [_connect() for _ in range(SHARDS + 1)]
+    opened = [second_connection() for _ in range(SHARDS + 1)]
     try:
         by_shard: dict[int, list[psycopg.Connection]] = {}
         for conn in opened:
