@@ -10,6 +10,7 @@ from email.message import Message
 from typing import Any
 
 from support.email.addresses import bare_message_id
+from support.email.authentication import author_address
 from support.email.charsets import decode_bytes
 from support.email.parse import ParsedEmail
 from support.outbound.bounces import mark_bounced as mark_reply_bounced
@@ -39,7 +40,8 @@ def is_bounce(parsed: ParsedEmail) -> bool:
         return True
     if message.get("X-Failed-Recipients"):
         return True
-    return parsed.from_address.partition("@")[0] in BOUNCE_SENDERS
+    authors = (parsed.from_address, author_address(message))
+    return any(address.partition("@")[0] in BOUNCE_SENDERS for address in authors)
 
 
 def _status_fields(message: Message) -> list[Message]:

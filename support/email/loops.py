@@ -26,6 +26,8 @@ BULK_PRECEDENCE = {"bulk", "junk"}
 
 
 def _own_address(parsed: ParsedEmail) -> bool:
+    # Whom we would answer (a form sending From our own address with the visitor in Reply-To
+    # is the visitor's).
     return parsed.from_address in own_addresses()
 
 

@@ -13,7 +13,7 @@ from email.message import Message
 from email.utils import getaddresses
 
 from support.email import html as html_text
-from support.email.addresses import bare_message_id, normalise
+from support.email.addresses import bare_message_id, normalise, own_addresses
 from support.email.attachments import Part, expand_tnef, is_tnef, safe_filename
 from support.email.charsets import decode_bytes, decode_header_value
 from support.email.reply import latest_reply
@@ -39,6 +39,8 @@ class ParsedEmail:
     in_reply_to: str
     references: tuple[str, ...]
     subject: str
+    # Whom we answer, the customer: the Reply-To's one address, else the From's (_answer_to).
+    # Whether that address is verified is authentication.py's question, about the From alone.
     from_address: str
     from_name: str
     to: tuple[str, ...]
@@ -108,6 +110,24 @@ def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
         if normalised := normalise(address):
             out.append((normalised, display.strip()))
     return out
+
+
+def _answer_to(message: Message) -> tuple[str, str]:
+    """(address, display name) of whom a reply goes to: the customer. Reply-To when it names
+    one address other than the author and not one of ours: a contact form, a shop's or
+    marketplace's relay sends From its own address with the visitor in Reply-To, and a
+    person's client sets it to be answered elsewhere (mail clients reply there too). Else the
+    From; a From with no address (a bare name) falls back to Sender, then Reply-To."""
+    reply_to = _addresses(message, "reply-to")
+    authors = _addresses(message, "from")
+    if (
+        len(reply_to) == 1
+        and reply_to[0][0] not in own_addresses()
+        and reply_to[0][0] not in {address for address, _ in authors}
+    ):
+        return reply_to[0]
+    senders = authors or _addresses(message, "sender") or reply_to
+    return senders[0] if senders else ("", "")
 
 
 def _leaves(part: Message) -> list[Message]:
@@ -258,12 +278,7 @@ def parse(raw: bytes) -> ParsedEmail:
     text = "\n".join(plain).strip()
     if not text and html_source:
         text = html_text.to_text(html_source).strip()
-    # A From with no address (a bare name) falls back to Sender, then Reply-To.
-    senders = next(
-        (found for name in ("from", "sender", "reply-to") if (found := _addresses(message, name))),
-        [],
-    )
-    from_address, from_name = senders[0] if senders else ("", "")
+    from_address, from_name = _answer_to(message)
     message_ids = _message_ids(header(message, "message-id"))
     subject = header(message, "subject")[:MAX_HEADER]
     return ParsedEmail(

@@ -117,6 +117,27 @@ def test_a_verified_new_sender_becomes_a_customer_whose_ref_is_the_address(
     assert message.conversation.customer_id == customer.pk
 
 
+def test_visitors_a_verified_contact_form_relays_are_unverified_customers_of_their_own(
+    db: None, identity: Any
+) -> None:
+    """A form or marketplace relay sends From its own, DKIM-signed address with the visitor in
+    Reply-To: the relay's signature vouches for the relay, not for whoever filled in the form."""
+    relay, domain = person()
+    results = f"{BORDER}; dkim=pass header.d={domain}"
+    stored = []
+    for visitor in ("vera@visitors.example", "vic@visitors.example"):
+        headers = {"Reply-To": f"Visitor <{visitor}>"}
+        stored.append(email_from(relay, results, headers=headers, subject=f"Form: {visitor}"))
+
+    assert [m.conversation.customer_ref for m in stored] == [
+        "vera@visitors.example",
+        "vic@visitors.example",
+    ]
+    assert [m.verified_by for m in stored] == [Verification.NONE] * 2
+    assert {m.conversation.customer_id for m in stored} == {None}
+    assert not Customer.objects.exists()
+
+
 def test_the_esp_verdict_verifies_without_a_trusted_header(db: None, identity: Any) -> None:
     identity.EMAIL_TRUSTED_AUTHSERV_ID = ""
     address, domain = person()

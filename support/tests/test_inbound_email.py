@@ -233,6 +233,35 @@ def test_a_colleague_writing_from_our_domain_is_drafted(db: None) -> None:
     assert (received.status, received.ignored_reason) == (ReceiptStatus.PENDING, "")
 
 
+def test_a_contact_form_sent_from_our_own_address_is_the_visitor_s_and_answered_to_them(
+    db: None,
+) -> None:
+    # A site's form often sends From the shop's own address, the visitor in Reply-To.
+    from support.tests.email_fixtures import our_reply
+
+    form = build(
+        "Name: Vera\nMessage: do you ship to Norway?",
+        sender=SUPPORT,
+        subject="Contact form: shipping",
+        headers={"Reply-To": "Vera Visitor <Vera@Visitors.example>"},
+    )
+    received = receive_email(form, door="imap")
+    assert (received.status, received.ignored_reason) == (ReceiptStatus.PENDING, "")
+    conversation = Conversation.objects.get(pk=str(received.conversation_id))
+    assert conversation.customer_ref == "vera@visitors.example"
+
+    reply = EmailEnvelope.objects.get(message_id_header=our_reply(conversation.pk))
+    assert (reply.to, reply.cc) == (["vera@visitors.example"], [])  # never our own address
+
+
+def test_a_reply_to_naming_the_sender_or_us_changes_nothing(db: None) -> None:
+    sender, address = unique_sender()
+    for reply_to in (sender, "Help Desk <help@shop.example>"):
+        received = receive_email(build(sender=sender, headers={"Reply-To": reply_to}), door="api")
+        customer_ref = Conversation.objects.get(pk=str(received.conversation_id)).customer_ref
+        assert (received.status, customer_ref) == (ReceiptStatus.PENDING, address)
+
+
 def test_our_reply_coming_back_with_its_own_message_id_is_a_loop(db: None) -> None:
     from support.tests.email_fixtures import our_reply
 
