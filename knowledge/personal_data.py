@@ -121,6 +121,9 @@ def _forget_in_article(proposal: Proposal, theirs: _Theirs) -> None:
         return
     if theirs(document.title):
         document.title = (kept[0] if kept else document.content.split("\n", 1)[0])[:300]
+        # The slug was made from the title once and is kept when the title changes (links
+        # stay); made from their question, it goes with it (save() makes it from the new one).
+        document.slug = ""
     document.metadata = {**document.metadata, "questions": kept}
     document.save(update_fields=["title", "metadata", "updated_at"])
     # Their questions were the article's retrieval keys: those go now, not when the worker

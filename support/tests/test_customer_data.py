@@ -322,6 +322,25 @@ def test_export_holds_everything_stored_about_the_customer(make_draft: MakeDraft
     assert exported.metadata["rows"]["support.Message"] == 3
 
 
+def test_an_article_learned_from_their_question_loses_its_title_and_slug(
+    make_draft: MakeDraft,
+) -> None:
+    from support.learning import decisions
+
+    mine = _plant(make_draft, REF, "zqmark", name="Zelda Quarrington")
+    proposal = Proposal.objects.get(sources=[mine["source"]], status=ProposalStatus.OPEN)
+    decisions.approve(proposal.pk, Actor.agent())
+    article = KBDocument.objects.get(external_id=f"proposal-{proposal.pk}")
+    assert "zqmark" in article.slug  # made from their generalised question
+
+    response = key_client("privacy").delete(f"{API}/customers/{REF}")
+
+    assert response.status_code == 200, response.content
+    article.refresh_from_db()
+    assert "zqmark" not in article.title and "zqmark" not in article.slug and article.slug
+    assert _rows_holding(*TRACES) == {}
+
+
 def test_unknown_customers_and_bad_references(db: None) -> None:
     client = key_client("privacy")
     missing = client.get(f"{API}/customers/nobody/export")
