@@ -76,12 +76,20 @@ def customer_for_ref(ref: str) -> Customer:
 def customer_for_email(address: str) -> Customer:
     address = address.strip().lower()
     Conversation.objects.lock_customer(address)
-    customer = Customer.objects.filter(email__iexact=address).order_by("pk").first()
+    on_record = Customer.objects.filter(email__iexact=address).order_by("pk")
+    customer = on_record.first()
     if customer is None:
         return _get_or_create(address, email=address)
     if customer.ref != address:
-        # Serialise with an erasure of that customer (it locks by its ref).
+        # Serialise with an erasure of that customer (it locks by its ref), then read again:
+        # the erasure we waited for may have deleted the row we read before the lock.
         Conversation.objects.lock_customer(customer.ref)
+        again = on_record.first()
+        if again is None:
+            return _get_or_create(address, email=address)
+        if again.ref != customer.ref:
+            Conversation.objects.lock_customer(again.ref)
+        return again
     return customer
 
 

@@ -19,16 +19,19 @@ from django.db import connection, transaction
 from django.test import Client
 
 from resolver.audit_actor import Actor
+from resolver.polling import wait_for
 from support.customers import customer_for_email
 from support.email.receive import receive_email
 from support.inbound import receive_message
 from support.models import Channel, Conversation, Customer, Message, MessageRole, WidgetKey
+from support.models.conversation import CUSTOMER_LOCK_SPACE
 from support.review import write_to_customer
 from support.tests.conftest import API, key_client, start_widget, token_headers
 from support.tests.email_fixtures import email_settings  # noqa: F401
 from support.tests.emails.build import build, customer_message_id
-from support.vocabulary import Verification
+from support.vocabulary import ReceiptStatus, Verification
 from support.widget.identity import check_customer_hash, customer_hash
+from tests.helpers import second_connection
 
 BORDER = "mx.shop.example"
 SECRET = "widget-identity-secret-for-tests"
@@ -321,6 +324,46 @@ def test_the_api_shows_how_each_customer_message_was_verified(db: None, identity
     response = key_client("read").get(f"{API}/conversations/{message.conversation_id}")
     shown = [(m["role"], m["verified_by"]) for m in response.json()["messages"]]
     assert shown == [(MessageRole.CUSTOMER, "email_auth"), (MessageRole.AGENT, None)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_verified_email_arriving_during_its_customers_erasure_is_stored(identity: Any) -> None:
+    """The erasure holds the customer's lock and deletes their row; the e-mail read that row
+    before waiting on the lock, and linking to it failed at commit (quarantined)."""
+    address, domain = person()
+    Customer.objects.create(ref="crm-erasing", email=address)
+    raw = signed(
+        build(sender=f"Anna Keller <{address}>"), f"{BORDER}; dmarc=pass header.from={domain}"
+    )
+    outcome: list[Any] = []
+    eraser = second_connection()
+    try:
+        with eraser.transaction():
+            eraser.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [CUSTOMER_LOCK_SPACE, "crm-erasing"],
+            )
+            eraser.execute("DELETE FROM support_customer WHERE ref = 'crm-erasing'")
+
+            def receive() -> None:
+                try:
+                    outcome.append(receive_email(raw, door="api"))
+                finally:
+                    connection.close()
+
+            receiver = threading.Thread(target=receive)
+            receiver.start()
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            assert wait_for(lambda: eraser.execute(waiting).fetchone()[0] > 0, 10)
+        receiver.join(timeout=30)
+    finally:
+        eraser.close()
+    received = outcome[0]
+    assert received.status == ReceiptStatus.PENDING, received
+    conversation = Conversation.objects.select_related("customer").get(
+        pk=str(received.conversation_id)
+    )
+    assert conversation.customer is not None and conversation.customer.ref == address
 
 
 @pytest.mark.django_db(transaction=True)
