@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from resolver.api.errors import ApiError
@@ -34,10 +34,11 @@ from support.models import (
     InboundEmail,
     InboundStatus,
     Message,
+    Task,
     WebhookAttempt,
 )
 from support.models.draft import OPEN_STATUSES
-from support.vocabulary import CloseReason
+from support.vocabulary import CloseReason, TaskStatus
 
 MAX_REF_CHARS = 200
 # Retention works through old conversations in batches, so one run holds no lock for long.
@@ -242,7 +243,10 @@ def expired_conversations(days: int) -> Q:
     resolved = Q(status=ConversationStatus.RESOLVED, resolved_at__lt=cutoff)
     # A customer may write again in an anonymised conversation: the new words expire too.
     unerased = Q(anonymised_at__isnull=True) | Q(last_message_at__gt=F("anonymised_at"))
-    return unerased & (resolved | Q(updated_at__lt=cutoff))
+    # An open follow-up task is work the team still has on it, however old its messages: the
+    # conversation waits until the task is done (task_conversation_idx).
+    open_task = Task.objects.filter(conversation_id=OuterRef("pk"), status=TaskStatus.OPEN)
+    return unerased & (resolved | Q(updated_at__lt=cutoff)) & ~Q(Exists(open_task))
 
 
 def anonymise_expired(

@@ -31,6 +31,7 @@ from support.models import (
     WebhookEndpoint,
 )
 from support.tests.conftest import MakeDraft
+from support.vocabulary import TaskCreator
 from tests.helpers import second_connection
 
 LONG_AGO = timezone.now() - timedelta(days=40)
@@ -87,6 +88,28 @@ def test_a_new_message_in_an_anonymised_conversation_expires_too(make_draft: Mak
     customer_data.anonymise_expired(30, Actor.system("retention"))
 
     assert Message.objects.get(pk=later.pk).body == "[erased]"
+
+
+def test_a_conversation_with_an_open_follow_up_task_waits_for_it(make_draft: MakeDraft) -> None:
+    from support import tasks
+
+    draft = make_draft("call me back next month", customer_ref="cust-task")
+    review.resolve(draft.conversation_id, Actor.agent())
+    task = tasks.create_task(
+        draft.conversation_id,
+        "Call back about the warranty",
+        created_by=TaskCreator.AGENT,
+        actor=Actor.agent(),
+    )
+    _age(draft, resolved_at=LONG_AGO)
+
+    assert customer_data.anonymise_expired(30, Actor.system("retention")) == {}
+    assert Conversation.objects.get(pk=draft.conversation_id).anonymised_at is None
+
+    tasks.complete_task(task.pk, Actor.agent())
+    _age(draft)  # completing the task was activity; say it was long ago too
+    counts = customer_data.anonymise_expired(30, Actor.system("retention"))
+    assert counts["support.Conversation"] == 1 and counts["support.Task"] == 1
 
 
 def test_dead_letters_and_webhook_bodies_expire(make_draft: MakeDraft) -> None:
