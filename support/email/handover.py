@@ -12,8 +12,15 @@ from django.utils.module_loading import import_string
 
 
 class Receiver(Protocol):
+    # `too_large`: the message's size when a door (IMAP) hands over only its headers because
+    # the whole is over INBOUND_EMAIL_MAX_BYTES; the receiver quarantines it as such.
     def __call__(
-        self, raw: bytes, *, door: str, esp_verdict: dict[str, Any] | None = None
+        self,
+        raw: bytes,
+        *,
+        door: str,
+        esp_verdict: dict[str, Any] | None = None,
+        too_large: int = 0,
     ) -> Any: ...
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import imaplib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -54,6 +55,10 @@ logger = logging.getLogger(__name__)
 
 DOOR = "imap"
 BATCH_SIZE = 50
+# Bodies fetched in one command add up to at most this (a bigger message comes alone).
+FETCH_BYTES = 32 * 1024 * 1024
+_UID = re.compile(rb"\bUID (\d+)")
+_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)")
 MAX_ATTEMPTS = 5
 POLL_BUDGET_SECONDS = 120
 TIMEOUT_SECONDS = 30
@@ -257,21 +262,37 @@ class _Poller:
         cursor.save(update_fields=["uidvalidity", "last_uid", "retry_uids"])
 
     def _batch(self, client: BaseMailBox, uids: list[int]) -> None:
-        """Hands the messages of `uids` over in UID order. A UID the bulk answer lacks is asked
-        for once more alone before it counts as gone (expunged since the search): a message is
-        never skipped because one answer was cut short."""
-        fetched = _fetch(client, uids)
-        for uid in uids:
-            raw = fetched.get(uid) or _fetch(client, [uid]).get(uid)
-            if raw is None:
-                self._move(uid, attempts=None)  # gone: nothing to hand over
-            else:
-                self._hand_over(uid, raw)
+        """Hands the messages of `uids` over in UID order, their bodies fetched in commands of
+        at most FETCH_BYTES (one message alone when it is bigger), so a batch of large mail is
+        never all in memory at once. A message over INBOUND_EMAIL_MAX_BYTES is not fetched: its
+        headers are handed over as too large (quarantined; it stays in the mailbox). A UID the
+        bulk answer lacks is asked for once more alone before it counts as gone (expunged since
+        the search): a message is never skipped because one answer was cut short."""
+        sizes = _sizes(client, uids)
+        limit = settings.INBOUND_EMAIL_MAX_BYTES
+        for group in _fetch_groups(uids, sizes, limit):
+            fetched = _fetch(client, [uid for uid in group if sizes.get(uid, 0) <= limit])
+            for uid in group:
+                if sizes.get(uid, 0) > limit:
+                    head = _fetch(client, [uid], headers_only=True).get(uid)
+                    if head is None:
+                        self._move(uid, attempts=None)
+                    else:
+                        self._hand_over(uid, head, too_large=sizes[uid])
+                    continue
+                raw = fetched.get(uid) or _fetch(client, [uid]).get(uid)
+                if raw is None:
+                    self._move(uid, attempts=None)  # gone: nothing to hand over
+                else:
+                    self._hand_over(uid, raw)
 
-    def _hand_over(self, uid: int, raw: bytes) -> None:
+    def _hand_over(self, uid: int, raw: bytes, too_large: int = 0) -> None:
         try:
             with transaction.atomic():
-                self.deliver(raw, door=DOOR)
+                if too_large:
+                    self.deliver(raw, door=DOOR, too_large=too_large)
+                else:
+                    self.deliver(raw, door=DOOR)
                 self._move(uid, attempts=None)
         except UNAVAILABLE:
             raise  # nothing can be stored now: stop here, the next poll resumes at this UID
@@ -305,10 +326,49 @@ class _Poller:
         cursor.save(update_fields=["last_uid", "retry_uids"])
 
 
-def _fetch(client: BaseMailBox, uids: list[int]) -> dict[int, bytes]:
-    """The raw messages of `uids` by UID, in one command. BODY.PEEK[] (mark_seen=False): reading
-    a message does not set its \\Seen flag."""
-    messages = client.fetch(uid_list=[str(uid) for uid in uids], mark_seen=False, bulk=True)
+def _sizes(client: BaseMailBox, uids: list[int]) -> dict[int, int]:
+    """Each message's size in bytes (RFC822.SIZE) by UID, in one command; a UID expunged since
+    the search is missing."""
+    if not uids:
+        return {}
+    status, data = client.client.uid("FETCH", ",".join(map(str, uids)), "(RFC822.SIZE)")
+    if status != "OK":
+        raise imaplib.IMAP4.error(f"FETCH RFC822.SIZE: {status} {data!r}"[:300])
+    sizes: dict[int, int] = {}
+    for item in data:
+        line = item[0] if isinstance(item, tuple) else item
+        if isinstance(line, bytes) and (uid := _UID.search(line)) and (size := _SIZE.search(line)):
+            sizes[int(uid.group(1))] = int(size.group(1))
+    return sizes
+
+
+def _fetch_groups(uids: list[int], sizes: dict[int, int], limit: int) -> list[list[int]]:
+    """`uids` in order, cut into runs whose bodies add up to at most FETCH_BYTES (a message over
+    `limit` is not fetched: it weighs nothing)."""
+    groups: list[list[int]] = [[]]
+    weight = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        size = 0 if size > limit else size
+        if groups[-1] and weight + size > FETCH_BYTES:
+            groups.append([])
+            weight = 0
+        groups[-1].append(uid)
+        weight += size
+    return [group for group in groups if group]
+
+
+def _fetch(client: BaseMailBox, uids: list[int], *, headers_only: bool = False) -> dict[int, bytes]:
+    """The raw messages of `uids` by UID (or only their headers), in one command. BODY.PEEK
+    (mark_seen=False): reading a message does not set its \\Seen flag."""
+    if not uids:
+        return {}
+    messages = client.fetch(
+        uid_list=[str(uid) for uid in uids],
+        mark_seen=False,
+        bulk=True,
+        headers_only=headers_only,
+    )
     return {
         int(message.uid): message.raw
         for message in messages

@@ -67,6 +67,17 @@ class NotQuarantined(ClientError):
     code = "not_quarantined"
 
 
+class NotImported(ClientError):
+    """Reprocess of an e-mail whose whole was never imported (too large)."""
+
+    status_code = 409
+    code = "not_imported"
+
+
+class TooLarge(ValueError):
+    """An e-mail over INBOUND_EMAIL_MAX_BYTES, of which a door handed over only the headers."""
+
+
 class Unstorable(ValueError):
     """An e-mail that parsed but cannot become a customer message (no sender)."""
 
@@ -96,7 +107,9 @@ def check_door(door: str) -> str:
     raise ValueError(f"unknown inbound door {door!r}: api, imap or anymail:<esp>")
 
 
-def receive_email(raw: bytes, *, door: str, esp_verdict: dict[str, Any] | None = None) -> Received:
+def receive_email(
+    raw: bytes, *, door: str, esp_verdict: dict[str, Any] | None = None, too_large: int = 0
+) -> Received:
     """Stores one e-mail as it arrived through `door` and returns what became of it.
 
     Every door calls exactly this (the API's POST /inbound/email: door "api"; IMAP polling:
@@ -111,11 +124,16 @@ def receive_email(raw: bytes, *, door: str, esp_verdict: dict[str, Any] | None =
     - It cannot be parsed or stored: kept quarantined (status QUARANTINED, `error`); the call
       returns normally, so the caller goes on with the next e-mail.
 
+    - `too_large` (its size): the door fetched only the headers of an e-mail over
+      INBOUND_EMAIL_MAX_BYTES: quarantined with them, as too large; it cannot be reprocessed.
+
     Raises only when PostgreSQL is unreachable (nothing was stored: the caller keeps the e-mail
     and tries again later; an IMAP poller must not mark it as read), and ValueError for a door
     that is none of the above."""
     check_door(door)
     verdict = dict(esp_verdict or {})
+    if too_large:
+        return _quarantine_too_large(raw, door, too_large)
     try:
         parsed = parse(raw)
     except Exception as exc:
@@ -400,6 +418,21 @@ def quarantine(
     return Received(inbound.pk, ReceiptStatus.QUARANTINED, error=error)
 
 
+def _quarantine_too_large(head: bytes, door: str, size: int) -> Received:
+    limit = settings.INBOUND_EMAIL_MAX_BYTES
+    error = TooLarge(
+        f"{size} bytes, over INBOUND_EMAIL_MAX_BYTES ({limit}): not imported, only its headers "
+        "are kept; the e-mail is still in the mailbox"
+    )
+    try:
+        parsed: ParsedEmail | None = parse(head)
+    except Exception:
+        parsed = None
+    received = quarantine(head, door, {}, error, parsed=parsed)
+    InboundEmail.objects.filter(pk=received.inbound_id).update(size=size)
+    return received
+
+
 def reprocess(inbound_id: Any, actor: Actor) -> Received:
     """Runs a quarantined e-mail through the receive path again (after a fix, or a setting
     changed); 409 when it is not quarantined. Audited."""
@@ -407,6 +440,10 @@ def reprocess(inbound_id: Any, actor: Actor) -> Received:
     if inbound is None or not inbound.is_quarantined:
         raise NotQuarantined("only a quarantined e-mail can be reprocessed")
     raw = bytes(inbound.raw)
+    if inbound.size > len(raw):
+        raise NotImported(
+            "this e-mail was too large to import: only its headers are kept; read it in the mailbox"
+        )
     try:
         parsed = parse(raw)
     except Exception as exc:

@@ -15,6 +15,7 @@ class Handed:
     raw: bytes
     door: str
     esp_verdict: dict[str, Any] | None
+    too_large: int = 0
 
 
 @dataclass
@@ -35,7 +36,9 @@ class Recorder:
 RECORDER = Recorder()
 
 
-def receive(raw: bytes, *, door: str, esp_verdict: dict[str, Any] | None = None) -> None:
+def receive(
+    raw: bytes, *, door: str, esp_verdict: dict[str, Any] | None = None, too_large: int = 0
+) -> None:
     if any(marker in raw for marker in RECORDER.refuse):
         raise RECORDER.error("refused by the test receiver")
-    RECORDER.handed.append(Handed(raw, door, esp_verdict))
+    RECORDER.handed.append(Handed(raw, door, esp_verdict, too_large))

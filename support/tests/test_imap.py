@@ -147,6 +147,42 @@ def test_a_folder_larger_than_a_batch_is_fetched_across_polls(
     assert email_receiver.raws() == messages + more
 
 
+def test_a_message_over_the_size_limit_is_handed_over_as_headers_only(
+    dovecot: Dovecot,
+    box: imap.Mailbox,
+    email_receiver: Recorder,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Never fetched whole (INBOUND_EMAIL_MAX_BYTES), and the others' bodies in commands of at
+    most FETCH_BYTES: a batch of large mail is never all in memory at once."""
+    settings.INBOUND_EMAIL_MAX_BYTES = 4096
+    monkeypatch.setattr(imap, "FETCH_BYTES", 2500)
+    small = [mail(n, b"x" * 1000) for n in (1, 2, 4, 5)]
+    huge = mail(3, b"y" * 20_000)
+    dovecot.append(box.folder, small[0], small[1], huge, small[2], small[3])
+    fetched: list[tuple[list[str], bool]] = []  # (UIDs, headers only) of each FETCH
+    real_fetch = imap.BaseMailBox.fetch
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        fetched.append((list(kwargs["uid_list"]), kwargs.get("headers_only", False)))
+        return real_fetch(self, *args, **kwargs)
+
+    monkeypatch.setattr(imap.BaseMailBox, "fetch", counted)
+    result = imap.poll(box)
+
+    assert (result.handed_over, result.uids) == (5, [1, 2, 3, 4, 5])
+    handed = email_receiver.handed
+    assert [h.raw for h in handed[:2] + handed[3:]] == small
+    head = handed[2]
+    assert head.too_large == len(huge) and head.raw == huge.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    assert fetched == [
+        (["1", "2"], False),
+        (["3"], True),  # its headers only: the body was never asked for
+        (["4", "5"], False),
+    ]
+
+
 def test_a_message_the_receiver_refuses_does_not_block_the_next(
     dovecot: Dovecot, box: imap.Mailbox, email_receiver: Recorder
 ) -> None:

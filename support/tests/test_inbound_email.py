@@ -425,6 +425,27 @@ def test_a_quarantined_email_is_reprocessed_once_the_cause_is_fixed(
         reprocess(row.pk, Actor.agent())
 
 
+def test_an_email_too_large_to_import_is_quarantined_with_its_headers_for_good(
+    db: None,
+) -> None:
+    from support.email.receive import NotImported
+
+    head = build("Photos of the damage attached.").split(b"\n\n")[0] + b"\n\n"
+    received = receive_email(head, door="imap", too_large=80_000_000)
+
+    assert (received.status, received.draft_id) == (ReceiptStatus.QUARANTINED, None)
+    row = InboundEmail.objects.get(pk=received.inbound_id)
+    assert (row.size, bytes(row.raw), row.from_address) == (
+        80_000_000,
+        head,
+        "anna.keller@gmail.example",
+    )
+    assert "80000000 bytes, over INBOUND_EMAIL_MAX_BYTES" in row.error
+    with pytest.raises(NotImported):
+        reprocess(row.pk, Actor.agent())
+    assert not Message.objects.exists()
+
+
 def test_nul_bytes_and_undecodable_headers_do_not_stop_an_email(db: None) -> None:
     raw = (
         b"From: =?x-nonsense?B?////?= <anna@gmail.example>\n"
