@@ -4,7 +4,8 @@ record_proposals inside its transaction, so a draft and its Action rows appear t
 The graph proposed only what check_action allowed when it looked; the check runs again here,
 on the rows as they are at commit and for the customer the draft may act for (the message's
 verified one, catalogue.context_for), because the graph is not the last word: a proposal the
-check refuses is dropped with a log line, never stored for a human to approve by mistake."""
+check refuses is dropped with a log line, never stored for a human to approve by mistake, and
+the answer's sentence stating it done becomes its fallback."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def record_proposals(draft: Draft, proposals: list[dict[str, Any]]) -> list[Acti
             logger.info(
                 "draft %s: proposed action %s dropped: %s", draft.pk, name, "; ".join(problems)
             )
+            _unsay(draft, proposal)
             continue
         actions.append(
             Action(
@@ -59,6 +61,20 @@ def record_proposals(draft: Draft, proposals: list[dict[str, Any]]) -> list[Acti
             "draft %s: %d proposals, kept the first %d", draft.pk, len(proposals), MAX_PROPOSALS
         )
     return Action.objects.bulk_create(actions)
+
+
+def _unsay(draft: Draft, proposal: Any) -> None:
+    """The answer states a proposed action as done ("I've cancelled order NW-2."); when the
+    proposal is dropped here (the order shipped while the run was writing), nothing will do
+    it, so the answer says its fallback instead, as it would for a rejected action
+    (support/actions/text.py). Without this an approval, or auto-send, sent the false claim."""
+    if not isinstance(proposal, dict):
+        return
+    confirmation = str(proposal.get("confirmation") or "").strip()
+    if confirmation and confirmation in draft.answer:
+        fallback = str(proposal.get("fallback") or "").strip()
+        draft.answer = draft.answer.replace(confirmation, fallback)
+        draft.save(update_fields=["answer", "updated_at"])
 
 
 def _shape(proposal: Any) -> tuple[str, dict[str, Any]]:

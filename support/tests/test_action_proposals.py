@@ -108,6 +108,33 @@ def test_refused_malformed_and_repeated_proposals_are_dropped(
     assert any("no such action: wire_money" in line for line in dropped)
 
 
+def test_a_proposal_dropped_at_commit_leaves_no_claim_in_the_answer(orders: None) -> None:
+    """The graph checked it allowed; NW-2 shipped while the run was writing: the answer must
+    not say it was done, whoever sends it."""
+    from resolver.audit_actor import Actor
+    from support import review
+
+    draft = verified_draft("please cancel NW-2")
+    cancel = {
+        "name": "cancel_order",
+        "arguments": {"order_number": "NW-2"},
+        "confirmation": "I've cancelled order NW-2.",
+        "fallback": "I've asked the team to cancel order NW-2 if it can still be stopped.",
+    }
+    answer = "Hello Alice, I've cancelled order NW-2. You will get an e-mail shortly."
+    record_outcome(draft.pk, outcome(answer=answer, actions=[cancel]))
+
+    draft.refresh_from_db()
+    assert not Action.objects.filter(draft=draft).exists()
+    assert draft.answer == (
+        "Hello Alice, I've asked the team to cancel order NW-2 if it can still be stopped. "
+        "You will get an e-mail shortly."
+    )
+    review.approve(draft.pk, Actor.agent())
+    draft.refresh_from_db()
+    assert "I've cancelled" not in draft.sent_text
+
+
 def test_an_unverified_sender_gets_no_order_action(orders: None) -> None:
     # Claims to be Alice (a bare ref, no key vouching for it) and knows her order number.
     _, draft = receive_message("please cancel NW-1", customer_ref="alice", enqueue=False)
