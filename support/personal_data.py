@@ -17,7 +17,9 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
 from django.db.models import (
+    BooleanField,
     Case,
+    ExpressionWrapper,
     F,
     Func,
     JSONField,
@@ -57,6 +59,7 @@ from support.models import (
 )
 from support.models.draft import CLOSED_BY_ERASURE, OPEN_STATUSES, empty_context
 from support.outbound.deliveries import NOT_SENT_ERASED
+from support.vocabulary import ActionStatus
 
 
 def _customers(subject: Subject) -> QuerySet[Customer]:
@@ -189,7 +192,13 @@ def _actions(subject: Subject) -> QuerySet[Action]:
 
 def _erase_actions(rows: QuerySet[Action], subject: Subject) -> int:
     """What was done stays countable (name, status, dates); its arguments (an address, an
-    order number), the store's answer and any error text go."""
+    order number), the store's answer and any error text go. One approved and not yet confirmed
+    by the store (http, retrying) is not sent on: failed, its outcome unknown if the store was
+    asked already."""
+    rows.filter(status=ActionStatus.APPROVED).update(
+        status=ActionStatus.FAILED,
+        outcome_unknown=ExpressionWrapper(Q(attempts__gt=0), output_field=BooleanField()),
+    )
     return rows.update(
         arguments={}, proposed_arguments=None, confirmation="", fallback="", result=None, error=""
     )

@@ -12,13 +12,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from support.customers import customer_of
 from support.due import TaskError, check_due
-from support.models import Customer, Message, Order, OrderStatus
-from support.vocabulary import ActionName, ActionRisk
+from support.models import Action, Customer, Message, Order, OrderStatus
+from support.vocabulary import ActionName, ActionRisk, ActionStatus
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,21 @@ def refund_amount(arguments: dict[str, Any]) -> Decimal | None:
     return amount if amount > 0 and amount == cents else None
 
 
+def refunds_in_flight(order: Order) -> Decimal:
+    """What refunds of `order` may yet take, or may have taken unreported: approved ones the
+    store has not answered (http, retrying), and failed ones it never answered, until it
+    reports the order again (PUT /orders moves updated_at). `order.refunded` holds only what is
+    known done: two refunds approved before the store answered either both passed the check,
+    and the store, with a key per action, did both."""
+    pending = Action.objects.filter(
+        Q(status=ActionStatus.APPROVED)
+        | Q(status=ActionStatus.FAILED, outcome_unknown=True, updated_at__gt=order.updated_at),
+        name=ActionName.REFUND_ORDER,
+        arguments__order_number__iexact=order.number,
+    ).values_list("arguments", flat=True)
+    return sum((refund_amount(arguments) or Decimal(0) for arguments in pending), Decimal(0))
+
+
 def refund_window_start(order: Order) -> date | None:
     """The day REFUND_WINDOW_DAYS counts from: delivery when the carrier knows it, else the
     day the order was placed; None when the store told us neither."""
@@ -204,7 +220,7 @@ def _check_refund_order(arguments: dict[str, Any], context: PolicyContext) -> li
     if not order.refund_eligible:
         problems.append(f"order {order.number} is not eligible for a refund")
     amount = refund_amount(arguments)
-    remaining = order.total - order.refunded
+    remaining = order.total - order.refunded - refunds_in_flight(order)
     if amount is None:
         problems.append("the amount must be positive, with at most two decimals")
     elif amount > remaining:

@@ -26,11 +26,17 @@ from resolver.api.types import storable
 from resolver.audit_actor import Actor, ActorType
 from resolver.errors import ClientError
 from support.actions.backends import BUILTIN, Outcome, backend_name, builtin, http
-from support.actions.catalogue import CATALOGUE, check_action, context_for, find_order
+from support.actions.catalogue import (
+    CATALOGUE,
+    check_action,
+    context_for,
+    find_order,
+    refund_amount,
+)
 from support.announce import announce_draft
 from support.models import Action, AuditAction, AuditLog, Draft, Order
 from support.models.draft import OPEN_STATUSES
-from support.vocabulary import ActionRisk, ActionStatus
+from support.vocabulary import ActionName, ActionRisk, ActionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,12 @@ MAX_BACKOFF = timedelta(hours=1)
 # in (the console, or the API with its session). An API key is an integration, not a person.
 MONEY_APPROVERS = frozenset({ActorType.USER})
 REASON_MAX_CHARS = 2000
+NO_ANSWER = (
+    "the store never answered: it may have carried this out; check the order in the store "
+    "before doing it again"
+)
+CLOSED_IN_FLIGHT = "not sent on: its draft was closed before the store confirmed it"
+ERASED_IN_FLIGHT = "not sent: the customer's data was erased before the store confirmed it"
 
 
 class ActionError(ClientError):
@@ -252,8 +264,9 @@ def reject(action_id: Any, actor: Actor, reason: str = "", draft_id: Any = None)
 
 
 def reject_undecided(draft_id: Any, actor: Actor, reason: str) -> int:
-    """A draft closed unsent (rejected, superseded, resolved) takes its undecided proposals with
-    it: nobody may approve an action of a reply that will never go out. Inside the caller's
+    """A draft closed unsent (rejected, superseded, resolved) takes its undecided actions with
+    it: nobody may approve an action of a reply that will never go out, and an approved one the
+    store has not confirmed is not sent on (cancel_in_flight). Inside the caller's
     transaction."""
     rejected = 0
     for action in Action.objects.select_for_update().filter(
@@ -261,7 +274,7 @@ def reject_undecided(draft_id: Any, actor: Actor, reason: str) -> int:
     ):
         do_reject(action, actor, reason)
         rejected += 1
-    return rejected
+    return rejected + cancel_in_flight(draft_id, actor, reason)
 
 
 # ---------- execution ----------
@@ -285,6 +298,37 @@ def _settle(action: Action, actor: Actor, outcome: Outcome) -> None:
     _audit(action, actor, what, before, after)
 
 
+def _record_refund(action: Action) -> None:
+    """A refund the store confirmed counts on its order at once (the builtin backend writes it
+    itself), so the next refund's check sees it before the store's PUT /orders reports it;
+    that report, the store's own figure, replaces ours."""
+    if action.name != ActionName.REFUND_ORDER:
+        return
+    amount = refund_amount(action.arguments)
+    number = action.arguments.get("order_number")
+    if amount is None or not isinstance(number, str):
+        return
+    order = Order.objects.select_for_update().filter(number__iexact=number.strip()).first()
+    if order is not None:
+        order.refunded = min(order.total, order.refunded + amount)
+        order.save(update_fields=["refunded", "updated_at"])
+
+
+def cancel_in_flight(draft_id: Any, actor: Actor, reason: str) -> int:
+    """A draft closed unsent (rejected, superseded, resolved, erased) stops its approved
+    actions the store has not confirmed yet (http, retrying): nothing is sent for a reply that
+    will never go out. One the store was already asked about may have been carried out
+    (outcome_unknown). Inside the caller's transaction; waits for an attempt in progress."""
+    cancelled = 0
+    for action in Action.objects.select_for_update().filter(
+        draft_id=draft_id, status=ActionStatus.APPROVED
+    ):
+        action.outcome_unknown = action.attempts > 0
+        _settle(action, actor, Outcome.failed(f"{CLOSED_IN_FLIGHT}: {reason}"[:2000]))
+        cancelled += 1
+    return cancelled
+
+
 def backoff(attempts: int) -> timedelta:
     delay = timedelta(seconds=settings.ACTIONS_HTTP_BACKOFF_SECONDS * 2 ** (attempts - 1))
     return min(delay, MAX_BACKOFF)
@@ -304,6 +348,9 @@ def attempt(action_id: Any) -> timedelta | None:
         )
         if action is None:
             return None
+        if not action.arguments:  # erased since it was approved: nothing left to send
+            _settle(action, Actor.system("actions"), Outcome.failed(ERASED_IN_FLIGHT))
+            return None
         outcome = http.send(action)
         action.attempts += 1
         actor = Actor.system("actions")
@@ -312,6 +359,11 @@ def attempt(action_id: Any) -> timedelta | None:
             action.save(update_fields=["attempts", "error", "updated_at"])
             delay = backoff(action.attempts)
         else:
+            if outcome.retry:  # the store never answered: it may have done it
+                action.outcome_unknown = True
+                outcome = Outcome.failed(f"{NO_ANSWER} (last: {outcome.error})"[:2000])
+            elif outcome.executed:
+                _record_refund(action)
             _settle(action, actor, outcome)
             delay = None
         announce_draft(action.draft, to_webhooks=False)

@@ -44,6 +44,10 @@ class Action(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Failed without the store ever answering (timeouts to the last attempt, or its draft
+    # closed while retrying): it may have been carried out. A refund like this still counts
+    # against what is left to refund until the store reports the order again (catalogue).
+    outcome_unknown = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -184,8 +185,90 @@ def test_a_store_down_for_every_attempt_fails_the_action(
     action.refresh_from_db()
     assert delays[0] is not None and delays[-1] is None
     assert (action.status, action.attempts) == (ActionStatus.FAILED, MAX_ATTEMPTS)
-    assert action.error.startswith("HTTP 503")
+    # Never a clear answer: it may have been done (a 5xx can come after the store acted).
+    assert action.outcome_unknown and action.error.startswith(decide.NO_ANSWER)
+    assert "HTTP 503" in action.error
     assert len(shop.requests) == MAX_ATTEMPTS
+
+
+def test_a_store_that_answers_late_every_time_leaves_the_outcome_unknown(
+    db: None, agent_user: Any, store: OpenStore, django_capture_on_commit_callbacks: Any
+) -> None:
+    """It carried the action out; we never heard so: the refund still counts as possibly done
+    until the store reports the order again."""
+    shop = store(*[(200, TIMEOUT * 4)] * MAX_ATTEMPTS)
+    draft = customer_draft("please refund NW-10001")
+    order = order_for(draft)
+    action = propose(draft, "refund_order", order_number=order.number, amount="80.00")
+    with django_capture_on_commit_callbacks(execute=True):
+        decide.approve(action.pk, Actor.for_user(agent_user))
+    while decide.attempt(action.pk) is not None:
+        pass
+
+    action.refresh_from_db()
+    assert (action.status, action.outcome_unknown) == (ActionStatus.FAILED, True)
+    assert len(shop.done) == 1
+    again = propose(draft, "refund_order", order_number=order.number, amount="10.00")
+    with pytest.raises(decide.ActionError, match=r"at most 0\.00 EUR"):
+        decide.approve(again.pk, Actor.for_user(agent_user))
+    # The store reports the order (its PUT moves updated_at): its figure is the truth again.
+    Order.objects.filter(pk=order.pk).update(refunded=0, updated_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        approved = decide.approve(again.pk, Actor.for_user(agent_user))
+    approved.refresh_from_db()
+    assert approved.status == ActionStatus.EXECUTED
+
+
+def test_two_refunds_approved_before_the_store_answers_cannot_exceed_the_total(
+    db: None, agent_user: Any, store: OpenStore, django_capture_on_commit_callbacks: Any
+) -> None:
+    shop = store((503, 0))
+    first_draft = customer_draft("please refund NW-10001")
+    order = order_for(first_draft)
+    second_draft = customer_draft("any news on my refund for NW-10001?")
+    first = propose(first_draft, "refund_order", order_number=order.number, amount="80.00")
+    second = propose(second_draft, "refund_order", order_number=order.number, amount="80.00")
+    agent = Actor.for_user(agent_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        decide.approve(first.pk, agent)
+    first.refresh_from_db()
+    assert first.status == ActionStatus.APPROVED  # the store is down: retrying
+
+    with pytest.raises(decide.ActionError, match=r"at most 0\.00 EUR of order NW-10001"):
+        decide.approve(second.pk, agent)
+
+    assert decide.attempt(first.pk) is None  # the store is back: done once
+    assert len(shop.done) == 1
+    # Counted on the order at once, before the store's PUT /orders says so.
+    assert Order.objects.get(pk=order.pk).refunded == Decimal("80.00")
+    with pytest.raises(decide.ActionError, match=r"at most 0\.00 EUR"):
+        decide.approve(second.pk, agent)
+
+
+@pytest.mark.parametrize("close", ["reject", "erase"])
+def test_closing_the_draft_stops_an_action_the_store_has_not_confirmed(
+    db: None,
+    agent_user: Any,
+    store: OpenStore,
+    django_capture_on_commit_callbacks: Any,
+    close: str,
+) -> None:
+    from support import customer_data, review
+
+    shop = store((500, 0))
+    action = approved_cancel(agent_user, django_capture_on_commit_callbacks)
+    assert action.status == ActionStatus.APPROVED  # retrying
+
+    if close == "reject":
+        review.reject(action.draft_id, Actor.agent(), reason="answered by phone")
+    else:
+        customer_data.do_erase("cust-1", Actor.agent())
+
+    action.refresh_from_db()
+    # Asked once already, without an answer: it may have been done.
+    assert (action.status, action.outcome_unknown) == (ActionStatus.FAILED, True)
+    assert decide.attempt(action.pk) is None
+    assert (len(shop.requests), shop.done) == (1, {})
 
 
 def test_approving_twice_through_the_api_posts_once(
