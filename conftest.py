@@ -44,6 +44,15 @@ def no_login_counts_from_earlier_runs() -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_cached_lookups() -> None:
+    """Per-process lookup caches (widget origins, verified API keys) start empty: a value one
+    test left for 30 s made another's outcome depend on the order tests ran in."""
+    from resolver.ttl_cache import TtlCache
+
+    TtlCache.clear_all()
+
+
+@pytest.fixture(autouse=True)
 def fresh_channel_layer() -> Iterator[None]:
     """A new channel-layer instance per test. channels_redis keeps per-instance receive state
     (a lock bound to the event loop that created it); a consumer still receiving when an async

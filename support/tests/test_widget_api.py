@@ -64,8 +64,9 @@ def test_start_is_refused(
     response = client.post(f"{API}/widget/conversations", {}, "application/json", headers=headers)
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert not Conversation.objects.exists()
-    # CORS headers go to allowed origins only (so their page can read the refusal).
-    assert ("Access-Control-Allow-Origin" in response) == (origin == SHOP)
+    # CORS headers go to origins an active key allows only (so their page can read the
+    # refusal); the one key that allowed SHOP is switched off in the "inactive" case.
+    assert ("Access-Control-Allow-Origin" in response) == (origin == SHOP and key != "inactive")
 
 
 def test_cors_preflight(client: Client, widget_key: WidgetKey) -> None:
