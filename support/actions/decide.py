@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any
 
@@ -188,9 +189,30 @@ def _restate(action: Action) -> None:
         draft.save(update_fields=["answer", "updated_at"])
 
 
+def _same_value(one: Any, other: Any) -> bool:
+    """Equal, or the same number written two ways: the graph stores an amount as "40.00", the
+    console's form sends it back as 40.0."""
+    if one == other:
+        return True
+    numbers = (int, float, str)
+    if isinstance(one, bool) or isinstance(other, bool):
+        return False
+    if not (isinstance(one, numbers) and isinstance(other, numbers)):
+        return False
+    try:
+        return Decimal(str(one)) == Decimal(str(other))
+    except InvalidOperation:
+        return False
+
+
+def same_arguments(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    """Whether an approval's arguments are the proposal's, whatever the form made of them."""
+    return ours.keys() == theirs.keys() and all(_same_value(ours[k], theirs[k]) for k in ours)
+
+
 def do_approve(action: Action, actor: Actor, arguments: dict[str, Any]) -> None:
     before = _snapshot(action)
-    if arguments != action.arguments:
+    if not same_arguments(arguments, action.arguments):
         action.proposed_arguments = action.arguments
         action.arguments = arguments
         _restate(action)

@@ -81,6 +81,25 @@ def test_y_approves_with_the_edited_arguments(db: None, console: Client) -> None
     assert "disabled" not in approve_button_of_draft(html)  # the reply may go now
 
 
+def test_approving_the_amount_as_proposed_is_no_correction(db: None, console: Client) -> None:
+    """The graph stores "40.00"; the card's number field sends back 40.0: the same amount, so
+    no correction is recorded and the answer keeps its sentence."""
+    draft = customer_draft()
+    order = order_for(draft)
+    action = propose(draft, "refund_order", order_number=order.number, amount="40.00")
+
+    reply = console.post(
+        f"/console/actions/{action.pk}/approve/",
+        {"arg-order_number": order.number, "arg-amount": "40.00"},
+        headers=HTMX,
+    )
+
+    assert reply.status_code == 200
+    action.refresh_from_db()
+    assert (action.status, action.proposed_arguments) == (ActionStatus.EXECUTED, None)
+    assert action.arguments == {"order_number": order.number, "amount": "40.00"}
+
+
 def test_a_refused_approval_says_why_and_changes_nothing(db: None, console: Client) -> None:
     draft = customer_draft()
     order = order_for(draft, status=OrderStatus.SHIPPED)
