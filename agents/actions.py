@@ -241,10 +241,22 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
-def refund_amount(text: str, row: OrderRow) -> Decimal:
-    """The amount the customer names when they name one, else what is left to refund."""
-    named = [amount.value for amount in amounts(text)]
-    return named[0] if len(named) == 1 else row.refundable
+def refund_amount(text: str, row: OrderRow) -> Decimal | None:
+    """The amount the customer names, else what is left to refund when they name none; None
+    when the amounts say no one thing: several besides the order's total ("I paid €89.90,
+    refund the €12.50 shade" names one: 12.50), or one in another currency than the order's
+    ("refund $60" on a EUR order is not €60). A person approves the figure; a wrong one put
+    in front of them as the customer's is worse than none."""
+    named = amounts(text)
+    if not named:
+        return row.refundable
+    if any(amount.currency and amount.currency != row.currency for amount in named):
+        return None
+    asked = {amount.value for amount in named} - {row.total}
+    if len(asked) == 1:
+        return asked.pop()
+    values = {amount.value for amount in named}
+    return values.pop() if len(values) == 1 else None  # only the total named: the total
 
 
 @dataclass(frozen=True)
@@ -280,7 +292,7 @@ def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
         args = {"order_number": number}
     elif name == REFUND:
         amount = refund_amount(text, row)
-        if amount <= 0:
+        if amount is None or amount <= 0:
             return None
         args = {"order_number": number, "amount": _money(amount)}
     elif name == ADDRESS:

@@ -133,6 +133,17 @@ def test_a_refund_takes_the_amount_named_or_what_is_left(
     too_much = _draft(extractive_graph, "Please refund €60 on NW-50003, it is all broken")
     assert too_much.actions == []
     assert [r["name"] for r in too_much.facts["refused_actions"]] == [REFUND]
+    # The order's total beside the amount asked: the amount asked.
+    beside = _draft(
+        extractive_graph, "I paid €80.00 for NW-50003 and the €12.50 shade was cracked, refund it"
+    )
+    assert _moves(beside) == [(REFUND, {"order_number": "NW-50003", "amount": "12.50"})]
+    # Another currency than the order's, or two amounts asked: no figure is put to the agent.
+    for text in (
+        "Please refund $12.50 on NW-50003, one shade was cracked",
+        "Refund €10 or €20 on NW-50003, whatever you think is fair",
+    ):
+        assert _draft(extractive_graph, text).actions == [], text
 
 
 @pytest.mark.usefixtures("shop")
