@@ -100,6 +100,8 @@ def categories(language: str, per_category: int = ARTICLES_PER_CATEGORY) -> list
 
 def category(code: str, language: str) -> Category | None:
     """One category's page; None when it is switched off or has no public article."""
+    if "\x00" in code:  # from the URL (%00): no category has it, and PostgreSQL refuses it
+        return None
     documents = list(
         public_articles(language)
         .filter(category=code)

@@ -103,6 +103,10 @@ def test_articles_customers_may_not_see_are_not_found(kb: dict[str, KBDocument],
     assert _get(f"/help/{kb[key].slug}/").status_code == 404
 
 
+def test_a_category_path_with_a_nul_is_not_found(kb: dict[str, KBDocument]) -> None:
+    assert _get("/help/category/%00/").status_code == 404
+
+
 def test_a_learned_article_is_shown_once_approved(kb: dict[str, KBDocument]) -> None:
     learned = kb["learned"]
     KBDocument.objects.filter(pk=learned.pk).update(public=True)

@@ -3,8 +3,10 @@ reference of bounded length. Invalid input is a 422 naming the field, never a da
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
+from django.utils import timezone
 from pydantic import AfterValidator, Field
 
 
@@ -25,6 +27,18 @@ def _not_blank(value: str) -> str:
     return value
 
 
+def _storable_moment(value: datetime) -> datetime:
+    """In UTC (a naive one in the configured time zone), within what PostgreSQL stores and
+    psycopg reads back: an offset beyond ±15:59 is refused by the database, and a moment that
+    falls before year 1 in UTC is stored but can never be read again."""
+    try:
+        aware = value if timezone.is_aware(value) else timezone.make_aware(value)
+        return aware.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError("must be a date-time between years 1 and 9999 in UTC") from None
+
+
 Text = Annotated[str, AfterValidator(storable)]
+Moment = Annotated[datetime, AfterValidator(_storable_moment)]
 Body = Annotated[str, AfterValidator(storable), AfterValidator(_not_blank)]
 Ref = Annotated[str, Field(max_length=200), AfterValidator(storable)]

@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q
@@ -31,8 +31,9 @@ def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         when = datetime.fromisoformat(created)
         if when.tzinfo is None:
             raise ValueError(INVALID)
-        return when, uuid.UUID(pk)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        # In UTC: PostgreSQL refuses an offset beyond ±15:59 that Python reads.
+        return when.astimezone(UTC), uuid.UUID(pk)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise ApiError(400, INVALID, "invalid_cursor") from None
 
 

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS, ApiError
-from resolver.api.types import Ref, Text, storable
+from resolver.api.types import Moment, Ref, Text, storable
 from resolver.models import Scope
 from support.models import Order, OrderStatus
 from support.orders import OrderFacts, OrderRefused, order_as_wire, put_order
@@ -42,7 +42,7 @@ class OrderIn(Schema):
     status: OrderStatus
     total: Money
     currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
-    placed_at: datetime | None = None
+    placed_at: Moment | None = None
     delivery_date: date | None = None
     refund_eligible: bool | None = None
     shipping_address: Annotated[Text, Field(max_length=2000)] | None = None

@@ -41,6 +41,7 @@ router = Router(tags=["widget"])
 # namespaced so that it never names a real customer (whose orders the agent would then describe
 # to this visitor). With its hash (support/widget/identity.py) it is the customer's own ref.
 REF_PREFIX = "widget:"
+REF_MAX_CHARS = Conversation._meta.get_field("customer_ref").max_length or 200
 # Hex HMAC-SHA256: 64 characters; a longer value is not a hash (and is anonymous, not a 422).
 HASH_MAX_CHARS = 128
 VISIBLE_ROLES = (MessageRole.CUSTOMER, MessageRole.AGENT)
@@ -170,6 +171,12 @@ def start(request: HttpRequest, payload: StartIn | None = None) -> Status[dict[s
     ref = payload.customer_ref if payload and payload.customer_ref else ""
     given = (payload.customer_hash or "")[:HASH_MAX_CHARS] if payload else ""
     verified = check_customer_hash(ref, given)
+    if not verified and len(REF_PREFIX) + len(ref) > REF_MAX_CHARS:
+        # Stored namespaced ("widget:<ref>"): the prefix leaves this much room for the claim.
+        room = REF_MAX_CHARS - len(REF_PREFIX)
+        raise ApiError(
+            422, f"customer_ref: at most {room} characters without a valid customer_hash"
+        )
     conversation = start_conversation(ref, verified)
     return Status(201, {**session(conversation.pk, key.pk, verified), **config_of(key)})
 

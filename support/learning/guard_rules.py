@@ -219,7 +219,8 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     """The pattern as the guard will use it, or ReviewError when it is no usable rule."""
     try:
         compiled = re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
+        # OverflowError: a repeat count beyond what re takes ("x{4294967295}").
         raise ReviewError(f"the pattern is not a valid regular expression: {exc}") from None
     if compiled.search("") or compiled.search(" "):
         raise ReviewError("the pattern matches empty text: it would stop every draft")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from typing import Any
 
@@ -72,6 +74,12 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
 
 
 # ["2024-01-01T00:00:00", "00000000-…"]: a time without a time zone.
+def _cursor(created_at: str) -> str:
+    """A cursor as the API writes one (support/api/cursor.py), for any created_at text."""
+    raw = json.dumps([created_at, "00000000-0000-0000-0000-000000000000"]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 NAIVE_TIME_CURSOR = (
     "WyIyMDI0LTAxLTAxVDAwOjAwOjAwIiwgIjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMCJd"
 )
@@ -104,6 +112,9 @@ def test_drafts_filter_by_an_intent_of_the_taxonomy(
         ({"cursor": "WyIyMDI0LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgNV0"}, 400),  # id not a string
         ({"cursor": NAIVE_TIME_CURSOR}, 400),
         ({"cursor": "WzEsIDIsIDNd"}, 400),  # three values
+        # An offset Python reads and PostgreSQL refuses, and a moment before year 1 in UTC.
+        ({"cursor": _cursor("2026-01-01T00:00:00+23:59")}, 200),
+        ({"cursor": _cursor("0001-01-01T00:00:00+05:00")}, 400),
     ],
 )
 def test_bad_queue_parameters(api: Client, params: dict[str, Any], status: int) -> None:

@@ -155,6 +155,25 @@ def test_an_overlong_or_blank_number_is_a_422(store: Client, reader: Client) -> 
     assert reader.get(f"{API}/orders/{'N' * 65}").json()["code"] == "invalid_order_number"
 
 
+@pytest.mark.parametrize(
+    ("placed_at", "status"),
+    [
+        ("2026-01-01T00:00:00+20:00", 200),  # beyond PostgreSQL's offsets: stored in UTC
+        ("0001-01-01T00:00:00+05:00", 422),  # before year 1 in UTC: never readable again
+        ("9999-12-31T23:00:00-05:00", 422),  # after year 9999 in UTC
+    ],
+)
+def test_placed_at_is_stored_in_utc_or_refused(store: Client, placed_at: str, status: int) -> None:
+    response = put(store, "NW-TZ", {**NEW, "placed_at": placed_at})
+    assert response.status_code == status, response.content
+    if status == 200:
+        assert response.json()["placed_at"] == "2025-12-31T04:00:00Z"
+        assert put(store, "NW-TZ", NEW).status_code == 200  # the row reads back
+    else:
+        assert response.json()["code"] == "validation_error"
+        assert not Order.objects.filter(number="NW-TZ").exists()
+
+
 def test_scopes_and_unknown_orders(store: Client, reader: Client) -> None:
     assert put(reader, "NW-81", NEW).status_code == 403
     assert store.get(f"{API}/orders/NW-81").status_code == 403

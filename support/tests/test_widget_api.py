@@ -69,6 +69,16 @@ def test_start_is_refused(
     assert ("Access-Control-Allow-Origin" in response) == (origin == SHOP and key != "inactive")
 
 
+def test_a_claimed_ref_too_long_to_namespace_is_refused(
+    client: Client, widget_key: WidgetKey
+) -> None:
+    # Stored as "widget:<ref>" in a 200-character column: 193 characters are left for it.
+    assert start_widget(client, widget_key, customer_ref="x" * 193).status_code == 201
+    refused = start_widget(client, widget_key, customer_ref="x" * 194)
+    assert (refused.status_code, refused.json()["code"]) == (422, "validation_error")
+    assert "at most 193 characters" in refused.json()["detail"]
+
+
 def test_cors_preflight(client: Client, widget_key: WidgetKey) -> None:
     preflight = client.options(
         f"{API}/widget/messages",
