@@ -17,10 +17,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django.utils import timezone
 
-from support.inbound import enqueue_message
+from resolver.models import DeadLetter
+from support.inbound import AGENT_RUN_ACTOR, enqueue_message
 from support.models import Draft, DraftStatus, Message, ReplyDelivery
 from support.models.draft import DRAFT_CLAIM_LEASE
 from support.outbound import SENDERS
@@ -43,14 +46,24 @@ def _unclaimed(now: datetime) -> Q:
     return Q(run_started_at__isnull=True) | Q(run_started_at__lt=now - DRAFT_CLAIM_LEASE)
 
 
+def _dead_lettered() -> Exists:
+    """The draft's run failed for good: a dead letter of the agent's actor for its message
+    (the actor's first argument), not replayed. A human's Reprocess or replay decides about
+    it; the sweep does not re-run it every LOST_AFTER."""
+    letters = DeadLetter.objects.filter(
+        actor_name=AGENT_RUN_ACTOR, replayed_at__isnull=True
+    ).annotate(message_ref=KeyTextTransform("0", "args"))
+    return Exists(letters.filter(message_ref=Cast(OuterRef("message_id"), TextField())))
+
+
 def stranded() -> QuerySet[Draft]:
     """PENDING drafts no worker holds whose run request never reached the queue, or was lost
-    there; oldest first."""
+    there (the first request, or a retry's: a failed run's retry lost in a Redis blip, or a
+    dead letter that could not be written while PostgreSQL was down, leaves no other trace);
+    not one that failed for good (dead-lettered); oldest first."""
     now = timezone.now()
     never_queued = Q(enqueued_at__isnull=True, created_at__lt=now - ENQUEUE_GRACE)
-    # Never claimed: a draft a worker took and failed for good (dead-lettered) is not re-run
-    # every LOST_AFTER; a human's Reprocess decides about it.
-    lost = Q(enqueued_at__lt=now - LOST_AFTER, attempts=0)
+    lost = Q(enqueued_at__lt=now - LOST_AFTER) & ~Q(_dead_lettered())
     return (
         Draft.objects.filter(status=DraftStatus.PENDING)
         .filter(_unclaimed(now))

@@ -238,6 +238,13 @@ def test_worker_drafts_once_and_dead_letters_a_failing_node(
     failing_draft.refresh_from_db()
     assert failing_draft.status == DraftStatus.PENDING  # kept for a reprocess, never lost
     assert failing_draft.run_started_at is None
+    # Its dead letter, as the broker wrote it, keeps the outbox sweep from re-running it
+    # however long it waits (a failed run whose retry was lost, with no letter, is re-run).
+    from support import outbox
+
+    long_ago = timezone.now() - outbox.LOST_AFTER * 2
+    Draft.objects.filter(pk=failing_draft.pk).update(enqueued_at=long_ago)
+    assert failing_draft.pk not in set(outbox.stranded().values_list("pk", flat=True))
 
 
 @pytest.fixture

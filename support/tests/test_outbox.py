@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from resolver.models import DeadLetter
 from resolver.redis_client import get_redis
 from support import outbox
-from support.inbound import AGENT_RUN_QUEUE, receive_message
+from support.inbound import AGENT_RUN_ACTOR, AGENT_RUN_QUEUE, receive_message
 from support.models import Draft, DraftStatus
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +26,19 @@ def _pending(age: timedelta, **fields: object) -> Draft:
     return draft
 
 
+def _dead_letter(draft: Draft, **fields: object) -> DeadLetter:
+    """The dead letter resolver.broker.DeadLetters writes when the agent's run of `draft`
+    failed its last retry: the actor's arguments, the message id first."""
+    return DeadLetter.objects.create(
+        actor_name=AGENT_RUN_ACTOR,
+        queue_name=AGENT_RUN_QUEUE,
+        message_id="dramatiq-message-id",
+        args=[str(draft.message_id), "event-id", None],
+        error="RuntimeError: the model server went away",
+        **fields,
+    )
+
+
 def test_the_sweep_sends_what_never_reached_the_queue_or_was_lost_there() -> None:
     now = timezone.now()
     never_queued = _pending(timedelta(minutes=1), enqueued_at=None)
@@ -34,13 +48,20 @@ def test_the_sweep_sends_what_never_reached_the_queue_or_was_lost_there() -> Non
     _pending(timedelta(minutes=1), enqueued_at=None, run_started_at=now)  # a worker holds it
     _pending(timedelta(minutes=1), enqueued_at=None, status=DraftStatus.SUGGESTED)
     # Claimed and failed for good (dead-lettered): a human reprocesses it, not the sweep.
-    _pending(timedelta(hours=1), enqueued_at=now - timedelta(minutes=30), attempts=4)
-    assert list(outbox.stranded()) == [lost, never_queued]
+    dead = _pending(timedelta(hours=1), enqueued_at=now - timedelta(minutes=30), attempts=4)
+    _dead_letter(dead)
+    # Claimed, failed once, and its retry lost (a Redis blip as it was queued, or its dead
+    # letter not written while PostgreSQL was down): nothing else would ever run it.
+    retry_lost = _pending(timedelta(hours=2), enqueued_at=now - timedelta(minutes=30), attempts=1)
+    # A dead letter replayed, and the replay lost in turn.
+    replayed = _pending(timedelta(hours=3), enqueued_at=now - timedelta(minutes=20), attempts=4)
+    _dead_letter(replayed, replayed_at=now - timedelta(minutes=20))
+    assert list(outbox.stranded()) == [replayed, retry_lost, lost, never_queued]
 
     key = f"resolver:{AGENT_RUN_QUEUE}"
     queued_before = int(get_redis().llen(key))  # type: ignore[arg-type]
-    assert outbox.sweep() == 2
-    assert int(get_redis().llen(key)) == queued_before + 2  # type: ignore[arg-type]
+    assert outbox.sweep() == 4
+    assert int(get_redis().llen(key)) == queued_before + 4  # type: ignore[arg-type]
     assert list(outbox.stranded()) == []
     never_queued.refresh_from_db()
     assert never_queued.enqueued_at is not None
