@@ -99,6 +99,9 @@ def read_abcd(path: Path) -> Result:
             if not actions or not isinstance(actions, list):
                 problems.append(ReadProblem(0, "subflow without actions", f"{flow}/{name}"))
                 continue
+            if not all(isinstance(action, dict) for action in actions):
+                problems.append(ReadProblem(0, "an action is not an object", f"{flow}/{name}"))
+                continue
             specs.append(
                 DocumentSpec(
                     source=DocumentSource.POLICY,

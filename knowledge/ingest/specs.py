@@ -54,6 +54,34 @@ class DocumentSpec:
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
+# The columns' lengths (knowledge/models/document.py): a longer value is the row's problem,
+# reported with the others, never a database error that fails the whole import.
+MAX_CHARS = {"external_id": 200, "title": 300, "intent": 64, "category": 64}
+
+
+def unstorable(spec: DocumentSpec) -> str:
+    """Why PostgreSQL could not store the spec ("" when it can): a field over its column's
+    length, a NUL or lone surrogate in its text, NaN or Infinity in its metadata."""
+    for name, limit in MAX_CHARS.items():
+        if len(getattr(spec, name)) > limit:
+            return f"{name} is longer than {limit} characters"
+    texts = {"title": spec.title, "content": spec.content, "intent": spec.intent}
+    texts |= {"category": spec.category, "external_id": spec.external_id}
+    texts |= {f"questions[{i}]": q for i, q in enumerate(spec.questions)}
+    try:
+        texts["metadata"] = json.dumps(spec.metadata, allow_nan=False, default=str)
+    except ValueError:
+        return "metadata holds NaN or Infinity, which JSON cannot"
+    for name, text in texts.items():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{name} holds an unpaired surrogate"
+        if "\x00" in text or (name == "metadata" and "\\u0000" in text):
+            return f"{name} holds a NUL character"
+    return ""
+
+
 @dataclass
 class IngestReport:
     created: int = 0

@@ -16,7 +16,7 @@ from knowledge.bulk import copy_chunks, vector_index_built_after
 from knowledge.chunking import chunk_text
 from knowledge.embeddings import embed_documents
 from knowledge.ingest.readers import read_source
-from knowledge.ingest.specs import DocumentSpec, IngestReport, ReadProblem
+from knowledge.ingest.specs import DocumentSpec, IngestReport, ReadProblem, unstorable
 from knowledge.languages import text_search_config
 from knowledge.matching import calibrate_learned
 from knowledge.models import ChunkKind, EmbeddingStatus, KBChunk, KBDocument
@@ -157,15 +157,18 @@ def _changed_texts(specs: Sequence[DocumentSpec]) -> list[str]:
     return texts
 
 
-def _without_duplicates(
-    specs: Iterable[DocumentSpec], problems: list[ReadProblem]
-) -> list[DocumentSpec]:
+def _writable(specs: Iterable[DocumentSpec], problems: list[ReadProblem]) -> list[DocumentSpec]:
+    """The specs to write: a repeated (source, external_id) or one PostgreSQL cannot store
+    (specs.unstorable) is a problem of its own, and the rest are written."""
     seen: set[tuple[str, str]] = set()
     unique = []
     for number, spec in enumerate(specs, start=1):
         key = (spec.source, spec.external_id)
         if key in seen:
             problems.append(ReadProblem(number, f"duplicate external_id {spec.external_id!r}"))
+            continue
+        if problem := unstorable(spec):
+            problems.append(ReadProblem(number, problem, spec.external_id))
             continue
         seen.add(key)
         unique.append(spec)
@@ -244,7 +247,7 @@ def upsert_documents(
     progress: Progress | None = None,
 ) -> IngestReport:
     report = IngestReport()
-    unique = _without_duplicates(specs, report.problems)
+    unique = _writable(specs, report.problems)
     batches = [unique[start : start + batch_size] for start in range(0, len(unique), batch_size)]
     vectors, groups = _to_encode(batches)
     report.chunks_embedded = sum(len(group) for group in groups)

@@ -88,6 +88,48 @@ def test_jsonl_bad_lines_are_reported_and_skipped(db: None, tmp_path: Path) -> N
     assert KBDocument.objects.filter(external_id="gift", source=DocumentSource.JSONL).exists()
 
 
+def test_rows_the_database_cannot_store_are_problems_not_a_failed_import(
+    db: None, tmp_path: Path
+) -> None:
+    path = tmp_path / "kb.jsonl"
+    good = {"title": "Opening hours", "content": "We are open 9-17 on weekdays."}
+    lines = [
+        json.dumps(good),
+        json.dumps({"title": "Long intent", "content": "c", "intent": "x" * 65}),
+        json.dumps({"title": "A NUL", "content": "a\u0000b"}),
+        '{"title": "NaN", "content": "c", "metadata": {"x": NaN}}',
+        json.dumps({"title": "Gift cards", "content": "They never expire.", "external_id": "gift"}),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+    report = ingest("jsonl", path)
+
+    assert report.created == 2
+    assert [p.reason for p in report.problems] == [
+        "intent is longer than 64 characters",
+        "content holds a NUL character",
+        "metadata holds NaN or Infinity, which JSON cannot",
+    ]
+    assert set(KBDocument.objects.values_list("title", flat=True)) == {
+        "Opening hours",
+        "Gift cards",
+    }
+
+
+def test_an_abcd_subflow_with_an_action_that_is_no_object_is_a_problem(
+    db: None, tmp_path: Path
+) -> None:
+    path = tmp_path / "guidelines.json"
+    steps = [{"text": "Check the order."}]
+    flows = {
+        "Refunds": {"subflows": {"Start": {"actions": steps}, "Odd": {"actions": ["a string"]}}}
+    }
+    path.write_text(json.dumps(flows))
+    report = ingest("abcd", path)
+    assert report.created == 1
+    assert [str(p) for p in report.problems] == ["Refunds/Odd:0: an action is not an object"]
+
+
 def test_bitext_rows_missing_fields_are_skipped_with_line_numbers(db: None, tmp_path: Path) -> None:
     path = tmp_path / "responses.csv"
     with path.open("w", newline="") as handle:
