@@ -103,7 +103,10 @@ def claim_draft(message_id: Any, holder: str = "") -> Draft | None:
 
 def _take(draft: Draft, condition: Q, now: datetime, holder: str) -> bool:
     claimable = Draft.objects.filter(condition, pk=draft.pk).keyed_in_status(DraftStatus.PENDING)
-    return bool(claimable.update(run_started_at=now, run_by=holder, attempts=F("attempts") + 1))
+    taken = bool(claimable.update(run_started_at=now, run_by=holder, attempts=F("attempts") + 1))
+    if taken:  # the claim this run holds: release_draft gives back this one only
+        draft.run_started_at, draft.run_by = now, holder
+    return taken
 
 
 def _holder_died(held_since: datetime, held_by: str, now: datetime) -> bool:
@@ -117,11 +120,12 @@ def _holder_died(held_since: datetime, held_by: str, now: datetime) -> bool:
 
 
 def release_draft(draft: Draft) -> None:
-    """Gives a claimed draft back (the run stopped short); a draft recorded meanwhile keeps its
-    outcome."""
-    Draft.objects.filter(pk=draft.pk).keyed_in_status(DraftStatus.PENDING).update(
-        run_started_at=None, run_by=""
-    )
+    """Gives back the claim this run took (claim_draft's draft: the run stopped short); a draft
+    recorded meanwhile keeps its outcome, and a claim another run took over since (this one
+    outlived its lease) stays that run's: releasing it let a third run start beside it."""
+    Draft.objects.filter(
+        pk=draft.pk, run_started_at=draft.run_started_at, run_by=draft.run_by
+    ).keyed_in_status(DraftStatus.PENDING).update(run_started_at=None, run_by="")
 
 
 class AlreadyRecorded(Exception):

@@ -30,7 +30,7 @@ from resolver.heartbeat import worker_key
 from resolver.models import DeadLetter, ProcessedEvent
 from resolver.polling import wait_for
 from resolver.processes import stop_all
-from support.agent_runs import DraftClaimed, claim_draft
+from support.agent_runs import DraftClaimed, claim_draft, release_draft
 from support.consumers import CONSOLE_GROUP
 from support.inbound import message_created, receive_message
 from support.models import AuditLog, Draft, DraftStatus
@@ -86,6 +86,24 @@ def test_a_claim_older_than_the_lease_is_taken_over(db: None) -> None:
     assert claim_draft(message.pk) == draft
     draft.refresh_from_db()
     assert draft.attempts == 2
+
+
+def test_a_run_that_outlived_its_lease_releases_nothing_of_the_run_that_took_over(
+    db: None,
+) -> None:
+    message, draft = receive_message("where is my order", enqueue=False)
+    slow = claim_draft(message.pk, holder="host:1")
+    assert slow is not None
+    expired = timezone.now() - DRAFT_CLAIM_LEASE - timedelta(seconds=1)
+    Draft.objects.filter(pk=draft.pk).update(run_started_at=expired)
+    assert claim_draft(message.pk, holder="host:2") is not None  # its lease ran out
+
+    release_draft(slow)  # the slow run stops short at last
+
+    draft.refresh_from_db()
+    assert (draft.run_by, draft.run_started_at is not None) == ("host:2", True)
+    with pytest.raises(DraftClaimed):  # no third run beside the one that took over
+        claim_draft(message.pk, holder="host:3")
 
 
 @pytest.mark.parametrize(
