@@ -1,6 +1,9 @@
-"""Periodic jobs without a separate scheduler: every worker process sends the named actors a
-message every `interval` seconds; the actors themselves take a Redis lock so that, with many
-workers, each job runs about once per interval."""
+"""Periodic jobs without a separate scheduler: every worker process looks every tick whether a
+named actor is due, and the one that claims its interval in Redis sends it: each job is sent
+about once per interval across all workers, counted on Redis's clock rather than from a
+process's boot (a fleet restarted more often than an hourly job's interval still runs it). The
+actors also take a lock of half their interval (run_once_per), so a stray second message of
+the same interval does nothing."""
 
 from __future__ import annotations
 
@@ -18,8 +21,17 @@ LOCK_PREFIX = "resolver:periodic:"
 
 
 def run_once_per(name: str, seconds: int) -> bool:
-    """True for the first caller in a `seconds` window across all processes."""
-    return bool(get_redis().set(f"{LOCK_PREFIX}{name}", "1", nx=True, ex=seconds))
+    """True for the first caller in half a `seconds` window across all processes: a job sent
+    once per interval runs each time (a window as long as the interval skipped a run whose
+    message waited less in the queue than the last one's), a duplicate of it does nothing."""
+    return bool(get_redis().set(f"{LOCK_PREFIX}{name}", "1", nx=True, ex=max(1, seconds // 2)))
+
+
+def claim_send(name: str, interval: int, tick: int) -> bool:
+    """Whether this process sends `name` now: the first to ask since the last send, an
+    interval ago less half a tick (the next tick after it falls due finds it free)."""
+    window_ms = max(1, int((interval - tick / 2) * 1000))
+    return bool(get_redis().set(f"{LOCK_PREFIX}sent:{name}", "1", nx=True, px=window_ms))
 
 
 class Periodic(Middleware):
@@ -39,12 +51,9 @@ class Periodic(Middleware):
         self.stopped.set()
 
     def _loop(self, broker: Any) -> None:
-        elapsed = 0
         while not self.stopped.wait(self.tick):
-            elapsed += self.tick
             for name, interval in self.intervals.items():
-                if elapsed % interval >= self.tick:
-                    continue  # not due on this tick
                 # Redis down: the next tick tries again; /healthz reports the outage.
                 with contextlib.suppress(Exception):
-                    broker.get_actor(name).send()
+                    if claim_send(name, interval, self.tick):
+                        broker.get_actor(name).send()
