@@ -6,8 +6,10 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
@@ -196,8 +198,27 @@ class ActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["decided_by", "draft"]
 
 
+class OrderFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        """Two rows of one save whose numbers differ only in case are one order
+        (order_number_ci_unique): each row's own check reads the database, not the others'."""
+        super().clean()
+        seen: set[str] = set()
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None) or {}
+            number = str(data.get("number") or "").strip().upper()
+            if not number or data.get("DELETE"):
+                continue
+            if number in seen:
+                raise ValidationError(
+                    f"Two rows have order number {number} (in different cases): one order."
+                )
+            seen.add(number)
+
+
 class OrderInline(admin.TabularInline):
     model = Order
+    formset = OrderFormSet
     fields = [
         "number",
         "status",
