@@ -3,21 +3,24 @@ them: a draft sentence a rule matches escalates like any forbidden promise."""
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agents.fingerprinted import Fingerprinted
 from agents.state import GuardIssue
 from agents.text import sentences
+from knowledge.rule_patterns import PATTERN_ERRORS, search
 
 CODE = "learned_rule"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LearnedRule:
     rule_id: int
-    pattern: re.Pattern[str]
+    pattern: Any  # compiled by knowledge/rule_patterns.py (the `regex` module)
 
 
 def load_guard_rules() -> tuple[LearnedRule, ...]:
@@ -42,7 +45,7 @@ def _stored_rules() -> tuple[LearnedRule, ...]:
     for rule in GuardRule.objects.enabled():
         try:
             rules.append(LearnedRule(rule.pk, rule.compiled()))
-        except re.error:
+        except PATTERN_ERRORS:
             continue  # stored through a check that compiles it; a hand-edited row may not
     return tuple(rules)
 
@@ -52,7 +55,17 @@ _RULES = Fingerprinted(_rules_fingerprint, _stored_rules)
 
 def _issues(sentence: str, rules: Sequence[LearnedRule]) -> Iterator[GuardIssue]:
     for rule in rules:
-        if rule.pattern.search(sentence):
+        try:
+            found = search(rule.pattern, sentence)
+        except TimeoutError:
+            # Cannot tell in time: a person reads the draft (fail safe), and the log names the
+            # rule to fix or switch off.
+            logger.warning(
+                "guard rule %s took too long on a sentence: fix or disable it", rule.rule_id
+            )
+            yield GuardIssue("policy", CODE, f"rule {rule.rule_id} took too long to check")
+            continue
+        if found:
             yield GuardIssue("policy", CODE, f"rule {rule.rule_id}: {sentence[:160]}")
 
 

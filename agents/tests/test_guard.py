@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from agents.facts import CustomerFacts, OrderFact
@@ -166,6 +168,21 @@ def test_learned_rules_stop_drafts_only_once_enabled() -> None:
     assert [issue.code for issue in result.issues] == ["learned_rule"]
     assert f"rule {rule.pk}: We can waive the fee." in str(result.issues[0])
     assert is_forbidden(result)  # escalates (forbidden_action) rather than being repaired
+
+
+@pytest.mark.django_db
+def test_a_rule_that_backtracks_without_end_escalates_instead_of_hanging_the_worker() -> None:
+    """Stored by hand past the approval's check: the guard's search gives up in time, and a
+    person reads the draft."""
+    rule = GuardRule.objects.create(pattern=r"(a|a)+$", description="slow", enabled=True)
+    draft = drafted("To cancel an order, open Order History [1]. " + "a" * 40 + "!")
+    started = time.monotonic()
+    result = check_answer(draft, [ARTICLE], NO_FACTS, "NEUTRAL", CALM, (), (), load_guard_rules())
+    assert time.monotonic() - started < 5  # re would take longer than the universe
+    assert [str(issue) for issue in result.issues if issue.code == "learned_rule"] == [
+        f"policy/learned_rule: rule {rule.pk} took too long to check"
+    ]
+    assert is_forbidden(result)
 
 
 ASSEMBLY = (

@@ -3,10 +3,12 @@ its training rows, and policy guard rules, off until an admin enables them."""
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from django.db import models
 from django.db.models.functions import MD5
+
+from knowledge.rule_patterns import compile_rule
 
 
 class TriageExample(models.Model):
@@ -59,5 +61,6 @@ class GuardRule(models.Model):
     def __str__(self) -> str:
         return f"{'on' if self.enabled else 'off'}: {self.description}"
 
-    def compiled(self) -> re.Pattern[str]:
-        return re.compile(self.pattern, re.IGNORECASE)
+    def compiled(self) -> Any:
+        """The pattern as the guard searches with it (knowledge/rule_patterns.py)."""
+        return compile_rule(self.pattern)

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from knowledge.models import GuardRule, Proposal, ProposalKind
+from knowledge.rule_patterns import PATTERN_ERRORS, compile_rule, search
 from knowledge.specifics import generalise
 from resolver.audit_actor import Actor
 from support.learning.sources import add_source, lock_kind
@@ -132,10 +133,14 @@ def candidate_pattern(answer: str) -> str | None:
     return phrase_pattern(chosen) if chosen else None
 
 
+# Not a pattern, or too slow to tell: a draft it cannot be said to match.
+UNUSABLE: tuple[type[Exception], ...] = (*PATTERN_ERRORS, TimeoutError)
+
+
 def _matches(pattern: str, text: str) -> bool:
     try:
-        return re.search(pattern, text, re.IGNORECASE) is not None
-    except re.error:
+        return search(compile_rule(pattern), text)
+    except UNUSABLE:
         return False
 
 
@@ -207,23 +212,43 @@ def recent_drafts() -> list[Draft]:
 
 def would_stop(pattern: str, recent: list[Draft] | None = None, limit: int = 5) -> WouldStop:
     compiled = compile_pattern(pattern)
-    hits = [
-        d for d in (recent if recent is not None else recent_drafts()) if compiled.search(d.answer)
-    ]
+    try:
+        hits = [
+            d
+            for d in (recent if recent is not None else recent_drafts())
+            if search(compiled, d.answer)
+        ]
+    except TimeoutError:
+        raise ReviewError(TOO_SLOW) from None
     policy = [d for d in hits if d.reject_category == RejectCategory.POLICY]
     sent = [d for d in hits if d.status == DraftStatus.SENT]
     return WouldStop(policy[:limit], sent[:limit])
 
 
-def compile_pattern(pattern: str) -> re.Pattern[str]:
-    """The pattern as the guard will use it, or ReviewError when it is no usable rule."""
+# Texts on which a pattern with nested repeats backtracks without end ("(a|a)+$", "(\w+\s?)+$"
+# followed by what does not match): a rule slow on them is refused before it guards anything.
+PROBES = ("a" * 64 + "!", "word " * 40 + "!", "1" * 64 + "x", "." * 64 + "\n")
+TOO_SLOW = (
+    "the pattern takes too long on some text (it backtracks without end): write it without "
+    "repeats inside repeats"
+)
+
+
+def compile_pattern(pattern: str) -> Any:
+    """The pattern as the guard will use it (knowledge/rule_patterns.py), or ReviewError when it
+    is no usable rule: not a pattern, matching empty text, or too slow on the probes."""
     try:
-        compiled = re.compile(pattern, re.IGNORECASE)
-    except (re.error, OverflowError, RecursionError) as exc:
-        # OverflowError: a repeat count beyond what re takes ("x{4294967295}").
+        compiled = compile_rule(pattern)
+    except PATTERN_ERRORS as exc:
+        # OverflowError: a repeat count beyond what the engine takes ("x{4294967295}").
         raise ReviewError(f"the pattern is not a valid regular expression: {exc}") from None
-    if compiled.search("") or compiled.search(" "):
-        raise ReviewError("the pattern matches empty text: it would stop every draft")
+    try:
+        if search(compiled, "") or search(compiled, " "):
+            raise ReviewError("the pattern matches empty text: it would stop every draft")
+        for probe in PROBES:
+            search(compiled, probe)
+    except TimeoutError:
+        raise ReviewError(TOO_SLOW) from None
     return compiled
 
 

@@ -222,7 +222,7 @@ def test_policy_rejections_propose_an_off_rule_with_the_drafts_it_stops(
     assert audit.after == {"rule_id": rule.pk, "enabled": True, "pattern": pattern}
 
 
-@pytest.mark.parametrize("pattern", ["(unclosed", "x*", "", "x{4294967295}"])
+@pytest.mark.parametrize("pattern", ["(unclosed", "x*", "", "x{4294967295}", "(a|a)+$"])
 def test_an_unusable_rule_is_refused(agent_user: Any, pattern: str) -> None:
     proposal = Proposal.objects.create(
         kind=ProposalKind.GUARD_RULE, title="t", question="q", answer="placeholder"
