@@ -5,6 +5,7 @@ shows it) but never drafted: `noise_reason` says why (Message.ignored_reason).""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from support.email.addresses import is_our_message_id, own_addresses
 from support.email.bounces import is_bounce
@@ -71,3 +72,16 @@ def noise_reason(parsed: ParsedEmail) -> str:
     if _auto_reply(parsed, precedence):
         return IgnoredReason.AUTO_REPLY
     return ""
+
+
+def esp_noise(verdict: dict[str, Any]) -> str:
+    """Why the ESP's own verdict (support/email/esp.py:verdict) says not to draft it: its spam
+    flag, or a virus found (Amazon SES). "" for the API and IMAP doors, which carry none."""
+    if verdict.get("spam_detected") is True or verdict.get("virus") == "fail":
+        return IgnoredReason.SPAM
+    return ""
+
+
+def has_virus(verdict: dict[str, Any]) -> bool:
+    """The ESP found a virus: none of its files is kept (an agent would open them)."""
+    return verdict.get("virus") == "fail"

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from support.email.authentication import author_address, sender_verification, tr
 from support.email.bounces import mark_bounced, original_message_ids
 from support.email.flood import flooded
 from support.email.html import sanitise
-from support.email.loops import noise_reason
+from support.email.loops import esp_noise, has_virus, noise_reason
 from support.email.parse import ParsedEmail, parse
 from support.email.threading import conversation_for, subject_without_token
 from support.inbound import store_message
@@ -270,7 +270,9 @@ def _store(
     the InboundEmail row; mark the replies a bounce returns."""
     if not parsed.from_address:
         raise Unstorable("the e-mail has no From address: no customer to answer")
-    reason = noise_reason(parsed)
+    reason = noise_reason(parsed) or esp_noise(verdict)
+    if has_virus(verdict):
+        parsed = replace(parsed, parts=())  # its files are not kept, nor shown to an agent
     # A quarantined e-mail being reprocessed was counted when it first came in.
     if not reason and existing is None and flooded(parsed.from_address):
         reason = IgnoredReason.RATE_LIMITED

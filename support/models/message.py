@@ -26,6 +26,7 @@ class IgnoredReason(models.TextChoices):
     OWN_ADDRESS = "own_address", "Sent from our own address"
     MAILING_LIST = "mailing_list", "Mailing list or bulk mail"
     RATE_LIMITED = "rate_limited", "The sender flooded the inbox"
+    SPAM = "spam", "The ESP found spam or a virus in it"
 
 
 class Message(models.Model):

@@ -313,6 +313,34 @@ def test_an_auto_reply_to_our_last_reply_leaves_a_resolved_conversation_resolved
     assert Conversation.objects.get(pk=str(first.conversation_id)).status == ConversationStatus.OPEN
 
 
+@pytest.mark.parametrize(
+    ("verdict", "files_kept"),
+    [({"spam_detected": True}, 1), ({"virus": "fail", "spam_detected": False}, 0)],
+    ids=["spam", "virus"],
+)
+def test_what_the_esp_found_spam_or_infected_is_stored_undrafted(
+    db: None, verdict: dict[str, Any], files_kept: int
+) -> None:
+    from support.models import Attachment
+
+    sender, _ = unique_sender()
+    mail = build(
+        "Claim your prize now",
+        sender=sender,
+        attachments=[{"data": b"MZ...", "filename": "prize.exe", "type": "application/x-msdos"}],
+    )
+    received = receive_email(mail, door="anymail:amazon_ses", esp_verdict=verdict)
+
+    assert (received.status, received.ignored_reason, received.draft_id) == (
+        ReceiptStatus.IGNORED,
+        IgnoredReason.SPAM,
+        None,
+    )
+    assert Attachment.objects.count() == files_kept  # an infected one's files are not kept
+    clean = receive_email(build(sender=sender), door="anymail:amazon_ses", esp_verdict={})
+    assert clean.status == ReceiptStatus.PENDING
+
+
 def test_a_bounce_of_our_reply_marks_its_delivery_bounced(db: None) -> None:
     from support.models import ReplyDelivery, ReplyDeliveryStatus
     from support.tests.email_fixtures import our_reply
