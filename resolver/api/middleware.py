@@ -79,6 +79,11 @@ def _content_length(request: HttpRequest) -> int:
         return 0
 
 
+def _chunked_without_length(request: HttpRequest) -> bool:
+    encoding = request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return "chunked" in encoding and not request.META.get("CONTENT_LENGTH")
+
+
 def body_limit(request: HttpRequest) -> int | None:
     """The largest request body a request may send: its path's own (API_BODY_LIMITS), its
     prefix's (BODY_LIMIT_PREFIXES: the ESP webhooks), else REQUEST_BODY_MAX_BYTES; None for a
@@ -106,6 +111,11 @@ class ApiLimitsMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = body_limit(request)
+        if limit is not None and _chunked_without_length(request):
+            # No length to hold to the limit (nor Django's own check, which reads the same
+            # header): a chunked body of any size would be parsed whole.
+            detail = "send the request body with a Content-Length (chunked bodies are refused)"
+            return JsonResponse(error_body(411, detail, "length_required"), status=411)
         if limit is not None and _content_length(request) > limit:
             detail = f"the request body is over the {limit} byte limit"
             return JsonResponse(error_body(413, detail), status=413)
