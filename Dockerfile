@@ -28,4 +28,4 @@ COPY manage.py ./
 RUN useradd --create-home --uid 1000 resolver && mkdir -p /data && chown resolver /data
 USER resolver
 EXPOSE 8000
-CMD ["python", "-m", "uvicorn", "resolver.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "off"]
+CMD ["python", "-m", "uvicorn", "resolver.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "off", "--ws-max-size", "65536"]

@@ -289,6 +289,10 @@ EMAIL_DELIVERY_BACKOFF_SECONDS = env_float(
 # a participant of a thread. Our replies' Message-IDs end in SUPPORT_EMAIL_FROM's domain, which is
 # how a reply of ours coming back is told from a customer's mail.
 # POST /api/v1/inbound/email takes a whole e-mail, attachments included: its own body limit.
+# The largest WebSocket frame the web server takes (uvicorn --ws-max-size, in every launch:
+# runresolver, Dockerfile, docker-compose.yml, deploy/k8s): the console's and the widget's
+# frames are small JSON, and uvicorn's own default is 16 MiB a frame on a public socket.
+WEBSOCKET_MAX_FRAME_BYTES = 65536
 INBOUND_EMAIL_MAX_BYTES = env_int(
     "INBOUND_EMAIL_MAX_BYTES", 25 * 1024 * 1024, minimum=1024, maximum=1 << 30
 )

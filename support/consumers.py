@@ -21,6 +21,8 @@ TYPING_EVERY_SECONDS = 2.0
 # Close codes in the 4000 range are ours; 4401/4403 mirror HTTP 401/403.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# A frame a listen-only socket does not take (RFC 6455's "policy violation").
+CLOSE_UNEXPECTED_FRAME = 1008
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
@@ -143,6 +145,11 @@ class WidgetConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """The widget only listens (static/widget.js sends nothing on its socket): a frame from
+        the page is closed on, unparsed, so nobody streams large frames at a public socket."""
+        await self.close(code=CLOSE_UNEXPECTED_FRAME)
 
     async def widget_event(self, event: dict[str, Any]) -> None:
         if time.monotonic() - self.checked_at > RECHECK_SECONDS:

@@ -18,6 +18,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import get_commands
 from django.test import Client, override_settings
 
@@ -194,6 +195,12 @@ def test_images_and_commands_match_the_dockerfile_and_manage_py() -> None:
             assert {"cpu", "memory"} <= set(container["resources"]["limits"])
     for spec in pod_specs(overlay).values():
         assert {container["image"] for container in containers(spec)} == {image}
+    # The web server's WebSocket frame limit is the one runresolver passes (settings), in the
+    # image (so Kubernetes' command, which starts with it) and in compose.
+    limit = str(settings.WEBSOCKET_MAX_FRAME_BYTES)
+    assert cmd[cmd.index("--ws-max-size") + 1] == limit
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
+    assert web[web.index("--ws-max-size") + 1] == limit
 
 
 def test_worker_shutdown_and_scaling_fit_the_queue() -> None:

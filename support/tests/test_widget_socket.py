@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from resolver.asgi import application
 from resolver.audit_actor import Actor
 from support import review
-from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
+from support.consumers import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CLOSE_UNEXPECTED_FRAME
 from support.inbound import receive_message
 from support.models import Channel, WidgetKey
 from support.tests.conftest import SHOP
@@ -73,6 +73,16 @@ async def test_refusals_are_told_by_close_code() -> None:
     for token, origin, code in cases:
         socket = await _socket(conversation_id, token, origin)
         assert await _closed_with(socket) == code
+
+
+async def test_a_frame_from_the_page_closes_the_listen_only_socket() -> None:
+    """static/widget.js sends nothing on its socket: a large frame is closed on unparsed (and
+    uvicorn takes none over WEBSOCKET_MAX_FRAME_BYTES)."""
+    key = await database_sync_to_async(_key)()
+    conversation_id, _ = await database_sync_to_async(_conversation_with_draft)()
+    socket = await _socket(conversation_id, tokens.issue(conversation_id, key.pk))
+    await socket.send_to(text_data="x" * 60_000)
+    assert await _closed_with(socket) == CLOSE_UNEXPECTED_FRAME
 
 
 async def test_an_agent_typing_shows_in_the_widget(agent_user: User) -> None:

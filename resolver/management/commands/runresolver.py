@@ -124,6 +124,7 @@ class Command(BaseCommand):
             (logs / old).unlink(missing_ok=True)
         web_argv = [sys.executable, "-m", "uvicorn", "resolver.asgi:application"]
         web_argv += ["--host", HOST, "--port", str(port), "--lifespan", "off", "--no-access-log"]
+        web_argv += ["--ws-max-size", str(settings.WEBSOCKET_MAX_FRAME_BYTES)]
         children = [
             ChildProcess("web", web_argv, env, logs / "web.log"),
             ChildProcess("worker", worker_command(1, threads), env, logs / "worker.log"),
