@@ -45,6 +45,8 @@ REF_MAX_CHARS = Conversation._meta.get_field("customer_ref").max_length or 200
 # Hex HMAC-SHA256: 64 characters; a longer value is not a hash (and is anonymous, not a 422).
 HASH_MAX_CHARS = 128
 VISIBLE_ROLES = (MessageRole.CUSTOMER, MessageRole.AGENT)
+# Messages a widget page loads: the latest this many.
+HISTORY_MAX = 200
 
 
 class StartIn(Schema):
@@ -106,7 +108,8 @@ class WidgetConversation(Schema):
     id: uuid.UUID
     status: str
     waiting: bool  # the last message is the customer's: an agent is on it
-    messages: list[WidgetMessage]
+    messages: list[WidgetMessage]  # the latest HISTORY_MAX, oldest first
+    earlier_omitted: bool = False  # more, older messages exist than are shown
 
 
 def session(conversation_id: uuid.UUID, key_id: int, verified: bool = False) -> dict[str, Any]:
@@ -229,16 +232,17 @@ def post_message(
 def read(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
     """What the customer sees of their conversation."""
     conversation = _conversation(_visitor_of_conversation(request, conversation_id))
-    messages = list(
-        Message.objects.filter(conversation=conversation, role__in=VISIBLE_ROLES).order_by(
-            "created_at", "id"
-        )
-    )
+    # The latest HISTORY_MAX (message_conversation_time_idx backwards), oldest first: a
+    # conversation grown without end must not be read and sent whole on every page load.
+    visible = Message.objects.filter(conversation=conversation, role__in=VISIBLE_ROLES)
+    latest = list(visible.order_by("-created_at", "-id")[: HISTORY_MAX + 1])
+    messages = latest[:HISTORY_MAX][::-1]
     return {
         "id": conversation.pk,
         "status": conversation.status,
         "waiting": bool(messages) and messages[-1].role == MessageRole.CUSTOMER,
         "messages": [message.as_widget_json() for message in messages],
+        "earlier_omitted": len(latest) > HISTORY_MAX,
     }
 
 

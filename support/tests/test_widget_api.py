@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core import signing
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from resolver.audit_actor import Actor
 from support.models import Channel, Conversation, Draft, Message, MessageRole, WidgetKey
@@ -164,6 +166,27 @@ def test_bad_messages_are_refused_and_nothing_is_stored(
     response = _post(client, token, body)
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert not Message.objects.exists()
+
+
+def test_a_long_conversation_shows_its_latest_messages(
+    client: Client, widget_key: WidgetKey, settings: Any
+) -> None:
+    from support.api import widget
+
+    session = start_widget(client, widget_key).json()
+    conversation_id = session["conversation_id"]
+    created = Message.objects.bulk_create(
+        Message(conversation_id=conversation_id, role=MessageRole.CUSTOMER, body=f"m{i}")
+        for i in range(widget.HISTORY_MAX + 5)
+    )
+    start = timezone.now() - timedelta(hours=1)
+    for i, message in enumerate(created):  # one second apart, in order
+        Message.objects.filter(pk=message.pk).update(created_at=start + timedelta(seconds=i))
+    url = f"{API}/widget/conversations/{conversation_id}"
+    seen = client.get(url, headers=token_headers(session["token"])).json()
+    bodies = [m["body"] for m in seen["messages"]]
+    assert len(bodies) == widget.HISTORY_MAX and seen["earlier_omitted"] is True
+    assert bodies[-1] == f"m{widget.HISTORY_MAX + 4}" and bodies[0] == "m5"  # oldest first
 
 
 def test_tokens_are_checked(client: Client, widget_key: WidgetKey) -> None:
