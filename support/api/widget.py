@@ -112,10 +112,12 @@ class WidgetConversation(Schema):
     earlier_omitted: bool = False  # more, older messages exist than are shown
 
 
-def session(conversation_id: uuid.UUID, key_id: int, verified: bool = False) -> dict[str, Any]:
+def session(
+    conversation_id: uuid.UUID, key_id: int, verified: bool = False, verified_at: int | None = None
+) -> dict[str, Any]:
     return {
         "conversation_id": conversation_id,
-        "token": tokens.issue(conversation_id, key_id, verified),
+        "token": tokens.issue(conversation_id, key_id, verified, verified_at),
         "expires_at": timezone.now() + tokens.expires_in(),
     }
 
@@ -188,7 +190,8 @@ def start(request: HttpRequest, payload: StartIn | None = None) -> Status[dict[s
 def refresh(request: HttpRequest) -> dict[str, Any]:
     """A fresh token for the same conversation (accepted up to WIDGET_TOKEN_REFRESH_DAYS)."""
     visitor = visitor_of(request)
-    return session(_conversation(visitor).pk, visitor.key.pk, visitor.grant.verified)
+    grant = visitor.grant  # verified stays verified from when it was checked, not from now
+    return session(_conversation(visitor).pk, visitor.key.pk, grant.verified, grant.verified_at)
 
 
 @router.post("/widget/messages", response={202: WidgetAccepted, **ERRORS}, auth=TokenAuth())

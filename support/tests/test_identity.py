@@ -9,7 +9,9 @@ import hashlib
 import hmac
 import io
 import threading
+import time
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -262,6 +264,32 @@ def test_a_right_widget_hash_is_the_customer_for_every_message_and_refresh(
 
 
 # Channels
+
+
+def test_a_verified_token_stops_vouching_when_the_secret_changes_or_it_grows_old(
+    client: Client, widget_key: WidgetKey, identity: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refreshed within every window, a token copied from the host page's storage vouched for
+    its customer for ever, even after the identity secret was changed because it leaked."""
+    from support.widget import tokens
+
+    given = customer_hash("C-1042")
+    token = start_widget(client, widget_key, customer_ref="C-1042", customer_hash=given).json()[
+        "token"
+    ]
+    assert tokens.read(token).verified
+
+    identity.WIDGET_IDENTITY_SECRET = SECRET + "-rotated"
+    assert not tokens.read(token).verified
+    refreshed = client.post(f"{API}/widget/token", headers=token_headers(token)).json()["token"]
+    assert not tokens.read(refreshed).verified  # the refresh does not restore it
+    assert _widget_message(client, refreshed).verified_by == Verification.NONE
+
+    identity.WIDGET_IDENTITY_SECRET = SECRET
+    assert tokens.read(token).verified
+    later = time.time() + tokens.VERIFIED_MAX_AGE.total_seconds() + 60
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    assert not tokens.read(token, max_age=timedelta(days=10**4)).verified  # verified too long ago
 
 
 def test_email_widget_and_api_of_one_verified_person_link_to_one_customer(
