@@ -117,9 +117,14 @@ def article(request: HttpRequest, slug: Path[ArticleSlug]) -> dict[str, Any]:
     }
 
 
-@router.post("/widget/deflections", response={201: DeflectionOut, **ERRORS}, auth=None)
+@router.post(
+    "/widget/deflections", response={201: DeflectionOut, 200: DeflectionOut, **ERRORS}, auth=None
+)
 def deflect(request: HttpRequest, payload: DeflectionIn) -> Status[dict[str, Any]]:
-    """The visitor said the article answered their question: no conversation, one deflection."""
+    """The visitor said the article answered their question: no conversation, one deflection
+    (the same visitor again for the same article within a day: 200, the first one)."""
     key = widget_key(request)
-    deflection = record_deflection(key, payload.article_id, payload.query)
-    return Status(201, {"id": deflection.pk, "article_id": payload.article_id})
+    visitor = request.META.get("REMOTE_ADDR") or ""
+    deflection, new = record_deflection(key, payload.article_id, payload.query, visitor)
+    found = deflection.pk if deflection is not None else 0
+    return Status(201 if new else 200, {"id": found, "article_id": payload.article_id})

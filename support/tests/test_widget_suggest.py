@@ -34,12 +34,19 @@ def _suggest(client: Client, key: WidgetKey | None, q: Any, **headers: str) -> A
     return client.get(f"{API}/widget/suggest", params, headers=headers)
 
 
-def _deflect(client: Client, key: WidgetKey, body: dict[str, Any], origin: str = SHOP) -> Any:
+def _deflect(
+    client: Client,
+    key: WidgetKey,
+    body: dict[str, Any],
+    origin: str = SHOP,
+    address: str = "127.0.0.1",
+) -> Any:
     return client.post(
         f"{API}/widget/deflections",
         body,
         content_type="application/json",
         headers={"X-Widget-Key": key.public_key, "Origin": origin},
+        REMOTE_ADDR=address,
     )
 
 
@@ -165,6 +172,24 @@ def test_a_deflection_is_recorded_without_the_words(
     assert deflection.query_hash == query_hash("i want my money   back")
     assert len(deflection.query_hash) == 64 and "money" not in deflection.query_hash
     assert not Conversation.objects.exists()
+
+
+def test_a_visitor_saying_yes_again_is_one_deflection(
+    kb: dict[str, KBDocument], widget_key: WidgetKey
+) -> None:
+    """A loop of posts (a public key is all it takes) no longer inflates the dashboard's
+    deflection rate: one per visitor, key and article a day."""
+    client, refund = _client(), kb["refund"]
+    first = _deflect(client, widget_key, {"article_id": refund.pk, "query": "money back"})
+    assert first.status_code == 201
+    for _ in range(5):
+        again = _deflect(client, widget_key, {"article_id": refund.pk})
+        assert (again.status_code, again.json()) == (200, first.json())
+    assert Deflection.objects.count() == 1
+    other = _deflect(
+        _client(), widget_key, {"article_id": refund.pk}, address="203.0.113.9"
+    )  # another visitor
+    assert other.status_code == 201 and Deflection.objects.count() == 2
 
 
 @pytest.mark.parametrize(
