@@ -72,7 +72,9 @@ def record_deflection(
     except Exception:
         first = True
     if not first:
-        return Deflection.objects.filter(pk=_stored_id(marker)).first(), False
+        stored = _stored_id(marker)
+        found = Deflection.objects.filter(pk=stored).first() if stored is not None else None
+        return found, False
     deflection = do_record_deflection(key, article, query)
     with contextlib.suppress(Exception):
         get_redis().set(marker, str(deflection.pk), ex=DEDUPLICATE_SECONDS)
@@ -82,6 +84,6 @@ def record_deflection(
 def _stored_id(marker: str) -> int | None:
     try:
         value = get_redis().get(marker)
-        return int(value) if value else None
+        return int(str(value, "ascii")) if isinstance(value, bytes) and value else None
     except Exception:
         return None
