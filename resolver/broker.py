@@ -92,7 +92,10 @@ class WorkerHeartbeat(Middleware):
         self.thread = HeartbeatThread(client, self.interval, also=also)
         self.thread.start()
 
-    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        # After the worker's threads have finished their runs: a run draining after SIGTERM
+        # (up to its time limit) is still this process's, and must not look like a dead
+        # worker's claim to be taken over beside it.
         if self.thread is not None:
             self.thread.stop()
 

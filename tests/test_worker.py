@@ -92,6 +92,32 @@ def test_a_started_worker_is_warm_when_a_process_under_it_beats(
         started.communicate(b"\n", timeout=10)
 
 
+def test_a_worker_beats_until_its_runs_have_drained_not_only_until_shutdown_starts(
+    redis_client: redis.Redis,
+) -> None:
+    """Dramatiq lets in-flight runs finish after SIGTERM (between before_ and
+    after_worker_shutdown): a heartbeat gone at the start made such a run's claim look like a
+    dead worker's, to be taken over and run twice."""
+    from resolver.broker import WorkerHeartbeat
+
+    class Broker:
+        def do_fetch(self, queue: str, timeout: int) -> None:
+            return None
+
+    heartbeat = WorkerHeartbeat(interval=1)
+    heartbeat.after_worker_boot(Broker(), None)
+    try:
+        assert wait_for(lambda: redis_client.exists(worker_key()), 5)
+        heartbeat.before_worker_shutdown(Broker(), None)  # runs are draining
+        time.sleep(1.5)
+        assert redis_client.exists(worker_key())
+        heartbeat.after_worker_shutdown(Broker(), None)  # they have finished
+        assert not redis_client.exists(worker_key())
+    finally:
+        if heartbeat.thread is not None:
+            heartbeat.thread.stop()
+
+
 def test_a_worker_beats_only_once_warm_and_a_failed_warm_up_ends_it(
     transactional_db: None, redis_client: redis.Redis
 ) -> None:
