@@ -116,7 +116,11 @@ def window(since: datetime, rolled: rollups.Window | None = None) -> dict[str, A
         ),
         "suggested": figures.total("drafts", completed=True, escalation_reason=""),
         "ai_escalated": figures.total("drafts", escalation_reason=bool),
-        "rejected": figures.total("drafts", status=DraftStatus.REJECTED),
+        # A person's rejections: the drafts the system closed unanswered (superseded, resolved,
+        # erased) judged nothing, and count apart.
+        "rejected": figures.total("drafts", status=DraftStatus.REJECTED)
+        - figures.total("closed_unanswered"),
+        "closed": figures.total("closed_unanswered"),
         "escalated": figures.total("drafts", escalation_reason=bool)
         + figures.total("drafts", escalation_reason="", status=DraftStatus.ESCALATED),
         "confidence": (figures.total("confidence_sum") / confidences if confidences else None),
@@ -132,6 +136,7 @@ def window(since: datetime, rolled: rollups.Window | None = None) -> dict[str, A
         "drafts": agg["total"],
         "sent": agg["sent"],
         "rejected": agg["rejected"],
+        "closed_unanswered": agg["closed"],
         "escalated": agg["escalated"],
         "suggested": agg["suggested"],
         "ai_escalated": agg["ai_escalated"],

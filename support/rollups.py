@@ -1,5 +1,5 @@
 """Rollups of drafts per hour and per day (support/models/tally.py: DraftHour, DraftHourHistogram,
-CitationHour), kept by PostgreSQL triggers (migration support 0037) as the running totals of
+CitationHour), kept by PostgreSQL triggers (migrations support 0037, 0041) as the running totals of
 support/tallies.py: a draft's contribution to the UTC hour and the UTC day it was created in is
 added when it is written, taken back when a rolled-up column changes or it is deleted, in the
 writer's transaction. The dashboard's window figures (support/dashboard_figures.py) read a few
@@ -58,6 +58,7 @@ SUMS = (
     "tokens",
     "cost",
     "cites_learned",
+    "closed_unanswered",
 )
 
 # The rollup's rows of one span ({unit}: hour or day), counted from the drafts matching {where}
@@ -68,7 +69,8 @@ SELECT date_trunc('{unit}', created_at, 'UTC') AS hour, status, escalation_reaso
     count(*) FILTER (WHERE edit_distance = 0) AS unedited, count(edit_distance) AS edited_n,
     coalesce(sum(edit_distance), 0) AS edit_sum, count(confidence) AS confidence_n,
     coalesce(sum(confidence), 0) AS confidence_sum, coalesce(sum(tokens), 0) AS tokens,
-    coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE cites_learned) AS cites_learned
+    coalesce(sum(cost), 0) AS cost, count(*) FILTER (WHERE cites_learned) AS cites_learned,
+    count(*) FILTER (WHERE support_closed_unanswered(status, reject_reason)) AS closed_unanswered
 FROM support_draft WHERE {where}
 GROUP BY 1, 2, 3, 4, 5, 6
 """

@@ -48,12 +48,16 @@ class Day(Schema):
 class Window(Schema):
     drafts: int
     sent: int
-    rejected: int
+    rejected: int = Field(description="Drafts a person rejected.")
+    closed_unanswered: int = Field(
+        description="Drafts the system closed unanswered (superseded by a reprocess, conversation"
+        " resolved, customer erased): not rejections, not in the approval rate."
+    )
     escalated: int
     suggested: int = Field(description="Drafts the AI suggested (not escalated).")
     ai_escalated: int = Field(description="Drafts the AI escalated (with a reason).")
     escalation_reasons: dict[str, int]
-    approval_rate: float | None
+    approval_rate: float | None = Field(description="sent / (sent + rejected).")
     sent_unedited_rate: float | None
     edited_rate: float | None = Field(description="Share of sent drafts the agent changed.")
     average_edit_distance: float | None = Field(description="Words changed per sent draft.")

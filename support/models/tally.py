@@ -90,6 +90,12 @@ class DraftHour(models.Model):
     tokens = models.BigIntegerField(default=0)
     cost = models.DecimalField(max_digits=18, decimal_places=6, default=0)
     cites_learned = models.BigIntegerField(default=0, help_text="Drafts citing a learned article.")
+    # A REJECTED draft the system closed unanswered (superseded by a reprocess, its conversation
+    # resolved, its customer erased: support/models/draft.py) is nobody's verdict on its answer:
+    # the approval rate leaves these out of the rejections (migration 0041).
+    closed_unanswered = models.BigIntegerField(
+        default=0, help_text="Rejected drafts the system closed unanswered, not a person."
+    )
 
     class Meta:
         constraints = [

@@ -7,6 +7,7 @@ percentiles are within a histogram bucket's width."""
 
 from __future__ import annotations
 
+import importlib
 import random
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from django.utils import timezone
 from knowledge.models import DocumentSource, KBDocument
 from resolver.audit_actor import Actor
 from support import dashboard_figures, review, rollups
+from support.autonomy.evidence import NOT_A_REVIEW
 from support.models import (
     AuditAction,
     AuditLog,
@@ -44,6 +46,9 @@ STATUSES = [
     DraftStatus.SUGGESTED,
     DraftStatus.PENDING,
 ]
+# A rejection's reason: a person's (or none), or a system close (not a rejection).
+REJECT_REASONS = ["", "wrong order number", *NOT_A_REVIEW]
+CLOSED = Q(status=DraftStatus.REJECTED, reject_reason__in=NOT_A_REVIEW)
 
 
 # --- The figures as the dashboard computed them before the rollups: from every row. ---
@@ -95,7 +100,8 @@ def reference_window(since: datetime) -> dict[str, Any]:
         edit_distance=Avg("edit_distance", filter=Q(status=DraftStatus.SENT)),
         suggested=Count("id", filter=AI_SUGGESTED),
         ai_escalated=Count("id", filter=AI_ESCALATED),
-        rejected=Count("id", filter=Q(status=DraftStatus.REJECTED)),
+        rejected=Count("id", filter=Q(status=DraftStatus.REJECTED) & ~CLOSED),
+        closed=Count("id", filter=CLOSED),
         escalated=Count("id", filter=AI_ESCALATED | Q(status=DraftStatus.ESCALATED)),
         confidence=Avg("confidence"),
         tokens=Sum("tokens"),
@@ -123,6 +129,7 @@ def reference_window(since: datetime) -> dict[str, Any]:
         "drafts": agg["total"],
         "sent": agg["sent"],
         "rejected": agg["rejected"],
+        "closed_unanswered": agg["closed"],
         "escalated": agg["escalated"],
         "suggested": agg["suggested"],
         "ai_escalated": agg["ai_escalated"],
@@ -233,6 +240,7 @@ def _history(make_draft: MakeDraft, rng: random.Random, now: datetime) -> list[D
             cost=f"{rng.uniform(0, 0.01):.6f}",
             citations=citations,
             automated=status == DraftStatus.SENT and rng.random() < 0.4,
+            reject_reason=rng.choice(REJECT_REASONS) if status == DraftStatus.REJECTED else "",
         )
         # The creation time last (auto_now_add set it): the rollups move the draft's hour.
         Draft.objects.filter(pk=draft.pk).update(created_at=created)
@@ -262,6 +270,13 @@ def _after_the_fact(drafts: list[Draft], rng: random.Random) -> None:
     Draft.objects.filter(status=DraftStatus.SUGGESTED, intent="complaint").update(
         status=DraftStatus.ESCALATED, escalation_reason="customer_complaint"
     )
+    # Only the reason changes: a person's rejection marked closed, a close unmarked (as erasure
+    # blanks a person's reason).
+    rejected = Draft.objects.filter(status=DraftStatus.REJECTED)
+    Draft.objects.filter(pk__in=rejected.exclude(CLOSED).values("pk")[:2]).update(
+        reject_reason=NOT_A_REVIEW[2]
+    )
+    Draft.objects.filter(pk__in=rejected.filter(CLOSED).values("pk")[:1]).update(reject_reason="")
     first = Draft.objects.filter(status=DraftStatus.REJECTED).first()
     if first is not None:
         first.citations = [{"kb_id": 1, "title": "Renamed", "snippet": "…"}]
@@ -356,3 +371,45 @@ def test_a_window_s_first_partial_hour_is_counted_from_the_drafts(make_draft: Ma
     assert dashboard_figures.window(since)["drafts"] == 1
     assert dashboard_figures.window(edge - timedelta(hours=1))["drafts"] == 2
     assert dashboard_figures.window(edge)["drafts"] == 0
+
+
+def test_the_database_knows_the_system_s_close_markers() -> None:
+    """Migration 0041 spells support/models/draft.py's markers in SQL: they must agree."""
+    with connection.cursor() as cursor:
+        for reason in [*NOT_A_REVIEW, "", "wrong order number", NOT_A_REVIEW[0].upper()]:
+            cursor.execute(
+                "SELECT support_closed_unanswered('REJECTED', %s),"
+                " support_closed_unanswered('SENT', %s)",
+                [reason, reason],
+            )
+            assert cursor.fetchone() == (reason in NOT_A_REVIEW, False), reason
+
+
+def test_drafts_closed_by_resolving_are_not_rejections(make_draft: MakeDraft) -> None:
+    """One reply sent and one rejected by agents, then three conversations resolved with their
+    drafts still open: the approval rate stays 50 %, the closes are counted apart."""
+    since = timezone.now() - timedelta(hours=1)
+    sent = make_draft("where is my order?", customer_ref="a")
+    review.approve(sent.pk, Actor.agent())
+    rejected = make_draft("refund please", customer_ref="b")
+    review.reject(rejected.pk, Actor.agent(), "wrong order number")
+    for ref in ("c", "d", "e"):
+        open_draft = make_draft("hello?", customer_ref=ref)
+        review.resolve(open_draft.conversation_id, Actor.agent())
+    window = dashboard_figures.window(since)
+    assert (window["sent"], window["rejected"], window["closed_unanswered"]) == (1, 1, 3)
+    assert window["approval_rate"] == 0.5
+    assert rollups.stored() == rollups.from_rows()
+
+
+def test_the_migration_fills_the_closes_of_drafts_already_written(make_draft: MakeDraft) -> None:
+    """Migration 0041 adds the closes of a history written before it to the stored rollups."""
+    fill = importlib.import_module("support.migrations.0041_drafthour_closed_unanswered").FILL_SQL
+    rng = random.Random(41)
+    _history(make_draft, rng, timezone.now())
+    assert Draft.objects.filter(CLOSED).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE support_drafthour SET closed_unanswered = 0")
+        assert rollups.stored() != rollups.from_rows()
+        cursor.execute(fill)
+    assert rollups.stored() == rollups.from_rows()
