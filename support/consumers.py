@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from importlib import import_module
+from types import SimpleNamespace
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.http import HttpRequest
 
 from resolver.bootstrap import may_use_console
 from support.console.live import LiveView, live_view_for
@@ -28,7 +33,8 @@ CLOSE_UNEXPECTED_FRAME = 1008
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     """Refusals are close codes after accepting (a refused handshake reaches a browser as 1006,
     which htmx retries forever): 4401 not logged in, 4403 not an agent. Access is checked again
-    every RECHECK_SECONDS, so a deactivated or demoted agent stops receiving."""
+    every RECHECK_SECONDS, so a deactivated or demoted agent, or one whose session ended (logged
+    out, expired, password changed), stops receiving."""
 
     view: LiveView | None = None
     checked_at = 0.0
@@ -38,7 +44,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=code)
             return
-        self.view = live_view_for(self.scope.get("query_string", b""))
+        # A view's filter may read the database (the intent filter's choices): not on the loop.
+        self.view = await database_sync_to_async(live_view_for)(self.scope.get("query_string", b""))
         # In the group before the handshake completes: no event falls between the two.
         await self.channel_layer.group_add(CONSOLE_GROUP, self.channel_name)
         await self.accept()
@@ -50,10 +57,23 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             return CLOSE_UNAUTHENTICATED
+        session = self.scope.get("session")
+        session_key = getattr(session, "session_key", None)
+        if not await database_sync_to_async(_signed_in)(user.pk, session_key):
+            return CLOSE_UNAUTHENTICATED
         if not await database_sync_to_async(_still_allowed)(user.pk):
             return CLOSE_FORBIDDEN
         self.checked_at = time.monotonic()
         return 0
+
+    async def _closed_on_recheck(self) -> bool:
+        """Every RECHECK_SECONDS, the socket is closed if it would be refused now."""
+        if time.monotonic() - self.checked_at <= RECHECK_SECONDS:
+            return False
+        if code := await self._refusal():
+            await self.close(code=code)
+            return True
+        return False
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(CONSOLE_GROUP, self.channel_name)
@@ -62,6 +82,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         """{"type": "typing", "conversation_id": ...} from an agent editing a draft: the
         customer's widget shows a typing indicator."""
         if not isinstance(content, dict) or content.get("type") != "typing":
+            return
+        if await self._closed_on_recheck():
             return
         try:
             conversation_id = uuid.UUID(str(content.get("conversation_id")))
@@ -78,8 +100,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def console_event(self, event: dict[str, Any]) -> None:
         """Relays a published event ({"type": "console.event", "payload": {...}}): as HTML for a
         console page, as JSON for a plain subscriber."""
-        if time.monotonic() - self.checked_at > RECHECK_SECONDS and await self._refusal():
-            await self.close(code=CLOSE_FORBIDDEN)
+        if await self._closed_on_recheck():
             return
         payload = event["payload"]
         if self.view is None:
@@ -90,6 +111,17 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def _send_html(self, fragments: list[str]) -> None:
         for html in fragments:
             await self.send(text_data=html)
+
+
+def _signed_in(user_id: Any, session_key: str | None) -> bool:
+    """The socket's session still signs this user in, read afresh from the session store: a
+    logout, an expired session or a password change (the session's auth hash) ends it, as it
+    ends the agent's pages."""
+    if not session_key:
+        return False
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = get_user(cast(HttpRequest, SimpleNamespace(session=store)))
+    return bool(user.is_authenticated and user.pk == user_id)
 
 
 def _still_allowed(user_id: Any) -> bool:

@@ -95,3 +95,56 @@ async def test_a_demoted_agent_stops_receiving(agent: User) -> None:
         assert await close_code(communicator) == CLOSE_FORBIDDEN
     finally:
         consumers.RECHECK_SECONDS = saved
+
+
+@pytest.mark.parametrize("ended", ["logged out", "password changed"])
+async def test_a_socket_whose_session_ended_stops_receiving(agent: User, ended: str) -> None:
+    """Logging out (in another tab), an expired session or a password change ends the agent's
+    pages; their sockets are closed at the next check instead of receiving customers' messages
+    indefinitely."""
+    from channels.db import database_sync_to_async
+    from django.contrib.sessions.models import Session
+
+    from support import consumers
+
+    headers = await database_sync_to_async(session_headers)(agent)
+    communicator, connected, _ = await connect(headers)
+    assert connected
+
+    def end() -> None:
+        if ended == "logged out":
+            Session.objects.all().delete()
+        else:
+            agent.set_password("a new one")
+            agent.save()
+
+    await database_sync_to_async(end)()
+    consumers.RECHECK_SECONDS, saved = -1.0, consumers.RECHECK_SECONDS
+    try:
+        layer = get_channel_layer()
+        assert layer is not None
+        event = {"type": "console.event", "payload": {"type": "draft.ready"}}
+        await layer.group_send(CONSOLE_GROUP, event)
+        assert await close_code(communicator) == CLOSE_UNAUTHENTICATED
+    finally:
+        consumers.RECHECK_SECONDS = saved
+
+
+async def test_a_live_session_keeps_receiving_after_the_check(agent: User) -> None:
+    from channels.db import database_sync_to_async
+
+    from support import consumers
+
+    headers = await database_sync_to_async(session_headers)(agent)
+    communicator, connected, _ = await connect(headers)
+    assert connected
+    consumers.RECHECK_SECONDS, saved = -1.0, consumers.RECHECK_SECONDS
+    try:
+        layer = get_channel_layer()
+        assert layer is not None
+        event = {"type": "console.event", "payload": {"type": "draft.ready"}}
+        await layer.group_send(CONSOLE_GROUP, event)
+        assert (await communicator.receive_json_from(timeout=5))["type"] == "draft.ready"
+    finally:
+        consumers.RECHECK_SECONDS = saved
+        await communicator.disconnect()

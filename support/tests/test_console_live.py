@@ -62,6 +62,14 @@ async def test_a_filtered_queue_only_shows_matching_drafts(agent_user: User) -> 
     await socket.disconnect()
 
 
+async def test_a_queue_filtered_by_intent_goes_live(agent_user: User) -> None:
+    """The intent filter's choices come from the database: read off the event loop, not in it
+    (a SynchronousOnlyOperation killed the handshake, and the page retried forever)."""
+    socket = await _open(agent_user, "view=queue&intent=track_order")
+    assert (await socket.receive_from(timeout=5)).startswith('<tbody id="queue-rows"')
+    await socket.disconnect()
+
+
 async def test_a_conversation_page_hears_only_its_conversation(agent_user: User) -> None:
     draft = await database_sync_to_async(_message)("where is my order?", **SUGGESTION)
     socket = await _open(agent_user, f"conversation={draft.conversation_id}")
