@@ -174,11 +174,21 @@ def _decided_actions(draft: Draft) -> list[Any]:
     return actions
 
 
-def approve(draft_id: Any, actor: Actor, edited: str | None = None) -> Draft:
+def approve(
+    draft_id: Any, actor: Actor, edited: str | None = None, basis: str | None = None
+) -> Draft:
     """Sends the draft (or `edited`); each of its actions that was rejected or failed has its
-    confirmation sentence replaced by its fallback in what is sent."""
+    confirmation sentence replaced by its fallback in what is sent. `basis`: the answer_digest
+    of the answer the agent read and edited; refused (409) if the answer changed since, as
+    deciding an action does (its sentence restated with the amount approved): the agent's text
+    would state the old one, and settle() could not find the new sentence to take back."""
     with transaction.atomic():
         draft = _lock_open(draft_id)
+        if basis is not None and basis != draft.answer_digest:
+            raise Conflict(
+                "the answer changed since you read it (an action was decided): check the new"
+                " answer, then approve"
+            )
         actions = _decided_actions(draft)
         answer = action_text.settle(draft.answer, actions)
         text = action_text.settle((edited if edited is not None else answer), actions).strip()

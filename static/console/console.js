@@ -204,6 +204,39 @@
     document.querySelectorAll("textarea[data-answer][id$='-pending']").forEach(function (box) {
       if (box.value.trim() && box.value !== box.defaultValue) { ownText[box.id.replace(/-pending$/, "")] = box.value; }
     });
+    document.querySelectorAll("[data-answer-box]:not([id$='-pending']) textarea[data-answer]").forEach(function (box) {
+      if (box.value !== box.defaultValue) { editedText[box.id] = { text: box.value, boxId: box.parentNode.id }; }
+    });
+  }
+
+  /* An answer rewritten under an edit (an action was decided with other arguments: its sentence
+     now states them) replaces the box, since the edit would state the old ones. The agent is
+     told, and keeps a copy of what they had written. */
+  var editedText = {};
+
+  function tellRewrittenEdits() {
+    Object.keys(editedText).forEach(function (id) {
+      var edited = editedText[id];
+      delete editedText[id];
+      var box = document.getElementById(id);
+      if (!box || box.parentNode.id === edited.boxId) { return; }
+      var notice = document.createElement("div");
+      notice.className = "notice";
+      notice.setAttribute("role", "status");
+      var text = document.createElement("p");
+      text.textContent = "The answer was rewritten when an action was decided, so your edit was replaced: check the new answer before approving.";
+      var details = document.createElement("details");
+      var summary = document.createElement("summary");
+      summary.textContent = "Your edited text";
+      var copy = document.createElement("pre");
+      copy.className = "edited-copy";
+      copy.textContent = edited.text;
+      details.appendChild(summary);
+      details.appendChild(copy);
+      notice.appendChild(text);
+      notice.appendChild(details);
+      box.parentNode.insertBefore(notice, box);
+    });
   }
 
   function keepOwnText() {
@@ -246,6 +279,7 @@
 
   function afterPush() {
     keepOwnText();
+    tellRewrittenEdits();
     syncAllApprove();
     restoreFocus();
     var current = selectedId && document.getElementById(selectedId);

@@ -14,9 +14,14 @@ REASON_MAX_LENGTH = 2000
 class ApproveForm(forms.Form):
     # Absent = send the draft as it is; present = the agent's (possibly edited) text.
     edited = forms.CharField(required=False, strip=False, max_length=settings.API_MESSAGE_MAX_BYTES)
+    # The answer the box started from (Draft.answer_digest), kept with the box across pushes.
+    basis = forms.CharField(required=False, max_length=64)
 
     def edited_text(self) -> str | None:
         return self.cleaned_data["edited"] if "edited" in self.data else None
+
+    def basis_digest(self) -> str | None:
+        return self.cleaned_data["basis"] or None
 
 
 class ReplyForm(forms.Form):

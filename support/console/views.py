@@ -114,7 +114,12 @@ def approve(request: HtmxHttpRequest, draft_id: uuid.UUID) -> HttpResponse:
         request,
         draft_id,
         ApproveForm(request.POST),
-        lambda actor, form: review.approve(draft_id, actor, form.edited_text()),  # type: ignore[attr-defined]
+        lambda actor, form: review.approve(
+            draft_id,
+            actor,
+            form.edited_text(),  # type: ignore[attr-defined]
+            basis=form.basis_digest(),  # type: ignore[attr-defined]
+        ),
     )
 
 

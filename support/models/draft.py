@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -291,6 +292,13 @@ class Draft(models.Model):
     @property
     def is_sent(self) -> bool:
         return self.status == DraftStatus.SENT
+
+    @property
+    def answer_digest(self) -> str:
+        """Names the answer's text: the console's answer box is kept across pushes only while
+        the answer it started from is the same, and an approval names the answer it was made
+        on (deciding an action rewrites the answer's sentence about it: support/actions)."""
+        return hashlib.sha256(self.answer.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def waiting_for_queue(self) -> bool:

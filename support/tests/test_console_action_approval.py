@@ -23,7 +23,7 @@ from support.tests.action_fixtures import (
     order_for,
     propose,
 )
-from support.vocabulary import ActionStatus
+from support.vocabulary import ActionStatus, DraftStatus
 from tests.helpers import session_headers
 
 HTMX = {"HX-Request": "true"}
@@ -136,6 +136,42 @@ def test_reject_then_the_card_shows_it_and_the_reply_says_the_fallback(
     assert sent.status_code == 200
     draft.refresh_from_db()
     assert draft.sent_text and "I've asked our team to cancel" in draft.sent_text
+
+
+def test_an_approval_made_on_an_answer_rewritten_since_is_refused(
+    db: None, console: Client, agent_user: User
+) -> None:
+    """The page showed the refund of 80.00; a colleague approved it corrected to 25.00, which
+    rewrote the answer. An approval naming the answer as first read (its box's basis) would send
+    "refunded 80.00": it is refused, nothing is sent, and the page shows the new answer."""
+    draft = customer_draft("please refund NW-10001")
+    order = order_for(draft)
+    action = propose(draft, "refund_order", order_number=order.number, amount="80.00")
+    read = re.search(r'name="basis" value="([0-9a-f]+)"', page(console, action))
+    assert read is not None
+    colleague = Actor.for_user(agent_user)
+    decide.approve(action.pk, colleague, {"order_number": order.number, "amount": "25"})
+    draft.refresh_from_db()
+    stale_text = draft.answer.replace("€25.00", "€80.00")
+
+    stale = console.post(
+        f"/console/drafts/{draft.pk}/approve/",
+        {"edited": stale_text, "basis": read.group(1)},
+        headers=HTMX,
+    )
+
+    assert stale.status_code == 409 and "the answer changed" in stale.content.decode()
+    assert f'name="basis" value="{draft.answer_digest}"' in stale.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == DraftStatus.SUGGESTED and not draft.sent_text
+    fresh = console.post(
+        f"/console/drafts/{draft.pk}/approve/",
+        {"edited": draft.answer, "basis": draft.answer_digest},
+        headers=HTMX,
+    )
+    assert fresh.status_code == 200
+    draft.refresh_from_db()
+    assert "€25.00" in draft.sent_text
 
 
 def test_a_failed_action_shows_its_error(db: None, console: Client) -> None:
