@@ -205,6 +205,10 @@ def _same_value(one: Any, other: Any) -> bool:
         return False
 
 
+def _described(arguments: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {value}" for name, value in sorted(arguments.items()))
+
+
 def same_arguments(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
     """Whether an approval's arguments are the proposal's, whatever the form made of them."""
     return ours.keys() == theirs.keys() and all(_same_value(ours[k], theirs[k]) for k in ours)
@@ -227,7 +231,9 @@ def approve(
     action_id: Any, actor: Actor, arguments: dict[str, Any] | None = None, draft_id: Any = None
 ) -> Action:
     """Approves and executes (builtin) or queues (http) the action; an action approved already
-    is returned as it is (never executed twice)."""
+    is returned as it is (never executed twice) when the approval repeats its arguments, and
+    refused (409) when it names others: a colleague's page approving 25 after 80 ran must not
+    hear that its refund was done."""
     if arguments is not None and not isinstance(arguments, dict):
         raise ActionError("arguments must be an object")
     if problem := _unstorable(arguments):
@@ -236,6 +242,11 @@ def approve(
     with transaction.atomic():
         action = _lock(action_id, draft_id)
         if action.status in (ActionStatus.APPROVED, ActionStatus.EXECUTED):
+            if arguments is not None and not same_arguments(arguments, action.arguments):
+                raise ActionConflict(
+                    f"the action is already {action.status.lower()} with other arguments"
+                    f" ({_described(action.arguments)}): nothing was changed"
+                )
             return action
         chosen = dict(action.arguments if arguments is None else arguments)
         _lock_order(chosen)

@@ -87,6 +87,26 @@ def test_an_action_approved_twice_executes_once(db: None, agent_user: Any) -> No
     assert audit_actions(action).count(AuditAction.ACTION_EXECUTED) == 1
 
 
+def test_a_second_approval_with_other_arguments_is_refused(db: None, agent_user: Any) -> None:
+    """A stale page approves 25 after a colleague's 80 ran: refused, so it never says "done";
+    the same arguments again (a retry, written as the form writes them) stay idempotent."""
+    draft = customer_draft()
+    order = order_for(draft)
+    action = propose(draft, "refund_order", order_number=order.number, amount="80.00")
+    decide.approve(action.pk, human(agent_user))
+
+    with pytest.raises(decide.ActionConflict, match="already executed with other arguments"):
+        decide.approve(action.pk, human(agent_user), {"order_number": order.number, "amount": 25})
+    again = decide.approve(
+        action.pk, human(agent_user), {"order_number": order.number, "amount": 80.0}
+    )
+
+    assert again.status == ActionStatus.EXECUTED
+    order.refresh_from_db()
+    assert order.refunded == Decimal("80.00")
+    assert audit_actions(action).count(AuditAction.ACTION_EXECUTED) == 1
+
+
 def test_two_agents_approving_at_once_execute_it_once(
     transactional_db: None, agent_user: Any
 ) -> None:
