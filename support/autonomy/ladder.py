@@ -201,11 +201,28 @@ def _rejection_takes_back(row: IntentAutonomy, draft: Draft | None) -> bool:
 
 
 def demote_for_draft(draft: Draft, reason: str, actor: Actor) -> bool:
-    """A take-back signal on `draft`: its intent is demoted if it is auto. A rejected draft
-    that its run escalated was no suggestion: no evidence, no take-back."""
+    """A take-back signal on `draft`: the intent it was drafted (and maybe sent alone) under is
+    demoted if it is auto. A rejected draft that its run escalated was no suggestion: no
+    evidence, no take-back."""
     if reason == DemotionReason.REJECTED and draft.escalation_reason:
         return False
-    return bool(draft.intent) and demote(draft.intent, reason, draft, actor)
+    intent = drafted_intent(draft)
+    return bool(intent) and demote(intent, reason, draft, actor)
+
+
+def drafted_intent(draft: Draft) -> str:
+    """The intent the run gave the draft: an agent who re-labels a wrong auto-sent reply before
+    correcting it (or a customer's 👎 after it) must take back the intent that sent it, not the
+    label it has now. Its first re-label's `before` says it; none: the label is the run's."""
+    first = (
+        AuditLog.objects.filter(draft_id=draft.pk, action=AuditAction.RELABELLED)
+        .order_by("created_at", "id")
+        .values_list("before", flat=True)
+        .first()
+    )
+    if isinstance(first, dict) and isinstance(first.get("intent"), str):
+        return str(first["intent"])
+    return draft.intent
 
 
 def set_allowed(intent: str, allowed: bool, actor: Actor) -> IntentAutonomy:

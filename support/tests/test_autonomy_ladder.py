@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from knowledge.models import TriageExample
 from resolver.audit_actor import Actor
 from resolver.periodic import LOCK_PREFIX as PERIODIC_LOCK
 from resolver.redis_client import get_redis
@@ -299,6 +300,31 @@ def test_a_correction_is_sent_audited_and_demotes(
     rung = _rung()
     assert (rung.mode, rung.demoted_reason) == ("review", "corrected")
     assert _demotions()[0].actor == f"user:{agent_user.get_username()}"
+
+
+@pytest.mark.parametrize("signal", ["corrected", "thumbs_down"])
+def test_a_relabelled_auto_reply_takes_back_the_intent_that_sent_it(
+    make_draft: MakeDraft, agent_user: User, settings: Any, signal: str
+) -> None:
+    """The agent fixes the wrong reply's label first (it was really a cancellation), then
+    corrects it, or the customer gives it a 👎: the intent that sent it alone goes back to
+    review, not the label it has now."""
+    for intent in ("cancel_order", "change_order"):  # intents the taxonomy knows
+        TriageExample.objects.create(text=f"please {intent}", intent=intent, category="ORDER")
+    make_auto(INTENT, settings)
+    draft = make_draft()
+    assert auto_send_if_allowed(draft)
+    agent = Actor.for_user(agent_user)
+    review.relabel(draft.pk, agent, "cancel_order")
+    review.relabel(draft.pk, agent, "change_order")  # a second thought keeps the first label
+
+    if signal == "corrected":
+        review.correct(draft.pk, agent, "Sorry, I misread: I have passed on your cancellation.")
+    else:
+        rate_reply(draft.conversation_id, -1, "I asked to cancel")
+
+    rung = _rung()
+    assert (rung.mode, rung.demoted_reason, rung.demoted_draft_id) == ("review", signal, draft.pk)
 
 
 def test_only_an_automated_reply_is_corrected(
