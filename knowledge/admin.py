@@ -19,7 +19,7 @@ from django.urls import URLPattern, path
 from django.utils.module_loading import import_string
 
 from knowledge.actors import enqueue_reindex
-from knowledge.forms import ImportForm, TestSearchForm
+from knowledge.forms import ImportForm, KBDocumentForm, TestSearchForm
 from knowledge.ingest import IngestReport, SourceError, ingest
 from knowledge.models import (
     DocumentSource,
@@ -100,6 +100,7 @@ class ExampleSpecificsFilter(admin.SimpleListFilter):
 
 @admin.register(KBDocument)
 class KBDocumentAdmin(admin.ModelAdmin):
+    form = KBDocumentForm  # its metadata checked: the reindex reads it
     list_display = [
         "title",
         "source",

@@ -62,7 +62,7 @@ ALL_KINDS = tuple(ChunkKind.values)
 
 
 class EmptyQueryError(ValueError):
-    """A query with no searchable text."""
+    """A query with no searchable text: none at all, or text PostgreSQL cannot take."""
 
 
 # What a draft's citation of an article shows (the stored one may hold more, e.g. its score).
@@ -145,12 +145,15 @@ LIMIT %s
 
 # A customer message as an ORed full-text query (text_query says why), built inside the statement
 # that uses it. Parameters: the configuration, the text, the common lexemes. NULL when no term is
-# left (it then matches nothing).
+# left (it then matches nothing). The parsed query is cut at every AND and at every OR: a negation
+# hides inside an OR group too ("refund or -xyz" parses to 'refund' | !'xyz'). The pieces are
+# lexemes, phrases ('a' <-> 'b') and negations (!'a', !( 'a' <-> 'b' )); any piece with a "!" or a
+# parenthesis is dropped, so no negation, nor a part of one, is left.
 TEXT_QUERY = """NULLIF(array_to_string(ARRAY(
     SELECT term.op
-    FROM unnest(string_to_array(websearch_to_tsquery(%s::regconfig, %s)::text, ' & '))
+    FROM regexp_split_to_table(websearch_to_tsquery(%s::regconfig, %s)::text, ' [&|] ')
         WITH ORDINALITY AS term(op, n)
-    WHERE term.op <> '' AND left(term.op, 1) <> '!' AND NOT btrim(term.op, $$'$$) = ANY(%s::text[])
+    WHERE term.op <> '' AND term.op !~ '[!()]' AND NOT btrim(term.op, $$'$$) = ANY(%s::text[])
     ORDER BY term.n
 ), ' | '), '')"""
 
@@ -198,9 +201,9 @@ def text_query(text: str, config: str = "english") -> str:
     by coverage), and terms common to most of the KB are dropped. "" when nothing is left.
     `config`: the text-search configuration of the message's language (stemming, stop words),
     the one the articles in that language are stored with. A negated term ("-blender" →
-    !'blender') is left out: ORed in, it would match nearly every chunk. The search builds the
-    query inside its own statement (`TEXT_QUERY` in `TEXT_SQL`: no round trip of its own, #30);
-    this shows what it builds."""
+    !'blender', also "x or -blender") is left out: ORed in, it would match nearly every chunk.
+    The search builds the query inside its own statement (`TEXT_QUERY` in `TEXT_SQL`: no round
+    trip of its own, #30); this shows what it builds."""
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {TEXT_QUERY}", [config, searchable(text), list(common_lexemes())])
         return str(cursor.fetchone()[0] or "")
@@ -324,9 +327,18 @@ def make_snippet(text: str, query: str, max_chars: int = SNIPPET_CHARS) -> str:
 
 
 def clean_query(query: str) -> str:
+    """The query's words, single-spaced and cut to MAX_QUERY_CHARS. EmptyQueryError when none
+    is left, or when the text is none PostgreSQL can take (a NUL, an unpaired surrogate): the
+    callers answer it as a bad query instead of failing on the database's error."""
     text = " ".join(query.split())[:MAX_QUERY_CHARS]
     if not text:
         raise EmptyQueryError("the query is empty")
+    if "\x00" in text:
+        raise EmptyQueryError("the query holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EmptyQueryError("the query holds an unpaired surrogate") from None
     return text
 
 

@@ -8,6 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from knowledge.languages import DEFAULT_LANGUAGE as _DEFAULT
 from knowledge.models import HelpCategory, KBDocument
@@ -50,6 +51,12 @@ def public_articles(language: str) -> KBDocumentQuerySet:
     return in_language(KBDocument.objects.public(), language)
 
 
+def category_path(code: str) -> str:
+    """A category's page. Articles without a category ("General") have their own URL: a URL
+    part cannot be empty. A code may hold "/" (the route's converter is `path`)."""
+    return reverse("help:category", args=[code]) if code else reverse("help:general")
+
+
 @dataclass
 class Category:
     code: str
@@ -57,6 +64,10 @@ class Category:
     description: str = ""
     count: int = 0
     articles: list[KBDocument] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return category_path(self.code)
 
 
 def _settings() -> dict[str, HelpCategory]:
@@ -125,11 +136,12 @@ def article(slug: str) -> KBDocument | None:
 
 
 def related(document: KBDocument, limit: int = 5) -> list[KBDocument]:
-    """Other public articles of the same category (no search: the page stays one query fast)."""
+    """Other public articles of the same category in the article's language (no search: the
+    page stays one query fast)."""
     if not document.category:
         return []
     return list(
-        KBDocument.objects.public()
+        public_articles(document.language)
         .filter(category=document.category)
         .exclude(pk=document.pk)
         .order_by("title")

@@ -10,6 +10,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("search/", views.search, name="search"),
     path("sitemap.xml", views.sitemap, name="sitemap"),
-    path("category/<str:code>/", views.category, name="category"),
+    # The articles without a category ("General"); `path`: a category's code may hold "/".
+    path("category/", views.category, {"code": ""}, name="general"),
+    path("category/<path:code>/", views.category, name="category"),
     path("<slug:slug>/", views.article, name="article"),
 ]

@@ -10,6 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
 
 from knowledge.help import articles
 from knowledge.search import EmptyQueryError
@@ -30,11 +31,22 @@ def _page(request: HttpRequest, path: str, language: str, available: list[str]) 
         "canonical": url(language),
         "alternates": [(lang, url(lang)) for lang in available] if len(available) > 1 else [],
         "default_url": url(articles.DEFAULT_LANGUAGE),
-        "lang_param": "" if language == articles.DEFAULT_LANGUAGE else language,
+        "lang_param": _lang_param(language),
     }
 
 
+def _lang_param(language: str) -> str:
+    """What the page's links carry as `?lang=` to stay in its language ("" for the default)."""
+    return "" if language == articles.DEFAULT_LANGUAGE else language
+
+
+# On the pages whose language may come from the browser's Accept-Language
+# (articles.requested_language): a shared cache must not serve one visitor's language to another.
+varies_by_language = vary_on_headers("Accept-Language")
+
+
 @require_GET
+@varies_by_language
 def home(request: HttpRequest) -> HttpResponse:
     available = articles.languages()
     language = articles.requested_language(request, available)
@@ -46,13 +58,14 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@varies_by_language
 def category(request: HttpRequest, code: str) -> HttpResponse:
     available = articles.languages()
     language = articles.requested_language(request, available)
     shown = articles.category(code, language)
     if shown is None:
         raise Http404("no such category")
-    path = reverse("help:category", args=[code])
+    path = articles.category_path(code)
     context = {**_page(request, path, language, available), "category": shown}
     return render(request, "help/category.html", context)
 
@@ -68,8 +81,11 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
         "language": language,
         "canonical": request.build_absolute_uri(path),
         "alternates": [],
+        # The page is in the article's language: its links (breadcrumbs, header) stay in it.
+        "lang_param": _lang_param(language),
         "document": document,
         "category_title": articles.categories_title(document.category),
+        "category_path": articles.category_path(document.category),
         "related": articles.related(document),
     }
     return render(request, "help/article.html", context)
@@ -80,6 +96,7 @@ def _client(request: HttpRequest) -> str:
 
 
 @require_GET
+@varies_by_language
 def search(request: HttpRequest) -> HttpResponse:
     """The agents' hybrid search over public articles, limited per client address."""
     available = articles.languages()

@@ -61,24 +61,41 @@ MAX_CHARS = {"external_id": 200, "title": 300, "intent": 64, "category": 64}
 
 def unstorable(spec: DocumentSpec) -> str:
     """Why PostgreSQL could not store the spec ("" when it can): a field over its column's
-    length, a NUL or lone surrogate in its text, NaN or Infinity in its metadata."""
+    length, a NUL or lone surrogate in its text or its metadata, NaN or Infinity in its
+    metadata."""
     for name, limit in MAX_CHARS.items():
         if len(getattr(spec, name)) > limit:
             return f"{name} is longer than {limit} characters"
     texts = {"title": spec.title, "content": spec.content, "intent": spec.intent}
     texts |= {"category": spec.category, "external_id": spec.external_id}
     texts |= {f"questions[{i}]": q for i, q in enumerate(spec.questions)}
-    try:
-        texts["metadata"] = json.dumps(spec.metadata, allow_nan=False, default=str)
-    except ValueError:
-        return "metadata holds NaN or Infinity, which JSON cannot"
+    if problem := unstorable_json(spec.metadata):
+        return f"metadata {problem}"
     for name, text in texts.items():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
             return f"{name} holds an unpaired surrogate"
-        if "\x00" in text or (name == "metadata" and "\\u0000" in text):
+        if "\x00" in text:
             return f"{name} holds a NUL character"
+    return ""
+
+
+def unstorable_json(value: Any) -> str:
+    """What in `value` a jsonb column refuses, as "holds …" ("" when nothing): NaN or Infinity,
+    a NUL (\\u0000) or an unpaired surrogate in a key or a string."""
+    try:
+        # Not escaped to ASCII: escaped, a lone surrogate reads "\ud83d", which encodes, and
+        # only PostgreSQL refuses it (a database error that failed the whole import).
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, default=str)
+    except ValueError:
+        return "holds NaN or Infinity, which JSON cannot"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "holds an unpaired surrogate"
+    if "\\u0000" in text:  # JSON escapes a NUL even when not escaping to ASCII
+        return "holds a NUL character"
     return ""
 
 

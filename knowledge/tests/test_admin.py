@@ -117,6 +117,43 @@ def test_edit_marks_pending_and_worker_reembeds(
     assert KBDocument.objects.hybrid_search("dishwasher lid")[0].kb_id == doc.pk
 
 
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        ("[]", "Metadata must be a JSON object"),
+        ('{"questions": [1]}', '"questions" must be a list'),
+        ('{"questions": ["How do I pay?", " "]}', '"questions" must be a list'),
+        ('{"questions": "How do I pay?"}', '"questions" must be a list'),
+        ('{"note": "a\\u0000b"}', "Metadata holds a NUL character."),
+        ('{"note": "\\ud83d"}', "Metadata holds an unpaired surrogate."),
+    ],
+)
+def test_article_metadata_the_reindex_cannot_chunk_is_a_form_error(
+    admin_client: Client, metadata: str, error: str
+) -> None:
+    """desired_chunks (ingest/upsert.py) reads metadata's `questions` as a list of strings:
+    anything else left the article PENDING, re-queued for ever, or failed the save with a 500."""
+    doc = KBDocument.objects.create(
+        source=DocumentSource.MANUAL, external_id="pay", title="Paying", content="By card."
+    )
+    form = {
+        "source": doc.source,
+        "external_id": doc.external_id,
+        "title": doc.title,
+        "content": doc.content,
+        "metadata": metadata,
+        "status": doc.status,
+        "language": doc.language,
+        "public": "on",
+        "chunks-TOTAL_FORMS": "0",
+        "chunks-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(f"{CHANGELIST}{doc.pk}/change/", form)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["metadata"][0].startswith(error)
+    assert KBDocument.objects.get(pk=doc.pk).metadata == {}
+
+
 def _proposal(title: str) -> Proposal:
     return Proposal.objects.create(
         kind=ProposalKind.ANSWER,

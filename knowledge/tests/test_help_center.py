@@ -107,6 +107,51 @@ def test_a_category_path_with_a_nul_is_not_found(kb: dict[str, KBDocument]) -> N
     assert _get("/help/category/%00/").status_code == 404
 
 
+def test_articles_without_a_category_or_with_a_slash_in_it_are_reachable(
+    kb: dict[str, KBDocument],
+) -> None:
+    """A category is no URL part as it stands: "" (shown as "General") and "Orders/Returns"
+    could not be reversed, and the home page answered 500."""
+    upsert_documents(
+        [
+            DocumentSpec(
+                source=DocumentSource.MANUAL,
+                external_id="opening-hours",
+                title="Opening hours",
+                content="We answer from 9 to 17 on weekdays.",
+            ),
+            DocumentSpec(
+                source=DocumentSource.MANUAL,
+                external_id="return-label",
+                title="Printing a return label",
+                content="Print the label from your order's page and stick it on the parcel.",
+                category="Orders/Returns",
+            ),
+        ]
+    )
+    general = KBDocument.objects.get(external_id="opening-hours")
+    returns = KBDocument.objects.get(external_id="return-label")
+    home = _get("/help/")
+    assert home.status_code == 200
+    html = home.content.decode()
+    assert '<a href="/help/category/">General</a>' in html
+    assert '<a href="/help/category/Orders/Returns/">' in html
+    for path, document in (
+        ("/help/category/", general),
+        ("/help/category/Orders/Returns/", returns),
+    ):
+        page = _get(path)
+        assert page.status_code == 200
+        assert f'href="/help/{document.slug}/">{document.title}</a>' in page.content.decode()
+    for document, crumb in (
+        (general, "/help/category/"),
+        (returns, "/help/category/Orders/Returns/"),
+    ):
+        page = _get(f"/help/{document.slug}/")
+        assert page.status_code == 200
+        assert f'<a href="{crumb}">' in page.content.decode()
+
+
 def test_a_learned_article_is_shown_once_approved(kb: dict[str, KBDocument]) -> None:
     learned = kb["learned"]
     KBDocument.objects.filter(pk=learned.pk).update(public=True)
@@ -231,3 +276,32 @@ def test_each_language_reads_its_own_articles(kb: dict[str, KBDocument]) -> None
     assert spanish.title in found  # stemmed as Spanish: "reembolsos" finds "reembolso"
     page = _get(f"/help/{spanish.slug}/").content.decode()
     assert '<html lang="es">' in page
+
+
+def test_a_language_stays_in_its_articles_links_and_caches(kb: dict[str, KBDocument]) -> None:
+    """A Spanish article lists Spanish related articles only, its links keep `?lang=es`, and
+    the pages chosen by Accept-Language say so to caches."""
+    upsert_documents(
+        [
+            DocumentSpec(
+                source=DocumentSource.MANUAL,
+                external_id=external_id,
+                title=title,
+                content=content,
+                category="REFUND",  # the English "Refund policy"'s too
+                language="es",
+            )
+            for external_id, title, content in (
+                ("reembolso", "Política de reembolso", "Devolvemos el dinero en 5 a 7 días."),
+                ("devolucion", "Devolver un pedido", "Imprima la etiqueta desde su pedido."),
+            )
+        ]
+    )
+    spanish = KBDocument.objects.get(external_id="reembolso")
+    page = _get(f"/help/{spanish.slug}/").content.decode()
+    related = page.split('id="related-title"')[1]
+    assert "Devolver un pedido" in related and kb["refund"].title not in related
+    assert '<a href="/help/?lang=es">Help center</a>' in page
+    assert '<a href="/help/category/REFUND/?lang=es">' in page
+    for path in ("/help/", "/help/category/REFUND/", "/help/search/?q=reembolso"):
+        assert "Accept-Language" in _get(path).get("Vary", ""), path

@@ -28,6 +28,17 @@ def test_negated_terms_are_left_out_of_the_text_query(small_kb: dict[str, KBDocu
     assert text_query("zephyr jug -dishwasher") == "'zephyr' | 'jug'"
 
 
+def test_negated_terms_inside_an_or_are_left_out_too(small_kb: dict[str, KBDocument]) -> None:
+    """ "x or -y" parses to 'x' | !'y': kept, !'y' matched nearly every chunk."""
+    query = text_query("zephyr jug or -dishwasher")
+    assert "!" not in query and query == "'zephyr' | 'jug'"
+    assert "!" not in text_query('refund or -"motor base" or -customs')
+    hits = search("zephyr jug or -dishwasher")
+    assert hits[0].kb_id == small_kb["zephyr"].pk and hits[0].text_rank == 1
+    # Only the zephyr article has its words: a kept negation matched every other one too.
+    assert [hit.kb_id for hit in hits if hit.text_rank is not None] == [small_kb["zephyr"].pk]
+
+
 def test_product_term_is_found(small_kb: dict[str, KBDocument]) -> None:
     hits = search("zephyr jug")
     assert hits[0].kb_id == small_kb["zephyr"].pk
@@ -124,6 +135,25 @@ def test_kb_search_command_batch_keeps_order_and_ids(
     assert [r["id"] for r in records] == ["a", 7, "c"]
     assert records[0]["results"][0]["kb_id"] == small_kb["zephyr"].pk
     assert records[1] == {"id": 7, "results": [], "error": "the query is empty"}
+
+
+def test_kb_search_command_batch_answers_text_the_database_cannot_take(
+    small_kb: dict[str, KBDocument], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A NUL or an unpaired surrogate on one line is that line's error, not the batch's end."""
+    path = tmp_path / "in.jsonl"
+    lines = [
+        {"id": 1, "text": "a\x00b"},
+        {"id": 2, "text": "\ud83d refund"},
+        {"id": 3, "text": "zephyr"},
+    ]
+    path.write_text("\n".join(json.dumps(line) for line in lines))
+    call_command("kb_search", "--json", "--file", str(path))
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in records] == [1, 2, 3]
+    assert records[0] == {"id": 1, "results": [], "error": "the query holds a NUL character"}
+    assert records[1] == {"id": 2, "results": [], "error": "the query holds an unpaired surrogate"}
+    assert records[2]["results"][0]["kb_id"] == small_kb["zephyr"].pk
 
 
 def test_kb_search_command_rejects_empty_query(small_kb: dict[str, KBDocument]) -> None:
