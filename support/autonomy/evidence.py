@@ -14,7 +14,12 @@ from typing import Any
 from django.db.models import QuerySet
 
 from support.models import CustomerRating, Draft, DraftStatus
-from support.models.draft import CLOSED_BY_ERASURE, CLOSED_BY_RESOLVE, SUPERSEDED
+from support.models.draft import (
+    CLOSED_BY_ERASURE,
+    CLOSED_BY_RESOLVE,
+    REVIEWED_SUGGESTION,
+    SUPERSEDED,
+)
 from support.vocabulary import ReviewVerdict
 
 # A light edit: at most this many words changed, or this share of the draft's words.
@@ -74,17 +79,7 @@ def reviewed_drafts(
     stored by support/review.py's approve or reject (never by auto-send, a system close or an
     erasure). Erasure keeps all of these. `min_confidence`: only those drafted at or above it
     (the evidence behind a calibrated threshold)."""
-    drafts = (
-        Draft.objects.filter(
-            automated=False,
-            escalation_reason="",
-            status__in=(DraftStatus.SENT, DraftStatus.REJECTED),
-            reviewed_at__isnull=False,
-            confidence__isnull=False,
-        )
-        .exclude(review_verdict="")
-        .exclude(reject_reason__in=NOT_A_REVIEW)
-    )
+    drafts = Draft.objects.filter(REVIEWED_SUGGESTION).exclude(reject_reason__in=NOT_A_REVIEW)
     if intent is not None:
         drafts = drafts.filter(intent=intent)
     if since is not None:
@@ -121,20 +116,54 @@ def thumbs_down(draft_ids: Iterable[str]) -> set[str]:
     return {str(m) for m in rated.values_list("message__draft_id", flat=True)}
 
 
-def tally(intent: str, drafts: Sequence[Draft]) -> IntentEvidence:
+@dataclass(frozen=True)
+class Judged:
+    """One reviewed suggestion as the evidence counts it."""
+
+    confidence: float
+    verdict: str
+    thumbs_down: bool  # its sent reply was rated 👎
+
+    @property
+    def good(self) -> bool:
+        return self.verdict in GOOD_VERDICTS and not self.thumbs_down
+
+
+def judged(drafts: Sequence[Draft]) -> list[Judged]:
+    """The drafts' verdicts, with the 👎 on their replies (one query; a rejected draft's reply
+    was never sent, so it has none)."""
     verdicts = {str(d.pk): verdict(d) for d in drafts}
     down = thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
-    good = sum(1 for pk, v in verdicts.items() if v in GOOD_VERDICTS and pk not in down)
-    counts = list(verdicts.values())
+    return [Judged(d.confidence or 0.0, verdicts[str(d.pk)], str(d.pk) in down) for d in drafts]
+
+
+def reviews(intent: str, since: datetime | None = None) -> list[Judged]:
+    """The intent's reviewed suggestions since `since`, read once (draft_evidence_idx) for
+    everything the rung shows: its evidence, its threshold's pairs, its evidence at the threshold.
+    Not their answers: a reviewed draft's verdict is stored."""
+    fields = ("id", "status", "edit_distance", "confidence", "review_verdict")
+    return judged(list(reviewed_drafts(intent, since).only(*fields)))
+
+
+def summed(
+    intent: str, judged: Iterable[Judged], min_confidence: float | None = None
+) -> IntentEvidence:
+    """The evidence of the judged drafts (at or above `min_confidence` if given)."""
+    kept = [j for j in judged if min_confidence is None or j.confidence >= min_confidence]
+    verdicts = [j.verdict for j in kept]
     return IntentEvidence(
         intent=intent,
-        reviewed=len(counts),
-        sent_unchanged=good,
-        small_edit=counts.count(ReviewVerdict.SMALL_EDIT),
-        large_edit=counts.count(ReviewVerdict.LARGE_EDIT),
-        rejected=counts.count(ReviewVerdict.REJECTED),
-        thumbs_down=len(down),
+        reviewed=len(kept),
+        sent_unchanged=sum(1 for j in kept if j.good),
+        small_edit=verdicts.count(ReviewVerdict.SMALL_EDIT),
+        large_edit=verdicts.count(ReviewVerdict.LARGE_EDIT),
+        rejected=verdicts.count(ReviewVerdict.REJECTED),
+        thumbs_down=sum(1 for j in kept if j.thumbs_down),
     )
+
+
+def tally(intent: str, drafts: Sequence[Draft]) -> IntentEvidence:
+    return summed(intent, judged(drafts))
 
 
 def evidence_for(
@@ -142,24 +171,17 @@ def evidence_for(
 ) -> IntentEvidence:
     """The intent's evidence from its reviews since `since` (a demotion starts it afresh), of
     the drafts at or above `min_confidence` if given."""
-    fields = ("id", "status", "edit_distance", "answer", "review_verdict")
-    return tally(intent, list(reviewed_drafts(intent, since, min_confidence).only(*fields)))
+    return summed(intent, reviews(intent, since), min_confidence)
 
 
 def confidence_pairs(intent: str, since: datetime | None = None) -> list[tuple[float, bool]]:
     """(confidence, good) of the intent's reviewed drafts since `since`, good as the evidence
     counts it (sent unchanged or lightly edited, and not rated 👎): calibrated_threshold's input."""
-    drafts = list(
-        reviewed_drafts(intent, since).only(
-            "id", "status", "edit_distance", "answer", "confidence", "review_verdict"
-        )
-    )
-    verdicts = {str(d.pk): verdict(d) for d in drafts}
-    down = thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
-    return [
-        (d.confidence or 0.0, verdicts[str(d.pk)] in GOOD_VERDICTS and str(d.pk) not in down)
-        for d in drafts
-    ]
+    return pairs(reviews(intent, since))
+
+
+def pairs(judged: Iterable[Judged]) -> list[tuple[float, bool]]:
+    return [(j.confidence, j.good) for j in judged]
 
 
 def calibrated_threshold(

@@ -25,8 +25,10 @@ from resolver.errors import ClientError
 from support.autonomy.evidence import (
     IntentEvidence,
     confidence_pairs,
-    evidence_for,
+    pairs,
     reviewed_drafts,
+    reviews,
+    summed,
 )
 from support.autonomy.policy import (
     CANARY_ENDED,
@@ -244,8 +246,16 @@ def set_allowed(intent: str, allowed: bool, actor: Actor) -> IntentAutonomy:
 
 
 def _reviewed_intents() -> set[str]:
-    reviewed = reviewed_drafts().exclude(intent="").values_list("intent", flat=True).distinct()
-    return set(reviewed)
+    """The intents with reviews, found a step at a time along draft_evidence_idx (the next
+    intent after the last one found: an index probe each), rather than by reading every
+    reviewed draft for their DISTINCT intents."""
+    reviewed = reviewed_drafts().order_by("intent").values_list("intent", flat=True)
+    found: set[str] = set()
+    last = ""
+    while (intent := reviewed.filter(intent__gt=last).first()) is not None:
+        found.add(intent)
+        last = intent
+    return found
 
 
 def rungs() -> list[Rung]:
@@ -256,7 +266,8 @@ def rungs() -> list[Rung]:
     result = []
     for intent in sorted({*intents(), *rows, *_reviewed_intents()}):
         row = rows.get(intent) or IntentAutonomy(intent=intent)
-        threshold = rules.threshold(confidence_pairs(intent, row.demoted_at))
+        judged = reviews(intent, row.demoted_at)  # one read for the rung's three figures
+        threshold = rules.threshold(pairs(judged))
         result.append(
             Rung(
                 intent=intent,
@@ -268,9 +279,9 @@ def rungs() -> list[Rung]:
                 demoted_at=row.demoted_at,
                 demoted_reason=row.demoted_reason,
                 demoted_draft_id=str(row.demoted_draft_id) if row.demoted_draft_id else None,
-                evidence=evidence_for(intent, row.demoted_at),
+                evidence=summed(intent, judged),
                 threshold=threshold,
-                evidence_at_threshold=evidence_for(intent, row.demoted_at, threshold),
+                evidence_at_threshold=summed(intent, judged, threshold),
                 enabled=enabled,
             )
         )

@@ -57,6 +57,18 @@ CLOSED_BY_RESOLVE = "closed: the conversation was resolved"
 CLOSED_BY_ERASURE = "closed: the customer's data was erased"
 
 
+# A suggestion a person judged (support/autonomy/evidence.py:reviewed_drafts, the autonomy
+# evidence): suggested by its run (not escalated, not sent alone), with a confidence, sent or
+# rejected by a person who left a verdict. Also the condition of the index that serves it.
+REVIEWED_SUGGESTION = models.Q(
+    automated=False,
+    escalation_reason="",
+    status__in=(DraftStatus.SENT, DraftStatus.REJECTED),
+    reviewed_at__isnull=False,
+    confidence__isnull=False,
+) & ~models.Q(review_verdict="")
+
+
 # Queue order: drafts with an answer (to approve) or an escalation before the ones still being
 # drafted, then by urgency, then the longest waiting first.
 URGENCY_RANK = {Urgency.HIGH: 0, Urgency.NORMAL: 1, Urgency.LOW: 2}
@@ -253,6 +265,13 @@ class Draft(models.Model):
             # ... and the dashboard's window (drafts created since).
             models.Index(fields=["-created_at", "-id"], name="draft_created_idx"),
             models.Index(fields=["conversation", "-created_at"], name="draft_conversation_idx"),
+            # An intent's autonomy evidence since its last demotion (the Autonomy page reads it
+            # for every intent; without it each read walked every sent or rejected draft).
+            models.Index(
+                fields=["intent", "reviewed_at"],
+                name="draft_evidence_idx",
+                condition=REVIEWED_SUGGESTION,
+            ),
             # The outbox sweep and /healthz's backlog: PENDING drafts by age.
             models.Index(
                 fields=["created_at"],

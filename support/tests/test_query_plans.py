@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from resolver.audit_actor import Actor
 from support import customer_data, review, rollups
+from support.autonomy import ladder
+from support.autonomy.evidence import reviews
 from support.console.filters import QueueFilter
 from support.console.live import ConversationLive, QueueLive
 from support.dashboard_figures import DEFAULT_WINDOW
@@ -144,6 +146,7 @@ def _screens(console: Client, history: dict[str, Any]) -> dict[str, Callable[[],
         "shadow replay of 7 days": lambda: (replay.replay_set(7), replay.replay_autonomy(7)),
         "retention sweep": lambda: customer_data.anonymise_batch(365, Actor.system("retention")),
         "customer erase": lambda: customer_data.do_erase("cust-1", Actor.system("test")),
+        "autonomy page": lambda: _ok(console.get("/console/autonomy/")),
     }
 
 
@@ -161,6 +164,7 @@ SCREENS = [
     "shadow replay of 7 days",
     "retention sweep",
     "customer erase",
+    "autonomy page",
 ]
 
 
@@ -170,6 +174,37 @@ def test_no_sequential_scan_of_a_large_table(
 ) -> None:
     run = _screens(console, _history(make_draft))[screen]
     assert seq_scans(run) == []
+
+
+def _indexes_read(plan: dict[str, Any]) -> set[str]:
+    found = {plan["Index Name"]} if "Index Name" in plan else set()
+    for child in plan.get("Plans", []):
+        found |= _indexes_read(child)
+    return found
+
+
+def test_an_intent_s_evidence_is_read_from_its_own_index(
+    make_draft: MakeDraft, agent_user: Any
+) -> None:
+    """The Autonomy page reads each intent's reviews since its demotion, and the intents that
+    have any: from draft_evidence_idx, not every sent or rejected draft through the status
+    index (which the no-sequential-scan check above would let pass)."""
+    _history(make_draft)
+    person = Actor.for_user(agent_user)  # a person's review leaves a verdict
+    sent, rejected = make_draft("where is it?"), make_draft("and this one?")
+    review.approve(sent.pk, person)
+    review.reject(rejected.pk, person, "wrong", "incorrect")
+    since = timezone.now() - timedelta(days=30)
+    for run in (lambda: reviews("track_order", since), ladder.intents_to_sweep):
+        drafts_plans = [plan for sql, plan in explained(run) if '"support_draft"' in sql]
+        assert drafts_plans
+        for plan in drafts_plans:
+            assert "draft_evidence_idx" in _indexes_read(plan), plan
+    assert sorted(j.verdict for j in reviews("track_order", since)) == [
+        "rejected",
+        "sent_unchanged",
+    ]
+    assert ladder.intents_to_sweep() == ["track_order"]
 
 
 def test_the_check_finds_a_query_without_its_index(make_draft: MakeDraft, console: Client) -> None:
