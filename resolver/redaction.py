@@ -374,6 +374,14 @@ def find(text: str, *, names: bool = False) -> list[Finding]:
     return sorted(chosen, key=lambda f: f.start)
 
 
+# Restored as their last four characters only (Redactor.restore).
+MASKED = (CARD, IBAN)
+
+
+def _alphanumeric(value: str) -> str:
+    return "".join(c for c in value if c.isalnum())
+
+
 _PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|ADDRESS|PERSON)_(\d+)\]")
 
 
@@ -402,5 +410,17 @@ class Redactor:
         return "".join([*parts, text[last:]])
 
     def restore(self, text: str) -> str:
-        """Text with each known placeholder back to its value (unknown ones stay as they are)."""
-        return _PLACEHOLDER.sub(lambda m: self.by_placeholder.get(m.group(0), m.group(0)), text)
+        """Text with each known placeholder back to its value (unknown ones stay as they are); a
+        card number or IBAN only as its last four characters: a model that writes "your card
+        [CARD_1]" must not put the whole number in a reply (or a stored memory) a customer's
+        mailbox keeps."""
+
+        def value(match: re.Match[str]) -> str:
+            found = self.by_placeholder.get(match.group(0))
+            if found is None:
+                return match.group(0)
+            if match.group(1) in MASKED:
+                return f"ending {_alphanumeric(found)[-4:]}"
+            return found
+
+        return _PLACEHOLDER.sub(value, text)

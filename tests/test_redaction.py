@@ -95,6 +95,15 @@ def test_placeholders_are_stable_in_a_conversation_and_restored() -> None:
     )
 
 
+def test_a_card_number_or_iban_comes_back_only_as_its_last_four() -> None:
+    """A model quoting the placeholder ("your card [CARD_1]") puts no full card number or IBAN
+    in the reply."""
+    redactor = Redactor()
+    redactor.redact("card 4111 1111 1111 1111, refund to GB82 WEST 1234 5698 7654 32")
+    answer = "We refunded your card [CARD_1], not [IBAN_1]."
+    assert redactor.restore(answer) == "We refunded your card ending 1111, not ending 5432."
+
+
 def test_a_mistyped_iban_is_no_iban() -> None:
     assert not [f for f in find("GB82 WEST 1234 5698 7654 33") if f.kind == IBAN]  # mod 97 fails
 

@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from evals.pii.cases import KINDS, Case, leaks, mangled
-from resolver.redaction import Redactor, find
+from resolver.redaction import MASKED, Redactor, find
 
 _PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|IBAN|ADDRESS|PERSON)_\d+\]")
 
@@ -179,12 +179,21 @@ def model_exit() -> Iterator[Any]:
             outcome.unrestored = [
                 item
                 for item in case.pii
-                if item["value"] not in leaked and item["value"] not in proposal.answer
+                if item["value"] not in leaked and not _restored(item, proposal.answer)
             ]
             if _PLACEHOLDER.search(proposal.answer):
                 outcome.unrestored.append({"type": "PLACEHOLDER", "value": proposal.answer})
 
         yield run
+
+
+def _restored(item: dict[str, str], answer: str) -> bool:
+    """The value is back in the answer: whole, or for a card number or IBAN as its last four
+    characters and not whole (resolver/redaction.py:Redactor.restore masks them)."""
+    if item["type"] not in MASKED:
+        return item["value"] in answer
+    last_four = "".join(c for c in item["value"] if c.isalnum())[-4:]
+    return f"ending {last_four}" in answer and item["value"] not in answer
 
 
 # --- logs ---------------------------------------------------------------------------------
