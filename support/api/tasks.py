@@ -18,6 +18,7 @@ from resolver.api.types import Text
 from resolver.audit_actor import Actor
 from resolver.models import Scope
 from support import tasks
+from support.api.cursor import after_due, encode_due
 from support.models import Task
 from support.vocabulary import TaskCreator, TaskStatus
 
@@ -54,6 +55,7 @@ class TaskOut(Schema):
 
 class TaskPage(Schema):
     items: list[TaskOut]
+    next_cursor: str | None = Field(None, description="Pass back as `cursor` for the next page.")
 
 
 class TaskIn(Schema):
@@ -80,6 +82,7 @@ class TaskFilter(Schema):
     overdue: bool | None = None
     conversation_id: uuid.UUID | None = None
     limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=300)
 
 
 def _assignee_filter(assignee: str, actor: Actor) -> dict[str, Any]:
@@ -102,7 +105,8 @@ def _assignee_filter(assignee: str, actor: Actor) -> dict[str, Any]:
 
 @router.get("/tasks", response={200: TaskPage, **ERRORS}, auth=scoped(Scope.READ))
 def list_tasks(request: HttpRequest, filters: Query[TaskFilter]) -> dict[str, Any]:
-    """Soonest due first (no due date last), at most `limit`."""
+    """Soonest due first (no due date last), at most `limit`; pass `next_cursor` back as
+    `cursor` for the next page (every task is reachable, however many)."""
     found = Task.objects.all()
     if filters.status:
         found = found.filter(status=filters.status)
@@ -113,7 +117,16 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilter]) -> dict[str, An
     if filters.overdue is not None:
         late = Task.objects.overdue(timezone.now()).values("id")
         found = found.filter(id__in=late) if filters.overdue else found.exclude(id__in=late)
-    return {"items": [tasks.as_wire(t) for t in found.in_due_order()[: filters.limit]]}
+    if filters.cursor:
+        found = found.filter(after_due(filters.cursor))
+    page = list(found.in_due_order()[: filters.limit + 1])
+    more = len(page) > filters.limit
+    page = page[: filters.limit]
+    last = page[-1] if more else None
+    return {
+        "items": [tasks.as_wire(t) for t in page],
+        "next_cursor": encode_due(last.due_at, last.created_at, last.pk) if last else None,
+    }
 
 
 @router.post("/tasks", response={201: TaskOut, **ERRORS}, auth=scoped(Scope.ACT))

@@ -257,6 +257,37 @@ def test_the_list_filters_by_status_assignee_and_overdue(
     assert _titles(api.get(f"{API}/tasks", {"limit": 2})) == ["overdue", "done"]
 
 
+def test_the_list_pages_through_every_task_with_a_cursor(
+    api: Client, conversation: Conversation, tasks_of_two_agents: dict[str, Task]
+) -> None:
+    """Pages of 2 in due order reach every task once, undated ones (a tie on created_at
+    among them too) last; the last page has no next cursor."""
+    undated = Task.objects.get(title="undated")
+    twin = create_task(conversation.pk, "undated twin", created_by="agent", actor=Actor.agent())
+    Task.objects.filter(pk=twin.pk).update(created_at=undated.created_at)
+    expected = _titles(api.get(f"{API}/tasks", {"limit": 200}))
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = api.get(f"{API}/tasks", {"limit": 2, **({"cursor": cursor} if cursor else {})})
+        seen += _titles(page)
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected and len(seen) == 7
+    assert expected[-2:] == sorted(
+        ["undated", "undated twin"], key=lambda t: str(Task.objects.get(title=t).pk)
+    )
+
+
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "W251bGwsIDEsIDJd", "WyIyMDI2LTAxLTAxIiwgIngiLCAieSJd"]
+)
+def test_a_cursor_the_api_did_not_return_is_a_400(api: Client, cursor: str) -> None:
+    reply = api.get(f"{API}/tasks", {"cursor": cursor})
+    assert reply.status_code == 400 and reply.json()["code"] == "invalid_cursor"
+
+
 def test_list_filters_refuse_what_they_cannot_mean(
     api: Client, tasks_of_two_agents: dict[str, Task]
 ) -> None:
