@@ -52,9 +52,10 @@ def store_examples(proposal: Proposal) -> int:
     intent = proposal.answer.strip()
     if not INTENT.match(intent):
         raise ReviewError("the answer of a triage example is the intent: a-z, 0-9 and _")
-    proposal.intent = intent
+    observed, proposal.intent = proposal.intent, intent
     created = 0
-    for text in [proposal.question, *proposal.variants]:
+    texts = [proposal.question, *proposal.variants, *_source_texts(proposal, observed)]
+    for text in dict.fromkeys(t for t in texts if t):
         _, new = TriageExample.objects.get_or_create(
             text=text,
             intent=intent,
@@ -62,3 +63,12 @@ def store_examples(proposal: Proposal) -> int:
         )
         created += new
     return created
+
+
+def _source_texts(proposal: Proposal, observed: str) -> list[str]:
+    """Every re-labelled message behind the proposal (its variants keep 20, for the page), read
+    again from its draft: still labelled as observed (a later re-label took it elsewhere), and
+    not erased since (an erased message's body is empty)."""
+    ids = [s["draft_id"] for s in proposal.sources if isinstance(s, dict) and s.get("draft_id")]
+    drafts = Draft.objects.filter(pk__in=ids, intent=observed).select_related("message")
+    return [generalise(d.message.body)[:2000] for d in drafts]

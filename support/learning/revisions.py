@@ -12,8 +12,9 @@ import re
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Max
 
-from knowledge.models import KBDocument, Proposal, ProposalKind
+from knowledge.models import KBDocument, Proposal, ProposalKind, ProposalStatus
 from knowledge.specifics import generalise
 from support.learning.observations import cited_articles, cosine, rewritten
 from support.learning.sources import add_source, lock_kind
@@ -91,14 +92,23 @@ def _about(draft: Draft, article: KBDocument) -> bool:
 
 
 def _rewrites_of(article_id: int) -> list[Draft]:
-    """Sent drafts citing the article first that agents rewrote, newest first."""
+    """Sent drafts citing the article first that agents rewrote, newest first, since its last
+    revision an admin decided: the rewrites behind an approved or dismissed revision were
+    answered, and proposing them again with the next one made a dismissal come straight back."""
     drafts = (
         Draft.objects.filter(status=DraftStatus.SENT, automated=False)
         .filter(citations__contains=[{"kb_id": article_id}])
         .select_related("message")
-        .order_by("-reviewed_at")[:200]
+        .order_by("-reviewed_at")
     )
-    return [d for d in drafts if rewritten(d) and cited_articles(d)[:1] == [article_id]]
+    decided = Proposal.objects.filter(
+        kind=ProposalKind.KB_EDIT,
+        document_id=article_id,
+        status__in=(ProposalStatus.APPROVED, ProposalStatus.DISMISSED),
+    ).aggregate(last=Max("decided_at"))["last"]
+    if decided is not None:
+        drafts = drafts.filter(reviewed_at__gt=decided)
+    return [d for d in drafts[:200] if rewritten(d) and cited_articles(d)[:1] == [article_id]]
 
 
 def _proposal_for(article: KBDocument) -> Proposal:

@@ -21,6 +21,7 @@ from knowledge.models import (
 from resolver.audit_actor import Actor
 from support import learning, observers, review
 from support.inbound import rate_reply, receive_message
+from support.learning import decisions
 from support.learning.guard_rules import would_stop
 from support.learning.revisions import revised_text, word_diff
 from support.models import AuditAction, AuditLog, Draft, DraftStatus, Message, MessageRole
@@ -130,6 +131,67 @@ def test_repeated_rewrites_of_drafts_about_an_article_propose_its_revision(
     assert proposal.source_count == 2 and proposal.document_id == password.pk
     assert "valid for one hour" in proposal.answer
     assert not Proposal.objects.filter(kind=ProposalKind.ANSWER).exists()
+
+
+def test_a_decided_revision_is_not_proposed_again_from_the_rewrites_it_decided(
+    small_kb: Any, agent_user: Any
+) -> None:
+    """After an admin dismisses the revision two rewrites proposed, one more rewrite is not a
+    revision again (with the old two as its sources); a second new one is."""
+    password = small_kb["password"]
+    rewrite = "Use the Reset link under Settings, then Security; the e-mail is valid for one hour."
+    questions = [
+        "how do I reset my password?",
+        "I forgot my password, how can I change it?",
+        "my password does not work, how do I reset it",
+        "can you help me reset my password please",
+    ]
+    drafts = [_suggested(q, password, password.content, f"c-{n}") for n, q in enumerate(questions)]
+    for draft in drafts[:2]:
+        review.approve(draft.pk, _actor(agent_user), rewrite)
+    first = learning.observe_draft(drafts[1].pk)
+    assert first is not None and first.kind == ProposalKind.KB_EDIT
+    decisions.dismiss(first.pk, _actor(agent_user), "the article is right")
+
+    review.approve(drafts[2].pk, _actor(agent_user), rewrite)
+    assert learning.observe_draft(drafts[2].pk) is None
+    review.approve(drafts[3].pk, _actor(agent_user), rewrite)
+    again = learning.observe_draft(drafts[3].pk)
+    assert again is not None and again.pk != first.pk and again.source_count == 2
+
+
+def test_every_relabelled_message_becomes_an_example_not_only_the_first_twenty_one(
+    small_kb: Any, agent_user: Any
+) -> None:
+    refund = small_kb["refund"]
+    things = [
+        "lamp",
+        "sofa",
+        "kettle",
+        "rug",
+        "mirror",
+        "chair",
+        "desk",
+        "shelf",
+        "clock",
+        "vase",
+        "towel",
+        "pillow",
+        "blanket",
+    ]
+    places = ["garage", "porch"]
+    bodies = [f"my {thing} is stuck at the {place}" for thing in things for place in places]
+    assert len(bodies) == 26
+    proposal = None
+    for n, body in enumerate(bodies):
+        draft = _suggested(body, refund, REFUND_TEXT, f"r-{n}")
+        review.relabel(draft.pk, _actor(agent_user), "delivery_period")
+        proposal = learning.observe_relabel(draft.pk)
+    assert proposal is not None and proposal.source_count == 26 and len(proposal.variants) == 20
+
+    decisions.approve(proposal.pk, _actor(agent_user))
+
+    assert TriageExample.objects.filter(intent="delivery_period").count() == 26
 
 
 def test_a_rewrite_about_another_question_is_a_new_answer(small_kb: Any, agent_user: Any) -> None:
