@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import transaction
 
 from resolver.audit_actor import Actor
-from support.models import AuditAction, AuditLog, AutonomySwitch
+from support.models import AuditAction, AuditLog, AutonomySwitch, IntentAutonomy
+from support.vocabulary import AutonomyMode
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,16 @@ def console_switch_on(lock: bool = False) -> bool:
 
 def autonomy_on(lock: bool = False) -> bool:
     return bool(settings.AUTONOMY_ENABLED) and console_switch_on(lock)
+
+
+def still_sends_alone(intent: str) -> bool:
+    """Whether an automatic reply of `intent` not yet delivered may still go out: auto-send is
+    on and the intent's rung is auto and allowed. "Stop all auto-send" or a take-back after it
+    was sent, while its e-mail waited for a retry, holds it (support/outbound.attempt)."""
+    if not autonomy_on():
+        return False
+    rungs = IntentAutonomy.objects.filter(intent=intent, mode=AutonomyMode.AUTO, allowed=True)
+    return rungs.exists()
 
 
 def set_console_switch(on: bool, actor: Actor) -> AutonomySwitch:

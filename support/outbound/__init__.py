@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from support.autonomy.ladder import drafted_intent
+from support.autonomy.switch import still_sends_alone
 from support.models import Channel, Conversation, Message, ReplyDelivery, ReplyDeliveryStatus
 from support.outbound import email, webhook, widget
 from support.outbound.deliveries import (
@@ -88,7 +90,10 @@ def attempt(message_id: Any) -> timedelta | None:
         )
         if delivery is None:
             return None
-        message = Message.objects.get(pk=delivery.pk)
+        message = Message.objects.select_related("draft").get(pk=delivery.pk)
+        if held := held_auto_reply(message):
+            mark_failed(delivery, message.conversation_id, delivery.attempts, held)
+            return None
         attempts = delivery.attempts + 1
         try:
             SENDERS[delivery.channel](message)
@@ -96,6 +101,21 @@ def attempt(message_id: Any) -> timedelta | None:
             return _failed(delivery, message, attempts, exc)
         mark_sent(delivery, message.conversation_id, attempts)
     return None
+
+
+HELD = (
+    "held: auto-send was stopped (or this intent taken back to review) before this automatic"
+    " reply was delivered; answer the customer yourself"
+)
+
+
+def held_auto_reply(message: Message) -> str:
+    """Why an automatic reply must not go out now ("" when it may): a lead who stops auto-send
+    during an outage must not see the queued wrong answers delivered once the mail server is
+    back. A replayed dead letter is held the same way until auto-send is on again."""
+    if not message.automated or message.draft is None:
+        return ""
+    return "" if still_sends_alone(drafted_intent(message.draft)) else HELD
 
 
 def _failed(

@@ -21,6 +21,8 @@ from resolver.models import DeadLetter
 from resolver.polling import wait_for
 from resolver.redis_client import get_redis
 from support import customer_data, outbound, outbox, review
+from support.autonomy import ladder
+from support.autonomy.switch import set_console_switch
 from support.autosend import auto_send_if_allowed
 from support.models import (
     AuditAction,
@@ -41,6 +43,7 @@ from support.tests.autonomy_fixtures import make_auto
 from support.tests.conftest import API, key_client, post_json
 from support.tests.mail_threads import ALIAS, OURS, customer_mail, reply_to
 from support.tests.smtp import Received, SmtpServer
+from support.vocabulary import DemotionReason
 
 pytestmark = pytest.mark.django_db
 
@@ -213,6 +216,37 @@ def test_automatic_replies_are_marked_and_limited_per_address(
     deliver(approve(held, agent_user))  # a human sends the held one: not automatic
     assert smtp.received[-1].message["Auto-Submitted"] is None
     assert smtp.received[-1].message["To"] == "alice@example.com"
+
+
+@pytest.mark.parametrize("stopped", ["kill switch", "taken back"])
+def test_an_automatic_reply_waiting_for_a_retry_is_held_once_auto_send_stops(
+    smtp: SmtpServer, agent_user: Any, settings: Any, stopped: str
+) -> None:
+    """An outage holds an auto-sent reply for a retry; the lead stops auto-send meanwhile (or
+    the intent is taken back): when the server is back it is not delivered, it fails as held
+    for an agent to answer, and a replayed dead letter stays held while auto-send is off.
+    A human's reply in the same outage still goes."""
+    make_auto("track_order", settings, min_confidence=0.5)
+    auto, human = customer_mail("where is my order?"), customer_mail(sender="erin@example.com")
+    assert _auto(auto)
+    smtp.handler.data_replies.append("451 4.3.0 Mailbox busy, try later")
+    automatic = reply_to(auto)
+    assert outbound.attempt(automatic.pk) is not None  # waits for a retry
+    if stopped == "kill switch":
+        set_console_switch(False, Actor.for_user(agent_user))
+    else:
+        ladder.demote("track_order", DemotionReason.REJECTED, None, Actor.for_user(agent_user))
+    written = approve(human, agent_user)
+
+    elapse_backoff(automatic)
+    assert outbound.attempt(automatic.pk) is None
+    assert outbound.attempt(written.pk) is None
+    held = delivery_of(automatic)
+    assert (held.status, held.last_error) == ("failed", outbound.HELD)
+    assert [r.message["To"] for r in smtp.received] == ["erin@example.com"]
+    assert outbound.retry(automatic.pk) is not None  # an admin replays the dead letter
+    deliver(automatic)
+    assert delivery_of(automatic).status == "failed" and len(smtp.received) == 1
 
 
 def test_a_refused_recipient_fails_for_good_is_dead_lettered_and_shown(
