@@ -392,11 +392,15 @@ def hybrid_search(
     if learned and legs != "text":
         ranked += _learned_neighbours(own, vector, learned, {pk for pk, _ in ranked})
     ids = [document_id for document_id, _ in ranked]
-    by_id = documents.model.objects.in_bulk(ids)
+    # From `documents`: an article unpublished or deleted since the legs read their chunks is
+    # left out, not served (or a KeyError).
+    by_id = documents.in_bulk(ids)
     passages = _best_passages(ids, {*vector.chunks.values(), *words.chunks.values()})
     hits = []
     for document_id, score in ranked:
-        document = by_id[document_id]
+        document = by_id.get(document_id)
+        if document is None:
+            continue
         passage = passages.get(document_id, document.content)
         similarity = vector.values.get(document_id)
         hits.append(

@@ -163,7 +163,12 @@ def search(query: str, language: str, limit: int = RESULTS) -> list[Result]:
     documents = public_articles(language)
     hits: list[SearchHit] = hybrid_search(documents, clean_query(query), limit, language=language)
     slugs = dict(documents.filter(pk__in=[hit.kb_id for hit in hits]).values_list("pk", "slug"))
-    return [Result(slugs[hit.kb_id], hit.title, hit.snippet, hit.kb_id) for hit in hits]
+    # An article unpublished between the search and this read is left out (not a KeyError).
+    return [
+        Result(slugs[hit.kb_id], hit.title, hit.snippet, hit.kb_id)
+        for hit in hits
+        if hit.kb_id in slugs
+    ]
 
 
 def sitemap_rows() -> list[tuple[str, object]]:

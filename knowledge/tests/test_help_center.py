@@ -193,6 +193,44 @@ def test_search_finds_public_articles_only(kb: dict[str, KBDocument]) -> None:
     assert 'value="refund money back"' in html
 
 
+@pytest.mark.parametrize("when", ["while searching", "after searching"])
+def test_an_article_unpublished_during_a_search_is_left_out(
+    kb: dict[str, KBDocument], monkeypatch: pytest.MonkeyPatch, when: str
+) -> None:
+    """An admin unpublishes the refund article while a visitor's search runs (after its legs
+    read the chunks, or after the search returned): the page leaves it out, no error page."""
+    from knowledge import search as search_module
+    from knowledge.help import articles as help_articles
+
+    refund = kb["refund"]
+
+    def unpublish() -> None:
+        KBDocument.objects.filter(pk=refund.pk).update(status=DocumentStatus.DRAFT)
+
+    if when == "while searching":
+        passages = search_module._best_passages
+
+        def best_passages(*args: Any) -> Any:
+            unpublish()
+            return passages(*args)
+
+        monkeypatch.setattr(search_module, "_best_passages", best_passages)
+    else:
+        searched = help_articles.hybrid_search
+
+        def hybrid_search(*args: Any, **kwargs: Any) -> Any:
+            hits = searched(*args, **kwargs)
+            unpublish()
+            return hits
+
+        monkeypatch.setattr(help_articles, "hybrid_search", hybrid_search)
+
+    response = _get("/help/search/?q=refund+money+back")
+
+    assert response.status_code == 200
+    assert refund.slug not in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("query", "status"), [("abc\x00def", 400), ("x" * 501, 400), ("", 200), ("   ", 200)]
 )
