@@ -123,3 +123,20 @@ def test_console_queue_pages_from_its_index_without_sorting(db: None, status: st
         plan = explain(sql, list(params))
     assert "Index Scan using draft_queue_order_idx" in plan
     assert "Sort" not in plan
+
+
+def test_stored_vectors_are_found_by_their_text_through_an_index(chunks: list[KBChunk]) -> None:
+    """known_vectors (every ingest batch, every article edit) reads the chunks of a few texts,
+    not all of them."""
+    from knowledge.ingest.upsert import known_vectors
+
+    wanted = [chunk.text_hash for chunk in chunks[:3]]
+    sql, params = (
+        KBChunk.objects.filter(text_hash__in=wanted, embedding__isnull=False)
+        .values_list("text_hash", "embedding")
+        .distinct("text_hash")
+        .order_by()
+        .query.sql_with_params()
+    )
+    assert "kbchunk_text_hash_idx" in explain(sql, list(params))
+    assert set(known_vectors(wanted)) == set(wanted)

@@ -70,6 +70,9 @@ class KBChunk(models.Model):
                 opclasses=["vector_cosine_ops"],
             ),
             GinIndex(fields=["search_vector"], name="kbchunk_search_vector_gin_idx"),
+            # Embeddings reused by text (ingest/upsert.py:known_vectors, each ingest batch and
+            # every article edit): without it each read scanned every chunk, vectors and all.
+            models.Index(fields=["text_hash"], name="kbchunk_text_hash_idx"),
         ]
 
     def __str__(self) -> str:
