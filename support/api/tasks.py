@@ -9,11 +9,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema, Status
+from ninja import Header, Query, Router, Schema, Status
 from pydantic import Field
 
 from resolver.api.auth import actor_of, scoped
 from resolver.api.errors import ERRORS, ApiError
+from resolver.api.idempotency import check_key, once
 from resolver.api.types import Text
 from resolver.audit_actor import Actor
 from resolver.models import Scope
@@ -130,19 +131,34 @@ def list_tasks(request: HttpRequest, filters: Query[TaskFilter]) -> dict[str, An
 
 
 @router.post("/tasks", response={201: TaskOut, **ERRORS}, auth=scoped(Scope.ACT))
-def create_task(request: HttpRequest, payload: TaskIn) -> Status[dict[str, Any]]:
+def create_task(
+    request: HttpRequest,
+    payload: TaskIn,
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Status[dict[str, Any]]:
     """A new open task, made by an agent (`created_by` "agent"); 404 for an unknown
     conversation, 422 with the reason for an empty title, a due date in the past or an assignee
-    who is not an agent."""
-    task = tasks.create_task(
-        payload.conversation_id,
-        payload.title,
-        due_at=payload.due_at,
-        assignee=payload.assignee,
-        created_by=TaskCreator.AGENT,
-        actor=actor_of(request),
-    )
-    return Status(201, tasks.as_wire(task))
+    who is not an agent. With an `Idempotency-Key`, a retry (a timeout) gets the first answer
+    back instead of a second task, as POST /messages does."""
+    key = check_key(idempotency_key) if idempotency_key else None
+    actor = actor_of(request)
+
+    def create() -> tuple[int, dict[str, Any]]:
+        task = tasks.create_task(
+            payload.conversation_id,
+            payload.title,
+            due_at=payload.due_at,
+            assignee=payload.assignee,
+            created_by=TaskCreator.AGENT,
+            actor=actor,
+        )
+        # As JSON: the answer is stored for a retry to get back.
+        return 201, TaskOut.model_validate(tasks.as_wire(task)).model_dump(mode="json")
+
+    # Keys are the caller's per endpoint: one used for a message is not a task's.
+    owner = f"{actor.owner}/tasks"
+    status, body = once(owner, key, payload.model_dump(mode="json"), create)
+    return Status(status, body)
 
 
 @router.patch("/tasks/{task_id}", response={200: TaskOut, **ERRORS}, auth=scoped(Scope.ACT))

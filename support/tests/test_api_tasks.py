@@ -73,6 +73,23 @@ def test_an_agent_creates_a_task_through_the_api(
     assert row.metadata == {"task_id": body["id"], "title": "Check the replacement shipped"}
 
 
+def test_a_retried_create_with_its_idempotency_key_makes_one_task(
+    api: Client, conversation: Conversation
+) -> None:
+    body = {"conversation_id": str(conversation.pk), "title": "Call back about the refund"}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "task-retry-1"}
+    first = post_json(api, "/tasks", body, **headers)
+    again = post_json(api, "/tasks", body, **headers)
+    other = post_json(api, "/tasks", {**body, "title": "Something else"}, **headers)
+    message = post_json(api, "/messages", {"customer_ref": "c-1", "body": "hi"}, **headers)
+
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert Task.objects.count() == 1
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_reuse"
+    assert message.status_code == 202  # a key used for a task is not a message's
+
+
 @pytest.mark.parametrize(
     ("body", "status", "detail"),
     [
