@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
@@ -77,39 +78,43 @@ async def test_a_foreign_origin_is_refused(agent: User) -> None:
     assert not connected  # the console socket is for this site's own pages only
 
 
-async def test_a_demoted_agent_stops_receiving(agent: User) -> None:
-    from channels.db import database_sync_to_async
-
-    from support import consumers
-
+async def _connected(agent: User) -> WebsocketCommunicator:
     headers = await database_sync_to_async(session_headers)(agent)
     communicator, connected, _ = await connect(headers)
     assert connected
+    return communicator
+
+
+async def _event_after_the_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event once the socket's access is due for its check (as after RECHECK_SECONDS)."""
+    from support import consumers
+
+    monkeypatch.setattr(consumers, "RECHECK_SECONDS", -1.0)
+    layer = get_channel_layer()
+    assert layer is not None
+    event = {"type": "console.event", "payload": {"type": "draft.ready"}}
+    await layer.group_send(CONSOLE_GROUP, event)
+
+
+async def test_a_demoted_agent_stops_receiving(
+    agent: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    communicator = await _connected(agent)
     await database_sync_to_async(agent.groups.clear)()
-    consumers.RECHECK_SECONDS, saved = -1.0, consumers.RECHECK_SECONDS
-    try:
-        layer = get_channel_layer()
-        assert layer is not None
-        event = {"type": "console.event", "payload": {"type": "draft.ready"}}
-        await layer.group_send(CONSOLE_GROUP, event)
-        assert await close_code(communicator) == CLOSE_FORBIDDEN
-    finally:
-        consumers.RECHECK_SECONDS = saved
+    await _event_after_the_check(monkeypatch)
+    assert await close_code(communicator) == CLOSE_FORBIDDEN
 
 
 @pytest.mark.parametrize("ended", ["logged out", "password changed"])
-async def test_a_socket_whose_session_ended_stops_receiving(agent: User, ended: str) -> None:
+async def test_a_socket_whose_session_ended_stops_receiving(
+    agent: User, monkeypatch: pytest.MonkeyPatch, ended: str
+) -> None:
     """Logging out (in another tab), an expired session or a password change ends the agent's
     pages; their sockets are closed at the next check instead of receiving customers' messages
     indefinitely."""
-    from channels.db import database_sync_to_async
     from django.contrib.sessions.models import Session
 
-    from support import consumers
-
-    headers = await database_sync_to_async(session_headers)(agent)
-    communicator, connected, _ = await connect(headers)
-    assert connected
+    communicator = await _connected(agent)
 
     def end() -> None:
         if ended == "logged out":
@@ -119,32 +124,14 @@ async def test_a_socket_whose_session_ended_stops_receiving(agent: User, ended: 
             agent.save()
 
     await database_sync_to_async(end)()
-    consumers.RECHECK_SECONDS, saved = -1.0, consumers.RECHECK_SECONDS
-    try:
-        layer = get_channel_layer()
-        assert layer is not None
-        event = {"type": "console.event", "payload": {"type": "draft.ready"}}
-        await layer.group_send(CONSOLE_GROUP, event)
-        assert await close_code(communicator) == CLOSE_UNAUTHENTICATED
-    finally:
-        consumers.RECHECK_SECONDS = saved
+    await _event_after_the_check(monkeypatch)
+    assert await close_code(communicator) == CLOSE_UNAUTHENTICATED
 
 
-async def test_a_live_session_keeps_receiving_after_the_check(agent: User) -> None:
-    from channels.db import database_sync_to_async
-
-    from support import consumers
-
-    headers = await database_sync_to_async(session_headers)(agent)
-    communicator, connected, _ = await connect(headers)
-    assert connected
-    consumers.RECHECK_SECONDS, saved = -1.0, consumers.RECHECK_SECONDS
-    try:
-        layer = get_channel_layer()
-        assert layer is not None
-        event = {"type": "console.event", "payload": {"type": "draft.ready"}}
-        await layer.group_send(CONSOLE_GROUP, event)
-        assert (await communicator.receive_json_from(timeout=5))["type"] == "draft.ready"
-    finally:
-        consumers.RECHECK_SECONDS = saved
-        await communicator.disconnect()
+async def test_a_live_session_keeps_receiving_after_the_check(
+    agent: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    communicator = await _connected(agent)
+    await _event_after_the_check(monkeypatch)
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "draft.ready"
+    await communicator.disconnect()
