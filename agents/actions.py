@@ -20,8 +20,9 @@ from typing import Any
 from django.utils import timezone
 
 from agents import prompts
+from agents.text import straight_apostrophes
 from support.actions.catalogue import CATALOGUE
-from support.documents.fields import amounts
+from support.documents.fields import CODES, SYMBOLS, Amount, to_decimal
 from support.models import Customer, Order, OrderStatus
 from support.vocabulary import ActionName
 
@@ -112,11 +113,34 @@ _REFUND = re.compile(
 # Asking after a refund already under way is tracking it, not asking for one.
 _REFUND_TRACKING = re.compile(
     r"\b(where is|where's|status of|still (waiting|haven'?t)|haven'?t (received|got|seen)|"
+    r"(didn'?t|did not|never) (get|got|receive)|"
     r"not (received|arrived)|when (will|do) i (get|receive|see)|track\w*)\b[^.?!]{0,40}"
     r"\b(refund|money)\b|\brefund\b(?: for [\w-]+)?\s+(?:status|has(?:n'?t)? (?:arrived|come|"
-    r"been processed)|(?:is|was) (?:pending|processed)|arrived|came)\b",
+    r"been processed)|(?:is|was) (?:pending|processed)|arrived|came)\b|"
+    # "whether the refund for NW-1 went through": asking after it, not for it.
+    r"\brefund\b[^.?!]{0,40}\b(went|gone|go|going|come|came) through\b",
     re.IGNORECASE,
 )
+# Thanks for a refund, or one received: it was given already; what is left is not asked for.
+_REFUND_THANKED = re.compile(
+    r"\b(?:thanks|thank you)\b(?:(?! in advance)[^.?!,;]){0,30}?\bfor\b[^.?!,;]{0,30}"
+    r"\b(?:refund\w*|money back)\b|"
+    r"\b(?:got|received|have had|'ve had)\s+(?:my|the|a|your|our)\s+(?:\w+\s+)?"
+    r"(?:refund|money back)\b",
+    re.IGNORECASE,
+)
+# A question after a move's state ("Is my order NW-1 cancelled?", "Did you refund it?", "tell
+# me whether the refund went through"): the facts answer it. Only its own words are set aside:
+# "If my order was cancelled, please refund me" still asks for the refund.
+_ASKING_AFTER = r"(?:^|\b(?:whether|if|why|when|how come)\b[^.?!]{0,40}?)"
+_STATUS_QUESTION = re.compile(
+    rf"{_ASKING_AFTER}\b(?:is|was|has|have|had|were|are)\b[^.?!]{{0,50}}?"
+    r"\b(?:cancel+ed|refunded|been \w+ed)\b|"
+    rf"{_ASKING_AFTER}\bdid\b[^.?!]{{0,50}}?\b(?:cancel|refund)\b|"
+    r"\bwhether\b[^.?!]{0,50}\b(?:cancel|refund)\w*",
+    re.IGNORECASE,
+)
+_SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+|\n+")
 _ADDRESS_CHANGE = re.compile(
     r"\b(change|update|correct|fix|edit|amend|modify)\w*\b[^.?!]{0,40}\b(address|deliver\w* to|"
     r"ship\w* to)\b|\b(wrong|old|incorrect) address\b|\b(ship|send|deliver)\s+(it|them|the "
@@ -135,6 +159,11 @@ _RESEND = re.compile(
 )
 _CALL_BACK = re.compile(
     r"\b(call me( back)?|call back|callback|ring me|phone me|give me a (call|ring))\b",
+    re.IGNORECASE,
+)
+# "Please don't call me, just email me": a call the customer declines is no call-back to book.
+_NO_CALL = re.compile(
+    r"\b(?:(?:don'?t|do not|no need to)\s+(?:call|ring|phone)|no\s+(?:call|callback|phone call))",
     re.IGNORECASE,
 )
 _FOLLOW_UP = re.compile(
@@ -160,9 +189,18 @@ _ADDRESS_END = re.compile(
 _HAS_DIGIT_OR_STREET = re.compile(r"\d|\b(street|st|road|rd|avenue|ave|lane|way)\b", re.IGNORECASE)
 
 
+def _asked_in_a_sentence(pattern: re.Pattern[str], text: str) -> bool:
+    """Some sentence names the move other than to ask after its state: "Is NW-1 cancelled? If
+    not, cancel it" still asks for it."""
+    return any(
+        pattern.search(_STATUS_QUESTION.sub(" ", sentence))
+        for sentence in _SENTENCE_BREAK.split(text)
+    )
+
+
 def _asks_cancel(text: str) -> bool:
     return bool(
-        _CANCEL.search(text)
+        _asked_in_a_sentence(_CANCEL, text)
         and not _HOW_TO.search(text)
         and not _NEGATED.search(text)
         and not _NOT_ORDER.search(text)
@@ -171,11 +209,16 @@ def _asks_cancel(text: str) -> bool:
 
 def _asks_refund(text: str) -> bool:
     return bool(
-        _REFUND.search(text)
+        _asked_in_a_sentence(_REFUND, text)
         and not _REFUND_TRACKING.search(text)
+        and not _REFUND_THANKED.search(text)
         and not _HOW_TO.search(text)
         and not _NEGATED.search(text)
     )
+
+
+def asks_call_back(text: str) -> bool:
+    return bool(_CALL_BACK.search(text)) and not _NO_CALL.search(text)
 
 
 def new_address(text: str) -> str:
@@ -195,6 +238,7 @@ def requested(text: str) -> list[str]:
     words, not triage's intent: on the actions set the intent was often wrong for a request (a
     confirmation to resend read as `review` or `recover_password`, a partial refund as
     `track_refund`), and a how-to question has the same intent as the request."""
+    text = straight_apostrophes(text)  # a typed apostrophe: "don\u2019t" is a negation too
     wanted: list[str] = []
     if _asks_cancel(text):
         wanted.append(CANCEL)
@@ -205,7 +249,7 @@ def requested(text: str) -> list[str]:
         wanted.append(ADDRESS)
     if _CONFIRMATION.search(text) and _RESEND.search(text):
         wanted.append(RESEND)
-    if _CALL_BACK.search(text) or _FOLLOW_UP.search(text):
+    if asks_call_back(text) or _FOLLOW_UP.search(text):
         wanted.append(FOLLOW_UP)
     return wanted
 
@@ -241,16 +285,89 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
+# A currency as customers write it beside a figure: a symbol, a code in any case, a word.
+_CURRENCY_WORDS = {
+    "euro": "EUR",
+    "euros": "EUR",
+    "dollar": "USD",
+    "dollars": "USD",
+    "bucks": "USD",
+    "pound": "GBP",
+    "pounds": "GBP",
+    "quid": "GBP",
+}
+_UNIT = "|".join(
+    [*(re.escape(s) for s in SYMBOLS), *sorted(CODES), *sorted(_CURRENCY_WORDS, key=len)[::-1]]
+)
+# A figure with no other number glued on after it: not a date's ("12.05.2026"), a time's
+# ("10:30").
+_FIGURE = r"(?:\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:[.,]\d{1,2})?)(?![.,/:-]?\d)"
+# ...nor before it: not an order's digits ("NW-50003").
+_LONE = r"(?<![\w.,/:-])"
+_WRITTEN_AMOUNT = re.compile(
+    rf"(?<!\w)(?P<before>{_UNIT})\s?(?P<n1>{_FIGURE})(?!\w)|"
+    rf"{_LONE}(?P<n2>{_FIGURE})\s?(?P<after>{_UNIT})(?!\w)",
+    re.IGNORECASE,
+)
+# A figure with cents and no currency ("refund 12.50 on NW-1"): money, in the order's currency.
+# Not a time ("at 10.30", "10.30am") nor a day ("on 12.05").
+_BARE_AMOUNT = re.compile(
+    r"(?<!\bat )(?<!\bon )(?<!\bby )(?<!\bsince )(?<![\w.,/:-])"
+    r"(\d{1,3}(?:,\d{3})+\.\d{2}|\d+[.,]\d{2})(?![.,/:-]?\d)(?!\s?(?:am|pm|h|%)\b|\w|%)",
+    re.IGNORECASE,
+)
+# A figure right after the request ("refund 12 on NW-1", "refund 2 of the mugs") that is no
+# amount read above: euros or mugs? Nobody guesses.
+_FIGURE_ASKED = re.compile(
+    rf"\b(?:refund\w*|reimburse\w*)(?:\s+(?:me|us|of|for|the|only|just|back))*\s+{_LONE}"
+    rf"({_FIGURE})",
+    re.IGNORECASE,
+)
+# A share rather than a figure ("half", "50%", "a partial refund"): what it comes to is a
+# person's sum, not what is left.
+_SHARE = re.compile(
+    r"\b(?:half|a third|a quarter|partial\w*|part of)\b|\d\s?%|\bper ?cent\b", re.IGNORECASE
+)
+
+
+def _named_amounts(text: str, currency: str) -> list[Amount] | None:
+    """The amounts the message names: with a currency, and bare figures with cents (taken to be
+    in the order's `currency`); None when the request names a figure that is neither."""
+    found: list[Amount] = []
+    spans: list[tuple[int, int]] = []
+    for match in _WRITTEN_AMOUNT.finditer(text):
+        unit = match.group("before") or match.group("after")
+        value = to_decimal(match.group("n1") or match.group("n2"))
+        code = SYMBOLS.get(unit) or _CURRENCY_WORDS.get(unit.lower()) or unit.upper()
+        if value is not None:
+            found.append(Amount(value, code))
+            spans.append(match.span())
+    for match in _BARE_AMOUNT.finditer(text):
+        value = to_decimal(match.group(1))
+        if value is not None and not _within(match.start(), spans):
+            found.append(Amount(value, currency))
+            spans.append(match.span())
+    unread = [m for m in _FIGURE_ASKED.finditer(text) if not _within(m.start(1), spans)]
+    return None if unread else found
+
+
+def _within(position: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(start <= position < end for start, end in spans)
+
+
 def refund_amount(text: str, row: OrderRow) -> Decimal | None:
     """The amount the customer names, else what is left to refund when they name none; None
     when the amounts say no one thing: several besides the order's total ("I paid €89.90,
-    refund the €12.50 shade" names one: 12.50), or one in another currency than the order's
-    ("refund $60" on a EUR order is not €60). A person approves the figure; a wrong one put
-    in front of them as the customer's is worse than none."""
-    named = amounts(text)
+    refund the €12.50 shade" names one: 12.50), one in another currency than the order's
+    ("refund $60" on a EUR order is not €60), a figure that is no amount read ("refund 12 on
+    NW-1") or a share ("half"). A person approves the figure; a wrong one put in front of them
+    as the customer's is worse than none, and what is left is no answer to a figure named."""
+    named = _named_amounts(text, row.currency)
+    if named is None:
+        return None
     if not named:
-        return row.refundable
-    if any(amount.currency and amount.currency != row.currency for amount in named):
+        return None if _SHARE.search(text) else row.refundable
+    if any(amount.currency != row.currency for amount in named):
         return None
     asked = {amount.value for amount in named} - {row.total}
     if len(asked) == 1:
@@ -279,7 +396,9 @@ def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
     """The proposal for `name` on `row` (None: its arguments cannot be had from the message)."""
     spec = CATALOGUE[name]
     if name == FOLLOW_UP:
-        asked = "Call the customer back" if _CALL_BACK.search(text) else "Follow up"
+        asked = (
+            "Call the customer back" if asks_call_back(straight_apostrophes(text)) else "Follow up"
+        )
         title = f"{asked} about order {row.number}" if row else asked
         follow_up = {"title": title}
         return Proposal(name, follow_up, spec.confirm(follow_up), spec.fallback(follow_up))

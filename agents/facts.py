@@ -3,7 +3,8 @@ may state these; the guard allows a date or a refund only when a fact backs it."
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from django.db.models.functions import Upper
@@ -39,6 +40,16 @@ class CustomerFacts:
     @property
     def refund_allowed(self) -> bool:
         return any(order.refund_eligible for order in self.orders)
+
+    def about(self, numbers: Sequence[str]) -> CustomerFacts:
+        """The facts of the orders `numbers` names (all of them when it names none): a fact
+        backs what is said of its own order, and one order's refund eligibility or status
+        lifts no promise or claim about another."""
+        if not numbers:
+            return self
+        named = {number.upper() for number in numbers}
+        orders = tuple(order for order in self.orders if order.number.upper() in named)
+        return replace(self, orders=orders)
 
     @property
     def known_dates(self) -> set[str]:

@@ -12,6 +12,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents import nodes
 from agents.actions import FOLLOW_UP
+from agents.message_signals import asks_for_person
 from agents.services import Services
 from agents.state import AgentState
 from agents.telemetry import node_span, record_update
@@ -22,6 +23,11 @@ RECURSION_LIMIT = 40  # 3 repairs take 17 steps; more means a wiring bug
 
 def route_after_retrieve(state: AgentState) -> Literal["compose", "acknowledge", "escalate"]:
     signals = state["signals"]
+    if signals.praise and signals.human_requested and asks_for_person(state["message"]):
+        # "Thank you, you are great! I want to speak to a human agent": a thank-you is no answer
+        # to a request for a person (retrieve set the reason, customer_requested_human). Its
+        # words, not the intent alone: praise of "the best gate agent" asks for nobody.
+        return "escalate"
     if signals.praise:
         # Praise a person would thank: no sarcasm, problem, question or complaint vetoed it
         # (agents/message_signals.py). Thanks with a question goes on to be answered.

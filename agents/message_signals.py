@@ -99,6 +99,12 @@ class MessageSignals:
         return {**asdict(self), "risks": list(self.risks), "vetoes": list(self.vetoes)}
 
 
+def asks_for_person(text: str) -> bool:
+    """The words ask for a person ("I want to speak to a human agent"), whatever the intent
+    says: praise naming an agent ("best gate agent I've ever seen") asks for nobody."""
+    return bool(_HUMAN.search(text))
+
+
 def question_of(text: str) -> str:
     """The sentences of `text` that ask or request something, verbatim ("" if none)."""
     asked = [

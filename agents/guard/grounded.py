@@ -8,7 +8,13 @@ from collections.abc import Iterator, Sequence
 
 from agents.facts import CustomerFacts
 from agents.state import DraftedAnswer, GuardIssue
-from agents.text import cited_numbers, content_stems, sentences, strip_citations
+from agents.text import (
+    cited_numbers,
+    content_stems,
+    sentences,
+    straight_apostrophes,
+    strip_citations,
+)
 from knowledge.search import SearchHit
 from knowledge.specifics import unsupported
 
@@ -22,6 +28,20 @@ _COURTESY = re.compile(
     r"have a (great|good|nice)|hello|hi\b|dear\b|best regards|kind regards|i hope)",
     re.IGNORECASE,
 )
+# Where a courtesy opener's clause ends ("I'm sorry, but ...", "Hi Dana, ...", "Thanks for
+# waiting: ..."), and the joining word after it.
+_CLAUSE_BREAK = re.compile(r"[,;:\u2013\u2014]\s*(?:(?:but|and|so|however)\b)?|\s-\s")
+
+
+def _said(sentence: str) -> str:
+    """What a sentence says besides its courtesy openers: "I'm sorry, but we do not accept
+    returns" states a policy to check; "I'm sorry for the trouble" states nothing ("")."""
+    while _COURTESY.match(sentence):
+        opener_end = _CLAUSE_BREAK.search(sentence)
+        if opener_end is None:
+            return ""  # courtesy alone
+        sentence = sentence[opener_end.end() :].lstrip()
+    return sentence
 
 
 def _sources(
@@ -56,8 +76,8 @@ def check_grounded(
     issues = list(_citation_issues(drafted, evidence))
     sources = _sources(drafted, evidence, facts, profile_values)
     for sentence in sentences(strip_citations(drafted.answer)):
-        words = content_stems(sentence)
-        if len(words) < MIN_FACTUAL_WORDS or _COURTESY.match(sentence):
+        words = content_stems(_said(straight_apostrophes(sentence)))
+        if len(words) < MIN_FACTUAL_WORDS:
             continue
         support = len(words & sources) / len(words)
         if support < MIN_SUPPORT:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from agents.entities import extract_entities
 from agents.facts import CustomerFacts
 from agents.state import GuardIssue
-from agents.text import sentences
+from agents.text import as_read, sentences
 
 # Escalate at once (forbidden_action): a repair loop must not be trusted with these.
 FORBIDDEN = frozenset(
@@ -106,11 +107,38 @@ _CONDITIONAL = re.compile(
     r"depending)\b",
     re.IGNORECASE,
 )
+# A clause ends at a comma, a semicolon, a dash or "then".
+_CLAUSE_END = re.compile(r"[,;:\u2013\u2014]|\s-\s|\bthen\b", re.IGNORECASE)
+# A clause heading the sentence with these does not make what follows depend on it: "Before you
+# ask, we will refund you", "Whether or not it arrives, we will refund you".
+_NOT_A_CONDITION = frozenset({"before", "whether"})
+# "After reviewing your request, ...", "When I looked at your order, ...": what happened, told
+# before a plain statement, not a condition on it ("When your return arrives, ..." is one).
+_TEMPORAL = frozenset({"when", "after"})
+_TOLD = re.compile(
+    r"^\w+\s+(?!(?:no|some|any|every)thing\b|morning\b|evening\b|during\b)\w+ing\b|"
+    r"\b(i|we|you|they|he|she|it)\s+(\w+ed|was|were|had|did|saw|spoke|found|got|took|went|"
+    r"made|heard|read)\b",
+    re.IGNORECASE,
+)
 _PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}|\{\{|\}\}")
 
 
 def _conditional(sentence: str, match: re.Match[str]) -> bool:
-    return bool(_CONDITIONAL.search(sentence[: match.end()]))
+    """The promise or claim `match` is itself conditional: inside a conditional clause ("Once
+    your account has been closed"), or after one that states a condition ("If your order is
+    eligible, we will refund it"). Not after a clause that tells what happened ("After checking
+    your account, I have cancelled it") or one that sets no condition ("Before you ask, ...")."""
+    for word in _CONDITIONAL.finditer(sentence[: match.end()]):
+        end = _CLAUSE_END.search(sentence, word.end())
+        clause_end = end.start() if end else len(sentence)
+        if match.start() < clause_end:
+            return True  # the match is in the conditional clause
+        said = word.group(1).lower()
+        told = said in _TEMPORAL and _TOLD.search(sentence[word.start() : clause_end])
+        if said not in _NOT_A_CONDITION and not told:
+            return True
+    return False
 
 
 def _promises_refund(sentence: str, facts: CustomerFacts) -> bool:
@@ -157,6 +185,7 @@ def _asks_secret(sentence: str) -> bool:
 
 def _sentence_issues(sentence: str, facts: CustomerFacts) -> Iterator[GuardIssue]:
     detail = sentence[:160]
+    facts = facts.about(extract_entities(sentence).order_numbers)
     if _promises_refund(sentence, facts):
         yield GuardIssue("policy", "refund_promise", detail)
     if _promises_delivery_time(sentence, facts):
@@ -172,4 +201,6 @@ def _sentence_issues(sentence: str, facts: CustomerFacts) -> Iterator[GuardIssue
 
 
 def check_policy(answer: str, facts: CustomerFacts) -> list[GuardIssue]:
-    return [issue for s in sentences(answer) for issue in _sentence_issues(s, facts)]
+    """Each sentence as its words read: "We\u2019ll refund you" and "We **will** refund you" are
+    promises too (split first: a list's markers separate its items)."""
+    return [issue for s in sentences(answer) for issue in _sentence_issues(as_read(s), facts)]

@@ -8,11 +8,28 @@ is a scope's word)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from agents.actions import FOLLOW_UP, OrderRow, proposal, refusal, requested, target_orders
+from agents.entities import Entities, extract_entities
 from agents.services import Services
 from agents.state import AgentState, used_cases
+
+
+def named_orders(message: str, context: Entities, rows: Sequence[OrderRow]) -> list[str] | None:
+    """The numbers the move is meant for. The message's own, when it names any: the state's
+    entities also hold the numbers of the customer's earlier turns and attachments, and "cancel
+    NW-1" after asking "where is NW-4?" is about NW-1 alone. When it names none, the context's
+    ("cancel it" after naming one), unless it names several of the customer's orders: which one
+    "it" is, nobody guesses (None). [] when nothing is named anywhere: target_orders then takes
+    the earlier case's order, or the customer's only one."""
+    own = extract_entities(message)
+    if named := [*own.order_numbers, *own.invoice_numbers]:
+        return named
+    theirs = {row.number.upper() for row in rows}
+    earlier = [*context.order_numbers, *context.invoice_numbers]
+    return None if len({n.upper() for n in earlier} & theirs) > 1 else earlier
 
 
 def act_node(state: AgentState, services: Services) -> dict[str, Any]:
@@ -28,10 +45,10 @@ def act_node(state: AgentState, services: Services) -> dict[str, Any]:
     if not wanted:
         return done
     mine = services.action_orders(ref)
-    entities = state["entities"]
-    named = [*entities.order_numbers, *entities.invoice_numbers]
+    named = named_orders(text, state["entities"], mine.rows)
     earlier = [number for case in used_cases(state) for number in case.orders]
-    targets = target_orders(named, earlier, mine.rows)
+    # Several orders in view and none named: no order move (a follow-up is still booked).
+    targets = [] if named is None else target_orders(named, earlier, mine.rows)
     for name in wanted:
         # A follow-up is about the conversation (one, with the order it is about if any); the
         # other moves act on each order meant.

@@ -10,7 +10,7 @@ import pytest
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.graph import run_graph
-from agents.message_signals import question_of, read_signals
+from agents.message_signals import asks_for_person, question_of, read_signals
 from agents.prompts import ACKNOWLEDGEMENT_VERSION
 from agents.state_builder import build_state
 from agents.triage.tone_model import load_tone_model
@@ -51,6 +51,32 @@ def test_praise_not_to_thank_is_not_acknowledged(
     assert outcome.prompt_version != ACKNOWLEDGEMENT_VERSION
     assert not signals["praise"] and signals["acknowledge"] < load_tone_model().ack_min
     assert "Thank you so much for your kind words" not in outcome.answer
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thank you so much, you are great! I want to speak to a human agent.",
+        "Thanks a lot, you guys are amazing. I want to talk to a real person.",
+    ],
+)
+def test_praise_asking_for_a_person_goes_to_a_person(
+    extractive_graph: CompiledStateGraph, text: str
+) -> None:
+    outcome = run_graph(extractive_graph, build_state(text))
+    assert outcome.triage["signals"]["human_requested"]
+    assert (outcome.status, outcome.escalation_reason) == (
+        "ESCALATED",
+        EscalationReason.CUSTOMER_REQUESTED_HUMAN,
+    )
+    assert "acknowledge" not in outcome.trace
+    assert outcome.prompt_version != ACKNOWLEDGEMENT_VERSION
+
+
+def test_praise_naming_an_agent_asks_for_nobody() -> None:
+    """The route reads the words: an intent that hears "agent" in praise is not a request."""
+    assert asks_for_person("I want to speak to a human agent.")
+    assert not asks_for_person("Hands down best gate agent I've ever seen.")
 
 
 def test_sarcasm_is_a_complaint_whatever_the_words(extractive_graph: CompiledStateGraph) -> None:

@@ -19,12 +19,14 @@ from agents.actions import (
     REFUND,
     OrderRow,
     new_address,
+    refund_amount,
     requested,
     target_orders,
     with_actions,
 )
 from agents.graph import run_graph
 from agents.runner import run_for_draft
+from agents.state import Turn
 from agents.state_builder import build_state
 from support.actions.catalogue import CATALOGUE
 from support.agent_runs import claim_draft
@@ -146,12 +148,71 @@ def test_a_refund_takes_the_amount_named_or_what_is_left(
         assert _draft(extractive_graph, text).actions == [], text
 
 
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("Please refund 12.50 on NW-50003", Decimal("12.50")),
+        ("refund 12.50 eur please", Decimal("12.50")),
+        ("refund me 12,50 euros", Decimal("12.50")),
+        ("refund EUR12.50", Decimal("12.50")),
+        ("refund the 5 euro shipping", Decimal("5")),
+        # Not an amount: the order's digits, a date, a time, days.
+        ("refund NW-50003, it stopped working after 3 days", Decimal("50.00")),
+        ("I ordered on 12.05.2026 and it broke, refund it", Decimal("50.00")),
+        ("the courier came at 10.30 and dropped it, refund it", Decimal("50.00")),
+        # A figure or a share that cannot be read: no figure rather than what is left.
+        ("refund 12 on NW-50003", None),
+        ("refund 2 of the mugs on NW-50003", None),
+        ("refund half of NW-50003", None),
+        ("refund 12.50 USD on NW-50003", None),
+    ],
+)
+def test_a_refund_reads_the_figure_named_or_none(text: str, amount: Decimal | None) -> None:
+    row = OrderRow("NW-50003", "DELIVERED", Decimal("80.00"), Decimal("30.00"), "EUR")
+    assert refund_amount(text, row) == amount, text
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_bare_figure_is_the_amount_proposed(extractive_graph: CompiledStateGraph) -> None:
+    part = _draft(extractive_graph, "Please refund 12.50 on NW-50003, one shade was cracked")
+    assert _moves(part) == [(REFUND, {"order_number": "NW-50003", "amount": "12.50"})]
+    unread = _draft(extractive_graph, "Please refund 12 on NW-50003, one shade was cracked")
+    assert unread.actions == []  # not the €50 left
+
+
+@pytest.mark.usefixtures("shop")
+def test_only_the_orders_the_message_names_are_acted_on(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    """The customer asked after NW-50002 earlier; now they cancel NW-50001: only NW-50001."""
+    asked = [
+        Turn(role="CUSTOMER", body="Where is order NW-50002? It has been a week."),
+        Turn(role="AGENT", body="It has shipped."),
+    ]
+    text = "Please cancel order NW-50001, I ordered the wrong size."
+    outcome = run_graph(extractive_graph, build_state(text, asked, customer_ref="dana"))
+    assert _moves(outcome) == [(CANCEL, {"order_number": "NW-50001"})]
+    assert "refused_actions" not in outcome.facts  # NW-50002 (shipped) was not tried either
+    # Naming none, the one order of the conversation is meant...
+    one = [Turn(role="CUSTOMER", body="My order NW-50001 is the wrong size.")]
+    it = run_graph(extractive_graph, build_state("Please cancel it.", one, customer_ref="dana"))
+    assert _moves(it) == [(CANCEL, {"order_number": "NW-50001"})]
+    # ...but of two, nobody guesses which.
+    two = [Turn(role="CUSTOMER", body="About NW-50001 and NW-50003: both are the wrong size.")]
+    which = run_graph(extractive_graph, build_state("Please cancel it.", two, customer_ref="dana"))
+    assert which.actions == []
+    assert "refused_actions" not in which.facts
+
+
 @pytest.mark.usefixtures("shop")
 def test_questions_and_tracking_propose_nothing(extractive_graph: CompiledStateGraph) -> None:
     for text in (
         "How do I cancel an order on your website?",
         "Where is my refund for NW-50003?",
         "What is the cancellation fee for NW-50001?",
+        "Where\u2019s my refund for NW-50003?",
+        "Is my order NW-50001 cancelled?",
+        "Thank you so much for the partial refund on NW-50003, you are the best!",
     ):
         outcome = _draft(extractive_graph, text)
         assert outcome.actions == [], text
@@ -173,6 +234,36 @@ def test_what_a_message_asks_for() -> None:
         "update_shipping_address"
     ]
     assert requested("I never got the confirmation email for NW-3") == ["resend_confirmation"]
+    assert requested("I want a refund for NW-1") == [REFUND]
+    assert requested("please cancel order NW-1") == [CANCEL]
+    assert requested("Is my order NW-1 cancelled? If not, please cancel it.") == [CANCEL]
+    assert requested("If my order was cancelled, please refund me.") == [REFUND]
+    assert requested("Thanks in advance for refunding NW-1.") == [REFUND]
+    assert requested("Could someone call me back tomorrow about NW-1?") == [FOLLOW_UP]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Typed apostrophes (\u2019) are the same negation and the same tracking.
+        "I don\u2019t want to cancel NW-50001, I just want to know when it ships.",
+        "Where\u2019s my refund for NW-50003?",
+        "I still haven\u2019t received my refund",
+        # Asking after a move's state.
+        "Is my order NW-50001 cancelled?",
+        "Can you tell me whether the refund for NW-50001 went through?",
+        "Did you refund NW-50003?",
+        # Thanks for a refund given, or one received.
+        "Thank you so much for the partial refund on NW-50003, you are the best!",
+        "Got my refund, thanks",
+        # A call declined.
+        "Please don't call me, just email me",
+        "Do not call me back",
+        "Please don\u2019t call me back, I am at work",
+    ],
+)
+def test_what_a_message_does_not_ask_for(text: str) -> None:
+    assert requested(text) == [], text
 
 
 def test_the_new_address_is_the_customer_s_words() -> None:

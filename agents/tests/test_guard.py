@@ -102,6 +102,19 @@ def test_citations_must_point_at_retrieved_articles() -> None:
         ("I have cancelled your order.", "action_claimed"),
         ("Your refund has been processed.", "action_claimed"),
         ("Call us at {{Customer Support Phone Number}}.", "unfilled_placeholder"),
+        # A clause telling what happened makes the statement after it no less a claim.
+        (
+            "After reviewing your request, we have issued a full refund to your card.",
+            "refund_promise",
+        ),
+        ("After checking your account, I have cancelled order NW-50001.", "action_claimed"),
+        ("Before you ask, we will refund your order in full.", "refund_promise"),
+        ("Whether or not it arrives, we will refund you.", "refund_promise"),
+        # Typed apostrophes and markdown's emphasis say the same.
+        ("We\u2019ll refund your order in full.", "refund_promise"),
+        ("You\u2019ll be refunded within 3 days.", "refund_promise"),
+        ("I\u2019ve cancelled your order.", "action_claimed"),
+        ("We **will** refund you.", "refund_promise"),
     ],
 )
 def test_policy_rules(answer: str, code: str) -> None:
@@ -117,6 +130,13 @@ def test_policy_rules(answer: str, code: str) -> None:
         "Enter your password on the sign-in page.",
         "Our team is available 24/7.",
         "You can request a refund from the Refunds page.",
+        # A promise that is itself conditional states a policy.
+        "If your order is eligible, we will refund it.",
+        "After we receive the item back, we will issue a refund to your card.",
+        "When your return arrives, you will be refunded.",
+        "Before we can issue a refund, we need the item back.",
+        "If you\u2019re not happy, we\u2019ll refund you.",
+        "If nothing arrives by the end of the month, we will refund you in full.",
     ],
 )
 def test_policy_allows_ordinary_guidance(answer: str) -> None:
@@ -127,6 +147,61 @@ def test_facts_lift_refund_and_date_rules() -> None:
     text = "Order NW-1 was delivered on 2031-05-14. We will refund order NW-1."
     assert codes(text, REFUNDABLE) == set()
     assert codes(text) == {"refund_promise", "date_promise"}
+
+
+def test_a_fact_lifts_only_what_is_said_of_its_own_order() -> None:
+    facts = CustomerFacts(
+        orders=(
+            OrderFact("NW-50004", "CANCELLED", None, False),
+            OrderFact("NW-50003", "DELIVERED", None, True),
+        )
+    )
+    assert codes("We will refund order NW-50003 in full.", facts) == set()
+    assert codes("Order NW-50004 has been cancelled.", facts) == set()
+    assert codes("We will refund order NW-50001 in full.", facts) == {"refund_promise"}
+    assert codes("I have cancelled order NW-50001.", facts) == {"action_claimed"}
+
+
+RETURNS = SearchHit(
+    kb_id=8,
+    title="Returns",
+    snippet="",
+    content="You can return any item within 30 days of delivery for a full refund. Start a "
+    "return from your order history page.",
+    intent="return",
+    category="ORDER",
+    score=1.0,
+    similarity=0.8,
+)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I'm sorry, but we do not accept returns on sale items, and returns cost a 15% "
+        "restocking fee. [1]",
+        "I understand, and sale items cannot be returned after 7 days; a 15% restocking fee "
+        "applies. [1]",
+        "Hi Dana, sale items cannot be returned after 7 days and a 15% restocking fee applies. [1]",
+        "Thanks for waiting: sale items cannot be returned and a 15% restocking fee applies. [1]",
+    ],
+)
+def test_a_courtesy_opener_does_not_ground_what_follows(answer: str) -> None:
+    result = check_answer(
+        drafted(answer, [RETURNS.citation()]), [RETURNS], NO_FACTS, "NEUTRAL", CALM
+    )
+    assert [i.code for i in result.issues] == ["unsupported_sentence"], answer
+
+
+def test_courtesy_alone_states_nothing_to_ground() -> None:
+    answer = (
+        "I'm sorry for the trouble this has caused you. Hi Dana, thanks for reaching out "
+        "about your late parcel. Start a return from your order history page [1]."
+    )
+    result = check_answer(
+        drafted(answer, [RETURNS.citation()]), [RETURNS], NO_FACTS, "NEUTRAL", CALM
+    )
+    assert result.ok, result.issues
 
 
 def test_tone_blame_insult_and_missing_empathy() -> None:
