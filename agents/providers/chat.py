@@ -22,6 +22,7 @@ from agents.state import DraftedAnswer
 from agents.telemetry import llm_span, record_usage
 from agents.text import cited_numbers
 from knowledge.languages import DEFAULT_LANGUAGE, Language
+from knowledge.search import SearchHit
 from resolver.redaction import Redactor
 
 SOURCE_CHARS = 1800  # per article, to keep prompts small on local models
@@ -51,10 +52,17 @@ def parse_output(text: str, sources: int) -> DraftOutput:
     return output
 
 
+def citable(request: DraftRequest) -> list[SearchHit]:
+    """The evidence the model may quote and cite: customer-facing articles. An internal POLICY
+    note ("Steps an agent must take: pull up the account") is the agents' instructions, never a
+    source of the reply, as the extractive provider never quotes one."""
+    return [item for item in request.evidence if item.customer_facing]
+
+
 def _sources(request: DraftRequest) -> str:
     return "\n\n".join(
         f"[{n}] {item.title}\n{item.content[:SOURCE_CHARS]}"
-        for n, item in enumerate(request.evidence, start=1)
+        for n, item in enumerate(citable(request), start=1)
     )
 
 
@@ -160,7 +168,7 @@ class ChatProvider:
             tokens += _usage(self.model, messages, response)
             text = response.content if isinstance(response.content, str) else str(response.content)
             try:
-                output = parse_output(text, len(request.evidence))
+                output = parse_output(text, len(citable(request)))
                 break
             except InvalidOutput as exc:
                 error = str(exc)
@@ -196,7 +204,7 @@ class ChatProvider:
         confidence = min(output.confidence, request.retrieval_confidence)
         return DraftedAnswer(
             answer=_renumber(output.answer.strip(), used),
-            citations=[request.evidence[n - 1].citation() for n in used],
+            citations=[citable(request)[n - 1].citation() for n in used],
             confidence=round(confidence, 4),
             **common,
         )
