@@ -378,8 +378,10 @@ def find(text: str, *, names: bool = False) -> list[Finding]:
 MASKED = (CARD, IBAN)
 
 
-def _alphanumeric(value: str) -> str:
-    return "".join(c for c in value if c.isalnum())
+def masked(value: str) -> str:
+    """A card number or IBAN as a reply may show it: its last four characters ("•••• 1111",
+    which reads right after "your card" and after "ending in")."""
+    return "•••• " + "".join(c for c in value if c.isalnum())[-4:]
 
 
 _PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|ADDRESS|PERSON)_(\d+)\]")
@@ -411,16 +413,16 @@ class Redactor:
 
     def restore(self, text: str) -> str:
         """Text with each known placeholder back to its value (unknown ones stay as they are); a
-        card number or IBAN only as its last four characters: a model that writes "your card
-        [CARD_1]" must not put the whole number in a reply (or a stored memory) a customer's
-        mailbox keeps."""
+        card number or IBAN only as its last four characters (masked): a model that writes
+        "your card [CARD_1]" must not put the whole number in a reply a customer's mailbox
+        keeps, or in a summary an LLM writes for memory."""
 
         def value(match: re.Match[str]) -> str:
             found = self.by_placeholder.get(match.group(0))
             if found is None:
                 return match.group(0)
             if match.group(1) in MASKED:
-                return f"ending {_alphanumeric(found)[-4:]}"
+                return masked(found)
             return found
 
         return _PLACEHOLDER.sub(value, text)

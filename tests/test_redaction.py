@@ -100,8 +100,10 @@ def test_a_card_number_or_iban_comes_back_only_as_its_last_four() -> None:
     in the reply."""
     redactor = Redactor()
     redactor.redact("card 4111 1111 1111 1111, refund to GB82 WEST 1234 5698 7654 32")
-    answer = "We refunded your card [CARD_1], not [IBAN_1]."
-    assert redactor.restore(answer) == "We refunded your card ending 1111, not ending 5432."
+    answer = "We refunded your card [CARD_1], not [IBAN_1], ending in [CARD_1]."
+    assert redactor.restore(answer) == (
+        "We refunded your card •••• 1111, not •••• 5432, ending in •••• 1111."
+    )
 
 
 def test_a_mistyped_iban_is_no_iban() -> None:

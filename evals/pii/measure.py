@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from evals.pii.cases import KINDS, Case, leaks, mangled
-from resolver.redaction import MASKED, Redactor, find
+from resolver.redaction import MASKED, Redactor, find, masked
 
 _PLACEHOLDER = re.compile(r"\[(?:EMAIL|PHONE|CARD|IBAN|ADDRESS|PERSON)_\d+\]")
 
@@ -192,8 +192,7 @@ def _restored(item: dict[str, str], answer: str) -> bool:
     characters and not whole (resolver/redaction.py:Redactor.restore masks them)."""
     if item["type"] not in MASKED:
         return item["value"] in answer
-    last_four = "".join(c for c in item["value"] if c.isalnum())[-4:]
-    return f"ending {last_four}" in answer and item["value"] not in answer
+    return masked(item["value"]) in answer and item["value"] not in answer
 
 
 # --- logs ---------------------------------------------------------------------------------
