@@ -4,7 +4,8 @@ customer erased (support/models/draft.py: SUPERSEDED, CLOSED_BY_*). A team that 
 conversations with a draft still open saw its approval rate fall for nothing its agents judged.
 The hourly rollups (migration 0037) now also count those closes, a draft's `reject_reason`
 moves its contribution as its status does, and the stored rollups get the closes of the drafts
-already written (under a lock: no draft is written between the fill and the new trigger)."""
+already written (under a lock taken first: no draft is written between the fill and the new
+trigger)."""
 
 from django.db import migrations, models
 
@@ -24,7 +25,6 @@ DROP_FUNCTION_SQL = "DROP FUNCTION support_closed_unanswered(text, text);"
 # The closes of the drafts already written, added to shard 0 of their hour's and day's rows (a
 # sum over shards is what means anything: a row of shard 0 holding only closes is one).
 FILL_SQL = f"""
-LOCK TABLE support_draft IN SHARE MODE;
 INSERT INTO support_drafthour AS t (hour, span, shard, status, escalation_reason, intent,
     automated, completed, drafts, unedited, edited_n, edit_sum, confidence_n, confidence_sum,
     tokens, cost, cites_learned, closed_unanswered)
@@ -140,6 +140,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # Draft writers first, before the rollup table is altered: a writer locks the draft,
+        # then its trigger the rollup rows, so taking them the other way round deadlocked with
+        # a live writer. Held to the end: no draft is written between the fill and the trigger.
+        migrations.RunSQL("LOCK TABLE support_draft IN SHARE MODE", migrations.RunSQL.noop),
         migrations.AddField(
             model_name="drafthour",
             name="closed_unanswered",
