@@ -181,6 +181,7 @@
   function applyHeld() {
     var messages = held;
     held = [];
+    beforePush();  /* what the agent typed meanwhile is recorded as before any push */
     messages.forEach(function (html) { htmx.swap(document.body, html, { swapStyle: "none" }); });
     afterPush();
   }
