@@ -97,6 +97,7 @@ def suggest(request: HttpRequest, query: Query[SuggestQuery]) -> dict[str, Any]:
             "url": _url(request, slugs[hit.kb_id]),
         }
         for hit in hits
+        if hit.kb_id in slugs  # unpublished since the search read it: left out
     ]
     return {"items": items}
 

@@ -94,6 +94,26 @@ def test_suggest_leaves_out_what_the_help_center_hides(
         assert not ids & {kb["refund"].pk, kb["password"].pk, kb["internal"].pk}
 
 
+def test_an_article_unpublished_after_the_search_is_left_out(
+    kb: dict[str, KBDocument], widget_key: WidgetKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An admin unpublishes the refund article between the search and the read of its link:
+    the suggestions leave it out (it was a KeyError, a 500 on the public widget)."""
+    from support.api import widget_help
+
+    searched = widget_help.hybrid_search
+
+    def hybrid_search(*args: Any, **kwargs: Any) -> Any:
+        hits = searched(*args, **kwargs)
+        KBDocument.objects.filter(pk=kb["refund"].pk).update(public=False)
+        return hits
+
+    monkeypatch.setattr(widget_help, "hybrid_search", hybrid_search)
+    response = _suggest(_client(), widget_key, "I want my money back for a refund")
+    assert response.status_code == 200
+    assert kb["refund"].pk not in [item["id"] for item in response.json()["items"]]
+
+
 def test_a_short_query_suggests_nothing(kb: dict[str, KBDocument], widget_key: WidgetKey) -> None:
     assert _suggest(_client(), widget_key, "re").json() == {"items": []}
 
