@@ -67,9 +67,11 @@ def list_drafts(request: HttpRequest, filters: Query[DraftFilter]) -> dict[str, 
 def approve(
     request: HttpRequest, draft_id: uuid.UUID, payload: ApproveIn | None = None
 ) -> dict[str, Any]:
-    """Sends the draft (or `edited`, if given) to the customer as an AGENT message."""
+    """Sends the draft (or `edited`, if given) to the customer as an AGENT message; with
+    `basis` (the answer_digest `edited` was made from), 409 if the answer changed since."""
     edited = payload.edited if payload else None
-    return review.approve(draft_id, actor_of(request), edited).as_wire()
+    basis = payload.basis if payload else None
+    return review.approve(draft_id, actor_of(request), edited, basis=basis).as_wire()
 
 
 @router.post(

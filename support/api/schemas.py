@@ -127,6 +127,10 @@ class DraftOut(Schema):
     )
     context: DraftContext
     actions: list[ActionOut] = Field(default_factory=list)
+    answer_digest: str = Field(
+        description="Names the answer's text: pass it back as `basis` when approving with"
+        " `edited`, so an approval made on an answer rewritten since is refused (409)."
+    )
 
 
 class DraftPage(Schema):
@@ -136,6 +140,8 @@ class DraftPage(Schema):
 
 class ApproveIn(Schema):
     edited: Annotated[Text, Field(max_length=32 * 1024)] | None = None
+    # The answer_digest of the answer `edited` was made from (an addition).
+    basis: Annotated[Text, Field(max_length=64)] | None = None
 
 
 class CorrectIn(Schema):

@@ -364,4 +364,7 @@ class Draft(models.Model):
             # The operational moves proposed with it (support/actions/), newest decision last;
             # prefetch them (Draft.objects.with_actions()) when listing drafts.
             "actions": [] if self._state.adding else [a.as_wire() for a in self.actions.all()],
+            # Addition: names the answer's text; an approval with `edited` may pass it back as
+            # `basis`, refused 409 if the answer was rewritten since (an action decided).
+            "answer_digest": self.answer_digest,
         }

@@ -57,6 +57,7 @@ def test_draft_object_has_the_contract_shape(api: Client, make_draft: MakeDraft)
         "language",  # issue #31's contract: the customer message's language
     }  # fmt: skip
     additions = {"reviewed_at", "sent_text", "reject_reason", "reject_category", "trace_id"}
+    additions |= {"answer_digest"}  # names the answer an approval with `edited` was made on
     assert set(item) == contract | additions
     # Additions (2026-12-05): what the run saw beyond the message; "missing" is ours.
     assert item["context"] == {"earlier_conversations": [], "documents": [], "missing": []}

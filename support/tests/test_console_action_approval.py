@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
@@ -172,6 +173,45 @@ def test_an_approval_made_on_an_answer_rewritten_since_is_refused(
     assert fresh.status_code == 200
     draft.refresh_from_db()
     assert "€25.00" in draft.sent_text
+
+
+def _draft_over_api(api: Client, draft_id: Any) -> dict[str, Any]:
+    from support.tests.conftest import API
+
+    items = api.get(f"{API}/drafts", {"status": "SUGGESTED"}).json()["items"]
+    return next(item for item in items if item["id"] == str(draft_id))
+
+
+def test_the_api_refuses_an_approval_made_on_an_answer_rewritten_since(
+    db: None, agent_user: User
+) -> None:
+    """An integration read the draft (its answer_digest) before a colleague's approval of the
+    refund at 25 rewrote the answer: its edited text, stating 80.00, is refused with `basis`."""
+    from support.tests.conftest import key_client, post_json
+
+    api = key_client("read", "act")
+    draft = customer_draft("please refund NW-10001")
+    order = order_for(draft)
+    action = propose(draft, "refund_order", order_number=order.number, amount="80.00")
+    read = _draft_over_api(api, draft.pk)
+    decide.approve(
+        action.pk, Actor.for_user(agent_user), {"order_number": order.number, "amount": "25"}
+    )
+
+    stale = post_json(
+        api,
+        f"/drafts/{draft.pk}/approve",
+        {"edited": read["answer"], "basis": read["answer_digest"]},
+    )
+
+    assert stale.status_code == 409 and "the answer changed" in stale.json()["detail"]
+    fresh = _draft_over_api(api, draft.pk)
+    sent = post_json(
+        api,
+        f"/drafts/{draft.pk}/approve",
+        {"edited": fresh["answer"], "basis": fresh["answer_digest"]},
+    )
+    assert sent.status_code == 200 and "€25.00" in sent.json()["sent_text"]
 
 
 def test_a_failed_action_shows_its_error(db: None, console: Client) -> None:
