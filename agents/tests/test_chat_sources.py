@@ -13,23 +13,27 @@ from agents.tests.conftest import llm_json, scripted
 from agents.triage.service import Triage
 from knowledge.search import SearchHit
 
-POLICY_NOTE = SearchHit(
-    kb_id=7,
-    title="Refund rules for agents",
-    snippet="",
-    intent="get_refund",
-    category="POLICY",
-    score=0.9,
-    content="Steps an agent must take: pull up the account, refunds over 50 need a team lead.",
+
+def _hit(kb_id: int, title: str, category: str, content: str) -> SearchHit:
+    return SearchHit(
+        kb_id=kb_id,
+        title=title,
+        snippet="",
+        intent="get_refund",
+        category=category,
+        score=0.9,
+        content=content,
+    )
+
+
+POLICY_NOTE = _hit(
+    7,
+    "Refund rules for agents",
+    "POLICY",
+    "Steps an agent must take: pull up the account, refunds over 50 need a team lead.",
 )
-ARTICLE = SearchHit(
-    kb_id=8,
-    title="Refunds",
-    snippet="",
-    intent="get_refund",
-    category="REFUND",
-    score=0.8,
-    content="Refunds reach your card within 5 business days of our approval.",
+ARTICLE = _hit(
+    8, "Refunds", "REFUND", "Refunds reach your card within 5 business days of our approval."
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -117,27 +118,28 @@ def thumbs_down(draft_ids: Iterable[str]) -> set[str]:
 
 
 @dataclass(frozen=True)
-class Judged:
-    """One reviewed suggestion as the evidence counts it."""
+class Review:
+    """A human's judgement of one drafted reply (and the customer's 👎 on it once sent): what
+    the ladder weighs, read from the rows here, replayed from eval cases by policy.Ladder."""
 
     confidence: float
     verdict: str
-    thumbs_down: bool  # its sent reply was rated 👎
+    thumbs_down: bool = False
 
     @property
     def good(self) -> bool:
         return self.verdict in GOOD_VERDICTS and not self.thumbs_down
 
 
-def judged(drafts: Sequence[Draft]) -> list[Judged]:
-    """The drafts' verdicts, with the 👎 on their replies (one query; a rejected draft's reply
+def judged(drafts: Sequence[Draft]) -> list[Review]:
+    """The drafts' reviews, with the 👎 on their replies (one query; a rejected draft's reply
     was never sent, so it has none)."""
     verdicts = {str(d.pk): verdict(d) for d in drafts}
     down = thumbs_down(pk for pk, v in verdicts.items() if v != ReviewVerdict.REJECTED)
-    return [Judged(d.confidence or 0.0, verdicts[str(d.pk)], str(d.pk) in down) for d in drafts]
+    return [Review(d.confidence or 0.0, verdicts[str(d.pk)], str(d.pk) in down) for d in drafts]
 
 
-def reviews(intent: str, since: datetime | None = None) -> list[Judged]:
+def reviews(intent: str, since: datetime | None = None) -> list[Review]:
     """The intent's reviewed suggestions since `since`, read once (draft_evidence_idx) for
     everything the rung shows: its evidence, its threshold's pairs, its evidence at the threshold.
     Not their answers: a reviewed draft's verdict is stored."""
@@ -145,25 +147,26 @@ def reviews(intent: str, since: datetime | None = None) -> list[Judged]:
     return judged(list(reviewed_drafts(intent, since).only(*fields)))
 
 
-def summed(
-    intent: str, judged: Iterable[Judged], min_confidence: float | None = None
+def tally(
+    intent: str, reviews: Iterable[Review], min_confidence: float | None = None
 ) -> IntentEvidence:
-    """The evidence of the judged drafts (at or above `min_confidence` if given)."""
-    kept = [j for j in judged if min_confidence is None or j.confidence >= min_confidence]
-    verdicts = [j.verdict for j in kept]
+    """The evidence of the reviews (of those at or above `min_confidence` if given)."""
+    kept = [r for r in reviews if min_confidence is None or r.confidence >= min_confidence]
+    verdicts = Counter(review.verdict for review in kept)
     return IntentEvidence(
         intent=intent,
         reviewed=len(kept),
-        sent_unchanged=sum(1 for j in kept if j.good),
-        small_edit=verdicts.count(ReviewVerdict.SMALL_EDIT),
-        large_edit=verdicts.count(ReviewVerdict.LARGE_EDIT),
-        rejected=verdicts.count(ReviewVerdict.REJECTED),
-        thumbs_down=sum(1 for j in kept if j.thumbs_down),
+        sent_unchanged=sum(review.good for review in kept),
+        small_edit=verdicts[ReviewVerdict.SMALL_EDIT],
+        large_edit=verdicts[ReviewVerdict.LARGE_EDIT],
+        rejected=verdicts[ReviewVerdict.REJECTED],
+        thumbs_down=sum(r.thumbs_down for r in kept if r.verdict != ReviewVerdict.REJECTED),
     )
 
 
-def tally(intent: str, drafts: Sequence[Draft]) -> IntentEvidence:
-    return summed(intent, judged(drafts))
+def pairs(reviews: Iterable[Review]) -> list[tuple[float, bool]]:
+    """(confidence, good) of each review: calibrated_threshold's input."""
+    return [(review.confidence, review.good) for review in reviews]
 
 
 def evidence_for(
@@ -171,17 +174,13 @@ def evidence_for(
 ) -> IntentEvidence:
     """The intent's evidence from its reviews since `since` (a demotion starts it afresh), of
     the drafts at or above `min_confidence` if given."""
-    return summed(intent, reviews(intent, since), min_confidence)
+    return tally(intent, reviews(intent, since), min_confidence)
 
 
 def confidence_pairs(intent: str, since: datetime | None = None) -> list[tuple[float, bool]]:
     """(confidence, good) of the intent's reviewed drafts since `since`, good as the evidence
     counts it (sent unchanged or lightly edited, and not rated 👎): calibrated_threshold's input."""
     return pairs(reviews(intent, since))
-
-
-def pairs(judged: Iterable[Judged]) -> list[tuple[float, bool]]:
-    return [(j.confidence, j.good) for j in judged]
 
 
 def calibrated_threshold(

@@ -28,7 +28,7 @@ from support.autonomy.evidence import (
     pairs,
     reviewed_drafts,
     reviews,
-    summed,
+    tally,
 )
 from support.autonomy.policy import (
     CANARY_ENDED,
@@ -279,9 +279,9 @@ def rungs() -> list[Rung]:
                 demoted_at=row.demoted_at,
                 demoted_reason=row.demoted_reason,
                 demoted_draft_id=str(row.demoted_draft_id) if row.demoted_draft_id else None,
-                evidence=summed(intent, judged),
+                evidence=tally(intent, judged),
                 threshold=threshold,
-                evidence_at_threshold=summed(intent, judged, threshold),
+                evidence_at_threshold=tally(intent, judged, threshold),
                 enabled=enabled,
             )
         )

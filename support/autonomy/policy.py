@@ -25,9 +25,11 @@ from typing import Any
 
 from support.autonomy.evidence import (
     GOOD_VERDICTS,
-    IntentEvidence,
+    Review,
     calibrated_threshold,
     canary_pick,
+    pairs,
+    tally,
 )
 from support.vocabulary import GUARD_CHECKS, AutonomyMode, DemotionReason, ReviewVerdict
 
@@ -184,37 +186,6 @@ def rung_sends(
     return not canary or canary_pick(key, rules.canary_share)
 
 
-@dataclass(frozen=True)
-class Review:
-    """A human's judgement of one drafted reply (and the customer's 👎 on it once sent)."""
-
-    confidence: float
-    verdict: str
-    thumbs_down: bool = False
-
-    @property
-    def good(self) -> bool:
-        return self.verdict in GOOD_VERDICTS and not self.thumbs_down
-
-
-def _pairs(reviews: Sequence[Review]) -> list[tuple[float, bool]]:
-    return [(review.confidence, review.good) for review in reviews]
-
-
-def tally(intent: str, reviews: Sequence[Review]) -> IntentEvidence:
-    """evidence.tally's counts over reviews already judged (no rows)."""
-    verdicts = Counter(review.verdict for review in reviews)
-    return IntentEvidence(
-        intent=intent,
-        reviewed=len(reviews),
-        sent_unchanged=sum(review.good for review in reviews),
-        small_edit=verdicts[ReviewVerdict.SMALL_EDIT],
-        large_edit=verdicts[ReviewVerdict.LARGE_EDIT],
-        rejected=verdicts[ReviewVerdict.REJECTED],
-        thumbs_down=sum(r.thumbs_down for r in reviews if r.verdict != ReviewVerdict.REJECTED),
-    )
-
-
 @dataclass
 class Rung:
     """One intent: its mode, and what it did while it was walked."""
@@ -346,8 +317,8 @@ class Ladder:
             allowed=True,
             canary=rung.canary,
             min_confidence=rung.min_confidence,
-            evidence=_pairs(rung.evidence),
-            since_promotion=_pairs(rung.since_promotion),
+            evidence=pairs(rung.evidence),
+            since_promotion=pairs(rung.since_promotion),
         )
         if move is None:
             return None
