@@ -384,6 +384,17 @@ def masked(value: str) -> str:
     return "•••• " + "".join(c for c in value if c.isalnum())[-4:]
 
 
+def mask_cards(text: str) -> str:
+    """`text` with each card number and IBAN as its last four characters (`masked`), the rest as
+    written: what a kept copy of the customer's words (a memory summary) may hold of them."""
+    parts, last = [], 0
+    for finding in find(text):
+        if finding.kind in MASKED:
+            parts += [text[last : finding.start], masked(finding.value)]
+            last = finding.end
+    return "".join([*parts, text[last:]])
+
+
 _PLACEHOLDER = re.compile(r"\[(EMAIL|PHONE|CARD|IBAN|ADDRESS|PERSON)_(\d+)\]")
 
 

@@ -27,7 +27,7 @@ from django.db import transaction
 
 from resolver.broker import send_to_actor
 from resolver.personal_data import ERASED
-from resolver.redaction import find
+from resolver.redaction import find, mask_cards
 from support.models import (
     Conversation,
     ConversationStatus,
@@ -153,8 +153,10 @@ def extractive_summary(
     if resolved is not None:
         parts.append(f"Resolved on {long_date(resolved)}.")
     # One part a line: the customer's words keep their own line breaks (a sign-off on its own
-    # line is how redaction knows a name).
-    return _clip("\n".join(parts), SUMMARY_CHARS)
+    # line is how redaction knows a name). Card numbers and IBANs masked as the LLM's summary
+    # has them (Redactor.restore): the summary is a second copy, shown on the customer's
+    # timeline and given to later drafts, and it needs only the last four digits.
+    return mask_cards(_clip("\n".join(parts), SUMMARY_CHARS))
 
 
 def _opening(text: str, count: int) -> str:

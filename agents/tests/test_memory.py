@@ -267,6 +267,18 @@ def test_extractive_summary_keeps_the_request_and_what_we_did() -> None:
     assert "Thanks for writing" not in text
 
 
+def test_extractive_summary_keeps_only_the_last_four_of_a_card_or_iban() -> None:
+    # As the LLM's summary has them (Redactor.restore): a second copy needs no whole number.
+    text = extractive_summary(
+        ["Please refund card 4111 1111 1111 1111, or pay GB82 WEST 1234 5698 7654 32. Thanks"],
+        ["We have refunded the card ending 1111."],
+        timezone.localdate(),
+    )
+    assert "4111 1111" not in text and "WEST 1234" not in text
+    assert "refund card •••• 1111, or pay •••• 5432." in text
+    assert "We have refunded the card ending 1111." in text
+
+
 class RecordingLLM(OpenAIStub):
     prompts: list[str] = []
 
