@@ -12,7 +12,7 @@ the catalogue's check refuses is not proposed: the reply says why and what can b
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -141,6 +141,15 @@ _STATUS_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+|\n+")
+# "You cancelled my order without asking me!", "it was cancelled": a cancellation told, not asked
+# for. The past tense asks only after a wish, a "have/get it" or a "be": "I'd like my order
+# cancelled", "please have NW-1 cancelled", "can it be cancelled".
+_CANCELLED = re.compile(r"cancel+ed", re.IGNORECASE)
+_WISH_BEFORE = re.compile(
+    r"(?:\b(?:want|wanted|wants|like|need|needs|needed|please|pls)\s+(?:[\w-]+\s+){0,3}|"
+    r"\b(?:have|get)\s+(?!(?:already|just|now|been|not|never)\b)(?:[\w-]+\s+){1,3}|\bbe\s+)$",
+    re.IGNORECASE,
+)
 _ADDRESS_CHANGE = re.compile(
     r"\b(change|update|correct|fix|edit|amend|modify)\w*\b[^.?!]{0,40}\b(address|deliver\w* to|"
     r"ship\w* to)\b|\b(wrong|old|incorrect) address\b|\b(ship|send|deliver)\s+(it|them|the "
@@ -189,18 +198,24 @@ _ADDRESS_END = re.compile(
 _HAS_DIGIT_OR_STREET = re.compile(r"\d|\b(street|st|road|rd|avenue|ave|lane|way)\b", re.IGNORECASE)
 
 
-def _asked_in_a_sentence(pattern: re.Pattern[str], text: str) -> bool:
+def _asked_in_a_sentence(asks: Callable[[str], object], text: str) -> bool:
     """Some sentence names the move other than to ask after its state: "Is NW-1 cancelled? If
     not, cancel it" still asks for it."""
     return any(
-        pattern.search(_STATUS_QUESTION.sub(" ", sentence))
-        for sentence in _SENTENCE_BREAK.split(text)
+        asks(_STATUS_QUESTION.sub(" ", sentence)) for sentence in _SENTENCE_BREAK.split(text)
+    )
+
+
+def _cancel_asked(sentence: str) -> bool:
+    return any(
+        not _CANCELLED.fullmatch(found.group()) or _WISH_BEFORE.search(sentence[: found.start()])
+        for found in _CANCEL.finditer(sentence)
     )
 
 
 def _asks_cancel(text: str) -> bool:
     return bool(
-        _asked_in_a_sentence(_CANCEL, text)
+        _asked_in_a_sentence(_cancel_asked, text)
         and not _HOW_TO.search(text)
         and not _NEGATED.search(text)
         and not _NOT_ORDER.search(text)
@@ -209,7 +224,7 @@ def _asks_cancel(text: str) -> bool:
 
 def _asks_refund(text: str) -> bool:
     return bool(
-        _asked_in_a_sentence(_REFUND, text)
+        _asked_in_a_sentence(_REFUND.search, text)
         and not _REFUND_TRACKING.search(text)
         and not _REFUND_THANKED.search(text)
         and not _HOW_TO.search(text)

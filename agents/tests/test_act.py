@@ -240,6 +240,12 @@ def test_what_a_message_asks_for() -> None:
     assert requested("If my order was cancelled, please refund me.") == [REFUND]
     assert requested("Thanks in advance for refunding NW-1.") == [REFUND]
     assert requested("Could someone call me back tomorrow about NW-1?") == [FOLLOW_UP]
+    # The past tense asks after a wish, a "have/get it" or a "be".
+    assert requested("I'd like my order NW-1 cancelled please") == [CANCEL]
+    assert requested("please have NW-1 cancelled") == [CANCEL]
+    assert requested("can it be cancelled before it ships?") == [CANCEL]
+    assert requested("My order got cancelled. Please cancel the other one too") == [CANCEL]
+    assert requested("you cancelled my order, I want a refund") == [REFUND]
 
 
 @pytest.mark.parametrize(
@@ -256,6 +262,10 @@ def test_what_a_message_asks_for() -> None:
         # Thanks for a refund given, or one received.
         "Thank you so much for the partial refund on NW-50003, you are the best!",
         "Got my refund, thanks",
+        # A cancellation told, not asked for.
+        "You cancelled my order without asking me!",
+        "My order NW-50001 was cancelled and nobody told me why",
+        "you have already cancelled my order",
         # A call declined.
         "Please don't call me, just email me",
         "Do not call me back",
