@@ -15,6 +15,7 @@ from agents.actions import FOLLOW_UP, OrderRow, proposal, refusal, requested, ta
 from agents.entities import Entities, extract_entities
 from agents.services import Services
 from agents.state import AgentState, used_cases
+from knowledge.languages import DEFAULT_LANGUAGE, answer_language
 
 
 def named_orders(message: str, context: Entities, rows: Sequence[OrderRow]) -> list[str] | None:
@@ -39,6 +40,11 @@ def act_node(state: AgentState, services: Services) -> dict[str, Any]:
     done = {"proposed_actions": proposed, "refused_actions": refused, "trace": ["propose"]}
     # An operator's run (ref None) and an unverified sender ("") act for nobody.
     if not ref or not state.get("verified", False):
+        return done
+    # The requests are read from English words and the moves' sentences are English (#31): in
+    # another language "cancelen mi pedido" would be read as an English cancel and answered with
+    # "I've cancelled order …" inside a Spanish reply. A person reads it (no move proposed).
+    if answer_language(state["triage_result"].language) != DEFAULT_LANGUAGE:
         return done
     text = state["message"]
     wanted = requested(text)

@@ -330,3 +330,23 @@ def test_the_worker_records_the_proposal_with_its_draft_and_changes_no_order(
     assert action.confirmation in draft.answer.splitlines()
     assert action.fallback and action.fallback not in draft.answer
     assert Order.objects.get(number="NW-50001").status == OrderStatus.PROCESSING
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Por favor, cancelen mi pedido NW-50001, ya no lo necesito.",
+        "Vorrei cancellare il mio ordine NW-50001, per favore.",
+        "Quero cancelar o meu pedido NW-50002, por favor.",
+    ],
+)
+def test_a_message_in_another_language_proposes_no_move_in_english(
+    extractive_graph: CompiledStateGraph, text: str
+) -> None:
+    """The requests are read from English words, and the moves' sentences are English: in a
+    reply to another language neither holds ("cancelen" is no English cancel)."""
+    outcome = _draft(extractive_graph, text)
+    assert outcome.actions == [] and not outcome.facts.get("refused_actions")
+    for english in ("I've cancelled", "I couldn't", "already shipped", "returns policy"):
+        assert english not in outcome.answer
