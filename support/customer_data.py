@@ -107,19 +107,27 @@ def subject_of(
     )
 
 
+def _addresses(ref: str, emails: list[str]) -> frozenset[str]:
+    """The mailboxes a reference stands for, as e-mail stores them (support.email.addresses.
+    normalise): the reference itself when it is an address ("Anna.K@Example.com" is the
+    "anna.k@example.com" an unverified e-mail's conversation is filed under), and its customer
+    row's e-mail when it is a CRM reference ("crm-42")."""
+    found = {normalise(ref), *(normalise(email) for email in emails)}
+    return frozenset(address for address in found if address)
+
+
 def customer(ref: str) -> Subject:
     """Everything tied to the reference: its customer row and the conversations that name it
-    (by the row or by the reference the caller gave, which may have no row)."""
+    (by the row, by the reference the caller gave, which may have no row, or by the mailbox the
+    reference or its row names)."""
     rows = list(Customer.objects.filter(ref=ref).values_list("pk", "email"))
     customer_ids = frozenset(pk for pk, _ in rows)
-    # The reference itself is an address when the customer wrote by e-mail unverified; a CRM
-    # reference ("crm-42") is not, and its row's e-mail is.
-    found = {normalise(ref), *(normalise(email) for _, email in rows)}
+    addresses = _addresses(ref, [email for _, email in rows])
     return subject_of(
-        Q(customer_ref=ref) | Q(customer_id__in=customer_ids),
+        Q(customer_ref=ref) | Q(customer_ref__in=addresses) | Q(customer_id__in=customer_ids),
         ref=ref,
         customer_ids=customer_ids,
-        addresses=frozenset(address for address in found if address),
+        addresses=addresses,
     )
 
 
@@ -172,11 +180,16 @@ def do_erase(ref: str, actor: Actor) -> dict[str, int]:
         # message being added to one of theirs, commits before we read (and is erased) or waits
         # for us. A message added afterwards to an erased conversation is new data there, under
         # no reference (retention expires it).
-        Conversation.objects.lock_customer(ref)
+        # The mailboxes too: an e-mail's conversation is started under its sender's address.
+        addresses = _addresses(
+            ref, list(Customer.objects.filter(ref=ref).values_list("email", flat=True))
+        )
+        for key in sorted({ref, *addresses}):  # one order: two erasures never wait on each other
+            Conversation.objects.lock_customer(key)
         # The customer's id by a scalar subquery, not a join: an OR across a join makes
-        # PostgreSQL read every conversation (seconds at a million); this is two index scans.
+        # PostgreSQL read every conversation (seconds at a million); these are index scans.
         customer_id = Subquery(Customer.objects.filter(ref=ref).values("pk")[:1])
-        theirs = Q(customer_ref=ref) | Q(customer_id=customer_id)
+        theirs = Q(customer_ref=ref) | Q(customer_ref__in=addresses) | Q(customer_id=customer_id)
         lock_drafts_then_conversations(Conversation.objects.filter(theirs))
         subject = customer(ref)
         counts = erase(subject)

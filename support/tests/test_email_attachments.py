@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 
 from resolver.audit_actor import Actor
+from resolver.personal_data import ERASED
 from support import customer_data
 from support.email.parse import parse
 from support.email.receive import quarantine, receive_email
@@ -20,6 +21,7 @@ from support.models import (
     Attachment,
     AttachmentSkip,
     Conversation,
+    Customer,
     EmailEnvelope,
     InboundEmail,
     Message,
@@ -210,6 +212,30 @@ def test_erasing_a_customer_deletes_their_files_and_raw_emails(
     assert not Attachment.objects.filter(pk=mine.pk).exists()
     assert not InboundEmail.objects.filter(from_address="anna.keller@gmail.example").exists()
     assert _file(theirs, settings).exists()  # another customer's file stays
+
+
+@pytest.mark.parametrize("how", ["mixed_case", "crm_ref"])
+def test_a_mailbox_is_erased_however_the_request_names_it(
+    db: None, settings: Any, django_capture_on_commit_callbacks: Any, how: str
+) -> None:
+    """An unverified e-mail's conversation is filed under its sender's address in lower case:
+    an erasure naming the address as the customer typed it, or the CRM reference whose row has
+    that address, takes its words, envelope and files, not only the raw mail."""
+    message = _receive({"data": PDF, "type": "application/pdf", "filename": "invoice.pdf"})
+    if how == "crm_ref":
+        Customer.objects.create(ref="crm-42", email="Anna.Keller@gmail.example")
+        ref = "crm-42"
+    else:
+        ref = "Anna.Keller@GMAIL.example"
+    assert customer_data.export(ref, Actor.agent())["data"]["support.Message"]
+    with django_capture_on_commit_callbacks(execute=True):
+        erased = customer_data.do_erase(ref, Actor.agent())
+
+    assert erased["support.Message"] == 1 and erased["support.Attachment"] == 1
+    assert Message.objects.get(pk=message.pk).body == ERASED
+    assert not EmailEnvelope.objects.filter(message=message).exists()
+    conversation = Conversation.objects.get(pk=message.conversation_id)
+    assert conversation.customer_ref == "" and conversation.anonymised_at is not None
 
 
 def test_retention_deletes_the_files_of_expired_conversations(
