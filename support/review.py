@@ -226,7 +226,7 @@ def auto_send(draft_id: Any, canary: bool = False) -> Draft:
             raise Conflict("a draft with actions is never sent automatically")
         before = _snapshot(draft)
         actor = Actor.auto_send()
-        if not outbound.may_auto_reply(draft.conversation_id):
+        if not outbound.may_auto_reply(draft.conversation_id, draft.message_id):
             _audit(draft, actor, AuditAction.AUTO_SEND_HELD, before, before)
             return draft
         reply = _send(draft, actor, draft.answer.strip(), automated=True)

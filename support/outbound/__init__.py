@@ -59,13 +59,14 @@ def queue_reply(message: Message) -> ReplyDelivery | None:
     return TRANSPORTS[conversation.channel](message, conversation)
 
 
-def may_auto_reply(conversation_id: Any) -> bool:
+def may_auto_reply(conversation_id: Any, answering: Any = None) -> bool:
     """Whether auto-send may answer now: an automatic e-mail counts against its
-    recipient's hourly limit (limits.py); other channels answer whoever asked, once."""
+    recipient's hourly limit (limits.py: the sender of `answering`, the customer message the
+    draft answers); other channels answer whoever asked, once."""
     conversation = Conversation.objects.get(pk=conversation_id)
     if conversation.channel != Channel.EMAIL:
         return True
-    address = email.recipient(conversation)
+    address = email.recipient(conversation, answering)
     return not address or take_auto_reply(address)
 
 

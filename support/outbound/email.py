@@ -21,6 +21,7 @@ from django.db import transaction
 from support.email.addresses import new_message_id, own_addresses
 from support.models import (
     Conversation,
+    Draft,
     EmailEnvelope,
     Message,
     MessageRole,
@@ -44,22 +45,33 @@ def our_sender() -> tuple[str, str]:
     return name, address.lower()
 
 
-def answered(conversation_id: Any) -> EmailEnvelope | None:
-    """The envelope of the customer's latest e-mail in the conversation that a person wrote
-    (auto-replies and bounces are stored but not answered: Message.ignored_reason)."""
-    return (
-        EmailEnvelope.objects.filter(
-            message__conversation_id=conversation_id,
-            message__role=MessageRole.CUSTOMER,
-            message__ignored_reason="",
-        )
-        .order_by("-message__created_at")
-        .first()
+def answered(conversation_id: Any, answering: Any = None) -> EmailEnvelope | None:
+    """The envelope a reply answers: the latest e-mail in the conversation that a person wrote
+    (auto-replies and bounces are stored but not answered: Message.ignored_reason), from the
+    sender of `answering` when given (the customer message a draft was written for). When
+    Anna's Cc'd colleague writes to us alone before her draft is approved, her answer still goes
+    to her (with him in Cc), In-Reply-To her latest mail (CONTRACTS.md), not to him alone."""
+    theirs = EmailEnvelope.objects.filter(
+        message__conversation_id=conversation_id,
+        message__role=MessageRole.CUSTOMER,
+        message__ignored_reason="",
     )
+    if answering is not None:
+        sender = theirs.filter(message_id=answering).values_list("from_address", flat=True)
+        if address := sender.first():
+            theirs = theirs.filter(from_address__iexact=address)
+    return theirs.order_by("-message__created_at").first()
 
 
-def _theirs(conversation: Conversation) -> Theirs:
-    envelope = answered(conversation.pk)
+def _answering(message: Message) -> Any:
+    """The customer message a reply answers: its draft's (None for a free-form reply)."""
+    if message.draft_id is None:
+        return None
+    return Draft.objects.filter(pk=message.draft_id).values_list("message_id", flat=True).first()
+
+
+def _theirs(conversation: Conversation, answering: Any = None) -> Theirs:
+    envelope = answered(conversation.pk, answering)
     if envelope is None:
         # No e-mail of theirs (the conversation began elsewhere): an e-mail customer's reference
         # is their address (CONTRACTS.md), and a new thread under the conversation's subject.
@@ -75,17 +87,18 @@ def _theirs(conversation: Conversation) -> Theirs:
     )
 
 
-def recipient(conversation: Conversation) -> str:
-    """Whom a reply in the conversation goes to first ("" when nobody): the sender of the
-    latest e-mail a person wrote. The auto-reply limit counts per this address."""
-    to, _ = recipients(_theirs(conversation), own_addresses())
+def recipient(conversation: Conversation, answering: Any = None) -> str:
+    """Whom a reply in the conversation goes to first ("" when nobody): the sender of the e-mail
+    it answers (`answered`). The auto-reply limit counts per this address."""
+    to, _ = recipients(_theirs(conversation, answering), own_addresses())
     return to[0] if to else ""
 
 
 def envelope_for(message: Message, conversation: Conversation) -> EmailEnvelope:
-    """Our reply's envelope, written now: a new Message-ID on our domain, In-Reply-To their
-    latest Message-ID, References the thread, "Re: <their subject> [#token]", reply-all."""
-    theirs = _theirs(conversation)
+    """Our reply's envelope, written now: a new Message-ID on our domain, In-Reply-To the
+    Message-ID of the e-mail it answers, References the thread, "Re: <their subject> [#token]",
+    reply-all."""
+    theirs = _theirs(conversation, _answering(message))
     name, address = our_sender()
     to, cc = recipients(theirs, own_addresses())
     message_id = new_message_id()

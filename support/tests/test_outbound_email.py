@@ -186,6 +186,35 @@ def test_reply_all_leaves_out_our_own_addresses(smtp: SmtpServer, agent_user: An
     ]
 
 
+def test_a_draft_s_reply_answers_the_mail_it_was_written_for(
+    smtp: SmtpServer, agent_user: Any
+) -> None:
+    """Alice writes with Bob in Cc; Bob then writes to us alone in the same thread. Alice's
+    draft, approved after that, goes to her (Bob in Cc) In-Reply-To her latest mail, not to Bob
+    alone."""
+    alices = customer_mail(cc=["bob@example.com"], message_id="alice-1@mail.example.com")
+    bobs = customer_mail(
+        "And I want a refund on mine.",
+        sender="bob@example.com",
+        conversation=alices.conversation,
+        message_id="bob-1@mail.example.com",
+    )
+    deliver(approve(alices, agent_user))
+    received = one(smtp)
+    assert (received.message["To"], received.message["Cc"]) == (
+        "alice@example.com",
+        "bob@example.com",
+    )
+    assert received.message["In-Reply-To"] == "<alice-1@mail.example.com>"
+    # Bob's own draft answers him.
+    deliver(approve(bobs, agent_user))
+    received = smtp.received[-1]
+    assert (received.message["To"], received.message["In-Reply-To"]) == (
+        "bob@example.com",
+        "<bob-1@mail.example.com>",
+    )
+
+
 def _auto(draft: Draft) -> bool:
     with transaction.atomic():
         return auto_send_if_allowed(draft)
