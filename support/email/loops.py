@@ -13,14 +13,47 @@ from support.email.parse import ParsedEmail
 from support.models import IgnoredReason
 
 # Subjects auto-responders write, in the languages their users set (Outlook, Exchange, Gmail's
-# vacation responder, Lotus Notes' "… is out of the office").
+# vacation responder): a fixed phrase, then a separator and the subject it answers ("Out of
+# Office: Re: order 1042", "Réponse automatique : colis", "[Auto-Reply] …", "自動応答: …"), or the
+# phrase alone. The separator is required: customers open subjects with the same words ("Out of
+# office hours phone support?", "Auto response missing from your app", "不在票が入っていました",
+# a missed-delivery slip), and such a subject must still be drafted.
+_AUTO_REPLY_PHRASES = (
+    r"auto(?:matic|matisch(?:e)?)?[ -]?(?:reply|response|answer|antwort|antwoord)",
+    r"out of (?:the )?office(?: (?:auto[ -]?reply|reply|notice|notification|message))?",
+    r"ooo",
+    r"abwesenheit(?:snotiz|smeldung)?",
+    r"automatische antwort",
+    r"réponse automatique",
+    r"absent(?:e)? du bureau",
+    r"respuesta automática",
+    r"fuera de la oficina",
+    r"risposta automatica",
+    r"fuori sede",
+    r"automatisch antwoord",
+    r"afwezig(?:heid(?:sbericht|smelding)?)?",
+    r"autosvar",
+    r"automaattinen vastaus",
+    r"odpowiedź automatyczna",
+    r"resposta automática",
+    r"fora do escritório",
+    r"автоответ",
+    r"автоматический ответ",
+    r"自動(?:応答|返信)",
+    r"不在(?:通知|のお知らせ)?",
+    r"自动(?:回复|答复)",
+    r"자동 ?(?:회신|응답)",
+)
+# What ends the phrase: a colon (full-width too), a closing bracket (】 too), a dash (en, em)
+# between spaces, or the end of the subject.
+_SEPARATOR = r"(?:\s*[:\uff1a\]\u3011)]|\s+[-\u2013\u2014]\s|\s*$)"
+# Lotus Notes and Domino: "Jane Doe is out of the office." (a date may follow, never a question).
+_IS_AWAY = (
+    r"^[^:?]{1,100}?\bis (?:currently )?out of (?:the )?office"
+    r"(?:\s+(?:until|till|from|on)\b[^?]*|[.!]?\s*)$"
+)
 AUTO_REPLY_SUBJECT = re.compile(
-    r"^\W*(?:auto(?:matic|matisch(?:e)?)?[ -]?(?:reply|response|answer|antwort|antwoord)"
-    r"|out of (?:the )?office|ooo\b|abwesenheit(?:snotiz)?|automatische antwort"
-    r"|réponse automatique|absent(?:e)? du bureau|respuesta automática|fuera de la oficina"
-    r"|risposta automatica|fuori sede|automatisch antwoord|afwezigheid|autosvar"
-    r"|resposta automática|fora do escritório|автоответ|自動応答|不在)"
-    r"|\bis out of (?:the )?office\b|\bon (?:vacation|holiday|leave)\b",
+    rf"^\W*(?:{'|'.join(_AUTO_REPLY_PHRASES)}){_SEPARATOR}|{_IS_AWAY}",
     re.IGNORECASE,
 )
 BULK_PRECEDENCE = {"bulk", "junk"}

@@ -25,6 +25,10 @@ _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 # Headers that make an e-mail the same one when it carries no Message-ID: trace headers
 # (Received, Delivered-To) differ from one door to the next, these do not.
 _IDENTITY_HEADERS = ("from", "to", "cc", "date", "subject")
+# Counted only when present, so that the ids derived for mail without them (stored ones among
+# them) stay what they were: a contact form sends every visitor's mail From one address, the
+# visitor in Reply-To (or Sender), and two visitors writing the same words are two e-mails.
+_IDENTITY_HEADERS_IF_PRESENT = ("reply-to", "sender")
 
 
 class NotAnEmail(ValueError):
@@ -92,6 +96,9 @@ def _derived_message_id(raw: bytes, message: Message) -> str:
     digest = hashlib.sha256()
     for name in _IDENTITY_HEADERS:
         digest.update(header(message, name).encode("utf-8", "surrogateescape") + b"\n")
+    for name in _IDENTITY_HEADERS_IF_PRESENT:
+        if value := header(message, name):
+            digest.update(f"{name}: {value}\n".encode("utf-8", "surrogateescape"))
     flat = raw.replace(b"\r\n", b"\n")
     _, _, body = flat.partition(b"\n\n")
     digest.update(body.rstrip())

@@ -42,6 +42,7 @@ from support.models import (
     AuditAction,
     AuditLog,
     Channel,
+    Conversation,
     Door,
     Draft,
     EmailEnvelope,
@@ -60,6 +61,8 @@ logger = logging.getLogger(__name__)
 MESSAGE_ID_LOCK_SPACE = 1_818_002
 MAX_SUBJECT = 500
 MAX_ERROR_CHARS = 4000
+# RFC 5321 (4.5.3.1.3): a path holds 256 octets with its angle brackets, so an address 254.
+MAX_ADDRESS = 254
 
 
 class NotQuarantined(ClientError):
@@ -174,6 +177,7 @@ def _record(
     **fields: Any,
 ) -> InboundEmail:
     """Writes the InboundEmail row: a new one, or the quarantined one being reprocessed."""
+    fields = {name: _fit(name, value) for name, value in fields.items()}
     if existing is not None:
         for name, value in fields.items():
             setattr(existing, name, value)
@@ -183,13 +187,23 @@ def _record(
         existing.save()
         return existing
     return InboundEmail.objects.create(
-        door=door,
+        door=_fit("door", door),
         raw=raw if keep_raw else b"",
         size=len(raw),
         sha256=hashlib.sha256(raw).hexdigest(),
         esp_verdict=verdict,
         **fields,
     )
+
+
+def _fit(name: str, value: Any) -> Any:
+    """A value cut to its InboundEmail column's width, NUL characters dropped (PostgreSQL's text
+    holds none). The values come from the e-mail (its sender, its Message-ID) or its error:
+    keeping an e-mail, above all quarantining it, must never fail on what the e-mail says."""
+    if not isinstance(value, str):
+        return value
+    width = getattr(InboundEmail._meta.get_field(name), "max_length", None)
+    return value.replace("\x00", "")[:width]
 
 
 def _duplicate(
@@ -270,6 +284,7 @@ def _store(
     the InboundEmail row; mark the replies a bounce returns."""
     if not parsed.from_address:
         raise Unstorable("the e-mail has no From address: no customer to answer")
+    _check_sender_length(parsed.from_address)
     reason = noise_reason(parsed) or esp_noise(verdict)
     if has_virus(verdict):
         parsed = replace(parsed, parts=())  # its files are not kept, nor shown to an agent
@@ -322,6 +337,25 @@ def _store(
         message_id=message.pk,
         draft_id=draft.pk if draft is not None else None,
         ignored_reason=reason,
+    )
+
+
+def _check_sender_length(address: str) -> None:
+    """Unstorable when the customer's address is longer than a conversation's customer_ref
+    holds: before anything is written, and with a reason an admin can act on rather than the
+    database's "value too long". Legal addresses reach MAX_ADDRESS, beyond customer_ref's 200:
+    one between the two waits in quarantine, reprocessable once that column is widened."""
+    limit = Conversation._meta.get_field("customer_ref").max_length or MAX_ADDRESS
+    if len(address) <= limit:
+        return
+    too_long = (
+        f"over the {MAX_ADDRESS} an e-mail address may have (RFC 5321)"
+        if len(address) > MAX_ADDRESS
+        else f"over the {limit} a conversation's customer reference holds"
+    )
+    raise Unstorable(
+        f"the sender's address is {len(address)} characters long, {too_long}: "
+        "no conversation can be kept for it"
     )
 
 

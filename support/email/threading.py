@@ -1,9 +1,10 @@
 """Which conversation a customer's e-mail belongs to. By its headers first: In-Reply-To or
 References naming any e-mail of a conversation (the customer's or one of our replies); then by
 the `[#token]` our replies put in the subject, for a client that lost the headers. Either joins
-only for someone already in that conversation (its customer, or an address in its e-mails' From,
-To or Cc): a stranger who quotes a token, or answers a newsletter many received, starts a
-conversation of their own, as does a known sender writing a new subject without thread headers."""
+only for someone already in that conversation (its customer, or an address in the From, To or Cc
+of its e-mails that were not ignored): a stranger who quotes a token, or answers a newsletter many
+received, starts a conversation of their own, as does a known sender writing a new subject without
+thread headers."""
 
 from __future__ import annotations
 
@@ -22,10 +23,13 @@ def subject_without_token(subject: str) -> str:
 
 def participants(conversation: Conversation) -> set[str]:
     """The addresses a conversation's e-mails were from, to or copied to, and its customer;
-    never ours."""
+    never ours. Only e-mails that were drafted or sent count (the customer's, ours): an ignored
+    one (an auto-reply, spam, a flood) joins the thread its headers name whoever sent it, so its
+    addresses would let anyone make themselves a participant, and their next mail be drafted
+    and answered there."""
     found = {normalise(conversation.customer_ref)}
     for sender, to, cc in EmailEnvelope.objects.filter(
-        message__conversation=conversation
+        message__conversation=conversation, message__ignored_reason=""
     ).values_list("from_address", "to", "cc"):
         found.add(sender)
         found.update(to or [])
@@ -59,8 +63,8 @@ def conversation_for(
 ) -> Conversation | None:
     """The conversation the e-mail continues, None for a new one. An e-mail that will not be
     drafted (`ignored`: a bounce, an auto-reply) joins the conversation its headers name whoever
-    sent it: it is shown there, and nobody answers it. `returned`: the Message-IDs a bounce
-    returns, which thread it as headers would."""
+    sent it: it is shown there, nobody answers it, and it makes nobody a participant.
+    `returned`: the Message-IDs a bounce returns, which thread it as headers would."""
     sender = parsed.from_address
     thread_ids = tuple(dict.fromkeys((*parsed.thread_ids, *returned)))
     if (conversation := _by_headers(thread_ids)) is not None and (

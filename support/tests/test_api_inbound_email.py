@@ -85,6 +85,23 @@ def test_an_email_that_cannot_be_stored_is_quarantined_with_a_422(ingest: Client
     assert InboundEmail.objects.get(pk=body["inbound_id"]).status == InboundStatus.QUARANTINED
 
 
+@pytest.mark.parametrize("length", [230, 330])
+def test_a_sender_address_too_long_to_keep_is_a_422_never_a_500(
+    ingest: Client, length: int
+) -> None:
+    # Legal addresses reach 254 characters, a conversation's customer reference holds 200; one
+    # over 320 did not fit the quarantine's column either, and was lost with a 500.
+    address = "b" * (length - len("@gmail.example")) + "@gmail.example"
+    response = post(ingest, build(sender=f"Long <{address}>"))
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert body["code"] == "quarantined" and body["detail"]
+    row = InboundEmail.objects.get(pk=body["inbound_id"])
+    assert row.status == InboundStatus.QUARANTINED
+    assert f"the sender's address is {length} characters long" in row.error
+    assert not Message.objects.exists()
+
+
 def test_the_body_limit_is_the_inbound_email_limit(ingest: Client, settings: Any) -> None:
     settings.INBOUND_EMAIL_MAX_BYTES = 2048
     settings.API_BODY_LIMITS = {URL: 2048}

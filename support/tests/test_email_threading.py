@@ -133,6 +133,45 @@ def test_an_auto_reply_joins_the_thread_it_answers_without_a_draft(thread: dict[
     assert Message.objects.filter(conversation_id=thread["conversation_id"]).count() == 3
 
 
+@pytest.mark.parametrize(
+    ("headers", "door", "verdict"),
+    [
+        ({"Auto-Submitted": "auto-replied"}, "imap", {}),
+        ({"Precedence": "list"}, "imap", {}),
+        ({}, "anymail:mailgun", {"spam_detected": True}),
+    ],
+    ids=["auto-reply", "list", "spam"],
+)
+def test_an_ignored_mail_in_the_thread_makes_nobody_a_participant(
+    thread: dict[str, Any], headers: dict[str, str], door: str, verdict: dict[str, Any]
+) -> None:
+    from support.outbound.email import recipient
+
+    conversation = Conversation.objects.get(pk=thread["conversation_id"])
+    before = participants(conversation)
+    in_reply_to = {"In-Reply-To": f"<{thread['reply_id']}>"}
+    # Anyone may send mail that is not drafted, naming our reply, copying whom they like.
+    ignored = receive_email(
+        build(
+            "Hi",
+            sender=STRANGER,
+            subject="Re: Parcel arrived damaged",
+            headers={**in_reply_to, "Cc": "Eve <eve@evil.example>", **headers},
+        ),
+        door=door,
+        esp_verdict=verdict,
+    )
+    assert ignored.status == ReceiptStatus.IGNORED
+    assert ignored.conversation_id == thread["conversation_id"]  # shown in the thread it names
+    assert participants(conversation) == before
+
+    # Their next ordinary mail is a stranger's, not a participant's: a conversation of its own.
+    for sender in (STRANGER, "Eve <eve@evil.example>"):
+        followup = _reply(sender=sender, **in_reply_to)
+        assert followup.conversation_id != thread["conversation_id"]
+    assert recipient(conversation) == "anna.keller@gmail.example"
+
+
 def test_thread_unknown_headers_start_a_new_conversation(db: None) -> None:
     received = _reply(
         **{"In-Reply-To": "<never-seen@elsewhere.example>"}, subject=f"Re: hi {SUPPORT}"

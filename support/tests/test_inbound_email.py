@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import transaction
 
 from resolver.audit_actor import Actor
 from resolver.polling import wait_for
@@ -106,13 +107,53 @@ def test_an_email_without_a_message_id_is_still_the_same_email_when_redelivered(
     assert header.startswith("sha256-") and header.endswith("@derived.invalid")
 
 
-def _report(original_id: str, action: str = "failed") -> bytes:
-    """A delivery status notification (RFC 3464) as Postfix writes it, returning our reply."""
+@pytest.mark.parametrize("header", ["Reply-To", "Sender"])
+def test_two_visitors_writing_the_same_words_through_a_form_are_two_emails(
+    db: None, header: str
+) -> None:
+    # A contact form sends every visitor's mail From its one address, the same minute, often
+    # without a Message-ID: only Reply-To (or Sender) tells them apart.
+    def form(visitor: str) -> bytes:
+        return build(
+            "Message: do you ship to Norway?",
+            sender="Contact form <form@forms.example>",
+            subject="Contact form",
+            message_id=None,
+            headers={header: visitor},
+        )
+
+    vera = receive_email(form("Vera <vera@visitors.example>"), door="imap")
+    olaf = receive_email(form("Olaf <olaf@visitors.example>"), door="imap")
+
+    assert not olaf.duplicate and olaf.message_id != vera.message_id
+    assert (vera.status, olaf.status) == (ReceiptStatus.PENDING, ReceiptStatus.PENDING)
+    assert EmailEnvelope.objects.count() == 2
+
+
+def test_the_id_derived_for_mail_without_reply_to_or_sender_is_what_it_was(db: None) -> None:
+    # Stored ids must not change: a re-delivery of mail stored before would not be a duplicate.
+    raw = build("My parcel never came.", message_id=None)
+    assert receive_email(raw, door="api").status == ReceiptStatus.PENDING
+    assert EmailEnvelope.objects.get().message_id_header == (
+        "sha256-4370524dffdf4eaa9ec3ccb7566609dcd7ce6c39@derived.invalid"
+    )
+
+
+def _report(
+    original_id: str,
+    action: str = "failed",
+    *,
+    recipient: str = "gone@gmail.example",
+    original_recipient: str = "",
+) -> bytes:
+    """A delivery status notification (RFC 3464) as Postfix writes it, returning our reply: its
+    delivery to `recipient` (`original_recipient` before a forward, if any) failed."""
+    original = f"Original-Recipient: rfc822; {original_recipient}\n" if original_recipient else ""
     return f"""From: MAILER-DAEMON@mx.gmail.example (Mail Delivery System)
 To: support@shop.example
 Subject: Undelivered Mail Returned to Sender
 Date: Tue, 3 Dec 2026 10:20:00 +0000
-Message-ID: <20261203102000.{action}.ABC123@mx.gmail.example>
+Message-ID: <20261203102000.{action}.{uuid.uuid4().hex}@mx.gmail.example>
 Auto-Submitted: auto-replied
 MIME-Version: 1.0
 Content-Type: multipart/report; report-type=delivery-status;
@@ -130,16 +171,16 @@ Content-Type: message/delivery-status
 Reporting-MTA: dns; mx.gmail.example
 Arrival-Date: Tue, 3 Dec 2026 10:19:58 +0000
 
-Final-Recipient: rfc822; gone@gmail.example
+{original}Final-Recipient: rfc822; {recipient}
 Action: {action}
 Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 <gone@gmail.example>: Recipient address rejected
+Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected
 
 --B1
 Content-Type: message/rfc822
 
 From: Shop Support <support@shop.example>
-To: gone@gmail.example
+To: {original_recipient or recipient}
 Subject: Re: Where is my order?
 Message-ID: <{original_id}>
 
@@ -162,6 +203,11 @@ NOISE = [
     pytest.param({}, "Abwesenheitsnotiz: Lieferung", IgnoredReason.AUTO_REPLY, id="ooo-de"),
     pytest.param({}, "Réponse automatique : colis", IgnoredReason.AUTO_REPLY, id="ooo-fr"),
     pytest.param({}, "Respuesta automática: pedido", IgnoredReason.AUTO_REPLY, id="ooo-es"),
+    pytest.param({}, "自動応答: ご注文について", IgnoredReason.AUTO_REPLY, id="ooo-ja"),
+    pytest.param({}, "不在: Re: ご注文について", IgnoredReason.AUTO_REPLY, id="ooo-ja-away"),
+    pytest.param({}, "Jane Doe is out of the office.", IgnoredReason.AUTO_REPLY, id="ooo-notes"),
+    pytest.param({}, "[Auto-Reply] Re: order 1042", IgnoredReason.AUTO_REPLY, id="ooo-bracket"),
+    pytest.param({}, "OOO", IgnoredReason.AUTO_REPLY, id="ooo-alone"),
     pytest.param({"List-Id": "<news.shop.example>"}, "", IgnoredReason.MAILING_LIST, id="list-id"),
     pytest.param(
         {"List-Unsubscribe": "<mailto:u@x.example>", "Precedence": "bulk"},
@@ -190,6 +236,29 @@ def test_mail_nobody_is_to_answer_is_stored_without_a_draft(
     message = Message.objects.get(pk=str(received.message_id))
     assert message.ignored_reason == reason and not Draft.objects.exists()
     assert InboundEmail.objects.get().status == InboundStatus.IGNORED
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Lost luggage on holiday",
+        "Order arrived while I was on vacation",
+        "Can I pause my subscription while on leave?",
+        "Out of office hours phone support?",
+        "Auto response missing from your app",
+        "不在票が入っていました",  # "I got a missed-delivery slip"
+        "Automatic renewal charged twice",
+        "Who is out of office? Nobody answers the phone",
+        "Abwesenheit bei Zustellung: Paket weg",
+        "不在時の再配達について",  # "redelivery when I was not at home"
+        "Ooo la la, the dress is lovely but too small",
+    ],
+)
+def test_a_customer_s_subject_with_an_auto_reply_s_words_is_drafted(db: None, subject: str) -> None:
+    sender, _ = unique_sender()
+    received = receive_email(build(sender=sender, subject=subject), door="imap")
+    assert (received.status, received.ignored_reason) == (ReceiptStatus.PENDING, "")
+    assert received.draft_id is not None
 
 
 @pytest.mark.parametrize(
@@ -345,16 +414,16 @@ def test_a_bounce_of_our_reply_marks_its_delivery_bounced(db: None) -> None:
     from support.models import ReplyDelivery, ReplyDeliveryStatus
     from support.tests.email_fixtures import our_reply
 
-    sender, _ = unique_sender()
+    sender, address = unique_sender()
     first = receive_email(build("Where is my order?", sender=sender), door="api")
     reply_id = our_reply(first.conversation_id)
     reply = EmailEnvelope.objects.get(message_id_header=reply_id).message
     # The outbound seam queued it with the reply; say it was sent.
     ReplyDelivery.objects.filter(message=reply).update(status=ReplyDeliveryStatus.SENT)
 
-    delayed = receive_email(_report(reply_id, action="delayed"), door="imap")
+    delayed = receive_email(_report(reply_id, action="delayed", recipient=address), door="imap")
     assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.SENT
-    bounce = receive_email(_report(reply_id), door="imap")
+    bounce = receive_email(_report(reply_id, recipient=address), door="imap")
 
     delivery = ReplyDelivery.objects.get(message=reply)
     assert delivery.status == ReplyDeliveryStatus.BOUNCED
@@ -377,10 +446,84 @@ def test_a_bounce_returning_only_the_headers_marks_the_delivery_too(db: None) ->
     reply = EmailEnvelope.objects.get(message_id_header=reply_id).message
     # The outbound seam queued it with the reply; say it was sent.
     ReplyDelivery.objects.filter(message=reply).update(status=ReplyDeliveryStatus.SENT)
-    report = _report(reply_id).replace(
+    report = _report(reply_id, recipient="anna.keller@gmail.example").replace(
         b"Content-Type: message/rfc822\n", b"Content-Type: text/rfc822-headers\n"
     )
     receive_email(report, door="imap")
+    assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.BOUNCED
+
+
+def _sent_reply(cc: str = "") -> tuple[Any, str, str]:
+    """A customer's e-mail (copying `cc`) and our reply to it, sent: (the reply message, its
+    Message-ID, the customer's address)."""
+    from support.models import ReplyDelivery, ReplyDeliveryStatus
+    from support.tests.email_fixtures import our_reply
+
+    sender, address = unique_sender()
+    first = receive_email(
+        build("Where is my order?", sender=sender, headers={"Cc": cc} if cc else {}), door="api"
+    )
+    reply_id = our_reply(first.conversation_id)
+    reply = EmailEnvelope.objects.get(message_id_header=reply_id).message
+    ReplyDelivery.objects.filter(message=reply).update(status=ReplyDeliveryStatus.SENT)
+    return reply, reply_id, address
+
+
+def test_a_bounce_for_someone_in_cc_leaves_the_reply_to_the_customer_sent(db: None) -> None:
+    from support.models import ReplyDelivery, ReplyDeliveryStatus
+
+    reply, reply_id, address = _sent_reply(cc="Old Colleague <left.company@corp.example>")
+    assert EmailEnvelope.objects.get(message=reply).cc == ["left.company@corp.example"]
+
+    bounce = receive_email(_report(reply_id, recipient="left.company@corp.example"), door="imap")
+
+    # Stored in the thread as a bounce; the customer got the reply, resending would repeat it.
+    assert (bounce.ignored_reason, bounce.conversation_id) == (
+        IgnoredReason.BOUNCE,
+        reply.conversation_id,
+    )
+    assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.SENT
+
+    receive_email(_report(reply_id, recipient=address.upper()), door="imap")
+    assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.BOUNCED
+
+
+def test_a_bounce_after_a_forward_names_the_customer_as_original_recipient(db: None) -> None:
+    from support.models import ReplyDelivery, ReplyDeliveryStatus
+
+    reply, reply_id, address = _sent_reply()
+    report = _report(reply_id, recipient="anna@new-isp.example", original_recipient=address)
+    receive_email(report, door="imap")
+    assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.BOUNCED
+
+
+def test_a_bounce_naming_no_recipient_readably_still_marks_the_reply(db: None) -> None:
+    from support.models import ReplyDelivery, ReplyDeliveryStatus
+
+    reply, reply_id, _ = _sent_reply()
+    prose = f"""From: MAILER-DAEMON@mx.gmail.example
+To: support@shop.example
+Subject: Mail delivery failed
+Message-ID: <prose-bounce-{uuid.uuid4().hex}@mx.gmail.example>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="P1"
+
+--P1
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--P1
+Content-Type: message/rfc822
+
+From: Shop Support <support@shop.example>
+Message-ID: <{reply_id}>
+
+Hello.
+
+--P1--
+""".encode()
+    assert receive_email(prose, door="imap").ignored_reason == IgnoredReason.BOUNCE
     assert ReplyDelivery.objects.get(message=reply).status == ReplyDeliveryStatus.BOUNCED
 
 
@@ -417,6 +560,26 @@ def test_an_email_that_cannot_be_stored_is_quarantined_and_the_next_one_goes_on(
     assert after.status == ReceiptStatus.PENDING
     with pytest.raises(NotQuarantined):
         reprocess(after.inbound_id, Actor.agent())
+
+
+@pytest.mark.parametrize("length", [230, 330])
+def test_a_sender_address_too_long_to_keep_is_quarantined_with_the_reason(
+    db: None, length: int
+) -> None:
+    address = "a" * (length - len("@gmail.example")) + "@gmail.example"
+    raw = build(sender=f"Long <{address}>")
+    # Inside a transaction of the door's (IMAP moves its cursor in one): nothing may fail it.
+    with transaction.atomic():
+        received = receive_email(raw, door="imap")
+
+    assert (received.status, received.message_id) == (ReceiptStatus.QUARANTINED, None)
+    row = InboundEmail.objects.get(pk=received.inbound_id)
+    assert (row.status, bytes(row.raw)) == (InboundStatus.QUARANTINED, raw)  # nothing lost
+    assert f"the sender's address is {length} characters long" in row.error
+    assert row.from_address == address[:320]  # cut to its column, never a failed insert
+    assert not Conversation.objects.exists()
+    # Reprocessing it fails the same way, and says so again.
+    assert reprocess(row.pk, Actor.agent()).status == ReceiptStatus.QUARANTINED
 
 
 def test_a_quarantined_email_is_reprocessed_once_the_cause_is_fixed(
