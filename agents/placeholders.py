@@ -52,16 +52,18 @@ UI_LABELS = {
     "settings", "orders", "payment", "invoice", "save", "confirm", "returnsandrefunds",
     "refundpolicy", "cancellationpolicy", "customersupport",
 }  # fmt: skip
-# Rephrasings for an unknown number, tried before giving up on the sentence.
+# Rephrasings for an unknown number, tried before giving up on the sentence. The spaces around
+# "#" are taken possessively: two runs side by side backtracked, time quadratic in their length.
 _REPHRASE = [
-    (re.compile(r"\b(?:the |your )?(?:order|purchase)(?: number| id| ID| #)?\s*#?\s*"
+    (re.compile(r"\b(?:the |your )?(?:order|purchase)(?: number| id| ID| #)?\s*+#?\s*+"
                 r"\{\{\s*(?:Order Number|Order ID|Purchase (?:ID|Number))(?: Anonymized)?\s*\}\}",
                 re.IGNORECASE), "your order"),
-    (re.compile(r"\b(?:the |your )?(?:invoice|bill)(?: number| #)?\s*#?\s*"
+    (re.compile(r"\b(?:the |your )?(?:invoice|bill)(?: number| #)?\s*+#?\s*+"
                 r"\{\{\s*(?:Invoice|Bill) Number(?: Anonymized)?\s*\}\}", re.IGNORECASE),
      "your invoice"),
-    (re.compile(r",?\s*\{\{\s*(?:Salutation|Client (?:First |Last )?Name|Person Name|"
-                r"Customer Name)\s*\}\}", re.IGNORECASE), ""),
+    # Started at a comma or where spaces start, never inside a run of them (read again from each).
+    (re.compile(r"(?:,\s*|(?<![\s,])\s*)\{\{\s*(?:Salutation|Client (?:First |Last )?Name|"
+                r"Person Name|Customer Name)\s*\}\}", re.IGNORECASE), ""),
 ]  # fmt: skip
 
 

@@ -6,7 +6,9 @@ import re
 
 from knowledge.chunking import split_units
 
-_CITATION = re.compile(r"\s*\[(\d{1,2})\]")
+# Started only where a run of spaces starts (the same matches): from inside one, each position
+# read the rest of the run again.
+_CITATION = re.compile(r"(?<!\s)\s*\[(\d{1,2})\]")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 STOPWORDS = frozenset(
     """

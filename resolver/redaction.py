@@ -133,7 +133,9 @@ _CUED = re.compile(rf"(?:{'|'.join(_CUES)}){_NAME}")
 # A greeting to a person ("Hi Sarah,") and a name before "here" at the start ("Maria here,").
 # Both also where the text is quoted inside other text: after "customer: " in a prompt, a quote
 # in a log line, a greeting ("Hey, Magnus here,").
-_OPENING = r"(?:^|[\n.!?:,;'\"(]\s*|@\w+\s+)"
+# Horizontal space after the punctuation: a line's start is `^` (re.M), and `\s*` there read a
+# run of blank lines again from each of its newlines (time quadratic in the run).
+_OPENING = r"(?:^|[\n.!?:,;'\"(][^\S\n]*|@\w+\s+)"
 _GREETED = re.compile(rf"{_OPENING}(?i:hi|hello|hey|dear)\s+{_NAME}(?=\s*,)", re.M)
 _HERE = re.compile(rf"{_OPENING}{_NAME}(?=\s+here\s*[,.!:\n-])", re.M)
 # Sign-offs: "Thanks, Maria", "Regards,\nMaria Lopez", "- John", at the end of a line or of a

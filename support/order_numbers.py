@@ -8,9 +8,12 @@ import re
 
 
 def numbered(nouns: str) -> re.Pattern[str]:
-    """ "<noun> [number|no.|id|#][:#] <token>", e.g. "order #NW-10001", "invoice no. 778"."""
+    """ "<noun> [number|no.|id|#][:#] <token>", e.g. "order #NW-10001", "invoice no. 778".
+    The spaces are taken possessively (`\s*+`): nothing after them starts with a space, and
+    three backtracking runs side by side took time cubic in their length ("order" and 4,000
+    spaces, a message the widget accepts: 157 s in the worker)."""
     return re.compile(
-        rf"\b(?:{nouns})s?\s*(?:number|no\.?|num|id|#)?\s*[:#]?\s*"
+        rf"\b(?:{nouns})s?\s*+(?:number|no\.?|num|id|#)?\s*+[:#]?\s*+"
         r"(?P<number>#?[A-Z0-9][A-Z0-9-]{2,30})\b",
         re.IGNORECASE,
     )

@@ -55,7 +55,7 @@ _SARCASM = re.compile(
     r"\blove (?:waiting|being (?:on hold|ignored|lied to|charged)|paying)\b|"
     r"\bloving (?:the|this) (?:wait|delay|silence)\b|"
     r"\b(?:oh|just|so|wow),? (?:great|brilliant|wonderful|fantastic|perfect|lovely)\b|"
-    r"^\W*(?:@\w+\s+)*(?:great|brilliant|wonderful|fantastic|perfect|lovely|nice),\s+(?:another|"
+    r"^[^\w\n]*(?:@\w+\s+)*(?:great|brilliant|wonderful|fantastic|perfect|lovely|nice),\s+(?:another|"
     r"again)\b|"
     r"\b(?:really|totally|so) (?:making|made) my day\b|\bwhat a (?:joke|surprise|shock)\b|"
     r"\bnice (?:one|going|job|work),? @?\w*[^.?!]{0,20}(?:\.{2,}|…)|"

@@ -103,7 +103,8 @@ def sanitise(html: str, cid_urls: Mapping[str, str] | None = None) -> str:
 
 # html2text writes Markdown; an e-mail's text is not Markdown, so its escapes and rules go.
 _MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>])")
-_RULE = re.compile(r"^\s*(\* \* \*|- - -)\s*$", re.MULTILINE)
+# One line's spaces: `^\s*` read a run of blank lines again from each of its line starts.
+_RULE = re.compile(r"^[^\S\n]*(\* \* \*|- - -)[^\S\n]*$", re.MULTILINE)
 
 
 def to_text(html: str) -> str:
