@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -31,12 +31,15 @@ REFUND = ActionName.REFUND_ORDER.value
 ADDRESS = ActionName.UPDATE_SHIPPING_ADDRESS.value
 RESEND = ActionName.RESEND_CONFIRMATION.value
 FOLLOW_UP = ActionName.CREATE_FOLLOW_UP.value
+_ALL_MOVES = frozenset(name.value for name in ActionName)
 
 # At most this many orders named in one message are acted on (more reads as a list, not a
 # request a reviewer approves one by one).
 MAX_ORDERS = 3
 ORDERS_LIMIT = 50  # a customer's latest orders a message may mean
 OPEN_STATUSES = frozenset({OrderStatus.PROCESSING, OrderStatus.SHIPPED})
+# What a refund asked without an order number means: an order the customer has had.
+RECEIVED_STATUSES = frozenset({OrderStatus.DELIVERED, OrderStatus.RETURNED})
 
 
 @dataclass(frozen=True)
@@ -48,10 +51,17 @@ class OrderRow:
     total: Decimal
     refunded: Decimal
     currency: str
+    # The moves this order was taken for when the message named none and the customer has
+    # several (target_orders: the only open one for a cancellation, the only delivered one for
+    # a refund); None: every move (named, the conversation's, or their only order).
+    only_for: frozenset[str] | None = None
 
     @property
     def refundable(self) -> Decimal:
         return max(self.total - self.refunded, Decimal("0"))
+
+    def meant_for(self, name: str) -> bool:
+        return self.only_for is None or name in self.only_for
 
 
 @dataclass(frozen=True)
@@ -93,9 +103,34 @@ _HOW_TO = re.compile(
     r"if i)\b",
     re.IGNORECASE,
 )
-_NEGATED = re.compile(
-    r"\b(don'?t|do not|didn'?t|did not|never|no need to|not)\s+(want to\s+|wanna\s+|need to\s+)?"
-    r"(cancel|refund|change|update)",
+# A move the customer declines, read per mention within its clause: a negation, then at most a
+# few words that carry it on (want, need, ask for, to, a, my ...: no comma, "so", "but", "please"),
+# then the move's word: "I do not want a refund", "I never asked for a refund", "I no longer want
+# to cancel", "instead of a refund", "rather than getting my money back", "no refund". "It
+# doesn't work so refund me" and "if not, cancel it" still ask; so does "why not refund me".
+_NEGATION = (
+    r"(?:\b(?:do|does|did|would|will|wo|have|has|is|was|are|were|should)n'?t|(?<!\bif )(?<!\bwhy )"
+    r"\bnot|\bnever|\bno longer|\bno need to|\binstead of|\brather than|\bthan|\bnor)\b"
+)
+_CARRIED_BY = (
+    r"(?:want\w*|wanna|need\w*|ask\w*|request\w*|looking|seeking|expect\w*|mean|meant|intend\w*|"
+    r"planning|wish\w*|like|think|going|gonna|trying|to|for|a|an|the|my|our|any|your|you|i|we|it|"
+    r"me|us|this|that|them|order|anymore|more|really|actually|even|ever|at|all|interested|in|after|"
+    r"get|got|getting|have|having|receive|be|being|process\w*|issue|issuing|make|proceed|with|go|"
+    r"ahead|or|nor|cancel\w*|refund\w*|full|partial|money)\b"
+)
+# A refund undone rather than asked for: "please cancel the refund", "stop the refund".
+_UNDO = (
+    r"\b(?:cancel\w*|stop|withdraw|revoke|reverse|undo|call off|scrap|hold off on)"
+    r"(?:\s+(?:the|my|that|this|your|a|any))?(?:\s+(?:pending|requested|partial|full))?"
+)
+_NEGATED_BEFORE = re.compile(
+    rf"{_NEGATION}(?:\s+{_CARRIED_BY}){{0,6}}\s+$|{_UNDO}\s+$|\bno\s+$", re.IGNORECASE
+)
+# ..or declined after it: "a refund is not what I want", "cancellation not needed".
+_NEGATED_AFTER = re.compile(
+    r"(?<!\s)\s+(?:(?:is|was)\s+)?(?:not|isn'?t|wasn'?t|no longer)\s+"
+    r"(?:what|needed|necessary|required|wanted|an option)\b",
     re.IGNORECASE,
 )
 _CANCEL = re.compile(
@@ -106,6 +141,17 @@ _CANCEL = re.compile(
 # Things that are cancelled but are not orders.
 _NOT_ORDER = re.compile(
     r"\b(subscription|newsletter|membership|account|e-?mails?|premium|plan)\b", re.IGNORECASE
+)
+# "cancel the refund", "cancel my return request", "cancel the exchange": what is cancelled, read
+# right after the word, is no order ("cancel the replacement order" still is one).
+_NOT_ORDER_OBJECT = re.compile(
+    r"(?<!\s)(?:\s+of)?(?:\s+(?:the|my|our|your|that|this|a|an|any|his|her|their))?(?:\s+(?:pending|"
+    r"requested|monthly|annual|yearly|current|recent|last|previous|partial|full|automatic|"
+    r"scheduled|existing))?\s+(?:refund\w*|return\w*|replacement\w*|exchange\w*|subscription\w*|"
+    r"newsletter\w*|membership\w*|account\w*|e-?mails?|premium|plan|request\w*|claim\w*|"
+    r"complaint\w*|ticket\w*|appointment\w*|call|callback|call-back|pick-?up|collection|"
+    r"repair\w*|warranty)\b(?!\s+orders?\b)",
+    re.IGNORECASE,
 )
 _REFUND = re.compile(
     r"\b(refund\w*|money back|reimburse\w*|pay (me )?back|give me back)\b", re.IGNORECASE
@@ -141,6 +187,22 @@ _STATUS_QUESTION = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_BREAK = re.compile(r"(?<=[.?!])\s+|\n+")
+# A question whether a move can still be made, or what was done, rather than a request for it:
+# "Is it too late to cancel NW-1?", "Can I still get a refund?", "Could it still be changed?",
+# "Did you ship NW-1 to 12 Elm Street?". The whole sentence is set aside when it is asked as a
+# question (a "?", or opened by the question's own words); "If not, cancel it" after it asks.
+_JUST_ASKING = re.compile(
+    r"\btoo late\b|\bstill (?:possible|time|ok(?:ay)?|able|allowed)\b|"
+    r"\b(?:can|could|may)\s+(?:i|we)\s+still\b|"
+    r"\b(?:can|could)\s+(?:it|this|that|they|the order|my order|the parcel)\s+still\s+be\b|"
+    r"\b(?:did|have|has)\s+(?:you|they|it|someone|anyone)\b",
+    re.IGNORECASE,
+)
+_QUESTION_OPENING = re.compile(
+    r"^\W*(?:(?:hi|hello|hey)\b\W*)?(?:is it|am i|is there|(?:can|could|may) (?:i|we|it|this|that)"
+    r"|did|has|have)\b",
+    re.IGNORECASE,
+)
 # "You cancelled my order without asking me!", "it was cancelled": a cancellation told, not asked
 # for. The past tense asks only after a wish, a "have/get it" or a "be": "I'd like my order
 # cancelled", "please have NW-1 cancelled", "can it be cancelled".
@@ -192,24 +254,52 @@ _ADDRESS_CUE = re.compile(
 )
 _ADDRESS_END = re.compile(
     r"\s*(?:[.!?](?:\s|$)|\binstead\b|\bplease\b|\bthanks?\b|\bthank you\b|\bpls\b|\bnot\b|"
-    r"\n|$)",
+    r"\bthat'?s\b|\bthat is\b|\bwhich is\b|\n|$)",
     re.IGNORECASE,
 )
 _HAS_DIGIT_OR_STREET = re.compile(r"\d|\b(street|st|road|rd|avenue|ave|lane|way)\b", re.IGNORECASE)
 
 
+def _sentences(text: str) -> list[str]:
+    """The message's sentences less those that only ask whether a move can still be made or what
+    was done ("Is it too late to cancel NW-1?", "Did you ship it to 12 Elm Street?")."""
+    return [
+        sentence
+        for sentence in _SENTENCE_BREAK.split(text)
+        if not (
+            _JUST_ASKING.search(sentence)
+            and (sentence.rstrip().endswith("?") or _QUESTION_OPENING.match(sentence))
+        )
+    ]
+
+
 def _asked_in_a_sentence(asks: Callable[[str], object], text: str) -> bool:
     """Some sentence names the move other than to ask after its state: "Is NW-1 cancelled? If
     not, cancel it" still asks for it."""
-    return any(
-        asks(_STATUS_QUESTION.sub(" ", sentence)) for sentence in _SENTENCE_BREAK.split(text)
+    return any(asks(_STATUS_QUESTION.sub(" ", sentence)) for sentence in _sentences(text))
+
+
+def _declined(sentence: str, start: int, end: int) -> bool:
+    """The words at sentence[start:end] name a move its clause declines ("I do not want a
+    refund", "instead of a refund", "I no longer want to cancel")."""
+    return bool(
+        _NEGATED_BEFORE.search(sentence, max(0, start - 120), start)
+        or _NEGATED_AFTER.match(sentence, end)
     )
 
 
 def _cancel_asked(sentence: str) -> bool:
     return any(
-        not _CANCELLED.fullmatch(found.group()) or _WISH_BEFORE.search(sentence[: found.start()])
+        (not _CANCELLED.fullmatch(found.group()) or _WISH_BEFORE.search(sentence[: found.start()]))
+        and not _declined(sentence, found.start(), found.end())
+        and not _NOT_ORDER_OBJECT.match(sentence, found.end())
         for found in _CANCEL.finditer(sentence)
+    )
+
+
+def _refund_asked(sentence: str) -> bool:
+    return any(
+        not _declined(sentence, found.start(), found.end()) for found in _REFUND.finditer(sentence)
     )
 
 
@@ -217,19 +307,32 @@ def _asks_cancel(text: str) -> bool:
     return bool(
         _asked_in_a_sentence(_cancel_asked, text)
         and not _HOW_TO.search(text)
-        and not _NEGATED.search(text)
         and not _NOT_ORDER.search(text)
     )
 
 
 def _asks_refund(text: str) -> bool:
     return bool(
-        _asked_in_a_sentence(_REFUND.search, text)
+        _asked_in_a_sentence(_refund_asked, text)
         and not _REFUND_TRACKING.search(text)
         and not _REFUND_THANKED.search(text)
         and not _HOW_TO.search(text)
-        and not _NEGATED.search(text)
     )
+
+
+def _ship_to_asked(sentence: str) -> bool:
+    """ "Ship NW-1 to 12 Elm Street" asks for the address; "Don't ship it to 12 Elm Street" does
+    not."""
+    return any(
+        not _declined(sentence, found.start(), found.end()) for found in _SHIP_TO.finditer(sentence)
+    )
+
+
+def _asks_address(text: str) -> bool:
+    return any(
+        _ADDRESS_CHANGE.search(sentence) or _ship_to_asked(sentence)
+        for sentence in _sentences(text)
+    ) and not _HOW_TO.search(text)
 
 
 def asks_call_back(text: str) -> bool:
@@ -239,12 +342,16 @@ def asks_call_back(text: str) -> bool:
 def new_address(text: str) -> str:
     """The new address the message gives after a cue ("ship it to 12 Elm Street, Leeds"), ""
     when it gives none (a change asked without the address: missing, not guessed)."""
-    for cue in _ADDRESS_CUE.finditer(text):
-        rest = text[cue.end() :]
-        end = _ADDRESS_END.search(rest)
-        candidate = rest[: end.start() if end else len(rest)].strip(" ,;:-\"'")
-        if len(candidate) >= 6 and _HAS_DIGIT_OR_STREET.search(candidate):
-            return candidate
+    text = straight_apostrophes(text)
+    for sentence in _sentences(text):
+        for cue in _ADDRESS_CUE.finditer(sentence):
+            if _declined(sentence, cue.start(), cue.end()):
+                continue  # "don't ship it to 12 Elm Street": where it must not go
+            rest = sentence[cue.end() :]
+            end = _ADDRESS_END.search(rest)
+            candidate = rest[: end.start() if end else len(rest)].strip(" ,;:-\"'")
+            if len(candidate) >= 6 and _HAS_DIGIT_OR_STREET.search(candidate):
+                return candidate
     return ""
 
 
@@ -259,8 +366,7 @@ def requested(text: str) -> list[str]:
         wanted.append(CANCEL)
     if _asks_refund(text) and CANCEL not in wanted:
         wanted.append(REFUND)
-    asks_address = _ADDRESS_CHANGE.search(text) or _SHIP_TO.search(text)
-    if asks_address and not _HOW_TO.search(text) and CANCEL not in wanted:
+    if _asks_address(text) and CANCEL not in wanted:
         wanted.append(ADDRESS)
     if _CONFIRMATION.search(text) and _RESEND.search(text):
         wanted.append(RESEND)
@@ -277,7 +383,11 @@ def target_orders(
 ) -> list[OrderRow]:
     """The verified customer's orders the message means: those it names (another customer's
     number names none of theirs: nothing), else the one the earlier conversation it follows up
-    was about, else their only order or only open one."""
+    was about, else their only order. Else, of several, the only open one for a move on an
+    order under way (a cancellation, a new address) and the only delivered or returned one for
+    a refund, each marked with the moves it is meant for (`OrderRow.only_for`): "my blender
+    arrived broken, refund me" is not about the order still being packed. Several of a kind:
+    none of them, nobody guesses."""
     by_number = {row.number.upper(): row for row in rows}
     if named:
         own = [by_number[n.upper()] for n in dict.fromkeys(named) if n.upper() in by_number]
@@ -287,10 +397,16 @@ def target_orders(
     ]
     if len(earlier) == 1:
         return earlier
-    open_rows = [row for row in rows if row.status in OPEN_STATUSES]
     if len(rows) == 1:
         return list(rows)
-    return open_rows if len(open_rows) == 1 else []
+    open_rows = [row for row in rows if row.status in OPEN_STATUSES]
+    received = [row for row in rows if row.status in RECEIVED_STATUSES]
+    meant: list[OrderRow] = []
+    if len(open_rows) == 1:
+        meant.append(replace(open_rows[0], only_for=_ALL_MOVES - {REFUND}))
+    if len(received) == 1:
+        meant.append(replace(received[0], only_for=frozenset({REFUND})))
+    return meant
 
 
 # --- Arguments, and what the reply says -----------------------------------------------------------
@@ -345,22 +461,45 @@ _SHARE = re.compile(
 )
 
 
-def _named_amounts(text: str, currency: str) -> list[Amount] | None:
-    """The amounts the message names: with a currency, and bare figures with cents (taken to be
-    in the order's `currency`); None when the request names a figure that is neither."""
-    found: list[Amount] = []
+# The customer asks for a difference between two figures: "refund the difference", "I was
+# overcharged", "charged €80 instead of €60", "the sale price was €60", "it should have cost €60".
+_DIFFERENCE = re.compile(
+    r"\b(?:refund\w*|reimburse\w*|pay|give|send|credit|get|want|owe)\b[^.?!]{0,20}\bdifference\b|"
+    r"\bdifference (?:of|in price)\b|\bdifference between (?:\d|[^\w\s])|\bprice difference\b|"
+    r"(?:\d|[^\w\s])\s?difference\b|"
+    r"\bover-?charg\w*|\b(?:charg|paid|pay|bill|cost|price|priced)\w*\b[^.?!]{0,60}\binstead of\b|"
+    r"\b(?:sale|advertised|discounted|promo\w*|offer|listed|shelf|correct|right|actual|real) "
+    r"price\b|\bprice match\w*|\b(?:should|supposed to) (?:have )?(?:cost|been)\s(?:only\s)?"
+    r"(?:\d|[^\w\s])",
+    re.IGNORECASE,
+)
+# A figure named as the difference itself: "overcharged by $10", "a difference of €20", "€20
+# too much", "€20 cheaper".
+_GAP_BEFORE = re.compile(
+    r"(?:\bby|\bdifference of|\bover-?charged?(?: me)?|\bextra)\s*$", re.IGNORECASE
+)
+_GAP_AFTER = re.compile(
+    r"(?<!\s)\s*(?:difference|too much|extra|more|over|cheaper|less|lower|off)\b", re.IGNORECASE
+)
+
+
+def _amounts_named(text: str, currency: str) -> list[tuple[Amount, int, int]] | None:
+    """The amounts the message names, each with where: with a currency, and bare figures with
+    cents (taken to be in the order's `currency`); None when the request names a figure that is
+    neither."""
+    found: list[tuple[Amount, int, int]] = []
     spans: list[tuple[int, int]] = []
     for match in _WRITTEN_AMOUNT.finditer(text):
         unit = match.group("before") or match.group("after")
         value = to_decimal(match.group("n1") or match.group("n2"))
         code = SYMBOLS.get(unit) or _CURRENCY_WORDS.get(unit.lower()) or unit.upper()
         if value is not None:
-            found.append(Amount(value, code))
+            found.append((Amount(value, code), *match.span()))
             spans.append(match.span())
     for match in _BARE_AMOUNT.finditer(text):
         value = to_decimal(match.group(1))
         if value is not None and not _within(match.start(), spans):
-            found.append(Amount(value, currency))
+            found.append((Amount(value, currency), *match.span()))
             spans.append(match.span())
     unread = [m for m in _FIGURE_ASKED.finditer(text) if not _within(m.start(1), spans)]
     return None if unread else found
@@ -370,20 +509,46 @@ def _within(position: int, spans: Sequence[tuple[int, int]]) -> bool:
     return any(start <= position < end for start, end in spans)
 
 
+def _difference(text: str, named: Sequence[tuple[Amount, int, int]]) -> Decimal | None:
+    """What a refund of the difference comes to: the figure named as the difference ("by $10",
+    "the €20 difference"), else the gap between the two figures named ("charged €80 instead of
+    €60"); None otherwise (no figure, or one that is a price, not the difference: what is left
+    to refund is no answer to "refund the difference")."""
+    if _SHARE.search(text):
+        return None  # "half the difference": a person's sum
+    gaps = {
+        amount.value
+        for amount, start, end in named
+        if _GAP_BEFORE.search(text, max(0, start - 30), start) or _GAP_AFTER.match(text, end)
+    }
+    if gaps:
+        return gaps.pop() if len(gaps) == 1 else None
+    values = {amount.value for amount, _, _ in named}
+    if len(values) == 2:
+        low, high = sorted(values)
+        return high - low
+    return None
+
+
 def refund_amount(text: str, row: OrderRow) -> Decimal | None:
     """The amount the customer names, else what is left to refund when they name none; None
     when the amounts say no one thing: several besides the order's total ("I paid €89.90,
     refund the €12.50 shade" names one: 12.50), one in another currency than the order's
     ("refund $60" on a EUR order is not €60), a figure that is no amount read ("refund 12 on
-    NW-1") or a share ("half"). A person approves the figure; a wrong one put in front of them
-    as the customer's is worse than none, and what is left is no answer to a figure named."""
-    named = _named_amounts(text, row.currency)
-    if named is None:
+    NW-1") or a share ("half"). A difference asked for ("charged €80 instead of €60, refund the
+    difference") is the difference of the two figures, or the one named as the difference.
+    A person approves the figure; a wrong one put in front of them as the customer's is worse
+    than none, and what is left is no answer to a figure named."""
+    found = _amounts_named(text, row.currency)
+    if found is None:
         return None
-    if not named:
-        return None if _SHARE.search(text) else row.refundable
+    named = [amount for amount, _, _ in found]
     if any(amount.currency != row.currency for amount in named):
         return None
+    if _DIFFERENCE.search(text):
+        return _difference(text, found)
+    if not named:
+        return None if _SHARE.search(text) else row.refundable
     asked = {amount.value for amount in named} - {row.total}
     if len(asked) == 1:
         return asked.pop()
@@ -410,6 +575,10 @@ class Proposal:
 def proposal(name: str, text: str, row: OrderRow | None) -> Proposal | None:
     """The proposal for `name` on `row` (None: its arguments cannot be had from the message)."""
     spec = CATALOGUE[name]
+    if row is not None and not row.meant_for(name):
+        if name != FOLLOW_UP:
+            return None  # taken for another move (target_orders): not this one's order
+        row = None  # a follow-up about the conversation, not about that order
     if name == FOLLOW_UP:
         asked = (
             "Call the customer back" if asks_call_back(straight_apostrophes(text)) else "Follow up"

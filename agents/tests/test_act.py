@@ -14,6 +14,7 @@ from django.utils import timezone
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.actions import (
+    ADDRESS,
     CANCEL,
     FOLLOW_UP,
     REFUND,
@@ -132,6 +133,12 @@ def test_a_refund_takes_the_amount_named_or_what_is_left(
     assert _moves(rest) == [(REFUND, {"order_number": "NW-50003", "amount": "50.00"})]
     part = _draft(extractive_graph, "Please refund €12.50 on NW-50003, one shade was cracked")
     assert _moves(part) == [(REFUND, {"order_number": "NW-50003", "amount": "12.50"})]
+    # The difference asked for, not the other figure named (€60 would be proposed as asked).
+    difference = _draft(
+        extractive_graph,
+        "I was charged €80.00 instead of €60.00 for NW-50003, refund the difference please",
+    )
+    assert _moves(difference) == [(REFUND, {"order_number": "NW-50003", "amount": "20.00"})]
     too_much = _draft(extractive_graph, "Please refund €60 on NW-50003, it is all broken")
     assert too_much.actions == []
     assert [r["name"] for r in too_much.facts["refused_actions"]] == [REFUND]
@@ -165,6 +172,24 @@ def test_a_refund_takes_the_amount_named_or_what_is_left(
         ("refund 2 of the mugs on NW-50003", None),
         ("refund half of NW-50003", None),
         ("refund 12.50 USD on NW-50003", None),
+        # A difference asked for: the gap between the two figures named, or the one named as
+        # the difference; never the other figure, nor what is left.
+        ("I was charged €80.00 instead of €60.00 for NW-50003, refund the difference", Decimal(20)),
+        (
+            "I was charged €80.00 for NW-50003, the sale price was €60.00, refund the difference",
+            Decimal(20),
+        ),
+        ("The sale price was €60.00 and I paid €80.00 for NW-50003, refund me", Decimal(20)),
+        ("It should have cost 60.00, I paid 80.00, please refund me", Decimal(20)),
+        ("I was overcharged by €15 on NW-50003, refund it", Decimal(15)),
+        ("There's a €20 difference on NW-50003, refund it please", Decimal(20)),
+        ("I was overcharged on NW-50003, please refund the difference", None),
+        ("I paid €80.00 for NW-50003, refund the difference", None),
+        ("charged €80 instead of €60 on NW-50003, refund half the difference", None),
+        ("charged €80 instead of €60 or €70 on NW-50003, refund the difference", None),
+        # Not a difference: "should have been delivered", the colours' difference.
+        ("It should have been delivered by Friday, refund the €5 shipping", Decimal(5)),
+        ("I can't tell the difference between the colours, it is broken, refund it", Decimal(50)),
     ],
 )
 def test_a_refund_reads_the_figure_named_or_none(text: str, amount: Decimal | None) -> None:
@@ -202,6 +227,47 @@ def test_only_the_orders_the_message_names_are_acted_on(
     which = run_graph(extractive_graph, build_state("Please cancel it.", two, customer_ref="dana"))
     assert which.actions == []
     assert "refused_actions" not in which.facts
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_refund_naming_no_order_is_for_the_order_received_not_the_open_one(
+    extractive_graph: CompiledStateGraph,
+) -> None:
+    """Dana has NW-50001 processing and NW-50003 delivered (NW-50002 cancelled): a refund asked
+    with no number is NW-50003's, a cancellation NW-50001's."""
+    Order.objects.filter(number="NW-50002").update(status=OrderStatus.CANCELLED)
+    broken = _draft(extractive_graph, "My blender arrived broken, I want a refund please.")
+    assert _moves(broken) == [(REFUND, {"order_number": "NW-50003", "amount": "50.00"})]
+    assert "NW-50001" not in broken.answer.split("\n")[0]
+    cancel = _draft(extractive_graph, "Please cancel my order, I changed my mind.")
+    assert _moves(cancel) == [(CANCEL, {"order_number": "NW-50001"})]
+    # Two received orders: which one? Nobody guesses, and the open one is not taken instead.
+    Order.objects.filter(number="NW-50002").update(status=OrderStatus.DELIVERED)
+    which = _draft(extractive_graph, "My blender arrived broken, I want a refund please.")
+    assert which.actions == [] and "refused_actions" not in which.facts
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I do not want a refund, I want a replacement for NW-50003.",
+        "I never asked for a refund on NW-50003",
+        "Instead of a refund, please send me a new one",
+        "I no longer want to cancel NW-50001, please keep it.",
+        "Please cancel the refund for NW-50001, I want to keep the order.",
+        "Is it too late to cancel NW-50001?",
+        "Did you ship NW-50001 to 12 Elm Street?",
+        "Don't ship NW-50001 to 12 Elm Street, that's my old address.",
+    ],
+)
+def test_a_declined_move_or_a_question_is_neither_proposed_nor_stated_done(
+    extractive_graph: CompiledStateGraph, text: str
+) -> None:
+    outcome = _draft(extractive_graph, text)
+    assert outcome.actions == [], text
+    assert "refused_actions" not in outcome.facts, text
+    assert "I've" not in outcome.answer, text
 
 
 @pytest.mark.usefixtures("shop")
@@ -246,6 +312,23 @@ def test_what_a_message_asks_for() -> None:
     assert requested("can it be cancelled before it ships?") == [CANCEL]
     assert requested("My order got cancelled. Please cancel the other one too") == [CANCEL]
     assert requested("you cancelled my order, I want a refund") == [REFUND]
+    # A negation declines the move its own clause names, not the others, and not a move after
+    # a comma, "so" or "if not".
+    assert requested("I don't want to cancel NW-1, but please refund the €5 shipping") == [REFUND]
+    assert requested("Please cancel NW-1, I don't want a refund, store credit is fine") == [CANCEL]
+    assert requested("It doesn't work so refund me please") == [REFUND]
+    assert requested("The item did not arrive, I want a refund") == [REFUND]
+    assert requested("I don't want the blender anymore, refund me") == [REFUND]
+    assert requested("I no longer need the order, please cancel it") == [CANCEL]
+    assert requested("Why not just refund me?") == [REFUND]
+    assert requested("Cancel the replacement order NW-1 please") == [CANCEL]  # an order
+    # A question set aside, a request after it still asks.
+    assert requested("Is it too late to cancel NW-1? If not, please cancel it.") == [CANCEL]
+    assert requested("Did you cancel my order? Please refund me") == [REFUND]
+    assert requested(
+        "Have you shipped NW-1 to 12 Elm Street? Please send it to 4 Oak Road, Leeds instead"
+    ) == [ADDRESS]
+    assert requested("Please don't send it to 12 Elm Street, send it to 4 Oak Road") == [ADDRESS]
 
 
 @pytest.mark.parametrize(
@@ -270,6 +353,32 @@ def test_what_a_message_asks_for() -> None:
         "Please don't call me, just email me",
         "Do not call me back",
         "Please don\u2019t call me back, I am at work",
+        # A move declined in its clause ("not/never/no longer … refund", "instead of a refund"),
+        # or "cancel" of something that is no order.
+        "I do not want a refund, I want a replacement for NW-50003.",
+        "I never asked for a refund on NW-50003",
+        "Instead of a refund, please send me a new one",
+        "I no longer want to cancel NW-50001, please keep it.",
+        "Please cancel the refund for NW-50001, I want to keep the order.",
+        "I'm not looking for a refund, just a replacement please",
+        "A refund is not what I want, send a new one",
+        "I'd rather have a replacement than a refund for NW-50003",
+        "No refund please, just send the missing part",
+        "I would rather not get my money back, a voucher is fine",
+        "Please don\u2019t cancel my order, I still want it",
+        "Can you cancel the return for NW-50003? I'll keep it",
+        "Please cancel my exchange request for NW-50003",
+        # Whether a move can still be made, or what was done: questions, not requests.
+        "Is it too late to cancel NW-50001?",
+        "Is it still possible to cancel NW-50001?",
+        "Can I still get a refund for NW-50003?",
+        "Could it still be cancelled?",
+        "Hi, is it too late to change the address of NW-50001",
+        "Did you ship NW-50001 to 12 Elm Street?",
+        "Have you shipped NW-50001 to 12 Elm Street already?",
+        # Where it must not go is no new address.
+        "Don't ship NW-50001 to 12 Elm Street",
+        "I don\u2019t want it shipped to 12 Elm Street",
     ],
 )
 def test_what_a_message_does_not_ask_for(text: str) -> None:
@@ -284,18 +393,49 @@ def test_the_new_address_is_the_customer_s_words() -> None:
         "14 Harbour Road"
     )
     assert new_address("I need to change my shipping address") == ""  # missing, not guessed
+    # Where it must not go is no new address; the address ends before "that's ...".
+    assert new_address("Don't ship NW-1 to 12 Elm Street, that's my old address.") == ""
+    assert new_address("Please don\u2019t send it to 12 Elm Street, send it to 4 Oak Road") == (
+        "4 Oak Road"
+    )
+    assert new_address("Ship it to 12 Elm Street, which is my new flat") == "12 Elm Street"
+    assert new_address("Please ship NW-1 to 12 Elm Street that is my office") == "12 Elm Street"
+    assert new_address("Did you ship NW-1 to 12 Elm Street? New address is 4 Oak Road") == (
+        "4 Oak Road"
+    )
 
 
 def test_which_order_is_meant() -> None:
     def row(number: str, status: str = "PROCESSING") -> OrderRow:
         return OrderRow(number, status, Decimal("1"), Decimal("0"), "EUR")
 
+    def meant(targets: list[OrderRow]) -> dict[str, list[str]]:
+        return {
+            name: [r.number for r in targets if r.meant_for(name)]
+            for name in (CANCEL, REFUND, ADDRESS)
+        }
+
     mine = [row("NW-1"), row("NW-2", "DELIVERED")]
     assert [r.number for r in target_orders(["nw-2"], [], mine)] == ["NW-2"]
+    assert meant(target_orders(["nw-1"], [], mine))[REFUND] == ["NW-1"]  # named: every move
     assert target_orders(["NW-9"], [], mine) == []  # a number not theirs names none of theirs
-    assert [r.number for r in target_orders([], [], mine)] == ["NW-1"]  # the one still open
-    assert target_orders([], [], [row("NW-1"), row("NW-2")]) == []  # which one? nobody guesses
+    # None named: the one still open for a cancellation or an address, the one delivered for a
+    # refund ("my blender arrived broken" is not about the order being packed).
+    assert meant(target_orders([], [], mine)) == {
+        CANCEL: ["NW-1"],
+        REFUND: ["NW-2"],
+        ADDRESS: ["NW-1"],
+    }
+    returned = [row("NW-1", "SHIPPED"), row("NW-2", "RETURNED"), row("NW-3", "CANCELLED")]
+    assert meant(target_orders([], [], returned))[REFUND] == ["NW-2"]
+    # Which one? Nobody guesses: two open, or two delivered, or an open one only for a refund.
+    assert target_orders([], [], [row("NW-1"), row("NW-2")]) == []
+    two_delivered = [row("NW-1"), row("NW-2", "DELIVERED"), row("NW-3", "DELIVERED")]
+    assert meant(target_orders([], [], two_delivered))[REFUND] == []
+    assert meant(target_orders([], [], [row("NW-1"), row("NW-3", "CANCELLED")]))[REFUND] == []
+    assert meant(target_orders([], [], [row("NW-1")]))[REFUND] == ["NW-1"]  # their only order
     assert [r.number for r in target_orders([], ["NW-2"], mine)] == ["NW-2"]  # memory's order
+    assert meant(target_orders([], ["NW-1"], mine))[REFUND] == ["NW-1"]
 
 
 def test_the_reply_opens_with_what_was_done_once() -> None:
