@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -29,10 +30,13 @@ from agents.graph import run_graph
 from agents.runner import run_for_draft
 from agents.state import Turn
 from agents.state_builder import build_state
+from resolver.audit_actor import Actor
+from support import review
+from support.actions import decide
 from support.actions.catalogue import CATALOGUE
 from support.agent_runs import claim_draft
 from support.inbound import receive_message
-from support.models import Action, Customer, Order, OrderStatus
+from support.models import Action, Customer, Draft, Order, OrderStatus
 from support.outcome import DraftOutcome
 from support.vocabulary import ActionStatus, Verification
 
@@ -470,6 +474,37 @@ def test_the_worker_records_the_proposal_with_its_draft_and_changes_no_order(
     assert action.confirmation in draft.answer.splitlines()
     assert action.fallback and action.fallback not in draft.answer
     assert Order.objects.get(number="NW-50001").status == OrderStatus.PROCESSING
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_reprocess_does_not_propose_again_what_an_earlier_draft_did(
+    extractive_graph: CompiledStateGraph, agent_user: Any
+) -> None:
+    """A refund approved and executed, then the message reprocessed (say, for better wording):
+    the new draft proposes no second refund (approved, the customer was paid twice) and says
+    what was done, the amount that moved."""
+    _, draft = receive_message(
+        "Please refund €10.00 for NW-50003, one mug was chipped.",
+        customer_ref="dana",
+        verified_by=Verification.API_KEY,
+        enqueue=False,
+    )
+    claim_draft(draft.message_id)
+    run_for_draft(draft, graph=extractive_graph)
+    action = Action.objects.get(draft=draft)
+    actor = Actor.for_user(agent_user)
+    done = decide.approve(action.pk, actor, {"order_number": "NW-50003", "amount": "12.00"})
+    assert done.status == ActionStatus.EXECUTED
+
+    again = review.reprocess(draft.message_id, actor)
+    claim_draft(draft.message_id)
+    run_for_draft(Draft.objects.get(pk=again.pk), graph=extractive_graph)
+
+    assert not Action.objects.filter(draft=again).exists()
+    answer = Draft.objects.get(pk=again.pk).answer
+    assert done.confirmation in answer and "€12.00" in done.confirmation
+    assert "€10.00" not in answer and done.fallback not in answer
+    assert Order.objects.get(number="NW-50003").refunded == Decimal("42.00")
 
 
 @pytest.mark.usefixtures("shop")
