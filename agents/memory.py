@@ -21,9 +21,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 
 from agents import prompts
 from agents.text import content_stems
-from resolver.personal_data import ERASED
 from resolver.redaction import Redactor
-from support.memory import SUMMARY_CHARS, EarlierConversation, summary_of
+from support.memory import SUMMARY_CHARS, EarlierConversation, remembered, summary_of
 from support.models import Message, MessageRole
 
 logger = logging.getLogger(__name__)
@@ -220,8 +219,7 @@ def embedding_similarity(message: str, texts: Sequence[str]) -> list[float]:
 
 def _transcript(conversation_id: Any, redact: Callable[[str], str]) -> str:
     turns = (
-        Message.objects.filter(conversation_id=conversation_id)
-        .exclude(body=ERASED)
+        remembered(Message.objects.filter(conversation_id=conversation_id))
         .exclude(role=MessageRole.SYSTEM)
         .order_by("created_at")
         .values_list("role", "body", "created_at")

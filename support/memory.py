@@ -24,6 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from resolver.broker import send_to_actor
 from resolver.personal_data import ERASED
@@ -101,6 +102,15 @@ class EarlierConversation:
             lines.append(f"summary: {self.summary}")
         lines += [f"we said: {sentence}" for sentence in self.done]
         return "\n".join(lines)
+
+
+def remembered(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """What memory may keep of a conversation's messages: ours, and the customer's verified
+    ones. A thread is linked to its customer by their first verified message, and everything
+    before it came in unverified: a forged first e-mail "from" them (our reply then reached the
+    real customer, whose verified answer linked the thread) would become their first request
+    in every later draft's memory and in the summary."""
+    return messages.exclude(body=ERASED).exclude(role=MessageRole.CUSTOMER, verified_by="")
 
 
 def long_date(day: date) -> str:
@@ -226,8 +236,9 @@ def earlier_conversations(message: Message) -> list[EarlierConversation]:
     ids = [row["id"] for row in rows]
     texts: dict[uuid.UUID, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     turns = (
-        Message.objects.filter(conversation_id__in=ids, created_at__lt=message.created_at)
-        .exclude(body=ERASED)
+        remembered(
+            Message.objects.filter(conversation_id__in=ids, created_at__lt=message.created_at)
+        )
         .order_by("created_at")
         .values_list("conversation_id", "role", "body")
     )
@@ -283,7 +294,7 @@ def summary_of(conversation_id: Any) -> str:
     if conversation is None:
         return ""
     said: dict[str, list[str]] = defaultdict(list)
-    turns = conversation.messages.exclude(body=ERASED).order_by("created_at")
+    turns = remembered(conversation.messages.all()).order_by("created_at")
     for role, body in turns.values_list("role", "body"):
         said[role].append(body)
     resolved = conversation.resolved_at.date() if conversation.resolved_at else None
