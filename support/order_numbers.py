@@ -9,7 +9,7 @@ import re
 
 def numbered(nouns: str) -> re.Pattern[str]:
     """ "<noun> [number|no.|id|#][:#] <token>", e.g. "order #NW-10001", "invoice no. 778".
-    The spaces are taken possessively (`\s*+`): nothing after them starts with a space, and
+    The spaces are taken possessively (`*+`): nothing after them starts with a space, and
     three backtracking runs side by side took time cubic in their length ("order" and 4,000
     spaces, a message the widget accepts: 157 s in the worker)."""
     return re.compile(

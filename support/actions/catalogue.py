@@ -156,12 +156,15 @@ def refund_amount(arguments: dict[str, Any]) -> Decimal | None:
 def refunds_in_flight(order: Order) -> Decimal:
     """What refunds of `order` may yet take, or may have taken unreported: approved ones the
     store has not answered (http, retrying), and failed ones it never answered, until it
-    reports the order again (PUT /orders moves updated_at). `order.refunded` holds only what is
-    known done: two refunds approved before the store answered either both passed the check,
-    and the store, with a key per action, did both."""
+    reports the order's `refunded` again (a PUT /orders carrying it: `refunded_reported_at`;
+    any other save, such as our record of another refund, says nothing of them).
+    `order.refunded` holds only what is known done: two refunds approved before the store
+    answered either both passed the check, and the store, with a key per action, did both."""
+    unknown = Q(status=ActionStatus.FAILED, outcome_unknown=True)
+    if order.refunded_reported_at is not None:
+        unknown &= Q(updated_at__gt=order.refunded_reported_at)
     pending = Action.objects.filter(
-        Q(status=ActionStatus.APPROVED)
-        | Q(status=ActionStatus.FAILED, outcome_unknown=True, updated_at__gt=order.updated_at),
+        Q(status=ActionStatus.APPROVED) | unknown,
         name=ActionName.REFUND_ORDER,
         arguments__order_number__iexact=order.number,
     ).values_list("arguments", flat=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from support import actors
 from support.actions import decide
 from support.models import Action, AuditAction, AuditLog, Order, OrderStatus, Task
 from support.models.webhook import new_secret
+from support.orders import OrderFacts, put_order
 from support.tests.action_fixtures import (
     customer_draft,
     order_for,
@@ -195,7 +197,7 @@ def test_a_store_that_answers_late_every_time_leaves_the_outcome_unknown(
     db: None, agent_user: Any, store: OpenStore, django_capture_on_commit_callbacks: Any
 ) -> None:
     """It carried the action out; we never heard so: the refund still counts as possibly done
-    until the store reports the order again."""
+    until the store reports the order's refunds again."""
     shop = store(*[(200, TIMEOUT * 4)] * MAX_ATTEMPTS)
     draft = customer_draft("please refund NW-10001")
     order = order_for(draft)
@@ -211,8 +213,13 @@ def test_a_store_that_answers_late_every_time_leaves_the_outcome_unknown(
     again = propose(draft, "refund_order", order_number=order.number, amount="10.00")
     with pytest.raises(decide.ActionError, match=r"at most 0\.00 EUR"):
         decide.approve(again.pk, Actor.for_user(agent_user))
-    # The store reports the order (its PUT moves updated_at): its figure is the truth again.
-    Order.objects.filter(pk=order.pk).update(refunded=0, updated_at=timezone.now())
+    # A report that says nothing of refunds (the status alone) leaves it possibly done.
+    facts = OrderFacts(customer_ref=order.customer.ref, status=order.status, total=order.total)
+    put_order(order.number, facts)
+    with pytest.raises(decide.ActionError, match=r"at most 0\.00 EUR"):
+        decide.approve(again.pk, Actor.for_user(agent_user))
+    # The store reports what it refunded: its figure is the truth again.
+    put_order(order.number, replace(facts, refunded=Decimal("0")))
     with django_capture_on_commit_callbacks(execute=True):
         approved = decide.approve(again.pk, Actor.for_user(agent_user))
     approved.refresh_from_db()
