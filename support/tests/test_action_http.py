@@ -214,7 +214,8 @@ def test_a_store_that_answers_late_every_time_leaves_the_outcome_unknown(
     with pytest.raises(decide.ActionError, match=r"at most 0\.00 EUR"):
         decide.approve(again.pk, Actor.for_user(agent_user))
     # A report that says nothing of refunds (the status alone) leaves it possibly done.
-    facts = OrderFacts(customer_ref=order.customer.ref, status=order.status, total=order.total)
+    assert order.customer is not None
+    facts = OrderFacts(order.customer.ref, OrderStatus(order.status), order.total)
     put_order(order.number, facts)
     with pytest.raises(decide.ActionError, match=r"at most 0\.00 EUR"):
         decide.approve(again.pk, Actor.for_user(agent_user))
