@@ -48,8 +48,10 @@ from support.models import (
     Draft,
     DraftStatus,
     EmailEnvelope,
+    ErasedEmail,
     InboundEmail,
     Message,
+    MessageRole,
     Order,
     ReplyDelivery,
     ReplyDeliveryStatus,
@@ -97,6 +99,20 @@ def _erase_messages(rows: QuerySet[Message], subject: Subject) -> int:
 def _envelopes(subject: Subject) -> QuerySet[EmailEnvelope]:
     # Theirs and ours: a reply's headers quote their subject and name their address.
     return EmailEnvelope.objects.filter(message_id__in=subject.message_ids)
+
+
+def _erase_envelopes(rows: QuerySet[EmailEnvelope], subject: Subject) -> int:
+    """Deleted, the customer's e-mails remembered as erased first (ErasedEmail): the mailbox
+    still holds them, and a door handing one over again must not bring its words back."""
+    customers = rows.filter(message__role=MessageRole.CUSTOMER)
+    ErasedEmail.objects.record(customers.values_list("message_id_header", flat=True))
+    return delete_rows(rows, subject)
+
+
+def _erase_inbound_emails(rows: QuerySet[InboundEmail], subject: Subject) -> int:
+    """Deleted, each remembered as erased first (quarantined ones too: reprocessable no more)."""
+    ErasedEmail.objects.record(rows.values_list("message_id_header", flat=True))
+    return delete_rows(rows, subject)
 
 
 def _inbound_emails(subject: Subject) -> QuerySet[InboundEmail]:
@@ -293,13 +309,13 @@ HOLDERS = [
             "html",
         ),
         _envelopes,
-        delete_rows,
+        _erase_envelopes,
     ),
     Holder(
         InboundEmail,
         ("message_id_header", "from_address", "sha256", "error", "esp_verdict"),
         _inbound_emails,
-        delete_rows,
+        _erase_inbound_emails,
     ),
     # What the worker read in an attachment (its text, fields, mismatches): before the attachment,
     # whose deletion would take the reading with it unexported.

@@ -46,6 +46,7 @@ from support.models import (
     Door,
     Draft,
     EmailEnvelope,
+    ErasedEmail,
     IgnoredReason,
     InboundEmail,
     InboundStatus,
@@ -391,6 +392,8 @@ def _receive(
                 existing = InboundEmail.objects.select_for_update().get(pk=existing.pk)
                 if not existing.is_quarantined:  # reprocessed meanwhile by someone else
                     return _receipt_of(existing)
+            elif ErasedEmail.objects.holds(parsed.message_id):
+                return _erased_before(raw, door)
             first = (
                 EmailEnvelope.objects.filter(message_id_header=parsed.message_id)
                 .select_related("message")
@@ -404,6 +407,20 @@ def _receive(
         if is_unavailable(exc):
             raise  # nothing was stored: the door keeps the e-mail and tries again
         return quarantine(raw, door, verdict, exc, parsed=parsed, existing=existing)
+
+
+def _erased_before(raw: bytes, door: str) -> Received:
+    """An e-mail whose words were erased, handed over again (a folder read again from the start,
+    an ESP's retry): nothing of it is stored, only that a door brought it (no address, no
+    Message-ID, no bytes), and nobody drafts an answer."""
+    inbound = InboundEmail.objects.create(
+        door=_fit("door", door),
+        raw=b"",
+        size=len(raw),
+        status=InboundStatus.ERASED,
+        processed_at=timezone.now(),
+    )
+    return Received(inbound.pk, ReceiptStatus.IGNORED, ignored_reason=IgnoredReason.ERASED)
 
 
 def _receipt_of(inbound: InboundEmail) -> Received:

@@ -17,7 +17,7 @@ from support.models.draft import (
     Urgency,
 )
 from support.models.email import EmailEnvelope
-from support.models.inbound_email import Door, InboundEmail, InboundStatus
+from support.models.inbound_email import Door, ErasedEmail, InboundEmail, InboundStatus
 from support.models.mailbox import MailboxCredential, MailboxCursor
 from support.models.message import IgnoredReason, Message, MessageRole
 from support.models.profile import BusinessProfile
@@ -61,6 +61,7 @@ __all__ = [
     "DraftStatus",
     "DraftTally",
     "EmailEnvelope",
+    "ErasedEmail",
     "EscalationReason",
     "IgnoredReason",
     "InboundEmail",

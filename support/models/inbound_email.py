@@ -5,8 +5,12 @@ it; the e-mails after it are not held up."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
+from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -16,6 +20,11 @@ class InboundStatus(models.TextChoices):
     IGNORED = "ignored", "Stored, not drafted"  # the message's ignored_reason says why
     DUPLICATE = "duplicate", "Duplicate"  # its Message-ID came in before: `message` is that one
     QUARANTINED = "quarantined", "Quarantined"  # failed to parse or store: `error`, reprocessable
+    # Handed over again after its words were erased (ErasedEmail): nothing of it is kept.
+    ERASED = "erased", "Erased before: not stored again"
+
+
+WITHOUT_MESSAGE = (InboundStatus.QUARANTINED, InboundStatus.ERASED)
 
 
 class Door(models.TextChoices):
@@ -62,10 +71,10 @@ class InboundEmail(models.Model):
                 name="inboundemail_status_valid",
             ),
             # A stored, ignored or duplicate e-mail became (or is) a message; a quarantined one
-            # did not.
+            # did not, nor one erased before.
             models.CheckConstraint(
-                condition=models.Q(status=InboundStatus.QUARANTINED, message__isnull=True)
-                | (~models.Q(status=InboundStatus.QUARANTINED) & models.Q(message__isnull=False)),
+                condition=models.Q(status__in=WITHOUT_MESSAGE, message__isnull=True)
+                | (~models.Q(status__in=WITHOUT_MESSAGE) & models.Q(message__isnull=False)),
                 name="inboundemail_message_iff_not_quarantined",
             ),
         ]
@@ -82,3 +91,36 @@ class InboundEmail(models.Model):
     @property
     def is_quarantined(self) -> bool:
         return self.status == InboundStatus.QUARANTINED
+
+
+def erased_digest(message_id: str) -> str:
+    """A keyed hash of a Message-ID (SECRET_KEY): it tells the same e-mail again, and names
+    nobody (a Message-ID often holds its sender's address or domain)."""
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, message_id.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
+
+
+class ErasedEmailQuerySet(models.QuerySet["ErasedEmail"]):
+    def record(self, message_ids: Iterable[str]) -> None:
+        """Remembers these e-mails as erased (again: nothing changes)."""
+        digests = {erased_digest(message_id) for message_id in message_ids if message_id}
+        self.bulk_create([ErasedEmail(digest=d) for d in digests], ignore_conflicts=True)
+
+    def holds(self, message_id: str) -> bool:
+        return bool(message_id) and self.filter(digest=erased_digest(message_id)).exists()
+
+
+class ErasedEmail(models.Model):
+    """An e-mail whose words were erased (the customer's erasure, or retention), by its
+    Message-ID's keyed hash. The mailbox keeps its copy: an IMAP folder read again from the start
+    (its UIDVALIDITY changed: a restored or migrated mailbox), or an ESP's late retry, hands it
+    over again, and without this it came back as a new conversation of the erased customer,
+    drafted and answered. A new e-mail of theirs has a new Message-ID and is stored as usual."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    erased_at = models.DateTimeField(default=timezone.now)
+
+    objects = ErasedEmailQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.digest[:12]

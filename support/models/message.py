@@ -27,6 +27,9 @@ class IgnoredReason(models.TextChoices):
     MAILING_LIST = "mailing_list", "Mailing list or bulk mail"
     RATE_LIMITED = "rate_limited", "The sender flooded the inbox"
     SPAM = "spam", "The ESP found spam or a virus in it"
+    # Never a stored message's (nothing is stored): what a door hears of an e-mail handed over
+    # again after its customer's data was erased (support/email/receive.py, ErasedEmail).
+    ERASED = "erased", "Its words were erased: not stored again"
 
 
 class Message(models.Model):

@@ -6,11 +6,13 @@ the files, not only the rows."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from resolver.audit_actor import Actor
 from resolver.personal_data import ERASED
@@ -236,6 +238,41 @@ def test_a_mailbox_is_erased_however_the_request_names_it(
     assert not EmailEnvelope.objects.filter(message=message).exists()
     conversation = Conversation.objects.get(pk=message.conversation_id)
     assert conversation.customer_ref == "" and conversation.anonymised_at is not None
+
+
+@pytest.mark.parametrize("how", ["erasure", "retention"])
+def test_an_erased_e_mail_handed_over_again_stays_erased(
+    db: None, django_capture_on_commit_callbacks: Any, how: str
+) -> None:
+    """The mailbox keeps its copy: read again (an IMAP folder whose UIDVALIDITY changed), the
+    e-mail is not stored again, nothing of it is kept, and nobody answers it. The customer's
+    next e-mail is theirs as usual."""
+    raw = build("My card was charged twice for order 1042.", subject="Charged twice")
+    first = receive_email(raw, door="imap")
+    assert first.status == "PENDING"
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "erasure":
+            customer_data.do_erase("anna.keller@gmail.example", Actor.agent())
+        else:
+            old = timezone.now() - timedelta(days=40)
+            Conversation.objects.filter(pk=first.conversation_id).update(updated_at=old)
+            customer_data.anonymise_expired(30, Actor.agent())
+    messages = Message.objects.count()
+
+    again = receive_email(raw, door="imap")
+
+    assert (again.status, again.ignored_reason) == ("IGNORED", "erased")
+    assert again.conversation_id is None and again.draft_id is None
+    assert Message.objects.count() == messages
+    row = InboundEmail.objects.get(pk=again.inbound_id)
+    assert (row.status, row.raw, row.from_address, row.message_id_header) == (
+        "erased",
+        b"",
+        "",
+        "",
+    )
+    later = receive_email(build("Any news?", subject="Charged twice"), door="imap")
+    assert later.status == "PENDING" and Message.objects.count() == messages + 1
 
 
 def test_retention_deletes_the_files_of_expired_conversations(
