@@ -28,8 +28,13 @@ MEDIA_TYPE = "message/rfc822"
 
 class EmailAccepted(Schema):
     inbound_id: uuid.UUID = Field(description="The stored e-mail (admin: Inbound e-mails).")
-    conversation_id: uuid.UUID
-    message_id: uuid.UUID = Field(description="The customer message it became.")
+    conversation_id: uuid.UUID | None = Field(
+        description="Null only for an e-mail whose words were erased before (ignored_reason"
+        " `erased`): nothing of it is stored again."
+    )
+    message_id: uuid.UUID | None = Field(
+        description="The customer message it became (null as conversation_id)."
+    )
     draft_id: uuid.UUID | None = Field(description="Null when the e-mail is not drafted.")
     status: ReceiptStatus = Field(
         description="PENDING: being drafted. IGNORED: stored, never drafted (ignored_reason)."

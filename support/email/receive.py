@@ -420,7 +420,10 @@ def _erased_before(raw: bytes, door: str) -> Received:
         status=InboundStatus.ERASED,
         processed_at=timezone.now(),
     )
-    return Received(inbound.pk, ReceiptStatus.IGNORED, ignored_reason=IgnoredReason.ERASED)
+    # A duplicate of the e-mail that was erased: 200 for the API door, no ids (none are left).
+    return Received(
+        inbound.pk, ReceiptStatus.IGNORED, ignored_reason=IgnoredReason.ERASED, duplicate=True
+    )
 
 
 def _receipt_of(inbound: InboundEmail) -> Received:

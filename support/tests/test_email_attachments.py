@@ -261,8 +261,18 @@ def test_an_erased_e_mail_handed_over_again_stays_erased(
 
     again = receive_email(raw, door="imap")
 
-    assert (again.status, again.ignored_reason) == ("IGNORED", "erased")
+    assert (again.status, again.ignored_reason, again.duplicate) == ("IGNORED", "erased", True)
     assert again.conversation_id is None and again.draft_id is None
+    assert Message.objects.count() == messages
+    # The API door answers it as a duplicate with no ids, never a 500.
+    response = key_client("ingest").post(f"{API}/inbound/email", raw, content_type="message/rfc822")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["ignored_reason"], body["duplicate"], body["conversation_id"]) == (
+        "erased",
+        True,
+        None,
+    )
     assert Message.objects.count() == messages
     row = InboundEmail.objects.get(pk=again.inbound_id)
     assert (row.status, row.raw, row.from_address, row.message_id_header) == (
