@@ -214,6 +214,9 @@ WIDGET_TOKEN_REFRESH_DAYS = env_int("WIDGET_TOKEN_REFRESH_DAYS", 30, minimum=1, 
 WIDGET_MESSAGE_MAX_CHARS = env_int("WIDGET_MESSAGE_MAX_CHARS", 4000, minimum=1, maximum=32768)
 WIDGET_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_RATE_LIMIT_PER_MINUTE", 30, minimum=0)
 WIDGET_IP_RATE_LIMIT_PER_MINUTE = env_int("WIDGET_IP_RATE_LIMIT_PER_MINUTE", 120, minimum=0)
+# What the per-token limit counts a widget bearer token under (the app names it; the middleware
+# does not import apps): its conversation, so a refreshed token is the same bucket.
+WIDGET_RATE_BUCKET = "support.widget.tokens.rate_bucket"
 # The public help center's search (/help/search/): each one embeds the query and runs the hybrid
 # search, so a client address gets this many a minute (resolver/api/middleware.py:over_limit).
 HELP_SEARCH_RATE_LIMIT_PER_MINUTE = env_int("HELP_SEARCH_RATE_LIMIT_PER_MINUTE", 30, minimum=0)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.module_loading import import_string
 
 from resolver.api.errors import error_body
 from resolver.models.apikey import hash_key
@@ -18,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
 WIDGET_PREFIX = "/api/v1/widget/"
+WIDGET_BUCKETS = "widget-"
 WINDOW_SECONDS = 60
 RATE_KEY = "resolver:ratelimit:"
 # Per address, this many times the per-key limit: an attacker cycling random tokens still hits
@@ -29,7 +31,7 @@ def _limits(request: HttpRequest) -> tuple[str, int, int]:
     """(bucket prefix, per-credential limit, per-address limit) for this request's API."""
     if request.path.startswith(WIDGET_PREFIX):
         return (
-            "widget-",
+            WIDGET_BUCKETS,
             settings.WIDGET_RATE_LIMIT_PER_MINUTE,
             settings.WIDGET_IP_RATE_LIMIT_PER_MINUTE,
         )
@@ -47,8 +49,17 @@ def identities(request: HttpRequest) -> list[tuple[str, int]]:
         buckets.append((f"{prefix}ip:{address}", per_address))
     auth = request.headers.get("Authorization", "")
     if per_credential and auth[:7].lower() == "bearer " and (token := auth[7:].strip()):
-        buckets.append((f"{prefix}key:{hash_key(token)[:24]}", per_credential))
+        buckets.append((f"{prefix}{_credential(prefix, token)}", per_credential))
     return buckets
+
+
+def _credential(prefix: str, token: str) -> str:
+    """The bucket of a presented credential: a widget conversation token's conversation (each
+    refresh issues a new token string for it: counted by the string, a refresh every few
+    messages reset the limit), else the credential's hash."""
+    if prefix == WIDGET_BUCKETS and (bucket := import_string(settings.WIDGET_RATE_BUCKET)(token)):
+        return str(bucket)
+    return f"key:{hash_key(token)[:24]}"
 
 
 def over_limit(buckets: list[tuple[str, int]], window_seconds: int = WINDOW_SECONDS) -> int:

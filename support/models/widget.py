@@ -11,6 +11,8 @@ from django.db import models
 
 PUBLIC_KEY_PREFIX = "pk_"
 DEMO_KEY_NAME = "Demo page"
+# The origins the demo key keeps (the server as reached by name, address, port: a few).
+DEMO_ORIGINS = 5
 
 
 def new_public_key() -> str:
@@ -53,8 +55,12 @@ class WidgetKeyQuerySet(models.QuerySet["WidgetKey"]):
         key, _ = self.get_or_create(
             name=DEMO_KEY_NAME, defaults={"company_name": "Northwind Outfitters"}
         )
-        if origin not in key.allowed_origins:
-            key.allowed_origins = [*key.allowed_origins, normalise_origin(origin)]
+        # Normalised before the check (the Host header comes in any case, with any port), and
+        # at most DEMO_ORIGINS kept: each visit with another spelling appended one, for ever.
+        own = normalise_origin(origin)
+        if own not in key.allowed_origins:
+            kept = [o for o in key.allowed_origins if o != own][-(DEMO_ORIGINS - 1) :]
+            key.allowed_origins = [*kept, own]
             key.save(update_fields=["allowed_origins"])
         return key
 

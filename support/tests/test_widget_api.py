@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from resolver.audit_actor import Actor
 from support.models import Channel, Conversation, Draft, Message, MessageRole, WidgetKey
+from support.models.widget import DEMO_ORIGINS
 from support.review import approve
 from support.tests.conftest import API, SHOP, start_widget, token_headers
 from support.widget import tokens
@@ -261,3 +262,34 @@ def test_rate_limit_per_token(widget_key: WidgetKey) -> None:
     limited = _post(client, token, "again")
     assert limited["Retry-After"] and limited["Access-Control-Allow-Origin"] == SHOP
     assert Message.objects.count() == 3
+
+
+@override_settings(WIDGET_RATE_LIMIT_PER_MINUTE=3)
+def test_the_rate_limit_counts_the_conversation_whichever_token_it_is(
+    widget_key: WidgetKey,
+) -> None:
+    """A refresh issues a new token string for the same conversation: counted by the string, a
+    refresh every few messages reset the limit."""
+    client = Client(REMOTE_ADDR="10.9.8.6")
+    session = start_widget(client, widget_key).json()
+    statuses = [_post(client, session["token"], f"message {n}").status_code for n in range(3)]
+    other = _aged_token(session["conversation_id"], widget_key.pk, hours=1)  # another string
+    assert other != session["token"]
+    statuses.append(_post(client, other, "and again").status_code)
+    assert statuses == [202, 202, 202, 429]
+    # Another conversation from the same address has its own.
+    second = start_widget(client, widget_key).json()["token"]
+    assert _post(client, second, "hello").status_code == 202
+
+
+def test_the_demo_key_keeps_a_few_origins_however_the_host_is_written(db: None) -> None:
+    """/widget/demo/ allows the server's own origin, as the Host header spells it: each case
+    or port used to append one more, for ever (an unauthenticated GET rewriting a growing row)."""
+    for _ in range(3):
+        key = WidgetKey.objects.demo_for("http://RESOLVER.example.com")
+    assert key.allowed_origins == ["http://resolver.example.com"]
+    for port in range(8000, 8050):
+        key = WidgetKey.objects.demo_for(f"http://resolver.example.com:{port}")
+    assert len(key.allowed_origins) == DEMO_ORIGINS
+    assert key.allowed_origins[-1] == "http://resolver.example.com:8049"  # the latest allowed
+    assert WidgetKey.objects.get(pk=key.pk).allowed_origins == key.allowed_origins

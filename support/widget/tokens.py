@@ -97,3 +97,15 @@ def read(token: str, max_age: timedelta | None = None) -> Grant:
 def refreshable(token: str) -> Grant:
     """A token may be exchanged for a new one up to WIDGET_TOKEN_REFRESH_DAYS after issue."""
     return read(token, max_age=timedelta(days=settings.WIDGET_TOKEN_REFRESH_DAYS))
+
+
+def rate_bucket(token: str) -> str | None:
+    """What the widget's per-token rate limit counts `token` under (settings.WIDGET_RATE_BUCKET):
+    its conversation, whichever refresh of its token it is; None for a string that is no valid
+    token (a widget key, garbage: counted by its hash, and refused by the view if it must be a
+    token). An HMAC check, no query: the limit runs before any view."""
+    try:
+        grant = refreshable(token)
+    except InvalidToken:
+        return None
+    return f"conversation:{grant.conversation_id}"
