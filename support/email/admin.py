@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
 from support.email.receive import reprocess
-from support.models import Attachment, DocumentReading, EmailEnvelope, InboundEmail
+from support.models import Attachment, DocumentReading, EmailEnvelope, ErasedEmail, InboundEmail
 
 # Everything is shown, nothing edited: an e-mail is a record of what arrived.
 FIELDS = (
@@ -110,6 +110,15 @@ class EmailEnvelopeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["message_id_header", "from_address", "subject"]
     date_hierarchy = "created_at"
     raw_id_fields = ["message"]
+
+
+@admin.register(ErasedEmail)
+class ErasedEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The e-mails erasure and retention deleted, by a keyed hash of their Message-ID: a door
+    handing one over again stores nothing of it. A record; nothing to edit, nobody named."""
+
+    list_display = ["digest", "erased_at"]
+    date_hierarchy = "erased_at"
 
 
 @admin.register(Attachment)

@@ -104,7 +104,7 @@ class ErasedEmailQuerySet(models.QuerySet["ErasedEmail"]):
     def record(self, message_ids: Iterable[str]) -> None:
         """Remembers these e-mails as erased (again: nothing changes)."""
         digests = {erased_digest(message_id) for message_id in message_ids if message_id}
-        self.bulk_create([ErasedEmail(digest=d) for d in digests], ignore_conflicts=True)
+        self.bulk_create([self.model(digest=digest) for digest in digests], ignore_conflicts=True)
 
     def holds(self, message_id: str) -> bool:
         return bool(message_id) and self.filter(digest=erased_digest(message_id)).exists()
