@@ -229,6 +229,10 @@ WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0, minimum=0.1
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
 WEBHOOK_BACKOFF_SECONDS = env_float("WEBHOOK_BACKOFF_SECONDS", 5.0, minimum=0.01, maximum=600.0)
 WEBHOOK_SECRET_OVERLAP_HOURS = env_int("WEBHOOK_SECRET_OVERLAP_HOURS", 24, minimum=0, maximum=720)
+# Webhook URLs naming (or resolving to) loopback, link-local, private, reserved, multicast or
+# unspecified addresses are refused at save and at send (resolver/http_guard.py); 1 allows them,
+# for receivers on an internal network (and the tests' loopback receivers).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
 
 # Actions (#27, support/actions/backends/): an approved action runs on the Order rows (builtin)
 # or is POSTed to the store (http), signed as webhooks are with ACTIONS_HTTP_SECRET (a Standard

@@ -5,6 +5,7 @@ from functools import partial
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +13,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
+from resolver import http_guard
 from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
 from resolver.audit_actor import Actor
 from support import outbound, review, webhooks
@@ -290,6 +292,17 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "description", "events", "is_active"]
+
+    def clean_url(self) -> str:
+        """http(s) only, and (unless WEBHOOK_ALLOW_PRIVATE_TARGETS) a host whose addresses are
+        all public: no loopback, private, link-local (cloud metadata) ... receivers. Checked
+        again at each send (support/webhooks.py), after resolving the host anew."""
+        url = str(self.cleaned_data["url"])
+        try:
+            http_guard.check_url(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+        except http_guard.TargetRefused as exc:
+            raise ValidationError(f"Refused: {exc}.", code="refused_target") from None
+        return url
 
 
 @admin.register(WebhookEndpoint)

@@ -1,5 +1,11 @@
 """Sending one webhook delivery: signed per the Standard Webhooks spec, posted with httpx and a
-timeout, every attempt logged, failures rescheduled with exponential backoff."""
+timeout, every attempt logged, failures rescheduled with exponential backoff.
+
+A receiver's URL is someone else's choice: unless WEBHOOK_ALLOW_PRIVATE_TARGETS, a host that is
+or resolves to an internal address (loopback, private, link-local: cloud metadata...) is refused
+at send time too, and the request goes to the address that was checked (resolver/http_guard.py).
+Only the first SNIPPET_BYTES of an answer are read; the log names the endpoint by id and host,
+never its URL (a path token or `?sig=` is a credential)."""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -15,12 +22,16 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from resolver import http_guard
 from resolver.logs import scrub
 from support.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
 SNIPPET_CHARS = 500
+# What is read of a receiver's answer at most (the rest is never downloaded): the preview keeps
+# SNIPPET_CHARS of it after scrubbing.
+SNIPPET_BYTES = 4096
 MAX_BACKOFF = timedelta(hours=1)
 # A claim older than this belongs to a worker that died mid-post.
 CLAIM_LEASE = timedelta(minutes=2)
@@ -60,15 +71,32 @@ def signed_headers(secrets: list[str], msg_id: str, body: str) -> dict[str, str]
 
 
 def post(url: str, body: str, headers: dict[str, str]) -> Response:
+    """One POST; a refused target or a transport error is an answer without a status code."""
     started = time.perf_counter()
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+
+    def elapsed() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
     try:
-        with httpx.Client(timeout=settings.WEBHOOK_TIMEOUT_SECONDS, follow_redirects=False) as c:
-            reply = c.post(url, content=body.encode(), headers=headers)
+        target = http_guard.pin(url, allow_private=settings.WEBHOOK_ALLOW_PRIVATE_TARGETS)
+        with (
+            http_guard.unlogged(),
+            httpx.Client(timeout=timeout, follow_redirects=False) as client,
+            client.stream(
+                "POST",
+                target.url,
+                content=body.encode(),
+                headers={**headers, **http_guard.IDENTITY, **target.headers},
+                extensions=target.extensions,
+            ) as reply,
+        ):
+            head = http_guard.read_capped(reply, SNIPPET_BYTES, time.monotonic() + timeout)
+    except http_guard.TargetRefused as exc:
+        return Response(None, elapsed(), error=f"Refused: {exc}")
     except httpx.HTTPError as exc:
-        elapsed = int((time.perf_counter() - started) * 1000)
-        return Response(None, elapsed, error=f"{type(exc).__name__}: {exc}")
-    elapsed = int((time.perf_counter() - started) * 1000)
-    return Response(reply.status_code, elapsed, snippet=reply.text[: SNIPPET_CHARS * 2])
+        return Response(None, elapsed(), error=f"{type(exc).__name__}: {exc}")
+    return Response(reply.status_code, elapsed(), snippet=head.text(reply)[: SNIPPET_CHARS * 2])
 
 
 def backoff(attempts: int) -> timedelta:
@@ -131,9 +159,10 @@ def attempt(delivery_id: int) -> timedelta | None:
     headers = signed_headers(endpoint.signing_secrets(), delivery.event_id, body)
     response = post(endpoint.url, body, headers)
     logger.info(
-        "webhook %s %s → %s in %d ms",
+        "webhook %s to endpoint %s (%s) → %s in %d ms",
         delivery.event_type,
-        endpoint.url,
+        endpoint.pk,
+        urlsplit(endpoint.url).hostname or "?",
         response.status_code or response.error,
         response.latency_ms,
     )

@@ -50,6 +50,7 @@ def _hooks(event_type: str) -> list[WebhookDelivery]:
 
 
 @pytest.mark.django_db
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
 def test_an_api_integration_gets_reply_sent_once_and_a_relabel_sends_nothing(
     api: Client,
     console: Client,
@@ -110,7 +111,9 @@ def test_an_api_integration_gets_reply_sent_once_and_a_relabel_sends_nothing(
 
 
 @pytest.mark.django_db
-@override_settings(WEBHOOK_MAX_ATTEMPTS=2, WEBHOOK_BACKOFF_SECONDS=1.0)
+@override_settings(
+    WEBHOOK_MAX_ATTEMPTS=2, WEBHOOK_BACKOFF_SECONDS=1.0, WEBHOOK_ALLOW_PRIVATE_TARGETS=True
+)
 def test_a_reply_the_integration_never_took_fails_and_a_replay_delivers_it(
     make_draft: MakeDraft, agent_user: User, django_capture_on_commit_callbacks: Capture
 ) -> None:
@@ -149,7 +152,7 @@ def test_a_reply_the_integration_never_took_fails_and_a_replay_delivers_it(
 
 
 @pytest.mark.django_db
-@override_settings(WEBHOOK_MAX_ATTEMPTS=1)
+@override_settings(WEBHOOK_MAX_ATTEMPTS=1, WEBHOOK_ALLOW_PRIVATE_TARGETS=True)
 def test_a_failed_api_reply_follows_its_webhook_replay_and_stays_failed_with_none_left(
     make_draft: MakeDraft, agent_user: User, django_capture_on_commit_callbacks: Capture
 ) -> None:

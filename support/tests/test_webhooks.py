@@ -46,6 +46,7 @@ def test_deliveries_are_recorded_for_subscribed_endpoints_only(
     )
 
 
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
 def test_delivery_is_signed_per_standard_webhooks(
     api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -66,7 +67,9 @@ def test_delivery_is_signed_per_standard_webhooks(
     assert (log.number, log.status_code, log.response_snippet) == (1, 200, "ok")
 
 
-@override_settings(WEBHOOK_BACKOFF_SECONDS=2.0, WEBHOOK_MAX_ATTEMPTS=3)
+@override_settings(
+    WEBHOOK_BACKOFF_SECONDS=2.0, WEBHOOK_MAX_ATTEMPTS=3, WEBHOOK_ALLOW_PRIVATE_TARGETS=True
+)
 def test_failing_receiver_is_retried_with_backoff_then_given_up(
     api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -90,6 +93,7 @@ def test_failing_receiver_is_retried_with_backoff_then_given_up(
     assert len({h["webhook-id"] for h, _ in receiver.requests}) == 1  # same id on every retry
 
 
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
 def test_unreachable_receiver_is_logged_as_an_error(
     api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -103,6 +107,7 @@ def test_unreachable_receiver_is_logged_as_an_error(
     assert log.error.startswith("ConnectError")
 
 
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
 def test_replay_sends_a_failed_delivery_again(
     api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -119,6 +124,7 @@ def test_replay_sends_a_failed_delivery_again(
     assert list(delivery.attempt_log.values_list("number", "status_code")) == [(1, 500), (2, 200)]
 
 
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
 def test_rotated_secret_signs_with_both_until_the_overlap_ends(
     api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -170,7 +176,7 @@ def test_worker_delivers_after_commit_and_retries_a_500(
     api = key_client("act")
     with webhook_receiver(500) as receiver:
         endpoint = WebhookEndpoint.objects.create(url=receiver.url, events=["draft.rejected"])
-        start_workers(WEBHOOK_BACKOFF_SECONDS="0.2")
+        start_workers(WEBHOOK_BACKOFF_SECONDS="0.2", WEBHOOK_ALLOW_PRIVATE_TARGETS="1")
         draft = make_draft()
         assert post_json(api, f"/drafts/{draft.pk}/reject", {"reason": "no"}).status_code == 200
         done = WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED)
