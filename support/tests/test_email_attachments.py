@@ -249,7 +249,7 @@ def test_an_erased_e_mail_handed_over_again_stays_erased(
     next e-mail is theirs as usual."""
     raw = build("My card was charged twice for order 1042.", subject="Charged twice")
     first = receive_email(raw, door="imap")
-    assert first.status == "PENDING"
+    assert first.status == "PENDING" and first.conversation_id is not None
     with django_capture_on_commit_callbacks(execute=True):
         if how == "erasure":
             customer_data.do_erase("anna.keller@gmail.example", Actor.agent())
