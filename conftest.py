@@ -43,6 +43,17 @@ def no_login_counts_from_earlier_runs() -> None:
         client.delete(key)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_resting_webhook_endpoints_from_earlier_runs() -> None:
+    """An endpoint that left a request unanswered rests in Redis for a while
+    (support/webhooks.py): a new run's test database numbers its endpoints from 1 again."""
+    from support.webhooks import REST_KEY
+
+    client = get_redis()
+    for key in client.scan_iter(f"{REST_KEY}*"):
+        client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def no_cached_lookups() -> None:
     """Per-process lookup caches (widget origins, verified API keys) start empty: a value one

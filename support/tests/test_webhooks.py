@@ -108,6 +108,30 @@ def test_unreachable_receiver_is_logged_as_an_error(
 
 
 @override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
+def test_an_endpoint_that_does_not_answer_rests_without_holding_workers(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Each attempt holds a worker thread (which also writes drafts) until the time-out: after
+    one unanswered request the endpoint's other deliveries wait out its rest without a request,
+    and without an attempt counted; an endpoint that answers is not held up."""
+    dead = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/nothing-listens")
+    first = approve(api, make_draft(), django_capture_on_commit_callbacks)
+    assert webhooks.attempt(first.pk) == timedelta(seconds=5)  # tried, failed: backoff
+    assert 0 < webhooks.resting(dead.pk) <= webhooks.ENDPOINT_REST.total_seconds()
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post_json(api, f"/drafts/{make_draft().pk}/approve").status_code == 200
+    second = WebhookDelivery.objects.exclude(pk=first.pk).get(
+        endpoint=dead, event_type="draft.sent"
+    )
+    delay = webhooks.attempt(second.pk)
+    assert delay is not None and timedelta(0) < delay <= webhooks.ENDPOINT_REST
+    second.refresh_from_db()
+    assert (second.status, second.attempts, second.claimed_at) == (DeliveryStatus.PENDING, 0, None)
+    assert not second.attempt_log.exists()  # no request was made
+    assert second.next_attempt_at is not None and second.next_attempt_at > timezone.now()
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
 def test_replay_sends_a_failed_delivery_again(
     api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
 ) -> None:
