@@ -47,11 +47,12 @@ def no_login_counts_from_earlier_runs() -> None:
 def no_resting_webhook_endpoints_from_earlier_runs() -> None:
     """An endpoint that left a request unanswered rests in Redis for a while
     (support/webhooks.py): a new run's test database numbers its endpoints from 1 again."""
-    from support.webhooks import REST_KEY
+    from support.webhooks import IN_FLIGHT_KEY, REST_KEY
 
     client = get_redis()
-    for key in client.scan_iter(f"{REST_KEY}*"):
-        client.delete(key)
+    for prefix in (REST_KEY, IN_FLIGHT_KEY):
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -38,6 +41,10 @@ SNIPPET_CHARS = 500
 # at most one thread per rest.
 ENDPOINT_REST = timedelta(seconds=30)
 REST_KEY = "resolver:webhook:rest:"
+# ... and while one of its attempts has been in flight longer than this, its other deliveries
+# wait too: before the first time-out ends, every event would otherwise take a thread.
+SLOW_AFTER = 2.0
+IN_FLIGHT_KEY = "resolver:webhook:inflight:"
 # What is read of a receiver's answer at most (the rest is never downloaded): the preview keeps
 # SNIPPET_CHARS of it after scrubbing.
 SNIPPET_BYTES = 4096
@@ -155,15 +162,26 @@ def record(delivery: WebhookDelivery, response: Response) -> timedelta | None:
     return delay
 
 
-def resting(endpoint_id: int) -> float:
-    """Seconds the endpoint still rests after it last left a request unanswered (0: it does
-    not; Redis unreachable: it does not, the attempt goes ahead as before)."""
+def hold_off(endpoint_id: int) -> float:
+    """Seconds a delivery to the endpoint should wait before its attempt, 0 to go ahead: the
+    rest left after it last left a request unanswered, or, while one of its attempts has been in
+    flight longer than SLOW_AFTER, a short wait (that attempt may yet be answered; if it times
+    out, the rest begins). Spread by a random part, so the deliveries deferred together do not
+    all come back at once. Redis unreachable: 0, the attempt goes ahead as before."""
+    now = time.time()
     try:
-        left = int(cast(int, get_redis().pttl(f"{REST_KEY}{endpoint_id}")))
+        pipe = get_redis().pipeline()
+        pipe.pttl(f"{REST_KEY}{endpoint_id}")
+        pipe.zcount(f"{IN_FLIGHT_KEY}{endpoint_id}", "-inf", now - SLOW_AFTER)
+        rest_ms, slow = (int(cast(int, value)) for value in pipe.execute())
     except Exception:
-        logger.warning("webhook rest unavailable", exc_info=True)
+        logger.warning("webhook pacing unavailable", exc_info=True)
         return 0.0
-    return max(float(left), 0.0) / 1000
+    if rest_ms > 0:
+        return rest_ms / 1000 + random.uniform(0, ENDPOINT_REST.total_seconds() / 2)
+    if slow:
+        return SLOW_AFTER + random.uniform(0, settings.WEBHOOK_TIMEOUT_SECONDS)
+    return 0.0
 
 
 def rest(endpoint_id: int) -> None:
@@ -172,12 +190,34 @@ def rest(endpoint_id: int) -> None:
             f"{REST_KEY}{endpoint_id}", "1", px=int(ENDPOINT_REST.total_seconds() * 1000)
         )
     except Exception:
-        logger.warning("webhook rest unavailable", exc_info=True)
+        logger.warning("webhook pacing unavailable", exc_info=True)
+
+
+@contextmanager
+def in_flight(endpoint_id: int, delivery_id: int) -> Iterator[None]:
+    """Marks an attempt in flight to the endpoint while it runs (hold_off reads how long)."""
+    key, member = f"{IN_FLIGHT_KEY}{endpoint_id}", str(delivery_id)
+    now = time.time()
+    try:
+        pipe = get_redis().pipeline()
+        # A worker killed mid-attempt leaves its mark: gone after a few time-outs.
+        pipe.zremrangebyscore(key, "-inf", now - 3 * settings.WEBHOOK_TIMEOUT_SECONDS - 10)
+        pipe.zadd(key, {member: now})
+        pipe.expire(key, int(3 * settings.WEBHOOK_TIMEOUT_SECONDS) + 60)
+        pipe.execute()
+    except Exception:
+        logger.warning("webhook pacing unavailable", exc_info=True)
+    try:
+        yield
+    finally:
+        try:
+            get_redis().zrem(key, member)
+        except Exception:
+            logger.warning("webhook pacing unavailable", exc_info=True)
 
 
 def _defer(delivery: WebhookDelivery, seconds: float) -> timedelta:
-    """The delivery waits out its endpoint's rest: no request, and no attempt counted (its
-    claim took one)."""
+    """The delivery waits: no request, and no attempt counted (its claim took one)."""
     delay = timedelta(seconds=seconds)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         claimed_at=None, attempts=F("attempts") - 1, next_attempt_at=timezone.now() + delay
@@ -196,11 +236,12 @@ def attempt(delivery_id: int) -> timedelta | None:
             status=DeliveryStatus.FAILED, claimed_at=None
         )
         return None
-    if seconds := resting(endpoint.pk):
+    if seconds := hold_off(endpoint.pk):
         return _defer(delivery, seconds)
     body = json.dumps(delivery.payload, separators=(",", ":"))
     headers = signed_headers(endpoint.signing_secrets(), delivery.event_id, body)
-    response = post(endpoint.url, body, headers)
+    with in_flight(endpoint.pk, delivery.pk):
+        response = post(endpoint.url, body, headers)
     logger.info(
         "webhook %s to endpoint %s (%s) → %s in %d ms",
         delivery.event_type,

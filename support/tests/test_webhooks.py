@@ -5,6 +5,7 @@ worker delivering after commit."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from resolver.polling import wait_for
+from resolver.redis_client import get_redis
 from support import housekeeping, webhooks
 from support.models import DeliveryStatus, Draft, WebhookDelivery, WebhookEndpoint
 from support.tests.conftest import MakeDraft, key_client, post_json
@@ -117,18 +119,43 @@ def test_an_endpoint_that_does_not_answer_rests_without_holding_workers(
     dead = WebhookEndpoint.objects.create(url="http://127.0.0.1:9/nothing-listens")
     first = approve(api, make_draft(), django_capture_on_commit_callbacks)
     assert webhooks.attempt(first.pk) == timedelta(seconds=5)  # tried, failed: backoff
-    assert 0 < webhooks.resting(dead.pk) <= webhooks.ENDPOINT_REST.total_seconds()
+    assert webhooks.hold_off(dead.pk) > webhooks.ENDPOINT_REST.total_seconds() - 5
     with django_capture_on_commit_callbacks(execute=False):
         assert post_json(api, f"/drafts/{make_draft().pk}/approve").status_code == 200
     second = WebhookDelivery.objects.exclude(pk=first.pk).get(
         endpoint=dead, event_type="draft.sent"
     )
     delay = webhooks.attempt(second.pk)
-    assert delay is not None and timedelta(0) < delay <= webhooks.ENDPOINT_REST
+    assert delay is not None and timedelta(0) < delay <= webhooks.ENDPOINT_REST * 1.5
     second.refresh_from_db()
     assert (second.status, second.attempts, second.claimed_at) == (DeliveryStatus.PENDING, 0, None)
     assert not second.attempt_log.exists()  # no request was made
     assert second.next_attempt_at is not None and second.next_attempt_at > timezone.now()
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
+def test_while_an_attempt_hangs_the_endpoint_s_other_deliveries_wait(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Before the first time-out ends, each event would take a thread of its own: an attempt in
+    flight longer than SLOW_AFTER holds the endpoint's other deliveries back; a quick one, or
+    none, does not."""
+    with webhook_receiver(200) as receiver:
+        endpoint = WebhookEndpoint.objects.create(url=receiver.url)
+        delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+        key = f"{webhooks.IN_FLIGHT_KEY}{endpoint.pk}"
+        get_redis().zadd(key, {"quick": time.time()})  # just started: no reason to wait
+        assert webhooks.hold_off(endpoint.pk) == 0
+        get_redis().zadd(key, {"hanging": time.time() - webhooks.SLOW_AFTER - 1})
+        delay = webhooks.attempt(delivery.pk)
+        assert delay is not None and delay >= timedelta(seconds=webhooks.SLOW_AFTER)
+        assert not receiver.requests
+        get_redis().zrem(key, "hanging")  # it ended
+        elapse_backoff(delivery)
+        assert webhooks.attempt(delivery.pk) is None  # delivered
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1)
+    assert get_redis().zrange(key, 0, -1) == [b"quick"]  # its own mark removed
 
 
 @override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
