@@ -57,8 +57,8 @@ def put_order(number: str, facts: OrderFacts) -> tuple[Order, bool]:
     with transaction.atomic():
         customer = customer_for_ref(facts.customer_ref)
         columns = {**facts.columns(), "customer": customer}
-        if facts.refunded is not None:  # the store's own figure: unknown refunds are in it now
-            columns["refunded_reported_at"] = timezone.now()
+        # The store's report: a refund whose outcome was unknown is in its figures now.
+        columns["reported_at"] = timezone.now()
         order = Order.objects.select_for_update().filter(number__iexact=number).first()
         if order is None:
             _check_refunded(columns["total"], columns.get("refunded", Decimal(0)))

@@ -156,13 +156,13 @@ def refund_amount(arguments: dict[str, Any]) -> Decimal | None:
 def refunds_in_flight(order: Order) -> Decimal:
     """What refunds of `order` may yet take, or may have taken unreported: approved ones the
     store has not answered (http, retrying), and failed ones it never answered, until it
-    reports the order's `refunded` again (a PUT /orders carrying it: `refunded_reported_at`;
-    any other save, such as our record of another refund, says nothing of them).
+    reports the order again (a PUT /orders: `reported_at`; our own saves, such as the record of
+    another refund it confirmed, say nothing of them).
     `order.refunded` holds only what is known done: two refunds approved before the store
     answered either both passed the check, and the store, with a key per action, did both."""
     unknown = Q(status=ActionStatus.FAILED, outcome_unknown=True)
-    if order.refunded_reported_at is not None:
-        unknown &= Q(updated_at__gt=order.refunded_reported_at)
+    if order.reported_at is not None:
+        unknown &= Q(updated_at__gt=order.reported_at)
     pending = Action.objects.filter(
         Q(status=ActionStatus.APPROVED) | unknown,
         name=ActionName.REFUND_ORDER,

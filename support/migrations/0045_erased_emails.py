@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('support', '0044_order_refunded_reported_at'),
+        ('support', '0044_order_reported_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
@@ -28,10 +28,6 @@ class Migration(migrations.Migration):
             model_name='inboundemail',
             name='inboundemail_message_iff_not_quarantined',
         ),
-        migrations.RemoveConstraint(
-            model_name='message',
-            name='message_ignored_reason_valid',
-        ),
         migrations.AlterField(
             model_name='inboundemail',
             name='status',
@@ -49,9 +45,5 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='inboundemail',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('message__isnull', True), ('status__in', ('quarantined', 'erased'))), models.Q(models.Q(('status__in', ('quarantined', 'erased')), _negated=True), ('message__isnull', False)), _connector='OR'), name='inboundemail_message_iff_not_quarantined'),
-        ),
-        migrations.AddConstraint(
-            model_name='message',
-            constraint=models.CheckConstraint(condition=models.Q(('ignored_reason__in', ['auto_reply', 'bounce', 'loop', 'own_address', 'mailing_list', 'rate_limited', 'spam', 'erased', ''])), name='message_ignored_reason_valid'),
         ),
     ]

@@ -54,10 +54,10 @@ class Order(models.Model):
     shipping_address = models.TextField(blank=True)
     # How much of `total` was refunded so far: a refund is at most total - refunded.
     refunded = models.DecimalField(max_digits=10, decimal_places=2, default=0)
-    # When the store last reported `refunded` (a PUT /orders carrying it): a refund whose outcome
-    # is unknown is reserved until then (catalogue.refunds_in_flight). Not `updated_at`, which
-    # any save moves: our own record of another refund, a PUT of the status alone.
-    refunded_reported_at = models.DateTimeField(null=True, blank=True)
+    # When the store last reported the order (a PUT /orders): a refund whose outcome is unknown
+    # is reserved until then (catalogue.refunds_in_flight). Not `updated_at`, which our own saves
+    # move too (the record of another refund the store confirmed).
+    reported_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

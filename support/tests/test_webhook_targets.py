@@ -103,6 +103,24 @@ def test_admin_accepts_a_public_url_and_internal_ones_when_allowed(
     ]
 
 
+def test_an_endpoint_saved_before_the_check_can_still_be_switched_off(
+    admin_client: Client, dns: Resolve
+) -> None:
+    """An internal URL saved before the check existed: its sends are refused, but an admin can
+    deactivate or re-describe it without first allowing internal targets; a new internal URL
+    is still refused."""
+    old = WebhookEndpoint.objects.create(url="http://10.0.0.5/hooks")
+    change = f"/admin/support/webhookendpoint/{old.pk}/change/"
+    form = {"url": old.url, "events": ["draft.sent"], "description": "the old CRM"}
+    assert admin_client.post(change, form).status_code == 302
+    old.refresh_from_db()
+    assert (old.is_active, old.description) == (False, "the old CRM")
+    moved = admin_client.post(change, {**form, "url": "http://10.0.0.6/hooks"})
+    assert moved.status_code == 200 and "is a private address" in str(
+        moved.context["adminform"].form.errors["url"]
+    )
+
+
 @pytest.mark.parametrize(("url", "kind"), INTERNAL)
 def test_a_send_to_an_internal_address_is_a_failed_attempt(
     db: None, dns: Resolve, url: str, kind: str
