@@ -112,6 +112,18 @@ _NEGATION = (
     r"(?:\b(?:do|does|did|would|will|wo|have|has|is|was|are|were|should)n'?t|(?<!\bif )(?<!\bwhy )"
     r"\bnot|\bnever|\bno longer|\bno need to|\binstead of|\brather than|\bthan|\bnor)\b"
 )
+# A negation that declines whatever follows it ("instead of getting my money back"); the others
+# decline a move only with nothing between them or through a wish ("I do not want a refund",
+# "I never asked for a refund"): "I never got the order, refund please" without its comma, or
+# "I did not receive it refund me", still ask.
+_CONTRAST = re.compile(r"instead of|rather than|nor|no need to", re.IGNORECASE)
+_PREFERRED = re.compile(r"\b(?:rather|prefer\w*|sooner)\b", re.IGNORECASE)
+_RATHER = re.compile(r"\b(?:rather|prefer(?:red)?)\s+$", re.IGNORECASE)  # "I'd rather not …"
+_WISH = re.compile(
+    r"\b(?:want\w*|wanna|need\w*|ask\w*|request\w*|looking|seeking|expect\w*|mean|meant|"
+    r"intend\w*|planning|wish\w*|like|interested|think|going|gonna|trying)\b",
+    re.IGNORECASE,
+)
 _CARRIED_BY = (
     r"(?:want\w*|wanna|need\w*|ask\w*|request\w*|looking|seeking|expect\w*|mean|meant|intend\w*|"
     r"planning|wish\w*|like|think|going|gonna|trying|to|for|a|an|the|my|our|any|your|you|i|we|it|"
@@ -125,7 +137,8 @@ _UNDO = (
     r"(?:\s+(?:the|my|that|this|your|a|any))?(?:\s+(?:pending|requested|partial|full))?"
 )
 _NEGATED_BEFORE = re.compile(
-    rf"{_NEGATION}(?:\s+{_CARRIED_BY}){{0,6}}\s+$|{_UNDO}\s+$|\bno\s+$", re.IGNORECASE
+    rf"(?P<negation>{_NEGATION})(?P<carried>(?:\s+{_CARRIED_BY}){{0,6}})\s+$|{_UNDO}\s+$|\bno\s+$",
+    re.IGNORECASE,
 )
 # ..or declined after it: "a refund is not what I want", "cancellation not needed".
 _NEGATED_AFTER = re.compile(
@@ -282,10 +295,19 @@ def _asked_in_a_sentence(asks: Callable[[str], object], text: str) -> bool:
 def _declined(sentence: str, start: int, end: int) -> bool:
     """The words at sentence[start:end] name a move its clause declines ("I do not want a
     refund", "instead of a refund", "I no longer want to cancel")."""
-    return bool(
-        _NEGATED_BEFORE.search(sentence, max(0, start - 120), start)
-        or _NEGATED_AFTER.match(sentence, end)
-    )
+    before = _NEGATED_BEFORE.search(sentence, max(0, start - 120), start)
+    if before is not None and (before.group("negation") or "").lower() == "than":
+        # "I'd rather have a replacement than a refund"; not "nothing less than a full refund".
+        return bool(_PREFERRED.search(sentence, max(0, before.start() - 60), before.start()))
+    if before is not None and (
+        before.group("negation") is None  # "cancel the refund", "no refund"
+        or not before.group("carried").strip()
+        or _CONTRAST.fullmatch(before.group("negation"))
+        or _WISH.search(before.group("carried"))
+        or _RATHER.search(sentence, max(0, before.start() - 20), before.start())
+    ):
+        return True
+    return bool(_NEGATED_AFTER.match(sentence, end))
 
 
 def _cancel_asked(sentence: str) -> bool:

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -165,22 +164,34 @@ def record(delivery: WebhookDelivery, response: Response) -> timedelta | None:
 def hold_off(endpoint_id: int) -> float:
     """Seconds a delivery to the endpoint should wait before its attempt, 0 to go ahead: the
     rest left after it last left a request unanswered, or, while one of its attempts has been in
-    flight longer than SLOW_AFTER, a short wait (that attempt may yet be answered; if it times
-    out, the rest begins). Spread by a random part, so the deliveries deferred together do not
+    flight longer than SLOW_AFTER, until that attempt is answered or times out (then the rest
+    begins): a backlog behind a dead endpoint is looked at about once per rest, not every few
+    seconds. Spread by a random part, so the deliveries deferred together do not
     all come back at once. Redis unreachable: 0, the attempt goes ahead as before."""
     now = time.time()
     try:
         pipe = get_redis().pipeline()
         pipe.pttl(f"{REST_KEY}{endpoint_id}")
-        pipe.zcount(f"{IN_FLIGHT_KEY}{endpoint_id}", "-inf", now - SLOW_AFTER)
-        rest_ms, slow = (int(cast(int, value)) for value in pipe.execute())
+        pipe.zrangebyscore(
+            f"{IN_FLIGHT_KEY}{endpoint_id}",
+            "-inf",
+            now - SLOW_AFTER,
+            start=0,
+            num=1,
+            withscores=True,
+        )
+        rest_ms, slow = pipe.execute()
     except Exception:
         logger.warning("webhook pacing unavailable", exc_info=True)
         return 0.0
-    if rest_ms > 0:
-        return rest_ms / 1000 + random.uniform(0, ENDPOINT_REST.total_seconds() / 2)
+    spread = random.uniform(0, ENDPOINT_REST.total_seconds() / 2)
+    if int(rest_ms) > 0:
+        return int(rest_ms) / 1000 + spread
     if slow:
-        return SLOW_AFTER + random.uniform(0, settings.WEBHOOK_TIMEOUT_SECONDS)
+        (_, started), *_ = slow
+        # Its time-out (each phase may take WEBHOOK_TIMEOUT_SECONDS: twice is a fair bound).
+        ends = float(started) + 2 * settings.WEBHOOK_TIMEOUT_SECONDS
+        return max(ends - now, SLOW_AFTER) + spread
     return 0.0
 
 

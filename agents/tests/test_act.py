@@ -310,6 +310,10 @@ def test_what_a_message_asks_for() -> None:
     assert requested("If my order was cancelled, please refund me.") == [REFUND]
     assert requested("Thanks in advance for refunding NW-1.") == [REFUND]
     assert requested("Could someone call me back tomorrow about NW-1?") == [FOLLOW_UP]
+    # A negation declines a move through a wish, or right before it: not through any words.
+    assert requested("This is not my order refund please") == [REFUND]
+    assert requested("I expect nothing less than a full refund") == [REFUND]
+    assert requested("I'd rather not have a refund, just a replacement") == []
     # The past tense asks after a wish, a "have/get it" or a "be".
     assert requested("I'd like my order NW-1 cancelled please") == [CANCEL]
     assert requested("please have NW-1 cancelled") == [CANCEL]

@@ -12,11 +12,15 @@ BATCH = 500
 
 def mask_summaries(apps: Any, schema_editor: Any) -> None:
     # The product's own matcher (Luhn, IBAN check digits): a migration's copy would drift from
-    # what new summaries get. Only summaries with a run of four digits can hold either.
+    # what new summaries get. Only summaries with 13 or more digits in a row (spaces and dashes
+    # between them) or an IBAN's country and check digits are read: every summary has a year.
+    from django.db.models import Q
+
     from resolver.redaction import mask_cards
 
     conversation = apps.get_model("support", "Conversation")
-    rows = conversation.objects.filter(summary__regex=r"[0-9]{4}").values_list("pk", "summary")
+    maybe = Q(summary__regex=r"[0-9][0-9 -]{11,}[0-9]") | Q(summary__iregex=r"[a-z]{2}[0-9]{2}")
+    rows = conversation.objects.filter(maybe).values_list("pk", "summary")
     changed = []
     for pk, summary in rows.iterator(chunk_size=BATCH):
         masked = mask_cards(summary)
