@@ -6,6 +6,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from resolver.api.errors import install_handlers
+from resolver.api.parser import ObjectParser
 
 
 def build_api() -> NinjaAPI:
@@ -35,6 +36,7 @@ def build_api() -> NinjaAPI:
         "console session; the widget endpoints take a public widget key (`X-Widget-Key`) or a "
         "conversation token. Errors: `{detail, code}`.",
         urls_namespace="api-v1",
+        parser=ObjectParser(),
     )
     install_handlers(api)
 

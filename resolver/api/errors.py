@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
+from resolver.api.parser import NotAnObject
 from resolver.errors import ClientError
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ def install_handlers(api: NinjaAPI) -> None:
         code = getattr(exc, "code", None)
         detail = str(exc)
         if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
+            if isinstance(exc.__cause__, NotAnObject):  # JSON, but no object (parser.py)
+                return respond(request, 422, error_body(422, str(exc.__cause__)))
             detail, code = "the request body is not valid JSON", "malformed_json"
         if isinstance(exc, AuthenticationError):
             detail = "authentication required: send 'Authorization: Bearer <api key>'"

@@ -138,4 +138,20 @@ class ApiLimitsMiddleware:
             response = JsonResponse(error_body(429, detail), status=429)
             response["Retry-After"] = str(retry_after)
             return response
-        return self.get_response(request)
+        return _in_error_shape(self.get_response(request))
+
+
+# Answered before any API view runs (Django's URL resolver, ninja's method dispatch), so not by
+# the API's exception handlers: an HTML page, or a text/plain "Method not allowed".
+_UNROUTED = {404: "no such API endpoint", 405: "method not allowed on this endpoint"}
+
+
+def _in_error_shape(response: HttpResponse) -> HttpResponse:
+    """A 404 or 405 under /api/ in the API's JSON error shape (`Allow` kept)."""
+    detail = _UNROUTED.get(response.status_code)
+    if detail is None or response.get("Content-Type", "").startswith("application/json"):
+        return response
+    shaped = JsonResponse(error_body(response.status_code, detail), status=response.status_code)
+    if "Allow" in response:
+        shaped["Allow"] = response["Allow"]
+    return shaped

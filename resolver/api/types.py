@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from django.utils import timezone
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 
 def storable(value: str) -> str:
@@ -38,7 +38,15 @@ def _storable_moment(value: datetime) -> datetime:
         raise ValueError("must be a date-time between years 1 and 9999 in UTC") from None
 
 
+def _written_out(value: object) -> object:
+    """A date-time as ISO 8601 text: pydantic reads a number as seconds, or as milliseconds
+    beyond ±2e10, so -62135596801 was stored as a day in 1968."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 date-time string, not a number")
+    return value
+
+
 Text = Annotated[str, AfterValidator(storable)]
-Moment = Annotated[datetime, AfterValidator(_storable_moment)]
+Moment = Annotated[datetime, BeforeValidator(_written_out), AfterValidator(_storable_moment)]
 Body = Annotated[str, AfterValidator(storable), AfterValidator(_not_blank)]
 Ref = Annotated[str, Field(max_length=200), AfterValidator(storable)]

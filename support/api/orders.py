@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS, ApiError
@@ -21,7 +21,10 @@ from support.orders import OrderFacts, OrderRefused, order_as_wire, put_order
 
 router = Router(tags=["orders"])
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
+# copy_abs: "-0" passes ge=0, and was stored and shown as "-0.00".
+Money = Annotated[
+    Decimal, Field(ge=0, max_digits=10, decimal_places=2), AfterValidator(Decimal.copy_abs)
+]
 
 
 NUMBER_MAX = 64  # Order.number's max_length

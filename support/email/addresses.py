@@ -59,5 +59,6 @@ def is_our_message_id(message_id: str) -> bool:
 
 
 def bare_message_id(value: str) -> str:
-    """A Message-ID without its angle brackets and surrounding space."""
-    return value.strip().strip("<>").strip()
+    """A Message-ID without its angle brackets and surrounding space, and without NULs: no
+    Message-ID has one, and a lookup by it would fail instead of missing."""
+    return value.replace("\x00", "").strip().strip("<>").strip()

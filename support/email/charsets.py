@@ -5,7 +5,7 @@ headers. Decoding never raises: the last resort replaces what cannot be read."""
 from __future__ import annotations
 
 import codecs
-from email.header import decode_header
+from email.header import Header, decode_header
 
 # Tried in order after the declared charset: UTF-8 (most mislabelled mail is), then Windows-1252
 # (what "us-ascii" or "iso-8859-1" usually means in practice, as browsers assume too).
@@ -28,7 +28,7 @@ def _codec(charset: str | None) -> str | None:
     label = ALIASES.get(label, label)
     try:
         return codecs.lookup(label).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the label ("utf-8\x00")
         return None
 
 
@@ -77,20 +77,28 @@ def decode_header_value(value: object) -> str:
     UTF-8 (or a fallback), folding undone."""
     if value is None:
         return ""
-    text = str(value)
-    try:
-        parts = decode_header(text)
-    except Exception:  # a malformed encoded word: read the header as it stands
-        parts = [(text, None)]
+    if isinstance(value, Header):
+        # compat32 hands raw 8-bit headers (RFC 6532: "From: josé@…" in UTF-8) over as a Header
+        # of unknown-8bit bytes, and str() of it puts U+FFFD in place of each byte: two
+        # senders differing by one accented letter became one customer. Its chunks keep the
+        # bytes, which decode_bytes reads as UTF-8 (or a fallback).
+        parts: list[tuple[bytes | str, str | None]] = list(decode_header(value))
+    else:
+        text = str(value)
+        try:
+            parts = list(decode_header(text))
+        except Exception:  # a malformed encoded word: read the header as it stands
+            parts = [(text, None)]
     out: list[str] = []
     for chunk, charset in parts:
         if isinstance(chunk, str):
             chunk = _raw_bytes(chunk) if any("\udc80" <= c <= "\udcff" for c in chunk) else chunk
         if isinstance(chunk, bytes):
+            data = chunk
             try:
-                chunk = decode_bytes(chunk, charset)
+                chunk = decode_bytes(data, charset)
             except Exception:
-                chunk = chunk.decode("utf-8", errors="replace")
+                chunk = data.decode("utf-8", errors="replace")
         out.append(chunk)
     # decode_header drops the space between an encoded word and plain text only when RFC 2047
     # says so; what is left of folding is whitespace runs.

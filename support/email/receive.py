@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import traceback
 import uuid
 from dataclasses import dataclass, field, replace
@@ -135,7 +136,7 @@ def receive_email(
     and tries again later; an IMAP poller must not mark it as read), and ValueError for a door
     that is none of the above."""
     check_door(door)
-    verdict = dict(esp_verdict or {})
+    verdict = storable_verdict(esp_verdict or {})
     if too_large:
         return _quarantine_too_large(raw, door, too_large)
     try:
@@ -195,6 +196,22 @@ def _record(
         esp_verdict=verdict,
         **fields,
     )
+
+
+def storable_verdict(value: Any) -> Any:
+    """What an ESP reported, as a jsonb column takes it: a score of NaN or Infinity (anymail
+    reads "X-Spam-Score: nan" as a float) is no score, and a NUL or an unpaired surrogate in a
+    string is dropped. Stored as it came, it failed the e-mail's row, then its quarantine row:
+    the ESP was answered 503 on every retry until it gave the mail up."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
+    if isinstance(value, dict):
+        return {storable_verdict(str(key)): storable_verdict(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable_verdict(item) for item in value]
+    return value
 
 
 def _fit(name: str, value: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from support.email.addresses import bare_message_id
 from support.models import EmailEnvelope, MessageRole, ReplyDelivery, ReplyDeliveryStatus
 from support.outbound.deliveries import announce, error_text
 
@@ -15,7 +16,7 @@ def mark_bounced(message_id_header: str, reason: str = "") -> ReplyDelivery | No
     marked bounced with the receiving server's reason; None when the id is none of our replies.
     Whatever its status: a reply still queued (the server accepted it, we crashed before noting
     it) is not sent again either."""
-    message_id = message_id_header.strip().strip("<>")
+    message_id = bare_message_id(message_id_header)
     with transaction.atomic():
         envelope = EmailEnvelope.objects.filter(
             message_id_header=message_id, message__role=MessageRole.AGENT

@@ -298,3 +298,38 @@ def test_actions_announce_after_commit(
         str(draft.pk),
         status,
     )
+
+
+@pytest.mark.parametrize("body", [b'"Please use this corrected text"', b'["x"]', b"42", b"null"])
+def test_a_body_that_is_no_json_object_is_refused_and_sends_nothing(
+    api: Client, make_draft: MakeDraft, body: bytes
+) -> None:
+    """ninja's schemas read a string's attributes: a bare string approved the draft unedited."""
+    draft = make_draft()
+    response = api.post(f"{API}/drafts/{draft.pk}/approve", body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+    assert "must be a JSON object" in response.json()["detail"]
+    draft.refresh_from_db()
+    assert draft.status == DraftStatus.SUGGESTED
+    assert not Message.objects.filter(role=MessageRole.AGENT).exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("get", "/nonexistent", 404),
+        ("get", "/widget/articles/a%2Fb", 404),
+        ("delete", "/messages", 405),
+        ("put", "/drafts", 405),
+    ],
+)
+def test_unrouted_requests_answer_in_the_error_shape(
+    api: Client, method: str, path: str, status: int
+) -> None:
+    response = getattr(api, method)(f"{API}{path}")
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("application/json")
+    assert set(response.json()) == {"detail", "code"}
+    if status == 405:
+        assert response["Allow"]

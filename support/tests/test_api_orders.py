@@ -127,6 +127,8 @@ def test_a_put_changes_what_the_catalogue_allows(store: Client) -> None:
         ({**NEW, "customer_ref": "   "}, "customer_ref"),
         ({**NEW, "shipping_address": "a\x00b"}, "shipping_address"),
         ({**NEW, "placed_at": "yesterday"}, "placed_at"),
+        ({**NEW, "placed_at": -62135596801}, "placed_at"),  # was read as ms: a day in 1968
+        ({**NEW, "placed_at": 1767225600}, "placed_at"),
         ({key: value for key, value in NEW.items() if key != "total"}, "total"),
         ({**NEW, "refunded": "60.00"}, "refunded"),
         ("not an object", ""),
@@ -139,6 +141,12 @@ def test_bad_input_is_a_422_with_a_reason(store: Client, body: Any, reason: str)
     assert error["detail"] and error["code"]
     assert reason in json.dumps(error["detail"])
     assert not Order.objects.filter(number="NW-79").exists()
+
+
+def test_minus_zero_is_stored_as_zero(store: Client) -> None:
+    response = put(store, "NW-81", {**NEW, "total": "-0", "refunded": "-0.00"})
+    assert response.status_code == 200, response.content
+    assert (response.json()["total"], response.json()["refunded"]) == ("0.00", "0.00")
 
 
 def test_lowering_the_total_below_what_was_refunded_is_refused(store: Client) -> None:

@@ -732,3 +732,60 @@ def test_retention_deletes_quarantined_emails_nobody_reprocessed(db: None) -> No
     )
     assert expire_records(30)["support.InboundEmail"] == 1
     assert list(InboundEmail.objects.values_list("pk", flat=True)) == [recent.inbound_id]
+
+
+def test_raw_utf8_headers_keep_their_letters_and_their_customers_apart(db: None) -> None:
+    """RFC 6532 mail (SMTPUTF8) carries UTF-8 in its headers unencoded. The parser read each
+    such byte as U+FFFD, so josé@ and josè@ were one customer with one history."""
+    token = uuid.uuid4().hex[:8]
+
+    def raw(local: str) -> bytes:
+        return (
+            f"From: José Núñez <{local}.{token}@example.com>\r\n"
+            f"To: {SUPPORT}\r\nSubject: Grüße aus München\r\n"
+            f"Message-ID: <{uuid.uuid4().hex}@example.com>\r\n\r\nWo ist meine Bestellung?\r\n"
+        ).encode()
+
+    acute = receive_email(raw("josé"), door="api")
+    grave = receive_email(raw("josè"), door="api")
+    assert acute.conversation_id != grave.conversation_id
+    first = Conversation.objects.get(pk=str(acute.conversation_id))
+    assert first.subject == "Grüße aus München"
+    refs = set(
+        Conversation.objects.filter(
+            pk__in=[str(acute.conversation_id), str(grave.conversation_id)]
+        ).values_list("customer_ref", flat=True)
+    )
+    assert refs == {f"josé.{token}@example.com", f"josè.{token}@example.com"}
+
+
+def test_a_nul_in_a_charset_label_or_a_returned_message_id_is_read_not_quarantined(
+    db: None,
+) -> None:
+    sender, _ = unique_sender()
+    labelled = build("Where is my order?", sender=sender).replace(
+        b'charset="utf-8"', b'charset="utf-8\x00"'
+    )
+    assert b"\x00" in labelled
+    assert receive_email(labelled, door="api").status == ReceiptStatus.PENDING
+    report = _report("reply.\x00nul@shop.example")
+    received = receive_email(report, door="imap")
+    assert (received.status, received.ignored_reason) == (
+        ReceiptStatus.IGNORED,
+        IgnoredReason.BOUNCE,
+    )
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), float("-inf")])
+def test_an_esp_score_json_cannot_hold_is_stored_as_none(db: None, score: float) -> None:
+    """anymail reads "X-Spam-Score: nan" as a float; stored as it came, it failed the e-mail's
+    row and then its quarantine row, and the ESP got a 503 on every retry until it gave up."""
+    from support.models import InboundEmail
+
+    sender, _ = unique_sender()
+    verdict = {"spam_detected": False, "spam_score": score, "dkim_pass_domains": ["ex\x00.org"]}
+    received = receive_email(build(sender=sender), door="anymail:postmark", esp_verdict=verdict)
+    assert received.status == ReceiptStatus.PENDING
+    stored = InboundEmail.objects.get(pk=received.inbound_id).esp_verdict
+    assert stored["spam_score"] is None
+    assert stored["dkim_pass_domains"] == ["ex.org"]
