@@ -13,6 +13,13 @@ DEFAULT_MODELS = {"ollama": "llama3.2", "openai": "gpt-4o-mini", "llamacpp": "mo
 TIMEOUT_SECONDS = 60
 
 
+def _timeout() -> float:
+    """Seconds one request to the provider may take: never past the run's own time limit. A
+    thread blocked reading a socket is not interrupted by Dramatiq's time limit, so a server
+    that hangs would hold the worker thread for good without it."""
+    return float(min(TIMEOUT_SECONDS, settings.AGENT_RUN_TIME_LIMIT_SECONDS))
+
+
 class LLMUnavailable(RuntimeError):
     """The configured provider cannot be used (package missing, model file absent)."""
 
@@ -30,15 +37,21 @@ def chat_model(provider: str | None = None, **overrides: Any) -> BaseChatModel:
                 overrides.pop("api_key", None) or settings.LLM_API_KEY or "not-needed"
             ),
             temperature=0,
-            timeout=TIMEOUT_SECONDS,
-            max_retries=1,
+            timeout=_timeout(),
+            max_retries=overrides.pop("max_retries", 1),
             **overrides,
         )
     if provider == "ollama":
         from langchain_ollama import ChatOllama
 
         base_url = overrides.pop("base_url", None) or settings.LLM_BASE_URL
-        return ChatOllama(model=model, base_url=base_url or None, temperature=0, **overrides)
+        return ChatOllama(
+            model=model,
+            base_url=base_url or None,
+            temperature=0,
+            client_kwargs={"timeout": _timeout()},  # the ollama client's default is none
+            **overrides,
+        )
     if provider == "llamacpp":
         try:
             from langchain_community.chat_models import ChatLlamaCpp

@@ -202,12 +202,23 @@ def send_to_actor(actor_name: str, queue_name: str, *args: Any, **kwargs: Any) -
     dramatiq.get_broker().enqueue(message)
 
 
+def _shutdown_seconds() -> int:
+    return settings.AGENT_RUN_TIME_LIMIT_SECONDS + 15
+
+
+def worker_stop_seconds() -> int:
+    """How long whoever started Dramatiq waits, after its SIGTERM, before killing what is left:
+    longer than Dramatiq's own shutdown time-out, or a run (or a reply being sent) would be cut
+    short, to be done again, or sent twice, after a restart."""
+    return _shutdown_seconds() + 5
+
+
 def worker_command(processes: int, threads: int, queues: list[str] | None = None) -> list[str]:
     """The argv that starts Dramatiq workers for every Resolver actor module."""
     argv = [sys.executable, "-m", "dramatiq", "resolver.worker", *settings.DRAMATIQ_ACTOR_MODULES]
     argv += ["--processes", str(processes), "--threads", str(threads)]
     # On SIGTERM, in-flight runs get as long as a run may take (its time limit) to finish.
-    shutdown_ms = (settings.AGENT_RUN_TIME_LIMIT_SECONDS + 15) * 1000
+    shutdown_ms = _shutdown_seconds() * 1000
     argv += ["--worker-shutdown-timeout", str(shutdown_ms)]
     if queues:
         argv += ["--queues", *queues]

@@ -3,9 +3,11 @@ Redis, read at scrape time."""
 
 from __future__ import annotations
 
+import hmac
+
 import redis
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,10 +26,20 @@ from resolver.shared_metrics import ALL as SHARED
 from support import outbox, tallies
 from support.inbound import AGENT_RUN_QUEUE
 from support.observers import LEARNING_QUEUE
+from support.outbound.deliveries import OUTBOUND_QUEUE
 from support.webhooks import DELIVERY_QUEUE
 
-# Every queue a worker consumes (knowledge: knowledge/actors.py's default queue).
-QUEUES = [AGENT_RUN_QUEUE, "knowledge", DELIVERY_QUEUE, LEARNING_QUEUE, HEARTBEAT_QUEUE]
+# Every queue a worker consumes (knowledge: knowledge/actors.py's default queue); the web process
+# does not import the actors, so the list is kept here and tests/test_metrics_queues.py checks it
+# against every registered actor's queue.
+QUEUES = [
+    AGENT_RUN_QUEUE,
+    "knowledge",
+    DELIVERY_QUEUE,
+    OUTBOUND_QUEUE,
+    LEARNING_QUEUE,
+    HEARTBEAT_QUEUE,
+]
 
 
 def _database_figures(registry: CollectorRegistry, figures: tallies.Figures) -> None:
@@ -124,9 +136,26 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+def _authorised(request: HttpRequest) -> bool:
+    """No METRICS_TOKEN: open, as a local `make run` and compose are. With one: the bearer
+    token, compared in constant time."""
+    if not settings.METRICS_TOKEN:
+        return True
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    expected = settings.METRICS_TOKEN.encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected)
+
+
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """What this scrape computed from PostgreSQL and Redis, and this process's request figures
     (resolver/request_metrics.py)."""
+    if not _authorised(request):
+        response = JsonResponse(
+            {"detail": "a bearer token is required for /metrics", "code": "unauthorized"},
+            status=401,
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     body = generate_latest(_registry()) + generate_latest(REGISTRY)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

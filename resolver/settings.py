@@ -41,10 +41,28 @@ def _data_dir() -> Path:
     return path if path.is_absolute() else (BASE_DIR / path).resolve()
 
 
+# What a copied example or a forgotten default looks like. The key signs widget conversation
+# tokens and keys the hashes of customer references and Message-IDs: a published placeholder
+# lets anyone forge a widget token, so it stops the start instead of running.
+_PLACEHOLDER_KEY = re.compile(r"change-?me|^django-insecure-", re.IGNORECASE)
+_MIN_KEY_LENGTH = 32
+
+
+def _checked_key(key: str) -> str:
+    if _PLACEHOLDER_KEY.search(key) or len(key) < _MIN_KEY_LENGTH or len(set(key)) < 5:
+        raise ConfigError(
+            f"SECRET_KEY looks like a placeholder or is too short (at least {_MIN_KEY_LENGTH}"
+            " random characters); generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    return key
+
+
 def _secret_key(data_dir: Path) -> str:
-    """SECRET_KEY from the environment, else one generated once and kept in the data dir."""
+    """SECRET_KEY from the environment (refused when it is a placeholder), else one generated
+    once and kept in the data dir."""
     if key := env_str("SECRET_KEY"):
-        return key
+        return _checked_key(key)
     path = data_dir / "secret_key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -57,6 +75,13 @@ RESOLVER_DATA_DIR = _data_dir()
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = _secret_key(RESOLVER_DATA_DIR)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# The pod's own address (Kubernetes downward API, deploy/k8s): kubelet's probes and a Prometheus
+# scrape reach a pod by its IP, with that IP as the Host, whatever public hosts are allowed.
+if POD_IP := env_str("POD_IP"):
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, f"[{POD_IP}]" if ":" in POD_IP else POD_IP]
+# When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>` (Prometheus'
+# `authorization` setting): the Ingress publishes every path, and the figures are the business's.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 

@@ -133,6 +133,7 @@ def test_database_config_tcp_and_socket() -> None:
         ("ANYMAIL_WEBHOOK_SECRET", "no-colon", "ANYMAIL_WEBHOOK_SECRET must be user:password"),
         ("ACTIONS_BACKEND", "ftp", "ACTIONS_BACKEND must be one of builtin, http"),
         ("ACTIONS_BACKEND", "http", "ACTIONS_BACKEND=http needs ACTIONS_HTTP_URL"),
+        ("SECRET_KEY", "change-me-to-a-long-random-string", "SECRET_KEY looks like a placeholder"),
     ],
 )
 def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: str) -> None:
@@ -153,3 +154,47 @@ def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: 
     assert lines[0].startswith("resolver: configuration error: ")
     assert expected in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-a-long-random-string",
+        "CHANGEME" + "x9" * 20,
+        "django-insecure-" + "k" * 40,
+        "too-short-1234",
+        "ab" * 30,
+    ],
+)
+def test_a_placeholder_secret_key_is_refused(key: str) -> None:
+    from resolver.settings import _checked_key
+
+    with pytest.raises(ConfigError, match="SECRET_KEY looks like a placeholder"):
+        _checked_key(key)
+
+
+def test_a_random_secret_key_is_kept() -> None:
+    import secrets
+
+    from resolver.settings import _checked_key
+
+    key = secrets.token_urlsafe(32)
+    assert _checked_key(key) == key
+
+
+def test_the_pods_own_address_is_an_allowed_host() -> None:
+    """Kubelet probes and Prometheus reach a pod by its IP (deploy/k8s: POD_IP from the downward
+    API), whatever public hosts ALLOWED_HOSTS names."""
+    script = "from django.conf import settings; print(settings.ALLOWED_HOSTS)"
+    for pod_ip, expected in [("10.1.2.3", "10.1.2.3"), ("fd00::7", "[fd00::7]")]:
+        env = {**os.environ, "ALLOWED_HOSTS": "support.example.org", "POD_IP": pod_ip}
+        result = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == str(["support.example.org", expected])

@@ -102,3 +102,36 @@ def test_node_timings_of_any_worker_reach_metrics_through_redis(db: None, client
     assert (
         "# TYPE resolver_node_duration_seconds histogram" in client.get("/metrics").content.decode()
     )
+
+
+def test_metrics_count_every_queue_an_actor_consumes() -> None:
+    """The web process never imports the actors, so resolver/metrics.py names the queues; every
+    queue a registered actor takes messages from must be among them (the outbound replies'
+    was missing: a backlog of e-mail replies showed nowhere)."""
+    import importlib
+
+    import dramatiq
+    from django.conf import settings
+
+    from resolver.metrics import QUEUES
+
+    for module in settings.DRAMATIQ_ACTOR_MODULES:
+        importlib.import_module(module)
+    consumed = {actor.queue_name for actor in dramatiq.get_broker().actors.values()}
+    assert "outbound" in consumed
+    assert consumed <= set(QUEUES)
+
+
+def test_metrics_need_the_bearer_token_when_one_is_set(
+    db: None, client: Client, settings: object
+) -> None:
+    settings.METRICS_TOKEN = "s3cret-token"  # type: ignore[attr-defined]
+    refused = client.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "unauthorized"
+    assert refused["WWW-Authenticate"].startswith("Bearer")
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Basic s3cret-token").status_code == 401
+    allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token")
+    assert allowed.status_code == 200
+    assert "resolver_drafts" in allowed.content.decode()

@@ -92,3 +92,20 @@ def test_chunk_search_vector_is_generated_by_postgres(db: None) -> None:
     chunk.refresh_from_db()
     assert "'refund':1" in str(chunk.search_vector)
     assert "'batch':5" in str(chunk.search_vector)
+
+
+def test_migrate_creates_the_agents_group(db: None) -> None:
+    """Compose and Kubernetes run only `migrate`: the group agents are added to comes with it."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from resolver.bootstrap import AGENTS_GROUP
+
+    migration = importlib.import_module("resolver.migrations.0005_agents_group")
+    assert migration.AGENTS_GROUP == AGENTS_GROUP
+    Group.objects.filter(name=AGENTS_GROUP).delete()
+    migration.create_group(apps, None)
+    migration.create_group(apps, None)  # again: a database that already has it
+    assert Group.objects.filter(name=AGENTS_GROUP).count() == 1

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from resolver.broker import child_environment, worker_command
+from resolver.broker import child_environment, worker_command, worker_stop_seconds
 from resolver.processes import (
     STOPPED_BY_SIGNAL,
     die_with_parent,
@@ -39,6 +39,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             pass
         finally:
-            stop_all([worker])
+            # Its runs finish first (Dramatiq's shutdown time-out), then it is killed.
+            stop_all([worker], grace_seconds=worker_stop_seconds())
         if worker.returncode not in STOPPED_BY_SIGNAL:
             raise SystemExit(worker.returncode)
