@@ -9,9 +9,11 @@ never its URL (a path token or `?sig=` is a credential)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +46,12 @@ REST_KEY = "resolver:webhook:rest:"
 # wait too: before the first time-out ends, every event would otherwise take a thread.
 SLOW_AFTER = 2.0
 IN_FLIGHT_KEY = "resolver:webhook:inflight:"
+# ... and a worker process posts at most this share of its threads' worth of webhooks at once
+# (at least one): the first attempts to a receiver that stopped answering, before SLOW_AFTER
+# says so, took every thread for a time-out, and drafts waited behind them. The rest wait a
+# moment (POSTING_RETRY) without a request, their attempt not counted.
+POSTING_SHARE = 0.5
+POSTING_RETRY = 1.0
 # What is read of a receiver's answer at most (the rest is never downloaded): the preview keeps
 # SNIPPET_CHARS of it after scrubbing.
 SNIPPET_BYTES = 4096
@@ -204,6 +212,25 @@ def rest(endpoint_id: int) -> None:
         logger.warning("webhook pacing unavailable", exc_info=True)
 
 
+@functools.cache
+def _posting_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(max(1, int(settings.WORKER_THREADS * POSTING_SHARE)))
+
+
+@contextmanager
+def posting_slot() -> Iterator[bool]:
+    """True when this process may post now (a slot is held until the block ends), False when
+    its posting threads are all busy."""
+    slots = _posting_slots()
+    if not slots.acquire(blocking=False):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        slots.release()
+
+
 @contextmanager
 def in_flight(endpoint_id: int, delivery_id: int) -> Iterator[None]:
     """Marks an attempt in flight to the endpoint while it runs (hold_off reads how long)."""
@@ -249,10 +276,13 @@ def attempt(delivery_id: int) -> timedelta | None:
         return None
     if seconds := hold_off(endpoint.pk):
         return _defer(delivery, seconds)
-    body = json.dumps(delivery.payload, separators=(",", ":"))
-    headers = signed_headers(endpoint.signing_secrets(), delivery.event_id, body)
-    with in_flight(endpoint.pk, delivery.pk):
-        response = post(endpoint.url, body, headers)
+    with posting_slot() as free:
+        if not free:
+            return _defer(delivery, POSTING_RETRY * (1 + random.random()))
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        headers = signed_headers(endpoint.signing_secrets(), delivery.event_id, body)
+        with in_flight(endpoint.pk, delivery.pk):
+            response = post(endpoint.url, body, headers)
     logger.info(
         "webhook %s to endpoint %s (%s) → %s in %d ms",
         delivery.event_type,

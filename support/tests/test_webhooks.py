@@ -159,6 +159,37 @@ def test_while_an_attempt_hangs_the_endpoint_s_other_deliveries_wait(
 
 
 @override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
+def test_a_process_posts_webhooks_on_at_most_half_its_threads(
+    api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Before any receiver is known to hang, its first attempts each took a thread for a
+    time-out, and drafts waited behind them: with the process's posting slots taken, a delivery
+    waits a moment without a request (its attempt not counted), leaving threads to the drafts."""
+    slots = webhooks._posting_slots()
+    taken = 0
+    while slots.acquire(blocking=False):  # other attempts, posting
+        taken += 1
+    assert taken == 2  # WORKER_THREADS (4) times POSTING_SHARE
+    try:
+        with webhook_receiver(200) as receiver:
+            WebhookEndpoint.objects.create(url=receiver.url)
+            delivery = approve(api, make_draft(), django_capture_on_commit_callbacks)
+            delay = webhooks.attempt(delivery.pk)
+            assert delay is not None and timedelta(seconds=1) <= delay <= timedelta(seconds=2)
+            assert not receiver.requests
+            delivery.refresh_from_db()
+            assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 0)
+            slots.release()  # one of them answered
+            taken -= 1
+            elapse_backoff(delivery)
+            assert webhooks.attempt(delivery.pk) is None  # delivered
+            assert len(receiver.requests) == 1
+    finally:
+        for _ in range(taken):
+            slots.release()
+
+
+@override_settings(WEBHOOK_ALLOW_PRIVATE_TARGETS=True)  # the receiver is on loopback
 def test_replay_sends_a_failed_delivery_again(
     api: Client, make_draft: MakeDraft, django_capture_on_commit_callbacks: Any
 ) -> None:
