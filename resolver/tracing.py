@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from dramatiq import Middleware
 from opentelemetry import context, propagate, trace
@@ -90,13 +91,28 @@ def _clean(attributes: Any) -> dict[str, Any]:
     return cleaned
 
 
+# The URL attributes of an outgoing request (httpx: a webhook receiver's, the store's).
+_CLIENT_URL_KEYS = ("url.full", "http.url")
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL: a receiver's path and query are someone else's choice and
+    often a credential (a path token, `?sig=`), which no recogniser knows."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], "", "", ""))
+
+
 def redacted(span: Any) -> Any:
     """A finished span as exported: the same, or a copy whose string attributes (its own and its
-    events') went through the recognisers."""
+    events') went through the recognisers, and whose outgoing request URL is its origin only."""
     from opentelemetry.sdk.trace import Event, ReadableSpan
     from opentelemetry.trace import Link, Status
 
     attributes = _clean(span.attributes)
+    if span.kind == SpanKind.CLIENT:
+        for key in _CLIENT_URL_KEYS:
+            if isinstance(attributes.get(key), str):
+                attributes[key] = _origin(span.attributes[key])
     events = [Event(e.name, _clean(e.attributes), e.timestamp) for e in span.events]
     links = [Link(link.context, _clean(link.attributes)) for link in span.links]
     # An exception's status says "ValueError: <its message>".

@@ -138,3 +138,23 @@ def test_exported_spans_carry_no_personal_data(db: None, spans: InMemorySpanExpo
     assert "[CARD_1]" in str(dict(check.events[0].attributes or {})["exception.message"])
     assert check.status.description == "ValueError: [EMAIL_1]"
     assert "[EMAIL_1]" in text.split("healthz", 1)[1]  # the request's URL kept, redacted
+
+
+def test_an_outgoing_requests_url_is_exported_as_its_origin(
+    db: None, spans: InMemorySpanExporter
+) -> None:
+    """A webhook receiver's URL is its owner's choice, often with a credential in its path or
+    query (`/hooks/T0KEN?sig=…`) that no recogniser knows: httpx's span keeps the origin only."""
+    import httpx
+
+    from support.tests.receiver import webhook_receiver
+
+    with webhook_receiver(200) as receiver:
+        secret_url = f"{receiver.url}/hooks/Zk81secretpath?sig=abc123token"
+        httpx.post(secret_url, content=b"{}")
+        origin = receiver.url.split("/", 3)
+    exported = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.CLIENT]
+    assert exported
+    text = repr([dict(s.attributes or {}) for s in exported])
+    assert "Zk81secretpath" not in text and "abc123token" not in text
+    assert f"{origin[0]}//{origin[2]}" in text
