@@ -46,6 +46,15 @@ class WarmupFailed(MiddlewareError):
     """A warmer raised: the worker process stops instead of booting cold or broken."""
 
 
+_booted_threads: int | None = None
+
+
+def worker_threads() -> int:
+    """How many threads this worker process runs (its `--threads`), WORKER_THREADS outside a
+    worker: what shares of them (support/webhooks.py's posting slots) are counted from."""
+    return _booted_threads or settings.WORKER_THREADS
+
+
 class WorkerWarmup(Middleware):
     """Loads what the first message would need (models, compiled graph, a dry run) before the
     worker consumes anything. Runs before WorkerHeartbeat's boot hook, so /healthz counts a
@@ -59,6 +68,8 @@ class WorkerWarmup(Middleware):
         # longest a message waits when its wake (resolver/broker_wake.py) was missed. Set before
         # the consumers exist.
         worker.worker_timeout = CONSUMER_IDLE_POLL_MS
+        global _booted_threads
+        _booted_threads = int(worker.worker_threads)
         started = time.monotonic()
         for path in self.warmers:
             try:

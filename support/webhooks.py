@@ -28,6 +28,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from resolver import http_guard
+from resolver.broker import worker_threads
 from resolver.logs import scrub
 from resolver.redis_client import get_redis
 from support.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
@@ -214,7 +215,7 @@ def rest(endpoint_id: int) -> None:
 
 @functools.cache
 def _posting_slots() -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(max(1, int(settings.WORKER_THREADS * POSTING_SHARE)))
+    return threading.BoundedSemaphore(max(1, int(worker_threads() * POSTING_SHARE)))
 
 
 @contextmanager
