@@ -146,6 +146,13 @@ class DeadLetters(Middleware):
             # Retries counts attempts that failed; the first one was not a retry.
             retries=max(0, message.options.get("retries", 1) - 1),
         )
+        # What its actor's app does about a job that failed for good (settings: by dotted path,
+        # so the platform imports no app): an agent run's draft is escalated for a person.
+        if (handler := settings.DEAD_LETTER_HANDLERS.get(message.actor_name)) and message.args:
+            try:
+                import_string(handler)(message.args[0], type(exception).__name__)
+            except Exception:  # the dead letter is written; a Reprocess still finds the draft
+                logger.exception("dead letter handler %s failed", handler)
 
 
 # A worker that died (SIGKILL, OOM) leaves the messages it had fetched unacked; the broker

@@ -132,6 +132,9 @@ DRAMATIQ_ACTOR_MODULES = [
     "support.actors",
     "support.outbound.actors",
 ]
+# Called with a dead-lettered message's first argument and its exception's class name, by actor
+# (resolver/broker.py:DeadLetters): a message whose agent run failed for good is escalated.
+DEAD_LETTER_HANDLERS = {"process_message": "support.agent_runs.escalate_failed_run"}
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
 # torch threads per forward pass of the embedding model in a worker process: the worker's threads

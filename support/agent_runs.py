@@ -14,6 +14,7 @@ commit):
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,7 +35,7 @@ from support.models import AuditAction, AuditLog, Conversation, Draft, DraftStat
 from support.models.draft import DRAFT_CLAIM_LEASE
 from support.outcome import DraftOutcome
 from support.review import ReviewError
-from support.vocabulary import ActionStatus
+from support.vocabulary import ActionStatus, EscalationReason
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +187,48 @@ def record_outcome(
         if not escalated:
             transaction.on_commit(lambda: _auto_send(draft.pk))
     return draft
+
+
+def escalate_failed_run(message_id: Any, error: str) -> Draft | None:
+    """The run of a message failed for good (its retries spent, a dead letter written): its
+    PENDING draft is escalated RUN_FAILED, so the console shows a person must answer (it said
+    "The assistant is drafting a reply…" for ever) and the customer is not left waiting on a
+    run nobody will make. None when no draft is pending (another run recorded one)."""
+    try:
+        uuid.UUID(str(message_id))
+    except ValueError:
+        return None  # no message's id: nothing is owed a draft
+    draft = (
+        Draft.objects.filter(message_id=message_id)
+        .keyed_in_status(DraftStatus.PENDING)
+        .order_by("-created_at")
+        .first()
+    )
+    if draft is None:
+        return None
+    outcome = DraftOutcome(
+        status=DraftStatus.ESCALATED,
+        escalation_reason=EscalationReason.RUN_FAILED,
+        triage={},
+        answer="",
+        citations=[],
+        # The Draft keeps 200 characters of it.
+        suggested_action=f"Drafting failed ({error[:60]}): answer yourself, or reprocess once "
+        "the cause is fixed.",
+        confidence=0.0,
+        guard={},
+        facts={},
+        model="",
+        prompt_version="",
+        tokens=0,
+        cost=0.0,
+        latency_ms=0,
+        trace=["dead_letter"],
+    )
+    try:
+        return record_outcome(draft.pk, outcome)
+    except AlreadyRecorded:
+        return None
 
 
 def _auto_send(draft_id: Any) -> None:

@@ -57,6 +57,9 @@ class EscalationReason(models.TextChoices):
     # articles, it does not translate them), though one in another language does: a person who
     # reads the language answers (#31).
     LANGUAGE_UNSUPPORTED = "language_unsupported", "No article in the customer's language"
+    # The run failed on every retry (a provider down, an answer nothing could store): a person
+    # answers or reprocesses; the draft no longer says "drafting…" for ever (support/agent_runs.py).
+    RUN_FAILED = "run_failed", "The assistant could not draft"
 
 
 class RejectCategory(models.TextChoices):

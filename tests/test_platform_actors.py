@@ -140,3 +140,36 @@ def test_a_dead_letter_keeps_no_personal_data(db: None) -> None:
     assert letter.error == "ValueError: card [CARD_1] for [EMAIL_1]"
     assert "ana.lopez" not in letter.traceback and "[EMAIL_1]" in letter.traceback
     assert (letter.args, letter.retries) == (["d-1"], 2)
+
+
+def test_a_run_that_failed_for_good_escalates_its_draft(db: None) -> None:
+    """A dead-lettered run left its draft PENDING, shown as "The assistant is drafting a
+    reply…" for ever: it is escalated run_failed, so a person answers it (or reprocesses)."""
+    import dramatiq
+    from dramatiq.broker import MessageProxy
+
+    from resolver.broker import DeadLetters
+    from support.inbound import receive_message
+    from support.models import AuditLog, Conversation, Draft, DraftStatus
+
+    message, draft = receive_message("reset my password please", enqueue=False)
+    failed = MessageProxy(
+        dramatiq.Message(
+            queue_name="drafts",
+            actor_name="process_message",
+            args=(str(message.pk), "event-1"),
+            kwargs={},
+            options={"retries": 4},
+        )
+    )
+    failed.fail()
+    DeadLetters().after_process_message(None, failed, exception=ConnectionError("refused"))
+
+    draft = Draft.objects.get(pk=draft.pk)
+    assert (draft.status, draft.escalation_reason) == (DraftStatus.ESCALATED, "run_failed")
+    assert "ConnectionError" in draft.suggested_action
+    assert Conversation.objects.get(pk=draft.conversation_id).status == "ESCALATED"
+    assert AuditLog.objects.filter(draft=draft, action="escalated").exists()
+    # Another letter for the same message (a replay that failed again) changes nothing.
+    DeadLetters().after_process_message(None, failed, exception=ConnectionError("refused"))
+    assert Draft.objects.filter(message=message).count() == 1

@@ -40,12 +40,29 @@ class InvalidOutput(ValueError):
     pass
 
 
+# Far more than an answer of DraftOutput's 4,000 characters takes as JSON: anything longer is a
+# model that looped, and is not parsed at all.
+MAX_OUTPUT_CHARS = 64_000
+
+
+def _storable(text: str) -> str:
+    """A model's text as a text column takes it: no NUL, no lone surrogate (PostgreSQL refused
+    the draft, and the run failed on every retry with the same answer)."""
+    return text.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
+
+
 def parse_output(text: str, sources: int) -> DraftOutput:
+    if len(text) > MAX_OUTPUT_CHARS:
+        raise InvalidOutput(f"the output is over {MAX_OUTPUT_CHARS} characters")
     try:
         data = json.loads(_FENCE.sub("", text.strip()))
         output = DraftOutput.model_validate(data)
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise InvalidOutput(str(exc).splitlines()[0][:200]) from None
+    # ValueError: JSON, a number over Python's 4,300 digits; RecursionError: "[[[[…" nested.
+    except (ValueError, RecursionError, ValidationError) as exc:
+        raise InvalidOutput(str(exc).splitlines()[0][:200] if str(exc) else repr(exc)) from None
+    output = output.model_copy(update={"answer": _storable(output.answer)})
+    if not output.answer.strip():
+        raise InvalidOutput("the answer is empty")
     numbers = set(output.citations) | set(cited_numbers(output.answer))
     if any(not 1 <= n <= sources for n in numbers):
         raise InvalidOutput(f"citations must be source numbers between 1 and {sources}")

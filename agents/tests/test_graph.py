@@ -10,6 +10,7 @@ from langgraph.graph.state import CompiledStateGraph
 
 from agents.graph import run_graph
 from agents.prompts import PROMPT_VERSION
+from agents.providers.chat import InvalidOutput, parse_output
 from agents.state import Turn
 from agents.state_builder import build_state
 from agents.tests.conftest import ARTICLE_IDS, DELIVERY, llm_json
@@ -225,6 +226,39 @@ def test_invalid_json_twice_escalates(llm_graph: Callable[..., CompiledStateGrap
     outcome = run_graph(llm_graph("not json", '{"answer": ""}'), build_state(CANCEL))
     assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "guard_failed")
     assert outcome.guard["reasons"][0].startswith("grounded/invalid_output")
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        '{"answer": "x [1]", "citations": [' + "1" * 5000 + '], "confidence": 0.9}',
+        '{"answer": "x [1]", "citations": [1' + "0" * 5000,  # cut off in a looping number
+        "[" * 60_000,
+    ],
+    ids=["5000-digit-number", "truncated-number", "deep-nesting"],
+)
+def test_output_json_cannot_read_is_invalid_output(output: str) -> None:
+    """These raised ValueError and RecursionError out of the run: retried, dead-lettered, and
+    the draft stayed PENDING."""
+    with pytest.raises(InvalidOutput):
+        parse_output(output, sources=3)
+
+
+def test_output_json_cannot_read_escalates_instead_of_crashing_the_run(
+    llm_graph: Callable[..., CompiledStateGraph],
+) -> None:
+    outcome = run_graph(llm_graph("[" * 100_000, "[" * 100_000), build_state(CANCEL))
+    assert (outcome.status, outcome.escalation_reason) == ("ESCALATED", "guard_failed")
+
+
+def test_a_nul_in_the_models_answer_is_dropped_not_fatal(
+    llm_graph: Callable[..., CompiledStateGraph],
+) -> None:
+    """PostgreSQL refuses a NUL in a text column: the run failed on every retry."""
+    answer = GROUNDED.replace("To cancel", "To\u0000 cancel", 1)
+    assert "\u0000" in answer
+    outcome = run_graph(llm_graph(llm_json(answer, [1])), build_state(CANCEL))
+    assert (outcome.status, outcome.answer) == ("SUGGESTED", GROUNDED)
 
 
 def test_citation_numbers_outside_the_sources_are_invalid(
