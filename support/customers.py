@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from support.email.addresses import normalise
+from support.email.addresses import fold_case, normalise
 from support.models import Conversation, Customer, Message
 from support.vocabulary import Verification
 
@@ -62,9 +62,9 @@ def is_thread_customer(verified_by: str, identity: str, thread_ref: str) -> bool
         return False
     if address == normalise(thread_ref):
         return True
-    on_record = Customer.objects.filter(email__iexact=address).order_by("pk").first()
+    on_record = _with_email(address)
     return on_record is not None and (
-        on_record.ref == thread_ref or on_record.email.lower() == thread_ref.strip().lower()
+        on_record.ref == thread_ref or fold_case(on_record.email) == fold_case(thread_ref.strip())
     )
 
 
@@ -73,18 +73,24 @@ def customer_for_ref(ref: str) -> Customer:
     return _get_or_create(ref)
 
 
+def _with_email(address: str) -> Customer | None:
+    """The first customer on record with this address, compared as fold_case compares (the
+    database's case-insensitive match is only a shortlist: it has its own idea of case)."""
+    shortlist = Customer.objects.filter(email__iexact=address).order_by("pk")
+    return next((c for c in shortlist if fold_case(c.email.strip()) == address), None)
+
+
 def customer_for_email(address: str) -> Customer:
-    address = address.strip().lower()
+    address = fold_case(address.strip())
     Conversation.objects.lock_customer(address)
-    on_record = Customer.objects.filter(email__iexact=address).order_by("pk")
-    customer = on_record.first()
+    customer = _with_email(address)
     if customer is None:
         return _get_or_create(address, email=address)
     if customer.ref != address:
         # Serialise with an erasure of that customer (it locks by its ref), then read again:
         # the erasure we waited for may have deleted the row we read before the lock.
         Conversation.objects.lock_customer(customer.ref)
-        again = on_record.first()
+        again = _with_email(address)
         if again is None:
             return _get_or_create(address, email=address)
         if again.ref != customer.ref:

@@ -8,6 +8,18 @@ from email.utils import make_msgid, parseaddr
 from django.conf import settings
 
 
+def fold_case(text: str) -> str:
+    """Lower case, except where lowering a character that is not ASCII gives ASCII: KELVIN SIGN
+    (U+212A) lowers to "k", so "\u212aate@" and "kate@" (two mailboxes) were one customer, the
+    second verified as the first."""
+    return "".join(_fold(char) for char in text)
+
+
+def _fold(char: str) -> str:
+    low = char.lower()
+    return low if char.isascii() or not any(c.isascii() for c in low) else char
+
+
 def normalise(address: str) -> str:
     """Lower case, the domain in its ASCII (IDNA) form: how the same mailbox compares equal
     whichever client wrote it. "" when it is not an address."""
@@ -19,7 +31,7 @@ def normalise(address: str) -> str:
     # A label the IDNA codec refuses (too long, empty) is kept as written, in lower case.
     with contextlib.suppress(UnicodeError):
         domain = domain.encode("idna").decode("ascii")
-    return f"{local.strip().lower()}@{domain}"
+    return f"{fold_case(local.strip())}@{domain}"
 
 
 def support_address() -> str:

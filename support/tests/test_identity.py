@@ -109,6 +109,21 @@ def test_a_trusted_dmarc_pass_is_verified_and_linked_to_the_customer_on_record(
     assert Customer.objects.count() == 1
 
 
+def test_a_look_alike_mailbox_is_not_the_customer_on_record(db: None, identity: Any) -> None:
+    """U+212A KELVIN SIGN lowers to an ASCII "k": a DMARC-passing mail from "\u212aate@" (a
+    mailbox of its own) was linked to Kate, verified, with her memory, orders and actions."""
+    _, domain = person()
+    kate = Customer.objects.create(ref="C-7", email=f"kate@{domain}")
+    message = email_from(f"\u212aate@{domain}", f"{BORDER}; dmarc=pass header.from={domain}")
+
+    assert message.conversation.customer_id != kate.pk
+    assert message.conversation.customer_ref == f"\u212aate@{domain}"
+    assert not kate.conversations.exists()
+    # The same letters in another case are still the same mailbox.
+    again = email_from(f"KATE@{domain}", f"{BORDER}; dmarc=pass header.from={domain}")
+    assert again.conversation.customer_id == kate.pk
+
+
 def test_a_verified_new_sender_becomes_a_customer_whose_ref_is_the_address(
     db: None, identity: Any
 ) -> None:
