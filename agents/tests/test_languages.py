@@ -79,6 +79,17 @@ def test_a_short_message_takes_the_conversations_language_or_none() -> None:
     assert detect_language("Where is my order? It has been a week", earlier).language == "en"
 
 
+@pytest.mark.parametrize(
+    "text", ["okay", "Okay!", "Okay :)", "Tracking?", "tracking NW-10001?", "Okay, NW-10001"]
+)
+def test_loan_words_alone_take_the_conversations_language(text: str) -> None:
+    """They read as English, sure from one word: a German conversation's "okay" got an English
+    draft language (and no language note to the LLM)."""
+    earlier = ["Wo ist mein Paket? Ich warte seit einer Woche darauf."]
+    detected = detect_language(text, earlier)
+    assert (detected.language, detected.source) == ("de", "conversation")
+
+
 def test_english_slang_is_never_taken_for_another_language() -> None:
     # Proper names may leave it undetermined (answered in English), never another language.
     place = "I'm at American Airlines Admirals Club in Guarulhos, São Paulo"

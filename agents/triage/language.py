@@ -157,6 +157,11 @@ def _read(text: str, source: Source) -> tuple[DetectedLanguage | None, bool]:
     telling = telling_words(text)
     named = telling_words(text, names=True)
     readings = [read for read in (telling, named) if len(read) >= OTHER_MIN_WORDS]
+    if not named:
+        # Loan words only ("okay", "Tracking?", "okay, NW-10001"): what they read as (English,
+        # sure from one word) says nothing of the writer, so the reading never stands alone
+        # and a German conversation stays German.
+        return _reading(words, len(words), source)[0], False
     first: tuple[DetectedLanguage | None, bool] = (None, False)
     for read in list(dict.fromkeys(map(tuple, readings))) or [tuple(words)]:
         reading = _reading(list(read), len(words), source)
