@@ -28,15 +28,29 @@ def in_language(documents: KBDocumentQuerySet, language: str) -> KBDocumentQuery
     return documents.in_language(language)
 
 
+def _default_first(codes: set[str]) -> list[str]:
+    return sorted(codes, key=lambda code: (code != DEFAULT_LANGUAGE, code))
+
+
 def languages() -> list[str]:
     """The languages the help center has articles in, the default first."""
     found = set(KBDocument.objects.public().values_list("language", flat=True).distinct())
-    return sorted(found | {DEFAULT_LANGUAGE}, key=lambda code: (code != DEFAULT_LANGUAGE, code))
+    return _default_first(found | {DEFAULT_LANGUAGE})
+
+
+def category_languages(code: str) -> list[str]:
+    """The languages a category has public articles in, the default first (if it has it): the
+    only ones its page exists in, so the only ones it links to. [] when it has none."""
+    if "\x00" in code:  # from the URL (%00): no category has it, and PostgreSQL refuses it
+        return []
+    rows = KBDocument.objects.public().filter(category=code).order_by()
+    return _default_first(set(rows.values_list("language", flat=True).distinct()))
 
 
 def requested_language(request: HttpRequest, available: list[str]) -> str:
-    """`?lang=xx` when it is one the help center has, else the first of the browser's
-    Accept-Language it has, else DEFAULT_LANGUAGE."""
+    """`?lang=xx` when it is one of `available`, else the first of the browser's
+    Accept-Language that is, else DEFAULT_LANGUAGE (else, when `available` lacks it, the first
+    of `available`: a category with no article in the default language)."""
     asked = request.GET.get("lang", "").strip().lower()
     if _LANGUAGE.match(asked) and asked in available:
         return asked
@@ -44,6 +58,8 @@ def requested_language(request: HttpRequest, available: list[str]) -> str:
         code = part.split(";")[0].strip().lower()[:2]
         if code in available:
             return code
+    if available and DEFAULT_LANGUAGE not in available:
+        return available[0]
     return DEFAULT_LANGUAGE
 
 

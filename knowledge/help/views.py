@@ -20,24 +20,24 @@ QUERY_MAX_CHARS = 500
 
 
 def _page(request: HttpRequest, path: str, language: str, available: list[str]) -> dict[str, Any]:
-    """What every page's head needs: its canonical URL and its other languages' URLs."""
+    """What every negotiated page's head and footer need: its canonical URL, and the URLs of
+    its languages (`available`: the ones this page exists in).
+
+    Every language's URL says `?lang=`, the default's included: the bare URL reads the
+    browser's Accept-Language, so it is no language's page (a German browser sent to a bare
+    "EN" link got German). The bare URL is only the `x-default` alternate, and the canonical
+    of a page asked for by it; a page asked for with `?lang=` has its language's URL."""
 
     def url(lang: str) -> str:
-        suffix = "" if lang == articles.DEFAULT_LANGUAGE else f"?lang={lang}"
-        return request.build_absolute_uri(path + suffix)
+        return request.build_absolute_uri(f"{path}?lang={lang}")
 
+    bare = request.build_absolute_uri(path)
     return {
         "language": language,
-        "canonical": url(language),
+        "canonical": url(language) if "lang" in request.GET else bare,
         "alternates": [(lang, url(lang)) for lang in available] if len(available) > 1 else [],
-        "default_url": url(articles.DEFAULT_LANGUAGE),
-        "lang_param": _lang_param(language),
+        "default_url": bare,
     }
-
-
-def _lang_param(language: str) -> str:
-    """What the page's links carry as `?lang=` to stay in its language ("" for the default)."""
-    return "" if language == articles.DEFAULT_LANGUAGE else language
 
 
 # On the pages whose language may come from the browser's Accept-Language
@@ -60,9 +60,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 @varies_by_language
 def category(request: HttpRequest, code: str) -> HttpResponse:
-    available = articles.languages()
+    # Its own languages, not the help center's: a page in another language does not exist,
+    # so it is neither linked to nor what the bare URL falls back to.
+    available = articles.category_languages(code)
     language = articles.requested_language(request, available)
-    shown = articles.category(code, language)
+    shown = articles.category(code, language) if available else None
     if shown is None:
         raise Http404("no such category")
     path = articles.category_path(code)
@@ -78,11 +80,11 @@ def article(request: HttpRequest, slug: str) -> HttpResponse:
     language = document.language
     path = reverse("help:article", args=[document.slug])
     context = {
+        # The page is in the article's language: its links (breadcrumbs, header, search form)
+        # say `?lang=` with it, English too (bare, they followed the browser's language).
         "language": language,
         "canonical": request.build_absolute_uri(path),
         "alternates": [],
-        # The page is in the article's language: its links (breadcrumbs, header) stay in it.
-        "lang_param": _lang_param(language),
         "document": document,
         "category_title": articles.categories_title(document.category),
         "category_path": articles.category_path(document.category),

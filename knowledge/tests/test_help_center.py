@@ -78,7 +78,9 @@ def test_home_lists_the_public_articles_by_category(kb: dict[str, KBDocument]) -
         assert f'href="/help/{kb[key].slug}/"' in html
     for key in ("internal", "draft", "learned"):
         assert kb[key].title not in html
-    assert re.search(r"<h2 id=\"cat-\d\"><a href=\"/help/category/DELIVERY/\">Delivery</a>", html)
+    assert re.search(
+        r"<h2 id=\"cat-\d\"><a href=\"/help/category/DELIVERY/\?lang=en\">Delivery</a>", html
+    )
     assert 'class="skip" href="#main"' in html and '<main id="main"' in html
     assert '<link rel="canonical" href="http://testserver/help/">' in html
 
@@ -134,8 +136,8 @@ def test_articles_without_a_category_or_with_a_slash_in_it_are_reachable(
     home = _get("/help/")
     assert home.status_code == 200
     html = home.content.decode()
-    assert '<a href="/help/category/">General</a>' in html
-    assert '<a href="/help/category/Orders/Returns/">' in html
+    assert '<a href="/help/category/?lang=en">General</a>' in html
+    assert '<a href="/help/category/Orders/Returns/?lang=en">' in html
     for path, document in (
         ("/help/category/", general),
         ("/help/category/Orders/Returns/", returns),
@@ -149,7 +151,7 @@ def test_articles_without_a_category_or_with_a_slash_in_it_are_reachable(
     ):
         page = _get(f"/help/{document.slug}/")
         assert page.status_code == 200
-        assert f'<a href="{crumb}">' in page.content.decode()
+        assert f'<a href="{crumb}?lang=en">' in page.content.decode()
 
 
 def test_a_learned_article_is_shown_once_approved(kb: dict[str, KBDocument]) -> None:
@@ -343,3 +345,115 @@ def test_a_language_stays_in_its_articles_links_and_caches(kb: dict[str, KBDocum
     assert '<a href="/help/category/REFUND/?lang=es">' in page
     for path in ("/help/", "/help/category/REFUND/", "/help/search/?q=reembolso"):
         assert "Accept-Language" in _get(path).get("Vary", ""), path
+
+
+GERMAN_BROWSER = "de-DE,de;q=0.9,en;q=0.5"
+
+
+def _german_articles(*rows: tuple[str, str, str]) -> None:
+    """German articles: (external id, title, category)."""
+    upsert_documents(
+        [
+            DocumentSpec(
+                source=DocumentSource.MANUAL,
+                external_id=external_id,
+                title=title,
+                content="Wir erstatten den Betrag innerhalb von 5 bis 7 Tagen.",
+                category=category,
+                language="de",
+            )
+            for external_id, title, category in rows
+        ]
+    )
+
+
+def _alternates(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<link rel="alternate" hreflang="([^"]+)" href="([^"]+)">', html))
+
+
+def _language_links(html: str) -> dict[str, str]:
+    """The footer's language links: language → URL."""
+    return {lang: url for url, lang in re.findall(r'<a href="([^"]+)" hreflang="([^"]+)"', html)}
+
+
+@pytest.mark.parametrize("path", ["/help/", "/help/category/REFUND/", "/help/search/?q=refund"])
+def test_a_german_browser_can_switch_every_page_to_english(
+    kb: dict[str, KBDocument], path: str
+) -> None:
+    """Every language's link and alternate says `?lang=`, English's too: a bare "EN" link read
+    Accept-Language again and served German, and told search engines it was English. The
+    bare URL is the x-default only."""
+    _german_articles(("rueckerstattung", "Rückerstattung", "REFUND"))
+    browser = Client(HTTP_ACCEPT_LANGUAGE=GERMAN_BROWSER)
+    page = browser.get(path)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert '<html lang="de">' in html
+    assert "Accept-Language" in page["Vary"]  # the bare URL is negotiated
+    bare = "http://testserver" + path.split("?")[0]
+    assert _alternates(html) == {
+        "en": f"{bare}?lang=en",
+        "de": f"{bare}?lang=de",
+        "x-default": bare,
+    }
+    assert _language_links(html) == {"en": f"{bare}?lang=en", "de": f"{bare}?lang=de"}
+    # The bare URL is the x-default: its own canonical (the sitemap lists it), whichever
+    # language it negotiated.
+    assert f'<link rel="canonical" href="{bare}">' in html
+    for lang, url in _language_links(html).items():
+        switched = browser.get(url)
+        assert switched.status_code == 200, url
+        html = switched.content.decode()
+        assert f'<html lang="{lang}">' in html, url
+        assert f'<link rel="canonical" href="{url}">' in html  # its own language's URL
+        assert f'<a class="brand" href="/help/?lang={lang}">' in html
+
+
+def test_an_english_article_keeps_its_links_in_english(kb: dict[str, KBDocument]) -> None:
+    """A German browser on the English "Reset your password" (ACCOUNT has no German article):
+    its breadcrumbs, header link and search box stay in English. They had no `?lang=`, so
+    they were read in German: the category's page was a 404, the others German."""
+    _german_articles(("rueckerstattung", "Rückerstattung", "REFUND"))
+    browser = Client(HTTP_ACCEPT_LANGUAGE=GERMAN_BROWSER)
+    html = browser.get(f"/help/{kb['password'].slug}/").content.decode()
+    assert '<html lang="en">' in html
+    assert '<a href="/help/?lang=en">Help center</a>' in html
+    assert '<a href="/help/category/ACCOUNT/?lang=en">' in html
+    assert '<a class="brand" href="/help/?lang=en">' in html
+    assert '<input type="hidden" name="lang" value="en">' in html
+    crumb = browser.get("/help/category/ACCOUNT/?lang=en")
+    assert crumb.status_code == 200 and '<html lang="en">' in crumb.content.decode()
+    assert kb["password"].title in crumb.content.decode()
+    home = browser.get("/help/?lang=en").content.decode()
+    assert '<html lang="en">' in home and "Rückerstattung" not in home
+    found = browser.get("/help/search/", {"q": "password", "lang": "en"}).content.decode()
+    assert '<html lang="en">' in found and kb["password"].title in found
+
+
+def test_a_category_links_only_to_the_languages_it_has(kb: dict[str, KBDocument]) -> None:
+    """A category's page offers (hreflang, footer) only the languages it has public articles
+    in: it linked every language of the help center, and those pages were 404s. Its bare URL
+    falls back to one of them, not to a language it lacks."""
+    _german_articles(
+        ("rueckerstattung", "Rückerstattung", "REFUND"),
+        ("ruecksendung", "Rücksendung", "RETOUREN"),  # a category with German articles only
+    )
+    refund = _get("/help/category/REFUND/").content.decode()
+    assert set(_alternates(refund)) == {"en", "de", "x-default"}
+    assert set(_language_links(refund)) == {"en", "de"}
+    for url in _alternates(refund).values():
+        assert _get(url).status_code == 200, url
+    for path in ("/help/category/ACCOUNT/", "/help/category/ACCOUNT/?lang=en"):
+        account = _get(path).content.decode()
+        assert _alternates(account) == {} and _language_links(account) == {}, path
+        assert 'hreflang="de"' not in account
+    # A German browser on the bare URL of a category without German: English, not a 404.
+    browser = Client(HTTP_ACCEPT_LANGUAGE=GERMAN_BROWSER)
+    account = browser.get("/help/category/ACCOUNT/")
+    assert account.status_code == 200 and '<html lang="en">' in account.content.decode()
+    # Nor is a German-only category a 404 for a browser that asks for no language.
+    returns = _get("/help/category/RETOUREN/")
+    assert returns.status_code == 200
+    html = returns.content.decode()
+    assert '<html lang="de">' in html and "Rücksendung" in html
+    assert _alternates(html) == {} and 'href="/help/?lang=de"' in html
