@@ -35,7 +35,7 @@ from support.models import AuditAction, AuditLog, Conversation, Draft, DraftStat
 from support.models.draft import DRAFT_CLAIM_LEASE
 from support.outcome import DraftOutcome
 from support.review import ReviewError
-from support.vocabulary import ActionStatus, EscalationReason
+from support.vocabulary import ActionStatus, EscalationReason, not_drafted_guard
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def escalate_failed_run(message_id: Any, error: str) -> Draft | None:
         suggested_action=f"Drafting failed ({error[:60]}): answer yourself, or reprocess once "
         "the cause is fixed.",
         confidence=0.0,
-        guard={},
+        guard=not_drafted_guard(),
         facts={},
         model="",
         prompt_version="",

@@ -130,6 +130,25 @@ def test_an_escalation_that_was_never_drafted_says_so_and_has_nothing_to_approve
         assert 'data-key="p">Reprocess</button>' in html
 
 
+def test_a_run_that_failed_for_good_shows_as_an_escalation_to_answer(
+    console: Client, make_draft: MakeDraft
+) -> None:
+    """It said "The assistant is drafting a reply…" for ever (support/agent_runs.py)."""
+    from support.agent_runs import escalate_failed_run
+
+    pending = make_draft("reset my password please", status=DraftStatus.PENDING, answer="")
+    draft = escalate_failed_run(pending.message_id, "ConnectionError")
+    assert draft is not None
+    page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
+    pushed = "".join(ConversationLive(draft.conversation_id).snapshot())
+    for html in (page, pushed):
+        assert "The assistant could not draft" in html
+        assert "Drafting failed (ConnectionError)" in html
+        assert "drafting a reply" not in html
+        assert "Not drafted: no checks ran." in html
+        assert 'data-key="p">Reprocess</button>' in html
+
+
 def test_a_drafted_answer_can_be_approved(console: Client, make_draft: MakeDraft) -> None:
     draft = make_draft(completed_at=timezone.now())
     page = console.get(f"/console/conversations/{draft.conversation_id}/").content.decode()
