@@ -19,7 +19,9 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+")
 # Specifics a reply must not invent: money amounts, long numbers (orders, references, phones),
 # dates. Each must appear in the customer's text (or the case's facts).
 SPECIFIC = re.compile(
-    r"[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:usd|eur|gbp|dollars|euros)\b|\b[a-z]{0,4}-?\d{4,}\b"
+    # A match starts only where a number does (not after "1,"): "1,1,1,…" tried from every digit.
+    r"[$€£]\s?\d[\d,.]*|(?<!\d[,.])\b\d(?:[,.]?\d)*[,.]?\s?(?:usd|eur|gbp|dollars|euros)\b"
+    r"|\b[a-z]{0,4}-?\d{4,}\b"
     r"|\b\d{1,2}/\d{1,2}/\d{2,4}\b",
     re.IGNORECASE,
 )

@@ -159,20 +159,28 @@ def _changed_texts(specs: Sequence[DocumentSpec]) -> list[str]:
 
 def _writable(specs: Iterable[DocumentSpec], problems: list[ReadProblem]) -> list[DocumentSpec]:
     """The specs to write: a repeated (source, external_id) or one PostgreSQL cannot store
-    (specs.unstorable) is a problem of its own, and the rest are written."""
+    (specs.unstorable) is a problem of its own, and the rest are written. The readers report
+    these with the row's line and file (readers._refused); what is left here has none (specs
+    given directly, Bitext's articles, built from many rows): line 0, named by the source and
+    external_id, never by its position among the specs, which read as a line of the file."""
     seen: set[tuple[str, str]] = set()
     unique = []
-    for number, spec in enumerate(specs, start=1):
+    for spec in specs:
         key = (spec.source, spec.external_id)
+        where = f"{spec.source} {_shortened(spec.external_id)!r}"
         if key in seen:
-            problems.append(ReadProblem(number, f"duplicate external_id {spec.external_id!r}"))
+            problems.append(ReadProblem(0, "duplicate external_id", where))
             continue
         if problem := unstorable(spec):
-            problems.append(ReadProblem(number, problem, spec.external_id))
+            problems.append(ReadProblem(0, problem, where))
             continue
         seen.add(key)
         unique.append(spec)
     return unique
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _to_encode(batches: Sequence[Sequence[DocumentSpec]]) -> tuple[Vectors, list[list[str]]]:

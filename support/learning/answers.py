@@ -49,15 +49,36 @@ def _matching(observation: Observation) -> Proposal | None:
     return None
 
 
+def _generalised(text: str, keep: int) -> str:
+    """generalise(text)[:keep], without generalising what cannot be kept: text beyond twice
+    `keep` is cut first, at a space (never inside an e-mail address, which cut would no longer
+    read as one), so a message of tens of kilobytes costs what a short one does. The result
+    differs from generalising it all only when more than half of that much text is runs of
+    spaces or @handles."""
+    if len(text) > 2 * keep:
+        head, rest = text[: 2 * keep], text[2 * keep :]
+        last = head.split()[-1:]
+        if last and head.endswith(last[0]) and len(last[0]) < len(head) and not rest[0].isspace():
+            head = head[: -len(last[0])]  # the word the cut went through
+        text = head
+    return generalise(text)[:keep]
+
+
+def _has_words(text: str) -> bool:
+    """Some letter or digit: a reply of zero-width spaces or of emoji ("👍🙂📦") teaches no
+    answer, and became a proposal for a person to dismiss."""
+    return any(char.isalnum() for char in text)
+
+
 def observe(observation: Observation) -> Proposal | None:
     """Gathers a human answer into an answer proposal (a new one, or one more source of the
     proposal asking the same), without the customer's personal data."""
     clean = replace(
         observation,
-        question=generalise(observation.question)[:2000],
-        answer=generalise(observation.answer)[:8000],
+        question=_generalised(observation.question, 2000),
+        answer=_generalised(observation.answer, 8000),
     )
-    if not clean.question or not clean.answer or _already_answered(clean):
+    if not _has_words(clean.question) or not _has_words(clean.answer) or _already_answered(clean):
         return None
     with transaction.atomic():
         lock_kind(ProposalKind.ANSWER)

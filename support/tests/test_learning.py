@@ -55,6 +55,13 @@ def test_answers_to_the_same_question_gather_into_one_proposal(
     assert Proposal.objects.count() == 2
 
 
+@pytest.mark.parametrize("reply", ["\u200b\u200b\u200b", "👍🙂📦", " ... !"])
+def test_a_reply_without_words_teaches_nothing(small_kb: Any, agent_user: Any, reply: str) -> None:
+    """Zero-width spaces or emoji became an answer proposal for a person to dismiss."""
+    assert _answer(_escalated("Do you offer gift wrapping?"), agent_user, reply) is None
+    assert not Proposal.objects.exists()
+
+
 def test_an_unedited_suggestion_teaches_nothing(small_kb: Any, agent_user: Any) -> None:
     _, draft = receive_message("how do I reset my password?", enqueue=False)
     Draft.objects.filter(pk=draft.pk).update(
