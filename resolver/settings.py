@@ -24,6 +24,7 @@ from resolver.env import (
     env_int,
     env_list,
     env_str,
+    env_time_zone,
     env_url,
 )
 from resolver.logs import logging_config
@@ -487,7 +488,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The team's time zone: what "due 10 December" ends at (23:59:59 there), the refund window's
+# days, the dashboard's days and the console's times. Stored times are UTC whatever it is.
+TIME_ZONE = env_time_zone("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 

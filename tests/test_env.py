@@ -134,6 +134,7 @@ def test_database_config_tcp_and_socket() -> None:
         ("ACTIONS_BACKEND", "ftp", "ACTIONS_BACKEND must be one of builtin, http"),
         ("ACTIONS_BACKEND", "http", "ACTIONS_BACKEND=http needs ACTIONS_HTTP_URL"),
         ("SECRET_KEY", "change-me-to-a-long-random-string", "SECRET_KEY looks like a placeholder"),
+        ("TIME_ZONE", "Berlin", "TIME_ZONE must be an IANA time zone name"),
     ],
 )
 def test_manage_py_prints_one_line_and_exits_1(name: str, value: str, expected: str) -> None:
@@ -198,3 +199,18 @@ def test_the_pods_own_address_is_an_allowed_host() -> None:
         )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().splitlines()[-1] == str(["support.example.org", expected])
+
+
+def test_the_teams_time_zone_is_read_from_the_environment() -> None:
+    script = "from support.due import parse_due; print(parse_due('2026-12-10').isoformat())"
+    env = {**os.environ, "TIME_ZONE": "Europe/Berlin"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "2026-12-10T22:59:59+00:00"

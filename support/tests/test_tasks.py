@@ -194,6 +194,21 @@ def test_completing_reopening_and_changing_are_audited_with_what_changed(
     )
 
 
+def test_a_due_date_ends_at_the_end_of_the_day_in_the_teams_time_zone() -> None:
+    """TIME_ZONE (the team's): "due 10 December" in Berlin ends at 22:59:59 UTC in winter, not
+    at 23:59:59 UTC, an hour into the next day there."""
+    from datetime import UTC, datetime
+
+    from django.test import override_settings
+
+    from support.due import parse_due
+
+    assert parse_due("2026-12-10") == datetime(2026, 12, 10, 23, 59, 59, tzinfo=UTC)
+    with override_settings(TIME_ZONE="Europe/Berlin"):
+        assert parse_due("2026-12-10") == datetime(2026, 12, 10, 22, 59, 59, tzinfo=UTC)
+        assert parse_due("2026-07-10") == datetime(2026, 7, 10, 21, 59, 59, tzinfo=UTC)
+
+
 def test_an_overdue_due_date_sent_back_unchanged_is_no_change(
     conversation: Conversation, actor: Actor
 ) -> None:
