@@ -211,6 +211,13 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))[:MAX_VALUES]
 
 
+def _unique_keeping_last(values: list[str]) -> list[str]:
+    """Each once where it last appears, the last MAX_VALUES: the last total is the one a
+    document claims (compare.claimed_total). Kept where it first appeared, "Total: 500 / Total
+    paid: 49 / Amount due: 500" claimed 49; after 20 other totals the grand total was cut."""
+    return list(reversed(dict.fromkeys(reversed(values))))[-MAX_VALUES:]
+
+
 def find_fields(text: str) -> dict[str, list[str]]:
     """The kinds found in `text` (a kind with nothing found is left out)."""
     orders, invoices = order_and_invoice_numbers(text)
@@ -226,7 +233,7 @@ def find_fields(text: str) -> dict[str, list[str]]:
         ORDER_NUMBERS: _unique(orders),
         INVOICE_NUMBERS: _unique(invoices),
         AMOUNTS: _unique([str(a) for a in amounts(text)]),
-        TOTALS: _unique([str(a) for a in totals(text)]),
+        TOTALS: _unique_keeping_last([str(a) for a in totals(text)]),
         DATES: _unique(dates(text)),
         EMAIL_ADDRESSES: _unique(email_addresses(text)),
         TRACKING_NUMBERS: tracking,

@@ -3,13 +3,18 @@ its path): a hostile PDF (a decompression bomb, a page tree of millions, a parse
 child its memory or its time limit, never the worker. Imports nothing but the standard library
 and pypdf, so the child starts in a fraction of a second.
 
-Usage: python pdf_child.py PATH MAX_PAGES MAX_CHARS MAX_MEMORY_BYTES; prints one JSON object:
-{"ok": true, "text", "pages"} or {"ok": false, "error", "pages"?}."""
+Usage: python pdf_child.py PATH MAX_PAGES MAX_CHARS MAX_MEMORY_BYTES [MAX_CPU_SECONDS PARENT_PID];
+prints one JSON object: {"ok": true, "text", "pages"} or {"ok": false, "error", "pages"?}, and
+nothing else: pypdf's warnings are switched off (one hostile page made it log 8 kB per content
+operator, hundreds of megabytes the worker had to hold)."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
+import warnings
 from typing import Any
 
 
@@ -20,6 +25,31 @@ def _limit_memory(max_bytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (max_bytes, max_bytes))
     except (ImportError, ValueError, OSError):  # not on this platform: the time limit still holds
         pass
+
+
+def _limit_cpu(seconds: int) -> None:
+    """The time limit holds without the parent: the worker waits DOCUMENT_READ_SECONDS and then
+    kills this process, but a worker that died first (SIGKILL, OOM) left it spinning."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _die_with(parent: int) -> None:
+    """Linux: killed when the worker that started it dies (PR_SET_PDEATHSIG), unless it died
+    already (then our parent is no longer it)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def read(path: str, max_pages: int, max_chars: int) -> dict[str, Any]:
@@ -75,7 +105,13 @@ def storable(text: str) -> str:
 
 def main(argv: list[str]) -> int:
     path, max_pages, max_chars, max_memory = argv[1], int(argv[2]), int(argv[3]), int(argv[4])
+    if len(argv) > 6:
+        _die_with(int(argv[6]))
     _limit_memory(max_memory)
+    if len(argv) > 5:
+        _limit_cpu(int(argv[5]))
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
     try:
         result = read(path, max_pages, max_chars)
     except MemoryError:

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -54,17 +57,20 @@ def read_attachments(message_id: uuid.UUID | str) -> list[DocumentReading]:
     orders = customer_orders(customer_of(message))
     already = Attachment.objects.filter(message_id=message_id, reading__isnull=False).count()
     deadline = time.monotonic() + settings.DOCUMENT_READ_SECONDS * BUDGET_FACTOR
-    readings = []
+    readings: list[DocumentReading] = []
+    unread: list[DocumentReading] = []  # written together at the end: nothing to lose
     for number, attachment in enumerate(pending, start=already + 1):
         if number > MAX_DOCUMENTS:
-            reading = _not_read(attachment, f"more than {MAX_DOCUMENTS} documents in one message")
+            why = f"more than {MAX_DOCUMENTS} documents in one message"
+            unread.append(_not_read(attachment, why))
         elif time.monotonic() >= deadline:
-            reading = _not_read(attachment, "the message's time for documents was used up")
+            unread.append(_not_read(attachment, "the message's time for documents was used up"))
         else:
             reading = read_one(attachment, orders, deadline)
-        DocumentReading.objects.bulk_create([reading], ignore_conflicts=True)
-        readings.append(reading)
-    return readings
+            DocumentReading.objects.bulk_create([reading], ignore_conflicts=True)
+            readings.append(reading)
+    DocumentReading.objects.bulk_create(unread, ignore_conflicts=True)
+    return readings + unread
 
 
 def fail_unread(message_id: uuid.UUID | str, why: str) -> int:
@@ -143,23 +149,30 @@ def _pdf(path: Path, deadline: float | None = None) -> tuple[DocumentStatus, str
         str(settings.DOCUMENT_MAX_PAGES),
         str(TEXT_MAX_CHARS),
         str(CHILD_MEMORY_BYTES),
+        str(math.ceil(limit) + 1),  # its CPU, should this process die before it can kill it
+        str(os.getpid()),
     ]
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            timeout=limit,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return DocumentStatus.FAILED, "", f"took longer than {limit:g} s to read", None
-    try:
-        result = json.loads(done.stdout)
-    except ValueError:
-        # Killed (memory) or crashed before it could answer.
-        logger.warning("pdf reader exited %s: %s", done.returncode, done.stderr[-300:])
-        return DocumentStatus.FAILED, "", f"the reader stopped (exit {done.returncode})", None
+    # What the reader says besides its answer goes to a file, of which the end is read: held in
+    # memory, a PDF that makes it talk held hundreds of megabytes in the worker.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            done = subprocess.run(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                timeout=limit,
+                check=False,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return DocumentStatus.FAILED, "", f"took longer than {limit:g} s to read", None
+        try:
+            result = json.loads(done.stdout)
+        except ValueError:
+            # Killed (memory, CPU) or crashed before it could answer.
+            errors.seek(max(0, errors.seek(0, os.SEEK_END) - 300))
+            logger.warning("pdf reader exited %s: %s", done.returncode, errors.read())
+            return DocumentStatus.FAILED, "", f"the reader stopped (exit {done.returncode})", None
     pages = result.get("pages")
     if result.get("ok") is not True:
         return DocumentStatus.FAILED, "", storable(str(result.get("error") or "unreadable")), pages

@@ -54,6 +54,7 @@ from support.models import (
     Message,
     MessageRole,
 )
+from support.models.message import ATTACHMENTS_NOT_KEPT
 from support.vocabulary import ReceiptStatus, Verification
 
 logger = logging.getLogger(__name__)
@@ -256,12 +257,16 @@ class _Stored:
 
     rows: list[Attachment] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    # Parts past ATTACHMENT_MAX_COUNT: no file, no row (the raw e-mail keeps them).
+    not_kept: int = 0
 
     def prepare(self, parsed: ParsedEmail) -> dict[str, str]:
         """Writes each part's file (or notes it as too large); returns the inline parts'
         Content-IDs mapped to the URLs they are served from."""
         cid_urls: dict[str, str] = {}
-        for part in parsed.parts:
+        kept = parsed.parts[: settings.ATTACHMENT_MAX_COUNT]
+        self.not_kept = len(parsed.parts) - len(kept)
+        for part in kept:
             attachment_id = uuid.uuid4()
             too_large = len(part.data) > settings.ATTACHMENT_MAX_BYTES
             path = "" if too_large else files.write(attachment_id, part.data, self.written)
@@ -288,6 +293,9 @@ class _Stored:
         for row in self.rows:
             row.message = message
         Attachment.objects.bulk_create(self.rows)
+        if self.not_kept:
+            message.metadata = {**message.metadata, ATTACHMENTS_NOT_KEPT: self.not_kept}
+            message.save(update_fields=["metadata"])
 
 
 def _store(

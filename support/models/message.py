@@ -8,6 +8,9 @@ from django.db import models
 from support.vocabulary import Verification
 
 PREVIEW_CHARS = 140
+# In an e-mail's `metadata`: how many of its parts were not kept as attachments (more than
+# ATTACHMENT_MAX_COUNT; support/email/receive.py). The raw e-mail keeps them.
+ATTACHMENTS_NOT_KEPT = "attachments_not_kept"
 
 
 class MessageRole(models.TextChoices):
@@ -104,6 +107,10 @@ class Message(models.Model):
             "created_at": self.created_at.isoformat(),
             "automated": self.automated,
         }
+
+    @property
+    def attachments_not_kept(self) -> int:
+        return int((self.metadata or {}).get(ATTACHMENTS_NOT_KEPT) or 0)
 
     @property
     def sender_verified(self) -> bool:

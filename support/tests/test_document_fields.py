@@ -106,3 +106,21 @@ def test_the_claimed_total() -> None:
     assert claimed_total({"amounts": ["EUR 5.00"]}) == Amount(Decimal("5.00"), "EUR")
     assert claimed_total({"amounts": ["EUR 5.00", "EUR 7.00"]}) is None  # which one? none
     assert claimed_total({"totals": ["EUR 5.00", "EUR 9.00"]}) == Amount(Decimal("9.00"), "EUR")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order NW-10001\nTotal: EUR 500.00\nTotal paid: EUR 49.00\nAmount due: EUR 500.00",
+        "Order NW-10001\n"
+        + "".join(f"Total for item {n}: EUR {n}.00\n" for n in range(1, 25))
+        + "Total: EUR 500.00",
+    ],
+    ids=["repeated-total", "past-twenty-totals"],
+)
+def test_the_last_total_is_the_one_claimed(text: str) -> None:
+    """The first occurrence was kept, and the first 20 totals: a document whose grand total
+    disagreed with the order was read as agreeing (no mismatch, auto-send not blocked)."""
+    fields = find_fields(text)
+    assert claimed_total(fields) == Amount(Decimal("500.00"), "EUR")
+    assert mismatches(fields, ORDERS)[0]["document"] == "EUR 500.00"

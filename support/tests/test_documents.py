@@ -403,3 +403,75 @@ def test_a_reader_that_raises_fails_its_documents_not_the_run(
     assert draft.status in ("SUGGESTED", "ESCALATED")
     [document] = draft.context["documents"]
     assert document["status"] == "failed"
+
+
+def _chatty_pdf(operators: int, pages: int = 1) -> bytes:
+    """Pages whose content draws an XObject the page does not name, `operators` times: pypdf's
+    text extraction logged ~8 kB per operator, which the worker held in memory."""
+    name = b"/" + b"A" * 4000
+    content = zlib.compress(b"BT (x) Tj ET\n" + (name + b" Do\n") * operators, 9)
+    kids = b" ".join(b"%d 0 R" % (4 + n) for n in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, pages),
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content)
+        + content
+        + b"\nendstream",
+    ]
+    for _ in range(pages):
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792]"
+            b" /Resources << /XObject << >> >> /Contents 3 0 R >>"
+        )
+    return assemble_pdf(objects)
+
+
+def _child(path: Any, *limits: str) -> Any:
+    import subprocess
+    import sys
+
+    from support.documents import read
+
+    command = [sys.executable, "-I", str(read._CHILD), str(path), "50", "80000", str(2**30)]
+    return subprocess.run([*command, *limits], capture_output=True, timeout=60, check=False)
+
+
+def test_the_pdf_reader_says_nothing_but_its_answer(tmp_path: Any) -> None:
+    path = tmp_path / "chatty.pdf"
+    path.write_bytes(_chatty_pdf(300))
+    done = _child(path)
+    assert b'"ok": true' in done.stdout
+    assert len(done.stderr) < 1000  # 300 warnings of ~8 kB each before
+
+
+def test_the_pdf_reader_stops_at_its_cpu_limit_without_its_parent(tmp_path: Any) -> None:
+    """A worker killed mid-read (SIGKILL, OOM) could not kill its reader: it kept spinning."""
+    import os
+    import time
+
+    path = tmp_path / "slow.pdf"
+    path.write_bytes(_chatty_pdf(15_000, pages=20))
+    started = time.monotonic()
+    done = _child(path, "1", str(os.getpid()))
+    assert done.returncode != 0 and b'"ok"' not in done.stdout
+    assert time.monotonic() - started < 10
+
+
+def test_parts_past_the_attachment_count_stay_in_the_raw_email_only(
+    db: None, settings: Any, console: Client
+) -> None:
+    """50,000 one-byte parts (3 MB) took 16 s to store and 24 s of a worker to list."""
+    from support.models import Attachment
+
+    settings.ATTACHMENT_MAX_COUNT = 3
+    parts = [
+        {"data": f"Order NW-1000{n}\n".encode(), "type": "text/plain", "filename": f"{n}.txt"}
+        for n in range(5)
+    ]
+    message = _receive(*parts)
+    kept = Attachment.objects.filter(message=message).order_by("filename")
+    assert [a.filename for a in kept] == ["0.txt", "1.txt", "2.txt"]
+    assert message.attachments_not_kept == 2
+    assert len(read_attachments(message.pk)) == 3
+    page = console.get(f"/console/conversations/{message.conversation_id}/").content.decode()
+    assert "and 2 more parts, not kept" in page
