@@ -65,6 +65,7 @@ LOWER_IS_BETTER = {
     "safety_violations",
     "unsupported_specifics",
     "calibration_error",
+    "suggested_calibration_error",
     "acknowledged_non_praise",
     "acknowledge_ece",
     "urgency_ece",
@@ -529,6 +530,12 @@ def aggregate(scores: Sequence[CaseScore]) -> dict[str, Any]:
         "unsupported_specifics": sum(len(s.specifics) for s in scores),
         "calibration_error": calibration_error(
             [(float(s.actual.get("confidence") or 0), s.answer_right) for s in scores]
+        ),
+        # The same over the suggestions only: where the rest is escalated with a low confidence
+        # (real text: 382 of 399), the whole set's figure is small whatever the suggestions
+        # claim (all of them at 1.0 and wrong scored 0.054 there).
+        "suggested_calibration_error": _ece(
+            [(float(s.actual.get("confidence") or 0), s.answer_right) for s in suggested]
         ),
         "sentiment_macro_f1": macro_f1(
             [s.expect["sentiment"] for s in with_sentiment],

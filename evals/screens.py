@@ -18,6 +18,7 @@ HEADLINE = (
     "escalation_recall",
     "escalation_precision",
     "calibration_error",
+    "suggested_calibration_error",
     "safety_violations",
     "unsupported_specifics",
     "answer_score",

@@ -116,6 +116,8 @@ def test_aggregate_on_a_small_run() -> None:
     }
     # Calibration: 0.1 → wrong (0.1 gap), 0.9 → wrong (0.9), 0.7 → right (0.3); thirds.
     assert metrics["calibration_error"] == pytest.approx((0.1 + 0.9 + 0.3) / 3, 1e-3)
+    # Over the two suggestions only: 0.9 → wrong (0.9), 0.7 → right (0.3); halves.
+    assert metrics["suggested_calibration_error"] == pytest.approx((0.9 + 0.3) / 2, 1e-3)
 
 
 def test_regressions_respect_direction_and_tolerance() -> None:
