@@ -81,7 +81,9 @@ def per_day(since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Drafts per day (one per customer message): how many the AI suggested (the run finished
     without an escalation reason) or escalated (with one), from the hourly rollups."""
     by_day = rollups.drafts_per_day(since)
-    days = [since.date() + timedelta(days=n) for n in range((until.date() - since.date()).days + 1)]
+    # Days as drafts_per_day keys them, in TIME_ZONE (UTC dates missed a day's counts elsewhere).
+    first, last = timezone.localdate(since), timezone.localdate(until)
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     empty = {"total": 0, "suggested": 0, "escalated": 0}
     return [{**empty, **by_day.get(day, {}), "day": day} for day in days]
 

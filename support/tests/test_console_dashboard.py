@@ -80,6 +80,20 @@ def test_window_figures(make_draft: MakeDraft) -> None:
     assert (days[-1]["suggested"], days[-1]["escalated"]) == (4, 1)
 
 
+def test_drafts_per_day_are_the_team_s_days(make_draft: MakeDraft) -> None:
+    """The days listed were UTC dates while the counts were keyed by TIME_ZONE's: late in the
+    evening west of UTC (or early east of it) today's drafts fell outside the list."""
+    from django.test import override_settings
+
+    _seed(make_draft)
+    for zone in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):  # UTC+14, UTC-11
+        with override_settings(TIME_ZONE=zone):
+            figures = dashboard_figures.dashboard(timedelta(days=7))
+            days = figures["per_day"]
+            assert days[-1]["day"] == timezone.localdate()
+            assert sum(d["total"] for d in days) == 6
+
+
 def test_dashboard_page(console: Client, make_draft: MakeDraft) -> None:
     _seed(make_draft)
     page = console.get("/console/dashboard/?days=30").content.decode()
