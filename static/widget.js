@@ -11,7 +11,9 @@
    is rendered with textContent, never as HTML. While the visitor types, up to three help articles
    that may answer them are offered (GET /widget/suggest, debounced); one opens inside the panel
    and asks "Did this answer your question?": yes records a deflection (no message is sent) and
-   closes the panel, no goes back to the chat with the text kept. */
+   closes the panel, no goes back to the chat with the text kept. On a phone (<=480px) the open
+   panel covers the page and is a modal dialog: the launcher is hidden under it, Tab stays in it.
+   A message that could not be sent says so and is sent again in the same bubble. */
 (function () {
   "use strict";
 
@@ -47,6 +49,9 @@
     ".msg.agent,.msg.greeting{align-self:flex-start;background:#fff;border:1px solid #e2e5ea;border-bottom-left-radius:4px}",
     ".msg.sending{opacity:.6}",
     ".msg.failed{background:#fdecea;color:#b42318;border:1px solid #f2a39c}",
+    ".notsent{display:block;font-size:12px;font-weight:600;margin-top:3px}",
+    ".msg .retry{margin-top:4px;border:1px solid #b42318;background:#fff;color:#b42318;border-radius:8px;padding:2px 10px;font-size:13px}",
+    ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     ".meta{display:block;font-size:11px;opacity:.75;margin-top:3px}",
     ".status{padding:6px 14px;font-size:13px;color:#667085;min-height:1.6em;background:#f6f7f9}",
     ".typing{font-style:italic}",
@@ -58,6 +63,7 @@
     ".error:empty{display:none}",
     ".rate{align-self:flex-start;display:flex;gap:6px;align-items:center;font-size:12px;color:#667085;list-style:none}",
     ".rate button{border:1px solid #cfd4dc;background:#fff;border-radius:8px;padding:2px 8px}",
+    ".rate button[aria-pressed=true]{border:2px solid var(--accent);background:#e8eefb}",
     ".rate.rated{flex-direction:column;align-items:stretch;width:85%}",
     ".rate p{margin:0}",
     ".rate-comment{display:flex;flex-direction:column;align-items:stretch;gap:4px;padding:0;border:0}",
@@ -83,13 +89,16 @@
     ".answered button{border:0;border-radius:8px;padding:6px 14px;background:var(--accent);color:#fff}",
     ".answered button.no{background:#fff;color:#1d2330;border:1px solid #cfd4dc}",
     ".article button:focus-visible,.article a:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}",
-    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.launcher{right:12px;bottom:12px}}"
+    "@media (max-width:480px){.panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}.launcher{right:12px;bottom:12px}.launcher[aria-expanded=true]{display:none}}"
   ].join("\n");
+  /* The panel covers the page (the media rule above): the launcher is hidden under it while it
+     is open (✕ and Escape close it) and Tab stays inside it, as in a modal dialog. */
+  var PHONE = window.matchMedia ? window.matchMedia("(max-width:480px)") : null;
 
   /* ---------- state ---------- */
 
   var state = { session: null, config: null, socket: null, retries: 0, seen: {}, typingTimer: 0, open: false,
-    suggestTimer: 0, suggested: "", asked: 0, declined: "" };
+    suggestTimer: 0, suggested: "", asked: 0, declined: "", announced: "" };
 
   function load() {
     try { return JSON.parse(window.localStorage.getItem(STORE) || "null"); } catch (e) { return null; }
@@ -131,6 +140,8 @@
   var log = el("ol", { "class": "log", role: "log", "aria-live": "polite", "aria-label": "Conversation" });
   var status = el("div", { "class": "status", role: "status", "aria-live": "polite" });
   var error = el("div", { "class": "error", role: "alert" });
+  /* Says once per new set of suggestions how many there are (not on every keystroke). */
+  var announcer = el("div", { "class": "sr", role: "status", "aria-live": "polite" });
   var form = el("form");
   var label = el("label", { "for": "resolver-message" }, "Message");
   var input = el("textarea", { id: "resolver-message", name: "message", rows: "1", placeholder: "Type your message…", autocomplete: "off" });
@@ -142,7 +153,7 @@
   var suggestList = el("ul", { "aria-labelledby": "resolver-suggest-intro" });
   suggestBox.append(suggestIntro, suggestList);
   var reader = el("section", { "class": "article", "aria-labelledby": "resolver-article-title", hidden: "" });
-  panel.append(header, log, reader, status, error, suggestBox, form);
+  panel.append(header, log, reader, status, error, announcer, suggestBox, form);
   root.append(launcher, panel);
 
   /* ---------- rendering ---------- */
@@ -169,8 +180,13 @@
   function show(message) {
     if (message.id && state.seen[message.id]) { return; }
     if (message.id) { state.seen[message.id] = true; }
+    var lost = message.role === "customer" && failedBubble(message.body);
+    if (lost) {  /* it reached the server, its answer did not reach us: that bubble is it */
+      sent(lost, message.id);
+      return;
+    }
     log.appendChild(bubble(message));
-    if (message.role === "agent") { offerRating(); }
+    if (message.role === "agent") { offerRating(message.id); }
     log.scrollTop = log.scrollHeight;
   }
 
@@ -183,12 +199,15 @@
     return authed("POST", "/conversations/" + state.session.conversation_id + "/rating", body);
   }
 
-  function offerRating() {
+  function offerRating(messageId) {
     var old = log.querySelector(".rate");
     if (old) { old.remove(); }
-    var bar = el("li", { "class": "rate", role: "group", "aria-label": "Rate this answer" }, "Helpful?");
+    var bar = el("li", { "class": "rate", role: "group", "aria-label": "Rate this answer" });
+    bar.dataset.message = messageId || "";
+    bar.appendChild(el("span", { "class": "ask" }, "Helpful?"));
     [[1, "👍", "Helpful"], [-1, "👎", "Not helpful"]].forEach(function (choice) {
-      var button = el("button", { type: "button", "aria-label": choice[2] }, choice[1]);
+      var button = el("button", { type: "button", "aria-label": choice[2], "aria-pressed": "false" }, choice[1]);
+      button.dataset.score = String(choice[0]);
       button.addEventListener("click", function () {
         postRating(choice[0]).then(function () { offerComment(bar, choice[0]); },
           function () { bar.textContent = "Your rating could not be sent."; });
@@ -196,6 +215,18 @@
       bar.appendChild(button);
     });
     log.appendChild(bar);
+  }
+
+  /* A reply rated before (a reload, another visit): the bar shows the rating instead of asking
+     again; a thumb still changes it. */
+  function showRated(rating) {
+    var bar = log.querySelector(".rate");
+    var ask = bar && bar.querySelector(".ask");  /* none once rated here, or a rating failed */
+    if (!rating || !ask || bar.dataset.message !== String(rating.message_id)) { return; }
+    ask.textContent = rating.score > 0 ? "You found this helpful." : "You found this not helpful.";
+    bar.querySelectorAll("button").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(Number(button.dataset.score) === rating.score));
+    });
   }
 
   function offerComment(bar, score) {
@@ -231,9 +262,15 @@
     if (text) { log.appendChild(el("li", { "class": "msg greeting" }, text)); }
   }
 
+  /* The status region is announced whenever it is written: written only when its text changes
+     (an agent typing sends a frame every 2 s). */
+  function say(text, typing) {
+    status.classList.toggle("typing", !!typing);
+    if (status.textContent !== text) { status.textContent = text; }
+  }
+
   function setWaiting(waiting) {
-    status.classList.remove("typing");
-    status.textContent = waiting ? "An agent is reviewing your question." : "";
+    say(waiting ? "An agent is reviewing your question." : "");
   }
 
   function applyConfig(config) {
@@ -298,6 +335,7 @@
   function history() {
     return authed("GET", "/conversations/" + state.session.conversation_id).then(function (data) {
       data.messages.forEach(show);
+      showRated(data.rating);
       setWaiting(data.waiting);
     });
   }
@@ -327,9 +365,8 @@
         show(data.message);
         setWaiting(false);
       } else if (data.type === "typing") {
-        status.textContent = (state.config && state.config.company_name || "An agent") + " is typing…";
-        status.classList.add("typing");
-        window.clearTimeout(state.typingTimer);
+        say((state.config && state.config.company_name || "An agent") + " is typing…", true);
+        window.clearTimeout(state.typingTimer);  /* typing goes on: the indicator stays longer */
         state.typingTimer = window.setTimeout(function () { if (status.classList.contains("typing")) { setWaiting(true); } }, 5000);
       }
     };
@@ -400,11 +437,38 @@
     return ready;
   }
 
+  function covers() {
+    return state.open && !!(PHONE && PHONE.matches);
+  }
+
+  function setModal() {
+    panel.setAttribute("aria-modal", covers() ? "true" : "false");
+  }
+
+  /* What Tab can reach in the panel now (hidden parts left out). */
+  function focusables() {
+    var all = panel.querySelectorAll("button, textarea, input, select, a[href], [tabindex]:not([tabindex='-1'])");
+    return Array.prototype.filter.call(all, function (node) {
+      return !node.disabled && node.getClientRects().length > 0;
+    });
+  }
+
+  function containFocus(event) {
+    var items = focusables();
+    if (!items.length) { return; }
+    var first = items[0];
+    var last = items[items.length - 1];
+    var active = root.activeElement;
+    if (event.shiftKey && active === first) { event.preventDefault(); last.focus(); }
+    else if (!event.shiftKey && active === last) { event.preventDefault(); first.focus(); }
+  }
+
   function openPanel() {
     state.open = true;
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     launcher.textContent = "Hide chat";
+    setModal();
     input.focus();
     showPanel().catch(function () {});
   }
@@ -414,6 +478,7 @@
     panel.hidden = true;
     launcher.setAttribute("aria-expanded", "false");
     launcher.textContent = "Open chat";
+    setModal();
     launcher.focus();
   }
 
@@ -448,20 +513,61 @@
     state.asked += 1;  /* a suggestion still on its way is no longer wanted */
     state.suggested = "";
     hideSuggestions();
-    var pending = bubble({ role: "customer", body: text, created_at: new Date().toISOString() }, "sending");
-    log.appendChild(pending);
+    /* The same text again after it failed: that bubble is sent again (no duplicate). */
+    var pending = failedBubble(text);
+    if (!pending) {
+      pending = bubble({ role: "customer", body: text, created_at: new Date().toISOString() });
+      pending.dataset.text = text;
+      /* Kept with the bubble: a retry whose first try did reach the server is the same message. */
+      pending.dataset.key = "w-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+    }
+    deliver(pending);
+  }
+
+  function failedBubble(text) {
+    var found = null;
+    Array.prototype.forEach.call(log.querySelectorAll(".msg.customer.failed"), function (item) {
+      if (item.dataset.text === text) { found = item; }
+    });
+    return found;
+  }
+
+  function clearFailure(item) {
+    item.classList.remove("failed");
+    Array.prototype.forEach.call(item.querySelectorAll(".notsent,.retry"), function (node) { node.remove(); });
+  }
+
+  function sent(item, id) {
+    clearFailure(item);
+    item.classList.remove("sending");
+    item.dataset.id = id;
+    state.seen[id] = true;
+  }
+
+  function deliver(pending) {
+    var text = pending.dataset.text;
+    clearFailure(pending);
+    pending.classList.add("sending");
+    if (log.lastElementChild !== pending) { log.appendChild(pending); }
     log.scrollTop = log.scrollHeight;
-    var idempotency = "w-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
     (shown || Promise.resolve()).catch(function () {}).then(ensureSession).then(function () {
-      return authed("POST", "/messages", { body: text }, { "Idempotency-Key": idempotency });
+      return authed("POST", "/messages", { body: text }, { "Idempotency-Key": pending.dataset.key });
     }).then(function (data) {
-      pending.classList.remove("sending");
-      pending.dataset.id = data.id;
-      state.seen[data.id] = true;
+      sent(pending, data.id);
       setWaiting(true);
     }, function (failure) {
       pending.classList.remove("sending");
+      if (pending.dataset.id) { return; }  /* the history showed it arrived after all */
       pending.classList.add("failed");
+      /* Said in words, not only by colour, with a way to send it again. */
+      var retry = el("button", { type: "button", "class": "retry" }, "Retry");
+      retry.addEventListener("click", function () {
+        if (input.value.trim() === text) { input.value = ""; }
+        error.textContent = "";
+        input.focus();  /* the button goes away */
+        deliver(pending);
+      });
+      pending.append(el("span", { "class": "notsent" }, "Not sent."), retry);
       error.textContent = failure.status === 429 ? "You are sending messages too fast. Please wait a moment." : failure.message;
       if (!input.value) { input.value = text; }
     });
@@ -479,6 +585,8 @@
   function hideSuggestions() {
     suggestBox.hidden = true;
     suggestList.textContent = "";
+    state.announced = "";
+    announcer.textContent = "";
   }
 
   function showSuggestions(items) {
@@ -492,6 +600,12 @@
       suggestList.appendChild(li);
     });
     suggestBox.hidden = items.length === 0;
+    var set = items.map(function (item) { return item.id; }).join(",");
+    if (set !== state.announced) {  /* once per new set, not per keystroke */
+      state.announced = set;
+      announcer.textContent = !items.length ? "" : items.length === 1 ? "1 article may answer your question."
+        : items.length + " articles may answer your question.";
+    }
   }
 
   function suggestLater() {
@@ -566,7 +680,11 @@
   });
   panel.addEventListener("keydown", function (event) {
     if (event.key === "Escape") { event.preventDefault(); closePanel(); }
+    else if (event.key === "Tab" && covers()) { containFocus(event); }
   });
+  if (PHONE) {  /* turned or resized: the panel covers the page, or no longer does */
+    if (PHONE.addEventListener) { PHONE.addEventListener("change", setModal); } else if (PHONE.addListener) { PHONE.addListener(setModal); }
+  }
 
   function mount() { document.body.appendChild(host); }
   if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }

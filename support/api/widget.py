@@ -26,6 +26,7 @@ from support.inbound import rate_reply, receive_message
 from support.models import (
     Channel,
     Conversation,
+    CustomerRating,
     DraftStatus,
     Message,
     MessageRole,
@@ -104,12 +105,20 @@ class RatingOut(Schema):
     message_id: uuid.UUID
 
 
+class WidgetRating(Schema):
+    message_id: uuid.UUID
+    score: int
+
+
 class WidgetConversation(Schema):
     id: uuid.UUID
     status: str
     waiting: bool  # the last message is the customer's: an agent is on it
     messages: list[WidgetMessage]  # the latest HISTORY_MAX, oldest first
     earlier_omitted: bool = False  # more, older messages exist than are shown
+    # The customer's rating of the latest agent reply shown (the one the widget asks about),
+    # null when it is not rated: a reloaded widget does not ask again.
+    rating: WidgetRating | None = None
 
 
 def session(
@@ -246,7 +255,18 @@ def read(request: HttpRequest, conversation_id: uuid.UUID) -> dict[str, Any]:
         "waiting": bool(messages) and messages[-1].role == MessageRole.CUSTOMER,
         "messages": [message.as_widget_json() for message in messages],
         "earlier_omitted": len(latest) > HISTORY_MAX,
+        "rating": _rating_of_latest_reply(messages),
     }
+
+
+def _rating_of_latest_reply(messages: list[Message]) -> dict[str, Any] | None:
+    """{"message_id", "score"} of the customer's rating of the latest agent reply among
+    `messages`, or None (no reply, or not rated)."""
+    replies = [message for message in messages if message.role == MessageRole.AGENT]
+    if not replies:
+        return None
+    rating = CustomerRating.objects.filter(message_id=replies[-1].pk).first()
+    return {"message_id": rating.message_id, "score": rating.score} if rating else None
 
 
 @router.post(

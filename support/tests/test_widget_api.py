@@ -253,6 +253,33 @@ def test_the_customer_sees_only_the_conversation(
     )
 
 
+def test_the_conversation_says_whether_its_latest_reply_is_rated(
+    client: Client, widget_key: WidgetKey, agent_user: Any
+) -> None:
+    """A reloaded widget does not ask again for a rating it has: the read carries the rating of
+    the latest agent reply, and null once a newer reply is not rated yet."""
+    session = start_widget(client, widget_key).json()
+    headers = token_headers(session["token"])
+    url = f"{API}/widget/conversations/{session['conversation_id']}"
+    assert client.get(url, headers=headers).json()["rating"] is None  # nothing to rate
+    posted = _post(client, session["token"], "where is my parcel?").json()
+    approve(Draft.objects.get(message_id=posted["id"]).pk, Actor.for_user(agent_user), "Today.")
+    seen = client.get(url, headers=headers).json()
+    assert seen["rating"] is None  # a reply, not rated
+    reply_id = seen["messages"][-1]["id"]
+    rated = client.post(
+        f"{url}/rating", {"score": -1}, content_type="application/json", headers=headers
+    )
+    assert rated.status_code == 201
+    assert client.get(url, headers=headers).json()["rating"] == {
+        "message_id": reply_id,
+        "score": -1,
+    }
+    posted = _post(client, session["token"], "and the other one?").json()
+    approve(Draft.objects.get(message_id=posted["id"]).pk, Actor.for_user(agent_user), "Soon.")
+    assert client.get(url, headers=headers).json()["rating"] is None  # the newer one is not
+
+
 @override_settings(WIDGET_RATE_LIMIT_PER_MINUTE=3)
 def test_rate_limit_per_token(widget_key: WidgetKey) -> None:
     client = Client(REMOTE_ADDR="10.9.8.7")
