@@ -183,34 +183,29 @@ def test_a_random_secret_key_is_kept() -> None:
     assert _checked_key(key) == key
 
 
-def test_the_pods_own_address_is_an_allowed_host() -> None:
-    """Kubelet probes and Prometheus reach a pod by its IP (deploy/k8s: POD_IP from the downward
-    API), whatever public hosts ALLOWED_HOSTS names."""
-    script = "from django.conf import settings; print(settings.ALLOWED_HOSTS)"
-    for pod_ip, expected in [("10.1.2.3", "10.1.2.3"), ("fd00::7", "[fd00::7]")]:
-        env = {**os.environ, "ALLOWED_HOSTS": "support.example.org", "POD_IP": pod_ip}
-        result = subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", script],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().splitlines()[-1] == str(["support.example.org", expected])
-
-
-def test_the_teams_time_zone_is_read_from_the_environment() -> None:
-    script = "from support.due import parse_due; print(parse_due('2026-12-10').isoformat())"
-    env = {**os.environ, "TIME_ZONE": "Europe/Berlin"}
+def _printed_by_shell(script: str, **env: str) -> str:
+    """The last line `manage.py shell -c script` prints with these environment variables."""
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "2026-12-10T22:59:59+00:00"
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_the_pods_own_address_is_an_allowed_host() -> None:
+    """Kubelet probes and Prometheus reach a pod by its IP (deploy/k8s: POD_IP from the downward
+    API), whatever public hosts ALLOWED_HOSTS names."""
+    script = "from django.conf import settings; print(settings.ALLOWED_HOSTS)"
+    for pod_ip, expected in [("10.1.2.3", "10.1.2.3"), ("fd00::7", "[fd00::7]")]:
+        printed = _printed_by_shell(script, ALLOWED_HOSTS="support.example.org", POD_IP=pod_ip)
+        assert printed == str(["support.example.org", expected])
+
+
+def test_the_teams_time_zone_is_read_from_the_environment() -> None:
+    script = "from support.due import parse_due; print(parse_due('2026-12-10').isoformat())"
+    assert _printed_by_shell(script, TIME_ZONE="Europe/Berlin") == "2026-12-10T22:59:59+00:00"
