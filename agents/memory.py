@@ -20,6 +20,7 @@ from django.utils import timezone
 from langchain_core.messages import HumanMessage, SystemMessage
 
 from agents import prompts
+from agents.providers.chat import storable_text
 from agents.text import content_stems
 from resolver.redaction import Redactor
 from support.memory import SUMMARY_CHARS, EarlierConversation, remembered, summary_of
@@ -251,5 +252,5 @@ def summarise(conversation_id: Any) -> str:
         logger.warning("summary of %s: the LLM failed; extractive", conversation_id, exc_info=True)
         return extractive
     text = response.content if isinstance(response.content, str) else str(response.content)
-    text = redactor.restore(text.strip())
-    return text[:SUMMARY_CHARS] if text else extractive
+    text = storable_text(redactor.restore(text.strip()))  # a NUL failed the summary's UPDATE
+    return text[:SUMMARY_CHARS] if text.strip() else extractive

@@ -198,14 +198,22 @@ def escalate_failed_run(message_id: Any, error: str) -> Draft | None:
         uuid.UUID(str(message_id))
     except ValueError:
         return None  # no message's id: nothing is owed a draft
-    draft = (
-        Draft.objects.filter(message_id=message_id)
-        .keyed_in_status(DraftStatus.PENDING)
-        .order_by("-created_at")
-        .first()
-    )
-    if draft is None:
-        return None
+    # Not one a run holds (a retry or a reprocess claimed it meanwhile: its outcome stands).
+    free = Q(run_started_at__isnull=True) | Q(run_started_at__lt=timezone.now() - DRAFT_CLAIM_LEASE)
+    with transaction.atomic():
+        draft = (
+            Draft.objects.select_for_update()
+            .filter(free, message_id=message_id)
+            .keyed_in_status(DraftStatus.PENDING)
+            .order_by()
+            .first()
+        )
+        if draft is None:
+            return None
+        return _record_failure(draft, error)
+
+
+def _record_failure(draft: Draft, error: str) -> Draft | None:
     outcome = DraftOutcome(
         status=DraftStatus.ESCALATED,
         escalation_reason=EscalationReason.RUN_FAILED,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 from django.db.models import Count, DateField, Min, Q
@@ -81,8 +81,8 @@ def per_day(since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Drafts per day (one per customer message): how many the AI suggested (the run finished
     without an escalation reason) or escalated (with one), from the hourly rollups."""
     by_day = rollups.drafts_per_day(since)
-    # Days as drafts_per_day keys them, in TIME_ZONE (UTC dates missed a day's counts elsewhere).
-    first, last = timezone.localdate(since), timezone.localdate(until)
+    # UTC days, as drafts_per_day keys them: the daily rollups hold whole UTC days.
+    first, last = since.astimezone(UTC).date(), until.astimezone(UTC).date()
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     empty = {"total": 0, "suggested": 0, "escalated": 0}
     return [{**empty, **by_day.get(day, {}), "day": day} for day in days]

@@ -11,7 +11,7 @@ them from the hourly rows, and its first, partial hour from the drafts themselve
 (draft_created_idx, at most an hour of drafts), so counts, sums and the exact median edit equal
 what counting every row gives. Percentiles of durations come from a histogram: within one
 bucket's width of the exact value (see BUCKETS_PER_DOUBLING). Days are UTC days: the per-day
-series is drawn in the settings' time zone, UTC.
+series is drawn in UTC days whatever TIME_ZONE is.
 
 `recount()` rebuilds the rollups from the rows (after a bulk load that bypassed the triggers)."""
 
@@ -26,7 +26,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.utils import timezone
 
 # Durations are bucketed logarithmically, 16 buckets per doubling (migration 0037:
 # support_duration_bucket): bucket b holds the values in [2^(b/16), 2^((b+1)/16)), so a
@@ -235,15 +234,16 @@ def window(since: datetime) -> Window:
 
 
 def drafts_per_day(since: datetime) -> dict[date, dict[str, int]]:
-    """Drafts per day (in the current time zone) since `since`: total, suggested (the run
-    finished without an escalation reason), escalated (with one)."""
+    """Drafts per UTC day since `since` (the daily rollups are whole UTC days, whatever
+    TIME_ZONE is: keyed by the team's date, a day west of UTC showed as the day before): total,
+    suggested (the run finished without an escalation reason), escalated (with one)."""
     days: dict[date, dict[str, int]] = defaultdict(
         lambda: {"total": 0, "suggested": 0, "escalated": 0}
     )
     with connection.cursor() as cursor:
         cursor.execute(PER_HOUR_SQL, _params(since))
         for hour, plain, completed, n in cursor.fetchall():
-            day = days[timezone.localdate(hour)]
+            day = days[hour.astimezone(UTC).date()]
             day["total"] += int(n)
             day["suggested"] += int(n) if plain and completed else 0
             day["escalated"] += 0 if plain else int(n)

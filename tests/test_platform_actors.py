@@ -173,3 +173,17 @@ def test_a_run_that_failed_for_good_escalates_its_draft(db: None) -> None:
     # Another letter for the same message (a replay that failed again) changes nothing.
     DeadLetters().after_process_message(None, failed, exception=ConnectionError("refused"))
     assert Draft.objects.filter(message=message).count() == 1
+
+
+def test_a_failed_run_does_not_escalate_a_draft_another_run_holds(db: None) -> None:
+    """A retry or a reprocess that claimed the draft meanwhile records its own outcome."""
+    from django.utils import timezone
+
+    from support.agent_runs import escalate_failed_run
+    from support.inbound import receive_message
+    from support.models import Draft, DraftStatus
+
+    message, draft = receive_message("reset my password please", enqueue=False)
+    Draft.objects.filter(pk=draft.pk).update(run_started_at=timezone.now(), run_by="w-2")
+    assert escalate_failed_run(message.pk, "ConnectionError") is None
+    assert Draft.objects.get(pk=draft.pk).status == DraftStatus.PENDING

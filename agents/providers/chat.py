@@ -45,7 +45,7 @@ class InvalidOutput(ValueError):
 MAX_OUTPUT_CHARS = 64_000
 
 
-def _storable(text: str) -> str:
+def storable_text(text: str) -> str:
     """A model's text as a text column takes it: no NUL, no lone surrogate (PostgreSQL refused
     the draft, and the run failed on every retry with the same answer)."""
     return text.replace("\x00", "").encode("utf-8", "ignore").decode("utf-8")
@@ -60,7 +60,7 @@ def parse_output(text: str, sources: int) -> DraftOutput:
     # ValueError: JSON, a number over Python's 4,300 digits; RecursionError: "[[[[…" nested.
     except (ValueError, RecursionError, ValidationError) as exc:
         raise InvalidOutput(str(exc).splitlines()[0][:200] if str(exc) else repr(exc)) from None
-    output = output.model_copy(update={"answer": _storable(output.answer)})
+    output = output.model_copy(update={"answer": storable_text(output.answer)})
     if not output.answer.strip():
         raise InvalidOutput("the answer is empty")
     numbers = set(output.citations) | set(cited_numbers(output.answer))

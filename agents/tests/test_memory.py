@@ -428,3 +428,21 @@ def test_a_full_summary_cache_never_loses_a_vector_the_call_needs(
 
     assert len(found) == 2 and found[0] > found[1]
     assert list(memory._SUMMARY_VECTORS) == [newer, new]
+
+
+def test_a_nul_in_the_llm_summary_is_dropped(
+    alice: Customer, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL refuses a NUL: the summary's UPDATE failed on every retry, dead-lettered."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from agents import llm
+    from agents.memory import summarise
+
+    settings.LLM_PROVIDER = "openai"
+    fake = FakeListChatModel(responses=["Asked about\x00 NW-10001; we sent a replacement."])
+    monkeypatch.setattr(llm, "chat_model", lambda *args, **kwargs: fake)
+    case = earlier(
+        REF, "NW-10001 broke", "We have sent a replacement.", status=ConversationStatus.RESOLVED
+    )
+    assert summarise(case.pk) == "Asked about NW-10001; we sent a replacement."

@@ -152,6 +152,9 @@ def _in_error_shape(response: HttpResponse) -> HttpResponse:
     if detail is None or response.get("Content-Type", "").startswith("application/json"):
         return response
     shaped = JsonResponse(error_body(response.status_code, detail), status=response.status_code)
-    if "Allow" in response:
-        shaped["Allow"] = response["Allow"]
+    # The rest of what the inner layers set (Allow, X-Frame-Options, Vary, cookies) still holds.
+    for name, value in response.items():
+        if name.lower() not in ("content-type", "content-length"):
+            shaped[name] = value
+    shaped.cookies = response.cookies
     return shaped

@@ -3,6 +3,7 @@ reference of bounded length. Invalid input is a 422 naming the field, never a da
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -38,10 +39,13 @@ def _storable_moment(value: datetime) -> datetime:
         raise ValueError("must be a date-time between years 1 and 9999 in UTC") from None
 
 
+_NUMBER = re.compile(r"\s*[+-]?\d+(?:\.\d*)?\s*")
+
+
 def _written_out(value: object) -> object:
-    """A date-time as ISO 8601 text: pydantic reads a number as seconds, or as milliseconds
-    beyond ±2e10, so -62135596801 was stored as a day in 1968."""
-    if isinstance(value, int | float):
+    """A date-time as ISO 8601 text: pydantic reads a number, or a string of one, as seconds
+    (as milliseconds beyond ±2e10), so -62135596801 was stored as a day in 1968."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
         raise ValueError("must be an ISO 8601 date-time string, not a number")
     return value
 

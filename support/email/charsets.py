@@ -81,14 +81,19 @@ def decode_header_value(value: object) -> str:
         # compat32 hands raw 8-bit headers (RFC 6532: "From: josé@…" in UTF-8) over as a Header
         # of unknown-8bit bytes, and str() of it puts U+FFFD in place of each byte: two
         # senders differing by one accented letter became one customer. Its chunks keep the
-        # bytes, which decode_bytes reads as UTF-8 (or a fallback).
-        parts: list[tuple[bytes | str, str | None]] = list(decode_header(value))
+        # bytes: read as UTF-8 (or a fallback), then as any header's text, so encoded words
+        # beside the raw bytes ("=?utf-8?q?Jos=C3=A9?= <josé@…>") are decoded too.
+        text = "".join(
+            decode_bytes(chunk, None) if isinstance(chunk, bytes) else chunk
+            for chunk, _ in decode_header(value)
+        )
     else:
         text = str(value)
-        try:
-            parts = list(decode_header(text))
-        except Exception:  # a malformed encoded word: read the header as it stands
-            parts = [(text, None)]
+    parts: list[tuple[bytes | str, str | None]]
+    try:
+        parts = list(decode_header(text))
+    except Exception:  # a malformed encoded word: read the header as it stands
+        parts = [(text, None)]
     out: list[str] = []
     for chunk, charset in parts:
         if isinstance(chunk, str):

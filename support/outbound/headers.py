@@ -9,6 +9,8 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
+from support.email.addresses import fold_case
+
 # RFC 5322 asks to keep References whole; clients cut long ones keeping the first (the thread's
 # root) and the latest, and so do we: a thread of hundreds of mails stays a header of 20 ids.
 MAX_REFERENCES = 20
@@ -67,18 +69,21 @@ def references(theirs: Theirs) -> list[str]:
 
 
 def _unique(addresses: Iterable[str], leave_out: set[str]) -> list[str]:
-    found: dict[str, None] = {}
+    """Each mailbox once, as written: compared as fold_case compares (str.lower() turned a
+    look-alike "\u212aate@" into "kate@" and mailed its reply to Kate)."""
+    found: dict[str, str] = {}
     for address in addresses:
-        key = address.strip().lower()
+        written = address.strip()
+        key = fold_case(written)
         if key and key not in leave_out and key not in found:
-            found[key] = None
-    return list(found)
+            found[key] = written
+    return list(found.values())
 
 
 def recipients(theirs: Theirs, own: AbstractSet[str]) -> tuple[list[str], list[str]]:
     """(To, Cc) of a reply-all: to the sender and whom they wrote to, copying whom they copied;
     our own addresses never (a reply to ourselves would come back as a new mail)."""
-    own = {address.lower() for address in own}
+    own = {fold_case(address.strip()) for address in own}
     to = _unique([theirs.from_address, *theirs.to], own)
-    cc = _unique(theirs.cc, own | set(to))
+    cc = _unique(theirs.cc, own | {fold_case(address) for address in to})
     return to, cc

@@ -12,6 +12,7 @@ import uuid
 from django.conf import settings
 
 from resolver.redis_client import get_redis
+from support.email.addresses import fold_case
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ WINDOW_SECONDS = 3600
 
 def _key(address: str) -> str:
     # Hashed: Redis holds no customer's address.
-    return KEY + hashlib.sha256(address.strip().lower().encode()).hexdigest()[:32]
+    return KEY + hashlib.sha256(fold_case(address.strip()).encode()).hexdigest()[:32]
 
 
 def take_auto_reply(address: str) -> bool:

@@ -333,3 +333,4 @@ def test_unrouted_requests_answer_in_the_error_shape(
     assert set(response.json()) == {"detail", "code"}
     if status == 405:
         assert response["Allow"]
+    assert response["X-Frame-Options"] == "DENY"  # the inner layers' headers are kept

@@ -129,6 +129,8 @@ def test_a_put_changes_what_the_catalogue_allows(store: Client) -> None:
         ({**NEW, "placed_at": "yesterday"}, "placed_at"),
         ({**NEW, "placed_at": -62135596801}, "placed_at"),  # was read as ms: a day in 1968
         ({**NEW, "placed_at": 1767225600}, "placed_at"),
+        ({**NEW, "placed_at": "1767225600"}, "placed_at"),
+        ({**NEW, "placed_at": "-62135596801"}, "placed_at"),
         ({key: value for key, value in NEW.items() if key != "total"}, "total"),
         ({**NEW, "refunded": "60.00"}, "refunded"),
         ("not an object", ""),

@@ -789,3 +789,14 @@ def test_an_esp_score_json_cannot_hold_is_stored_as_none(db: None, score: float)
     stored = InboundEmail.objects.get(pk=received.inbound_id).esp_verdict
     assert stored["spam_score"] is None
     assert stored["dkim_pass_domains"] == ["ex.org"]
+
+
+def test_encoded_words_beside_raw_utf8_in_one_header_are_decoded_too() -> None:
+    from support.email.parse import parse
+
+    parsed = parse(
+        "From: =?utf-8?q?Jos=C3=A9_Garc=C3=ADa?= <josé@example.com>\r\nTo: s@example.com\r\n"
+        "Subject: =?utf-8?q?Caf=C3=A9?= déjà vu\r\nMessage-ID: <a@b>\r\n\r\nHallo\r\n".encode()
+    )
+    assert (parsed.from_name, parsed.from_address) == ("José García", "josé@example.com")
+    assert parsed.subject == "Café déjà vu"

@@ -81,3 +81,10 @@ def test_reply_all_leaves_out_our_addresses_and_repeats() -> None:
 def test_mail_from_ourselves_has_nobody_to_answer() -> None:
     theirs = Theirs(message_id="m@x", from_address="support@shop.example")
     assert recipients(theirs, {"support@shop.example"}) == ([], [])
+
+
+def test_a_look_alike_mailbox_is_answered_as_written() -> None:
+    """str.lower() turned U+212A KELVIN SIGN into "k": the reply to "\u212aate@" went to Kate."""
+    theirs = Theirs(message_id="m@x", from_address="\u212aate@example.com", to=["Kate@example.com"])
+    to, _ = recipients(theirs, {"support@shop.example"})
+    assert to == ["\u212aate@example.com", "Kate@example.com"]
