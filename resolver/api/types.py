@@ -39,13 +39,15 @@ def _storable_moment(value: datetime) -> datetime:
         raise ValueError("must be a date-time between years 1 and 9999 in UTC") from None
 
 
-_NUMBER = re.compile(r"\s*[+-]?\d+(?:\.\d*)?\s*")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d*)?")
 
 
 def _written_out(value: object) -> object:
     """A date-time as ISO 8601 text: pydantic reads a number, or a string of one, as seconds
     (as milliseconds beyond ±2e10), so -62135596801 was stored as a day in 1968."""
-    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value.strip())
+    ):
         raise ValueError("must be an ISO 8601 date-time string, not a number")
     return value
 
