@@ -13,11 +13,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from resolver.body_limits import BodyLimitedApp  # noqa: E402
 from resolver.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Django reads a whole body before its middleware runs: the limits are held here.
+        "http": BodyLimitedApp(django_asgi_app),
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )

@@ -212,13 +212,17 @@ TRIAGE_MODEL = env_str("TRIAGE_MODEL", "triage-v2") or "triage-v2"
 TONE_MODEL = env_str("TONE_MODEL", "tone-v3") or "tone-v3"
 
 # HTTP API. A message body over API_MESSAGE_MAX_BYTES is refused with 413; any request body over
-# REQUEST_BODY_MAX_BYTES too, on every path (resolver/api/middleware.py, before it is read).
+# REQUEST_BODY_MAX_BYTES too, on every path (resolver/body_limits.py, while it arrives).
 API_MESSAGE_MAX_BYTES = env_int("API_MESSAGE_MAX_BYTES", 32 * 1024, minimum=1, maximum=1 << 24)
 REQUEST_BODY_MAX_BYTES = max(4 * API_MESSAGE_MAX_BYTES, 256 * 1024)
 # Endpoints whose bodies may be larger (path -> bytes): they read the body themselves, in bounds;
 # and path prefixes (prefix -> bytes): the ESP webhooks, which post whole e-mails.
 API_BODY_LIMITS: dict[str, int] = {}
 BODY_LIMIT_PREFIXES: dict[str, int] = {}
+# A file uploaded through a page (admin's KB import), streamed to disk by Django.
+PAGE_UPLOAD_MAX_BYTES = env_int(
+    "PAGE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1024, maximum=1 << 40
+)
 # Requests per minute per API key (or per client IP without one); 0 disables the limit.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # How long a process trusts a verified API key (a revocation reaches every process within this).
@@ -364,7 +368,7 @@ REFUND_WINDOW_DAYS = env_int("REFUND_WINDOW_DAYS", 30, minimum=1, maximum=3650)
 API_BODY_LIMITS["/api/v1/inbound/email"] = INBOUND_EMAIL_MAX_BYTES
 # An ESP posts the e-mail as JSON or a form, attachments in base64 (4/3 of their size): the
 # webhooks take that much, and Django parses up to it (every other path is held to
-# REQUEST_BODY_MAX_BYTES by the middleware before Django reads a byte).
+# REQUEST_BODY_MAX_BYTES while it arrives, resolver/body_limits.py).
 ESP_WEBHOOK_MAX_BYTES = INBOUND_EMAIL_MAX_BYTES * 3 // 2
 BODY_LIMIT_PREFIXES["/anymail/"] = ESP_WEBHOOK_MAX_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(REQUEST_BODY_MAX_BYTES, ESP_WEBHOOK_MAX_BYTES)

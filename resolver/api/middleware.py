@@ -12,12 +12,12 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.module_loading import import_string
 
 from resolver.api.errors import error_body
+from resolver.body_limits import API_PREFIX, limit_for, too_large_detail
 from resolver.models.apikey import hash_key
 from resolver.redis_client import get_redis
 
 logger = logging.getLogger(__name__)
 
-API_PREFIX = "/api/"
 WIDGET_PREFIX = "/api/v1/widget/"
 WIDGET_BUCKETS = "widget-"
 WINDOW_SECONDS = 60
@@ -90,29 +90,6 @@ def _content_length(request: HttpRequest) -> int:
         return 0
 
 
-def _chunked_without_length(request: HttpRequest) -> bool:
-    encoding = request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
-    return "chunked" in encoding and not request.META.get("CONTENT_LENGTH")
-
-
-def body_limit(request: HttpRequest) -> int | None:
-    """The largest request body a request may send: its path's own (API_BODY_LIMITS), its
-    prefix's (BODY_LIMIT_PREFIXES: the ESP webhooks), else REQUEST_BODY_MAX_BYTES; None for a
-    page's file upload (admin's KB import: Django streams files to disk, its own limits apply).
-    Django's DATA_UPLOAD_MAX_MEMORY_SIZE is as large as the largest of these, so this is the
-    limit everywhere else."""
-    path = request.path
-    if path in settings.API_BODY_LIMITS:
-        return int(settings.API_BODY_LIMITS[path])
-    for prefix, limit in settings.BODY_LIMIT_PREFIXES.items():
-        if path.startswith(prefix):
-            return int(limit)
-    uploading = request.content_type == "multipart/form-data"
-    if uploading and not path.startswith(API_PREFIX):
-        return None
-    return int(settings.REQUEST_BODY_MAX_BYTES)
-
-
 class ApiLimitsMiddleware:
     """Body limits on every path (Django's own, DATA_UPLOAD_MAX_MEMORY_SIZE, is as large as the
     largest path's), rate limits on the API's."""
@@ -121,15 +98,11 @@ class ApiLimitsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = body_limit(request)
-        if limit is not None and _chunked_without_length(request):
-            # No length to hold to the limit (nor Django's own check, which reads the same
-            # header): a chunked body of any size would be parsed whole.
-            detail = "send the request body with a Content-Length (chunked bodies are refused)"
-            return JsonResponse(error_body(411, detail, "length_required"), status=411)
-        if limit is not None and _content_length(request) > limit:
-            detail = f"the request body is over the {limit} byte limit"
-            return JsonResponse(error_body(413, detail), status=413)
+        # Served by uvicorn, resolver.body_limits has held this limit while the body arrived
+        # (a chunked body too); this holds it for any other handler, before Django parses it.
+        limit = limit_for(request.path, request.content_type or "")
+        if _content_length(request) > limit:
+            return JsonResponse(error_body(413, too_large_detail(limit)), status=413)
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
         buckets = [] if request.method == "OPTIONS" else identities(request)

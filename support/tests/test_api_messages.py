@@ -154,33 +154,6 @@ def test_message_limit_is_configurable(api: Client) -> None:
     assert post_json(api, "/messages", {"body": "0123456789!"}).status_code == 413
 
 
-def test_a_chunked_body_without_a_length_is_refused_before_parsing() -> None:
-    """Neither our limit nor Django's can hold a body that says no length to its limit: a
-    chunked request of any size would be parsed whole (the widget's endpoints need no key)."""
-    from django.http import HttpResponse
-    from django.test import RequestFactory
-
-    from resolver.api.middleware import ApiLimitsMiddleware
-
-    reached: list[str] = []
-
-    def view(request: Any) -> HttpResponse:
-        reached.append(request.path)
-        return HttpResponse(status=204)
-
-    body = json.dumps({"article_id": 1, "pad": [0] * 150_000})
-    request = RequestFactory().post(
-        f"{API}/widget/deflections",
-        body,
-        content_type="application/json",
-        HTTP_TRANSFER_ENCODING="chunked",
-    )
-    del request.META["CONTENT_LENGTH"]
-    response = ApiLimitsMiddleware(view)(request)
-    assert (response.status_code, json.loads(response.content)["code"]) == (411, "length_required")
-    assert reached == []
-
-
 def test_request_over_the_upload_limit_is_413_before_parsing(api: Client) -> None:
     huge = json.dumps({"body": "x" * (300 * 1024)})
     response = api.post(f"{API}/messages", huge, content_type="application/json")
