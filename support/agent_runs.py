@@ -39,12 +39,12 @@ from support.vocabulary import ActionStatus, EscalationReason, not_drafted_guard
 
 logger = logging.getLogger(__name__)
 
-# Keys of the Draft object that only a stored (and reviewed) draft has.
+# Keys of the Draft object that only a stored (and reviewed) draft has. `created_at` is not one:
+# CONTRACTS.md lets the CLI leave out ids only, and an unsaved draft was created when it ran.
 UNSAVED_KEYS = (
     "id",
     "message_id",
     "conversation_id",
-    "created_at",
     "reviewed_at",
     "sent_text",
     "reject_reason",
@@ -54,9 +54,9 @@ UNSAVED_KEYS = (
 
 def unsaved_draft(outcome: DraftOutcome) -> dict[str, Any]:
     """The Draft object of CONTRACTS.md for `outcome`, unsaved: the same mapping as a stored
-    draft's (Draft.as_wire), without the ids and timestamps only a stored draft has (the CLI's
-    form)."""
-    wire = Draft(**outcome.draft_fields()).as_wire()
+    draft's (Draft.as_wire), without the ids and review fields only a stored draft has (the
+    CLI's form)."""
+    wire = Draft(**outcome.draft_fields(), created_at=timezone.now()).as_wire()
     for unsaved in UNSAVED_KEYS:
         del wire[unsaved]
     # What it would propose (unchecked here: the graph checked them, record_proposals would again).

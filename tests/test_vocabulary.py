@@ -220,4 +220,6 @@ def test_the_draft_has_one_wire_shape() -> None:
     assert list(unsaved) == [key for key in stored if key not in UNSAVED_KEYS]
     # The same mapping: empty triage fields are null, citations show only their public keys.
     assert unsaved["sentiment"] is None
+    # CONTRACTS.md: the CLI may leave out the ids it did not persist, nothing else.
+    assert "created_at" in unsaved and unsaved["created_at"] is not None
     assert unsaved["citations"] == [{"kb_id": 1, "title": "Shipping", "snippet": "…"}]

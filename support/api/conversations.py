@@ -28,9 +28,11 @@ router = Router(tags=["conversations"])
 
 
 def _message_id_header(message: Message) -> str | None:
-    """An e-mail message's Message-ID, the customer's or our reply's (what threads it)."""
+    """An e-mail message's Message-ID, the customer's or our reply's (what threads it), as the
+    header carries it (RFC 5322's msg-id, in angle brackets: a client copies it into In-Reply-To
+    as it is). Stored bare, as the threading looks it up."""
     try:
-        return message.email.message_id_header
+        return f"<{message.email.message_id_header}>"
     except EmailEnvelope.DoesNotExist:
         return None
 

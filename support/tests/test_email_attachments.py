@@ -184,7 +184,8 @@ def test_a_message_lists_its_attachments_and_message_id_in_the_api(db: None) -> 
         }
     ]
     assert (
-        shown["message_id_header"] == EmailEnvelope.objects.get(message=message).message_id_header
+        shown["message_id_header"]
+        == f"<{EmailEnvelope.objects.get(message=message).message_id_header}>"
     )
     assert body["channel"] == "email" and body["subject"] == "Where is my order?"
 

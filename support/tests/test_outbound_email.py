@@ -139,11 +139,11 @@ def test_an_approved_reply_is_mailed_once_with_the_contract_headers(
 
     thread = api.get(f"{API}/conversations/{draft.conversation_id}").json()
     theirs, ours = thread["messages"]
-    assert theirs["message_id_header"] == "first@mail.example.com"
+    assert theirs["message_id_header"] == "<first@mail.example.com>"
     assert (theirs["delivery"], theirs["attachments"]) == (None, [])
     assert ours["delivery"]["status"] == "sent" and ours["delivery"]["attempts"] == 1
     assert ours["delivery"]["last_error"] is None and ours["delivery"]["sent_at"]
-    assert ours["message_id_header"] == envelope.message_id_header
+    assert ours["message_id_header"] == f"<{envelope.message_id_header}>"
 
 
 def test_a_reply_threads_into_the_customers_answer(smtp: SmtpServer, agent_user: Any) -> None:
