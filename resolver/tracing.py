@@ -24,6 +24,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
+from resolver.env import ConfigError
 from resolver.logs import scrub
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ def _exporter(name: str) -> Any:
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
         return ConsoleSpanExporter()
-    raise ValueError(f"OTEL_TRACES_EXPORTER must be none, otlp or console, got {name!r}")
+    # A ConfigError: manage.py prints it as one line (a ValueError was a 21-line traceback).
+    raise ConfigError(f"OTEL_TRACES_EXPORTER must be none, otlp or console, got {name!r}")
 
 
 def configure(default_service: str) -> None:

@@ -158,3 +158,13 @@ def test_an_outgoing_requests_url_is_exported_as_its_origin(
     text = repr([dict(s.attributes or {}) for s in exported])
     assert "Zk81secretpath" not in text and "abc123token" not in text
     assert f"{origin[0]}//{origin[2]}" in text
+
+
+def test_an_unknown_exporter_is_a_configuration_error() -> None:
+    """CONTRACTS.md: a malformed value stops start-up with one clear line (manage.py prints a
+    ConfigError as one; anything else is a traceback)."""
+    from resolver.env import ConfigError
+    from resolver.tracing import _exporter
+
+    with pytest.raises(ConfigError, match="OTEL_TRACES_EXPORTER must be none, otlp or console"):
+        _exporter("zipkin")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from resolver.api.auth import scoped
 from resolver.api.errors import ERRORS, ApiError
@@ -30,6 +30,15 @@ Money = Annotated[
 NUMBER_MAX = 64  # Order.number's max_length
 
 
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+# Stores spell statuses their own way ("shipped", "Shipped"): read whatever the case, shown as
+# the enum's own spelling.
+StatusIn = Annotated[OrderStatus, BeforeValidator(_upper)]
+
+
 def _order_number(value: str) -> str:
     try:
         value = storable(value).strip()
@@ -42,7 +51,7 @@ def _order_number(value: str) -> str:
 
 class OrderIn(Schema):
     customer_ref: Annotated[Ref, Field(min_length=1)]
-    status: OrderStatus
+    status: StatusIn
     total: Money
     currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] | None = None
     placed_at: Moment | None = None

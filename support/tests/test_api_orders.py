@@ -145,6 +145,14 @@ def test_bad_input_is_a_422_with_a_reason(store: Client, body: Any, reason: str)
     assert not Order.objects.filter(number="NW-79").exists()
 
 
+def test_a_status_is_read_whatever_its_case(store: Client) -> None:
+    """A store sends "shipped" or "Shipped"; it was a 422 for anything but "SHIPPED"."""
+    for spelling in ("shipped", " Delivered "):
+        response = put(store, "NW-82", {**NEW, "status": spelling})
+        assert response.status_code == 200, response.content
+        assert response.json()["status"] == spelling.strip().upper()
+
+
 def test_minus_zero_is_stored_as_zero(store: Client) -> None:
     response = put(store, "NW-81", {**NEW, "total": "-0", "refunded": "-0.00"})
     assert response.status_code == 200, response.content
