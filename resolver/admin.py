@@ -4,13 +4,16 @@ from functools import partial
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from resolver.admin_mixins import ReadOnlyAdminMixin
+from resolver.audit_actor import Actor
 from resolver.broker import send_to_actor
 from resolver.models import ApiKey, DeadLetter, IdempotencyRecord, ProcessedEvent, Scope
 from resolver.models.apikey import parse_scopes
@@ -53,14 +56,23 @@ class DeadLetterAdmin(admin.ModelAdmin):
     @admin.action(description="Replay the selected messages")
     def replay(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
         """Sends each message again to its actor, by name (the web process need not import the
-        actor), after commit, and stamps replayed_at."""
-        count = 0
+        actor), after commit, and stamps replayed_at; an actor with its own replay
+        (DEAD_LETTER_REPLAYS: a failed agent run is reprocessed) gets that instead."""
+        actor = Actor.for_user(request.user)
+        replayed, skipped = 0, 0
         for letter in queryset:
-            send = partial(send_to_actor, letter.actor_name, letter.queue_name)
-            transaction.on_commit(partial(send, *letter.args, **letter.kwargs))
-            count += 1
+            own = settings.DEAD_LETTER_REPLAYS.get(letter.actor_name)
+            if own and letter.args:
+                if import_string(own)(letter.args[0], actor) is None:
+                    skipped += 1  # nothing left to replay (say, a person answered meanwhile)
+                    continue
+            else:
+                send = partial(send_to_actor, letter.actor_name, letter.queue_name)
+                transaction.on_commit(partial(send, *letter.args, **letter.kwargs))
+            replayed += 1
         queryset.update(replayed_at=timezone.now())
-        self.message_user(request, f"Replayed {count} message(s).")
+        note = f", {skipped} with nothing left to replay" if skipped else ""
+        self.message_user(request, f"Replayed {replayed} message(s){note}.")
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -136,6 +136,11 @@ DRAMATIQ_ACTOR_MODULES = [
 # Called with a dead-lettered message's first argument and its exception's class name, by actor
 # (resolver/broker.py:DeadLetters): a message whose agent run failed for good is escalated.
 DEAD_LETTER_HANDLERS = {"process_message": "support.agent_runs.escalate_failed_run"}
+# What admin's "Replay" does with a dead letter, by actor (the letter's first argument and the
+# admin as the actor); an actor not named here is sent its message again. A failed run's draft
+# was escalated run_failed by the handler above, so the same message sent again would find no
+# pending draft and do nothing: the message is reprocessed instead, as the console's button does.
+DEAD_LETTER_REPLAYS = {"process_message": "support.agent_runs.replay_failed_run"}
 WORKER_PROCESSES = env_int("WORKER_PROCESSES", 1, minimum=1, maximum=64)
 WORKER_THREADS = env_int("WORKER_THREADS", 4, minimum=1, maximum=64)
 # torch threads per forward pass of the embedding model in a worker process: the worker's threads

@@ -31,10 +31,10 @@ from resolver.redis_client import get_redis
 from support.actions.propose import record_proposals
 from support.announce import announce_draft
 from support.autosend import auto_send_if_allowed
-from support.models import AuditAction, AuditLog, Conversation, Draft, DraftStatus
+from support.models import AuditAction, AuditLog, Conversation, Draft, DraftStatus, Message
 from support.models.draft import DRAFT_CLAIM_LEASE
 from support.outcome import DraftOutcome
-from support.review import ReviewError
+from support.review import ReviewError, reprocess
 from support.vocabulary import ActionStatus, EscalationReason, not_drafted_guard
 
 logger = logging.getLogger(__name__)
@@ -211,6 +211,27 @@ def escalate_failed_run(message_id: Any, error: str) -> Draft | None:
         if draft is None:
             return None
         return _record_failure(draft, error)
+
+
+def replay_failed_run(message_id: Any, actor: Actor) -> Draft | None:
+    """Admin's replay of a dead-lettered run (DEAD_LETTER_REPLAYS): the message is reprocessed
+    (a new PENDING draft, queued after commit, audited as the admin's), as long as its run is
+    still owed: its open draft is the run_failed escalation, or still pending. None when a
+    person took it over meanwhile (an answer sent, the draft rejected, or the message erased)."""
+    try:
+        uuid.UUID(str(message_id))
+    except ValueError:
+        return None
+    owed = Draft.objects.filter(message_id=message_id).filter(
+        Q(status=DraftStatus.PENDING)
+        | Q(status=DraftStatus.ESCALATED, escalation_reason=EscalationReason.RUN_FAILED)
+    )
+    if not owed.exists():
+        return None
+    try:
+        return reprocess(message_id, actor)
+    except (ReviewError, Message.DoesNotExist):
+        return None
 
 
 def _record_failure(draft: Draft, error: str) -> Draft | None:

@@ -6,6 +6,7 @@ import importlib
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import dramatiq
 import redis
@@ -187,3 +188,69 @@ def test_a_failed_run_does_not_escalate_a_draft_another_run_holds(db: None) -> N
     Draft.objects.filter(pk=draft.pk).update(run_started_at=timezone.now(), run_by="w-2")
     assert escalate_failed_run(message.pk, "ConnectionError") is None
     assert Draft.objects.get(pk=draft.pk).status == DraftStatus.PENDING
+
+
+def _dead_lettered_run(body: str) -> tuple[Any, Any]:
+    """A stored message whose run failed for good: its dead letter written, its draft escalated
+    run_failed (resolver/broker.py:DeadLetters)."""
+    import dramatiq
+    from dramatiq.broker import MessageProxy
+
+    from resolver.broker import DeadLetters
+    from support.inbound import receive_message
+
+    message, draft = receive_message(body, enqueue=False)
+    failed = MessageProxy(
+        dramatiq.Message(
+            queue_name="drafts",
+            actor_name="process_message",
+            args=(str(message.pk), "event-1"),
+            kwargs={},
+            options={"retries": 4},
+        )
+    )
+    failed.fail()
+    DeadLetters().after_process_message(None, failed, exception=ConnectionError("refused"))
+    return message, draft
+
+
+def test_admin_replay_of_a_failed_run_reprocesses_its_message(
+    admin_client: Any, admin_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Sent again as it was, the run found no PENDING draft (the failure escalated it) and did
+    nothing: admin's Replay said "Replayed 1" and the customer still had no draft."""
+    from resolver.models import DeadLetter
+    from support.models import AuditLog, Draft, DraftStatus
+
+    message, failed_draft = _dead_lettered_run("reset my password please")
+    letter = DeadLetter.objects.get(actor_name="process_message")
+    with django_capture_on_commit_callbacks(execute=False):
+        response = admin_client.post(
+            "/admin/resolver/deadletter/",
+            {"action": "replay", "_selected_action": [letter.pk]},
+            follow=True,
+        )
+    assert "Replayed 1 message(s)." in response.content.decode()
+    fresh = Draft.objects.get(message=message, status=DraftStatus.PENDING)
+    assert Draft.objects.get(pk=failed_draft.pk).status != DraftStatus.ESCALATED  # superseded
+    reprocessed = AuditLog.objects.get(draft=fresh, action="reprocessed")
+    assert reprocessed.user_id == admin_user.pk
+    assert DeadLetter.objects.get(pk=letter.pk).replayed_at is not None
+
+
+def test_admin_replay_leaves_a_message_a_person_answered(admin_client: Any) -> None:
+    from resolver.models import DeadLetter
+    from support.models import Draft, DraftStatus
+
+    message, failed_draft = _dead_lettered_run("where is my parcel")
+    Draft.objects.filter(pk=failed_draft.pk).update(status=DraftStatus.SENT)
+    letter = DeadLetter.objects.get(actor_name="process_message")
+    response = admin_client.post(
+        "/admin/resolver/deadletter/",
+        {"action": "replay", "_selected_action": [letter.pk]},
+        follow=True,
+    )
+    assert "Replayed 0 message(s), 1 with nothing left to replay." in response.content.decode()
+    assert list(Draft.objects.filter(message=message).values_list("status", flat=True)) == [
+        DraftStatus.SENT
+    ]
