@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import zoneinfo
@@ -21,6 +22,24 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+def env_json_object(name: str) -> dict[str, object]:
+    """A JSON object ({} when unset or empty). The value may hold credentials (a storage's
+    options): errors name its position or kind, never echo it."""
+    raw = env_str(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:  # its message gives the position, not the value
+        raise ConfigError(f'{name} must be a JSON object ({{"option": value}}): {exc}') from None
+    if not isinstance(value, dict):
+        kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+            type(value), "number"
+        )
+        raise ConfigError(f'{name} must be a JSON object ({{"option": value}}), got a JSON {kind}')
+    return value
 
 
 def env_bool(name: str, default: bool = False) -> bool:

@@ -22,6 +22,7 @@ from resolver.env import (
     env_dotted_path,
     env_float,
     env_int,
+    env_json_object,
     env_list,
     env_str,
     env_time_zone,
@@ -357,6 +358,33 @@ ATTACHMENT_MAX_BYTES = env_int(
 # message): 50,000 one-byte parts in 3 MB took 16 s to store and 24 s of a worker to list.
 ATTACHMENT_MAX_COUNT = env_int("ATTACHMENT_MAX_COUNT", 100, minimum=1, maximum=10_000)
 ATTACHMENT_DIR = Path(env_str("ATTACHMENT_DIR") or RESOLVER_DATA_DIR / "attachments").resolve()
+# Where attachments' bytes are kept (support/email/attachments.py): STORAGES["attachments"], any
+# Django storage class (django-storages' S3Storage, GoogleCloudStorage, AzureStorage...) with its
+# options as a JSON object. The default, a FileSystemStorage at ATTACHMENT_DIR, keeps the files
+# where they always were. The options may hold a backend's credentials: never echoed in errors.
+_FILE_SYSTEM_STORAGE = "django.core.files.storage.FileSystemStorage"
+ATTACHMENT_STORAGE = env_dotted_path("ATTACHMENT_STORAGE", _FILE_SYSTEM_STORAGE)
+
+
+def attachment_storage(
+    backend: str, options: dict[str, object], directory: Path
+) -> dict[str, object]:
+    """STORAGES["attachments"]: the file system's `location` is `directory` unless the options
+    name one."""
+    if backend == _FILE_SYSTEM_STORAGE:
+        options = {"location": str(directory), **options}
+    return {"BACKEND": backend, "OPTIONS": options}
+
+
+ATTACHMENT_STORAGE_OPTIONS = env_json_object("ATTACHMENT_STORAGE_OPTIONS")
+# Django's own two storages as they are by default, and the attachments' one.
+STORAGES = {
+    "default": {"BACKEND": _FILE_SYSTEM_STORAGE},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "attachments": attachment_storage(
+        ATTACHMENT_STORAGE, ATTACHMENT_STORAGE_OPTIONS, ATTACHMENT_DIR
+    ),
+}
 # Documents a customer sends (support/documents/, #26): read by the worker in a child process,
 # bounded so a hostile PDF (a page bomb, a decompression bomb) fails that one reading, not the run.
 DOCUMENT_MAX_PAGES = env_int("DOCUMENT_MAX_PAGES", 50, minimum=1, maximum=10_000)
@@ -407,18 +435,30 @@ if IMAP_HOST:
             f"IMAP_HOST is set with IMAP_AUTH={IMAP_AUTH}: also set {', '.join(_imap_missing)}"
         )
 # ESP inbound webhooks through django-anymail at /anymail/<esp>/inbound/ (support/email/esp.py).
-# A door opens only with its check configured: Mailgun's signing key; HTTP basic auth
-# ("user:password", comma-separated while rotating) for Postmark, SendGrid and Amazon SES.
+# A door opens only with its check configured: HTTP basic auth ("user:password", comma-separated
+# while rotating) for most; a signing key or secret for Mailgun, MailerSend, Postal, Mailtrap and
+# Resend (the last two, and Brevo's attachments, also need an API key: anymail fetches the mail).
 _webhook_secrets = env_list("ANYMAIL_WEBHOOK_SECRET", [])
 if any(":" not in secret for secret in _webhook_secrets):
     raise ConfigError("ANYMAIL_WEBHOOK_SECRET must be user:password (comma-separated to rotate)")
 ANYMAIL = {
     "WEBHOOK_SECRET": _webhook_secrets,
     "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
+    "MAILERSEND_INBOUND_SECRET": env_str("MAILERSEND_INBOUND_SECRET"),
+    "POSTAL_WEBHOOK_KEY": env_str("POSTAL_WEBHOOK_KEY"),
+    "MAILTRAP_API_TOKEN": env_str("MAILTRAP_API_TOKEN"),
+    "MAILTRAP_INBOUND_SECRET": env_str("MAILTRAP_INBOUND_SECRET"),
+    "RESEND_API_KEY": env_str("RESEND_API_KEY"),
+    # Brevo's old name, Sendinblue, reads its own key: one variable for both doors.
+    "BREVO_API_KEY": env_str("BREVO_API_KEY"),
+    "SENDINBLUE_API_KEY": env_str("BREVO_API_KEY"),
     # Confirming an SNS subscription would call AWS with whatever credentials boto3 finds: the
     # confirmation link is logged instead, for an operator to open (support/email/esp.py).
     "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
 }
+# Only when set: anymail checks a Svix signature whenever the key exists, an empty one too.
+if _resend_secret := env_str("RESEND_INBOUND_SECRET"):
+    ANYMAIL["RESEND_INBOUND_SECRET"] = _resend_secret
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)

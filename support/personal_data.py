@@ -129,10 +129,10 @@ def _attachments(subject: Subject) -> QuerySet[Attachment]:
 
 
 def _erase_attachments(rows: QuerySet[Attachment], subject: Subject) -> int:
-    """The rows and their files (deleted once the erasure commits)."""
-    paths = list(rows.exclude(path="").values_list("path", flat=True))
+    """The rows and their files in the attachments storage (deleted once the erasure commits)."""
+    names = list(rows.exclude(path="").values_list("path", flat=True))
     count = delete_rows(rows, subject)
-    remove_after_commit(paths)
+    remove_after_commit(names)
     return count
 
 

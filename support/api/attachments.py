@@ -40,11 +40,12 @@ def download_attachment(request: HttpRequest, attachment_id: uuid.UUID) -> FileR
     if not attachment.is_stored:
         raise ApiError(404, "this attachment was too large to keep", "not_stored")
     try:
-        path = open_stored(attachment.path)
+        # Streamed from the attachments storage (disk, S3, ...); the response closes it.
+        stored = open_stored(attachment.path)
     except (FileNotFoundError, ValueError):
         raise ApiError(404, "the attachment's file is gone", "not_stored") from None
     response = FileResponse(
-        path.open("rb"),
+        stored,
         as_attachment=True,
         filename=attachment.filename,
         content_type=attachment.content_type,

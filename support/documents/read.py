@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from support.customers import customer_of
 from support.documents.compare import OrderRecord, mismatches
 from support.documents.fields import find_fields
 from support.documents.records import customer_orders
-from support.email.attachments import open_stored
+from support.email.attachments import StoredFileTooLarge, local_file, open_stored
 from support.models import Attachment, DocumentReading, Message
 from support.models.document import TEXT_MAX_CHARS
 from support.vocabulary import DocumentStatus
@@ -119,13 +120,20 @@ def _extract(
         return DocumentStatus.NOT_READ, "", "an image: no OCR", None
     if kind != PDF and kind not in TEXT_TYPES:
         return DocumentStatus.NOT_READ, "", f"{kind} is not read", None
-    try:
-        path = open_stored(attachment.path)
-    except (FileNotFoundError, ValueError):
-        return DocumentStatus.FAILED, "", "the file is gone", None
-    if kind == PDF:
-        return _pdf(path, deadline)
-    with open(path, "rb") as handle:
+    # The file, from the attachments storage: the PDF reader's child process takes a local path
+    # (the file itself on disk, or a temporary copy of what a remote storage holds).
+    with ExitStack() as stack:
+        try:
+            if kind == PDF:
+                path = stack.enter_context(local_file(attachment.path))
+            else:
+                handle = stack.enter_context(open_stored(attachment.path))
+        except (FileNotFoundError, ValueError):
+            return DocumentStatus.FAILED, "", "the file is gone", None
+        except StoredFileTooLarge:
+            return DocumentStatus.FAILED, "", "larger than ATTACHMENT_MAX_BYTES", None
+        if kind == PDF:
+            return _pdf(path, deadline)
         data = handle.read(TEXT_MAX_BYTES)
     text = storable(data.decode("utf-8", errors="replace"))
     return DocumentStatus.READ, text[:TEXT_MAX_CHARS], "", None

@@ -1,9 +1,10 @@
 """The files an e-mail carries: a safe name, a type sniffed from the bytes (what the e-mail
 declares is kept but not trusted), winmail.dat (TNEF) opened into the files inside it, and the
-bytes kept on disk under settings.ATTACHMENT_DIR, up to ATTACHMENT_MAX_BYTES a part.
+bytes kept in the attachments storage (settings.STORAGES["attachments"]: by default a
+FileSystemStorage at settings.ATTACHMENT_DIR), up to ATTACHMENT_MAX_BYTES a part.
 
 Files are written inside the receiving transaction and deleted again if it rolls back (the
-caller's `written` list); erasure deletes a row's file after its transaction commits."""
+caller's `written` list of names); erasure deletes a row's file after its transaction commits."""
 
 from __future__ import annotations
 
@@ -11,15 +12,21 @@ import hashlib
 import logging
 import os
 import re
+import tempfile
 import unicodedata
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import filetype
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files import File
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -150,65 +157,130 @@ def _tnef_name(attachment: object) -> str:
     return str(name or "").strip("\x00")
 
 
-# Storage.
+# Storage: settings.STORAGES["attachments"] (ATTACHMENT_STORAGE, ATTACHMENT_STORAGE_OPTIONS), any
+# Django storage backend (django-storages' S3, GCS, Azure...). The default is a FileSystemStorage at
+# ATTACHMENT_DIR. A file's name comes from its attachment's id, "ab/abcdef…" (never the sender's
+# filename): on disk, the path relative to ATTACHMENT_DIR that files had before storages.
+
+STORAGE_ALIAS = "attachments"
+# What a stored name may be: segments of letters, digits, "_", "-" and ".", joined by "/".
+_NAME = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+_COPY_CHUNK = 1 << 20
 
 
-def attachment_dir() -> Path:
-    return Path(settings.ATTACHMENT_DIR)
+class StoredFileTooLarge(Exception):
+    """A stored file larger than ATTACHMENT_MAX_BYTES, not copied to a local file."""
 
 
-def _absolute(relative: str) -> Path:
-    root = attachment_dir().resolve()
-    path = (root / relative).resolve()
-    if root not in path.parents:
-        raise ValueError(f"attachment path outside ATTACHMENT_DIR: {relative!r}")
-    return path
+def storage() -> Storage:
+    """The storage attachments' files are kept in."""
+    return storages[STORAGE_ALIAS]
 
 
-def open_stored(relative: str) -> Path:
-    """The file of a stored attachment (raises FileNotFoundError when it is gone)."""
-    path = _absolute(relative)
-    if not path.is_file():
-        raise FileNotFoundError(relative)
-    return path
+def name_for(attachment_id: uuid.UUID) -> str:
+    return f"{attachment_id.hex[:2]}/{attachment_id.hex}"
 
 
-def write(attachment_id: uuid.UUID, data: bytes, written: list[Path]) -> str:
-    """Writes the bytes under a name of their own (never the sender's), appends the path to
-    `written` (deleted by the caller if its transaction fails); the path relative to
-    ATTACHMENT_DIR."""
-    relative = f"{attachment_id.hex[:2]}/{attachment_id.hex}"
-    path = _absolute(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".part")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
-    written.append(path)
-    return relative
+def stored_name(name: str, store: Storage | None = None) -> str:
+    """`name` when it stays inside the storage: relative, no "." or ".." segment, no backslash,
+    colon or control character; on a storage with local paths, not leading out of its root
+    through a symbolic link either. ValueError otherwise."""
+    segments = name.split("/")
+    if not _NAME.fullmatch(name) or any(s in (".", "..") for s in segments):
+        raise ValueError(f"attachment name outside the attachments storage: {name!r}")
+    store = store or storage()
+    try:
+        root = os.path.realpath(store.path(""))
+        local = os.path.realpath(store.path(name))
+    except NotImplementedError:  # no local paths (S3, GCS, ...): the name is checked above
+        return name
+    except SuspiciousFileOperation:
+        raise ValueError(f"attachment name outside the attachments storage: {name!r}") from None
+    if local == root or os.path.commonpath([root, local]) != root:
+        raise ValueError(f"attachment name outside the attachments storage: {name!r}")
+    return name
+
+
+def open_stored(name: str) -> File:
+    """The stored file of an attachment, open for reading (the caller closes it).
+    FileNotFoundError when it is gone, ValueError for a name outside the storage."""
+    store = storage()
+    name = stored_name(name, store)
+    if not store.exists(name):
+        raise FileNotFoundError(name)
+    return store.open(name, "rb")
+
+
+@contextmanager
+def local_file(name: str) -> Iterator[Path]:
+    """A path on this machine holding the stored file, for a reader that needs one (the PDF
+    reader's child process): the file itself on a storage with local paths, else a temporary
+    copy of its bytes (at most ATTACHMENT_MAX_BYTES, else StoredFileTooLarge), deleted after.
+    FileNotFoundError when it is gone, ValueError for a name outside the storage."""
+    store = storage()
+    name = stored_name(name, store)
+    try:
+        local = store.path(name)
+    except NotImplementedError:
+        local = ""
+    if local and os.path.isfile(local):
+        yield Path(local)
+        return
+    if not store.exists(name):
+        raise FileNotFoundError(name)
+    limit = settings.ATTACHMENT_MAX_BYTES
+    with (
+        store.open(name, "rb") as source,
+        tempfile.NamedTemporaryFile(prefix="resolver-attachment-") as copy,
+    ):
+        copied = 0
+        while chunk := source.read(min(_COPY_CHUNK, limit + 1 - copied)):
+            copied += len(chunk)
+            if copied > limit:
+                raise StoredFileTooLarge(f"{name} is larger than ATTACHMENT_MAX_BYTES ({limit})")
+            copy.write(chunk)
+        copy.flush()
+        yield Path(copy.name)
+
+
+def write(attachment_id: uuid.UUID, data: bytes, written: list[str]) -> str:
+    """Saves the bytes under a name of their own (never the sender's) and returns it; the name is
+    added to `written` first (the caller deletes those if its transaction fails, a file a failed
+    save left half-written included)."""
+    store = storage()
+    name = name_for(attachment_id)
+    written.append(name)
+    saved = store.save(name, ContentFile(data))
+    if saved != name:  # a backend that chose another name: the row names what it saved
+        written.append(saved)
+    return saved
 
 
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def remove(paths: Iterable[Path]) -> None:
-    for path in paths:
+def remove(names: Iterable[str], store: Storage | None = None) -> None:
+    """Deletes the stored files (one missing already is no error); a file that cannot be deleted
+    is logged, never raised: the caller is cleaning up after a rollback or a commit."""
+    store = store or storage()
+    for name in names:
         try:
-            path.unlink(missing_ok=True)
-        except OSError:
-            logger.warning("could not delete attachment file %s", path, exc_info=True)
+            store.delete(name)
+        except Exception:  # OSError on disk, the backend's own errors elsewhere
+            logger.warning("could not delete attachment file %s", name, exc_info=True)
 
 
-def remove_after_commit(relatives: Iterable[str]) -> None:
+def remove_after_commit(names: Iterable[str]) -> None:
     """Deletes stored files once the transaction that deleted their rows commits (a rollback
     keeps rows and files together)."""
-    paths = []
-    for relative in relatives:
-        if relative:
+    store = storage()
+    checked = []
+    for name in names:
+        if name:
             try:
-                paths.append(_absolute(relative))
+                checked.append(stored_name(name, store))
             except ValueError:
-                logger.warning("not deleting %r: outside ATTACHMENT_DIR", relative)
-    if paths:
-        transaction.on_commit(partial(remove, paths))
+                logger.warning("not deleting %r: outside the attachments storage", name)
+    if checked:
+        transaction.on_commit(partial(remove, checked, store))

@@ -1,16 +1,26 @@
-"""The ESP door: inbound webhooks of e-mail service providers through django-anymail, at its
-standard paths (/anymail/<esp>/inbound/, support/email/urls.py). anymail verifies each post as
-the ESP signs it (Mailgun: the HMAC signature under MAILGUN_WEBHOOK_SIGNING_KEY; Postmark,
-SendGrid and Amazon SES: HTTP basic auth with ANYMAIL_WEBHOOK_SECRET, the check those ESPs
-offer; SES's SNS headers must also agree with the body) and rebuilds the message as MIME. With
-ANYMAIL_WEBHOOK_SECRET set, anymail asks every ESP for the basic auth, Mailgun too (on top of its
-signature).
+"""The ESP doors: inbound webhooks of e-mail service providers through django-anymail, at its
+standard paths (/anymail/<esp>/inbound/, support/email/urls.py), every inbound view anymail has:
+Amazon SES, Brevo (and its old name SendinBlue), MailerSend, Mailgun, Mailjet, Mailtrap, Postal,
+Postmark, Resend, SendGrid and SparkPost. anymail verifies each post as the ESP secures it:
+- HTTP basic auth with ANYMAIL_WEBHOOK_SECRET (the URL's user:password), the only check Amazon
+  SES (SNS's headers must also agree with the body), Brevo, Mailjet, Postmark, SendGrid and
+  SparkPost offer;
+- a signature: Mailgun's HMAC under MAILGUN_WEBHOOK_SIGNING_KEY, MailerSend's HMAC of the body
+  under MAILERSEND_INBOUND_SECRET, Postal's RSA signature checked with POSTAL_WEBHOOK_KEY (its
+  public key; needs `cryptography`), and optionally Mailtrap's HMAC (MAILTRAP_INBOUND_SECRET) or
+  Resend's Svix signature (RESEND_INBOUND_SECRET; needs `svix`) instead of the basic auth.
+With ANYMAIL_WEBHOOK_SECRET set, anymail asks every ESP for the basic auth, on top of any
+signature. What three ESPs leave out of their post anymail fetches from the ESP's API (with
+`requests`, no timeout): Mailtrap's and Resend's whole message (MAILTRAP_API_TOKEN,
+RESEND_API_KEY), Brevo's attachments (BREVO_API_KEY; SENDINBLUE_API_KEY on the old path).
+anymail cannot build those views without the key, so those doors stay closed without it too.
 
-A door opens only when its check is configured: anymail itself would accept unauthenticated posts
-with a warning, so an ESP without its secret answers 404 here. A refused signature is a 403, a
-payload anymail cannot read a 400, both in the API's JSON error shape, and nothing is handed
-over; a receiver that fails is a 503, so the ESP delivers the message again later (the receive
-path's Message-ID dedupe makes a repeat harmless).
+A door opens only when its check is configured (is_open): anymail itself would accept
+unauthenticated posts with a warning, so an ESP without its secret answers 404 here. A refused
+signature is a 403, a payload anymail cannot read a 400, both in the API's JSON error shape, and
+nothing is handed over; a receiver that fails, or an ESP's API that does not give the message,
+is a 503, so the ESP delivers the message again later (the receive path's Message-ID dedupe makes
+a repeat harmless).
 
 Why a signal: anymail hands inbound mail to an application through its `inbound` signal and no
 other way, so that signal is the seam. The handler does nothing but hand the message over; the
@@ -18,6 +28,8 @@ decisions are the receive path's, called like every other door's."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import logging
 import re
@@ -32,14 +44,23 @@ from anymail.exceptions import (
     AnymailWebhookValidationFailure,
 )
 from anymail.signals import AnymailInboundEvent, inbound
+from anymail.utils import get_anymail_setting
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
+from anymail.webhooks.brevo import BrevoInboundWebhookView
+from anymail.webhooks.mailersend import MailerSendInboundWebhookView
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
+from anymail.webhooks.mailjet import MailjetInboundWebhookView
+from anymail.webhooks.mailtrap import MailtrapInboundWebhookView
+from anymail.webhooks.postal import PostalInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
+from anymail.webhooks.resend import ResendInboundWebhookView
 from anymail.webhooks.sendgrid import SendGridInboundWebhookView
-from django.conf import settings
+from anymail.webhooks.sendinblue import SendinBlueInboundWebhookView
+from anymail.webhooks.sparkpost import SparkPostInboundWebhookView
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from requests import RequestException
 
 from resolver.api.errors import UNAVAILABLE, error_body
 from support.email.authentication import ESP_DOOR_PREFIX
@@ -51,12 +72,27 @@ logger = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", category=AnymailNotSupportedWarning)
 
 DOOR_PREFIX = ESP_DOOR_PREFIX
+# Every inbound view anymail has (anymail/urls.py), by its path's <esp>.
 INBOUND_VIEWS: dict[str, Any] = {
-    "mailgun": MailgunInboundWebhookView,
-    "postmark": PostmarkInboundWebhookView,
-    "sendgrid": SendGridInboundWebhookView,
     "amazon_ses": AmazonSESInboundWebhookView,
+    "brevo": BrevoInboundWebhookView,
+    "mailersend": MailerSendInboundWebhookView,
+    "mailgun": MailgunInboundWebhookView,
+    "mailjet": MailjetInboundWebhookView,
+    "mailtrap": MailtrapInboundWebhookView,
+    "postal": PostalInboundWebhookView,
+    "postmark": PostmarkInboundWebhookView,
+    "resend": ResendInboundWebhookView,
+    "sendgrid": SendGridInboundWebhookView,
+    "sendinblue": SendinBlueInboundWebhookView,  # Brevo's old name, anymail's deprecated path
+    "sparkpost": SparkPostInboundWebhookView,
 }
+
+
+class NoMessage(ValueError):
+    """An inbound event without a message (a Resend notice without its email_id)."""
+
+
 # What a payload anymail cannot read raises (a tracking webhook sent to the inbound URL, broken
 # JSON, a form without its fields, bad base64).
 MALFORMED: tuple[type[Exception], ...] = (
@@ -68,17 +104,51 @@ MALFORMED: tuple[type[Exception], ...] = (
     AttributeError,
     IndexError,
 )
+# What the ESPs whose views fetch the message from the ESP's API (Brevo's attachments, Mailtrap,
+# Resend) raise when that API fails or refuses the key: the ESP is asked to deliver again (503).
+ESP_API_FAILED: tuple[type[Exception], ...] = (RequestException,)
 
 
 class HandOverFailed(Exception):
     """The receiver raised: the ESP is told to deliver again later (503)."""
 
 
+def _setting(name: str, esp: str = "", *, bare: bool = False) -> Any:
+    """An anymail setting as anymail's views look it up (settings.ANYMAIL["<ESP>_<NAME>"], then
+    ANYMAIL_<ESP>_<NAME>, then <ESP>_<NAME> where anymail allows the bare name); None if unset."""
+    esp_name = INBOUND_VIEWS[esp].esp_name if esp else None
+    return get_anymail_setting(name, default=None, esp_name=esp_name, allow_bare=bare)
+
+
+@functools.cache
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def is_open(esp: str) -> bool:
-    """Whether the ESP's check is configured (its door is closed otherwise)."""
-    if esp == "mailgun":
-        return bool(settings.ANYMAIL.get("MAILGUN_WEBHOOK_SIGNING_KEY"))
-    return bool(settings.ANYMAIL.get("WEBHOOK_SECRET"))
+    """Whether anymail would verify the ESP's posts (its door is closed otherwise), and has what
+    it needs to build the ESP's view (the API key of an ESP whose message it fetches).
+
+    An empty secret counts as none: anymail would check an HMAC under an empty key, which anyone
+    can compute. Basic auth (ANYMAIL_WEBHOOK_SECRET) is checked by every ESP's view when set."""
+    basic_auth = bool(_setting("webhook_secret"))
+    if esp == "mailgun":  # the signature is always checked
+        return bool(_setting("webhook_signing_key", esp))
+    if esp == "mailersend":  # the signature is always checked
+        return bool(_setting("inbound_secret", esp))
+    if esp == "postal":  # the signature is always checked, with the public key
+        return bool(_setting("webhook_key", esp, bare=True)) and _installed("cryptography")
+    if esp == "mailtrap":  # its signature when its secret is set, the basic auth otherwise
+        signed = bool(_setting("inbound_secret", esp))
+        return (signed or basic_auth) and bool(_setting("api_token", esp, bare=True))
+    if esp == "resend":  # Svix's signature when its secret is set, the basic auth otherwise
+        secret = _setting("inbound_secret", esp)
+        if secret is not None and not _installed("svix"):
+            return False  # anymail cannot build the view: its Svix check needs `svix`
+        return bool(secret or basic_auth) and bool(_setting("api_key", esp, bare=True))
+    if esp in ("brevo", "sendinblue"):  # attachments are fetched with the API key
+        return basic_auth and bool(_setting("api_key", esp, bare=True))
+    return basic_auth
 
 
 def door(esp_name: str) -> str:
@@ -136,6 +206,10 @@ def _sendgrid_dkim_passes(esp_event: Any) -> list[str]:
 @receiver(inbound, dispatch_uid="support.email.esp.on_inbound")
 def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs: Any) -> None:
     """anymail's inbound signal: the message, as MIME, to the receive path."""
+    if event is None:
+        return  # Mailtrap's "Test your integration" sample, which anymail skips
+    if event.message is None:
+        raise NoMessage(f"{esp_name}: an inbound event without its message")
     try:
         hand_over(
             event.message.as_bytes(), door=door(esp_name), esp_verdict=verdict(event, esp_name)
@@ -148,6 +222,12 @@ def on_inbound(sender: Any, event: AnymailInboundEvent, esp_name: str, **kwargs:
 
 def _error(status: int, detail: str, code: str) -> JsonResponse:
     return JsonResponse(error_body(status, detail, code), status=status)
+
+
+def _retry_later(detail: str) -> JsonResponse:
+    response = _error(503, f"{detail}; retry later", "unavailable")
+    response["Retry-After"] = "60"
+    return response
 
 
 def _note_subscription(request: HttpRequest) -> None:
@@ -178,11 +258,13 @@ def inbound_view(esp: str) -> Callable[..., HttpResponse]:
             return _error(403, f"the {esp} webhook could not be verified", "invalid_signature")
         except HandOverFailed:
             logger.exception("anymail %s: the receiver failed; the ESP will retry", esp)
-            response = _error(503, "the message could not be stored; retry later", "unavailable")
-            response["Retry-After"] = "60"
-            return response
+            return _retry_later("the message could not be stored")
         except UNAVAILABLE:
             raise
+        except ESP_API_FAILED as exc:
+            # Brevo's attachments, Mailtrap's and Resend's messages: fetched from the ESP's API.
+            logger.warning("anymail %s: the ESP's API failed; the ESP will retry: %s", esp, exc)
+            return _retry_later("the message could not be fetched from the ESP")
         except MALFORMED as exc:
             logger.warning("anymail %s: unreadable payload: %s: %s", esp, type(exc).__name__, exc)
             return _error(400, f"not a {esp} inbound payload anymail can read", "bad_request")

@@ -17,7 +17,6 @@ import math
 import traceback
 import uuid
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -253,10 +252,11 @@ def _duplicate(
 
 @dataclass
 class _Stored:
-    """Attachments being written: their rows, and the files to delete if the transaction fails."""
+    """Attachments being written: their rows, and the names of the files to delete from the
+    attachments storage if the transaction fails."""
 
     rows: list[Attachment] = field(default_factory=list)
-    written: list[Path] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
     # Parts past ATTACHMENT_MAX_COUNT: no file, no row (the raw e-mail keeps them).
     not_kept: int = 0
 

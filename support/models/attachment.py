@@ -1,5 +1,7 @@
-"""A file a customer's e-mail carried (support/email/attachments.py). The bytes live on disk under
-settings.ATTACHMENT_DIR; erasure and retention delete the file with the row."""
+"""A file a customer's e-mail carried (support/email/attachments.py). The bytes live in the
+attachments storage (settings.STORAGES["attachments"], any Django storage backend: by default a
+FileSystemStorage at settings.ATTACHMENT_DIR); erasure and retention delete the file with the
+row."""
 
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ class Attachment(models.Model):
     declared_type = models.CharField(max_length=255, blank=True)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
-    # Relative to settings.ATTACHMENT_DIR; empty when the bytes were not kept (`skipped`).
+    # The file's name in the attachments storage, "ab/abcdef…" from the id (on the default
+    # storage, its path relative to settings.ATTACHMENT_DIR); empty when the bytes were not kept
+    # (`skipped`).
     path = models.CharField(max_length=255, blank=True)
     skipped = models.CharField(max_length=16, choices=AttachmentSkip.choices, blank=True)
     # Without angle brackets: the HTML's `cid:` references point at it, whatever the disposition.

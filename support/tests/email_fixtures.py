@@ -9,16 +9,28 @@ from typing import Any
 import pytest
 
 from resolver.audit_actor import Actor
+from resolver.settings import attachment_storage
 from support import review
 from support.models import EmailEnvelope
 from support.tests.emails.build import SUPPORT
+
+
+def keep_attachments_in(settings: Any, directory: Path) -> None:
+    """Attachments' files on disk under `directory`: ATTACHMENT_DIR, and the attachments storage
+    (STORAGES["attachments"]) a FileSystemStorage there, as settings.py makes it by default.
+    Changing STORAGES drops the storages Django built before."""
+    settings.ATTACHMENT_DIR = directory
+    settings.ATTACHMENT_STORAGE = "django.core.files.storage.FileSystemStorage"
+    settings.ATTACHMENT_STORAGE_OPTIONS = {}
+    storage = attachment_storage(settings.ATTACHMENT_STORAGE, {}, directory)
+    settings.STORAGES = {**settings.STORAGES, "attachments": storage}
 
 
 @pytest.fixture
 def email_settings(settings: Any, tmp_path: Path) -> Any:
     settings.SUPPORT_EMAIL_FROM = SUPPORT
     settings.SUPPORT_EMAIL_ALIASES = ["help@shop.example"]
-    settings.ATTACHMENT_DIR = tmp_path / "attachments"
+    keep_attachments_in(settings, tmp_path / "attachments")
     settings.INBOUND_EMAIL_RATE_LIMIT_PER_HOUR = 0
     return settings
 

@@ -38,6 +38,7 @@ from support.models import Attachment, Customer, Draft, DraftStatus, Order, Widg
 from support.tasks import create_task
 from support.tests.action_fixtures import customer_draft, order_for, propose
 from support.tests.conftest import API, SHOP, MakeDraft
+from support.tests.email_fixtures import keep_attachments_in
 from support.tests.emails.build import PDF, build
 from support.widget import tokens
 
@@ -256,7 +257,7 @@ def test_fuzz_every_operation(
     settings: Any,
     tmp_path: Path,
 ) -> None:
-    settings.ATTACHMENT_DIR = tmp_path / "attachments"
+    keep_attachments_in(settings, tmp_path / "attachments")
     schema = schemathesis.openapi.from_wsgi(f"{API}/openapi.json", get_wsgi_application())
     _, raw = ApiKey.issue("fuzz", ["ingest", "read", "act", "privacy"])
     headers = {"Authorization": f"Bearer {raw}"}

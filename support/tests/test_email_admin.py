@@ -11,7 +11,7 @@ from django.test import Client
 
 from support.email.receive import receive_email
 from support.models import AuditAction, AuditLog, InboundEmail, InboundStatus, Message
-from support.tests.email_fixtures import email_settings  # noqa: F401
+from support.tests.email_fixtures import email_settings, keep_attachments_in  # noqa: F401
 from support.tests.emails.build import PDF, build
 
 pytestmark = pytest.mark.usefixtures("email_settings")
@@ -24,10 +24,10 @@ def quarantined(db: None, settings: Any, tmp_path: Path) -> InboundEmail:
     """An e-mail with a file, quarantined because the attachment directory cannot be written."""
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    settings.ATTACHMENT_DIR = blocker / "attachments"
+    keep_attachments_in(settings, blocker / "attachments")
     pdf = {"data": PDF, "type": "application/pdf", "filename": "invoice.pdf"}
     received = receive_email(build("Invoice attached.", attachments=[pdf]), door="imap")
-    settings.ATTACHMENT_DIR = tmp_path / "attachments"
+    keep_attachments_in(settings, tmp_path / "attachments")
     return InboundEmail.objects.get(pk=received.inbound_id)
 
 

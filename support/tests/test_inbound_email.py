@@ -32,7 +32,11 @@ from support.models import (
     InboundStatus,
     Message,
 )
-from support.tests.email_fixtures import email_settings, unique_sender  # noqa: F401
+from support.tests.email_fixtures import (  # noqa: F401
+    email_settings,
+    keep_attachments_in,
+    unique_sender,
+)
 from support.tests.emails.build import PDF, SUPPORT, build
 from support.vocabulary import ReceiptStatus
 
@@ -587,7 +591,7 @@ def test_a_quarantined_email_is_reprocessed_once_the_cause_is_fixed(
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the attachment directory should be")
-    settings.ATTACHMENT_DIR = blocker / "attachments"
+    keep_attachments_in(settings, blocker / "attachments")
     raw = build(
         "Invoice attached.",
         attachments=[{"data": PDF, "type": "application/pdf", "filename": "invoice.pdf"}],
@@ -596,7 +600,7 @@ def test_a_quarantined_email_is_reprocessed_once_the_cause_is_fixed(
     assert quarantined.status == ReceiptStatus.QUARANTINED
     assert not Message.objects.exists() and not list(tmp_path.rglob("*.part"))
 
-    settings.ATTACHMENT_DIR = tmp_path / "attachments"
+    keep_attachments_in(settings, tmp_path / "attachments")
     received = reprocess(quarantined.inbound_id, Actor.agent())
 
     assert received.status == ReceiptStatus.PENDING
