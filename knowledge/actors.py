@@ -39,6 +39,21 @@ def reindex_document(document_id: int) -> None:
     calibrate_learned()
 
 
+@dramatiq.actor(queue_name="knowledge", max_retries=3, time_limit=10 * 60 * 1000)
+def calibrate_learned_articles() -> None:
+    """Re-derives the published learned articles' thresholds (knowledge/matching.py): after a
+    learned article is published, unpublished or deleted without a re-embed, its neighbours'
+    closest other topic changed. Takes nothing, reads the current rows: a duplicate or a retry
+    derives the same thresholds."""
+    calibrate_learned()
+
+
+def enqueue_calibration() -> None:
+    """Re-calibrate the learned articles once the change's transaction has committed (Redis
+    down: the change is saved; the next re-embed or import calibrates them all again)."""
+    transaction.on_commit(calibrate_learned_articles.send, robust=True)
+
+
 def enqueue_reindex(document_ids: list[int]) -> None:
     """Mark documents pending now; enqueue once the marking transaction has committed (Redis
     down: requeue_stranded_embeddings sends it later; the edit is saved either way)."""

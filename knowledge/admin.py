@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import lzma
 import tempfile
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.module_loading import import_string
 
-from knowledge.actors import enqueue_reindex
+from knowledge.actors import enqueue_calibration, enqueue_reindex
 from knowledge.forms import ImportForm, KBDocumentForm, TestSearchForm
 from knowledge.ingest import IngestReport, SourceError, ingest
 from knowledge.models import (
@@ -49,6 +51,77 @@ class KBChunkInline(admin.TabularInline):
     can_delete = False
 
 
+# A zip is checked entry by entry before anything is written, and written member by member
+# with bounded reads (never `extractall`): all it may expand to is the largest file the page
+# accepts unzipped (settings.PAGE_UPLOAD_MAX_BYTES, 200 MB by default, the request body limit of
+# this upload: a KB export of that size is legitimate, a 300 KiB zip expanding to gigabytes
+# is not), in at most ZIP_MAX_MEMBERS entries (each file becomes an article; 10,000 is far
+# more than any help center holds, and bounds the files a tiny zip of empty entries creates).
+ZIP_MAX_MEMBERS = 10_000
+# The compression methods zipfile can read (Deflate64, PKWARE's implode... it cannot).
+ZIP_READABLE_METHODS = {
+    zipfile.ZIP_STORED,
+    zipfile.ZIP_DEFLATED,
+    zipfile.ZIP_BZIP2,
+    zipfile.ZIP_LZMA,
+}
+ZIP_ENCRYPTED_FLAG = 0x1
+COPY_BLOCK = 1 << 20
+
+
+def _shown(name: str) -> str:
+    return name if len(name) <= 80 else f"{name[:77]}..."
+
+
+def _checked_members(archive: zipfile.ZipFile, extracted: Path) -> list[zipfile.ZipInfo]:
+    """The archive's entries, if every one can be extracted safely; else SourceError."""
+    members = archive.infolist()
+    if len(members) > ZIP_MAX_MEMBERS:
+        raise SourceError(f"the zip holds {len(members)} entries, more than {ZIP_MAX_MEMBERS}")
+    limit = int(settings.PAGE_UPLOAD_MAX_BYTES)
+    declared = 0
+    for member in members:
+        name = _shown(member.filename)
+        destination = (extracted / member.filename).resolve()
+        if extracted.resolve() not in destination.parents:  # no "../" escapes
+            raise SourceError(f"unsafe path in zip: {name}")
+        if member.flag_bits & ZIP_ENCRYPTED_FLAG:
+            raise SourceError(f"{name} is encrypted in the zip: upload it without a password")
+        if member.compress_type not in ZIP_READABLE_METHODS:
+            raise SourceError(
+                f"{name} is compressed with a method that cannot be read "
+                f"(zip method {member.compress_type}): zip it again with Deflate"
+            )
+        declared += member.file_size
+        if declared > limit:
+            raise SourceError(f"the zip expands to more than {limit:,} bytes")
+    return members
+
+
+def _extract(archive: zipfile.ZipFile, extracted: Path) -> None:
+    """Writes the checked entries, counting what is written against the size limit (a member
+    cannot yield more than its declared size, but the count does not rely on that)."""
+    limit = int(settings.PAGE_UPLOAD_MAX_BYTES)
+    written = 0
+    for member in _checked_members(archive, extracted):
+        destination = extracted / member.filename
+        try:
+            if member.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, destination.open("wb") as target:
+                while block := source.read(COPY_BLOCK):
+                    written += len(block)
+                    if written > limit:
+                        raise SourceError(f"the zip expands to more than {limit:,} bytes")
+                    target.write(block)
+        except OSError as exc:
+            # A name the file system refuses (too long; a file and a folder of one name).
+            reason = exc.strerror or str(exc)
+            raise SourceError(f"cannot extract {_shown(member.filename)}: {reason}") from exc
+
+
 def _save_upload(upload: UploadedFile, folder: Path) -> Path:
     target = folder / Path(upload.name or "upload").name
     with target.open("wb") as handle:
@@ -57,12 +130,14 @@ def _save_upload(upload: UploadedFile, folder: Path) -> Path:
     if target.suffix.lower() != ".zip":
         return target
     extracted = folder / "extracted"
-    with zipfile.ZipFile(target) as archive:
-        for member in archive.infolist():
-            destination = (extracted / member.filename).resolve()
-            if extracted.resolve() not in destination.parents:  # no "../" escapes
-                raise SourceError(f"unsafe path in zip: {member.filename}")
-        archive.extractall(extracted)
+    extracted.mkdir()
+    try:
+        with zipfile.ZipFile(target) as archive:
+            _extract(archive, extracted)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, lzma.LZMAError) as exc:
+        raise SourceError(f"the zip cannot be read: {exc}") from exc
+    except (RuntimeError, NotImplementedError) as exc:  # what the checks above did not foresee
+        raise SourceError(f"the zip cannot be extracted: {exc}") from exc
     return extracted
 
 
@@ -73,6 +148,19 @@ def import_upload(source: str, upload: UploadedFile) -> IngestReport:
         if source == "markdown" and saved.is_file():
             saved = saved.parent
         return ingest(source, saved)
+
+
+def _set_status(queryset: QuerySet[KBDocument], status: str) -> int:
+    """Sets the documents' status; when a learned article's changes, the learned articles'
+    thresholds are derived again after commit (knowledge/matching.py: from the published ones)."""
+    with transaction.atomic():
+        moved_learned = (
+            queryset.exclude(status=status).filter(source=DocumentSource.LEARNED).exists()
+        )
+        count = queryset.update(status=status)
+        if moved_learned:
+            enqueue_calibration()
+    return count
 
 
 class ExampleSpecificsFilter(admin.SimpleListFilter):
@@ -145,37 +233,58 @@ class KBDocumentAdmin(admin.ModelAdmin):
         reindex = not change or bool(INDEXED_FIELDS & set(form.changed_data))
         if reindex:
             obj.content_hash = ""  # no longer what the source said: a re-ingest will update it
+        # Published or unpublished as a learned article (or made one, or no longer one): the
+        # other learned articles' thresholds are derived from the published ones.
+        was_learned = form.initial.get("source") == DocumentSource.LEARNED
+        calibrate = change and bool({"status", "source"} & set(form.changed_data))
         super().save_model(request, obj, form, change)
         if reindex:
             enqueue_reindex([obj.pk])
             messages.info(request, "Re-embedding in the background; the list shows progress.")
+        if calibrate and (was_learned or obj.source == DocumentSource.LEARNED):
+            enqueue_calibration()
+
+    def delete_model(self, request: HttpRequest, obj: KBDocument) -> None:
+        super().delete_model(request, obj)
+        if obj.source == DocumentSource.LEARNED and obj.status == DocumentStatus.PUBLISHED:
+            enqueue_calibration()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
+        published_learned = queryset.filter(
+            source=DocumentSource.LEARNED, status=DocumentStatus.PUBLISHED
+        ).exists()
+        super().delete_queryset(request, queryset)
+        if published_learned:
+            enqueue_calibration()
 
     @admin.display(description="Example specifics")
     def example_specifics(self, obj: KBDocument) -> str:
         return ", ".join(find_specifics(obj.content)[:5])
 
-    @admin.action(description="Publish selected documents")
+    @admin.action(description="Publish selected documents", permissions=["change"])
     def publish(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
-        count = queryset.update(status=DocumentStatus.PUBLISHED)
+        count = _set_status(queryset, DocumentStatus.PUBLISHED)
         self.message_user(request, f"Published {count} document(s).")
 
-    @admin.action(description="Unpublish selected documents")
+    @admin.action(description="Unpublish selected documents", permissions=["change"])
     def unpublish(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
-        count = queryset.update(status=DocumentStatus.DRAFT)
+        count = _set_status(queryset, DocumentStatus.DRAFT)
         self.message_user(request, f"Unpublished {count} document(s).")
 
-    @admin.action(description="Show selected documents in the help center")
+    @admin.action(description="Show selected documents in the help center", permissions=["change"])
     def show_in_help_center(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
         """The help center's switch; for a learned article, its approval for customers."""
         count = queryset.update(public=True)
         self.message_user(request, f"{count} document(s) shown in the help center.")
 
-    @admin.action(description="Hide selected documents from the help center")
+    @admin.action(
+        description="Hide selected documents from the help center", permissions=["change"]
+    )
     def hide_from_help_center(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
         count = queryset.update(public=False)
         self.message_user(request, f"{count} document(s) hidden from the help center.")
 
-    @admin.action(description="Re-embed selected documents")
+    @admin.action(description="Re-embed selected documents", permissions=["change"])
     def reembed(self, request: HttpRequest, queryset: QuerySet[KBDocument]) -> None:
         with transaction.atomic():
             enqueue_reindex(list(queryset.values_list("pk", flat=True)))
@@ -242,7 +351,11 @@ class HelpCategoryAdmin(admin.ModelAdmin):
 
 
 @admin.register(KBChunk)
-class KBChunkAdmin(admin.ModelAdmin):
+class KBChunkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Chunks are derived from their document (the reindex rebuilds them from its text and
+    questions): viewable here, changed by editing the document. An edit here left text_hash and
+    the embedding stale, and was undone by the next re-embed."""
+
     list_display = ["document", "kind", "ordinal", "short_text", "has_embedding"]
     list_filter = ["kind", "document__source", "document__status"]
     search_fields = ["text", "document__title"]

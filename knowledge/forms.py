@@ -38,6 +38,18 @@ class MetadataField(forms.JSONField):
         return shown
 
 
+def _revisions_ok(revisions: Any) -> bool:
+    """Earlier versions of a revised article, as approving a revision proposal appends them
+    (support/learning/decisions.py: `_revise_article`); anything else failed that approval."""
+    return isinstance(revisions, list) and all(
+        isinstance(revision, dict)
+        and isinstance(revision.get("proposal"), int)
+        and not isinstance(revision.get("proposal"), bool)
+        and isinstance(revision.get("previous"), str)
+        for revision in revisions
+    )
+
+
 class KBDocumentForm(forms.ModelForm):
     """The admin's article form. Its metadata is what the reindex chunks (ingest/upsert.py:
     desired_chunks reads `questions`, one chunk per string): anything else there left the article
@@ -72,6 +84,12 @@ class KBDocumentForm(forms.ModelForm):
         ):
             raise forms.ValidationError(
                 '"questions" must be a list of customer questions, each a non-empty string.'
+            )
+        if not _revisions_ok(metadata.get("revisions", [])):
+            raise forms.ValidationError(
+                '"revisions" must be a list of earlier versions as the learning loop keeps them, '
+                'each {"proposal": <proposal id>, "previous": "<earlier text>"}; '
+                "or leave it out."
             )
         if problem := unstorable_json(metadata):
             raise forms.ValidationError(f"Metadata {problem}.")
