@@ -37,8 +37,11 @@ class Accepted(Schema):
     status: Literal[DraftStatus.PENDING]
     draft_id: uuid.UUID
     trace_id: str = Field(
+        # Default "": an Idempotency-Key replay serves the stored answer, and answers stored
+        # before trace ids (an install upgraded within the keys' retention) have none.
+        "",
         description="W3C trace id of this request (the caller's traceparent, if sent): the same "
-        "on the draft and every event of the message."
+        "on the draft and every event of the message.",
     )
 
 

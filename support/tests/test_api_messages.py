@@ -77,6 +77,20 @@ def test_same_idempotency_key_and_body_returns_the_same_ids(api: Client) -> None
     assert Message.objects.count() == 1
 
 
+def test_a_replay_of_an_answer_stored_before_trace_ids_is_served(api: Client) -> None:
+    """Answers stored by a version without trace ids (an install upgraded within the keys'
+    retention) are replayed as stored: it was a 500 ("trace_id: Field required")."""
+    body = {"body": "Where is my order?"}
+    first = post_json(api, "/messages", body, HTTP_IDEMPOTENCY_KEY="before-upgrade").json()
+    record = IdempotencyRecord.objects.get(key="before-upgrade")
+    record.response = {key: value for key, value in first.items() if key != "trace_id"}
+    record.save()
+    again = post_json(api, "/messages", body, HTTP_IDEMPOTENCY_KEY="before-upgrade")
+    assert again.status_code == 202, again.content
+    assert (again.json()["id"], again.json()["draft_id"]) == (first["id"], first["draft_id"])
+    assert Message.objects.count() == 1
+
+
 def test_same_idempotency_key_with_another_body_is_409(api: Client) -> None:
     post_json(api, "/messages", {"body": "one"}, HTTP_IDEMPOTENCY_KEY="k")
     response = post_json(api, "/messages", {"body": "two"}, HTTP_IDEMPOTENCY_KEY="k")
