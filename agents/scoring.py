@@ -43,9 +43,15 @@ def learned_first(evidence: Sequence[SearchHit]) -> list[SearchHit]:
     if top is None or not matching:
         return list(evidence)
     nearest = max(matching, key=lambda hit: hit.similarity)
-    if nearest is top or nearest.similarity <= top.similarity:
+    if nearest is top or (nearest.similarity <= top.similarity and not _same_answer(top, nearest)):
         return list(evidence)
+    # A closer article with the same answer (one topic learned as two proposals, the other
+    # under its own threshold) gives way: the answer is the same, and this one matches.
     return [nearest, *(hit for hit in evidence if hit is not nearest)]
+
+
+def _same_answer(one: SearchHit, other: SearchHit) -> bool:
+    return one.learned and other.learned and token_f1(one.content, other.content) >= SAME_ANSWER
 
 
 def contested(evidence: Sequence[SearchHit], hit: SearchHit) -> bool:

@@ -54,6 +54,21 @@ def test_a_learned_article_under_its_own_threshold_stays_where_the_search_put_it
     assert retrieval_confidence(UNSURE, [learned]) < settings.CONFIDENCE_THRESHOLD
 
 
+def test_a_same_answer_sibling_under_its_own_threshold_does_not_block_a_match() -> None:
+    """One topic learned as two proposals: the sibling with more keys (a stricter threshold)
+    came a little closer without matching, and the matching one was dropped with it."""
+    answer = ANSWERS[3]
+    stricter = _hit(3, 0.47, threshold=0.505, content=answer)
+    matching = _hit(4, 0.45, threshold=0.371, content=answer + " Delivery is free.")
+    kb = _hit(1, 0.31)
+    assert not stricter.learned_match and matching.learned_match
+    assert learned_first([stricter, kb, matching]) == [matching, stricter, kb]
+    assert not contested([matching, stricter, kb], matching)
+    # Another answer that comes closer still blocks it.
+    other = _hit(2, 0.47, threshold=0.6)
+    assert learned_first([other, kb, matching]) == [other, kb, matching]
+
+
 def test_a_learned_article_further_than_the_first_is_not_promoted() -> None:
     kb, learned = _hit(1, 0.7), _hit(2, 0.52, threshold=0.48)
     assert learned_first([kb, learned]) == [kb, learned]

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from django.conf import settings
 
 from knowledge.actors import reindex_document
 from knowledge.embeddings import embed_query
@@ -195,7 +196,11 @@ def test_the_threshold_sits_a_little_under_the_closest_other_topic() -> None:
     assert threshold_from(held_out, 0.65) == pytest.approx(0.65 + OTHER_TOPIC_GAP)
     assert threshold_from(held_out, 0.1) == MIN_MATCH_THRESHOLD  # never below the floor
     assert threshold_from(held_out, 0.95) == MAX_MATCH_THRESHOLD
-    assert threshold_from([], 0.1) is None  # one key: nothing held out, the default applies
+    # One key: nothing held out, its spread unknown: no lower than the global floor, and still
+    # above what is unrelated and not far under another topic.
+    assert threshold_from([], 0.1) == settings.RETRIEVAL_MIN_SIMILARITY
+    assert threshold_from([], 0.1, 0.5) == pytest.approx(0.55)
+    assert threshold_from([], 0.7) == pytest.approx(0.7 + OTHER_TOPIC_GAP)
     # One key of a topic learned as two proposals: held out against its sibling's keys.
     assert held_out_similarities(keys[1:2]) == []
     assert held_out_similarities(keys[1:2], keys[[1, 0]]) == pytest.approx([0.8])
