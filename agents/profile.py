@@ -3,9 +3,13 @@ copy while the row is unchanged: agents/fingerprinted.py)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from agents.fingerprinted import Fingerprinted
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,7 +27,32 @@ def _stored_profile() -> Profile:
     from support.models import BusinessProfile
 
     profile = BusinessProfile.load()
-    return Profile(profile.values(), dict(profile.labels or {}))
+    return Profile(profile.values(), _usable_labels(profile.labels))
+
+
+def _usable_labels(stored: Any) -> dict[str, str]:
+    """The stored labels' string -> string entries. Admin's form accepts nothing else
+    (support/admin_forms.py), but a row saved before it (or by hand) may hold a list or a
+    number: what cannot be a label is skipped, with a warning, and drafting goes on."""
+    if not stored:
+        return {}
+    if not isinstance(stored, dict):
+        logger.warning(
+            "business profile labels ignored: a JSON object was expected, not %s",
+            type(stored).__name__,
+        )
+        return {}
+    labels = {}
+    for name, label in stored.items():
+        if isinstance(name, str) and isinstance(label, str):
+            labels[name] = label
+        else:
+            logger.warning(
+                "business profile label %r ignored: its value is %s, not text",
+                name,
+                type(label).__name__,
+            )
+    return labels
 
 
 def _profile_fingerprint() -> str:

@@ -7,16 +7,22 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from resolver import http_guard
+from resolver.admin import FixedChoicesFilter, fixed_choices_filter
 from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
 from resolver.audit_actor import Actor
+from resolver.events import WEBHOOK_EVENT_TYPES
 from support import outbound, review, webhooks
+from support.admin_forms import BusinessProfileForm
 from support.admin_privacy import CustomerDataActions
 from support.announce import queue_deliveries
 from support.autonomy import ladder
@@ -46,7 +52,7 @@ from support.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
-from support.models.webhook import WEBHOOK_EVENTS
+from support.models.webhook import SECRET_PREFIX, WEBHOOK_EVENTS
 from support.outbound.deliveries import enqueue
 
 
@@ -57,6 +63,42 @@ class MessageInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
+
+
+WebhookEventFilter = fixed_choices_filter(
+    "event_type", "event type", [(e.value, e.value) for e in WEBHOOK_EVENT_TYPES]
+)
+
+
+class DraftCategoryFilter(FixedChoicesFilter):
+    """A draft's category is its triage's or its top article's (agents/nodes/retrieve.py): the
+    knowledge base's categories, read from its small table (indexed), not from the drafts."""
+
+    parameter_name = "category"
+    title = "category"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        from knowledge.models import KBDocument
+
+        categories = (
+            KBDocument.objects.exclude(category="")
+            .order_by("category")
+            .values_list("category", flat=True)
+            .distinct()
+        )
+        return [(category, category) for category in categories]
+
+
+class ActionsNeedChangePermission:
+    """For a read-only admin whose actions change rows through the app (review, retry, switch):
+    its actions name permissions=["act"], offered only to users with the model's change
+    permission; a view-only user sees the rows and no action (the form stays read-only)."""
+
+    opts: Any
+
+    def has_act_permission(self, request: HttpRequest) -> bool:
+        codename = get_permission_codename("change", self.opts)
+        return bool(request.user.has_perm(f"{self.opts.app_label}.{codename}"))
 
 
 def _review_action(
@@ -81,7 +123,10 @@ class ConversationAdmin(CustomerDataActions, admin.ModelAdmin):
     list_filter = ["status", "channel", "created_at"]
     search_fields = ["id", "customer_ref", "customer__name", "customer__email"]
     raw_id_fields = ["customer"]
-    date_hierarchy = "created_at"
+    # A nullable key: without it, one query per row for its customer. No date_hierarchy, no
+    # full count under a filter: both read the whole table on every page.
+    list_select_related = ["customer"]
+    show_full_result_count = False
     inlines = [MessageInline]
     # The status changes through the review actions (escalate a draft, resolve), never by hand:
     # those lock, audit and tell the console.
@@ -99,7 +144,9 @@ class ConversationAdmin(CustomerDataActions, admin.ModelAdmin):
             )
         )
 
-    resolve = admin.action(description="Resolve the selected conversations")(
+    resolve = admin.action(
+        description="Resolve the selected conversations", permissions=["change"]
+    )(
         _review_action(
             lambda conversation, actor: review.resolve(conversation.pk, actor),
             "Resolved",
@@ -124,6 +171,9 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["role", "automated", "verified_by", "created_at"]
     search_fields = ["body", "conversation__customer_ref", "id"]
     raw_id_fields = ["conversation", "author"]
+    # Newest first, along message_created_idx; no full count under a filter.
+    ordering = ["-created_at"]
+    show_full_result_count = False
 
     @admin.display(description="Body")
     def short_body(self, obj: Message) -> str:
@@ -131,7 +181,7 @@ class MessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Draft)
-class DraftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DraftAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: a draft changes only through the review actions (below, and in the console and
     the API), never by editing its fields."""
 
@@ -148,34 +198,65 @@ class DraftAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "automated",
         "created_at",
     ]
-    list_filter = ["status", "escalation_reason", "sentiment", "urgency", "automated", "category"]
-    search_fields = ["id", "intent", "answer", "message__body", "conversation__customer_ref"]
+    list_filter = [
+        "status",
+        "escalation_reason",
+        "sentiment",
+        "urgency",
+        "automated",
+        DraftCategoryFilter,
+    ]
+    # Ids and labels only: a search in every message's body and answer read the whole table.
+    search_fields = ["id", "intent", "conversation__customer_ref"]
     raw_id_fields = ["message", "conversation", "reviewed_by"]
-    date_hierarchy = "created_at"
+    show_full_result_count = False
 
-    approve = admin.action(description="Approve and send the selected drafts as they are")(
-        _review_action(lambda draft, actor: review.approve(draft.pk, actor), "Sent")
-    )
-    reject = admin.action(description="Reject the selected drafts")(
+    approve = admin.action(
+        description="Approve and send the selected drafts as they are", permissions=["act"]
+    )(_review_action(lambda draft, actor: review.approve(draft.pk, actor), "Sent"))
+    reject = admin.action(description="Reject the selected drafts", permissions=["act"])(
         _review_action(
             lambda draft, actor: review.reject(draft.pk, actor, reason="rejected in admin"),
             "Rejected",
         )
     )
-    escalate = admin.action(description="Escalate the selected drafts")(
+    escalate = admin.action(description="Escalate the selected drafts", permissions=["act"])(
         _review_action(lambda draft, actor: review.escalate(draft.pk, actor), "Escalated")
     )
-    reprocess = admin.action(description="Draft the selected drafts' messages again")(
-        _review_action(lambda draft, actor: review.reprocess(draft.message_id, actor), "Queued")
-    )
+    reprocess = admin.action(
+        description="Draft the selected drafts' messages again", permissions=["act"]
+    )(_review_action(lambda draft, actor: review.reprocess(draft.message_id, actor), "Queued"))
 
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "actor", "actor_type", "action", "conversation", "draft"]
+    list_display = [
+        "created_at",
+        "actor",
+        "actor_type",
+        "action",
+        "conversation_link",
+        "draft_link",
+    ]
     list_filter = ["action", "actor_type", "created_at"]
     search_fields = ["actor", "conversation__id", "draft__id"]
-    date_hierarchy = "created_at"
+    # Newest first along audit_created_idx; the rows name their conversation and draft by id
+    # (no join, no query per row); no date_hierarchy, no full count under a filter.
+    show_full_result_count = False
+
+    @admin.display(description="Conversation", ordering="conversation_id")
+    def conversation_link(self, obj: AuditLog) -> str:
+        return _change_link("support_conversation", obj.conversation_id)
+
+    @admin.display(description="Draft", ordering="draft_id")
+    def draft_link(self, obj: AuditLog) -> str:
+        return _change_link("support_draft", obj.draft_id)
+
+
+def _change_link(model: str, pk: Any) -> str:
+    if pk is None:
+        return "-"
+    return format_html('<a href="{}">{}</a>', reverse(f"admin:{model}_change", args=[pk]), pk)
 
 
 @admin.register(Task)
@@ -241,6 +322,11 @@ class CustomerAdmin(CustomerDataActions, admin.ModelAdmin):
     inlines = [OrderInline]
     actions = CustomerDataActions.privacy_actions
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Erase instead (the action above): a plain delete left their orders' addresses behind,
+        # unlinked, where a later export or erasure by their reference cannot find them.
+        return False
+
     def customer_refs(self, queryset: QuerySet[Customer]) -> list[str]:
         return sorted(queryset.values_list("ref", flat=True))
 
@@ -259,10 +345,15 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "refund_eligible"]
     search_fields = ["number", "customer__ref", "customer__email"]
     raw_id_fields = ["customer"]
+    list_select_related = ["customer"]  # nullable: otherwise one query per row
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # a customer's orders go with their erasure (the customer list's action)
 
 
 @admin.register(BusinessProfile)
 class BusinessProfileAdmin(admin.ModelAdmin):
+    form = BusinessProfileForm
     list_display = ["company_name", "website_url", "support_phone", "support_email", "updated_at"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -281,6 +372,13 @@ class WebhookAttemptInline(admin.TabularInline):
 
     def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def _masked(secret: str) -> str:
+    if not secret:
+        return "-"
+    prefix = SECRET_PREFIX if secret.startswith(SECRET_PREFIX) else ""
+    return f"{prefix}… (hidden: needs the change permission)"
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -317,7 +415,34 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     readonly_fields = ["secret", "previous_secret", "previous_secret_expires_at", "created_at"]
     actions = ["rotate_secret"]
 
-    @admin.action(description="Rotate secret (old one stays valid for the overlap window)")
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The signing secrets only to those who may change the endpoint; others see them
+        masked (a secret read is a webhook anyone can forge)."""
+        if self.has_change_permission(request, obj):
+            return self.readonly_fields
+        return [
+            "masked_secret",
+            "masked_previous_secret",
+            "previous_secret_expires_at",
+            "created_at",
+        ]
+
+    @admin.display(description="Secret")
+    def masked_secret(self, obj: WebhookEndpoint) -> str:
+        return _masked(obj.secret)
+
+    @admin.display(description="Previous secret")
+    def masked_previous_secret(self, obj: WebhookEndpoint) -> str:
+        return _masked(obj.previous_secret)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Untick "is active" instead: a deletion took the endpoint's delivery history with it.
+        return False
+
+    @admin.action(
+        description="Rotate secret (old one stays valid for the overlap window)",
+        permissions=["change"],
+    )
     def rotate_secret(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset:
             endpoint.rotate_secret()
@@ -327,8 +452,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_display = ["event_type", "endpoint", "status", "attempts", "next_attempt_at", "created_at"]
-    list_filter = ["status", "event_type", "endpoint"]
+    list_filter = ["status", WebhookEventFilter, "endpoint"]
     search_fields = ["event_id"]
+    show_full_result_count = False  # newest first along webhook_delivery_created_idx
     readonly_fields = [
         "endpoint",
         "event_id",
@@ -347,7 +473,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.action(description="Replay selected deliveries")
+    @admin.action(description="Replay selected deliveries", permissions=["change"])
     def replay(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         ids = webhooks.replay(queryset)
         transaction.on_commit(partial(queue_deliveries, ids))
@@ -362,7 +488,7 @@ class WebhookAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ReplyDelivery)
-class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReplyDeliveryAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.ModelAdmin):
     """How each reply reached its customer (support/outbound/): a record; a failed one can be
     tried again."""
 
@@ -379,7 +505,7 @@ class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["message__id"]
     actions = ["retry"]
 
-    @admin.action(description="Retry failed deliveries (fresh attempts)")
+    @admin.action(description="Retry failed deliveries (fresh attempts)", permissions=["act"])
     def retry(self, request: HttpRequest, queryset: QuerySet[ReplyDelivery]) -> None:
         count = 0
         for row in queryset:
@@ -394,7 +520,7 @@ class ReplyDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 # The widget's and the e-mail channel's models have their own admin modules.
 @admin.register(IntentAutonomy)
-class IntentAutonomyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class IntentAutonomyAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-mostly: the ladder (support/autonomy/ladder.py) promotes and demotes; a person only
     switches an intent off or on, through the ladder, audited (the console has the same switch)."""
 
@@ -412,14 +538,18 @@ class IntentAutonomyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["intent"]
     actions = ["switch_off", "switch_on"]
 
-    switch_off = admin.action(description="Switch off: never sent alone (demotes an auto intent)")(
+    switch_off = admin.action(
+        description="Switch off: never sent alone (demotes an auto intent)", permissions=["act"]
+    )(
         row_action(
             lambda row, actor: ladder.set_allowed(row.intent, False, actor),
             "Switched off",
             "intent",
         )
     )
-    switch_on = admin.action(description="Switch on: may earn auto-send from its evidence")(
+    switch_on = admin.action(
+        description="Switch on: may earn auto-send from its evidence", permissions=["act"]
+    )(
         row_action(
             lambda row, actor: ladder.set_allowed(row.intent, True, actor), "Switched on", "intent"
         )
@@ -481,7 +611,8 @@ class DeflectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "article", "widget_key"]
     list_filter = ["created_at"]
     search_fields = ["article__title"]
-    date_hierarchy = "created_at"
+    list_select_related = ["article", "widget_key"]  # both nullable: one query per row without
+    show_full_result_count = False
 
 
 @admin.register(DraftTally)

@@ -16,6 +16,10 @@ class ProcessedEvent(models.Model):
 
     class Meta:
         ordering = ["-processed_at"]
+        # The admin's list, newest first (its order ends with the id: deterministic pages).
+        indexes = [
+            models.Index(fields=["-processed_at", "-id"], name="processedevent_processed_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"

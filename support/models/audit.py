@@ -133,6 +133,8 @@ class AuditLog(models.Model):
             models.Index(fields=["conversation", "created_at"], name="audit_conversation_idx"),
             models.Index(fields=["draft", "created_at"], name="audit_draft_idx"),
             models.Index(fields=["action", "-created_at"], name="audit_action_idx"),
+            # The admin's list, newest first (its order ends with the id: deterministic pages).
+            models.Index(fields=["-created_at", "-id"], name="audit_created_idx"),
             # Erasure finds the export and erasure rows that name the customer.
             models.Index(KeyTransform("customer_ref", "metadata"), name="audit_customer_ref_idx"),
         ]

@@ -93,6 +93,8 @@ class Message(models.Model):
             models.Index(
                 fields=["conversation", "created_at"], name="message_conversation_time_idx"
             ),
+            # The admin's list, newest first (its order ends with the id: deterministic pages).
+            models.Index(fields=["-created_at", "-id"], name="message_created_idx"),
         ]
 
     def __str__(self) -> str:

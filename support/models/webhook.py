@@ -109,6 +109,8 @@ class WebhookDelivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="webhook_delivery_due_idx"),
+            # The admin's list, newest first (its order ends with the id: deterministic pages).
+            models.Index(fields=["-created_at", "-id"], name="webhook_delivery_created_idx"),
             # Erasure and retention find a conversation's deliveries by the id in the payload.
             models.Index(
                 KeyTransform("conversation_id", "payload"), name="delivery_conversation_idx"
