@@ -137,3 +137,44 @@ def test_an_old_install_with_customers_conversations_and_orders_upgrades(
     assert channel == "api" and len(token) == 13
     # The most recently saved keeps its number; the other is kept, renamed.
     assert numbers == ["ord-2001~2", "ORD-2001"]
+
+
+def test_a_build_with_the_earlier_0044_upgrades(old_install: str) -> None:
+    """Builds of one day applied an earlier 0044 (`refunded_reported_at`) and the 0045 after
+    it; the 0044 that replaced it made their `migrate` stop ("InconsistentMigrationHistory")."""
+    migrate(old_install, "support", "0045")
+    with _connect(DATABASE) as old:  # that day's schema and history, with a reported order
+        old.execute("ALTER TABLE support_order RENAME COLUMN reported_at TO refunded_reported_at")
+        old.execute(
+            "UPDATE django_migrations SET name = '0044_order_refunded_reported_at' "
+            "WHERE app = 'support' AND name = '0044_order_reported_at'"
+        )
+        insert(old, "support_customer", id=7, ref="cust-7")
+        for number, reported in (("ORD-1", "2026-12-06T09:00Z"), ("ORD-2", None)):
+            insert(
+                old,
+                "support_order",
+                number=number,
+                status="SHIPPED",
+                currency="EUR",
+                customer_id=7,
+                updated_at="2026-12-06T12:00Z",
+                refunded_reported_at=reported,
+            )
+    migrate(old_install)
+    with _connect(DATABASE) as new:
+        reports = dict(
+            new.execute("SELECT number, reported_at::text FROM support_order ORDER BY number")
+        )
+        columns = {
+            row[0]
+            for row in new.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'support_order'"
+            )
+        }
+        applied = {row[0] for row in new.execute("SELECT name FROM django_migrations")}
+    # The store's report kept; an order it never reported counts as reported when last saved.
+    assert reports == {"ORD-1": "2026-12-06 09:00:00+00", "ORD-2": "2026-12-06 12:00:00+00"}
+    assert "refunded_reported_at" not in columns
+    assert {"0044_order_reported_at", "0049_order_reported_at_reconciled"} <= applied
