@@ -35,7 +35,7 @@ from knowledge.models import (
 )
 from knowledge.search import EmptyQueryError
 from knowledge.specifics import find_specifics
-from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
+from resolver.admin_mixins import ActionsNeedChangePermission, ReadOnlyAdminMixin, row_action
 from resolver.audit_actor import Actor
 
 # Edits to these fields change what is chunked and embedded.
@@ -388,7 +388,7 @@ def _learning(name: str, *args: Any) -> Callable[[Any, Actor], Any]:
 
 
 @admin.register(Proposal)
-class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProposalAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.ModelAdmin):
     """The learning loop's proposals: decided through support/learning/ (audited), never
     edited in place; an approval with an edited answer goes through the console or the API."""
 
@@ -397,16 +397,16 @@ class ProposalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["title", "question", "answer"]
     actions = ["approve", "dismiss"]
 
-    approve = admin.action(description="Approve the selected proposals as they are")(
-        row_action(_learning("approve"), "Approved", noun="proposal")
-    )
-    dismiss = admin.action(description="Dismiss the selected proposals")(
+    approve = admin.action(
+        description="Approve the selected proposals as they are", permissions=["act"]
+    )(row_action(_learning("approve"), "Approved", noun="proposal"))
+    dismiss = admin.action(description="Dismiss the selected proposals", permissions=["act"])(
         row_action(_learning("dismiss", "dismissed in admin"), "Dismissed", noun="proposal")
     )
 
 
 @admin.register(GuardRule)
-class GuardRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class GuardRuleAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Policy rules learned from agents' rejections: approved on the learning page, off until
     an admin enables one here (audited); a rule is changed by approving a new proposal."""
 
@@ -415,10 +415,10 @@ class GuardRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["description", "pattern"]
     actions = ["enable", "disable"]
 
-    enable = admin.action(description="Enable the selected rules (drafts they match escalate)")(
-        row_action(_learning("set_rule_enabled", True), "Enabled", noun="rule")
-    )
-    disable = admin.action(description="Disable the selected rules")(
+    enable = admin.action(
+        description="Enable the selected rules (drafts they match escalate)", permissions=["act"]
+    )(row_action(_learning("set_rule_enabled", True), "Enabled", noun="rule"))
+    disable = admin.action(description="Disable the selected rules", permissions=["act"])(
         row_action(_learning("set_rule_enabled", False), "Disabled", noun="rule")
     )
 

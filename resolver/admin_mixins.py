@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth import get_permission_codename
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -24,6 +25,18 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class ActionsNeedChangePermission:
+    """For a read-only admin whose actions change rows through the app (review, retry, switch):
+    its actions name permissions=["act"], offered only to users with the model's change
+    permission; a view-only user sees the rows and no action (the form stays read-only)."""
+
+    opts: Any
+
+    def has_act_permission(self, request: HttpRequest) -> bool:
+        codename = get_permission_codename("change", self.opts)
+        return bool(request.user.has_perm(f"{self.opts.app_label}.{codename}"))
 
 
 def row_action(

@@ -7,7 +7,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
@@ -18,7 +17,7 @@ from django.utils.html import format_html
 
 from resolver import http_guard
 from resolver.admin import FixedChoicesFilter, fixed_choices_filter
-from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
+from resolver.admin_mixins import ActionsNeedChangePermission, ReadOnlyAdminMixin, row_action
 from resolver.audit_actor import Actor
 from resolver.events import WEBHOOK_EVENT_TYPES
 from support import outbound, review, webhooks
@@ -87,18 +86,6 @@ class DraftCategoryFilter(FixedChoicesFilter):
             .distinct()
         )
         return [(category, category) for category in categories]
-
-
-class ActionsNeedChangePermission:
-    """For a read-only admin whose actions change rows through the app (review, retry, switch):
-    its actions name permissions=["act"], offered only to users with the model's change
-    permission; a view-only user sees the rows and no action (the form stays read-only)."""
-
-    opts: Any
-
-    def has_act_permission(self, request: HttpRequest) -> bool:
-        codename = get_permission_codename("change", self.opts)
-        return bool(request.user.has_perm(f"{self.opts.app_label}.{codename}"))
 
 
 def _review_action(

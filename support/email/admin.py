@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from resolver.admin_mixins import ReadOnlyAdminMixin, row_action
+from resolver.admin_mixins import ActionsNeedChangePermission, ReadOnlyAdminMixin, row_action
 from support.email.receive import reprocess
 from support.models import Attachment, DocumentReading, EmailEnvelope, ErasedEmail, InboundEmail
 
@@ -38,7 +38,7 @@ FIELDS = (
 
 
 @admin.register(InboundEmail)
-class InboundEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InboundEmailAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "received_at",
         "status",
@@ -60,9 +60,9 @@ class InboundEmailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     readonly_fields = FIELDS
     actions = ["reprocess"]
 
-    reprocess = admin.action(description="Reprocess the selected quarantined e-mails")(
-        row_action(lambda inbound, actor: reprocess(inbound.pk, actor), "Reprocessed", "e-mail")
-    )
+    reprocess = admin.action(
+        description="Reprocess the selected quarantined e-mails", permissions=["act"]
+    )(row_action(lambda inbound, actor: reprocess(inbound.pk, actor), "Reprocessed", "e-mail"))
 
     @admin.display(description="Error")
     def short_error(self, obj: InboundEmail) -> str:

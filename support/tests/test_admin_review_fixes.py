@@ -459,3 +459,33 @@ def test_newest_first_lists_read_an_index_in_order(
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert index in plan, plan
     assert "Sort" not in plan, plan
+
+
+def test_view_only_staff_cannot_decide_proposals_enable_rules_nor_reprocess_e_mails() -> None:
+    """The learning loop's decisions and the quarantine's reprocess are actions too: offered
+    only to staff who may change those rows (they ran for view-only staff)."""
+    from django.apps import apps
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    lists = {
+        ("knowledge", "proposal"): ("approve", "dismiss"),
+        ("knowledge", "guardrule"): ("enable", "disable"),
+        ("support", "inboundemail"): ("reprocess",),
+    }
+    for (app, model), actions in lists.items():
+        model_admin = admin.site._registry[apps.get_model(app, model)]
+        for codenames, offered_to in (
+            ((f"view_{model}",), False),
+            ((f"view_{model}", f"change_{model}"), True),
+        ):
+            request = RequestFactory().get("/admin/")
+            request.user = User.objects.create_user(f"{model}-{len(codenames)}", is_staff=True)
+            request.user.user_permissions.set(
+                [Permission.objects.get(content_type__app_label=app, codename=c) for c in codenames]
+            )
+            available = set(model_admin.get_actions(request))
+            assert all((action in available) == offered_to for action in actions), (
+                model,
+                codenames,
+            )
