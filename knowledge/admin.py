@@ -244,6 +244,13 @@ class KBDocumentAdmin(admin.ModelAdmin):
         if calibrate and (was_learned or obj.source == DocumentSource.LEARNED):
             enqueue_calibration()
 
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        """A document's chunks go with it: their admin is read-only (no one deletes a chunk
+        alone), which must not stop the document's deletion."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(KBChunk._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
     def delete_model(self, request: HttpRequest, obj: KBDocument) -> None:
         super().delete_model(request, obj)
         if obj.source == DocumentSource.LEARNED and obj.status == DocumentStatus.PUBLISHED:
@@ -398,11 +405,11 @@ class ProposalAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.Model
     actions = ["approve", "dismiss"]
 
     approve = admin.action(
-        description="Approve the selected proposals as they are", permissions=["act"]
+        description="Approve the selected proposals as they are", permissions=["act_on_rows"]
     )(row_action(_learning("approve"), "Approved", noun="proposal"))
-    dismiss = admin.action(description="Dismiss the selected proposals", permissions=["act"])(
-        row_action(_learning("dismiss", "dismissed in admin"), "Dismissed", noun="proposal")
-    )
+    dismiss = admin.action(
+        description="Dismiss the selected proposals", permissions=["act_on_rows"]
+    )(row_action(_learning("dismiss", "dismissed in admin"), "Dismissed", noun="proposal"))
 
 
 @admin.register(GuardRule)
@@ -416,9 +423,10 @@ class GuardRuleAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.Mode
     actions = ["enable", "disable"]
 
     enable = admin.action(
-        description="Enable the selected rules (drafts they match escalate)", permissions=["act"]
+        description="Enable the selected rules (drafts they match escalate)",
+        permissions=["act_on_rows"],
     )(row_action(_learning("set_rule_enabled", True), "Enabled", noun="rule"))
-    disable = admin.action(description="Disable the selected rules", permissions=["act"])(
+    disable = admin.action(description="Disable the selected rules", permissions=["act_on_rows"])(
         row_action(_learning("set_rule_enabled", False), "Disabled", noun="rule")
     )
 

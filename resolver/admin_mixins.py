@@ -29,12 +29,12 @@ class ReadOnlyAdminMixin:
 
 class ActionsNeedChangePermission:
     """For a read-only admin whose actions change rows through the app (review, retry, switch):
-    its actions name permissions=["act"], offered only to users with the model's change
+    its actions name permissions=["act_on_rows"], offered only to users with the model's change
     permission; a view-only user sees the rows and no action (the form stays read-only)."""
 
     opts: Any
 
-    def has_act_permission(self, request: HttpRequest) -> bool:
+    def has_act_on_rows_permission(self, request: HttpRequest) -> bool:
         codename = get_permission_codename("change", self.opts)
         return bool(request.user.has_perm(f"{self.opts.app_label}.{codename}"))
 

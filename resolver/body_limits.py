@@ -15,7 +15,10 @@ from typing import Any
 
 from django.conf import settings
 
+from resolver.security_headers import POLICY
+
 API_PREFIX = "/api/"
+MULTIPART = "multipart/form-data"
 
 Scope = dict[str, Any]
 Message = Mapping[str, Any]
@@ -26,17 +29,16 @@ AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 def limit_for(path: str, content_type: str) -> int:
     """The largest request body `path` takes: its own (API_BODY_LIMITS), its prefix's
-    (BODY_LIMIT_PREFIXES: the ESP webhooks), a page's file upload's (PAGE_UPLOAD_MAX_BYTES:
-    admin's KB import, which Django streams to disk), else REQUEST_BODY_MAX_BYTES. Django's
-    DATA_UPLOAD_MAX_MEMORY_SIZE is as large as the largest body it parses into memory."""
+    (BODY_LIMIT_PREFIXES: the ESP webhooks), a file posted to a page that takes one
+    (UPLOAD_PATHS: admin's KB import, streamed to disk; PAGE_UPLOAD_MAX_BYTES), else
+    REQUEST_BODY_MAX_BYTES. Any other page's multipart post is held to the last: a multipart
+    label alone must not let anyone spool 200 MB to disk before a login or CSRF check."""
     if path in settings.API_BODY_LIMITS:
         return int(settings.API_BODY_LIMITS[path])
     for prefix, limit in settings.BODY_LIMIT_PREFIXES.items():
         if path.startswith(prefix):
             return int(limit)
-    if content_type.split(";")[0].strip().lower() == "multipart/form-data" and not path.startswith(
-        API_PREFIX
-    ):
+    if path in settings.UPLOAD_PATHS and content_type.split(";")[0].strip().lower() == MULTIPART:
         return int(settings.PAGE_UPLOAD_MAX_BYTES)
     return int(settings.REQUEST_BODY_MAX_BYTES)
 
@@ -71,6 +73,10 @@ async def _send_too_large(send: Send, limit: int) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                # What the middleware would add (this answer never reaches it).
+                (b"content-security-policy", POLICY.encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),
                 # The rest of the body is not read: the client must not reuse the connection.
                 (b"connection", b"close"),
             ],

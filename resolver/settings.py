@@ -225,10 +225,11 @@ REQUEST_BODY_MAX_BYTES = max(4 * API_MESSAGE_MAX_BYTES, 256 * 1024)
 # and path prefixes (prefix -> bytes): the ESP webhooks, which post whole e-mails.
 API_BODY_LIMITS: dict[str, int] = {}
 BODY_LIMIT_PREFIXES: dict[str, int] = {}
-# A file uploaded through a page (admin's KB import), streamed to disk by Django.
+# A file uploaded through a page that takes one (admin's KB import, streamed to disk by Django).
 PAGE_UPLOAD_MAX_BYTES = env_int(
     "PAGE_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1024, maximum=1 << 40
 )
+UPLOAD_PATHS = frozenset({"/admin/knowledge/kbdocument/import/"})
 # Requests per minute per API key (or per client IP without one); 0 disables the limit.
 API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600, minimum=0)
 # How long a process trusts a verified API key (a revocation reaches every process within this).
@@ -447,7 +448,6 @@ ANYMAIL = {
     "MAILERSEND_INBOUND_SECRET": env_str("MAILERSEND_INBOUND_SECRET"),
     "POSTAL_WEBHOOK_KEY": env_str("POSTAL_WEBHOOK_KEY"),
     "MAILTRAP_API_TOKEN": env_str("MAILTRAP_API_TOKEN"),
-    "MAILTRAP_INBOUND_SECRET": env_str("MAILTRAP_INBOUND_SECRET"),
     "RESEND_API_KEY": env_str("RESEND_API_KEY"),
     # Brevo's old name, Sendinblue, reads its own key: one variable for both doors.
     "BREVO_API_KEY": env_str("BREVO_API_KEY"),
@@ -456,9 +456,11 @@ ANYMAIL = {
     # confirmation link is logged instead, for an operator to open (support/email/esp.py).
     "AMAZON_SES_AUTO_CONFIRM_SNS_SUBSCRIPTIONS": False,
 }
-# Only when set: anymail checks a Svix signature whenever the key exists, an empty one too.
-if _resend_secret := env_str("RESEND_INBOUND_SECRET"):
-    ANYMAIL["RESEND_INBOUND_SECRET"] = _resend_secret
+# Only when set: anymail checks a signature whenever the key exists, an empty one too (Resend's
+# Svix signature, Mailtrap's HMAC), which would refuse every post of a door on basic auth alone.
+for _name in ("RESEND_INBOUND_SECRET", "MAILTRAP_INBOUND_SECRET"):
+    if _secret := env_str(_name):
+        ANYMAIL[_name] = _secret
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)

@@ -199,19 +199,19 @@ class DraftAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.ModelAdm
     show_full_result_count = False
 
     approve = admin.action(
-        description="Approve and send the selected drafts as they are", permissions=["act"]
+        description="Approve and send the selected drafts as they are", permissions=["act_on_rows"]
     )(_review_action(lambda draft, actor: review.approve(draft.pk, actor), "Sent"))
-    reject = admin.action(description="Reject the selected drafts", permissions=["act"])(
+    reject = admin.action(description="Reject the selected drafts", permissions=["act_on_rows"])(
         _review_action(
             lambda draft, actor: review.reject(draft.pk, actor, reason="rejected in admin"),
             "Rejected",
         )
     )
-    escalate = admin.action(description="Escalate the selected drafts", permissions=["act"])(
-        _review_action(lambda draft, actor: review.escalate(draft.pk, actor), "Escalated")
-    )
+    escalate = admin.action(
+        description="Escalate the selected drafts", permissions=["act_on_rows"]
+    )(_review_action(lambda draft, actor: review.escalate(draft.pk, actor), "Escalated"))
     reprocess = admin.action(
-        description="Draft the selected drafts' messages again", permissions=["act"]
+        description="Draft the selected drafts' messages again", permissions=["act_on_rows"]
     )(_review_action(lambda draft, actor: review.reprocess(draft.message_id, actor), "Queued"))
 
 
@@ -492,7 +492,9 @@ class ReplyDeliveryAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.
     search_fields = ["message__id"]
     actions = ["retry"]
 
-    @admin.action(description="Retry failed deliveries (fresh attempts)", permissions=["act"])
+    @admin.action(
+        description="Retry failed deliveries (fresh attempts)", permissions=["act_on_rows"]
+    )
     def retry(self, request: HttpRequest, queryset: QuerySet[ReplyDelivery]) -> None:
         count = 0
         for row in queryset:
@@ -526,7 +528,8 @@ class IntentAutonomyAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin
     actions = ["switch_off", "switch_on"]
 
     switch_off = admin.action(
-        description="Switch off: never sent alone (demotes an auto intent)", permissions=["act"]
+        description="Switch off: never sent alone (demotes an auto intent)",
+        permissions=["act_on_rows"],
     )(
         row_action(
             lambda row, actor: ladder.set_allowed(row.intent, False, actor),
@@ -535,7 +538,7 @@ class IntentAutonomyAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin
         )
     )
     switch_on = admin.action(
-        description="Switch on: may earn auto-send from its evidence", permissions=["act"]
+        description="Switch on: may earn auto-send from its evidence", permissions=["act_on_rows"]
     )(
         row_action(
             lambda row, actor: ladder.set_allowed(row.intent, True, actor), "Switched on", "intent"

@@ -56,7 +56,9 @@ def unsaved_draft(outcome: DraftOutcome) -> dict[str, Any]:
     """The Draft object of CONTRACTS.md for `outcome`, unsaved: the same mapping as a stored
     draft's (Draft.as_wire), without the ids and review fields only a stored draft has (the
     CLI's form)."""
+    # The API's form of a date-time (the CLI's JSON would write str(): a space, no "T").
     wire = Draft(**outcome.draft_fields(), created_at=timezone.now()).as_wire()
+    wire["created_at"] = wire["created_at"].isoformat()
     for unsaved in UNSAVED_KEYS:
         del wire[unsaved]
     # What it would propose (unchecked here: the graph checked them, record_proposals would again).

@@ -73,6 +73,10 @@ async def test_a_declared_length_over_the_limit_is_refused_before_a_byte_is_read
     assert upload.status == 413
     assert upload.json["code"] == "payload_too_large"
     assert upload.read == 0
+    # With the headers the middleware gives every answer (it never sees this one).
+    headers = dict(upload.sent[0]["headers"])
+    assert headers[b"x-content-type-options"] == b"nosniff"
+    assert b"frame-ancestors 'none'" in headers[b"content-security-policy"]
 
 
 async def test_a_chunked_body_is_cut_off_at_the_limit() -> None:
@@ -118,6 +122,10 @@ async def test_a_page_upload_has_its_own_larger_limit() -> None:
     form = "multipart/form-data; boundary=x"
     assert limit_for("/admin/knowledge/kbdocument/import/", form) == settings.PAGE_UPLOAD_MAX_BYTES
     assert limit_for("/api/v1/messages", form) == settings.REQUEST_BODY_MAX_BYTES
+    # A multipart label alone opens no larger limit: anyone could spool 200 MB to disk before
+    # a log-in or CSRF check refused the post.
+    assert limit_for("/console/login/", form) == settings.REQUEST_BODY_MAX_BYTES
+    assert limit_for("/healthz", form) == settings.REQUEST_BODY_MAX_BYTES
     upload = Upload([b"x"])
     header = (b"content-length", str(settings.PAGE_UPLOAD_MAX_BYTES + 1).encode())
     await _post(

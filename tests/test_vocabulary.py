@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -221,5 +222,5 @@ def test_the_draft_has_one_wire_shape() -> None:
     # The same mapping: empty triage fields are null, citations show only their public keys.
     assert unsaved["sentiment"] is None
     # CONTRACTS.md: the CLI may leave out the ids it did not persist, nothing else.
-    assert "created_at" in unsaved and unsaved["created_at"] is not None
+    assert datetime.fromisoformat(unsaved["created_at"]).tzinfo is not None
     assert unsaved["citations"] == [{"kb_id": 1, "title": "Shipping", "snippet": "…"}]

@@ -201,6 +201,10 @@ def test_chunks_are_read_only_in_admin(admin_client: Client) -> None:
     delete = f"/admin/knowledge/kbchunk/{chunk.pk}/delete/"
     assert admin_client.post(delete, {"post": "yes"}).status_code == 403
     assert KBChunk.objects.count() == 1
+    # A document's chunks go with it: the read-only chunk admin stopped its deletion (403).
+    removed = admin_client.post(f"{CHANGELIST}{doc.pk}/delete/", {"post": "yes"})
+    assert removed.status_code == 302
+    assert not KBDocument.objects.filter(pk=doc.pk).exists() and not KBChunk.objects.exists()
 
 
 # D. Learned thresholds after a status change

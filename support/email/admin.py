@@ -61,7 +61,7 @@ class InboundEmailAdmin(ActionsNeedChangePermission, ReadOnlyAdminMixin, admin.M
     actions = ["reprocess"]
 
     reprocess = admin.action(
-        description="Reprocess the selected quarantined e-mails", permissions=["act"]
+        description="Reprocess the selected quarantined e-mails", permissions=["act_on_rows"]
     )(row_action(lambda inbound, actor: reprocess(inbound.pk, actor), "Reprocessed", "e-mail"))
 
     @admin.display(description="Error")

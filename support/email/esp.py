@@ -11,8 +11,9 @@ Postmark, Resend, SendGrid and SparkPost. anymail verifies each post as the ESP 
   Resend's Svix signature (RESEND_INBOUND_SECRET; needs `svix`) instead of the basic auth.
 With ANYMAIL_WEBHOOK_SECRET set, anymail asks every ESP for the basic auth, on top of any
 signature. What three ESPs leave out of their post anymail fetches from the ESP's API (with
-`requests`, no timeout): Mailtrap's and Resend's whole message (MAILTRAP_API_TOKEN,
-RESEND_API_KEY), Brevo's attachments (BREVO_API_KEY; SENDINBLUE_API_KEY on the old path).
+`requests`, given ESP_FETCH_TIMEOUT here): Mailtrap's and Resend's whole message
+(MAILTRAP_API_TOKEN, RESEND_API_KEY), Brevo's attachments (BREVO_API_KEY; SENDINBLUE_API_KEY on
+the old path).
 anymail cannot build those views without the key, so those doors stay closed without it too.
 
 A door opens only when its check is configured (is_open): anymail itself would accept
@@ -37,6 +38,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import requests
 from anymail.exceptions import (
     AnymailConfigurationError,
     AnymailError,
@@ -45,6 +47,9 @@ from anymail.exceptions import (
 )
 from anymail.signals import AnymailInboundEvent, inbound
 from anymail.utils import get_anymail_setting
+from anymail.webhooks import brevo as anymail_brevo
+from anymail.webhooks import mailtrap as anymail_mailtrap
+from anymail.webhooks import resend as anymail_resend
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.brevo import BrevoInboundWebhookView
 from anymail.webhooks.mailersend import MailerSendInboundWebhookView
@@ -87,6 +92,28 @@ INBOUND_VIEWS: dict[str, Any] = {
     "sendinblue": SendinBlueInboundWebhookView,  # Brevo's old name, anymail's deprecated path
     "sparkpost": SparkPostInboundWebhookView,
 }
+
+
+# anymail's fetches from an ESP's API name no timeout, and `requests` has none by default: an
+# API that accepts the connection and never answers held the webhook's request (and a web
+# thread) for ever. Seconds to connect, then between bytes of the answer; a timeout is a
+# RequestException, so the ESP is answered 503 and delivers again later.
+ESP_FETCH_TIMEOUT = (5.0, 20.0)
+
+
+class _RequestsWithTimeout:
+    """The `requests` module as anymail's fetching views see it: `get` with a timeout."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(requests, name)
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", ESP_FETCH_TIMEOUT)
+        return requests.get(url, **kwargs)
+
+
+for _fetching in (anymail_brevo, anymail_mailtrap, anymail_resend):
+    _fetching.requests = _RequestsWithTimeout()
 
 
 class NoMessage(ValueError):

@@ -1151,3 +1151,75 @@ def test_every_inbound_view_anymail_has_is_mounted() -> None:
         esp = route.removeprefix("^").split("/")[0]
         assert INBOUND_VIEWS[esp] is view_class
         assert ours[route].__qualname__.startswith("inbound_view")
+
+
+def test_mailtrap_on_basic_auth_alone_takes_its_mail(
+    client: Client,
+    email_receiver: Recorder,
+    every_esp: EspApi,
+    postal_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey],
+    settings: Any,
+) -> None:
+    """The door's documented basic-auth mode: no Mailtrap secret in the settings at all (an
+    empty one there made anymail demand a signature Mailtrap never sends: every post a 403)."""
+    settings.ANYMAIL = {k: v for k, v in settings.ANYMAIL.items() if k != "MAILTRAP_INBOUND_SECRET"}
+    payload = mailtrap_payload(every_esp)
+    response = post_esp(client, "mailtrap", payload, postal_keys, signed=False)
+    assert response.status_code == 200, response.content
+    handed_once(email_receiver, "anymail:mailtrap")
+
+
+def test_unset_signing_secrets_are_left_out_of_the_settings() -> None:
+    """As settings.py reads the environment: an empty secret is no key at all."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "from django.conf import settings; "
+        "print(sorted(k for k in settings.ANYMAIL if k.endswith('INBOUND_SECRET')))"
+    )
+    env = {**os.environ, "MAILTRAP_INBOUND_SECRET": "", "RESEND_INBOUND_SECRET": ""}
+    env["MAILERSEND_INBOUND_SECRET"] = "s3cret"
+    printed = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.strip()
+    assert printed.splitlines()[-1] == "['MAILERSEND_INBOUND_SECRET']"
+
+
+def test_an_esp_api_that_never_answers_is_a_503_not_a_hung_request(
+    client: Client,
+    email_receiver: Recorder,
+    every_esp: EspApi,
+    postal_keys: tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey],
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """anymail fetches Resend's message with `requests` and no timeout: an API that took the
+    connection and said nothing held the request for ever."""
+    import socket
+    import time
+
+    from support.email import esp
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections are taken by the kernel and never answered
+    try:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        settings.ANYMAIL = {**settings.ANYMAIL, "RESEND_API_URL": url}
+        monkeypatch.setattr(esp, "ESP_FETCH_TIMEOUT", (1.0, 1.0))
+        started = time.monotonic()
+        response = post_esp(client, "resend", resend_payload(every_esp), postal_keys)
+        assert time.monotonic() - started < 10
+    finally:
+        silent.close()
+    assert response.status_code == 503, response.content
+    assert email_receiver.handed == []
