@@ -458,9 +458,11 @@ ANYMAIL = {
 }
 # Only when set: anymail checks a signature whenever the key exists, an empty one too (Resend's
 # Svix signature, Mailtrap's HMAC), which would refuse every post of a door on basic auth alone.
-for _name in ("RESEND_INBOUND_SECRET", "MAILTRAP_INBOUND_SECRET"):
-    if _secret := env_str(_name):
-        ANYMAIL[_name] = _secret
+_signing_secrets = {
+    "RESEND_INBOUND_SECRET": env_str("RESEND_INBOUND_SECRET"),
+    "MAILTRAP_INBOUND_SECRET": env_str("MAILTRAP_INBOUND_SECRET"),
+}
+ANYMAIL.update({name: secret for name, secret in _signing_secrets.items() if secret})
 
 # Every variable is validated before any embedded service starts, so a typo fails fast.
 _database_url = env_url("DATABASE_URL", POSTGRES_SCHEMES)
