@@ -39,6 +39,7 @@ def test_every_actor_uses_the_configured_broker() -> None:
     ]
     assert sorted(actor.actor_name for actor in actors) == [
         "apply_retention",
+        "calibrate_learned_articles",
         "deliver_reply",
         "deliver_webhook",
         "execute_action",
