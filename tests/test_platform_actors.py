@@ -146,25 +146,10 @@ def test_a_dead_letter_keeps_no_personal_data(db: None) -> None:
 def test_a_run_that_failed_for_good_escalates_its_draft(db: None) -> None:
     """A dead-lettered run left its draft PENDING, shown as "The assistant is drafting a
     reply…" for ever: it is escalated run_failed, so a person answers it (or reprocesses)."""
-    import dramatiq
-    from dramatiq.broker import MessageProxy
-
     from resolver.broker import DeadLetters
-    from support.inbound import receive_message
     from support.models import AuditLog, Conversation, Draft, DraftStatus
 
-    message, draft = receive_message("reset my password please", enqueue=False)
-    failed = MessageProxy(
-        dramatiq.Message(
-            queue_name="drafts",
-            actor_name="process_message",
-            args=(str(message.pk), "event-1"),
-            kwargs={},
-            options={"retries": 4},
-        )
-    )
-    failed.fail()
-    DeadLetters().after_process_message(None, failed, exception=ConnectionError("refused"))
+    message, draft, failed = _dead_lettered_run("reset my password please")
 
     draft = Draft.objects.get(pk=draft.pk)
     assert (draft.status, draft.escalation_reason) == (DraftStatus.ESCALATED, "run_failed")
@@ -190,7 +175,7 @@ def test_a_failed_run_does_not_escalate_a_draft_another_run_holds(db: None) -> N
     assert Draft.objects.get(pk=draft.pk).status == DraftStatus.PENDING
 
 
-def _dead_lettered_run(body: str) -> tuple[Any, Any]:
+def _dead_lettered_run(body: str) -> tuple[Any, Any, Any]:
     """A stored message whose run failed for good: its dead letter written, its draft escalated
     run_failed (resolver/broker.py:DeadLetters)."""
     import dramatiq
@@ -211,7 +196,7 @@ def _dead_lettered_run(body: str) -> tuple[Any, Any]:
     )
     failed.fail()
     DeadLetters().after_process_message(None, failed, exception=ConnectionError("refused"))
-    return message, draft
+    return message, draft, failed
 
 
 def test_admin_replay_of_a_failed_run_reprocesses_its_message(
@@ -222,7 +207,7 @@ def test_admin_replay_of_a_failed_run_reprocesses_its_message(
     from resolver.models import DeadLetter
     from support.models import AuditLog, Draft, DraftStatus
 
-    message, failed_draft = _dead_lettered_run("reset my password please")
+    message, failed_draft, _ = _dead_lettered_run("reset my password please")
     letter = DeadLetter.objects.get(actor_name="process_message")
     with django_capture_on_commit_callbacks(execute=False):
         response = admin_client.post(
@@ -242,7 +227,7 @@ def test_admin_replay_leaves_a_message_a_person_answered(admin_client: Any) -> N
     from resolver.models import DeadLetter
     from support.models import Draft, DraftStatus
 
-    message, failed_draft = _dead_lettered_run("where is my parcel")
+    message, failed_draft, _ = _dead_lettered_run("where is my parcel")
     Draft.objects.filter(pk=failed_draft.pk).update(status=DraftStatus.SENT)
     letter = DeadLetter.objects.get(actor_name="process_message")
     response = admin_client.post(
