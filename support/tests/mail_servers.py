@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -27,7 +27,7 @@ from imap_tools import MailBoxUnencrypted
 
 from resolver.polling import wait_for
 from support.email import imap
-from tests.helpers import free_port
+from tests.helpers import free_port, http_server
 
 DOVECOT = "/usr/sbin/dovecot"
 USER = "support@example.org"
@@ -124,15 +124,9 @@ def token_endpoint() -> Iterator[TokenEndpoint]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    endpoint.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as url:
+        endpoint.url = url
         yield endpoint
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @dataclass

@@ -10,10 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.helpers import http_server
 
 
 @dataclass
@@ -81,12 +83,6 @@ def action_store(secret: str, *script: tuple[int, float]) -> Iterator[Store]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    store.url = f"http://127.0.0.1:{server.server_address[1]}/actions"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as url:
+        store.url = f"{url}/actions"
         yield store
-    finally:
-        server.shutdown()
-        server.server_close()

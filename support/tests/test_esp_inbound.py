@@ -9,12 +9,11 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from django.test import Client
 from support.email import urls as email_urls
 from support.email.esp import INBOUND_VIEWS, is_open
 from support.tests.email_receiver import Recorder
-from tests.helpers import free_port
+from tests.helpers import free_port, http_server
 
 pytestmark = [
     pytest.mark.django_db,
@@ -549,15 +548,9 @@ def api_server() -> Iterator[EspApi]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with http_server(Handler) as url:
+        api.url = url
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture
