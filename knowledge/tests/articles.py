@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from knowledge.ingest import DocumentSpec
-from knowledge.models import DocumentSource
+from knowledge.models import DocumentSource, KBDocument
 
 ARTICLES = [
     DocumentSpec(
@@ -59,3 +61,22 @@ ARTICLES = [
         questions=("what delivery methods do you have",),
     ),
 ]
+
+
+def change_form(doc: KBDocument, **fields: str) -> dict[str, str]:
+    """The admin's change form of `doc` as a browser posts it, with `fields` changed."""
+    return {
+        "source": doc.source,
+        "external_id": doc.external_id,
+        "title": doc.title,
+        "content": doc.content,
+        "intent": doc.intent,
+        "category": doc.category,
+        "metadata": json.dumps(doc.metadata),
+        "status": doc.status,
+        "language": doc.language,
+        "public": "on",
+        "chunks-TOTAL_FORMS": "0",
+        "chunks-INITIAL_FORMS": "0",
+        **fields,
+    }

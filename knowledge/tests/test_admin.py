@@ -24,6 +24,7 @@ from knowledge.models import (
     ProposalKind,
     TriageExample,
 )
+from knowledge.tests.articles import change_form
 from resolver.audit_actor import Actor
 from resolver.errors import ClientError
 from resolver.polling import wait_for
@@ -88,31 +89,12 @@ def test_bulk_unpublish_and_publish(admin_client: Client, small_kb: dict[str, KB
     assert KBDocument.objects.filter(status=DocumentStatus.DRAFT).count() == 0
 
 
-def _change_form(doc: KBDocument, **fields: str) -> dict[str, str]:
-    """The admin's change form of `doc` as a browser posts it, with `fields` changed."""
-    return {
-        "source": doc.source,
-        "external_id": doc.external_id,
-        "title": doc.title,
-        "content": doc.content,
-        "intent": doc.intent,
-        "category": doc.category,
-        "metadata": json.dumps(doc.metadata),
-        "status": doc.status,
-        "language": doc.language,
-        "public": "on",
-        "chunks-TOTAL_FORMS": "0",
-        "chunks-INITIAL_FORMS": "0",
-        **fields,
-    }
-
-
 @pytest.mark.slow
 def test_edit_marks_pending_and_worker_reembeds(
     live_worker: subprocess.Popen, admin_client: Client, small_kb: dict[str, KBDocument]
 ) -> None:
     doc = small_kb["zephyr"]
-    form = _change_form(doc, content="The Zephyr 3000 lid is dishwasher safe on the top rack.")
+    form = change_form(doc, content="The Zephyr 3000 lid is dishwasher safe on the top rack.")
     response = admin_client.post(f"{CHANGELIST}{doc.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert wait_for(
@@ -142,7 +124,7 @@ def test_article_metadata_the_reindex_cannot_chunk_is_a_form_error(
     doc = KBDocument.objects.create(
         source=DocumentSource.MANUAL, external_id="pay", title="Paying", content="By card."
     )
-    form = _change_form(doc, metadata=metadata)
+    form = change_form(doc, metadata=metadata)
     response = admin_client.post(f"{CHANGELIST}{doc.pk}/change/", form)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["metadata"][0].startswith(error)

@@ -30,6 +30,7 @@ from knowledge.models import (
     Proposal,
     ProposalKind,
 )
+from knowledge.tests.articles import change_form
 
 CHANGELIST = "/admin/knowledge/kbdocument/"
 ZIP_MAX_MEMBERS = 10_000  # knowledge/admin.py's
@@ -270,19 +271,8 @@ def gift_topics(db: None) -> tuple[KBDocument, KBDocument]:
 
 
 def _unpublish_in_the_form(client: Client, doc: KBDocument) -> None:
-    form = {
-        "source": doc.source,
-        "external_id": doc.external_id,
-        "title": doc.title,
-        "content": doc.content,
-        "intent": doc.intent,
-        "category": doc.category,
-        "metadata": json.dumps(doc.metadata),
-        "status": DocumentStatus.DRAFT,
-        "language": doc.language,
-        "chunks-TOTAL_FORMS": "0",
-        "chunks-INITIAL_FORMS": "0",
-    }
+    # A learned article is not in the help center until approved: "public" stays off.
+    form = change_form(doc, status=DocumentStatus.DRAFT, public="")
     response = client.post(f"{CHANGELIST}{doc.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
 
@@ -355,20 +345,9 @@ def test_revisions_the_learning_loop_cannot_extend_are_a_form_error(
     """Approving a revision proposal appends to them (support/learning/decisions.py): a string
     there was saved, and the approval then failed."""
     doc = _article("a")
-    form = {
-        "source": doc.source,
-        "external_id": doc.external_id,
-        "title": doc.title,
-        "content": doc.content,
-        "intent": "",
-        "category": "",
-        "metadata": f'{{"questions": [], "revisions": {revisions}}}',
-        "status": doc.status,
-        "language": doc.language,
-        "public": "on",
-        "chunks-TOTAL_FORMS": "0",
-        "chunks-INITIAL_FORMS": "0",
-    }
+    form = change_form(
+        doc, intent="", category="", metadata=f'{{"questions": [], "revisions": {revisions}}}'
+    )
     response = admin_client.post(f"{CHANGELIST}{doc.pk}/change/", form)
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["metadata"]
@@ -381,20 +360,7 @@ def test_revisions_as_the_learning_loop_keeps_them_save_and_extend(
 ) -> None:
     doc = _article("a")
     kept = [{"proposal": 7, "previous": "Refunds take ten days."}]
-    form = {
-        "source": doc.source,
-        "external_id": doc.external_id,
-        "title": doc.title,
-        "content": doc.content,
-        "intent": "",
-        "category": "",
-        "metadata": json.dumps({"revisions": kept}),
-        "status": doc.status,
-        "language": doc.language,
-        "public": "on",
-        "chunks-TOTAL_FORMS": "0",
-        "chunks-INITIAL_FORMS": "0",
-    }
+    form = change_form(doc, intent="", category="", metadata=json.dumps({"revisions": kept}))
     saved = admin_client.post(f"{CHANGELIST}{doc.pk}/change/", form, follow=True)
     assert saved.redirect_chain[-1][0] == CHANGELIST
     proposal = Proposal.objects.create(
