@@ -7,8 +7,9 @@ Postmark, Resend, SendGrid and SparkPost. anymail verifies each post as the ESP 
   SparkPost offer;
 - a signature: Mailgun's HMAC under MAILGUN_WEBHOOK_SIGNING_KEY, MailerSend's HMAC of the body
   under MAILERSEND_INBOUND_SECRET, Postal's RSA signature checked with POSTAL_WEBHOOK_KEY (its
-  public key; needs `cryptography`), and optionally Mailtrap's HMAC (MAILTRAP_INBOUND_SECRET) or
-  Resend's Svix signature (RESEND_INBOUND_SECRET; needs `svix`) instead of the basic auth.
+  public key; `cryptography`, installed with anymail[postal]), and optionally Mailtrap's HMAC
+  (MAILTRAP_INBOUND_SECRET) or Resend's Svix signature (RESEND_INBOUND_SECRET; `svix`, installed
+  with anymail[resend]) instead of the basic auth.
 With ANYMAIL_WEBHOOK_SECRET set, anymail asks every ESP for the basic auth, on top of any
 signature. What three ESPs leave out of their post anymail fetches from the ESP's API (with
 `requests`, given ESP_FETCH_TIMEOUT here): Mailtrap's and Resend's whole message
@@ -29,8 +30,6 @@ decisions are the receive path's, called like every other door's."""
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import logging
 import re
@@ -147,11 +146,6 @@ def _setting(name: str, esp: str = "", *, bare: bool = False) -> Any:
     return get_anymail_setting(name, default=None, esp_name=esp_name, allow_bare=bare)
 
 
-@functools.cache
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
 def is_open(esp: str) -> bool:
     """Whether anymail would verify the ESP's posts (its door is closed otherwise), and has what
     it needs to build the ESP's view (the API key of an ESP whose message it fetches).
@@ -164,14 +158,12 @@ def is_open(esp: str) -> bool:
     if esp == "mailersend":  # the signature is always checked
         return bool(_setting("inbound_secret", esp))
     if esp == "postal":  # the signature is always checked, with the public key
-        return bool(_setting("webhook_key", esp, bare=True)) and _installed("cryptography")
+        return bool(_setting("webhook_key", esp, bare=True))
     if esp == "mailtrap":  # its signature when its secret is set, the basic auth otherwise
         signed = bool(_setting("inbound_secret", esp))
         return (signed or basic_auth) and bool(_setting("api_token", esp, bare=True))
     if esp == "resend":  # Svix's signature when its secret is set, the basic auth otherwise
         secret = _setting("inbound_secret", esp)
-        if secret is not None and not _installed("svix"):
-            return False  # anymail cannot build the view: its Svix check needs `svix`
         return bool(secret or basic_auth) and bool(_setting("api_key", esp, bare=True))
     if esp in ("brevo", "sendinblue"):  # attachments are fetched with the API key
         return basic_auth and bool(_setting("api_key", esp, bare=True))
